@@ -1,0 +1,1 @@
+//! troubleshoot-agent
