@@ -1,1 +1,4 @@
-//! troubleshoot-agent
+//! troubleshoot-agent: declarative, scheduled troubleshoot support-bundle collection.
+
+pub mod diagnostic;
+pub mod yaml;

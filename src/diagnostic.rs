@@ -1,0 +1,154 @@
+//! Located findings about input files: what is wrong, where, and what to do.
+
+use crate::yaml::Loc;
+use serde::Serialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The file cannot be applied.
+    Error,
+    /// The file applies, but something will not behave as written (or is odd).
+    Warning,
+}
+
+/// One finding, with where it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The file it is about.
+    pub file: PathBuf,
+    /// 1-based line (0 when the problem is the file as a whole).
+    pub line: u32,
+    /// 1-based column (0 when unknown).
+    pub column: u32,
+    /// The field path inside the document, when there is one (`spec.retry.limit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it, when we can tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The source line, for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error about `file` at `loc` (use `Loc::default()` for the whole file).
+    pub fn error(file: &Path, loc: Loc, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            file: file.to_path_buf(),
+            line: loc.line,
+            column: loc.column,
+            path: None,
+            message: message.into(),
+            hint: None,
+            snippet: None,
+        }
+    }
+
+    /// A warning about `file` at `loc`.
+    pub fn warning(file: &Path, loc: Loc, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(file, loc, message)
+        }
+    }
+
+    /// Adds what to do.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Adds the field path.
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        if !path.is_empty() {
+            self.path = Some(path);
+        }
+        self
+    }
+
+    /// Fills in the source line from the file's text.
+    pub fn with_source(mut self, text: &str) -> Self {
+        if self.line > 0
+            && let Some(line) = text.lines().nth(self.line as usize - 1)
+        {
+            self.snippet = Some(truncate(line, 160));
+        }
+        self
+    }
+
+    /// Whether this is an error.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+fn truncate(line: &str, max_chars: usize) -> String {
+    if line.chars().count() <= max_chars {
+        line.to_string()
+    } else {
+        let mut cut: String = line.chars().take(max_chars).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column.max(1))?;
+        }
+        write!(f, ": {kind}: {}", self.message)?;
+        if let Some(path) = &self.path {
+            write!(f, " (at {path})")?;
+        }
+        if let Some(snippet) = &self.snippet {
+            let number = self.line.to_string();
+            write!(f, "\n  {number} | {snippet}")?;
+            if self.column > 0 {
+                let pad = " ".repeat(number.len() + 3 + self.column as usize - 1);
+                write!(f, "\n  {pad}^")?;
+            }
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_location_snippet_caret_and_hint() {
+        let d = Diagnostic::error(
+            Path::new("jobs/a.yaml"),
+            Loc::new(2, 3),
+            "unknown field `schedul`",
+        )
+        .with_hint("did you mean `schedule`?")
+        .with_source("spec:\n  schedul: x\n");
+        assert_eq!(
+            d.to_string(),
+            "jobs/a.yaml:2:3: error: unknown field `schedul`\n  2 |   schedul: x\n        ^\n  hint: did you mean `schedule`?"
+        );
+    }
+}

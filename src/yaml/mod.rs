@@ -1,0 +1,147 @@
+//! YAML parsing shared by job files and troubleshoot specs: a located node tree, then typed reads.
+//!
+//! Parsing goes through serde-saphyr once per file into [`Node`]s, so every later check (typed
+//! deserialization, semantic validation, unknown-key warnings) can point at a line and column.
+
+mod de;
+mod node;
+
+pub use de::{DeError, from_node, suggest};
+pub use node::{Loc, Node, Value};
+
+/// A file that is not YAML at all, or breaks a parser limit.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct SyntaxError {
+    /// What the parser said.
+    pub message: String,
+    /// Where, when the parser knew.
+    pub loc: Option<Loc>,
+}
+
+/// Parses every document of `text`; empty documents (only comments, or nothing) are dropped.
+///
+/// Duplicate keys, alias bombs and runaway nesting are refused by the parser's budget, so a
+/// hostile file costs bounded memory and time.
+pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    // Only YAML 1.2 booleans are inferred, so `namespaces: [no]` stays a string; bool fields
+    // still accept `yes`/`no`/`on`/`off` (see the deserializer), as Kubernetes users expect.
+    let options = serde_saphyr::options! {
+        with_snippet: false,
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+    };
+    serde_saphyr::from_str_multiple_with_options::<Node, Vec<Node>>(text, options).map_err(|e| {
+        let loc = e.location().map(|l| {
+            Loc::new(
+                u32::try_from(l.line()).unwrap_or(u32::MAX),
+                u32::try_from(l.column()).unwrap_or(u32::MAX),
+            )
+        });
+        SyntaxError {
+            message: clean_message(&e.to_string()),
+            loc: loc.filter(Loc::is_known),
+        }
+    })
+}
+
+// The parser appends its own "at line X column Y"; we print locations ourselves.
+fn clean_message(message: &str) -> String {
+    let first = message.lines().next().unwrap_or(message).trim();
+    match first.rfind(" at line ") {
+        Some(i) => first[..i].trim_end_matches(',').to_string(),
+        None => first.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[allow(dead_code)] // read only through Debug and the errors
+    struct Inner {
+        limit: u32,
+        #[serde(default)]
+        name: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)] // read only through Debug and the errors
+    struct Outer {
+        retry: Inner,
+        #[serde(default)]
+        items: Vec<Inner>,
+    }
+
+    #[test]
+    fn nodes_remember_lines_and_columns() {
+        let docs = parse_documents("a: 1\nb:\n  c: [x, y]\n---\n# only a comment\n---\nz: 2\n")
+            .expect("parses");
+        assert_eq!(docs.len(), 2);
+        let c = docs[0].locate(&["b", "c"]);
+        assert_eq!(c.loc, Loc::new(3, 6));
+        let y = docs[0].locate(&["b", "c", "1"]);
+        assert_eq!(y.as_str(), Some("y"));
+        assert_eq!(y.loc, Loc::new(3, 10));
+        assert_eq!(docs[1].get("z").map(|n| n.loc), Some(Loc::new(7, 4)));
+    }
+
+    #[test]
+    fn typed_errors_point_at_the_offending_node() {
+        let docs = parse_documents("retry:\n  limit: 2\nitems:\n  - limit: x\n").expect("parses");
+        let err = from_node::<Outer>(&docs[0]).expect_err("x is not a number");
+        assert_eq!(err.loc, Some(Loc::new(4, 12)));
+        assert_eq!(err.path_string(), "items[0].limit");
+    }
+
+    #[test]
+    fn unknown_fields_are_located_at_the_key_with_a_suggestion() {
+        let docs = parse_documents("retry:\n  limt: 2\n").expect("parses");
+        let err = from_node::<Outer>(&docs[0]).expect_err("unknown field");
+        assert_eq!(err.loc, Some(Loc::new(2, 3)));
+        assert_eq!(err.suggestion.as_deref(), Some("limit"));
+        assert_eq!(err.path_string(), "retry.limt");
+    }
+
+    #[test]
+    fn missing_fields_point_at_the_mapping() {
+        let docs = parse_documents("retry:\n  name: a\n").expect("parses");
+        let err = from_node::<Outer>(&docs[0]).expect_err("limit is required");
+        assert!(err.message.contains("`limit`"), "{}", err.message);
+        assert_eq!(err.loc, Some(Loc::new(2, 3)));
+    }
+
+    #[test]
+    fn numbers_read_into_strings_and_duplicates_are_refused() {
+        let docs = parse_documents("retry: {limit: 1, name: 8080}\n").expect("parses");
+        let outer = from_node::<Outer>(&docs[0]).expect("valid");
+        assert_eq!(outer.retry.name.as_deref(), Some("8080"));
+        let err = parse_documents("a: 1\nb: 2\na: 3\n").expect_err("duplicate key");
+        assert!(
+            err.message.to_lowercase().contains("duplicate"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.loc.map(|l| l.line), Some(3));
+    }
+
+    #[test]
+    fn alias_bombs_are_refused_without_exhausting_memory() {
+        let mut text = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
+        let mut prev = 'a';
+        for name in "bcdefghij".chars() {
+            text.push_str(&format!(
+                "{name}: &{name} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+            ));
+            prev = name;
+        }
+        let err = parse_documents(&text).expect_err("budget breached");
+        assert!(!err.message.is_empty());
+    }
+}
