@@ -1,1 +1,2 @@
 //! troubleshoot-agent
+pub mod schedule;
