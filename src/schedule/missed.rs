@@ -109,27 +109,38 @@ fn is_plain_day(schedule: &Schedule, begin: DateTime<Utc>, end: DateTime<Utc>) -
         && offset(begin) == offset(begin + TimeDelta::hours(12))
 }
 
-/// The latest fire in `(last, now]`, found by stepping back a civil day at a time and scanning
-/// forward from there, so its cost does not depend on how often the job fires.
+/// The latest fire in `(last, now]`.
+///
+/// croner's backward search finds the last civil match at or before `now`'s wall clock; the
+/// latest fire is that match's first instant or something between it and `now` (a second pass,
+/// or a shifted fire), so scanning forward from there costs a handful of steps. A civil match
+/// that yields nothing (a wildcard time inside a gap) sends the search one match further back.
 fn latest_at_or_before(
     schedule: &Schedule,
     last: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Option<Fire> {
-    let mut window_start = now;
-    // Two days back covers any DST fold plus a full day of fires; then widen geometrically
-    // for sparse schedules (weekly, yearly, leap days).
-    let mut span = TimeDelta::days(2);
-    loop {
-        let from = (now - span).max(last);
+    let tz = schedule.time_zone();
+    let mut civil = now.with_timezone(&tz).naive_local();
+    let mut inclusive = true;
+    for _ in 0..MAX_BACK_STEPS {
+        let previous = schedule
+            .cron()
+            .find_previous_occurrence(&civil, inclusive)
+            .ok()?;
+        let from = (dst::earliest(tz, previous)? - TimeDelta::nanoseconds(1)).max(last);
         let latest = schedule
             .fires_after(from)
-            .take_while(|fire| fire.at < window_start.min(now + TimeDelta::nanoseconds(1)))
+            .take_while(|fire| fire.at <= now)
             .last();
-        if latest.is_some() || from == last {
+        if latest.is_some() || from <= last {
             return latest;
         }
-        window_start = from + TimeDelta::nanoseconds(1);
-        span = span * 2;
+        civil = previous;
+        inclusive = false;
     }
+    None
 }
+
+/// Bound on backward civil steps; only consecutive wildcard matches inside one gap need more than one.
+const MAX_BACK_STEPS: usize = 10_000;

@@ -194,6 +194,11 @@ impl Schedule {
         })
     }
 
+    /// croner's compiled pattern, for civil-time searches.
+    pub(crate) fn cron(&self) -> &croner::Cron {
+        &self.parsed.cron
+    }
+
     /// Field bit sets, for counting.
     pub(crate) fn fields(&self) -> &expr::Fields {
         &self.parsed.fields
