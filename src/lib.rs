@@ -1,4 +1,11 @@
 //! troubleshoot-agent: declarative, scheduled troubleshoot support-bundle collection.
 
+pub mod cli;
+pub mod collect;
 pub mod diagnostic;
+pub mod jobs;
+pub mod plan;
+pub mod schedule;
+pub mod settings;
+pub mod state;
 pub mod yaml;

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `troubleshoot-agent` binary.
+
+fn main() -> std::process::ExitCode {
+    troubleshoot_agent::cli::main()
+}

@@ -1,0 +1,85 @@
+//! Raw command-line flags, as clap parses them.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Declarative, scheduled troubleshoot support-bundle collection.
+#[derive(Debug, Parser)]
+#[command(name = "troubleshoot-agent", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Agent settings file [default: /etc/troubleshoot/agent.yaml, if present]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory of job files [default: /etc/troubleshoot/jobs.d]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub jobs_dir: Option<PathBuf>,
+    /// State directory [default: $STATE_DIRECTORY or /var/lib/troubleshoot-agent]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Address of the agent's HTTP endpoints [default: 127.0.0.1:9469]
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// More logging (-v info, -vv debug); TROUBLESHOOT_AGENT_LOG takes a tracing filter
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// For people.
+    Text,
+    /// For programs.
+    Json,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check job files or directories (exit 0 valid, 1 invalid)
+    Validate(ValidateArgs),
+    /// Show what applying the jobs directory would change (exit 0, 1 error, 2 changes with --detailed-exitcode)
+    Plan(PlanArgs),
+    /// Print the JSON Schema of a job file
+    Schema,
+}
+
+/// `validate` flags.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Job files or directories [default: the jobs directory]; a file is read whatever its name
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Treat warnings as errors
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// `plan` flags.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// List the next N fire times of every job
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub show_next: usize,
+    /// Preview fire times from this instant (RFC 3339, or YYYY-MM-DDTHH:MM[:SS] in UTC) instead of now
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Reject the whole change when any file is invalid, as `run --strict` does
+    #[arg(long)]
+    pub strict: bool,
+}

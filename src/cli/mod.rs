@@ -1,0 +1,81 @@
+//! Command-line interface: raw flags (clap) become validated settings, then one file per command.
+
+mod args;
+mod plan;
+mod schema;
+mod validate;
+
+use anyhow::Context as _;
+use args::{Cli, Command, GlobalArgs};
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Documented exit codes (see README.md).
+pub mod exit {
+    /// Success; for `plan --detailed-exitcode`: no changes.
+    pub const OK: u8 = 0;
+    /// Invalid input or a failure.
+    pub const FAILURE: u8 = 1;
+    /// `plan --detailed-exitcode`: there are changes. (clap also uses 2 for usage errors.)
+    pub const CHANGES: u8 = 2;
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.global);
+    let result = match &cli.command {
+        Command::Validate(args) => validate::run(&cli.global, args),
+        Command::Plan(args) => plan::run(&cli.global, args),
+        Command::Schema => schema::run(),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
+fn init_logging(global: &GlobalArgs) {
+    let default = match global.verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TROUBLESHOOT_AGENT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Settings from `--config`, the environment and the flags.
+fn settings(global: &GlobalArgs) -> anyhow::Result<crate::settings::Settings> {
+    let overrides = crate::settings::Overrides {
+        jobs_dir: global.jobs_dir.clone(),
+        state_dir: global.state_dir.clone(),
+        listen: global.listen.clone(),
+    };
+    crate::settings::load(global.config.as_deref(), &overrides, &|k| std::env::var(k).ok())
+        .context("cannot load agent settings")
+}
+
+/// This host's name, for jitter (the kernel's, which is what `hostname` prints).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// Prints `value` as pretty JSON on stdout.
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! `plan`: the jobs directory against what is applied.
+
+use super::args::{GlobalArgs, Output, PlanArgs};
+use super::{exit, hostname, print_json, settings};
+use crate::jobs::{self, Context};
+use crate::plan::{self, PlanOptions};
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+/// Runs `plan`.
+pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
+    let settings = settings(global)?;
+    let now = match &args.from {
+        Some(text) => parse_instant(text)?,
+        None => Utc::now(),
+    };
+    let ctx = Context {
+        default_time_zone: settings.default_time_zone.clone(),
+    };
+    let desired = jobs::load_dir(&settings.jobs_dir, &ctx)?;
+    let applied = crate::state::read_applied(&settings.state_dir)
+        .context("cannot read what the agent has applied")?;
+    let options = PlanOptions {
+        strict: args.strict,
+        now,
+        host_identity: settings.host_identity_or(&hostname()),
+        show_next: args.show_next,
+    };
+    let plan = plan::plan(&desired, &applied, &options);
+    match global.output {
+        Output::Json => print_json(&serde_json::json!({
+            "summary": plan.summary(),
+            "from": now,
+            "plan": plan,
+        }))?,
+        Output::Text => {
+            for d in desired.diagnostics().filter(|d| !d.is_error()) {
+                eprintln!("{d}");
+            }
+            print!("{}", plan::render_text(&plan, args.show_next > 0));
+        }
+    }
+    Ok(if !plan.rejected.is_empty() {
+        exit::FAILURE
+    } else if args.detailed_exitcode && plan.has_changes() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    })
+}
+
+/// RFC 3339, or a naive `YYYY-MM-DDTHH:MM[:SS]` taken as UTC.
+fn parse_instant(text: &str) -> anyhow::Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Ok(t.and_utc());
+        }
+    }
+    bail!("--from `{text}` is not a time; use RFC 3339 such as 2025-03-08T12:00:00-05:00, or 2025-03-08T17:00 (UTC)")
+}

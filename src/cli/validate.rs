@@ -1,0 +1,76 @@
+//! `validate [PATH...]`: every error of every file, located, in one run.
+
+use super::args::{GlobalArgs, Output, ValidateArgs};
+use super::{exit, print_json, settings};
+use crate::diagnostic::Diagnostic;
+use crate::jobs::{self, Context};
+use serde::Serialize;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report<'a> {
+    valid: bool,
+    files: usize,
+    jobs: Vec<&'a str>,
+    errors: Vec<&'a Diagnostic>,
+    warnings: Vec<&'a Diagnostic>,
+    ignored: &'a [jobs::Ignored],
+}
+
+/// Runs `validate`.
+pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
+    let settings = settings(global)?;
+    let ctx = Context {
+        default_time_zone: settings.default_time_zone.clone(),
+    };
+    let desired = if args.paths.is_empty() {
+        jobs::load_dir(&settings.jobs_dir, &ctx)?
+    } else {
+        jobs::load_paths(&args.paths, &ctx)
+    };
+    let (errors, warnings): (Vec<&Diagnostic>, Vec<&Diagnostic>) = desired.diagnostics().partition(|d| d.is_error());
+    let valid = errors.is_empty() && (!args.strict || warnings.is_empty());
+    let names: Vec<&str> = desired.files.iter().flat_map(|f| f.job_names.iter().map(String::as_str)).collect();
+    match global.output {
+        Output::Json => print_json(&Report {
+            valid,
+            files: desired.files.len(),
+            jobs: names.clone(),
+            errors: errors.clone(),
+            warnings: warnings.clone(),
+            ignored: &desired.ignored,
+        })?,
+        Output::Text => {
+            for d in errors.iter().chain(warnings.iter()) {
+                eprintln!("{d}");
+            }
+            if global.verbose > 0 {
+                for f in &desired.files {
+                    let state = if f.is_rejected() { "invalid" } else { "ok" };
+                    println!("{state:7} {} ({})", f.path.display(), f.job_names.join(", "));
+                }
+                for i in &desired.ignored {
+                    println!("ignored {} ({})", i.path.display(), i.reason);
+                }
+            }
+            println!(
+                "{}: {} file{}, {} job{}, {} error{}, {} warning{}{}",
+                if valid { "valid" } else { "invalid" },
+                desired.files.len(),
+                s(desired.files.len()),
+                names.len(),
+                s(names.len()),
+                errors.len(),
+                s(errors.len()),
+                warnings.len(),
+                s(warnings.len()),
+                if args.strict && !warnings.is_empty() { " (--strict: warnings fail)" } else { "" }
+            );
+        }
+    }
+    Ok(if valid { exit::OK } else { exit::FAILURE })
+}
+
+fn s(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

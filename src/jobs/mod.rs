@@ -1,0 +1,282 @@
+//! Job files: the model, discovery in a directory, parsing with locations, validation.
+//!
+//! The result of loading is [`Desired`]: the jobs the files ask for, plus every file's report
+//! (rejected files included), which `plan` compares with what is applied.
+
+pub mod defaults;
+mod discover;
+mod load;
+pub mod model;
+mod secret;
+pub mod units;
+mod validate;
+
+pub use discover::{Ignored, ignore_reason};
+pub use load::{FileReport, MAX_FILE_BYTES, hex, sha256_hex};
+pub use model::JobDocument;
+pub use secret::SecretRef;
+pub use validate::{Context, name_problem};
+
+use crate::collect::spec::TroubleshootSpec;
+use crate::diagnostic::Diagnostic;
+use crate::schedule::Schedule;
+use crate::yaml::Loc;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where a job was defined.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Source {
+    /// The job file.
+    pub file: PathBuf,
+    /// 0-based document index in the file.
+    pub document: usize,
+    /// Line where the document starts.
+    pub line: u32,
+}
+
+/// What a referenced spec file is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpecRole {
+    /// `collect.specs`.
+    Collect,
+    /// `redact.redactors`.
+    Redact,
+}
+
+/// A troubleshoot spec file a job references, with the hash of its content at load time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SpecSource {
+    /// Resolved path.
+    pub path: PathBuf,
+    /// Hex sha256 of the file.
+    pub sha256: String,
+    /// Why the job reads it.
+    pub role: SpecRole,
+}
+
+/// A valid job, ready to schedule.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// `metadata.name`.
+    pub name: String,
+    /// The document as written, with defaults filled in.
+    pub document: JobDocument,
+    /// The zone the schedule is read in (the job's, else the agent default).
+    pub time_zone: String,
+    /// The parsed schedule.
+    pub schedule: Schedule,
+    /// Where it was defined.
+    pub source: Source,
+    /// Referenced spec files.
+    pub spec_files: Vec<SpecSource>,
+    /// The troubleshoot collectors, analyzers and redactors it runs.
+    pub collection: TroubleshootSpec,
+    /// Everything that defines the job's behaviour, as JSON: what `plan` diffs and
+    /// `applied.json` stores.
+    pub definition: serde_json::Value,
+    /// Hex sha256 of `definition`.
+    pub spec_hash: String,
+}
+
+impl Job {
+    fn new(
+        document: JobDocument,
+        time_zone: String,
+        schedule: Schedule,
+        source: Source,
+        spec_files: Vec<SpecSource>,
+        collection: TroubleshootSpec,
+    ) -> Self {
+        let definition = definition(&document, &time_zone, &spec_files);
+        let spec_hash = sha256_hex(definition.to_string().as_bytes());
+        Job {
+            name: document.metadata.name.clone(),
+            document,
+            time_zone,
+            schedule,
+            source,
+            spec_files,
+            collection,
+            definition,
+            spec_hash,
+        }
+    }
+}
+
+/// The job's definition: its metadata and spec with the zone resolved, plus the content hash of
+/// every referenced spec file (so editing a spec file is a change to the job).
+fn definition(document: &JobDocument, time_zone: &str, spec_files: &[SpecSource]) -> serde_json::Value {
+    let mut spec = serde_json::to_value(&document.spec).unwrap_or_default();
+    if let Some(map) = spec.as_object_mut() {
+        map.insert("timeZone".into(), serde_json::Value::String(time_zone.to_string()));
+    }
+    let files: serde_json::Map<String, serde_json::Value> = spec_files
+        .iter()
+        .map(|f| (f.path.display().to_string(), serde_json::Value::String(f.sha256.clone())))
+        .collect();
+    serde_json::json!({
+        "labels": document.metadata.labels,
+        "spec": spec,
+        "specFiles": files,
+    })
+}
+
+/// What the job files ask for.
+#[derive(Clone, Debug, Default)]
+pub struct Desired {
+    /// Valid jobs by name (from files without errors).
+    pub jobs: BTreeMap<String, Job>,
+    /// Every file read, in path order.
+    pub files: Vec<FileReport>,
+    /// Directory entries skipped on purpose.
+    pub ignored: Vec<Ignored>,
+}
+
+impl Desired {
+    /// Files with at least one error.
+    pub fn rejected(&self) -> impl Iterator<Item = &FileReport> {
+        self.files.iter().filter(|f| f.is_rejected())
+    }
+
+    /// Every diagnostic of every file.
+    pub fn diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.files.iter().flat_map(|f| f.diagnostics.iter())
+    }
+
+    /// Whether any file has an error.
+    pub fn has_errors(&self) -> bool {
+        self.rejected().next().is_some()
+    }
+}
+
+/// Why a jobs directory could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The directory does not exist.
+    #[error("jobs directory {0} does not exist; create it or point --jobs-dir at the right place")]
+    Missing(PathBuf),
+    /// It is a file.
+    #[error("jobs directory {0} is not a directory")]
+    NotADirectory(PathBuf),
+    /// Listing failed.
+    #[error("cannot read jobs directory {path}: {source}")]
+    Unreadable {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Loads every job file of the jobs directory `dir`.
+pub fn load_dir(dir: &Path, ctx: &Context) -> Result<Desired, LoadError> {
+    let listing = discover::list_dir(dir).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => LoadError::Missing(dir.to_path_buf()),
+        std::io::ErrorKind::NotADirectory => LoadError::NotADirectory(dir.to_path_buf()),
+        _ => LoadError::Unreadable {
+            path: dir.to_path_buf(),
+            source,
+        },
+    })?;
+    let mut files: Vec<FileReport> = listing.files.iter().map(|p| load::load_file(p, ctx)).collect();
+    for (path, err) in &listing.unreadable {
+        files.push(FileReport {
+            path: path.clone(),
+            jobs: Vec::new(),
+            job_names: Vec::new(),
+            diagnostics: vec![unreadable_entry(path, err)],
+        });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(assemble(files, listing.ignored))
+}
+
+/// Loads the files and directories named on a command line (`validate PATH...`); a file is read
+/// whatever its name, as Ansible's `validate: %s` passes a temp file.
+pub fn load_paths(paths: &[PathBuf], ctx: &Context) -> Desired {
+    let mut files = Vec::new();
+    let mut ignored = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            match load_dir(path, ctx) {
+                Ok(d) => {
+                    files.extend(d.files);
+                    ignored.extend(d.ignored);
+                }
+                Err(e) => files.push(FileReport {
+                    path: path.clone(),
+                    jobs: Vec::new(),
+                    job_names: Vec::new(),
+                    diagnostics: vec![Diagnostic::error(path, Loc::default(), e.to_string())],
+                }),
+            }
+        } else {
+            files.push(load::load_file(path, ctx));
+        }
+    }
+    assemble(files, ignored)
+}
+
+fn unreadable_entry(path: &Path, err: &std::io::Error) -> Diagnostic {
+    let message = if err.raw_os_error() == Some(40) {
+        "symlink loop".to_string()
+    } else if err.kind() == std::io::ErrorKind::NotFound {
+        "dangling symlink or file deleted while the directory was read".to_string()
+    } else {
+        format!("cannot read: {err}")
+    };
+    Diagnostic::error(path, Loc::default(), message)
+}
+
+/// Puts files together: names must be unique across files, and both files of a clash are rejected.
+fn assemble(mut files: Vec<FileReport>, ignored: Vec<Ignored>) -> Desired {
+    let mut owners: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, f) in files.iter().enumerate() {
+        for name in &f.job_names {
+            let list = owners.entry(name.clone()).or_default();
+            if !list.contains(&i) {
+                list.push(i);
+            }
+        }
+    }
+    for (name, owner_files) in owners.iter().filter(|(_, o)| o.len() > 1) {
+        for &i in owner_files {
+            let others: Vec<String> = owner_files
+                .iter()
+                .filter(|&&j| j != i)
+                .map(|&j| files[j].path.display().to_string())
+                .collect();
+            let loc = files[i]
+                .jobs
+                .iter()
+                .find(|j| &j.name == name)
+                .map_or(Loc::default(), |j| Loc::new(j.source.line, 1));
+            let path = files[i].path.clone();
+            files[i].diagnostics.push(
+                Diagnostic::error(&path, loc, format!("job `{name}` is also defined in {}", others.join(", ")))
+                    .with_hint("job names must be unique across the jobs directory; rename or remove one"),
+            );
+            files[i].jobs.clear();
+        }
+    }
+    let mut jobs = BTreeMap::new();
+    for f in &files {
+        if !f.is_rejected() {
+            for job in &f.jobs {
+                jobs.insert(job.name.clone(), job.clone());
+            }
+        }
+    }
+    Desired { jobs, files, ignored }
+}
+
+/// The JSON Schema of a job file, as written to `schemas/support-bundle-schedule.schema.json`.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(JobDocument);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,410 @@
+//! The job file format (`kind: SupportBundleSchedule`): serde types, documented for the schema.
+//!
+//! These are the *raw* types: what a file says, with defaults filled in. Checks that need more
+//! than one field, the agent settings or other files live in `validate`.
+
+use super::defaults;
+use super::secret::SecretRef;
+use super::units::{ByteSize, HumanDuration};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One job file document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "SupportBundleSchedule")]
+pub struct JobDocument {
+    /// Always `troubleshoot.sh/v1beta3`.
+    pub api_version: String,
+    /// Always `SupportBundleSchedule`.
+    pub kind: String,
+    /// Name and labels.
+    pub metadata: Metadata,
+    /// What to collect, when, and where it goes.
+    pub spec: JobSpec,
+}
+
+/// Identity of a job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Metadata {
+    /// Unique across the jobs directory; a DNS-1123 label (lowercase letters, digits, `-`; at most 63).
+    pub name: String,
+    /// Free-form labels, shown by `status`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Free-form annotations; not used by the agent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The job itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JobSpec {
+    /// 5-field cron (minute hour day-of-month month day-of-week; names, ranges, steps, lists) or
+    /// `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`.
+    pub schedule: String,
+    /// IANA time zone the schedule is read in; defaults to the agent's `defaultTimeZone` (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// Stop firing (runs in progress finish; no missed slot is run when un-suspended).
+    #[serde(default)]
+    pub suspend: bool,
+    /// Delay each fire by a stable per-host offset in [0, jitter), to spread a fleet.
+    #[serde(default = "jitter")]
+    pub jitter: HumanDuration,
+    /// What to do when a fire comes while the previous run is still going.
+    #[serde(default)]
+    pub concurrency_policy: ConcurrencyPolicy,
+    /// After downtime, the latest missed fire runs once if it is at most this old.
+    #[serde(default = "starting_deadline")]
+    pub starting_deadline: HumanDuration,
+    /// A run taking longer is cancelled (what it collected is kept).
+    #[serde(default = "timeout")]
+    pub timeout: HumanDuration,
+    /// Retries of a failed run.
+    #[serde(default)]
+    pub retry: Retry,
+    /// What to collect.
+    #[serde(default)]
+    pub collect: Collect,
+    /// Redaction of secrets before anything is archived.
+    #[serde(default)]
+    pub redact: Redact,
+    /// Analyzers and how their outcome affects the run.
+    #[serde(default)]
+    pub analyze: Analyze,
+    /// How many bundles to keep on disk.
+    #[serde(default)]
+    pub retention: Retention,
+    /// Where bundles are uploaded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upload: Vec<UploadTarget>,
+    /// Who is told about which outcomes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<NotifyTarget>,
+}
+
+fn jitter() -> HumanDuration {
+    defaults::JITTER
+}
+fn starting_deadline() -> HumanDuration {
+    defaults::STARTING_DEADLINE
+}
+fn timeout() -> HumanDuration {
+    defaults::TIMEOUT
+}
+fn retry_backoff() -> HumanDuration {
+    defaults::RETRY_BACKOFF
+}
+fn keep_last() -> Option<u32> {
+    Some(defaults::KEEP_LAST)
+}
+fn yes() -> bool {
+    true
+}
+fn http_method() -> HttpMethod {
+    HttpMethod::Put
+}
+
+/// What happens when a fire comes while a run of the same job is in progress.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ConcurrencyPolicy {
+    /// Skip the new fire (recorded as `skipped`).
+    #[default]
+    Forbid,
+    /// Run both.
+    Allow,
+    /// Cancel the running run (recorded `interrupted`, partial bundle kept) and start the new one.
+    Replace,
+}
+
+/// Retries of a failed run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Retry {
+    /// How many times to retry (0: never).
+    #[serde(default)]
+    pub limit: u32,
+    /// Delay before the first retry; each further retry doubles it.
+    #[serde(default = "retry_backoff")]
+    pub backoff: HumanDuration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            limit: defaults::RETRY_LIMIT,
+            backoff: defaults::RETRY_BACKOFF,
+        }
+    }
+}
+
+/// What to collect.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Collect {
+    /// troubleshoot `SupportBundle` (or `Collector`/`HostCollector`/`Redactor`) spec files,
+    /// relative to this job file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub specs: Vec<String>,
+    /// An inline troubleshoot SupportBundle `spec:` body (collectors, hostCollectors, analyzers, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support_bundle: Option<serde_json::Value>,
+    /// Namespaces for cluster collection (empty: all that the agent may read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Only logs newer than this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<HumanDuration>,
+    /// Who collects: the agent itself or the troubleshoot CLI.
+    #[serde(default)]
+    pub engine: Engine,
+    /// Collect cluster info, resources and logs of the selected namespaces without a spec.
+    #[serde(default)]
+    pub auto_discovery: bool,
+    /// kubeconfig file for cluster collection (default: in-cluster, `KUBECONFIG`, `~/.kube/config`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<String>,
+    /// kubeconfig context to use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+}
+
+/// Who collects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Engine {
+    /// The agent's own collectors.
+    #[default]
+    Builtin,
+    /// The troubleshoot `support-bundle` CLI, when installed.
+    SupportBundle,
+}
+
+/// Redaction settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Redact {
+    /// Redact at all (`false` turns off every redactor, as troubleshoot's `--redact=false`).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Replace secrets with stable tokens instead of `***HIDDEN***`.
+    #[serde(default)]
+    pub tokenize: bool,
+    /// Extra troubleshoot `Redactor` spec files, relative to this job file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redactors: Vec<String>,
+}
+
+impl Default for Redact {
+    fn default() -> Self {
+        Redact {
+            enabled: true,
+            tokenize: false,
+            redactors: Vec::new(),
+        }
+    }
+}
+
+/// Analysis settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Analyze {
+    /// Run the spec's analyzers.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Which analyzer outcome marks the run failed.
+    #[serde(default)]
+    pub fail_on: FailOn,
+}
+
+impl Default for Analyze {
+    fn default() -> Self {
+        Analyze {
+            enabled: true,
+            fail_on: FailOn::Fail,
+        }
+    }
+}
+
+/// Which analyzer outcome fails the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FailOn {
+    /// A `fail` outcome.
+    #[default]
+    Fail,
+    /// A `warn` or `fail` outcome.
+    Warn,
+    /// Never.
+    Never,
+}
+
+/// Bundle retention on disk, applied after each run, oldest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Retention {
+    /// Keep at most this many bundles.
+    #[serde(default = "keep_last", skip_serializing_if = "Option::is_none")]
+    pub keep_last: Option<u32>,
+    /// Remove bundles older than this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<HumanDuration>,
+    /// Keep the job's bundles under this total size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_total_size: Option<ByteSize>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            keep_last: keep_last(),
+            max_age: None,
+            max_total_size: None,
+        }
+    }
+}
+
+/// One upload destination (exactly one of `s3`, `gcs`, `http`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum UploadTarget {
+    /// An S3 or S3-compatible bucket.
+    S3(S3Target),
+    /// A Google Cloud Storage bucket.
+    Gcs(GcsTarget),
+    /// An HTTP endpoint.
+    Http(HttpTarget),
+}
+
+/// An S3 bucket; credentials come from the AWS default chain.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct S3Target {
+    /// Bucket name.
+    pub bucket: String,
+    /// Key prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Object key template (`{job}`, `{runId}`, `{timestamp}`, `{hostname}`, `{cluster}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// AWS region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Endpoint URL of an S3-compatible store (MinIO, Ceph, R2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Path-style addressing (most S3-compatible stores need it).
+    #[serde(default)]
+    pub force_path_style: bool,
+    /// Server-side encryption: `AES256` or `aws:kms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_side_encryption: Option<String>,
+    /// KMS key for `aws:kms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    /// Storage class (`STANDARD`, `STANDARD_IA`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+    /// Object tags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A GCS bucket; credentials come from Application Default Credentials.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GcsTarget {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object name prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Object name template (`{job}`, `{runId}`, `{timestamp}`, `{hostname}`, `{cluster}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Endpoint of an emulator or private endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+/// An HTTP endpoint that receives the archive as the request body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpTarget {
+    /// URL (http or https).
+    pub url: String,
+    /// `PUT` or `POST`.
+    #[serde(default = "http_method")]
+    pub method: HttpMethod,
+    /// Request headers; values are secret references, never inline.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, SecretRef>,
+    /// Bearer token for `Authorization`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<SecretRef>,
+    /// PEM file of extra CA certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// PEM client certificate for mTLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_file: Option<String>,
+    /// PEM client key for mTLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key_file: Option<String>,
+}
+
+/// HTTP method of an upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// PUT.
+    Put,
+    /// POST.
+    Post,
+}
+
+/// One notification target.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum NotifyTarget {
+    /// A JSON webhook.
+    Webhook(Webhook),
+}
+
+/// A webhook called with a JSON run summary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Webhook {
+    /// URL (http or https).
+    pub url: String,
+    /// Events that trigger it.
+    pub on: Vec<NotifyEvent>,
+    /// Request headers; values are secret references, never inline.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, SecretRef>,
+}
+
+/// A run outcome that can be notified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum NotifyEvent {
+    /// The run failed.
+    Failed,
+    /// The run succeeded.
+    Succeeded,
+    /// The run hit its timeout.
+    TimedOut,
+    /// A fire was missed.
+    Missed,
+    /// An upload failed.
+    UploadFailed,
+    /// Analysis found a failure.
+    AnalysisFailed,
+    /// Analysis found a warning.
+    AnalysisWarned,
+}

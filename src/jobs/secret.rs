@@ -1,0 +1,69 @@
+//! References to secrets: job files never hold a secret value, only where to find it.
+
+use schemars::JsonSchema;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where a secret value comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SecretRef {
+    /// An environment variable of the agent.
+    FromEnv(String),
+    /// A file readable by the agent (contents, trailing newline trimmed).
+    FromFile(String),
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SecretVisitor)
+    }
+}
+
+struct SecretVisitor;
+
+const INLINE: &str = "inline secret values are refused: write `{fromEnv: VARIABLE}` or `{fromFile: /path/to/file}`";
+
+impl<'de> Visitor<'de> for SecretVisitor {
+    type Value = SecretRef;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("`{fromEnv: VARIABLE}` or `{fromFile: PATH}`")
+    }
+
+    // The value itself is never echoed: it may be the secret.
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<SecretRef, E> {
+        Err(E::custom(INLINE))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<SecretRef, E> {
+        Err(E::custom(INLINE))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<SecretRef, E> {
+        Err(E::custom(INLINE))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<SecretRef, E> {
+        Err(E::custom(INLINE))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<SecretRef, E> {
+        Err(E::custom(INLINE))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SecretRef, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let value: String = map.next_value()?;
+            let reference = match key.as_str() {
+                "fromEnv" => SecretRef::FromEnv(value),
+                "fromFile" => SecretRef::FromFile(value),
+                _ => return Err(de::Error::unknown_field(&key, &["fromEnv", "fromFile"])),
+            };
+            if found.replace(reference).is_some() {
+                return Err(de::Error::custom(
+                    "give exactly one of `fromEnv` and `fromFile`",
+                ));
+            }
+        }
+        found.ok_or_else(|| de::Error::custom("give one of `fromEnv` or `fromFile`"))
+    }
+}

@@ -1,0 +1,406 @@
+//! Checks of a typed job document that need more than one field, the settings or other files.
+//! Every check runs and reports; nothing stops at the first problem.
+
+use super::model::{JobDocument, NotifyTarget, UploadTarget};
+use super::secret::SecretRef;
+use super::{Job, Source, SpecRole, SpecSource, load::hex};
+use crate::collect::spec::{self, TroubleshootSpec};
+use crate::diagnostic::Diagnostic;
+use crate::schedule::{Schedule, ScheduleError};
+use crate::yaml::{Loc, Node};
+use std::path::{Path, PathBuf};
+
+/// What validation needs besides the file: the agent settings that fill in defaults.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// Time zone for jobs that do not name one.
+    pub default_time_zone: String,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context {
+            default_time_zone: "UTC".to_string(),
+        }
+    }
+}
+
+/// Reports problems with one job through `out`, and returns the job if it has no errors.
+struct Checker<'a> {
+    file: &'a Path,
+    text: &'a str,
+    node: &'a Node,
+    out: &'a mut Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn loc(&self, path: &[&str]) -> Loc {
+        self.node.locate(path).loc
+    }
+
+    fn error(&mut self, path: &[&str], message: impl Into<String>, hint: Option<String>) {
+        let mut d = Diagnostic::error(self.file, self.loc(path), message)
+            .with_path(path.join("."))
+            .with_source(self.text);
+        if let Some(h) = hint {
+            d = d.with_hint(h);
+        }
+        self.out.push(d);
+    }
+
+    fn warning(&mut self, path: &[&str], message: impl Into<String>, hint: Option<String>) {
+        let mut d = Diagnostic::warning(self.file, self.loc(path), message)
+            .with_path(path.join("."))
+            .with_source(self.text);
+        if let Some(h) = hint {
+            d = d.with_hint(h);
+        }
+        self.out.push(d);
+    }
+}
+
+/// Validates `doc` (parsed from `node` of `source.file`); returns the job when it has no errors.
+pub fn check(
+    doc: JobDocument,
+    node: &Node,
+    source: &Source,
+    text: &str,
+    ctx: &Context,
+    out: &mut Vec<Diagnostic>,
+) -> Option<Job> {
+    let errors_before = out.iter().filter(|d| d.is_error()).count();
+    let mut c = Checker {
+        file: &source.file,
+        text,
+        node,
+        out,
+    };
+    check_name(&mut c, &doc.metadata.name);
+    let schedule = check_schedule(&mut c, &doc, ctx);
+    check_durations(&mut c, &doc, schedule.as_ref());
+    let base = source.file.parent().unwrap_or(Path::new("."));
+    let (collection, spec_files) = check_collect(&mut c, &doc, base);
+    check_namespaces(&mut c, &doc);
+    check_delivery(&mut c, &doc);
+    let has_errors = c.out.iter().filter(|d| d.is_error()).count() > errors_before;
+    let schedule = schedule?;
+    if has_errors {
+        return None;
+    }
+    let time_zone = doc
+        .spec
+        .time_zone
+        .clone()
+        .unwrap_or_else(|| ctx.default_time_zone.clone());
+    Some(Job::new(doc, time_zone, schedule, source.clone(), spec_files, collection))
+}
+
+/// DNS-1123 label rules, with a message that says which rule a name breaks.
+pub fn name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("name is empty".into());
+    }
+    if name.len() > 63 {
+        return Some(format!("name is {} characters long; at most 63 are allowed", name.chars().count()));
+    }
+    if name.contains('/') || name.contains("..") || name.contains('\\') {
+        return Some(format!("name `{name}` contains a path separator or `..`; names become directory names under the state directory"));
+    }
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+        return Some(format!("name `{name}` contains `{}`; only lowercase letters, digits and `-` are allowed", bad.escape_default()));
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Some(format!("name `{name}` must start and end with a letter or digit"));
+    }
+    None
+}
+
+fn check_name(c: &mut Checker<'_>, name: &str) {
+    if let Some(problem) = name_problem(name) {
+        c.error(
+            &["metadata", "name"],
+            format!("invalid job name: {problem}"),
+            Some("use a DNS-1123 label such as `prod-daily`".into()),
+        );
+    }
+}
+
+fn check_schedule(c: &mut Checker<'_>, doc: &JobDocument, ctx: &Context) -> Option<Schedule> {
+    let zone = doc.spec.time_zone.as_deref().unwrap_or(&ctx.default_time_zone);
+    match Schedule::parse(&doc.spec.schedule, zone) {
+        Ok(schedule) => {
+            for warning in schedule.warnings() {
+                c.warning(&["spec", "schedule"], warning, None);
+            }
+            Some(schedule)
+        }
+        Err(e) => {
+            let path: &[&str] = if matches!(e, ScheduleError::EmptyZone | ScheduleError::LocalZone { .. } | ScheduleError::UnknownZone { .. }) {
+                if doc.spec.time_zone.is_some() { &["spec", "timeZone"] } else { &["spec", "schedule"] }
+            } else {
+                &["spec", "schedule"]
+            };
+            c.error(path, e.to_string(), None);
+            None
+        }
+    }
+}
+
+fn check_durations(c: &mut Checker<'_>, doc: &JobDocument, schedule: Option<&Schedule>) {
+    let spec = &doc.spec;
+    if spec.timeout.0.is_zero() {
+        c.error(&["spec", "timeout"], "timeout must be longer than 0s", Some("e.g. `timeout: 30m`".into()));
+    }
+    if spec.retry.limit > 0 && spec.retry.backoff.0.is_zero() {
+        c.error(&["spec", "retry", "backoff"], "retry backoff must be longer than 0s when retries are enabled", None);
+    }
+    if spec.retry.limit > 100 {
+        c.error(&["spec", "retry", "limit"], format!("retry limit {} is more than 100", spec.retry.limit), None);
+    }
+    if let Some(schedule) = schedule {
+        let interval = schedule.min_interval().to_std().unwrap_or_default();
+        if !spec.jitter.0.is_zero() && spec.jitter.0 > interval / 2 {
+            c.warning(
+                &["spec", "jitter"],
+                format!(
+                    "jitter {} is more than half the shortest interval of the schedule ({}); it is clamped to {} so runs never reorder",
+                    spec.jitter,
+                    super::units::HumanDuration(interval),
+                    super::units::HumanDuration(interval / 2)
+                ),
+                None,
+            );
+        }
+        if spec.timeout.0 > interval && spec.concurrency_policy == super::model::ConcurrencyPolicy::Allow {
+            c.warning(
+                &["spec", "timeout"],
+                format!("timeout {} is longer than the shortest interval of the schedule; with `concurrencyPolicy: Allow` runs can pile up", spec.timeout),
+                None,
+            );
+        }
+    }
+    if spec.retention.keep_last == Some(0) {
+        c.error(&["spec", "retention", "keepLast"], "keepLast must be at least 1 (the bundle just made is always kept)", None);
+    }
+}
+
+fn check_collect(c: &mut Checker<'_>, doc: &JobDocument, base: &Path) -> (TroubleshootSpec, Vec<SpecSource>) {
+    let collect = &doc.spec.collect;
+    let mut merged = TroubleshootSpec::default();
+    let mut sources = Vec::new();
+    if collect.specs.is_empty() && collect.support_bundle.is_none() && !collect.auto_discovery {
+        c.error(
+            &["spec", "collect"],
+            "nothing to collect",
+            Some("set `collect.specs` (troubleshoot spec files), an inline `collect.supportBundle`, or `collect.autoDiscovery: true`".into()),
+        );
+    }
+    for (i, reference) in collect.specs.iter().enumerate() {
+        let index = i.to_string();
+        if let Some(spec) = load_reference(c, &["spec", "collect", "specs", &index], base, reference, SpecRole::Collect, &mut sources) {
+            merged.merge(spec);
+        }
+    }
+    if collect.support_bundle.is_some() {
+        let node = c.node.locate(&["spec", "collect", "supportBundle"]);
+        let (spec, diagnostics) = spec::parse_inline_bundle(c.file, node, c.text);
+        c.out.extend(diagnostics);
+        merged.merge(spec);
+    }
+    for (i, reference) in doc.spec.redact.redactors.iter().enumerate() {
+        let index = i.to_string();
+        if let Some(spec) = load_reference(c, &["spec", "redact", "redactors", &index], base, reference, SpecRole::Redact, &mut sources) {
+            if spec.redactors.is_empty() {
+                c.warning(&["spec", "redact", "redactors", &index], format!("`{reference}` defines no redactors"), Some("redactor files hold `kind: Redactor` documents".into()));
+            }
+            merged.merge(spec);
+        }
+    }
+    if !doc.spec.redact.enabled && !doc.spec.redact.redactors.is_empty() {
+        c.warning(&["spec", "redact", "enabled"], "redaction is disabled, so the redactors listed are not applied", None);
+    }
+    if !doc.spec.redact.enabled && !doc.spec.upload.is_empty() {
+        c.warning(&["spec", "redact", "enabled"], "redaction is disabled and bundles are uploaded: secrets in the collected data leave this host", None);
+    }
+    c.out.extend(spec::unsupported_warnings(&merged));
+    (merged, sources)
+}
+
+/// Loads one referenced spec file; problems with the file as a whole are reported at the reference.
+fn load_reference(
+    c: &mut Checker<'_>,
+    at: &[&str],
+    base: &Path,
+    reference: &str,
+    role: SpecRole,
+    sources: &mut Vec<SpecSource>,
+) -> Option<TroubleshootSpec> {
+    if reference.trim().is_empty() {
+        c.error(at, "empty spec path", None);
+        return None;
+    }
+    if reference.contains("://") || reference.starts_with("secret/") || reference.starts_with("configmap/") {
+        c.error(
+            at,
+            format!("`{reference}` is not a local file; only spec files on this host are supported"),
+            Some("download the spec next to the job file and reference it by path".into()),
+        );
+        return None;
+    }
+    let path: PathBuf = base.join(reference);
+    let loaded = spec::load_spec_file(&path);
+    let mut file_errors = 0;
+    for d in loaded.diagnostics {
+        if d.line == 0 && d.is_error() {
+            // A missing or unreadable file is the job's problem: point at the reference.
+            let hint = d.hint.clone();
+            c.error(at, format!("spec `{reference}` ({}): {}", path.display(), d.message), hint);
+            file_errors += 1;
+        } else {
+            if d.is_error() {
+                file_errors += 1;
+            }
+            c.out.push(d);
+        }
+    }
+    if file_errors > 0 {
+        c.error(at, format!("spec `{reference}` has {file_errors} error(s); this job cannot run until they are fixed"), None);
+        return None;
+    }
+    sources.push(SpecSource {
+        path,
+        sha256: hex(&loaded.sha256),
+        role,
+    });
+    Some(loaded.spec)
+}
+
+fn check_namespaces(c: &mut Checker<'_>, doc: &JobDocument) {
+    for (i, ns) in doc.spec.collect.namespaces.iter().enumerate() {
+        if let Some(problem) = name_problem(ns) {
+            let index = i.to_string();
+            c.error(&["spec", "collect", "namespaces", &index], format!("invalid namespace: {problem}"), None);
+        }
+    }
+}
+
+const KEY_PLACEHOLDERS: &[&str] = &["job", "runId", "timestamp", "hostname", "cluster"];
+
+fn check_delivery(c: &mut Checker<'_>, doc: &JobDocument) {
+    for (i, target) in doc.spec.upload.iter().enumerate() {
+        let index = i.to_string();
+        let (kind, key) = match target {
+            UploadTarget::S3(s3) => {
+                check_bucket(c, &["spec", "upload", &index, "s3", "bucket"], &s3.bucket);
+                if let Some(endpoint) = &s3.endpoint {
+                    check_url(c, &["spec", "upload", &index, "s3", "endpoint"], endpoint);
+                }
+                if let Some(sse) = &s3.server_side_encryption
+                    && sse != "AES256"
+                    && sse != "aws:kms"
+                {
+                    c.error(&["spec", "upload", &index, "s3", "serverSideEncryption"], format!("unknown server-side encryption `{sse}`"), Some("use `AES256` or `aws:kms`".into()));
+                }
+                ("s3", s3.key.as_deref())
+            }
+            UploadTarget::Gcs(gcs) => {
+                check_bucket(c, &["spec", "upload", &index, "gcs", "bucket"], &gcs.bucket);
+                if let Some(endpoint) = &gcs.endpoint {
+                    check_url(c, &["spec", "upload", &index, "gcs", "endpoint"], endpoint);
+                }
+                ("gcs", gcs.key.as_deref())
+            }
+            UploadTarget::Http(http) => {
+                check_url(c, &["spec", "upload", &index, "http", "url"], &http.url);
+                for (name, secret) in &http.headers {
+                    check_secret(c, &["spec", "upload", &index, "http", "headers", name], secret);
+                }
+                if let Some(token) = &http.bearer_token {
+                    check_secret(c, &["spec", "upload", &index, "http", "bearerToken"], token);
+                }
+                ("http", None)
+            }
+        };
+        if let Some(template) = key {
+            check_key_template(c, &["spec", "upload", &index, kind, "key"], template);
+        }
+    }
+    if !doc.spec.upload.is_empty() {
+        c.warning(&["spec", "upload"], "upload is not available in this build yet; bundles stay in the state directory", None);
+    }
+    for (i, target) in doc.spec.notify.iter().enumerate() {
+        let index = i.to_string();
+        let NotifyTarget::Webhook(hook) = target;
+        check_url(c, &["spec", "notify", &index, "webhook", "url"], &hook.url);
+        if hook.on.is_empty() {
+            c.error(&["spec", "notify", &index, "webhook", "on"], "no events listed; the webhook would never be called", Some("e.g. `on: [failed, timedOut]`".into()));
+        }
+        for (name, secret) in &hook.headers {
+            check_secret(c, &["spec", "notify", &index, "webhook", "headers", name], secret);
+        }
+    }
+    if !doc.spec.notify.is_empty() {
+        c.warning(&["spec", "notify"], "notifications are not available in this build yet", None);
+    }
+}
+
+fn check_bucket(c: &mut Checker<'_>, at: &[&str], bucket: &str) {
+    let valid_chars = bucket.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '.' || ch == '_');
+    let ends_ok = bucket.chars().next().is_some_and(|ch| ch.is_ascii_alphanumeric()) && bucket.chars().last().is_some_and(|ch| ch.is_ascii_alphanumeric());
+    if !(3..=63).contains(&bucket.len()) || !valid_chars || !ends_ok || bucket.contains("..") {
+        c.error(at, format!("invalid bucket name `{bucket}`"), Some("bucket names are 3-63 lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit".into()));
+    }
+}
+
+fn check_url(c: &mut Checker<'_>, at: &[&str], url: &str) {
+    match url.split_once("://") {
+        Some(("http" | "https", rest)) if !rest.is_empty() && !rest.starts_with('/') => {
+            if rest.split(['/', '?', '#']).next().is_some_and(|authority| authority.contains('@')) {
+                c.error(at, "credentials in URLs are refused (they would be logged and stored)", Some("use `headers` or `bearerToken` with `fromEnv`/`fromFile`".into()));
+            }
+        }
+        _ => c.error(at, format!("invalid URL `{url}`"), Some("use an absolute http:// or https:// URL".into())),
+    }
+}
+
+fn check_key_template(c: &mut Checker<'_>, at: &[&str], template: &str) {
+    let mut rest = template;
+    let mut has_run_placeholder = false;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            c.error(at, format!("unclosed `{{` in key template `{template}`"), None);
+            return;
+        };
+        let name = &rest[open + 1..open + close];
+        if !KEY_PLACEHOLDERS.contains(&name) {
+            let hint = crate::yaml::suggest(name, KEY_PLACEHOLDERS).map(|s| format!("did you mean `{{{s}}}`?"));
+            c.error(at, format!("unknown placeholder `{{{name}}}` in key template; known: {}", KEY_PLACEHOLDERS.join(", ")), hint);
+        }
+        has_run_placeholder |= name == "runId" || name == "timestamp";
+        rest = &rest[open + close + 1..];
+    }
+    if template.trim().is_empty() || template.starts_with('/') || template.split('/').any(|p| p == ".." || p == ".") {
+        c.error(at, format!("key template `{template}` can produce an empty or unsafe key"), Some("use a relative key such as `{job}/{runId}.tar.gz`".into()));
+    } else if !has_run_placeholder {
+        c.error(at, format!("key template `{template}` gives every run the same key; uploads are create-only, so every run after the first would fail"), Some("include `{runId}` or `{timestamp}`".into()));
+    }
+}
+
+fn check_secret(c: &mut Checker<'_>, at: &[&str], secret: &SecretRef) {
+    match secret {
+        SecretRef::FromEnv(var) => {
+            if var.is_empty() || !var.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+                c.error(at, format!("`{var}` is not an environment variable name"), None);
+            } else if std::env::var_os(var).is_none() {
+                c.warning(at, format!("environment variable `{var}` is not set here"), Some("set it in the agent's environment (e.g. an EnvironmentFile= in the systemd unit)".into()));
+            }
+        }
+        SecretRef::FromFile(path) => {
+            if !Path::new(path).is_absolute() {
+                c.error(at, format!("secret file `{path}` must be an absolute path"), None);
+            } else if !Path::new(path).is_file() {
+                c.warning(at, format!("secret file `{path}` does not exist here"), None);
+            }
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! `plan(desired, applied)`: what applying the job files would change. Pure: no file system, no
+//! clock (the instant to preview from is an argument). The `plan` command prints this, and the
+//! agent applies exactly this.
+
+mod diff;
+mod render;
+
+pub use diff::{FieldChange, diff};
+pub use render::render_text;
+
+use crate::diagnostic::Diagnostic;
+use crate::jobs::units::HumanDuration;
+use crate::jobs::{Desired, Job};
+use crate::schedule::{DstNote, Schedule, jitter_offset};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// One job as the agent applied it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppliedJob {
+    /// The file that defined it.
+    pub source: PathBuf,
+    /// Hex sha256 of `definition`.
+    pub spec_hash: String,
+    /// The job's definition (see [`Job::definition`]).
+    pub definition: Value,
+}
+
+/// What the agent has applied (empty before the first start).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Applied {
+    /// Jobs by name.
+    pub jobs: BTreeMap<String, AppliedJob>,
+}
+
+impl AppliedJob {
+    /// The applied form of a desired job.
+    pub fn from_job(job: &Job) -> Self {
+        AppliedJob {
+            source: job.source.file.clone(),
+            spec_hash: job.spec_hash.clone(),
+            definition: job.definition.clone(),
+        }
+    }
+
+    /// The schedule, zone and jitter recorded in the definition, if they still parse.
+    fn timing(&self) -> Option<(Schedule, HumanDuration, bool)> {
+        let spec = self.definition.get("spec")?;
+        let schedule = Schedule::parse(spec.get("schedule")?.as_str()?, spec.get("timeZone")?.as_str()?).ok()?;
+        let jitter = spec
+            .get("jitter")
+            .and_then(Value::as_str)
+            .and_then(|j| j.parse().ok())
+            .unwrap_or_default();
+        let suspended = spec.get("suspend").and_then(Value::as_bool).unwrap_or(false);
+        Some((schedule, jitter, suspended))
+    }
+}
+
+/// Inputs of a plan besides the two states.
+#[derive(Clone, Debug)]
+pub struct PlanOptions {
+    /// Reject the whole change when any file is invalid (instead of keeping last-good versions).
+    pub strict: bool,
+    /// The instant fire times are previewed from.
+    pub now: DateTime<Utc>,
+    /// Host identity that seeds jitter.
+    pub host_identity: String,
+    /// How many fire times to list per job (at least one is computed for changes).
+    pub show_next: usize,
+}
+
+/// A fire time as the plan shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedFire {
+    /// When the job runs (nominal + jitter).
+    pub at: DateTime<Utc>,
+    /// The schedule's slot.
+    pub nominal: DateTime<Utc>,
+    /// Local wall-clock time of `at`, with the zone's abbreviation.
+    pub local: String,
+    /// Jitter applied, in seconds.
+    pub jitter_seconds: u64,
+    /// Set when DST moved or doubled this fire.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst: Option<DstNote>,
+}
+
+/// A job to start scheduling.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Add {
+    /// Job name.
+    pub name: String,
+    /// Defining file.
+    pub source: PathBuf,
+    /// Cron expression.
+    pub schedule: String,
+    /// Zone.
+    pub time_zone: String,
+    /// Whether it is suspended (no fires listed).
+    pub suspended: bool,
+    /// Upcoming fires.
+    pub next: Vec<PlannedFire>,
+}
+
+/// A job whose definition changes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    /// Job name.
+    pub name: String,
+    /// Defining file (now).
+    pub source: PathBuf,
+    /// Every field that differs.
+    pub fields: Vec<FieldChange>,
+    /// Whether the change moves fire times (schedule, zone, jitter or suspend).
+    pub timing_changed: bool,
+    /// Next fire under the applied definition (only when timing changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_next: Option<PlannedFire>,
+    /// Next fire under the new definition (only when timing changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_next: Option<PlannedFire>,
+    /// Upcoming fires under the new definition.
+    pub next: Vec<PlannedFire>,
+}
+
+/// A job that stops.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Remove {
+    /// Job name.
+    pub name: String,
+    /// The file that used to define it.
+    pub source: PathBuf,
+}
+
+/// A job that stays as it is.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unchanged {
+    /// Job name.
+    pub name: String,
+    /// Defining file.
+    pub source: PathBuf,
+    /// Upcoming fires.
+    pub next: Vec<PlannedFire>,
+}
+
+/// A file that cannot be applied, and what stays in force meanwhile.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rejected {
+    /// The file.
+    pub path: PathBuf,
+    /// Its errors.
+    pub errors: Vec<Diagnostic>,
+    /// Applied jobs from this file that keep running at their last good version.
+    pub kept: Vec<String>,
+}
+
+/// What applying the job files would do.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// Jobs to add.
+    pub add: Vec<Add>,
+    /// Jobs to change.
+    pub change: Vec<Change>,
+    /// Jobs to remove.
+    pub remove: Vec<Remove>,
+    /// Jobs left alone.
+    pub unchanged: Vec<Unchanged>,
+    /// Files rejected.
+    pub rejected: Vec<Rejected>,
+    /// `--strict` and a file was rejected: nothing is applied.
+    pub blocked: bool,
+}
+
+impl Plan {
+    /// Whether applying it changes anything.
+    pub fn has_changes(&self) -> bool {
+        !(self.add.is_empty() && self.change.is_empty() && self.remove.is_empty())
+    }
+
+    /// The one-line summary: `Plan: 1 to add, 2 to change, 0 to remove, 1 file rejected.`
+    pub fn summary(&self) -> String {
+        let rejected = self.rejected.len();
+        let mut s = format!(
+            "Plan: {} to add, {} to change, {} to remove, {} file{} rejected.",
+            self.add.len(),
+            self.change.len(),
+            self.remove.len(),
+            rejected,
+            if rejected == 1 { "" } else { "s" }
+        );
+        if self.blocked {
+            s.push_str(" Nothing is applied (--strict).");
+        }
+        s
+    }
+
+    /// The applied state after this plan: desired jobs, plus last-good jobs of rejected files.
+    pub fn next_applied(&self, desired: &Desired, previous: &Applied) -> Applied {
+        if self.blocked {
+            return previous.clone();
+        }
+        let mut jobs: BTreeMap<String, AppliedJob> = desired
+            .jobs
+            .values()
+            .map(|job| (job.name.clone(), AppliedJob::from_job(job)))
+            .collect();
+        for name in self.rejected.iter().flat_map(|r| r.kept.iter()) {
+            if let Some(job) = previous.jobs.get(name) {
+                jobs.entry(name.clone()).or_insert_with(|| job.clone());
+            }
+        }
+        Applied { jobs }
+    }
+}
+
+/// Compares the desired jobs with the applied ones.
+pub fn plan(desired: &Desired, applied: &Applied, options: &PlanOptions) -> Plan {
+    let mut plan = Plan::default();
+    for file in desired.rejected() {
+        let kept = applied
+            .jobs
+            .iter()
+            .filter(|(name, job)| job.source == file.path && !desired.jobs.contains_key(*name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        plan.rejected.push(Rejected {
+            path: file.path.clone(),
+            errors: file.diagnostics.iter().filter(|d| d.is_error()).cloned().collect(),
+            kept,
+        });
+    }
+    if options.strict && !plan.rejected.is_empty() {
+        plan.blocked = true;
+        for r in &mut plan.rejected {
+            r.kept = applied
+                .jobs
+                .iter()
+                .filter(|(_, job)| job.source == r.path)
+                .map(|(name, _)| name.clone())
+                .collect();
+        }
+        return plan;
+    }
+    let kept: Vec<&String> = plan.rejected.iter().flat_map(|r| r.kept.iter()).collect();
+    for (name, job) in &desired.jobs {
+        let next = upcoming(&job.schedule, job.document.spec.jitter, job.document.spec.suspend, name, options, options.show_next);
+        match applied.jobs.get(name) {
+            None => plan.add.push(Add {
+                name: name.clone(),
+                source: job.source.file.clone(),
+                schedule: job.schedule.expression().to_string(),
+                time_zone: job.time_zone.clone(),
+                suspended: job.document.spec.suspend,
+                next,
+            }),
+            Some(old) if old.spec_hash == job.spec_hash && old.definition == job.definition => {
+                plan.unchanged.push(Unchanged {
+                    name: name.clone(),
+                    source: job.source.file.clone(),
+                    next,
+                })
+            }
+            Some(old) => {
+                let fields = diff(&old.definition, &job.definition);
+                let timing_changed = fields.iter().any(|f| {
+                    ["spec.schedule", "spec.timeZone", "spec.jitter", "spec.suspend"].contains(&f.path.as_str())
+                });
+                let (old_next, new_next) = if timing_changed {
+                    let old_next = old.timing().and_then(|(schedule, jitter, suspended)| {
+                        upcoming(&schedule, jitter, suspended, name, options, 1).into_iter().next()
+                    });
+                    let new_next = upcoming(&job.schedule, job.document.spec.jitter, job.document.spec.suspend, name, options, 1)
+                        .into_iter()
+                        .next();
+                    (old_next, new_next)
+                } else {
+                    (None, None)
+                };
+                plan.change.push(Change {
+                    name: name.clone(),
+                    source: job.source.file.clone(),
+                    fields,
+                    timing_changed,
+                    old_next,
+                    new_next,
+                    next,
+                });
+            }
+        }
+    }
+    for (name, old) in &applied.jobs {
+        if !desired.jobs.contains_key(name) && !kept.contains(&name) {
+            plan.remove.push(Remove {
+                name: name.clone(),
+                source: old.source.clone(),
+            });
+        }
+    }
+    plan
+}
+
+/// The next `count` fires of a schedule after `options.now`, with the job's stable jitter.
+pub fn upcoming(
+    schedule: &Schedule,
+    jitter: HumanDuration,
+    suspended: bool,
+    job_name: &str,
+    options: &PlanOptions,
+    count: usize,
+) -> Vec<PlannedFire> {
+    if suspended || count == 0 {
+        return Vec::new();
+    }
+    let offset = jitter_offset(&options.host_identity, job_name, jitter.0, schedule);
+    let offset_chrono = chrono::Duration::from_std(offset).unwrap_or_default();
+    let tz = schedule.time_zone();
+    // A jittered fire can land after `now` even when its slot is before it; start one slot early.
+    let start = options.now - offset_chrono;
+    schedule
+        .fires_after(start)
+        .map(|fire| {
+            let at = fire.at + offset_chrono;
+            PlannedFire {
+                at,
+                nominal: fire.at,
+                local: at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
+                jitter_seconds: offset.as_secs(),
+                dst: fire.dst,
+            }
+        })
+        .filter(|f| f.at > options.now)
+        .take(count)
+        .collect()
+}

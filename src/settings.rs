@@ -1,0 +1,213 @@
+//! Agent settings: built-in defaults < settings file < `TROUBLESHOOT_AGENT_*` environment < flags.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized};
+use serde::{Deserialize, Serialize};
+use serde_saphyr::figment::Yaml;
+use std::path::{Path, PathBuf};
+
+/// Where the settings file is looked for when `--config` is not given.
+pub const DEFAULT_CONFIG: &str = "/etc/troubleshoot/agent.yaml";
+/// Prefix of the environment variables that override settings.
+pub const ENV_PREFIX: &str = "TROUBLESHOOT_AGENT_";
+
+/// The agent's settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Settings {
+    /// Directory of job files.
+    pub jobs_dir: PathBuf,
+    /// Directory the agent owns: applied state, run records, bundles, upload queue.
+    pub state_dir: PathBuf,
+    /// Time zone for jobs that do not set `timeZone`.
+    pub default_time_zone: String,
+    /// Seeds jitter, so each host of a fleet fires at its own stable offset (default: hostname).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_identity: Option<String>,
+    /// Address of the agent's HTTP endpoints (loopback by default).
+    pub listen: String,
+}
+
+impl Settings {
+    /// The built-in defaults; under systemd, `$STATE_DIRECTORY` is the default state dir.
+    pub fn defaults(env: &dyn Fn(&str) -> Option<String>) -> Self {
+        let state_dir = env("STATE_DIRECTORY")
+            .and_then(|dirs| dirs.split(':').next().map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("/var/lib/troubleshoot-agent"));
+        Settings {
+            jobs_dir: PathBuf::from("/etc/troubleshoot/jobs.d"),
+            state_dir,
+            default_time_zone: "UTC".to_string(),
+            host_identity: None,
+            listen: "127.0.0.1:9469".to_string(),
+        }
+    }
+
+    /// The host identity for jitter: the setting, else the given hostname.
+    pub fn host_identity_or(&self, hostname: &str) -> String {
+        self.host_identity.clone().unwrap_or_else(|| hostname.to_string())
+    }
+}
+
+/// Values given on the command line (they win over everything else).
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Overrides {
+    /// `--jobs-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jobs_dir: Option<PathBuf>,
+    /// `--state-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<PathBuf>,
+    /// `--listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+}
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// `--config` names a file that does not exist.
+    #[error("settings file {0} does not exist")]
+    MissingConfig(PathBuf),
+    /// A value is wrong (the message names the key and the source).
+    #[error("invalid settings: {0}")]
+    Invalid(String),
+}
+
+/// Loads settings. `config` is `--config`; without it the file is `$CONFIGURATION_DIRECTORY/agent.yaml`
+/// under systemd, else [`DEFAULT_CONFIG`], and may be absent. `env` reads the environment.
+pub fn load(
+    config: Option<&Path>,
+    overrides: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, SettingsError> {
+    let file = match config {
+        Some(path) if !path.exists() => return Err(SettingsError::MissingConfig(path.to_path_buf())),
+        Some(path) => Some(path.to_path_buf()),
+        None => {
+            let default = env("CONFIGURATION_DIRECTORY")
+                .and_then(|dirs| dirs.split(':').next().map(|d| Path::new(d).join("agent.yaml")))
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+            default.exists().then_some(default)
+        }
+    };
+    let mut figment = Figment::from(Serialized::defaults(Settings::defaults(env)));
+    if let Some(path) = &file {
+        figment = figment.merge(Yaml::file_exact(path));
+    }
+    figment = figment
+        .merge(Env::prefixed(ENV_PREFIX).map(|key| snake_to_camel(key.as_str()).into()))
+        .merge(Serialized::defaults(overrides));
+    let settings: Settings = figment.extract().map_err(|e| {
+        let mut messages = Vec::new();
+        for err in e {
+            let source = err
+                .metadata
+                .as_ref()
+                .map(|m| match &m.source {
+                    Some(src) => format!(" (from {} {src})", m.name),
+                    None => format!(" (from {})", m.name),
+                })
+                .unwrap_or_default();
+            let key = if err.path.is_empty() { String::new() } else { format!("`{}`: ", err.path.join(".")) };
+            messages.push(format!("{key}{}{source}", err.kind));
+        }
+        SettingsError::Invalid(messages.join("; "))
+    })?;
+    validate(&settings)?;
+    Ok(settings)
+}
+
+fn validate(s: &Settings) -> Result<(), SettingsError> {
+    if s.default_time_zone.trim().is_empty() || s.default_time_zone == "Local" {
+        return Err(SettingsError::Invalid(format!(
+            "`defaultTimeZone` must be an IANA zone name such as UTC, not `{}`",
+            s.default_time_zone
+        )));
+    }
+    if s.default_time_zone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(SettingsError::Invalid(format!(
+            "`defaultTimeZone`: unknown time zone `{}`; use an IANA name such as UTC or Europe/Berlin",
+            s.default_time_zone
+        )));
+    }
+    if s.listen.parse::<std::net::SocketAddr>().is_err() {
+        return Err(SettingsError::Invalid(format!(
+            "`listen`: `{}` is not an address such as 127.0.0.1:9469",
+            s.listen
+        )));
+    }
+    Ok(())
+}
+
+fn snake_to_camel(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for ch in key.chars() {
+        if ch == '_' {
+            upper = true;
+        } else if upper {
+            out.push(ch.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(ch.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn env_keys_map_to_camel_case() {
+        assert_eq!(snake_to_camel("jobs_dir"), "jobsDir");
+        assert_eq!(snake_to_camel("DEFAULT_TIME_ZONE"), "defaultTimeZone");
+    }
+
+    #[test]
+    fn file_then_flags_override_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("agent.yaml");
+        std::fs::write(&file, "jobsDir: /srv/jobs\ndefaultTimeZone: Europe/Berlin\n").expect("write");
+        let overrides = Overrides {
+            state_dir: Some("/tmp/state".into()),
+            ..Overrides::default()
+        };
+        let s = load(Some(&file), &overrides, &no_env).expect("valid");
+        assert_eq!(s.jobs_dir, PathBuf::from("/srv/jobs"));
+        assert_eq!(s.default_time_zone, "Europe/Berlin");
+        assert_eq!(s.state_dir, PathBuf::from("/tmp/state"));
+        assert_eq!(s.listen, "127.0.0.1:9469");
+    }
+
+    #[test]
+    fn systemd_directories_are_defaults() {
+        let env = |k: &str| match k {
+            "STATE_DIRECTORY" => Some("/var/lib/ta:/other".to_string()),
+            _ => None,
+        };
+        let s = load(None, &Overrides::default(), &env).expect("valid");
+        assert_eq!(s.state_dir, PathBuf::from("/var/lib/ta"));
+    }
+
+    #[test]
+    fn bad_values_and_missing_files_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("nope.yaml");
+        assert!(matches!(load(Some(&missing), &Overrides::default(), &no_env), Err(SettingsError::MissingConfig(_))));
+        let file = dir.path().join("agent.yaml");
+        std::fs::write(&file, "defaultTimeZone: Mars/Olympus\n").expect("write");
+        let err = load(Some(&file), &Overrides::default(), &no_env).expect_err("bad zone").to_string();
+        assert!(err.contains("Mars/Olympus"), "{err}");
+        std::fs::write(&file, "jobsDri: /x\n").expect("write");
+        let err = load(Some(&file), &Overrides::default(), &no_env).expect_err("unknown key").to_string();
+        assert!(err.contains("jobsDri"), "{err}");
+    }
+}

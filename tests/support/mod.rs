@@ -1,0 +1,118 @@
+//! Shared fixtures for the integration tests: builder-style job files and the agent binary.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+/// The agent binary with a clean environment: no settings file, no TROUBLESHOOT_AGENT_* variables.
+pub fn agent(state_dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("troubleshoot-agent").expect("binary is built");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TROUBLESHOOT_AGENT_") || key == "STATE_DIRECTORY" || key == "CONFIGURATION_DIRECTORY" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.arg("--state-dir").arg(state_dir);
+    cmd
+}
+
+/// The compat corpus shipped beside the repository (`../shared/compat`).
+pub fn compat_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/compat");
+    assert!(
+        dir.is_dir(),
+        "the compat corpus is missing at {}; the tests need ../shared/compat beside the repository",
+        dir.display()
+    );
+    dir
+}
+
+/// A job file, built field by field.
+#[derive(Clone, Debug)]
+pub struct JobFile {
+    name: String,
+    schedule: String,
+    time_zone: Option<String>,
+    extra_spec: Vec<String>,
+    specs: Vec<String>,
+    inline: bool,
+}
+
+impl JobFile {
+    /// A valid job with an inline spec, firing daily at 02:00.
+    pub fn new(name: &str) -> Self {
+        JobFile {
+            name: name.to_string(),
+            schedule: "0 2 * * *".to_string(),
+            time_zone: None,
+            extra_spec: Vec::new(),
+            specs: Vec::new(),
+            inline: true,
+        }
+    }
+
+    /// Sets the cron expression.
+    pub fn schedule(mut self, s: &str) -> Self {
+        self.schedule = s.to_string();
+        self
+    }
+
+    /// Sets `timeZone`.
+    pub fn time_zone(mut self, tz: &str) -> Self {
+        self.time_zone = Some(tz.to_string());
+        self
+    }
+
+    /// Adds a raw line under `spec:` (two-space indented by the builder).
+    pub fn spec_line(mut self, line: &str) -> Self {
+        self.extra_spec.push(line.to_string());
+        self
+    }
+
+    /// References a spec file instead of the inline spec.
+    pub fn spec_file(mut self, path: &str) -> Self {
+        self.specs.push(path.to_string());
+        self.inline = false;
+        self
+    }
+
+    /// The YAML text.
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: {}\nspec:\n  schedule: \"{}\"\n",
+            self.name, self.schedule
+        );
+        if let Some(tz) = &self.time_zone {
+            s.push_str(&format!("  timeZone: {tz}\n"));
+        }
+        for line in &self.extra_spec {
+            s.push_str(&format!("  {line}\n"));
+        }
+        if self.inline {
+            s.push_str("  collect:\n    supportBundle:\n      hostCollectors:\n        - cpu: {}\n");
+        } else {
+            s.push_str("  collect:\n    specs:\n");
+            for p in &self.specs {
+                s.push_str(&format!("      - {p}\n"));
+            }
+        }
+        s
+    }
+
+    /// Writes it to `dir/<name>.yaml` and returns the path.
+    pub fn write(&self, dir: &Path) -> PathBuf {
+        let path = dir.join(format!("{}.yaml", self.name));
+        std::fs::write(&path, self.render()).expect("write job file");
+        path
+    }
+}
+
+/// stdout of a finished command as text.
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// stderr of a finished command as text.
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
