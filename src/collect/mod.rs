@@ -1,0 +1,3 @@
+//! Support-bundle collection: the troubleshoot spec model today, the collectors in later work.
+
+pub mod spec;

@@ -1,0 +1,65 @@
+//! Shared state while checking one file: where we are and what we found.
+
+use crate::diagnostic::Diagnostic;
+use crate::yaml::{DeError, Loc};
+use std::path::Path;
+
+/// The file being checked and the findings so far.
+pub(super) struct Ctx<'a> {
+    pub file: &'a Path,
+    pub text: &'a str,
+    pub diags: Vec<Diagnostic>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(file: &'a Path, text: &'a str) -> Self {
+        Ctx {
+            file,
+            text,
+            diags: Vec::new(),
+        }
+    }
+
+    /// An error at `loc` under field path `path`, with its source line.
+    pub fn error(&self, loc: Loc, path: &str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(self.file, loc, message)
+            .with_path(path)
+            .with_source(self.text)
+    }
+
+    /// A warning at `loc` under field path `path`, with its source line.
+    pub fn warning(&self, loc: Loc, path: &str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::warning(self.file, loc, message)
+            .with_path(path)
+            .with_source(self.text)
+    }
+
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.diags.push(diagnostic);
+    }
+
+    /// Turns a typed-read error below `prefix` into a located error.
+    pub fn de_error(&self, err: &DeError, fallback: Loc, prefix: &str) -> Diagnostic {
+        let inner = err.path_string();
+        let path = match (prefix.is_empty(), inner.is_empty()) {
+            (_, true) => prefix.to_string(),
+            (true, false) => inner,
+            (false, false) if inner.starts_with('[') => format!("{prefix}{inner}"),
+            (false, false) => format!("{prefix}.{inner}"),
+        };
+        let diagnostic = self.error(err.loc.unwrap_or(fallback), &path, err.message.clone());
+        match &err.suggestion {
+            Some(s) => diagnostic.with_hint(format!("did you mean `{s}`?")),
+            None => diagnostic,
+        }
+    }
+}
+
+/// `parent.child`, or just `child` at the top.
+pub(super) fn join(parent: &str, child: &str) -> String {
+    if parent.is_empty() {
+        child.to_string()
+    } else {
+        format!("{parent}.{child}")
+    }
+}

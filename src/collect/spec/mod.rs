@@ -1,0 +1,183 @@
+//! The troubleshoot spec model: `SupportBundle`, `Collector`, `HostCollector` and `Redactor` documents,
+//! parsed once into located entries so every later check can point at a line.
+//!
+//! Collector and analyzer bodies stay JSON here; later work types the ones it runs.
+
+mod capabilities;
+mod context;
+mod document;
+mod entries;
+mod kinds;
+mod load;
+mod redactor;
+#[cfg(test)]
+mod tests;
+
+pub use capabilities::{builtin_supports, unsupported_warnings};
+pub use document::{API_VERSIONS, DocKind};
+pub use kinds::{ANALYZER_KEYS, COLLECTOR_KEYS, HOST_ANALYZER_KEYS, HOST_COLLECTOR_KEYS, Section};
+pub use load::LoadError;
+pub use redactor::{FileSelector, RedactorRule, RegexRemoval, Removals};
+
+use crate::diagnostic::Diagnostic;
+use crate::yaml::{self, Loc};
+use context::Ctx;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Everything collected from one or more documents, merged in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TroubleshootSpec {
+    /// In-cluster collectors.
+    pub collectors: Vec<Entry>,
+    /// Host collectors.
+    pub host_collectors: Vec<Entry>,
+    /// In-cluster analyzers.
+    pub analyzers: Vec<Entry>,
+    /// Host analyzers.
+    pub host_analyzers: Vec<Entry>,
+    /// Redactors from `Redactor` documents.
+    pub redactors: Vec<RedactorRule>,
+    /// `afterCollection` steps (`uploadResultsTo`, `callback`), as written.
+    pub after_collection: Vec<serde_json::Value>,
+    /// Whether any SupportBundle asked for host collectors to run in a DaemonSet.
+    pub run_host_collectors_in_pod: bool,
+    /// The last `spec.uri` seen (never fetched by this build).
+    pub uri: Option<String>,
+}
+
+/// One collector or analyzer item.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// The type key, e.g. `cpu`.
+    pub kind: String,
+    /// The item's body, as written.
+    pub body: serde_json::Value,
+    /// The spec file it came from.
+    pub file: PathBuf,
+    /// Where its type key is.
+    pub loc: Loc,
+    /// `collectorName` (or `checkName` for analyzers).
+    pub collector_name: Option<String>,
+    /// Whether `exclude` turned it off.
+    pub exclude: bool,
+}
+
+/// One parsed spec file.
+#[derive(Clone, Debug)]
+pub struct SpecFile {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// What its documents define.
+    pub spec: TroubleshootSpec,
+    /// Errors and warnings, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// SHA-256 of the raw bytes (all zero when the file could not be read).
+    pub sha256: [u8; 32],
+}
+
+impl TroubleshootSpec {
+    /// The entries of `section`.
+    pub fn section(&self, section: Section) -> &[Entry] {
+        match section {
+            Section::Collectors => &self.collectors,
+            Section::HostCollectors => &self.host_collectors,
+            Section::Analyzers => &self.analyzers,
+            Section::HostAnalyzers => &self.host_analyzers,
+        }
+    }
+
+    fn section_mut(&mut self, section: Section) -> &mut Vec<Entry> {
+        match section {
+            Section::Collectors => &mut self.collectors,
+            Section::HostCollectors => &mut self.host_collectors,
+            Section::Analyzers => &mut self.analyzers,
+            Section::HostAnalyzers => &mut self.host_analyzers,
+        }
+    }
+
+    /// Appends `other` after this spec's entries (later files come later).
+    pub fn merge(&mut self, other: TroubleshootSpec) {
+        self.collectors.extend(other.collectors);
+        self.host_collectors.extend(other.host_collectors);
+        self.analyzers.extend(other.analyzers);
+        self.host_analyzers.extend(other.host_analyzers);
+        self.redactors.extend(other.redactors);
+        self.after_collection.extend(other.after_collection);
+        self.run_host_collectors_in_pod |= other.run_host_collectors_in_pod;
+        if other.uri.is_some() {
+            self.uri = other.uri;
+        }
+    }
+}
+
+impl SpecFile {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parses a whole spec file's text (multi-document; Secret/ConfigMap wrapped specs are out of scope).
+pub fn parse_spec_text(path: &Path, text: &str) -> SpecFile {
+    let mut ctx = Ctx::new(path, text);
+    let mut spec = TroubleshootSpec::default();
+    match yaml::parse_documents(text) {
+        Ok(docs) if docs.is_empty() => {
+            let d = Diagnostic::error(path, Loc::default(), "spec file is empty (no YAML documents)")
+                .with_hint("a spec needs `apiVersion: troubleshoot.sh/v1beta2`, `kind: SupportBundle` and a `spec`");
+            ctx.push(d);
+        }
+        Ok(docs) => {
+            for (i, doc) in docs.iter().enumerate() {
+                document::parse_document(&mut ctx, doc, i, &mut spec);
+            }
+        }
+        Err(err) => ctx.push(syntax_error(&ctx, &err)),
+    }
+    SpecFile {
+        path: path.to_path_buf(),
+        spec,
+        diagnostics: ctx.diags,
+        sha256: Sha256::digest(text.as_bytes()).into(),
+    }
+}
+
+fn syntax_error(ctx: &Ctx, err: &yaml::SyntaxError) -> Diagnostic {
+    let d = ctx.error(
+        err.loc.unwrap_or_default(),
+        "",
+        format!("not valid YAML: {}", err.message),
+    );
+    // Unrendered v1beta3 templates (`{{ if }}` blocks, unquoted `{{ .Values.x }}`) are the usual cause.
+    if ctx.text.contains("{{") {
+        d.with_hint("v1beta3 templated specs need rendering with their values first; point the job at the rendered file")
+    } else {
+        d.with_hint("check indentation and quoting around this line")
+    }
+}
+
+/// Parses an inline SupportBundle `spec:` body (the mapping with collectors/hostCollectors/analyzers/...) found inside a job file at `node`.
+pub fn parse_inline_bundle(
+    path: &Path,
+    node: &yaml::Node,
+    text: &str,
+) -> (TroubleshootSpec, Vec<Diagnostic>) {
+    let mut ctx = Ctx::new(path, text);
+    let mut spec = TroubleshootSpec::default();
+    document::parse_spec_body(&mut ctx, DocKind::SupportBundle, node, "", &mut spec);
+    (spec, ctx.diags)
+}
+
+/// Reads and parses a spec file; a missing file, a directory, permission denied, or non-UTF-8 content each become one located error Diagnostic (file-level, Loc::default()) with a hint.
+pub fn load_spec_file(path: &Path) -> SpecFile {
+    match load::read(path) {
+        Ok(text) => parse_spec_text(path, &text),
+        Err((bytes, err)) => SpecFile {
+            path: path.to_path_buf(),
+            spec: TroubleshootSpec::default(),
+            diagnostics: vec![err.to_diagnostic(path)],
+            sha256: bytes.map_or([0; 32], |b| Sha256::digest(&b).into()),
+        },
+    }
+}
