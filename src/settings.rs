@@ -45,7 +45,9 @@ impl Settings {
 
     /// The host identity for jitter: the setting, else the given hostname.
     pub fn host_identity_or(&self, hostname: &str) -> String {
-        self.host_identity.clone().unwrap_or_else(|| hostname.to_string())
+        self.host_identity
+            .clone()
+            .unwrap_or_else(|| hostname.to_string())
     }
 }
 
@@ -83,11 +85,17 @@ pub fn load(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Settings, SettingsError> {
     let file = match config {
-        Some(path) if !path.exists() => return Err(SettingsError::MissingConfig(path.to_path_buf())),
+        Some(path) if !path.exists() => {
+            return Err(SettingsError::MissingConfig(path.to_path_buf()));
+        }
         Some(path) => Some(path.to_path_buf()),
         None => {
             let default = env("CONFIGURATION_DIRECTORY")
-                .and_then(|dirs| dirs.split(':').next().map(|d| Path::new(d).join("agent.yaml")))
+                .and_then(|dirs| {
+                    dirs.split(':')
+                        .next()
+                        .map(|d| Path::new(d).join("agent.yaml"))
+                })
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
             default.exists().then_some(default)
         }
@@ -110,7 +118,11 @@ pub fn load(
                     None => format!(" (from {})", m.name),
                 })
                 .unwrap_or_default();
-            let key = if err.path.is_empty() { String::new() } else { format!("`{}`: ", err.path.join(".")) };
+            let key = if err.path.is_empty() {
+                String::new()
+            } else {
+                format!("`{}`: ", err.path.join("."))
+            };
             messages.push(format!("{key}{}{source}", err.kind));
         }
         SettingsError::Invalid(messages.join("; "))
@@ -175,7 +187,11 @@ mod tests {
     fn file_then_flags_override_defaults() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("agent.yaml");
-        std::fs::write(&file, "jobsDir: /srv/jobs\ndefaultTimeZone: Europe/Berlin\n").expect("write");
+        std::fs::write(
+            &file,
+            "jobsDir: /srv/jobs\ndefaultTimeZone: Europe/Berlin\n",
+        )
+        .expect("write");
         let overrides = Overrides {
             state_dir: Some("/tmp/state".into()),
             ..Overrides::default()
@@ -201,13 +217,20 @@ mod tests {
     fn bad_values_and_missing_files_are_errors() {
         let dir = tempfile::tempdir().expect("tempdir");
         let missing = dir.path().join("nope.yaml");
-        assert!(matches!(load(Some(&missing), &Overrides::default(), &no_env), Err(SettingsError::MissingConfig(_))));
+        assert!(matches!(
+            load(Some(&missing), &Overrides::default(), &no_env),
+            Err(SettingsError::MissingConfig(_))
+        ));
         let file = dir.path().join("agent.yaml");
         std::fs::write(&file, "defaultTimeZone: Mars/Olympus\n").expect("write");
-        let err = load(Some(&file), &Overrides::default(), &no_env).expect_err("bad zone").to_string();
+        let err = load(Some(&file), &Overrides::default(), &no_env)
+            .expect_err("bad zone")
+            .to_string();
         assert!(err.contains("Mars/Olympus"), "{err}");
         std::fs::write(&file, "jobsDri: /x\n").expect("write");
-        let err = load(Some(&file), &Overrides::default(), &no_env).expect_err("unknown key").to_string();
+        let err = load(Some(&file), &Overrides::default(), &no_env)
+            .expect_err("unknown key")
+            .to_string();
         assert!(err.contains("jobsDri"), "{err}");
     }
 }

@@ -60,8 +60,10 @@ fn settings(global: &GlobalArgs) -> anyhow::Result<crate::settings::Settings> {
         state_dir: global.state_dir.clone(),
         listen: global.listen.clone(),
     };
-    crate::settings::load(global.config.as_deref(), &overrides, &|k| std::env::var(k).ok())
-        .context("cannot load agent settings")
+    crate::settings::load(global.config.as_deref(), &overrides, &|k| {
+        std::env::var(k).ok()
+    })
+    .context("cannot load agent settings")
 }
 
 /// This host's name, for jitter (the kernel's, which is what `hostname` prints).

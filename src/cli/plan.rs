@@ -24,7 +24,8 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         strict: args.strict,
         now,
         host_identity: settings.host_identity_or(&hostname()),
-        show_next: args.show_next,
+        // Adds and changes always show their next fire; --show-next asks for more, and for all jobs.
+        show_next: args.show_next.max(1),
     };
     let plan = plan::plan(&desired, &applied, &options);
     match global.output {
@@ -54,10 +55,17 @@ fn parse_instant(text: &str) -> anyhow::Result<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
-    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
             return Ok(t.and_utc());
         }
     }
-    bail!("--from `{text}` is not a time; use RFC 3339 such as 2025-03-08T12:00:00-05:00, or 2025-03-08T17:00 (UTC)")
+    bail!(
+        "--from `{text}` is not a time; use RFC 3339 such as 2025-03-08T12:00:00-05:00, or 2025-03-08T17:00 (UTC)"
+    )
 }

@@ -28,9 +28,14 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
     } else {
         jobs::load_paths(&args.paths, &ctx)
     };
-    let (errors, warnings): (Vec<&Diagnostic>, Vec<&Diagnostic>) = desired.diagnostics().partition(|d| d.is_error());
+    let (errors, warnings): (Vec<&Diagnostic>, Vec<&Diagnostic>) =
+        desired.diagnostics().partition(|d| d.is_error());
     let valid = errors.is_empty() && (!args.strict || warnings.is_empty());
-    let names: Vec<&str> = desired.files.iter().flat_map(|f| f.job_names.iter().map(String::as_str)).collect();
+    let names: Vec<&str> = desired
+        .files
+        .iter()
+        .flat_map(|f| f.job_names.iter().map(String::as_str))
+        .collect();
     match global.output {
         Output::Json => print_json(&Report {
             valid,
@@ -47,7 +52,11 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
             if global.verbose > 0 {
                 for f in &desired.files {
                     let state = if f.is_rejected() { "invalid" } else { "ok" };
-                    println!("{state:7} {} ({})", f.path.display(), f.job_names.join(", "));
+                    println!(
+                        "{state:7} {} ({})",
+                        f.path.display(),
+                        f.job_names.join(", ")
+                    );
                 }
                 for i in &desired.ignored {
                     println!("ignored {} ({})", i.path.display(), i.reason);
@@ -64,7 +73,11 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
                 s(errors.len()),
                 warnings.len(),
                 s(warnings.len()),
-                if args.strict && !warnings.is_empty() { " (--strict: warnings fail)" } else { "" }
+                if args.strict && !warnings.is_empty() {
+                    " (--strict: warnings fail)"
+                } else {
+                    ""
+                }
             );
         }
     }

@@ -31,19 +31,33 @@ pub struct Listing {
 pub fn ignore_reason(file_name: &str) -> Option<&'static str> {
     if file_name.starts_with("..") {
         Some("Kubernetes ConfigMap internal entry")
-    } else if file_name.starts_with(".#") || (file_name.starts_with('#') && file_name.ends_with('#')) {
+    } else if file_name.starts_with(".#")
+        || (file_name.starts_with('#') && file_name.ends_with('#'))
+    {
         Some("editor lock or autosave file")
     } else if file_name.starts_with('.') {
         Some("hidden file")
-    } else if file_name.ends_with('~') || file_name.ends_with(".swp") || file_name.ends_with(".swx") || file_name == "4913" {
+    } else if file_name.ends_with('~')
+        || file_name.ends_with(".swp")
+        || file_name.ends_with(".swx")
+        || file_name == "4913"
+    {
         Some("editor backup or swap file")
-    } else if file_name.contains(".dpkg-") || file_name.ends_with(".rpmnew") || file_name.ends_with(".rpmsave") || file_name.ends_with(".rpmorig") || file_name.ends_with(".ucf-dist") || file_name.ends_with(".ucf-old") {
+    } else if file_name.contains(".dpkg-")
+        || file_name.ends_with(".rpmnew")
+        || file_name.ends_with(".rpmsave")
+        || file_name.ends_with(".rpmorig")
+        || file_name.ends_with(".ucf-dist")
+        || file_name.ends_with(".ucf-old")
+    {
         Some("package manager leftover")
-    } else if !(file_name.ends_with(".yaml") || file_name.ends_with(".yml")) {
-        Some("not a *.yaml or *.yml file")
     } else {
         None
     }
+}
+
+fn is_yaml_name(file_name: &str) -> bool {
+    file_name.ends_with(".yaml") || file_name.ends_with(".yml")
 }
 
 /// Lists `dir`: job files (symlinks followed) and the entries skipped, each with its reason.
@@ -67,7 +81,11 @@ pub fn list_dir(dir: &Path) -> io::Result<Listing> {
         // `metadata` follows symlinks, which is what ConfigMap mounts need; a loop or a dangling
         // link shows up here as an error for this entry only.
         match std::fs::metadata(&path) {
-            Ok(meta) if meta.is_file() => listing.files.push(path),
+            Ok(meta) if meta.is_file() && is_yaml_name(name) => listing.files.push(path),
+            Ok(meta) if meta.is_file() => listing.ignored.push(Ignored {
+                path,
+                reason: "not a *.yaml or *.yml file",
+            }),
             Ok(meta) if meta.is_dir() => listing.ignored.push(Ignored {
                 path,
                 reason: "directory (subdirectories are not read)",
@@ -87,19 +105,31 @@ pub fn list_dir(dir: &Path) -> io::Result<Listing> {
 
 #[cfg(test)]
 mod tests {
-    use super::ignore_reason;
+    use super::{ignore_reason, is_yaml_name};
 
     #[test]
     fn leftovers_are_ignored_and_yaml_is_read() {
         for name in [
-            "..data", "..2024_01_01", ".hidden.yaml", "job.yaml~", ".job.yaml.swp", "4913", "#job.yaml#",
-            ".#job.yaml", "job.yaml.dpkg-dist", "job.yaml.dpkg-old", "job.yaml.rpmnew", "job.yaml.rpmsave",
-            "README.md", "job.json",
+            "..data",
+            "..2024_01_01",
+            ".hidden.yaml",
+            "job.yaml~",
+            ".job.yaml.swp",
+            "4913",
+            "#job.yaml#",
+            ".#job.yaml",
+            "job.yaml.dpkg-dist",
+            "job.yaml.dpkg-old",
+            "job.yaml.rpmnew",
+            "job.yaml.rpmsave",
         ] {
             assert!(ignore_reason(name).is_some(), "{name} should be ignored");
         }
         for name in ["job.yaml", "job.yml", "a-b.c.yaml"] {
             assert_eq!(ignore_reason(name), None, "{name} should be read");
+            assert!(is_yaml_name(name));
         }
+        assert!(!is_yaml_name("README.md"));
+        assert!(!is_yaml_name("job.json"));
     }
 }

@@ -61,8 +61,12 @@ pub fn load_file(path: &Path, ctx: &Context) -> FileReport {
         Ok(docs) => docs,
         Err(e) => {
             report.diagnostics.push(
-                Diagnostic::error(path, e.loc.unwrap_or_default(), format!("invalid YAML: {}", e.message))
-                    .with_source(&text),
+                Diagnostic::error(
+                    path,
+                    e.loc.unwrap_or_default(),
+                    format!("invalid YAML: {}", e.message),
+                )
+                .with_source(&text),
             );
             return report;
         }
@@ -95,8 +99,12 @@ pub fn load_file(path: &Path, ctx: &Context) -> FileReport {
     }
     let mut seen: Vec<(&str, Loc)> = Vec::new();
     for (index, node) in documents.iter().enumerate() {
-        let Some(name_node) = node.get("metadata").and_then(|m| m.get("name")) else { continue };
-        let Some(name) = name_node.as_str() else { continue };
+        let Some(name_node) = node.get("metadata").and_then(|m| m.get("name")) else {
+            continue;
+        };
+        let Some(name) = name_node.as_str() else {
+            continue;
+        };
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
             report.diagnostics.push(
                 Diagnostic::error(
@@ -119,20 +127,32 @@ pub fn load_file(path: &Path, ctx: &Context) -> FileReport {
 
 /// The file's text, or the one error that says why it cannot be read as a job file.
 pub fn read_text(path: &Path) -> Result<String, Box<Diagnostic>> {
-    let whole = |message: String, hint: &str| Box::new(Diagnostic::error(path, Loc::default(), message).with_hint(hint));
+    let whole = |message: String, hint: &str| {
+        Box::new(Diagnostic::error(path, Loc::default(), message).with_hint(hint))
+    };
     let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
     if meta.is_dir() {
-        return Err(whole("is a directory, not a job file".into(), "pass the directory itself to read the job files in it"));
+        return Err(whole(
+            "is a directory, not a job file".into(),
+            "pass the directory itself to read the job files in it",
+        ));
     }
     if meta.len() > MAX_FILE_BYTES {
         return Err(whole(
-            format!("file is {} bytes; job files are limited to {} bytes", meta.len(), MAX_FILE_BYTES),
+            format!(
+                "file is {} bytes; job files are limited to {} bytes",
+                meta.len(),
+                MAX_FILE_BYTES
+            ),
             "keep troubleshoot specs in their own files and reference them from `collect.specs`",
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
     if bytes.contains(&0) {
-        return Err(whole("binary file (contains NUL bytes), not YAML".into(), "job files are UTF-8 YAML text"));
+        return Err(whole(
+            "binary file (contains NUL bytes), not YAML".into(),
+            "job files are UTF-8 YAML text",
+        ));
     }
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
@@ -148,7 +168,10 @@ pub fn read_text(path: &Path) -> Result<String, Box<Diagnostic>> {
 fn text_loc(prefix: &str) -> Loc {
     let line = prefix.matches('\n').count() + 1;
     let column = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    Loc::new(u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(column).unwrap_or(u32::MAX))
+    Loc::new(
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(column).unwrap_or(u32::MAX),
+    )
 }
 
 fn io_error(path: &Path, e: &io::Error) -> Box<Diagnostic> {
@@ -161,20 +184,38 @@ fn io_error(path: &Path, e: &io::Error) -> Box<Diagnostic> {
             "permission denied".to_string(),
             "make the file readable by the user the agent runs as",
         ),
-        _ if e.raw_os_error() == Some(40) => (
-            "symlink loop".to_string(),
-            "point the link at a real file",
+        _ if e.raw_os_error() == Some(40) => {
+            ("symlink loop".to_string(), "point the link at a real file")
+        }
+        _ => (
+            format!("cannot read: {e}"),
+            "check the file and its permissions",
         ),
-        _ => (format!("cannot read: {e}"), "check the file and its permissions"),
     };
     Box::new(Diagnostic::error(path, Loc::default(), message).with_hint(hint))
 }
 
 /// The document as a [`JobDocument`], or the located reasons it is not one.
-fn typed_document(path: &Path, text: &str, node: &Node, out: &mut Vec<Diagnostic>) -> Option<JobDocument> {
-    let expected = format!("expected a mapping with `apiVersion: {}`, `kind: {}`, `metadata` and `spec`", defaults::API_VERSION, defaults::KIND);
+fn typed_document(
+    path: &Path,
+    text: &str,
+    node: &Node,
+    out: &mut Vec<Diagnostic>,
+) -> Option<JobDocument> {
+    let expected = format!(
+        "expected a mapping with `apiVersion: {}`, `kind: {}`, `metadata` and `spec`",
+        defaults::API_VERSION,
+        defaults::KIND
+    );
     if !matches!(node.value, Value::Map(_)) {
-        out.push(Diagnostic::error(path, node.loc, format!("the document is {}; {expected}", node.kind_name())).with_source(text));
+        out.push(
+            Diagnostic::error(
+                path,
+                node.loc,
+                format!("the document is {}; {expected}", node.kind_name()),
+            )
+            .with_source(text),
+        );
         return None;
     }
     let mut header_ok = true;
@@ -182,20 +223,45 @@ fn typed_document(path: &Path, text: &str, node: &Node, out: &mut Vec<Diagnostic
         Some((_, Some(defaults::KIND))) => {}
         Some((k, Some(other))) => {
             header_ok = false;
-            let hint = if ["SupportBundle", "Collector", "HostCollector", "Redactor", "Preflight", "HostPreflight"].contains(&other) {
-                format!("a troubleshoot `{other}` spec does not go in the jobs directory: keep it elsewhere and reference it from a job's `collect.specs` (or `redact.redactors`)")
+            let hint = if [
+                "SupportBundle",
+                "Collector",
+                "HostCollector",
+                "Redactor",
+                "Preflight",
+                "HostPreflight",
+            ]
+            .contains(&other)
+            {
+                format!(
+                    "a troubleshoot `{other}` spec does not go in the jobs directory: keep it elsewhere and reference it from a job's `collect.specs` (or `redact.redactors`)"
+                )
             } else {
                 format!("job files use `kind: {}`", defaults::KIND)
             };
-            out.push(Diagnostic::error(path, k.loc, format!("unsupported kind `{other}`")).with_hint(hint).with_source(text));
+            out.push(
+                Diagnostic::error(path, k.loc, format!("unsupported kind `{other}`"))
+                    .with_hint(hint)
+                    .with_source(text),
+            );
         }
         Some((k, None)) => {
             header_ok = false;
-            out.push(Diagnostic::error(path, k.loc, format!("`kind` must be a string, found {}", k.kind_name())).with_source(text));
+            out.push(
+                Diagnostic::error(
+                    path,
+                    k.loc,
+                    format!("`kind` must be a string, found {}", k.kind_name()),
+                )
+                .with_source(text),
+            );
         }
         None => {
             header_ok = false;
-            out.push(Diagnostic::error(path, node.loc, format!("missing `kind`; {expected}")).with_source(text));
+            out.push(
+                Diagnostic::error(path, node.loc, format!("missing `kind`; {expected}"))
+                    .with_source(text),
+            );
         }
     }
     match node.get("apiVersion").map(|k| (k, k.as_str())) {
@@ -203,14 +269,27 @@ fn typed_document(path: &Path, text: &str, node: &Node, out: &mut Vec<Diagnostic
         Some((v, found)) => {
             header_ok = false;
             out.push(
-                Diagnostic::error(path, v.loc, format!("unsupported apiVersion `{}`", found.map_or_else(|| v.scalar_text(), str::to_string)))
-                    .with_hint(format!("job files use `apiVersion: {}`", defaults::API_VERSION))
-                    .with_source(text),
+                Diagnostic::error(
+                    path,
+                    v.loc,
+                    format!(
+                        "unsupported apiVersion `{}`",
+                        found.map_or_else(|| v.scalar_text(), str::to_string)
+                    ),
+                )
+                .with_hint(format!(
+                    "job files use `apiVersion: {}`",
+                    defaults::API_VERSION
+                ))
+                .with_source(text),
             );
         }
         None => {
             header_ok = false;
-            out.push(Diagnostic::error(path, node.loc, format!("missing `apiVersion`; {expected}")).with_source(text));
+            out.push(
+                Diagnostic::error(path, node.loc, format!("missing `apiVersion`; {expected}"))
+                    .with_source(text),
+            );
         }
     }
     if !header_ok {
@@ -219,7 +298,9 @@ fn typed_document(path: &Path, text: &str, node: &Node, out: &mut Vec<Diagnostic
     match yaml::from_node::<JobDocument>(node) {
         Ok(doc) => Some(doc),
         Err(e) => {
-            let mut d = Diagnostic::error(path, e.loc.unwrap_or(node.loc), e.message.clone()).with_path(e.path_string()).with_source(text);
+            let mut d = Diagnostic::error(path, e.loc.unwrap_or(node.loc), e.message.clone())
+                .with_path(e.path_string())
+                .with_source(text);
             if let Some(s) = &e.suggestion {
                 d = d.with_hint(format!("did you mean `{s}`?"));
             }

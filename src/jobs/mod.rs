@@ -108,14 +108,26 @@ impl Job {
 
 /// The job's definition: its metadata and spec with the zone resolved, plus the content hash of
 /// every referenced spec file (so editing a spec file is a change to the job).
-fn definition(document: &JobDocument, time_zone: &str, spec_files: &[SpecSource]) -> serde_json::Value {
+fn definition(
+    document: &JobDocument,
+    time_zone: &str,
+    spec_files: &[SpecSource],
+) -> serde_json::Value {
     let mut spec = serde_json::to_value(&document.spec).unwrap_or_default();
     if let Some(map) = spec.as_object_mut() {
-        map.insert("timeZone".into(), serde_json::Value::String(time_zone.to_string()));
+        map.insert(
+            "timeZone".into(),
+            serde_json::Value::String(time_zone.to_string()),
+        );
     }
     let files: serde_json::Map<String, serde_json::Value> = spec_files
         .iter()
-        .map(|f| (f.path.display().to_string(), serde_json::Value::String(f.sha256.clone())))
+        .map(|f| {
+            (
+                f.path.display().to_string(),
+                serde_json::Value::String(f.sha256.clone()),
+            )
+        })
         .collect();
     serde_json::json!({
         "labels": document.metadata.labels,
@@ -181,7 +193,11 @@ pub fn load_dir(dir: &Path, ctx: &Context) -> Result<Desired, LoadError> {
             source,
         },
     })?;
-    let mut files: Vec<FileReport> = listing.files.iter().map(|p| load::load_file(p, ctx)).collect();
+    let mut files: Vec<FileReport> = listing
+        .files
+        .iter()
+        .map(|p| load::load_file(p, ctx))
+        .collect();
     for (path, err) in &listing.unreadable {
         files.push(FileReport {
             path: path.clone(),
@@ -256,8 +272,14 @@ fn assemble(mut files: Vec<FileReport>, ignored: Vec<Ignored>) -> Desired {
                 .map_or(Loc::default(), |j| Loc::new(j.source.line, 1));
             let path = files[i].path.clone();
             files[i].diagnostics.push(
-                Diagnostic::error(&path, loc, format!("job `{name}` is also defined in {}", others.join(", ")))
-                    .with_hint("job names must be unique across the jobs directory; rename or remove one"),
+                Diagnostic::error(
+                    &path,
+                    loc,
+                    format!("job `{name}` is also defined in {}", others.join(", ")),
+                )
+                .with_hint(
+                    "job names must be unique across the jobs directory; rename or remove one",
+                ),
             );
             files[i].jobs.clear();
         }
@@ -270,7 +292,11 @@ fn assemble(mut files: Vec<FileReport>, ignored: Vec<Ignored>) -> Desired {
             }
         }
     }
-    Desired { jobs, files, ignored }
+    Desired {
+        jobs,
+        files,
+        ignored,
+    }
 }
 
 /// The JSON Schema of a job file, as written to `schemas/support-bundle-schedule.schema.json`.

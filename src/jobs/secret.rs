@@ -23,7 +23,8 @@ impl<'de> Deserialize<'de> for SecretRef {
 
 struct SecretVisitor;
 
-const INLINE: &str = "inline secret values are refused: write `{fromEnv: VARIABLE}` or `{fromFile: /path/to/file}`";
+const INLINE: &str =
+    "inline secret values are refused: write `{fromEnv: VARIABLE}` or `{fromFile: /path/to/file}`";
 
 impl<'de> Visitor<'de> for SecretVisitor {
     type Value = SecretRef;

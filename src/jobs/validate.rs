@@ -92,7 +92,14 @@ pub fn check(
         .time_zone
         .clone()
         .unwrap_or_else(|| ctx.default_time_zone.clone());
-    Some(Job::new(doc, time_zone, schedule, source.clone(), spec_files, collection))
+    Some(Job::new(
+        doc,
+        time_zone,
+        schedule,
+        source.clone(),
+        spec_files,
+        collection,
+    ))
 }
 
 /// DNS-1123 label rules, with a message that says which rule a name breaks.
@@ -101,16 +108,29 @@ pub fn name_problem(name: &str) -> Option<String> {
         return Some("name is empty".into());
     }
     if name.len() > 63 {
-        return Some(format!("name is {} characters long; at most 63 are allowed", name.chars().count()));
+        return Some(format!(
+            "name is {} characters long; at most 63 are allowed",
+            name.chars().count()
+        ));
     }
     if name.contains('/') || name.contains("..") || name.contains('\\') {
-        return Some(format!("name `{name}` contains a path separator or `..`; names become directory names under the state directory"));
+        return Some(format!(
+            "name `{name}` contains a path separator or `..`; names become directory names under the state directory"
+        ));
     }
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
-        return Some(format!("name `{name}` contains `{}`; only lowercase letters, digits and `-` are allowed", bad.escape_default()));
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Some(format!(
+            "name `{name}` contains `{}`; only lowercase letters, digits and `-` are allowed",
+            bad.escape_default()
+        ));
     }
     if name.starts_with('-') || name.ends_with('-') {
-        return Some(format!("name `{name}` must start and end with a letter or digit"));
+        return Some(format!(
+            "name `{name}` must start and end with a letter or digit"
+        ));
     }
     None
 }
@@ -126,7 +146,11 @@ fn check_name(c: &mut Checker<'_>, name: &str) {
 }
 
 fn check_schedule(c: &mut Checker<'_>, doc: &JobDocument, ctx: &Context) -> Option<Schedule> {
-    let zone = doc.spec.time_zone.as_deref().unwrap_or(&ctx.default_time_zone);
+    let zone = doc
+        .spec
+        .time_zone
+        .as_deref()
+        .unwrap_or(&ctx.default_time_zone);
     match Schedule::parse(&doc.spec.schedule, zone) {
         Ok(schedule) => {
             for warning in schedule.warnings() {
@@ -135,8 +159,17 @@ fn check_schedule(c: &mut Checker<'_>, doc: &JobDocument, ctx: &Context) -> Opti
             Some(schedule)
         }
         Err(e) => {
-            let path: &[&str] = if matches!(e, ScheduleError::EmptyZone | ScheduleError::LocalZone { .. } | ScheduleError::UnknownZone { .. }) {
-                if doc.spec.time_zone.is_some() { &["spec", "timeZone"] } else { &["spec", "schedule"] }
+            let path: &[&str] = if matches!(
+                e,
+                ScheduleError::EmptyZone
+                    | ScheduleError::LocalZone { .. }
+                    | ScheduleError::UnknownZone { .. }
+            ) {
+                if doc.spec.time_zone.is_some() {
+                    &["spec", "timeZone"]
+                } else {
+                    &["spec", "schedule"]
+                }
             } else {
                 &["spec", "schedule"]
             };
@@ -149,13 +182,25 @@ fn check_schedule(c: &mut Checker<'_>, doc: &JobDocument, ctx: &Context) -> Opti
 fn check_durations(c: &mut Checker<'_>, doc: &JobDocument, schedule: Option<&Schedule>) {
     let spec = &doc.spec;
     if spec.timeout.0.is_zero() {
-        c.error(&["spec", "timeout"], "timeout must be longer than 0s", Some("e.g. `timeout: 30m`".into()));
+        c.error(
+            &["spec", "timeout"],
+            "timeout must be longer than 0s",
+            Some("e.g. `timeout: 30m`".into()),
+        );
     }
     if spec.retry.limit > 0 && spec.retry.backoff.0.is_zero() {
-        c.error(&["spec", "retry", "backoff"], "retry backoff must be longer than 0s when retries are enabled", None);
+        c.error(
+            &["spec", "retry", "backoff"],
+            "retry backoff must be longer than 0s when retries are enabled",
+            None,
+        );
     }
     if spec.retry.limit > 100 {
-        c.error(&["spec", "retry", "limit"], format!("retry limit {} is more than 100", spec.retry.limit), None);
+        c.error(
+            &["spec", "retry", "limit"],
+            format!("retry limit {} is more than 100", spec.retry.limit),
+            None,
+        );
     }
     if let Some(schedule) = schedule {
         let interval = schedule.min_interval().to_std().unwrap_or_default();
@@ -171,7 +216,9 @@ fn check_durations(c: &mut Checker<'_>, doc: &JobDocument, schedule: Option<&Sch
                 None,
             );
         }
-        if spec.timeout.0 > interval && spec.concurrency_policy == super::model::ConcurrencyPolicy::Allow {
+        if spec.timeout.0 > interval
+            && spec.concurrency_policy == super::model::ConcurrencyPolicy::Allow
+        {
             c.warning(
                 &["spec", "timeout"],
                 format!("timeout {} is longer than the shortest interval of the schedule; with `concurrencyPolicy: Allow` runs can pile up", spec.timeout),
@@ -180,11 +227,19 @@ fn check_durations(c: &mut Checker<'_>, doc: &JobDocument, schedule: Option<&Sch
         }
     }
     if spec.retention.keep_last == Some(0) {
-        c.error(&["spec", "retention", "keepLast"], "keepLast must be at least 1 (the bundle just made is always kept)", None);
+        c.error(
+            &["spec", "retention", "keepLast"],
+            "keepLast must be at least 1 (the bundle just made is always kept)",
+            None,
+        );
     }
 }
 
-fn check_collect(c: &mut Checker<'_>, doc: &JobDocument, base: &Path) -> (TroubleshootSpec, Vec<SpecSource>) {
+fn check_collect(
+    c: &mut Checker<'_>,
+    doc: &JobDocument,
+    base: &Path,
+) -> (TroubleshootSpec, Vec<SpecSource>) {
     let collect = &doc.spec.collect;
     let mut merged = TroubleshootSpec::default();
     let mut sources = Vec::new();
@@ -197,7 +252,14 @@ fn check_collect(c: &mut Checker<'_>, doc: &JobDocument, base: &Path) -> (Troubl
     }
     for (i, reference) in collect.specs.iter().enumerate() {
         let index = i.to_string();
-        if let Some(spec) = load_reference(c, &["spec", "collect", "specs", &index], base, reference, SpecRole::Collect, &mut sources) {
+        if let Some(spec) = load_reference(
+            c,
+            &["spec", "collect", "specs", &index],
+            base,
+            reference,
+            SpecRole::Collect,
+            &mut sources,
+        ) {
             merged.merge(spec);
         }
     }
@@ -209,15 +271,30 @@ fn check_collect(c: &mut Checker<'_>, doc: &JobDocument, base: &Path) -> (Troubl
     }
     for (i, reference) in doc.spec.redact.redactors.iter().enumerate() {
         let index = i.to_string();
-        if let Some(spec) = load_reference(c, &["spec", "redact", "redactors", &index], base, reference, SpecRole::Redact, &mut sources) {
+        if let Some(spec) = load_reference(
+            c,
+            &["spec", "redact", "redactors", &index],
+            base,
+            reference,
+            SpecRole::Redact,
+            &mut sources,
+        ) {
             if spec.redactors.is_empty() {
-                c.warning(&["spec", "redact", "redactors", &index], format!("`{reference}` defines no redactors"), Some("redactor files hold `kind: Redactor` documents".into()));
+                c.warning(
+                    &["spec", "redact", "redactors", &index],
+                    format!("`{reference}` defines no redactors"),
+                    Some("redactor files hold `kind: Redactor` documents".into()),
+                );
             }
             merged.merge(spec);
         }
     }
     if !doc.spec.redact.enabled && !doc.spec.redact.redactors.is_empty() {
-        c.warning(&["spec", "redact", "enabled"], "redaction is disabled, so the redactors listed are not applied", None);
+        c.warning(
+            &["spec", "redact", "enabled"],
+            "redaction is disabled, so the redactors listed are not applied",
+            None,
+        );
     }
     if !doc.spec.redact.enabled && !doc.spec.upload.is_empty() {
         c.warning(&["spec", "redact", "enabled"], "redaction is disabled and bundles are uploaded: secrets in the collected data leave this host", None);
@@ -239,10 +316,15 @@ fn load_reference(
         c.error(at, "empty spec path", None);
         return None;
     }
-    if reference.contains("://") || reference.starts_with("secret/") || reference.starts_with("configmap/") {
+    if reference.contains("://")
+        || reference.starts_with("secret/")
+        || reference.starts_with("configmap/")
+    {
         c.error(
             at,
-            format!("`{reference}` is not a local file; only spec files on this host are supported"),
+            format!(
+                "`{reference}` is not a local file; only spec files on this host are supported"
+            ),
             Some("download the spec next to the job file and reference it by path".into()),
         );
         return None;
@@ -254,7 +336,11 @@ fn load_reference(
         if d.line == 0 && d.is_error() {
             // A missing or unreadable file is the job's problem: point at the reference.
             let hint = d.hint.clone();
-            c.error(at, format!("spec `{reference}` ({}): {}", path.display(), d.message), hint);
+            c.error(
+                at,
+                format!("spec `{reference}` ({}): {}", path.display(), d.message),
+                hint,
+            );
             file_errors += 1;
         } else {
             if d.is_error() {
@@ -279,7 +365,11 @@ fn check_namespaces(c: &mut Checker<'_>, doc: &JobDocument) {
     for (i, ns) in doc.spec.collect.namespaces.iter().enumerate() {
         if let Some(problem) = name_problem(ns) {
             let index = i.to_string();
-            c.error(&["spec", "collect", "namespaces", &index], format!("invalid namespace: {problem}"), None);
+            c.error(
+                &["spec", "collect", "namespaces", &index],
+                format!("invalid namespace: {problem}"),
+                None,
+            );
         }
     }
 }
@@ -299,7 +389,11 @@ fn check_delivery(c: &mut Checker<'_>, doc: &JobDocument) {
                     && sse != "AES256"
                     && sse != "aws:kms"
                 {
-                    c.error(&["spec", "upload", &index, "s3", "serverSideEncryption"], format!("unknown server-side encryption `{sse}`"), Some("use `AES256` or `aws:kms`".into()));
+                    c.error(
+                        &["spec", "upload", &index, "s3", "serverSideEncryption"],
+                        format!("unknown server-side encryption `{sse}`"),
+                        Some("use `AES256` or `aws:kms`".into()),
+                    );
                 }
                 ("s3", s3.key.as_deref())
             }
@@ -313,7 +407,11 @@ fn check_delivery(c: &mut Checker<'_>, doc: &JobDocument) {
             UploadTarget::Http(http) => {
                 check_url(c, &["spec", "upload", &index, "http", "url"], &http.url);
                 for (name, secret) in &http.headers {
-                    check_secret(c, &["spec", "upload", &index, "http", "headers", name], secret);
+                    check_secret(
+                        c,
+                        &["spec", "upload", &index, "http", "headers", name],
+                        secret,
+                    );
                 }
                 if let Some(token) = &http.bearer_token {
                     check_secret(c, &["spec", "upload", &index, "http", "bearerToken"], token);
@@ -326,27 +424,52 @@ fn check_delivery(c: &mut Checker<'_>, doc: &JobDocument) {
         }
     }
     if !doc.spec.upload.is_empty() {
-        c.warning(&["spec", "upload"], "upload is not available in this build yet; bundles stay in the state directory", None);
+        c.warning(
+            &["spec", "upload"],
+            "upload is not available in this build yet; bundles stay in the state directory",
+            None,
+        );
     }
     for (i, target) in doc.spec.notify.iter().enumerate() {
         let index = i.to_string();
         let NotifyTarget::Webhook(hook) = target;
         check_url(c, &["spec", "notify", &index, "webhook", "url"], &hook.url);
         if hook.on.is_empty() {
-            c.error(&["spec", "notify", &index, "webhook", "on"], "no events listed; the webhook would never be called", Some("e.g. `on: [failed, timedOut]`".into()));
+            c.error(
+                &["spec", "notify", &index, "webhook", "on"],
+                "no events listed; the webhook would never be called",
+                Some("e.g. `on: [failed, timedOut]`".into()),
+            );
         }
         for (name, secret) in &hook.headers {
-            check_secret(c, &["spec", "notify", &index, "webhook", "headers", name], secret);
+            check_secret(
+                c,
+                &["spec", "notify", &index, "webhook", "headers", name],
+                secret,
+            );
         }
     }
     if !doc.spec.notify.is_empty() {
-        c.warning(&["spec", "notify"], "notifications are not available in this build yet", None);
+        c.warning(
+            &["spec", "notify"],
+            "notifications are not available in this build yet",
+            None,
+        );
     }
 }
 
 fn check_bucket(c: &mut Checker<'_>, at: &[&str], bucket: &str) {
-    let valid_chars = bucket.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '.' || ch == '_');
-    let ends_ok = bucket.chars().next().is_some_and(|ch| ch.is_ascii_alphanumeric()) && bucket.chars().last().is_some_and(|ch| ch.is_ascii_alphanumeric());
+    let valid_chars = bucket.chars().all(|ch| {
+        ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '.' || ch == '_'
+    });
+    let ends_ok = bucket
+        .chars()
+        .next()
+        .is_some_and(|ch| ch.is_ascii_alphanumeric())
+        && bucket
+            .chars()
+            .last()
+            .is_some_and(|ch| ch.is_ascii_alphanumeric());
     if !(3..=63).contains(&bucket.len()) || !valid_chars || !ends_ok || bucket.contains("..") {
         c.error(at, format!("invalid bucket name `{bucket}`"), Some("bucket names are 3-63 lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit".into()));
     }
@@ -355,11 +478,23 @@ fn check_bucket(c: &mut Checker<'_>, at: &[&str], bucket: &str) {
 fn check_url(c: &mut Checker<'_>, at: &[&str], url: &str) {
     match url.split_once("://") {
         Some(("http" | "https", rest)) if !rest.is_empty() && !rest.starts_with('/') => {
-            if rest.split(['/', '?', '#']).next().is_some_and(|authority| authority.contains('@')) {
-                c.error(at, "credentials in URLs are refused (they would be logged and stored)", Some("use `headers` or `bearerToken` with `fromEnv`/`fromFile`".into()));
+            if rest
+                .split(['/', '?', '#'])
+                .next()
+                .is_some_and(|authority| authority.contains('@'))
+            {
+                c.error(
+                    at,
+                    "credentials in URLs are refused (they would be logged and stored)",
+                    Some("use `headers` or `bearerToken` with `fromEnv`/`fromFile`".into()),
+                );
             }
         }
-        _ => c.error(at, format!("invalid URL `{url}`"), Some("use an absolute http:// or https:// URL".into())),
+        _ => c.error(
+            at,
+            format!("invalid URL `{url}`"),
+            Some("use an absolute http:// or https:// URL".into()),
+        ),
     }
 }
 
@@ -368,19 +503,38 @@ fn check_key_template(c: &mut Checker<'_>, at: &[&str], template: &str) {
     let mut has_run_placeholder = false;
     while let Some(open) = rest.find('{') {
         let Some(close) = rest[open..].find('}') else {
-            c.error(at, format!("unclosed `{{` in key template `{template}`"), None);
+            c.error(
+                at,
+                format!("unclosed `{{` in key template `{template}`"),
+                None,
+            );
             return;
         };
         let name = &rest[open + 1..open + close];
         if !KEY_PLACEHOLDERS.contains(&name) {
-            let hint = crate::yaml::suggest(name, KEY_PLACEHOLDERS).map(|s| format!("did you mean `{{{s}}}`?"));
-            c.error(at, format!("unknown placeholder `{{{name}}}` in key template; known: {}", KEY_PLACEHOLDERS.join(", ")), hint);
+            let hint = crate::yaml::suggest(name, KEY_PLACEHOLDERS)
+                .map(|s| format!("did you mean `{{{s}}}`?"));
+            c.error(
+                at,
+                format!(
+                    "unknown placeholder `{{{name}}}` in key template; known: {}",
+                    KEY_PLACEHOLDERS.join(", ")
+                ),
+                hint,
+            );
         }
         has_run_placeholder |= name == "runId" || name == "timestamp";
         rest = &rest[open + close + 1..];
     }
-    if template.trim().is_empty() || template.starts_with('/') || template.split('/').any(|p| p == ".." || p == ".") {
-        c.error(at, format!("key template `{template}` can produce an empty or unsafe key"), Some("use a relative key such as `{job}/{runId}.tar.gz`".into()));
+    if template.trim().is_empty()
+        || template.starts_with('/')
+        || template.split('/').any(|p| p == ".." || p == ".")
+    {
+        c.error(
+            at,
+            format!("key template `{template}` can produce an empty or unsafe key"),
+            Some("use a relative key such as `{job}/{runId}.tar.gz`".into()),
+        );
     } else if !has_run_placeholder {
         c.error(at, format!("key template `{template}` gives every run the same key; uploads are create-only, so every run after the first would fail"), Some("include `{runId}` or `{timestamp}`".into()));
     }
@@ -389,17 +543,33 @@ fn check_key_template(c: &mut Checker<'_>, at: &[&str], template: &str) {
 fn check_secret(c: &mut Checker<'_>, at: &[&str], secret: &SecretRef) {
     match secret {
         SecretRef::FromEnv(var) => {
-            if var.is_empty() || !var.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
-                c.error(at, format!("`{var}` is not an environment variable name"), None);
+            if var.is_empty()
+                || !var
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+            {
+                c.error(
+                    at,
+                    format!("`{var}` is not an environment variable name"),
+                    None,
+                );
             } else if std::env::var_os(var).is_none() {
                 c.warning(at, format!("environment variable `{var}` is not set here"), Some("set it in the agent's environment (e.g. an EnvironmentFile= in the systemd unit)".into()));
             }
         }
         SecretRef::FromFile(path) => {
             if !Path::new(path).is_absolute() {
-                c.error(at, format!("secret file `{path}` must be an absolute path"), None);
+                c.error(
+                    at,
+                    format!("secret file `{path}` must be an absolute path"),
+                    None,
+                );
             } else if !Path::new(path).is_file() {
-                c.warning(at, format!("secret file `{path}` does not exist here"), None);
+                c.warning(
+                    at,
+                    format!("secret file `{path}` does not exist here"),
+                    None,
+                );
             }
         }
     }

@@ -43,7 +43,11 @@ fn flatten<'a>(prefix: &str, value: &'a Value, out: &mut BTreeMap<String, &'a Va
     match value {
         Value::Object(map) if !map.is_empty() => {
             for (k, v) in map {
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&path, v, out);
             }
         }
@@ -65,11 +69,20 @@ mod tests {
 
     #[test]
     fn reports_changed_added_and_removed_leaves() {
-        let old = json!({"spec": {"schedule": "0 2 * * *", "retry": {"limit": 1}, "specs": ["a.yaml"]}});
+        let old =
+            json!({"spec": {"schedule": "0 2 * * *", "retry": {"limit": 1}, "specs": ["a.yaml"]}});
         let new = json!({"spec": {"schedule": "0 3 * * *", "specs": ["a.yaml", "b.yaml"], "suspend": true}});
         let changes = diff(&old, &new);
         let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
-        assert_eq!(paths, ["spec.retry.limit", "spec.schedule", "spec.specs[1]", "spec.suspend"]);
+        assert_eq!(
+            paths,
+            [
+                "spec.retry.limit",
+                "spec.schedule",
+                "spec.specs[1]",
+                "spec.suspend"
+            ]
+        );
         assert_eq!(changes[0].old, Some(json!(1)));
         assert_eq!(changes[0].new, None);
         assert_eq!(changes[1].new, Some(json!("0 3 * * *")));

@@ -50,13 +50,20 @@ impl AppliedJob {
     /// The schedule, zone and jitter recorded in the definition, if they still parse.
     fn timing(&self) -> Option<(Schedule, HumanDuration, bool)> {
         let spec = self.definition.get("spec")?;
-        let schedule = Schedule::parse(spec.get("schedule")?.as_str()?, spec.get("timeZone")?.as_str()?).ok()?;
+        let schedule = Schedule::parse(
+            spec.get("schedule")?.as_str()?,
+            spec.get("timeZone")?.as_str()?,
+        )
+        .ok()?;
         let jitter = spec
             .get("jitter")
             .and_then(Value::as_str)
             .and_then(|j| j.parse().ok())
             .unwrap_or_default();
-        let suspended = spec.get("suspend").and_then(Value::as_bool).unwrap_or(false);
+        let suspended = spec
+            .get("suspend")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         Some((schedule, jitter, suspended))
     }
 }
@@ -237,7 +244,12 @@ pub fn plan(desired: &Desired, applied: &Applied, options: &PlanOptions) -> Plan
             .collect();
         plan.rejected.push(Rejected {
             path: file.path.clone(),
-            errors: file.diagnostics.iter().filter(|d| d.is_error()).cloned().collect(),
+            errors: file
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .cloned()
+                .collect(),
             kept,
         });
     }
@@ -255,7 +267,14 @@ pub fn plan(desired: &Desired, applied: &Applied, options: &PlanOptions) -> Plan
     }
     let kept: Vec<&String> = plan.rejected.iter().flat_map(|r| r.kept.iter()).collect();
     for (name, job) in &desired.jobs {
-        let next = upcoming(&job.schedule, job.document.spec.jitter, job.document.spec.suspend, name, options, options.show_next);
+        let next = upcoming(
+            &job.schedule,
+            job.document.spec.jitter,
+            job.document.spec.suspend,
+            name,
+            options,
+            options.show_next,
+        );
         match applied.jobs.get(name) {
             None => plan.add.push(Add {
                 name: name.clone(),
@@ -275,15 +294,30 @@ pub fn plan(desired: &Desired, applied: &Applied, options: &PlanOptions) -> Plan
             Some(old) => {
                 let fields = diff(&old.definition, &job.definition);
                 let timing_changed = fields.iter().any(|f| {
-                    ["spec.schedule", "spec.timeZone", "spec.jitter", "spec.suspend"].contains(&f.path.as_str())
+                    [
+                        "spec.schedule",
+                        "spec.timeZone",
+                        "spec.jitter",
+                        "spec.suspend",
+                    ]
+                    .contains(&f.path.as_str())
                 });
                 let (old_next, new_next) = if timing_changed {
                     let old_next = old.timing().and_then(|(schedule, jitter, suspended)| {
-                        upcoming(&schedule, jitter, suspended, name, options, 1).into_iter().next()
+                        upcoming(&schedule, jitter, suspended, name, options, 1)
+                            .into_iter()
+                            .next()
                     });
-                    let new_next = upcoming(&job.schedule, job.document.spec.jitter, job.document.spec.suspend, name, options, 1)
-                        .into_iter()
-                        .next();
+                    let new_next = upcoming(
+                        &job.schedule,
+                        job.document.spec.jitter,
+                        job.document.spec.suspend,
+                        name,
+                        options,
+                        1,
+                    )
+                    .into_iter()
+                    .next();
                     (old_next, new_next)
                 } else {
                     (None, None)
@@ -335,7 +369,10 @@ pub fn upcoming(
             PlannedFire {
                 at,
                 nominal: fire.at,
-                local: at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
+                local: at
+                    .with_timezone(&tz)
+                    .format("%Y-%m-%d %H:%M:%S %Z")
+                    .to_string(),
                 jitter_seconds: offset.as_secs(),
                 dst: fire.dst,
             }

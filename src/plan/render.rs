@@ -9,21 +9,40 @@ use std::fmt::Write;
 pub fn render_text(plan: &Plan, show_unchanged: bool) -> String {
     let mut out = String::new();
     for r in &plan.rejected {
-        let _ = writeln!(out, "! reject   {} ({} error{})", r.path.display(), r.errors.len(), plural(r.errors.len()));
+        let _ = writeln!(
+            out,
+            "! reject   {} ({} error{})",
+            r.path.display(),
+            r.errors.len(),
+            plural(r.errors.len())
+        );
         for e in &r.errors {
             for line in e.to_string().lines() {
                 let _ = writeln!(out, "      {line}");
             }
         }
         if plan.blocked {
-            let _ = writeln!(out, "      --strict: nothing is applied; every applied job stays as it is");
+            let _ = writeln!(
+                out,
+                "      --strict: nothing is applied; every applied job stays as it is"
+            );
         } else if !r.kept.is_empty() {
-            let _ = writeln!(out, "      kept at last good version: {}", r.kept.join(", "));
+            let _ = writeln!(
+                out,
+                "      kept at last good version: {}",
+                r.kept.join(", ")
+            );
         }
     }
     for a in &plan.add {
         let _ = writeln!(out, "+ add      {} ({})", a.name, a.source.display());
-        let _ = writeln!(out, "      schedule \"{}\" in {}{}", a.schedule, a.time_zone, if a.suspended { " (suspended)" } else { "" });
+        let _ = writeln!(
+            out,
+            "      schedule \"{}\" in {}{}",
+            a.schedule,
+            a.time_zone,
+            if a.suspended { " (suspended)" } else { "" }
+        );
         write_fires(&mut out, &a.next);
     }
     for c in &plan.change {
@@ -32,7 +51,12 @@ pub fn render_text(plan: &Plan, show_unchanged: bool) -> String {
             write_field(&mut out, f);
         }
         if c.timing_changed {
-            let _ = writeln!(out, "      next run: {} → {}", fire_or_none(c.old_next.as_ref()), fire_or_none(c.new_next.as_ref()));
+            let _ = writeln!(
+                out,
+                "      next run: {} → {}",
+                fire_or_none(c.old_next.as_ref()),
+                fire_or_none(c.new_next.as_ref())
+            );
         }
         write_fires(&mut out, &c.next);
     }
@@ -45,7 +69,12 @@ pub fn render_text(plan: &Plan, show_unchanged: bool) -> String {
             write_fires(&mut out, &u.next);
         }
     } else if !plan.unchanged.is_empty() {
-        let _ = writeln!(out, "= {} unchanged job{}", plan.unchanged.len(), plural(plan.unchanged.len()));
+        let _ = writeln!(
+            out,
+            "= {} unchanged job{}",
+            plan.unchanged.len(),
+            plural(plan.unchanged.len())
+        );
     }
     out.push_str(&plan.summary());
     out.push('\n');
@@ -57,7 +86,10 @@ fn plural(n: usize) -> &'static str {
 }
 
 fn write_field(out: &mut String, f: &FieldChange) {
-    let show = |v: &Option<Value>| v.as_ref().map_or_else(|| "(unset)".to_string(), Value::to_string);
+    let show = |v: &Option<Value>| {
+        v.as_ref()
+            .map_or_else(|| "(unset)".to_string(), Value::to_string)
+    };
     let _ = writeln!(out, "      {}: {} → {}", f.path, show(&f.old), show(&f.new));
 }
 
@@ -72,7 +104,11 @@ fn describe(fire: &PlannedFire) -> String {
     }
     match fire.dst {
         Some(DstNote::ShiftedOutOfGap { civil }) => {
-            let _ = write!(s, " [DST: {} does not exist; moved to the end of the gap]", civil.format("%H:%M"));
+            let _ = write!(
+                s,
+                " [DST: {} does not exist; moved to the end of the gap]",
+                civil.format("%H:%M")
+            );
         }
         Some(DstNote::FirstOfRepeated) => s.push_str(" [DST: first of a repeated hour]"),
         Some(DstNote::SecondOfRepeated) => s.push_str(" [DST: second pass of a repeated hour]"),

@@ -35,14 +35,21 @@ pub fn read_applied(state_dir: &Path) -> Result<Applied, StateError> {
     if file.version != FORMAT_VERSION {
         return Err(StateError::Corrupt {
             path,
-            message: format!("format version {} is not supported (this agent writes {FORMAT_VERSION})", file.version),
+            message: format!(
+                "format version {} is not supported (this agent writes {FORMAT_VERSION})",
+                file.version
+            ),
         });
     }
     Ok(Applied { jobs: file.jobs })
 }
 
 /// Writes `<state_dir>/applied.json` atomically.
-pub fn write_applied(state_dir: &Path, applied: &Applied, now: DateTime<Utc>) -> Result<(), StateError> {
+pub fn write_applied(
+    state_dir: &Path,
+    applied: &Applied,
+    now: DateTime<Utc>,
+) -> Result<(), StateError> {
     let file = AppliedFile {
         version: FORMAT_VERSION,
         applied_at: now,
@@ -63,7 +70,10 @@ mod tests {
     #[test]
     fn round_trips_and_treats_missing_as_empty() {
         let dir = tempfile::tempdir().expect("tempdir");
-        assert_eq!(read_applied(dir.path()).expect("missing is fine"), Applied::default());
+        assert_eq!(
+            read_applied(dir.path()).expect("missing is fine"),
+            Applied::default()
+        );
         let mut applied = Applied::default();
         applied.jobs.insert(
             "a".into(),
