@@ -386,7 +386,7 @@ fn companion(ctx: &mut Ctx, doc: &Node, kind: &str) {
     }
     let d = ctx
         .warning(
-            doc.loc,
+            doc.get("kind").map_or(doc.loc, |n| n.loc),
             "kind",
             format!("Kubernetes {kind} `{name}` is not a troubleshoot spec; it is ignored"),
         )
