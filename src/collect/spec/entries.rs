@@ -52,7 +52,8 @@ fn parse_item(ctx: &mut Ctx, section: Section, item: &Node, path: &str) -> Optio
                 item.loc,
                 path,
                 format!(
-                    "a {noun} must be a mapping with one type key, found {}",
+                    "{} must be a mapping with one type key, found {}",
+                    a(noun),
                     item.kind_name()
                 ),
             )
@@ -144,9 +145,9 @@ fn recognise(
                 key.loc,
                 path,
                 format!(
-                    "`{name}` is a {} type, not a {}; troubleshoot ignores it here",
+                    "`{name}` is a {} type, not {}; troubleshoot ignores it here",
                     sibling.item_noun(),
-                    section.item_noun()
+                    a(section.item_noun())
                 ),
             )
             .with_hint(format!("move it under `{sibling}`"));
@@ -186,8 +187,8 @@ fn two_keys(
         item.loc,
         path,
         format!(
-            "a {} must have exactly one key naming its type, found {}: {}",
-            section.item_noun(),
+            "{} must have exactly one key naming its type, found {}: {}",
+            a(section.item_noun()),
             keys.len(),
             names.join(", ")
         ),
@@ -245,6 +246,15 @@ fn exclude(ctx: &mut Ctx, body: &Node, path: &str) -> Option<bool> {
         ctx.push(d);
     }
     parsed
+}
+
+/// `noun` with its indefinite article.
+fn a(noun: &str) -> String {
+    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {noun}")
+    } else {
+        format!("a {noun}")
+    }
 }
 
 fn describe(node: &Node) -> String {

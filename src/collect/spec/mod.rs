@@ -3,7 +3,9 @@
 //!
 //! Collector and analyzer bodies stay JSON here; later work types the ones it runs.
 
+mod body;
 mod capabilities;
+mod companion;
 mod context;
 mod document;
 mod entries;
@@ -165,7 +167,7 @@ pub fn parse_inline_bundle(
 ) -> (TroubleshootSpec, Vec<Diagnostic>) {
     let mut ctx = Ctx::new(path, text);
     let mut spec = TroubleshootSpec::default();
-    document::parse_spec_body(&mut ctx, DocKind::SupportBundle, node, "", &mut spec);
+    body::parse_spec_body(&mut ctx, DocKind::SupportBundle, node, "", &mut spec);
     (spec, ctx.diags)
 }
 
