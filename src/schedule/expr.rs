@@ -157,7 +157,7 @@ fn reject_zone_prefix(expr: &str) -> Result<(), ScheduleError> {
     Ok(())
 }
 
-/// Parses and validates `expr` (already known to be non-empty after trimming).
+/// Parses and validates `expr`: field count, syntax, ranges, and that some date matches.
 pub(crate) fn parse_expr(expr: &str) -> Result<ParsedExpr, ScheduleError> {
     let trimmed = expr.trim();
     if trimmed.is_empty() {

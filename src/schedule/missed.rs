@@ -104,7 +104,10 @@ fn is_plain_day(schedule: &Schedule, begin: DateTime<Utc>, end: DateTime<Utc>) -
     use chrono::Offset;
     let tz = schedule.time_zone();
     let offset = |t: DateTime<Utc>| t.with_timezone(&tz).offset().fix();
+    // The offset just before `begin` must match too: a gap ending exactly at midnight would
+    // shift the previous day's fires onto this day's first instant.
     end - begin == TimeDelta::days(1)
+        && offset(begin - TimeDelta::seconds(1)) == offset(begin)
         && offset(begin) == offset(end - TimeDelta::seconds(1))
         && offset(begin) == offset(begin + TimeDelta::hours(12))
 }
@@ -144,3 +147,46 @@ fn latest_at_or_before(
 
 /// Bound on backward civil steps; only consecutive wildcard matches inside one gap need more than one.
 const MAX_BACK_STEPS: usize = 10_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn counts_whole_days_arithmetically() {
+        let s = Schedule::parse("*/10 * * * *", "UTC").unwrap();
+        let m = missed_between(&s, utc("2025-01-01T00:00:00Z"), utc("2025-03-01T00:00:00Z"));
+        assert_eq!(m.count, 59 * 144);
+        assert_eq!(m.latest.unwrap().at, utc("2025-03-01T00:00:00Z"));
+        assert!(!m.count_is_capped);
+    }
+
+    #[test]
+    fn very_long_windows_are_capped() {
+        let s = Schedule::parse("0 0 * * *", "UTC").unwrap();
+        let m = missed_between(&s, utc("1800-01-01T00:00:00Z"), utc("2025-01-01T12:00:00Z"));
+        assert!(m.count_is_capped);
+        assert_eq!(m.count, MAX_DAYS as u64);
+        assert_eq!(m.latest.unwrap().at, utc("2025-01-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn transition_days_are_not_plain() {
+        let ny = Schedule::parse("0 * * * *", "America/New_York").unwrap();
+        let day = |d: u32| {
+            let date = NaiveDate::from_ymd_opt(2025, 11, d).unwrap();
+            (
+                day_start(&ny, date).unwrap(),
+                day_start(&ny, date + Days::new(1)).unwrap(),
+            )
+        };
+        let (b, e) = day(2);
+        assert!(!is_plain_day(&ny, b, e));
+        let (b, e) = day(3);
+        assert!(is_plain_day(&ny, b, e));
+    }
+}
