@@ -1,9 +1,11 @@
 //! troubleshoot-agent: declarative, scheduled troubleshoot support-bundle collection.
 
+pub mod agent;
 pub mod cli;
 pub mod collect;
 pub mod diagnostic;
 pub mod jobs;
+pub mod pipeline;
 pub mod plan;
 pub mod schedule;
 pub mod settings;

@@ -1,10 +1,13 @@
 //! Agent settings: built-in defaults < settings file < `TROUBLESHOOT_AGENT_*` environment < flags.
 
+use crate::agent::WatchMode;
+use crate::jobs::units::HumanDuration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized};
 use serde::{Deserialize, Serialize};
 use serde_saphyr::figment::Yaml;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Where the settings file is looked for when `--config` is not given.
 pub const DEFAULT_CONFIG: &str = "/etc/troubleshoot/agent.yaml";
@@ -26,6 +29,16 @@ pub struct Settings {
     pub host_identity: Option<String>,
     /// Address of the agent's HTTP endpoints (loopback by default).
     pub listen: String,
+    /// Runs in progress at most, agent-wide; further fires wait in order.
+    pub max_concurrent_runs: usize,
+    /// At SIGTERM, how long runs in progress get to finish before they are interrupted.
+    pub shutdown_grace_period: HumanDuration,
+    /// Safety-net rescan of the jobs directory, in case a file event was missed.
+    pub rescan_interval: HumanDuration,
+    /// Quiet time after a file event before reloading (bursts become one reload).
+    pub watch_debounce: HumanDuration,
+    /// `auto` (inotify, polling if unavailable) or `poll` (e.g. for NFS).
+    pub watch_mode: WatchMode,
 }
 
 impl Settings {
@@ -40,6 +53,11 @@ impl Settings {
             default_time_zone: "UTC".to_string(),
             host_identity: None,
             listen: "127.0.0.1:9469".to_string(),
+            max_concurrent_runs: 4,
+            shutdown_grace_period: HumanDuration(Duration::from_secs(60)),
+            rescan_interval: HumanDuration(Duration::from_secs(300)),
+            watch_debounce: HumanDuration(Duration::from_millis(500)),
+            watch_mode: WatchMode::Auto,
         }
     }
 
@@ -143,6 +161,16 @@ fn validate(s: &Settings) -> Result<(), SettingsError> {
             "`defaultTimeZone`: unknown time zone `{}`; use an IANA name such as UTC or Europe/Berlin",
             s.default_time_zone
         )));
+    }
+    if s.max_concurrent_runs == 0 {
+        return Err(SettingsError::Invalid(
+            "`maxConcurrentRuns` must be at least 1".into(),
+        ));
+    }
+    if s.rescan_interval.0 < Duration::from_secs(1) {
+        return Err(SettingsError::Invalid(
+            "`rescanInterval` must be at least 1s".into(),
+        ));
     }
     if s.listen.parse::<std::net::SocketAddr>().is_err() {
         return Err(SettingsError::Invalid(format!(

@@ -48,6 +48,16 @@ pub enum Output {
 /// Commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the agent: keep the schedule equal to the jobs directory and run jobs on time
+    Run(RunArgs),
+    /// Jobs, their next run and how their last run went (from the agent, else the state directory)
+    Status,
+    /// Recent runs of a job, newest first
+    History(HistoryArgs),
+    /// Run a job now: through the running agent, else in the foreground (exit 0 succeeded, 1 failed)
+    Trigger(TriggerArgs),
+    /// Ask the running agent to apply the jobs directory now (exit 1 when a file is rejected)
+    Reload,
     /// Check job files or directories (exit 0 valid, 1 invalid)
     Validate(ValidateArgs),
     /// Show what applying the jobs directory would change (exit 0, 1 error, 2 changes with --detailed-exitcode)
@@ -82,4 +92,32 @@ pub struct PlanArgs {
     /// Reject the whole change when any file is invalid, as `run --strict` does
     #[arg(long)]
     pub strict: bool,
+}
+
+/// `run` flags.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Reject a whole reload when any job file is invalid (default: keep last-good versions per file)
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// `history` flags.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Job name
+    pub job: String,
+    /// How many runs to show
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+/// `trigger` flags.
+#[derive(Debug, Args)]
+pub struct TriggerArgs {
+    /// Job name
+    pub job: String,
+    /// Return once the agent accepted the run, without waiting for it to finish
+    #[arg(long)]
+    pub no_wait: bool,
 }

@@ -1,8 +1,14 @@
 //! Command-line interface: raw flags (clap) become validated settings, then one file per command.
 
 mod args;
+mod client;
+mod history;
 mod plan;
+mod reload;
+mod run;
 mod schema;
+mod status;
+mod trigger;
 mod validate;
 
 use anyhow::Context as _;
@@ -28,6 +34,11 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Plan(args) => plan::run(&cli.global, args),
         Command::Schema => schema::run(),
+        Command::Run(args) => run::run(&cli.global, args),
+        Command::Status => status::run(&cli.global),
+        Command::History(args) => history::run(&cli.global, args),
+        Command::Trigger(args) => trigger::run(&cli.global, args),
+        Command::Reload => reload::run(&cli.global),
     };
     match result {
         Ok(code) => ExitCode::from(code),

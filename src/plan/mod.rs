@@ -47,8 +47,8 @@ impl AppliedJob {
         }
     }
 
-    /// The schedule, zone and jitter recorded in the definition, if they still parse.
-    fn timing(&self) -> Option<(Schedule, HumanDuration, bool)> {
+    /// The schedule, jitter and suspension recorded in the definition, if they still parse.
+    pub fn timing(&self) -> Option<(Schedule, HumanDuration, bool)> {
         let spec = self.definition.get("spec")?;
         let schedule = Schedule::parse(
             spec.get("schedule")?.as_str()?,

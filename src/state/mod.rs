@@ -1,12 +1,26 @@
-//! The state directory: what the agent applied (`applied.json`), written atomically.
+//! The state directory: lock, `applied.json`, run records, crash recovery; all writes atomic.
+//!
+//! ```text
+//! <stateDir>/                      0700; files 0600
+//!   agent.lock                     one agent per state dir
+//!   applied.json                   what the running agent applied
+//!   jobs/<job>/runs/<run-id>.json  one record per run
+//!   jobs/<job>/bundles/            archives
+//! ```
 
 mod applied;
 mod atomic;
+mod lock;
+pub mod records;
+mod recovery;
 
 pub use applied::{APPLIED_FILE, read_applied, write_applied};
 pub use atomic::write_atomic;
+pub use lock::{LOCK_FILE, LockError, StateLock};
+pub use recovery::{Recovery, recover};
 
-use std::path::PathBuf;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 /// A state directory operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,4 +41,39 @@ pub enum StateError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// Creates `dir` (and parents) 0700 if missing.
+pub fn ensure_private_dir(dir: &Path) -> Result<(), StateError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| StateError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })
+}
+
+/// Creates the state directory itself (0700), tightening its mode when it already exists.
+pub fn prepare(state_dir: &Path) -> Result<(), StateError> {
+    ensure_private_dir(state_dir)?;
+    std::fs::set_permissions(state_dir, std::fs::Permissions::from_mode(0o700)).map_err(|source| {
+        StateError::Io {
+            path: state_dir.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Renames a file that cannot be read to `<name>.corrupt` so it stops failing every read, and
+/// keeps it for a person to look at.
+pub fn set_aside(path: &Path) -> Option<PathBuf> {
+    let mut name = path.file_name()?.to_os_string();
+    name.push(".corrupt");
+    let target = path.with_file_name(name);
+    std::fs::rename(path, &target).ok().map(|()| target)
 }

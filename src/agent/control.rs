@@ -1,0 +1,108 @@
+//! The one message type of the control loop: everything that changes the agent's state (file
+//! changes, signals, API calls, timers, finished runs) arrives as a [`Control`].
+
+use crate::plan::Plan;
+use crate::state::records::RunRecord;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+/// Why a reload was asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReloadCause {
+    /// The agent started.
+    Startup,
+    /// The file watcher saw a change.
+    Watcher,
+    /// SIGHUP.
+    Signal,
+    /// `POST /-/reload`.
+    Api,
+    /// The periodic rescan.
+    Rescan,
+}
+
+impl ReloadCause {
+    /// Label for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReloadCause::Startup => "startup",
+            ReloadCause::Watcher => "watcher",
+            ReloadCause::Signal => "signal",
+            ReloadCause::Api => "api",
+            ReloadCause::Rescan => "rescan",
+        }
+    }
+}
+
+/// What a reload did.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReloadOutcome {
+    /// Whether every file was accepted (`false`: some rejected, or the whole reload with `--strict`).
+    pub successful: bool,
+    /// Whether anything changed in what runs.
+    pub changed: bool,
+    /// `Plan: …` summary line.
+    pub summary: String,
+    /// The plan as `plan` prints it (or the summary when there is no plan).
+    pub text: String,
+    /// The plan that was applied (or that was refused, with `blocked`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+    /// Why the reload failed as a whole (jobs directory missing, state not writable, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A manual run that was accepted.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerAccepted {
+    /// Job name.
+    pub job: String,
+    /// Run id of the new run.
+    pub run_id: String,
+    /// `started`, `queued` (global limit), or `skipped` (concurrency policy Forbid).
+    pub state: String,
+}
+
+/// Why a manual run was refused.
+#[derive(Clone, Debug, Serialize, thiserror::Error)]
+#[serde(rename_all = "camelCase", tag = "reason", content = "message")]
+pub enum TriggerRefused {
+    /// No such job is scheduled.
+    #[error("no job named `{0}` is applied")]
+    UnknownJob(String),
+    /// The agent is shutting down.
+    #[error("the agent is shutting down")]
+    ShuttingDown,
+}
+
+/// Messages to the control loop.
+#[derive(Debug)]
+pub enum Control {
+    /// Compare the jobs directory with what runs and apply the difference.
+    Reload {
+        /// Why.
+        cause: ReloadCause,
+        /// Where to send the outcome (API and tests wait for it).
+        reply: Option<oneshot::Sender<ReloadOutcome>>,
+    },
+    /// Run a job now.
+    Trigger {
+        /// Job name.
+        job: String,
+        /// Where to send the answer.
+        reply: oneshot::Sender<Result<TriggerAccepted, TriggerRefused>>,
+    },
+    /// A run ended.
+    RunFinished {
+        /// Its final record.
+        record: Box<RunRecord>,
+        /// Set when the record could not be written to the state directory.
+        persist_error: Option<String>,
+    },
+    /// Stop firing, let runs finish within the grace period, then exit.
+    Shutdown,
+}

@@ -1,0 +1,803 @@
+//! The control loop: one task owns the agent's state; watcher, signals, API, timers and finished
+//! runs all reach it as [`Control`] messages, so there is no shared mutable state to lock.
+
+use super::AgentOptions;
+use super::control::{Control, ReloadCause, ReloadOutcome, TriggerAccepted, TriggerRefused};
+use super::executor::{self, RunSpec};
+use super::metrics::{JobLabel, Metrics, ResultLabel, StateLabel, StatusLabel};
+use super::scheduler::Scheduler;
+use super::status::{JobStatus, LastRun, RejectedFile, ReloadInfo, StatusSnapshot};
+use super::timing::{Slot, Timing};
+use crate::jobs::{self, Context, Job};
+use crate::pipeline::{Cancel, CancelReason};
+use crate::plan::{self, Applied, PlanOptions};
+use crate::schedule::jitter_offset;
+use crate::state;
+use crate::state::records::{self, RunRecord, RunStatus, Trigger};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{debug, error, info, warn};
+
+/// The longest the loop sleeps: wall-clock jumps (suspend, NTP steps) are noticed within this.
+const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long runs cancelled at shutdown get to write their partial results.
+const CANCEL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+struct Running {
+    job: String,
+    cancel: Cancel,
+}
+
+/// A retry waiting for its backoff.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct RetryTimer {
+    at: DateTime<Utc>,
+    job: String,
+    base_run_id: String,
+    attempt: u32,
+    scheduled_at: Option<DateTime<Utc>>,
+}
+
+/// The agent's state, owned by the control loop.
+pub struct Daemon {
+    options: AgentOptions,
+    ctx: Context,
+    metrics: Arc<Metrics>,
+    status_tx: watch::Sender<Arc<StatusSnapshot>>,
+    tx: mpsc::Sender<Control>,
+    applied: Applied,
+    jobs: BTreeMap<String, Arc<Job>>,
+    scheduler: Scheduler,
+    retries: BTreeSet<RetryTimer>,
+    running: HashMap<String, Running>,
+    queue: VecDeque<RunSpec>,
+    last_runs: HashMap<String, LastRun>,
+    rejected: Vec<RejectedFile>,
+    last_reload: Option<ReloadInfo>,
+    state_problem: Option<String>,
+    loaded_once: bool,
+    watching: bool,
+    manual_counter: u64,
+    shutting_down: bool,
+}
+
+impl Daemon {
+    /// A daemon with nothing applied yet; `applied` is what `applied.json` held at start.
+    pub fn new(
+        options: AgentOptions,
+        applied: Applied,
+        metrics: Arc<Metrics>,
+        status_tx: watch::Sender<Arc<StatusSnapshot>>,
+        tx: mpsc::Sender<Control>,
+        watching: bool,
+    ) -> Self {
+        let ctx = Context {
+            default_time_zone: options.settings.default_time_zone.clone(),
+        };
+        Daemon {
+            options,
+            ctx,
+            metrics,
+            status_tx,
+            tx,
+            applied,
+            jobs: BTreeMap::new(),
+            scheduler: Scheduler::default(),
+            retries: BTreeSet::new(),
+            running: HashMap::new(),
+            queue: VecDeque::new(),
+            last_runs: HashMap::new(),
+            rejected: Vec::new(),
+            last_reload: None,
+            state_problem: None,
+            loaded_once: false,
+            watching,
+            manual_counter: 0,
+            shutting_down: false,
+        }
+    }
+
+    fn state_dir(&self) -> &std::path::Path {
+        &self.options.settings.state_dir
+    }
+
+    /// Runs until a shutdown has drained the runs in progress.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Control>) {
+        self.publish();
+        loop {
+            let now = Utc::now();
+            let sleep = self
+                .next_wake()
+                .map(|at| (at - now).to_std().unwrap_or_default())
+                .unwrap_or(MAX_SLEEP)
+                .min(MAX_SLEEP);
+            tokio::select! {
+                message = rx.recv() => match message {
+                    Some(Control::Shutdown) | None => break,
+                    Some(message) => self.handle(message, &mut rx).await,
+                },
+                () = tokio::time::sleep(sleep) => {}
+            }
+            self.on_timers(Utc::now()).await;
+            self.publish();
+        }
+        self.drain(&mut rx).await;
+        self.publish();
+    }
+
+    fn next_wake(&self) -> Option<DateTime<Utc>> {
+        let retry = self.retries.first().map(|r| r.at);
+        match (self.scheduler.next_wake(), retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    async fn handle(&mut self, message: Control, rx: &mut mpsc::Receiver<Control>) {
+        match message {
+            Control::Reload { cause, reply } => {
+                // Everything already waiting joins this pass; what arrives during it gets one more.
+                let mut waiters: Vec<oneshot::Sender<ReloadOutcome>> = reply.into_iter().collect();
+                let mut deferred = Vec::new();
+                let mut shutdown = false;
+                while let Ok(next) = rx.try_recv() {
+                    match next {
+                        Control::Reload { reply, .. } => waiters.extend(reply),
+                        Control::Shutdown => shutdown = true,
+                        other => deferred.push(other),
+                    }
+                }
+                let outcome = self.reload(cause).await;
+                for w in waiters {
+                    let _ = w.send(outcome.clone());
+                }
+                for other in deferred {
+                    Box::pin(self.handle(other, rx)).await;
+                }
+                if shutdown {
+                    let _ = self.tx.try_send(Control::Shutdown);
+                }
+            }
+            Control::Trigger { job, reply } => {
+                let answer = self.trigger(&job).await;
+                let _ = reply.send(answer);
+            }
+            Control::RunFinished {
+                record,
+                persist_error,
+            } => self.finished(*record, persist_error).await,
+            Control::Shutdown => {}
+        }
+    }
+
+    /// Loads the jobs directory, plans against what is applied and applies exactly that plan.
+    pub async fn reload(&mut self, cause: ReloadCause) -> ReloadOutcome {
+        let now = Utc::now();
+        let dir = self.options.settings.jobs_dir.clone();
+        let ctx = self.ctx.clone();
+        let loaded = tokio::task::spawn_blocking(move || jobs::load_dir(&dir, &ctx)).await;
+        let desired = match loaded {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => return self.reload_failed(cause, now, e.to_string()),
+            Err(e) => return self.reload_failed(cause, now, format!("loader failed: {e}")),
+        };
+        let options = PlanOptions {
+            strict: self.options.strict,
+            now,
+            host_identity: self.options.host_identity.clone(),
+            show_next: 1,
+        };
+        let plan = plan::plan(&desired, &self.applied, &options);
+        self.rejected = desired
+            .rejected()
+            .map(|f| RejectedFile {
+                path: f.path.clone(),
+                errors: f
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.is_error())
+                    .map(ToString::to_string)
+                    .collect(),
+            })
+            .collect();
+        let files_valid = desired.files.iter().filter(|f| !f.is_rejected()).count();
+        for (state, n) in [
+            ("valid", files_valid),
+            ("rejected", self.rejected.len()),
+            ("ignored", desired.ignored.len()),
+        ] {
+            self.metrics
+                .config_files
+                .get_or_create(&StateLabel {
+                    state: state.into(),
+                })
+                .set(n as i64);
+        }
+        let initial = !self.loaded_once;
+        if !plan.blocked {
+            for add in &plan.add {
+                let Some(job) = desired.jobs.get(&add.name) else {
+                    continue;
+                };
+                // After a restart, slots missed while the agent was down are decided from the
+                // records; a job added later never fires a past slot.
+                let last = if initial {
+                    records::last_fire(self.state_dir(), &add.name)
+                        .ok()
+                        .flatten()
+                } else {
+                    None
+                };
+                self.scheduler.add(
+                    &add.name,
+                    self.timing(job),
+                    job.document.spec.suspend,
+                    last,
+                    now,
+                );
+                if initial
+                    && let Ok((mut recent, _)) = records::history(self.state_dir(), &add.name, 1)
+                    && let Some(r) = recent.pop()
+                {
+                    self.last_runs.insert(add.name.clone(), last_run_of(&r));
+                }
+                debug!(job = %add.name, "add");
+                self.jobs.insert(add.name.clone(), Arc::new(job.clone()));
+            }
+            for change in &plan.change {
+                let Some(job) = desired.jobs.get(&change.name) else {
+                    continue;
+                };
+                if change.timing_changed {
+                    self.scheduler.update(
+                        &change.name,
+                        self.timing(job),
+                        job.document.spec.suspend,
+                        now,
+                    );
+                }
+                debug!(job = %change.name, fields = change.fields.len(), "change");
+                self.jobs.insert(change.name.clone(), Arc::new(job.clone()));
+            }
+            for remove in &plan.remove {
+                debug!(job = %remove.name, "remove");
+                self.scheduler.remove(&remove.name);
+                self.jobs.remove(&remove.name);
+                self.metrics.next_run.remove(&JobLabel {
+                    job: remove.name.clone(),
+                });
+            }
+            if initial {
+                for unchanged in &plan.unchanged {
+                    if let Some(job) = desired.jobs.get(&unchanged.name) {
+                        let last = records::last_fire(self.state_dir(), &unchanged.name)
+                            .ok()
+                            .flatten();
+                        self.scheduler.add(
+                            &unchanged.name,
+                            self.timing(job),
+                            job.document.spec.suspend,
+                            last,
+                            now,
+                        );
+                        if let Ok((mut recent, _)) =
+                            records::history(self.state_dir(), &unchanged.name, 1)
+                            && let Some(r) = recent.pop()
+                        {
+                            self.last_runs
+                                .insert(unchanged.name.clone(), last_run_of(&r));
+                        }
+                        self.jobs
+                            .insert(unchanged.name.clone(), Arc::new(job.clone()));
+                    }
+                }
+                for kept in plan.rejected.iter().flat_map(|r| r.kept.iter()) {
+                    warn!(job = %kept, "job file is rejected and this agent has no earlier version loaded; the job does not run until its file is fixed");
+                }
+            }
+            let next_applied = plan.next_applied(&desired, &self.applied);
+            if next_applied != self.applied || initial {
+                let dir = self.state_dir().to_path_buf();
+                let applied = next_applied.clone();
+                let written =
+                    tokio::task::spawn_blocking(move || state::write_applied(&dir, &applied, now))
+                        .await;
+                match written {
+                    Ok(Ok(())) => self.state_problem = None,
+                    Ok(Err(e)) => {
+                        self.state_problem = Some(format!("cannot write applied state: {e}"))
+                    }
+                    Err(e) => self.state_problem = Some(format!("cannot write applied state: {e}")),
+                }
+                self.applied = next_applied;
+            }
+            self.refresh_next_run_metrics();
+        }
+        self.loaded_once = true;
+        let successful = plan.rejected.is_empty();
+        let summary = plan.summary();
+        self.record_reload(cause, now, successful, &summary);
+        ReloadOutcome {
+            successful,
+            changed: plan.has_changes() && !plan.blocked,
+            text: plan::render_text(&plan, false),
+            summary,
+            plan: Some(plan),
+            error: None,
+        }
+    }
+
+    fn reload_failed(
+        &mut self,
+        cause: ReloadCause,
+        now: DateTime<Utc>,
+        error: String,
+    ) -> ReloadOutcome {
+        let summary = format!("reload failed, everything stays as it is: {error}");
+        self.record_reload(cause, now, false, &summary);
+        self.loaded_once = true;
+        ReloadOutcome {
+            successful: false,
+            changed: false,
+            text: summary.clone(),
+            summary,
+            plan: None,
+            error: Some(error),
+        }
+    }
+
+    fn record_reload(
+        &mut self,
+        cause: ReloadCause,
+        now: DateTime<Utc>,
+        successful: bool,
+        summary: &str,
+    ) {
+        if successful {
+            info!(cause = cause.as_str(), "reload: {summary}");
+        } else {
+            warn!(cause = cause.as_str(), "reload: {summary}");
+        }
+        self.metrics
+            .last_reload_successful
+            .set(i64::from(successful));
+        let result = if successful { "success" } else { "failure" };
+        self.metrics
+            .reloads
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
+        self.metrics.jobs_total.set(self.jobs.len() as i64);
+        self.last_reload = Some(ReloadInfo {
+            at: now,
+            successful,
+            summary: summary.to_string(),
+        });
+    }
+
+    fn timing(&self, job: &Job) -> Timing {
+        let offset = jitter_offset(
+            &self.options.host_identity,
+            &job.name,
+            job.document.spec.jitter.0,
+            &job.schedule,
+        );
+        Timing {
+            schedule: job.schedule.clone(),
+            offset: Duration::from_std(offset).unwrap_or_default(),
+            starting_deadline: Duration::from_std(job.document.spec.starting_deadline.0)
+                .unwrap_or_default(),
+        }
+    }
+
+    fn refresh_next_run_metrics(&self) {
+        for name in self.jobs.keys() {
+            let label = JobLabel { job: name.clone() };
+            match self.scheduler.next_of(name) {
+                Some(slot) => {
+                    self.metrics
+                        .next_run
+                        .get_or_create(&label)
+                        .set(slot.at.timestamp() as f64);
+                }
+                None => {
+                    self.metrics.next_run.remove(&label);
+                }
+            }
+        }
+    }
+
+    async fn on_timers(&mut self, now: DateTime<Utc>) {
+        if self.shutting_down {
+            return;
+        }
+        for (name, decision) in self.scheduler.due(now) {
+            let Some(job) = self.jobs.get(&name).cloned() else {
+                continue;
+            };
+            if let Some(missed) = decision.missed {
+                self.metrics
+                    .missed_runs
+                    .get_or_create(&JobLabel { job: name.clone() })
+                    .inc_by(missed.count);
+                let spec = RunSpec {
+                    job: job.clone(),
+                    run_id: format!("{}-missed", records::run_id_for(missed.last)),
+                    trigger: Trigger::Schedule,
+                    attempt: 1,
+                    scheduled_at: Some(missed.last),
+                };
+                let mut record =
+                    executor::new_record(&spec, &self.options.host, RunStatus::Missed, now);
+                record.reason = Some(format!(
+                    "{} fire(s) from {} to {} passed while the agent was not running{}",
+                    missed.count,
+                    missed.first.format("%Y-%m-%dT%H:%M:%SZ"),
+                    missed.last.format("%Y-%m-%dT%H:%M:%SZ"),
+                    if missed.count > 0 {
+                        " and are outside startingDeadline or were superseded by a later slot"
+                    } else {
+                        ""
+                    }
+                ));
+                record.missed = Some(missed);
+                self.write_side_record(&record).await;
+            }
+            if let Some((slot, trigger)) = decision.run {
+                self.fire(job, slot, trigger).await;
+            }
+            if let Some(slot) = self.scheduler.next_of(&name) {
+                self.metrics
+                    .next_run
+                    .get_or_create(&JobLabel { job: name.clone() })
+                    .set(slot.at.timestamp() as f64);
+            }
+        }
+        while let Some(retry) = self.retries.first().cloned() {
+            if retry.at > now {
+                break;
+            }
+            self.retries.pop_first();
+            let Some(job) = self.jobs.get(&retry.job).cloned() else {
+                continue;
+            };
+            let spec = RunSpec {
+                job,
+                run_id: format!("{}-retry{}", retry.base_run_id, retry.attempt - 1),
+                trigger: Trigger::Retry,
+                attempt: retry.attempt,
+                scheduled_at: retry.scheduled_at,
+            };
+            self.dispatch(spec).await;
+        }
+    }
+
+    async fn fire(&mut self, job: Arc<Job>, slot: Slot, trigger: Trigger) {
+        let spec = RunSpec {
+            run_id: records::run_id_for(slot.nominal),
+            job,
+            trigger,
+            attempt: 1,
+            scheduled_at: Some(slot.nominal),
+        };
+        self.dispatch(spec).await;
+    }
+
+    /// Applies the concurrency policy and the global limit, then starts, queues or skips the run.
+    async fn dispatch(&mut self, spec: RunSpec) -> &'static str {
+        use crate::jobs::model::ConcurrencyPolicy;
+        let job = spec.job.name.clone();
+        let active: Vec<String> = self
+            .running
+            .iter()
+            .filter(|(_, r)| r.job == job)
+            .map(|(id, _)| id.clone())
+            .chain(
+                self.queue
+                    .iter()
+                    .filter(|q| q.job.name == job)
+                    .map(|q| q.run_id.clone()),
+            )
+            .collect();
+        if !active.is_empty() {
+            match spec.job.document.spec.concurrency_policy {
+                ConcurrencyPolicy::Forbid => {
+                    let mut record = executor::new_record(
+                        &spec,
+                        &self.options.host,
+                        RunStatus::Skipped,
+                        Utc::now(),
+                    );
+                    record.reason = Some(format!(
+                        "run {} is still in progress (concurrencyPolicy: Forbid)",
+                        active.join(", ")
+                    ));
+                    self.count_execution(RunStatus::Skipped);
+                    self.write_side_record(&record).await;
+                    return "skipped";
+                }
+                ConcurrencyPolicy::Replace => {
+                    for id in &active {
+                        if let Some(r) = self.running.get(id) {
+                            r.cancel.cancel(CancelReason::Replaced);
+                        }
+                    }
+                    let before = self.queue.len();
+                    self.queue.retain(|q| q.job.name != job);
+                    if before != self.queue.len() {
+                        debug!(job = %job, "dropped queued runs replaced by a newer fire");
+                    }
+                }
+                ConcurrencyPolicy::Allow => {}
+            }
+        }
+        if self.running.len() >= self.options.max_concurrent_runs.max(1) {
+            info!(job = %job, run = %spec.run_id, "queued: {} runs in progress (maxConcurrentRuns)", self.running.len());
+            self.queue.push_back(spec);
+            return "queued";
+        }
+        self.start(spec);
+        "started"
+    }
+
+    fn start(&mut self, spec: RunSpec) {
+        let cancel = Cancel::default();
+        info!(job = %spec.job.name, run = %spec.run_id, trigger = ?spec.trigger, "run started");
+        self.running.insert(
+            run_key(&spec.job.name, &spec.run_id),
+            Running {
+                job: spec.job.name.clone(),
+                cancel: cancel.clone(),
+            },
+        );
+        self.metrics.jobs_active.set(self.running.len() as i64);
+        executor::spawn(
+            spec,
+            self.state_dir().to_path_buf(),
+            self.options.host.clone(),
+            cancel,
+            self.tx.clone(),
+        );
+    }
+
+    async fn trigger(&mut self, name: &str) -> Result<TriggerAccepted, TriggerRefused> {
+        if self.shutting_down {
+            return Err(TriggerRefused::ShuttingDown);
+        }
+        let job = self
+            .jobs
+            .get(name)
+            .cloned()
+            .ok_or_else(|| TriggerRefused::UnknownJob(name.to_string()))?;
+        self.manual_counter += 1;
+        let run_id = format!(
+            "manual-{}-{}",
+            records::run_id_for(Utc::now()),
+            self.manual_counter
+        );
+        let spec = RunSpec {
+            job,
+            run_id: run_id.clone(),
+            trigger: Trigger::Manual,
+            attempt: 1,
+            scheduled_at: None,
+        };
+        let state = self.dispatch(spec).await;
+        Ok(TriggerAccepted {
+            job: name.to_string(),
+            run_id,
+            state: state.to_string(),
+        })
+    }
+
+    async fn finished(&mut self, record: RunRecord, persist_error: Option<String>) {
+        self.running.remove(&run_key(&record.job, &record.run_id));
+        self.metrics.jobs_active.set(self.running.len() as i64);
+        if let Some(e) = persist_error {
+            error!(job = %record.job, run = %record.run_id, "cannot write run record: {e}");
+            self.state_problem = Some(format!("cannot write run records: {e}"));
+        } else if self
+            .state_problem
+            .as_deref()
+            .is_some_and(|p| p.starts_with("cannot write run records"))
+        {
+            self.state_problem = None;
+        }
+        info!(job = %record.job, run = %record.run_id, status = record.status.as_str(), reason = record.reason.as_deref().unwrap_or(""), "run finished");
+        self.count_execution(record.status);
+        if let Some(end) = record.ended_at {
+            let seconds = (end - record.started_at).num_milliseconds().max(0) as f64 / 1000.0;
+            self.metrics.execution_duration.observe(seconds);
+        }
+        if let Some(bundle) = &record.bundle {
+            self.metrics.bundle_size.observe(bundle.size as f64);
+        }
+        self.last_runs
+            .insert(record.job.clone(), last_run_of(&record));
+        if matches!(record.status, RunStatus::Failed | RunStatus::TimedOut)
+            && record.trigger != Trigger::Manual
+            && !self.shutting_down
+            && let Some(job) = self.jobs.get(&record.job)
+        {
+            let retry = &job.document.spec.retry;
+            if record.attempt <= retry.limit {
+                let factor = 2u32.saturating_pow(record.attempt - 1);
+                let delay = retry.backoff.0.saturating_mul(factor);
+                let at = Utc::now() + Duration::from_std(delay).unwrap_or_default();
+                let base = record
+                    .run_id
+                    .split("-retry")
+                    .next()
+                    .unwrap_or(&record.run_id)
+                    .to_string();
+                info!(job = %record.job, "retry {} of {} at {}", record.attempt, retry.limit, at);
+                self.retries.insert(RetryTimer {
+                    at,
+                    job: record.job.clone(),
+                    base_run_id: base,
+                    attempt: record.attempt + 1,
+                    scheduled_at: record.scheduled_at,
+                });
+            }
+        }
+        if !self.shutting_down {
+            while self.running.len() < self.options.max_concurrent_runs.max(1) {
+                let Some(next) = self.queue.pop_front() else {
+                    break;
+                };
+                self.start(next);
+            }
+        }
+    }
+
+    fn count_execution(&self, status: RunStatus) {
+        self.metrics
+            .executions
+            .get_or_create(&StatusLabel {
+                status: status.as_str().into(),
+            })
+            .inc();
+    }
+
+    async fn write_side_record(&mut self, record: &RunRecord) {
+        match executor::persist(self.state_dir(), record).await {
+            Ok(()) => {
+                self.last_runs
+                    .insert(record.job.clone(), last_run_of(record));
+            }
+            Err(e) => {
+                error!(job = %record.job, "cannot write run record: {e}");
+                self.state_problem = Some(format!("cannot write run records: {e}"));
+            }
+        }
+    }
+
+    /// Stops firing; lets runs finish within the grace period; then interrupts the rest.
+    async fn drain(&mut self, rx: &mut mpsc::Receiver<Control>) {
+        self.shutting_down = true;
+        info!(
+            running = self.running.len(),
+            queued = self.queue.len(),
+            "shutting down"
+        );
+        for spec in std::mem::take(&mut self.queue) {
+            let mut record =
+                executor::new_record(&spec, &self.options.host, RunStatus::Skipped, Utc::now());
+            record.reason = Some("the agent shut down before the run could start".into());
+            self.write_side_record(&record).await;
+        }
+        let grace = tokio::time::Instant::now() + self.options.shutdown_grace;
+        self.wait_for_runs(rx, grace).await;
+        if !self.running.is_empty() {
+            warn!(
+                running = self.running.len(),
+                "grace period over: interrupting runs in progress"
+            );
+            for r in self.running.values() {
+                r.cancel.cancel(CancelReason::Shutdown);
+            }
+            self.wait_for_runs(rx, tokio::time::Instant::now() + CANCEL_WAIT)
+                .await;
+        }
+    }
+
+    async fn wait_for_runs(
+        &mut self,
+        rx: &mut mpsc::Receiver<Control>,
+        until: tokio::time::Instant,
+    ) {
+        while !self.running.is_empty() {
+            tokio::select! {
+                message = rx.recv() => match message {
+                    Some(Control::RunFinished { record, persist_error }) => self.finished(*record, persist_error).await,
+                    Some(Control::Trigger { reply, .. }) => { let _ = reply.send(Err(TriggerRefused::ShuttingDown)); }
+                    Some(Control::Reload { reply, .. }) => {
+                        if let Some(reply) = reply {
+                            let _ = reply.send(ReloadOutcome { successful: false, changed: false, summary: "the agent is shutting down".into(), text: "the agent is shutting down".into(), plan: None, error: Some("shutting down".into()) });
+                        }
+                    }
+                    Some(Control::Shutdown) => {}
+                    None => break,
+                },
+                () = tokio::time::sleep_until(until) => break,
+            }
+        }
+    }
+
+    /// Publishes the current state for `/api/v1/status` and `/readyz`.
+    pub fn publish(&self) {
+        let stale: BTreeSet<&String> = self
+            .rejected
+            .iter()
+            .flat_map(|r| {
+                self.jobs
+                    .values()
+                    .filter(move |j| j.source.file == r.path)
+                    .map(|j| &j.name)
+            })
+            .collect();
+        let jobs = self
+            .jobs
+            .values()
+            .map(|job| JobStatus {
+                name: job.name.clone(),
+                schedule: job.schedule.expression().to_string(),
+                time_zone: job.time_zone.clone(),
+                suspended: job.document.spec.suspend,
+                next_run: self.scheduler.next_of(&job.name).map(|s| s.at),
+                running: self
+                    .running
+                    .iter()
+                    .filter(|(_, r)| r.job == job.name)
+                    .map(|(k, _)| {
+                        k.split_once('/')
+                            .map_or(k.clone(), |(_, id)| id.to_string())
+                    })
+                    .collect(),
+                last_run: self.last_runs.get(&job.name).cloned(),
+                source: job.source.file.clone(),
+                stale: stale.contains(&job.name),
+            })
+            .collect();
+        let mut problems = Vec::new();
+        if !self.loaded_once {
+            problems.push("the initial plan is not applied yet".to_string());
+        }
+        if let Some(p) = &self.state_problem {
+            problems.push(p.clone());
+        }
+        if self.shutting_down {
+            problems.push("shutting down".to_string());
+        }
+        let snapshot = StatusSnapshot {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            jobs_dir: self.options.settings.jobs_dir.clone(),
+            state_dir: self.options.settings.state_dir.clone(),
+            ready: problems.is_empty(),
+            problems,
+            last_reload: self.last_reload.clone(),
+            jobs,
+            rejected_files: self.rejected.clone(),
+            queued_runs: self.queue.len(),
+            watching: self.watching,
+        };
+        self.status_tx.send_replace(Arc::new(snapshot));
+    }
+}
+
+fn run_key(job: &str, run_id: &str) -> String {
+    format!("{job}/{run_id}")
+}
+
+fn last_run_of(record: &RunRecord) -> LastRun {
+    LastRun {
+        run_id: record.run_id.clone(),
+        status: record.status,
+        started_at: record.started_at,
+        ended_at: record.ended_at,
+    }
+}

@@ -1,0 +1,177 @@
+//! Prometheus metrics of the agent (`/metrics`), with the names operators alert on.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+/// `{status}` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    /// Run status or reload result.
+    pub status: String,
+}
+
+/// `{result}` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    /// `success` or `failure`.
+    pub result: String,
+}
+
+/// `{state}` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    /// `valid`, `rejected` or `ignored`.
+    pub state: String,
+}
+
+/// `{job}` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabel {
+    /// Job name.
+    pub job: String,
+}
+
+/// Every metric the agent exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Jobs scheduled.
+    pub jobs_total: Gauge,
+    /// Runs in progress.
+    pub jobs_active: Gauge,
+    /// Finished runs by status.
+    pub executions: Family<StatusLabel, Counter>,
+    /// Run durations.
+    pub execution_duration: Histogram,
+    /// Bundle sizes.
+    pub bundle_size: Histogram,
+    /// 1 when the latest reload accepted every file.
+    pub last_reload_successful: Gauge,
+    /// Reloads by result.
+    pub reloads: Family<ResultLabel, Counter>,
+    /// Job files by state.
+    pub config_files: Family<StateLabel, Gauge>,
+    /// Next fire per job, as a Unix timestamp.
+    pub next_run: Family<JobLabel, Gauge<f64, AtomicU64>>,
+    /// Missed fires per job.
+    pub missed_runs: Family<JobLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric under the `troubleshoot_scheduler` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("troubleshoot_scheduler");
+        let m = Metrics {
+            registry: Registry::default(),
+            jobs_total: Gauge::default(),
+            jobs_active: Gauge::default(),
+            executions: Family::default(),
+            execution_duration: Histogram::new(exponential_buckets(1.0, 2.0, 14)),
+            bundle_size: Histogram::new(exponential_buckets(1024.0 * 64.0, 4.0, 12)),
+            last_reload_successful: Gauge::default(),
+            reloads: Family::default(),
+            config_files: Family::default(),
+            next_run: Family::default(),
+            missed_runs: Family::default(),
+        };
+        // Gauges keep their names as given; counters get `_total` appended by the encoder.
+        registry.register("jobs_total", "Jobs scheduled", m.jobs_total.clone());
+        registry.register("jobs_active", "Runs in progress", m.jobs_active.clone());
+        registry.register(
+            "executions",
+            "Finished runs by status",
+            m.executions.clone(),
+        );
+        registry.register(
+            "execution_duration_seconds",
+            "Run wall time",
+            m.execution_duration.clone(),
+        );
+        registry.register(
+            "bundle_size_bytes",
+            "Size of produced bundles",
+            m.bundle_size.clone(),
+        );
+        registry.register(
+            "config_last_reload_successful",
+            "1 when the latest reload accepted every job file",
+            m.last_reload_successful.clone(),
+        );
+        registry.register("config_reloads", "Reloads by result", m.reloads.clone());
+        registry.register("config_files", "Job files by state", m.config_files.clone());
+        registry.register(
+            "next_run_timestamp_seconds",
+            "Next fire of each job (Unix time)",
+            m.next_run.clone(),
+        );
+        registry.register(
+            "missed_runs",
+            "Fires missed while the agent was down",
+            m.missed_runs.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_the_documented_names() {
+        let m = Metrics::new();
+        m.executions
+            .get_or_create(&StatusLabel {
+                status: "succeeded".into(),
+            })
+            .inc();
+        m.reloads
+            .get_or_create(&ResultLabel {
+                result: "success".into(),
+            })
+            .inc();
+        m.missed_runs
+            .get_or_create(&JobLabel { job: "a".into() })
+            .inc();
+        m.next_run
+            .get_or_create(&JobLabel { job: "a".into() })
+            .set(1.0);
+        m.config_files
+            .get_or_create(&StateLabel {
+                state: "valid".into(),
+            })
+            .set(2);
+        let text = m.encode();
+        for name in [
+            "troubleshoot_scheduler_jobs_total ",
+            "troubleshoot_scheduler_jobs_active ",
+            "troubleshoot_scheduler_executions_total{status=\"succeeded\"} 1",
+            "troubleshoot_scheduler_execution_duration_seconds_bucket",
+            "troubleshoot_scheduler_bundle_size_bytes_bucket",
+            "troubleshoot_scheduler_config_last_reload_successful ",
+            "troubleshoot_scheduler_config_reloads_total{result=\"success\"} 1",
+            "troubleshoot_scheduler_config_files{state=\"valid\"} 2",
+            "troubleshoot_scheduler_next_run_timestamp_seconds{job=\"a\"} 1",
+            "troubleshoot_scheduler_missed_runs_total{job=\"a\"} 1",
+        ] {
+            assert!(text.contains(name), "missing {name} in\n{text}");
+        }
+    }
+}

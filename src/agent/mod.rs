@@ -1,0 +1,166 @@
+//! The daemon (`run`): keeps the running schedule equal to the jobs directory and runs jobs on
+//! time. See DESIGN.md "The shape" and SCHEDULING.md.
+
+pub mod control;
+mod daemon;
+pub mod executor;
+pub mod http;
+pub mod metrics;
+mod scheduler;
+mod signals;
+pub mod status;
+pub mod systemd;
+mod timing;
+pub mod watcher;
+
+pub use control::{Control, ReloadCause, ReloadOutcome};
+pub use status::StatusSnapshot;
+pub use watcher::WatchMode;
+
+use crate::settings::Settings;
+use crate::state::{self, LockError, StateError, StateLock};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+
+/// How the daemon runs (settings plus command-line choices).
+#[derive(Clone, Debug)]
+pub struct AgentOptions {
+    /// Agent settings.
+    pub settings: Settings,
+    /// Reject a whole reload when any file is invalid.
+    pub strict: bool,
+    /// This host's name (recorded in runs).
+    pub host: String,
+    /// Seeds jitter.
+    pub host_identity: String,
+    /// Runs in progress at most, agent-wide; further fires queue in order.
+    pub max_concurrent_runs: usize,
+    /// How long runs get to finish at shutdown before they are interrupted.
+    pub shutdown_grace: Duration,
+    /// Quiet time before a burst of file events becomes one reload.
+    pub debounce: Duration,
+    /// Safety-net rescan of the jobs directory.
+    pub rescan_interval: Duration,
+    /// inotify or polling.
+    pub watch_mode: WatchMode,
+}
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The state directory could not be prepared.
+    #[error("state directory: {0}")]
+    State(#[from] StateError),
+    /// Another agent holds the state directory.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The HTTP address could not be bound.
+    #[error(
+        "cannot listen on {addr}: {source}; is another agent or program using it? Set `listen` (or --listen) to a free address"
+    )]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Runs the agent until SIGTERM/SIGINT (and the drain after it).
+pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
+    let state_dir = options.settings.state_dir.clone();
+    state::prepare(&state_dir)?;
+    let _lock = StateLock::acquire(&state_dir)?;
+    let recovery = state::recover(&state_dir, chrono::Utc::now())?;
+    for (job, run) in &recovery.interrupted {
+        warn!(job = %job, run = %run, "run was in progress when the previous agent stopped; marked interrupted");
+    }
+    for path in &recovery.corrupt {
+        warn!(path = %path.display(), "unreadable run record set aside");
+    }
+    if recovery.temps_removed > 0 {
+        info!(
+            count = recovery.temps_removed,
+            "removed temp files left by an interrupted write"
+        );
+    }
+    let applied = match state::read_applied(&state_dir) {
+        Ok(a) => a,
+        Err(e @ StateError::Corrupt { .. }) => {
+            let path = state_dir.join(state::APPLIED_FILE);
+            let aside = state::set_aside(&path);
+            warn!(
+                "{e}; set aside as {} and starting from an empty applied state",
+                aside.map_or_else(|| "?".into(), |p| p.display().to_string())
+            );
+            Default::default()
+        }
+        Err(e) => return Err(e.into()),
+    };
+
+    let listener = tokio::net::TcpListener::bind(&options.settings.listen)
+        .await
+        .map_err(|source| AgentError::Listen {
+            addr: options.settings.listen.clone(),
+            source,
+        })?;
+    let (tx, rx) = mpsc::channel(4096);
+    let metrics = Arc::new(metrics::Metrics::new());
+    let (status_tx, status_rx) = watch::channel(Arc::new(StatusSnapshot::default()));
+    signals::spawn(tx.clone()).map_err(AgentError::Signals)?;
+    let watching = watcher::spawn(
+        options.settings.jobs_dir.clone(),
+        options.debounce,
+        options.watch_mode,
+        tx.clone(),
+    );
+    spawn_rescan(tx.clone(), options.rescan_interval);
+    let shared = http::Shared {
+        control: tx.clone(),
+        status: status_rx,
+        metrics: metrics.clone(),
+        state_dir: state_dir.clone(),
+    };
+    info!(listen = %options.settings.listen, jobs_dir = %options.settings.jobs_dir.display(), state_dir = %state_dir.display(), "agent starting");
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, http::router(shared)).await {
+            warn!("HTTP server stopped: {e}");
+        }
+    });
+
+    let mut daemon =
+        daemon::Daemon::new(options, applied, metrics, status_tx, tx.clone(), watching);
+    daemon.reload(ReloadCause::Startup).await;
+    daemon.publish();
+    systemd::notify("READY=1");
+    daemon.run(rx).await;
+    systemd::notify("STOPPING=1");
+    server.abort();
+    info!("agent stopped");
+    Ok(())
+}
+
+fn spawn_rescan(tx: mpsc::Sender<Control>, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if tx
+                .send(Control::Reload {
+                    cause: ReloadCause::Rescan,
+                    reply: None,
+                })
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+}

@@ -1,0 +1,187 @@
+//! When a job fires: the next slot, and what to do about slots that passed (catch-up, missed).
+//! Pure functions of (schedule, jitter, deadline, last fire, now).
+
+use crate::schedule::{Schedule, missed_between};
+use crate::state::records::{MissedRecord, Trigger};
+use chrono::{DateTime, Duration, Utc};
+
+/// A slot is on time, not a catch-up, when the agent reaches it within this long.
+pub const ON_TIME_TOLERANCE: Duration = Duration::seconds(60);
+
+/// One fire of a job: the schedule's slot and when it runs (slot + jitter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Slot {
+    /// The schedule's instant.
+    pub nominal: DateTime<Utc>,
+    /// When the run starts: nominal + the job's stable jitter.
+    pub at: DateTime<Utc>,
+}
+
+/// What the schedule of one job needs, with its jitter already computed.
+#[derive(Clone, Debug)]
+pub struct Timing {
+    /// The parsed schedule.
+    pub schedule: Schedule,
+    /// Stable jitter offset of this job on this host.
+    pub offset: Duration,
+    /// Catch-up window.
+    pub starting_deadline: Duration,
+}
+
+/// What passed slots call for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// A run to start now, and why.
+    pub run: Option<(Slot, Trigger)>,
+    /// Slots that will not run.
+    pub missed: Option<MissedRecord>,
+    /// The next slot after everything decided here.
+    pub next: Option<Slot>,
+}
+
+impl Timing {
+    /// The first slot whose nominal instant is strictly after `after`.
+    pub fn next_slot(&self, after: DateTime<Utc>) -> Option<Slot> {
+        self.schedule.next_after(after).map(|fire| Slot {
+            nominal: fire.at,
+            at: fire.at + self.offset,
+        })
+    }
+
+    /// Decides what to do at `now` about every slot after `last` (the latest slot already fired
+    /// or recorded): at most one run (on time, or a catch-up within the deadline), the rest missed.
+    pub fn decide(&self, last: DateTime<Utc>, now: DateTime<Utc>) -> Decision {
+        let passed = missed_between(&self.schedule, last, now - self.offset);
+        let Some(latest) = passed.latest else {
+            return Decision {
+                run: None,
+                missed: None,
+                next: self.next_slot(last.max(now - self.offset)),
+            };
+        };
+        let slot = Slot {
+            nominal: latest.at,
+            at: latest.at + self.offset,
+        };
+        let lateness = now - slot.at;
+        let next = self.next_slot(slot.nominal);
+        let first = self
+            .schedule
+            .next_after(last)
+            .map_or(slot.nominal, |f| f.at);
+        let missed = |count: u64, last_missed: DateTime<Utc>| {
+            (count > 0).then_some(MissedRecord {
+                count,
+                first,
+                last: last_missed,
+                capped: passed.count_is_capped,
+            })
+        };
+        if passed.count == 1 && lateness <= ON_TIME_TOLERANCE {
+            Decision {
+                run: Some((slot, Trigger::Schedule)),
+                missed: None,
+                next,
+            }
+        } else if lateness <= self.starting_deadline {
+            // Every slot but the latest is missed; the latest runs late, once.
+            // Bounded like the count: no walk over every passed slot.
+            let before_latest =
+                missed_between(&self.schedule, last, slot.nominal - Duration::seconds(1))
+                    .latest
+                    .map_or(slot.nominal, |f| f.at);
+            Decision {
+                run: Some((slot, Trigger::CatchUp)),
+                missed: missed(passed.count - 1, before_latest),
+                next,
+            }
+        } else {
+            Decision {
+                run: None,
+                missed: missed(passed.count, slot.nominal),
+                next,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().expect("time")
+    }
+
+    fn timing(expr: &str, offset_s: i64, deadline_s: i64) -> Timing {
+        Timing {
+            schedule: Schedule::parse(expr, "UTC").expect("schedule"),
+            offset: Duration::seconds(offset_s),
+            starting_deadline: Duration::seconds(deadline_s),
+        }
+    }
+
+    #[test]
+    fn a_slot_reached_on_time_runs_as_scheduled() {
+        let d = timing("0 2 * * *", 0, 3600)
+            .decide(t("2025-01-01T02:00:00Z"), t("2025-01-02T02:00:00.004Z"));
+        assert_eq!(
+            d.run.map(|(s, trig)| (s.nominal, trig)),
+            Some((t("2025-01-02T02:00:00Z"), Trigger::Schedule))
+        );
+        assert_eq!(d.missed, None);
+        assert_eq!(d.next.map(|s| s.nominal), Some(t("2025-01-03T02:00:00Z")));
+    }
+
+    #[test]
+    fn after_downtime_the_latest_slot_catches_up_and_the_rest_are_missed() {
+        // Hourly job, agent down from 00:30 to 05:10: 01..05 passed; 05:00 is 10 minutes late.
+        let d = timing("0 * * * *", 0, 3600)
+            .decide(t("2025-01-01T00:00:00Z"), t("2025-01-01T05:10:00Z"));
+        let (slot, trigger) = d.run.expect("a catch-up run");
+        assert_eq!(
+            (slot.nominal, trigger),
+            (t("2025-01-01T05:00:00Z"), Trigger::CatchUp)
+        );
+        let missed = d.missed.expect("missed");
+        assert_eq!(
+            (missed.count, missed.first, missed.last),
+            (4, t("2025-01-01T01:00:00Z"), t("2025-01-01T04:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn beyond_the_deadline_nothing_runs() {
+        let d = timing("0 2 * * *", 0, 1800)
+            .decide(t("2025-01-01T02:00:00Z"), t("2025-01-02T03:00:00Z"));
+        assert_eq!(d.run, None);
+        assert_eq!(d.missed.map(|m| m.count), Some(1));
+        assert_eq!(d.next.map(|s| s.nominal), Some(t("2025-01-03T02:00:00Z")));
+    }
+
+    #[test]
+    fn a_per_minute_job_after_a_month_costs_one_decision() {
+        let d =
+            timing("* * * * *", 0, 60).decide(t("2025-01-01T00:00:00Z"), t("2025-01-31T00:00:30Z"));
+        let missed = d.missed.expect("missed");
+        assert_eq!(missed.count, 30 * 24 * 60 - 1);
+        assert!(d.run.is_some());
+    }
+
+    #[test]
+    fn jitter_delays_the_run_but_not_the_slot() {
+        let tm = timing("0 2 * * *", 300, 3600);
+        let now = t("2025-01-01T02:01:00Z");
+        let slot = tm.next_slot(now - tm.offset).expect("slot");
+        // 02:00 + 5 min jitter is still ahead at 02:01, so today's slot is next.
+        assert_eq!(
+            (slot.nominal, slot.at),
+            (t("2025-01-01T02:00:00Z"), t("2025-01-01T02:05:00Z"))
+        );
+        let d = tm.decide(t("2024-12-31T02:00:00Z"), t("2025-01-01T02:05:00Z"));
+        assert_eq!(
+            d.run.map(|(s, trig)| (s.at, trig)),
+            Some((t("2025-01-01T02:05:00Z"), Trigger::Schedule))
+        );
+    }
+}

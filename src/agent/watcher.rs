@@ -1,0 +1,152 @@
+//! Watches the jobs directory (not its files: editors, Ansible and ConfigMaps replace files by
+//! rename) and asks for a reload on any change. Falls back to polling when inotify is unavailable.
+
+use super::control::{Control, ReloadCause};
+use notify::{PollWatcher, RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer_opt};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+/// How the directory is watched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchMode {
+    /// inotify, falling back to polling when it is not available.
+    Auto,
+    /// Polling (for file systems without inotify, such as NFS).
+    Poll,
+}
+
+/// How often the poll watcher looks at the directory.
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// How often the watcher checks that the directory it watches is still the one at the path.
+const RECHECK: Duration = Duration::from_secs(2);
+
+// Held only to keep the watcher thread alive; dropping it stops watching.
+#[allow(dead_code)]
+enum Active {
+    Inotify(Debouncer<RecommendedWatcher, RecommendedCache>),
+    Poll(Debouncer<PollWatcher, RecommendedCache>),
+}
+
+/// Starts watching `dir`; returns whether inotify is in use (false: polling).
+pub fn spawn(dir: PathBuf, debounce: Duration, mode: WatchMode, tx: mpsc::Sender<Control>) -> bool {
+    let (active, inotify) = start(&dir, debounce, mode, &tx);
+    tokio::spawn(async move {
+        let mut active = active;
+        let mut watched = inode(&dir);
+        loop {
+            tokio::time::sleep(RECHECK).await;
+            // A directory that was removed and created again is a new inode: watch it afresh.
+            let now = inode(&dir);
+            if now != watched {
+                info!(dir = %dir.display(), "jobs directory replaced or (re)appeared; watching it again");
+                drop(active.take());
+                let (next, _) = start(&dir, debounce, mode, &tx);
+                active = next;
+                watched = now;
+                let _ = tx.try_send(Control::Reload {
+                    cause: ReloadCause::Watcher,
+                    reply: None,
+                });
+            }
+            if tx.is_closed() {
+                break;
+            }
+        }
+    });
+    inotify
+}
+
+fn inode(dir: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
+}
+
+fn start(
+    dir: &Path,
+    debounce: Duration,
+    mode: WatchMode,
+    tx: &mpsc::Sender<Control>,
+) -> (Option<Active>, bool) {
+    if !dir.is_dir() {
+        return (None, mode == WatchMode::Auto);
+    }
+    let handler = {
+        let tx = tx.clone();
+        move |result: DebounceEventResult| match result {
+            // Level-triggered: which file changed does not matter, the reload compares everything;
+            // a full channel means a reload is already pending.
+            // Reads (ours included: every reload opens the files) are not changes.
+            Ok(events)
+                if events
+                    .iter()
+                    .any(|e| !matches!(e.kind, notify::EventKind::Access(_))) =>
+            {
+                let _ = tx.try_send(Control::Reload {
+                    cause: ReloadCause::Watcher,
+                    reply: None,
+                });
+            }
+            Ok(_) => {}
+            Err(errors) => {
+                for e in errors {
+                    warn!("watching the jobs directory: {e}");
+                }
+                let _ = tx.try_send(Control::Reload {
+                    cause: ReloadCause::Watcher,
+                    reply: None,
+                });
+            }
+        }
+    };
+    if mode == WatchMode::Auto {
+        match new_debouncer_opt::<_, RecommendedWatcher, RecommendedCache>(
+            debounce,
+            None,
+            handler.clone(),
+            RecommendedCache::new(),
+            notify::Config::default(),
+        )
+        .and_then(|mut d| d.watch(dir, RecursiveMode::NonRecursive).map(|()| d))
+        {
+            Ok(d) => return (Some(Active::Inotify(d)), true),
+            Err(e) => {
+                let limit = matches!(e.kind, notify::ErrorKind::MaxFilesWatch)
+                    || matches!(&e.kind, notify::ErrorKind::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) || io.raw_os_error() == Some(libc::EMFILE));
+                if limit {
+                    error!(
+                        "inotify limit reached ({e}); raise the sysctls fs.inotify.max_user_watches / fs.inotify.max_user_instances. Polling the jobs directory every {}s instead",
+                        POLL_INTERVAL.as_secs()
+                    );
+                } else {
+                    error!(
+                        "cannot watch the jobs directory ({e}); polling it every {}s instead",
+                        POLL_INTERVAL.as_secs()
+                    );
+                }
+            }
+        }
+    }
+    match new_debouncer_opt::<_, PollWatcher, RecommendedCache>(
+        debounce,
+        None,
+        handler,
+        RecommendedCache::new(),
+        notify::Config::default()
+            .with_poll_interval(POLL_INTERVAL)
+            .with_compare_contents(false),
+    )
+    .and_then(|mut d| d.watch(dir, RecursiveMode::NonRecursive).map(|()| d))
+    {
+        Ok(d) => (Some(Active::Poll(d)), false),
+        Err(e) => {
+            error!(
+                "cannot poll the jobs directory either ({e}); only SIGHUP, the API and the periodic rescan reload"
+            );
+            (None, false)
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! `history JOB`: recent runs, newest first, from the run records.
+
+use super::args::{GlobalArgs, HistoryArgs, Output};
+use super::{exit, print_json, settings};
+use crate::state::records;
+use comfy_table::{Table, presets::NOTHING};
+
+/// Runs `history`.
+pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<u8> {
+    let settings = settings(global)?;
+    if let Some(problem) = crate::jobs::name_problem(&args.job) {
+        anyhow::bail!("invalid job name: {problem}");
+    }
+    // Records are written atomically, so reading them beside a running agent is safe.
+    let (runs, problems) = records::history(&settings.state_dir, &args.job, args.limit)?;
+    for p in &problems {
+        eprintln!("warning: {p} (set aside with a .corrupt suffix)");
+    }
+    match global.output {
+        Output::Json => print_json(&runs)?,
+        Output::Text => {
+            if runs.is_empty() {
+                println!(
+                    "no runs recorded for `{}` in {}",
+                    args.job,
+                    settings.state_dir.display()
+                );
+                return Ok(exit::OK);
+            }
+            let mut table = Table::new();
+            table.load_preset(NOTHING);
+            table.set_header([
+                "RUN",
+                "TRIGGER",
+                "SCHEDULED",
+                "STARTED",
+                "DURATION",
+                "STATUS",
+                "BUNDLE / REASON",
+            ]);
+            for r in &runs {
+                let duration = r
+                    .ended_at
+                    .map(|e| {
+                        format!(
+                            "{:.1}s",
+                            (e - r.started_at).num_milliseconds() as f64 / 1000.0
+                        )
+                    })
+                    .unwrap_or_else(|| "-".into());
+                let detail = match (&r.bundle, &r.reason) {
+                    (Some(b), _) => format!("{} ({} bytes)", b.path.display(), b.size),
+                    (None, Some(reason)) => reason.clone(),
+                    (None, None) => String::new(),
+                };
+                table.add_row([
+                    r.run_id.clone(),
+                    format!("{:?}", r.trigger).to_lowercase(),
+                    r.scheduled_at
+                        .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+                    r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    duration,
+                    r.status.as_str().to_string(),
+                    detail,
+                ]);
+            }
+            println!("{table}");
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,173 @@
+//! `status`: jobs, next runs and last results; from the running agent, else the state directory.
+
+use super::args::{GlobalArgs, Output};
+use super::client::{self, Reach};
+use super::{exit, hostname, print_json, settings};
+use crate::agent::StatusSnapshot;
+use crate::agent::status::{JobStatus, LastRun};
+use crate::plan::{PlanOptions, upcoming};
+use crate::state::{self, records};
+use anyhow::Context as _;
+use chrono::Utc;
+use comfy_table::{Table, presets::NOTHING};
+use std::time::Duration;
+
+/// Runs `status`.
+pub fn run(global: &GlobalArgs) -> anyhow::Result<u8> {
+    let settings = settings(global)?;
+    let (snapshot, live) = match client::reach(&settings.listen)? {
+        Reach::Up(addr) => {
+            let response = client::request(addr, "GET", "/api/v1/status", Duration::from_secs(30))?;
+            let snapshot: StatusSnapshot =
+                serde_json::from_str(&response.body).with_context(|| {
+                    format!(
+                        "unexpected answer from {}: {}",
+                        settings.listen, response.body
+                    )
+                })?;
+            (snapshot, true)
+        }
+        Reach::Down => (offline(&settings)?, false),
+    };
+    match global.output {
+        Output::Json => print_json(&serde_json::json!({"agentRunning": live, "status": snapshot}))?,
+        Output::Text => print!("{}", render(&snapshot, live)),
+    }
+    Ok(exit::OK)
+}
+
+/// What the state directory says when no agent runs: the applied jobs, their next fire (from
+/// their last recorded fire) and their last run.
+fn offline(settings: &crate::settings::Settings) -> anyhow::Result<StatusSnapshot> {
+    let applied = state::read_applied(&settings.state_dir)?;
+    let options = PlanOptions {
+        strict: false,
+        now: Utc::now(),
+        host_identity: settings.host_identity_or(&hostname()),
+        show_next: 1,
+    };
+    let mut jobs = Vec::new();
+    for (name, job) in &applied.jobs {
+        let spec = job.definition.get("spec");
+        let text = |key: &str| {
+            spec.and_then(|s| s.get(key))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let timing = job.timing();
+        let next_run = timing
+            .as_ref()
+            .and_then(|(schedule, jitter, suspended)| {
+                upcoming(schedule, *jitter, *suspended, name, &options, 1)
+                    .into_iter()
+                    .next()
+            })
+            .map(|f| f.at);
+        let last_run = records::history(&settings.state_dir, name, 1)
+            .ok()
+            .and_then(|(mut r, _)| r.pop())
+            .map(|r| LastRun {
+                run_id: r.run_id,
+                status: r.status,
+                started_at: r.started_at,
+                ended_at: r.ended_at,
+            });
+        jobs.push(JobStatus {
+            name: name.clone(),
+            schedule: text("schedule"),
+            time_zone: text("timeZone"),
+            suspended: timing.as_ref().is_some_and(|t| t.2),
+            next_run,
+            running: Vec::new(),
+            last_run,
+            source: job.source.clone(),
+            stale: false,
+        });
+    }
+    Ok(StatusSnapshot {
+        jobs_dir: settings.jobs_dir.clone(),
+        state_dir: settings.state_dir.clone(),
+        jobs,
+        ..StatusSnapshot::default()
+    })
+}
+
+fn render(s: &StatusSnapshot, live: bool) -> String {
+    let mut out = String::new();
+    if live {
+        out.push_str(&format!(
+            "agent pid {} ({}), {} job(s), {}\n",
+            s.pid,
+            if s.ready { "ready" } else { "not ready" },
+            s.jobs.len(),
+            if s.watching {
+                "watching the jobs directory"
+            } else {
+                "polling the jobs directory"
+            }
+        ));
+        for p in &s.problems {
+            out.push_str(&format!("  problem: {p}\n"));
+        }
+        if let Some(r) = &s.last_reload {
+            out.push_str(&format!(
+                "  last reload {}: {}\n",
+                r.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                r.summary
+            ));
+        }
+        for f in &s.rejected_files {
+            out.push_str(&format!(
+                "  rejected: {} ({} error(s))\n",
+                f.path.display(),
+                f.errors.len()
+            ));
+        }
+    } else {
+        out.push_str(&format!(
+            "no agent is running; from the state directory {}\n",
+            s.state_dir.display()
+        ));
+    }
+    let mut table = Table::new();
+    table.load_preset(NOTHING);
+    table.set_header(["JOB", "SCHEDULE", "ZONE", "NEXT RUN", "LAST RUN", "RESULT"]);
+    for j in &s.jobs {
+        let next = if j.suspended {
+            "suspended".to_string()
+        } else {
+            j.next_run.map_or_else(
+                || "-".into(),
+                |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            )
+        };
+        let (last, result) = match (&j.last_run, j.running.is_empty()) {
+            (_, false) => (
+                "now".to_string(),
+                format!("running ({})", j.running.join(", ")),
+            ),
+            (Some(r), true) => (
+                r.started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                r.status.as_str().to_string(),
+            ),
+            (None, true) => ("-".into(), "-".into()),
+        };
+        let name = if j.stale {
+            format!("{} (last good)", j.name)
+        } else {
+            j.name.clone()
+        };
+        table.add_row([
+            name,
+            j.schedule.clone(),
+            j.time_zone.clone(),
+            next,
+            last,
+            result,
+        ]);
+    }
+    out.push_str(&table.to_string());
+    out.push('\n');
+    out
+}

@@ -1,0 +1,164 @@
+//! `trigger JOB`: through the running agent (so its concurrency policy and history apply), else
+//! in the foreground under the state directory's lock.
+
+use super::args::{GlobalArgs, Output, TriggerArgs};
+use super::client::{self, Reach};
+use super::{exit, hostname, print_json, settings};
+use crate::agent::executor::{self, RunSpec};
+use crate::jobs::{self, Context};
+use crate::pipeline::Cancel;
+use crate::state::records::{self, RunRecord, RunStatus, Trigger};
+use crate::state::{self, StateLock};
+use anyhow::{Context as _, bail};
+use chrono::Utc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs `trigger`.
+pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> anyhow::Result<u8> {
+    let settings = settings(global)?;
+    let record = match client::reach(&settings.listen)? {
+        Reach::Up(addr) => {
+            let response = client::request(
+                addr,
+                "POST",
+                &format!("/api/v1/jobs/{}/trigger", args.job),
+                Duration::from_secs(60),
+            )?;
+            let answer: serde_json::Value = serde_json::from_str(&response.body)
+                .with_context(|| format!("unexpected answer from the agent: {}", response.body))?;
+            if response.status != 202 {
+                bail!("{}", answer["error"].as_str().unwrap_or(&response.body));
+            }
+            let run_id = answer["runId"].as_str().unwrap_or_default().to_string();
+            eprintln!(
+                "{}: run {run_id} {}",
+                args.job,
+                answer["state"].as_str().unwrap_or("accepted")
+            );
+            if args.no_wait {
+                if global.output == Output::Json {
+                    println!("{answer}");
+                }
+                return Ok(exit::OK);
+            }
+            wait_for(&settings.state_dir, &args.job, &run_id, &settings.listen)?
+        }
+        Reach::Down => foreground(&settings, &args.job)?,
+    };
+    match global.output {
+        Output::Json => print_json(&record)?,
+        Output::Text => {
+            println!(
+                "{} {}: {}",
+                record.job,
+                record.run_id,
+                record.status.as_str()
+            );
+            if let Some(reason) = &record.reason {
+                println!("  {reason}");
+            }
+            for p in &record.phases {
+                println!(
+                    "  {:8} {:?}{}",
+                    p.name,
+                    p.status,
+                    p.error
+                        .as_ref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                );
+            }
+            if let Some(b) = &record.bundle {
+                println!(
+                    "  bundle {} ({} bytes, sha256 {})",
+                    b.path.display(),
+                    b.size,
+                    b.sha256
+                );
+            }
+        }
+    }
+    Ok(if record.status == RunStatus::Succeeded {
+        exit::OK
+    } else {
+        exit::FAILURE
+    })
+}
+
+/// Polls the run's record until it is final, as long as the agent is still there.
+fn wait_for(
+    state_dir: &std::path::Path,
+    job: &str,
+    run_id: &str,
+    listen: &str,
+) -> anyhow::Result<RunRecord> {
+    let path = records::runs_dir(state_dir, job).join(format!("{run_id}.json"));
+    let mut polls: u64 = 0;
+    loop {
+        if let Ok(record) = records::read_record(&path)
+            && record.status != RunStatus::Running
+        {
+            return Ok(record);
+        }
+        polls += 1;
+        if polls.is_multiple_of(20) && matches!(client::reach(listen)?, Reach::Down) {
+            bail!(
+                "the agent stopped before run {run_id} finished; its next start marks the run interrupted"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// No agent runs: take the state directory's lock (so none starts meanwhile) and run here.
+fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Result<RunRecord> {
+    state::prepare(&settings.state_dir)?;
+    let _lock = StateLock::acquire(&settings.state_dir)?;
+    let ctx = Context {
+        default_time_zone: settings.default_time_zone.clone(),
+    };
+    let desired = jobs::load_dir(&settings.jobs_dir, &ctx)?;
+    let Some(job) = desired.jobs.get(name).cloned() else {
+        let rejected = desired
+            .rejected()
+            .find(|f| f.job_names.iter().any(|n| n == name));
+        match rejected {
+            Some(f) => bail!(
+                "job `{name}` is defined in {}, which has errors; run `troubleshoot-agent validate`",
+                f.path.display()
+            ),
+            None => bail!("no job named `{name}` in {}", settings.jobs_dir.display()),
+        }
+    };
+    let mut counter = 1;
+    let stamp = records::run_id_for(Utc::now());
+    let runs = records::runs_dir(&settings.state_dir, name);
+    while runs.join(format!("manual-{stamp}-{counter}.json")).exists() {
+        counter += 1;
+    }
+    let spec = RunSpec {
+        job: Arc::new(job),
+        run_id: format!("manual-{stamp}-{counter}"),
+        trigger: Trigger::Manual,
+        attempt: 1,
+        scheduled_at: None,
+    };
+    eprintln!(
+        "no agent is running at {}; running `{name}` in the foreground",
+        settings.listen
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (record, persist_error) = runtime.block_on(executor::execute(
+        spec,
+        settings.state_dir.clone(),
+        hostname(),
+        Cancel::default(),
+    ));
+    if let Some(e) = persist_error {
+        eprintln!("warning: the run record could not be written: {e}");
+    }
+    Ok(record)
+}

@@ -1,0 +1,395 @@
+//! Run records: one JSON file per run under `jobs/<job>/runs/<run-id>.json`, written atomically.
+//!
+//! Run ids sort by time: scheduled runs are named after their nominal fire instant
+//! (`20250309T070000Z`), so the newest record of a job is the last name in the directory.
+
+use super::{StateError, write_atomic};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Why a run started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    /// Its schedule fired.
+    Schedule,
+    /// A fire missed during downtime, run late within `startingDeadline`.
+    CatchUp,
+    /// `trigger JOB`.
+    Manual,
+    /// A retry of a failed run.
+    Retry,
+}
+
+/// How a run ended (or that it has not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// In progress (a record left like this after a crash is marked `interrupted` at start-up).
+    Running,
+    /// Finished and produced its result.
+    Succeeded,
+    /// Finished with an error.
+    Failed,
+    /// Cancelled by its timeout; what it had is kept.
+    TimedOut,
+    /// Not run (concurrency policy, low disk, ...); the reason says why.
+    Skipped,
+    /// Cut off by a shutdown, a `Replace`, or a crash; partial results are kept.
+    Interrupted,
+    /// Fires that passed while the agent was down and were not caught up.
+    Missed,
+}
+
+impl RunStatus {
+    /// The name used in records and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::TimedOut => "timed-out",
+            RunStatus::Skipped => "skipped",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Missed => "missed",
+        }
+    }
+}
+
+/// Outcome of one pipeline phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PhaseStatus {
+    /// Done.
+    Succeeded,
+    /// Failed (see `error`).
+    Failed,
+    /// Not needed for this job (e.g. no upload targets).
+    Skipped,
+    /// This build has no implementation of the phase yet.
+    NotAvailable,
+    /// Stopped by a timeout or cancellation.
+    Cancelled,
+}
+
+/// One phase of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseRecord {
+    /// `collect`, `redact`, `analyze`, `archive`, `upload`.
+    pub name: String,
+    /// Outcome.
+    pub status: PhaseStatus,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+    /// What went wrong, or why it did not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One collector of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CollectorRecord {
+    /// Collector type (`cpu`, `run`, ...).
+    pub kind: String,
+    /// Its title (`collectorName` or the default).
+    pub title: String,
+    /// `succeeded`, `failed` or `skipped`.
+    pub status: String,
+    /// Files it wrote.
+    pub files: u64,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+    /// Error or skip reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The archive a run produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleRecord {
+    /// Path of the `.tar.gz`.
+    pub path: PathBuf,
+    /// Size in bytes.
+    pub size: u64,
+    /// Hex sha256.
+    pub sha256: String,
+    /// Whether it holds only part of what was asked for (timeout, interruption).
+    #[serde(default)]
+    pub partial: bool,
+    /// When retention removed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned_at: Option<DateTime<Utc>>,
+    /// Which retention rule removed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned_by: Option<String>,
+}
+
+/// Fires recorded as missed by one catch-up decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MissedRecord {
+    /// How many fires were missed.
+    pub count: u64,
+    /// The earliest missed fire counted.
+    pub first: DateTime<Utc>,
+    /// The latest missed fire.
+    pub last: DateTime<Utc>,
+    /// The count stopped at a bound (very long downtime of a frequent job).
+    #[serde(default)]
+    pub capped: bool,
+}
+
+/// One upload attempt series of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadRecord {
+    /// Target kind and name (`s3:bucket`).
+    pub target: String,
+    /// Where it went.
+    pub url: String,
+    /// Bytes sent.
+    pub size: u64,
+    /// Attempts made.
+    pub attempts: u32,
+    /// `succeeded`, `failed` or `pending`.
+    pub status: String,
+    /// Last error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Everything known about one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    /// Record format version.
+    pub version: u32,
+    /// Unique within the job; sorts by time.
+    pub run_id: String,
+    /// Job name.
+    pub job: String,
+    /// Hex sha256 of the job definition the run used.
+    pub spec_hash: String,
+    /// Why it ran.
+    pub trigger: Trigger,
+    /// 1 for the first attempt, 2 for the first retry, ...
+    pub attempt: u32,
+    /// The schedule slot (nominal fire instant), for scheduled, catch-up and retry runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// When it actually started (after jitter and queueing).
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Outcome.
+    pub status: RunStatus,
+    /// Why it ended this way, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The host that ran it.
+    pub host: String,
+    /// Pipeline phases in order.
+    #[serde(default)]
+    pub phases: Vec<PhaseRecord>,
+    /// Collectors.
+    #[serde(default)]
+    pub collectors: Vec<CollectorRecord>,
+    /// The archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<BundleRecord>,
+    /// Redaction counts per redactor (never values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redaction: Option<serde_json::Value>,
+    /// Analyzer outcome counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<serde_json::Value>,
+    /// Uploads.
+    #[serde(default)]
+    pub uploads: Vec<UploadRecord>,
+    /// For `missed` records: which fires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed: Option<MissedRecord>,
+}
+
+/// Current record format version.
+pub const RECORD_VERSION: u32 = 1;
+
+/// The compact UTC timestamp used in run ids: `20250309T070000Z`.
+pub fn run_id_for(instant: DateTime<Utc>) -> String {
+    instant.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// The nominal instant at the start of a scheduled run id, if it has one.
+pub fn instant_of_run_id(run_id: &str) -> Option<DateTime<Utc>> {
+    let stamp = run_id.get(..16)?;
+    chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+/// `<state>/jobs/<job>`.
+pub fn job_dir(state_dir: &Path, job: &str) -> PathBuf {
+    state_dir.join("jobs").join(job)
+}
+
+/// `<state>/jobs/<job>/runs`.
+pub fn runs_dir(state_dir: &Path, job: &str) -> PathBuf {
+    job_dir(state_dir, job).join("runs")
+}
+
+/// Writes (or replaces) a run record atomically.
+pub fn write_record(state_dir: &Path, record: &RunRecord) -> Result<PathBuf, StateError> {
+    let dir = runs_dir(state_dir, &record.job);
+    super::ensure_private_dir(&dir)?;
+    let path = dir.join(format!("{}.json", record.run_id));
+    let mut bytes = serde_json::to_vec_pretty(record).map_err(|e| StateError::Corrupt {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    bytes.push(b'\n');
+    write_atomic(&path, &bytes)?;
+    Ok(path)
+}
+
+/// Reads one record.
+pub fn read_record(path: &Path) -> Result<RunRecord, StateError> {
+    let bytes = std::fs::read(path).map_err(|source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Record files of a job, oldest first (by run id); temp files are not listed.
+pub fn record_paths(state_dir: &Path, job: &str) -> Result<Vec<PathBuf>, StateError> {
+    let dir = runs_dir(state_dir, job);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(StateError::Io { path: dir, source }),
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && !p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
+        })
+        .collect();
+    paths.sort_by_key(|p| run_sort_key(p));
+    Ok(paths)
+}
+
+// Manual run ids start with "manual-"; sort everything by the timestamp inside the name.
+fn run_sort_key(path: &Path) -> String {
+    let name = path
+        .file_stem()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    name.strip_prefix("manual-").unwrap_or(name).to_string()
+}
+
+/// The newest `limit` records of a job, newest first; corrupt records are set aside with a
+/// `.corrupt` suffix and reported in the second list, never fatal.
+pub fn history(
+    state_dir: &Path,
+    job: &str,
+    limit: usize,
+) -> Result<(Vec<RunRecord>, Vec<StateError>), StateError> {
+    let mut records = Vec::new();
+    let mut problems = Vec::new();
+    for path in record_paths(state_dir, job)?.iter().rev() {
+        if records.len() >= limit {
+            break;
+        }
+        match read_record(path) {
+            Ok(r) => records.push(r),
+            Err(e) => {
+                super::set_aside(path);
+                problems.push(e);
+            }
+        }
+    }
+    Ok((records, problems))
+}
+
+/// The latest nominal fire instant recorded for a job (scheduled, catch-up, retry or missed),
+/// from which the next fire is computed after a restart.
+pub fn last_fire(state_dir: &Path, job: &str) -> Result<Option<DateTime<Utc>>, StateError> {
+    Ok(record_paths(state_dir, job)?
+        .iter()
+        .filter_map(|p| {
+            p.file_stem()
+                .and_then(|n| n.to_str())
+                .and_then(instant_of_run_id)
+        })
+        .max())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(job: &str, run_id: &str, status: RunStatus) -> RunRecord {
+        RunRecord {
+            version: RECORD_VERSION,
+            run_id: run_id.into(),
+            job: job.into(),
+            spec_hash: "h".into(),
+            trigger: Trigger::Schedule,
+            attempt: 1,
+            scheduled_at: instant_of_run_id(run_id),
+            started_at: Utc::now(),
+            ended_at: None,
+            status,
+            reason: None,
+            host: "h".into(),
+            phases: Vec::new(),
+            collectors: Vec::new(),
+            bundle: None,
+            redaction: None,
+            analysis: None,
+            uploads: Vec::new(),
+            missed: None,
+        }
+    }
+
+    #[test]
+    fn run_ids_round_trip_and_sort_by_time() {
+        let t = "2025-03-09T07:00:00Z"
+            .parse::<DateTime<Utc>>()
+            .expect("time");
+        assert_eq!(run_id_for(t), "20250309T070000Z");
+        assert_eq!(instant_of_run_id("20250309T070000Z-retry1"), Some(t));
+        assert_eq!(instant_of_run_id("manual-20250309T070000Z-1"), None);
+    }
+
+    #[test]
+    fn history_is_newest_first_and_sets_corrupt_records_aside() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for id in ["20250101T000000Z", "20250102T000000Z", "20250103T000000Z"] {
+            write_record(dir.path(), &record("a", id, RunStatus::Succeeded)).expect("write");
+        }
+        let bad = runs_dir(dir.path(), "a").join("20250104T000000Z.json");
+        std::fs::write(&bad, "{").expect("write corrupt");
+        let (records, problems) = history(dir.path(), "a", 2).expect("history");
+        let ids: Vec<&str> = records.iter().map(|r| r.run_id.as_str()).collect();
+        assert_eq!(ids, ["20250103T000000Z", "20250102T000000Z"]);
+        assert_eq!(problems.len(), 1);
+        assert!(!bad.exists());
+        assert!(bad.with_extension("json.corrupt").exists());
+        let last = last_fire(dir.path(), "a").expect("last");
+        assert_eq!(last, instant_of_run_id("20250103T000000Z"));
+    }
+}

@@ -1,0 +1,85 @@
+//! Start-up recovery after a crash or `kill -9`: no record stays `running`, no temp file stays.
+
+use super::records::{self, RunStatus};
+use super::{StateError, set_aside};
+use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
+
+/// What recovery found and did.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    /// Runs that were in progress when the previous agent died, now `interrupted`: (job, run id).
+    pub interrupted: Vec<(String, String)>,
+    /// Temp files removed.
+    pub temps_removed: usize,
+    /// Records that could not be read, renamed with a `.corrupt` suffix.
+    pub corrupt: Vec<PathBuf>,
+}
+
+/// Marks `running` records `interrupted` (partial bundles stay where they are), removes temp
+/// files left by interrupted atomic writes, and sets unreadable records aside.
+pub fn recover(state_dir: &Path, now: DateTime<Utc>) -> Result<Recovery, StateError> {
+    let mut out = Recovery::default();
+    out.temps_removed += remove_temps(state_dir);
+    let jobs_dir = state_dir.join("jobs");
+    let entries = match std::fs::read_dir(&jobs_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(source) => {
+            return Err(StateError::Io {
+                path: jobs_dir,
+                source,
+            });
+        }
+    };
+    for job_entry in entries.filter_map(Result::ok) {
+        let job_path = job_entry.path();
+        let Some(job) = job_path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        for sub in ["runs", "bundles"] {
+            out.temps_removed += remove_temps(&job_path.join(sub));
+        }
+        for path in records::record_paths(state_dir, &job)? {
+            match records::read_record(&path) {
+                Ok(mut record) if record.status == RunStatus::Running => {
+                    record.status = RunStatus::Interrupted;
+                    record.ended_at = Some(now);
+                    record.reason = Some(
+                        "the agent stopped while the run was in progress (crash or kill); partial results are kept"
+                            .into(),
+                    );
+                    records::write_record(state_dir, &record)?;
+                    out.interrupted.push((job.clone(), record.run_id));
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    if let Some(p) = set_aside(&path) {
+                        out.corrupt.push(p);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Removes `.<name>.tmp-<pid>` files (atomic writes that never got renamed) in `dir`.
+fn remove_temps(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with('.') && n.contains(".tmp-"))
+        })
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
