@@ -13,7 +13,7 @@ use tempfile::TempDir;
 
 /// A temp dir with `jobs/` and `state/` inside.
 struct Dirs {
-    _root: TempDir,
+    root: TempDir,
     jobs: PathBuf,
     state: PathBuf,
 }
@@ -24,11 +24,7 @@ fn dirs() -> Dirs {
     let state = root.path().join("state");
     std::fs::create_dir(&jobs).expect("mkdir jobs");
     std::fs::create_dir(&state).expect("mkdir state");
-    Dirs {
-        _root: root,
-        jobs,
-        state,
-    }
+    Dirs { root, jobs, state }
 }
 
 fn write(path: &Path, text: impl AsRef<[u8]>) -> PathBuf {
@@ -43,7 +39,7 @@ fn validate(state: &Path, args: &[&Path]) -> (i32, String, String) {
         .args(args)
         .output()
         .expect("run validate");
-    (code(&out), stdout(&out), stderr(&out))
+    (exit_code(&out), stdout(&out), stderr(&out))
 }
 
 /// `--output json validate ARGS...`: (exit code, the report).
@@ -62,10 +58,10 @@ fn validate_json(mut cmd: Command, args: &[&Path]) -> (i32, Value) {
             stderr(&out)
         )
     });
-    (code(&out), report)
+    (exit_code(&out), report)
 }
 
-fn code(out: &std::process::Output) -> i32 {
+fn exit_code(out: &std::process::Output) -> i32 {
     out.status
         .code()
         .unwrap_or_else(|| panic!("killed by a signal: {out:?}"))
@@ -282,8 +278,8 @@ fn wrong_kind_support_bundle_in_the_jobs_dir_has_a_hint() {
     // The good file still validates: its job is listed, the one error is the bundle's.
     assert_has_line(&out, "invalid: 2 files, 1 job, 1 error, 1 warning");
 
-    let (code, report) = validate_json(agent(&d.state), &[&d.jobs]);
-    assert_eq!(code, 1);
+    let (status, report) = validate_json(agent(&d.state), &[&d.jobs]);
+    assert_eq!(status, 1);
     assert_eq!(jobs(&report), ["good"]);
     assert_eq!(error_files(&report), [bundle.display().to_string()]);
 
@@ -294,7 +290,7 @@ fn wrong_kind_support_bundle_in_the_jobs_dir_has_a_hint() {
         .arg("plan")
         .output()
         .expect("plan");
-    assert_eq!(code_of(&out), 1, "{}", stderr(&out));
+    assert_eq!(exit_code(&out), 1, "{}", stderr(&out));
     let text = stdout(&out);
     assert_has_line(&text, &format!("! reject   {} (1 error)", bundle.display()));
     assert_has_line(
@@ -305,10 +301,6 @@ fn wrong_kind_support_bundle_in_the_jobs_dir_has_a_hint() {
         &text,
         "Plan: 1 to add, 0 to change, 0 to remove, 1 file rejected.",
     );
-}
-
-fn code_of(out: &std::process::Output) -> i32 {
-    code(out)
 }
 
 #[test]
@@ -524,7 +516,7 @@ fn assert_spec_ref_error(d: &Dirs, reference: &str, message: &str, hint: &str, a
         cmd.arg("validate").arg(&file).output().expect("validate")
     };
     let (out_text, err) = (stdout(&out), stderr(&out));
-    assert_eq!(code(&out), 1, "stdout:\n{out_text}\nstderr:\n{err}");
+    assert_eq!(exit_code(&out), 1, "stdout:\n{out_text}\nstderr:\n{err}");
     let resolved = d.jobs.join(reference);
     assert_has_line(
         &err,
@@ -670,7 +662,7 @@ fn make_unreadable(file: &Path, d: &Dirs) {
     if is_root() {
         let mut dir = file.parent();
         while let Some(p) = dir {
-            if p == d._root.path().parent().unwrap_or(Path::new("/")) {
+            if p == d.root.path().parent().unwrap_or(Path::new("/")) {
                 break;
             }
             std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755))
@@ -702,7 +694,7 @@ fn permission_denied_on_one_job_file_while_the_others_validate() {
         .output()
         .expect("validate");
     let (text, err) = (stdout(&out), stderr(&out));
-    assert_eq!(code(&out), 1, "stdout:\n{text}\nstderr:\n{err}");
+    assert_eq!(exit_code(&out), 1, "stdout:\n{text}\nstderr:\n{err}");
     assert_has_line(&err, &whole_file(&locked, "permission denied"));
     assert_has_line(
         &err,
@@ -710,8 +702,8 @@ fn permission_denied_on_one_job_file_while_the_others_validate() {
     );
     assert_has_line(&text, "invalid: 3 files, 2 jobs, 1 error, 2 warnings");
 
-    let (code, report) = validate_json(unprivileged(&d.state), &[&d.jobs]);
-    assert_eq!(code, 1);
+    let (status, report) = validate_json(unprivileged(&d.state), &[&d.jobs]);
+    assert_eq!(status, 1);
     assert_eq!(jobs(&report), ["alpha", "charlie"]);
     assert_eq!(error_files(&report), [locked.display().to_string()]);
 
@@ -723,7 +715,7 @@ fn permission_denied_on_one_job_file_while_the_others_validate() {
         .output()
         .expect("plan");
     let text = stdout(&out);
-    assert_eq!(code_of(&out), 1, "{text}\n{}", stderr(&out));
+    assert_eq!(exit_code(&out), 1, "{text}\n{}", stderr(&out));
     assert_has_line(&text, &format!("! reject   {} (1 error)", locked.display()));
     assert_has_line(
         &text,
@@ -742,7 +734,7 @@ fn missing_jobs_dir_fails_validate() {
         .arg("validate")
         .output()
         .expect("validate");
-    assert_eq!(code(&out), 1);
+    assert_eq!(exit_code(&out), 1);
     assert_eq!(
         stderr(&out),
         "error: jobs directory /nonexistent does not exist; create it or point --jobs-dir at the right place\n"
@@ -758,7 +750,7 @@ fn missing_jobs_dir_fails_plan() {
         .arg("plan")
         .output()
         .expect("plan");
-    assert_eq!(code(&out), 1);
+    assert_eq!(exit_code(&out), 1);
     assert_eq!(
         stderr(&out),
         "error: jobs directory /nonexistent does not exist; create it or point --jobs-dir at the right place\n"
@@ -781,7 +773,7 @@ fn assert_dir_with_one_bad_entry(d: &Dirs, bad: &[&Path], message: &str) {
             .output()
             .expect("validate");
         let (text, err) = (stdout(&out), stderr(&out));
-        assert_eq!(code(&out), 1, "stdout:\n{text}\nstderr:\n{err}");
+        assert_eq!(exit_code(&out), 1, "stdout:\n{text}\nstderr:\n{err}");
         for b in bad {
             assert_has_line(&err, &whole_file(b, message));
         }
@@ -808,7 +800,7 @@ fn assert_dir_with_one_bad_entry(d: &Dirs, bad: &[&Path], message: &str) {
         .output()
         .expect("plan");
     let text = stdout(&out);
-    assert_eq!(code(&out), 1, "{text}\n{}", stderr(&out));
+    assert_eq!(exit_code(&out), 1, "{text}\n{}", stderr(&out));
     for b in bad {
         assert_has_line(&text, &format!("! reject   {} (1 error)", b.display()));
     }
@@ -890,7 +882,7 @@ fn two_files_defining_the_same_job_name() {
         .output()
         .expect("plan");
     let text = stdout(&out);
-    assert_eq!(code_of(&out), 1, "{text}");
+    assert_eq!(exit_code(&out), 1, "{text}");
     assert_has_line(
         &text,
         "Plan: 1 to add, 0 to change, 0 to remove, 2 files rejected.",
@@ -981,7 +973,7 @@ fn strict_makes_warnings_fail() {
         .arg(&file)
         .output()
         .expect("validate --strict");
-    assert_eq!(code_of(&out), 1, "{}", stderr(&out));
+    assert_eq!(exit_code(&out), 1, "{}", stderr(&out));
     assert_has_line(
         &stdout(&out),
         "invalid: 1 file, 1 job, 0 errors, 1 warning (--strict: warnings fail)",
