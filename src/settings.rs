@@ -13,6 +13,8 @@ use std::time::Duration;
 pub const DEFAULT_CONFIG: &str = "/etc/troubleshoot/agent.yaml";
 /// Prefix of the environment variables that override settings.
 pub const ENV_PREFIX: &str = "TROUBLESHOOT_AGENT_";
+/// `TROUBLESHOOT_AGENT_LOG`: the log filter, read by the logging set-up, not a setting.
+const LOG_ENV_SUFFIX: &str = "LOG";
 
 /// The agent's settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -122,8 +124,14 @@ pub fn load(
     if let Some(path) = &file {
         figment = figment.merge(Yaml::file_exact(path));
     }
+    // `TROUBLESHOOT_AGENT_LOG` is the log filter, not a setting. figment lowercases keys after
+    // `map` by default, which would turn `jobsDir` into `jobsdir`, an unknown field.
+    let env_provider = Env::prefixed(ENV_PREFIX)
+        .ignore(&[LOG_ENV_SUFFIX])
+        .map(|key| snake_to_camel(key.as_str()).into())
+        .lowercase(false);
     figment = figment
-        .merge(Env::prefixed(ENV_PREFIX).map(|key| snake_to_camel(key.as_str()).into()))
+        .merge(env_provider)
         .merge(Serialized::defaults(overrides));
     let settings: Settings = figment.extract().map_err(|e| {
         let mut messages = Vec::new();

@@ -84,7 +84,15 @@ pub fn load_file(path: &Path, ctx: &Context) -> FileReport {
     }
     for (index, node) in documents.iter().enumerate() {
         let mut diagnostics = Vec::new();
-        if let Some(doc) = typed_document(path, &text, node, &mut diagnostics) {
+        let typed = typed_document(path, &text, node, &mut diagnostics);
+        if typed.is_none()
+            && let Some(name) = job_name_of_rejected(node)
+        {
+            // A job document with an error in it still defines its name: the file says what it
+            // holds, and a clash with another file is still found.
+            report.job_names.push(name.to_string());
+        }
+        if let Some(doc) = typed {
             report.job_names.push(doc.metadata.name.clone());
             let source = super::Source {
                 file: path.to_path_buf(),
@@ -195,6 +203,17 @@ fn io_error(path: &Path, e: &io::Error) -> Box<Diagnostic> {
     Box::new(Diagnostic::error(path, Loc::default(), message).with_hint(hint))
 }
 
+/// `metadata.name` of a document that is a job (right `apiVersion` and `kind`) but did not read
+/// into a [`JobDocument`].
+fn job_name_of_rejected(node: &Node) -> Option<&str> {
+    let is_job = node.get("apiVersion").and_then(Node::as_str) == Some(defaults::API_VERSION)
+        && node.get("kind").and_then(Node::as_str) == Some(defaults::KIND);
+    if !is_job {
+        return None;
+    }
+    node.get("metadata")?.get("name")?.as_str()
+}
+
 /// The document as a [`JobDocument`], or the located reasons it is not one.
 fn typed_document(
     path: &Path,
@@ -219,6 +238,8 @@ fn typed_document(
         return None;
     }
     let mut header_ok = true;
+    let mut header = Vec::new();
+    let mut troubleshoot_kind = false;
     match node.get("kind").map(|k| (k, k.as_str())) {
         Some((_, Some(defaults::KIND))) => {}
         Some((k, Some(other))) => {
@@ -233,13 +254,14 @@ fn typed_document(
             ]
             .contains(&other)
             {
+                troubleshoot_kind = true;
                 format!(
                     "a troubleshoot `{other}` spec does not go in the jobs directory: keep it elsewhere and reference it from a job's `collect.specs` (or `redact.redactors`)"
                 )
             } else {
                 format!("job files use `kind: {}`", defaults::KIND)
             };
-            out.push(
+            header.push(
                 Diagnostic::error(path, k.loc, format!("unsupported kind `{other}`"))
                     .with_hint(hint)
                     .with_source(text),
@@ -247,7 +269,7 @@ fn typed_document(
         }
         Some((k, None)) => {
             header_ok = false;
-            out.push(
+            header.push(
                 Diagnostic::error(
                     path,
                     k.loc,
@@ -258,7 +280,7 @@ fn typed_document(
         }
         None => {
             header_ok = false;
-            out.push(
+            header.push(
                 Diagnostic::error(path, node.loc, format!("missing `kind`; {expected}"))
                     .with_source(text),
             );
@@ -266,9 +288,11 @@ fn typed_document(
     }
     match node.get("apiVersion").map(|k| (k, k.as_str())) {
         Some((_, Some(defaults::API_VERSION))) => {}
+        // A troubleshoot spec's own apiVersion is right for it; the kind error says it all.
+        Some(_) if troubleshoot_kind => {}
         Some((v, found)) => {
             header_ok = false;
-            out.push(
+            header.push(
                 Diagnostic::error(
                     path,
                     v.loc,
@@ -286,12 +310,15 @@ fn typed_document(
         }
         None => {
             header_ok = false;
-            out.push(
+            header.push(
                 Diagnostic::error(path, node.loc, format!("missing `apiVersion`; {expected}"))
                     .with_source(text),
             );
         }
     }
+    // Report in file order, whichever key comes first.
+    header.sort_by_key(|d| (d.line, d.column));
+    out.extend(header);
     if !header_ok {
         return None;
     }

@@ -185,6 +185,12 @@ pub enum LoadError {
 
 /// Loads every job file of the jobs directory `dir`.
 pub fn load_dir(dir: &Path, ctx: &Context) -> Result<Desired, LoadError> {
+    let (files, ignored) = read_dir_files(dir, ctx)?;
+    Ok(assemble(files, ignored))
+}
+
+/// Every file report of `dir`, not yet checked against each other (see [`assemble`]).
+fn read_dir_files(dir: &Path, ctx: &Context) -> Result<(Vec<FileReport>, Vec<Ignored>), LoadError> {
     let listing = discover::list_dir(dir).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => LoadError::Missing(dir.to_path_buf()),
         std::io::ErrorKind::NotADirectory => LoadError::NotADirectory(dir.to_path_buf()),
@@ -207,7 +213,7 @@ pub fn load_dir(dir: &Path, ctx: &Context) -> Result<Desired, LoadError> {
         });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(assemble(files, listing.ignored))
+    Ok((files, listing.ignored))
 }
 
 /// Loads the files and directories named on a command line (`validate PATH...`); a file is read
@@ -216,11 +222,13 @@ pub fn load_paths(paths: &[PathBuf], ctx: &Context) -> Desired {
     let mut files = Vec::new();
     let mut ignored = Vec::new();
     for path in paths {
+        // Files are put together once, below: assembling a directory here as well would report
+        // a name clash twice (the second time without its location, as the first clears the jobs).
         if path.is_dir() {
-            match load_dir(path, ctx) {
-                Ok(d) => {
-                    files.extend(d.files);
-                    ignored.extend(d.ignored);
+            match read_dir_files(path, ctx) {
+                Ok((dir_files, dir_ignored)) => {
+                    files.extend(dir_files);
+                    ignored.extend(dir_ignored);
                 }
                 Err(e) => files.push(FileReport {
                     path: path.clone(),
@@ -229,6 +237,17 @@ pub fn load_paths(paths: &[PathBuf], ctx: &Context) -> Desired {
                     diagnostics: vec![Diagnostic::error(path, Loc::default(), e.to_string())],
                 }),
             }
+        } else if path.symlink_metadata().is_err() {
+            // Named on the command line: "deleted while the directory was read" would mislead.
+            files.push(FileReport {
+                path: path.clone(),
+                jobs: Vec::new(),
+                job_names: Vec::new(),
+                diagnostics: vec![
+                    Diagnostic::error(path, Loc::default(), "no such file or directory")
+                        .with_hint("check the path given to `validate`"),
+                ],
+            });
         } else {
             files.push(load::load_file(path, ctx));
         }
@@ -305,4 +324,43 @@ pub fn schema_json() -> String {
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Context, discover, load};
+
+    #[test]
+    fn a_file_deleted_between_listing_and_reading_is_reported_for_that_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in ["a.yaml", "b.yaml"] {
+            std::fs::write(dir.path().join(name), "apiVersion: x\n").expect("write");
+        }
+        let listing = discover::list_dir(dir.path()).expect("list");
+        assert_eq!(listing.files.len(), 2);
+        let gone = &listing.files[0];
+        std::fs::remove_file(gone).expect("delete after listing");
+
+        let report = load::load_file(gone, &Context::default());
+        assert!(report.is_rejected());
+        assert_eq!(report.diagnostics.len(), 1, "{:?}", report.diagnostics);
+        let d = &report.diagnostics[0];
+        assert_eq!(&d.file, gone);
+        assert_eq!((d.line, d.column), (0, 0));
+        assert_eq!(
+            d.message,
+            "file not found (it may have been deleted while the directory was read)"
+        );
+        assert_eq!(
+            d.hint.as_deref(),
+            Some("if it was removed on purpose, its jobs are removed on the next reload")
+        );
+        // The other file is still read (and judged on its own content).
+        let other = load::load_file(&listing.files[1], &Context::default());
+        assert!(
+            other.diagnostics.iter().all(|d| d.line > 0),
+            "{:?}",
+            other.diagnostics
+        );
+    }
 }

@@ -40,7 +40,7 @@ impl Checker<'_> {
 
     fn error(&mut self, path: &[&str], message: impl Into<String>, hint: Option<String>) {
         let mut d = Diagnostic::error(self.file, self.loc(path), message)
-            .with_path(path.join("."))
+            .with_path(field_path(path))
             .with_source(self.text);
         if let Some(h) = hint {
             d = d.with_hint(h);
@@ -50,13 +50,32 @@ impl Checker<'_> {
 
     fn warning(&mut self, path: &[&str], message: impl Into<String>, hint: Option<String>) {
         let mut d = Diagnostic::warning(self.file, self.loc(path), message)
-            .with_path(path.join("."))
+            .with_path(field_path(path))
             .with_source(self.text);
         if let Some(h) = hint {
             d = d.with_hint(h);
         }
         self.out.push(d);
     }
+}
+
+/// `spec.collect.specs[0]`: the same path syntax as the deserializer's errors (list indices in
+/// brackets), so every message of a file names fields one way.
+fn field_path(path: &[&str]) -> String {
+    let mut out = String::new();
+    for part in path {
+        if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            out.push('[');
+            out.push_str(part);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 /// Validates `doc` (parsed from `node` of `source.file`); returns the job when it has no errors.
@@ -331,7 +350,8 @@ fn load_reference(
     }
     let path: PathBuf = base.join(reference);
     let loaded = spec::load_spec_file(&path);
-    let mut file_errors = 0;
+    let mut whole_file_errors = 0;
+    let mut located_errors = 0;
     for d in loaded.diagnostics {
         if d.line == 0 && d.is_error() {
             // A missing or unreadable file is the job's problem: point at the reference.
@@ -341,16 +361,27 @@ fn load_reference(
                 format!("spec `{reference}` ({}): {}", path.display(), d.message),
                 hint,
             );
-            file_errors += 1;
+            whole_file_errors += 1;
         } else {
             if d.is_error() {
-                file_errors += 1;
+                located_errors += 1;
             }
             c.out.push(d);
         }
     }
-    if file_errors > 0 {
-        c.error(at, format!("spec `{reference}` has {file_errors} error(s); this job cannot run until they are fixed"), None);
+    // Errors inside the spec file point there; one more at the reference tells the reader of the
+    // job file why the job fails. A whole-file error is already reported at the reference.
+    if located_errors > 0 {
+        c.error(
+            at,
+            format!(
+                "spec `{reference}` has {located_errors} error{}; this job cannot run until they are fixed",
+                if located_errors == 1 { "" } else { "s" }
+            ),
+            None,
+        );
+    }
+    if whole_file_errors + located_errors > 0 {
         return None;
     }
     sources.push(SpecSource {

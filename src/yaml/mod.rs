@@ -39,16 +39,56 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
             )
         });
         SyntaxError {
-            message: clean_message(&e.to_string()),
+            message: describe(&e),
             loc: loc.filter(Loc::is_known),
         }
     })
 }
 
-// The parser appends its own "at line X column Y"; we print locations ourselves.
+/// The parser's error in words for people editing a job file. The parser's own text for these
+/// two is written for developers (a `Debug` dump of the budget, advice to set a library option).
+fn describe(e: &serde_saphyr::Error) -> String {
+    // An alias bomb is reported wrapped in the alias's locations (and maybe a snippet).
+    let mut inner = e;
+    while let serde_saphyr::Error::AliasError { error, .. }
+    | serde_saphyr::Error::WithSnippet { error, .. } = inner
+    {
+        inner = error;
+    }
+    match inner {
+        serde_saphyr::Error::Budget { breach, .. } => {
+            use serde_saphyr::budget::BudgetBreach as B;
+            let what = match breach {
+                B::Nodes { .. } | B::Aliases { .. } | B::AliasAnchorRatio { .. } => {
+                    "aliases (`*name`) expand it to too many values; this looks like an alias bomb (\"billion laughs\")"
+                }
+                B::Depth { .. } => "it is nested too deeply",
+                B::Events { .. } | B::ScalarBytes { .. } | B::InputBytes { .. } => {
+                    "it is too large"
+                }
+                _ => "it is too large or too complex",
+            };
+            format!("the document breaks the parser's safety limits: {what}")
+        }
+        serde_saphyr::Error::DuplicateMappingKey { key: Some(key), .. } => {
+            format!("duplicate key `{key}`; each key may appear only once in a mapping")
+        }
+        serde_saphyr::Error::DuplicateMappingKey { key: None, .. } => {
+            "duplicate key; each key may appear only once in a mapping".to_string()
+        }
+        _ => clean_message(&e.to_string()),
+    }
+}
+
+// The parser appends its own "at line X, column Y", sometimes followed by "(defined at …)" and
+// "(used at …)" for aliases; we print locations ourselves, so everything from the first one goes.
 fn clean_message(message: &str) -> String {
     let first = message.lines().next().unwrap_or(message).trim();
-    match first.rfind(" at line ") {
+    let cut = [" at line ", " (defined at line ", " (used at line "]
+        .iter()
+        .filter_map(|marker| first.find(marker))
+        .min();
+    match cut {
         Some(i) => first[..i].trim_end_matches(',').to_string(),
         None => first.to_string(),
     }
@@ -121,10 +161,9 @@ mod tests {
         let outer = from_node::<Outer>(&docs[0]).expect("valid");
         assert_eq!(outer.retry.name.as_deref(), Some("8080"));
         let err = parse_documents("a: 1\nb: 2\na: 3\n").expect_err("duplicate key");
-        assert!(
-            err.message.to_lowercase().contains("duplicate"),
-            "{}",
-            err.message
+        assert_eq!(
+            err.message,
+            "duplicate key `a`; each key may appear only once in a mapping"
         );
         assert_eq!(err.loc.map(|l| l.line), Some(3));
     }
@@ -142,6 +181,7 @@ mod tests {
             prev = name;
         }
         let err = parse_documents(&text).expect_err("budget breached");
-        assert!(!err.message.is_empty());
+        assert!(err.message.contains("alias bomb"), "{}", err.message);
+        assert!(!err.message.contains("at line"), "{}", err.message);
     }
 }
