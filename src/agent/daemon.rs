@@ -107,7 +107,7 @@ impl Daemon {
     pub async fn run(mut self, mut rx: mpsc::Receiver<Control>) {
         self.publish();
         loop {
-            let now = Utc::now();
+            let now = self.options.clock.now();
             let sleep = self
                 .next_wake()
                 .map(|at| (at - now).to_std().unwrap_or_default())
@@ -120,7 +120,7 @@ impl Daemon {
                 },
                 () = tokio::time::sleep(sleep) => {}
             }
-            self.on_timers(Utc::now()).await;
+            self.on_timers(self.options.clock.now()).await;
             self.publish();
         }
         self.drain(&mut rx).await;
@@ -174,7 +174,7 @@ impl Daemon {
 
     /// Loads the jobs directory, plans against what is applied and applies exactly that plan.
     pub async fn reload(&mut self, cause: ReloadCause) -> ReloadOutcome {
-        let now = Utc::now();
+        let now = self.options.clock.now();
         let dir = self.options.settings.jobs_dir.clone();
         let ctx = self.ctx.clone();
         let loaded = tokio::task::spawn_blocking(move || jobs::load_dir(&dir, &ctx)).await;
@@ -509,7 +509,7 @@ impl Daemon {
                         &spec,
                         &self.options.host,
                         RunStatus::Skipped,
-                        Utc::now(),
+                        self.options.clock.now(),
                     );
                     record.reason = Some(format!(
                         "run {} is still in progress (concurrencyPolicy: Forbid)",
@@ -559,6 +559,7 @@ impl Daemon {
             self.state_dir().to_path_buf(),
             self.options.host.clone(),
             cancel,
+            self.options.clock,
             self.tx.clone(),
         );
     }
@@ -575,7 +576,7 @@ impl Daemon {
         self.manual_counter += 1;
         let run_id = format!(
             "manual-{}-{}",
-            records::run_id_for(Utc::now()),
+            records::run_id_for(self.options.clock.now()),
             self.manual_counter
         );
         let spec = RunSpec {
@@ -626,7 +627,7 @@ impl Daemon {
             if record.attempt <= retry.limit {
                 let factor = 2u32.saturating_pow(record.attempt - 1);
                 let delay = retry.backoff.0.saturating_mul(factor);
-                let at = Utc::now() + Duration::from_std(delay).unwrap_or_default();
+                let at = self.options.clock.now() + Duration::from_std(delay).unwrap_or_default();
                 let base = record
                     .run_id
                     .split("-retry")
@@ -684,8 +685,12 @@ impl Daemon {
             "shutting down"
         );
         for spec in std::mem::take(&mut self.queue) {
-            let mut record =
-                executor::new_record(&spec, &self.options.host, RunStatus::Skipped, Utc::now());
+            let mut record = executor::new_record(
+                &spec,
+                &self.options.host,
+                RunStatus::Skipped,
+                self.options.clock.now(),
+            );
             record.reason = Some("the agent shut down before the run could start".into());
             self.write_side_record(&record).await;
         }

@@ -1,6 +1,7 @@
 //! Runs one job run as a task: record `running`, the pipeline under the job's timeout, the final
 //! record; then tells the control loop.
 
+use super::clock::Clock;
 use super::control::Control;
 use crate::jobs::Job;
 use crate::pipeline::{self, Cancel, CancelReason, RunContext};
@@ -68,8 +69,9 @@ pub async fn execute(
     state_dir: PathBuf,
     host: String,
     cancel: Cancel,
+    clock: Clock,
 ) -> (RunRecord, Option<String>) {
-    let mut record = new_record(&spec, &host, RunStatus::Running, Utc::now());
+    let mut record = new_record(&spec, &host, RunStatus::Running, clock.now());
     let mut persist_error = persist(&state_dir, &record).await.err();
     let timeout = spec.job.document.spec.timeout.0;
     let timer = {
@@ -91,7 +93,7 @@ pub async fn execute(
     record.phases = outcome.phases;
     record.collectors = outcome.collectors;
     record.bundle = outcome.bundle;
-    record.ended_at = Some(Utc::now());
+    record.ended_at = Some(clock.now());
     if let Err(e) = persist(&state_dir, &record).await {
         persist_error = Some(e);
     }
@@ -104,10 +106,11 @@ pub fn spawn(
     state_dir: PathBuf,
     host: String,
     cancel: Cancel,
+    clock: Clock,
     tx: mpsc::Sender<Control>,
 ) {
     tokio::spawn(async move {
-        let (record, persist_error) = execute(spec, state_dir, host, cancel).await;
+        let (record, persist_error) = execute(spec, state_dir, host, cancel, clock).await;
         let _ = tx
             .send(Control::RunFinished {
                 record: Box::new(record),

@@ -1,6 +1,7 @@
 //! The daemon (`run`): keeps the running schedule equal to the jobs directory and runs jobs on
 //! time. See DESIGN.md "The shape" and SCHEDULING.md.
 
+pub mod clock;
 pub mod control;
 mod daemon;
 pub mod executor;
@@ -45,6 +46,8 @@ pub struct AgentOptions {
     pub rescan_interval: Duration,
     /// inotify or polling.
     pub watch_mode: WatchMode,
+    /// Wall clock (the system's; tests shift it).
+    pub clock: clock::Clock,
 }
 
 /// Why the daemon could not start.
@@ -76,7 +79,7 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     let state_dir = options.settings.state_dir.clone();
     state::prepare(&state_dir)?;
     let _lock = StateLock::acquire(&state_dir)?;
-    let recovery = state::recover(&state_dir, chrono::Utc::now())?;
+    let recovery = state::recover(&state_dir, options.clock.now())?;
     for (job, run) in &recovery.interrupted {
         warn!(job = %job, run = %run, "run was in progress when the previous agent stopped; marked interrupted");
     }

@@ -100,6 +100,9 @@ pub struct RunArgs {
     /// Reject a whole reload when any job file is invalid (default: keep last-good versions per file)
     #[arg(long)]
     pub strict: bool,
+    /// Shift the agent's clock by this many milliseconds (for tests: put "now" just before a slot)
+    #[arg(long, hide = true, default_value_t = 0, allow_negative_numbers = true)]
+    pub clock_offset_ms: i64,
 }
 
 /// `history` flags.

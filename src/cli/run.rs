@@ -2,6 +2,7 @@
 
 use super::args::{GlobalArgs, RunArgs};
 use super::{exit, hostname, settings};
+use crate::agent::clock::Clock;
 use crate::agent::{self, AgentOptions};
 
 /// Runs the agent until SIGTERM/SIGINT.
@@ -17,6 +18,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<u8> {
         debounce: settings.watch_debounce.0,
         rescan_interval: settings.rescan_interval.0,
         watch_mode: settings.watch_mode,
+        clock: Clock::shifted(chrono::Duration::milliseconds(args.clock_offset_ms)),
         settings,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -4,6 +4,7 @@
 use super::args::{GlobalArgs, Output, TriggerArgs};
 use super::client::{self, Reach};
 use super::{exit, hostname, print_json, settings};
+use crate::agent::clock::Clock;
 use crate::agent::executor::{self, RunSpec};
 use crate::jobs::{self, Context};
 use crate::pipeline::Cancel;
@@ -156,6 +157,7 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
         settings.state_dir.clone(),
         hostname(),
         Cancel::default(),
+        Clock::default(),
     ));
     if let Some(e) = persist_error {
         eprintln!("warning: the run record could not be written: {e}");
