@@ -1,5 +1,6 @@
 //! `certificate`: checks that a certificate and a private key file form a valid pair.
 
+use super::output::file_name;
 use super::process::capture;
 use super::{Ctx, HostError};
 use std::time::Duration;
@@ -29,7 +30,7 @@ pub async fn certificate(ctx: &Ctx<'_>) -> Result<(), HostError> {
     let cert_path = ctx.required("certificatePath")?;
     let key_path = ctx.str("keyPath").unwrap_or("");
     let status = check(ctx, cert_path, key_path).await?;
-    let file = format!("{}.json", ctx.name.unwrap_or("certificate"));
+    let file = file_name(ctx.name.unwrap_or("certificate"), ".json");
     ctx.out
         .write_json(&["host-collectors", "certificate", &file], &status)
         .await?;

@@ -33,7 +33,7 @@ pub async fn copy(ctx: &Ctx<'_>) -> Result<(), HostError> {
         let base = path
             .file_name()
             .map_or_else(|| "root".to_string(), |b| b.to_string_lossy().into_owned());
-        let dest = vec![name.to_string(), base];
+        let dest = vec![super::sanitize_component(name), base];
         // The matched path itself is followed when it is a symlink (e.g. /etc/resolv.conf); a
         // symlink loop fails here with ELOOP instead of hanging.
         match tokio::fs::metadata(&path).await {
@@ -47,7 +47,10 @@ pub async fn copy(ctx: &Ctx<'_>) -> Result<(), HostError> {
         return Err(HostError::Other(format!("no files matched {pattern}")));
     }
     if !notes.is_empty() {
-        ctx.out.write_json(&[name, "errors.json"], &notes).await?;
+        let dir = super::sanitize_component(name);
+        ctx.out
+            .write_json(&[dir.as_str(), "errors.json"], &notes)
+            .await?;
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `filesystemPerformance`: write latency measured with `fio` (fdatasync after each write).
 
+use super::output::file_name;
 use super::process::{ExecSpec, Sink, exec};
 use super::{Ctx, HostError};
 use std::time::Duration;
@@ -101,7 +102,7 @@ pub async fn filesystem_performance(ctx: &Ctx<'_>) -> Result<(), HostError> {
                 &[
                     "host-collectors",
                     "filesystemPerformance",
-                    &format!("{name}-stderr.txt"),
+                    &file_name(name, "-stderr.txt"),
                 ],
                 r.stderr.bytes(),
             )
@@ -127,7 +128,7 @@ pub async fn filesystem_performance(ctx: &Ctx<'_>) -> Result<(), HostError> {
             &[
                 "host-collectors",
                 "filesystemPerformance",
-                &format!("{name}.json"),
+                &file_name(name, ".json"),
             ],
             &subset(&report),
         )

@@ -2,6 +2,7 @@
 //! Only `http://` URLs: this build has no TLS stack, and `https://` is reported as such.
 
 use super::network::{NetworkStatus, connect, token};
+use super::output::file_name;
 use super::{Ctx, HostError};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -269,7 +270,7 @@ pub async fn http(ctx: &Ctx<'_>) -> Result<(), HostError> {
         _ => DEFAULT_TIMEOUT,
     };
     let result = request(&method, url, &headers, body.as_bytes(), timeout).await;
-    let file = format!("{}.json", ctx.name.unwrap_or("result"));
+    let file = file_name(ctx.name.unwrap_or("result"), ".json");
     ctx.out
         .write_json(&["host-collectors", "http", &file], &result_json(&result))
         .await?;
@@ -290,7 +291,7 @@ pub async fn http_load_balancer(ctx: &Ctx<'_>) -> Result<(), HostError> {
     let address = ctx.required("address")?;
     let path = ctx.str("path").unwrap_or("/");
     let timeout = ctx.duration("timeout")?.unwrap_or(Duration::from_secs(10));
-    let file = format!("{}.json", ctx.name.unwrap_or("httpLoadBalancer"));
+    let file = file_name(ctx.name.unwrap_or("httpLoadBalancer"), ".json");
     let dest = ["host-collectors", "httpLoadBalancer", file.as_str()];
     let listener = match tokio::net::TcpListener::bind(("0.0.0.0", port)).await {
         Ok(l) => l,

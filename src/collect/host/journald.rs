@@ -1,5 +1,6 @@
 //! `journald`: `journalctl` output for a filter, with the run info JSON.
 
+use super::output::file_name;
 use super::process::ExecSpec;
 use super::run::{RunInfo, Target, resolve_program, run_streamed};
 use super::{Ctx, HostError};
@@ -81,7 +82,11 @@ pub async fn journald(ctx: &Ctx<'_>) -> Result<(), HostError> {
     };
     ctx.out
         .write_json(
-            &["host-collectors", "journald", &format!("{name}-info.json")],
+            &[
+                "host-collectors",
+                "journald",
+                &file_name(name, "-info.json"),
+            ],
             &info,
         )
         .await?;

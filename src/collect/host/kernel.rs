@@ -59,14 +59,24 @@ pub fn parse_modules_dep(text: &str) -> Vec<String> {
 /// The `kernelModules` host collector: loaded modules from /proc/modules, builtin ones as loaded,
 /// and the rest of modules.dep as loadable.
 pub async fn kernel_modules(ctx: &Ctx<'_>) -> Result<(), HostError> {
-    let text = std::fs::read_to_string("/proc/modules")
-        .map_err(|e| HostError::io("read /proc/modules", e))?;
+    let mut notes = Vec::new();
+    let text = match std::fs::read_to_string("/proc/modules") {
+        Ok(t) => t,
+        // No /proc/modules means a kernel built without module support (CONFIG_MODULES=n, or a
+        // sandbox kernel such as gVisor): nothing is loaded as a module, which is data.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            notes.push(format!(
+                "/proc/modules: {e} (kernel without loadable module support)"
+            ));
+            String::new()
+        }
+        Err(e) => return Err(HostError::io("read /proc/modules", e)),
+    };
     let mut modules = parse_proc_modules(&text);
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .unwrap_or_default();
     let base = Path::new("/lib/modules").join(&release);
-    let mut notes = Vec::new();
     for (file, status) in [("modules.builtin", "loaded"), ("modules.dep", "loadable")] {
         match std::fs::read_to_string(base.join(file)) {
             Ok(t) => {

@@ -1,6 +1,7 @@
 //! Network checks with the `{"status","message"}` result: tcpPortStatus, udpPortStatus,
 //! tcpConnect, tcpLoadBalancer.
 
+use super::output::file_name;
 use super::{Ctx, HostError};
 use serde::Serialize;
 use std::io::ErrorKind;
@@ -56,7 +57,7 @@ async fn write(
     default: &str,
     s: &NetworkStatus,
 ) -> Result<(), HostError> {
-    let file = format!("{}.json", ctx.name.unwrap_or(default));
+    let file = file_name(ctx.name.unwrap_or(default), ".json");
     ctx.out
         .write_json(&["host-collectors", dir, &file], s)
         .await?;

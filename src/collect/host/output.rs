@@ -17,6 +17,20 @@ pub const MAX_COMPONENT: usize = 200;
 /// boundary and given a short SHA-256 suffix so distinct long names stay distinct. This is the only
 /// place names become paths, so nothing a spec says can escape the output root.
 pub fn sanitize_component(raw: &str) -> String {
+    clean(raw, MAX_COMPONENT)
+}
+
+/// A file name made of a sanitized `stem` and a fixed `suffix` (e.g. `-stderr.txt`); the stem is
+/// capped first so the suffix always survives.
+pub fn file_name(stem: &str, suffix: &str) -> String {
+    format!("{}{suffix}", sanitize_component(stem))
+}
+
+/// The longest name Linux filesystems accept; `prepare` re-checks every component against it
+/// (a stem capped at [`MAX_COMPONENT`] plus a short suffix fits).
+const FS_NAME_MAX: usize = 255;
+
+fn clean(raw: &str, max: usize) -> String {
     let mut s: String = raw
         .chars()
         .map(|c| match c {
@@ -30,10 +44,10 @@ pub fn sanitize_component(raw: &str) -> String {
     if s.chars().all(|c| c == '.') {
         s = "_".repeat(s.len());
     }
-    if s.len() > MAX_COMPONENT {
+    if s.len() > max {
         let digest = Sha256::digest(raw.as_bytes());
         let hash: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-        let mut cut = MAX_COMPONENT - hash.len() - 1;
+        let mut cut = max - hash.len() - 1;
         while !s.is_char_boundary(cut) {
             cut -= 1;
         }
@@ -81,7 +95,7 @@ impl Output {
 
     /// The absolute and bundle-relative path of `components` (each sanitized); creates parent dirs.
     pub async fn prepare(&self, components: &[&str]) -> Result<(PathBuf, String), HostError> {
-        let parts: Vec<String> = components.iter().map(|c| sanitize_component(c)).collect();
+        let parts: Vec<String> = components.iter().map(|c| clean(c, FS_NAME_MAX)).collect();
         let rel = parts.join("/");
         let mut abs = self.root.clone();
         for p in &parts {
@@ -182,10 +196,38 @@ pub async fn write_error_file(
         error,
         timestamp: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    let name = format!("{}-error.json", sanitize_component(title));
+    let text = go_json(&doc, None)?;
     let out = Output::new(root);
-    out.write_json(&["host-collectors", "errors", &name], &doc)
-        .await
+    let base = sanitize_component(title);
+    // `base` is at most MAX_COMPONENT bytes, so `<base> (N)-error.json` stays under FS_NAME_MAX.
+    // Titles are not unique (two `copy` entries named `syslog` in host/default.yaml); upstream
+    // overwrites the first error with the second. We keep both: the first error keeps the
+    // upstream name, later ones get ` (2)`, ` (3)`... created atomically with create_new.
+    for n in 1u32.. {
+        let name = if n == 1 {
+            format!("{base}-error.json")
+        } else {
+            format!("{base} ({n})-error.json")
+        };
+        let (abs, rel) = out.prepare(&["host-collectors", "errors", &name]).await?;
+        let created = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&abs)
+            .await;
+        match created {
+            Ok(mut f) => {
+                use tokio::io::AsyncWriteExt;
+                f.write_all(text.as_bytes())
+                    .await
+                    .map_err(|e| HostError::io(format!("write {}", abs.display()), e))?;
+                return Ok(rel);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 10_000 => continue,
+            Err(e) => return Err(HostError::io(format!("create {}", abs.display()), e)),
+        }
+    }
+    Err(HostError::Other("no free error file name".into()))
 }
 
 #[cfg(test)]

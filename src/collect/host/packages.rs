@@ -1,5 +1,6 @@
 //! `systemPackages`: whether listed packages are installed (`dpkg -s` / `rpm -qi`).
 
+use super::output::file_name;
 use super::process::capture;
 use super::{Ctx, HostError};
 use serde::Serialize;
@@ -81,7 +82,7 @@ pub async fn system_packages(ctx: &Ctx<'_>) -> Result<(), HostError> {
             Some(packages)
         },
     };
-    let file = format!("{}-packages.json", ctx.name.unwrap_or("packages"));
+    let file = file_name(ctx.name.unwrap_or("packages"), "-packages.json");
     ctx.out
         .write_json(&["host-collectors", "system", &file], &result)
         .await?;

@@ -1,5 +1,6 @@
 //! `run` (host): runs a command, streams its output into the bundle, records an info JSON.
 
+use super::output::file_name;
 use super::output::safe_relative;
 use super::process::{ExecError, ExecSpec, Sink, exec, exit_code_string};
 use super::{Ctx, HostError};
@@ -55,8 +56,8 @@ pub async fn run_streamed(
     spec: &ExecSpec<'_>,
     mut info: RunInfo,
 ) -> Result<RunInfo, (RunInfo, HostError)> {
-    let stdout_name = format!("{}.txt", target.name);
-    let stderr_name = format!("{}-stderr.txt", target.name);
+    let stdout_name = file_name(target.name, ".txt");
+    let stderr_name = file_name(target.name, "-stderr.txt");
     let open = |name: String| async move {
         let (abs, rel) = ctx
             .out
@@ -310,7 +311,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), HostError> {
     };
     ctx.out
         .write_json(
-            &["host-collectors", "run-host", &format!("{name}-info.json")],
+            &[
+                "host-collectors",
+                "run-host",
+                &file_name(name, "-info.json"),
+            ],
             &info,
         )
         .await?;

@@ -1,5 +1,6 @@
 //! System information: cpu, memory, hostOS, diskUsage, time, ipv4Interfaces, hostServices, blockDevices.
 
+use super::output::file_name;
 use super::process::capture_ok;
 use super::{Ctx, HostError};
 use serde::Serialize;
@@ -242,7 +243,7 @@ pub async fn disk_usage(ctx: &Ctx<'_>) -> Result<(), HostError> {
     let used = (st.f_blocks as u64)
         .saturating_sub(st.f_bfree as u64)
         .saturating_mul(frsize);
-    let name = format!("{}.json", ctx.name.unwrap_or("diskUsage"));
+    let name = file_name(ctx.name.unwrap_or("diskUsage"), ".json");
     ctx.out
         .write_json(
             &["host-collectors", "diskUsage", &name],
