@@ -780,7 +780,7 @@ async fn copy_unreadable_file_is_recorded_and_collection_continues() {
             std::fs::write(d.join("secret.txt"), "x").expect("write");
             std::fs::write(d.join("public.txt"), "hello\n").expect("write");
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(d.join("secret.txt"), std::fs::Permissions::from_mode(0))
+            std::fs::set_permissions(d.join("secret.txt"), std::fs::Permissions::from_mode(0o000))
                 .expect("chmod");
             d
         }

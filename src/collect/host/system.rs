@@ -610,6 +610,35 @@ pub fn sorted_unique(items: impl IntoIterator<Item = String>) -> Vec<String> {
         .collect()
 }
 
+/// The first IPv4 address of interface `name`, if any.
+pub fn interface_ipv4(name: &str) -> Option<std::net::Ipv4Addr> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs allocates a list we free with freeifaddrs below.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return None;
+    }
+    let mut found = None;
+    let mut cur = head;
+    while !cur.is_null() && found.is_none() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned, valid until freeifaddrs.
+        let ifa = unsafe { &*cur };
+        if !ifa.ifa_addr.is_null() && !ifa.ifa_name.is_null() {
+            // SAFETY: ifa_name is NUL-terminated; ifa_addr is a sockaddr whose family we check
+            // before reading it as sockaddr_in.
+            let n = unsafe { CStr::from_ptr(ifa.ifa_name) }.to_string_lossy();
+            if n == name && i32::from(unsafe { (*ifa.ifa_addr).sa_family }) == libc::AF_INET {
+                // SAFETY: the family is AF_INET, so the address is a sockaddr_in.
+                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+                found = Some(std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)));
+            }
+        }
+        cur = ifa.ifa_next;
+    }
+    // SAFETY: `head` came from getifaddrs and is freed exactly once.
+    unsafe { libc::freeifaddrs(head) };
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -707,33 +736,4 @@ mod tests {
         assert!(d[0].removable && !d[0].read_only);
         assert_eq!(d[0].size, 107374182400);
     }
-}
-
-/// The first IPv4 address of interface `name`, if any.
-pub fn interface_ipv4(name: &str) -> Option<std::net::Ipv4Addr> {
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs allocates a list we free with freeifaddrs below.
-    if unsafe { libc::getifaddrs(&mut head) } != 0 {
-        return None;
-    }
-    let mut found = None;
-    let mut cur = head;
-    while !cur.is_null() && found.is_none() {
-        // SAFETY: `cur` is a node of the list getifaddrs returned, valid until freeifaddrs.
-        let ifa = unsafe { &*cur };
-        if !ifa.ifa_addr.is_null() && !ifa.ifa_name.is_null() {
-            // SAFETY: ifa_name is NUL-terminated; ifa_addr is a sockaddr whose family we check
-            // before reading it as sockaddr_in.
-            let n = unsafe { CStr::from_ptr(ifa.ifa_name) }.to_string_lossy();
-            if n == name && i32::from(unsafe { (*ifa.ifa_addr).sa_family }) == libc::AF_INET {
-                // SAFETY: the family is AF_INET, so the address is a sockaddr_in.
-                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
-                found = Some(std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)));
-            }
-        }
-        cur = ifa.ifa_next;
-    }
-    // SAFETY: `head` came from getifaddrs and is freed exactly once.
-    unsafe { libc::freeifaddrs(head) };
-    found
 }
