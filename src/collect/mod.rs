@@ -1,3 +1,4 @@
 //! Support-bundle collection: the troubleshoot spec model today, the collectors in later work.
 
+pub mod host;
 pub mod spec;

@@ -4,12 +4,17 @@ use super::TroubleshootSpec;
 use super::kinds::Section;
 use crate::diagnostic::Diagnostic;
 
-/// The (section, type) pairs the builtin engine runs; later work adds a row per collector.
-const BUILTIN: &[(Section, &str)] = &[];
-
 /// Whether the builtin engine of this build runs a collector/analyzer type.
+///
+/// Host collectors: the single table is `collect::host::SUPPORTED` (type and default title), so
+/// what validation promises and what the engine runs cannot drift apart.
 pub fn builtin_supports(section: Section, kind: &str) -> bool {
-    BUILTIN.iter().any(|(s, k)| *s == section && *k == kind)
+    match section {
+        Section::HostCollectors => crate::collect::host::SUPPORTED
+            .iter()
+            .any(|(k, _)| *k == kind),
+        Section::Collectors | Section::Analyzers | Section::HostAnalyzers => false,
+    }
 }
 
 /// One warning per (file, section, type) the builtin engine will not run, at its first entry.
