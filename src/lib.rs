@@ -1,5 +1,6 @@
 //! troubleshoot-agent: declarative, scheduled troubleshoot support-bundle collection.
 
+pub mod bundle;
 pub mod cli;
 pub mod collect;
 pub mod diagnostic;
