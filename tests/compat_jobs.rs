@@ -22,13 +22,19 @@ fn every_compat_spec_validates_as_a_job_reference() {
     let mut specs = Vec::new();
     spec_files(&compat_dir().join("specs"), &mut specs);
     specs.sort();
-    assert!(specs.len() >= 40, "expected the whole corpus, found {} files", specs.len());
+    assert!(
+        specs.len() >= 40,
+        "expected the whole corpus, found {} files",
+        specs.len()
+    );
 
     let jobs = tempfile::tempdir().expect("tempdir");
     let state = tempfile::tempdir().expect("tempdir");
     for (i, spec) in specs.iter().enumerate() {
         let reference = spec.to_str().expect("utf-8 path");
-        JobFile::new(&format!("compat-{i}")).spec_file(reference).write(jobs.path());
+        JobFile::new(&format!("compat-{i}"))
+            .spec_file(reference)
+            .write(jobs.path());
     }
 
     let output = agent(state.path())
@@ -48,7 +54,9 @@ fn every_compat_spec_validates_as_a_job_reference() {
     assert_eq!(output.status.code(), Some(0));
     let warnings = report["warnings"].as_array().expect("warnings array");
     assert!(
-        warnings.iter().any(|w| w["message"].as_str().is_some_and(|m| m.contains("`run`"))),
+        warnings
+            .iter()
+            .any(|w| w["message"].as_str().is_some_and(|m| m.contains("`run`"))),
         "unsupported host collectors must be reported as warnings naming the type"
     );
 }

@@ -86,6 +86,8 @@ pub fn write_bundle(
     }
     let roots = SourceRoots::new(source_dir);
 
+    // The tree is listed before the temp file exists, so a dest inside the tree never archives
+    // its own half-written self.
     let mut skipped = Vec::new();
     let mut listed = Vec::new();
     list_dir(source_dir, Path::new(""), &mut listed, &mut skipped)?;
@@ -116,8 +118,6 @@ pub fn write_bundle(
     // The umask may have removed owner bits from the create mode; the result must be exactly 0600.
     file.set_permissions(fs::Permissions::from_mode(FILE_MODE))
         .map_err(write_err("creating"))?;
-    let temp_meta = file.metadata().map_err(write_err("creating"))?;
-    let temp_id = (temp_meta.dev(), temp_meta.ino());
 
     let sink = HashingWriter::new(BufWriter::with_capacity(WRITE_BUF, file));
     let compressor = Compressor::new(sink, opts);
@@ -125,11 +125,6 @@ pub fn write_bundle(
     let mut counts = (0u64, 0u64);
 
     for item in &listed {
-        // The archive being written lives inside the tree: never archive ourselves.
-        if (item.meta.dev(), item.meta.ino()) == temp_id {
-            skipped.push((display_rel(&item.rel), "the archive being written".into()));
-            continue;
-        }
         let name_in_archive = Path::new(top).join(&item.rel);
         if item.meta.file_type().is_symlink() {
             match link_target(&roots, source_dir, &item.rel) {
@@ -745,4 +740,159 @@ fn pid_alive(pid: u32) -> bool {
     // SAFETY: kill with signal 0 performs only the existence and permission check.
     let rc = unsafe { libc::kill(pid, 0) };
     rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::read::GzDecoder;
+
+    fn roots(p: &Path) -> SourceRoots {
+        SourceRoots::new(p)
+    }
+
+    #[test]
+    fn relative_links_inside_are_kept_and_escaping_ones_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("a/b")).unwrap();
+        std::os::unix::fs::symlink("../x/y.log", root.join("a/ok")).unwrap();
+        std::os::unix::fs::symlink("../../etc/passwd", root.join("a/bad")).unwrap();
+        std::os::unix::fs::symlink("b/../../z", root.join("a/edge")).unwrap();
+        let r = roots(root);
+        assert_eq!(
+            link_target(&r, root, Path::new("a/ok")).unwrap(),
+            Path::new("../x/y.log")
+        );
+        assert!(
+            link_target(&r, root, Path::new("a/bad"))
+                .unwrap_err()
+                .contains("outside")
+        );
+        assert_eq!(
+            link_target(&r, root, Path::new("a/edge")).unwrap(),
+            Path::new("b/../../z")
+        );
+    }
+
+    #[test]
+    fn absolute_links_inside_become_relative() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("a/b")).unwrap();
+        std::os::unix::fs::symlink(root.join("c/d.log"), root.join("a/b/l1")).unwrap();
+        std::os::unix::fs::symlink(root.join("a/./b/../f"), root.join("a/l2")).unwrap();
+        std::os::unix::fs::symlink(root, root.join("a/l3")).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", root.join("a/l4")).unwrap();
+        let r = roots(root);
+        assert_eq!(
+            link_target(&r, root, Path::new("a/b/l1")).unwrap(),
+            Path::new("../../c/d.log")
+        );
+        assert_eq!(
+            link_target(&r, root, Path::new("a/l2")).unwrap(),
+            Path::new("f")
+        );
+        assert_eq!(
+            link_target(&r, root, Path::new("a/l3")).unwrap(),
+            Path::new("..")
+        );
+        assert!(
+            link_target(&r, root, Path::new("a/l4"))
+                .unwrap_err()
+                .contains("/etc/hostname")
+        );
+    }
+
+    #[test]
+    fn exact_reader_pads_short_input() {
+        let mut r = ExactReader {
+            inner: &b"abc"[..],
+            left: 5,
+            padded: 0,
+            read_error: None,
+        };
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"abc\0\0");
+        assert_eq!(r.padded, 2);
+        let mut r = ExactReader {
+            inner: &b"abcdef"[..],
+            left: 4,
+            padded: 0,
+            read_error: None,
+        };
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"abcd");
+        assert_eq!(r.padded, 0);
+    }
+
+    /// Deterministic, mildly compressible bytes.
+    fn sample(len: usize) -> Vec<u8> {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        (0..len)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if i % 3 == 0 {
+                    b'a' + (x % 26) as u8
+                } else {
+                    b"log line "[i % 9]
+                }
+            })
+            .collect()
+    }
+
+    fn decode_all(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        MultiGzDecoder::new(bytes).read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn parallel_members_concatenate_to_the_input() {
+        for len in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 5 * CHUNK + 123] {
+            let data = sample(len);
+            let mut p = ParallelGz::new(Vec::new(), Compression::new(6), 2);
+            // Odd write sizes cross chunk boundaries.
+            for part in data.chunks(77_777) {
+                p.write_all(part).unwrap();
+            }
+            let out = p.finish().unwrap();
+            assert_eq!(decode_all(&out), data, "len {len}");
+            // An empty input is still a valid (single, empty) gzip member.
+            if len == 0 {
+                let mut s = Vec::new();
+                GzDecoder::new(&out[..]).read_to_end(&mut s).unwrap();
+                assert!(s.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn parallel_error_from_the_sink_is_reported_and_workers_end() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::from_raw_os_error(libc::ENOSPC))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut p = ParallelGz::new(Full, Compression::new(1), 2);
+        let data = sample(8 * CHUNK);
+        let res = p.write_all(&data).and_then(|()| p.finish().map(|_| ()));
+        let err = res.unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOSPC));
+    }
+
+    #[test]
+    fn pid_probe() {
+        assert!(pid_alive(std::process::id()));
+        assert!(!pid_alive(0));
+        assert!(!pid_alive(u32::MAX));
+    }
 }

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 pub fn agent(state_dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("troubleshoot-agent").expect("binary is built");
     for (key, _) in std::env::vars() {
-        if key.starts_with("TROUBLESHOOT_AGENT_") || key == "STATE_DIRECTORY" || key == "CONFIGURATION_DIRECTORY" {
+        if key.starts_with("TROUBLESHOOT_AGENT_")
+            || key == "STATE_DIRECTORY"
+            || key == "CONFIGURATION_DIRECTORY"
+        {
             cmd.env_remove(key);
         }
     }
@@ -89,7 +92,9 @@ impl JobFile {
             s.push_str(&format!("  {line}\n"));
         }
         if self.inline {
-            s.push_str("  collect:\n    supportBundle:\n      hostCollectors:\n        - cpu: {}\n");
+            s.push_str(
+                "  collect:\n    supportBundle:\n      hostCollectors:\n        - cpu: {}\n",
+            );
         } else {
             s.push_str("  collect:\n    specs:\n");
             for p in &self.specs {
