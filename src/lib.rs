@@ -1,6 +1,7 @@
 //! troubleshoot-agent: declarative, scheduled troubleshoot support-bundle collection.
 
 pub mod agent;
+pub mod bundle;
 pub mod cli;
 pub mod collect;
 pub mod diagnostic;
