@@ -1,7 +1,7 @@
 //! Agent settings: built-in defaults < settings file < `TROUBLESHOOT_AGENT_*` environment < flags.
 
 use crate::agent::WatchMode;
-use crate::jobs::units::HumanDuration;
+use crate::jobs::units::{ByteSize, HumanDuration};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized};
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,9 @@ pub struct Settings {
     pub watch_debounce: HumanDuration,
     /// `auto` (inotify, polling if unavailable) or `poll` (e.g. for NFS).
     pub watch_mode: WatchMode,
+    /// A run is skipped (and recorded with the free space) when the state directory's file
+    /// system has less free space than this.
+    pub min_free_disk: ByteSize,
 }
 
 impl Settings {
@@ -60,6 +63,7 @@ impl Settings {
             rescan_interval: HumanDuration(Duration::from_secs(300)),
             watch_debounce: HumanDuration(Duration::from_millis(500)),
             watch_mode: WatchMode::Auto,
+            min_free_disk: ByteSize(512 * 1024 * 1024),
         }
     }
 

@@ -99,6 +99,15 @@ impl Daemon {
         }
     }
 
+    fn run_env(&self) -> executor::RunEnv {
+        executor::RunEnv {
+            state_dir: self.state_dir().to_path_buf(),
+            host: self.options.host.clone(),
+            clock: self.options.clock,
+            min_free_disk: self.options.settings.min_free_disk.0,
+        }
+    }
+
     fn state_dir(&self) -> &std::path::Path {
         &self.options.settings.state_dir
     }
@@ -554,14 +563,7 @@ impl Daemon {
             },
         );
         self.metrics.jobs_active.set(self.running.len() as i64);
-        executor::spawn(
-            spec,
-            self.state_dir().to_path_buf(),
-            self.options.host.clone(),
-            cancel,
-            self.options.clock,
-            self.tx.clone(),
-        );
+        executor::spawn(spec, self.run_env(), cancel, self.tx.clone());
     }
 
     async fn trigger(&mut self, name: &str) -> Result<TriggerAccepted, TriggerRefused> {

@@ -62,17 +62,25 @@ pub async fn persist(state_dir: &Path, record: &RunRecord) -> Result<(), String>
     }
 }
 
+/// Where and how runs execute (the same for every run of an agent).
+#[derive(Clone, Debug)]
+pub struct RunEnv {
+    /// State directory.
+    pub state_dir: PathBuf,
+    /// This host's name.
+    pub host: String,
+    /// Wall clock.
+    pub clock: Clock,
+    /// Runs are skipped below this much free space on the state directory's file system.
+    pub min_free_disk: u64,
+}
+
 /// Runs `spec` to the end: the `running` record, the pipeline under the job's timeout, the final
 /// record. Returns the final record and, if a record could not be written, why.
-pub async fn execute(
-    spec: RunSpec,
-    state_dir: PathBuf,
-    host: String,
-    cancel: Cancel,
-    clock: Clock,
-) -> (RunRecord, Option<String>) {
-    let mut record = new_record(&spec, &host, RunStatus::Running, clock.now());
-    let mut persist_error = persist(&state_dir, &record).await.err();
+pub async fn execute(spec: RunSpec, env: RunEnv, cancel: Cancel) -> (RunRecord, Option<String>) {
+    let started_at = env.clock.now();
+    let mut record = new_record(&spec, &env.host, RunStatus::Running, started_at);
+    let mut persist_error = persist(&env.state_dir, &record).await.err();
     let timeout = spec.job.document.spec.timeout.0;
     let timer = {
         let cancel = cancel.clone();
@@ -82,9 +90,11 @@ pub async fn execute(
         })
     };
     let ctx = RunContext {
-        state_dir: state_dir.clone(),
+        state_dir: env.state_dir.clone(),
         run_id: spec.run_id.clone(),
-        host,
+        host: env.host.clone(),
+        started_at,
+        min_free_disk: env.min_free_disk,
     };
     let outcome = pipeline::run(&spec.job, &ctx, &cancel).await;
     timer.abort();
@@ -93,24 +103,17 @@ pub async fn execute(
     record.phases = outcome.phases;
     record.collectors = outcome.collectors;
     record.bundle = outcome.bundle;
-    record.ended_at = Some(clock.now());
-    if let Err(e) = persist(&state_dir, &record).await {
+    record.ended_at = Some(env.clock.now());
+    if let Err(e) = persist(&env.state_dir, &record).await {
         persist_error = Some(e);
     }
     (record, persist_error)
 }
 
 /// Starts the run in a task; the final record comes back as [`Control::RunFinished`].
-pub fn spawn(
-    spec: RunSpec,
-    state_dir: PathBuf,
-    host: String,
-    cancel: Cancel,
-    clock: Clock,
-    tx: mpsc::Sender<Control>,
-) {
+pub fn spawn(spec: RunSpec, env: RunEnv, cancel: Cancel, tx: mpsc::Sender<Control>) {
     tokio::spawn(async move {
-        let (record, persist_error) = execute(spec, state_dir, host, cancel, clock).await;
+        let (record, persist_error) = execute(spec, env, cancel).await;
         let _ = tx
             .send(Control::RunFinished {
                 record: Box::new(record),

@@ -154,10 +154,13 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
         .build()?;
     let (record, persist_error) = runtime.block_on(executor::execute(
         spec,
-        settings.state_dir.clone(),
-        hostname(),
+        executor::RunEnv {
+            state_dir: settings.state_dir.clone(),
+            host: hostname(),
+            clock: Clock::default(),
+            min_free_disk: settings.min_free_disk.0,
+        },
         Cancel::default(),
-        Clock::default(),
     ));
     if let Some(e) = persist_error {
         eprintln!("warning: the run record could not be written: {e}");

@@ -1,14 +1,23 @@
 //! One run of one job: collect → redact → analyze → archive → upload, each phase timed and
 //! recorded. Phases this build does not have are recorded as `not-available`, never faked.
+//!
+//! Collected files are staged under `<state>/jobs/<job>/staging/<run-id>/<bundle>/` and archived
+//! to `<state>/jobs/<job>/bundles/<bundle>.tar.gz`; a timeout or shutdown archives what was
+//! collected so far (the bundle is marked partial).
 
 mod cancel;
+mod collect;
+mod disk;
 
 pub use cancel::{Cancel, CancelReason};
+pub use disk::free_bytes;
 
+use crate::bundle::{self, BundleOptions, Timing, TimingStatus};
 use crate::jobs::Job;
-use crate::state::records::{BundleRecord, CollectorRecord, PhaseRecord, PhaseStatus, RunStatus};
-use std::path::PathBuf;
-use std::time::Instant;
+use crate::state::records::{self, BundleRecord, CollectorRecord, PhaseRecord, PhaseStatus, RunStatus};
+use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// What a run needs besides the job.
 #[derive(Clone, Debug)]
@@ -19,6 +28,10 @@ pub struct RunContext {
     pub run_id: String,
     /// This host's name.
     pub host: String,
+    /// When the run started (names the bundle).
+    pub started_at: DateTime<Utc>,
+    /// Skip the run when the state directory's file system has less free space than this.
+    pub min_free_disk: u64,
 }
 
 /// What a run produced.
@@ -38,54 +51,188 @@ pub struct Outcome {
 
 const NOT_AVAILABLE: &str = "not available in this build";
 
-fn not_available(name: &str) -> PhaseRecord {
+fn phase(name: &str, status: PhaseStatus, took: Duration, error: Option<String>) -> PhaseRecord {
     PhaseRecord {
         name: name.to_string(),
-        status: PhaseStatus::NotAvailable,
-        duration_ms: 0,
-        error: Some(NOT_AVAILABLE.to_string()),
+        status,
+        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        error,
     }
 }
 
+/// `<state>/jobs/<job>/staging/<run-id>`: where a run's files wait to be archived.
+pub fn staging_dir(state_dir: &Path, job: &str, run_id: &str) -> PathBuf {
+    records::job_dir(state_dir, job).join("staging").join(run_id)
+}
+
+/// `<state>/jobs/<job>/bundles`.
+pub fn bundles_dir(state_dir: &Path, job: &str) -> PathBuf {
+    records::job_dir(state_dir, job).join("bundles")
+}
+
 /// Runs the pipeline for `job` until it ends or `cancel` fires.
-pub async fn run(job: &Job, _ctx: &RunContext, cancel: &Cancel) -> Outcome {
+pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     let started = Instant::now();
     let mut phases = Vec::new();
-    // Collection and archiving arrive with the bundle work; until then the run says so.
-    for name in ["collect", "redact", "analyze", "archive"] {
-        phases.push(not_available(name));
+    if let Some(skip) = disk::low_space(&ctx.state_dir, ctx.min_free_disk) {
+        return Outcome {
+            status: RunStatus::Skipped,
+            reason: Some(skip),
+            phases,
+            collectors: Vec::new(),
+            bundle: None,
+        };
     }
+    let top = unique_top(&bundles_dir(&ctx.state_dir, &job.name), &bundle::archive_name(&job.name, ctx.started_at.naive_utc()));
+    let staging = staging_dir(&ctx.state_dir, &job.name, &ctx.run_id);
+    let root = staging.join(&top);
+
+    let t = Instant::now();
+    let collected = collect::collect(job, &root, cancel, ctx.started_at).await;
+    let collect_status = match (&collected.error, cancel.is_cancelled()) {
+        (Some(_), _) => PhaseStatus::Failed,
+        (None, true) => PhaseStatus::Cancelled,
+        (None, false) => PhaseStatus::Succeeded,
+    };
+    phases.push(phase("collect", collect_status, t.elapsed(), collected.error.clone()));
+    phases.push(phase(
+        "redact",
+        PhaseStatus::NotAvailable,
+        Duration::ZERO,
+        Some(if job.document.spec.redact.enabled {
+            format!("{NOT_AVAILABLE}: the bundle is NOT redacted (it stays in the state directory)")
+        } else {
+            "redaction is disabled for this job".to_string()
+        }),
+    ));
+    phases.push(phase(
+        "analyze",
+        if job.collection.analyzers.is_empty() && job.collection.host_analyzers.is_empty() {
+            PhaseStatus::Skipped
+        } else {
+            PhaseStatus::NotAvailable
+        },
+        Duration::ZERO,
+        Some(if job.collection.analyzers.is_empty() && job.collection.host_analyzers.is_empty() {
+            "no analyzers".to_string()
+        } else {
+            NOT_AVAILABLE.to_string()
+        }),
+    ));
+
+    let t = Instant::now();
+    let archived = archive(&ctx.state_dir, &job.name, &staging, &root, &top, &collected.timings, started.elapsed()).await;
+    let partial = cancel.is_cancelled() || collected.error.is_some();
+    let (bundle, archive_error) = match archived {
+        Ok(info) => (
+            Some(BundleRecord {
+                path: info.path,
+                size: info.size,
+                sha256: info.sha256,
+                partial,
+                pruned_at: None,
+                pruned_by: None,
+            }),
+            None,
+        ),
+        Err(e) => (None, Some(e)),
+    };
+    phases.push(phase(
+        "archive",
+        if archive_error.is_some() { PhaseStatus::Failed } else { PhaseStatus::Succeeded },
+        t.elapsed(),
+        archive_error.clone(),
+    ));
     phases.push(if job.document.spec.upload.is_empty() {
-        PhaseRecord {
-            name: "upload".into(),
-            status: PhaseStatus::Skipped,
-            duration_ms: 0,
-            error: Some("no upload targets".into()),
-        }
+        phase("upload", PhaseStatus::Skipped, Duration::ZERO, Some("no upload targets".into()))
     } else {
-        not_available("upload")
+        phase("upload", PhaseStatus::NotAvailable, Duration::ZERO, Some(NOT_AVAILABLE.into()))
     });
-    let _ = started;
-    let (status, reason) = match cancel.reason() {
-        Some(CancelReason::Timeout) => (
+
+    let (status, reason) = match (cancel.reason(), &archive_error, &collected.error) {
+        (Some(CancelReason::Timeout), _, _) => (
             RunStatus::TimedOut,
-            "the run exceeded its timeout".to_string(),
+            format!("the run exceeded its timeout of {}; what was collected is kept", job.document.spec.timeout),
         ),
-        Some(CancelReason::Replaced) => (
+        (Some(CancelReason::Replaced), _, _) => (
             RunStatus::Interrupted,
-            "replaced by a newer run (concurrencyPolicy: Replace)".to_string(),
+            "replaced by a newer run (concurrencyPolicy: Replace); what was collected is kept".to_string(),
         ),
-        Some(CancelReason::Shutdown) => (RunStatus::Interrupted, "the agent shut down".to_string()),
-        None => (
-            RunStatus::Failed,
-            "no bundle was produced: collection is not available in this build".to_string(),
+        (Some(CancelReason::Shutdown), _, _) => (
+            RunStatus::Interrupted,
+            "the agent shut down before the run finished; what was collected is kept".to_string(),
+        ),
+        (None, Some(e), _) => (RunStatus::Failed, format!("archiving failed: {e}")),
+        (None, None, Some(e)) => (RunStatus::Failed, e.clone()),
+        (None, None, None) => (
+            RunStatus::Succeeded,
+            format!("{} collector(s) ran", collected.records.len()),
         ),
     };
     Outcome {
         status,
         reason: Some(reason),
         phases,
-        collectors: Vec::new(),
-        bundle: None,
+        collectors: collected.records,
+        bundle,
+    }
+}
+
+/// The archive's base name, made unique among existing bundles (two manual runs in one second).
+fn unique_top(dir: &Path, base: &str) -> String {
+    let mut name = base.to_string();
+    let mut n = 1;
+    while dir.join(format!("{name}.tar.gz")).exists() {
+        name = format!("{base}-{n}");
+        n += 1;
+    }
+    name
+}
+
+/// Writes `version.yaml` and `execution-data/summary.txt`, archives the staged tree and removes it.
+async fn archive(
+    state_dir: &Path,
+    job: &str,
+    staging: &Path,
+    root: &Path,
+    top: &str,
+    timings: &[Timing],
+    elapsed: Duration,
+) -> Result<bundle::BundleInfo, String> {
+    let dest = bundles_dir(state_dir, job).join(format!("{top}.tar.gz"));
+    let staging = staging.to_path_buf();
+    let root = root.to_path_buf();
+    let top = top.to_string();
+    let timings = timings.to_vec();
+    let joined = tokio::task::spawn_blocking(move || {
+        let result = (|| {
+            crate::state::ensure_private_dir(&root.join("execution-data")).map_err(|e| e.to_string())?;
+            crate::state::ensure_private_dir(dest.parent().unwrap_or(&root)).map_err(|e| e.to_string())?;
+            let write = |rel: &str, text: String| std::fs::write(root.join(rel), text).map_err(|e| format!("writing {rel}: {e}"));
+            write("version.yaml", bundle::version_yaml(concat!("v", env!("CARGO_PKG_VERSION"), "-troubleshoot-agent")))?;
+            write("execution-data/summary.txt", bundle::summary_txt(&timings, &[], &[], elapsed))?;
+            bundle::write_bundle(&root, &dest, &top, &BundleOptions::default()).map_err(|e| e.to_string())
+        })();
+        // The staged copy is either in the archive now or failed to get there; either way it must
+        // not fill the disk (a crash, not a failure, is what leaves staging behind).
+        let _ = std::fs::remove_dir_all(&staging);
+        result
+    })
+    .await;
+    joined.unwrap_or_else(|e| Err(format!("archiver task failed: {e}")))
+}
+
+impl From<&crate::collect::host::CollectorOutcome> for Timing {
+    fn from(o: &crate::collect::host::CollectorOutcome) -> Self {
+        use crate::collect::host::CollectorStatus;
+        Timing {
+            name: format!("{}/{}", o.kind, o.title),
+            status: match o.status {
+                CollectorStatus::Succeeded => TimingStatus::Succeeded,
+                CollectorStatus::Failed => TimingStatus::Failed,
+                CollectorStatus::Skipped { .. } => TimingStatus::Skipped,
+            },
+            duration: o.duration,
+        }
     }
 }
