@@ -38,7 +38,14 @@ pub async fn collect(job: &Job, root: &Path, cancel: &Cancel, now: DateTime<Utc>
             error: Some("the `support-bundle` engine is not available in this build".into()),
         };
     }
-    let outcomes = host::collect(&job.collection.host_collectors, root, cancel.token(), &HostOptions::default(), now).await;
+    let outcomes = host::collect(
+        &job.collection.host_collectors,
+        root,
+        cancel.token(),
+        &HostOptions::default(),
+        now,
+    )
+    .await;
     for o in &outcomes {
         timings.push(Timing::from(o));
         records.push(CollectorRecord {
@@ -61,7 +68,10 @@ pub async fn collect(job: &Job, root: &Path, cancel: &Cancel, now: DateTime<Utc>
     for entry in &job.collection.collectors {
         records.push(CollectorRecord {
             kind: entry.kind.clone(),
-            title: entry.collector_name.clone().unwrap_or_else(|| entry.kind.clone()),
+            title: entry
+                .collector_name
+                .clone()
+                .unwrap_or_else(|| entry.kind.clone()),
             status: "skipped".into(),
             files: 0,
             duration_ms: 0,

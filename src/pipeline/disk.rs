@@ -6,7 +6,8 @@ use std::path::Path;
 
 /// Bytes available to unprivileged users on the file system holding `path`.
 pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
-    let c = CString::new(path.as_os_str().as_bytes()).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     // SAFETY: statvfs only writes into the struct we pass; `c` is a valid NUL-terminated path.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {

@@ -14,7 +14,9 @@ pub use disk::free_bytes;
 
 use crate::bundle::{self, BundleOptions, Timing, TimingStatus};
 use crate::jobs::Job;
-use crate::state::records::{self, BundleRecord, CollectorRecord, PhaseRecord, PhaseStatus, RunStatus};
+use crate::state::records::{
+    self, BundleRecord, CollectorRecord, PhaseRecord, PhaseStatus, RunStatus,
+};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -62,7 +64,9 @@ fn phase(name: &str, status: PhaseStatus, took: Duration, error: Option<String>)
 
 /// `<state>/jobs/<job>/staging/<run-id>`: where a run's files wait to be archived.
 pub fn staging_dir(state_dir: &Path, job: &str, run_id: &str) -> PathBuf {
-    records::job_dir(state_dir, job).join("staging").join(run_id)
+    records::job_dir(state_dir, job)
+        .join("staging")
+        .join(run_id)
 }
 
 /// `<state>/jobs/<job>/bundles`.
@@ -83,7 +87,10 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             bundle: None,
         };
     }
-    let top = unique_top(&bundles_dir(&ctx.state_dir, &job.name), &bundle::archive_name(&job.name, ctx.started_at.naive_utc()));
+    let top = unique_top(
+        &bundles_dir(&ctx.state_dir, &job.name),
+        &bundle::archive_name(&job.name, ctx.started_at.naive_utc()),
+    );
     let staging = staging_dir(&ctx.state_dir, &job.name, &ctx.run_id);
     let root = staging.join(&top);
 
@@ -94,7 +101,12 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         (None, true) => PhaseStatus::Cancelled,
         (None, false) => PhaseStatus::Succeeded,
     };
-    phases.push(phase("collect", collect_status, t.elapsed(), collected.error.clone()));
+    phases.push(phase(
+        "collect",
+        collect_status,
+        t.elapsed(),
+        collected.error.clone(),
+    ));
     phases.push(phase(
         "redact",
         PhaseStatus::NotAvailable,
@@ -113,15 +125,26 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             PhaseStatus::NotAvailable
         },
         Duration::ZERO,
-        Some(if job.collection.analyzers.is_empty() && job.collection.host_analyzers.is_empty() {
-            "no analyzers".to_string()
-        } else {
-            NOT_AVAILABLE.to_string()
-        }),
+        Some(
+            if job.collection.analyzers.is_empty() && job.collection.host_analyzers.is_empty() {
+                "no analyzers".to_string()
+            } else {
+                NOT_AVAILABLE.to_string()
+            },
+        ),
     ));
 
     let t = Instant::now();
-    let archived = archive(&ctx.state_dir, &job.name, &staging, &root, &top, &collected.timings, started.elapsed()).await;
+    let archived = archive(
+        &ctx.state_dir,
+        &job.name,
+        &staging,
+        &root,
+        &top,
+        &collected.timings,
+        started.elapsed(),
+    )
+    .await;
     let partial = cancel.is_cancelled() || collected.error.is_some();
     let (bundle, archive_error) = match archived {
         Ok(info) => (
@@ -139,24 +162,42 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     };
     phases.push(phase(
         "archive",
-        if archive_error.is_some() { PhaseStatus::Failed } else { PhaseStatus::Succeeded },
+        if archive_error.is_some() {
+            PhaseStatus::Failed
+        } else {
+            PhaseStatus::Succeeded
+        },
         t.elapsed(),
         archive_error.clone(),
     ));
     phases.push(if job.document.spec.upload.is_empty() {
-        phase("upload", PhaseStatus::Skipped, Duration::ZERO, Some("no upload targets".into()))
+        phase(
+            "upload",
+            PhaseStatus::Skipped,
+            Duration::ZERO,
+            Some("no upload targets".into()),
+        )
     } else {
-        phase("upload", PhaseStatus::NotAvailable, Duration::ZERO, Some(NOT_AVAILABLE.into()))
+        phase(
+            "upload",
+            PhaseStatus::NotAvailable,
+            Duration::ZERO,
+            Some(NOT_AVAILABLE.into()),
+        )
     });
 
     let (status, reason) = match (cancel.reason(), &archive_error, &collected.error) {
         (Some(CancelReason::Timeout), _, _) => (
             RunStatus::TimedOut,
-            format!("the run exceeded its timeout of {}; what was collected is kept", job.document.spec.timeout),
+            format!(
+                "the run exceeded its timeout of {}; what was collected is kept",
+                job.document.spec.timeout
+            ),
         ),
         (Some(CancelReason::Replaced), _, _) => (
             RunStatus::Interrupted,
-            "replaced by a newer run (concurrencyPolicy: Replace); what was collected is kept".to_string(),
+            "replaced by a newer run (concurrencyPolicy: Replace); what was collected is kept"
+                .to_string(),
         ),
         (Some(CancelReason::Shutdown), _, _) => (
             RunStatus::Interrupted,
@@ -206,12 +247,27 @@ async fn archive(
     let timings = timings.to_vec();
     let joined = tokio::task::spawn_blocking(move || {
         let result = (|| {
-            crate::state::ensure_private_dir(&root.join("execution-data")).map_err(|e| e.to_string())?;
-            crate::state::ensure_private_dir(dest.parent().unwrap_or(&root)).map_err(|e| e.to_string())?;
-            let write = |rel: &str, text: String| std::fs::write(root.join(rel), text).map_err(|e| format!("writing {rel}: {e}"));
-            write("version.yaml", bundle::version_yaml(concat!("v", env!("CARGO_PKG_VERSION"), "-troubleshoot-agent")))?;
-            write("execution-data/summary.txt", bundle::summary_txt(&timings, &[], &[], elapsed))?;
-            bundle::write_bundle(&root, &dest, &top, &BundleOptions::default()).map_err(|e| e.to_string())
+            crate::state::ensure_private_dir(&root.join("execution-data"))
+                .map_err(|e| e.to_string())?;
+            crate::state::ensure_private_dir(dest.parent().unwrap_or(&root))
+                .map_err(|e| e.to_string())?;
+            let write = |rel: &str, text: String| {
+                std::fs::write(root.join(rel), text).map_err(|e| format!("writing {rel}: {e}"))
+            };
+            write(
+                "version.yaml",
+                bundle::version_yaml(concat!(
+                    "v",
+                    env!("CARGO_PKG_VERSION"),
+                    "-troubleshoot-agent"
+                )),
+            )?;
+            write(
+                "execution-data/summary.txt",
+                bundle::summary_txt(&timings, &[], &[], elapsed),
+            )?;
+            bundle::write_bundle(&root, &dest, &top, &BundleOptions::default())
+                .map_err(|e| e.to_string())
         })();
         // The staged copy is either in the archive now or failed to get there; either way it must
         // not fill the disk (a crash, not a failure, is what leaves staging behind).

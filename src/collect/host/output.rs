@@ -218,7 +218,12 @@ pub async fn write_error_file(
         match created {
             Ok(mut f) => {
                 use tokio::io::AsyncWriteExt;
+                // tokio's File writes in the background: without flush the bytes may not be in
+                // the file yet when the archiver reads it.
                 f.write_all(text.as_bytes())
+                    .await
+                    .map_err(|e| HostError::io(format!("write {}", abs.display()), e))?;
+                f.flush()
                     .await
                     .map_err(|e| HostError::io(format!("write {}", abs.display()), e))?;
                 return Ok(rel);

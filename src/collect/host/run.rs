@@ -164,6 +164,24 @@ pub fn resolve_program(program: &str) -> String {
         .map_or_else(|| program.to_string(), |p| p.display().to_string())
 }
 
+/// The environment as written to the info JSON. Upstream writes every variable with its value;
+/// an unattended agent's environment holds upload tokens and cloud credentials, so inherited
+/// variables are listed by name only and values appear only for what the spec itself set.
+fn recorded_env(env: &[(String, String)], spec_env: &[String]) -> Vec<String> {
+    env.iter()
+        .map(|(k, v)| {
+            let from_spec = spec_env
+                .iter()
+                .any(|item| item.split_once('=').is_some_and(|(sk, _)| sk == k));
+            if from_spec || k == "TS_OUTPUT_DIR" || k == "TS_INPUT_DIR" {
+                format!("{k}={v}")
+            } else {
+                k.clone()
+            }
+        })
+        .collect()
+}
+
 /// The environment rules of troubleshoot's host run.
 pub fn build_env(
     ignore_parent: bool,
@@ -288,7 +306,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), HostError> {
         exit_code: "0".into(),
         output_dir: output_dir.to_string(),
         input: input_dir,
-        env: Some(env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        env: Some(recorded_env(&env, &ctx.strings("env"))),
         ..RunInfo::default()
     };
     let spec = ExecSpec {
@@ -345,6 +363,17 @@ mod tests {
         assert_eq!(go_duration_string(Duration::from_secs(3600)), "1h0m0s");
         assert_eq!(go_duration_string(Duration::from_millis(1500)), "1.5s");
         assert_eq!(go_duration_string(Duration::from_millis(200)), "200ms");
+    }
+
+    #[test]
+    fn inherited_values_stay_out_of_the_info_json() {
+        let env = vec![
+            ("SUPPORT_TOKEN".to_string(), "s3cr3t".to_string()),
+            ("A".to_string(), "1".to_string()),
+            ("TS_OUTPUT_DIR".to_string(), "/tmp/x".to_string()),
+        ];
+        let recorded = recorded_env(&env, &["A=1".into()]);
+        assert_eq!(recorded, ["SUPPORT_TOKEN", "A=1", "TS_OUTPUT_DIR=/tmp/x"]);
     }
 
     #[test]
