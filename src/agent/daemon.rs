@@ -279,6 +279,9 @@ impl Daemon {
                 });
             }
             if initial {
+                for job in desired.jobs.values() {
+                    executor::apply_retention(self.state_dir(), job, now).await;
+                }
                 for unchanged in &plan.unchanged {
                     if let Some(job) = desired.jobs.get(&unchanged.name) {
                         let last = records::last_fire(self.state_dir(), &unchanged.name)

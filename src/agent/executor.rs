@@ -6,6 +6,7 @@ use super::control::Control;
 use crate::jobs::Job;
 use crate::pipeline::{self, Cancel, CancelReason, RunContext};
 use crate::state::records::{self, RECORD_VERSION, RunRecord, RunStatus, Trigger};
+use crate::state::retention;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -107,7 +108,37 @@ pub async fn execute(spec: RunSpec, env: RunEnv, cancel: Cancel) -> (RunRecord, 
     if let Err(e) = persist(&env.state_dir, &record).await {
         persist_error = Some(e);
     }
+    apply_retention(&env.state_dir, &spec.job, env.clock.now()).await;
     (record, persist_error)
+}
+
+/// The job's retention settings as the state module takes them.
+pub fn retention_policy(job: &Job) -> retention::Policy {
+    let r = &job.document.spec.retention;
+    retention::Policy {
+        keep_last: r.keep_last,
+        max_age: r.max_age.map(|d| d.0),
+        max_total_size: r.max_total_size.map(|s| s.0),
+    }
+}
+
+/// Applies the job's retention (after every run, and for every job at start-up); failures are
+/// logged, never fatal.
+pub async fn apply_retention(state_dir: &Path, job: &Job, now: DateTime<Utc>) {
+    let dir = state_dir.to_path_buf();
+    let name = job.name.clone();
+    let policy = retention_policy(job);
+    let result =
+        tokio::task::spawn_blocking(move || retention::apply(&dir, &name, &policy, now)).await;
+    match result {
+        Ok(Ok(pruned)) => {
+            for p in pruned {
+                tracing::info!(job = %job.name, bundle = %p.path.display(), rule = p.rule, "bundle removed by retention");
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(job = %job.name, "retention: {e}"),
+        Err(e) => tracing::warn!(job = %job.name, "retention task failed: {e}"),
+    }
 }
 
 /// Starts the run in a task; the final record comes back as [`Control::RunFinished`].

@@ -86,6 +86,7 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     for path in &recovery.corrupt {
         warn!(path = %path.display(), "unreadable run record set aside");
     }
+    keep_partial_bundles(&state_dir, &recovery.interrupted);
     if recovery.temps_removed > 0 {
         info!(
             count = recovery.temps_removed,
@@ -166,4 +167,68 @@ fn spawn_rescan(tx: mpsc::Sender<Control>, every: Duration) {
             }
         }
     });
+}
+
+/// Archives what runs cut off by a crash had collected (marked partial in their records), and
+/// removes staging left by runs that did finish.
+fn keep_partial_bundles(state_dir: &std::path::Path, interrupted: &[(String, String)]) {
+    let Ok(jobs) = std::fs::read_dir(state_dir.join("jobs")) else {
+        return;
+    };
+    for job_entry in jobs.filter_map(Result::ok) {
+        let job = job_entry.file_name().to_string_lossy().into_owned();
+        let Ok(runs) = std::fs::read_dir(job_entry.path().join("staging")) else {
+            continue;
+        };
+        for run_entry in runs.filter_map(Result::ok) {
+            let run_id = run_entry.file_name().to_string_lossy().into_owned();
+            let staging = run_entry.path();
+            if interrupted.iter().any(|(j, r)| *j == job && *r == run_id)
+                && let Err(e) = archive_partial(state_dir, &job, &run_id, &staging)
+            {
+                warn!(job = %job, run = %run_id, "cannot keep the partial bundle: {e}");
+            }
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+    }
+}
+
+fn archive_partial(
+    state_dir: &std::path::Path,
+    job: &str,
+    run_id: &str,
+    staging: &std::path::Path,
+) -> Result<(), String> {
+    let top = std::fs::read_dir(staging)
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .find(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .ok_or_else(|| "nothing was collected".to_string())?;
+    // Readers find the bundle root by its version.yaml, which a finished run writes at archive time.
+    let version = staging.join(&top).join("version.yaml");
+    if !version.exists() {
+        std::fs::write(
+            &version,
+            crate::bundle::version_yaml(crate::pipeline::TOOL_VERSION),
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    let dest = crate::pipeline::bundles_dir(state_dir, job).join(format!("{top}.tar.gz"));
+    state::ensure_private_dir(dest.parent().unwrap_or(state_dir)).map_err(|e| e.to_string())?;
+    let info = crate::bundle::write_bundle(&staging.join(&top), &dest, &top, &Default::default())
+        .map_err(|e| e.to_string())?;
+    let path = state::records::runs_dir(state_dir, job).join(format!("{run_id}.json"));
+    let mut record = state::records::read_record(&path).map_err(|e| e.to_string())?;
+    record.bundle = Some(state::records::BundleRecord {
+        path: info.path,
+        size: info.size,
+        sha256: info.sha256,
+        partial: true,
+        pruned_at: None,
+        pruned_by: None,
+    });
+    state::records::write_record(state_dir, &record).map_err(|e| e.to_string())?;
+    info!(job = %job, run = %run_id, "kept the partial bundle of the interrupted run");
+    Ok(())
 }

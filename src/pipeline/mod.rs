@@ -53,6 +53,9 @@ pub struct Outcome {
 
 const NOT_AVAILABLE: &str = "not available in this build";
 
+/// The version written to `version.yaml` of the bundles this agent makes.
+pub const TOOL_VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"), "-troubleshoot-agent");
+
 fn phase(name: &str, status: PhaseStatus, took: Duration, error: Option<String>) -> PhaseRecord {
     PhaseRecord {
         name: name.to_string(),

@@ -13,6 +13,7 @@ mod atomic;
 mod lock;
 pub mod records;
 mod recovery;
+pub mod retention;
 
 pub use applied::{APPLIED_FILE, read_applied, write_applied};
 pub use atomic::write_atomic;
