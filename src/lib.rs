@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod cli;
 pub mod collect;
 pub mod diagnostic;
+pub mod digest;
 pub mod jobs;
 pub mod pipeline;
 pub mod plan;

@@ -44,6 +44,9 @@ pub struct Settings {
     /// A run is skipped (and recorded with the free space) when the state directory's file
     /// system has less free space than this.
     pub min_free_disk: ByteSize,
+    /// The troubleshoot CLI for jobs with `collect.engine: support-bundle` (default: `support-bundle` on PATH).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support_bundle_path: Option<PathBuf>,
 }
 
 impl Settings {
@@ -64,6 +67,7 @@ impl Settings {
             watch_debounce: HumanDuration(Duration::from_millis(500)),
             watch_mode: WatchMode::Auto,
             min_free_disk: ByteSize(512 * 1024 * 1024),
+            support_bundle_path: None,
         }
     }
 

@@ -8,7 +8,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use support::{JobFile, agent, stderr, stdout};
 use tempfile::TempDir;
-use troubleshoot_agent::jobs::{self, Context, sha256_hex};
+use troubleshoot_agent::digest::sha256_hex;
+use troubleshoot_agent::jobs::{self, Context};
 use troubleshoot_agent::plan::{PlanOptions, plan};
 use troubleshoot_agent::state::{read_applied, write_applied};
 

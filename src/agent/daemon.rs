@@ -105,6 +105,7 @@ impl Daemon {
             host: self.options.host.clone(),
             clock: self.options.clock,
             min_free_disk: self.options.settings.min_free_disk.0,
+            support_bundle_path: self.options.settings.support_bundle_path.clone(),
         }
     }
 

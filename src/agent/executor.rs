@@ -74,6 +74,8 @@ pub struct RunEnv {
     pub clock: Clock,
     /// Runs are skipped below this much free space on the state directory's file system.
     pub min_free_disk: u64,
+    /// The troubleshoot CLI, when configured.
+    pub support_bundle_path: Option<PathBuf>,
 }
 
 /// Runs `spec` to the end: the `running` record, the pipeline under the job's timeout, the final
@@ -96,6 +98,7 @@ pub async fn execute(spec: RunSpec, env: RunEnv, cancel: Cancel) -> (RunRecord, 
         host: env.host.clone(),
         started_at,
         min_free_disk: env.min_free_disk,
+        support_bundle_path: env.support_bundle_path.clone(),
     };
     let outcome = pipeline::run(&spec.job, &ctx, &cancel).await;
     timer.abort();
@@ -104,6 +107,7 @@ pub async fn execute(spec: RunSpec, env: RunEnv, cancel: Cancel) -> (RunRecord, 
     record.phases = outcome.phases;
     record.collectors = outcome.collectors;
     record.bundle = outcome.bundle;
+    record.analysis = outcome.analysis;
     record.ended_at = Some(env.clock.now());
     if let Err(e) = persist(&env.state_dir, &record).await {
         persist_error = Some(e);

@@ -32,7 +32,7 @@ impl<W: Write> HashingWriter<W> {
     /// Gives back the inner writer, the lowercase hex sha256 and the byte count.
     pub fn finish(self) -> (W, String, u64) {
         let digest = self.hasher.finalize();
-        (self.inner, to_hex(&digest), self.count)
+        (self.inner, crate::digest::hex(&digest), self.count)
     }
 }
 
@@ -50,17 +50,6 @@ impl<W: Write> Write for HashingWriter<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
-}
-
-/// Lowercase hex of a byte slice.
-pub fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    s
 }
 
 #[cfg(test)]
@@ -100,6 +89,6 @@ mod tests {
         let (inner, hex, n) = w.finish();
         assert_eq!(inner.0, b"abcdefghij");
         assert_eq!(n, 10);
-        assert_eq!(hex, to_hex(&Sha256::digest(b"abcdefghij")));
+        assert_eq!(hex, crate::digest::hex(&Sha256::digest(b"abcdefghij")));
     }
 }

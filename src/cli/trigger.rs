@@ -159,6 +159,7 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
             host: hostname(),
             clock: Clock::default(),
             min_free_disk: settings.min_free_disk.0,
+            support_bundle_path: settings.support_bundle_path.clone(),
         },
         Cancel::default(),
     ));

@@ -6,7 +6,6 @@ use super::{Job, defaults};
 use crate::diagnostic::Diagnostic;
 use crate::yaml::{self, Loc, Node, Value};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -335,14 +334,4 @@ fn typed_document(
             None
         }
     }
-}
-
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Hex sha256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
 }

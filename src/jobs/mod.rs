@@ -12,13 +12,14 @@ pub mod units;
 mod validate;
 
 pub use discover::{Ignored, ignore_reason};
-pub use load::{FileReport, MAX_FILE_BYTES, hex, sha256_hex};
+pub use load::{FileReport, MAX_FILE_BYTES};
 pub use model::JobDocument;
 pub use secret::SecretRef;
 pub use validate::{Context, name_problem};
 
 use crate::collect::spec::TroubleshootSpec;
 use crate::diagnostic::Diagnostic;
+use crate::digest::sha256_hex;
 use crate::schedule::Schedule;
 use crate::yaml::Loc;
 use serde::Serialize;

@@ -3,9 +3,10 @@
 
 use super::model::{JobDocument, NotifyTarget, UploadTarget};
 use super::secret::SecretRef;
-use super::{Job, Source, SpecRole, SpecSource, load::hex};
+use super::{Job, Source, SpecRole, SpecSource};
 use crate::collect::spec::{self, TroubleshootSpec};
 use crate::diagnostic::Diagnostic;
+use crate::digest::hex;
 use crate::schedule::{Schedule, ScheduleError};
 use crate::yaml::{Loc, Node};
 use std::path::{Path, PathBuf};
@@ -318,7 +319,10 @@ fn check_collect(
     if !doc.spec.redact.enabled && !doc.spec.upload.is_empty() {
         c.warning(&["spec", "redact", "enabled"], "redaction is disabled and bundles are uploaded: secrets in the collected data leave this host", None);
     }
-    c.out.extend(spec::unsupported_warnings(&merged));
+    // The troubleshoot CLI runs every type itself; only the builtin engine has gaps to report.
+    if collect.engine == super::model::Engine::Builtin {
+        c.out.extend(spec::unsupported_warnings(&merged));
+    }
     (merged, sources)
 }
 

@@ -5,7 +5,6 @@ use super::Cancel;
 use crate::bundle::Timing;
 use crate::collect::host::{self, CollectorStatus, HostOptions};
 use crate::jobs::Job;
-use crate::jobs::model::Engine;
 use crate::state::records::CollectorRecord;
 use chrono::{DateTime, Utc};
 use std::path::Path;
@@ -29,13 +28,6 @@ pub async fn collect(job: &Job, root: &Path, cancel: &Cancel, now: DateTime<Utc>
             records,
             timings,
             error: Some(format!("cannot create the staging directory: {e}")),
-        };
-    }
-    if job.document.spec.collect.engine == Engine::SupportBundle {
-        return Collected {
-            records,
-            timings,
-            error: Some("the `support-bundle` engine is not available in this build".into()),
         };
     }
     let outcomes = host::collect(

@@ -8,12 +8,14 @@
 mod cancel;
 mod collect;
 mod disk;
+mod external;
 
 pub use cancel::{Cancel, CancelReason};
 pub use disk::free_bytes;
 
 use crate::bundle::{self, BundleOptions, Timing, TimingStatus};
 use crate::jobs::Job;
+use crate::jobs::model::Engine;
 use crate::state::records::{
     self, BundleRecord, CollectorRecord, PhaseRecord, PhaseStatus, RunStatus,
 };
@@ -34,6 +36,8 @@ pub struct RunContext {
     pub started_at: DateTime<Utc>,
     /// Skip the run when the state directory's file system has less free space than this.
     pub min_free_disk: u64,
+    /// The troubleshoot CLI for `collect.engine: support-bundle`.
+    pub support_bundle_path: Option<PathBuf>,
 }
 
 /// What a run produced.
@@ -49,14 +53,21 @@ pub struct Outcome {
     pub collectors: Vec<CollectorRecord>,
     /// The archive, when one was written.
     pub bundle: Option<BundleRecord>,
+    /// Analyzer results, when analysis ran.
+    pub analysis: Option<serde_json::Value>,
 }
 
-const NOT_AVAILABLE: &str = "not available in this build";
+pub(crate) const NOT_AVAILABLE: &str = "not available in this build";
 
 /// The version written to `version.yaml` of the bundles this agent makes.
 pub const TOOL_VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"), "-troubleshoot-agent");
 
-fn phase(name: &str, status: PhaseStatus, took: Duration, error: Option<String>) -> PhaseRecord {
+pub(crate) fn phase(
+    name: &str,
+    status: PhaseStatus,
+    took: Duration,
+    error: Option<String>,
+) -> PhaseRecord {
     PhaseRecord {
         name: name.to_string(),
         status,
@@ -88,7 +99,11 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             phases,
             collectors: Vec::new(),
             bundle: None,
+            analysis: None,
         };
+    }
+    if job.document.spec.collect.engine == Engine::SupportBundle {
+        return external::run(job, ctx, cancel).await;
     }
     let top = unique_top(
         &bundles_dir(&ctx.state_dir, &job.name),
@@ -219,11 +234,12 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         phases,
         collectors: collected.records,
         bundle,
+        analysis: None,
     }
 }
 
 /// The archive's base name, made unique among existing bundles (two manual runs in one second).
-fn unique_top(dir: &Path, base: &str) -> String {
+pub(crate) fn unique_top(dir: &Path, base: &str) -> String {
     let mut name = base.to_string();
     let mut n = 1;
     while dir.join(format!("{name}.tar.gz")).exists() {

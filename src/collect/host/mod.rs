@@ -10,7 +10,7 @@ mod kernel;
 mod network;
 pub mod output;
 mod packages;
-mod process;
+pub(crate) mod process;
 mod run;
 mod system;
 

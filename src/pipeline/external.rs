@@ -1,0 +1,233 @@
+//! A run through the troubleshoot CLI (`collect.engine: support-bundle`): the CLI collects,
+//! redacts, analyzes and archives; the agent names the output, records the result and its bundle.
+
+use super::{
+    Cancel, CancelReason, NOT_AVAILABLE, Outcome, RunContext, bundles_dir, phase, staging_dir,
+    unique_top,
+};
+use crate::collect::external::{self, Request};
+use crate::jobs::{Job, SpecRole};
+use crate::state::records::{BundleRecord, CollectorRecord, PhaseStatus, RunStatus};
+use std::time::{Duration, Instant};
+
+/// Runs the CLI for `job`.
+pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
+    let started = Instant::now();
+    let failed = |reason: String, phases| Outcome {
+        status: RunStatus::Failed,
+        reason: Some(reason),
+        phases,
+        collectors: Vec::new(),
+        bundle: None,
+        analysis: None,
+    };
+    let binary = match external::locate(ctx.support_bundle_path.as_deref()) {
+        Ok(b) => b,
+        Err(e) => {
+            return failed(
+                e.to_string(),
+                vec![phase(
+                    "collect",
+                    PhaseStatus::Failed,
+                    Duration::ZERO,
+                    Some(e.to_string()),
+                )],
+            );
+        }
+    };
+    let bundles = bundles_dir(&ctx.state_dir, &job.name);
+    if let Err(e) = crate::state::ensure_private_dir(&bundles) {
+        return failed(e.to_string(), Vec::new());
+    }
+    let top = unique_top(
+        &bundles,
+        &crate::bundle::archive_name(&job.name, ctx.started_at.naive_utc()),
+    );
+    let mut specs: Vec<_> = job
+        .spec_files
+        .iter()
+        .filter(|f| f.role == SpecRole::Collect)
+        .map(|f| f.path.clone())
+        .collect();
+    // An inline spec is handed to the CLI as a file of its own (JSON is YAML).
+    if let Some(inline) = &job.document.spec.collect.support_bundle {
+        let dir = staging_dir(&ctx.state_dir, &job.name, &ctx.run_id);
+        let path = dir.join("inline-spec.yaml");
+        let doc = serde_json::json!({
+            "apiVersion": "troubleshoot.sh/v1beta2",
+            "kind": "SupportBundle",
+            "metadata": {"name": job.name},
+            "spec": inline,
+        });
+        let written = crate::state::ensure_private_dir(&dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| std::fs::write(&path, doc.to_string()).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            return failed(
+                format!("cannot write the inline spec for the CLI: {e}"),
+                Vec::new(),
+            );
+        }
+        specs.push(path);
+    }
+    let request = Request {
+        binary,
+        specs,
+        namespace: job.document.spec.collect.namespaces.first().cloned(),
+        since: job.document.spec.collect.since.map(|d| d.0),
+        redact: job.document.spec.redact.enabled,
+        redactors: job
+            .spec_files
+            .iter()
+            .filter(|f| f.role == SpecRole::Redact)
+            .map(|f| f.path.clone())
+            .collect(),
+        output: bundles.join(&top),
+        timeout: job.document.spec.timeout.0,
+    };
+    let result = external::run(&request, cancel.token()).await;
+    let _ = std::fs::remove_dir_all(staging_dir(&ctx.state_dir, &job.name, &ctx.run_id));
+    let took = started.elapsed();
+    let response = match result {
+        Ok(r) => r,
+        Err(external::ExternalError::Cancelled) => {
+            let (status, reason) = match cancel.reason() {
+                Some(CancelReason::Timeout) => (
+                    RunStatus::TimedOut,
+                    format!(
+                        "the run exceeded its timeout of {}",
+                        job.document.spec.timeout
+                    ),
+                ),
+                _ => (
+                    RunStatus::Interrupted,
+                    "the run was interrupted".to_string(),
+                ),
+            };
+            return Outcome {
+                status,
+                reason: Some(reason.clone()),
+                phases: vec![phase("collect", PhaseStatus::Cancelled, took, Some(reason))],
+                collectors: Vec::new(),
+                bundle: None,
+                analysis: None,
+            };
+        }
+        Err(e) => {
+            return failed(
+                e.to_string(),
+                vec![phase(
+                    "collect",
+                    PhaseStatus::Failed,
+                    took,
+                    Some(e.to_string()),
+                )],
+            );
+        }
+    };
+    let bundle = response.archive.as_ref().and_then(|path| {
+        let (sha256, size) = crate::digest::sha256_file(path).ok()?;
+        Some(BundleRecord {
+            path: path.clone(),
+            size,
+            sha256,
+            partial: response.exit_code != Some(0),
+            pruned_at: None,
+            pruned_by: None,
+        })
+    });
+    let cli_error = match (response.exit_code, response.timed_out) {
+        (_, true) => Some(format!(
+            "the troubleshoot CLI did not finish within {}",
+            job.document.spec.timeout
+        )),
+        (Some(0), false) => None,
+        (code, false) => Some(format!(
+            "the troubleshoot CLI exited with {}: {}",
+            code.map_or_else(|| "a signal".to_string(), |c| c.to_string()),
+            if response.stderr_tail.is_empty() {
+                "(no stderr)".to_string()
+            } else {
+                response.stderr_tail.clone()
+            }
+        )),
+    };
+    let phase_status = if cli_error.is_some() {
+        PhaseStatus::Failed
+    } else {
+        PhaseStatus::Succeeded
+    };
+    let phases = vec![
+        phase("collect", phase_status, took, cli_error.clone()),
+        phase(
+            "redact",
+            PhaseStatus::Skipped,
+            Duration::ZERO,
+            Some("done by the troubleshoot CLI".into()),
+        ),
+        phase(
+            "analyze",
+            PhaseStatus::Skipped,
+            Duration::ZERO,
+            Some("done by the troubleshoot CLI".into()),
+        ),
+        phase(
+            "archive",
+            if bundle.is_some() {
+                PhaseStatus::Succeeded
+            } else {
+                PhaseStatus::Failed
+            },
+            Duration::ZERO,
+            bundle
+                .is_none()
+                .then(|| "the troubleshoot CLI wrote no archive".to_string()),
+        ),
+        if job.document.spec.upload.is_empty() {
+            phase(
+                "upload",
+                PhaseStatus::Skipped,
+                Duration::ZERO,
+                Some("no upload targets".into()),
+            )
+        } else {
+            phase(
+                "upload",
+                PhaseStatus::NotAvailable,
+                Duration::ZERO,
+                Some(NOT_AVAILABLE.into()),
+            )
+        },
+    ];
+    let collectors = vec![CollectorRecord {
+        kind: "support-bundle".into(),
+        title: request.binary.display().to_string(),
+        status: if cli_error.is_some() {
+            "failed".into()
+        } else {
+            "succeeded".into()
+        },
+        files: u64::from(bundle.is_some()),
+        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        error: cli_error.clone(),
+    }];
+    let (status, reason) = match (&cli_error, &bundle) {
+        (None, Some(_)) => (
+            RunStatus::Succeeded,
+            "collected by the troubleshoot CLI".to_string(),
+        ),
+        (None, None) => (
+            RunStatus::Failed,
+            "the troubleshoot CLI reported success but wrote no archive".to_string(),
+        ),
+        (Some(e), _) => (RunStatus::Failed, e.clone()),
+    };
+    Outcome {
+        status,
+        reason: Some(reason),
+        phases,
+        collectors,
+        bundle,
+        analysis: response.analyzer_results,
+    }
+}

@@ -1,0 +1,147 @@
+//! `collect.engine: support-bundle` runs the troubleshoot CLI. The CLI is not installable here, so
+//! these tests use `tests/support/fake-support-bundle`, a stand-in script that takes the documented
+//! flags, writes a troubleshoot-layout archive at `-o`, prints the documented JSON and exits with
+//! the documented codes.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use support::{agent, stdout};
+
+fn fake_cli() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake-support-bundle")
+}
+
+struct Setup {
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+    jobs: PathBuf,
+    state: PathBuf,
+    config: PathBuf,
+}
+
+fn setup(engine_path: &Path) -> Setup {
+    let jobs_dir = tempfile::tempdir().expect("tempdir");
+    let state_dir = tempfile::tempdir().expect("tempdir");
+    let jobs = jobs_dir.path().to_path_buf();
+    std::fs::write(
+        jobs.join("spec.yaml.txt"),
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata: {name: x}\nspec:\n  collectors: [{clusterInfo: {}}]\n",
+    )
+    .expect("spec");
+    std::fs::write(
+        jobs.join("ext.yaml"),
+        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {name: ext}\nspec:\n  schedule: \"0 2 * * *\"\n  timeout: 5s\n  collect:\n    engine: support-bundle\n    specs: [spec.yaml.txt]\n    namespaces: [prod]\n    since: 24h\n",
+    )
+    .expect("job");
+    let config = state_dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "supportBundlePath: {}\nlisten: 127.0.0.1:1\n",
+            engine_path.display()
+        ),
+    )
+    .expect("config");
+    Setup {
+        jobs,
+        state: state_dir.path().join("state"),
+        config,
+        _dirs: (jobs_dir, state_dir),
+    }
+}
+
+fn trigger(s: &Setup, mode: &str, args_log: &Path) -> (std::process::Output, serde_json::Value) {
+    let out = agent(&s.state)
+        .arg("--config")
+        .arg(&s.config)
+        .arg("--jobs-dir")
+        .arg(&s.jobs)
+        .args(["--output", "json", "trigger", "ext"])
+        .env("FAKE_SB_MODE", mode)
+        .env("FAKE_SB_ARGS_LOG", args_log)
+        .output()
+        .expect("runs");
+    let record = serde_json::from_str(&stdout(&out)).unwrap_or(serde_json::Value::Null);
+    (out, record)
+}
+
+#[test]
+fn a_successful_cli_run_records_its_archive() {
+    let s = setup(&fake_cli());
+    let log = s.state.with_extension("args");
+    let (out, record) = trigger(&s, "ok", &log);
+    assert_eq!(out.status.code(), Some(0), "{record}");
+    assert_eq!(record["status"], "succeeded");
+    let bundle = record["bundle"]["path"].as_str().expect("bundle path");
+    assert!(
+        bundle.ends_with(".tar.gz") && Path::new(bundle).is_file(),
+        "{bundle}"
+    );
+    assert!(bundle.starts_with(s.state.join("jobs/ext/bundles").to_str().expect("utf-8")));
+    let (sha, size) = troubleshoot_agent::digest::sha256_file(Path::new(bundle)).expect("hash");
+    assert_eq!(record["bundle"]["sha256"], sha.as_str());
+    assert_eq!(record["bundle"]["size"], size);
+    assert_eq!(record["analysis"], serde_json::json!([]));
+    let args = std::fs::read_to_string(&log).expect("args log");
+    for flag in [
+        "--interactive=false",
+        "--namespace=prod",
+        "--since=24h",
+        "spec.yaml.txt",
+    ] {
+        assert!(args.contains(flag), "missing {flag} in {args}");
+    }
+    let listing = std::process::Command::new("tar")
+        .arg("tzf")
+        .arg(bundle)
+        .output()
+        .expect("tar");
+    assert!(String::from_utf8_lossy(&listing.stdout).contains("/version.yaml"));
+}
+
+#[test]
+fn exit_1_keeps_the_archive_and_fails_the_run() {
+    let s = setup(&fake_cli());
+    let (out, record) = trigger(&s, "partial", &s.state.with_extension("args"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(record["status"], "failed");
+    assert!(
+        record["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("exited with 1") && r.contains("insufficient permissions")),
+        "{record}"
+    );
+    assert_eq!(record["bundle"]["partial"], true);
+}
+
+#[test]
+fn spec_errors_and_a_missing_cli_fail_clearly() {
+    let s = setup(&fake_cli());
+    let (out, record) = trigger(&s, "spec-error", &s.state.with_extension("args"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        record["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("exited with 2") && r.contains("failed to load spec")),
+        "{record}"
+    );
+    assert!(record["bundle"].is_null());
+
+    let missing = setup(Path::new("/nonexistent/support-bundle"));
+    let (out, record) = trigger(&missing, "ok", &missing.state.with_extension("args"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        record["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("supportBundlePath")),
+        "{record}"
+    );
+}
+
+#[test]
+fn a_hanging_cli_is_killed_at_the_job_timeout() {
+    let s = setup(&fake_cli());
+    let (out, record) = trigger(&s, "hang", &s.state.with_extension("args"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(record["status"], "timed-out", "{record}");
+}
