@@ -29,13 +29,23 @@ impl Rng {
         items[self.below(items.len() as u64) as usize]
     }
     fn hex(&mut self, len: usize) -> String {
-        (0..len).map(|_| char::from(b"0123456789abcdef"[self.below(16) as usize])).collect()
+        (0..len)
+            .map(|_| char::from(b"0123456789abcdef"[self.below(16) as usize]))
+            .collect()
     }
 }
 
 const LEVELS: &[&str] = &["INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR"];
-const COMPONENTS: &[&str] =
-    &["kubelet", "controller", "scheduler", "api", "worker", "reconciler", "http", "db"];
+const COMPONENTS: &[&str] = &[
+    "kubelet",
+    "controller",
+    "scheduler",
+    "api",
+    "worker",
+    "reconciler",
+    "http",
+    "db",
+];
 const MESSAGES: &[&str] = &[
     "request completed",
     "reconciling object",
@@ -176,7 +186,10 @@ fn main() -> ExitCode {
         Some("archive") if args.len() >= 4 => {
             let level = args.get(4).and_then(|l| l.parse().ok()).unwrap_or(6);
             let threads = args.get(5).and_then(|l| l.parse().ok()).unwrap_or(1);
-            let opts = BundleOptions { compression_level: level, threads };
+            let opts = BundleOptions {
+                compression_level: level,
+                threads,
+            };
             let start = Instant::now();
             match write_bundle(Path::new(&args[2]), Path::new(&args[3]), "bench", &opts) {
                 Ok(info) => {
@@ -196,7 +209,9 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: bundle-bench gen DIR MEGABYTES SEED | archive SRC DEST [LEVEL] [THREADS]");
+            eprintln!(
+                "usage: bundle-bench gen DIR MEGABYTES SEED | archive SRC DEST [LEVEL] [THREADS]"
+            );
             ExitCode::from(2)
         }
     }
