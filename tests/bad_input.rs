@@ -276,7 +276,7 @@ fn wrong_kind_support_bundle_in_the_jobs_dir_has_a_hint() {
         "  hint: a troubleshoot `SupportBundle` spec does not go in the jobs directory: keep it elsewhere and reference it from a job's `collect.specs` (or `redact.redactors`)",
     );
     // The good file still validates: its job is listed, the one error is the bundle's.
-    assert_has_line(&out, "invalid: 2 files, 1 job, 1 error, 1 warning");
+    assert_has_line(&out, "invalid: 2 files, 1 job, 1 error, 0 warnings");
 
     let (status, report) = validate_json(agent(&d.state), &[&d.jobs]);
     assert_eq!(status, 1);
@@ -700,7 +700,7 @@ fn permission_denied_on_one_job_file_while_the_others_validate() {
         &err,
         "  hint: make the file readable by the user the agent runs as",
     );
-    assert_has_line(&text, "invalid: 3 files, 2 jobs, 1 error, 2 warnings");
+    assert_has_line(&text, "invalid: 3 files, 2 jobs, 1 error, 0 warnings");
 
     let (status, report) = validate_json(unprivileged(&d.state), &[&d.jobs]);
     assert_eq!(status, 1);
@@ -780,7 +780,7 @@ fn assert_dir_with_one_bad_entry(d: &Dirs, bad: &[&Path], message: &str) {
         assert_has_line(
             &text,
             &format!(
-                "invalid: {} files, 1 job, {} error{}, 1 warning",
+                "invalid: {} files, 1 job, {} error{}, 0 warnings",
                 bad.len() + 1,
                 bad.len(),
                 if bad.len() == 1 { "" } else { "s" }
@@ -867,7 +867,7 @@ fn two_files_defining_the_same_job_name() {
     );
     // Each file says it once (not once more without a location).
     assert_eq!(err.matches("is also defined in").count(), 2, "{err}");
-    assert_has_line(&out, "invalid: 3 files, 3 jobs, 2 errors, 3 warnings");
+    assert_has_line(&out, "invalid: 3 files, 3 jobs, 2 errors, 0 warnings");
 
     let (_, report) = validate_json(agent(&d.state), &[&d.jobs]);
     assert_eq!(
@@ -948,22 +948,22 @@ fn every_error_of_several_broken_files_in_one_run() {
     assert_eq!(count(&c), 2, "{report:#}");
     assert_eq!(count(&e), 1, "{report:#}");
     assert_eq!(files.len(), 6, "{report:#}");
-    assert_has_line(&out, "invalid: 5 files, 5 jobs, 6 errors, 4 warnings");
+    assert_has_line(&out, "invalid: 5 files, 5 jobs, 6 errors, 0 warnings");
     assert_eq!(err.matches(": error: ").count(), 6, "{err}");
 }
 
 #[test]
 fn strict_makes_warnings_fail() {
     let d = dirs();
-    // The builtin engine does not run `cpu` yet: a warning, not an error.
-    let file = JobFile::new("warn").write(&d.jobs);
+    // A jitter longer than half the schedule's interval is clamped: a warning, not an error.
+    let file = JobFile::new("warn").spec_line("jitter: 23h").write(&d.jobs);
     let (code, out, err) = validate(&d.state, &[&file]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert_has_line(&out, "valid: 1 file, 1 job, 0 errors, 1 warning");
     assert_has_line(
         &err,
         &format!(
-            "{}:10:11: warning: hostCollectors: `cpu` (1 entry) is not run by the builtin engine in this build; it will be recorded as skipped",
+            "{}:7:11: warning: jitter 23h is more than half the shortest interval of the schedule (1d); it is clamped to 12h so runs never reorder (at spec.jitter)",
             file.display()
         ),
     );
@@ -983,7 +983,7 @@ fn strict_makes_warnings_fail() {
 #[test]
 fn json_output_shape() {
     let d = dirs();
-    JobFile::new("good").write(&d.jobs);
+    JobFile::new("good").spec_line("jitter: 23h").write(&d.jobs);
     let bad = JobFile::new("bad").spec_line("schedul: x").write(&d.jobs);
     let (code, report) = validate_json(agent(&d.state), &[&d.jobs]);
     assert_eq!(code, 1);
@@ -1029,7 +1029,7 @@ fn ansible_style_temp_file_without_yaml_suffix_validates() {
     );
     let (code, out, err) = validate(&d.state, &[&tmp]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
-    assert_has_line(&out, "valid: 1 file, 1 job, 0 errors, 1 warning");
+    assert_has_line(&out, "valid: 1 file, 1 job, 0 errors, 0 warnings");
 }
 
 // ---------------------------------------------------------------- schedules and zones
