@@ -319,6 +319,7 @@ fn check_collect(
     if !doc.spec.redact.enabled && !doc.spec.upload.is_empty() {
         c.warning(&["spec", "redact", "enabled"], "redaction is disabled and bundles are uploaded: secrets in the collected data leave this host", None);
     }
+    merged.dedup();
     // The troubleshoot CLI runs every type itself; only the builtin engine has gaps to report.
     if collect.engine == super::model::Engine::Builtin {
         c.out.extend(spec::unsupported_warnings(&merged));

@@ -48,8 +48,10 @@ pub async fn copy(ctx: &Ctx<'_>) -> Result<(), HostError> {
     }
     if !notes.is_empty() {
         let dir = super::sanitize_component(name);
+        // Two copy collectors may share a name (host/default.yaml's `syslog`): keep both lists.
+        let text = super::output::go_json(&notes, None)?;
         ctx.out
-            .write_json(&[dir.as_str(), "errors.json"], &notes)
+            .write_new(&[dir.as_str()], "errors", ".json", text.as_bytes())
             .await?;
     }
     Ok(())

@@ -127,6 +127,54 @@ impl Output {
         Ok(rel)
     }
 
+    /// Writes a new file `<dir>/<stem><suffix>`; when that name is taken (two collectors share a
+    /// title), ` (2)`, ` (3)`... are inserted before the suffix, so nothing written is lost.
+    /// Names are claimed with create_new, so collectors running in parallel never collide.
+    pub async fn write_new(
+        &self,
+        dir: &[&str],
+        stem: &str,
+        suffix: &str,
+        bytes: &[u8],
+    ) -> Result<String, HostError> {
+        use tokio::io::AsyncWriteExt;
+        // `stem` is at most MAX_COMPONENT bytes, so `<stem> (N)<suffix>` stays under FS_NAME_MAX.
+        for n in 1u32..10_000 {
+            let name = if n == 1 {
+                format!("{stem}{suffix}")
+            } else {
+                format!("{stem} ({n}){suffix}")
+            };
+            let mut parts = dir.to_vec();
+            parts.push(&name);
+            let (abs, rel) = self.prepare(&parts).await?;
+            match tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&abs)
+                .await
+            {
+                Ok(mut f) => {
+                    // tokio's File writes in the background: without flush the bytes may not be
+                    // in the file yet when the archiver reads it.
+                    f.write_all(bytes)
+                        .await
+                        .map_err(|e| HostError::io(format!("write {}", abs.display()), e))?;
+                    f.flush()
+                        .await
+                        .map_err(|e| HostError::io(format!("write {}", abs.display()), e))?;
+                    self.record(rel.clone());
+                    return Ok(rel);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(HostError::io(format!("create {}", abs.display()), e)),
+            }
+        }
+        Err(HostError::Other(format!(
+            "no free file name for {stem}{suffix}"
+        )))
+    }
+
     /// Writes `value` as compact Go-style JSON at `components`.
     pub async fn write_json<T: Serialize>(
         &self,
@@ -197,42 +245,16 @@ pub async fn write_error_file(
         timestamp: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
     let text = go_json(&doc, None)?;
-    let out = Output::new(root);
-    let base = sanitize_component(title);
-    // `base` is at most MAX_COMPONENT bytes, so `<base> (N)-error.json` stays under FS_NAME_MAX.
     // Titles are not unique (two `copy` entries named `syslog` in host/default.yaml); upstream
-    // overwrites the first error with the second. We keep both: the first error keeps the
-    // upstream name, later ones get ` (2)`, ` (3)`... created atomically with create_new.
-    for n in 1u32.. {
-        let name = if n == 1 {
-            format!("{base}-error.json")
-        } else {
-            format!("{base} ({n})-error.json")
-        };
-        let (abs, rel) = out.prepare(&["host-collectors", "errors", &name]).await?;
-        let created = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&abs)
-            .await;
-        match created {
-            Ok(mut f) => {
-                use tokio::io::AsyncWriteExt;
-                // tokio's File writes in the background: without flush the bytes may not be in
-                // the file yet when the archiver reads it.
-                f.write_all(text.as_bytes())
-                    .await
-                    .map_err(|e| HostError::io(format!("write {}", abs.display()), e))?;
-                f.flush()
-                    .await
-                    .map_err(|e| HostError::io(format!("write {}", abs.display()), e))?;
-                return Ok(rel);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 10_000 => continue,
-            Err(e) => return Err(HostError::io(format!("create {}", abs.display()), e)),
-        }
-    }
-    Err(HostError::Other("no free error file name".into()))
+    // overwrites the first error with the second, we keep both.
+    Output::new(root)
+        .write_new(
+            &["host-collectors", "errors"],
+            &sanitize_component(title),
+            "-error.json",
+            text.as_bytes(),
+        )
+        .await
 }
 
 #[cfg(test)]

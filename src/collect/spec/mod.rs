@@ -111,6 +111,29 @@ impl TroubleshootSpec {
             self.uri = other.uri;
         }
     }
+
+    /// Drops collectors and analyzers identical (same type and body) to an earlier one, as
+    /// troubleshoot does when it puts specs together: running them twice would write the same
+    /// files twice.
+    pub fn dedup(&mut self) {
+        for list in [
+            &mut self.collectors,
+            &mut self.host_collectors,
+            &mut self.analyzers,
+            &mut self.host_analyzers,
+        ] {
+            let mut seen: Vec<(String, serde_json::Value)> = Vec::new();
+            list.retain(|e| {
+                let key = (e.kind.clone(), e.body.clone());
+                if seen.contains(&key) {
+                    false
+                } else {
+                    seen.push(key);
+                    true
+                }
+            });
+        }
+    }
 }
 
 impl SpecFile {
