@@ -227,12 +227,10 @@ impl DaemonBuilder {
         let state_dir = self.state.unwrap_or_else(|| tmp.path().join("state"));
         let port = self.port.unwrap_or_else(free_port);
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        // Tests set what they need; a small debounce keeps them quick, a small minFreeDisk keeps
-        // them independent of the machine's free space.
-        let mut settings = vec![
-            ("watchDebounce".to_string(), "200ms".to_string()),
-            ("minFreeDisk".to_string(), "1Mi".to_string()),
-        ];
+        // Tests set what they need; otherwise the defaults apply (the reload bounds the tests
+        // check hold with the default debounce), except a small minFreeDisk so runs do not
+        // depend on the machine's free space.
+        let mut settings = vec![("minFreeDisk".to_string(), "1Mi".to_string())];
         for (k, v) in self.settings {
             settings.retain(|(key, _)| *key != k);
             settings.push((k, v));
