@@ -441,3 +441,31 @@ fn status_and_history_json_with_and_without_an_agent() {
     let history_offline = json_of(d.cli().args(["history", "a", "--output", "json"]));
     assert_eq!(history_offline, history_live);
 }
+
+#[test]
+fn one_jobs_broken_runs_dir_at_start_does_not_keep_the_agent_down() {
+    let dd = dirs();
+    JobFile::new("fine").write(&dd.jobs);
+    JobFile::new("broken").write(&dd.jobs);
+    let job_dir = dd.state.join("jobs/broken");
+    std::fs::create_dir_all(&job_dir).expect("job dir");
+    std::fs::write(job_dir.join("runs"), "not a directory").expect("write");
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    assert!(
+        d.stderr().contains("jobs/broken/runs"),
+        "the problem is logged: {}",
+        d.stderr()
+    );
+    let id = run_id(&d.trigger("fine"));
+    assert_eq!(d.wait_run("fine", &id, RUN_WAIT)["status"], "succeeded");
+    d.trigger("broken");
+    let body = wait_until(RUN_WAIT, "/readyz 503", || {
+        let r = d.get("/readyz");
+        if r.status == 503 {
+            Ok(r.body)
+        } else {
+            Err(format!("HTTP {} {}", r.status, r.body))
+        }
+    });
+    assert!(body.contains("cannot write run records"), "{body}");
+}

@@ -272,6 +272,33 @@ fn a_schedule_fires_at_the_minute() {
     assert_eq!(job["nextRun"], "2030-01-01T00:02:00Z", "{job}");
 }
 
+#[test]
+fn a_schedule_fires_at_the_next_minute_of_the_shifted_real_clock() {
+    let dd = dirs();
+    JobFile::new("everyminute")
+        .schedule("* * * * *")
+        .write(&dd.jobs);
+    // "now" a few seconds before a minute boundary of today's clock, not a fixed date.
+    let d = Daemon::builder()
+        .jobs(&dd.jobs)
+        .state(&dd.state)
+        .clock_offset_to_second(57)
+        .start();
+    let job = d.job("everyminute").expect("job in status");
+    let next = time(&job["nextRun"]);
+    assert_eq!(next.timestamp() % 60, 0, "{job}");
+    assert!(
+        next > d.now() && next - d.now() <= chrono::Duration::seconds(4),
+        "the next minute is seconds away: {job} (agent now {})",
+        d.now()
+    );
+    let id = next.format("%Y%m%dT%H%M%SZ").to_string();
+    let r = wait_record(&d.state_dir, "everyminute", &id);
+    assert_eq!(r["trigger"], "schedule", "{r}");
+    assert_eq!(time(&r["scheduledAt"]), next, "{r}");
+    assert_eq!(r["status"], "succeeded", "{r}");
+}
+
 /// Runs an hourly job once at 2030-01-01T01:00Z and stops the agent.
 fn fire_once_at_one_oclock(dd: &support::daemon::Dirs, deadline: Option<&str>) {
     let mut job = JobFile::new("hourly").schedule("0 * * * *");
