@@ -23,7 +23,7 @@ use crate::state::{self, LockError, StateError, StateLock};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 /// How the daemon runs (settings plus command-line choices).
 #[derive(Clone, Debug)]
@@ -82,6 +82,11 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     let recovery = state::recover(&state_dir, options.clock.now())?;
     for (job, run) in &recovery.interrupted {
         warn!(job = %job, run = %run, "run was in progress when the previous agent stopped; marked interrupted");
+    }
+    for problem in &recovery.problems {
+        error!(
+            "run records: {problem}; continuing, and runs of this job report it when their records cannot be written"
+        );
     }
     for path in &recovery.corrupt {
         warn!(path = %path.display(), "unreadable run record set aside");

@@ -39,7 +39,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     if let Err(e) = crate::state::ensure_private_dir(&bundles) {
         return failed(e.to_string(), Vec::new());
     }
-    let top = unique_top(
+    let claim = unique_top(
         &bundles,
         &crate::bundle::archive_name(&job.name, ctx.started_at.naive_utc()),
     );
@@ -82,7 +82,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             .filter(|f| f.role == SpecRole::Redact)
             .map(|f| f.path.clone())
             .collect(),
-        output: bundles.join(&top),
+        output: bundles.join(&claim.top),
         timeout: job.document.spec.timeout.0,
     };
     let result = external::run(&request, cancel.token()).await;

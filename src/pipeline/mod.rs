@@ -105,10 +105,11 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     if job.document.spec.collect.engine == Engine::SupportBundle {
         return external::run(job, ctx, cancel).await;
     }
-    let top = unique_top(
+    let claim = unique_top(
         &bundles_dir(&ctx.state_dir, &job.name),
         &bundle::archive_name(&job.name, ctx.started_at.naive_utc()),
     );
+    let top = claim.top.clone();
     let staging = staging_dir(&ctx.state_dir, &job.name, &ctx.run_id);
     let root = staging.join(&top);
 
@@ -163,6 +164,8 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         started.elapsed(),
     )
     .await;
+    // The archive is in place (the name is taken on disk) or failed (the name is free again).
+    drop(claim);
     let partial = cancel.is_cancelled() || collected.error.is_some();
     let (bundle, archive_error) = match archived {
         Ok(info) => (
@@ -238,15 +241,44 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     }
 }
 
-/// The archive's base name, made unique among existing bundles (two manual runs in one second).
-pub(crate) fn unique_top(dir: &Path, base: &str) -> String {
+/// Bundle paths claimed by runs of this process that have not written their archive yet.
+static CLAIMED: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// A bundle name reserved for one run until it is dropped (after archiving).
+pub(crate) struct Claim {
+    /// The reserved base name.
+    pub(crate) top: String,
+    path: PathBuf,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Ok(mut claimed) = CLAIMED.lock() {
+            claimed.remove(&self.path);
+        }
+    }
+}
+
+/// The archive's base name, made unique among existing bundles and among runs in progress: two
+/// runs that start in the same second (manual triggers, `Allow`) would otherwise both write
+/// `<job>-<second>.tar.gz` and one of them would fail.
+pub(crate) fn unique_top(dir: &Path, base: &str) -> Claim {
+    // A poisoned lock only means another run panicked while holding it; the set is still usable.
+    let mut claimed = CLAIMED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut name = base.to_string();
     let mut n = 1;
-    while dir.join(format!("{name}.tar.gz")).exists() {
+    loop {
+        let path = dir.join(format!("{name}.tar.gz"));
+        if !path.exists() && !claimed.contains(&path) {
+            claimed.insert(path.clone());
+            return Claim { top: name, path };
+        }
         name = format!("{base}-{n}");
         n += 1;
     }
-    name
 }
 
 /// Writes `version.yaml` and `execution-data/summary.txt`, archives the staged tree and removes it.

@@ -14,6 +14,9 @@ pub struct Recovery {
     pub temps_removed: usize,
     /// Records that could not be read, renamed with a `.corrupt` suffix.
     pub corrupt: Vec<PathBuf>,
+    /// Jobs whose records could not be listed or updated: one job's damaged directory must not
+    /// keep the agent (and every other job) from starting; its record writes fail visibly later.
+    pub problems: Vec<StateError>,
 }
 
 /// Marks `running` records `interrupted` (partial bundles stay where they are), removes temp
@@ -44,7 +47,14 @@ pub fn recover(state_dir: &Path, now: DateTime<Utc>) -> Result<Recovery, StateEr
         for sub in ["runs", "bundles"] {
             out.temps_removed += remove_temps(&job_path.join(sub));
         }
-        for path in records::record_paths(state_dir, &job)? {
+        let paths = match records::record_paths(state_dir, &job) {
+            Ok(p) => p,
+            Err(e) => {
+                out.problems.push(e);
+                continue;
+            }
+        };
+        for path in paths {
             match records::read_record(&path) {
                 Ok(mut record) if record.status == RunStatus::Running => {
                     record.status = RunStatus::Interrupted;
@@ -53,8 +63,10 @@ pub fn recover(state_dir: &Path, now: DateTime<Utc>) -> Result<Recovery, StateEr
                         "the agent stopped while the run was in progress (crash or kill); partial results are kept"
                             .into(),
                     );
-                    records::write_record(state_dir, &record)?;
-                    out.interrupted.push((job.clone(), record.run_id));
+                    match records::write_record(state_dir, &record) {
+                        Ok(_) => out.interrupted.push((job.clone(), record.run_id)),
+                        Err(e) => out.problems.push(e),
+                    }
                 }
                 Ok(_) => {}
                 Err(_) => {

@@ -4,6 +4,8 @@
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
+pub mod daemon;
+
 /// The agent binary with a clean environment: no settings file, no TROUBLESHOOT_AGENT_* variables.
 pub fn agent(state_dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("troubleshoot-agent").expect("binary is built");
@@ -39,6 +41,8 @@ pub struct JobFile {
     extra_spec: Vec<String>,
     specs: Vec<String>,
     inline: bool,
+    host_collectors: Option<String>,
+    engine: Option<String>,
 }
 
 impl JobFile {
@@ -51,6 +55,8 @@ impl JobFile {
             extra_spec: Vec::new(),
             specs: Vec::new(),
             inline: true,
+            host_collectors: None,
+            engine: None,
         }
     }
 
@@ -69,6 +75,20 @@ impl JobFile {
     /// Adds a raw line under `spec:` (two-space indented by the builder).
     pub fn spec_line(mut self, line: &str) -> Self {
         self.extra_spec.push(line.to_string());
+        self
+    }
+
+    /// A run that takes `seconds`: one host `run` collector running `sleep`.
+    pub fn sleep(mut self, seconds: u32) -> Self {
+        self.host_collectors = Some(format!(
+            "        - run: {{collectorName: s, command: sleep, args: [\"{seconds}\"]}}\n"
+        ));
+        self
+    }
+
+    /// Sets `collect.engine`.
+    pub fn engine(mut self, engine: &str) -> Self {
+        self.engine = Some(engine.to_string());
         self
     }
 
@@ -91,12 +111,19 @@ impl JobFile {
         for line in &self.extra_spec {
             s.push_str(&format!("  {line}\n"));
         }
+        s.push_str("  collect:\n");
+        if let Some(engine) = &self.engine {
+            s.push_str(&format!("    engine: {engine}\n"));
+        }
         if self.inline {
+            s.push_str("    supportBundle:\n      hostCollectors:\n");
             s.push_str(
-                "  collect:\n    supportBundle:\n      hostCollectors:\n        - cpu: {}\n",
+                self.host_collectors
+                    .as_deref()
+                    .unwrap_or("        - cpu: {}\n"),
             );
         } else {
-            s.push_str("  collect:\n    specs:\n");
+            s.push_str("    specs:\n");
             for p in &self.specs {
                 s.push_str(&format!("      - {p}\n"));
             }

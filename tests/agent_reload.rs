@@ -1,0 +1,333 @@
+//! Reloads of the real daemon: the watcher (drop, edit, break, fix, delete, rename-over-write,
+//! ConfigMap symlink swaps), SIGHUP, concurrent `POST /-/reload`, and reloads that must leave
+//! other jobs alone.
+
+mod support;
+
+use serde_json::Value;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::time::Duration;
+use support::JobFile;
+use support::daemon::{Daemon, dirs, read_json, wait_until};
+
+/// The bound: a file change shows in `status` within 2 s.
+const APPLY: Duration = Duration::from_secs(2);
+const LAST_RELOAD_OK: &str = "troubleshoot_scheduler_config_last_reload_successful";
+const RELOADS_OK: &str = "troubleshoot_scheduler_config_reloads_total{result=\"success\"}";
+
+/// Waits (2 s) until job `name` is in status and `check` accepts it.
+fn wait_job(d: &Daemon, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    wait_until(APPLY, &format!("{name}: {what}"), || {
+        let status = d.status();
+        let job = status["jobs"]
+            .as_array()
+            .and_then(|jobs| jobs.iter().find(|j| j["name"] == name).cloned());
+        match job {
+            Some(job) if check(&job) => Ok(job),
+            _ => Err(status.to_string()),
+        }
+    })
+}
+
+fn wait_gone(d: &Daemon, name: &str) {
+    wait_until(APPLY, &format!("{name} to be removed"), || {
+        match d.job(name) {
+            None => Ok(()),
+            Some(job) => Err(job.to_string()),
+        }
+    });
+}
+
+fn wait_metric(d: &Daemon, name: &str, want: f64) {
+    wait_until(APPLY, &format!("{name} = {want}"), || {
+        match d.metric(name) {
+            Some(v) if v == want => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+}
+
+/// Writes `text` to `path` as editors and Ansible do: a temp file beside it, renamed over it.
+fn replace_file(path: &Path, text: &str) {
+    let tmp = path.with_extension("yaml.tmp");
+    std::fs::write(&tmp, text).expect("write temp");
+    std::fs::rename(&tmp, path).expect("rename over");
+}
+
+fn plan_exit(d: &Daemon) -> (Option<i32>, String) {
+    let out = d
+        .cli()
+        .args(["plan", "--detailed-exitcode"])
+        .output()
+        .expect("plan");
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn a_dropped_job_file_appears_in_status_within_2s() {
+    let d = Daemon::builder().start();
+    assert!(d.status()["watching"] == true, "inotify is in use");
+    JobFile::new("dropped").write(&d.jobs_dir);
+    let job = wait_job(&d, "dropped", "in status", |_| true);
+    assert_eq!(job["schedule"], "0 2 * * *");
+    assert_eq!(job["stale"], false);
+}
+
+#[test]
+fn an_edit_applies_and_plan_then_shows_no_changes() {
+    let dd = dirs();
+    let path = JobFile::new("edited").write(&dd.jobs);
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    assert_eq!(plan_exit(&d).0, Some(0));
+    std::fs::write(
+        &path,
+        JobFile::new("edited").schedule("30 4 * * *").render(),
+    )
+    .expect("edit");
+    let job = wait_job(&d, "edited", "the new schedule", |j| {
+        j["schedule"] == "30 4 * * *"
+    });
+    assert!(
+        job["nextRun"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("T04:30:00Z"),
+        "{job}"
+    );
+    let (code, out) = plan_exit(&d);
+    assert_eq!(
+        code,
+        Some(0),
+        "plan shows no changes after the reload:\n{out}"
+    );
+}
+
+#[test]
+fn a_broken_file_keeps_the_last_good_version_until_it_is_fixed() {
+    let dd = dirs();
+    let path = JobFile::new("fragile").write(&dd.jobs);
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    assert_eq!(d.metric(LAST_RELOAD_OK), Some(1.0));
+    std::fs::write(
+        &path,
+        JobFile::new("fragile")
+            .schedule("0 3 * * *")
+            .spec_line("schedul: oops")
+            .render(),
+    )
+    .expect("break");
+    let job = wait_job(&d, "fragile", "marked stale", |j| j["stale"] == true);
+    assert_eq!(job["schedule"], "0 2 * * *", "the last good version runs");
+    assert!(job["nextRun"].is_string(), "{job}");
+    wait_metric(&d, LAST_RELOAD_OK, 0.0);
+    let status = d.status();
+    let rejected = status["rejectedFiles"].to_string();
+    assert!(rejected.contains("fragile.yaml"), "{status}");
+    std::fs::write(
+        &path,
+        JobFile::new("fragile").schedule("0 3 * * *").render(),
+    )
+    .expect("fix");
+    let job = wait_job(&d, "fragile", "fixed", |j| {
+        j["stale"] == false && j["schedule"] == "0 3 * * *"
+    });
+    assert!(job["nextRun"].is_string(), "{job}");
+    wait_metric(&d, LAST_RELOAD_OK, 1.0);
+}
+
+#[test]
+fn a_deleted_file_removes_its_job() {
+    let dd = dirs();
+    let path = JobFile::new("doomed").write(&dd.jobs);
+    JobFile::new("kept").write(&dd.jobs);
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    assert!(d.job("doomed").is_some());
+    std::fs::remove_file(&path).expect("delete");
+    wait_gone(&d, "doomed");
+    assert!(d.job("kept").is_some());
+    assert!(
+        d.metric("troubleshoot_scheduler_next_run_timestamp_seconds{job=\"doomed\"}")
+            .is_none()
+    );
+}
+
+#[test]
+fn a_rename_over_write_is_picked_up() {
+    let dd = dirs();
+    let path = JobFile::new("renamed").write(&dd.jobs);
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    replace_file(
+        &path,
+        &JobFile::new("renamed").schedule("15 5 * * *").render(),
+    );
+    wait_job(&d, "renamed", "the renamed-over version", |j| {
+        j["schedule"] == "15 5 * * *"
+    });
+    // A second round: the watch is on the directory, so the new inode is watched too.
+    replace_file(
+        &path,
+        &JobFile::new("renamed").schedule("45 6 * * *").render(),
+    );
+    wait_job(&d, "renamed", "the second renamed-over version", |j| {
+        j["schedule"] == "45 6 * * *"
+    });
+}
+
+#[test]
+fn a_configmap_symlink_swap_is_picked_up() {
+    let dd = dirs();
+    let jobs = &dd.jobs;
+    // The kubelet's layout: versioned dirs, `..data` -> current one, visible names -> ..data/.
+    let v1 = jobs.join("..2024_01_01_00_00_00.000000001");
+    std::fs::create_dir(&v1).expect("v1");
+    std::fs::write(v1.join("job.yaml"), JobFile::new("cm").render()).expect("v1 job");
+    symlink("..2024_01_01_00_00_00.000000001", jobs.join("..data")).expect("..data");
+    symlink("..data/job.yaml", jobs.join("job.yaml")).expect("job.yaml");
+    let d = Daemon::builder().jobs(jobs).state(&dd.state).start();
+    assert_eq!(d.job("cm").expect("cm")["schedule"], "0 2 * * *");
+    assert_eq!(
+        d.status()["jobs"].as_array().map(Vec::len),
+        Some(1),
+        "the versioned dir and ..data are not read as job files"
+    );
+    let v2 = jobs.join("..2024_01_02_00_00_00.000000002");
+    std::fs::create_dir(&v2).expect("v2");
+    std::fs::write(
+        v2.join("job.yaml"),
+        JobFile::new("cm").schedule("0 7 * * *").render(),
+    )
+    .expect("v2 job");
+    symlink("..2024_01_02_00_00_00.000000002", jobs.join("..data_tmp")).expect("..data_tmp");
+    std::fs::rename(jobs.join("..data_tmp"), jobs.join("..data")).expect("atomic swap");
+    std::fs::remove_dir_all(&v1).expect("remove v1");
+    let job = wait_job(&d, "cm", "the swapped version", |j| {
+        j["schedule"] == "0 7 * * *"
+    });
+    assert_eq!(job["stale"], false, "{job}");
+}
+
+#[test]
+fn sighup_reloads_when_nothing_else_would() {
+    let dd = dirs();
+    JobFile::new("a").write(&dd.jobs);
+    // Polling only, a rescan far away, and no file changes: only the signal can reload.
+    let d = Daemon::builder()
+        .jobs(&dd.jobs)
+        .state(&dd.state)
+        .setting("watchMode", "poll")
+        .setting("rescanInterval", "1h")
+        .start();
+    let before = d.status();
+    assert_eq!(before["watching"], false, "{before}");
+    let count = d.metric(RELOADS_OK).expect("startup reload counted");
+    d.signal(libc::SIGHUP);
+    wait_metric(&d, RELOADS_OK, count + 1.0);
+    let after = d.status();
+    assert_ne!(
+        before["lastReload"]["at"], after["lastReload"]["at"],
+        "status shows the new reload: {after}"
+    );
+    assert_eq!(after["lastReload"]["successful"], true, "{after}");
+    assert_eq!(d.get("/readyz").status, 200);
+}
+
+#[test]
+fn concurrent_reload_requests_all_get_an_outcome_and_none_is_lost() {
+    let dd = dirs();
+    JobFile::new("base").write(&dd.jobs);
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    let addr = d.addr;
+    let jobs = dd.jobs.clone();
+    // Each client writes its own job file and then asks for a reload: whatever pass answers it
+    // must have read the directory after the file was written.
+    let answers: Vec<(String, u16, Value)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let jobs = jobs.clone();
+                s.spawn(move || {
+                    let name = format!("c{i}");
+                    JobFile::new(&name).write(&jobs);
+                    let r = support::daemon::http(addr, "POST", "/-/reload").expect("POST");
+                    let v: Value = serde_json::from_str(&r.body).expect("JSON outcome");
+                    (name, r.status, v)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .collect()
+    });
+    for (name, code, outcome) in &answers {
+        assert_eq!(*code, 200, "{outcome}");
+        assert_eq!(outcome["successful"], true, "{outcome}");
+        let plan = &outcome["plan"];
+        let seen = ["add", "unchanged", "change"].iter().any(|k| {
+            plan[k]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|j| j["name"] == name.as_str()))
+        });
+        assert!(seen, "the reload answering {name} saw its file: {outcome}");
+    }
+    let status = d.status();
+    assert_eq!(status["jobs"].as_array().map(Vec::len), Some(9), "{status}");
+}
+
+#[test]
+fn reloading_a_changed_job_leaves_another_jobs_run_and_next_fire_alone() {
+    let dd = dirs();
+    JobFile::new("a").sleep(5).write(&dd.jobs);
+    let b = JobFile::new("b").write(&dd.jobs);
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    let next_a = d.job("a").expect("a")["nextRun"].clone();
+    let hash_a = {
+        let applied = read_json(&dd.state.join("applied.json")).expect("applied");
+        applied["jobs"]["a"]["specHash"].clone()
+    };
+    let run = d.trigger("a")["runId"].as_str().expect("runId").to_string();
+    std::fs::write(&b, JobFile::new("b").schedule("0 9 * * *").render()).expect("edit b");
+    wait_job(&d, "b", "the new schedule", |j| {
+        j["schedule"] == "0 9 * * *"
+    });
+    let a = d.job("a").expect("a");
+    assert_eq!(a["nextRun"], next_a, "a's timer is untouched: {a}");
+    assert!(
+        a["running"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|id| *id == run.as_str())),
+        "a's run goes on: {a}"
+    );
+    let record = d.wait_run("a", &run, Duration::from_secs(30));
+    assert_eq!(record["status"], "succeeded", "{record}");
+    assert_eq!(record["specHash"], hash_a, "{record}");
+    assert_eq!(d.job("a").expect("a")["nextRun"], next_a);
+}
+
+#[test]
+fn reload_cli_exits_1_when_a_file_is_rejected() {
+    let dd = dirs();
+    JobFile::new("ok").write(&dd.jobs);
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    let out = d.cli().arg("reload").output().expect("reload");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    std::fs::write(dd.jobs.join("broken.yaml"), "spec: [").expect("broken");
+    let out = d.cli().arg("reload").output().expect("reload");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("broken.yaml"), "{text}");
+    let (code, outcome) = d.reload();
+    assert_eq!(code, 422, "{outcome}");
+    assert!(d.job("ok").is_some());
+}
