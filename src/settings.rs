@@ -44,6 +44,8 @@ pub struct Settings {
     /// A run is skipped (and recorded with the free space) when the state directory's file
     /// system has less free space than this.
     pub min_free_disk: ByteSize,
+    /// Largest file a host `copy` collector copies (bigger files are cut there and noted).
+    pub copy_max_file_size: ByteSize,
     /// The troubleshoot CLI for jobs with `collect.engine: support-bundle` (default: `support-bundle` on PATH).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub support_bundle_path: Option<PathBuf>,
@@ -67,6 +69,7 @@ impl Settings {
             watch_debounce: HumanDuration(Duration::from_millis(500)),
             watch_mode: WatchMode::Auto,
             min_free_disk: ByteSize(512 * 1024 * 1024),
+            copy_max_file_size: ByteSize(4 << 30),
             support_bundle_path: None,
         }
     }

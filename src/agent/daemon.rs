@@ -106,6 +106,7 @@ impl Daemon {
             clock: self.options.clock,
             min_free_disk: self.options.settings.min_free_disk.0,
             support_bundle_path: self.options.settings.support_bundle_path.clone(),
+            copy_max_file_size: self.options.settings.copy_max_file_size.0,
         }
     }
 

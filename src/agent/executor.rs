@@ -76,6 +76,8 @@ pub struct RunEnv {
     pub min_free_disk: u64,
     /// The troubleshoot CLI, when configured.
     pub support_bundle_path: Option<PathBuf>,
+    /// Cap per file of host `copy` collectors.
+    pub copy_max_file_size: u64,
 }
 
 /// Runs `spec` to the end: the `running` record, the pipeline under the job's timeout, the final
@@ -99,6 +101,7 @@ pub async fn execute(spec: RunSpec, env: RunEnv, cancel: Cancel) -> (RunRecord, 
         started_at,
         min_free_disk: env.min_free_disk,
         support_bundle_path: env.support_bundle_path.clone(),
+        copy_max_file_size: env.copy_max_file_size,
     };
     let outcome = pipeline::run(&spec.job, &ctx, &cancel).await;
     timer.abort();

@@ -160,6 +160,7 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
             clock: Clock::default(),
             min_free_disk: settings.min_free_disk.0,
             support_bundle_path: settings.support_bundle_path.clone(),
+            copy_max_file_size: settings.copy_max_file_size.0,
         },
         Cancel::default(),
     ));

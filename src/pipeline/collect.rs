@@ -6,7 +6,6 @@ use crate::bundle::Timing;
 use crate::collect::host::{self, CollectorStatus, HostOptions};
 use crate::jobs::Job;
 use crate::state::records::CollectorRecord;
-use chrono::{DateTime, Utc};
 use std::path::Path;
 
 /// What collection produced.
@@ -20,7 +19,12 @@ pub struct Collected {
 }
 
 /// Runs the job's collectors into `root`.
-pub async fn collect(job: &Job, root: &Path, cancel: &Cancel, now: DateTime<Utc>) -> Collected {
+pub async fn collect(
+    job: &Job,
+    root: &Path,
+    cancel: &Cancel,
+    ctx: &super::RunContext,
+) -> Collected {
     let mut records = Vec::new();
     let mut timings = Vec::new();
     if let Err(e) = crate::state::ensure_private_dir(root) {
@@ -34,8 +38,11 @@ pub async fn collect(job: &Job, root: &Path, cancel: &Cancel, now: DateTime<Utc>
         &job.collection.host_collectors,
         root,
         cancel.token(),
-        &HostOptions::default(),
-        now,
+        &HostOptions {
+            copy_size_cap: ctx.copy_max_file_size,
+            ..HostOptions::default()
+        },
+        ctx.started_at,
     )
     .await;
     for o in &outcomes {

@@ -38,6 +38,8 @@ pub struct RunContext {
     pub min_free_disk: u64,
     /// The troubleshoot CLI for `collect.engine: support-bundle`.
     pub support_bundle_path: Option<PathBuf>,
+    /// Cap per file of host `copy` collectors.
+    pub copy_max_file_size: u64,
 }
 
 /// What a run produced.
@@ -114,7 +116,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     let root = staging.join(&top);
 
     let t = Instant::now();
-    let collected = collect::collect(job, &root, cancel, ctx.started_at).await;
+    let collected = collect::collect(job, &root, cancel, ctx).await;
     let collect_status = match (&collected.error, cancel.is_cancelled()) {
         (Some(_), _) => PhaseStatus::Failed,
         (None, true) => PhaseStatus::Cancelled,
