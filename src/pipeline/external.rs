@@ -2,8 +2,8 @@
 //! redacts, analyzes and archives; the agent names the output, records the result and its bundle.
 
 use super::{
-    Cancel, CancelReason, NOT_AVAILABLE, Outcome, RunContext, bundles_dir, phase, staging_dir,
-    unique_top,
+    Cancel, CancelReason, Outcome, RunContext, bundles_dir, phase, staging_dir, unique_top,
+    upload_phase,
 };
 use crate::collect::external::{self, Request};
 use crate::jobs::{Job, SpecRole};
@@ -183,21 +183,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
                 .is_none()
                 .then(|| "the troubleshoot CLI wrote no archive".to_string()),
         ),
-        if job.document.spec.upload.is_empty() {
-            phase(
-                "upload",
-                PhaseStatus::Skipped,
-                Duration::ZERO,
-                Some("no upload targets".into()),
-            )
-        } else {
-            phase(
-                "upload",
-                PhaseStatus::NotAvailable,
-                Duration::ZERO,
-                Some(NOT_AVAILABLE.into()),
-            )
-        },
+        upload_phase(job),
     ];
     let collectors = vec![CollectorRecord {
         kind: "support-bundle".into(),

@@ -78,6 +78,25 @@ pub(crate) fn phase(
     }
 }
 
+/// The upload phase: skipped without targets; uploading arrives with the delivery work.
+pub(crate) fn upload_phase(job: &Job) -> PhaseRecord {
+    if job.document.spec.upload.is_empty() {
+        phase(
+            "upload",
+            PhaseStatus::Skipped,
+            Duration::ZERO,
+            Some("no upload targets".into()),
+        )
+    } else {
+        phase(
+            "upload",
+            PhaseStatus::NotAvailable,
+            Duration::ZERO,
+            Some(NOT_AVAILABLE.into()),
+        )
+    }
+}
+
 /// `<state>/jobs/<job>/staging/<run-id>`: where a run's files wait to be archived.
 pub fn staging_dir(state_dir: &Path, job: &str, run_id: &str) -> PathBuf {
     records::job_dir(state_dir, job)
@@ -193,21 +212,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         t.elapsed(),
         archive_error.clone(),
     ));
-    phases.push(if job.document.spec.upload.is_empty() {
-        phase(
-            "upload",
-            PhaseStatus::Skipped,
-            Duration::ZERO,
-            Some("no upload targets".into()),
-        )
-    } else {
-        phase(
-            "upload",
-            PhaseStatus::NotAvailable,
-            Duration::ZERO,
-            Some(NOT_AVAILABLE.into()),
-        )
-    });
+    phases.push(upload_phase(job));
 
     let (status, reason) = match (cancel.reason(), &archive_error, &collected.error) {
         (Some(CancelReason::Timeout), _, _) => (

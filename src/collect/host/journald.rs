@@ -1,8 +1,7 @@
 //! `journald`: `journalctl` output for a filter, with the run info JSON.
 
-use super::output::file_name;
 use super::process::ExecSpec;
-use super::run::{RunInfo, Target, resolve_program, run_streamed};
+use super::run::{RunInfo, Target, resolve_program, run_and_record};
 use super::{Ctx, HostError};
 use std::time::Duration;
 
@@ -75,24 +74,7 @@ pub async fn journald(ctx: &Ctx<'_>) -> Result<(), HostError> {
         dir: "journald",
         name,
     };
-    let (info, err) = match run_streamed(ctx, &target, &spec, info).await {
-        Ok(info) => (info, None),
-        Err((_, HostError::Cancelled)) => return Err(HostError::Cancelled),
-        Err((info, e)) => (info, Some(e)),
-    };
-    ctx.out
-        .write_json(
-            &[
-                "host-collectors",
-                "journald",
-                &file_name(name, "-info.json"),
-            ],
-            &info,
-        )
-        .await?;
-    if let Some(e) = err {
-        return Err(e);
-    }
+    let info = run_and_record(ctx, &target, &spec, info).await?;
     // journalctl exits 0 with "No journal files were found." when there is no journal at all
     // (no systemd-journald, as in most containers); an empty result would look like "no logs",
     // so this is reported as a failure.

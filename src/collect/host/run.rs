@@ -47,6 +47,32 @@ pub struct Target<'a> {
     pub name: &'a str,
 }
 
+/// [`run_streamed`], then `<dir>/<name>-info.json` whatever happened (except cancellation), so
+/// even a command that could not start leaves its info beside the error file.
+pub async fn run_and_record(
+    ctx: &Ctx<'_>,
+    target: &Target<'_>,
+    spec: &ExecSpec<'_>,
+    info: RunInfo,
+) -> Result<RunInfo, HostError> {
+    let (info, err) = match run_streamed(ctx, target, spec, info).await {
+        Ok(info) => (info, None),
+        Err((_, HostError::Cancelled)) => return Err(HostError::Cancelled),
+        Err((info, e)) => (info, Some(e)),
+    };
+    ctx.out
+        .write_json(
+            &[
+                "host-collectors",
+                target.dir,
+                &file_name(target.name, "-info.json"),
+            ],
+            &info,
+        )
+        .await?;
+    err.map_or(Ok(info), Err)
+}
+
 /// Runs `spec`, streaming stdout to `<name>.txt` and stderr to `<name>-stderr.txt` (removed when
 /// empty), and returns the info to write. Spawn failures come back as `Err((info, error))`, with
 /// the info already filled, so the caller can still write it.
@@ -321,25 +347,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), HostError> {
         dir: "run-host",
         name,
     };
-    let result = run_streamed(ctx, &target, &spec, info).await;
-    let (info, err) = match result {
-        Ok(info) => (info, None),
-        Err((_, HostError::Cancelled)) => return Err(HostError::Cancelled),
-        Err((info, e)) => (info, Some(e)),
-    };
-    ctx.out
-        .write_json(
-            &[
-                "host-collectors",
-                "run-host",
-                &file_name(name, "-info.json"),
-            ],
-            &info,
-        )
-        .await?;
-    if let Some(e) = err {
-        return Err(e);
-    }
+    run_and_record(ctx, &target, &spec, info).await?;
     if let Some(dir) = cmd_output {
         let mut dest: Vec<String> = vec!["host-collectors".into(), "run-host".into(), name.into()];
         dest.extend(out_parts);
