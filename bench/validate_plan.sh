@@ -45,7 +45,7 @@ else
 fi
 
 # measure NAME CMD...: runs CMD once (output discarded, exit 0 required) and appends
-# "wall_ms rss_kb" to $WORK/NAME.
+# "wall_ms rss_kb cpu_ms" to $WORK/NAME (cpu = user + system time of the command).
 measure() {
     local name=$1
     shift
@@ -58,8 +58,11 @@ measure() {
             exit 1
         fi
         end=$(date +%s%N)
-        rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.out")
-        echo "$(((end - start) / 1000)) $rss" | awk '{printf "%.1f %d\n", $1 / 1000, $2}' >>"$WORK/$name"
+        awk -F': ' -v us="$(((end - start) / 1000))" '
+            /Maximum resident set size/ {rss = $2}
+            /User time \(seconds\)/ {cpu += $2}
+            /System time \(seconds\)/ {cpu += $2}
+            END {printf "%.1f %d %.0f\n", us / 1000, rss, cpu * 1000}' "$WORK/time.out" >>"$WORK/$name"
     else
         python3 - "$@" >>"$WORK/$name" <<'EOF' || { echo "error: $name failed" >&2; exit 1; }
 import os, subprocess, sys, time
@@ -69,7 +72,7 @@ _, status, usage = os.wait4(p.pid, 0)
 wall = (time.perf_counter() - start) * 1000
 if os.waitstatus_to_exitcode(status) != 0:
     sys.exit(1)
-print(f"{wall:.1f} {usage.ru_maxrss}")
+print(f"{wall:.1f} {usage.ru_maxrss} {(usage.ru_utime + usage.ru_stime) * 1000:.0f}")
 EOF
     fi
 }
@@ -97,16 +100,19 @@ median() { # median of column $2 of file $1
 }
 
 floor_ms=$(median "$WORK/floor" 1)
+floor_cpu=$(median "$WORK/floor" 3)
 echo
 echo "input: $FILES job files, $JOB_BYTES bytes (+ 1 shared spec file, $SPEC_BYTES bytes, under specs/)"
 echo "runs: $RUNS alternating rounds after one warm-up; single-threaded; peak RSS from $RSS_SOURCE"
 echo "host: $(nproc) CPUs, $(uname -sr)"
 echo
-printf '%-16s %12s %8s %12s %-26s\n' "what" "median ms" "× floor" "peak RSS MB" "targets (≤1000 ms, ≤2×)"
+printf '%-16s %10s %8s %10s %8s %12s  %s\n' "what" "wall ms" "× floor" "CPU ms" "× floor" "peak RSS MB" "targets (wall ≤ 1000 ms, ≤ 2× floor)"
 for name in "${NAMES[@]}"; do
     ms=$(median "$WORK/$name" 1)
     rss=$(median "$WORK/$name" 2)
+    cpu=$(median "$WORK/$name" 3)
     ratio=$(awk -v a="$ms" -v b="$floor_ms" 'BEGIN {printf "%.2f", a / b}')
+    cpu_ratio=$(awk -v a="$cpu" -v b="$floor_cpu" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
     rss_mb=$(awk -v k="$rss" 'BEGIN {printf "%.1f", k / 1024}')
     if [[ $name == floor ]]; then
         verdict="(floor)"
@@ -115,10 +121,12 @@ for name in "${NAMES[@]}"; do
             t = (a <= 1000) ? "met" : "MISSED"; f = (r <= 2) ? "met" : "MISSED"
             printf "1 s %s, 2× %s", t, f }')
     fi
-    printf '%-16s %12s %8s %12s %-26s\n' "$name" "$ms" "$ratio" "$rss_mb" "$verdict"
+    printf '%-16s %10s %8s %10s %8s %12s  %s\n' "$name" "$ms" "$ratio" "$cpu" "$cpu_ratio" "$rss_mb" "$verdict"
 done
 echo
 echo "floor          = examples/yaml-floor: serde_saphyr::from_str_multiple into serde_json::Value, every *.yaml in the dir"
 echo "validate       = troubleshoot-agent validate DIR"
 echo "plan           = troubleshoot-agent plan --from $FROM, empty state dir (all adds)"
 echo "plan-unchanged = the same against an applied.json of these jobs (no changes)"
+echo "medians of each column separately; CPU = user + system time, steadier than wall time when"
+echo "other work shares the machine (check the load average: $(cut -d' ' -f1-3 /proc/loadavg))"

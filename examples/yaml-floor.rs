@@ -46,6 +46,9 @@ fn main() -> ExitCode {
             }
         }
     }
-    println!("{} files, {bytes} bytes, {documents} documents", paths.len());
+    println!(
+        "{} files, {bytes} bytes, {documents} documents",
+        paths.len()
+    );
     ExitCode::SUCCESS
 }

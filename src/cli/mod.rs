@@ -76,6 +76,20 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
+/// Prints each diagnostic on stderr, as `eprintln!` would, through one buffer: stderr is
+/// unbuffered, and a diagnostic written piece by piece costs a system call per piece (a 10,000
+/// file directory has tens of thousands of warnings).
+fn eprint_diagnostics<'a>(
+    diagnostics: impl IntoIterator<Item = &'a crate::diagnostic::Diagnostic>,
+) {
+    use std::io::Write as _;
+    let mut err = std::io::BufWriter::new(std::io::stderr().lock());
+    for d in diagnostics {
+        let _ = writeln!(err, "{d}");
+    }
+    let _ = err.flush();
+}
+
 /// Prints `value` as pretty JSON on stdout.
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);

@@ -1,7 +1,7 @@
 //! `plan`: the jobs directory against what is applied.
 
 use super::args::{GlobalArgs, Output, PlanArgs};
-use super::{exit, hostname, print_json, settings};
+use super::{eprint_diagnostics, exit, hostname, print_json, settings};
 use crate::jobs::{self, Context};
 use crate::plan::{self, PlanOptions};
 use anyhow::{Context as _, bail};
@@ -35,9 +35,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
             "plan": plan,
         }))?,
         Output::Text => {
-            for d in desired.diagnostics().filter(|d| !d.is_error()) {
-                eprintln!("{d}");
-            }
+            eprint_diagnostics(desired.diagnostics().filter(|d| !d.is_error()));
             print!("{}", plan::render_text(&plan, args.show_next > 0));
         }
     }

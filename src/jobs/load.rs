@@ -3,6 +3,7 @@
 use super::model::JobDocument;
 use super::validate::{self, Context};
 use super::{Job, defaults};
+use crate::collect::spec::SpecCache;
 use crate::diagnostic::Diagnostic;
 use crate::yaml::{self, Loc, Node, Value};
 use serde::Serialize;
@@ -20,7 +21,8 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 pub struct FileReport {
     /// The file.
     pub path: PathBuf,
-    /// The jobs it defines (only when it has no errors).
+    /// The jobs it defines (only when it has no errors); loading a directory or paths moves
+    /// them into [`super::Desired::jobs`], so there this is empty.
     #[serde(skip)]
     pub jobs: Vec<Job>,
     /// Names of the jobs it defines, valid or not (so a rejected file still says what it holds).
@@ -46,7 +48,7 @@ impl FileReport {
 }
 
 /// Reads and validates the job file at `path`.
-pub fn load_file(path: &Path, ctx: &Context) -> FileReport {
+pub fn load_file(path: &Path, ctx: &Context, specs: &mut SpecCache) -> FileReport {
     let text = match read_text(path) {
         Ok(text) => text,
         Err(d) => return FileReport::failed(path, *d),
@@ -91,7 +93,9 @@ pub fn load_file(path: &Path, ctx: &Context) -> FileReport {
                 document: index,
                 line: node.loc.line,
             };
-            if let Some(job) = validate::check(doc, node, &source, &text, ctx, &mut diagnostics) {
+            if let Some(job) =
+                validate::check(doc, node, &source, &text, ctx, specs, &mut diagnostics)
+            {
                 report.jobs.push(job);
             }
         }

@@ -17,7 +17,7 @@ pub use model::JobDocument;
 pub use secret::SecretRef;
 pub use validate::{Context, name_problem};
 
-use crate::collect::spec::TroubleshootSpec;
+use crate::collect::spec::{SpecCache, TroubleshootSpec};
 use crate::diagnostic::Diagnostic;
 use crate::schedule::Schedule;
 use crate::yaml::Loc;
@@ -185,6 +185,12 @@ pub enum LoadError {
 
 /// Loads every job file of the jobs directory `dir`.
 pub fn load_dir(dir: &Path, ctx: &Context) -> Result<Desired, LoadError> {
+    load_dir_with(dir, ctx, &mut SpecCache::default())
+}
+
+/// `load_dir`, parsing each referenced spec file once per content across all jobs (see
+/// [`SpecCache`]).
+fn load_dir_with(dir: &Path, ctx: &Context, specs: &mut SpecCache) -> Result<Desired, LoadError> {
     let listing = discover::list_dir(dir).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => LoadError::Missing(dir.to_path_buf()),
         std::io::ErrorKind::NotADirectory => LoadError::NotADirectory(dir.to_path_buf()),
@@ -196,7 +202,7 @@ pub fn load_dir(dir: &Path, ctx: &Context) -> Result<Desired, LoadError> {
     let mut files: Vec<FileReport> = listing
         .files
         .iter()
-        .map(|p| load::load_file(p, ctx))
+        .map(|p| load::load_file(p, ctx, specs))
         .collect();
     for (path, err) in &listing.unreadable {
         files.push(FileReport {
@@ -215,9 +221,10 @@ pub fn load_dir(dir: &Path, ctx: &Context) -> Result<Desired, LoadError> {
 pub fn load_paths(paths: &[PathBuf], ctx: &Context) -> Desired {
     let mut files = Vec::new();
     let mut ignored = Vec::new();
+    let mut specs = SpecCache::default();
     for path in paths {
         if path.is_dir() {
-            match load_dir(path, ctx) {
+            match load_dir_with(path, ctx, &mut specs) {
                 Ok(d) => {
                     files.extend(d.files);
                     ignored.extend(d.ignored);
@@ -230,7 +237,7 @@ pub fn load_paths(paths: &[PathBuf], ctx: &Context) -> Desired {
                 }),
             }
         } else {
-            files.push(load::load_file(path, ctx));
+            files.push(load::load_file(path, ctx, &mut specs));
         }
     }
     assemble(files, ignored)
@@ -285,10 +292,11 @@ fn assemble(mut files: Vec<FileReport>, ignored: Vec<Ignored>) -> Desired {
         }
     }
     let mut jobs = BTreeMap::new();
-    for f in &files {
+    for f in &mut files {
         if !f.is_rejected() {
-            for job in &f.jobs {
-                jobs.insert(job.name.clone(), job.clone());
+            // Moved, not cloned: a job holds its whole definition and troubleshoot spec.
+            for job in std::mem::take(&mut f.jobs) {
+                jobs.insert(job.name.clone(), job);
             }
         }
     }

@@ -4,7 +4,7 @@
 use super::model::{JobDocument, NotifyTarget, UploadTarget};
 use super::secret::SecretRef;
 use super::{Job, Source, SpecRole, SpecSource, load::hex};
-use crate::collect::spec::{self, TroubleshootSpec};
+use crate::collect::spec::{self, SpecCache, TroubleshootSpec};
 use crate::diagnostic::Diagnostic;
 use crate::schedule::{Schedule, ScheduleError};
 use crate::yaml::{Loc, Node};
@@ -28,6 +28,7 @@ impl Default for Context {
 /// Reports problems with one job through `out`, and returns the job if it has no errors.
 struct Checker<'a> {
     file: &'a Path,
+    specs: &'a mut SpecCache,
     text: &'a str,
     node: &'a Node,
     out: &'a mut Vec<Diagnostic>,
@@ -66,11 +67,13 @@ pub fn check(
     source: &Source,
     text: &str,
     ctx: &Context,
+    specs: &mut SpecCache,
     out: &mut Vec<Diagnostic>,
 ) -> Option<Job> {
     let errors_before = out.iter().filter(|d| d.is_error()).count();
     let mut c = Checker {
         file: &source.file,
+        specs,
         text,
         node,
         out,
@@ -330,7 +333,7 @@ fn load_reference(
         return None;
     }
     let path: PathBuf = base.join(reference);
-    let loaded = spec::load_spec_file(&path);
+    let loaded = c.specs.load(&path).into_owned();
     let mut file_errors = 0;
     for d in loaded.diagnostics {
         if d.line == 0 && d.is_error() {
