@@ -39,13 +39,16 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
             print!("{}", plan::render_text(&plan, args.show_next > 0));
         }
     }
-    Ok(if !plan.rejected.is_empty() {
+    let code = if !plan.rejected.is_empty() {
         exit::FAILURE
     } else if args.detailed_exitcode && plan.has_changes() {
         exit::CHANGES
     } else {
         exit::OK
-    })
+    };
+    // The process is about to exit: freeing every job one by one would only cost time.
+    super::leak_at_exit((desired, applied, plan));
+    Ok(code)
 }
 
 /// RFC 3339, or a naive `YYYY-MM-DDTHH:MM[:SS]` taken as UTC.

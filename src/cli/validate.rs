@@ -79,7 +79,10 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    Ok(if valid { exit::OK } else { exit::FAILURE })
+    let code = if valid { exit::OK } else { exit::FAILURE };
+    // The process is about to exit: freeing every job one by one would only cost time.
+    super::leak_at_exit(desired);
+    Ok(code)
 }
 
 fn s(n: usize) -> &'static str {

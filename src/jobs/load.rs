@@ -1,9 +1,8 @@
 //! Reading one job file: bytes → text → YAML documents → typed, validated jobs.
 
 use super::model::JobDocument;
-use super::validate::{self, Context};
+use super::validate::{self, Context, LoadCache};
 use super::{Job, defaults};
-use crate::collect::spec::SpecCache;
 use crate::diagnostic::Diagnostic;
 use crate::yaml::{self, Loc, Node, Value};
 use serde::Serialize;
@@ -48,7 +47,7 @@ impl FileReport {
 }
 
 /// Reads and validates the job file at `path`.
-pub fn load_file(path: &Path, ctx: &Context, specs: &mut SpecCache) -> FileReport {
+pub fn load_file(path: &Path, ctx: &Context, cache: &mut LoadCache) -> FileReport {
     let text = match read_text(path) {
         Ok(text) => text,
         Err(d) => return FileReport::failed(path, *d),
@@ -94,7 +93,7 @@ pub fn load_file(path: &Path, ctx: &Context, specs: &mut SpecCache) -> FileRepor
                 line: node.loc.line,
             };
             if let Some(job) =
-                validate::check(doc, node, &source, &text, ctx, specs, &mut diagnostics)
+                validate::check(doc, node, &source, &text, ctx, cache, &mut diagnostics)
             {
                 report.jobs.push(job);
             }

@@ -15,9 +15,10 @@ pub use discover::{Ignored, ignore_reason};
 pub use load::{FileReport, MAX_FILE_BYTES, hex, sha256_hex};
 pub use model::JobDocument;
 pub use secret::SecretRef;
+use validate::LoadCache;
 pub use validate::{Context, name_problem};
 
-use crate::collect::spec::{SpecCache, TroubleshootSpec};
+use crate::collect::spec::TroubleshootSpec;
 use crate::diagnostic::Diagnostic;
 use crate::schedule::Schedule;
 use crate::yaml::Loc;
@@ -91,7 +92,7 @@ impl Job {
         collection: TroubleshootSpec,
     ) -> Self {
         let definition = definition(&document, &time_zone, &spec_files);
-        let spec_hash = sha256_hex(definition.to_string().as_bytes());
+        let spec_hash = definition_hash(&definition);
         Job {
             name: document.metadata.name.clone(),
             document,
@@ -103,6 +104,18 @@ impl Job {
             definition,
             spec_hash,
         }
+    }
+}
+
+/// Hex sha256 of `definition` in compact JSON (its `to_string()`), hashed as it is serialized
+/// rather than through an intermediate string.
+fn definition_hash(definition: &serde_json::Value) -> String {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    match serde_json::to_writer(&mut hasher, definition) {
+        Ok(()) => hex(&hasher.finalize()),
+        // Unreachable (a Value always serializes), but the string form says what the hash is of.
+        Err(_) => sha256_hex(definition.to_string().as_bytes()),
     }
 }
 
@@ -185,12 +198,11 @@ pub enum LoadError {
 
 /// Loads every job file of the jobs directory `dir`.
 pub fn load_dir(dir: &Path, ctx: &Context) -> Result<Desired, LoadError> {
-    load_dir_with(dir, ctx, &mut SpecCache::default())
+    load_dir_with(dir, ctx, &mut LoadCache::default())
 }
 
-/// `load_dir`, parsing each referenced spec file once per content across all jobs (see
-/// [`SpecCache`]).
-fn load_dir_with(dir: &Path, ctx: &Context, specs: &mut SpecCache) -> Result<Desired, LoadError> {
+/// `load_dir`, sharing what one load has worked out across its jobs (see [`LoadCache`]).
+fn load_dir_with(dir: &Path, ctx: &Context, cache: &mut LoadCache) -> Result<Desired, LoadError> {
     let listing = discover::list_dir(dir).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => LoadError::Missing(dir.to_path_buf()),
         std::io::ErrorKind::NotADirectory => LoadError::NotADirectory(dir.to_path_buf()),
@@ -202,7 +214,7 @@ fn load_dir_with(dir: &Path, ctx: &Context, specs: &mut SpecCache) -> Result<Des
     let mut files: Vec<FileReport> = listing
         .files
         .iter()
-        .map(|p| load::load_file(p, ctx, specs))
+        .map(|p| load::load_file(p, ctx, cache))
         .collect();
     for (path, err) in &listing.unreadable {
         files.push(FileReport {
@@ -221,10 +233,10 @@ fn load_dir_with(dir: &Path, ctx: &Context, specs: &mut SpecCache) -> Result<Des
 pub fn load_paths(paths: &[PathBuf], ctx: &Context) -> Desired {
     let mut files = Vec::new();
     let mut ignored = Vec::new();
-    let mut specs = SpecCache::default();
+    let mut cache = LoadCache::default();
     for path in paths {
         if path.is_dir() {
-            match load_dir_with(path, ctx, &mut specs) {
+            match load_dir_with(path, ctx, &mut cache) {
                 Ok(d) => {
                     files.extend(d.files);
                     ignored.extend(d.ignored);
@@ -237,7 +249,7 @@ pub fn load_paths(paths: &[PathBuf], ctx: &Context) -> Desired {
                 }),
             }
         } else {
-            files.push(load::load_file(path, ctx, &mut specs));
+            files.push(load::load_file(path, ctx, &mut cache));
         }
     }
     assemble(files, ignored)
@@ -313,4 +325,22 @@ pub fn schema_json() -> String {
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod hash_tests {
+    use super::*;
+
+    #[test]
+    fn definition_hash_is_the_hash_of_the_compact_json_text() {
+        let definition = serde_json::json!({
+            "labels": {"team": "sre"},
+            "spec": {"schedule": "0 2 * * *", "jitter": "10m", "list": [1, 2.5, null, "ü\"\n"]},
+            "specFiles": {},
+        });
+        assert_eq!(
+            definition_hash(&definition),
+            sha256_hex(definition.to_string().as_bytes())
+        );
+    }
 }
