@@ -101,6 +101,27 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
+/// Prints each diagnostic on stderr, as `eprintln!` would, through one buffer: stderr is
+/// unbuffered, and a diagnostic written piece by piece costs a system call per piece (a 10,000
+/// file directory has tens of thousands of warnings).
+fn eprint_diagnostics<'a>(
+    diagnostics: impl IntoIterator<Item = &'a crate::diagnostic::Diagnostic>,
+) {
+    use std::io::Write as _;
+    let mut err = std::io::BufWriter::new(std::io::stderr().lock());
+    for d in diagnostics {
+        let _ = writeln!(err, "{d}");
+    }
+    let _ = err.flush();
+}
+
+/// Skips the destructor of a large value a command is done with just before the process exits
+/// (the operating system takes the memory back at once). Commands return straight to `main`,
+/// which exits, so nothing can observe the leak.
+fn leak_at_exit<T>(value: T) {
+    std::mem::forget(value);
+}
+
 /// Prints `value` as pretty JSON on stdout.
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);

@@ -1,7 +1,7 @@
 //! `plan`: the jobs directory against what is applied.
 
 use super::args::{GlobalArgs, Output, PlanArgs};
-use super::{exit, hostname, print_json, settings};
+use super::{eprint_diagnostics, exit, hostname, print_json, settings};
 use crate::jobs::{self, Context};
 use crate::plan::{self, PlanOptions};
 use anyhow::{Context as _, bail};
@@ -35,19 +35,20 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
             "plan": plan,
         }))?,
         Output::Text => {
-            for d in desired.diagnostics().filter(|d| !d.is_error()) {
-                eprintln!("{d}");
-            }
+            eprint_diagnostics(desired.diagnostics().filter(|d| !d.is_error()));
             print!("{}", plan::render_text(&plan, args.show_next > 0));
         }
     }
-    Ok(if !plan.rejected.is_empty() {
+    let code = if !plan.rejected.is_empty() {
         exit::FAILURE
     } else if args.detailed_exitcode && plan.has_changes() {
         exit::CHANGES
     } else {
         exit::OK
-    })
+    };
+    // The process is about to exit: freeing every job one by one would only cost time.
+    super::leak_at_exit((desired, applied, plan));
+    Ok(code)
 }
 
 /// RFC 3339, or a naive `YYYY-MM-DDTHH:MM[:SS]` taken as UTC.

@@ -1,7 +1,7 @@
 //! `validate [PATH...]`: every error of every file, located, in one run.
 
 use super::args::{GlobalArgs, Output, ValidateArgs};
-use super::{exit, print_json, settings};
+use super::{eprint_diagnostics, exit, print_json, settings};
 use crate::diagnostic::Diagnostic;
 use crate::jobs::{self, Context};
 use serde::Serialize;
@@ -46,9 +46,7 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
             ignored: &desired.ignored,
         })?,
         Output::Text => {
-            for d in errors.iter().chain(warnings.iter()) {
-                eprintln!("{d}");
-            }
+            eprint_diagnostics(errors.iter().chain(warnings.iter()).copied());
             if global.verbose > 0 {
                 for f in &desired.files {
                     let state = if f.is_rejected() { "invalid" } else { "ok" };
@@ -81,7 +79,10 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    Ok(if valid { exit::OK } else { exit::FAILURE })
+    let code = if valid { exit::OK } else { exit::FAILURE };
+    // The process is about to exit: freeing every job one by one would only cost time.
+    super::leak_at_exit(desired);
+    Ok(code)
 }
 
 fn s(n: usize) -> &'static str {

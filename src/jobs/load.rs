@@ -1,7 +1,7 @@
 //! Reading one job file: bytes → text → YAML documents → typed, validated jobs.
 
 use super::model::JobDocument;
-use super::validate::{self, Context};
+use super::validate::{self, Context, LoadCache};
 use super::{Job, defaults};
 use crate::diagnostic::Diagnostic;
 use crate::yaml::{self, Loc, Node, Value};
@@ -19,7 +19,8 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 pub struct FileReport {
     /// The file.
     pub path: PathBuf,
-    /// The jobs it defines (only when it has no errors).
+    /// The jobs it defines (only when it has no errors); loading a directory or paths moves
+    /// them into [`super::Desired::jobs`], so there this is empty.
     #[serde(skip)]
     pub jobs: Vec<Job>,
     /// Names of the jobs it defines, valid or not (so a rejected file still says what it holds).
@@ -45,7 +46,7 @@ impl FileReport {
 }
 
 /// Reads and validates the job file at `path`.
-pub fn load_file(path: &Path, ctx: &Context) -> FileReport {
+pub fn load_file(path: &Path, ctx: &Context, cache: &mut LoadCache) -> FileReport {
     let text = match read_text(path) {
         Ok(text) => text,
         Err(d) => return FileReport::failed(path, *d),
@@ -98,7 +99,9 @@ pub fn load_file(path: &Path, ctx: &Context) -> FileReport {
                 document: index,
                 line: node.loc.line,
             };
-            if let Some(job) = validate::check(doc, node, &source, &text, ctx, &mut diagnostics) {
+            if let Some(job) =
+                validate::check(doc, node, &source, &text, ctx, cache, &mut diagnostics)
+            {
                 report.jobs.push(job);
             }
         }

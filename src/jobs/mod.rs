@@ -15,11 +15,12 @@ pub use discover::{Ignored, ignore_reason};
 pub use load::{FileReport, MAX_FILE_BYTES};
 pub use model::JobDocument;
 pub use secret::SecretRef;
+use validate::LoadCache;
 pub use validate::{Context, name_problem};
 
 use crate::collect::spec::TroubleshootSpec;
 use crate::diagnostic::Diagnostic;
-use crate::digest::sha256_hex;
+use crate::digest::{hex, sha256_hex};
 use crate::schedule::Schedule;
 use crate::yaml::Loc;
 use serde::Serialize;
@@ -92,7 +93,7 @@ impl Job {
         collection: TroubleshootSpec,
     ) -> Self {
         let definition = definition(&document, &time_zone, &spec_files);
-        let spec_hash = sha256_hex(definition.to_string().as_bytes());
+        let spec_hash = definition_hash(&definition);
         Job {
             name: document.metadata.name.clone(),
             document,
@@ -104,6 +105,18 @@ impl Job {
             definition,
             spec_hash,
         }
+    }
+}
+
+/// Hex sha256 of `definition` in compact JSON (its `to_string()`), hashed as it is serialized
+/// rather than through an intermediate string.
+fn definition_hash(definition: &serde_json::Value) -> String {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    match serde_json::to_writer(&mut hasher, definition) {
+        Ok(()) => hex(&hasher.finalize()),
+        // Unreachable (a Value always serializes), but the string form says what the hash is of.
+        Err(_) => sha256_hex(definition.to_string().as_bytes()),
     }
 }
 
@@ -186,12 +199,17 @@ pub enum LoadError {
 
 /// Loads every job file of the jobs directory `dir`.
 pub fn load_dir(dir: &Path, ctx: &Context) -> Result<Desired, LoadError> {
-    let (files, ignored) = read_dir_files(dir, ctx)?;
+    let (files, ignored) = read_dir_files(dir, ctx, &mut LoadCache::default())?;
     Ok(assemble(files, ignored))
 }
 
-/// Every file report of `dir`, not yet checked against each other (see [`assemble`]).
-fn read_dir_files(dir: &Path, ctx: &Context) -> Result<(Vec<FileReport>, Vec<Ignored>), LoadError> {
+/// Every file report of `dir`, not yet checked against each other (see [`assemble`]), sharing
+/// what one load has worked out across its jobs (see [`LoadCache`]).
+fn read_dir_files(
+    dir: &Path,
+    ctx: &Context,
+    cache: &mut LoadCache,
+) -> Result<(Vec<FileReport>, Vec<Ignored>), LoadError> {
     let listing = discover::list_dir(dir).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => LoadError::Missing(dir.to_path_buf()),
         std::io::ErrorKind::NotADirectory => LoadError::NotADirectory(dir.to_path_buf()),
@@ -203,7 +221,7 @@ fn read_dir_files(dir: &Path, ctx: &Context) -> Result<(Vec<FileReport>, Vec<Ign
     let mut files: Vec<FileReport> = listing
         .files
         .iter()
-        .map(|p| load::load_file(p, ctx))
+        .map(|p| load::load_file(p, ctx, cache))
         .collect();
     for (path, err) in &listing.unreadable {
         files.push(FileReport {
@@ -222,11 +240,12 @@ fn read_dir_files(dir: &Path, ctx: &Context) -> Result<(Vec<FileReport>, Vec<Ign
 pub fn load_paths(paths: &[PathBuf], ctx: &Context) -> Desired {
     let mut files = Vec::new();
     let mut ignored = Vec::new();
+    let mut cache = LoadCache::default();
     for path in paths {
         // Files are put together once, below: assembling a directory here as well would report
         // a name clash twice (the second time without its location, as the first clears the jobs).
         if path.is_dir() {
-            match read_dir_files(path, ctx) {
+            match read_dir_files(path, ctx, &mut cache) {
                 Ok((dir_files, dir_ignored)) => {
                     files.extend(dir_files);
                     ignored.extend(dir_ignored);
@@ -250,7 +269,7 @@ pub fn load_paths(paths: &[PathBuf], ctx: &Context) -> Desired {
                 ],
             });
         } else {
-            files.push(load::load_file(path, ctx));
+            files.push(load::load_file(path, ctx, &mut cache));
         }
     }
     assemble(files, ignored)
@@ -305,10 +324,11 @@ fn assemble(mut files: Vec<FileReport>, ignored: Vec<Ignored>) -> Desired {
         }
     }
     let mut jobs = BTreeMap::new();
-    for f in &files {
+    for f in &mut files {
         if !f.is_rejected() {
-            for job in &f.jobs {
-                jobs.insert(job.name.clone(), job.clone());
+            // Moved, not cloned: a job holds its whole definition and troubleshoot spec.
+            for job in std::mem::take(&mut f.jobs) {
+                jobs.insert(job.name.clone(), job);
             }
         }
     }
@@ -329,7 +349,7 @@ pub fn schema_json() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Context, discover, load};
+    use super::{Context, LoadCache, discover, load};
 
     #[test]
     fn a_file_deleted_between_listing_and_reading_is_reported_for_that_file() {
@@ -342,7 +362,7 @@ mod tests {
         let gone = &listing.files[0];
         std::fs::remove_file(gone).expect("delete after listing");
 
-        let report = load::load_file(gone, &Context::default());
+        let report = load::load_file(gone, &Context::default(), &mut LoadCache::default());
         assert!(report.is_rejected());
         assert_eq!(report.diagnostics.len(), 1, "{:?}", report.diagnostics);
         let d = &report.diagnostics[0];
@@ -357,11 +377,33 @@ mod tests {
             Some("if it was removed on purpose, its jobs are removed on the next reload")
         );
         // The other file is still read (and judged on its own content).
-        let other = load::load_file(&listing.files[1], &Context::default());
+        let other = load::load_file(
+            &listing.files[1],
+            &Context::default(),
+            &mut LoadCache::default(),
+        );
         assert!(
             other.diagnostics.iter().all(|d| d.line > 0),
             "{:?}",
             other.diagnostics
+        );
+    }
+}
+
+#[cfg(test)]
+mod hash_tests {
+    use super::*;
+
+    #[test]
+    fn definition_hash_is_the_hash_of_the_compact_json_text() {
+        let definition = serde_json::json!({
+            "labels": {"team": "sre"},
+            "spec": {"schedule": "0 2 * * *", "jitter": "10m", "list": [1, 2.5, null, "ü\"\n"]},
+            "specFiles": {},
+        });
+        assert_eq!(
+            definition_hash(&definition),
+            sha256_hex(definition.to_string().as_bytes())
         );
     }
 }

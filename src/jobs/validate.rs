@@ -4,12 +4,42 @@
 use super::model::{JobDocument, NotifyTarget, UploadTarget};
 use super::secret::SecretRef;
 use super::{Job, Source, SpecRole, SpecSource};
-use crate::collect::spec::{self, TroubleshootSpec};
+use crate::collect::spec::{self, SpecCache, TroubleshootSpec};
 use crate::diagnostic::Diagnostic;
 use crate::digest::hex;
 use crate::schedule::{Schedule, ScheduleError};
 use crate::yaml::{Loc, Node};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+/// What one load of job files has already worked out, shared by all its jobs: spec files
+/// (see [`SpecCache`]) and schedules, which are pure functions of `(expression, zone)`.
+/// Lives for one load, so nothing in it can go stale.
+#[derive(Debug, Default)]
+pub(crate) struct LoadCache {
+    pub specs: SpecCache,
+    /// By zone, then expression (nested so a lookup borrows and allocates nothing).
+    schedules: HashMap<String, HashMap<String, Result<Schedule, ScheduleError>>>,
+}
+
+impl LoadCache {
+    /// `Schedule::parse(expr, zone)`, parsed once per distinct pair.
+    fn schedule(&mut self, expr: &str, zone: &str) -> Result<Schedule, ScheduleError> {
+        if let Some(known) = self
+            .schedules
+            .get(zone)
+            .and_then(|by_expr| by_expr.get(expr))
+        {
+            return known.clone();
+        }
+        let parsed = Schedule::parse(expr, zone);
+        self.schedules
+            .entry(zone.to_string())
+            .or_default()
+            .insert(expr.to_string(), parsed.clone());
+        parsed
+    }
+}
 
 /// What validation needs besides the file: the agent settings that fill in defaults.
 #[derive(Clone, Debug)]
@@ -29,6 +59,7 @@ impl Default for Context {
 /// Reports problems with one job through `out`, and returns the job if it has no errors.
 struct Checker<'a> {
     file: &'a Path,
+    cache: &'a mut LoadCache,
     text: &'a str,
     node: &'a Node,
     out: &'a mut Vec<Diagnostic>,
@@ -86,11 +117,13 @@ pub fn check(
     source: &Source,
     text: &str,
     ctx: &Context,
+    cache: &mut LoadCache,
     out: &mut Vec<Diagnostic>,
 ) -> Option<Job> {
     let errors_before = out.iter().filter(|d| d.is_error()).count();
     let mut c = Checker {
         file: &source.file,
+        cache,
         text,
         node,
         out,
@@ -171,7 +204,7 @@ fn check_schedule(c: &mut Checker<'_>, doc: &JobDocument, ctx: &Context) -> Opti
         .time_zone
         .as_deref()
         .unwrap_or(&ctx.default_time_zone);
-    match Schedule::parse(&doc.spec.schedule, zone) {
+    match c.cache.schedule(&doc.spec.schedule, zone) {
         Ok(schedule) => {
             for warning in schedule.warnings() {
                 c.warning(&["spec", "schedule"], warning, None);
@@ -354,7 +387,7 @@ fn load_reference(
         return None;
     }
     let path: PathBuf = base.join(reference);
-    let loaded = spec::load_spec_file(&path);
+    let loaded = c.cache.specs.load(&path).into_owned();
     let mut whole_file_errors = 0;
     let mut located_errors = 0;
     for d in loaded.diagnostics {

@@ -29,6 +29,8 @@ pub struct Schedule {
     expression: String,
     tz: Tz,
     parsed: ParsedExpr,
+    /// `min_interval`, computed on first use (validation and jitter both ask for it).
+    min_interval: std::sync::OnceLock<chrono::Duration>,
 }
 
 /// One fire of a schedule.
@@ -71,6 +73,7 @@ impl Schedule {
             expression: expr.trim().to_string(),
             tz,
             parsed,
+            min_interval: std::sync::OnceLock::new(),
         })
     }
 
@@ -152,7 +155,9 @@ impl Schedule {
 
     /// Shortest civil gap between consecutive fires, computed from the fields in bounded time.
     pub fn min_interval(&self) -> chrono::Duration {
-        interval::min_interval(&self.parsed.fields)
+        *self
+            .min_interval
+            .get_or_init(|| interval::min_interval(&self.parsed.fields))
     }
 
     /// The fires one civil match produces: the primary (first pass, or shifted out of a gap) and,

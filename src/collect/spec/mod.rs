@@ -25,6 +25,7 @@ use crate::diagnostic::Diagnostic;
 use crate::yaml::{self, Loc};
 use context::Ctx;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// Everything collected from one or more documents, merged in order.
@@ -198,11 +199,47 @@ pub fn parse_inline_bundle(
 pub fn load_spec_file(path: &Path) -> SpecFile {
     match load::read(path) {
         Ok(text) => parse_spec_text(path, &text),
-        Err((bytes, err)) => SpecFile {
-            path: path.to_path_buf(),
-            spec: TroubleshootSpec::default(),
-            diagnostics: vec![err.to_diagnostic(path)],
-            sha256: bytes.map_or([0; 32], |b| Sha256::digest(&b).into()),
-        },
+        Err(failure) => unreadable(path, failure),
+    }
+}
+
+fn unreadable(path: &Path, (bytes, err): (Option<Vec<u8>>, LoadError)) -> SpecFile {
+    SpecFile {
+        path: path.to_path_buf(),
+        spec: TroubleshootSpec::default(),
+        diagnostics: vec![err.to_diagnostic(path)],
+        sha256: bytes.map_or([0; 32], |b| Sha256::digest(&b).into()),
+    }
+}
+
+/// Spec files already parsed during one load of the jobs directory, keyed by path and by the
+/// SHA-256 of their content.
+///
+/// A spec shared by many jobs is parsed once instead of once per job. Every lookup still reads
+/// the file, and a file whose bytes changed is parsed again, so the result is always what
+/// [`load_spec_file`] would return at that moment; only the parsing is saved. Unreadable files
+/// are never cached. Meant to live for one load: it holds every distinct spec it has seen.
+#[derive(Debug, Default)]
+pub struct SpecCache {
+    files: std::collections::HashMap<PathBuf, SpecFile>,
+}
+
+impl SpecCache {
+    /// The parsed spec file at `path`, as [`load_spec_file`] returns it.
+    pub fn load(&mut self, path: &Path) -> Cow<'_, SpecFile> {
+        let text = match load::read(path) {
+            Ok(text) => text,
+            Err(failure) => return Cow::Owned(unreadable(path, failure)),
+        };
+        let sha256: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        let fresh = self
+            .files
+            .get(path)
+            .is_some_and(|cached| cached.sha256 == sha256);
+        if !fresh {
+            self.files
+                .insert(path.to_path_buf(), parse_spec_text(path, &text));
+        }
+        Cow::Borrowed(&self.files[path])
     }
 }
