@@ -268,3 +268,47 @@ fn shipped_examples_plan_as_two_adds() {
         Some("Plan: 2 to add, 0 to change, 0 to remove, 0 files rejected.")
     );
 }
+
+#[test]
+fn a_spec_shared_by_many_jobs_reports_each_problem_once_and_order_is_stable() {
+    // 100 jobs (enough to load on several threads) share one spec with an unsupported type.
+    let jobs = tempfile::tempdir().expect("tempdir");
+    let state = tempfile::tempdir().expect("tempdir");
+    let spec = jobs.path().join("shared.spec");
+    std::fs::write(
+        &spec,
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata: {name: s}\nspec:\n  hostCollectors:\n    - dns: {}\n",
+    )
+    .expect("spec");
+    for i in 0..100 {
+        support::JobFile::new(&format!("job-{i:03}"))
+            .spec_file(spec.to_str().expect("utf-8"))
+            .write(jobs.path());
+    }
+    let out = support::agent(state.path())
+        .args(["--output", "json", "validate"])
+        .arg(jobs.path())
+        .output()
+        .expect("runs");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let warnings = report["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`dns`"))
+    );
+    let names: Vec<&str> = report["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names.len(), 100);
+    assert_eq!(
+        names, sorted,
+        "job order follows the file names whatever thread read them"
+    );
+}

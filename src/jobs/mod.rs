@@ -167,9 +167,14 @@ impl Desired {
         self.files.iter().filter(|f| f.is_rejected())
     }
 
-    /// Every diagnostic of every file.
+    /// Every diagnostic of every file, each once: a spec file shared by many jobs reports its
+    /// problems through every job that references it.
     pub fn diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.files.iter().flat_map(|f| f.diagnostics.iter())
+        let mut seen = std::collections::HashSet::new();
+        self.files
+            .iter()
+            .flat_map(|f| f.diagnostics.iter())
+            .filter(move |d| seen.insert((&d.file, d.line, d.column, &d.message)))
     }
 
     /// Whether any file has an error.
@@ -218,11 +223,7 @@ fn read_dir_files(
             source,
         },
     })?;
-    let mut files: Vec<FileReport> = listing
-        .files
-        .iter()
-        .map(|p| load::load_file(p, ctx, cache))
-        .collect();
+    let mut files = load_all(&listing.files, ctx, cache);
     for (path, err) in &listing.unreadable {
         files.push(FileReport {
             path: path.clone(),
@@ -233,6 +234,41 @@ fn read_dir_files(
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok((files, listing.ignored))
+}
+
+/// Below this many files one thread reads them all: starting workers would cost more than it saves.
+const PARALLEL_MIN_FILES: usize = 64;
+
+/// Reads `paths` on every core, each worker with a cache of its own; reports keep `paths`' order.
+fn load_all(paths: &[PathBuf], ctx: &Context, cache: &mut LoadCache) -> Vec<FileReport> {
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if workers <= 1 || paths.len() < PARALLEL_MIN_FILES {
+        return paths
+            .iter()
+            .map(|p| load::load_file(p, ctx, cache))
+            .collect();
+    }
+    let chunk = paths.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = paths
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut own = LoadCache::default();
+                    part.iter()
+                        .map(|p| load::load_file(p, ctx, &mut own))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// Loads the files and directories named on a command line (`validate PATH...`); a file is read
