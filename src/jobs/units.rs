@@ -182,7 +182,18 @@ macro_rules! text_unit {
     ($ty:ident, $name:literal, $pattern:literal, $what:literal) => {
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
+                // A bare number (`minFreeDisk: 0`) arrives as an integer from YAML and figment;
+                // it is read like the same digits written as text.
+                #[derive(Deserialize)]
+                #[serde(untagged)]
+                enum Raw {
+                    Text(String),
+                    Number(u64),
+                }
+                let text = match Raw::deserialize(d)? {
+                    Raw::Text(t) => t,
+                    Raw::Number(n) => n.to_string(),
+                };
                 text.parse().map_err(de::Error::custom)
             }
         }
