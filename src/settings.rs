@@ -236,7 +236,7 @@ mod tests {
         let file = dir.path().join("agent.yaml");
         std::fs::write(
             &file,
-            "jobsDir: /srv/jobs\ndefaultTimeZone: Europe/Berlin\n",
+            "jobsDir: /srv/jobs\ndefaultTimeZone: Europe/Berlin\nminFreeDisk: 0\nshutdownGracePeriod: 5s\n",
         )
         .expect("write");
         let overrides = Overrides {
@@ -248,6 +248,11 @@ mod tests {
         assert_eq!(s.default_time_zone, "Europe/Berlin");
         assert_eq!(s.state_dir, PathBuf::from("/tmp/state"));
         assert_eq!(s.listen, "127.0.0.1:9469");
+        assert_eq!(s.min_free_disk, ByteSize(0), "a bare number is bytes");
+        assert_eq!(
+            s.shutdown_grace_period,
+            HumanDuration(Duration::from_secs(5))
+        );
     }
 
     #[test]
