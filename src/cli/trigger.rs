@@ -162,6 +162,7 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
             support_bundle_path: settings.support_bundle_path.clone(),
         },
         Cancel::default(),
+        Clock::default().now(),
     ));
     if let Some(e) = persist_error {
         eprintln!("warning: the run record could not be written: {e}");

@@ -3,6 +3,7 @@
 //! The result of loading is [`Desired`]: the jobs the files ask for, plus every file's report
 //! (rejected files included), which `plan` compares with what is applied.
 
+mod cache;
 pub mod defaults;
 mod discover;
 mod load;
@@ -11,6 +12,7 @@ mod secret;
 pub mod units;
 mod validate;
 
+pub use cache::FileCache;
 pub use discover::{Ignored, ignore_reason};
 pub use load::{FileReport, MAX_FILE_BYTES};
 pub use model::JobDocument;
@@ -186,12 +188,28 @@ pub enum LoadError {
 
 /// Loads every job file of the jobs directory `dir`.
 pub fn load_dir(dir: &Path, ctx: &Context) -> Result<Desired, LoadError> {
-    let (files, ignored) = read_dir_files(dir, ctx)?;
+    let (files, ignored) = read_dir_files(dir, &mut |p| load::load_file(p, ctx))?;
+    Ok(assemble(files, ignored))
+}
+
+/// [`load_dir`] for a process that reloads the same directory again and again (the daemon):
+/// unchanged files come from `cache`, which is updated. Same result as [`load_dir`].
+pub fn load_dir_cached(
+    dir: &Path,
+    ctx: &Context,
+    cache: &mut FileCache,
+) -> Result<Desired, LoadError> {
+    let (files, ignored) = read_dir_files(dir, &mut |p| cache.load(p, ctx))?;
+    let present: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+    cache.retain(&present);
     Ok(assemble(files, ignored))
 }
 
 /// Every file report of `dir`, not yet checked against each other (see [`assemble`]).
-fn read_dir_files(dir: &Path, ctx: &Context) -> Result<(Vec<FileReport>, Vec<Ignored>), LoadError> {
+fn read_dir_files(
+    dir: &Path,
+    load_file: &mut dyn FnMut(&Path) -> FileReport,
+) -> Result<(Vec<FileReport>, Vec<Ignored>), LoadError> {
     let listing = discover::list_dir(dir).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => LoadError::Missing(dir.to_path_buf()),
         std::io::ErrorKind::NotADirectory => LoadError::NotADirectory(dir.to_path_buf()),
@@ -200,11 +218,7 @@ fn read_dir_files(dir: &Path, ctx: &Context) -> Result<(Vec<FileReport>, Vec<Ign
             source,
         },
     })?;
-    let mut files: Vec<FileReport> = listing
-        .files
-        .iter()
-        .map(|p| load::load_file(p, ctx))
-        .collect();
+    let mut files: Vec<FileReport> = listing.files.iter().map(|p| load_file(p)).collect();
     for (path, err) in &listing.unreadable {
         files.push(FileReport {
             path: path.clone(),
@@ -226,7 +240,7 @@ pub fn load_paths(paths: &[PathBuf], ctx: &Context) -> Desired {
         // Files are put together once, below: assembling a directory here as well would report
         // a name clash twice (the second time without its location, as the first clears the jobs).
         if path.is_dir() {
-            match read_dir_files(path, ctx) {
+            match read_dir_files(path, &mut |p| load::load_file(p, ctx)) {
                 Ok((dir_files, dir_ignored)) => {
                     files.extend(dir_files);
                     ignored.extend(dir_ignored);
