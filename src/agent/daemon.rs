@@ -48,6 +48,8 @@ pub struct Daemon {
     status_tx: watch::Sender<Arc<StatusSnapshot>>,
     tx: mpsc::Sender<Control>,
     applied: Applied,
+    /// Reports of unchanged job files, so a reload reads only what changed.
+    file_cache: Option<jobs::FileCache>,
     jobs: BTreeMap<String, Arc<Job>>,
     scheduler: Scheduler,
     retries: BTreeSet<RetryTimer>,
@@ -83,6 +85,7 @@ impl Daemon {
             status_tx,
             tx,
             applied,
+            file_cache: Some(jobs::FileCache::default()),
             jobs: BTreeMap::new(),
             scheduler: Scheduler::default(),
             retries: BTreeSet::new(),
@@ -188,10 +191,23 @@ impl Daemon {
         let now = self.options.clock.now();
         let dir = self.options.settings.jobs_dir.clone();
         let ctx = self.ctx.clone();
-        let loaded = tokio::task::spawn_blocking(move || jobs::load_dir(&dir, &ctx)).await;
+        // The cache travels with the blocking task and comes back with the result; a loader
+        // that panicked loses it, and the next reload starts from an empty one.
+        let mut cache = self.file_cache.take().unwrap_or_default();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let desired = jobs::load_dir_cached(&dir, &ctx, &mut cache);
+            (desired, cache)
+        })
+        .await;
         let desired = match loaded {
-            Ok(Ok(d)) => d,
-            Ok(Err(e)) => return self.reload_failed(cause, now, e.to_string()),
+            Ok((Ok(d), cache)) => {
+                self.file_cache = Some(cache);
+                d
+            }
+            Ok((Err(e), cache)) => {
+                self.file_cache = Some(cache);
+                return self.reload_failed(cause, now, e.to_string());
+            }
             Err(e) => return self.reload_failed(cause, now, format!("loader failed: {e}")),
         };
         let options = PlanOptions {

@@ -82,8 +82,16 @@ pub struct RunEnv {
 
 /// Runs `spec` to the end: the `running` record, the pipeline under the job's timeout, the final
 /// record. Returns the final record and, if a record could not be written, why.
-pub async fn execute(spec: RunSpec, env: RunEnv, cancel: Cancel) -> (RunRecord, Option<String>) {
-    let started_at = env.clock.now();
+///
+/// `started_at` is when the caller started the run (the control loop's clock at dispatch), not
+/// when this task first got a thread: with many runs due at once, tasks queue for the runtime
+/// behind earlier runs' collection, and that wait is load, not lateness of the fire.
+pub async fn execute(
+    spec: RunSpec,
+    env: RunEnv,
+    cancel: Cancel,
+    started_at: DateTime<Utc>,
+) -> (RunRecord, Option<String>) {
     let mut record = new_record(&spec, &env.host, RunStatus::Running, started_at);
     let mut persist_error = persist(&env.state_dir, &record).await.err();
     let timeout = spec.job.document.spec.timeout.0;
@@ -148,10 +156,11 @@ pub async fn apply_retention(state_dir: &Path, job: &Job, now: DateTime<Utc>) {
     }
 }
 
-/// Starts the run in a task; the final record comes back as [`Control::RunFinished`].
+/// Starts the run in a task, dated now; the final record comes back as [`Control::RunFinished`].
 pub fn spawn(spec: RunSpec, env: RunEnv, cancel: Cancel, tx: mpsc::Sender<Control>) {
+    let started_at = env.clock.now();
     tokio::spawn(async move {
-        let (record, persist_error) = execute(spec, env, cancel).await;
+        let (record, persist_error) = execute(spec, env, cancel, started_at).await;
         let _ = tx
             .send(Control::RunFinished {
                 record: Box::new(record),

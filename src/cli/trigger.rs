@@ -163,6 +163,7 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
             copy_max_file_size: settings.copy_max_file_size.0,
         },
         Cancel::default(),
+        Clock::default().now(),
     ));
     if let Some(e) = persist_error {
         eprintln!("warning: the run record could not be written: {e}");

@@ -3,6 +3,7 @@
 //! The result of loading is [`Desired`]: the jobs the files ask for, plus every file's report
 //! (rejected files included), which `plan` compares with what is applied.
 
+mod cache;
 pub mod defaults;
 mod discover;
 mod load;
@@ -11,6 +12,7 @@ mod secret;
 pub mod units;
 mod validate;
 
+pub use cache::FileCache;
 pub use discover::{Ignored, ignore_reason};
 pub use load::{FileReport, MAX_FILE_BYTES};
 pub use model::JobDocument;
@@ -204,16 +206,28 @@ pub enum LoadError {
 
 /// Loads every job file of the jobs directory `dir`.
 pub fn load_dir(dir: &Path, ctx: &Context) -> Result<Desired, LoadError> {
-    let (files, ignored) = read_dir_files(dir, ctx, &mut LoadCache::default())?;
+    let (files, ignored) = read_dir_files(dir, ctx, None)?;
     Ok(assemble(files, ignored))
 }
 
-/// Every file report of `dir`, not yet checked against each other (see [`assemble`]), sharing
-/// what one load has worked out across its jobs (see [`LoadCache`]).
+/// [`load_dir`] for a process that reloads the same directory again and again (the daemon):
+/// unchanged files come from `cache`, which is updated. Same result as [`load_dir`].
+pub fn load_dir_cached(
+    dir: &Path,
+    ctx: &Context,
+    cache: &mut FileCache,
+) -> Result<Desired, LoadError> {
+    let (files, ignored) = read_dir_files(dir, ctx, Some(&mut *cache))?;
+    let present: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+    cache.retain(&present);
+    Ok(assemble(files, ignored))
+}
+
+/// Every file report of `dir`, not yet checked against each other (see [`assemble`]).
 fn read_dir_files(
     dir: &Path,
     ctx: &Context,
-    cache: &mut LoadCache,
+    file_cache: Option<&mut FileCache>,
 ) -> Result<(Vec<FileReport>, Vec<Ignored>), LoadError> {
     let listing = discover::list_dir(dir).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => LoadError::Missing(dir.to_path_buf()),
@@ -223,7 +237,10 @@ fn read_dir_files(
             source,
         },
     })?;
-    let mut files = load_all(&listing.files, ctx, cache);
+    let mut files = match file_cache {
+        Some(cache) => cache.load_all(&listing.files, ctx),
+        None => load_all(&listing.files, ctx),
+    };
     for (path, err) in &listing.unreadable {
         files.push(FileReport {
             path: path.clone(),
@@ -239,13 +256,15 @@ fn read_dir_files(
 /// Below this many files one thread reads them all: starting workers would cost more than it saves.
 const PARALLEL_MIN_FILES: usize = 64;
 
-/// Reads `paths` on every core, each worker with a cache of its own; reports keep `paths`' order.
-fn load_all(paths: &[PathBuf], ctx: &Context, cache: &mut LoadCache) -> Vec<FileReport> {
+/// Reads `paths` on every core, each worker with a [`LoadCache`] of its own; reports keep
+/// `paths`' order.
+fn load_all(paths: &[PathBuf], ctx: &Context) -> Vec<FileReport> {
     let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     if workers <= 1 || paths.len() < PARALLEL_MIN_FILES {
+        let mut cache = LoadCache::default();
         return paths
             .iter()
-            .map(|p| load::load_file(p, ctx, cache))
+            .map(|p| load::load_file(p, ctx, &mut cache))
             .collect();
     }
     let chunk = paths.len().div_ceil(workers);
@@ -281,7 +300,7 @@ pub fn load_paths(paths: &[PathBuf], ctx: &Context) -> Desired {
         // Files are put together once, below: assembling a directory here as well would report
         // a name clash twice (the second time without its location, as the first clears the jobs).
         if path.is_dir() {
-            match read_dir_files(path, ctx, &mut cache) {
+            match read_dir_files(path, ctx, None) {
                 Ok((dir_files, dir_ignored)) => {
                     files.extend(dir_files);
                     ignored.extend(dir_ignored);

@@ -1,0 +1,186 @@
+//! Remembers the reports of job files between reloads of the daemon, so a reload after a
+//! one-file change reads and validates that file only.
+//!
+//! Reloads are level-triggered: each one loads the whole directory. With 10,000 files, parsing
+//! and validating every file took seconds per reload; a file whose identity and timestamps are
+//! unchanged gives the same report, so it is taken from here instead.
+
+use super::load::FileReport;
+use super::validate::Context;
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// A file modified this recently is read again next time: on file systems with coarse
+/// timestamps, a second write within the same tick could leave size and times unchanged.
+const RACY_NANOS: i128 = 2_000_000_000;
+
+/// What must be unchanged for a remembered report to stand (of the file `metadata` reaches,
+/// so a ConfigMap's symlink swap is a new inode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+        })
+    }
+}
+
+/// Reports of unchanged files, by path.
+#[derive(Debug, Default)]
+pub struct FileCache {
+    entries: HashMap<PathBuf, (Stamp, FileReport)>,
+}
+
+impl FileCache {
+    /// The reports of `paths`, in order: remembered ones for unchanged files, the others read
+    /// afresh (on every core, see [`super::load_all`]).
+    pub(super) fn load_all(&mut self, paths: &[PathBuf], ctx: &Context) -> Vec<FileReport> {
+        let mut out: Vec<Option<FileReport>> = vec![None; paths.len()];
+        let mut misses = Vec::new();
+        let mut stamps = Vec::new();
+        for (i, path) in paths.iter().enumerate() {
+            let stamp = Stamp::of(path);
+            match (stamp, self.entries.get(path)) {
+                (Some(s), Some((cached, report))) if *cached == s => out[i] = Some(report.clone()),
+                _ => {
+                    misses.push(path.clone());
+                    stamps.push((i, stamp));
+                }
+            }
+        }
+        let read_at = now_ns();
+        let fresh = super::load_all(&misses, ctx);
+        for ((i, before), report) in stamps.into_iter().zip(fresh) {
+            let path = &paths[i];
+            // Cached only when the report depends on this file alone and the file did not change
+            // while it was read; see `depends_on_file_only`.
+            match before {
+                Some(stamp)
+                    if Stamp::of(path) == Some(stamp)
+                        && read_at - stamp.mtime_ns.max(stamp.ctime_ns) > RACY_NANOS
+                        && depends_on_file_only(&report) =>
+                {
+                    self.entries.insert(path.clone(), (stamp, report.clone()));
+                }
+                _ => {
+                    self.entries.remove(path);
+                }
+            }
+            out[i] = Some(report);
+        }
+        out.into_iter().flatten().collect()
+    }
+
+    /// Forgets files that are no longer in the directory.
+    pub(super) fn retain(&mut self, present: &[PathBuf]) {
+        if self.entries.len() > present.len() {
+            let keep: std::collections::HashSet<&PathBuf> = present.iter().collect();
+            self.entries.retain(|p, _| keep.contains(p));
+        }
+    }
+}
+
+/// Whether the report is a function of the file's bytes (and the agent's fixed settings):
+/// no diagnostics (errors and warnings can be about other files, such as a missing spec or
+/// secret file), no referenced spec files (they change on their own), and no upload or notify
+/// targets (their secret references are checked against files and the environment).
+fn depends_on_file_only(report: &FileReport) -> bool {
+    report.diagnostics.is_empty()
+        && !report.jobs.is_empty()
+        && report.jobs.iter().all(|j| {
+            j.spec_files.is_empty()
+                && j.document.spec.upload.is_empty()
+                && j.document.spec.notify.is_empty()
+        })
+}
+
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOB: &str = "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {name: a}\nspec:\n  schedule: \"0 2 * * *\"\n  collect: {supportBundle: {hostCollectors: [{memory: {}}]}}\n";
+
+    fn ctx() -> Context {
+        Context {
+            default_time_zone: "UTC".into(),
+        }
+    }
+
+    fn age(path: &Path) {
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        let f = std::fs::File::options()
+            .write(true)
+            .open(path)
+            .expect("open");
+        f.set_modified(old).expect("set mtime");
+    }
+
+    #[test]
+    fn an_unchanged_file_is_remembered_and_an_edit_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.yaml");
+        std::fs::write(&path, JOB).expect("write");
+        age(&path);
+        let mut cache = FileCache::default();
+        let first = cache
+            .load_all(std::slice::from_ref(&path), &ctx())
+            .remove(0);
+        assert!(first.diagnostics.is_empty(), "{:?}", first.diagnostics);
+        // ctime is now, so the entry is still racy; once the file is older it is remembered.
+        let ready = cache.entries.contains_key(&path);
+        let again = cache
+            .load_all(std::slice::from_ref(&path), &ctx())
+            .remove(0);
+        assert_eq!(again.job_names, ["a"]);
+        // An edit (rename over, as tools do) is a new inode: read afresh.
+        let tmp = dir.path().join(".a.tmp");
+        std::fs::write(&tmp, JOB.replace("0 2 * * *", "5 3 * * *")).expect("write");
+        std::fs::rename(&tmp, &path).expect("rename");
+        let edited = cache
+            .load_all(std::slice::from_ref(&path), &ctx())
+            .remove(0);
+        assert_eq!(
+            edited.jobs[0].schedule.expression(),
+            "5 3 * * *",
+            "cached before: {ready}"
+        );
+        cache.retain(&[]);
+        assert!(cache.entries.is_empty());
+    }
+
+    #[test]
+    fn reports_with_diagnostics_are_not_remembered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.yaml");
+        std::fs::write(&path, "apiVersion: nope\n").expect("write");
+        age(&path);
+        let mut cache = FileCache::default();
+        assert!(
+            cache
+                .load_all(std::slice::from_ref(&path), &ctx())
+                .remove(0)
+                .is_rejected()
+        );
+        assert!(cache.entries.is_empty());
+    }
+}
