@@ -1,0 +1,81 @@
+//! Bundles across runs: retention prunes the oldest and says so in their records; a run is
+//! skipped, not started, when the state directory's file system is below `minFreeDisk`.
+
+mod support;
+
+use std::path::Path;
+use support::{JobFile, agent, stdout};
+
+fn trigger(state: &Path, jobs: &Path, config: &Path, job: &str) -> serde_json::Value {
+    let out = agent(state)
+        .arg("--config")
+        .arg(config)
+        .arg("--jobs-dir")
+        .arg(jobs)
+        .args(["--output", "json", "trigger", job])
+        .output()
+        .expect("trigger runs");
+    serde_json::from_str(&stdout(&out)).expect("record")
+}
+
+#[test]
+fn keep_last_prunes_the_oldest_bundles_and_notes_it_in_their_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir(&jobs).expect("jobs dir");
+    JobFile::new("keep")
+        .spec_line("retention: {keepLast: 2}")
+        .write(&jobs);
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(&config, "listen: 127.0.0.1:1\nminFreeDisk: 0\n").expect("config");
+    let state = dir.path().join("state");
+    let records: Vec<serde_json::Value> = (0..3)
+        .map(|_| trigger(&state, &jobs, &config, "keep"))
+        .collect();
+    for r in &records {
+        assert_eq!(r["status"], "succeeded", "{r:#}");
+    }
+    let bundles: Vec<_> = std::fs::read_dir(state.join("jobs/keep/bundles"))
+        .expect("bundles dir")
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(bundles.len(), 2, "keepLast 2");
+    let first = records[0]["bundle"]["path"].as_str().expect("path");
+    assert!(!Path::new(first).exists(), "the oldest bundle is removed");
+    for r in &records[1..] {
+        assert!(Path::new(r["bundle"]["path"].as_str().expect("path")).exists());
+    }
+    let run_id = records[0]["runId"].as_str().expect("run id");
+    let stored: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(state.join(format!("jobs/keep/runs/{run_id}.json"))).expect("record file"),
+    )
+    .expect("json");
+    assert_eq!(stored["bundle"]["prunedBy"], "keepLast");
+    assert!(stored["bundle"]["prunedAt"].is_string());
+}
+
+#[test]
+fn below_min_free_disk_the_run_is_skipped_with_the_free_space() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir(&jobs).expect("jobs dir");
+    JobFile::new("tight").write(&jobs);
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(&config, "listen: 127.0.0.1:1\nminFreeDisk: 1000TiB\n").expect("config");
+    let state = dir.path().join("state");
+    let record = trigger(&state, &jobs, &config, "tight");
+    assert_eq!(record["status"], "skipped", "{record:#}");
+    let reason = record["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("bytes free") && reason.contains("minFreeDisk"),
+        "{reason}"
+    );
+    assert!(record["bundle"].is_null());
+    assert!(
+        !state.join("jobs/tight/bundles").exists()
+            || std::fs::read_dir(state.join("jobs/tight/bundles"))
+                .expect("dir")
+                .next()
+                .is_none()
+    );
+}
