@@ -9,6 +9,7 @@ pub mod digest;
 pub mod jobs;
 pub mod pipeline;
 pub mod plan;
+pub mod redact;
 pub mod schedule;
 pub mod settings;
 pub mod state;

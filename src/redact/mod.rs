@@ -1,0 +1,89 @@
+//! Support-bundle redaction compatible with replicatedhq/troubleshoot (`pkg/redact`).
+//!
+//! Pure logic: it knows nothing about where files come from.
+//! - [`defaults`]: the built-in redactor set (troubleshoot's §3.2 list, same order, same mask text).
+//! - [`rules`]: user `Redactor` rules compiled into matchers (`values`, `regex`, `yamlPath`,
+//!   `fileSelector` globs) and [`check_rule`] for `validate`.
+//! - [`engine`]: line-by-line streaming redaction of one file ([`redact_stream`]).
+//! - [`tree`]: in-place, parallel redaction of a bundle directory ([`redact_tree`]), archives included.
+//!
+//! Regex semantics follow Go's RE2 as troubleshoot uses it: patterns are matched on raw bytes with
+//! ASCII-only `\w \d \s \b` (Unicode off), duplicate `mask` group names are renamed, and a `-` that Go
+//! reads as a literal inside a class is escaped (see [`rules::port_go_regex`]).
+//!
+//! tokenization: later (troubleshoot's `--tokenize`, §3.4 of the format notes, is not implemented here).
+
+pub mod defaults;
+pub mod engine;
+pub mod glob;
+pub mod rules;
+pub mod tree;
+pub mod yaml_path;
+
+pub use engine::{Counts, redact_stream};
+pub use rules::{Compiled, check_rule, compile};
+pub use tree::{FileCounts, Report, redact_tree};
+
+use std::path::PathBuf;
+
+/// The text every masked value is replaced with (troubleshoot's `MASK_TEXT`).
+pub const MASK: &str = "***HIDDEN***";
+
+/// Lines longer than this are redacted in windows of this size instead of whole (troubleshoot fails the file).
+pub const MAX_LINE: usize = 10 * 1024 * 1024;
+
+/// Everything that can go wrong while compiling rules or redacting.
+#[derive(Debug, thiserror::Error)]
+pub enum RedactError {
+    /// A redactor regex (user-supplied or default) does not compile.
+    #[error("redactor {redactor:?}: regex {pattern:?} does not compile: {source}")]
+    Regex {
+        /// Redaction name of the redactor holding the pattern.
+        redactor: String,
+        /// The pattern as written in the spec.
+        pattern: String,
+        /// Why it failed.
+        #[source]
+        source: Box<regex::Error>,
+    },
+    /// A `fileSelector` glob is malformed.
+    #[error("redactor {redactor:?}: file glob {glob:?} is invalid: {reason}")]
+    Glob {
+        /// Redaction name of the redactor holding the glob.
+        redactor: String,
+        /// The glob as written.
+        glob: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned (bundle-relative when known).
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An archive inside the bundle could not be read or rewritten.
+    #[error("{path}: archive could not be redacted: {reason}")]
+    Archive {
+        /// Bundle-relative archive path.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The root given to [`redact_tree`] is not a directory.
+    #[error("{0}: not a directory")]
+    NotADirectory(PathBuf),
+}
+
+impl RedactError {
+    /// Wraps an I/O error with the file it concerns.
+    pub(crate) fn io(path: impl Into<String>, source: std::io::Error) -> Self {
+        RedactError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
