@@ -210,6 +210,11 @@ fn archive_partial(
         .find(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .ok_or_else(|| "nothing was collected".to_string())?;
+    // The run died before its redact phase may have run; the job's own redactors are not known
+    // before the first reload, so at least the default set runs, and nothing is archived if it fails.
+    crate::redact::Compiled::defaults()
+        .and_then(|rules| crate::redact::redact_tree(&staging.join(&top), &rules, 2))
+        .map_err(|e| format!("redaction failed, the partial files are removed: {e}"))?;
     // Readers find the bundle root by its version.yaml, which a finished run writes at archive time.
     let version = staging.join(&top).join("version.yaml");
     if !version.exists() {

@@ -353,6 +353,23 @@ fn check_collect(
         c.warning(&["spec", "redact", "enabled"], "redaction is disabled and bundles are uploaded: secrets in the collected data leave this host", None);
     }
     merged.dedup();
+    // A redactor that cannot compile would stop every run before archiving: refuse it here.
+    for rule in &merged.redactors {
+        for problem in crate::redact::check_rule(rule) {
+            let text = std::fs::read_to_string(&rule.file).unwrap_or_default();
+            c.out.push(
+                Diagnostic::error(
+                    &rule.file,
+                    rule.loc,
+                    format!("redactor `{}`: {problem}", rule.name),
+                )
+                .with_hint(
+                    "fix the pattern; Go (RE2) syntax is accepted, with ASCII \\w \\d \\s \\b",
+                )
+                .with_source(&text),
+            );
+        }
+    }
     // The troubleshoot CLI runs every type itself; only the builtin engine has gaps to report.
     if collect.engine == super::model::Engine::Builtin {
         c.out.extend(spec::unsupported_warnings(&merged));

@@ -20,6 +20,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         collectors: Vec::new(),
         bundle: None,
         analysis: None,
+        redaction: None,
     };
     let binary = match external::locate(ctx.support_bundle_path.as_deref()) {
         Ok(b) => b,
@@ -111,6 +112,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
                 collectors: Vec::new(),
                 bundle: None,
                 analysis: None,
+                redaction: None,
             };
         }
         Err(e) => {
@@ -215,5 +217,6 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         collectors,
         bundle,
         analysis: response.analyzer_results,
+        redaction: None,
     }
 }

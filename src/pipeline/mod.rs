@@ -9,6 +9,7 @@ mod cancel;
 mod collect;
 mod disk;
 mod external;
+mod redact;
 
 pub use cancel::{Cancel, CancelReason};
 pub use disk::free_bytes;
@@ -57,6 +58,8 @@ pub struct Outcome {
     pub bundle: Option<BundleRecord>,
     /// Analyzer results, when analysis ran.
     pub analysis: Option<serde_json::Value>,
+    /// Redaction counts per redactor and file (never values).
+    pub redaction: Option<serde_json::Value>,
 }
 
 pub(crate) const NOT_AVAILABLE: &str = "not available in this build";
@@ -121,6 +124,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             collectors: Vec::new(),
             bundle: None,
             analysis: None,
+            redaction: None,
         };
     }
     if job.document.spec.collect.engine == Engine::SupportBundle {
@@ -147,16 +151,33 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         t.elapsed(),
         collected.error.clone(),
     ));
+    let t = Instant::now();
+    let redacted = redact::redact(job, &root).await;
     phases.push(phase(
         "redact",
-        PhaseStatus::NotAvailable,
-        Duration::ZERO,
-        Some(if job.document.spec.redact.enabled {
-            format!("{NOT_AVAILABLE}: the bundle is NOT redacted (it stays in the state directory)")
-        } else {
-            "redaction is disabled for this job".to_string()
-        }),
+        redacted.status,
+        t.elapsed(),
+        redacted.error.clone(),
     ));
+    if let Some(error) = redacted
+        .error
+        .filter(|_| redacted.status == PhaseStatus::Failed)
+    {
+        // Nothing unredacted may reach an archive: the staged files go, the run fails.
+        let staging = staging.clone();
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(staging)).await;
+        return Outcome {
+            status: RunStatus::Failed,
+            reason: Some(format!(
+                "redaction failed, so nothing was archived: {error}"
+            )),
+            phases,
+            collectors: collected.records,
+            bundle: None,
+            analysis: None,
+            redaction: None,
+        };
+    }
     phases.push(phase(
         "analyze",
         if job.collection.analyzers.is_empty() && job.collection.host_analyzers.is_empty() {
@@ -245,6 +266,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         collectors: collected.records,
         bundle,
         analysis: None,
+        redaction: redacted.report,
     }
 }
 
