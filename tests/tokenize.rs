@@ -207,3 +207,37 @@ fn without_map_key_no_map_is_written_and_the_record_says_so() {
     );
     assert!(!state.join("jobs/canary/tokens").exists());
 }
+
+#[test]
+fn an_unreadable_key_file_fails_the_run_and_archives_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jobs = jobs_dir(dir.path());
+    let state = dir.path().join("state");
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:1\nminFreeDisk: 0\ntokenKeyFile: {}\n",
+            dir.path().join("missing.key").display()
+        ),
+    )
+    .expect("config");
+    let out = agent(&state)
+        .arg("--config")
+        .arg(&config)
+        .arg("--jobs-dir")
+        .arg(&jobs)
+        .args(["--output", "json", "trigger", "canary"])
+        .output()
+        .expect("trigger");
+    assert_eq!(out.status.code(), Some(1));
+    let record: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("record");
+    assert_eq!(record["status"], "failed", "{record:#}");
+    assert!(record["bundle"].is_null(), "{record:#}");
+    assert!(
+        record["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("missing.key")),
+        "{record:#}"
+    );
+}
