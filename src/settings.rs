@@ -49,6 +49,14 @@ pub struct Settings {
     /// The troubleshoot CLI for jobs with `collect.engine: support-bundle` (default: `support-bundle` on PATH).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub support_bundle_path: Option<PathBuf>,
+    /// HMAC key file for `redact.tokenize` (32 bytes: 64 hex characters or raw): the same key gives
+    /// the same tokens across runs. Without it, every run uses a random key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_key_file: Option<PathBuf>,
+    /// AES-256-GCM key file (same format) the token map of a tokenizing run is encrypted with,
+    /// written to `<state>/jobs/<job>/tokens/<run-id>.tokenmap.json`. Without it, no map is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_map_key_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -71,6 +79,8 @@ impl Settings {
             min_free_disk: ByteSize(512 * 1024 * 1024),
             copy_max_file_size: ByteSize(4 << 30),
             support_bundle_path: None,
+            token_key_file: None,
+            token_map_key_file: None,
         }
     }
 
@@ -253,6 +263,22 @@ mod tests {
             s.shutdown_grace_period,
             HumanDuration(Duration::from_secs(5))
         );
+    }
+
+    #[test]
+    fn token_key_files_are_read_from_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("agent.yaml");
+        std::fs::write(
+            &file,
+            "tokenKeyFile: /etc/ta/token.key\ntokenMapKeyFile: /etc/ta/map.key\n",
+        )
+        .expect("write");
+        let s = load(Some(&file), &Overrides::default(), &no_env).expect("valid");
+        assert_eq!(s.token_key_file, Some(PathBuf::from("/etc/ta/token.key")));
+        assert_eq!(s.token_map_key_file, Some(PathBuf::from("/etc/ta/map.key")));
+        let d = load(None, &Overrides::default(), &no_env).expect("valid");
+        assert_eq!((d.token_key_file, d.token_map_key_file), (None, None));
     }
 
     #[test]

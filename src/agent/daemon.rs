@@ -110,6 +110,8 @@ impl Daemon {
             min_free_disk: self.options.settings.min_free_disk.0,
             support_bundle_path: self.options.settings.support_bundle_path.clone(),
             copy_max_file_size: self.options.settings.copy_max_file_size.0,
+            token_key_file: self.options.settings.token_key_file.clone(),
+            token_map_key_file: self.options.settings.token_map_key_file.clone(),
         }
     }
 

@@ -78,6 +78,10 @@ pub struct RunEnv {
     pub support_bundle_path: Option<PathBuf>,
     /// Cap per file of host `copy` collectors.
     pub copy_max_file_size: u64,
+    /// HMAC key file for stable tokens.
+    pub token_key_file: Option<PathBuf>,
+    /// AES key file for the encrypted token map.
+    pub token_map_key_file: Option<PathBuf>,
 }
 
 /// Runs `spec` to the end: the `running` record, the pipeline under the job's timeout, the final
@@ -110,6 +114,8 @@ pub async fn execute(
         min_free_disk: env.min_free_disk,
         support_bundle_path: env.support_bundle_path.clone(),
         copy_max_file_size: env.copy_max_file_size,
+        token_key_file: env.token_key_file.clone(),
+        token_map_key_file: env.token_map_key_file.clone(),
     };
     let outcome = pipeline::run(&spec.job, &ctx, &cancel).await;
     timer.abort();

@@ -64,6 +64,27 @@ pub enum Command {
     Plan(PlanArgs),
     /// Print the JSON Schema of a job file
     Schema,
+    /// Token maps of tokenizing runs (`redact.tokenize: true`)
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+/// `tokens` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Decrypt a token map (<state>/jobs/<job>/tokens/<run-id>.tokenmap.json) and print it as JSON
+    Decrypt(TokensDecryptArgs),
+}
+
+/// `tokens decrypt` flags.
+#[derive(Debug, Args)]
+pub struct TokensDecryptArgs {
+    /// The map key file (32 bytes: 64 hex characters or raw) [default: the tokenMapKeyFile setting]
+    #[arg(long, value_name = "K")]
+    pub key_file: Option<PathBuf>,
+    /// The encrypted token map file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 /// `validate` flags.

@@ -8,6 +8,7 @@ mod reload;
 mod run;
 mod schema;
 mod status;
+mod tokens;
 mod trigger;
 mod validate;
 
@@ -39,6 +40,7 @@ pub fn main() -> ExitCode {
         Command::History(args) => history::run(&cli.global, args),
         Command::Trigger(args) => trigger::run(&cli.global, args),
         Command::Reload => reload::run(&cli.global),
+        Command::Tokens(args::TokensCommand::Decrypt(args)) => tokens::decrypt(&cli.global, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

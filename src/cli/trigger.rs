@@ -161,6 +161,8 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
             min_free_disk: settings.min_free_disk.0,
             support_bundle_path: settings.support_bundle_path.clone(),
             copy_max_file_size: settings.copy_max_file_size.0,
+            token_key_file: settings.token_key_file.clone(),
+            token_map_key_file: settings.token_map_key_file.clone(),
         },
         Cancel::default(),
         Clock::default().now(),

@@ -41,6 +41,10 @@ pub struct RunContext {
     pub support_bundle_path: Option<PathBuf>,
     /// Cap per file of host `copy` collectors.
     pub copy_max_file_size: u64,
+    /// HMAC key file for stable tokens (`redact.tokenize`); random per run without it.
+    pub token_key_file: Option<PathBuf>,
+    /// AES key file for the token map; without it no map is written.
+    pub token_map_key_file: Option<PathBuf>,
 }
 
 /// What a run produced.
@@ -152,7 +156,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         collected.error.clone(),
     ));
     let t = Instant::now();
-    let redacted = redact::redact(job, &root).await;
+    let redacted = redact::redact(job, &root, ctx).await;
     phases.push(phase(
         "redact",
         redacted.status,

@@ -1,9 +1,16 @@
 //! The redact phase: every staged file goes through the default redactors and the job's own
 //! before anything is archived.
+//!
+//! With `redact.tokenize: true`, masked values become tokens (see [`crate::redact::tokenize`]). The
+//! token map (token → original value) is never written inside the bundle: it is encrypted with the
+//! key in the `tokenMapKeyFile` setting and written to `<state>/jobs/<job>/tokens/<run-id>.tokenmap.json`
+//! (0600). Without `tokenMapKeyFile` no map is written at all, and the run record says so.
 
+use super::RunContext;
 use crate::jobs::Job;
-use crate::state::records::PhaseStatus;
-use std::path::Path;
+use crate::redact::{Tokenizer, encrypt_map, tokenize};
+use crate::state::records::{PhaseStatus, job_dir};
+use std::path::{Path, PathBuf};
 
 /// Files redacted at once.
 const PARALLEL: usize = 4;
@@ -18,8 +25,62 @@ pub struct Redacted {
     pub report: Option<serde_json::Value>,
 }
 
+/// `<state>/jobs/<job>/tokens/<run-id>.tokenmap.json`: a run's encrypted token map.
+pub fn token_map_path(state_dir: &Path, job: &str, run_id: &str) -> PathBuf {
+    job_dir(state_dir, job)
+        .join("tokens")
+        .join(format!("{run_id}.tokenmap.json"))
+}
+
+/// Keys for a tokenizing run, loaded before anything is redacted (a bad key file fails the phase).
+struct TokenSetup {
+    tokenizer: Tokenizer,
+    key_source: &'static str,
+    map_key: Option<[u8; 32]>,
+}
+
+fn token_setup(ctx: &RunContext) -> Result<TokenSetup, String> {
+    let (tokenizer, key_source) = match &ctx.token_key_file {
+        Some(path) => (
+            Tokenizer::from_key_file(path).map_err(|e| e.to_string())?,
+            "tokenKeyFile",
+        ),
+        None => (
+            Tokenizer::random().map_err(|e| e.to_string())?,
+            "random per run",
+        ),
+    };
+    let map_key = match &ctx.token_map_key_file {
+        Some(path) => Some(tokenize::load_key(path).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    Ok(TokenSetup {
+        tokenizer,
+        key_source,
+        map_key,
+    })
+}
+
+/// Writes the encrypted map to a new 0600 file.
+fn write_map(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        crate::state::ensure_private_dir(dir).map_err(|e| e.to_string())?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// Redacts the staged tree at `root` in place, unless the job turned redaction off.
-pub async fn redact(job: &Job, root: &Path) -> Redacted {
+pub async fn redact(job: &Job, root: &Path, ctx: &RunContext) -> Redacted {
     if !job.document.spec.redact.enabled {
         return Redacted {
             status: PhaseStatus::Skipped,
@@ -27,18 +88,39 @@ pub async fn redact(job: &Job, root: &Path) -> Redacted {
             report: None,
         };
     }
+    let setup = if job.document.spec.redact.tokenize {
+        match token_setup(ctx) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                return Redacted {
+                    status: PhaseStatus::Failed,
+                    error: Some(format!("tokenization: {e}")),
+                    report: None,
+                };
+            }
+        }
+    } else {
+        None
+    };
     let rules = job.collection.redactors.clone();
     let root = root.to_path_buf();
+    let map_path = token_map_path(&ctx.state_dir, &job.name, &ctx.run_id);
     let result = tokio::task::spawn_blocking(move || {
         let compiled = crate::redact::compile(&rules)?;
-        crate::redact::redact_tree(&root, &compiled, PARALLEL)
+        let tok = setup.as_ref().map(|s| &s.tokenizer);
+        let report = crate::redact::redact_tree_with(&root, &compiled, PARALLEL, tok)?;
+        let mut value = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
+        if let (Some(s), Some(obj)) = (&setup, value.as_object_mut()) {
+            obj.insert("tokenization".into(), tokenization_note(s, &map_path));
+        }
+        Ok::<_, crate::redact::RedactError>(value)
     })
     .await;
     match result {
         Ok(Ok(report)) => Redacted {
             status: PhaseStatus::Succeeded,
             error: None,
-            report: serde_json::to_value(&report).ok(),
+            report: Some(report),
         },
         Ok(Err(e)) => Redacted {
             status: PhaseStatus::Failed,
@@ -51,4 +133,36 @@ pub async fn redact(job: &Job, root: &Path) -> Redacted {
             report: None,
         },
     }
+}
+
+/// Writes the encrypted map when a map key is set, and says in the record what happened.
+fn tokenization_note(s: &TokenSetup, map_path: &Path) -> serde_json::Value {
+    let map = s.tokenizer.map();
+    let mut note = serde_json::json!({
+        "tokens": map.len(),
+        "key": s.key_source,
+    });
+    let (written, why) = match &s.map_key {
+        None => (
+            None,
+            Some("no tokenMapKeyFile setting: the token map was not written".to_string()),
+        ),
+        Some(key) => match encrypt_map(&map, key)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| write_map(map_path, &bytes))
+        {
+            Ok(()) => (Some(map_path.display().to_string()), None),
+            Err(e) => (
+                None,
+                Some(format!("the token map could not be written: {e}")),
+            ),
+        },
+    };
+    if let Some(path) = written {
+        note["map"] = path.into();
+    }
+    if let Some(why) = why {
+        note["mapNotWritten"] = why.into();
+    }
+    note
 }

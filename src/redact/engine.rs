@@ -15,6 +15,7 @@
 //!   memory around it.
 
 use super::rules::{Compiled, LineKind, LineRedactor, Op, YamlRedactor};
+use super::tokenize::Tokenizer;
 use super::{MAX_LINE, RedactError, yaml_path};
 use regex::bytes::SetMatches;
 use std::borrow::Cow;
@@ -74,11 +75,23 @@ fn stages<'a>(ops: Vec<&'a Op>) -> Vec<Stage<'a>> {
 
 /// Redacts `input` into `output` with the chain for bundle-relative `path`, adding to `counts`.
 pub fn redact_stream(
+    input: impl BufRead,
+    output: impl Write,
+    rules: &Compiled,
+    path: &str,
+    counts: &mut Counts,
+) -> Result<(), RedactError> {
+    redact_stream_with(input, output, rules, path, counts, None)
+}
+
+/// [`redact_stream`], replacing masked values with tokens when `tok` is given.
+pub fn redact_stream_with(
     mut input: impl BufRead,
     mut output: impl Write,
     rules: &Compiled,
     path: &str,
     counts: &mut Counts,
+    tok: Option<&Tokenizer>,
 ) -> Result<(), RedactError> {
     let io = |e| RedactError::io(path, e);
     // Sniff without losing the bytes: read the head, then chain it back in front.
@@ -98,7 +111,9 @@ pub fn redact_stream(
         [] => {
             std::io::copy(&mut input, &mut output).map_err(io)?;
         }
-        [Stage::Lines(ops)] => redact_lines(input, &mut output, rules, ops, counts).map_err(io)?,
+        [Stage::Lines(ops)] => {
+            redact_lines(input, &mut output, rules, ops, counts, tok).map_err(io)?
+        }
         _ => {
             // Whole-document stages: buffer between stages.
             let mut buf = Vec::new();
@@ -107,10 +122,10 @@ pub fn redact_stream(
                 buf = match stage {
                     Stage::Lines(ops) => {
                         let mut out = Vec::with_capacity(buf.len());
-                        redact_lines(&buf[..], &mut out, rules, ops, counts).map_err(io)?;
+                        redact_lines(&buf[..], &mut out, rules, ops, counts, tok).map_err(io)?;
                         out
                     }
-                    Stage::Yaml(ys) => redact_yaml(buf, ys, counts),
+                    Stage::Yaml(ys) => redact_yaml(buf, ys, counts, tok),
                 };
             }
             output.write_all(&buf).map_err(io)?;
@@ -120,9 +135,17 @@ pub fn redact_stream(
 }
 
 /// Runs a yamlPath stage over a whole document.
-fn redact_yaml(buf: Vec<u8>, ys: &[&YamlRedactor], counts: &mut Counts) -> Vec<u8> {
-    let paths: Vec<&[String]> = ys.iter().map(|y| y.path.as_slice()).collect();
-    match yaml_path::redact_document(&buf, &paths) {
+fn redact_yaml(
+    buf: Vec<u8>,
+    ys: &[&YamlRedactor],
+    counts: &mut Counts,
+    tok: Option<&Tokenizer>,
+) -> Vec<u8> {
+    let paths: Vec<(&[String], &str)> = ys
+        .iter()
+        .map(|y| (y.path.as_slice(), y.name.as_str()))
+        .collect();
+    match yaml_path::redact_document_with(&buf, &paths, tok) {
         Some((out, per_path)) => {
             for (y, n) in ys.iter().zip(per_path) {
                 counts.add(&y.name, n);
@@ -140,6 +163,8 @@ struct LineState<'a, 'r> {
     /// `armed[k]`: multi-line redactor k saw its selector on the previous line.
     armed: Vec<bool>,
     counts: &'a mut Counts,
+    /// Replaces masked values with tokens when set.
+    tok: Option<&'r Tokenizer>,
 }
 
 impl LineState<'_, '_> {
@@ -159,7 +184,9 @@ impl LineState<'_, '_> {
                     if op.scan.is_some_and(|s| !hits.matched(s)) {
                         continue;
                     }
-                    if let Some((new, n)) = rep.replace_all(&cur) {
+                    if let Some((new, n)) =
+                        rep.replace_with(&cur, self.tok.map(|t| (t, op.name.as_str())))
+                    {
                         self.counts.add(&op.name, n);
                         hits = filter.matches(&new);
                         cur = Cow::Owned(new);
@@ -173,7 +200,9 @@ impl LineState<'_, '_> {
                     if self.armed[k] {
                         // Line N+1 of a pair: redact it, and it is never itself a selector line.
                         self.armed[k] = false;
-                        if let Some((new, n)) = redactor.replace_all(&cur) {
+                        if let Some((new, n)) =
+                            redactor.replace_with(&cur, self.tok.map(|t| (t, op.name.as_str())))
+                        {
                             self.counts.add(&op.name, n);
                             hits = filter.matches(&new);
                             cur = Cow::Owned(new);
@@ -196,12 +225,14 @@ fn redact_lines(
     rules: &Compiled,
     ops: &[&LineRedactor],
     counts: &mut Counts,
+    tok: Option<&Tokenizer>,
 ) -> std::io::Result<()> {
     let mut state = LineState {
         rules,
         ops,
         armed: vec![false; ops.len()],
         counts,
+        tok,
     };
     let mut buf: Vec<u8> = Vec::new();
     loop {
@@ -319,6 +350,99 @@ mod tests {
             ..Default::default()
         }])
         .expect("compiles")
+    }
+
+    fn run_tok(rules: &Compiled, path: &str, input: &[u8], tok: &Tokenizer) -> String {
+        let mut out = Vec::new();
+        let mut counts = Counts::default();
+        redact_stream_with(input, &mut out, rules, path, &mut counts, Some(tok)).expect("redacts");
+        String::from_utf8(out).expect("utf8")
+    }
+
+    #[test]
+    fn tokenize_one_token_per_match_two_secrets_on_one_line() {
+        let c = user(Removals {
+            values: vec!["alpha-secret-1".into(), "beta-secret-2".into()],
+            ..Default::default()
+        });
+        let tok = Tokenizer::new([5; 32]);
+        let out = run_tok(
+            &c,
+            "f",
+            b"a=alpha-secret-1 b=beta-secret-2 c=alpha-secret-1\n",
+            &tok,
+        );
+        let map = tok.map();
+        assert_eq!(map.len(), 2, "{out}");
+        let t1 = map
+            .iter()
+            .find(|(_, v)| *v == "alpha-secret-1")
+            .expect("t1")
+            .0;
+        let t2 = map
+            .iter()
+            .find(|(_, v)| *v == "beta-secret-2")
+            .expect("t2")
+            .0;
+        assert_ne!(t1, t2);
+        assert_eq!(out, format!("a={t1} b={t2} c={t1}\n"));
+    }
+
+    #[test]
+    fn tokenize_every_mask_site() {
+        let c = compile(&[RedactorRule {
+            name: "site".into(),
+            removals: Removals {
+                values: vec!["literal-value-1".into()],
+                regex: vec![
+                    RegexRemoval {
+                        selector: None,
+                        redactor: Some(r"(key=)(?P<mask>\w+)".into()),
+                    },
+                    RegexRemoval {
+                        selector: Some("^next:$".into()),
+                        redactor: Some(r"^(\s*)(?P<mask>.+)$".into()),
+                    },
+                ],
+                yaml_path: vec!["top.pw".into()],
+            },
+            ..Default::default()
+        }])
+        .expect("compiles");
+        let tok = Tokenizer::new([6; 32]);
+        let input = b"{\"top\": {\"pw\": \"yaml-secret-9\"}, \"l\": \"literal-value-1 key=regexsecret7\",\n\"x\": \"next:\",\n\"m\": 1, \"env\": \"password=defaultpw99\"}\n";
+        // The multi-line pair must be on two physical lines; build it separately.
+        let out = run_tok(&c, "doc.json", input, &tok);
+        let lines = run_tok(&c, "plain.txt", b"next:\n  multi-line-secret\n", &tok);
+        let map = tok.map();
+        let values: Vec<&str> = map.values().map(String::as_str).collect();
+        for v in [
+            "yaml-secret-9",
+            "literal-value-1",
+            "regexsecret7",
+            "multi-line-secret",
+        ] {
+            assert!(
+                values.contains(&v),
+                "{v} not tokenized: {values:?}\n{out}\n{lines}"
+            );
+            assert!(!out.contains(v) && !lines.contains(v), "{v} leaked");
+        }
+        assert!(
+            !out.contains(MASK) && !lines.contains(MASK),
+            "{out}\n{lines}"
+        );
+        for t in map.keys() {
+            assert!(crate::redact::tokenize::is_token(t), "{t}");
+        }
+        // Default redactors tokenize too.
+        let d = Compiled::defaults().expect("defaults");
+        let tok = Tokenizer::new([6; 32]);
+        let out = run_tok(&d, "f", b"pwd=x;\n", &tok);
+        let (t, v) = tok.map().into_iter().next().expect("one token");
+        assert_eq!(v, "x");
+        assert!(t.starts_with("***TOKEN_PASSWORD_"), "{t}");
+        assert_eq!(out, format!("pwd={t};\n"));
     }
 
     #[test]

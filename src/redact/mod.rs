@@ -11,18 +11,21 @@
 //! ASCII-only `\w \d \s \b` (Unicode off), duplicate `mask` group names are renamed, and a `-` that Go
 //! reads as a literal inside a class is escaped (see [`rules::port_go_regex`]).
 //!
-//! tokenization: later (troubleshoot's `--tokenize`, §3.4 of the format notes, is not implemented here).
+//! - [`tokenize`]: troubleshoot's `--tokenize` (§3.4 of the format notes): [`Tokenizer`] turns each
+//!   masked value into `***TOKEN_<TYPE>_<HASH>***`; [`redact_tree_with`] / [`redact_stream_with`] use it.
 
 pub mod defaults;
 pub mod engine;
 pub mod glob;
 pub mod rules;
+pub mod tokenize;
 pub mod tree;
 pub mod yaml_path;
 
-pub use engine::{Counts, redact_stream};
+pub use engine::{Counts, redact_stream, redact_stream_with};
 pub use rules::{Compiled, check_rule, compile};
-pub use tree::{FileCounts, Report, redact_tree};
+pub use tokenize::{TokenError, Tokenizer, decrypt_map, encrypt_map};
+pub use tree::{FileCounts, Report, redact_tree, redact_tree_with};
 
 use std::path::PathBuf;
 

@@ -6,6 +6,7 @@
 
 use super::defaults::{self, KURL_GLOBS, KURL_YAML, MULTI_LINE, SINGLE_LINE};
 use super::glob::Glob;
+use super::tokenize::Tokenizer;
 use super::{MASK, RedactError};
 use crate::collect::spec::RedactorRule;
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -45,11 +46,23 @@ impl Replacer {
         Replacer { re, roles }
     }
 
+    /// [`Replacer::replace_with`] without tokenization.
+    #[cfg(test)]
+    pub(crate) fn replace_all(&self, line: &[u8]) -> Option<(Vec<u8>, u64)> {
+        self.replace_with(line, None)
+    }
+
     /// Replaces every non-overlapping match (Go `ReplaceAll`); `None` when the line is unchanged.
     ///
     /// As with Go's template expansion, text matched outside any group is removed, and a mask group
-    /// that did not participate still yields the mask.
-    pub(crate) fn replace_all(&self, line: &[u8]) -> Option<(Vec<u8>, u64)> {
+    /// that did not participate still yields the mask. With `tok` (tokenizer, redactor name), each
+    /// mask group that matched a non-empty value gets that value's token (one per match); an empty or
+    /// non-participating mask group has no value to tokenize and keeps the plain mask.
+    pub(crate) fn replace_with(
+        &self,
+        line: &[u8],
+        tok: Option<(&Tokenizer, &str)>,
+    ) -> Option<(Vec<u8>, u64)> {
         let mut out = Vec::new();
         let mut last = 0;
         let mut count = 0u64;
@@ -68,7 +81,12 @@ impl Replacer {
                             out.extend_from_slice(g.as_bytes());
                         }
                     }
-                    Role::Mask => out.extend_from_slice(MASK.as_bytes()),
+                    Role::Mask => match (tok, caps.get(i)) {
+                        (Some((t, name)), Some(g)) if !g.is_empty() => {
+                            out.extend_from_slice(t.token(g.as_bytes(), name).as_bytes())
+                        }
+                        _ => out.extend_from_slice(MASK.as_bytes()),
+                    },
                     Role::Drop => {}
                 }
             }

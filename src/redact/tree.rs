@@ -12,7 +12,8 @@
 //!   An archive that cannot be read is an error: passing it through could leak what it holds.
 //! - Files run in parallel on at most `parallel` threads.
 
-use super::engine::{Counts, redact_stream};
+use super::engine::{Counts, redact_stream_with};
+use super::tokenize::Tokenizer;
 use super::{Compiled, RedactError};
 use flate2::Compression;
 use flate2::read::GzDecoder;
@@ -59,6 +60,16 @@ static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// Redacts every regular file under `root` in place with `parallel` threads (at least one).
 pub fn redact_tree(root: &Path, rules: &Compiled, parallel: usize) -> Result<Report, RedactError> {
+    redact_tree_with(root, rules, parallel, None)
+}
+
+/// [`redact_tree`], replacing masked values with tokens from `tok` when given (archives included).
+pub fn redact_tree_with(
+    root: &Path,
+    rules: &Compiled,
+    parallel: usize,
+    tok: Option<&Tokenizer>,
+) -> Result<Report, RedactError> {
     if !root.is_dir() {
         return Err(RedactError::NotADirectory(root.to_path_buf()));
     }
@@ -78,7 +89,7 @@ pub fn redact_tree(root: &Path, rules: &Compiled, parallel: usize) -> Result<Rep
                     let Some((abs, rel)) = files.get(i) else {
                         break;
                     };
-                    if let Err(e) = redact_file(abs, rel, rules, &mut mine) {
+                    if let Err(e) = redact_file(abs, rel, rules, tok, &mut mine) {
                         failed.store(true, Ordering::Relaxed);
                         errors.lock().unwrap_or_else(|p| p.into_inner()).push(e);
                     }
@@ -179,6 +190,7 @@ fn redact_file(
     abs: &Path,
     rel: &str,
     rules: &Compiled,
+    tok: Option<&Tokenizer>,
     out: &mut Vec<FileCounts>,
 ) -> Result<(), RedactError> {
     let io = |e| RedactError::io(rel, e);
@@ -187,11 +199,26 @@ fn redact_file(
     let result = (|| {
         let mut writer = BufWriter::new(tmp);
         let changed = if is_archive(rel) {
-            redact_archive(BufReader::new(input), &mut writer, rel, abs, rules, out)?;
+            redact_archive(
+                BufReader::new(input),
+                &mut writer,
+                rel,
+                abs,
+                rules,
+                tok,
+                out,
+            )?;
             true
         } else {
             let mut counts = Counts::default();
-            redact_stream(BufReader::new(input), &mut writer, rules, rel, &mut counts)?;
+            redact_stream_with(
+                BufReader::new(input),
+                &mut writer,
+                rules,
+                rel,
+                &mut counts,
+                tok,
+            )?;
             let changed = counts.total() > 0;
             push_counts(out, rel, counts);
             changed
@@ -264,6 +291,7 @@ fn redact_archive(
     rel: &str,
     spool_near: &Path,
     rules: &Compiled,
+    tok: Option<&Tokenizer>,
     out: &mut Vec<FileCounts>,
 ) -> Result<(), RedactError> {
     let bad = |reason: String| RedactError::Archive {
@@ -307,16 +335,18 @@ fn redact_archive(
                         &inner,
                         spool_near,
                         rules,
+                        tok,
                         out,
                     )?;
                 } else {
                     let mut counts = Counts::default();
-                    redact_stream(
+                    redact_stream_with(
                         BufReader::new(&mut entry),
                         &mut w,
                         rules,
                         &inner,
                         &mut counts,
+                        tok,
                     )?;
                     push_counts(out, &inner, counts);
                 }

@@ -7,29 +7,48 @@
 //! path matched, pass through byte-identical.
 
 use super::MASK;
+use super::tokenize::Tokenizer;
 use serde_json::Value;
 
 /// Masks every value at `path`; returns how many were masked.
 pub fn mask_path(value: &mut Value, path: &[String]) -> u64 {
+    mask_path_with(value, path, None)
+}
+
+/// [`mask_path`], with tokens instead of the mask when `tok` (tokenizer, redactor name) is given.
+///
+/// Scalars (string, number, boolean) are tokenized from their text. A `null`, a map or an array at
+/// the path has no single value to tokenize and keeps the plain mask.
+pub fn mask_path_with(value: &mut Value, path: &[String], tok: Option<(&Tokenizer, &str)>) -> u64 {
     let Some((seg, rest)) = path.split_first() else {
-        *value = Value::String(MASK.to_string());
+        let text = match value {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        let masked = match (tok, text) {
+            (Some((t, name)), Some(text)) if !text.is_empty() => t.token(text.as_bytes(), name),
+            _ => MASK.to_string(),
+        };
+        *value = Value::String(masked);
         return 1;
     };
     match value {
         Value::Array(items) => {
             if seg == "*" {
-                items.iter_mut().map(|v| mask_path(v, rest)).sum()
+                items.iter_mut().map(|v| mask_path_with(v, rest, tok)).sum()
             } else if let Some(v) = seg.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
-                mask_path(v, rest)
+                mask_path_with(v, rest, tok)
             } else {
                 0
             }
         }
         Value::Object(map) => {
             if seg == "*" {
-                map.values_mut().map(|v| mask_path(v, rest)).sum()
+                map.values_mut().map(|v| mask_path_with(v, rest, tok)).sum()
             } else if let Some(v) = map.get_mut(seg.as_str()) {
-                mask_path(v, rest)
+                mask_path_with(v, rest, tok)
             } else {
                 0
             }
@@ -47,11 +66,24 @@ enum Doc {
 /// Applies every path in order; `None` when nothing matched or the file does not parse.
 /// The counts are per path, in the order given.
 pub fn redact_document(input: &[u8], paths: &[&[String]]) -> Option<(Vec<u8>, Vec<u64>)> {
+    let named: Vec<(&[String], &str)> = paths.iter().map(|p| (*p, "")).collect();
+    redact_document_with(input, &named, None)
+}
+
+/// [`redact_document`] with (path, redactor name) pairs, tokenizing when `tok` is given.
+pub fn redact_document_with(
+    input: &[u8],
+    paths: &[(&[String], &str)],
+    tok: Option<&Tokenizer>,
+) -> Option<(Vec<u8>, Vec<u64>)> {
     let mut doc = parse(input)?;
     let value = match &mut doc {
         Doc::Json(v) | Doc::Yaml(v) => v,
     };
-    let counts: Vec<u64> = paths.iter().map(|p| mask_path(value, p)).collect();
+    let counts: Vec<u64> = paths
+        .iter()
+        .map(|(p, name)| mask_path_with(value, p, tok.map(|t| (t, *name))))
+        .collect();
     if counts.iter().all(|&n| n == 0) {
         return None;
     }
