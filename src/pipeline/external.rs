@@ -199,7 +199,10 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
         error: cli_error.clone(),
     }];
+    // The CLI's own kill at the job timeout and the run's timeout are the same deadline; whichever
+    // fires first, the run timed out.
     let (status, reason) = match (&cli_error, &bundle) {
+        (Some(e), _) if response.timed_out => (RunStatus::TimedOut, e.clone()),
         (None, Some(_)) => (
             RunStatus::Succeeded,
             "collected by the troubleshoot CLI".to_string(),
