@@ -38,6 +38,18 @@ fn planted_secrets_never_reach_the_bundle_or_the_record() {
         "listen: 127.0.0.1:1\nminFreeDisk: 0\n",
     )
     .expect("config");
+    // `validate` says which redactors the job applies.
+    let validated = agent(&dir.path().join("state"))
+        .args(["--output", "json", "validate"])
+        .arg(&jobs)
+        .output()
+        .expect("validate");
+    let report: serde_json::Value = serde_json::from_str(&stdout(&validated)).expect("json");
+    let plan = &report["redaction"]["canary"];
+    assert_eq!(plan["enabled"], true, "{report:#}");
+    assert_eq!(plan["custom"], serde_json::json!(["literal"]));
+    assert!(plan["defaults"].as_u64().is_some_and(|n| n >= 20));
+
     let out = agent(&dir.path().join("state"))
         .arg("--config")
         .arg(dir.path().join("agent.yaml"))

@@ -4,6 +4,7 @@ use super::args::{GlobalArgs, Output, ValidateArgs};
 use super::{eprint_diagnostics, exit, print_json, settings};
 use crate::diagnostic::Diagnostic;
 use crate::jobs::{self, Context};
+use crate::pipeline::{RedactionPlan, redaction_plan};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -15,6 +16,8 @@ struct Report<'a> {
     errors: Vec<&'a Diagnostic>,
     warnings: Vec<&'a Diagnostic>,
     ignored: &'a [jobs::Ignored],
+    /// The redactors each valid job applies.
+    redaction: std::collections::BTreeMap<&'a str, RedactionPlan>,
 }
 
 /// Runs `validate`.
@@ -36,6 +39,11 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
         .iter()
         .flat_map(|f| f.job_names.iter().map(String::as_str))
         .collect();
+    let redaction: std::collections::BTreeMap<&str, RedactionPlan> = desired
+        .jobs
+        .values()
+        .map(|job| (job.name.as_str(), redaction_plan(job)))
+        .collect();
     match global.output {
         Output::Json => print_json(&Report {
             valid,
@@ -44,6 +52,7 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
             errors: errors.clone(),
             warnings: warnings.clone(),
             ignored: &desired.ignored,
+            redaction,
         })?,
         Output::Text => {
             eprint_diagnostics(errors.iter().chain(warnings.iter()).copied());
@@ -58,6 +67,22 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
                 }
                 for i in &desired.ignored {
                     println!("ignored {} ({})", i.path.display(), i.reason);
+                }
+                for (name, r) in &redaction {
+                    if r.enabled {
+                        println!(
+                            "redact  {name}: {} default redactors{}{}",
+                            r.defaults,
+                            if r.custom.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" + {}", r.custom.join(", "))
+                            },
+                            if r.tokenize { " (tokenized)" } else { "" }
+                        );
+                    } else {
+                        println!("redact  {name}: off (redact.enabled: false)");
+                    }
                 }
             }
             println!(

@@ -11,6 +11,8 @@ mod disk;
 mod external;
 mod redact;
 
+pub use redact::{RedactionPlan, plan as redaction_plan};
+
 pub use cancel::{Cancel, CancelReason};
 pub use disk::free_bytes;
 

@@ -166,3 +166,48 @@ fn tokenization_note(s: &TokenSetup, map_path: &Path) -> serde_json::Value {
     }
     note
 }
+
+/// The redactors a job applies, for `validate` to show.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedactionPlan {
+    /// `redact.enabled`.
+    pub enabled: bool,
+    /// `redact.tokenize`.
+    pub tokenize: bool,
+    /// How many of troubleshoot's default redactors run.
+    pub defaults: usize,
+    /// Names of the job's own redactors, in order.
+    pub custom: Vec<String>,
+}
+
+/// What redaction `job` will do.
+pub fn plan(job: &Job) -> RedactionPlan {
+    let enabled = job.document.spec.redact.enabled;
+    RedactionPlan {
+        enabled,
+        tokenize: enabled && job.document.spec.redact.tokenize,
+        defaults: if enabled {
+            crate::redact::rules::default_count()
+        } else {
+            0
+        },
+        custom: if enabled {
+            job.collection
+                .redactors
+                .iter()
+                .map(|r| r.name.clone())
+                .collect()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_set_is_counted() {
+        assert!(crate::redact::rules::default_count() >= 20);
+    }
+}
