@@ -8,24 +8,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
-use support::{JobFile, agent, stderr, stdout};
-use tempfile::TempDir;
-
-/// A temp dir with `jobs/` and `state/` inside.
-struct Dirs {
-    root: TempDir,
-    jobs: PathBuf,
-    state: PathBuf,
-}
-
-fn dirs() -> Dirs {
-    let root = tempfile::tempdir().expect("tempdir");
-    let jobs = root.path().join("jobs");
-    let state = root.path().join("state");
-    std::fs::create_dir(&jobs).expect("mkdir jobs");
-    std::fs::create_dir(&state).expect("mkdir state");
-    Dirs { root, jobs, state }
-}
+use support::{Dirs, JobFile, agent, dirs, stderr, stdout};
 
 fn write(path: &Path, text: impl AsRef<[u8]>) -> PathBuf {
     std::fs::write(path, text).expect("write file");

@@ -6,31 +6,11 @@ mod support;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use support::{JobFile, agent, stderr, stdout};
-use tempfile::TempDir;
+use support::{Dirs, JobFile, agent, dirs, stderr, stdout};
 use troubleshoot_agent::digest::sha256_hex;
 use troubleshoot_agent::jobs::{self, Context};
 use troubleshoot_agent::plan::{PlanOptions, plan};
 use troubleshoot_agent::state::{read_applied, write_applied};
-
-struct Dirs {
-    _root: TempDir,
-    jobs: PathBuf,
-    state: PathBuf,
-}
-
-fn dirs() -> Dirs {
-    let root = tempfile::tempdir().expect("tempdir");
-    let jobs = root.path().join("jobs");
-    let state = root.path().join("state");
-    std::fs::create_dir(&jobs).expect("mkdir jobs");
-    std::fs::create_dir(&state).expect("mkdir state");
-    Dirs {
-        _root: root,
-        jobs,
-        state,
-    }
-}
 
 const FROM: &str = "2025-03-08T12:00:00Z";
 

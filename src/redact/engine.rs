@@ -235,43 +235,34 @@ fn redact_lines(
         tok,
     };
     let mut buf: Vec<u8> = Vec::new();
+    // Set while a line longer than MAX_LINE is being redacted window by window.
+    let mut long_line = false;
     loop {
         let ended = read_capped(&mut input, &mut buf, MAX_LINE)?;
-        if buf.is_empty() && !ended.newline {
-            return Ok(());
-        }
-        if ended.newline || ended.eof {
-            let out = state.line(&buf);
-            output.write_all(&out)?;
-            if ended.newline {
-                output.write_all(b"\n")?;
+        if !(ended.newline || ended.eof) {
+            // Over MAX_LINE without a newline: redact a window, keep the tail, read on.
+            if !long_line {
+                state.counts.oversized_lines += 1;
+                long_line = true;
             }
-            buf.clear();
-            if ended.eof {
-                return Ok(());
-            }
-            continue;
-        }
-        // Over MAX_LINE without a newline: redact a window, keep the tail, read on.
-        state.counts.oversized_lines += 1;
-        loop {
             let cut = window_cut(&buf);
             let out = state.line(&buf[..cut]);
             output.write_all(&out)?;
             buf.drain(..cut);
-            let ended = read_capped(&mut input, &mut buf, MAX_LINE)?;
-            if ended.newline || ended.eof {
-                let out = state.line(&buf);
-                output.write_all(&out)?;
-                if ended.newline {
-                    output.write_all(b"\n")?;
-                }
-                buf.clear();
-                if ended.eof {
-                    return Ok(());
-                }
-                break;
-            }
+            continue;
+        }
+        if buf.is_empty() && !ended.newline && !long_line {
+            return Ok(());
+        }
+        let out = state.line(&buf);
+        output.write_all(&out)?;
+        if ended.newline {
+            output.write_all(b"\n")?;
+        }
+        buf.clear();
+        long_line = false;
+        if ended.eof {
+            return Ok(());
         }
     }
 }

@@ -148,3 +148,23 @@ pub fn stdout(output: &std::process::Output) -> String {
 pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// A temp dir with `jobs/` and `state/` inside.
+pub struct Dirs {
+    /// The temp dir (removed on drop).
+    pub root: tempfile::TempDir,
+    /// `<root>/jobs`.
+    pub jobs: PathBuf,
+    /// `<root>/state`.
+    pub state: PathBuf,
+}
+
+/// Fresh `jobs/` and `state/` directories.
+pub fn dirs() -> Dirs {
+    let root = tempfile::tempdir().expect("tempdir");
+    let jobs = root.path().join("jobs");
+    let state = root.path().join("state");
+    std::fs::create_dir(&jobs).expect("mkdir jobs");
+    std::fs::create_dir(&state).expect("mkdir state");
+    Dirs { root, jobs, state }
+}
