@@ -13,4 +13,5 @@ pub mod redact;
 pub mod schedule;
 pub mod settings;
 pub mod state;
+pub mod upload;
 pub mod yaml;
