@@ -57,6 +57,16 @@ pub struct Settings {
     /// written to `<state>/jobs/<job>/tokens/<run-id>.tokenmap.json`. Without it, no map is written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_map_key_file: Option<PathBuf>,
+    /// kubeconfig file for cluster collection when a job sets none (default: as kubectl finds
+    /// one: `KUBECONFIG`, `~/.kube/config`, then the in-cluster service account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context when a job sets none (default: the file's current context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// Timeout of each Kubernetes API call; a slower call is recorded as an error and the run
+    /// goes on.
+    pub kube_request_timeout: HumanDuration,
 }
 
 impl Settings {
@@ -81,6 +91,9 @@ impl Settings {
             support_bundle_path: None,
             token_key_file: None,
             token_map_key_file: None,
+            kubeconfig: None,
+            context: None,
+            kube_request_timeout: HumanDuration(Duration::from_secs(30)),
         }
     }
 
@@ -199,6 +212,11 @@ fn validate(s: &Settings) -> Result<(), SettingsError> {
     if s.rescan_interval.0 < Duration::from_secs(1) {
         return Err(SettingsError::Invalid(
             "`rescanInterval` must be at least 1s".into(),
+        ));
+    }
+    if s.kube_request_timeout.0 < Duration::from_millis(100) {
+        return Err(SettingsError::Invalid(
+            "`kubeRequestTimeout` must be at least 100ms".into(),
         ));
     }
     if s.listen.parse::<std::net::SocketAddr>().is_err() {

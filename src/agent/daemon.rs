@@ -112,6 +112,9 @@ impl Daemon {
             copy_max_file_size: self.options.settings.copy_max_file_size.0,
             token_key_file: self.options.settings.token_key_file.clone(),
             token_map_key_file: self.options.settings.token_map_key_file.clone(),
+            kubeconfig: self.options.settings.kubeconfig.clone(),
+            kube_context: self.options.settings.context.clone(),
+            kube_request_timeout: self.options.settings.kube_request_timeout.0,
         }
     }
 

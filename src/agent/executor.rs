@@ -82,6 +82,12 @@ pub struct RunEnv {
     pub token_key_file: Option<PathBuf>,
     /// AES key file for the encrypted token map.
     pub token_map_key_file: Option<PathBuf>,
+    /// The `kubeconfig` setting.
+    pub kubeconfig: Option<PathBuf>,
+    /// The `context` setting.
+    pub kube_context: Option<String>,
+    /// Timeout of each Kubernetes API call.
+    pub kube_request_timeout: std::time::Duration,
 }
 
 /// Runs `spec` to the end: the `running` record, the pipeline under the job's timeout, the final
@@ -116,6 +122,9 @@ pub async fn execute(
         copy_max_file_size: env.copy_max_file_size,
         token_key_file: env.token_key_file.clone(),
         token_map_key_file: env.token_map_key_file.clone(),
+        kubeconfig: env.kubeconfig.clone(),
+        kube_context: env.kube_context.clone(),
+        kube_request_timeout: env.kube_request_timeout,
     };
     let outcome = pipeline::run(&spec.job, &ctx, &cancel).await;
     timer.abort();

@@ -31,8 +31,17 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
     } else {
         jobs::load_paths(&args.paths, &ctx)
     };
-    let (errors, warnings): (Vec<&Diagnostic>, Vec<&Diagnostic>) =
-        desired.diagnostics().partition(|d| d.is_error());
+    let cluster_warnings: Vec<Diagnostic> = desired
+        .jobs
+        .values()
+        .filter_map(|job| {
+            crate::collect::cluster::missing_config_warning(job, settings.kubeconfig.as_deref())
+        })
+        .collect();
+    let (errors, warnings): (Vec<&Diagnostic>, Vec<&Diagnostic>) = desired
+        .diagnostics()
+        .chain(cluster_warnings.iter())
+        .partition(|d| d.is_error());
     let valid = errors.is_empty() && (!args.strict || warnings.is_empty());
     let names: Vec<&str> = desired
         .files

@@ -1,9 +1,9 @@
-//! The collect phase: host collectors natively; cluster collectors and the external engine are
-//! recorded as not available in this build.
+//! The collect phase: host collectors, then in-cluster collectors (through the Kubernetes API).
 
 use super::Cancel;
 use crate::bundle::Timing;
-use crate::collect::host::{self, CollectorStatus, HostOptions};
+use crate::collect::cluster::{self, ClusterOptions};
+use crate::collect::host::{self, CollectorOutcome, CollectorStatus, HostOptions};
 use crate::jobs::Job;
 use crate::state::records::CollectorRecord;
 use std::path::Path;
@@ -45,41 +45,67 @@ pub async fn collect(
         ctx.started_at,
     )
     .await;
-    for o in &outcomes {
+    let c = &job.document.spec.collect;
+    let cluster_opts = ClusterOptions {
+        kubeconfig: c
+            .kubeconfig
+            .as_ref()
+            .map(|k| job_relative(job, k))
+            .or_else(|| ctx.kubeconfig.clone()),
+        context: c.context.clone().or_else(|| ctx.kube_context.clone()),
+        namespaces: c.namespaces.clone(),
+        since: c.since.map(|d| d.0),
+        auto_discovery: c.auto_discovery,
+        call_timeout: ctx.kube_request_timeout,
+        ..ClusterOptions::default()
+    };
+    let cluster_outcomes = cluster::collect(
+        &job.collection.collectors,
+        root,
+        &cluster_opts,
+        cancel.token().clone(),
+        ctx.started_at,
+    )
+    .await;
+    for o in outcomes.iter().chain(&cluster_outcomes) {
         timings.push(Timing::from(o));
-        records.push(CollectorRecord {
-            kind: o.kind.clone(),
-            title: o.title.clone(),
-            status: match &o.status {
-                CollectorStatus::Succeeded => "succeeded".into(),
-                CollectorStatus::Failed => "failed".into(),
-                CollectorStatus::Skipped { .. } => "skipped".into(),
-            },
-            files: o.files.len() as u64,
-            duration_ms: u64::try_from(o.duration.as_millis()).unwrap_or(u64::MAX),
-            error: match &o.status {
-                CollectorStatus::Skipped { reason } => Some(reason.clone()),
-                _ => o.error.clone(),
-            },
-        });
-    }
-    // Cluster collection arrives with the Kubernetes work; each entry is recorded, not dropped.
-    for entry in &job.collection.collectors {
-        records.push(CollectorRecord {
-            kind: entry.kind.clone(),
-            title: entry
-                .collector_name
-                .clone()
-                .unwrap_or_else(|| entry.kind.clone()),
-            status: "skipped".into(),
-            files: 0,
-            duration_ms: 0,
-            error: Some("cluster collection is not available in this build".into()),
-        });
+        records.push(record(o));
     }
     Collected {
         records,
         timings,
         error: None,
+    }
+}
+
+fn record(o: &CollectorOutcome) -> CollectorRecord {
+    CollectorRecord {
+        kind: o.kind.clone(),
+        title: o.title.clone(),
+        status: match &o.status {
+            CollectorStatus::Succeeded => "succeeded".into(),
+            CollectorStatus::Failed => "failed".into(),
+            CollectorStatus::Skipped { .. } => "skipped".into(),
+        },
+        files: o.files.len() as u64,
+        duration_ms: u64::try_from(o.duration.as_millis()).unwrap_or(u64::MAX),
+        error: match &o.status {
+            CollectorStatus::Skipped { reason } => Some(reason.clone()),
+            _ => o.error.clone(),
+        },
+    }
+}
+
+/// A job's `collect.kubeconfig`, relative to its job file like its spec paths (`~/` expanded).
+fn job_relative(job: &Job, path: &str) -> std::path::PathBuf {
+    if let Some(rest) = path.strip_prefix("~/")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return std::path::Path::new(&home).join(rest);
+    }
+    let p = std::path::Path::new(path);
+    match job.source.file.parent() {
+        Some(dir) if p.is_relative() => dir.join(p),
+        _ => p.to_path_buf(),
     }
 }

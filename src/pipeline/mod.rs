@@ -47,6 +47,12 @@ pub struct RunContext {
     pub token_key_file: Option<PathBuf>,
     /// AES key file for the token map; without it no map is written.
     pub token_map_key_file: Option<PathBuf>,
+    /// The agent's `kubeconfig` setting (a job's `collect.kubeconfig` wins).
+    pub kubeconfig: Option<PathBuf>,
+    /// The agent's `context` setting (a job's `collect.context` wins).
+    pub kube_context: Option<String>,
+    /// Timeout of each Kubernetes API call.
+    pub kube_request_timeout: Duration,
 }
 
 /// What a run produced.

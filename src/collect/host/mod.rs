@@ -4,7 +4,7 @@
 mod certificate;
 mod copy;
 mod fio;
-mod http;
+pub(crate) mod http;
 mod journald;
 mod kernel;
 mod network;

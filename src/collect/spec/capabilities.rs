@@ -13,7 +13,8 @@ pub fn builtin_supports(section: Section, kind: &str) -> bool {
         Section::HostCollectors => crate::collect::host::SUPPORTED
             .iter()
             .any(|(k, _)| *k == kind),
-        Section::Collectors | Section::Analyzers | Section::HostAnalyzers => false,
+        Section::Collectors => crate::collect::cluster::SUPPORTED.contains(&kind),
+        Section::Analyzers | Section::HostAnalyzers => false,
     }
 }
 

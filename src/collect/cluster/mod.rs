@@ -1,0 +1,742 @@
+//! In-cluster collectors through the Kubernetes API (kube + k8s-openapi, rustls), writing
+//! troubleshoot's paths and JSON shapes (TROUBLESHOOT-FORMAT.md §1.3–§1.7).
+//!
+//! Lists are read in pages and written item by item, so memory does not grow with the cluster;
+//! every call has its own timeout, and a failed call becomes an entry in the matching
+//! `*-errors.json`, never the end of the run.
+
+pub mod access;
+pub mod api;
+mod info;
+pub mod jsonout;
+mod logs;
+pub mod namespaces;
+mod objects;
+pub mod podstatus;
+pub mod rbac;
+mod resources;
+mod run;
+
+use crate::collect::host::{CollectorOutcome, CollectorStatus};
+use crate::collect::spec::Entry;
+use api::Api;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Why cluster collection could not start or a collector failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// No usable cluster configuration.
+    #[error("{0}")]
+    Config(String),
+    /// An API call failed.
+    #[error(transparent)]
+    Api(#[from] api::ApiError),
+    /// Writing the bundle failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being written.
+        context: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The spec body has a bad value.
+    #[error("invalid spec: {0}")]
+    Spec(String),
+    /// The run was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl ClusterError {
+    /// An I/O error while writing `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        ClusterError::Io {
+            context: format!("write {}", path.display()),
+            source,
+        }
+    }
+}
+
+/// How to reach the cluster and how hard to pull.
+#[derive(Clone, Debug)]
+pub struct ClusterOptions {
+    /// The kubeconfig file (job, else settings); `None` means kubectl's discovery.
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (job, else settings).
+    pub context: Option<String>,
+    /// `collect.namespaces` of the job.
+    pub namespaces: Vec<String>,
+    /// `collect.since`: only logs newer than this (drops line and byte caps, as `--since`).
+    pub since: Option<Duration>,
+    /// Collect clusterInfo, clusterResources and logs without a spec.
+    pub auto_discovery: bool,
+    /// Items per list page.
+    pub page_size: u32,
+    /// API calls in flight at most, per fan-out.
+    pub max_parallel: usize,
+    /// Timeout of each API call.
+    pub call_timeout: Duration,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            kubeconfig: None,
+            context: None,
+            namespaces: Vec::new(),
+            since: None,
+            auto_discovery: false,
+            page_size: 500,
+            max_parallel: 8,
+            call_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The in-cluster collector types this build runs.
+pub const SUPPORTED: &[&str] = &[
+    "clusterInfo",
+    "clusterResources",
+    "logs",
+    "configMap",
+    "secret",
+    "data",
+    "http",
+];
+
+/// The reason recorded for in-cluster types this build does not run yet.
+pub const NOT_YET: &str = "not available in this build yet";
+
+/// Files written by one collector, bundle-relative.
+#[derive(Debug, Default)]
+pub struct Written {
+    files: Mutex<BTreeSet<String>>,
+}
+
+impl Written {
+    fn add(&self, rel: String) {
+        self.files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(rel);
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.files.lock().unwrap_or_else(|e| e.into_inner()))
+            .into_iter()
+            .collect()
+    }
+}
+
+/// A boxed future that borrows from the collector's context.
+pub(crate) type Task<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Runs `tasks` with at most `limit` in flight; results in completion order.
+pub(crate) async fn run_bounded<T>(tasks: Vec<Task<'_, T>>, limit: usize) -> Vec<T> {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(tasks)
+        .buffer_unordered(limit.max(1))
+        .collect()
+        .await
+}
+
+/// What every collector gets: the API, where to write, the clock reading of the run.
+pub(crate) struct Ctx {
+    pub api: Api,
+    pub root: PathBuf,
+    pub opts: ClusterOptions,
+    pub default_namespace: String,
+    pub cancel: CancellationToken,
+    pub written: Written,
+    /// SelfSubjectRulesReview rules per namespace (None: the review failed).
+    rules: tokio::sync::Mutex<HashMap<String, Option<Arc<Vec<Value>>>>>,
+}
+
+impl Ctx {
+    /// The absolute path of bundle-relative `rel` (components already safe).
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Writes a whole small file at `rel` and records it.
+    pub fn write(&self, rel: &str, text: &str) -> Result<(), ClusterError> {
+        let path = self.path(rel);
+        jsonout::write_file(&path, text).map_err(|e| ClusterError::io(&path, e))?;
+        self.written.add(rel.to_string());
+        Ok(())
+    }
+
+    /// Records a file written some other way (streamed, symlink).
+    pub fn record(&self, rel: &str) {
+        self.written.add(rel.to_string());
+    }
+
+    /// The RBAC rules of this identity in `ns`, from one SelfSubjectRulesReview (cached).
+    pub async fn rules(&self, ns: &str) -> Result<Arc<Vec<Value>>, api::ApiError> {
+        if let Some(Some(r)) = self.rules.lock().await.get(ns) {
+            return Ok(r.clone());
+        }
+        let review = serde_json::json!({
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectRulesReview",
+            "spec": {"namespace": ns},
+        });
+        let answer = self
+            .api
+            .post(
+                "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+                &review,
+            )
+            .await;
+        let rules = answer.map(|a| Arc::new(rbac::policy_rules(&a)));
+        self.rules
+            .lock()
+            .await
+            .insert(ns.to_string(), rules.as_ref().ok().cloned());
+        rules
+    }
+}
+
+/// Runs the in-cluster collectors of a job (plus the automatic ones) into `root`.
+///
+/// Without a cluster configuration every collector is recorded as failed with
+/// [`access::NO_CONFIG`]; types this build lacks are recorded as skipped with [`NOT_YET`].
+pub async fn collect(
+    entries: &[Entry],
+    root: &Path,
+    opts: &ClusterOptions,
+    cancel: CancellationToken,
+    now: DateTime<Utc>,
+) -> Vec<CollectorOutcome> {
+    let plan = plan_entries(entries, opts.auto_discovery);
+    if plan.is_empty() {
+        return Vec::new();
+    }
+    let mut outcomes = Vec::new();
+    let mut runnable = Vec::new();
+    for item in plan {
+        if item.entry.exclude {
+            outcomes.push(skipped(&item, "excluded"));
+        } else if !SUPPORTED.contains(&item.entry.kind.as_str()) {
+            outcomes.push(skipped(&item, NOT_YET));
+        } else {
+            runnable.push(item);
+        }
+    }
+    if runnable.is_empty() {
+        return outcomes;
+    }
+    let needs_cluster = runnable
+        .iter()
+        .any(|i| !matches!(i.entry.kind.as_str(), "data" | "http"));
+    let access = if needs_cluster {
+        match access::discover_here(opts.kubeconfig.as_deref()) {
+            None => Err(access::NO_CONFIG.to_string()),
+            Some(source) => access::connect(&source, opts.context.as_deref(), opts.call_timeout)
+                .await
+                .map_err(|e| format!("{}: {e}", access::NO_CONFIG)),
+        }
+    } else {
+        Err(String::new())
+    };
+    let (api, default_namespace) = match &access {
+        Ok(a) => (
+            Some(Api::new(a.client.clone(), opts.call_timeout)),
+            a.default_namespace.clone(),
+        ),
+        Err(_) => (None, "default".to_string()),
+    };
+    let ctx = Arc::new(CtxSlot {
+        api,
+        root: root.to_path_buf(),
+        opts: opts.clone(),
+        default_namespace,
+        now,
+        cancel: cancel.clone(),
+    });
+    // clusterResources runs first, so its pod list does not show pods other collectors start.
+    let (first, rest): (Vec<_>, Vec<_>) = runnable
+        .into_iter()
+        .partition(|i| i.entry.kind == "clusterResources" || i.entry.kind == "clusterInfo");
+    for item in first {
+        outcomes.push(run_one(&ctx, &access, item, &cancel).await);
+    }
+    let sem = Arc::new(tokio::sync::Semaphore::new(opts.max_parallel.clamp(1, 8)));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, item) in rest.into_iter().enumerate() {
+        let ctx = ctx.clone();
+        let access = access.clone();
+        let cancel = cancel.clone();
+        let sem = sem.clone();
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            (i, run_one(&ctx, &access, item, &cancel).await)
+        });
+    }
+    let mut later = Vec::new();
+    while let Some(done) = set.join_next().await {
+        match done {
+            Ok(pair) => later.push(pair),
+            Err(e) => tracing::error!("cluster collector task failed: {e}"),
+        }
+    }
+    later.sort_by_key(|(i, _)| *i);
+    outcomes.extend(later.into_iter().map(|(_, o)| o));
+    write_skipped(root, &outcomes, now);
+    outcomes
+}
+
+/// What [`collect`] shares with each collector before a [`Ctx`] is made for it.
+struct CtxSlot {
+    api: Option<Api>,
+    root: PathBuf,
+    opts: ClusterOptions,
+    default_namespace: String,
+    now: DateTime<Utc>,
+    cancel: CancellationToken,
+}
+
+/// One collector to run: its entry and the title it is recorded under.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    /// The spec entry (synthesized for automatic collectors).
+    pub entry: Entry,
+    /// troubleshoot's collector name, e.g. `cluster-resources`, `logs/app`.
+    pub title: String,
+}
+
+/// The entries to run: the job's, with clusterResources merged into one (namespace lists
+/// united, an empty list meaning all), identical clusterInfo entries folded, and
+/// clusterInfo/clusterResources/logs added by auto-discovery when missing.
+pub fn plan_entries(entries: &[Entry], auto_discovery: bool) -> Vec<Planned> {
+    let mut out: Vec<Planned> = Vec::new();
+    let mut resources: Option<Entry> = None;
+    let mut info = false;
+    for e in entries {
+        match e.kind.as_str() {
+            "clusterResources" if !e.exclude => {
+                resources = Some(match resources.take() {
+                    None => e.clone(),
+                    Some(mut merged) => {
+                        merge_namespaces(&mut merged.body, &e.body);
+                        if e.body["ignoreRBAC"] == true {
+                            merged.body["ignoreRBAC"] = Value::Bool(true);
+                        }
+                        merged
+                    }
+                });
+            }
+            "clusterInfo" if !e.exclude => {
+                if !info {
+                    info = true;
+                    out.push(planned(e.clone()));
+                }
+            }
+            _ => out.push(planned(e.clone())),
+        }
+    }
+    if auto_discovery {
+        if !info {
+            out.insert(0, planned(synthetic("clusterInfo")));
+        }
+        if resources.is_none() {
+            resources = Some(synthetic("clusterResources"));
+        }
+        if !out.iter().any(|p| p.entry.kind == "logs") {
+            let mut logs = synthetic("logs");
+            logs.body = serde_json::json!({"name": "logs"});
+            logs.collector_name = None;
+            out.push(planned(logs));
+        }
+    }
+    if let Some(r) = resources {
+        out.insert(0, planned(r));
+    }
+    out
+}
+
+fn merge_namespaces(into: &mut Value, from: &Value) {
+    let list =
+        |v: &Value| -> Vec<Value> { v["namespaces"].as_array().cloned().unwrap_or_default() };
+    let (a, b) = (list(into), list(from));
+    // An empty or absent list means all namespaces, which wins the union.
+    let merged = if a.is_empty() || b.is_empty() {
+        Vec::new()
+    } else {
+        let mut m = a;
+        for ns in b {
+            if !m.contains(&ns) {
+                m.push(ns);
+            }
+        }
+        m
+    };
+    if let Some(obj) = into.as_object_mut() {
+        obj.insert("namespaces".into(), Value::Array(merged));
+    }
+}
+
+fn synthetic(kind: &str) -> Entry {
+    Entry {
+        kind: kind.to_string(),
+        body: serde_json::json!({}),
+        file: PathBuf::from("<autoDiscovery>"),
+        loc: crate::yaml::Loc::default(),
+        collector_name: None,
+        exclude: false,
+    }
+}
+
+fn planned(entry: Entry) -> Planned {
+    let title = title_of(&entry);
+    Planned { entry, title }
+}
+
+/// troubleshoot's collector name: `<type>[/<collectorName or selector>]`.
+pub fn title_of(entry: &Entry) -> String {
+    let base = match entry.kind.as_str() {
+        "clusterInfo" => "cluster-info",
+        "clusterResources" => "cluster-resources",
+        "configMap" => "configmap",
+        "runPod" => "run-pod",
+        "runDaemonSet" => "run-daemonset",
+        "copyFromHost" => "copy-from-host",
+        "customMetrics" => "custom-metrics",
+        "registryImages" => "registry-images",
+        "nodeMetrics" => "node-metrics",
+        "supportBundleMetadata" => "support-bundle-metadata",
+        other => other,
+    };
+    let named = !matches!(
+        entry.kind.as_str(),
+        "clusterInfo"
+            | "clusterResources"
+            | "certificates"
+            | "helm"
+            | "goldpinger"
+            | "sonobuoy"
+            | "nodeMetrics"
+            | "dns"
+            | "etcd"
+    );
+    let name = entry
+        .collector_name
+        .clone()
+        .filter(|n| !n.is_empty() && named);
+    let selector = entry.body["selector"]
+        .as_array()
+        .map(|s| {
+            s.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .filter(|s| !s.is_empty() && named);
+    match (name, selector) {
+        (Some(n), _) => format!("{base}/{n}"),
+        (None, Some(s)) => format!("{base}/{s}"),
+        (None, None) => base.to_string(),
+    }
+}
+
+fn skipped(item: &Planned, reason: &str) -> CollectorOutcome {
+    CollectorOutcome {
+        kind: item.entry.kind.clone(),
+        title: item.title.clone(),
+        status: CollectorStatus::Skipped {
+            reason: reason.to_string(),
+        },
+        files: Vec::new(),
+        duration: Duration::ZERO,
+        error: None,
+    }
+}
+
+async fn run_one(
+    slot: &CtxSlot,
+    access: &Result<access::Access, String>,
+    item: Planned,
+    cancel: &CancellationToken,
+) -> CollectorOutcome {
+    let started = Instant::now();
+    let failed = |message: String, files: Vec<String>| CollectorOutcome {
+        kind: item.entry.kind.clone(),
+        title: item.title.clone(),
+        status: CollectorStatus::Failed,
+        files,
+        duration: started.elapsed(),
+        error: Some(message),
+    };
+    if cancel.is_cancelled() {
+        return skipped(&item, "cancelled");
+    }
+    let local = matches!(item.entry.kind.as_str(), "data" | "http");
+    let api = match (&slot.api, access) {
+        (Some(api), _) => api.clone(),
+        (None, Err(message)) if !local => {
+            let files = write_collector_error(&slot.root, &item.title, message, slot.now)
+                .into_iter()
+                .collect();
+            return failed(message.clone(), files);
+        }
+        // Local collectors need no cluster; give them a client that is never used.
+        (None, _) => match placeholder_api(slot.opts.call_timeout) {
+            Some(api) => api,
+            None => return failed("cannot start an HTTP client".into(), Vec::new()),
+        },
+    };
+    let ctx = Ctx {
+        api,
+        root: slot.root.clone(),
+        opts: slot.opts.clone(),
+        default_namespace: slot.default_namespace.clone(),
+        cancel: slot.cancel.clone(),
+        written: Written::default(),
+        rules: tokio::sync::Mutex::new(HashMap::new()),
+    };
+    // troubleshoot's RBAC pre-check: a collector the identity may not run is skipped and listed
+    // in skipped-collectors.json; clusterResources always runs.
+    if !local && let Some(reason) = rbac_check(&ctx, &item).await {
+        return CollectorOutcome {
+            kind: item.entry.kind.clone(),
+            title: item.title.clone(),
+            status: CollectorStatus::Skipped {
+                reason: format!("insufficient RBAC permissions: {}", reason.join("; ")),
+            },
+            files: Vec::new(),
+            duration: started.elapsed(),
+            error: None,
+        };
+    }
+    let result = tokio::select! {
+        r = dispatch(&ctx, &item) => r,
+        () = cancel.cancelled() => Err(ClusterError::Cancelled),
+    };
+    let mut files = ctx.written.take();
+    match result {
+        Ok(()) => CollectorOutcome {
+            kind: item.entry.kind.clone(),
+            title: item.title.clone(),
+            status: CollectorStatus::Succeeded,
+            files,
+            duration: started.elapsed(),
+            error: None,
+        },
+        Err(e) => {
+            let message = e.to_string();
+            files.extend(write_collector_error(
+                &slot.root,
+                &item.title,
+                &message,
+                slot.now,
+            ));
+            failed(message, files)
+        }
+    }
+}
+
+fn placeholder_api(timeout: Duration) -> Option<Api> {
+    let config = kube::Config::new(http::Uri::from_static("http://127.0.0.1:9"));
+    kube::Client::try_from(config)
+        .ok()
+        .map(|c| Api::new(c, timeout))
+}
+
+async fn dispatch(ctx: &Ctx, item: &Planned) -> Result<(), ClusterError> {
+    let body = &item.entry.body;
+    match item.entry.kind.as_str() {
+        "clusterInfo" => info::cluster_info(ctx).await,
+        "clusterResources" => resources::collect(ctx, body).await,
+        "logs" => logs::collect(ctx, body, item.entry.collector_name.as_deref()).await,
+        "configMap" => objects::collect(ctx, objects::Kind::ConfigMap, body).await,
+        "secret" => objects::collect(ctx, objects::Kind::Secret, body).await,
+        "data" => run::data(ctx, body, item.entry.collector_name.as_deref()),
+        "http" => run::http(ctx, body, item.entry.collector_name.as_deref()).await,
+        other => Err(ClusterError::Spec(format!("`{other}`: {NOT_YET}"))),
+    }
+}
+
+/// The namespace a namespaced collector works in: its own, else the kubeconfig's.
+pub(crate) fn namespace_of(ctx: &Ctx, body: &Value) -> String {
+    body["namespace"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map_or_else(|| ctx.default_namespace.clone(), str::to_string)
+}
+
+async fn rbac_check(ctx: &Ctx, item: &Planned) -> Option<Vec<String>> {
+    let by_selector = item.entry.body["selector"]
+        .as_array()
+        .is_some_and(|s| !s.is_empty())
+        && item.entry.body["name"].as_str().is_none_or(str::is_empty);
+    let needs = rbac::needs(&item.entry.kind, by_selector);
+    if needs.is_empty() {
+        return None;
+    }
+    let ns = namespace_of(ctx, &item.entry.body);
+    // A failed review proves nothing: run the collector and let its own calls report.
+    let rules = ctx.rules(&ns).await.ok()?;
+    let missing = rbac::missing(&rules, needs, &ns);
+    (!missing.is_empty()).then_some(missing)
+}
+
+/// `validate`'s warning for a job that collects from a cluster while this host has no cluster
+/// configuration (offline: only files and the environment are looked at).
+pub fn missing_config_warning(
+    job: &crate::jobs::Job,
+    agent_kubeconfig: Option<&Path>,
+) -> Option<crate::diagnostic::Diagnostic> {
+    let collect = &job.document.spec.collect;
+    if collect.engine != crate::jobs::model::Engine::Builtin {
+        return None;
+    }
+    let cluster = collect.auto_discovery
+        || job
+            .collection
+            .collectors
+            .iter()
+            .any(|e| !e.exclude && !matches!(e.kind.as_str(), "data" | "http"));
+    if !cluster || collect.kubeconfig.is_some() || agent_kubeconfig.is_some() {
+        return None;
+    }
+    if access::discover_here(None).is_some() {
+        return None;
+    }
+    let loc = crate::yaml::Loc {
+        line: job.source.line.max(1),
+        column: 1,
+    };
+    Some(
+        crate::diagnostic::Diagnostic::warning(
+            &job.source.file,
+            loc,
+            format!(
+                "job `{}` collects from a cluster but this agent has no Kubernetes configuration; its cluster collectors will fail with \"{}\"",
+                job.name,
+                access::NO_CONFIG
+            ),
+        )
+        .with_hint("set `collect.kubeconfig` in the job or `kubeconfig` in the agent settings, set KUBECONFIG, or run the agent in a pod with a service account"),
+    )
+}
+
+/// Writes `collector-errors/<title>-error.json`; returns its bundle-relative path.
+fn write_collector_error(
+    root: &Path,
+    title: &str,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let doc = serde_json::json!({
+        "collector": title,
+        "error": error,
+        "timestamp": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
+    let parts: Vec<String> = crate::collect::host::safe_relative(title);
+    let rel = format!("collector-errors/{}-error.json", parts.join("/"));
+    let text = crate::collect::host::output::go_json(&doc, None).ok()?;
+    match jsonout::write_file(&root.join(&rel), &text) {
+        Ok(()) => Some(rel),
+        Err(e) => {
+            tracing::warn!("cannot write {rel}: {e}");
+            None
+        }
+    }
+}
+
+/// Writes `skipped-collectors.json` when something was skipped for RBAC or excluded.
+fn write_skipped(root: &Path, outcomes: &[CollectorOutcome], now: DateTime<Utc>) {
+    let ts = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let list: Vec<Value> = outcomes
+        .iter()
+        .filter_map(|o| match &o.status {
+            CollectorStatus::Skipped { reason } if reason == "excluded" => Some(
+                serde_json::json!({"collector": o.title, "reason": "excluded", "errors": null, "timestamp": ts}),
+            ),
+            CollectorStatus::Skipped { reason } => reason
+                .strip_prefix("insufficient RBAC permissions: ")
+                .map(|errs| {
+                    let errors: Vec<&str> = errs.split("; ").collect();
+                    serde_json::json!({"collector": o.title, "reason": "insufficient RBAC permissions", "errors": errors, "timestamp": ts})
+                }),
+            _ => None,
+        })
+        .collect();
+    if list.is_empty() {
+        return;
+    }
+    if let Ok(text) = crate::collect::host::output::go_json(&list, None)
+        && let Err(e) = jsonout::write_file(&root.join("skipped-collectors.json"), &text)
+    {
+        tracing::warn!("cannot write skipped-collectors.json: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entry(kind: &str, body: Value) -> Entry {
+        let mut e = synthetic(kind);
+        e.collector_name = body["collectorName"].as_str().map(str::to_string);
+        e.body = body;
+        e
+    }
+
+    #[test]
+    fn cluster_resources_entries_merge_and_go_first() {
+        let plan = plan_entries(
+            &[
+                entry("logs", json!({"name": "app"})),
+                entry("clusterResources", json!({"namespaces": ["a"]})),
+                entry("clusterResources", json!({"namespaces": ["b", "a"]})),
+            ],
+            false,
+        );
+        let kinds: Vec<&str> = plan.iter().map(|p| p.entry.kind.as_str()).collect();
+        assert_eq!(kinds, ["clusterResources", "logs"]);
+        assert_eq!(plan[0].entry.body["namespaces"], json!(["a", "b"]));
+        let all = plan_entries(
+            &[
+                entry("clusterResources", json!({"namespaces": ["a"]})),
+                entry("clusterResources", json!({})),
+            ],
+            false,
+        );
+        assert_eq!(all[0].entry.body["namespaces"], json!([]));
+    }
+
+    #[test]
+    fn auto_discovery_adds_the_foundation_once() {
+        let plan = plan_entries(&[], true);
+        let kinds: Vec<&str> = plan.iter().map(|p| p.entry.kind.as_str()).collect();
+        assert_eq!(kinds, ["clusterResources", "clusterInfo", "logs"]);
+        let plan = plan_entries(&[entry("clusterInfo", json!({}))], true);
+        assert_eq!(plan.len(), 3);
+        assert!(plan_entries(&[], false).is_empty());
+    }
+
+    #[test]
+    fn titles_follow_troubleshoot() {
+        assert_eq!(
+            title_of(&entry("clusterResources", json!({}))),
+            "cluster-resources"
+        );
+        assert_eq!(
+            title_of(&entry("secret", json!({"collectorName": "foo"}))),
+            "secret/foo"
+        );
+        assert_eq!(
+            title_of(&entry("logs", json!({"selector": ["app=a", "tier=b"]}))),
+            "logs/app=a,tier=b"
+        );
+        assert_eq!(title_of(&entry("configMap", json!({}))), "configmap");
+    }
+}
