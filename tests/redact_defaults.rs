@@ -1,8 +1,9 @@
 //! Troubleshoot's redaction behaviours (pkg/redact `Test_Redactors`, single/multi-line, literal and yaml
-//! cases), rewritten as our own vectors and run through the public API.
+//! cases), rewritten as our own vectors and run through the public API, with upstream's default set
+//! (`redact.defaults: upstream`); the agent extras have their own tests (tests/redact_canary.rs).
 
 use troubleshoot_agent::collect::spec::{FileSelector, RedactorRule, RegexRemoval, Removals};
-use troubleshoot_agent::redact::{Compiled, Counts, MASK, compile, redact_stream};
+use troubleshoot_agent::redact::{Compiled, Counts, DefaultSet, MASK, compile_with, redact_stream};
 
 fn run(rules: &Compiled, path: &str, input: &str) -> (String, Counts) {
     let mut out = Vec::new();
@@ -12,15 +13,18 @@ fn run(rules: &Compiled, path: &str, input: &str) -> (String, Counts) {
 }
 
 fn defaults() -> Compiled {
-    Compiled::defaults().expect("defaults compile")
+    compile_with(&[], DefaultSet::Upstream).expect("defaults compile")
 }
 
 fn one(removals: Removals) -> Compiled {
-    compile(&[RedactorRule {
-        name: "t".into(),
-        removals,
-        ..Default::default()
-    }])
+    compile_with(
+        &[RedactorRule {
+            name: "t".into(),
+            removals,
+            ..Default::default()
+        }],
+        DefaultSet::Upstream,
+    )
     .expect("compiles")
 }
 
@@ -265,18 +269,21 @@ fn yaml_path_cases() {
 
 #[test]
 fn file_selector_limits_user_rules() {
-    let c = compile(&[RedactorRule {
-        name: "logs-only".into(),
-        file_selector: Some(FileSelector {
-            file: None,
-            files: vec!["cluster-resources/pods/logs/**".into(), "*.txt".into()],
-        }),
-        removals: Removals {
-            values: vec!["needle".into()],
+    let c = compile_with(
+        &[RedactorRule {
+            name: "logs-only".into(),
+            file_selector: Some(FileSelector {
+                file: None,
+                files: vec!["cluster-resources/pods/logs/**".into(), "*.txt".into()],
+            }),
+            removals: Removals {
+                values: vec!["needle".into()],
+                ..Default::default()
+            },
             ..Default::default()
-        },
-        ..Default::default()
-    }])
+        }],
+        DefaultSet::Upstream,
+    )
     .expect("compiles");
     assert_eq!(
         run(&c, "cluster-resources/pods/logs/ns/pod/c.log", "a needle").0,

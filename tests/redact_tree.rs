@@ -10,7 +10,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use troubleshoot_agent::collect::spec::{RedactorRule, RegexRemoval, Removals};
 use troubleshoot_agent::redact::defaults::{MULTI_LINE, SINGLE_LINE};
-use troubleshoot_agent::redact::{Compiled, MASK, compile, redact_tree};
+use troubleshoot_agent::redact::{Compiled, DefaultSet, MASK, compile_with, redact_tree};
 
 /// Writes `content` at `root/rel`, creating directories.
 fn put(root: &Path, rel: &str, content: &[u8]) {
@@ -321,7 +321,9 @@ no final newline here";
     kinds.push(("yaml api key", vec!["CANARY32apikey"]));
 
     assert!(kinds.len() >= 20, "{} kinds", kinds.len());
-    let rules = compile(&operator_rules()).expect("compiles");
+    // Upstream's default set, so that the operator's own rules are what closes the gaps (with the
+    // agent extras they would find those values already masked).
+    let rules = compile_with(&operator_rules(), DefaultSet::Upstream).expect("compiles");
     let report = redact_tree(root, &rules, 4).expect("redacts");
 
     let contents = all_contents(root);
@@ -394,19 +396,36 @@ no final newline here";
 }
 
 #[test]
-fn defaults_alone_leave_env_style_and_bearer() {
-    // Documents the gap the operator rules above close: troubleshoot's default set has no rule for
-    // `KEY=value` env files, bearer tokens or compact (unescaped) JSON env pairs.
-    let dir = tempfile::tempdir().expect("tempdir");
+fn upstream_defaults_leave_env_style_and_bearer_extras_mask_them() {
+    // troubleshoot's default set has no rule for `KEY=value` env files, bearer tokens or compact
+    // (unescaped) JSON env pairs: with `redact.defaults: upstream` they stay, byte for byte; the
+    // agent extras (the default) mask each of them.
     let input = "AWS_SECRET_ACCESS_KEY=leftalone\nAuthorization: Bearer leftalone2\n{\"name\":\"PASSWORD\",\"value\":\"leftalone3\"}\n";
+    let dir = tempfile::tempdir().expect("tempdir");
     put(dir.path(), "a.env", input.as_bytes());
-    let report =
-        redact_tree(dir.path(), &Compiled::defaults().expect("defaults"), 1).expect("redacts");
+    let upstream = compile_with(&[], DefaultSet::Upstream).expect("defaults");
+    let report = redact_tree(dir.path(), &upstream, 1).expect("redacts");
     assert_eq!(
         fs::read_to_string(dir.path().join("a.env")).expect("read"),
         input
     );
     assert!(report.files.is_empty());
+
+    let report =
+        redact_tree(dir.path(), &Compiled::defaults().expect("defaults"), 1).expect("redacts");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("a.env")).expect("read"),
+        format!(
+            "AWS_SECRET_ACCESS_KEY={MASK}\nAuthorization: Bearer {MASK}\n{{\"name\":\"PASSWORD\",\"value\":\"{MASK}\"}}\n"
+        )
+    );
+    assert_eq!(report.files.len(), 1);
+    assert_eq!(report.files[0].by_redactor.values().sum::<u64>(), 3);
+    assert!(
+        report.totals.keys().all(|k| k.starts_with("agent extra: ")),
+        "{:?}",
+        report.totals
+    );
 }
 
 /// Copies a directory tree.
@@ -425,53 +444,69 @@ fn copy_tree(src: &Path, dst: &Path) {
 
 #[test]
 fn clean_corpus_only_the_real_secret_changes() {
-    let src = Path::new("/work/shared/compat/cluster-resources");
-    let dir = tempfile::tempdir().expect("tempdir");
-    copy_tree(src, dir.path());
-    let report =
-        redact_tree(dir.path(), &Compiled::defaults().expect("defaults"), 4).expect("redacts");
+    // The credentials in this corpus: the shipcloud Postgres DSN (upstream's set masks it) and
+    // API_ENCRYPTION_KEY in the escaped last-applied annotation (only the agent extras mask it),
+    // each in two copies of the deployments file. Nothing else may change.
+    let dsn_line = (
+        283,
+        "                  \"postgres://shipcloud:password@postgres.default.svc.cluster.local:5432/shipcloud?sslmode=disable\",",
+        "                  \"postgres://***HIDDEN***:***HIDDEN***@***HIDDEN***:5432/***HIDDEN***\",".to_string(),
+    );
+    let key = "IvWItkB8+ezMisPjSMBknT1PdKjBx7Xc/txZqOP8Y2Oe7+Jy";
+    let dsn = "Redact database connection strings that contain username and password";
+    let extra = "agent extra: escaped JSON env pairs with spaces";
+    for set in [DefaultSet::Upstream, DefaultSet::Extended] {
+        let src = Path::new("/work/shared/compat/cluster-resources");
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_tree(src, dir.path());
+        let rules = compile_with(&[], set).expect("defaults");
+        let report = redact_tree(dir.path(), &rules, 4).expect("redacts");
 
-    // The only credential in this corpus is the shipcloud Postgres DSN, present in two copies.
-    let dsn_file_a = "deployments/default.json";
-    let dsn_file_b = "support-bundle/cluster-resources/deployments/default.json";
-    let name = "Redact database connection strings that contain username and password";
-    let paths: Vec<&str> = report.files.iter().map(|f| f.path.as_str()).collect();
-    assert_eq!(paths, vec![dsn_file_a, dsn_file_b]);
-    for f in &report.files {
-        assert_eq!(f.by_redactor, BTreeMap::from([(name.to_string(), 1)]));
-    }
-    assert_eq!(report.totals, BTreeMap::from([(name.to_string(), 2)]));
-
-    let mut files_seen = 0;
-    for (rel, abs) in files(src, "") {
-        files_seen += 1;
-        let before = fs::read(&abs).expect("read");
-        let after = fs::read(dir.path().join(&rel)).expect("read");
-        if rel != dsn_file_a && rel != dsn_file_b {
-            assert!(before == after, "{rel} changed");
-            continue;
+        let dsn_file_a = "deployments/default.json";
+        let dsn_file_b = "support-bundle/cluster-resources/deployments/default.json";
+        let paths: Vec<&str> = report.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, vec![dsn_file_a, dsn_file_b]);
+        let mut per_file = BTreeMap::from([(dsn.to_string(), 1)]);
+        if set == DefaultSet::Extended {
+            per_file.insert(extra.to_string(), 1);
         }
-        let before = String::from_utf8(before).expect("utf8");
-        let after = String::from_utf8(after).expect("utf8");
-        let changed: Vec<(usize, &str, &str)> = before
-            .split('\n')
-            .zip(after.split('\n'))
-            .enumerate()
-            .filter(|(_, (a, b))| a != b)
-            .map(|(i, (a, b))| (i + 1, a, b))
-            .collect();
-        assert_eq!(before.split('\n').count(), after.split('\n').count());
-        assert_eq!(
-            changed,
-            vec![(
-                283,
-                "                  \"postgres://shipcloud:password@postgres.default.svc.cluster.local:5432/shipcloud?sslmode=disable\",",
-                "                  \"postgres://***HIDDEN***:***HIDDEN***@***HIDDEN***:5432/***HIDDEN***\","
-            )],
-            "{rel}"
-        );
+        for f in &report.files {
+            assert_eq!(f.by_redactor, per_file, "{set:?}");
+        }
+        let totals: BTreeMap<String, u64> =
+            per_file.iter().map(|(k, v)| (k.clone(), v * 2)).collect();
+        assert_eq!(report.totals, totals);
+
+        let mut files_seen = 0;
+        for (rel, abs) in files(src, "") {
+            files_seen += 1;
+            let before = fs::read(&abs).expect("read");
+            let after = fs::read(dir.path().join(&rel)).expect("read");
+            if rel != dsn_file_a && rel != dsn_file_b {
+                assert!(before == after, "{rel} changed");
+                continue;
+            }
+            let before = String::from_utf8(before).expect("utf8");
+            let after = String::from_utf8(after).expect("utf8");
+            let changed: Vec<(usize, &str, String)> = before
+                .split('\n')
+                .zip(after.split('\n'))
+                .enumerate()
+                .filter(|(_, (a, b))| a != b)
+                .map(|(i, (a, b))| (i + 1, a, b.to_string()))
+                .collect();
+            assert_eq!(before.split('\n').count(), after.split('\n').count());
+            let mut expected = Vec::new();
+            if set == DefaultSet::Extended {
+                let line = before.split('\n').nth(21).expect("line 22");
+                assert!(line.contains(key));
+                expected.push((22, line, line.replace(key, MASK)));
+            }
+            expected.push(dsn_line.clone());
+            assert_eq!(changed, expected, "{rel} {set:?}");
+        }
+        assert_eq!(files_seen, 37);
     }
-    assert_eq!(files_seen, 37);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use super::args::{GlobalArgs, Output, PlanArgs};
 use super::{eprint_diagnostics, exit, hostname, print_json, settings};
 use crate::jobs::{self, Context};
+use crate::pipeline::{RedactionPlan, redaction_plan};
 use crate::plan::{self, PlanOptions};
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -28,15 +29,31 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         show_next: args.show_next.max(1),
     };
     let plan = plan::plan(&desired, &applied, &options);
+    // What each desired job will redact: the same summary `validate` shows.
+    let redaction: std::collections::BTreeMap<&str, RedactionPlan> = desired
+        .jobs
+        .values()
+        .map(|job| (job.name.as_str(), redaction_plan(job)))
+        .collect();
     match global.output {
         Output::Json => print_json(&serde_json::json!({
             "summary": plan.summary(),
             "from": now,
             "plan": plan,
+            "redaction": redaction,
         }))?,
         Output::Text => {
             eprint_diagnostics(desired.diagnostics().filter(|d| !d.is_error()));
-            print!("{}", plan::render_text(&plan, args.show_next > 0));
+            let detail = |name: &str| {
+                redaction
+                    .get(name)
+                    .map(|r| vec![format!("redact: {}", r.summary())])
+                    .unwrap_or_default()
+            };
+            print!(
+                "{}",
+                plan::render_text_with(&plan, args.show_next > 0, &detail)
+            );
         }
     }
     let code = if !plan.rejected.is_empty() {

@@ -4,7 +4,7 @@ use super::args::{GlobalArgs, Output, ValidateArgs};
 use super::{eprint_diagnostics, exit, print_json, settings};
 use crate::diagnostic::Diagnostic;
 use crate::jobs::{self, Context};
-use crate::pipeline::{RedactionPlan, redaction_plan};
+use crate::pipeline::{RedactionPlan, redaction_plan, tokenization_warnings};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -31,16 +31,26 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
     } else {
         jobs::load_paths(&args.paths, &ctx)
     };
-    let cluster_warnings: Vec<Diagnostic> = desired
+    // Checks that need the agent settings as well as the job.
+    let setting_warnings: Vec<Diagnostic> = desired
         .jobs
         .values()
-        .filter_map(|job| {
-            crate::collect::cluster::missing_config_warning(job, settings.kubeconfig.as_deref())
+        .flat_map(|job| {
+            let mut warnings = tokenization_warnings(
+                job,
+                settings.token_key_file.as_deref(),
+                settings.token_map_key_file.as_deref(),
+            );
+            warnings.extend(crate::collect::cluster::missing_config_warning(
+                job,
+                settings.kubeconfig.as_deref(),
+            ));
+            warnings
         })
         .collect();
     let (errors, warnings): (Vec<&Diagnostic>, Vec<&Diagnostic>) = desired
         .diagnostics()
-        .chain(cluster_warnings.iter())
+        .chain(setting_warnings.iter())
         .partition(|d| d.is_error());
     let valid = errors.is_empty() && (!args.strict || warnings.is_empty());
     let names: Vec<&str> = desired
@@ -78,20 +88,7 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
                     println!("ignored {} ({})", i.path.display(), i.reason);
                 }
                 for (name, r) in &redaction {
-                    if r.enabled {
-                        println!(
-                            "redact  {name}: {} default redactors{}{}",
-                            r.defaults,
-                            if r.custom.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" + {}", r.custom.join(", "))
-                            },
-                            if r.tokenize { " (tokenized)" } else { "" }
-                        );
-                    } else {
-                        println!("redact  {name}: off (redact.enabled: false)");
-                    }
+                    println!("redact  {name}: {}", r.summary());
                 }
             }
             println!(

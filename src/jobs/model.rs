@@ -197,6 +197,10 @@ pub struct Redact {
     /// Extra troubleshoot `Redactor` spec files, relative to this job file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redactors: Vec<String>,
+    /// Built-in redactors: `extended` (troubleshoot's defaults plus the agent extras) or `upstream`
+    /// (troubleshoot's defaults only, byte-exact upstream behaviour).
+    #[serde(default, skip_serializing_if = "RedactDefaults::is_extended")]
+    pub defaults: RedactDefaults,
 }
 
 impl Default for Redact {
@@ -205,7 +209,27 @@ impl Default for Redact {
             enabled: true,
             tokenize: false,
             redactors: Vec::new(),
+            defaults: RedactDefaults::Extended,
         }
+    }
+}
+
+/// Which built-in redactors run before the job's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RedactDefaults {
+    /// troubleshoot's default redactors, then the agent extras (KEY=value secrets, bearer tokens,
+    /// one-line JSON env pairs, private keys, cloud and SaaS tokens, ...).
+    #[default]
+    Extended,
+    /// troubleshoot's default redactors only.
+    Upstream,
+}
+
+impl RedactDefaults {
+    /// The default: left out of the job's definition so existing jobs keep their spec hash.
+    fn is_extended(&self) -> bool {
+        *self == RedactDefaults::Extended
     }
 }
 

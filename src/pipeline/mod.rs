@@ -11,7 +11,7 @@ mod disk;
 mod external;
 mod redact;
 
-pub use redact::{RedactionPlan, plan as redaction_plan};
+pub use redact::{RedactionPlan, plan as redaction_plan, tokenization_warnings};
 
 pub use cancel::{Cancel, CancelReason};
 pub use disk::free_bytes;

@@ -8,7 +8,8 @@
 
 use super::RunContext;
 use crate::jobs::Job;
-use crate::redact::{Tokenizer, encrypt_map, tokenize};
+use crate::jobs::model::RedactDefaults;
+use crate::redact::{DefaultSet, Tokenizer, encrypt_map, tokenize};
 use crate::state::records::{PhaseStatus, job_dir};
 use std::path::{Path, PathBuf};
 
@@ -103,10 +104,11 @@ pub async fn redact(job: &Job, root: &Path, ctx: &RunContext) -> Redacted {
         None
     };
     let rules = job.collection.redactors.clone();
+    let set = default_set(job);
     let root = root.to_path_buf();
     let map_path = token_map_path(&ctx.state_dir, &job.name, &ctx.run_id);
     let result = tokio::task::spawn_blocking(move || {
-        let compiled = crate::redact::compile(&rules)?;
+        let compiled = crate::redact::compile_with(&rules, set)?;
         let tok = setup.as_ref().map(|s| &s.tokenizer);
         let report = crate::redact::redact_tree_with(&root, &compiled, PARALLEL, tok)?;
         let mut value = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
@@ -167,31 +169,71 @@ fn tokenization_note(s: &TokenSetup, map_path: &Path) -> serde_json::Value {
     note
 }
 
-/// The redactors a job applies, for `validate` to show.
-#[derive(Clone, Debug, serde::Serialize)]
+/// The built-in set the job asks for (`redact.defaults`).
+pub fn default_set(job: &Job) -> DefaultSet {
+    match job.document.spec.redact.defaults {
+        RedactDefaults::Extended => DefaultSet::Extended,
+        RedactDefaults::Upstream => DefaultSet::Upstream,
+    }
+}
+
+/// The redactors a job applies, for `validate` and `plan` to show.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RedactionPlan {
     /// `redact.enabled`.
     pub enabled: bool,
     /// `redact.tokenize`.
     pub tokenize: bool,
-    /// How many of troubleshoot's default redactors run.
+    /// How many built-in redactors run (troubleshoot's defaults, plus the agent extras).
     pub defaults: usize,
+    /// How many of those are agent extras (0 with `redact.defaults: upstream`).
+    pub extras: usize,
     /// Names of the job's own redactors, in order.
     pub custom: Vec<String>,
+}
+
+impl RedactionPlan {
+    /// One line for people: `troubleshoot defaults (30) + agent extras (26) + mine (tokenized)`.
+    pub fn summary(&self) -> String {
+        if !self.enabled {
+            return "off (redact.enabled: false)".to_string();
+        }
+        let mut s = format!(
+            "troubleshoot defaults ({})",
+            self.defaults.saturating_sub(self.extras)
+        );
+        if self.extras > 0 {
+            s.push_str(&format!(" + agent extras ({})", self.extras));
+        }
+        for c in &self.custom {
+            s.push_str(" + ");
+            s.push_str(if c.is_empty() { "(unnamed)" } else { c });
+        }
+        if self.tokenize {
+            s.push_str(" (tokenized)");
+        }
+        s
+    }
 }
 
 /// What redaction `job` will do.
 pub fn plan(job: &Job) -> RedactionPlan {
     let enabled = job.document.spec.redact.enabled;
+    let set = default_set(job);
+    let extras = match set {
+        DefaultSet::Extended => crate::redact::rules::extra_count(),
+        DefaultSet::Upstream => 0,
+    };
     RedactionPlan {
         enabled,
         tokenize: enabled && job.document.spec.redact.tokenize,
         defaults: if enabled {
-            crate::redact::rules::default_count()
+            crate::redact::rules::default_count(set)
         } else {
             0
         },
+        extras: if enabled { extras } else { 0 },
         custom: if enabled {
             job.collection
                 .redactors
@@ -204,10 +246,65 @@ pub fn plan(job: &Job) -> RedactionPlan {
     }
 }
 
+/// Warnings for a tokenizing job whose agent settings lack a key: without `tokenMapKeyFile` the
+/// token map is not written; without `tokenKeyFile` tokens differ from run to run.
+pub fn tokenization_warnings(
+    job: &Job,
+    token_key_file: Option<&Path>,
+    token_map_key_file: Option<&Path>,
+) -> Vec<crate::diagnostic::Diagnostic> {
+    use crate::diagnostic::Diagnostic;
+    use crate::yaml::Loc;
+    let redact = &job.document.spec.redact;
+    if !(redact.enabled && redact.tokenize) {
+        return Vec::new();
+    }
+    let loc = Loc::new(job.source.line, 1);
+    let mut out = Vec::new();
+    if token_map_key_file.is_none() {
+        out.push(
+            Diagnostic::warning(
+                &job.source.file,
+                loc,
+                format!(
+                    "job {}: redact.tokenize is on but the agent settings have no tokenMapKeyFile: \
+                     the token map (token → value) will not be written, so no token can be traced back",
+                    job.name
+                ),
+            )
+            .with_hint(
+                "set tokenMapKeyFile in the agent settings (a 32-byte key: `openssl rand -hex 32`), \
+                 kept off the hosts that ship bundles",
+            ),
+        );
+    }
+    if token_key_file.is_none() {
+        out.push(
+            Diagnostic::warning(
+                &job.source.file,
+                loc,
+                format!(
+                    "job {}: redact.tokenize is on but the agent settings have no tokenKeyFile: \
+                     each run uses a random key, so the same secret gets a different token in every bundle",
+                    job.name
+                ),
+            )
+            .with_hint("set tokenKeyFile in the agent settings for tokens that are stable across runs"),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn the_default_set_is_counted() {
-        assert!(crate::redact::rules::default_count() >= 20);
+        use crate::redact::DefaultSet;
+        let up = crate::redact::rules::default_count(DefaultSet::Upstream);
+        assert_eq!(up, 30);
+        assert_eq!(
+            crate::redact::rules::default_count(DefaultSet::Extended),
+            up + crate::redact::rules::extra_count()
+        );
     }
 }

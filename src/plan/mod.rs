@@ -6,7 +6,7 @@ mod diff;
 mod render;
 
 pub use diff::{FieldChange, diff};
-pub use render::render_text;
+pub use render::{render_text, render_text_with};
 
 use crate::diagnostic::Diagnostic;
 use crate::jobs::units::HumanDuration;

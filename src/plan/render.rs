@@ -7,6 +7,16 @@ use std::fmt::Write;
 
 /// Renders `plan` for a terminal; `show_unchanged` lists unchanged jobs one per line.
 pub fn render_text(plan: &Plan, show_unchanged: bool) -> String {
+    render_text_with(plan, show_unchanged, &|_| Vec::new())
+}
+
+/// [`render_text`] with `detail(job)` lines added under each job to add or change (the CLI adds
+/// what the job will redact).
+pub fn render_text_with(
+    plan: &Plan,
+    show_unchanged: bool,
+    detail: &dyn Fn(&str) -> Vec<String>,
+) -> String {
     let mut out = String::new();
     for r in &plan.rejected {
         let _ = writeln!(
@@ -43,12 +53,18 @@ pub fn render_text(plan: &Plan, show_unchanged: bool) -> String {
             a.time_zone,
             if a.suspended { " (suspended)" } else { "" }
         );
+        for line in detail(&a.name) {
+            let _ = writeln!(out, "      {line}");
+        }
         write_fires(&mut out, &a.next);
     }
     for c in &plan.change {
         let _ = writeln!(out, "~ change   {} ({})", c.name, c.source.display());
         for f in &c.fields {
             write_field(&mut out, f);
+        }
+        for line in detail(&c.name) {
+            let _ = writeln!(out, "      {line}");
         }
         if c.timing_changed {
             let _ = writeln!(

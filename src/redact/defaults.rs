@@ -106,10 +106,11 @@ pub const SINGLE_LINE: &[DefaultSingle] = &[
         scan: r"@tcp",
         regex: r#"\b(?P<mask_1>[^:\"\/]*){1}(:)(?P<mask_2>[^:\"\/]*){1}(@tcp\()(?P<mask_3>[^:\"\/]*){1}(?P<port>:[\d]*)?(\)\/)(?P<mask_4>[\w\d\S\-_]+){1}\b"#,
     },
-    // protocol://user:password@host:5432/db — the scan is itself a full (unnamed-group) pattern.
+    // protocol://user:password@host:5432/db — upstream's scan is the same pattern without the group
+    // names; `://`, which every match contains, pre-filters the same lines far more cheaply.
     DefaultSingle {
         name: "Redact database connection strings that contain username and password",
-        scan: r#"\b(\w*:\/\/)([^:\"\/]*)(:)([^@\"\/]*)(@)([^:\"\/]*)(:[\d]*)?(\/)([\w\d\S\-_]+)\b"#,
+        scan: r"://",
         regex: r#"\b(\w*:\/\/)(?P<mask_1>[^:\"\/]*){1}(:)(?P<mask_2>[^:\"\/]*){1}(@)(?P<mask_3>[^:\"\/]*){1}(?P<port>:[\d]*)?(\/)(?P<mask_4>[\w\d\S\-_]+){1}\b"#,
     },
     DefaultSingle {
@@ -206,6 +207,233 @@ pub const MULTI_LINE: &[DefaultMulti] = &[
     },
 ];
 
+/// Key or variable names that hold secrets, for the agent extras (lower-case; matched case-insensitively).
+macro_rules! secret_word {
+    () => {
+        r"(?:password|passwd|passphrase|secret|token|api_?key|apikey|access_?key|secret_?key|private_?key(?:_?id)?|client_?secret|credentials?|auth|dockerconfigjson|dockercfg)"
+    };
+}
+
+/// How an env-var name that holds a secret ENDS, in name/value pairs (upstream's words plus the
+/// extras'). Ending, not containing: `TLS_SECRET_NAME` or `PRIVATE_KEY_FILE` name a secret or a
+/// path, while `API_ENCRYPTION_KEY` and `DB_PASSWORD` hold one. A bare `_KEY` is too wide
+/// (`DISCOVER_TOLERATION_KEY` holds a node label), so only kinds of key that are secrets count.
+macro_rules! env_word {
+    () => {
+        r"(?:password|passwd|passphrase|secret|token|credentials?|auth|user(?:name)?|database|owner_?account|(?:api|access|private|secret|encryption|signing|session|master|license|client|account|hmac|storage)[_.-]?key)"
+    };
+}
+
+/// A PEM private-key armour line (`-----BEGIN RSA PRIVATE KEY-----`, `... OPENSSH PRIVATE KEY-----`,
+/// `... PGP PRIVATE KEY BLOCK-----`); `$edge` is `BEGIN` or `END`.
+macro_rules! pem_armour {
+    ($edge:literal) => {
+        concat!(
+            "-----",
+            $edge,
+            r" (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+        )
+    };
+}
+
+/// A multi-line block default: every line after a `begin` match, up to a line matching `end`, is masked.
+#[derive(Clone, Copy, Debug)]
+pub struct DefaultBlock {
+    /// Redaction name.
+    pub name: &'static str,
+    /// Lower-case pre-filter for the begin line.
+    pub scan: &'static str,
+    /// The line that opens the block (left as is).
+    pub begin: &'static str,
+    /// The line that closes the block (left as is).
+    pub end: &'static str,
+}
+
+/// Agent extras, single-line: what upstream's set misses (README "Agent extras"). They run after
+/// upstream's set, so a value upstream already masked is left alone (see `Replacer::replace_with`).
+pub const EXTRA_SINGLE: &[DefaultSingle] = &[
+    DefaultSingle {
+        name: "agent extra: Authorization and API-key header values",
+        scan: r"authorization|api-key|auth-token|vault-token|private-token|security-token",
+        regex: r#"(?i)(\b(?:proxy-)?authorization|\bx-api-key|\bapi-key|\bx-auth-token|\bx-vault-token|\bprivate-token|\bx-amz-security-token)("?\s*[:=]\s*\[?"?\s*(?:(?:bearer|basic|digest|token|negotiate|apikey)\s+)?)(?P<mask>[^\s"',;\]]+)"#,
+    },
+    DefaultSingle {
+        name: "agent extra: Cookie header values",
+        scan: r"cookie",
+        regex: r#"(?i)(\b(?:set-)?cookie"?\s*:\s*"?)(?P<mask>[^"\r\n]+)"#,
+    },
+    DefaultSingle {
+        name: "agent extra: bearer tokens",
+        scan: r"bearer",
+        regex: r"(?i)(\bbearer\s+)(?P<mask>[A-Za-z0-9\-._~+/]{8,}=*)",
+    },
+    DefaultSingle {
+        name: "agent extra: KEY=value assignments of secrets (env files, flags, query strings)",
+        scan: r"pass|secret|token|key|credential|auth|dockercfg",
+        regex: concat!(
+            r#"(?i)(\b[A-Za-z0-9_.-]*"#,
+            secret_word!(),
+            r#"(?:_[A-Za-z0-9_]*)?\s*=\s*["']?)(?P<mask>[^\s"'&;,]+)"#
+        ),
+    },
+    DefaultSingle {
+        name: "agent extra: secret command-line flags",
+        scan: r"pass|secret|token|key",
+        regex: r#"(?i)(\s--?[A-Za-z0-9-]*(?:password|passwd|secret|token|api-?key|access-?key)\s+)(?P<mask>[^\s"'-][^\s"']*)"#,
+    },
+    DefaultSingle {
+        name: "agent extra: one-line JSON env pairs",
+        scan: r#""value""#,
+        regex: concat!(
+            r#"(?i)("name"\s*:\s*"[^"]*"#,
+            env_word!(),
+            r#""\s*,\s*"value"\s*:\s*")(?P<mask>(?:[^"\\]|\\.)+)(")"#
+        ),
+    },
+    DefaultSingle {
+        name: "agent extra: escaped JSON env pairs with spaces",
+        scan: r#"\\"value\\""#,
+        regex: concat!(
+            r#"(?i)(\\"name\\"\s*:\s*\\"[^"\\]*"#,
+            env_word!(),
+            r#"\\"\s*,\s*(?:\\n\s*)?\\"value\\"\s*:\s*\\")(?P<mask>[^"\\]+)(\\")"#
+        ),
+    },
+    DefaultSingle {
+        name: "agent extra: JSON keys that hold secrets",
+        scan: r"pass|secret|token|key|credential|auth|dockercfg",
+        regex: concat!(
+            r#"(?i)("[A-Za-z0-9_.-]*"#,
+            secret_word!(),
+            r#""\s*:\s*")(?P<mask>(?:[^"\\]|\\.)+)(")"#
+        ),
+    },
+    DefaultSingle {
+        name: "agent extra: escaped JSON keys that hold secrets",
+        scan: r"pass|secret|token|key|credential|auth|dockercfg",
+        regex: concat!(
+            r#"(?i)(\\"[A-Za-z0-9_.-]*"#,
+            secret_word!(),
+            r#"\\"\s*:\s*\\")(?P<mask>[^"\\]+)(\\")"#
+        ),
+    },
+    // Unquoted keys only: a quoted key is JSON, whose string values the rules above handle and
+    // whose other values (`false`, numbers) are not secrets.
+    DefaultSingle {
+        name: "agent extra: YAML keys that hold secrets",
+        scan: r"pass|secret|token|key|credential|auth|dockercfg",
+        regex: concat!(
+            r#"(?i)^(\s*(?:-\s+)?[A-Za-z0-9_.-]*"#,
+            secret_word!(),
+            r#"\s*:\s+["']?)(?P<mask>[^\s"'#|>&!{\[][^"'#]*?)(["']?\s*)$"#
+        ),
+    },
+    DefaultSingle {
+        name: "agent extra: credentials in any URL",
+        scan: r"://",
+        regex: r#"(?i)\b([a-z][a-z0-9+.-]*://)(?P<mask_1>[^:@/\s"']*)(:)(?P<mask_2>[^@/\s"']+)(@)"#,
+    },
+    DefaultSingle {
+        name: "agent extra: AWS access key ids",
+        scan: r"a[skbc][ic]a",
+        regex: r"\b(?P<mask>(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16})\b",
+    },
+    DefaultSingle {
+        name: "agent extra: GitHub tokens",
+        scan: r"gh[pousr]_|github_pat_",
+        regex: r"\b(?P<mask>gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b",
+    },
+    DefaultSingle {
+        name: "agent extra: GitLab tokens",
+        scan: r"gl(?:pat|dt|rt|ptt|soat|cbt)-",
+        regex: r"\b(?P<mask>gl(?:pat|dt|rt|ptt|soat|cbt)-[A-Za-z0-9_-]{20,})",
+    },
+    DefaultSingle {
+        name: "agent extra: Slack tokens",
+        scan: r"xox",
+        regex: r"\b(?P<mask>xox[abposr]-[A-Za-z0-9-]{10,})",
+    },
+    DefaultSingle {
+        name: "agent extra: Slack webhook URLs",
+        scan: r"hooks\.slack\.com",
+        regex: r"(hooks\.slack\.com/services/)(?P<mask>[A-Za-z0-9/_-]+)",
+    },
+    DefaultSingle {
+        name: "agent extra: Stripe secret keys",
+        scan: r"k_live_|k_test_",
+        regex: r"\b(?P<mask>[sr]k_(?:live|test)_[0-9A-Za-z]{10,})",
+    },
+    DefaultSingle {
+        name: "agent extra: npm tokens",
+        scan: r"npm_",
+        regex: r"\b(?P<mask>npm_[A-Za-z0-9]{36})\b",
+    },
+    DefaultSingle {
+        name: "agent extra: JSON Web Tokens",
+        scan: r"eyj",
+        regex: r"\b(?P<mask>eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)",
+    },
+    DefaultSingle {
+        name: "agent extra: Google API keys",
+        scan: r"aiza",
+        regex: r"\b(?P<mask>AIza[0-9A-Za-z_-]{35})",
+    },
+    DefaultSingle {
+        name: "agent extra: SendGrid and Vault tokens",
+        scan: r"sg\.|hv[sbr]\.",
+        regex: r"\b(?P<mask>SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|hv[sbr]\.[A-Za-z0-9_-]{20,})",
+    },
+    DefaultSingle {
+        name: "agent extra: Azure account keys and SAS signatures",
+        scan: r"accountkey|sharedaccess|sig=",
+        regex: r#"(?i)(\b(?:AccountKey|SharedAccessKey|SharedAccessSignature)\s*=\s*|[?&]sig=)(?P<mask>[^;&"\s]+)"#,
+    },
+    DefaultSingle {
+        name: "agent extra: base64-encoded PEM private keys",
+        scan: r"ls0tls1crudjti",
+        regex: r"(?P<mask>LS0tLS1CRUdJTi(?:BSU0EgUFJJVkFURSBL|BFQyBQUklWQVRFIEtF|BQUklWQVRFIEtFWS0t|BPUEVOU1NIIFBSSVZB|BEU0EgUFJJVkFURSBL|BFTkNSWVBURUQgUFJJ|BQR1AgUFJJVkFURSBL)[A-Za-z0-9+/=]*)",
+    },
+    DefaultSingle {
+        name: "agent extra: PEM private keys on one line",
+        scan: r"private key",
+        regex: concat!(
+            "(",
+            pem_armour!("BEGIN"),
+            ")(?P<mask>.+?)(",
+            pem_armour!("END"),
+            ")"
+        ),
+    },
+];
+
+/// Agent extras, two-line: env name/value pairs in pretty JSON and YAML that upstream's set misses.
+pub const EXTRA_MULTI: &[DefaultMulti] = &[
+    DefaultMulti {
+        name: "agent extra: secret env values in multiline JSON",
+        scan: r#""name""#,
+        selector: concat!(r#"(?i)"name": *"[^"]*"#, env_word!(), r#"""#),
+        redactor: r#"(?i)("value": *")(?P<mask>(?:[^"\\]|\\.)+)(")"#,
+    },
+    DefaultMulti {
+        name: "agent extra: secret env values in YAML name/value pairs",
+        scan: r"name:",
+        selector: concat!(
+            r#"(?i)^\s*(?:-\s+)?name:\s*["']?[A-Za-z0-9_.-]*"#,
+            env_word!(),
+            r#"["']?\s*$"#
+        ),
+        redactor: r#"(?i)^(\s*value:\s*["']?)(?P<mask>[^"'\s][^"']*?)(["']?\s*)$"#,
+    },
+];
+
+/// Agent extras, blocks: multi-line PEM private keys (the body between the armour lines).
+pub const EXTRA_BLOCK: &[DefaultBlock] = &[DefaultBlock {
+    name: "agent extra: PEM private key blocks",
+    scan: r"private key",
+    begin: pem_armour!("BEGIN"),
+    end: pem_armour!("END"),
+}];
+
 /// Bundle-relative globs of the kurl installer custom-resource files the scoped defaults apply to.
 /// The `.yaml` forms are what older troubleshoot releases wrote; both are kept.
 pub const KURL_GLOBS: &[&str] = &[
@@ -244,11 +472,20 @@ pub const KURL_YAML: &[DefaultYaml] = &[
 mod tests {
     //! Our own vectors for every default, modelled on troubleshoot's `Test_Redactors` cases.
     use super::*;
-    use crate::redact::{Compiled, Counts, MASK, redact_stream};
+    use crate::redact::{Compiled, Counts, DefaultSet, MASK, compile_with, redact_stream};
 
-    /// Redacts `input` with the defaults only, as file `path`.
+    /// Redacts `input` with upstream's defaults only (byte-exact upstream behaviour), as file `path`.
     fn red(path: &str, input: &str) -> (String, Counts) {
-        let rules = Compiled::defaults().expect("defaults compile");
+        red_with(DefaultSet::Upstream, path, input)
+    }
+
+    /// Redacts `input` with the extended defaults (upstream's plus the agent extras).
+    fn red_ext(path: &str, input: &str) -> (String, Counts) {
+        red_with(DefaultSet::Extended, path, input)
+    }
+
+    fn red_with(set: DefaultSet, path: &str, input: &str) -> (String, Counts) {
+        let rules = compile_with(&[], set).expect("defaults compile");
         let mut out = Vec::new();
         let mut counts = Counts::default();
         redact_stream(input.as_bytes(), &mut out, &rules, path, &mut counts).expect("redacts");
@@ -261,12 +498,22 @@ mod tests {
 
     #[test]
     fn every_default_compiles_in_order_with_names() {
-        let rules = Compiled::defaults().expect("defaults compile");
+        let rules = compile_with(&[], DefaultSet::Upstream).expect("defaults compile");
         let names = rules.names();
         assert_eq!(
             names.len(),
             SINGLE_LINE.len() + MULTI_LINE.len() + KURL_YAML.len()
         );
+        // The extras come after upstream's line redactors, before the scoped kurl ones.
+        let ext = Compiled::defaults().expect("extended defaults compile");
+        let ext_names = ext.names();
+        let extras = EXTRA_SINGLE.len() + EXTRA_MULTI.len() + EXTRA_BLOCK.len();
+        assert_eq!(ext_names.len(), names.len() + extras);
+        assert_eq!(&ext_names[..26], &names[..26]);
+        assert_eq!(ext_names[26], EXTRA_SINGLE[0].name);
+        for n in &ext_names[26..26 + extras] {
+            assert!(n.starts_with("agent extra: "), "{n}");
+        }
         assert_eq!(SINGLE_LINE.len(), 18);
         assert_eq!(MULTI_LINE.len(), 8);
         assert_eq!(names[0], SINGLE_LINE[0].name);
@@ -479,5 +726,173 @@ mod tests {
         assert!(!red(ns_path, input).0.contains("abc.def"));
         // Elsewhere the kurl redactors do not apply.
         assert_eq!(red("cluster-resources/other.json", input).0, input);
+    }
+
+    #[test]
+    fn extras_mask_what_upstream_misses() {
+        // (input, secret): upstream leaves the secret, the extended set masks it.
+        let cases: &[(&str, &str)] = &[
+            ("export DB_PASSWORD=hunter2pw", "hunter2pw"),
+            (
+                "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG",
+                "wJalrXUtnFEMI/K7MDENG",
+            ),
+            ("GET /x?access_token=qwerty123&page=2", "qwerty123"),
+            ("Authorization: Bearer abc.def.ghi123", "abc.def.ghi123"),
+            ("authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+            (
+                r#""Authorization": ["Bearer tok3nvalue99"]"#,
+                "tok3nvalue99",
+            ),
+            ("X-Api-Key: k3y-v4lue-1", "k3y-v4lue-1"),
+            ("Cookie: session=abcdef0123; theme=dark", "abcdef0123"),
+            (r#"{"name":"DB_PASSWORD","value":"pl41n"}"#, "pl41n"),
+            (
+                r#"{"name": "API_SECRET", "value": "s3cr3tval"}"#,
+                "s3cr3tval",
+            ),
+            (
+                r#"\"name\": \"API_SECRET\", \"value\": \"esc4ped\""#,
+                "esc4ped",
+            ),
+            (r#"  "password": "jsonpw""#, "jsonpw"),
+            (
+                r#"{"auths":{"r.io":{"auth":"dXNlcjpwYXNzd29yZA=="}}}"#,
+                "dXNlcjpwYXNzd29yZA==",
+            ),
+            ("  token: yamltok3n", "yamltok3n"),
+            ("    client-secret: 'cs-value-9'", "cs-value-9"),
+            ("mysql --password hunter3", "hunter3"),
+            ("redis://:r3dispw@redis:6379", "r3dispw"),
+            ("mongodb+srv://mu:m0ngopw@cluster0.example.net", "m0ngopw"),
+            ("key AKIAIOSFODNN7EXAMPLE in use", "AKIAIOSFODNN7EXAMPLE"),
+            (
+                "ghp_0123456789abcdefghijklmnopqrstuvwxyz",
+                "ghp_0123456789abcdefghijklmnopqrstuvwxyz",
+            ),
+            ("glpat-abcdefghij0123456789", "glpat-abcdefghij0123456789"),
+            ("xoxb-1234567890-abcdefghij", "xoxb-1234567890-abcdefghij"),
+            (
+                "https://hooks.slack.com/services/T000/B000/XXXXYYYY",
+                "T000/B000/XXXXYYYY",
+            ),
+            (
+                "sk_live_abcdefghij0123456789",
+                "sk_live_abcdefghij0123456789",
+            ),
+            (
+                "npm_abcdefghijklmnopqrstuvwxyz0123456789",
+                "npm_abcdefghijklmnopqrstuvwxyz0123456789",
+            ),
+            (
+                "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig_part",
+                "eyJzdWIiOiIxMjM0In0",
+            ),
+            (
+                "AIzaSyA-abcdefghijklmnopqrstuvwxyz01234",
+                "AIzaSyA-abcdefghijklmnopqrstuvwxyz01234",
+            ),
+            (
+                "SG.abcdefghijklmnop.qrstuvwxyz0123456789",
+                "SG.abcdefghijklmnop.qrstuvwxyz0123456789",
+            ),
+            (
+                "VAULT hvs.CAESIabcdefghijklmnopqrst",
+                "hvs.CAESIabcdefghijklmnopqrst",
+            ),
+            (
+                "AccountName=acct;AccountKey=bXlrZXk=;EndpointSuffix=core.windows.net",
+                "bXlrZXk=",
+            ),
+            (
+                "https://a.blob.core.windows.net/c?sv=2020&sig=s1gn4ture%3D",
+                "s1gn4ture%3D",
+            ),
+            (
+                "client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlF",
+                "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBL",
+            ),
+            (
+                r#""key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\n-----END PRIVATE KEY-----\n""#,
+                "MIIEvQIBADAN",
+            ),
+        ];
+        for (input, secret) in cases {
+            let (up, _) = red("f", input);
+            assert!(
+                up.contains(secret),
+                "upstream already masks {input:?}: {up}"
+            );
+            let (out, counts) = red_ext("f", input);
+            assert!(!out.contains(secret), "{input:?} leaked: {out}");
+            assert!(out.contains(MASK), "{out}");
+            assert!(counts.total() >= 1, "{input:?}");
+            assert!(
+                counts
+                    .by_redactor
+                    .keys()
+                    .all(|k| k.starts_with("agent extra: ")),
+                "{input:?}: {counts:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn extras_multi_line_and_blocks() {
+        let input =
+            "  - name: DB_PASSWORD\n    value: \"yamlpw\"\n  - name: LOG_LEVEL\n    value: debug\n";
+        let (out, _) = red_ext("d.yaml", input);
+        assert_eq!(
+            out,
+            format!(
+                "  - name: DB_PASSWORD\n    value: \"{MASK}\"\n  - name: LOG_LEVEL\n    value: debug\n"
+            )
+        );
+        let input = "\"name\": \"STRIPE_API_KEY\",\n\"value\": \"pretty\\\"quoted\"\n";
+        let (out, _) = red_ext("p.json", input);
+        assert_eq!(
+            out,
+            format!("\"name\": \"STRIPE_API_KEY\",\n\"value\": \"{MASK}\"\n")
+        );
+        for kind in ["RSA ", "EC ", "OPENSSH ", ""] {
+            let input = format!(
+                "tls.key: |\n  -----BEGIN {kind}PRIVATE KEY-----\n  MIIEbody1\n  body2==\n  -----END {kind}PRIVATE KEY-----\nafter: 1\n"
+            );
+            let (out, counts) = red_ext("k.yaml", &input);
+            assert_eq!(
+                out,
+                format!(
+                    "tls.key: |\n  -----BEGIN {kind}PRIVATE KEY-----\n  {MASK}\n  {MASK}\n  -----END {kind}PRIVATE KEY-----\nafter: 1\n"
+                ),
+                "{kind}"
+            );
+            assert_eq!(counts.by_redactor.get(EXTRA_BLOCK[0].name), Some(&2));
+        }
+        // Certificates are not secrets.
+        let cert = "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n";
+        assert_eq!(red_ext("c.pem", cert).0, cert);
+    }
+
+    #[test]
+    fn extras_leave_clean_lines_and_masks_alone() {
+        for clean in [
+            r#""secretName": "db-credentials-ref","#,
+            r#""automountServiceAccountToken": false,"#,
+            r#""type": "kubernetes.io/service-account-token","#,
+            r#""imagePullSecrets": [{"name": "regcred"}],"#,
+            r#""key": "node-role.kubernetes.io/control-plane","#,
+            "max_tokens=512 timeZone=Asia/Tokyo",
+            "authorization failed for user bob",
+            "Bearer token expired",
+            "http://awesome-api:8013/graphql",
+            "-----BEGIN CERTIFICATE-----",
+            "2025-12-10T17:00:00Z INFO [api] request completed id=0123456789abcdef",
+        ] {
+            assert_eq!(red_ext("f", clean).0, clean, "changed");
+        }
+        // A value upstream masked is not masked (or counted) again by an extra.
+        let (out, counts) = red_ext("f", "password=abc;");
+        assert_eq!(out, format!("password={MASK};"));
+        assert_eq!(counts.total(), 1, "{counts:?}");
     }
 }

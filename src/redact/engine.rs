@@ -14,9 +14,9 @@
 //! - A yamlPath redactor needs the whole document, so a file that has one in its chain is staged in
 //!   memory around it.
 
-use super::rules::{Compiled, LineKind, LineRedactor, Op, YamlRedactor};
+use super::rules::{Compiled, LineKind, LineRedactor, Op, YamlRedactor, already_masked};
 use super::tokenize::Tokenizer;
-use super::{MAX_LINE, RedactError, yaml_path};
+use super::{MASK, MAX_LINE, RedactError, yaml_path};
 use regex::bytes::SetMatches;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -212,10 +212,47 @@ impl LineState<'_, '_> {
                         self.armed[k] = scan_ok && selector.is_match(&cur);
                     }
                 }
+                LineKind::Block {
+                    begin,
+                    begin_scan,
+                    end,
+                } => {
+                    if self.armed[k] {
+                        if end.is_match(&cur) {
+                            self.armed[k] = false;
+                        } else if let Some(new) = mask_whole_line(&cur, self.tok, &op.name) {
+                            self.counts.add(&op.name, 1);
+                            hits = filter.matches(&new);
+                            cur = Cow::Owned(new);
+                        }
+                    } else {
+                        let scan_ok = begin_scan.is_none_or(|s| hits.matched(s));
+                        // Both armour lines on one line is the single-line redactor's case.
+                        self.armed[k] = scan_ok && begin.is_match(&cur) && !end.is_match(&cur);
+                    }
+                }
             }
         }
         cur
     }
+}
+
+/// The line with everything after its indentation masked; `None` when blank or already masked.
+fn mask_whole_line(line: &[u8], tok: Option<&Tokenizer>, name: &str) -> Option<Vec<u8>> {
+    let indent = line
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
+    let body = &line[indent..];
+    if body.is_empty() || already_masked(body) {
+        return None;
+    }
+    let mut new = line[..indent].to_vec();
+    match tok {
+        Some(t) => new.extend_from_slice(t.token(body, name).as_bytes()),
+        None => new.extend_from_slice(MASK.as_bytes()),
+    }
+    Some(new)
 }
 
 /// Streams lines through the line redactors.
@@ -237,7 +274,36 @@ fn redact_lines(
     let mut buf: Vec<u8> = Vec::new();
     // Set while a line longer than MAX_LINE is being redacted window by window.
     let mut long_line = false;
+    let skip = if rules.unfilterable {
+        None
+    } else {
+        rules.any.as_ref()
+    };
     loop {
+        // Fast path: between lines and with no redactor waiting for the next line, copy every whole
+        // line before the first filter hit in the reader's buffer without looking at it line by line
+        // (such a line cannot change: see `LineState::line`).
+        if let Some(any) = skip
+            && !long_line
+            && !state.armed.contains(&true)
+        {
+            let avail = input.fill_buf()?;
+            if let Some(last_nl) = avail.iter().rposition(|&b| b == b'\n') {
+                let region = &avail[..=last_nl];
+                let copy = match any.find(region) {
+                    None => region.len(),
+                    Some(m) => region[..m.start()]
+                        .iter()
+                        .rposition(|&b| b == b'\n')
+                        .map_or(0, |i| i + 1),
+                };
+                if copy > 0 {
+                    output.write_all(&region[..copy])?;
+                    input.consume(copy);
+                    continue;
+                }
+            }
+        }
         let ended = read_capped(&mut input, &mut buf, MAX_LINE)?;
         if !(ended.newline || ended.eof) {
             // Over MAX_LINE without a newline: redact a window, keep the tail, read on.

@@ -23,7 +23,7 @@ pub mod tree;
 pub mod yaml_path;
 
 pub use engine::{Counts, redact_stream, redact_stream_with};
-pub use rules::{Compiled, check_rule, compile};
+pub use rules::{Compiled, DefaultSet, check_rule, compile, compile_with};
 pub use tokenize::{TokenError, Tokenizer, decrypt_map, encrypt_map};
 pub use tree::{FileCounts, Report, redact_tree, redact_tree_with};
 

@@ -4,7 +4,9 @@
 //! yamlPath defaults, then every user rule whose `fileSelector` matches, in spec order, each as
 //! `values`, then `regex`, then `yamlPath`.
 
-use super::defaults::{self, KURL_GLOBS, KURL_YAML, MULTI_LINE, SINGLE_LINE};
+use super::defaults::{
+    self, EXTRA_BLOCK, EXTRA_MULTI, EXTRA_SINGLE, KURL_GLOBS, KURL_YAML, MULTI_LINE, SINGLE_LINE,
+};
 use super::glob::Glob;
 use super::tokenize::Tokenizer;
 use super::{MASK, RedactError};
@@ -13,6 +15,16 @@ use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 /// Compiled size limit per regex; generous because user patterns may be large alternations.
 const SIZE_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Which built-in redactors run before the job's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DefaultSet {
+    /// troubleshoot's defaults only: byte-exact upstream behaviour.
+    Upstream,
+    /// troubleshoot's defaults, then the agent extras ([`defaults::EXTRA_SINGLE`] and friends).
+    #[default]
+    Extended,
+}
 
 /// What a capture group contributes to the replacement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +86,7 @@ impl Replacer {
                 continue;
             }
             out.extend_from_slice(&line[last..whole.start()]);
+            let mut fresh = !self.roles.contains(&Role::Mask);
             for (i, role) in self.roles.iter().enumerate().skip(1) {
                 match role {
                     Role::Keep => {
@@ -81,22 +94,32 @@ impl Replacer {
                             out.extend_from_slice(g.as_bytes());
                         }
                     }
+                    // A value an earlier redactor already masked stays as it is: the agent extras
+                    // run after upstream's set and must not count (or tokenize) a mask twice.
                     Role::Mask => match (tok, caps.get(i)) {
+                        (_, Some(g)) if already_masked(g.as_bytes()) => {
+                            out.extend_from_slice(g.as_bytes())
+                        }
                         (Some((t, name)), Some(g)) if !g.is_empty() => {
+                            fresh = true;
                             out.extend_from_slice(t.token(g.as_bytes(), name).as_bytes())
                         }
-                        _ => out.extend_from_slice(MASK.as_bytes()),
+                        _ => {
+                            fresh = true;
+                            out.extend_from_slice(MASK.as_bytes())
+                        }
                     },
                     Role::Drop => {}
                 }
             }
             last = whole.end();
             prev_end = Some(whole.end());
-            count += 1;
+            if fresh {
+                count += 1;
+            }
         }
-        if count == 0 {
-            return None;
-        }
+        // No match at all: nothing to rebuild.
+        prev_end?;
         out.extend_from_slice(&line[last..]);
         // A template that reproduces the match (no mask/drop groups) changes nothing: not a redaction.
         if out == line {
@@ -104,6 +127,16 @@ impl Replacer {
         }
         Some((out, count))
     }
+
+    /// The pattern, for the scan-floor benchmark.
+    pub(crate) fn as_str(&self) -> &str {
+        self.re.as_str()
+    }
+}
+
+/// True for the mask text or a token: what an earlier redactor left.
+pub(crate) fn already_masked(value: &[u8]) -> bool {
+    value == MASK.as_bytes() || std::str::from_utf8(value).is_ok_and(super::tokenize::is_token)
 }
 
 /// `drop_1`, `drop_2`… produced by renaming duplicate `drop` groups.
@@ -125,6 +158,15 @@ pub(crate) enum LineKind {
         selector_scan: Option<usize>,
         /// Applied to line N+1.
         redactor: Replacer,
+    },
+    /// Every line after a `begin` line, up to an `end` line, is masked whole (its indentation kept).
+    Block {
+        /// Opens the block (the line itself is kept).
+        begin: Regex,
+        /// Pre-filter slot of `begin` in the filter set.
+        begin_scan: Option<usize>,
+        /// Closes the block (the line itself is kept).
+        end: Regex,
     },
 }
 
@@ -174,6 +216,11 @@ pub struct Compiled {
     pub(crate) filter: RegexSet,
     /// Set when a user pattern could not join the filter (it needs Unicode mode): never skip lines.
     pub(crate) unfilterable: bool,
+    /// The filter's patterns as one multi-line alternation, run over many lines at once to find the
+    /// next line worth looking at; `None` when the patterns cannot be searched that way.
+    pub(crate) any: Option<Regex>,
+    /// Which built-in set this chain starts with.
+    pub set: DefaultSet,
 }
 
 /// Compiles a Go/RE2 pattern on bytes, ASCII-only first; Unicode mode only if the pattern needs it.
@@ -402,8 +449,13 @@ impl FilterBuilder {
     }
 }
 
-/// Compiles the defaults and `rules` (in spec order) into one chain.
+/// Compiles the extended defaults and `rules` (in spec order) into one chain.
 pub fn compile(rules: &[RedactorRule]) -> Result<Compiled, RedactError> {
+    compile_with(rules, DefaultSet::Extended)
+}
+
+/// Compiles the `set` of built-in redactors and `rules` (in spec order) into one chain.
+pub fn compile_with(rules: &[RedactorRule], set: DefaultSet) -> Result<Compiled, RedactError> {
     let mut filter = FilterBuilder {
         patterns: Vec::new(),
         unfilterable: false,
@@ -411,7 +463,7 @@ pub fn compile(rules: &[RedactorRule]) -> Result<Compiled, RedactError> {
     let mut scopes = Vec::new();
     scopes.push(Scoped {
         globs: None,
-        ops: default_line_ops(&mut filter)?,
+        ops: default_line_ops(&mut filter, set)?,
     });
     let kurl_globs = KURL_GLOBS
         .iter()
@@ -438,7 +490,7 @@ pub fn compile(rules: &[RedactorRule]) -> Result<Compiled, RedactError> {
     for (i, rule) in rules.iter().enumerate() {
         scopes.push(compile_rule(i, rule, &mut filter)?);
     }
-    let set = RegexSetBuilder::new(&filter.patterns)
+    let regex_set = RegexSetBuilder::new(&filter.patterns)
         .unicode(false)
         .size_limit(SIZE_LIMIT)
         .build()
@@ -447,22 +499,87 @@ pub fn compile(rules: &[RedactorRule]) -> Result<Compiled, RedactError> {
             pattern: String::new(),
             source: Box::new(source),
         })?;
+    let any = chunk_filter(&filter.patterns);
     Ok(Compiled {
         scopes,
-        filter: set,
+        filter: regex_set,
         unfilterable: filter.unfilterable,
+        any,
+        set,
     })
 }
 
-/// The single-line then multi-line defaults, each with its scan registered in the filter.
-fn default_line_ops(filter: &mut FilterBuilder) -> Result<Vec<Op>, RedactError> {
-    let err = |name: &str, pattern: &str, source: regex::Error| RedactError::Regex {
+/// One regex that finds, in a buffer of many lines, the first place any filter pattern matches.
+///
+/// `(?m)` makes `^`/`$` line anchors, so a line matching a pattern on its own is found at or after
+/// where the search starts on it; a match that runs over a line end only makes a line be looked at
+/// for nothing. Patterns with text anchors (`\A`, `\z`) mean something else there: no chunk search.
+fn chunk_filter(patterns: &[String]) -> Option<Regex> {
+    if patterns.is_empty()
+        || patterns
+            .iter()
+            .any(|p| p.contains(r"\A") || p.contains(r"\z"))
+    {
+        return None;
+    }
+    let alternation = patterns
+        .iter()
+        .map(|p| format!("(?:{p})"))
+        .collect::<Vec<_>>()
+        .join("|");
+    RegexBuilder::new(&format!("(?m){alternation}"))
+        .unicode(false)
+        .size_limit(SIZE_LIMIT)
+        .build()
+        .ok()
+}
+
+/// The single-line then multi-line defaults (then, for [`DefaultSet::Extended`], the agent extras),
+/// each with its scan registered in the filter.
+fn default_line_ops(filter: &mut FilterBuilder, set: DefaultSet) -> Result<Vec<Op>, RedactError> {
+    let mut ops = Vec::new();
+    let (extra_single, extra_multi, extra_block) = match set {
+        DefaultSet::Upstream => (&[][..], &[][..], &[][..]),
+        DefaultSet::Extended => (EXTRA_SINGLE, EXTRA_MULTI, EXTRA_BLOCK),
+    };
+    single_ops(SINGLE_LINE, filter, &mut ops)?;
+    multi_ops(MULTI_LINE, filter, &mut ops)?;
+    single_ops(extra_single, filter, &mut ops)?;
+    multi_ops(extra_multi, filter, &mut ops)?;
+    for d in extra_block {
+        let (begin, _) = build(d.begin).map_err(|e| default_err(d.name, d.begin, e))?;
+        let (end, _) = build(d.end).map_err(|e| default_err(d.name, d.end, e))?;
+        let scan = filter.push(format!("(?i){}", d.scan));
+        ops.push(Op::Line(LineRedactor {
+            name: d.name.to_string(),
+            scan: None,
+            kind: LineKind::Block {
+                begin,
+                begin_scan: Some(scan),
+                end,
+            },
+        }));
+    }
+    Ok(ops)
+}
+
+/// A default pattern that does not compile (a bug, caught by the unit tests).
+fn default_err(name: &str, pattern: &str, source: regex::Error) -> RedactError {
+    RedactError::Regex {
         redactor: name.to_string(),
         pattern: pattern.to_string(),
         source: Box::new(source),
-    };
-    let mut ops = Vec::new();
-    for d in SINGLE_LINE {
+    }
+}
+
+/// Compiles single-line defaults into `ops`.
+fn single_ops(
+    list: &[defaults::DefaultSingle],
+    filter: &mut FilterBuilder,
+    ops: &mut Vec<Op>,
+) -> Result<(), RedactError> {
+    let err = default_err;
+    for d in list {
         let (re, _) = build(d.regex).map_err(|e| err(d.name, d.regex, e))?;
         let scan = filter.push(format!("(?i){}", d.scan));
         ops.push(Op::Line(LineRedactor {
@@ -471,7 +588,17 @@ fn default_line_ops(filter: &mut FilterBuilder) -> Result<Vec<Op>, RedactError> 
             kind: LineKind::Single(Replacer::new(re)),
         }));
     }
-    for d in MULTI_LINE {
+    Ok(())
+}
+
+/// Compiles two-line defaults into `ops`.
+fn multi_ops(
+    list: &[defaults::DefaultMulti],
+    filter: &mut FilterBuilder,
+    ops: &mut Vec<Op>,
+) -> Result<(), RedactError> {
+    let err = default_err;
+    for d in list {
         let (selector, _) = build(d.selector).map_err(|e| err(d.name, d.selector, e))?;
         let (re, _) = build(d.redactor).map_err(|e| err(d.name, d.redactor, e))?;
         let scan = filter.push(format!("(?i){}", d.scan));
@@ -485,7 +612,7 @@ fn default_line_ops(filter: &mut FilterBuilder) -> Result<Vec<Op>, RedactError> 
             },
         }));
     }
-    Ok(ops)
+    Ok(())
 }
 
 /// Compiles one user rule: `values`, then `regex`, then `yamlPath`.
@@ -646,9 +773,36 @@ fn first_line(s: &str) -> String {
 }
 
 impl Compiled {
-    /// The defaults alone (no user rules).
+    /// The extended defaults alone (no user rules).
     pub fn defaults() -> Result<Compiled, RedactError> {
         compile(&[])
+    }
+
+    /// Every line pattern of the chain (main regexes, multi-line selectors and values, block
+    /// armour lines), in chain order: what `bench/redact.sh` hands to `rg` as the same pattern set.
+    pub fn patterns(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        for op in self.scopes.iter().flat_map(|s| s.ops.iter()) {
+            match op {
+                Op::Line(LineRedactor {
+                    kind: LineKind::Single(r),
+                    ..
+                }) => out.push(r.as_str()),
+                Op::Line(LineRedactor {
+                    kind:
+                        LineKind::Multi {
+                            selector, redactor, ..
+                        },
+                    ..
+                }) => out.extend([selector.as_str(), redactor.as_str()]),
+                Op::Line(LineRedactor {
+                    kind: LineKind::Block { begin, end, .. },
+                    ..
+                }) => out.extend([begin.as_str(), end.as_str()]),
+                Op::Yaml(_) => {}
+            }
+        }
+        out
     }
 
     /// The chain for one bundle-relative path, in order.
@@ -677,9 +831,29 @@ impl Compiled {
     }
 }
 
-/// Number of built-in redactors (line-based plus scoped kurl).
-pub fn default_count() -> usize {
-    defaults::SINGLE_LINE.len() + defaults::MULTI_LINE.len() + defaults::KURL_YAML.len()
+/// Number of built-in redactors (line-based plus scoped kurl) in `set`.
+pub fn default_count(set: DefaultSet) -> usize {
+    let upstream =
+        defaults::SINGLE_LINE.len() + defaults::MULTI_LINE.len() + defaults::KURL_YAML.len();
+    match set {
+        DefaultSet::Upstream => upstream,
+        DefaultSet::Extended => upstream + extra_count(),
+    }
+}
+
+/// Number of agent extras.
+pub fn extra_count() -> usize {
+    EXTRA_SINGLE.len() + EXTRA_MULTI.len() + EXTRA_BLOCK.len()
+}
+
+/// Names of the agent extras, in chain order (for `validate`/`plan` and the README).
+pub fn extra_names() -> Vec<&'static str> {
+    EXTRA_SINGLE
+        .iter()
+        .map(|d| d.name)
+        .chain(EXTRA_MULTI.iter().map(|d| d.name))
+        .chain(EXTRA_BLOCK.iter().map(|d| d.name))
+        .collect()
 }
 
 #[cfg(test)]
@@ -829,9 +1003,9 @@ mod tests {
         unnamed.removals.values = vec!["z".into()];
         let c = compile(&[named, unnamed]).expect("compiles");
         let names = c.names();
-        assert_eq!(names.len(), default_count() + 6);
+        assert_eq!(names.len(), default_count(DefaultSet::Extended) + 6);
         assert_eq!(
-            &names[default_count()..],
+            &names[default_count(DefaultSet::Extended)..],
             &[
                 "n.literal.0",
                 "n.literal.1",

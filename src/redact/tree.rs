@@ -55,6 +55,9 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// Read and write buffer per file: large enough that the engine's skip-ahead search sees many lines.
+const READ_BUF: usize = 256 * 1024;
+
 /// Unique suffix for temp and spool files of this process.
 static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -197,10 +200,10 @@ fn redact_file(
     let input = File::open(abs).map_err(io)?;
     let (tmp, tmp_path) = temp_beside(abs, "redact").map_err(io)?;
     let result = (|| {
-        let mut writer = BufWriter::new(tmp);
+        let mut writer = BufWriter::with_capacity(READ_BUF, tmp);
         let changed = if is_archive(rel) {
             redact_archive(
-                BufReader::new(input),
+                BufReader::with_capacity(READ_BUF, input),
                 &mut writer,
                 rel,
                 abs,
@@ -212,7 +215,7 @@ fn redact_file(
         } else {
             let mut counts = Counts::default();
             redact_stream_with(
-                BufReader::new(input),
+                BufReader::with_capacity(READ_BUF, input),
                 &mut writer,
                 rules,
                 rel,
