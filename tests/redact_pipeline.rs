@@ -108,3 +108,128 @@ fn planted_secrets_never_reach_the_bundle_or_the_record() {
         "the missing final newline is kept and the literal masked"
     );
 }
+
+/// A job file with the given `redact:` body, in a fresh jobs dir.
+fn job_with_redact(jobs: &std::path::Path, redact: &str) {
+    std::fs::write(
+        jobs.join("job.yaml"),
+        format!(
+            "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {{name: tok}}\nspec:\n  schedule: \"0 1 * * *\"\n  redact: {redact}\n  collect:\n    supportBundle:\n      hostCollectors: [{{cpu: {{}}}}]\n"
+        ),
+    )
+    .expect("job");
+}
+
+#[test]
+fn validate_warns_when_tokenizing_without_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir(&jobs).expect("jobs");
+    job_with_redact(&jobs, "{tokenize: true}");
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "listen: 127.0.0.1:1\n").expect("settings");
+    let run = |config: &std::path::Path, strict: bool| {
+        let mut cmd = agent(&dir.path().join("state"));
+        cmd.arg("--config")
+            .arg(config)
+            .args(["--output", "json", "validate"]);
+        if strict {
+            cmd.arg("--strict");
+        }
+        let out = cmd.arg(&jobs).output().expect("validate");
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+        (out.status.code(), v)
+    };
+    let (code, v) = run(&empty, false);
+    assert_eq!(code, Some(0), "warnings only: {v:#}");
+    let warnings: Vec<String> = v["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .map(|w| w["message"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("no tokenMapKeyFile")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("no tokenKeyFile")),
+        "{warnings:?}"
+    );
+    assert_eq!(run(&empty, true).0, Some(1), "--strict fails on them");
+    // With both keys set, no warning.
+    let keys = dir.path().join("keys.yaml");
+    std::fs::write(
+        &keys,
+        "listen: 127.0.0.1:1\ntokenKeyFile: /etc/k1\ntokenMapKeyFile: /etc/k2\n",
+    )
+    .expect("settings");
+    let (code, v) = run(&keys, true);
+    assert_eq!(code, Some(0), "{v:#}");
+    assert_eq!(v["warnings"], serde_json::json!([]));
+}
+
+#[test]
+fn plan_shows_the_redactors_and_a_change_of_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jobs = dir.path().join("jobs");
+    let state = dir.path().join("state");
+    std::fs::create_dir(&jobs).expect("jobs");
+    job_with_redact(&jobs, "{}");
+    let plan = |args: &[&str]| {
+        let out = agent(&state)
+            .arg("--jobs-dir")
+            .arg(&jobs)
+            .args(args)
+            .arg("plan")
+            .output()
+            .expect("plan");
+        stdout(&out)
+    };
+    let text = plan(&[]);
+    let extras = troubleshoot_agent::redact::rules::extra_count();
+    assert!(
+        text.contains(&format!(
+            "redact: troubleshoot defaults (30) + agent extras ({extras})"
+        )),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&plan(&["--output", "json"])).expect("json");
+    assert_eq!(json["redaction"]["tok"]["extras"], extras);
+    assert_eq!(json["redaction"]["tok"]["defaults"], 30 + extras);
+
+    // Apply it as the daemon does: applied.json holds each job's applied form.
+    let desired = troubleshoot_agent::jobs::load_dir(
+        &jobs,
+        &troubleshoot_agent::jobs::Context {
+            default_time_zone: "UTC".into(),
+        },
+    )
+    .expect("load");
+    let applied = troubleshoot_agent::plan::Applied {
+        jobs: desired
+            .jobs
+            .values()
+            .map(|j| {
+                (
+                    j.name.clone(),
+                    troubleshoot_agent::plan::AppliedJob::from_job(j),
+                )
+            })
+            .collect(),
+    };
+    std::fs::create_dir_all(&state).expect("state");
+    troubleshoot_agent::state::write_applied(&state, &applied, chrono::Utc::now())
+        .expect("applied");
+    assert!(plan(&[]).contains("= 1 unchanged job"), "{}", plan(&[]));
+
+    job_with_redact(&jobs, "{defaults: upstream, tokenize: true}");
+    let text = plan(&[]);
+    assert!(text.contains("~ change   tok"), "{text}");
+    assert!(text.contains("spec.redact.defaults"), "{text}");
+    assert!(text.contains("spec.redact.tokenize"), "{text}");
+    assert!(
+        text.contains("redact: troubleshoot defaults (30) (tokenized)"),
+        "{text}"
+    );
+}

@@ -91,7 +91,7 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     for path in &recovery.corrupt {
         warn!(path = %path.display(), "unreadable run record set aside");
     }
-    keep_partial_bundles(&state_dir, &recovery.interrupted);
+    keep_partial_bundles(&state_dir, &recovery.interrupted, &options.settings);
     if recovery.temps_removed > 0 {
         info!(
             count = recovery.temps_removed,
@@ -176,9 +176,23 @@ fn spawn_rescan(tx: mpsc::Sender<Control>, every: Duration) {
 
 /// Archives what runs cut off by a crash had collected (marked partial in their records), and
 /// removes staging left by runs that did finish.
-fn keep_partial_bundles(state_dir: &std::path::Path, interrupted: &[(String, String)]) {
+fn keep_partial_bundles(
+    state_dir: &std::path::Path,
+    interrupted: &[(String, String)],
+    settings: &Settings,
+) {
     let Ok(jobs) = std::fs::read_dir(state_dir.join("jobs")) else {
         return;
+    };
+    // Partial bundles are redacted as their job asks; the jobs directory is read only when a run
+    // was interrupted (a file that does not load leaves its jobs unknown: defaults then apply).
+    let desired = if interrupted.is_empty() {
+        None
+    } else {
+        let ctx = crate::jobs::Context {
+            default_time_zone: settings.default_time_zone.clone(),
+        };
+        crate::jobs::load_dir(&settings.jobs_dir, &ctx).ok()
     };
     for job_entry in jobs.filter_map(Result::ok) {
         let job = job_entry.file_name().to_string_lossy().into_owned();
@@ -188,8 +202,15 @@ fn keep_partial_bundles(state_dir: &std::path::Path, interrupted: &[(String, Str
         for run_entry in runs.filter_map(Result::ok) {
             let run_id = run_entry.file_name().to_string_lossy().into_owned();
             let staging = run_entry.path();
+            let keys = crate::pipeline::TokenKeys {
+                state_dir: state_dir.to_path_buf(),
+                run_id: run_id.clone(),
+                token_key_file: settings.token_key_file.clone(),
+                token_map_key_file: settings.token_map_key_file.clone(),
+            };
+            let definition = desired.as_ref().and_then(|d| d.jobs.get(&job));
             if interrupted.iter().any(|(j, r)| *j == job && *r == run_id)
-                && let Err(e) = archive_partial(state_dir, &job, &run_id, &staging)
+                && let Err(e) = archive_partial(state_dir, &job, definition, &keys, &staging)
             {
                 warn!(job = %job, run = %run_id, "cannot keep the partial bundle: {e}");
             }
@@ -201,7 +222,8 @@ fn keep_partial_bundles(state_dir: &std::path::Path, interrupted: &[(String, Str
 fn archive_partial(
     state_dir: &std::path::Path,
     job: &str,
-    run_id: &str,
+    definition: Option<&crate::jobs::Job>,
+    keys: &crate::pipeline::TokenKeys,
     staging: &std::path::Path,
 ) -> Result<(), String> {
     let top = std::fs::read_dir(staging)
@@ -210,10 +232,11 @@ fn archive_partial(
         .find(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .ok_or_else(|| "nothing was collected".to_string())?;
-    // The run died before its redact phase may have run; the job's own redactors are not known
-    // before the first reload, so at least the default set runs, and nothing is archived if it fails.
-    crate::redact::Compiled::defaults()
-        .and_then(|rules| crate::redact::redact_tree(&staging.join(&top), &rules, 2))
+    let run_id = keys.run_id.as_str();
+    // The run may have died before its redact phase: redact as the job (still in the jobs
+    // directory) asks, else with the built-in set and the plain mask; nothing is archived if it
+    // fails. The record says which.
+    let redaction = crate::pipeline::redact_partial(definition, &staging.join(&top), keys)
         .map_err(|e| format!("redaction failed, the partial files are removed: {e}"))?;
     // Readers find the bundle root by its version.yaml, which a finished run writes at archive time.
     let version = staging.join(&top).join("version.yaml");
@@ -230,6 +253,7 @@ fn archive_partial(
         .map_err(|e| e.to_string())?;
     let path = state::records::runs_dir(state_dir, job).join(format!("{run_id}.json"));
     let mut record = state::records::read_record(&path).map_err(|e| e.to_string())?;
+    record.redaction = Some(redaction);
     record.bundle = Some(state::records::BundleRecord {
         path: info.path,
         size: info.size,

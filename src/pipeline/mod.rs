@@ -11,7 +11,10 @@ mod disk;
 mod external;
 mod redact;
 
-pub use redact::{RedactionPlan, plan as redaction_plan, tokenization_warnings};
+pub use redact::{
+    RedactionPlan, TokenKeys, plan as redaction_plan, redact_dir, redact_partial,
+    tokenization_warnings,
+};
 
 pub use cancel::{Cancel, CancelReason};
 pub use disk::free_bytes;

@@ -40,7 +40,74 @@ struct TokenSetup {
     map_key: Option<[u8; 32]>,
 }
 
-fn token_setup(ctx: &RunContext) -> Result<TokenSetup, String> {
+/// Where a run's token keys and map live (from the agent settings).
+#[derive(Clone, Debug)]
+pub struct TokenKeys {
+    /// The state directory (the map goes under it).
+    pub state_dir: PathBuf,
+    /// The run whose map this is.
+    pub run_id: String,
+    /// `tokenKeyFile`.
+    pub token_key_file: Option<PathBuf>,
+    /// `tokenMapKeyFile`.
+    pub token_map_key_file: Option<PathBuf>,
+}
+
+/// Redacts the tree at `root` in place as `job` asks (its default set, its own redactors, its
+/// tokenization), whether or not `redact.enabled` is set; blocking. Returns the run record's
+/// `redaction` report. Used by the redact phase and by crash recovery for partial bundles.
+pub fn redact_dir(job: &Job, root: &Path, keys: &TokenKeys) -> Result<serde_json::Value, String> {
+    let setup = if job.document.spec.redact.tokenize {
+        Some(token_setup(keys).map_err(|e| format!("tokenization: {e}"))?)
+    } else {
+        None
+    };
+    let compiled = crate::redact::compile_with(&job.collection.redactors, default_set(job))
+        .map_err(|e| e.to_string())?;
+    let tok = setup.as_ref().map(|s| &s.tokenizer);
+    let report = crate::redact::redact_tree_with(root, &compiled, PARALLEL, tok)
+        .map_err(|e| e.to_string())?;
+    let mut value = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
+    if let (Some(s), Some(obj)) = (&setup, value.as_object_mut()) {
+        let map_path = token_map_path(&keys.state_dir, &job.name, &keys.run_id);
+        obj.insert("tokenization".into(), tokenization_note(s, &map_path));
+    }
+    Ok(value)
+}
+
+/// Redacts a crashed run's staged tree for its partial bundle: as `job` asks when it is still
+/// defined, else with the extended built-in set and the plain mask. The report's `recovery` field
+/// says which.
+pub fn redact_partial(
+    job: Option<&Job>,
+    root: &Path,
+    keys: &TokenKeys,
+) -> Result<serde_json::Value, String> {
+    let (mut report, used) = match job {
+        Some(job) if !job.document.spec.redact.enabled => (
+            serde_json::json!({}),
+            "none: the job has redact.enabled: false",
+        ),
+        Some(job) => (redact_dir(job, root, keys)?, "the job's redaction settings"),
+        None => {
+            let rules = crate::redact::Compiled::defaults().map_err(|e| e.to_string())?;
+            let report =
+                crate::redact::redact_tree(root, &rules, PARALLEL).map_err(|e| e.to_string())?;
+            (
+                serde_json::to_value(&report).unwrap_or_default(),
+                "built-in redactors (troubleshoot defaults and agent extras) with the plain mask: \
+                 the job was not defined in the jobs directory at start-up, so its own redactors \
+                 and tokenization could not be applied",
+            )
+        }
+    };
+    if let Some(obj) = report.as_object_mut() {
+        obj.insert("recovery".into(), used.into());
+    }
+    Ok(report)
+}
+
+fn token_setup(ctx: &TokenKeys) -> Result<TokenSetup, String> {
     let (tokenizer, key_source) = match &ctx.token_key_file {
         Some(path) => (
             Tokenizer::from_key_file(path).map_err(|e| e.to_string())?,
@@ -89,35 +156,15 @@ pub async fn redact(job: &Job, root: &Path, ctx: &RunContext) -> Redacted {
             report: None,
         };
     }
-    let setup = if job.document.spec.redact.tokenize {
-        match token_setup(ctx) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                return Redacted {
-                    status: PhaseStatus::Failed,
-                    error: Some(format!("tokenization: {e}")),
-                    report: None,
-                };
-            }
-        }
-    } else {
-        None
-    };
-    let rules = job.collection.redactors.clone();
-    let set = default_set(job);
+    let job = job.clone();
     let root = root.to_path_buf();
-    let map_path = token_map_path(&ctx.state_dir, &job.name, &ctx.run_id);
-    let result = tokio::task::spawn_blocking(move || {
-        let compiled = crate::redact::compile_with(&rules, set)?;
-        let tok = setup.as_ref().map(|s| &s.tokenizer);
-        let report = crate::redact::redact_tree_with(&root, &compiled, PARALLEL, tok)?;
-        let mut value = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
-        if let (Some(s), Some(obj)) = (&setup, value.as_object_mut()) {
-            obj.insert("tokenization".into(), tokenization_note(s, &map_path));
-        }
-        Ok::<_, crate::redact::RedactError>(value)
-    })
-    .await;
+    let keys = TokenKeys {
+        state_dir: ctx.state_dir.clone(),
+        run_id: ctx.run_id.clone(),
+        token_key_file: ctx.token_key_file.clone(),
+        token_map_key_file: ctx.token_map_key_file.clone(),
+    };
+    let result = tokio::task::spawn_blocking(move || redact_dir(&job, &root, &keys)).await;
     match result {
         Ok(Ok(report)) => Redacted {
             status: PhaseStatus::Succeeded,
@@ -126,7 +173,7 @@ pub async fn redact(job: &Job, root: &Path, ctx: &RunContext) -> Redacted {
         },
         Ok(Err(e)) => Redacted {
             status: PhaseStatus::Failed,
-            error: Some(e.to_string()),
+            error: Some(e),
             report: None,
         },
         Err(e) => Redacted {
