@@ -1,0 +1,252 @@
+//! A test Kubernetes API server (test support, never shipped in the binary).
+//!
+//! It replays a real cluster — the k3s v1.31 support bundle `../shared/compat/bundles/baseline-v0.12x.tar.gz`
+//! (`Cluster::baseline`), the analyzer fixtures of `../shared/compat/cluster-resources/`
+//! (`Cluster::unhealthy`) — or a deterministic generated cluster of any size built from the
+//! baseline's own objects (`Cluster::generated`), over plain HTTP on 127.0.0.1. `kubectl` and the
+//! `kube` crate talk to it as to a real API server (kube accepts `http://` cluster URLs: its rustls
+//! connector is built with `enforce_http(false)` and does not force https).
+//!
+//! Served:
+//! - `/version` (the bundle's `cluster-info/cluster_version.json`), `/healthz`, `/livez`, `/readyz`;
+//! - legacy discovery: `/api`, `/apis`, `/apis/<group>`, `/api/v1`, `/apis/<group>/<version>`, from the
+//!   bundle's `groups.json` and `resources.json` (25 groups, custom resources included). Aggregated
+//!   discovery (`as=APIGroupDiscoveryList`) is not served: the plain `application/json` answer makes
+//!   client-go and kube fall back to the legacy endpoints, as they do with older servers;
+//! - every listable resource in discovery, cluster-scoped and namespaced, all namespaces or one:
+//!   `GET /api/v1/pods`, `/api/v1/namespaces/NS/pods`, `/apis/apps/v1/deployments`,
+//!   `/apis/helm.cattle.io/v1/namespaces/NS/helmcharts`, ... Lists are real List objects
+//!   (`kind: PodList`, `apiVersion`, `metadata.resourceVersion`; built-in items without
+//!   `kind`/`apiVersion`, custom-resource items with them, as the real API does), in etcd key order
+//!   (namespace, then name), streamed from pre-serialized items. Resources in discovery with no
+//!   objects in the bundle answer an empty list (`"items":[]`);
+//! - pagination: `limit` and `continue` (tokens shaped like the API server's), `metadata.continue`
+//!   and `remainingItemCount` (omitted when a selector is given, as the real API does);
+//! - `labelSelector` (`=`, `==`, `!=`, `in`, `notin`, `key`, `!key`) and `fieldSelector`
+//!   (`metadata.name`, `metadata.namespace`, and the per-kind fields the real API supports for pods,
+//!   events, secrets, nodes; any other field is a 400 "field label not supported");
+//! - single objects (`kind`/`apiVersion` first), 404 Status for missing ones;
+//! - pod logs `pods/P/log` with `container`, `previous`, `tailLines`, `sinceSeconds`, `sinceTime`,
+//!   `limitBytes`, `timestamps`, and the real 400s (container required, invalid container, no
+//!   previous terminated container). Logs come from the bundle where it has them, from
+//!   `Cluster::set_log`, else a synthetic 20-line log per container, one line a minute up to the
+//!   server's start;
+//! - `POST .../selfsubjectrulesreviews` (rules from the bundle's `auth-cani-list/`, the `default`
+//!   namespace's for other namespaces) and `.../selfsubjectaccessreviews`; both honour denials;
+//! - exec/attach over websockets (`v5.channel.k8s.io`, `v4.channel.k8s.io`) with canned outputs
+//!   (`Cluster::add_exec`, `echo`, `cat` of stdin, else exit 127) — see `exec.rs`; SPDY is refused
+//!   with a 400;
+//! - `POST /api/v1/namespaces/NS/pods` (a pod that is Pending, Running, then Succeeded after
+//!   `Cluster::pod_run_secs`, with logs from `KubeApiServer::set_run_pod_log` and scheduler/kubelet
+//!   events) and `DELETE .../pods/P`;
+//! - `watch=true` on any list, by polling the store (ADDED / MODIFIED / DELETED lines) until
+//!   `timeoutSeconds`;
+//! - RBAC denials (`Cluster::deny`, `KubeApiServer::deny`): 403 Status bodies worded like the real
+//!   API's, and access reviews that agree;
+//! - faults per path glob (`KubeApiServer::fail`): a Status error of any code, 403, a delay, a
+//!   non-JSON body, a body cut mid-way; `KubeApiServer::stop` for a server that is down.
+//!
+//! Not served: protobuf (JSON is always answered), server-side `Table` output (kubectl falls back
+//! to its own printing), aggregated discovery, OpenAPI (`/openapi/v2`, `/openapi/v3` are 404: kubectl
+//! commands that validate against it need `--validate=false`), create/update/patch of anything but
+//! pods, `events.k8s.io` events (the same events are served through core v1), `resourceVersion`
+//! semantics on reads (every read sees the latest state), SPDY exec, port-forward, proxy.
+
+#![allow(dead_code, unused_imports)] // each test binary uses a different part of this module
+
+pub mod cluster;
+pub mod exec;
+pub mod http;
+pub mod selector;
+
+pub use cluster::{Cluster, Denial, ExecOutput, GenSpec};
+pub use http::{Fault, Recorded};
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{FaultRule, Shared};
+
+/// A running test API server on 127.0.0.1; stops when dropped.
+pub struct KubeApiServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl KubeApiServer {
+    /// Starts serving `cluster` on a free port, on its own runtime thread (usable from sync and
+    /// async tests alike).
+    pub fn start(cluster: Cluster) -> KubeApiServer {
+        KubeApiServer::start_on(cluster, 0).expect("start the test API server")
+    }
+
+    /// Starts on a given port (0: any free one).
+    pub fn start_on(cluster: Cluster, port: u16) -> std::io::Result<KubeApiServer> {
+        let shared = Arc::new(Shared::new(cluster));
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = axum::Router::new()
+            .fallback(http::handle)
+            .with_state(shared.clone());
+        let thread = std::thread::Builder::new()
+            .name("kube-test-server".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("server runtime");
+                rt.block_on(async move {
+                    let listener =
+                        tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                    tokio::select! {
+                        _ = axum::serve(listener, app) => {}
+                        _ = rx => {}
+                    }
+                });
+                // Dropping the runtime aborts open connections: the server is down, not draining.
+                rt.shutdown_timeout(Duration::from_millis(100));
+            })?;
+        Ok(KubeApiServer {
+            addr,
+            shared,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the server: the port refuses connections from now on (an API server that is down).
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Applies `fault` to every request whose path matches `pattern` (a glob; `*` does not cross `/`).
+    pub fn fail(&self, pattern: &str, fault: Fault) -> &Self {
+        self.add_fault(pattern, None, fault, None)
+    }
+
+    /// Applies `fault` to the next `times` matching requests only.
+    pub fn fail_times(&self, pattern: &str, fault: Fault, times: usize) -> &Self {
+        self.add_fault(pattern, None, fault, Some(times))
+    }
+
+    /// Applies `fault` to matching requests of one method only (`GET`, `POST`, ...).
+    pub fn fail_method(&self, method: &str, pattern: &str, fault: Fault) -> &Self {
+        let m = method.parse().expect("an HTTP method");
+        self.add_fault(pattern, Some(m), fault, None)
+    }
+
+    fn add_fault(
+        &self,
+        pattern: &str,
+        method: Option<axum::http::Method>,
+        fault: Fault,
+        remaining: Option<usize>,
+    ) -> &Self {
+        let pattern = glob::Pattern::new(pattern).expect("a valid path glob");
+        self.shared.faults.lock().expect("faults").push(FaultRule {
+            pattern,
+            method,
+            fault,
+            remaining,
+        });
+        self
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults.lock().expect("faults").clear();
+    }
+
+    /// Denies every verb on `resource` of `group` (in `namespace`, or everywhere): requests get the
+    /// real 403 and the access reviews say so.
+    pub fn deny(&self, group: &str, resource: &str, namespace: Option<&str>) -> &Self {
+        self.shared.denials.lock().expect("denials").push(Denial {
+            group: group.to_string(),
+            resource: resource.to_string(),
+            namespace: namespace.map(str::to_string),
+        });
+        self
+    }
+
+    /// The log a pod created later with this name will have.
+    pub fn set_run_pod_log(&self, pod: &str, text: &str) {
+        self.shared
+            .run_pod_logs
+            .write()
+            .expect("run pod logs")
+            .insert(pod.to_string(), text.to_string());
+    }
+
+    /// Every request so far, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.requests.lock().expect("requests").clone()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        self.shared.requests.lock().expect("requests").clear();
+    }
+
+    /// Whether a pod exists now (created pods disappear when deleted).
+    pub fn has_pod(&self, namespace: &str, name: &str) -> bool {
+        let t = self
+            .shared
+            .cluster
+            .type_at("", "v1", "pods")
+            .expect("pods type");
+        self.shared.cluster.store(t).get(namespace, name).is_some()
+    }
+
+    /// A kubeconfig (YAML) whose current context points at this server with a bearer token.
+    pub fn kubeconfig(&self, namespace: &str) -> String {
+        kubeconfig_for(&self.url(), namespace)
+    }
+
+    /// Writes `kubeconfig(namespace)` to `path`.
+    pub fn write_kubeconfig(&self, path: &Path, namespace: &str) -> std::io::Result<()> {
+        std::fs::write(path, self.kubeconfig(namespace))
+    }
+}
+
+impl Drop for KubeApiServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A kubeconfig for any server URL (also for a port nothing listens on).
+pub fn kubeconfig_for(url: &str, namespace: &str) -> String {
+    format!(
+        "apiVersion: v1\n\
+         kind: Config\n\
+         clusters:\n\
+         - name: test\n  cluster:\n    server: {url}\n\
+         users:\n\
+         - name: test\n  user:\n    token: test-token\n\
+         contexts:\n\
+         - name: test\n  context:\n    cluster: test\n    user: test\n    namespace: {namespace}\n\
+         current-context: test\n"
+    )
+}
