@@ -75,7 +75,7 @@ timed() {
 }
 
 echo "$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '\n%-44s %9s %10s %9s %12s %14s\n' cluster what median_s vs_kubectl peakRSS_KiB server_RSS_KiB
+printf '\n%-52s %9s %10s %9s %12s %14s\n' cluster what median_s vs_kubectl peakRSS_KiB server_RSS_KiB
 for scale in $SCALES; do
   pods=$(awk -v n="$PODS" -v s="$scale" 'BEGIN {printf "%d", n*s}')
   deps=$(awk -v n="$DEPLOYMENTS" -v s="$scale" 'BEGIN {printf "%d", n*s}')
@@ -87,7 +87,10 @@ for scale in $SCALES; do
   for _ in $(seq 1 600); do [ -s "$WORK/url" ] && break; sleep 0.1; done
   [ -s "$WORK/url" ] || { echo "the server did not start:"; cat "$WORK/server.err"; exit 1; }
   url=$(head -1 "$WORK/url")
-  echo "server $url with $spec" >&2
+  echo "server $url: $(grep loaded "$WORK/server.err")" >&2
+  # How fast the server alone hands out every pod (one unpaginated GET, bytes discarded): the
+  # share of the figures below that is the test server's, not the client's.
+  curl -s -o /dev/null -w "server alone: GET /api/v1/pods, %{size_download} bytes in %{time_total}s\n" "$url/api/v1/pods" >&2
 
   # Warm-up (kubectl discovery cache, page cache) and a sanity check of what kubectl receives.
   "$KUBECTL" --kubeconfig "$kubeconfig" --cache-dir "$WORK/cache" get "$RESOURCES" -A -o json >"$WORK/kubectl.json"
@@ -112,12 +115,12 @@ for scale in $SCALES; do
   done
   server_rss=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
   kt=$(echo "$K_T" | median)
-  printf '%-44s %9s %10s %9s %12s %14s\n' "$spec" kubectl "$kt" 1.00 "$(echo "$K_M" | median)" "$server_rss"
+  printf '%-52s %9s %10s %9s %12s %14s\n' "$spec" kubectl "$kt" 1.00 "$(echo "$K_M" | median)" "$server_rss"
   if [ -n "$AGENT_CMD" ]; then
     at=$(echo "$A_T" | median)
-    printf '%-44s %9s %10s %9.2f %12s %14s\n' "$spec" agent "$at" "$(echo "$at / $kt" | bc -l)" "$(echo "$A_M" | median)" "$server_rss"
+    printf '%-52s %9s %10s %9.2f %12s %14s\n' "$spec" agent "$at" "$(echo "$at / $kt" | bc -l)" "$(echo "$A_M" | median)" "$server_rss"
   else
-    printf '%-44s %9s %10s\n' "$spec" agent "not configured (set AGENT_CMD)"
+    printf '%-52s %9s %10s\n' "$spec" agent "not configured (set AGENT_CMD)"
   fi
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
 done
