@@ -1078,3 +1078,81 @@ async fn exec_speaks_the_v4_and_v5_channel_protocols() {
     assert_eq!(status, 400);
     assert_eq!(body["kind"], "Status");
 }
+
+/// `examples/kube-test-server` (built by `cargo test` with the other examples).
+fn example_server() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> → target/<profile>/examples/kube-test-server
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("examples/kube-test-server"))
+        .expect("target dir");
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `cargo build --example kube-test-server`",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn the_standalone_server_prints_its_url_and_applies_its_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut child = Command::new(example_server())
+        .args([
+            "--port",
+            "0",
+            "--cluster",
+            "generated:pods=30,deployments=3,namespaces=2",
+            "--fail",
+            "/api/v1/nodes=500",
+            "--deny",
+            "apps/deployments@gen-0001",
+            "--kubeconfig",
+        ])
+        .arg(&kubeconfig)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the example server");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut url = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut url).unwrap();
+    let url = url.trim().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+    assert!(std::fs::read_to_string(&kubeconfig).unwrap().contains(&url));
+
+    let (_, pods) = http_json(&url, "/api/v1/pods");
+    assert_eq!(pods["items"].as_array().unwrap().len(), 30 + 7);
+    let (status, body) = http_json(&url, "/api/v1/nodes");
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (500, Some("InternalError"))
+    );
+    assert_eq!(
+        http_json(&url, "/apis/apps/v1/namespaces/gen-0001/deployments").0,
+        403
+    );
+    assert_eq!(
+        http_json(&url, "/apis/apps/v1/namespaces/gen-0000/deployments").0,
+        200
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Bad flags are refused with a message, not a panic.
+    let out = Command::new(example_server())
+        .args(["--cluster", "generated:pods=x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`pods=x`: `x` is not a number"));
+    let out = Command::new(example_server())
+        .args(["--fail", "/api=teapot"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown fault `teapot`"));
+}
