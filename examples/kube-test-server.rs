@@ -38,6 +38,7 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
+    let loading = std::time::Instant::now();
     let cluster = match args.cluster.as_str() {
         "baseline" => Cluster::baseline(),
         "unhealthy" => Cluster::unhealthy(),
@@ -54,6 +55,14 @@ fn main() {
             )),
         },
     };
+    eprintln!(
+        "kube-test-server: {} loaded in {:.2?} ({} pods, {} deployments, {} namespaces)",
+        args.cluster,
+        loading.elapsed(),
+        cluster.count("", "pods"),
+        cluster.count("apps", "deployments"),
+        cluster.count("", "namespaces")
+    );
     let server = match KubeApiServer::start_on(cluster, args.port) {
         Ok(s) => s,
         Err(e) => fail(&format!("cannot listen on 127.0.0.1:{}: {e}", args.port)),

@@ -954,3 +954,205 @@ fn the_unhealthy_fixture_cluster_serves_pods_in_failure_states() {
             .any(|n| n["metadata"]["name"] == "message-oomkill-pod")
     );
 }
+
+/// Runs one exec over the websocket with the given subprotocol; returns (protocol the server
+/// chose, frames by channel, error-channel Status).
+async fn raw_exec(
+    url: &str,
+    protocol: &str,
+    query: &str,
+) -> (String, BTreeMap<u8, Vec<u8>>, Value) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let addr = url.trim_start_matches("http://");
+    let ws_url = format!(
+        "ws://{addr}/api/v1/namespaces/kube-system/pods/coredns-56f6fc8fd7-p4x9z/exec?{query}"
+    );
+    let mut req = ws_url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut ws, resp) = tokio_tungstenite::client_async(req, stream).await.unwrap();
+    let chosen = resp
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let mut channels: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
+    while let Some(msg) = ws.next().await {
+        match msg.unwrap() {
+            Message::Binary(data) => channels
+                .entry(data[0])
+                .or_default()
+                .extend_from_slice(&data[1..]),
+            Message::Close(frame) => {
+                assert_eq!(
+                    frame.map(|f| u16::from(f.code)),
+                    Some(1000),
+                    "a normal closure"
+                );
+                break;
+            }
+            _ => {}
+        }
+    }
+    let status =
+        serde_json::from_slice(channels.get(&3).map(Vec::as_slice).unwrap_or(b"null")).unwrap();
+    (chosen, channels, status)
+}
+
+#[tokio::test]
+async fn exec_speaks_the_v4_and_v5_channel_protocols() {
+    let server = KubeApiServer::start(Cluster::baseline());
+    let url = server.url();
+    for protocol in ["v4.channel.k8s.io", "v5.channel.k8s.io"] {
+        let (chosen, channels, status) = raw_exec(
+            &url,
+            protocol,
+            "command=echo&command=hello&command=world&stdout=true&stderr=true",
+        )
+        .await;
+        assert_eq!(chosen, protocol);
+        assert_eq!(
+            channels.get(&1).map(Vec::as_slice),
+            Some(&b"hello world\n"[..])
+        );
+        assert_eq!(
+            status,
+            serde_json::json!({"metadata": {}, "status": "Success"})
+        );
+
+        let (_, channels, status) = raw_exec(
+            &url,
+            protocol,
+            "command=sh&command=-c&command=exit%203&stdout=true&stderr=true",
+        )
+        .await;
+        assert_eq!(
+            channels.get(&2).map(Vec::as_slice),
+            Some(&b"exiting with 3\n"[..])
+        );
+        assert_eq!(status["reason"], "NonZeroExitCode");
+        assert_eq!(
+            status["details"]["causes"][0],
+            serde_json::json!({"reason": "ExitCode", "message": "3"})
+        );
+    }
+    // The first offered protocol the server speaks wins, as in the API server's handshake.
+    let (chosen, _, _) = raw_exec(
+        &url,
+        "base64.channel.k8s.io, v4.channel.k8s.io, v5.channel.k8s.io",
+        "command=echo&stdout=true",
+    )
+    .await;
+    assert_eq!(chosen, "v4.channel.k8s.io");
+
+    // troubleshoot's copy collector: a real tar stream of the named directory.
+    let (_, channels, status) = raw_exec(
+        &url,
+        "v5.channel.k8s.io",
+        "command=tar&command=-C&command=%2Fvar%2Flog&command=-cf&command=-&command=app&stdout=true&stderr=true",
+    )
+    .await;
+    assert_eq!(status["status"], "Success");
+    let mut archive = tar::Archive::new(channels.get(&1).unwrap().as_slice());
+    let mut names = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        if name.ends_with("copied.txt") {
+            let mut text = String::new();
+            entry.read_to_string(&mut text).unwrap();
+            assert_eq!(text, "copied from coredns-56f6fc8fd7-p4x9z:/var/log/app\n");
+        }
+        names.push(name);
+    }
+    assert_eq!(names, ["app/", "app/copied.txt"]);
+
+    // Without a websocket upgrade (SPDY clients), the API's 400.
+    let (status, body) = http_json(
+        &url,
+        "/api/v1/namespaces/kube-system/pods/coredns-56f6fc8fd7-p4x9z/exec?command=ls",
+    );
+    assert_eq!(status, 400);
+    assert_eq!(body["kind"], "Status");
+}
+
+/// `examples/kube-test-server` (built by `cargo test` with the other examples).
+fn example_server() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> → target/<profile>/examples/kube-test-server
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("examples/kube-test-server"))
+        .expect("target dir");
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `cargo build --example kube-test-server`",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn the_standalone_server_prints_its_url_and_applies_its_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut child = Command::new(example_server())
+        .args([
+            "--port",
+            "0",
+            "--cluster",
+            "generated:pods=30,deployments=3,namespaces=2",
+            "--fail",
+            "/api/v1/nodes=500",
+            "--deny",
+            "apps/deployments@gen-0001",
+            "--kubeconfig",
+        ])
+        .arg(&kubeconfig)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the example server");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut url = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut url).unwrap();
+    let url = url.trim().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+    assert!(std::fs::read_to_string(&kubeconfig).unwrap().contains(&url));
+
+    let (_, pods) = http_json(&url, "/api/v1/pods");
+    assert_eq!(pods["items"].as_array().unwrap().len(), 30 + 7);
+    let (status, body) = http_json(&url, "/api/v1/nodes");
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (500, Some("InternalError"))
+    );
+    assert_eq!(
+        http_json(&url, "/apis/apps/v1/namespaces/gen-0001/deployments").0,
+        403
+    );
+    assert_eq!(
+        http_json(&url, "/apis/apps/v1/namespaces/gen-0000/deployments").0,
+        200
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Bad flags are refused with a message, not a panic.
+    let out = Command::new(example_server())
+        .args(["--cluster", "generated:pods=x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`pods=x`: `x` is not a number"));
+    let out = Command::new(example_server())
+        .args(["--fail", "/api=teapot"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown fault `teapot`"));
+}

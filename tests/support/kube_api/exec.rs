@@ -48,6 +48,9 @@ fn answer(s: &Shared, pod: &str, command: &[String], stdin: &[u8]) -> ExecOutput
         return rule.output.clone();
     }
     match command.first().map(String::as_str) {
+        // `tar -C DIR -cf - NAME` (what troubleshoot's copy collector runs): a real archive with
+        // NAME/ and one file in it.
+        Some("tar") if command.iter().any(|a| a == "-cf") => copy_archive(pod, command),
         Some("echo") => ExecOutput {
             stdout: format!("{}\n", command[1..].join(" ")).into_bytes(),
             stderr: Vec::new(),
@@ -67,6 +70,46 @@ fn answer(s: &Shared, pod: &str, command: &[String], stdin: &[u8]) -> ExecOutput
             stdout: Vec::new(),
             stderr: Vec::new(),
             exit_code: 0,
+        },
+    }
+}
+
+/// The archive `tar -C DIR -cf - NAME` writes in the fake container: `NAME/` holding `copied.txt`.
+fn copy_archive(pod: &str, command: &[String]) -> ExecOutput {
+    let dir = command
+        .iter()
+        .position(|a| a == "-C")
+        .and_then(|i| command.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| "/".to_string());
+    let name = command.last().cloned().unwrap_or_default();
+    let text = format!("copied from {pod}:{dir}/{name}\n");
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Directory);
+    header.set_mode(0o755);
+    header.set_size(0);
+    header.set_mtime(1_765_387_600);
+    let built = builder
+        .append_data(&mut header, format!("{name}/"), std::io::empty())
+        .and_then(|_| {
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(0o644);
+            header.set_size(text.len() as u64);
+            header.set_mtime(1_765_387_600);
+            builder.append_data(&mut header, format!("{name}/copied.txt"), text.as_bytes())
+        })
+        .and_then(|_| builder.into_inner());
+    match built {
+        Ok(bytes) => ExecOutput {
+            stdout: bytes,
+            stderr: Vec::new(),
+            exit_code: 0,
+        },
+        Err(e) => ExecOutput {
+            stdout: Vec::new(),
+            stderr: format!("tar: {e}\n").into_bytes(),
+            exit_code: 2,
         },
     }
 }

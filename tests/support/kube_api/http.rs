@@ -1151,8 +1151,7 @@ fn refresh_created(s: &Shared, t: &ResourceType, item: Item) -> Item {
     pod["status"] = pod_status(&pod, want);
     let rv = s.resource_version.fetch_add(1, Ordering::SeqCst) + 1;
     pod["metadata"]["resourceVersion"] = json!(rv.to_string());
-    let mut pod = pod;
-    let new = cluster::make_item(t, &mut pod).expect("pod item");
+    let new = cluster::make_item(t, pod).expect("pod item");
     s.cluster.store(t).upsert(new.clone());
     new
 }
@@ -1250,7 +1249,7 @@ fn create_pod(s: &Shared, target: &Target, mut pod: Value) -> Response {
         spec.insert("nodeName".into(), json!("primary-node"));
     }
     pod["status"] = pod_status(&pod, "Pending");
-    let item = match cluster::make_item(&target.t, &mut pod) {
+    let item = match cluster::make_item(&target.t, pod.clone()) {
         Ok(i) => i,
         Err(e) => return status_response(400, &e, None),
     };
@@ -1320,7 +1319,7 @@ fn add_pod_events(s: &Shared, ns: &str, name: &str, pod: &Value) {
     ];
     for (i, (reason, component, message)) in events.into_iter().enumerate() {
         let rv = s.resource_version.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut ev = json!({
+        let ev = json!({
             "kind": "Event",
             "apiVersion": "v1",
             "metadata": {
@@ -1346,7 +1345,7 @@ fn add_pod_events(s: &Shared, ns: &str, name: &str, pod: &Value) {
             "reportingComponent": component,
             "reportingInstance": "primary-node"
         });
-        if let Ok(item) = cluster::make_item(&t, &mut ev) {
+        if let Ok(item) = cluster::make_item(&t, ev) {
             s.cluster.store(&t).upsert(item);
         }
     }
