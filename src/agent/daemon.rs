@@ -240,9 +240,28 @@ impl Daemon {
             strict: self.options.strict,
             now,
             host_identity: self.options.host_identity.clone(),
-            show_next: 1,
+            show_next: 0,
         };
-        let plan = plan::plan(&desired, &self.applied, &options);
+        let mut plan = plan::plan(&desired, &self.applied, &options);
+        // The next fire of each added or changed job, for the reload's answer; not of every
+        // unchanged one, which would cost a schedule lookup per job on every reload.
+        for (name, next) in (plan.add.iter_mut().map(|a| (&a.name, &mut a.next)))
+            .chain(plan.change.iter_mut().map(|c| (&c.name, &mut c.next)))
+        {
+            if let Some(job) = desired.jobs.get(name) {
+                *next = plan::upcoming(
+                    &job.schedule,
+                    job.document.spec.jitter,
+                    job.document.spec.suspend,
+                    name,
+                    &PlanOptions {
+                        show_next: 1,
+                        ..options.clone()
+                    },
+                    1,
+                );
+            }
+        }
         self.rejected = desired
             .rejected()
             .map(|f| RejectedFile {

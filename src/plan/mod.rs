@@ -281,7 +281,9 @@ impl Plan {
                     changed = true;
                 }
                 // Equal content (equal hashes): hold one copy, the loaded job's.
-                if let Some(job) = desired.jobs.get(&u.name) {
+                if let Some(job) = desired.jobs.get(&u.name)
+                    && !Arc::ptr_eq(&old.definition, &job.definition)
+                {
                     old.definition = Arc::clone(&job.definition);
                 }
             }
