@@ -331,3 +331,72 @@ fn reload_cli_exits_1_when_a_file_is_rejected() {
     assert_eq!(code, 422, "{outcome}");
     assert!(d.job("ok").is_some());
 }
+
+#[test]
+fn after_a_restart_a_rejected_file_keeps_its_jobs_at_the_last_good_version() {
+    let dd = dirs();
+    let specs = dd.jobs.with_file_name("specs");
+    std::fs::create_dir_all(&specs).expect("specs dir");
+    let spec = specs.join("host.yaml");
+    std::fs::write(
+        &spec,
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata: {name: host}\nspec:\n  hostCollectors:\n    - cpu: {}\n",
+    )
+    .expect("spec");
+    let with_spec = JobFile::new("referencing")
+        .schedule("15 4 * * 1-5")
+        .time_zone("Europe/Berlin")
+        .spec_file("../specs/host.yaml");
+    let with_spec_path = with_spec.write(&dd.jobs);
+    let inline_path = JobFile::new("inline").write(&dd.jobs);
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    let before = wait_job(&d, "referencing", "loaded", |j| j["nextRun"].is_string());
+    d.stop();
+
+    // Both files break while the agent is stopped.
+    for path in [&with_spec_path, &inline_path] {
+        let text = std::fs::read_to_string(path).expect("read");
+        std::fs::write(path, text.replace("schedule:", "schedul:")).expect("break");
+    }
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    let job = wait_job(&d, "referencing", "kept", |j| j["stale"] == true);
+    assert_eq!(job["schedule"], "15 4 * * 1-5", "{job}");
+    assert_eq!(job["timeZone"], "Europe/Berlin", "{job}");
+    assert_eq!(
+        job["nextRun"], before["nextRun"],
+        "scheduled as before: {job}"
+    );
+    let inline = wait_job(&d, "inline", "kept", |j| j["stale"] == true);
+    assert!(inline["nextRun"].is_string(), "{inline}");
+    assert_eq!(d.metric(LAST_RELOAD_OK), Some(0.0));
+    // It runs, as the version that was applied.
+    let applied = read_json(&dd.state.join("applied.json")).expect("applied.json");
+    let run = d.trigger("referencing");
+    let record = d.wait_run(
+        "referencing",
+        run["runId"].as_str().expect("run id"),
+        Duration::from_secs(60),
+    );
+    assert_eq!(record["status"], "succeeded", "{record}");
+    assert_eq!(
+        record["specHash"], applied["jobs"]["referencing"]["specHash"],
+        "{record}"
+    );
+    d.stop();
+
+    // The spec file changes too: the applied version can no longer be rebuilt, and the
+    // agent says so rather than running something that was never applied.
+    std::fs::write(
+        &spec,
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata: {name: host}\nspec:\n  hostCollectors:\n    - memory: {}\n",
+    )
+    .expect("edit spec");
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    wait_job(&d, "inline", "still kept", |j| j["stale"] == true);
+    assert!(d.job("referencing").is_none(), "{}", d.status());
+    let stderr = d.stderr();
+    assert!(
+        stderr.contains("cannot be reproduced") && stderr.contains("referencing"),
+        "{stderr}"
+    );
+}

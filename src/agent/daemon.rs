@@ -22,6 +22,8 @@ use tracing::{debug, error, info, warn};
 
 /// The longest the loop sleeps: wall-clock jumps (suspend, NTP steps) are noticed within this.
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(60);
+/// At most this many waiting messages are handled between two status publications.
+const COALESCE: usize = 256;
 /// How long runs cancelled at shutdown get to write their partial results.
 const CANCEL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -54,6 +56,8 @@ pub struct Daemon {
     scheduler: Scheduler,
     retries: BTreeSet<RetryTimer>,
     running: HashMap<String, Running>,
+    /// How many entries of `running` each job has: a fire checks its own job without a scan.
+    running_per_job: HashMap<String, usize>,
     queue: VecDeque<RunSpec>,
     last_runs: HashMap<String, LastRun>,
     rejected: Vec<RejectedFile>,
@@ -63,6 +67,9 @@ pub struct Daemon {
     watching: bool,
     manual_counter: u64,
     shutting_down: bool,
+    /// Runs decided during one pass over the due timers, started together at its end; `None`
+    /// outside such a pass (runs start at once).
+    batch: Option<Vec<(RunSpec, Cancel)>>,
 }
 
 impl Daemon {
@@ -90,6 +97,7 @@ impl Daemon {
             scheduler: Scheduler::default(),
             retries: BTreeSet::new(),
             running: HashMap::new(),
+            running_per_job: HashMap::new(),
             queue: VecDeque::new(),
             last_runs: HashMap::new(),
             rejected: Vec::new(),
@@ -99,6 +107,7 @@ impl Daemon {
             watching,
             manual_counter: 0,
             shutting_down: false,
+            batch: None,
         }
     }
 
@@ -135,7 +144,22 @@ impl Daemon {
             tokio::select! {
                 message = rx.recv() => match message {
                     Some(Control::Shutdown) | None => break,
-                    Some(message) => self.handle(message, &mut rx).await,
+                    Some(message) => {
+                        self.handle(message, &mut rx).await;
+                        // Messages already waiting (e.g. a burst of finished runs) are handled
+                        // before the status is published once for all of them.
+                        let mut stop = false;
+                        for _ in 0..COALESCE {
+                            match rx.try_recv() {
+                                Ok(Control::Shutdown) => { stop = true; break; }
+                                Ok(message) => self.handle(message, &mut rx).await,
+                                Err(_) => break,
+                            }
+                        }
+                        if stop {
+                            break;
+                        }
+                    }
                 },
                 () = tokio::time::sleep(sleep) => {}
             }
@@ -219,9 +243,28 @@ impl Daemon {
             strict: self.options.strict,
             now,
             host_identity: self.options.host_identity.clone(),
-            show_next: 1,
+            show_next: 0,
         };
-        let plan = plan::plan(&desired, &self.applied, &options);
+        let mut plan = plan::plan(&desired, &self.applied, &options);
+        // The next fire of each added or changed job, for the reload's answer; not of every
+        // unchanged one, which would cost a schedule lookup per job on every reload.
+        for (name, next) in (plan.add.iter_mut().map(|a| (&a.name, &mut a.next)))
+            .chain(plan.change.iter_mut().map(|c| (&c.name, &mut c.next)))
+        {
+            if let Some(job) = desired.jobs.get(name) {
+                *next = plan::upcoming(
+                    &job.schedule,
+                    job.document.spec.jitter,
+                    job.document.spec.suspend,
+                    name,
+                    &PlanOptions {
+                        show_next: 1,
+                        ..options.clone()
+                    },
+                    1,
+                );
+            }
+        }
         self.rejected = desired
             .rejected()
             .map(|f| RejectedFile {
@@ -276,7 +319,7 @@ impl Daemon {
                     self.last_runs.insert(add.name.clone(), last_run_of(&r));
                 }
                 debug!(job = %add.name, "add");
-                self.jobs.insert(add.name.clone(), Arc::new(job.clone()));
+                self.jobs.insert(add.name.clone(), Arc::clone(job));
             }
             for change in &plan.change {
                 let Some(job) = desired.jobs.get(&change.name) else {
@@ -291,7 +334,7 @@ impl Daemon {
                     );
                 }
                 debug!(job = %change.name, fields = change.fields.len(), "change");
-                self.jobs.insert(change.name.clone(), Arc::new(job.clone()));
+                self.jobs.insert(change.name.clone(), Arc::clone(job));
             }
             for remove in &plan.remove {
                 debug!(job = %remove.name, "remove");
@@ -324,18 +367,16 @@ impl Daemon {
                             self.last_runs
                                 .insert(unchanged.name.clone(), last_run_of(&r));
                         }
-                        self.jobs
-                            .insert(unchanged.name.clone(), Arc::new(job.clone()));
+                        self.jobs.insert(unchanged.name.clone(), Arc::clone(job));
                     }
                 }
                 for kept in plan.rejected.iter().flat_map(|r| r.kept.iter()) {
-                    warn!(job = %kept, "job file is rejected and this agent has no earlier version loaded; the job does not run until its file is fixed");
+                    self.restore_kept(kept, now);
                 }
             }
-            let next_applied = plan.next_applied(&desired, &self.applied);
-            if next_applied != self.applied || initial {
+            if plan.apply_to(&desired, &mut self.applied) || initial {
                 let dir = self.state_dir().to_path_buf();
-                let applied = next_applied.clone();
+                let applied = self.applied.clone();
                 let written =
                     tokio::task::spawn_blocking(move || state::write_applied(&dir, &applied, now))
                         .await;
@@ -346,14 +387,25 @@ impl Daemon {
                     }
                     Err(e) => self.state_problem = Some(format!("cannot write applied state: {e}")),
                 }
-                self.applied = next_applied;
             }
-            self.refresh_next_run_metrics();
+            if initial {
+                let names: Vec<String> = self.jobs.keys().cloned().collect();
+                self.refresh_next_run_metrics(&names);
+            } else {
+                let names: Vec<String> = (plan.add.iter().map(|a| a.name.clone()))
+                    .chain(plan.change.iter().map(|c| c.name.clone()))
+                    .collect();
+                self.refresh_next_run_metrics(&names);
+            }
         }
         self.loaded_once = true;
         let successful = plan.rejected.is_empty();
         let summary = plan.summary();
         self.record_reload(cause, now, successful, &summary);
+        // What the load built and nothing kept (reports, documents of unchanged files, the
+        // parser's garbage) goes back to the system rather than staying in the allocator.
+        drop(desired);
+        tokio::task::spawn_blocking(release_freed_memory);
         ReloadOutcome {
             successful,
             changed: plan.has_changes() && !plan.blocked,
@@ -361,6 +413,42 @@ impl Daemon {
             summary,
             plan: Some(plan),
             error: None,
+        }
+    }
+
+    /// Schedules job `name` at its last good version, rebuilt from `applied.json`: its file is
+    /// rejected and this process never loaded it (a restart), yet DESIGN.md keeps it running.
+    fn restore_kept(&mut self, name: &str, now: DateTime<Utc>) {
+        let Some(applied) = self.applied.jobs.get(name) else {
+            return;
+        };
+        match jobs::rebuild_applied(
+            name,
+            &applied.source,
+            &applied.definition,
+            &applied.spec_hash,
+            &self.ctx,
+        ) {
+            Ok(job) => {
+                let last = records::last_fire(self.state_dir(), name).ok().flatten();
+                self.scheduler.add(
+                    name,
+                    self.timing(&job),
+                    job.document.spec.suspend,
+                    last,
+                    now,
+                );
+                if let Ok((mut recent, _)) = records::history(self.state_dir(), name, 1)
+                    && let Some(r) = recent.pop()
+                {
+                    self.last_runs.insert(name.to_string(), last_run_of(&r));
+                }
+                warn!(job = %name, file = %applied.source.display(), "job file is rejected: the job keeps running at its last good version (from applied.json)");
+                self.jobs.insert(name.to_string(), Arc::new(job));
+            }
+            Err(e) => {
+                warn!(job = %name, file = %applied.source.display(), "job file is rejected and {e}; the job does not run until its file is fixed");
+            }
         }
     }
 
@@ -428,8 +516,8 @@ impl Daemon {
         }
     }
 
-    fn refresh_next_run_metrics(&self) {
-        for name in self.jobs.keys() {
+    fn refresh_next_run_metrics(&self, names: &[String]) {
+        for name in names {
             let label = JobLabel { job: name.clone() };
             match self.scheduler.next_of(name) {
                 Some(slot) => {
@@ -449,6 +537,11 @@ impl Daemon {
         if self.shutting_down {
             return;
         }
+        // Every run due now is decided first and spawned after, so that the runs already
+        // started do not compete for the CPU with the deciding of the later ones; records of
+        // missed slots are written last, off the fires' critical path.
+        self.batch = Some(Vec::new());
+        let mut side_records = Vec::new();
         for (name, decision) in self.scheduler.due(now) {
             let Some(job) = self.jobs.get(&name).cloned() else {
                 continue;
@@ -479,7 +572,7 @@ impl Daemon {
                     }
                 ));
                 record.missed = Some(missed);
-                self.write_side_record(&record).await;
+                side_records.push(record);
             }
             if let Some((slot, trigger)) = decision.run {
                 self.fire(job, slot, trigger).await;
@@ -490,6 +583,16 @@ impl Daemon {
                     .get_or_create(&JobLabel { job: name.clone() })
                     .set(slot.at.timestamp() as f64);
             }
+        }
+        let batch = self.batch.take().unwrap_or_default();
+        if !batch.is_empty() {
+            let env = self.run_env();
+            for (spec, cancel) in batch {
+                self.spawn_run(spec, env.clone(), cancel);
+            }
+        }
+        for record in side_records {
+            self.write_side_record(&record).await;
         }
         while let Some(retry) = self.retries.first().cloned() {
             if retry.at > now {
@@ -525,18 +628,23 @@ impl Daemon {
     async fn dispatch(&mut self, spec: RunSpec) -> &'static str {
         use crate::jobs::model::ConcurrencyPolicy;
         let job = spec.job.name.clone();
-        let active: Vec<String> = self
-            .running
-            .iter()
-            .filter(|(_, r)| r.job == job)
-            .map(|(id, _)| id.clone())
-            .chain(
-                self.queue
-                    .iter()
-                    .filter(|q| q.job.name == job)
-                    .map(|q| q.run_id.clone()),
-            )
-            .collect();
+        let busy = self.running_per_job.get(&job).is_some_and(|n| *n > 0)
+            || self.queue.iter().any(|q| q.job.name == job);
+        let active: Vec<String> = if !busy {
+            Vec::new()
+        } else {
+            self.running
+                .iter()
+                .filter(|(_, r)| r.job == job)
+                .map(|(id, _)| id.clone())
+                .chain(
+                    self.queue
+                        .iter()
+                        .filter(|q| q.job.name == job)
+                        .map(|q| q.run_id.clone()),
+                )
+                .collect()
+        };
         if !active.is_empty() {
             match spec.job.document.spec.concurrency_policy {
                 ConcurrencyPolicy::Forbid => {
@@ -580,7 +688,10 @@ impl Daemon {
 
     fn start(&mut self, spec: RunSpec) {
         let cancel = Cancel::default();
-        info!(job = %spec.job.name, run = %spec.run_id, trigger = ?spec.trigger, "run started");
+        *self
+            .running_per_job
+            .entry(spec.job.name.clone())
+            .or_default() += 1;
         self.running.insert(
             run_key(&spec.job.name, &spec.run_id),
             Running {
@@ -589,7 +700,15 @@ impl Daemon {
             },
         );
         self.metrics.jobs_active.set(self.running.len() as i64);
-        executor::spawn(spec, self.run_env(), cancel, self.tx.clone());
+        match &mut self.batch {
+            Some(batch) => batch.push((spec, cancel)),
+            None => self.spawn_run(spec, self.run_env(), cancel),
+        }
+    }
+
+    fn spawn_run(&self, spec: RunSpec, env: executor::RunEnv, cancel: Cancel) {
+        info!(job = %spec.job.name, run = %spec.run_id, trigger = ?spec.trigger, "run started");
+        executor::spawn(spec, env, cancel, self.tx.clone());
     }
 
     async fn trigger(&mut self, name: &str) -> Result<TriggerAccepted, TriggerRefused> {
@@ -623,7 +742,17 @@ impl Daemon {
     }
 
     async fn finished(&mut self, record: RunRecord, persist_error: Option<String>) {
-        self.running.remove(&run_key(&record.job, &record.run_id));
+        if self
+            .running
+            .remove(&run_key(&record.job, &record.run_id))
+            .is_some()
+            && let Some(n) = self.running_per_job.get_mut(&record.job)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.running_per_job.remove(&record.job);
+            }
+        }
         self.metrics.jobs_active.set(self.running.len() as i64);
         if let Some(e) = persist_error {
             error!(job = %record.job, run = %record.run_id, "cannot write run record: {e}");
@@ -762,16 +891,15 @@ impl Daemon {
 
     /// Publishes the current state for `/api/v1/status` and `/readyz`.
     pub fn publish(&self) {
-        let stale: BTreeSet<&String> = self
-            .rejected
-            .iter()
-            .flat_map(|r| {
-                self.jobs
-                    .values()
-                    .filter(move |j| j.source.file == r.path)
-                    .map(|j| &j.name)
-            })
-            .collect();
+        let rejected: std::collections::HashSet<&std::path::Path> =
+            self.rejected.iter().map(|r| r.path.as_path()).collect();
+        let mut running: HashMap<&str, Vec<String>> = HashMap::new();
+        for (key, r) in &self.running {
+            running.entry(r.job.as_str()).or_default().push(
+                key.split_once('/')
+                    .map_or(key.clone(), |(_, id)| id.to_string()),
+            );
+        }
         let jobs = self
             .jobs
             .values()
@@ -781,18 +909,10 @@ impl Daemon {
                 time_zone: job.time_zone.clone(),
                 suspended: job.document.spec.suspend,
                 next_run: self.scheduler.next_of(&job.name).map(|s| s.at),
-                running: self
-                    .running
-                    .iter()
-                    .filter(|(_, r)| r.job == job.name)
-                    .map(|(k, _)| {
-                        k.split_once('/')
-                            .map_or(k.clone(), |(_, id)| id.to_string())
-                    })
-                    .collect(),
+                running: running.remove(job.name.as_str()).unwrap_or_default(),
                 last_run: self.last_runs.get(&job.name).cloned(),
                 source: job.source.file.clone(),
-                stale: stale.contains(&job.name),
+                stale: rejected.contains(job.source.file.as_path()),
             })
             .collect();
         let mut problems = Vec::new();
@@ -819,6 +939,17 @@ impl Daemon {
             watching: self.watching,
         };
         self.status_tx.send_replace(Arc::new(snapshot));
+    }
+}
+
+/// Returns freed heap memory to the system: glibc keeps what a reload freed in its arenas (one
+/// per thread that allocated, and the loader runs on several), which idle RSS would otherwise
+/// carry until the next reload reuses it.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks and shrinks glibc's own arenas; it takes no pointers.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

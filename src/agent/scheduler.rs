@@ -106,7 +106,12 @@ impl Scheduler {
             if let Some(missed) = &decision.missed {
                 entry.handled = entry.handled.max(missed.last);
             }
-            entry.next = entry.timing.next_slot(entry.handled);
+            // When something was decided, `decision.next` is already the slot after `handled`.
+            entry.next = if decision.run.is_some() || decision.missed.is_some() {
+                decision.next
+            } else {
+                entry.timing.next_slot(entry.handled)
+            };
             if let Some(slot) = entry.next {
                 self.timers.insert((slot.at, name.clone()));
             }

@@ -51,6 +51,26 @@ impl Timing {
     /// Decides what to do at `now` about every slot after `last` (the latest slot already fired
     /// or recorded): at most one run (on time, or a catch-up within the deadline), the rest missed.
     pub fn decide(&self, last: DateTime<Utc>, now: DateTime<Utc>) -> Decision {
+        // The common case, a timer reached on time with one slot passed, costs two lookups of
+        // the next fire instead of counting the window; same result as the general path below.
+        if let Some(first) = self.next_slot(last)
+            && first.nominal <= now - self.offset
+            && now - first.at <= ON_TIME_TOLERANCE
+        {
+            let next = self.next_slot(first.nominal);
+            if next.is_none_or(|n| n.nominal > now - self.offset) {
+                return Decision {
+                    run: Some((first, Trigger::Schedule)),
+                    missed: None,
+                    next,
+                };
+            }
+        }
+        self.decide_counting(last, now)
+    }
+
+    /// [`Timing::decide`] by counting every slot in the window (catch-up after downtime).
+    fn decide_counting(&self, last: DateTime<Utc>, now: DateTime<Utc>) -> Decision {
         let passed = missed_between(&self.schedule, last, now - self.offset);
         let Some(latest) = passed.latest else {
             return Decision {
@@ -166,6 +186,45 @@ mod tests {
         let missed = d.missed.expect("missed");
         assert_eq!(missed.count, 30 * 24 * 60 - 1);
         assert!(d.run.is_some());
+    }
+
+    #[test]
+    fn the_on_time_fast_path_agrees_with_counting_the_window() {
+        let exprs = [
+            "* * * * *",
+            "*/5 * * * *",
+            "0 2 * * *",
+            "30 1 * * 0",
+            "0 0 1 * *",
+        ];
+        let zones = ["UTC", "Europe/Berlin", "America/New_York"];
+        let start = t("2025-03-01T00:00:00Z");
+        for expr in exprs {
+            for zone in zones {
+                for offset in [0, 7, 300] {
+                    let tm = Timing {
+                        schedule: Schedule::parse(expr, zone).expect("schedule"),
+                        offset: Duration::seconds(offset),
+                        starting_deadline: Duration::seconds(3600),
+                    };
+                    // Walk through DST changes (March and November) with varied delays.
+                    let mut last = start;
+                    for step in 0..400i64 {
+                        let delay = Duration::seconds((step * 37) % 400);
+                        let Some(slot) = tm.next_slot(last) else {
+                            break;
+                        };
+                        let now = slot.at + delay;
+                        assert_eq!(
+                            tm.decide(last, now),
+                            tm.decide_counting(last, now),
+                            "{expr} {zone} +{offset}s last {last} now {now}"
+                        );
+                        last = slot.nominal + Duration::days(step % 3);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -12,7 +12,6 @@ use crate::state::records::{self, RunRecord, RunStatus, Trigger};
 use crate::state::{self, StateLock};
 use anyhow::{Context as _, bail};
 use chrono::Utc;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Runs `trigger`.
@@ -139,7 +138,7 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
         counter += 1;
     }
     let spec = RunSpec {
-        job: Arc::new(job),
+        job,
         run_id: format!("manual-{stamp}-{counter}"),
         trigger: Trigger::Manual,
         attempt: 1,

@@ -117,6 +117,7 @@ fn now_ns() -> i128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     const JOB: &str = "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {name: a}\nspec:\n  schedule: \"0 2 * * *\"\n  collect: {supportBundle: {hostCollectors: [{memory: {}}]}}\n";
 
@@ -166,6 +167,58 @@ mod tests {
         );
         cache.retain(&[]);
         assert!(cache.entries.is_empty());
+    }
+
+    /// Bytes this thread has read through system calls (`rchar` of /proc/thread-self/io):
+    /// the kernel's count, so it shows whether a file was read without instrumenting our code.
+    fn bytes_read_by_this_thread() -> u64 {
+        let io = std::fs::read_to_string("/proc/thread-self/io").expect("/proc/thread-self/io");
+        io.lines()
+            .find_map(|l| l.strip_prefix("rchar: "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("rchar")
+    }
+
+    #[test]
+    fn an_unchanged_file_is_not_read_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.yaml");
+        // Large enough that reading it stands out from the few bytes of /proc itself.
+        let text = format!("{JOB}{}", "# padding so that a read shows\n".repeat(8_000));
+        std::fs::write(&path, &text).expect("write");
+        age(&path);
+        // The change time cannot be set back: wait until the entry is no longer racy.
+        std::thread::sleep(std::time::Duration::from_nanos(
+            RACY_NANOS as u64 + 100_000_000,
+        ));
+        let size = text.len() as u64;
+        let mut cache = FileCache::default();
+
+        let before = bytes_read_by_this_thread();
+        let first = cache
+            .load_all(std::slice::from_ref(&path), &ctx())
+            .remove(0);
+        let read_first = bytes_read_by_this_thread() - before;
+        assert!(
+            read_first >= size,
+            "the first load reads the file ({read_first} bytes)"
+        );
+        assert!(cache.entries.contains_key(&path), "remembered");
+
+        let before = bytes_read_by_this_thread();
+        let second = cache
+            .load_all(std::slice::from_ref(&path), &ctx())
+            .remove(0);
+        let read_second = bytes_read_by_this_thread() - before;
+        assert!(
+            read_second < size / 10,
+            "an unchanged file is not read again ({read_second} bytes read, the file has {size})"
+        );
+        assert_eq!(second.job_names, first.job_names);
+        assert!(
+            Arc::ptr_eq(&second.jobs[0], &first.jobs[0]),
+            "the same job, shared"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::yaml::{self, Loc, Node, Value};
 use serde::Serialize;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Job files larger than this are refused: a schedule is a few lines, and troubleshoot specs
 /// (which can be large) live in their own files referenced from `collect.specs`.
@@ -22,7 +23,7 @@ pub struct FileReport {
     /// The jobs it defines (only when it has no errors); loading a directory or paths moves
     /// them into [`super::Desired::jobs`], so there this is empty.
     #[serde(skip)]
-    pub jobs: Vec<Job>,
+    pub jobs: Vec<Arc<Job>>,
     /// Names of the jobs it defines, valid or not (so a rejected file still says what it holds).
     pub job_names: Vec<String>,
     /// Errors and warnings, in file order.
@@ -102,7 +103,7 @@ pub fn load_file(path: &Path, ctx: &Context, cache: &mut LoadCache) -> FileRepor
             if let Some(job) =
                 validate::check(doc, node, &source, &text, ctx, cache, &mut diagnostics)
             {
-                report.jobs.push(job);
+                report.jobs.push(Arc::new(job));
             }
         }
         report.diagnostics.extend(diagnostics);
@@ -336,5 +337,171 @@ fn typed_document(
             out.push(d);
             None
         }
+    }
+}
+
+/// Why a job kept from `applied.json` could not be rebuilt as it was applied.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    /// The stored definition does not read as a job any more (e.g. written by another version).
+    #[error("its applied definition no longer validates: {0}")]
+    Invalid(String),
+    /// It reads, but not to the applied version: a referenced spec file changed since.
+    #[error(
+        "its applied version cannot be reproduced (a referenced spec file changed since it was applied: {expected} ≠ {found})"
+    )]
+    Changed {
+        /// The hash in `applied.json`.
+        expected: String,
+        /// The hash of what was rebuilt.
+        found: String,
+    },
+}
+
+/// Rebuilds job `name` from the definition `applied.json` stored for it, as if it were still
+/// written in `source` (spec paths resolve from there): the last good version of a job whose
+/// file is now rejected, when the agent starts without it in memory.
+///
+/// The result is the applied job only when its definition hashes to `spec_hash`; referenced
+/// spec files are read as they are now, so one edited since gives [`RebuildError::Changed`].
+pub fn rebuild_applied(
+    name: &str,
+    source: &Path,
+    definition: &serde_json::Value,
+    spec_hash: &str,
+    ctx: &Context,
+) -> Result<Job, RebuildError> {
+    let spec = definition
+        .get("spec")
+        .ok_or_else(|| RebuildError::Invalid("no `spec`".into()))?;
+    let first = rebuild_once(name, source, definition, spec, spec_hash, ctx);
+    // `timeZone` is in the definition whether the file set it or the agent's default applied;
+    // in the second case it is not the file's, and it comes last in the definition.
+    if let (Err(RebuildError::Changed { .. }), Some(zone)) = (
+        &first,
+        spec.get("timeZone").and_then(serde_json::Value::as_str),
+    ) {
+        let mut implicit = spec.clone();
+        if let Some(map) = implicit.as_object_mut() {
+            map.remove("timeZone");
+        }
+        let ctx = Context {
+            default_time_zone: zone.to_string(),
+        };
+        if let Ok(job) = rebuild_once(name, source, definition, &implicit, spec_hash, &ctx) {
+            return Ok(job);
+        }
+    }
+    first
+}
+
+fn rebuild_once(
+    name: &str,
+    source: &Path,
+    definition: &serde_json::Value,
+    spec: &serde_json::Value,
+    spec_hash: &str,
+    ctx: &Context,
+) -> Result<Job, RebuildError> {
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("name".into(), serde_json::Value::String(name.to_string()));
+    if let Some(labels) = definition
+        .get("labels")
+        .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
+    {
+        metadata.insert("labels".into(), labels.clone());
+    }
+    let document = serde_json::json!({
+        "apiVersion": defaults::API_VERSION,
+        "kind": defaults::KIND,
+        "metadata": metadata,
+        "spec": spec,
+    });
+    // JSON is YAML: the stored definition goes through the loader's own checks.
+    let text = serde_json::to_string_pretty(&document)
+        .map_err(|e| RebuildError::Invalid(e.to_string()))?;
+    let node = yaml::parse_documents(&text)
+        .map_err(|e| RebuildError::Invalid(e.message))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| RebuildError::Invalid("empty definition".into()))?;
+    let mut diagnostics = Vec::new();
+    let errors = |diagnostics: &[Diagnostic]| {
+        diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let doc = typed_document(source, &text, &node, &mut diagnostics)
+        .ok_or_else(|| RebuildError::Invalid(errors(&diagnostics)))?;
+    let src = super::Source {
+        file: source.to_path_buf(),
+        document: 0,
+        line: 0,
+    };
+    let job = validate::check(
+        doc,
+        &node,
+        &src,
+        &text,
+        ctx,
+        &mut LoadCache::default(),
+        &mut diagnostics,
+    )
+    .ok_or_else(|| RebuildError::Invalid(errors(&diagnostics)))?;
+    if job.spec_hash != spec_hash {
+        return Err(RebuildError::Changed {
+            expected: spec_hash.to_string(),
+            found: job.spec_hash,
+        });
+    }
+    Ok(job)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_applied_definition_rebuilds_to_the_same_job() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.yaml");
+        std::fs::write(
+            &path,
+            "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: a\n  labels: {team: x}\nspec:\n  schedule: \"0 2 * * *\"\n  timeout: 10m\n  jitter: 5m\n  retry: {limit: 2}\n  collect:\n    supportBundle:\n      hostCollectors:\n        - cpu: {}\n        - run: {collectorName: s, command: sleep, args: [\"1\"]}\n      analyzers:\n        - hostOS: {outcomes: [{pass: {message: ok}}]}\n",
+        )
+        .expect("write");
+        let ctx = Context {
+            default_time_zone: "UTC".into(),
+        };
+        let report = load_file(&path, &ctx, &mut LoadCache::default());
+        assert!(!report.is_rejected(), "{:?}", report.diagnostics);
+        let job = &report.jobs[0];
+        // The agent's default zone has changed since: the job still rebuilds as applied.
+        let other_ctx = Context {
+            default_time_zone: "Asia/Tokyo".into(),
+        };
+        let again = rebuild_applied("a", &path, &job.definition, &job.spec_hash, &other_ctx)
+            .expect("rebuilds");
+        assert_eq!(again.spec_hash, job.spec_hash);
+        assert_eq!(again.time_zone, "UTC");
+        assert_eq!(again.document.spec.retry.limit, 2);
+
+        let explicit = std::fs::read_to_string(&path).expect("read").replace(
+            "  timeout: 10m\n",
+            "  timeout: 10m\n  timeZone: Europe/Berlin\n",
+        );
+        std::fs::write(&path, explicit).expect("write");
+        let report = load_file(&path, &ctx, &mut LoadCache::default());
+        let job = &report.jobs[0];
+        let again = rebuild_applied("a", &path, &job.definition, &job.spec_hash, &other_ctx)
+            .expect("rebuilds");
+        assert_eq!(again.time_zone, "Europe/Berlin");
+        assert!(matches!(
+            rebuild_applied("a", &path, &job.definition, "0000", &ctx),
+            Err(RebuildError::Changed { .. })
+        ));
     }
 }

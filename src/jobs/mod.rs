@@ -14,7 +14,7 @@ mod validate;
 
 pub use cache::FileCache;
 pub use discover::{Ignored, ignore_reason};
-pub use load::{FileReport, MAX_FILE_BYTES};
+pub use load::{FileReport, MAX_FILE_BYTES, RebuildError, rebuild_applied};
 pub use model::JobDocument;
 pub use secret::SecretRef;
 use validate::LoadCache;
@@ -28,6 +28,7 @@ use crate::yaml::Loc;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where a job was defined.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -79,8 +80,8 @@ pub struct Job {
     /// The troubleshoot collectors, analyzers and redactors it runs.
     pub collection: TroubleshootSpec,
     /// Everything that defines the job's behaviour, as JSON: what `plan` diffs and
-    /// `applied.json` stores.
-    pub definition: serde_json::Value,
+    /// `applied.json` stores (shared with the applied state, not copied).
+    pub definition: Arc<serde_json::Value>,
     /// Hex sha256 of `definition`.
     pub spec_hash: String,
 }
@@ -104,7 +105,7 @@ impl Job {
             source,
             spec_files,
             collection,
-            definition,
+            definition: Arc::new(definition),
             spec_hash,
         }
     }
@@ -156,7 +157,7 @@ fn definition(
 #[derive(Clone, Debug, Default)]
 pub struct Desired {
     /// Valid jobs by name (from files without errors).
-    pub jobs: BTreeMap<String, Job>,
+    pub jobs: BTreeMap<String, Arc<Job>>,
     /// Every file read, in path order.
     pub files: Vec<FileReport>,
     /// Directory entries skipped on purpose.
@@ -381,7 +382,7 @@ fn assemble(mut files: Vec<FileReport>, ignored: Vec<Ignored>) -> Desired {
     let mut jobs = BTreeMap::new();
     for f in &mut files {
         if !f.is_rejected() {
-            // Moved, not cloned: a job holds its whole definition and troubleshoot spec.
+            // Shared, not copied: the file cache holds the same jobs.
             for job in std::mem::take(&mut f.jobs) {
                 jobs.insert(job.name.clone(), job);
             }

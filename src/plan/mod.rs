@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// One job as the agent applied it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,8 +27,25 @@ pub struct AppliedJob {
     pub source: PathBuf,
     /// Hex sha256 of `definition`.
     pub spec_hash: String,
-    /// The job's definition (see [`Job::definition`]).
-    pub definition: Value,
+    /// The job's definition (see [`Job::definition`]), shared with the loaded job.
+    #[serde(with = "shared_value")]
+    pub definition: Arc<Value>,
+}
+
+/// (De)serializes an `Arc<Value>` as the value (serde's `rc` feature would rebuild every
+/// dependent crate for this one field).
+mod shared_value {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::Value;
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(value: &Arc<Value>, s: S) -> Result<S::Ok, S::Error> {
+        Value::serialize(value, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Value>, D::Error> {
+        Value::deserialize(d).map(Arc::new)
+    }
 }
 
 /// What the agent has applied (empty before the first start).
@@ -43,7 +61,7 @@ impl AppliedJob {
         AppliedJob {
             source: job.source.file.clone(),
             spec_hash: job.spec_hash.clone(),
-            definition: job.definition.clone(),
+            definition: Arc::clone(&job.definition),
         }
     }
 
@@ -232,6 +250,48 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// Updates `applied` in place to [`Plan::next_applied`] (what this plan, made against
+    /// `applied`, applies), touching only the jobs it adds, changes or removes; returns whether
+    /// anything changed. A reload of one edited file among thousands then costs one job's work.
+    pub fn apply_to(&self, desired: &Desired, applied: &mut Applied) -> bool {
+        if self.blocked {
+            return false;
+        }
+        let mut changed = false;
+        for name in self
+            .add
+            .iter()
+            .map(|a| &a.name)
+            .chain(self.change.iter().map(|c| &c.name))
+        {
+            if let Some(job) = desired.jobs.get(name) {
+                applied.jobs.insert(name.clone(), AppliedJob::from_job(job));
+                changed = true;
+            }
+        }
+        for r in &self.remove {
+            changed |= applied.jobs.remove(&r.name).is_some();
+        }
+        // Unchanged jobs can still have moved to another file.
+        for u in &self.unchanged {
+            if let Some(old) = applied.jobs.get_mut(&u.name) {
+                if old.source != u.source {
+                    old.source = u.source.clone();
+                    changed = true;
+                }
+                // Equal content (equal hashes): hold one copy, the loaded job's.
+                if let Some(job) = desired.jobs.get(&u.name)
+                    && !Arc::ptr_eq(&old.definition, &job.definition)
+                {
+                    old.definition = Arc::clone(&job.definition);
+                }
+            }
+        }
+        changed
+    }
+}
+
 /// Compares the desired jobs with the applied ones.
 pub fn plan(desired: &Desired, applied: &Applied, options: &PlanOptions) -> Plan {
     let mut plan = Plan::default();
@@ -284,13 +344,12 @@ pub fn plan(desired: &Desired, applied: &Applied, options: &PlanOptions) -> Plan
                 suspended: job.document.spec.suspend,
                 next,
             }),
-            Some(old) if old.spec_hash == job.spec_hash && old.definition == job.definition => {
-                plan.unchanged.push(Unchanged {
-                    name: name.clone(),
-                    source: job.source.file.clone(),
-                    next,
-                })
-            }
+            // The hash is of the definition: equal hashes are equal definitions.
+            Some(old) if old.spec_hash == job.spec_hash => plan.unchanged.push(Unchanged {
+                name: name.clone(),
+                source: job.source.file.clone(),
+                next,
+            }),
             Some(old) => {
                 let fields = diff(&old.definition, &job.definition);
                 let timing_changed = fields.iter().any(|f| {
@@ -380,4 +439,63 @@ pub fn upcoming(
         .filter(|f| f.at > options.now)
         .take(count)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::{Context, load_dir};
+
+    fn job(name: &str, schedule: &str) -> String {
+        format!(
+            "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {{name: {name}}}\nspec:\n  schedule: \"{schedule}\"\n  collect: {{supportBundle: {{hostCollectors: [{{memory: {{}}}}]}}}}\n"
+        )
+    }
+
+    #[test]
+    fn applying_a_plan_in_place_gives_the_next_applied_state() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = Context {
+            default_time_zone: "UTC".into(),
+        };
+        let options = PlanOptions {
+            strict: false,
+            now: "2025-01-01T00:00:00Z".parse().expect("time"),
+            host_identity: "h".into(),
+            show_next: 1,
+        };
+        let write =
+            |file: &str, text: &str| std::fs::write(dir.path().join(file), text).expect("write");
+        write("a.yaml", &job("a", "0 1 * * *"));
+        write("b.yaml", &job("b", "0 2 * * *"));
+        write("c.yaml", &job("c", "0 3 * * *"));
+        let mut applied = Applied::default();
+        // Each step: an add, then a change + a removal + a move + a rejected file.
+        let steps: [&dyn Fn(); 2] = [&|| {}, &|| {
+            write("a.yaml", &job("a", "5 1 * * *"));
+            std::fs::remove_file(dir.path().join("b.yaml")).expect("rm");
+            std::fs::remove_file(dir.path().join("c.yaml")).expect("rm");
+            write("moved.yaml", &job("c", "0 3 * * *"));
+            write("d.yaml", "apiVersion: nope\n");
+        }];
+        for step in steps {
+            step();
+            let desired = load_dir(dir.path(), &ctx).expect("load");
+            let plan = plan(&desired, &applied, &options);
+            let expected = plan.next_applied(&desired, &applied);
+            let changed = plan.apply_to(&desired, &mut applied);
+            assert!(changed);
+            assert_eq!(applied, expected);
+            let again = super::plan(&desired, &applied, &options);
+            assert!(
+                !again.apply_to(&desired, &mut applied),
+                "nothing left to apply"
+            );
+        }
+        assert_eq!(
+            applied.jobs["c"].source,
+            dir.path().join("moved.yaml"),
+            "a moved job is unchanged but its source follows"
+        );
+    }
 }

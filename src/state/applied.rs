@@ -80,7 +80,9 @@ mod tests {
             AppliedJob {
                 source: "/jobs/a.yaml".into(),
                 spec_hash: "abc".into(),
-                definition: serde_json::json!({"spec": {"schedule": "0 2 * * *"}}),
+                definition: std::sync::Arc::new(
+                    serde_json::json!({"spec": {"schedule": "0 2 * * *"}}),
+                ),
             },
         );
         write_applied(dir.path(), &applied, Utc::now()).expect("write");
