@@ -208,7 +208,10 @@ fn keep_partial_bundles(
                 token_key_file: settings.token_key_file.clone(),
                 token_map_key_file: settings.token_map_key_file.clone(),
             };
-            let definition = desired.as_ref().and_then(|d| d.jobs.get(&job));
+            let definition = desired
+                .as_ref()
+                .and_then(|d| d.jobs.get(&job))
+                .map(|j| &**j);
             if interrupted.iter().any(|(j, r)| *j == job && *r == run_id)
                 && let Err(e) = archive_partial(state_dir, &job, definition, &keys, &staging)
             {
