@@ -70,9 +70,9 @@ fresh() { # fresh NAME SRC: a private copy to redact in place (untimed)
 }
 
 measure() { # measure NAME CMD...: appends seconds and peak RSS
-  local out secs rss
-  out=$( { /usr/bin/time -f "TIME %e %M" "${@:2}" >"$WORK/$1.out" 2>"$WORK/$1.err"; } 2>&1 | grep '^TIME' || true)
-  read -r _ secs rss <<<"$out"
+  local secs rss
+  /usr/bin/time -o "$WORK/$1.time" -f "%e %M" "${@:2}" >"$WORK/$1.out" 2>"$WORK/$1.err" || true
+  read -r secs rss <"$WORK/$1.time"
   [ -n "${secs:-}" ] || { echo "$1 failed:"; tail -5 "$WORK/$1.err"; exit 1; }
   TIMES[$1]+="$secs "
   RSS[$1]+="$rss "
@@ -89,7 +89,7 @@ for ((r = 1; r <= REPS; r++)); do
   measure sos sos clean --batch --tmp-dir "$WORK/sostmp" --keywords hunter2,orders,shop "$WORK/$SOS_DIR"
   grep -q '"ip_map": {}' "$WORK"/sostmp/*private_map && { echo "sos clean obfuscated nothing: check its input"; exit 1; }
 done
-grep -o 'masks=[0-9]*' "$WORK/ours.out" | sed 's/^/ours: /'
+grep -o ' masks=[0-9]*' "$WORK/ours.out" | sed 's/^/ours: /'
 sed 's/^/  /' "$WORK/ours.err" | head -40
 echo "rg matching lines: $(rg -c --no-ignore --hidden "${RG_ARGS[@]}" "$WORK/src" | awk -F: '{s+=$NF} END {print s}')"
 

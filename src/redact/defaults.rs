@@ -9,6 +9,9 @@
 //!
 //! `scan` is the cheap pre-filter: it is tested against the lower-cased line (we test it case-insensitively
 //! on the line, which is the same for these ASCII patterns) and the main regex runs only when it matches.
+//! A scan must match every line its regex (or selector) can match; most are upstream's, some are
+//! narrower than upstream's but still implied by the regex (`uid *=` for `(Uid *= *)…`), because a
+//! word as common as `uid` or `://` sends most lines of Kubernetes JSON and logs down the slow path.
 
 /// A single-line default: `regex` is applied to every line whose lower-cased text matches `scan`.
 #[derive(Clone, Copy, Debug)]
@@ -97,7 +100,7 @@ pub const SINGLE_LINE: &[DefaultSingle] = &[
     // http://user:password@host:8888 — two `mask` groups upstream, renamed.
     DefaultSingle {
         name: "Redact connection strings with username and password",
-        scan: r"https?|ftp",
+        scan: r#"(?:https?|ftp)://[^"/]*@"#,
         regex: r#"(?i)(https?|ftp)(:\/\/)(?P<mask_1>[^:\"\/]+){1}(:)(?P<mask_2>[^@\"\/]+){1}(?P<host>@[^:\/\s\"]+){1}(?P<port>:[\d]+)?"#,
     },
     // user:password@tcp(host:3309)/db-name — four `mask` groups and `[\w\d\S-_]` upstream.
@@ -110,47 +113,47 @@ pub const SINGLE_LINE: &[DefaultSingle] = &[
     // names; `://`, which every match contains, pre-filters the same lines far more cheaply.
     DefaultSingle {
         name: "Redact database connection strings that contain username and password",
-        scan: r"://",
+        scan: r#"://[^"/]*@"#,
         regex: r#"\b(\w*:\/\/)(?P<mask_1>[^:\"\/]*){1}(:)(?P<mask_2>[^:\"\/]*){1}(@)(?P<mask_3>[^:\"\/]*){1}(?P<port>:[\d]*)?(\/)(?P<mask_4>[\w\d\S\-_]+){1}\b"#,
     },
     DefaultSingle {
         name: "Redact 'Data Source' values commonly found in database connection strings",
-        scan: r"data source",
+        scan: r"data source *=",
         regex: r"(?i)(Data Source *= *)(?P<mask>[^\;]+)(;)",
     },
     DefaultSingle {
         name: "Redact 'location' values commonly found in database connection strings",
-        scan: r"location",
+        scan: r"location *=",
         regex: r"(?i)(location *= *)(?P<mask>[^\;]+)(;)",
     },
     DefaultSingle {
         name: "Redact 'User ID' values commonly found in database connection strings",
-        scan: r"user id",
+        scan: r"user id *=",
         regex: r"(?i)(User ID *= *)(?P<mask>[^\;]+)(;)",
     },
     DefaultSingle {
         name: "Redact 'password' values commonly found in database connection strings",
-        scan: r"password",
+        scan: r"password *=",
         regex: r"(?i)(password *= *)(?P<mask>[^\;]+)(;)",
     },
     DefaultSingle {
         name: "Redact 'Server' values commonly found in database connection strings",
-        scan: r"server",
+        scan: r"server *=",
         regex: r"(?i)(Server *= *)(?P<mask>[^\;]+)(;)",
     },
     DefaultSingle {
         name: "Redact 'Database' values commonly found in database connection strings",
-        scan: r"database",
+        scan: r"database *=",
         regex: r"(?i)(Database *= *)(?P<mask>[^\;]+)(;)",
     },
     DefaultSingle {
         name: "Redact 'UID' values commonly found in database connection strings",
-        scan: r"uid",
+        scan: r"uid *=",
         regex: r"(?i)(Uid *= *)(?P<mask>[^\;]+)(;)",
     },
     DefaultSingle {
         name: "Redact 'Pwd' values commonly found in database connection strings",
-        scan: r"pwd",
+        scan: r"pwd *=",
         regex: r"(?i)(Pwd *= *)(?P<mask>[^\;]+)(;)",
     },
 ];
@@ -283,7 +286,7 @@ pub const EXTRA_SINGLE: &[DefaultSingle] = &[
     },
     DefaultSingle {
         name: "agent extra: one-line JSON env pairs",
-        scan: r#""value""#,
+        scan: r"pass|secret|token|credential|auth|user|database|owner|key",
         regex: concat!(
             r#"(?i)("name"\s*:\s*"[^"]*"#,
             env_word!(),
@@ -292,7 +295,7 @@ pub const EXTRA_SINGLE: &[DefaultSingle] = &[
     },
     DefaultSingle {
         name: "agent extra: escaped JSON env pairs with spaces",
-        scan: r#"\\"value\\""#,
+        scan: r"pass|secret|token|credential|auth|user|database|owner|key",
         regex: concat!(
             r#"(?i)(\\"name\\"\s*:\s*\\"[^"\\]*"#,
             env_word!(),
@@ -330,7 +333,7 @@ pub const EXTRA_SINGLE: &[DefaultSingle] = &[
     },
     DefaultSingle {
         name: "agent extra: credentials in any URL",
-        scan: r"://",
+        scan: r#"://[^"/]*@"#,
         regex: r#"(?i)\b([a-z][a-z0-9+.-]*://)(?P<mask_1>[^:@/\s"']*)(:)(?P<mask_2>[^@/\s"']+)(@)"#,
     },
     DefaultSingle {
@@ -410,13 +413,13 @@ pub const EXTRA_SINGLE: &[DefaultSingle] = &[
 pub const EXTRA_MULTI: &[DefaultMulti] = &[
     DefaultMulti {
         name: "agent extra: secret env values in multiline JSON",
-        scan: r#""name""#,
+        scan: r"pass|secret|token|credential|auth|user|database|owner|key",
         selector: concat!(r#"(?i)"name": *"[^"]*"#, env_word!(), r#"""#),
         redactor: r#"(?i)("value": *")(?P<mask>(?:[^"\\]|\\.)+)(")"#,
     },
     DefaultMulti {
         name: "agent extra: secret env values in YAML name/value pairs",
-        scan: r"name:",
+        scan: r"pass|secret|token|credential|auth|user|database|owner|key",
         selector: concat!(
             r#"(?i)^\s*(?:-\s+)?name:\s*["']?[A-Za-z0-9_.-]*"#,
             env_word!(),

@@ -640,6 +640,64 @@ mod tests {
     }
 
     #[test]
+    fn skip_ahead_search_changes_nothing() {
+        // The same chain with and without the buffer-wide pre-filter search must redact alike,
+        // including anchored user patterns, multi-line pairs across hits and PEM blocks.
+        let fast = compile(&[RedactorRule {
+            name: "u".into(),
+            removals: Removals {
+                regex: vec![
+                    RegexRemoval {
+                        selector: None,
+                        redactor: Some(r"^(secret: )(?P<mask>.*)$".into()),
+                    },
+                    RegexRemoval {
+                        selector: Some(r"^NEXT$".into()),
+                        redactor: Some(r"^(?P<mask>.+)$".into()),
+                    },
+                ],
+                ..Default::default()
+            },
+            ..Default::default()
+        }])
+        .expect("compiles");
+        assert!(fast.any.is_some());
+        let mut slow = fast.clone();
+        slow.any = None;
+        let mut input = String::new();
+        for i in 0..2000 {
+            input.push_str(&format!("line {i} plain text\n"));
+            match i % 97 {
+                0 => input.push_str("secret: anchored\nx secret: not-anchored\n"),
+                1 => input.push_str("NEXT\nmasked-next-line\n"),
+                2 => input.push_str("  \"name\": \"DB_PASSWORD\",\n  \"value\": \"pw\"\n"),
+                3 => input.push_str(
+                    "-----BEGIN RSA PRIVATE KEY-----\nbody\n-----END RSA PRIVATE KEY-----\n",
+                ),
+                4 => input.push_str("Authorization: Bearer tok3nvalue99\n"),
+                _ => {}
+            }
+        }
+        input.push_str("no final newline secret: x");
+        let (a, ca) = run(&fast, "f", input.as_bytes());
+        let (b, cb) = run(&slow, "f", input.as_bytes());
+        assert_eq!(a, b);
+        assert_eq!(ca, cb);
+        let text = String::from_utf8(a).expect("utf8");
+        for leak in [
+            "secret: anchored",
+            "masked-next-line",
+            "\"pw\"",
+            "\nbody\n",
+            "tok3nvalue99",
+        ] {
+            assert!(!text.contains(leak), "{leak}");
+        }
+        // Not at the line start: the user pattern leaves it, the KEY=value / YAML extras do not apply.
+        assert!(text.contains("x secret: not-anchored"), "{text}");
+    }
+
+    #[test]
     fn window_cut_prefers_delimiters() {
         assert_eq!(window_cut(b"abc,def"), 4);
         assert_eq!(window_cut(b"abcdef"), 6);

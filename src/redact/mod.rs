@@ -1,7 +1,8 @@
 //! Support-bundle redaction compatible with replicatedhq/troubleshoot (`pkg/redact`).
 //!
 //! Pure logic: it knows nothing about where files come from.
-//! - [`defaults`]: the built-in redactor set (troubleshoot's §3.2 list, same order, same mask text).
+//! - [`defaults`]: the built-in redactor set (troubleshoot's §3.2 list, same order, same mask text),
+//!   then the agent extras (what upstream's set misses); [`DefaultSet`] picks upstream-only or both.
 //! - [`rules`]: user `Redactor` rules compiled into matchers (`values`, `regex`, `yamlPath`,
 //!   `fileSelector` globs) and [`check_rule`] for `validate`.
 //! - [`engine`]: line-by-line streaming redaction of one file ([`redact_stream`]).

@@ -381,6 +381,58 @@ fn group_name_at(chars: &[char], i: usize) -> Option<(usize, &[char])> {
     Some((prefix, &rest[prefix..prefix + end]))
 }
 
+/// `pattern` with every `(?P<name>` / `(?<name>` outside classes and escapes turned into `(`.
+fn strip_group_names(pattern: &str) -> String {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::with_capacity(pattern.len());
+    let mut i = 0;
+    let mut in_class = false;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(&n) = chars.get(i + 1) {
+                    out.push(n);
+                }
+                i += 2;
+                continue;
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                i += 1;
+                for lead in ['^', ']'] {
+                    if chars.get(i) == Some(&lead) {
+                        out.push(lead);
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            '[' if chars.get(i + 1) == Some(&':') => {
+                if let Some(end) = find_posix_end(&chars, i) {
+                    out.extend(&chars[i..=end]);
+                    i = end + 1;
+                    continue;
+                }
+            }
+            ']' if in_class => in_class = false,
+            '(' if !in_class => {
+                if let Some((prefix, name)) = group_name_at(&chars, i) {
+                    out.push('(');
+                    i += prefix + name.len() + 1;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
 /// Calls `f` with every group name outside classes and escapes.
 fn scan_groups(chars: &[char], mut f: impl FnMut(&str)) {
     let mut i = 0;
@@ -522,9 +574,11 @@ fn chunk_filter(patterns: &[String]) -> Option<Regex> {
     {
         return None;
     }
+    // One regex may not repeat a group name (`mask` is in most user patterns); names do not change
+    // what matches, so they go.
     let alternation = patterns
         .iter()
-        .map(|p| format!("(?:{p})"))
+        .map(|p| format!("(?:{})", strip_group_names(p)))
         .collect::<Vec<_>>()
         .join("|");
     RegexBuilder::new(&format!("(?m){alternation}"))
@@ -885,6 +939,15 @@ mod tests {
             r"(?P<drop_1>a)(?P<drop_2>b)"
         );
         assert!(build(r"\b(?P<mask>[^:\/]*)(:)(?P<mask>[\w\d\S-_]+)").is_ok());
+    }
+
+    #[test]
+    fn group_names_are_stripped_for_the_chunk_filter() {
+        assert_eq!(
+            strip_group_names(r"(?P<mask>a)\(?P<x>[(?P<y>]"),
+            r"(a)\(?P<x>[(?P<y>]"
+        );
+        assert_eq!(strip_group_names(r"(?<drop>b)(?:c)"), r"(b)(?:c)");
     }
 
     #[test]
