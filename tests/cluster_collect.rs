@@ -465,3 +465,33 @@ fn a_generated_cluster_collects_every_pod_through_pages() {
         "no paginated request"
     );
 }
+
+#[test]
+fn validate_warns_when_a_job_needs_a_cluster_and_none_is_configured() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let job = dir.path().join("kube.yaml");
+    std::fs::write(
+        &job,
+        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: kube\nspec:\n  schedule: \"0 2 * * *\"\n  collect:\n    autoDiscovery: true\n",
+    )
+    .expect("job");
+    let validate = |kubeconfig: Option<&Path>| {
+        let mut cmd = agent(&dir.path().join("state"));
+        cmd.env("HOME", dir.path())
+            .env_remove("KUBECONFIG")
+            .env_remove("KUBERNETES_SERVICE_HOST");
+        if let Some(kc) = kubeconfig {
+            cmd.env("TROUBLESHOOT_AGENT_KUBECONFIG", kc);
+        }
+        cmd.arg("validate").arg(&job).output().expect("validate")
+    };
+    let out = validate(None);
+    let err = support::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "a warning, not an error: {err}");
+    assert!(err.contains("warning: job `kube` collects from a cluster but this agent has no Kubernetes configuration"), "{err}");
+    // With the `kubeconfig` setting the warning goes away.
+    let kc = dir.path().join("kc");
+    std::fs::write(&kc, kubeconfig_for("http://127.0.0.1:1", "default")).expect("kc");
+    let err = support::stderr(&validate(Some(&kc)));
+    assert!(!err.contains("no Kubernetes configuration"), "{err}");
+}
