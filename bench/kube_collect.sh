@@ -38,7 +38,14 @@ SERVER=$ROOT/target/release/examples/kube-test-server
 # here, e.g.:
 #   cargo build --release >/dev/null 2>&1
 #   AGENT_CMD=${AGENT_CMD:-"$ROOT/target/release/troubleshoot-agent ... --kubeconfig {KUBECONFIG} ... {OUT}"}
-AGENT_CMD=${AGENT_CMD:-}
+# The agent's collection alone (examples/kube-collect.rs: clusterResources of all namespaces into a
+# directory, no archive), the same work as the kubectl command. AGENT_CMD=none measures kubectl only.
+if [ "${AGENT_CMD:-}" != none ]; then
+  cargo build --release --example kube-collect >/dev/null 2>&1
+  AGENT_CMD=${AGENT_CMD:-"$ROOT/target/release/examples/kube-collect {KUBECONFIG} {OUT}"}
+else
+  AGENT_CMD=
+fi
 # ---------------------------------------------------------------------------------------------
 
 # The resources troubleshoot's clusterResources collector lists (pkg/collect/cluster_resources.go),

@@ -135,7 +135,9 @@ pub async fn connect(
             from_kubeconfig(merged, &options, source).await?
         }
     };
-    config.read_timeout = Some(read_timeout);
+    // The per-call timeout of `Api` is the one that reports; this one only stops a connection
+    // that hangs past it (e.g. a log stream), so it must not fire first.
+    config.read_timeout = Some(read_timeout + Duration::from_secs(5));
     config.connect_timeout = Some(read_timeout.min(Duration::from_secs(10)));
     let default_namespace = config.default_namespace.clone();
     let client = kube::Client::try_from(config)
