@@ -773,6 +773,10 @@ impl Daemon {
         if let Some(bundle) = &record.bundle {
             self.metrics.bundle_size.observe(bundle.size as f64);
         }
+        for u in &record.uploads {
+            let took = std::time::Duration::from_millis(u.duration_ms.unwrap_or(0));
+            self.metrics.observe_upload(&u.target, &u.status, took);
+        }
         self.last_runs
             .insert(record.job.clone(), last_run_of(&record));
         if matches!(record.status, RunStatus::Failed | RunStatus::TimedOut)

@@ -135,6 +135,7 @@ pub async fn execute(
     record.bundle = outcome.bundle;
     record.analysis = outcome.analysis;
     record.redaction = outcome.redaction;
+    record.uploads = outcome.uploads;
     record.ended_at = Some(env.clock.now());
     if let Err(e) = persist(&env.state_dir, &record).await {
         persist_error = Some(e);

@@ -36,6 +36,15 @@ pub struct JobLabel {
     pub job: String,
 }
 
+/// `{target,status}` labels of uploads.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UploadLabel {
+    /// `s3:<bucket>`, `gcs:<bucket>`, `http:<host>`.
+    pub target: String,
+    /// `succeeded`, `failed` or `pending` (an attempt failed and the queue retries it).
+    pub status: String,
+}
+
 /// Every metric the agent exports.
 pub struct Metrics {
     registry: Registry,
@@ -59,6 +68,10 @@ pub struct Metrics {
     pub next_run: Family<JobLabel, Gauge<f64, AtomicU64>>,
     /// Missed fires per job.
     pub missed_runs: Family<JobLabel, Counter>,
+    /// Upload outcomes per target.
+    pub uploads: Family<UploadLabel, Counter>,
+    /// Upload attempt durations.
+    pub upload_duration: Histogram,
 }
 
 impl Default for Metrics {
@@ -83,6 +96,8 @@ impl Metrics {
             config_files: Family::default(),
             next_run: Family::default(),
             missed_runs: Family::default(),
+            uploads: Family::default(),
+            upload_duration: Histogram::new(exponential_buckets(0.05, 2.0, 16)),
         };
         // Gauges keep their names as given; counters get `_total` appended by the encoder.
         registry.register("jobs_total", "Jobs scheduled", m.jobs_total.clone());
@@ -119,7 +134,28 @@ impl Metrics {
             "Fires missed while the agent was down",
             m.missed_runs.clone(),
         );
+        registry.register(
+            "uploads",
+            "Upload outcomes by target and status",
+            m.uploads.clone(),
+        );
+        registry.register(
+            "upload_duration_seconds",
+            "Wall time of upload attempts",
+            m.upload_duration.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Counts one upload outcome and its duration.
+    pub fn observe_upload(&self, target: &str, status: &str, took: std::time::Duration) {
+        self.uploads
+            .get_or_create(&UploadLabel {
+                target: target.to_string(),
+                status: status.to_string(),
+            })
+            .inc();
+        self.upload_duration.observe(took.as_secs_f64());
     }
 
     /// The text exposition format.
@@ -158,6 +194,7 @@ mod tests {
                 state: "valid".into(),
             })
             .set(2);
+        m.observe_upload("s3:b", "succeeded", std::time::Duration::from_millis(20));
         let text = m.encode();
         for name in [
             "troubleshoot_scheduler_jobs_total ",
@@ -170,6 +207,8 @@ mod tests {
             "troubleshoot_scheduler_config_files{state=\"valid\"} 2",
             "troubleshoot_scheduler_next_run_timestamp_seconds{job=\"a\"} 1",
             "troubleshoot_scheduler_missed_runs_total{job=\"a\"} 1",
+            "troubleshoot_scheduler_uploads_total{target=\"s3:b\",status=\"succeeded\"} 1",
+            "troubleshoot_scheduler_upload_duration_seconds_bucket",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

@@ -129,6 +129,7 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
         tx.clone(),
     );
     spawn_rescan(tx.clone(), options.rescan_interval);
+    spawn_upload_queue(&state_dir, options.clock, metrics.clone());
     let shared = http::Shared {
         control: tx.clone(),
         status: status_rx,
@@ -152,6 +153,25 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     server.abort();
     info!("agent stopped");
     Ok(())
+}
+
+/// Re-drives uploads left pending by earlier runs (and by this agent's runs) until they are
+/// delivered or fail for good.
+fn spawn_upload_queue(
+    state_dir: &std::path::Path,
+    clock: clock::Clock,
+    metrics: Arc<metrics::Metrics>,
+) {
+    let observe: crate::upload::queue::Observer =
+        Arc::new(move |target: &str, status: &str, took: Duration| {
+            metrics.observe_upload(target, status, took);
+        });
+    tokio::spawn(crate::upload::queue::drive(
+        state_dir.to_path_buf(),
+        crate::upload::queue::Policy::default(),
+        move || clock.now(),
+        observe,
+    ));
 }
 
 fn spawn_rescan(tx: mpsc::Sender<Control>, every: Duration) {

@@ -144,4 +144,7 @@ pub struct TriggerArgs {
     /// Return once the agent accepted the run, without waiting for it to finish
     #[arg(long)]
     pub no_wait: bool,
+    /// Do not run: check that each upload target is reachable (S3 HeadBucket, HTTP HEAD); exit 1 if any is not
+    #[arg(long, conflicts_with = "no_wait")]
+    pub check_targets: bool,
 }

@@ -1,6 +1,7 @@
 //! Command-line interface: raw flags (clap) become validated settings, then one file per command.
 
 mod args;
+mod check_targets;
 mod client;
 mod history;
 mod plan;

@@ -16,6 +16,9 @@ use std::time::Duration;
 
 /// Runs `trigger`.
 pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> anyhow::Result<u8> {
+    if args.check_targets {
+        return super::check_targets::run(global, &args.job);
+    }
     let settings = settings(global)?;
     let record = match client::reach(&settings.listen)? {
         Reach::Up(addr) => {
@@ -77,9 +80,24 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> anyhow::Result<u8> {
                     b.sha256
                 );
             }
+            for u in &record.uploads {
+                println!(
+                    "  upload {} {}: {} after {} attempt(s){}",
+                    u.target,
+                    u.url,
+                    u.status,
+                    u.attempts,
+                    u.error
+                        .as_ref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                );
+            }
         }
     }
-    Ok(if record.status == RunStatus::Succeeded {
+    // A pending upload is queued (the agent delivers it); one that failed for good fails the command.
+    let upload_failed = record.uploads.iter().any(|u| u.status == "failed");
+    Ok(if record.status == RunStatus::Succeeded && !upload_failed {
         exit::OK
     } else {
         exit::FAILURE

@@ -460,8 +460,6 @@ fn check_namespaces(c: &mut Checker<'_>, doc: &JobDocument) {
     }
 }
 
-const KEY_PLACEHOLDERS: &[&str] = &["job", "runId", "timestamp", "hostname", "cluster"];
-
 fn check_delivery(c: &mut Checker<'_>, doc: &JobDocument) {
     for (i, target) in doc.spec.upload.iter().enumerate() {
         let index = i.to_string();
@@ -492,6 +490,13 @@ fn check_delivery(c: &mut Checker<'_>, doc: &JobDocument) {
             }
             UploadTarget::Http(http) => {
                 check_url(c, &["spec", "upload", &index, "http", "url"], &http.url);
+                if let Err(e) = crate::upload::key::parse_parts(&http.url) {
+                    c.error(
+                        &["spec", "upload", &index, "http", "url"],
+                        e.to_string(),
+                        None,
+                    );
+                }
                 for (name, secret) in &http.headers {
                     check_secret(
                         c,
@@ -509,12 +514,16 @@ fn check_delivery(c: &mut Checker<'_>, doc: &JobDocument) {
             check_key_template(c, &["spec", "upload", &index, kind, "key"], template);
         }
     }
-    if !doc.spec.upload.is_empty() {
-        c.warning(
-            &["spec", "upload"],
-            "upload is not available in this build yet; bundles stay in the state directory",
-            None,
-        );
+    for (i, target) in doc.spec.upload.iter().enumerate() {
+        // The GCS sink is still a stub on this branch; drop this warning with it.
+        if matches!(target, UploadTarget::Gcs(_)) {
+            let index = i.to_string();
+            c.warning(
+                &["spec", "upload", &index, "gcs"],
+                "GCS upload is not available in this build yet; these uploads fail and the bundles stay in the state directory",
+                None,
+            );
+        }
     }
     for (i, target) in doc.spec.notify.iter().enumerate() {
         let index = i.to_string();
@@ -585,45 +594,22 @@ fn check_url(c: &mut Checker<'_>, at: &[&str], url: &str) {
 }
 
 fn check_key_template(c: &mut Checker<'_>, at: &[&str], template: &str) {
-    let mut rest = template;
-    let mut has_run_placeholder = false;
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}') else {
-            c.error(
-                at,
-                format!("unclosed `{{` in key template `{template}`"),
-                None,
-            );
-            return;
-        };
-        let name = &rest[open + 1..open + close];
-        if !KEY_PLACEHOLDERS.contains(&name) {
-            let hint = crate::yaml::suggest(name, KEY_PLACEHOLDERS)
-                .map(|s| format!("did you mean `{{{s}}}`?"));
-            c.error(
-                at,
-                format!(
-                    "unknown placeholder `{{{name}}}` in key template; known: {}",
-                    KEY_PLACEHOLDERS.join(", ")
-                ),
-                hint,
-            );
-        }
-        has_run_placeholder |= name == "runId" || name == "timestamp";
-        rest = &rest[open + close + 1..];
-    }
-    if template.trim().is_empty()
-        || template.starts_with('/')
-        || template.split('/').any(|p| p == ".." || p == ".")
-    {
-        c.error(
-            at,
-            format!("key template `{template}` can produce an empty or unsafe key"),
-            Some("use a relative key such as `{job}/{runId}.tar.gz`".into()),
-        );
-    } else if !has_run_placeholder {
-        c.error(at, format!("key template `{template}` gives every run the same key; uploads are create-only, so every run after the first would fail"), Some("include `{runId}` or `{timestamp}`".into()));
-    }
+    use crate::upload::key::{self, TemplateError};
+    let Err(e) = key::parse(template) else {
+        return;
+    };
+    let hint = match &e {
+        TemplateError::Unknown { suggestion, .. } => suggestion
+            .as_ref()
+            .map(|s| format!("did you mean `{{{s}}}`?")),
+        TemplateError::Unclosed(_) => None,
+        TemplateError::Unsafe(_) => Some(format!(
+            "use a relative key such as `{}`",
+            key::DEFAULT_TEMPLATE
+        )),
+        TemplateError::SameEveryRun(_) => Some("include `{runId}` or `{timestamp}`".into()),
+    };
+    c.error(at, e.to_string(), hint);
 }
 
 fn check_secret(c: &mut Checker<'_>, at: &[&str], secret: &SecretRef) {

@@ -21,6 +21,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         bundle: None,
         analysis: None,
         redaction: None,
+        uploads: Vec::new(),
     };
     let binary = match external::locate(ctx.support_bundle_path.as_deref()) {
         Ok(b) => b,
@@ -113,6 +114,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
                 bundle: None,
                 analysis: None,
                 redaction: None,
+                uploads: Vec::new(),
             };
         }
         Err(e) => {
@@ -185,8 +187,10 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
                 .is_none()
                 .then(|| "the troubleshoot CLI wrote no archive".to_string()),
         ),
-        upload_phase(job),
     ];
+    let mut phases = phases;
+    let (upload_record, uploads) = upload_phase(job, ctx, bundle.as_ref(), cancel).await;
+    phases.push(upload_record);
     let collectors = vec![CollectorRecord {
         kind: "support-bundle".into(),
         title: request.binary.display().to_string(),
@@ -221,5 +225,6 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         bundle,
         analysis: response.analyzer_results,
         redaction: None,
+        uploads,
     }
 }

@@ -10,11 +10,13 @@ mod collect;
 mod disk;
 mod external;
 mod redact;
+mod upload;
 
 pub use redact::{
     RedactionPlan, TokenKeys, plan as redaction_plan, redact_dir, redact_partial,
     tokenization_warnings,
 };
+pub use upload::targets as upload_targets;
 
 pub use cancel::{Cancel, CancelReason};
 pub use disk::free_bytes;
@@ -75,6 +77,8 @@ pub struct Outcome {
     pub analysis: Option<serde_json::Value>,
     /// Redaction counts per redactor and file (never values).
     pub redaction: Option<serde_json::Value>,
+    /// One entry per upload target (empty without targets).
+    pub uploads: Vec<crate::state::records::UploadRecord>,
 }
 
 pub(crate) const NOT_AVAILABLE: &str = "not available in this build";
@@ -96,23 +100,14 @@ pub(crate) fn phase(
     }
 }
 
-/// The upload phase: skipped without targets; uploading arrives with the delivery work.
-pub(crate) fn upload_phase(job: &Job) -> PhaseRecord {
-    if job.document.spec.upload.is_empty() {
-        phase(
-            "upload",
-            PhaseStatus::Skipped,
-            Duration::ZERO,
-            Some("no upload targets".into()),
-        )
-    } else {
-        phase(
-            "upload",
-            PhaseStatus::NotAvailable,
-            Duration::ZERO,
-            Some(NOT_AVAILABLE.into()),
-        )
-    }
+/// The upload phase of a run whose archive is `bundle` (see `upload.rs`).
+pub(crate) async fn upload_phase(
+    job: &Job,
+    ctx: &RunContext,
+    bundle: Option<&BundleRecord>,
+    cancel: &Cancel,
+) -> (PhaseRecord, Vec<crate::state::records::UploadRecord>) {
+    upload::upload(job, ctx, bundle, cancel).await
 }
 
 /// `<state>/jobs/<job>/staging/<run-id>`: where a run's files wait to be archived.
@@ -140,6 +135,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             bundle: None,
             analysis: None,
             redaction: None,
+            uploads: Vec::new(),
         };
     }
     if job.document.spec.collect.engine == Engine::SupportBundle {
@@ -191,6 +187,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             bundle: None,
             analysis: None,
             redaction: None,
+            uploads: Vec::new(),
         };
     }
     phases.push(phase(
@@ -248,7 +245,8 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         t.elapsed(),
         archive_error.clone(),
     ));
-    phases.push(upload_phase(job));
+    let (upload_record, uploads) = upload_phase(job, ctx, bundle.as_ref(), cancel).await;
+    phases.push(upload_record);
 
     let (status, reason) = match (cancel.reason(), &archive_error, &collected.error) {
         (Some(CancelReason::Timeout), _, _) => (
@@ -282,6 +280,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         bundle,
         analysis: None,
         redaction: redacted.report,
+        uploads,
     }
 }
 

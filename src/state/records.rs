@@ -71,6 +71,8 @@ pub enum PhaseStatus {
     NotAvailable,
     /// Stopped by a timeout or cancellation.
     Cancelled,
+    /// Left to the background: uploads waiting in the upload queue.
+    Pending,
 }
 
 /// One phase of a run.
@@ -160,6 +162,9 @@ pub struct UploadRecord {
     /// Last error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Wall time of the last attempt, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 /// Everything known about one run.

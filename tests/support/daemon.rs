@@ -133,6 +133,7 @@ pub struct DaemonBuilder {
     clock_offset_ms: i64,
     strict: bool,
     port: Option<u16>,
+    env: Vec<(String, String)>,
 }
 
 /// A running agent; killed (SIGKILL) on drop if still alive.
@@ -161,6 +162,7 @@ impl Daemon {
             clock_offset_ms: 0,
             strict: false,
             port: None,
+            env: Vec::new(),
         }
     }
 }
@@ -187,6 +189,12 @@ impl DaemonBuilder {
     /// `run --strict`.
     pub fn strict(mut self) -> Self {
         self.strict = true;
+        self
+    }
+
+    /// An environment variable of the agent process.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
         self
     }
 
@@ -258,6 +266,9 @@ impl DaemonBuilder {
             .arg(format!("--clock-offset-ms={}", self.clock_offset_ms));
         if self.strict {
             cmd.arg("--strict");
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -1,0 +1,621 @@
+//! The persistent upload queue: one small JSON entry per pending (run, target) under
+//! `<stateDir>/uploads/`, written atomically before the first attempt and removed only once the
+//! run record says how the upload ended. A crash or restart at any point therefore leaves either
+//! an entry to re-drive or a record that is already final; a re-driven upload that had in fact
+//! landed is recognised by its create-only key ([`UploadError::AlreadyExists`]).
+//!
+//! Entries are self-contained (target, bundle path, key, digest), so a pending bundle is still
+//! delivered where its run meant it to go after the job file changed or was removed.
+
+use super::retry::Backoff;
+use super::{Delivered, Object, UploadError};
+use crate::jobs::model::UploadTarget;
+use crate::state::records::{self, UploadRecord};
+use crate::state::{self, StateError};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Entry format version.
+const ENTRY_VERSION: u32 = 1;
+
+/// An `afterCollection.callback` step: a bare request sent once the upload is delivered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Callback {
+    /// HTTP method.
+    pub method: String,
+    /// URL.
+    pub uri: String,
+}
+
+/// One pending upload.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// Format version.
+    pub version: u32,
+    /// Job name.
+    pub job: String,
+    /// Run id.
+    pub run_id: String,
+    /// Position of this upload in the run record's `uploads`.
+    pub index: usize,
+    /// Where it goes (secrets are references, read at each attempt).
+    pub target: UploadTarget,
+    /// `s3:bucket`, `http:host`, ...: the record's and the metrics' name for the target.
+    pub label: String,
+    /// The archive.
+    pub bundle: PathBuf,
+    /// Object key (S3/GCS) or URL (HTTP), placeholders filled in.
+    pub key: String,
+    /// Bytes.
+    pub size: u64,
+    /// Hex sha256.
+    pub sha256: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the upload was first queued.
+    pub queued_at: DateTime<Utc>,
+    /// Not retried before this.
+    pub next_attempt_at: DateTime<Utc>,
+    /// The last attempt's error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Sent after delivery (troubleshoot's `afterCollection.callback`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub callbacks: Vec<Callback>,
+}
+
+/// `<stateDir>/uploads`.
+pub fn dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("uploads")
+}
+
+impl Entry {
+    /// `<stateDir>/uploads/<job>__<run-id>__<index>.json` (job names and run ids never hold `__`).
+    pub fn path(&self, state_dir: &Path) -> PathBuf {
+        dir(state_dir).join(format!(
+            "{}__{}__{}.json",
+            self.job, self.run_id, self.index
+        ))
+    }
+
+    /// The object as the sinks take it.
+    pub fn object(&self) -> Object<'_> {
+        Object {
+            path: &self.bundle,
+            key: self.key.clone(),
+            size: self.size,
+            sha256: self.sha256.clone(),
+        }
+    }
+
+    /// The record of this upload while it is still pending.
+    pub fn pending_record(&self) -> UploadRecord {
+        UploadRecord {
+            target: self.label.clone(),
+            url: self.display_url(),
+            size: self.size,
+            attempts: self.attempts,
+            status: "pending".into(),
+            error: self.last_error.clone(),
+            duration_ms: None,
+        }
+    }
+
+    /// Where the object goes, for people (`s3://bucket/key`, the URL without its query).
+    pub fn display_url(&self) -> String {
+        match &self.target {
+            UploadTarget::S3(t) => format!("s3://{}/{}", t.bucket, self.key),
+            UploadTarget::Gcs(t) => format!("gs://{}/{}", t.bucket, self.key),
+            UploadTarget::Http(_) => super::http::public_url(&self.key),
+        }
+    }
+
+    /// A fresh entry, due now.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        job: &str,
+        run_id: &str,
+        index: usize,
+        target: UploadTarget,
+        bundle: &Path,
+        key: String,
+        size: u64,
+        sha256: &str,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Entry {
+            version: ENTRY_VERSION,
+            job: job.to_string(),
+            run_id: run_id.to_string(),
+            index,
+            label: label(&target),
+            target,
+            bundle: bundle.to_path_buf(),
+            key,
+            size,
+            sha256: sha256.to_string(),
+            attempts: 0,
+            queued_at: now,
+            next_attempt_at: now,
+            last_error: None,
+            callbacks: Vec::new(),
+        }
+    }
+}
+
+/// `s3:<bucket>`, `gcs:<bucket>`, `http:<host>`: short, stable, free of secrets.
+pub fn label(target: &UploadTarget) -> String {
+    match target {
+        UploadTarget::S3(t) => format!("s3:{}", t.bucket),
+        UploadTarget::Gcs(t) => format!("gcs:{}", t.bucket),
+        UploadTarget::Http(t) => {
+            let host = t
+                .url
+                .split_once("://")
+                .map(|(_, rest)| rest)
+                .unwrap_or(&t.url)
+                .split(['/', '?', '#'])
+                .next()
+                .unwrap_or_default();
+            format!("http:{host}")
+        }
+    }
+}
+
+/// Writes (or replaces) an entry atomically.
+pub fn write(state_dir: &Path, entry: &Entry) -> Result<(), StateError> {
+    let path = entry.path(state_dir);
+    state::ensure_private_dir(&dir(state_dir))?;
+    let mut bytes = serde_json::to_vec_pretty(entry).map_err(|e| StateError::Corrupt {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    bytes.push(b'\n');
+    state::write_atomic(&path, &bytes)
+}
+
+/// Removes an entry (gone already is fine).
+pub fn remove(state_dir: &Path, entry: &Entry) -> Result<(), StateError> {
+    let path = entry.path(state_dir);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StateError::Io { path, source }),
+    }
+}
+
+/// Every entry, oldest first; unreadable ones are set aside (`.corrupt`) and named.
+pub fn list(state_dir: &Path) -> (Vec<Entry>, Vec<PathBuf>) {
+    let Ok(read) = std::fs::read_dir(dir(state_dir)) else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut entries = Vec::new();
+    let mut corrupt = Vec::new();
+    for path in read.filter_map(Result::ok).map(|e| e.path()) {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if name.starts_with('.') || !name.ends_with(".json") {
+            continue;
+        }
+        match std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Entry>(&b).ok())
+        {
+            Some(e) => entries.push(e),
+            None => corrupt.extend(state::set_aside(&path)),
+        }
+    }
+    entries.sort_by(|a, b| {
+        (a.queued_at, &a.job, &a.run_id, a.index).cmp(&(b.queued_at, &b.job, &b.run_id, b.index))
+    });
+    (entries, corrupt)
+}
+
+/// Entries some task of this process is attempting right now.
+static CLAIMED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+/// An entry reserved for one task until dropped.
+pub struct Claim(PathBuf);
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        CLAIMED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.0);
+    }
+}
+
+/// Reserves the entry, or `None` when another task of this process has it.
+pub fn claim(state_dir: &Path, entry: &Entry) -> Option<Claim> {
+    let path = entry.path(state_dir);
+    let mut claimed = CLAIMED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    claimed.insert(path.clone()).then_some(Claim(path))
+}
+
+/// Serialises read-modify-write of run records by upload tasks of this process.
+static RECORDS: Mutex<()> = Mutex::new(());
+
+/// Sets `uploads[index]` of the run's record. A missing record (removed by hand) is not an error.
+pub fn update_record(
+    state_dir: &Path,
+    job: &str,
+    run_id: &str,
+    index: usize,
+    upload: &UploadRecord,
+) -> Result<(), StateError> {
+    let _guard = RECORDS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let path = records::runs_dir(state_dir, job).join(format!("{run_id}.json"));
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut record = records::read_record(&path)?;
+    while record.uploads.len() <= index {
+        record.uploads.push(UploadRecord {
+            target: String::new(),
+            url: String::new(),
+            size: 0,
+            attempts: 0,
+            status: "unknown".into(),
+            error: None,
+            duration_ms: None,
+        });
+    }
+    record.uploads[index] = upload.clone();
+    records::write_record(state_dir, &record).map(|_| ())
+}
+
+/// Whether the entry's run is still in progress (its record says `running`): the run's own
+/// upload phase owns the entry until its final record is written.
+pub fn run_in_progress(state_dir: &Path, entry: &Entry) -> bool {
+    let path = records::runs_dir(state_dir, &entry.job).join(format!("{}.json", entry.run_id));
+    records::read_record(&path)
+        .map(|r| r.status == records::RunStatus::Running)
+        .unwrap_or(false)
+}
+
+/// How one attempt ended.
+#[derive(Debug)]
+pub enum Attempt {
+    /// Delivered now, or found delivered by an earlier attempt.
+    Delivered {
+        /// Where.
+        delivered: Delivered,
+        /// It was already there (create-only key taken by this bundle).
+        already: bool,
+    },
+    /// Failed for good.
+    Failed(String),
+    /// Failed; worth another try.
+    Retry(String),
+}
+
+/// One attempt at delivering `entry` (the bundle must still exist), callbacks included.
+pub async fn attempt(entry: &Entry) -> Attempt {
+    if !entry.bundle.is_file() {
+        return Attempt::Failed(format!(
+            "the bundle {} is gone; nothing left to upload",
+            entry.bundle.display()
+        ));
+    }
+    match super::deliver(&entry.target, &entry.object()).await {
+        Ok(delivered) => {
+            send_callbacks(entry).await;
+            Attempt::Delivered {
+                delivered,
+                already: false,
+            }
+        }
+        Err(UploadError::AlreadyExists(message)) => {
+            tracing::info!(job = %entry.job, run = %entry.run_id, target = %entry.label, "{message}");
+            Attempt::Delivered {
+                delivered: Delivered {
+                    url: entry.display_url(),
+                    bytes: entry.size,
+                },
+                already: true,
+            }
+        }
+        Err(UploadError::Permanent(m)) => Attempt::Failed(m),
+        Err(UploadError::Transient(m)) => Attempt::Retry(m),
+    }
+}
+
+async fn send_callbacks(entry: &Entry) {
+    for cb in &entry.callbacks {
+        if let Err(e) = super::http::callback(&cb.method, &cb.uri).await {
+            tracing::warn!(job = %entry.job, run = %entry.run_id, "afterCollection callback failed (the bundle is delivered): {e}");
+        }
+    }
+}
+
+/// The background retry schedule of queued uploads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Retries within the run, before the upload is left to the queue.
+    pub in_run: Backoff,
+    /// Retries from the queue; when it runs out, the upload has failed for good.
+    pub queued: Backoff,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            in_run: Backoff {
+                max_attempts: 3,
+                initial: Duration::from_secs(1),
+                max: Duration::from_secs(10),
+            },
+            queued: Backoff {
+                max_attempts: 60,
+                initial: Duration::from_secs(30),
+                max: Duration::from_secs(3600),
+            },
+        }
+    }
+}
+
+/// A stable jitter seed per entry.
+pub fn seed(entry: &Entry) -> u64 {
+    let digest = crate::digest::sha256_hex(
+        format!("{}/{}/{}", entry.job, entry.run_id, entry.index).as_bytes(),
+    );
+    u64::from_str_radix(&digest[..16], 16).unwrap_or(0)
+}
+
+/// Wakes the queue's driver (a run left an upload pending, or a target was seen working).
+static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Asks the driver to look at the queue now.
+pub fn wake() {
+    WAKE.notify_one();
+}
+
+/// Waits for [`wake`] or `timeout`.
+pub async fn wait(timeout: Duration) {
+    let _ = tokio::time::timeout(timeout, WAKE.notified()).await;
+}
+
+/// Labels of targets that just accepted an upload: entries waiting for them are due now.
+static WORKING: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// Notes that `label` accepted an upload, and wakes the driver.
+pub fn target_works(label: &str) {
+    WORKING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(label.to_string());
+    wake();
+}
+
+/// Targets seen working since the last call.
+pub fn take_working() -> BTreeSet<String> {
+    std::mem::take(
+        &mut *WORKING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+}
+
+/// What a finished upload reports to metrics: target label, status, how long it took.
+pub type Observer = std::sync::Arc<dyn Fn(&str, &str, Duration) + Send + Sync>;
+
+/// Re-drives the queue until the process ends: due entries are attempted one at a time (oldest
+/// first); a delivery or failure for good updates the run record and removes the entry; a
+/// transient failure reschedules it with `policy.queued`. `now` is the agent's clock.
+pub async fn drive(
+    state_dir: PathBuf,
+    policy: Policy,
+    now: impl Fn() -> DateTime<Utc> + Send + 'static,
+    observe: Observer,
+) {
+    let (_, corrupt) = list(&state_dir);
+    for path in corrupt {
+        tracing::warn!(path = %path.display(), "unreadable upload queue entry set aside");
+    }
+    // At start every entry is due: a restart is often the fix (new credentials, a network
+    // route), and after a crash nobody should wait out a backoff from before it.
+    let mut starting = true;
+    loop {
+        let working = take_working();
+        let (entries, _) = list(&state_dir);
+        let mut next_due: Option<DateTime<Utc>> = None;
+        for mut entry in entries {
+            if (starting || working.contains(&entry.label)) && entry.next_attempt_at > now() {
+                entry.next_attempt_at = now();
+            }
+            if entry.next_attempt_at > now() {
+                next_due =
+                    Some(next_due.map_or(entry.next_attempt_at, |d| d.min(entry.next_attempt_at)));
+                continue;
+            }
+            if run_in_progress(&state_dir, &entry) {
+                continue;
+            }
+            let Some(_claim) = claim(&state_dir, &entry) else {
+                continue;
+            };
+            let started = std::time::Instant::now();
+            let result = attempt(&entry).await;
+            entry.attempts += 1;
+            let took = started.elapsed();
+            let (record, done) = settle(&mut entry, result, &policy.queued, now(), took);
+            observe(&entry.label, &record.status, took);
+            if let Err(e) =
+                update_record(&state_dir, &entry.job, &entry.run_id, entry.index, &record)
+            {
+                tracing::warn!(job = %entry.job, run = %entry.run_id, "cannot update the run record: {e}");
+            }
+            let written = if done {
+                remove(&state_dir, &entry)
+            } else {
+                write(&state_dir, &entry)
+            };
+            if let Err(e) = written {
+                tracing::warn!(job = %entry.job, run = %entry.run_id, "upload queue: {e}");
+            }
+            if !done {
+                next_due =
+                    Some(next_due.map_or(entry.next_attempt_at, |d| d.min(entry.next_attempt_at)));
+            }
+        }
+        starting = false;
+        let sleep = next_due
+            .map(|d| (d - now()).to_std().unwrap_or_default())
+            .unwrap_or(Duration::from_secs(60))
+            .clamp(Duration::from_millis(100), Duration::from_secs(60));
+        wait(sleep).await;
+    }
+}
+
+/// Folds an attempt into the entry and the upload's record; `true` when the entry is finished
+/// (delivered or failed for good), else it was rescheduled by `backoff`.
+pub fn settle(
+    entry: &mut Entry,
+    result: Attempt,
+    backoff: &Backoff,
+    now: DateTime<Utc>,
+    took: Duration,
+) -> (UploadRecord, bool) {
+    let mut record = entry.pending_record();
+    record.duration_ms = Some(u64::try_from(took.as_millis()).unwrap_or(u64::MAX));
+    match result {
+        Attempt::Delivered { delivered, already } => {
+            record.status = "succeeded".into();
+            record.url = delivered.url;
+            record.attempts = entry.attempts;
+            record.error = already.then(|| {
+                "already delivered by an earlier attempt (same sha256 under this key)".to_string()
+            });
+            target_works(&entry.label);
+            tracing::info!(job = %entry.job, run = %entry.run_id, target = %entry.label, url = %record.url, attempts = entry.attempts, "bundle uploaded");
+            (record, true)
+        }
+        Attempt::Failed(message) => {
+            record.status = "failed".into();
+            record.attempts = entry.attempts;
+            record.error = Some(message.clone());
+            tracing::error!(job = %entry.job, run = %entry.run_id, target = %entry.label, attempts = entry.attempts, "upload failed: {message}");
+            (record, true)
+        }
+        Attempt::Retry(message) => {
+            entry.last_error = Some(message.clone());
+            record.attempts = entry.attempts;
+            match backoff.delay(entry.attempts, seed(entry)) {
+                Some(delay) => {
+                    entry.next_attempt_at =
+                        now + chrono::Duration::from_std(delay).unwrap_or_default();
+                    record.error = Some(format!(
+                        "{message} (attempt {}; next at {})",
+                        entry.attempts,
+                        entry.next_attempt_at.format("%Y-%m-%dT%H:%M:%SZ")
+                    ));
+                    tracing::warn!(job = %entry.job, run = %entry.run_id, target = %entry.label, attempts = entry.attempts, "upload pending: {message}");
+                    (record, false)
+                }
+                None => {
+                    record.status = "failed".into();
+                    record.error = Some(format!(
+                        "gave up after {} attempts since {}: {message}",
+                        entry.attempts,
+                        entry.queued_at.format("%Y-%m-%dT%H:%M:%SZ")
+                    ));
+                    tracing::error!(job = %entry.job, run = %entry.run_id, target = %entry.label, "upload failed for good: {message}");
+                    (record, true)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::model::HttpTarget;
+
+    fn entry() -> Entry {
+        let target: UploadTarget = serde_json::from_value(serde_json::json!({
+            "http": {"url": "https://support.example.com/up/{runId}?sig=secret"}
+        }))
+        .unwrap();
+        Entry::new(
+            "daily",
+            "20250101T000000Z",
+            0,
+            target,
+            Path::new("/x/b.tar.gz"),
+            "https://support.example.com/up/20250101T000000Z?sig=secret".into(),
+            10,
+            "ab",
+            "2025-01-01T00:00:00Z".parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn labels_and_urls_carry_no_query() {
+        let e = entry();
+        assert_eq!(e.label, "http:support.example.com");
+        assert_eq!(
+            e.display_url(),
+            "https://support.example.com/up/20250101T000000Z"
+        );
+        let _: Option<HttpTarget> = None;
+    }
+
+    #[test]
+    fn entries_round_trip_and_list_sets_corrupt_ones_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = entry();
+        write(dir.path(), &e).unwrap();
+        std::fs::write(dir.path().join("uploads/bad__x__0.json"), b"{").unwrap();
+        let (entries, corrupt) = list(dir.path());
+        assert_eq!(entries, vec![e.clone()]);
+        assert_eq!(corrupt.len(), 1);
+        remove(dir.path(), &e).unwrap();
+        assert!(list(dir.path()).0.is_empty());
+    }
+
+    #[test]
+    fn retries_reschedule_then_give_up() {
+        let mut e = entry();
+        let backoff = Backoff {
+            max_attempts: 2,
+            initial: Duration::from_secs(10),
+            max: Duration::from_secs(10),
+        };
+        let now: DateTime<Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
+        e.attempts = 1;
+        let (rec, done) = settle(
+            &mut e,
+            Attempt::Retry("down".into()),
+            &backoff,
+            now,
+            Duration::ZERO,
+        );
+        assert!(!done);
+        assert_eq!(rec.status, "pending");
+        assert!(e.next_attempt_at >= now + chrono::Duration::seconds(5));
+        e.attempts = 2;
+        let (rec, done) = settle(
+            &mut e,
+            Attempt::Retry("down".into()),
+            &backoff,
+            now,
+            Duration::ZERO,
+        );
+        assert!(done);
+        assert_eq!(rec.status, "failed");
+        assert!(rec.error.unwrap().contains("gave up after 2 attempts"));
+    }
+}
