@@ -112,6 +112,7 @@ impl Daemon {
             copy_max_file_size: self.options.settings.copy_max_file_size.0,
             token_key_file: self.options.settings.token_key_file.clone(),
             token_map_key_file: self.options.settings.token_map_key_file.clone(),
+            notifications: self.metrics.notifications.clone(),
         }
     }
 
@@ -477,6 +478,7 @@ impl Daemon {
                 ));
                 record.missed = Some(missed);
                 self.write_side_record(&record).await;
+                executor::spawn_notify(job.clone(), record, self.run_env());
             }
             if let Some((slot, trigger)) = decision.run {
                 self.fire(job, slot, trigger).await;

@@ -3,11 +3,16 @@
 
 use super::clock::Clock;
 use super::control::Control;
+use super::metrics::StatusLabel;
 use crate::jobs::Job;
 use crate::pipeline::{self, Cancel, CancelReason, RunContext};
-use crate::state::records::{self, RECORD_VERSION, RunRecord, RunStatus, Trigger};
+use crate::state::records::{
+    self, NotificationRecord, RECORD_VERSION, RunRecord, RunStatus, Trigger,
+};
 use crate::state::retention;
 use chrono::{DateTime, Utc};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -49,6 +54,7 @@ pub fn new_record(spec: &RunSpec, host: &str, status: RunStatus, now: DateTime<U
         analysis: None,
         uploads: Vec::new(),
         missed: None,
+        notifications: Vec::new(),
     }
 }
 
@@ -82,6 +88,8 @@ pub struct RunEnv {
     pub token_key_file: Option<PathBuf>,
     /// AES key file for the encrypted token map.
     pub token_map_key_file: Option<PathBuf>,
+    /// `troubleshoot_scheduler_notifications_total` (unregistered outside the daemon).
+    pub notifications: Family<StatusLabel, Counter>,
 }
 
 /// Runs `spec` to the end: the `running` record, the pipeline under the job's timeout, the final
@@ -164,15 +172,72 @@ pub async fn apply_retention(state_dir: &Path, job: &Job, now: DateTime<Utc>) {
 }
 
 /// Starts the run in a task, dated now; the final record comes back as [`Control::RunFinished`].
+/// Notifications go out after that, so a slow webhook holds neither the scheduler nor the
+/// job's next run.
 pub fn spawn(spec: RunSpec, env: RunEnv, cancel: Cancel, tx: mpsc::Sender<Control>) {
     let started_at = env.clock.now();
     tokio::spawn(async move {
-        let (record, persist_error) = execute(spec, env, cancel, started_at).await;
+        let job = spec.job.clone();
+        let (record, persist_error) = execute(spec, env.clone(), cancel, started_at).await;
         let _ = tx
             .send(Control::RunFinished {
-                record: Box::new(record),
+                record: Box::new(record.clone()),
                 persist_error,
             })
             .await;
+        notify(&job, &record, &env).await;
     });
+}
+
+/// Sends the job's notifications about a record (a finished or missed run) in a task of its own.
+pub fn spawn_notify(job: Arc<Job>, record: RunRecord, env: RunEnv) {
+    if job.document.spec.notify.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        notify(&job, &record, &env).await;
+    });
+}
+
+/// Tells the job's webhooks about `record` and adds what happened to the record on disk. A
+/// failed notification is logged and recorded; it never changes the run's status.
+pub async fn notify(job: &Job, record: &RunRecord, env: &RunEnv) -> Vec<NotificationRecord> {
+    let targets = &job.document.spec.notify;
+    if targets.is_empty() {
+        return Vec::new();
+    }
+    let sent = crate::notify::deliver(targets, record, env!("CARGO_PKG_VERSION")).await;
+    if sent.is_empty() {
+        return sent;
+    }
+    for n in &sent {
+        env.notifications
+            .get_or_create(&StatusLabel {
+                status: n.status.clone(),
+            })
+            .inc();
+    }
+    // Re-read the record: retention may have updated it meanwhile (a pruned bundle).
+    let dir = env.state_dir.clone();
+    let mut current = record.clone();
+    let added = sent.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        let path = records::runs_dir(&dir, &current.job).join(format!("{}.json", current.run_id));
+        if let Ok(on_disk) = records::read_record(&path) {
+            current = on_disk;
+        }
+        current.notifications.extend(added);
+        records::write_record(&dir, &current)
+    })
+    .await;
+    match written {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(job = %record.job, run = %record.run_id, "cannot add notifications to the run record: {e}")
+        }
+        Err(e) => {
+            tracing::warn!(job = %record.job, run = %record.run_id, "record writer failed: {e}")
+        }
+    }
+    sent
 }

@@ -59,6 +59,8 @@ pub struct Metrics {
     pub next_run: Family<JobLabel, Gauge<f64, AtomicU64>>,
     /// Missed fires per job.
     pub missed_runs: Family<JobLabel, Counter>,
+    /// Webhook call series by outcome (`delivered`, `failed`).
+    pub notifications: Family<StatusLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -83,6 +85,7 @@ impl Metrics {
             config_files: Family::default(),
             next_run: Family::default(),
             missed_runs: Family::default(),
+            notifications: Family::default(),
         };
         // Gauges keep their names as given; counters get `_total` appended by the encoder.
         registry.register("jobs_total", "Jobs scheduled", m.jobs_total.clone());
@@ -118,6 +121,11 @@ impl Metrics {
             "missed_runs",
             "Fires missed while the agent was down",
             m.missed_runs.clone(),
+        );
+        registry.register(
+            "notifications",
+            "Webhook notifications by outcome",
+            m.notifications.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -158,6 +166,11 @@ mod tests {
                 state: "valid".into(),
             })
             .set(2);
+        m.notifications
+            .get_or_create(&StatusLabel {
+                status: "failed".into(),
+            })
+            .inc();
         let text = m.encode();
         for name in [
             "troubleshoot_scheduler_jobs_total ",
@@ -170,6 +183,7 @@ mod tests {
             "troubleshoot_scheduler_config_files{state=\"valid\"} 2",
             "troubleshoot_scheduler_next_run_timestamp_seconds{job=\"a\"} 1",
             "troubleshoot_scheduler_missed_runs_total{job=\"a\"} 1",
+            "troubleshoot_scheduler_notifications_total{status=\"failed\"} 1",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

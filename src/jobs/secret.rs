@@ -68,3 +68,37 @@ impl<'de> Visitor<'de> for SecretVisitor {
         found.ok_or_else(|| de::Error::custom("give one of `fromEnv` or `fromFile`"))
     }
 }
+
+/// Why a secret reference gave no value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The variable is not set (or not UTF-8).
+    #[error("environment variable `{0}` is not set in the agent's environment")]
+    MissingEnv(String),
+    /// The file cannot be read.
+    #[error("cannot read secret file `{path}`: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl SecretRef {
+    /// The value, read now (so a rotated file or variable is picked up by the next use); a
+    /// file's trailing newline is trimmed. The error names where, never the value.
+    pub fn resolve(&self) -> Result<String, SecretError> {
+        match self {
+            SecretRef::FromEnv(var) => {
+                std::env::var(var).map_err(|_| SecretError::MissingEnv(var.clone()))
+            }
+            SecretRef::FromFile(path) => std::fs::read_to_string(path)
+                .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+                .map_err(|source| SecretError::File {
+                    path: path.clone(),
+                    source,
+                }),
+        }
+    }
+}

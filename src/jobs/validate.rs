@@ -534,13 +534,20 @@ fn check_delivery(c: &mut Checker<'_>, doc: &JobDocument) {
                 secret,
             );
         }
-    }
-    if !doc.spec.notify.is_empty() {
-        c.warning(
-            &["spec", "notify"],
-            "notifications are not available in this build yet",
-            None,
-        );
+        if hook.attempts == 0 {
+            c.error(
+                &["spec", "notify", &index, "webhook", "attempts"],
+                "attempts counts the first request too, so it must be at least 1",
+                None,
+            );
+        }
+        if hook.timeout.0.is_zero() {
+            c.error(
+                &["spec", "notify", &index, "webhook", "timeout"],
+                "a zero timeout would fail every request",
+                Some("e.g. `timeout: 10s` (the default)".into()),
+            );
+        }
     }
 }
 
