@@ -462,3 +462,117 @@ fn the_daemon_finishes_runs_without_waiting_for_a_slow_webhook() {
         Some(2.0)
     );
 }
+
+/// Waits for a record file to exist and leave `running`; returns it, or if `with` is set, waits
+/// until that field is there too.
+fn wait_record(state: &Path, job: &str, run_id: &str, with: Option<&str>) -> Value {
+    let path = record_path(state, job, run_id);
+    wait_until(Duration::from_secs(60), &format!("record {run_id}"), || {
+        let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        match with {
+            _ if v["status"] == "running" => Err(text),
+            Some(field) if v.get(field).is_none() => Err(text),
+            _ => Ok(v),
+        }
+    })
+}
+
+#[test]
+fn fires_missed_during_downtime_are_notified_by_the_daemon() {
+    let dd = dirs();
+    let r = Receiver::start();
+    job_with_hooks("hourly", &[webhook(&r.url("/ok/missed"), "missed", "")])
+        .schedule("0 * * * *")
+        .spec_line("startingDeadline: 5m")
+        .write(&dd.jobs);
+    let d = Daemon::builder()
+        .jobs(&dd.jobs)
+        .state(&dd.state)
+        .clock_at("2030-01-01T00:59:57Z")
+        .start();
+    let first = wait_record(&dd.state, "hourly", "20300101T010000Z", None);
+    assert_eq!(first["status"], "succeeded", "{first}");
+    assert!(d.stop().status.success());
+    assert_eq!(r.received().len(), 0, "a succeeded run is not `missed`");
+
+    // Three hours later, outside the 5m startingDeadline: 02:00, 03:00 and 04:00 are missed.
+    let d = Daemon::builder()
+        .jobs(&dd.jobs)
+        .state(&dd.state)
+        .clock_at("2030-01-01T04:10:00Z")
+        .start();
+    let missed = wait_record(
+        &dd.state,
+        "hourly",
+        "20300101T040000Z-missed",
+        Some("notifications"),
+    );
+    assert_eq!(
+        missed["notifications"][0]["status"], "delivered",
+        "{missed:#}"
+    );
+    assert_eq!(
+        missed["notifications"][0]["events"],
+        serde_json::json!(["missed"])
+    );
+    let got = r.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let b = &got[0].body;
+    assert_eq!(b["event"], "missed");
+    assert_eq!(b["runId"], "20300101T040000Z-missed");
+    assert_eq!(b["bundle"], Value::Null);
+    assert_eq!(
+        b["missed"],
+        serde_json::json!({"count": 3, "first": "2030-01-01T02:00:00Z", "last": "2030-01-01T04:00:00Z", "capped": false})
+    );
+    drop(d);
+}
+
+#[test]
+fn validate_accepts_webhooks_without_a_not_available_warning_and_refuses_zero_attempts() {
+    let dd = dirs();
+    job_with_hooks(
+        "good",
+        &[webhook(
+            "https://hooks.example.com/x",
+            "failed",
+            ", timeout: 3s",
+        )],
+    )
+    .write(&dd.jobs);
+    let out = agent(&dd.state)
+        .arg("validate")
+        .arg(&dd.jobs)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!all.contains("not available"), "{all}");
+
+    job_with_hooks(
+        "bad",
+        &[webhook(
+            "https://hooks.example.com/x",
+            "failed",
+            ", attempts: 0, timeout: 0s",
+        )],
+    )
+    .write(&dd.jobs);
+    let out = agent(&dd.state)
+        .arg("validate")
+        .arg(&dd.jobs)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(all.contains("bad.yaml"), "{all}");
+    assert!(
+        all.contains("attempts counts the first request too"),
+        "{all}"
+    );
+    assert!(
+        all.contains("a zero timeout would fail every request"),
+        "{all}"
+    );
+}
