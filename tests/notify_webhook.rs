@@ -576,3 +576,48 @@ fn validate_accepts_webhooks_without_a_not_available_warning_and_refuses_zero_at
         "{all}"
     );
 }
+
+#[test]
+fn a_shutdown_waits_for_notifications_in_flight() {
+    let dd = dirs();
+    let r = Receiver::start();
+    job_with_hooks(
+        "last",
+        &[webhook(
+            &r.url("/hold"),
+            "succeeded",
+            ", timeout: 5m, attempts: 1",
+        )],
+    )
+    .write(&dd.jobs);
+    let mut d = Daemon::builder()
+        .jobs(&dd.jobs)
+        .state(&dd.state)
+        .setting("shutdownGracePeriod", "1s")
+        .start();
+    let run = d.trigger("last");
+    let id = run["runId"].as_str().expect("runId").to_string();
+    d.wait_run("last", &id, Duration::from_secs(60));
+    wait_until(Duration::from_secs(30), "the webhook to be called", || {
+        let n = r.received().len();
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(format!("{n} requests"))
+        }
+    });
+    // SIGTERM while the webhook holds its answer: the agent waits for it (the rest of the grace
+    // period, at least 5 s), then says what it leaves behind.
+    d.signal(libc::SIGTERM);
+    let status = d
+        .wait_exit(Duration::from_secs(60))
+        .expect("the agent exits");
+    r.release();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        d.stderr()
+            .contains("shutting down with notifications still being sent"),
+        "{}",
+        d.stderr()
+    );
+}

@@ -24,6 +24,8 @@ use tracing::{debug, error, info, warn};
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(60);
 /// How long runs cancelled at shutdown get to write their partial results.
 const CANCEL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// What is left of the grace period goes to notifications in flight, and at least this.
+const NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 struct Running {
     job: String,
@@ -733,6 +735,13 @@ impl Daemon {
             }
             self.wait_for_runs(rx, tokio::time::Instant::now() + CANCEL_WAIT)
                 .await;
+        }
+        // A run that just ended may still be telling its webhooks.
+        let left =
+            executor::notifications_settled(grace.max(tokio::time::Instant::now() + NOTIFY_WAIT))
+                .await;
+        if left > 0 {
+            warn!(left, "shutting down with notifications still being sent");
         }
     }
 

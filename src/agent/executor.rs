@@ -179,6 +179,9 @@ pub fn spawn(spec: RunSpec, env: RunEnv, cancel: Cancel, tx: mpsc::Sender<Contro
     tokio::spawn(async move {
         let job = spec.job.clone();
         let (record, persist_error) = execute(spec, env.clone(), cancel, started_at).await;
+        // Counted before the control loop hears of the end, so a shutdown that sees no run
+        // left also sees this notification.
+        let _in_flight = (!job.document.spec.notify.is_empty()).then(InFlight::enter);
         let _ = tx
             .send(Control::RunFinished {
                 record: Box::new(record.clone()),
@@ -194,9 +197,38 @@ pub fn spawn_notify(job: Arc<Job>, record: RunRecord, env: RunEnv) {
     if job.document.spec.notify.is_empty() {
         return;
     }
+    let in_flight = InFlight::enter();
     tokio::spawn(async move {
         notify(&job, &record, &env).await;
+        drop(in_flight);
     });
+}
+
+/// Notifications being sent by this process.
+static IN_FLIGHT: std::sync::LazyLock<tokio::sync::watch::Sender<usize>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(0));
+
+/// One notification task in flight, until dropped.
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> InFlight {
+        IN_FLIGHT.send_modify(|n| *n += 1);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Waits until no notification is being sent, or until `until`; returns how many are left.
+pub async fn notifications_settled(until: tokio::time::Instant) -> usize {
+    let mut rx = IN_FLIGHT.subscribe();
+    let _ = tokio::time::timeout_at(until, rx.wait_for(|n| *n == 0)).await;
+    *IN_FLIGHT.borrow()
 }
 
 /// Tells the job's webhooks about `record` and adds what happened to the record on disk. A
