@@ -7,6 +7,7 @@ pub mod collect;
 pub mod diagnostic;
 pub mod digest;
 pub mod jobs;
+pub mod notify;
 pub mod pipeline;
 pub mod plan;
 pub mod redact;

@@ -26,6 +26,8 @@ const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(60);
 const COALESCE: usize = 256;
 /// How long runs cancelled at shutdown get to write their partial results.
 const CANCEL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// What is left of the grace period goes to notifications in flight, and at least this.
+const NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 struct Running {
     job: String,
@@ -124,6 +126,7 @@ impl Daemon {
             kubeconfig: self.options.settings.kubeconfig.clone(),
             kube_context: self.options.settings.context.clone(),
             kube_request_timeout: self.options.settings.kube_request_timeout.0,
+            notifications: self.metrics.notifications.clone(),
         }
     }
 
@@ -572,7 +575,7 @@ impl Daemon {
                     }
                 ));
                 record.missed = Some(missed);
-                side_records.push(record);
+                side_records.push((job.clone(), record));
             }
             if let Some((slot, trigger)) = decision.run {
                 self.fire(job, slot, trigger).await;
@@ -591,8 +594,9 @@ impl Daemon {
                 self.spawn_run(spec, env.clone(), cancel);
             }
         }
-        for record in side_records {
+        for (job, record) in side_records {
             self.write_side_record(&record).await;
+            executor::spawn_notify(job, record, self.run_env());
         }
         while let Some(retry) = self.retries.first().cloned() {
             if retry.at > now {
@@ -867,6 +871,13 @@ impl Daemon {
             }
             self.wait_for_runs(rx, tokio::time::Instant::now() + CANCEL_WAIT)
                 .await;
+        }
+        // A run that just ended may still be telling its webhooks.
+        let left =
+            executor::notifications_settled(grace.max(tokio::time::Instant::now() + NOTIFY_WAIT))
+                .await;
+        if left > 0 {
+            warn!(left, "shutting down with notifications still being sent");
         }
     }
 

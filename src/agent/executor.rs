@@ -3,11 +3,16 @@
 
 use super::clock::Clock;
 use super::control::Control;
+use super::metrics::StatusLabel;
 use crate::jobs::Job;
 use crate::pipeline::{self, Cancel, CancelReason, RunContext};
-use crate::state::records::{self, RECORD_VERSION, RunRecord, RunStatus, Trigger};
+use crate::state::records::{
+    self, NotificationRecord, RECORD_VERSION, RunRecord, RunStatus, Trigger,
+};
 use crate::state::retention;
 use chrono::{DateTime, Utc};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -49,6 +54,7 @@ pub fn new_record(spec: &RunSpec, host: &str, status: RunStatus, now: DateTime<U
         analysis: None,
         uploads: Vec::new(),
         missed: None,
+        notifications: Vec::new(),
     }
 }
 
@@ -88,6 +94,8 @@ pub struct RunEnv {
     pub kube_context: Option<String>,
     /// Timeout of each Kubernetes API call.
     pub kube_request_timeout: std::time::Duration,
+    /// `troubleshoot_scheduler_notifications_total` (unregistered outside the daemon).
+    pub notifications: Family<StatusLabel, Counter>,
 }
 
 /// Runs `spec` to the end: the `running` record, the pipeline under the job's timeout, the final
@@ -174,15 +182,104 @@ pub async fn apply_retention(state_dir: &Path, job: &Job, now: DateTime<Utc>) {
 }
 
 /// Starts the run in a task, dated now; the final record comes back as [`Control::RunFinished`].
+/// Notifications go out after that, so a slow webhook holds neither the scheduler nor the
+/// job's next run.
 pub fn spawn(spec: RunSpec, env: RunEnv, cancel: Cancel, tx: mpsc::Sender<Control>) {
     let started_at = env.clock.now();
     tokio::spawn(async move {
-        let (record, persist_error) = execute(spec, env, cancel, started_at).await;
+        let job = spec.job.clone();
+        let (record, persist_error) = execute(spec, env.clone(), cancel, started_at).await;
+        // Counted before the control loop hears of the end, so a shutdown that sees no run
+        // left also sees this notification.
+        let _in_flight = (!job.document.spec.notify.is_empty()).then(InFlight::enter);
         let _ = tx
             .send(Control::RunFinished {
-                record: Box::new(record),
+                record: Box::new(record.clone()),
                 persist_error,
             })
             .await;
+        notify(&job, &record, &env).await;
     });
+}
+
+/// Sends the job's notifications about a record (a finished or missed run) in a task of its own.
+pub fn spawn_notify(job: Arc<Job>, record: RunRecord, env: RunEnv) {
+    if job.document.spec.notify.is_empty() {
+        return;
+    }
+    let in_flight = InFlight::enter();
+    tokio::spawn(async move {
+        notify(&job, &record, &env).await;
+        drop(in_flight);
+    });
+}
+
+/// Notifications being sent by this process.
+static IN_FLIGHT: std::sync::LazyLock<tokio::sync::watch::Sender<usize>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(0));
+
+/// One notification task in flight, until dropped.
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> InFlight {
+        IN_FLIGHT.send_modify(|n| *n += 1);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Waits until no notification is being sent, or until `until`; returns how many are left.
+pub async fn notifications_settled(until: tokio::time::Instant) -> usize {
+    let mut rx = IN_FLIGHT.subscribe();
+    let _ = tokio::time::timeout_at(until, rx.wait_for(|n| *n == 0)).await;
+    *IN_FLIGHT.borrow()
+}
+
+/// Tells the job's webhooks about `record` and adds what happened to the record on disk. A
+/// failed notification is logged and recorded; it never changes the run's status.
+pub async fn notify(job: &Job, record: &RunRecord, env: &RunEnv) -> Vec<NotificationRecord> {
+    let targets = &job.document.spec.notify;
+    if targets.is_empty() {
+        return Vec::new();
+    }
+    let sent = crate::notify::deliver(targets, record, env!("CARGO_PKG_VERSION")).await;
+    if sent.is_empty() {
+        return sent;
+    }
+    for n in &sent {
+        env.notifications
+            .get_or_create(&StatusLabel {
+                status: n.status.clone(),
+            })
+            .inc();
+    }
+    // Re-read the record: retention may have updated it meanwhile (a pruned bundle).
+    let dir = env.state_dir.clone();
+    let mut current = record.clone();
+    let added = sent.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        let path = records::runs_dir(&dir, &current.job).join(format!("{}.json", current.run_id));
+        if let Ok(on_disk) = records::read_record(&path) {
+            current = on_disk;
+        }
+        current.notifications.extend(added);
+        records::write_record(&dir, &current)
+    })
+    .await;
+    match written {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(job = %record.job, run = %record.run_id, "cannot add notifications to the run record: {e}")
+        }
+        Err(e) => {
+            tracing::warn!(job = %record.job, run = %record.run_id, "record writer failed: {e}")
+        }
+    }
+    sent
 }

@@ -72,6 +72,8 @@ pub struct Metrics {
     pub uploads: Family<UploadLabel, Counter>,
     /// Upload attempt durations.
     pub upload_duration: Histogram,
+    /// Webhook call series by outcome (`delivered`, `failed`).
+    pub notifications: Family<StatusLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -98,6 +100,7 @@ impl Metrics {
             missed_runs: Family::default(),
             uploads: Family::default(),
             upload_duration: Histogram::new(exponential_buckets(0.05, 2.0, 16)),
+            notifications: Family::default(),
         };
         // Gauges keep their names as given; counters get `_total` appended by the encoder.
         registry.register("jobs_total", "Jobs scheduled", m.jobs_total.clone());
@@ -143,6 +146,11 @@ impl Metrics {
             "upload_duration_seconds",
             "Wall time of upload attempts",
             m.upload_duration.clone(),
+        );
+        registry.register(
+            "notifications",
+            "Webhook notifications by outcome",
+            m.notifications.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -195,6 +203,11 @@ mod tests {
             })
             .set(2);
         m.observe_upload("s3:b", "succeeded", std::time::Duration::from_millis(20));
+        m.notifications
+            .get_or_create(&StatusLabel {
+                status: "failed".into(),
+            })
+            .inc();
         let text = m.encode();
         for name in [
             "troubleshoot_scheduler_jobs_total ",
@@ -209,6 +222,7 @@ mod tests {
             "troubleshoot_scheduler_missed_runs_total{job=\"a\"} 1",
             "troubleshoot_scheduler_uploads_total{target=\"s3:b\",status=\"succeeded\"} 1",
             "troubleshoot_scheduler_upload_duration_seconds_bucket",
+            "troubleshoot_scheduler_notifications_total{status=\"failed\"} 1",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

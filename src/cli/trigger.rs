@@ -156,7 +156,7 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
         counter += 1;
     }
     let spec = RunSpec {
-        job,
+        job: job.clone(),
         run_id: format!("manual-{stamp}-{counter}"),
         trigger: Trigger::Manual,
         attempt: 1,
@@ -169,26 +169,41 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (record, persist_error) = runtime.block_on(executor::execute(
+    let env = executor::RunEnv {
+        state_dir: settings.state_dir.clone(),
+        host: hostname(),
+        clock: Clock::default(),
+        min_free_disk: settings.min_free_disk.0,
+        support_bundle_path: settings.support_bundle_path.clone(),
+        copy_max_file_size: settings.copy_max_file_size.0,
+        token_key_file: settings.token_key_file.clone(),
+        token_map_key_file: settings.token_map_key_file.clone(),
+        kubeconfig: settings.kubeconfig.clone(),
+        kube_context: settings.context.clone(),
+        kube_request_timeout: settings.kube_request_timeout.0,
+        notifications: Default::default(),
+    };
+    let (mut record, persist_error) = runtime.block_on(executor::execute(
         spec,
-        executor::RunEnv {
-            state_dir: settings.state_dir.clone(),
-            host: hostname(),
-            clock: Clock::default(),
-            min_free_disk: settings.min_free_disk.0,
-            support_bundle_path: settings.support_bundle_path.clone(),
-            copy_max_file_size: settings.copy_max_file_size.0,
-            token_key_file: settings.token_key_file.clone(),
-            token_map_key_file: settings.token_map_key_file.clone(),
-            kubeconfig: settings.kubeconfig.clone(),
-            kube_context: settings.context.clone(),
-            kube_request_timeout: settings.kube_request_timeout.0,
-        },
+        env.clone(),
         Cancel::default(),
         Clock::default().now(),
     ));
     if let Some(e) = persist_error {
         eprintln!("warning: the run record could not be written: {e}");
+    }
+    record.notifications = runtime.block_on(executor::notify(&job, &record, &env));
+    for n in record
+        .notifications
+        .iter()
+        .filter(|n| n.status != "delivered")
+    {
+        eprintln!(
+            "warning: notification to {} failed after {} attempt(s): {}",
+            n.url,
+            n.attempts,
+            n.error.as_deref().unwrap_or("unknown error")
+        );
     }
     Ok(record)
 }

@@ -105,6 +105,12 @@ fn keep_last() -> Option<u32> {
 fn yes() -> bool {
     true
 }
+fn webhook_timeout() -> HumanDuration {
+    defaults::WEBHOOK_TIMEOUT
+}
+fn webhook_attempts() -> u32 {
+    defaults::WEBHOOK_ATTEMPTS
+}
 fn http_method() -> HttpMethod {
     HttpMethod::Put
 }
@@ -411,6 +417,13 @@ pub struct Webhook {
     /// Request headers; values are secret references, never inline.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, SecretRef>,
+    /// Time limit of each request.
+    #[serde(default = "webhook_timeout")]
+    pub timeout: HumanDuration,
+    /// Requests in all, the first included; a failed request (no answer, 408, 429, 5xx) is retried
+    /// with exponential backoff and jitter.
+    #[serde(default = "webhook_attempts")]
+    pub attempts: u32,
 }
 
 /// A run outcome that can be notified.

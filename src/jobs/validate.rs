@@ -514,17 +514,6 @@ fn check_delivery(c: &mut Checker<'_>, doc: &JobDocument) {
             check_key_template(c, &["spec", "upload", &index, kind, "key"], template);
         }
     }
-    for (i, target) in doc.spec.upload.iter().enumerate() {
-        // The GCS sink is still a stub on this branch; drop this warning with it.
-        if matches!(target, UploadTarget::Gcs(_)) {
-            let index = i.to_string();
-            c.warning(
-                &["spec", "upload", &index, "gcs"],
-                "GCS upload is not available in this build yet; these uploads fail and the bundles stay in the state directory",
-                None,
-            );
-        }
-    }
     for (i, target) in doc.spec.notify.iter().enumerate() {
         let index = i.to_string();
         let NotifyTarget::Webhook(hook) = target;
@@ -543,13 +532,20 @@ fn check_delivery(c: &mut Checker<'_>, doc: &JobDocument) {
                 secret,
             );
         }
-    }
-    if !doc.spec.notify.is_empty() {
-        c.warning(
-            &["spec", "notify"],
-            "notifications are not available in this build yet",
-            None,
-        );
+        if hook.attempts == 0 {
+            c.error(
+                &["spec", "notify", &index, "webhook", "attempts"],
+                "attempts counts the first request too, so it must be at least 1",
+                None,
+            );
+        }
+        if hook.timeout.0.is_zero() {
+            c.error(
+                &["spec", "notify", &index, "webhook", "timeout"],
+                "a zero timeout would fail every request",
+                Some("e.g. `timeout: 10s` (the default)".into()),
+            );
+        }
     }
 }
 

@@ -167,6 +167,26 @@ pub struct UploadRecord {
     pub duration_ms: Option<u64>,
 }
 
+/// One webhook call series of a run (all the events it carried, in one request per attempt).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationRecord {
+    /// The webhook, without query string or credentials.
+    pub url: String,
+    /// Events sent (`failed`, `uploadFailed`, ...).
+    pub events: Vec<String>,
+    /// Requests made.
+    pub attempts: u32,
+    /// `delivered` or `failed`.
+    pub status: String,
+    /// HTTP status of the last answer, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// Last error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// Everything known about one run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -219,6 +239,9 @@ pub struct RunRecord {
     /// For `missed` records: which fires.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missed: Option<MissedRecord>,
+    /// Webhook calls about this run; a failed one never changes the run's status.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationRecord>,
 }
 
 /// Current record format version.
@@ -367,6 +390,7 @@ mod tests {
             analysis: None,
             uploads: Vec::new(),
             missed: None,
+            notifications: Vec::new(),
         }
     }
 
