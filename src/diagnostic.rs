@@ -133,6 +133,26 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// An error and its causes on one line, so "connection refused" is not hidden behind a
+/// generic outer message ("error sending request", "I/O error").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    with_causes(e.to_string(), e)
+}
+
+/// `text` followed by each cause of `e` that `text` does not already say.
+pub fn with_causes(mut text: String, e: &dyn std::error::Error) -> String {
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +169,30 @@ mod tests {
         assert_eq!(
             d.to_string(),
             "jobs/a.yaml:2:3: error: unknown field `schedul`\n  2 |   schedul: x\n        ^\n  hint: did you mean `schedule`?"
+        );
+    }
+
+    #[test]
+    fn error_chain_adds_each_cause_it_does_not_already_say() {
+        let inner =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("error sending request")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = Outer(inner);
+        assert_eq!(error_chain(&e), "error sending request: connection refused");
+        assert_eq!(
+            with_causes("PUT x: connection refused".into(), &e),
+            "PUT x: connection refused"
         );
     }
 }

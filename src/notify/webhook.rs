@@ -137,7 +137,7 @@ pub async fn send(hook: &Webhook, body: &serde_json::Value, seed: u64) -> SendRe
                 (Some(code), format!("HTTP {}", r.status()), retryable(code))
             }
             Err(e) if e.is_timeout() => (None, format!("no answer within {}", hook.timeout), true),
-            Err(e) => (None, error_chain(&e), true),
+            Err(e) => (None, crate::diagnostic::error_chain(&e), true),
         };
         let delay = if again {
             policy.delay(attempt, seed)
@@ -167,19 +167,4 @@ fn given_up(attempts: u32, http_status: Option<u16>, error: String) -> SendResul
         http_status,
         error: Some(error),
     }
-}
-
-/// The error and its sources on one line ("error sending request" alone says little).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = s.source();
-    }
-    text
 }

@@ -239,9 +239,9 @@ fn classify(e: &google_cloud_storage::Error, bucket: &str, url: &str) -> UploadE
         };
     }
     if e.is_connect() || e.is_io() || e.is_timeout() || e.is_transport() || e.is_exhausted() {
-        return UploadError::Transient(format!("{url}: {}", error_chain(e)));
+        return UploadError::Transient(format!("{url}: {}", crate::diagnostic::error_chain(e)));
     }
-    UploadError::Permanent(format!("{url}: {}", error_chain(e)))
+    UploadError::Permanent(format!("{url}: {}", crate::diagnostic::error_chain(e)))
 }
 
 /// Classifies an HTTP status of the JSON API.
@@ -280,21 +280,6 @@ fn service_message(body: &str) -> String {
                 .map(str::to_string)
         })
         .unwrap_or_else(|| body.trim().chars().take(300).collect())
-}
-
-/// The error and its sources on one line: the top error alone often says only "I/O error".
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -230,16 +230,7 @@ pub fn public_url(url: &str) -> String {
 }
 
 fn transport(e: &reqwest::Error, shown: &str) -> UploadError {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
+    let text = crate::diagnostic::error_chain(e);
     // Strip the query a reqwest error message may echo.
     let text = text.replace(e.url().map(reqwest::Url::as_str).unwrap_or("\u{0}"), shown);
     if e.is_builder() {

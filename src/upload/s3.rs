@@ -510,21 +510,12 @@ fn describe<E>(e: &SdkError<E, Response>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let mut text = match (e.code(), e.message()) {
+    let text = match (e.code(), e.message()) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
         (Some(c), None) => c.to_string(),
         _ => e.to_string(),
     };
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
+    crate::diagnostic::with_causes(text, e)
 }
 
 #[cfg(test)]

@@ -235,24 +235,9 @@ fn convert(what: String, e: kube::Error) -> ApiError {
         },
         other => ApiError::Transport {
             what,
-            message: error_chain(&other),
+            message: crate::diagnostic::error_chain(&other),
         },
     }
-}
-
-/// The error and its causes, so "connection refused" is not hidden behind "client error".
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = s.source();
-    }
-    out
 }
 
 /// Percent-encodes a query value (continue tokens, selectors).
