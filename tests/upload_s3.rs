@@ -66,6 +66,8 @@ fn queue_len(state: &Path) -> usize {
         .unwrap_or(0)
 }
 
+const KMS_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
 #[test]
 fn a_small_bundle_lands_under_the_default_key_with_its_sha256() {
     let moto = Moto::start();
@@ -79,7 +81,9 @@ fn a_small_bundle_lands_under_the_default_key_with_its_sha256() {
             &s3_target(
                 &moto.endpoint(),
                 "acme-bundles",
-                ", prefix: prod, tags: {team: sre, env: prod}, storageClass: STANDARD",
+                &format!(
+                    ", prefix: prod, tags: {{team: sre, env: prod}}, storageClass: STANDARD_IA, serverSideEncryption: \"aws:kms\", kmsKeyId: {KMS_KEY}"
+                ),
             ),
             "",
         ),
@@ -107,6 +111,9 @@ fn a_small_bundle_lands_under_the_default_key_with_its_sha256() {
     );
     let object = moto.object("acme-bundles", &key);
     assert_eq!(object["metadata"]["sha256"], sha.as_str(), "{object}");
+    assert_eq!(object["storageClass"], "STANDARD_IA", "{object}");
+    assert_eq!(object["sse"], "aws:kms", "{object}");
+    assert_eq!(object["kmsKeyId"], KMS_KEY, "{object}");
     let tags = moto.tagging("acme-bundles", &key);
     assert_eq!(tags, serde_json::json!({"team": "sre", "env": "prod"}));
     let phase = record["phases"]
@@ -411,7 +418,11 @@ fn an_agent_killed_mid_upload_delivers_after_restart() {
         job_yaml(
             "killed",
             &collectors,
-            &s3_target(&proxy.endpoint(), "acme-bundles", ""),
+            &s3_target(
+                &proxy.endpoint(),
+                "acme-bundles",
+                ", serverSideEncryption: AES256, storageClass: STANDARD_IA",
+            ),
             "",
         ),
     )
@@ -476,6 +487,12 @@ fn an_agent_killed_mid_upload_delivers_after_restart() {
         .collect();
     assert_eq!(local.len(), 1, "{local:?}");
     assert_eq!(remote, file_sha256(&local[0]));
+    let object = moto.object("acme-bundles", key);
+    assert_eq!(
+        object["sse"], "AES256",
+        "multipart keeps the encryption: {object}"
+    );
+    assert_eq!(object["storageClass"], "STANDARD_IA", "{object}");
     assert_eq!(queue_len(&d.state), 0);
     assert_eq!(
         moto.open_multipart_uploads("acme-bundles"),

@@ -5,6 +5,7 @@ use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
 pub mod daemon;
+pub mod gcs;
 pub mod servers;
 
 /// The agent binary with a clean environment: no settings file, no TROUBLESHOOT_AGENT_* variables.

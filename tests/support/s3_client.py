@@ -39,7 +39,8 @@ elif command == "object":
             h.update(chunk)
             size += len(chunk)
         out = {"size": size, "sha256": h.hexdigest(), "metadata": obj.get("Metadata", {}),
-               "storageClass": obj.get("StorageClass")}
+               "storageClass": obj.get("StorageClass"), "etag": obj.get("ETag", "").strip('"'),
+               "sse": obj.get("ServerSideEncryption"), "kmsKeyId": obj.get("SSEKMSKeyId")}
 elif command == "tagging":
     out = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=args[0], Key=args[1])["TagSet"]}
 elif command == "open-uploads":
