@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 use troubleshoot_agent::jobs::model::UploadTarget;
-use troubleshoot_agent::upload::{self, Object};
+use troubleshoot_agent::upload::{self, Object, UploadError};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -50,6 +50,11 @@ fn main() -> ExitCode {
     match runtime.block_on(upload::deliver(&target, &object)) {
         Ok(d) => {
             eprintln!("{} ({} bytes)", d.url, d.bytes);
+            ExitCode::SUCCESS
+        }
+        // As in a run: the same bundle already under its key was delivered by an earlier attempt.
+        Err(UploadError::AlreadyExists(m)) => {
+            eprintln!("{m}");
             ExitCode::SUCCESS
         }
         Err(e) => {

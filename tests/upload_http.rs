@@ -362,3 +362,171 @@ fn a_503_is_retried_from_the_queue() {
     );
     second.stop();
 }
+
+/// HTTPS with a private CA (`caFile`) and a client certificate (`clientCertFile`/`clientKeyFile`)
+/// against Python's `ssl` server that requires one; without `caFile` the server is refused for
+/// good. Certificates are made by the `openssl` command.
+#[test]
+fn https_with_a_private_ca_and_a_client_certificate() {
+    let d = dirs();
+    let dir = d.root.path();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the `openssl` command (Debian package openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(dir.join("san.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    std::fs::write(dir.join("client.cnf"), "extendedKeyUsage=clientAuth\n").unwrap();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca",
+    ]);
+    for name in ["server", "client"] {
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN={name}"),
+        ]);
+        let mut args = vec![
+            "x509",
+            "-req",
+            "-in",
+            "",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "",
+            "-days",
+            "2",
+        ];
+        let csr = format!("{name}.csr");
+        let pem = format!("{name}.pem");
+        args[3] = &csr;
+        args[10] = &pem;
+        // Extensions make them X.509 v3 certificates (webpki refuses v1).
+        args.extend([
+            "-extfile",
+            if name == "server" {
+                "san.cnf"
+            } else {
+                "client.cnf"
+            },
+        ]);
+        openssl(&args);
+    }
+    let port = free_port();
+    let server_py = format!(
+        r#"
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_PUT(self):
+        n = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(n)
+        cn = dict(x[0] for x in self.connection.getpeercert()["subject"])["commonName"]
+        print(f"PUT {{self.path}} {{len(body)}} {{cn}}", flush=True)
+        self.send_response(201); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain("server.pem", "server.key")
+ctx.load_verify_locations("ca.pem")
+ctx.verify_mode = ssl.CERT_REQUIRED
+srv = http.server.HTTPServer(("127.0.0.1", {port}), H)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print("ready", flush=True)
+srv.serve_forever()
+"#
+    );
+    /// Kills the server however the test ends (it holds the test's stderr open).
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut server = Killed(
+        std::process::Command::new(support::servers::python())
+            .args(["-c", &server_py])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python TLS server"),
+    );
+    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let write_job = |with_ca: bool| {
+        let ca = if with_ca {
+            format!("        caFile: {}\n", dir.join("ca.pem").display())
+        } else {
+            String::new()
+        };
+        std::fs::write(
+            d.jobs.join("job.yaml"),
+            job(
+                "tls",
+                "",
+                &format!(
+                    "  upload:\n    - http:\n        url: \"https://127.0.0.1:{port}/in/{{runId}}\"\n{ca}        clientCertFile: {}\n        clientKeyFile: {}\n",
+                    dir.join("client.pem").display(),
+                    dir.join("client.key").display()
+                ),
+            ),
+        )
+        .unwrap();
+    };
+    write_job(true);
+    let out = trigger(&d.jobs, &d.state, "tls", &[]);
+    let record: Value = serde_json::from_str(&stdout(&out)).unwrap_or_default();
+    assert!(out.status.success(), "{record:#}\n{}", stderr(&out));
+    assert_eq!(record["uploads"][0]["status"], "succeeded", "{record:#}");
+    let seen = lines.next().unwrap().unwrap();
+    assert_eq!(
+        seen,
+        format!(
+            "PUT /in/{} {} client",
+            record["runId"].as_str().unwrap(),
+            record["bundle"]["size"]
+        )
+    );
+
+    write_job(false);
+    let out = trigger(&d.jobs, &d.state, "tls", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let record: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let upload = &record["uploads"][0];
+    assert_eq!(upload["status"], "failed", "{record:#}");
+    assert_eq!(upload["attempts"], 1, "{record:#}");
+    assert!(
+        upload["error"].as_str().unwrap().contains("caFile"),
+        "{record:#}"
+    );
+}

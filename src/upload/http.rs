@@ -149,13 +149,26 @@ fn base_builder() -> reqwest::ClientBuilder {
 }
 
 async fn client(target: &HttpTarget) -> Result<reqwest::Client, UploadError> {
+    match build_client(target, false).await {
+        // The platform verifier cannot take extra roots where the system has no CA store of
+        // its own; then the `caFile` CAs are the trust anchors.
+        Err(_) if target.ca_file.is_some() => build_client(target, true).await,
+        other => other,
+    }
+}
+
+async fn build_client(target: &HttpTarget, ca_only: bool) -> Result<reqwest::Client, UploadError> {
     let mut builder = base_builder();
     if let Some(ca) = &target.ca_file {
         let pem = read(ca, "caFile").await?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
             UploadError::Permanent(format!("caFile {ca}: not PEM certificates: {e}"))
         })?;
-        builder = builder.tls_certs_merge(certs);
+        builder = if ca_only {
+            builder.tls_certs_only(certs)
+        } else {
+            builder.tls_certs_merge(certs)
+        };
     }
     match (&target.client_cert_file, &target.client_key_file) {
         (Some(cert), Some(key)) => {
@@ -176,9 +189,15 @@ async fn client(target: &HttpTarget) -> Result<reqwest::Client, UploadError> {
             ));
         }
     }
-    builder
-        .build()
-        .map_err(|e| UploadError::Permanent(format!("cannot set up the HTTP client: {e}")))
+    builder.build().map_err(|e| {
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            text.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        UploadError::Permanent(format!("cannot set up the HTTP client: {text}"))
+    })
 }
 
 async fn read(path: &str, field: &str) -> Result<Vec<u8>, UploadError> {
@@ -233,8 +252,15 @@ fn transport(e: &reqwest::Error, shown: &str) -> UploadError {
     let text = crate::diagnostic::error_chain(e);
     // Strip the query a reqwest error message may echo.
     let text = text.replace(e.url().map(reqwest::Url::as_str).unwrap_or("\u{0}"), shown);
+    let lower = text.to_ascii_lowercase();
     if e.is_builder() {
         UploadError::Permanent(format!("{shown}: {text}"))
+    } else if lower.contains("certificate") || lower.contains("unknownissuer") {
+        // A certificate the client refuses (or one the server refuses) stays refused until
+        // someone changes `caFile` / `clientCertFile`: retrying cannot help.
+        UploadError::Permanent(format!(
+            "{shown}: TLS: {text}; check `caFile` (the server's CA) and `clientCertFile`/`clientKeyFile`"
+        ))
     } else {
         UploadError::Transient(format!("{shown}: {text}"))
     }
