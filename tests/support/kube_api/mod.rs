@@ -32,7 +32,8 @@
 //!   `Cluster::set_log`, else a synthetic 20-line log per container, one line a minute up to the
 //!   server's start;
 //! - `POST .../selfsubjectrulesreviews` (rules from the bundle's `auth-cani-list/`, the `default`
-//!   namespace's for other namespaces) and `.../selfsubjectaccessreviews`; both honour denials;
+//!   namespace's for other namespaces) and `.../selfsubjectaccessreviews`, with JSON or protobuf
+//!   request bodies (kubectl sends protobuf); both honour denials;
 //! - exec/attach over websockets (`v5.channel.k8s.io`, `v4.channel.k8s.io`) with canned outputs
 //!   (`Cluster::add_exec`, `echo`, `cat` of stdin, `tar -C DIR -cf - NAME` giving a real archive of
 //!   `NAME/copied.txt`, else exit 127) — see `exec.rs`; SPDY is refused with a 400;
@@ -40,13 +41,21 @@
 //!   `Cluster::pod_run_secs`, with logs from `KubeApiServer::set_run_pod_log` and scheduler/kubelet
 //!   events) and `DELETE .../pods/P`;
 //! - `watch=true` on any list, by polling the store (ADDED / MODIFIED / DELETED lines) until
-//!   `timeoutSeconds`;
+//!   `timeoutSeconds` (default 30 s); from a `resourceVersion`, only later changes; with
+//!   `sendInitialEvents=true` (client-go's streaming lists) the initial state ends with the
+//!   `k8s.io/initial-events-end` bookmark;
 //! - RBAC denials (`Cluster::deny`, `KubeApiServer::deny`): 403 Status bodies worded like the real
 //!   API's, and access reviews that agree;
 //! - faults per path glob (`KubeApiServer::fail`): a Status error of any code, 403, a delay, a
 //!   non-JSON body, a body cut mid-way; `KubeApiServer::stop` for a server that is down.
 //!
-//! Not served: protobuf (JSON is always answered), server-side `Table` output (kubectl falls back
+//! Generated clusters (`GenSpec`, `generated:pods=N,deployments=N,namespaces=N,configmaps=N,events=N`)
+//! add to the baseline namespaces `gen-0000`...: per deployment one ReplicaSet and one Service, pods
+//! spread round-robin over the ReplicaSets (every 50th in CrashLoopBackOff with a previous log),
+//! per namespace a ServiceAccount, ConfigMaps and Events; objects are the baseline's coredns, kube-dns,
+//! ... objects with new names, uids, labels and owners, rendered from pre-serialized templates.
+//!
+//! Not served: protobuf responses (JSON is always answered), server-side `Table` output (kubectl falls back
 //! to its own printing), aggregated discovery, OpenAPI (`/openapi/v2`, `/openapi/v3` are 404: kubectl
 //! commands that validate against it need `--validate=false`), create/update/patch of anything but
 //! pods, `events.k8s.io` events (the same events are served through core v1), `resourceVersion`
