@@ -94,6 +94,8 @@ pub struct Recorded {
 #[derive(Clone, Debug)]
 struct Created {
     at: std::time::Instant,
+    /// Seconds until it succeeds.
+    run_secs: f64,
 }
 
 /// The server's state, shared by every request.
@@ -110,6 +112,9 @@ pub struct Shared {
     pub logs: RwLock<cluster::Logs>,
     /// Logs created pods get, by pod name (else a default line).
     pub run_pod_logs: RwLock<HashMap<String, String>>,
+    /// Seconds a pod created later with this name runs (instead of `Cluster::pod_run_secs`);
+    /// infinite: it keeps running, like a server process.
+    pub run_pod_secs: RwLock<HashMap<String, f64>>,
     /// When the server started: log lines are dated relative to it.
     pub started: SystemTime,
     /// The cluster's resourceVersion counter.
@@ -130,6 +135,7 @@ impl Shared {
             requests: Mutex::new(Vec::new()),
             logs: RwLock::new(logs),
             run_pod_logs: RwLock::new(HashMap::new()),
+            run_pod_secs: RwLock::new(HashMap::new()),
             started: SystemTime::now(),
             resource_version: AtomicU64::new(rv.max(1)),
             created: Mutex::new(HashMap::new()),
@@ -1138,9 +1144,9 @@ fn refresh_created(s: &Shared, t: &ResourceType, item: Item) -> Item {
     let elapsed = created.at.elapsed().as_secs_f64();
     let mut pod: Value = serde_json::from_slice(&item.body).expect("stored JSON");
     let phase = pod["status"]["phase"].as_str().unwrap_or("");
-    let want = if elapsed >= s.cluster.pod_run_secs {
+    let want = if elapsed >= created.run_secs {
         "Succeeded"
-    } else if elapsed >= s.cluster.pod_run_secs / 2.0 {
+    } else if elapsed >= s.cluster.pod_run_secs.min(created.run_secs) / 2.0 {
         "Running"
     } else {
         "Pending"
@@ -1258,6 +1264,13 @@ fn create_pod(s: &Shared, target: &Target, mut pod: Value) -> Response {
         (ns.clone(), name.clone()),
         Created {
             at: std::time::Instant::now(),
+            run_secs: s
+                .run_pod_secs
+                .read()
+                .expect("run pod secs")
+                .get(&name)
+                .copied()
+                .unwrap_or(s.cluster.pod_run_secs),
         },
     );
     let text = s

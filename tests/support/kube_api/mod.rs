@@ -37,7 +37,7 @@
 //!   (`Cluster::add_exec`, `echo`, `cat` of stdin, `tar -C DIR -cf - NAME` giving a real archive of
 //!   `NAME/copied.txt`, else exit 127) — see `exec.rs`; SPDY is refused with a 400;
 //! - `POST /api/v1/namespaces/NS/pods` (a pod that is Pending, Running, then Succeeded after
-//!   `Cluster::pod_run_secs`, with logs from `KubeApiServer::set_run_pod_log` and scheduler/kubelet
+//!   `Cluster::pod_run_secs` or `KubeApiServer::set_run_pod_secs`, with logs from `KubeApiServer::set_run_pod_log` and scheduler/kubelet
 //!   events) and `DELETE .../pods/P`;
 //! - `watch=true` on any list, by polling the store (ADDED / MODIFIED / DELETED lines) until
 //!   `timeoutSeconds`;
@@ -197,6 +197,16 @@ impl KubeApiServer {
             .write()
             .expect("run pod logs")
             .insert(pod.to_string(), text.to_string());
+    }
+
+    /// How long a pod created later with this name runs before it succeeds; `f64::INFINITY`: it
+    /// never completes (it stays Running, as a server process would).
+    pub fn set_run_pod_secs(&self, pod: &str, secs: f64) {
+        self.shared
+            .run_pod_secs
+            .write()
+            .expect("run pod secs")
+            .insert(pod.to_string(), secs);
     }
 
     /// Every request so far, in order.

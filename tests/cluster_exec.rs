@@ -1,0 +1,522 @@
+//! The `exec`, `copy`, `runPod` and `run` collectors end to end: the agent (`trigger` in the
+//! foreground, the real binary, the real kube client) against the test API server, which speaks
+//! the exec websocket protocol and runs created pods to completion.
+
+#[path = "support/kube_api/mod.rs"]
+mod kube_api;
+mod support;
+
+use kube_api::{Cluster, ExecOutput, KubeApiServer};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use support::{agent, stdout};
+
+const COREDNS: &str = "coredns-56f6fc8fd7-p4x9z";
+
+/// A finished foreground run: its record and the extracted bundle.
+struct Run {
+    record: Value,
+    bundle: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn json(&self, rel: &str) -> Value {
+        let text = std::fs::read_to_string(self.bundle.join(rel))
+            .unwrap_or_else(|e| panic!("{rel}: {e}\nfiles: {:#?}", self.paths()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel} is not JSON: {e}"))
+    }
+
+    fn text(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.bundle.join(rel))
+            .unwrap_or_else(|e| panic!("{rel}: {e}\nfiles: {:#?}", self.paths()))
+    }
+
+    fn exists(&self, rel: &str) -> bool {
+        self.bundle.join(rel).symlink_metadata().is_ok()
+    }
+
+    fn paths(&self) -> BTreeSet<String> {
+        files_under(&self.bundle)
+    }
+
+    fn collector(&self, title: &str) -> &Value {
+        self.record["collectors"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["title"] == title))
+            .unwrap_or_else(|| panic!("no {title} collector in {:#}", self.record))
+    }
+}
+
+fn files_under(root: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("read dir") {
+            let e = e.expect("entry");
+            if e.file_type().expect("file type").is_dir() {
+                stack.push(e.path());
+            } else {
+                let rel = e
+                    .path()
+                    .strip_prefix(root)
+                    .expect("under root")
+                    .to_path_buf();
+                out.insert(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Runs one job through `trigger`: `spec` holds extra `spec:` lines (e.g. `timeout: 3s`),
+/// `collectors` the in-cluster collectors as YAML list items.
+fn run_job(server: &KubeApiServer, spec: &str, collectors: &str) -> Run {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jobs = dir.path().join("jobs");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&jobs).expect("jobs");
+    std::fs::create_dir_all(&home).expect("home");
+    let kubeconfig = dir.path().join("kubeconfig");
+    server
+        .write_kubeconfig(&kubeconfig, "default")
+        .expect("kubeconfig");
+    let mut job = String::from(
+        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: kube\nspec:\n  schedule: \"0 2 * * *\"\n  redact: {enabled: false}\n",
+    );
+    for line in spec.lines() {
+        job.push_str(&format!("  {line}\n"));
+    }
+    job.push_str(&format!(
+        "  collect:\n    kubeconfig: {}\n    supportBundle:\n      collectors:\n",
+        kubeconfig.display()
+    ));
+    for line in collectors.lines() {
+        job.push_str(&format!("        {line}\n"));
+    }
+    std::fs::write(jobs.join("kube.yaml"), &job).expect("job");
+    let out = agent(&dir.path().join("state"))
+        .env("HOME", &home)
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .args(["--listen", "127.0.0.1:1", "--output", "json", "--jobs-dir"])
+        .arg(&jobs)
+        .args(["trigger", "kube"])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("trigger runs");
+    let record: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| {
+        panic!(
+            "no run record ({e}); job:\n{job}\nstdout: {}\nstderr: {}",
+            stdout(&out),
+            support::stderr(&out)
+        )
+    });
+    let archive = record["bundle"]["path"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no bundle in {record:#}"));
+    let extract = dir.path().join("bundle");
+    std::fs::create_dir_all(&extract).expect("extract dir");
+    let file = std::fs::File::open(archive).expect("open bundle");
+    tar::Archive::new(flate2::read::GzDecoder::new(file))
+        .unpack(&extract)
+        .expect("unpack bundle");
+    let top = std::fs::read_dir(&extract)
+        .expect("read")
+        .next()
+        .expect("one top folder")
+        .expect("entry")
+        .path();
+    Run {
+        record,
+        bundle: top,
+        dir,
+    }
+}
+
+#[test]
+fn exec_writes_stdout_stderr_and_records_a_non_zero_exit() {
+    let server = KubeApiServer::start(Cluster::baseline());
+    let run = run_job(
+        &server,
+        "",
+        "- exec: {collectorName: uname, name: kots/exec, namespace: kube-system, selector: [k8s-app=kube-dns], command: [uname], args: [-a], timeout: 10s}\n\
+         - exec: {collectorName: fails, name: kots/exec, namespace: kube-system, selector: [k8s-app=kube-dns], command: [sh, -c, exit 3]}\n\
+         - exec: {name: by-container, namespace: kube-system, selector: [k8s-app=kube-dns], command: [echo, hello]}",
+    );
+    let dir = format!("kots/exec/kube-system/{COREDNS}");
+    assert_eq!(
+        run.text(&format!("{dir}/uname-stdout.txt")),
+        "Linux test-node 6.1.0-test #1 SMP x86_64 GNU/Linux\n"
+    );
+    // Empty streams and no error: no file, as troubleshoot.
+    assert!(!run.exists(&format!("{dir}/uname-stderr.txt")));
+    assert!(!run.exists(&format!("{dir}/uname-errors.json")));
+    assert_eq!(run.collector("exec/uname")["status"], "succeeded");
+
+    // Exit 3: stderr kept, the exit recorded in the errors file.
+    assert_eq!(
+        run.text(&format!("{dir}/fails-stderr.txt")),
+        "exiting with 3\n"
+    );
+    assert!(!run.exists(&format!("{dir}/fails-stdout.txt")));
+    let errors = run.json(&format!("{dir}/fails-errors.json"));
+    let first = errors[0].as_str().unwrap_or("");
+    assert!(first.contains("exit code 3"), "{errors}");
+
+    // Without collectorName the files are named after the container.
+    assert_eq!(
+        run.text(&format!(
+            "by-container/kube-system/{COREDNS}/coredns-stdout.txt"
+        )),
+        "hello\n"
+    );
+    // Through the websocket upgrade of pods/exec.
+    assert!(
+        server.requests().iter().any(|r| r.path
+            == format!("/api/v1/namespaces/kube-system/pods/{COREDNS}/exec")
+            && r.query.contains("command=uname")),
+        "no exec request"
+    );
+}
+
+#[test]
+fn exec_on_a_missing_pod_or_container_records_why() {
+    let server = KubeApiServer::start(Cluster::baseline());
+    let run = run_job(
+        &server,
+        "",
+        "- exec: {collectorName: none, name: nopod, namespace: kube-system, selector: [app=does-not-exist], command: [uname]}\n\
+         - exec: {collectorName: badc, name: nocontainer, namespace: kube-system, selector: [k8s-app=kube-dns], containerName: sidecar, command: [uname]}",
+    );
+    let listing = run.json("nopod-errors.json");
+    assert!(
+        listing[0]
+            .as_str()
+            .unwrap_or("")
+            .contains("app=does-not-exist"),
+        "{listing}"
+    );
+    assert!(!run.exists("nopod/kube-system"));
+    let errors = run.json(&format!(
+        "nocontainer/kube-system/{COREDNS}/badc-errors.json"
+    ));
+    assert!(
+        errors[0]
+            .as_str()
+            .unwrap_or("")
+            .contains("container sidecar is not valid"),
+        "{errors}"
+    );
+    assert!(!run.exists(&format!(
+        "nocontainer/kube-system/{COREDNS}/badc-stdout.txt"
+    )));
+}
+
+#[test]
+fn copy_unpacks_a_folder_under_troubleshoots_path() {
+    let server = KubeApiServer::start(Cluster::baseline());
+    let run = run_job(
+        &server,
+        "",
+        "- copy: {collectorName: cfg, name: copied, namespace: kube-system, selector: [k8s-app=kube-dns], containerPath: /etc/coredns, containerName: coredns}\n\
+         - copy: {collectorName: noname, name: plain, namespace: kube-system, selector: [app=local-path-provisioner], containerPath: /data}",
+    );
+    // <name>/<ns>/<pod>/<containerName>/<dirname(containerPath)>/<tar entry>
+    let rel = format!("copied/kube-system/{COREDNS}/coredns/etc/coredns/copied.txt");
+    assert_eq!(
+        run.text(&rel),
+        format!("copied from {COREDNS}:/etc/coredns\n")
+    );
+    assert_eq!(run.collector("copy/cfg")["status"], "succeeded");
+    assert!(
+        !run.paths()
+            .iter()
+            .any(|p| p.starts_with("copied/") && p.ends_with("-errors.json")),
+        "{:#?}",
+        run.paths()
+    );
+    // No containerName: no container folder; the first container is used.
+    let plain = "plain/kube-system/local-path-provisioner-5cf85fd84d-jntjc/data/copied.txt";
+    assert!(run.text(plain).ends_with("/data\n"), "{}", run.text(plain));
+    let exec = server
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with(&format!("{COREDNS}/exec")))
+        .expect("an exec request");
+    assert!(
+        exec.query.contains("command=tar") && exec.query.contains("container=coredns"),
+        "{}",
+        exec.query
+    );
+}
+
+/// A tar archive with the given raw entries (name, type, link target, data), written without the
+/// tar crate's path checks, as a hostile container could produce.
+fn raw_archive(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, kind, link, data) in entries {
+        let mut h = tar::Header::new_old();
+        {
+            let old = h.as_old_mut();
+            old.name[..name.len()].copy_from_slice(name.as_bytes());
+            old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        }
+        h.set_entry_type(*kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_765_387_600);
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+#[test]
+fn copy_refuses_archive_entries_that_leave_its_folder() {
+    let mut cluster = Cluster::baseline();
+    let archive = raw_archive(&[
+        ("evil/ok.txt", tar::EntryType::Regular, "", b"fine\n"),
+        (
+            "evil/../../../../escape.txt",
+            tar::EntryType::Regular,
+            "",
+            b"out\n",
+        ),
+        (
+            "/tmp/absolute-escape.txt",
+            tar::EntryType::Regular,
+            "",
+            b"out\n",
+        ),
+        (
+            "evil/link",
+            tar::EntryType::Symlink,
+            "../../../../../../..",
+            b"",
+        ),
+        (
+            "evil/link/through-link.txt",
+            tar::EntryType::Regular,
+            "",
+            b"in\n",
+        ),
+        ("evil/hard", tar::EntryType::Link, "/etc/passwd", b""),
+    ]);
+    cluster.add_exec(
+        "coredns",
+        &["tar", "-C", "/data", "-cf", "-", "evil"],
+        ExecOutput {
+            stdout: archive,
+            stderr: Vec::new(),
+            exit_code: 0,
+        },
+    );
+    let server = KubeApiServer::start(cluster);
+    let run = run_job(
+        &server,
+        "",
+        "- copy: {collectorName: evil, name: evil, namespace: kube-system, selector: [k8s-app=kube-dns], containerPath: /data/evil}",
+    );
+    let base = format!("evil/kube-system/{COREDNS}/data");
+    assert_eq!(run.text(&format!("{base}/evil/ok.txt")), "fine\n");
+    // The symlink was not created: the later entry went into a real folder inside the copy.
+    let link = run.bundle.join(format!("{base}/evil/link"));
+    assert!(
+        link.symlink_metadata().expect("link path").is_dir(),
+        "a real folder, not a symlink"
+    );
+    assert!(!run.exists(&format!("{base}/evil/hard")));
+    // Nothing escaped anywhere under the test's directory (state dir, staging, bundle).
+    let everything = files_under(run.dir.path());
+    assert!(
+        !everything.iter().any(|p| p.ends_with("escape.txt")),
+        "{everything:#?}"
+    );
+    assert!(!Path::new("/tmp/absolute-escape.txt").exists());
+    let errors = run.json(&format!("{base}/evil-errors.json"));
+    let message = errors["/data/evil/error"].as_str().unwrap_or("");
+    for expected in ["escape.txt", "absolute", "links are not copied"] {
+        assert!(message.contains(expected), "{expected}: {errors:#}");
+    }
+}
+
+#[test]
+fn run_pod_collects_logs_pod_and_events_then_deletes_the_pod() {
+    let server = KubeApiServer::start(Cluster::baseline());
+    server.set_run_pod_log("static-hi", "hi static!\n");
+    server.set_run_pod_log("run-example", "hello from run\n");
+    let run = run_job(
+        &server,
+        "",
+        "- runPod: {collectorName: static-hi, name: static-hi, timeout: 30s, podSpec: {containers: [{name: static-hi, image: \"alpine:3\", command: [echo, \"hi static!\"]}]}}\n\
+         - run: {collectorName: run-example, name: run-example, image: busybox, command: [echo, hello from run]}",
+    );
+    assert_eq!(
+        run.collector("run-pod/static-hi")["status"],
+        "succeeded",
+        "{:#}",
+        run.record
+    );
+    let real = "cluster-resources/pods/logs/default/static-hi/static-hi.log";
+    assert_eq!(run.text(real), "hi static!\n");
+    assert_eq!(
+        std::fs::read_link(run.bundle.join("static-hi/static-hi.log")).expect("a symlink"),
+        PathBuf::from(format!("../{real}"))
+    );
+    assert_eq!(run.text("static-hi/static-hi.log"), "hi static!\n");
+    let pod = run.json("static-hi/static-hi.json");
+    assert_eq!(
+        pod["metadata"]["labels"]["troubleshoot-role"],
+        "run-collector"
+    );
+    assert_eq!(pod["status"]["phase"], "Succeeded");
+    assert!(pod.get("kind").is_none(), "typed objects carry no kind");
+    let events = run.json("static-hi/static-hi-events.json");
+    let items = events["items"].as_array().expect("items");
+    assert!(!items.is_empty(), "{events:#}");
+    assert!(
+        items
+            .iter()
+            .all(|e| e["involvedObject"]["name"] == "static-hi")
+    );
+    // The deprecated `run`: container `collector` in `default`.
+    assert_eq!(
+        run.text("cluster-resources/pods/logs/default/run-example/collector.log"),
+        "hello from run\n"
+    );
+    assert!(run.exists("run-example/run-example.log"));
+    assert_eq!(run.collector("run/run-example")["status"], "succeeded");
+    // Both pods are gone.
+    assert!(!server.has_pod("default", "static-hi"));
+    assert!(!server.has_pod("default", "run-example"));
+    let created = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/api/v1/namespaces/default/pods")
+        .count();
+    assert_eq!(created, 2);
+}
+
+#[test]
+fn run_pod_timeout_deletes_the_pod_and_records_the_error() {
+    let server = KubeApiServer::start(Cluster::baseline());
+    server.set_run_pod_secs("stuck", f64::INFINITY);
+    let run = run_job(
+        &server,
+        "",
+        "- runPod: {collectorName: stuck, name: stuck, namespace: kube-system, timeout: 1s, podSpec: {containers: [{name: srv, image: nginx}]}}",
+    );
+    let c = run.collector("run-pod/stuck");
+    assert_eq!(c["status"], "failed", "{c}");
+    assert!(c["error"].as_str().unwrap_or("").contains("timeout"), "{c}");
+    let err = run.json("collector-errors/run-pod/stuck-error.json");
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("did not complete within 1s"),
+        "{err}"
+    );
+    assert!(!server.has_pod("kube-system", "stuck"));
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.method == "DELETE" && r.path == "/api/v1/namespaces/kube-system/pods/stuck")
+    );
+    assert!(!run.exists("stuck/stuck.json"));
+}
+
+#[test]
+fn run_pod_cancelled_by_the_job_timeout_deletes_the_pod() {
+    let server = KubeApiServer::start(Cluster::baseline());
+    server.set_run_pod_secs("forever", f64::INFINITY);
+    // No collector timeout: only the job's 3s timeout ends the wait.
+    let run = run_job(
+        &server,
+        "timeout: 3s",
+        "- runPod: {collectorName: forever, name: forever, podSpec: {containers: [{name: srv, image: nginx}]}}",
+    );
+    assert_eq!(run.record["status"], "timed-out", "{:#}", run.record);
+    let c = run.collector("run-pod/forever");
+    assert_eq!(c["status"], "failed", "{c}");
+    assert!(
+        c["error"].as_str().unwrap_or("").contains("cancelled"),
+        "{c}"
+    );
+    assert!(!server.has_pod("default", "forever"));
+    // It existed: created, then deleted on the cancellation path.
+    let reqs = server.requests();
+    assert!(reqs.iter().any(|r| r.method == "POST"));
+    assert!(
+        reqs.iter()
+            .any(|r| r.method == "DELETE" && r.path == "/api/v1/namespaces/default/pods/forever")
+    );
+}
+
+#[test]
+fn forbidden_exec_and_pod_creation_are_skipped_for_rbac() {
+    let server = KubeApiServer::start(Cluster::baseline());
+    server.deny("", "pods/exec", None);
+    let run = run_job(
+        &server,
+        "",
+        "- exec: {collectorName: uname, name: e, namespace: kube-system, selector: [k8s-app=kube-dns], command: [uname, -a]}\n\
+         - copy: {collectorName: cfg, name: c, namespace: kube-system, selector: [k8s-app=kube-dns], containerPath: /etc/coredns}\n\
+         - data: {name: d.txt, collectorName: d, data: x}",
+    );
+    let skipped = run.json("skipped-collectors.json");
+    for title in ["exec/uname", "copy/cfg"] {
+        let entry = skipped
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["collector"] == title))
+            .unwrap_or_else(|| panic!("{title}: {skipped:#}"));
+        assert_eq!(entry["reason"], "insufficient RBAC permissions");
+        assert!(
+            entry["errors"][0]
+                .as_str()
+                .unwrap_or("")
+                .contains("pods/exec"),
+            "{entry}"
+        );
+        assert_eq!(run.collector(title)["status"], "skipped");
+    }
+    assert!(!run.exists("e"));
+    assert!(
+        !server.requests().iter().any(|r| r.path.ends_with("/exec")),
+        "no exec was attempted"
+    );
+}
+
+#[test]
+fn validate_accepts_exec_copy_and_run_pod_without_unsupported_warnings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let job = dir.path().join("kube.yaml");
+    std::fs::write(
+        &job,
+        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: kube\nspec:\n  schedule: \"0 2 * * *\"\n  collect:\n    kubeconfig: kc\n    supportBundle:\n      collectors:\n        - exec: {name: e, selector: [a=b], command: [ls]}\n        - copy: {name: c, selector: [a=b], containerPath: /x}\n        - runPod: {name: r, podSpec: {containers: [{name: c, image: i}]}}\n        - run: {name: old, image: busybox}\n        - sonobuoy: {}\n",
+    )
+    .expect("job");
+    let out = agent(&dir.path().join("state"))
+        .arg("validate")
+        .arg(&job)
+        .output()
+        .expect("validate");
+    let err = support::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    for kind in ["exec", "copy", "runPod", "`run`"] {
+        assert!(
+            !err.lines()
+                .any(|l| l.contains(kind) && l.contains("not run by the builtin engine")),
+            "{kind}: {err}"
+        );
+    }
+    // A type still missing is still named.
+    assert!(err.contains("`sonobuoy`"), "{err}");
+}
