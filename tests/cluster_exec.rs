@@ -74,6 +74,11 @@ fn files_under(root: &Path) -> BTreeSet<String> {
 /// Runs one job through `trigger`: `spec` holds extra `spec:` lines (e.g. `timeout: 3s`),
 /// `collectors` the in-cluster collectors as YAML list items.
 fn run_job(server: &KubeApiServer, spec: &str, collectors: &str) -> Run {
+    run_job_env(server, spec, collectors, &[])
+}
+
+/// [`run_job`] with extra environment for the agent.
+fn run_job_env(server: &KubeApiServer, spec: &str, collectors: &str, env: &[(&str, &str)]) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let jobs = dir.path().join("jobs");
     let home = dir.path().join("home");
@@ -97,7 +102,11 @@ fn run_job(server: &KubeApiServer, spec: &str, collectors: &str) -> Run {
         job.push_str(&format!("        {line}\n"));
     }
     std::fs::write(jobs.join("kube.yaml"), &job).expect("job");
-    let out = agent(&dir.path().join("state"))
+    let mut cmd = agent(&dir.path().join("state"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
         .env("HOME", &home)
         .env_remove("KUBECONFIG")
         .env_remove("KUBERNETES_SERVICE_HOST")
@@ -179,6 +188,67 @@ fn exec_writes_stdout_stderr_and_records_a_non_zero_exit() {
             == format!("/api/v1/namespaces/kube-system/pods/{COREDNS}/exec")
             && r.query.contains("command=uname")),
         "no exec request"
+    );
+}
+
+#[test]
+fn exec_timeout_records_the_error_and_fails_the_collector() {
+    let server = KubeApiServer::start(Cluster::baseline());
+    let run = run_job(
+        &server,
+        "",
+        "- exec: {collectorName: slow, name: slow, namespace: kube-system, selector: [k8s-app=kube-dns], command: [sleep, \"30\"], timeout: 1s}",
+    );
+    let c = run.collector("exec/slow");
+    assert_eq!(c["status"], "failed", "{c}");
+    let errors = run.json(&format!("slow/kube-system/{COREDNS}/slow-errors.json"));
+    assert!(
+        errors[0]
+            .as_str()
+            .unwrap_or("")
+            .contains("did not finish within 1s"),
+        "{errors}"
+    );
+    assert!(run.exists("collector-errors/exec/slow-error.json"));
+}
+
+#[test]
+fn copy_stops_at_the_size_cap_and_says_so() {
+    let mut cluster = Cluster::baseline();
+    let big = vec![b'x'; 300_000];
+    let archive = raw_archive(&[
+        ("logs/a.log", tar::EntryType::Regular, "", &big),
+        ("logs/b.log", tar::EntryType::Regular, "", b"never read\n"),
+    ]);
+    cluster.add_exec(
+        "coredns",
+        &["tar", "-C", "/var", "-cf", "-", "logs"],
+        ExecOutput {
+            stdout: archive,
+            stderr: Vec::new(),
+            exit_code: 0,
+        },
+    );
+    let server = KubeApiServer::start(cluster);
+    let run = run_job_env(
+        &server,
+        "",
+        "- copy: {collectorName: logs, name: big, namespace: kube-system, selector: [k8s-app=kube-dns], containerPath: /var/logs}",
+        &[("TROUBLESHOOT_AGENT_COPY_MAX_FILE_SIZE", "100KiB")],
+    );
+    let base = format!("big/kube-system/{COREDNS}/var");
+    let len = std::fs::metadata(run.bundle.join(format!("{base}/logs/a.log")))
+        .expect("a.log")
+        .len();
+    assert_eq!(len, 100 * 1024);
+    assert!(!run.exists(&format!("{base}/logs/b.log")));
+    let errors = run.json(&format!("{base}/logs-errors.json"));
+    assert!(
+        errors["/var/logs/error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("copy size cap"),
+        "{errors:#}"
     );
 }
 
@@ -463,15 +533,34 @@ fn run_pod_cancelled_by_the_job_timeout_deletes_the_pod() {
 #[test]
 fn forbidden_exec_and_pod_creation_are_skipped_for_rbac() {
     let server = KubeApiServer::start(Cluster::baseline());
-    server.deny("", "pods/exec", None);
+    server
+        .deny("", "pods/exec", None)
+        .deny("", "pods", Some("kube-public"));
     let run = run_job(
         &server,
         "",
         "- exec: {collectorName: uname, name: e, namespace: kube-system, selector: [k8s-app=kube-dns], command: [uname, -a]}\n\
          - copy: {collectorName: cfg, name: c, namespace: kube-system, selector: [k8s-app=kube-dns], containerPath: /etc/coredns}\n\
+         - runPod: {collectorName: denied, namespace: kube-public, podSpec: {containers: [{name: c, image: busybox}]}}\n\
          - data: {name: d.txt, collectorName: d, data: x}",
     );
     let skipped = run.json("skipped-collectors.json");
+    let pod_entry = skipped
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["collector"] == "run-pod/denied"))
+        .unwrap_or_else(|| panic!("{skipped:#}"));
+    assert!(
+        pod_entry["errors"]
+            .to_string()
+            .contains("cannot create pods (group core) in namespace \\\"kube-public\\\""),
+        "{pod_entry}"
+    );
+    assert!(
+        !server
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.path.ends_with("/pods"))
+    );
     for title in ["exec/uname", "copy/cfg"] {
         let entry = skipped
             .as_array()
