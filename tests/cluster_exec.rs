@@ -259,7 +259,13 @@ fn exec_on_a_missing_pod_or_container_records_why() {
         &server,
         "",
         "- exec: {collectorName: none, name: nopod, namespace: kube-system, selector: [app=does-not-exist], command: [uname]}\n\
-         - exec: {collectorName: badc, name: nocontainer, namespace: kube-system, selector: [k8s-app=kube-dns], containerName: sidecar, command: [uname]}",
+         - exec: {collectorName: badc, name: nocontainer, namespace: kube-system, selector: [k8s-app=kube-dns], containerName: sidecar, command: [uname]}\n\
+         - exec: {collectorName: done, name: completed, namespace: kube-system, selector: [job-name=helm-install-traefik], command: [uname]}",
+    );
+    let done = run.json("completed/kube-system/helm-install-traefik-5wnn9/done-errors.json");
+    assert!(
+        done[0].as_str().unwrap_or("").contains("completed pod"),
+        "{done}"
     );
     let listing = run.json("nopod-errors.json");
     assert!(

@@ -27,6 +27,7 @@ struct PodRef {
     namespace: String,
     name: String,
     containers: Vec<String>,
+    phase: String,
 }
 
 fn pod_refs(pods: Vec<Value>) -> Vec<PodRef> {
@@ -43,6 +44,7 @@ fn pod_refs(pods: Vec<Value>) -> Vec<PodRef> {
                 .flatten()
                 .filter_map(|c| c["name"].as_str().map(str::to_string))
                 .collect(),
+            phase: p["status"]["phase"].as_str().unwrap_or("").to_string(),
         })
         .collect()
 }
@@ -125,6 +127,16 @@ async fn start(
         return Err(ApiError::Status {
             code: 400,
             message: format!("container {container} is not valid for pod {}", pod.name),
+        });
+    }
+    // The API answers these with a 400 that the websocket upgrade reports without its message.
+    if matches!(pod.phase.as_str(), "Succeeded" | "Failed") {
+        return Err(ApiError::Status {
+            code: 400,
+            message: format!(
+                "cannot exec into a container in a completed pod ({}/{} is {})",
+                pod.namespace, pod.name, pod.phase
+            ),
         });
     }
     let api: kube::Api<Pod> = kube::Api::namespaced(ctx.api.client(), &pod.namespace);
@@ -232,13 +244,17 @@ async fn stream_to(
     let mut file = LazyFile::new(ctx, rel);
     let mut errors = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut failed = false;
     loop {
         match r.read(&mut buf).await {
             Ok(0) => break,
+            // After a write error the stream is still drained: the command cannot finish (and
+            // report its exit) while one of its outputs is not read.
+            Ok(_) if failed => {}
             Ok(n) => {
                 if let Err(e) = file.write(&buf[..n]) {
                     errors.push(format!("{}: {e}", file.rel));
-                    break;
+                    failed = true;
                 }
             }
             Err(e) => {
@@ -462,8 +478,20 @@ async fn copy_one(
             }
         }
     };
-    let err = read_capped(stderr, STDERR_CAP);
-    let (stopped_early, stderr, extracted) = tokio::join!(pump, err, extractor);
+    let stderr_task = tokio::spawn(read_capped(stderr, STDERR_CAP));
+    let (stopped_early, extracted) = tokio::join!(pump, extractor);
+    let stderr_wait = if stopped_early.is_some() {
+        // Nobody reads stdout any more: the exec cannot finish, so end it. Its pipes are then
+        // never closed, so stderr gets a short grace instead of an end of stream.
+        process.abort();
+        Duration::from_secs(2)
+    } else {
+        ctx.api.timeout()
+    };
+    let stderr = match tokio::time::timeout(stderr_wait, stderr_task).await {
+        Ok(Ok(bytes)) => bytes,
+        _ => Vec::new(),
+    };
     let mut errors = Vec::new();
     match extracted {
         Ok(x) => {
