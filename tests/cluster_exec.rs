@@ -451,7 +451,13 @@ fn run_pod_collects_logs_pod_and_events_then_deletes_the_pod() {
         pod["metadata"]["labels"]["troubleshoot-role"],
         "run-collector"
     );
-    assert_eq!(pod["status"]["phase"], "Succeeded");
+    // No restartPolicy (Always, as in troubleshoot's e2e spec): the container ran once and is in
+    // back-off; the run counts as complete.
+    assert_eq!(pod["status"]["phase"], "Running");
+    assert_eq!(
+        pod["status"]["containerStatuses"][0]["lastState"]["terminated"]["reason"],
+        "Completed"
+    );
     assert!(pod.get("kind").is_none(), "typed objects carry no kind");
     let events = run.json("static-hi/static-hi-events.json");
     let items = events["items"].as_array().expect("items");
@@ -467,6 +473,10 @@ fn run_pod_collects_logs_pod_and_events_then_deletes_the_pod() {
         "hello from run\n"
     );
     assert!(run.exists("run-example/run-example.log"));
+    assert_eq!(
+        run.json("run-example/run-example.json")["status"]["phase"],
+        "Succeeded"
+    );
     assert_eq!(run.collector("run/run-example")["status"], "succeeded");
     // Both pods are gone.
     assert!(!server.has_pod("default", "static-hi"));

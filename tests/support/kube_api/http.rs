@@ -1143,9 +1143,18 @@ fn refresh_created(s: &Shared, t: &ResourceType, item: Item) -> Item {
     };
     let elapsed = created.at.elapsed().as_secs_f64();
     let mut pod: Value = serde_json::from_slice(&item.body).expect("stored JSON");
-    let phase = pod["status"]["phase"].as_str().unwrap_or("");
+    // With restartPolicy Always (the default) a container that exits is restarted: the pod stays
+    // Running and the container goes into back-off, its last run in `lastState`.
+    let always = pod["spec"]["restartPolicy"] == "Always";
+    let restarted = pod["status"]["containerStatuses"][0]["restartCount"]
+        .as_u64()
+        .is_some_and(|n| n > 0);
+    let phase = match pod["status"]["phase"].as_str().unwrap_or("") {
+        "Running" if restarted => "Restarted",
+        p => p,
+    };
     let want = if elapsed >= created.run_secs {
-        "Succeeded"
+        if always { "Restarted" } else { "Succeeded" }
     } else if elapsed >= s.cluster.pod_run_secs.min(created.run_secs) / 2.0 {
         "Running"
     } else {
@@ -1162,24 +1171,31 @@ fn refresh_created(s: &Shared, t: &ResourceType, item: Item) -> Item {
     new
 }
 
+/// The status of a created pod in `phase`; `Restarted` is a Running pod whose containers have
+/// exited once and wait in back-off (restartPolicy Always).
 fn pod_status(pod: &Value, phase: &str) -> Value {
     let started = pod["metadata"]["creationTimestamp"].clone();
+    let terminated = || json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": now_rfc3339(), "containerID": "containerd://test"}});
     let statuses: Vec<Value> = pod["spec"]["containers"]
         .as_array()
         .into_iter()
         .flatten()
         .map(|c| {
-            let state = match phase {
-                "Pending" => json!({"waiting": {"reason": "ContainerCreating"}}),
-                "Running" => json!({"running": {"startedAt": started}}),
-                _ => json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": now_rfc3339(), "containerID": "containerd://test"}}),
+            let (state, last) = match phase {
+                "Pending" => (json!({"waiting": {"reason": "ContainerCreating"}}), json!({})),
+                "Running" => (json!({"running": {"startedAt": started}}), json!({})),
+                "Restarted" => (
+                    json!({"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off 10s restarting failed container={} pod={}", c["name"].as_str().unwrap_or(""), pod["metadata"]["name"].as_str().unwrap_or(""))}}),
+                    terminated(),
+                ),
+                _ => (terminated(), json!({})),
             };
             json!({
                 "name": c["name"],
                 "state": state,
-                "lastState": {},
+                "lastState": last,
                 "ready": phase == "Running",
-                "restartCount": 0,
+                "restartCount": u32::from(phase == "Restarted"),
                 "image": c["image"],
                 "imageID": "",
                 "started": phase == "Running"
@@ -1187,7 +1203,7 @@ fn pod_status(pod: &Value, phase: &str) -> Value {
         })
         .collect();
     json!({
-        "phase": phase,
+        "phase": if phase == "Restarted" { "Running" } else { phase },
         "conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": started}],
         "hostIP": "10.0.0.10",
         "podIP": "10.42.0.200",
@@ -1283,17 +1299,17 @@ fn create_pod(s: &Shared, target: &Target, mut pod: Value) -> Response {
     {
         let mut logs = s.logs.write().expect("logs");
         for c in &containers {
-            let lines = text
+            let lines: Vec<LogLine> = text
                 .lines()
                 .map(|l| LogLine {
                     age_secs: 0,
                     text: l.to_string(),
                 })
                 .collect();
-            logs.insert(
-                (ns.clone(), name.clone(), c.clone(), false),
-                Arc::new(lines),
-            );
+            let lines = Arc::new(lines);
+            // A restarted container (restartPolicy Always) printed the same in its last run.
+            logs.insert((ns.clone(), name.clone(), c.clone(), true), lines.clone());
+            logs.insert((ns.clone(), name.clone(), c.clone(), false), lines);
         }
     }
     add_pod_events(s, &ns, &name, &pod);

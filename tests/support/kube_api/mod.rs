@@ -34,11 +34,13 @@
 //! - `POST .../selfsubjectrulesreviews` (rules from the bundle's `auth-cani-list/`, the `default`
 //!   namespace's for other namespaces) and `.../selfsubjectaccessreviews`; both honour denials;
 //! - exec/attach over websockets (`v5.channel.k8s.io`, `v4.channel.k8s.io`) with canned outputs
-//!   (`Cluster::add_exec`, `echo`, `cat` of stdin, `sleep N` (answers after N seconds), `tar -C DIR -cf - NAME` giving a real archive of
-//!   `NAME/copied.txt`, else exit 127) — see `exec.rs`; SPDY is refused with a 400;
-//! - `POST /api/v1/namespaces/NS/pods` (a pod that is Pending, Running, then Succeeded after
-//!   `Cluster::pod_run_secs` or `KubeApiServer::set_run_pod_secs`, with logs from `KubeApiServer::set_run_pod_log` and scheduler/kubelet
-//!   events) and `DELETE .../pods/P`;
+//!   (`Cluster::add_exec`, `echo`, `cat` of stdin, `sleep N` answering after N seconds,
+//!   `tar -C DIR -cf - NAME` giving a real archive of `NAME/copied.txt`, else exit 127) — see
+//!   `exec.rs`; SPDY is refused with a 400;
+//! - `POST /api/v1/namespaces/NS/pods` (a pod that is Pending, Running, then Succeeded — or, with
+//!   restartPolicy Always, Running with its container in CrashLoopBackOff and restarted once —
+//!   after `Cluster::pod_run_secs` or `KubeApiServer::set_run_pod_secs`, with logs from
+//!   `KubeApiServer::set_run_pod_log` and scheduler/kubelet events) and `DELETE .../pods/P`;
 //! - `watch=true` on any list, by polling the store (ADDED / MODIFIED / DELETED lines) until
 //!   `timeoutSeconds`;
 //! - RBAC denials (`Cluster::deny`, `KubeApiServer::deny`): 403 Status bodies worded like the real
