@@ -520,6 +520,35 @@ fn run_pod_timeout_deletes_the_pod_and_records_the_error() {
 }
 
 #[test]
+fn run_pod_image_pull_backoff_aborts_unless_retries_are_allowed() {
+    let server = KubeApiServer::start(Cluster::baseline());
+    server.set_image_missing("registry.invalid/nope:1");
+    let run = run_job(
+        &server,
+        "",
+        "- runPod: {collectorName: nopull, timeout: 30s, podSpec: {containers: [{name: c, image: registry.invalid/nope:1}]}}\n\
+         - runPod: {collectorName: retry, timeout: 2s, allowImagePullRetries: true, podSpec: {containers: [{name: c, image: registry.invalid/nope:1}]}}",
+    );
+    let c = run.collector("run-pod/nopull");
+    assert_eq!(c["status"], "failed", "{c}");
+    assert!(
+        c["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("ImagePullBackOff"),
+        "{c}"
+    );
+    // With retries allowed it waits until its timeout.
+    let retry = run.collector("run-pod/retry");
+    assert!(
+        retry["error"].as_str().unwrap_or("").contains("timeout"),
+        "{retry}"
+    );
+    assert!(!server.has_pod("default", "nopull"));
+    assert!(!server.has_pod("default", "retry"));
+}
+
+#[test]
 fn run_pod_cancelled_by_the_job_timeout_deletes_the_pod() {
     let server = KubeApiServer::start(Cluster::baseline());
     server.set_run_pod_secs("forever", f64::INFINITY);

@@ -96,6 +96,8 @@ struct Created {
     at: std::time::Instant,
     /// Seconds until it succeeds.
     run_secs: f64,
+    /// Its image cannot be pulled: it never starts.
+    pull_fails: bool,
 }
 
 /// The server's state, shared by every request.
@@ -115,6 +117,8 @@ pub struct Shared {
     /// Seconds a pod created later with this name runs (instead of `Cluster::pod_run_secs`);
     /// infinite: it keeps running, like a server process.
     pub run_pod_secs: RwLock<HashMap<String, f64>>,
+    /// Images no node can pull: pods created later with one stay Pending in ImagePullBackOff.
+    pub missing_images: RwLock<std::collections::HashSet<String>>,
     /// When the server started: log lines are dated relative to it.
     pub started: SystemTime,
     /// The cluster's resourceVersion counter.
@@ -136,6 +140,7 @@ impl Shared {
             logs: RwLock::new(logs),
             run_pod_logs: RwLock::new(HashMap::new()),
             run_pod_secs: RwLock::new(HashMap::new()),
+            missing_images: RwLock::new(std::collections::HashSet::new()),
             started: SystemTime::now(),
             resource_version: AtomicU64::new(rv.max(1)),
             created: Mutex::new(HashMap::new()),
@@ -1149,11 +1154,20 @@ fn refresh_created(s: &Shared, t: &ResourceType, item: Item) -> Item {
     let restarted = pod["status"]["containerStatuses"][0]["restartCount"]
         .as_u64()
         .is_some_and(|n| n > 0);
+    let backoff =
+        pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ImagePullBackOff";
     let phase = match pod["status"]["phase"].as_str().unwrap_or("") {
         "Running" if restarted => "Restarted",
+        "Pending" if backoff => "PullBackOff",
         p => p,
     };
-    let want = if elapsed >= created.run_secs {
+    let want = if created.pull_fails {
+        if elapsed >= s.cluster.pod_run_secs / 2.0 {
+            "PullBackOff"
+        } else {
+            "Pending"
+        }
+    } else if elapsed >= created.run_secs {
         if always { "Restarted" } else { "Succeeded" }
     } else if elapsed >= s.cluster.pod_run_secs.min(created.run_secs) / 2.0 {
         "Running"
@@ -1183,6 +1197,10 @@ fn pod_status(pod: &Value, phase: &str) -> Value {
         .map(|c| {
             let (state, last) = match phase {
                 "Pending" => (json!({"waiting": {"reason": "ContainerCreating"}}), json!({})),
+                "PullBackOff" => (
+                    json!({"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{}\"", c["image"].as_str().unwrap_or(""))}}),
+                    json!({}),
+                ),
                 "Running" => (json!({"running": {"startedAt": started}}), json!({})),
                 "Restarted" => (
                     json!({"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off 10s restarting failed container={} pod={}", c["name"].as_str().unwrap_or(""), pod["metadata"]["name"].as_str().unwrap_or(""))}}),
@@ -1203,7 +1221,11 @@ fn pod_status(pod: &Value, phase: &str) -> Value {
         })
         .collect();
     json!({
-        "phase": if phase == "Restarted" { "Running" } else { phase },
+        "phase": match phase {
+            "Restarted" => "Running",
+            "PullBackOff" => "Pending",
+            p => p,
+        },
         "conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": started}],
         "hostIP": "10.0.0.10",
         "podIP": "10.42.0.200",
@@ -1287,6 +1309,14 @@ fn create_pod(s: &Shared, target: &Target, mut pod: Value) -> Response {
                 .get(&name)
                 .copied()
                 .unwrap_or(s.cluster.pod_run_secs),
+            pull_fails: {
+                let missing = s.missing_images.read().expect("missing images");
+                pod["spec"]["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["image"].as_str().is_some_and(|i| missing.contains(i)))
+            },
         },
     );
     let text = s

@@ -40,7 +40,8 @@
 //! - `POST /api/v1/namespaces/NS/pods` (a pod that is Pending, Running, then Succeeded — or, with
 //!   restartPolicy Always, Running with its container in CrashLoopBackOff and restarted once —
 //!   after `Cluster::pod_run_secs` or `KubeApiServer::set_run_pod_secs`, with logs from
-//!   `KubeApiServer::set_run_pod_log` and scheduler/kubelet events) and `DELETE .../pods/P`;
+//!   `KubeApiServer::set_run_pod_log` and scheduler/kubelet events; Pending in ImagePullBackOff
+//!   for an image of `KubeApiServer::set_image_missing`) and `DELETE .../pods/P`;
 //! - `watch=true` on any list, by polling the store (ADDED / MODIFIED / DELETED lines) until
 //!   `timeoutSeconds`;
 //! - RBAC denials (`Cluster::deny`, `KubeApiServer::deny`): 403 Status bodies worded like the real
@@ -209,6 +210,16 @@ impl KubeApiServer {
             .write()
             .expect("run pod secs")
             .insert(pod.to_string(), secs);
+    }
+
+    /// Makes `image` impossible to pull: pods created later with it stay Pending in
+    /// ImagePullBackOff.
+    pub fn set_image_missing(&self, image: &str) {
+        self.shared
+            .missing_images
+            .write()
+            .expect("missing images")
+            .insert(image.to_string());
     }
 
     /// Every request so far, in order.
