@@ -654,3 +654,75 @@ fn validate_accepts_exec_copy_and_run_pod_without_unsupported_warnings() {
     // A type still missing is still named.
     assert!(err.contains("`sonobuoy`"), "{err}");
 }
+
+/// Polls `cond` for up to 10 s.
+async fn eventually(cond: impl Fn() -> bool) -> bool {
+    for _ in 0..200 {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cond()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_pod_is_deleted_when_collection_is_cancelled_or_dropped() {
+    use troubleshoot_agent::collect::cluster::{ClusterOptions, collect};
+    use troubleshoot_agent::collect::host::CollectorStatus;
+    use troubleshoot_agent::collect::spec::Entry;
+
+    let server = std::sync::Arc::new(KubeApiServer::start(Cluster::baseline()));
+    server.set_run_pod_secs("held", f64::INFINITY);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    server
+        .write_kubeconfig(&kubeconfig, "default")
+        .expect("kubeconfig");
+    let opts = ClusterOptions {
+        kubeconfig: Some(kubeconfig),
+        ..ClusterOptions::default()
+    };
+    let entries = vec![Entry {
+        kind: "runPod".into(),
+        body: serde_json::json!({"collectorName": "held", "podSpec": {"containers": [{"name": "c", "image": "nginx"}]}}),
+        file: PathBuf::from("job.yaml"),
+        loc: Default::default(),
+        collector_name: Some("held".into()),
+        exclude: false,
+    }];
+
+    // Cancelled (job timeout, agent shutdown) while waiting: deleted before collect returns.
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let trigger = {
+        let (server, cancel) = (server.clone(), cancel.clone());
+        tokio::spawn(async move {
+            assert!(eventually(|| server.has_pod("default", "held")).await);
+            cancel.cancel();
+        })
+    };
+    let root = dir.path().join("bundle");
+    let outcomes = collect(&entries, &root, &opts, cancel, chrono::Utc::now()).await;
+    trigger.await.expect("trigger");
+    assert!(
+        matches!(outcomes[0].status, CollectorStatus::Failed),
+        "{:?}",
+        outcomes[0]
+    );
+    assert_eq!(outcomes[0].error.as_deref(), Some("cancelled"));
+    assert!(!server.has_pod("default", "held"), "deleted on return");
+
+    // The collection future dropped mid-wait: the guard deletes the pod in the background.
+    let never = tokio_util::sync::CancellationToken::new();
+    let root = dir.path().join("bundle2");
+    let run = collect(&entries, &root, &opts, never, chrono::Utc::now());
+    let dropped = tokio::select! {
+        _ = run => false,
+        () = async { while !server.has_pod("default", "held") { tokio::time::sleep(Duration::from_millis(20)).await; } } => true,
+    };
+    assert!(dropped, "the run ended by itself");
+    assert!(
+        eventually(|| !server.has_pod("default", "held")).await,
+        "the dropped run's pod was not deleted"
+    );
+}

@@ -14,11 +14,19 @@ use std::time::Duration;
 const POLL: Duration = Duration::from_millis(500);
 
 /// Deletes the pod when dropped without [`PodGuard::delete`] having run: the last resort when
-/// the collector's future is dropped mid-wait (the explicit paths delete and wait for the answer).
+/// the collector's future is dropped (the explicit paths delete and wait for the answer). It is
+/// armed before the create call, so a drop while the create is in flight loses no pod either.
 struct PodGuard {
     api: Api,
     path: String,
     armed: bool,
+}
+
+impl PodGuard {
+    /// Forgets the pod (the create failed: whatever has that name is not ours).
+    fn disarm(mut self) {
+        self.armed = false;
+    }
 }
 
 impl PodGuard {
@@ -38,8 +46,19 @@ impl Drop for PodGuard {
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
                 handle.spawn(async move {
-                    if let Err(e) = delete(&api, &path).await {
-                        tracing::warn!("runPod: {e}");
+                    // Dropped maybe before the create answered: only a pod of ours is deleted.
+                    match api.get(&path).await {
+                        Ok(pod)
+                            if pod["metadata"]["labels"]["troubleshoot-role"]
+                                == "run-collector" =>
+                        {
+                            if let Err(e) = delete(&api, &path).await {
+                                tracing::warn!("runPod: {e}");
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) if e.is_not_found() => {}
+                        Err(e) => tracing::warn!("runPod: cannot delete {path}: {e}"),
                     }
                 });
             }
@@ -173,8 +192,7 @@ pub(super) async fn collect(
     };
     let (namespace, pod) = pod_object(body, collector_name).map_err(ClusterError::Spec)?;
     let pods_path = format!("/api/v1/namespaces/{}/pods", encode(&namespace));
-    let created = ctx.api.post(&pods_path, &pod).await?;
-    let pod_name = created["metadata"]["name"]
+    let pod_name = pod["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
         .to_string();
@@ -184,6 +202,13 @@ pub(super) async fn collect(
         path: pod_path.clone(),
         armed: true,
     };
+    if let Err(e) = ctx.api.post(&pods_path, &pod).await {
+        // Refused: no pod of ours. No answer: it may exist, so the guard looks and cleans up.
+        if !e.is_unreachable() {
+            guard.disarm();
+        }
+        return Err(e.into());
+    }
     let container = pod["spec"]["containers"][0]["name"]
         .as_str()
         .unwrap_or_default()
