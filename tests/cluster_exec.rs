@@ -726,3 +726,31 @@ async fn run_pod_is_deleted_when_collection_is_cancelled_or_dropped() {
         "the dropped run's pod was not deleted"
     );
 }
+
+#[test]
+fn a_slow_exec_answer_is_an_error_not_a_hang() {
+    let server = KubeApiServer::start(Cluster::baseline());
+    server.fail(
+        "/api/v1/namespaces/kube-system/pods/*/exec",
+        kube_api::Fault::Delay(Duration::from_secs(30)),
+    );
+    let run = run_job_env(
+        &server,
+        "",
+        "- copy: {collectorName: cfg, name: slow, namespace: kube-system, selector: [k8s-app=kube-dns], containerPath: /etc/coredns}\n\
+         - exec: {collectorName: up, name: slowexec, namespace: kube-system, selector: [k8s-app=kube-dns], command: [uptime]}",
+        &[("TROUBLESHOOT_AGENT_KUBE_REQUEST_TIMEOUT", "2s")],
+    );
+    let errors = run.json(&format!(
+        "slow/kube-system/{COREDNS}/etc/coredns-errors.json"
+    ));
+    assert!(
+        errors["/etc/coredns/error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no answer within 2s"),
+        "{errors:#}"
+    );
+    let exec = run.json(&format!("slowexec/kube-system/{COREDNS}/up-errors.json"));
+    assert!(exec.to_string().contains("no answer within 2s"), "{exec}");
+}

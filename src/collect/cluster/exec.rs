@@ -460,18 +460,27 @@ async fn copy_one(
             cap,
         )
     });
+    // No byte for this long: the archive stream is stuck (troubleshoot has no copy timeout; the
+    // per-call timeout keeps one silent container from holding the run).
+    let stall = ctx.api.timeout();
     let pump = async move {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            match stdout.read(&mut buf).await {
-                Ok(0) => return None,
-                Ok(n) => {
+            match tokio::time::timeout(stall, stdout.read(&mut buf)).await {
+                Err(_) => {
+                    return Some(Some(format!(
+                        "the archive stream stalled: no data for {}s",
+                        stall.as_secs()
+                    )));
+                }
+                Ok(Ok(0)) => return None,
+                Ok(Ok(n)) => {
                     // The extractor stopped (size cap, bad archive): stop reading the stream.
                     if tx.send(buf[..n].to_vec()).await.is_err() {
-                        return Some(());
+                        return Some(None);
                     }
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     tracing::debug!("copy stdout: {e}");
                     return None;
                 }
@@ -499,10 +508,13 @@ async fn copy_one(
                 ctx.record(&format!("{dest_rel}/{rel}"));
             }
             if !x.problems.is_empty() {
-                errors.push(("error".to_string(), x.problems.join("; ")));
+                add_error(&mut errors, x.problems.join("; "));
             }
         }
-        Err(e) => errors.push(("error".into(), format!("extracting the archive: {e}"))),
+        Err(e) => add_error(&mut errors, format!("extracting the archive: {e}")),
+    }
+    if let Some(Some(stalled)) = &stopped_early {
+        add_error(&mut errors, stalled.clone());
     }
     if stopped_early.is_none() {
         let status = match status {
@@ -510,10 +522,7 @@ async fn copy_one(
             None => None,
         };
         if let Some(message) = exit_error(status) {
-            match errors.iter_mut().find(|(k, _)| k == "error") {
-                Some((_, m)) => *m = format!("{message}; {m}"),
-                None => errors.insert(0, ("error".into(), message)),
-            }
+            add_error(&mut errors, message);
         }
     }
     // Only with an error, as troubleshoot: tar's warnings on a good copy are not kept.
@@ -524,6 +533,14 @@ async fn copy_one(
         ));
     }
     errors
+}
+
+/// Puts `message` first in the `error` entry (one entry: the file is an object keyed by it).
+fn add_error(errors: &mut Vec<(String, String)>, message: String) {
+    match errors.iter_mut().find(|(k, _)| k == "error") {
+        Some((_, m)) => *m = format!("{message}; {m}"),
+        None => errors.insert(0, ("error".into(), message)),
+    }
 }
 
 /// A blocking reader over chunks sent from the async side (bounded channel: bounded memory).
