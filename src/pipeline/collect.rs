@@ -57,6 +57,7 @@ pub async fn collect(
         since: c.since.map(|d| d.0),
         auto_discovery: c.auto_discovery,
         call_timeout: ctx.kube_request_timeout,
+        copy_size_cap: ctx.copy_max_file_size,
         ..ClusterOptions::default()
     };
     let cluster_outcomes = cluster::collect(

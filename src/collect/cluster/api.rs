@@ -94,6 +94,11 @@ impl Api {
         self.timeout
     }
 
+    /// The underlying client (for the exec websocket).
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
     async fn text(&self, req: http::Request<Vec<u8>>) -> Result<String, ApiError> {
         let what = format!("{} {}", req.method(), req.uri());
         match tokio::time::timeout(self.timeout, self.client.request_text(req)).await {
@@ -219,7 +224,8 @@ fn parse(what: &str, text: &str) -> Result<Value, ApiError> {
     })
 }
 
-fn convert(what: String, e: kube::Error) -> ApiError {
+/// A kube error as an [`ApiError`] about `what`.
+pub(crate) fn convert(what: String, e: kube::Error) -> ApiError {
     match e {
         kube::Error::Api(status) => ApiError::Status {
             code: status.code,

@@ -327,7 +327,7 @@ pub async fn list_pods(ctx: &Ctx, ns: &str, selector: &str) -> Result<Vec<Value>
             serde_json::json!({
                 "metadata": {"name": p["metadata"]["name"], "namespace": p["metadata"]["namespace"]},
                 "spec": {"initContainers": p["spec"]["initContainers"], "containers": p["spec"]["containers"]},
-                "status": {"initContainerStatuses": p["status"]["initContainerStatuses"], "containerStatuses": p["status"]["containerStatuses"]},
+                "status": {"phase": p["status"]["phase"], "initContainerStatuses": p["status"]["initContainerStatuses"], "containerStatuses": p["status"]["containerStatuses"]},
             })
         }));
         match page.next {

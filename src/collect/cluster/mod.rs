@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod api;
+pub mod exec;
 mod info;
 pub mod jsonout;
 mod logs;
@@ -16,6 +17,7 @@ pub mod podstatus;
 pub mod rbac;
 mod resources;
 mod run;
+pub mod runpod;
 
 use crate::collect::host::{CollectorOutcome, CollectorStatus};
 use crate::collect::spec::Entry;
@@ -82,6 +84,8 @@ pub struct ClusterOptions {
     pub max_parallel: usize,
     /// Timeout of each API call.
     pub call_timeout: Duration,
+    /// Bytes one `copy` collector takes out of one pod at most.
+    pub copy_size_cap: u64,
 }
 
 impl Default for ClusterOptions {
@@ -95,6 +99,7 @@ impl Default for ClusterOptions {
             page_size: 500,
             max_parallel: 8,
             call_timeout: Duration::from_secs(30),
+            copy_size_cap: 4 << 30,
         }
     }
 }
@@ -108,6 +113,10 @@ pub const SUPPORTED: &[&str] = &[
     "secret",
     "data",
     "http",
+    "exec",
+    "copy",
+    "runPod",
+    "run",
 ];
 
 /// The reason recorded for in-cluster types this build does not run yet.
@@ -267,27 +276,31 @@ pub async fn collect(
     for item in first {
         outcomes.push(run_one(&ctx, &access, item, &cancel).await);
     }
-    let sem = Arc::new(tokio::sync::Semaphore::new(opts.max_parallel.clamp(1, 8)));
-    let mut set = tokio::task::JoinSet::new();
-    for (i, item) in rest.into_iter().enumerate() {
-        let ctx = ctx.clone();
-        let access = access.clone();
-        let cancel = cancel.clone();
-        let sem = sem.clone();
-        set.spawn(async move {
-            let _permit = sem.acquire_owned().await;
-            (i, run_one(&ctx, &access, item, &cancel).await)
-        });
-    }
-    let mut later = Vec::new();
-    while let Some(done) = set.join_next().await {
-        match done {
-            Ok(pair) => later.push(pair),
-            Err(e) => tracing::error!("cluster collector task failed: {e}"),
+    // Copy collectors run last, as troubleshoot orders them.
+    let (copies, rest): (Vec<_>, Vec<_>) = rest.into_iter().partition(|i| i.entry.kind == "copy");
+    for batch in [rest, copies] {
+        let sem = Arc::new(tokio::sync::Semaphore::new(opts.max_parallel.clamp(1, 8)));
+        let mut set = tokio::task::JoinSet::new();
+        for (i, item) in batch.into_iter().enumerate() {
+            let ctx = ctx.clone();
+            let access = access.clone();
+            let cancel = cancel.clone();
+            let sem = sem.clone();
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                (i, run_one(&ctx, &access, item, &cancel).await)
+            });
         }
+        let mut later = Vec::new();
+        while let Some(done) = set.join_next().await {
+            match done {
+                Ok(pair) => later.push(pair),
+                Err(e) => tracing::error!("cluster collector task failed: {e}"),
+            }
+        }
+        later.sort_by_key(|(i, _)| *i);
+        outcomes.extend(later.into_iter().map(|(_, o)| o));
     }
-    later.sort_by_key(|(i, _)| *i);
-    outcomes.extend(later.into_iter().map(|(_, o)| o));
     write_skipped(root, &outcomes, now);
     outcomes
 }
@@ -514,9 +527,14 @@ async fn run_one(
             error: None,
         };
     }
-    let result = tokio::select! {
-        r = dispatch(&ctx, &item) => r,
-        () = cancel.cancelled() => Err(ClusterError::Cancelled),
+    // runPod watches the cancellation itself, so that its pod is deleted before it returns.
+    let result = if matches!(item.entry.kind.as_str(), "runPod" | "run") {
+        dispatch(&ctx, &item).await
+    } else {
+        tokio::select! {
+            r = dispatch(&ctx, &item) => r,
+            () = cancel.cancelled() => Err(ClusterError::Cancelled),
+        }
     };
     let mut files = ctx.written.take();
     match result {
@@ -558,6 +576,13 @@ async fn dispatch(ctx: &Ctx, item: &Planned) -> Result<(), ClusterError> {
         "secret" => objects::collect(ctx, objects::Kind::Secret, body).await,
         "data" => run::data(ctx, body, item.entry.collector_name.as_deref()),
         "http" => run::http(ctx, body, item.entry.collector_name.as_deref()).await,
+        "exec" => exec::exec(ctx, body, item.entry.collector_name.as_deref()).await,
+        "copy" => exec::copy(ctx, body, item.entry.collector_name.as_deref()).await,
+        "runPod" => runpod::collect(ctx, body, item.entry.collector_name.as_deref()).await,
+        "run" => {
+            let converted = runpod::run_as_run_pod(body);
+            runpod::collect(ctx, &converted, item.entry.collector_name.as_deref()).await
+        }
         other => Err(ClusterError::Spec(format!("`{other}`: {NOT_YET}"))),
     }
 }
@@ -579,7 +604,15 @@ async fn rbac_check(ctx: &Ctx, item: &Planned) -> Option<Vec<String>> {
     if needs.is_empty() {
         return None;
     }
-    let ns = namespace_of(ctx, &item.entry.body);
+    let ns = match item.entry.kind.as_str() {
+        // troubleshoot creates run pods in `default` unless told otherwise.
+        "runPod" | "run" => item.entry.body["namespace"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .unwrap_or("default")
+            .to_string(),
+        _ => namespace_of(ctx, &item.entry.body),
+    };
     // A failed review proves nothing: run the collector and let its own calls report.
     let rules = ctx.rules(&ns).await.ok()?;
     let missing = rbac::missing(&rules, needs, &ns);

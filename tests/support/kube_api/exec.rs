@@ -51,6 +51,12 @@ fn answer(s: &Shared, pod: &str, command: &[String], stdin: &[u8]) -> ExecOutput
         // `tar -C DIR -cf - NAME` (what troubleshoot's copy collector runs): a real archive with
         // NAME/ and one file in it.
         Some("tar") if command.iter().any(|a| a == "-cf") => copy_archive(pod, command),
+        // `sleep N` prints nothing; `run` waits the N seconds before answering.
+        Some("sleep") => ExecOutput {
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            exit_code: 0,
+        },
         Some("echo") => ExecOutput {
             stdout: format!("{}\n", command[1..].join(" ")).into_bytes(),
             stderr: Vec::new(),
@@ -272,6 +278,11 @@ async fn run<S>(
         }
     }
     let out = answer(&s, &pod, &command, &stdin);
+    if command.first().is_some_and(|c| c == "sleep")
+        && let Some(secs) = command.get(1).and_then(|n| n.parse::<f64>().ok())
+    {
+        tokio::time::sleep(std::time::Duration::from_secs_f64(secs)).await;
+    }
     let frame = |channel: u8, data: &[u8]| {
         let mut buf = Vec::with_capacity(data.len() + 1);
         buf.push(channel);

@@ -94,6 +94,10 @@ pub struct Recorded {
 #[derive(Clone, Debug)]
 struct Created {
     at: std::time::Instant,
+    /// Seconds until it succeeds.
+    run_secs: f64,
+    /// Its image cannot be pulled: it never starts.
+    pull_fails: bool,
 }
 
 /// The server's state, shared by every request.
@@ -110,6 +114,11 @@ pub struct Shared {
     pub logs: RwLock<cluster::Logs>,
     /// Logs created pods get, by pod name (else a default line).
     pub run_pod_logs: RwLock<HashMap<String, String>>,
+    /// Seconds a pod created later with this name runs (instead of `Cluster::pod_run_secs`);
+    /// infinite: it keeps running, like a server process.
+    pub run_pod_secs: RwLock<HashMap<String, f64>>,
+    /// Images no node can pull: pods created later with one stay Pending in ImagePullBackOff.
+    pub missing_images: RwLock<std::collections::HashSet<String>>,
     /// When the server started: log lines are dated relative to it.
     pub started: SystemTime,
     /// The cluster's resourceVersion counter.
@@ -130,6 +139,8 @@ impl Shared {
             requests: Mutex::new(Vec::new()),
             logs: RwLock::new(logs),
             run_pod_logs: RwLock::new(HashMap::new()),
+            run_pod_secs: RwLock::new(HashMap::new()),
+            missing_images: RwLock::new(std::collections::HashSet::new()),
             started: SystemTime::now(),
             resource_version: AtomicU64::new(rv.max(1)),
             created: Mutex::new(HashMap::new()),
@@ -1137,10 +1148,28 @@ fn refresh_created(s: &Shared, t: &ResourceType, item: Item) -> Item {
     };
     let elapsed = created.at.elapsed().as_secs_f64();
     let mut pod: Value = serde_json::from_slice(&item.body).expect("stored JSON");
-    let phase = pod["status"]["phase"].as_str().unwrap_or("");
-    let want = if elapsed >= s.cluster.pod_run_secs {
-        "Succeeded"
-    } else if elapsed >= s.cluster.pod_run_secs / 2.0 {
+    // With restartPolicy Always (the default) a container that exits is restarted: the pod stays
+    // Running and the container goes into back-off, its last run in `lastState`.
+    let always = pod["spec"]["restartPolicy"] == "Always";
+    let restarted = pod["status"]["containerStatuses"][0]["restartCount"]
+        .as_u64()
+        .is_some_and(|n| n > 0);
+    let backoff =
+        pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ImagePullBackOff";
+    let phase = match pod["status"]["phase"].as_str().unwrap_or("") {
+        "Running" if restarted => "Restarted",
+        "Pending" if backoff => "PullBackOff",
+        p => p,
+    };
+    let want = if created.pull_fails {
+        if elapsed >= s.cluster.pod_run_secs / 2.0 {
+            "PullBackOff"
+        } else {
+            "Pending"
+        }
+    } else if elapsed >= created.run_secs {
+        if always { "Restarted" } else { "Succeeded" }
+    } else if elapsed >= s.cluster.pod_run_secs.min(created.run_secs) / 2.0 {
         "Running"
     } else {
         "Pending"
@@ -1156,24 +1185,35 @@ fn refresh_created(s: &Shared, t: &ResourceType, item: Item) -> Item {
     new
 }
 
+/// The status of a created pod in `phase`; `Restarted` is a Running pod whose containers have
+/// exited once and wait in back-off (restartPolicy Always).
 fn pod_status(pod: &Value, phase: &str) -> Value {
     let started = pod["metadata"]["creationTimestamp"].clone();
+    let terminated = || json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": now_rfc3339(), "containerID": "containerd://test"}});
     let statuses: Vec<Value> = pod["spec"]["containers"]
         .as_array()
         .into_iter()
         .flatten()
         .map(|c| {
-            let state = match phase {
-                "Pending" => json!({"waiting": {"reason": "ContainerCreating"}}),
-                "Running" => json!({"running": {"startedAt": started}}),
-                _ => json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": now_rfc3339(), "containerID": "containerd://test"}}),
+            let (state, last) = match phase {
+                "Pending" => (json!({"waiting": {"reason": "ContainerCreating"}}), json!({})),
+                "PullBackOff" => (
+                    json!({"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"{}\"", c["image"].as_str().unwrap_or(""))}}),
+                    json!({}),
+                ),
+                "Running" => (json!({"running": {"startedAt": started}}), json!({})),
+                "Restarted" => (
+                    json!({"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off 10s restarting failed container={} pod={}", c["name"].as_str().unwrap_or(""), pod["metadata"]["name"].as_str().unwrap_or(""))}}),
+                    terminated(),
+                ),
+                _ => (terminated(), json!({})),
             };
             json!({
                 "name": c["name"],
                 "state": state,
-                "lastState": {},
+                "lastState": last,
                 "ready": phase == "Running",
-                "restartCount": 0,
+                "restartCount": u32::from(phase == "Restarted"),
                 "image": c["image"],
                 "imageID": "",
                 "started": phase == "Running"
@@ -1181,7 +1221,11 @@ fn pod_status(pod: &Value, phase: &str) -> Value {
         })
         .collect();
     json!({
-        "phase": phase,
+        "phase": match phase {
+            "Restarted" => "Running",
+            "PullBackOff" => "Pending",
+            p => p,
+        },
         "conditions": [{"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": started}],
         "hostIP": "10.0.0.10",
         "podIP": "10.42.0.200",
@@ -1258,6 +1302,21 @@ fn create_pod(s: &Shared, target: &Target, mut pod: Value) -> Response {
         (ns.clone(), name.clone()),
         Created {
             at: std::time::Instant::now(),
+            run_secs: s
+                .run_pod_secs
+                .read()
+                .expect("run pod secs")
+                .get(&name)
+                .copied()
+                .unwrap_or(s.cluster.pod_run_secs),
+            pull_fails: {
+                let missing = s.missing_images.read().expect("missing images");
+                pod["spec"]["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["image"].as_str().is_some_and(|i| missing.contains(i)))
+            },
         },
     );
     let text = s
@@ -1270,17 +1329,17 @@ fn create_pod(s: &Shared, target: &Target, mut pod: Value) -> Response {
     {
         let mut logs = s.logs.write().expect("logs");
         for c in &containers {
-            let lines = text
+            let lines: Vec<LogLine> = text
                 .lines()
                 .map(|l| LogLine {
                     age_secs: 0,
                     text: l.to_string(),
                 })
                 .collect();
-            logs.insert(
-                (ns.clone(), name.clone(), c.clone(), false),
-                Arc::new(lines),
-            );
+            let lines = Arc::new(lines);
+            // A restarted container (restartPolicy Always) printed the same in its last run.
+            logs.insert((ns.clone(), name.clone(), c.clone(), true), lines.clone());
+            logs.insert((ns.clone(), name.clone(), c.clone(), false), lines);
         }
     }
     add_pod_events(s, &ns, &name, &pod);

@@ -35,11 +35,14 @@
 //!   namespace's for other namespaces) and `.../selfsubjectaccessreviews`, with JSON or protobuf
 //!   request bodies (kubectl sends protobuf); both honour denials;
 //! - exec/attach over websockets (`v5.channel.k8s.io`, `v4.channel.k8s.io`) with canned outputs
-//!   (`Cluster::add_exec`, `echo`, `cat` of stdin, `tar -C DIR -cf - NAME` giving a real archive of
-//!   `NAME/copied.txt`, else exit 127) — see `exec.rs`; SPDY is refused with a 400;
-//! - `POST /api/v1/namespaces/NS/pods` (a pod that is Pending, Running, then Succeeded after
-//!   `Cluster::pod_run_secs`, with logs from `KubeApiServer::set_run_pod_log` and scheduler/kubelet
-//!   events) and `DELETE .../pods/P`;
+//!   (`Cluster::add_exec`, `echo`, `cat` of stdin, `sleep N` answering after N seconds,
+//!   `tar -C DIR -cf - NAME` giving a real archive of `NAME/copied.txt`, else exit 127) — see
+//!   `exec.rs`; SPDY is refused with a 400;
+//! - `POST /api/v1/namespaces/NS/pods` (a pod that is Pending, Running, then Succeeded — or, with
+//!   restartPolicy Always, Running with its container in CrashLoopBackOff and restarted once —
+//!   after `Cluster::pod_run_secs` or `KubeApiServer::set_run_pod_secs`, with logs from
+//!   `KubeApiServer::set_run_pod_log` and scheduler/kubelet events; Pending in ImagePullBackOff
+//!   for an image of `KubeApiServer::set_image_missing`) and `DELETE .../pods/P`;
 //! - `watch=true` on any list, by polling the store (ADDED / MODIFIED / DELETED lines) until
 //!   `timeoutSeconds` (default 30 s); from a `resourceVersion`, only later changes; with
 //!   `sendInitialEvents=true` (client-go's streaming lists) the initial state ends with the
@@ -206,6 +209,26 @@ impl KubeApiServer {
             .write()
             .expect("run pod logs")
             .insert(pod.to_string(), text.to_string());
+    }
+
+    /// How long a pod created later with this name runs before it succeeds; `f64::INFINITY`: it
+    /// never completes (it stays Running, as a server process would).
+    pub fn set_run_pod_secs(&self, pod: &str, secs: f64) {
+        self.shared
+            .run_pod_secs
+            .write()
+            .expect("run pod secs")
+            .insert(pod.to_string(), secs);
+    }
+
+    /// Makes `image` impossible to pull: pods created later with it stay Pending in
+    /// ImagePullBackOff.
+    pub fn set_image_missing(&self, image: &str) {
+        self.shared
+            .missing_images
+            .write()
+            .expect("missing images")
+            .insert(image.to_string());
     }
 
     /// Every request so far, in order.
