@@ -13,7 +13,8 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use support::{agent, compat_dir, stdout};
+use support::triggered::{Triggered, files_under};
+use support::{agent, compat_dir};
 
 /// Paths of the baseline bundle that our clusterResources does not write, and why.
 const BASELINE_ONLY: &[(&str, &str)] = &[
@@ -48,64 +49,13 @@ const OURS_ONLY: &[(&str, &str)] = &[
 ];
 
 /// A finished foreground run: its record and the extracted bundle.
-struct Run {
-    record: Value,
-    bundle: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Run {
-    fn json(&self, rel: &str) -> Value {
-        let text = std::fs::read_to_string(self.bundle.join(rel))
-            .unwrap_or_else(|e| panic!("{rel}: {e}\nfiles: {:?}", self.paths()));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel} is not JSON: {e}"))
-    }
-
-    fn exists(&self, rel: &str) -> bool {
-        self.bundle.join(rel).symlink_metadata().is_ok()
-    }
-
-    fn paths(&self) -> BTreeSet<String> {
-        files_under(&self.bundle)
-    }
-
-    fn collector(&self, kind: &str) -> &Value {
-        self.record["collectors"]
-            .as_array()
-            .and_then(|a| a.iter().find(|c| c["kind"] == kind))
-            .unwrap_or_else(|| panic!("no {kind} collector in {:#}", self.record))
-    }
-}
-
-fn files_under(root: &Path) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).expect("read dir") {
-            let e = e.expect("entry");
-            let ft = e.file_type().expect("file type");
-            if ft.is_dir() {
-                stack.push(e.path());
-            } else {
-                let rel = e
-                    .path()
-                    .strip_prefix(root)
-                    .expect("under root")
-                    .to_path_buf();
-                out.insert(rel.to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    out
-}
+type Run = Triggered;
 
 /// Runs one job (`collect:` body given as YAML lines) through `trigger` with a clean HOME.
 fn run_job(collect: &str, kubeconfig: Option<&str>, env: &[(&str, &str)]) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let jobs = dir.path().join("jobs");
-    let home = dir.path().join("home");
     std::fs::create_dir_all(&jobs).expect("jobs");
-    std::fs::create_dir_all(&home).expect("home");
     let mut job = String::from(
         "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: kube\nspec:\n  schedule: \"0 2 * * *\"\n  redact: {enabled: false}\n  collect:\n",
     );
@@ -118,45 +68,7 @@ fn run_job(collect: &str, kubeconfig: Option<&str>, env: &[(&str, &str)]) -> Run
         job.push_str(&format!("    {line}\n"));
     }
     std::fs::write(jobs.join("kube.yaml"), &job).expect("job");
-    let mut cmd = agent(&dir.path().join("state"));
-    cmd.env("HOME", &home)
-        .env_remove("KUBECONFIG")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .args(["--listen", "127.0.0.1:1", "--output", "json", "--jobs-dir"])
-        .arg(&jobs)
-        .args(["trigger", "kube"])
-        .timeout(Duration::from_secs(600));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("trigger runs");
-    let record: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| {
-        panic!(
-            "no run record ({e}); stdout: {}\nstderr: {}",
-            stdout(&out),
-            support::stderr(&out)
-        )
-    });
-    let archive = record["bundle"]["path"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no bundle in {record:#}"));
-    let extract = dir.path().join("bundle");
-    std::fs::create_dir_all(&extract).expect("extract dir");
-    let file = std::fs::File::open(archive).expect("open bundle");
-    tar::Archive::new(flate2::read::GzDecoder::new(file))
-        .unpack(&extract)
-        .expect("unpack bundle");
-    let top = std::fs::read_dir(&extract)
-        .expect("read")
-        .next()
-        .expect("one top folder")
-        .expect("entry")
-        .path();
-    Run {
-        record,
-        bundle: top,
-        _dir: dir,
-    }
+    Triggered::run(dir, env, Duration::from_secs(600))
 }
 
 /// The baseline bundle, extracted once per test.
@@ -179,12 +91,12 @@ fn baseline_cluster_gives_the_baseline_paths_and_items() {
     let server = KubeApiServer::start(Cluster::baseline());
     let run = run_job(RESOURCES_SPEC, Some(&server.kubeconfig("default")), &[]);
     assert_eq!(
-        run.collector("clusterResources")["status"],
+        run.collector("kind", "clusterResources")["status"],
         "succeeded",
         "{:#}",
         run.record
     );
-    assert_eq!(run.collector("clusterInfo")["status"], "succeeded");
+    assert_eq!(run.collector("kind", "clusterInfo")["status"], "succeeded");
 
     let (_keep, base) = baseline();
     let base_paths: BTreeSet<String> = files_under(&base)
@@ -273,7 +185,7 @@ fn forbidden_resources_are_recorded_and_the_rest_collected() {
             .contains("secrets"),
         "{entry}"
     );
-    assert_eq!(run.collector("secret")["status"], "skipped");
+    assert_eq!(run.collector("kind", "secret")["status"], "skipped");
 
     // Deployments are refused in every namespace: one error per namespace, no files.
     let errors = run.json("cluster-resources/deployments-errors.json");
@@ -292,7 +204,10 @@ fn forbidden_resources_are_recorded_and_the_rest_collected() {
     // Everything else is there.
     assert!(run.exists("cluster-resources/services/default.json"));
     assert!(run.exists("cluster-resources/replicasets/kube-system.json"));
-    assert_eq!(run.collector("clusterResources")["status"], "succeeded");
+    assert_eq!(
+        run.collector("kind", "clusterResources")["status"],
+        "succeeded"
+    );
     // configMap with includeValue gets the value.
     let cm = run.json("configmaps/kube-system/coredns/Corefile.json");
     assert_eq!(cm["configMapExists"], true);
@@ -347,13 +262,13 @@ fn server_down_and_no_configuration_fail_each_collector_clearly() {
     let run = run_job(RESOURCES_SPEC, Some(&kc), &[]);
     let info = run.json("cluster-info/errors.json").to_string();
     assert!(info.to_lowercase().contains("connect"), "{info}");
-    assert_eq!(run.collector("clusterInfo")["status"], "failed");
+    assert_eq!(run.collector("kind", "clusterInfo")["status"], "failed");
     assert!(run.exists("cluster-resources/namespaces-errors.json"));
 
     // No kubeconfig anywhere (clean HOME, no KUBECONFIG, not in a pod).
     let run = run_job(RESOURCES_SPEC, None, &[]);
     for kind in ["clusterInfo", "clusterResources"] {
-        let c = run.collector(kind);
+        let c = run.collector("kind", kind);
         assert_eq!(c["status"], "failed", "{c}");
         assert!(
             c["error"]
@@ -372,7 +287,7 @@ fn logs_collector_writes_real_files_and_relative_links() {
     let spec = "supportBundle:\n  collectors:\n    - logs: {name: dns-logs, namespace: kube-system, selector: [k8s-app=kube-dns], limits: {maxLines: 5}}\n    - data: {name: static-data.txt, collectorName: static-data, data: \"This is static data\"}";
     let run = run_job(spec, Some(&server.kubeconfig("default")), &[]);
     assert_eq!(
-        run.collector("logs")["status"],
+        run.collector("kind", "logs")["status"],
         "succeeded",
         "{:#}",
         run.record
@@ -410,7 +325,7 @@ fn auto_discovery_collects_the_foundation_for_the_selected_namespace() {
     );
     for kind in ["clusterInfo", "clusterResources", "logs"] {
         assert_eq!(
-            run.collector(kind)["status"],
+            run.collector("kind", kind)["status"],
             "succeeded",
             "{kind}: {:#}",
             run.record
@@ -444,7 +359,10 @@ fn a_generated_cluster_collects_every_pod_through_pages() {
         Some(&server.kubeconfig("default")),
         &[],
     );
-    assert_eq!(run.collector("clusterResources")["status"], "succeeded");
+    assert_eq!(
+        run.collector("kind", "clusterResources")["status"],
+        "succeeded"
+    );
     let mut pods = 0;
     let dir = run.bundle.join("cluster-resources/pods");
     for e in std::fs::read_dir(&dir).expect("pods dir") {

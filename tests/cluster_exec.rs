@@ -7,69 +7,15 @@ mod kube_api;
 mod support;
 
 use kube_api::{Cluster, ExecOutput, KubeApiServer};
-use serde_json::Value;
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use support::{agent, stdout};
+use support::agent;
+use support::triggered::{Triggered, files_under};
 
 const COREDNS: &str = "coredns-56f6fc8fd7-p4x9z";
 
 /// A finished foreground run: its record and the extracted bundle.
-struct Run {
-    record: Value,
-    bundle: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-impl Run {
-    fn json(&self, rel: &str) -> Value {
-        let text = std::fs::read_to_string(self.bundle.join(rel))
-            .unwrap_or_else(|e| panic!("{rel}: {e}\nfiles: {:#?}", self.paths()));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel} is not JSON: {e}"))
-    }
-
-    fn text(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.bundle.join(rel))
-            .unwrap_or_else(|e| panic!("{rel}: {e}\nfiles: {:#?}", self.paths()))
-    }
-
-    fn exists(&self, rel: &str) -> bool {
-        self.bundle.join(rel).symlink_metadata().is_ok()
-    }
-
-    fn paths(&self) -> BTreeSet<String> {
-        files_under(&self.bundle)
-    }
-
-    fn collector(&self, title: &str) -> &Value {
-        self.record["collectors"]
-            .as_array()
-            .and_then(|a| a.iter().find(|c| c["title"] == title))
-            .unwrap_or_else(|| panic!("no {title} collector in {:#}", self.record))
-    }
-}
-
-fn files_under(root: &Path) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).expect("read dir") {
-            let e = e.expect("entry");
-            if e.file_type().expect("file type").is_dir() {
-                stack.push(e.path());
-            } else {
-                let rel = e
-                    .path()
-                    .strip_prefix(root)
-                    .expect("under root")
-                    .to_path_buf();
-                out.insert(rel.to_string_lossy().into_owned());
-            }
-        }
-    }
-    out
-}
+type Run = Triggered;
 
 /// Runs one job through `trigger`: `spec` holds extra `spec:` lines (e.g. `timeout: 3s`),
 /// `collectors` the in-cluster collectors as YAML list items.
@@ -81,9 +27,7 @@ fn run_job(server: &KubeApiServer, spec: &str, collectors: &str) -> Run {
 fn run_job_env(server: &KubeApiServer, spec: &str, collectors: &str, env: &[(&str, &str)]) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let jobs = dir.path().join("jobs");
-    let home = dir.path().join("home");
     std::fs::create_dir_all(&jobs).expect("jobs");
-    std::fs::create_dir_all(&home).expect("home");
     let kubeconfig = dir.path().join("kubeconfig");
     server
         .write_kubeconfig(&kubeconfig, "default")
@@ -102,47 +46,7 @@ fn run_job_env(server: &KubeApiServer, spec: &str, collectors: &str, env: &[(&st
         job.push_str(&format!("        {line}\n"));
     }
     std::fs::write(jobs.join("kube.yaml"), &job).expect("job");
-    let mut cmd = agent(&dir.path().join("state"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd
-        .env("HOME", &home)
-        .env_remove("KUBECONFIG")
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .args(["--listen", "127.0.0.1:1", "--output", "json", "--jobs-dir"])
-        .arg(&jobs)
-        .args(["trigger", "kube"])
-        .timeout(Duration::from_secs(120))
-        .output()
-        .expect("trigger runs");
-    let record: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| {
-        panic!(
-            "no run record ({e}); job:\n{job}\nstdout: {}\nstderr: {}",
-            stdout(&out),
-            support::stderr(&out)
-        )
-    });
-    let archive = record["bundle"]["path"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no bundle in {record:#}"));
-    let extract = dir.path().join("bundle");
-    std::fs::create_dir_all(&extract).expect("extract dir");
-    let file = std::fs::File::open(archive).expect("open bundle");
-    tar::Archive::new(flate2::read::GzDecoder::new(file))
-        .unpack(&extract)
-        .expect("unpack bundle");
-    let top = std::fs::read_dir(&extract)
-        .expect("read")
-        .next()
-        .expect("one top folder")
-        .expect("entry")
-        .path();
-    Run {
-        record,
-        bundle: top,
-        dir,
-    }
+    Triggered::run(dir, env, Duration::from_secs(120))
 }
 
 #[test]
@@ -163,7 +67,7 @@ fn exec_writes_stdout_stderr_and_records_a_non_zero_exit() {
     // Empty streams and no error: no file, as troubleshoot.
     assert!(!run.exists(&format!("{dir}/uname-stderr.txt")));
     assert!(!run.exists(&format!("{dir}/uname-errors.json")));
-    assert_eq!(run.collector("exec/uname")["status"], "succeeded");
+    assert_eq!(run.collector("title", "exec/uname")["status"], "succeeded");
 
     // Exit 3: stderr kept, the exit recorded in the errors file.
     assert_eq!(
@@ -199,7 +103,7 @@ fn exec_timeout_records_the_error_and_fails_the_collector() {
         "",
         "- exec: {collectorName: slow, name: slow, namespace: kube-system, selector: [k8s-app=kube-dns], command: [sleep, \"30\"], timeout: 1s}",
     );
-    let c = run.collector("exec/slow");
+    let c = run.collector("title", "exec/slow");
     assert_eq!(c["status"], "failed", "{c}");
     let errors = run.json(&format!("slow/kube-system/{COREDNS}/slow-errors.json"));
     assert!(
@@ -306,7 +210,7 @@ fn copy_unpacks_a_folder_under_troubleshoots_path() {
         run.text(&rel),
         format!("copied from {COREDNS}:/etc/coredns\n")
     );
-    assert_eq!(run.collector("copy/cfg")["status"], "succeeded");
+    assert_eq!(run.collector("title", "copy/cfg")["status"], "succeeded");
     assert!(
         !run.paths()
             .iter()
@@ -434,7 +338,7 @@ fn run_pod_collects_logs_pod_and_events_then_deletes_the_pod() {
          - run: {collectorName: run-example, name: run-example, image: busybox, command: [echo, hello from run]}",
     );
     assert_eq!(
-        run.collector("run-pod/static-hi")["status"],
+        run.collector("title", "run-pod/static-hi")["status"],
         "succeeded",
         "{:#}",
         run.record
@@ -477,7 +381,10 @@ fn run_pod_collects_logs_pod_and_events_then_deletes_the_pod() {
         run.json("run-example/run-example.json")["status"]["phase"],
         "Succeeded"
     );
-    assert_eq!(run.collector("run/run-example")["status"], "succeeded");
+    assert_eq!(
+        run.collector("title", "run/run-example")["status"],
+        "succeeded"
+    );
     // Both pods are gone.
     assert!(!server.has_pod("default", "static-hi"));
     assert!(!server.has_pod("default", "run-example"));
@@ -498,7 +405,7 @@ fn run_pod_timeout_deletes_the_pod_and_records_the_error() {
         "",
         "- runPod: {collectorName: stuck, name: stuck, namespace: kube-system, timeout: 1s, podSpec: {containers: [{name: srv, image: nginx}]}}",
     );
-    let c = run.collector("run-pod/stuck");
+    let c = run.collector("title", "run-pod/stuck");
     assert_eq!(c["status"], "failed", "{c}");
     assert!(c["error"].as_str().unwrap_or("").contains("timeout"), "{c}");
     let err = run.json("collector-errors/run-pod/stuck-error.json");
@@ -529,7 +436,7 @@ fn run_pod_image_pull_backoff_aborts_unless_retries_are_allowed() {
         "- runPod: {collectorName: nopull, timeout: 30s, podSpec: {containers: [{name: c, image: registry.invalid/nope:1}]}}\n\
          - runPod: {collectorName: retry, timeout: 2s, allowImagePullRetries: true, podSpec: {containers: [{name: c, image: registry.invalid/nope:1}]}}",
     );
-    let c = run.collector("run-pod/nopull");
+    let c = run.collector("title", "run-pod/nopull");
     assert_eq!(c["status"], "failed", "{c}");
     assert!(
         c["error"]
@@ -539,7 +446,7 @@ fn run_pod_image_pull_backoff_aborts_unless_retries_are_allowed() {
         "{c}"
     );
     // With retries allowed it waits until its timeout.
-    let retry = run.collector("run-pod/retry");
+    let retry = run.collector("title", "run-pod/retry");
     assert!(
         retry["error"].as_str().unwrap_or("").contains("timeout"),
         "{retry}"
@@ -559,7 +466,7 @@ fn run_pod_cancelled_by_the_job_timeout_deletes_the_pod() {
         "- runPod: {collectorName: forever, name: forever, podSpec: {containers: [{name: srv, image: nginx}]}}",
     );
     assert_eq!(run.record["status"], "timed-out", "{:#}", run.record);
-    let c = run.collector("run-pod/forever");
+    let c = run.collector("title", "run-pod/forever");
     assert_eq!(c["status"], "failed", "{c}");
     assert!(
         c["error"].as_str().unwrap_or("").contains("cancelled"),
@@ -619,7 +526,7 @@ fn forbidden_exec_and_pod_creation_are_skipped_for_rbac() {
                 .contains("pods/exec"),
             "{entry}"
         );
-        assert_eq!(run.collector(title)["status"], "skipped");
+        assert_eq!(run.collector("title", title)["status"], "skipped");
     }
     assert!(!run.exists("e"));
     assert!(

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 pub mod daemon;
 pub mod gcs;
 pub mod servers;
+pub mod triggered;
 
 /// The agent binary with a clean environment: no settings file, no TROUBLESHOOT_AGENT_* variables.
 pub fn agent(state_dir: &Path) -> Command {
