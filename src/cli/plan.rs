@@ -19,7 +19,16 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         default_time_zone: settings.default_time_zone.clone(),
     };
     let desired = jobs::load_dir(&settings.jobs_dir, &ctx)?;
-    let applied = crate::state::read_applied(&settings.state_dir)
+    // An applied definition whose hash is the desired job's is that job's definition: it is
+    // shared instead of parsed again.
+    let known = |name: &str, stored_hash: &str| {
+        desired
+            .jobs
+            .get(name)
+            .filter(|job| job.spec_hash == stored_hash)
+            .map(|job| std::sync::Arc::clone(&job.definition))
+    };
+    let applied = crate::state::read_applied_reusing(&settings.state_dir, &known)
         .context("cannot read what the agent has applied")?;
     let options = PlanOptions {
         strict: args.strict,

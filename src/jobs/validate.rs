@@ -404,10 +404,10 @@ fn load_reference(
         return None;
     }
     let path: PathBuf = base.join(reference);
-    let loaded = c.cache.specs.load(&path).into_owned();
+    let loaded = c.cache.specs.load(&path);
     let mut whole_file_errors = 0;
     let mut located_errors = 0;
-    for d in loaded.diagnostics {
+    for d in &loaded.diagnostics {
         if d.line == 0 && d.is_error() {
             // A missing or unreadable file is the job's problem: point at the reference.
             let hint = d.hint.clone();
@@ -421,7 +421,7 @@ fn load_reference(
             if d.is_error() {
                 located_errors += 1;
             }
-            c.out.push(d);
+            c.out.push(d.clone());
         }
     }
     // Errors inside the spec file point there; one more at the reference tells the reader of the
@@ -444,7 +444,7 @@ fn load_reference(
         sha256: hex(&loaded.sha256),
         role,
     });
-    Some(loaded.spec)
+    Some(loaded.spec.clone())
 }
 
 fn check_namespaces(c: &mut Checker<'_>, doc: &JobDocument) {

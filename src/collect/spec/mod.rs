@@ -25,8 +25,8 @@ use crate::diagnostic::Diagnostic;
 use crate::yaml::{self, Loc};
 use context::Ctx;
 use sha2::{Digest, Sha256};
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Everything collected from one or more documents, merged in order.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -123,16 +123,20 @@ impl TroubleshootSpec {
             &mut self.analyzers,
             &mut self.host_analyzers,
         ] {
-            let mut seen: Vec<(String, serde_json::Value)> = Vec::new();
-            list.retain(|e| {
-                let key = (e.kind.clone(), e.body.clone());
-                if seen.contains(&key) {
-                    false
-                } else {
-                    seen.push(key);
-                    true
-                }
-            });
+            // Compared in place: copying every (type, body) as a key cost more than the check.
+            let keep: Vec<bool> = (0..list.len())
+                .map(|i| {
+                    let e = &list[i];
+                    !list[..i]
+                        .iter()
+                        .any(|prev| prev.kind == e.kind && prev.body == e.body)
+                })
+                .collect();
+            if keep.iter().all(|k| *k) {
+                continue;
+            }
+            let mut keep = keep.into_iter();
+            list.retain(|_| keep.next().unwrap_or(true));
         }
     }
 }
@@ -221,15 +225,16 @@ fn unreadable(path: &Path, (bytes, err): (Option<Vec<u8>>, LoadError)) -> SpecFi
 /// are never cached. Meant to live for one load: it holds every distinct spec it has seen.
 #[derive(Debug, Default)]
 pub struct SpecCache {
-    files: std::collections::HashMap<PathBuf, SpecFile>,
+    files: std::collections::HashMap<PathBuf, Arc<SpecFile>>,
 }
 
 impl SpecCache {
-    /// The parsed spec file at `path`, as [`load_spec_file`] returns it.
-    pub fn load(&mut self, path: &Path) -> Cow<'_, SpecFile> {
+    /// The parsed spec file at `path`, as [`load_spec_file`] returns it (shared: every job that
+    /// references the file reads the same parse).
+    pub fn load(&mut self, path: &Path) -> Arc<SpecFile> {
         let text = match load::read(path) {
             Ok(text) => text,
-            Err(failure) => return Cow::Owned(unreadable(path, failure)),
+            Err(failure) => return Arc::new(unreadable(path, failure)),
         };
         let sha256: [u8; 32] = Sha256::digest(text.as_bytes()).into();
         let fresh = self
@@ -238,8 +243,8 @@ impl SpecCache {
             .is_some_and(|cached| cached.sha256 == sha256);
         if !fresh {
             self.files
-                .insert(path.to_path_buf(), parse_spec_text(path, &text));
+                .insert(path.to_path_buf(), Arc::new(parse_spec_text(path, &text)));
         }
-        Cow::Borrowed(&self.files[path])
+        Arc::clone(&self.files[path])
     }
 }
