@@ -765,9 +765,10 @@ impl Daemon {
         }
         let batch = self.batch.take().unwrap_or_default();
         if !batch.is_empty() {
-            let env = self.run_env();
+            // One environment for the burst, shared: each run used to copy its paths and names.
+            let env = Arc::new(self.run_env());
             for (spec, cancel) in batch {
-                self.spawn_run(spec, env.clone(), cancel);
+                self.spawn_run(spec, Arc::clone(&env), cancel);
             }
         }
         for (job, record) in side_records {
@@ -882,11 +883,11 @@ impl Daemon {
         self.metrics.jobs_active.set(self.running.len() as i64);
         match &mut self.batch {
             Some(batch) => batch.push((spec, cancel)),
-            None => self.spawn_run(spec, self.run_env(), cancel),
+            None => self.spawn_run(spec, Arc::new(self.run_env()), cancel),
         }
     }
 
-    fn spawn_run(&self, spec: RunSpec, env: executor::RunEnv, cancel: Cancel) {
+    fn spawn_run(&self, spec: RunSpec, env: Arc<executor::RunEnv>, cancel: Cancel) {
         info!(job = %spec.job.name, run = %spec.run_id, trigger = ?spec.trigger, "run started");
         executor::spawn(spec, env, cancel, self.tx.clone());
     }
