@@ -22,6 +22,8 @@ pub struct DirView {
     /// Job name → the files whose reports name it (more than one: a clash).
     owners: HashMap<String, BTreeSet<PathBuf>>,
     ignored: BTreeMap<PathBuf, &'static str>,
+    /// Spec files that jobs reference (a superset until the next whole pass).
+    spec_files: std::collections::HashSet<PathBuf>,
 }
 
 /// What a pass over some changed entries loaded.
@@ -47,6 +49,9 @@ pub enum NeedsWholePass {
     /// The change is not an entry of the jobs directory (the directory itself, a foreign path).
     #[error("the change is not a single entry of the jobs directory")]
     NotAnEntry,
+    /// A spec file that jobs reference changed: their definitions change with it.
+    #[error("a spec file that jobs reference changed")]
+    SpecFile,
 }
 
 impl DirView {
@@ -66,7 +71,15 @@ impl DirView {
             .iter()
             .map(|i| (i.path.clone(), i.reason))
             .collect();
+        view.note_spec_files(desired);
         view
+    }
+
+    fn note_spec_files(&mut self, desired: &Desired) {
+        for job in desired.jobs.values() {
+            self.spec_files
+                .extend(job.spec_files.iter().map(|f| f.path.clone()));
+        }
     }
 
     fn insert(&mut self, report: FileReport) {
@@ -124,6 +137,7 @@ impl DirView {
         let mut ignored = Vec::new();
         let mut to_read = Vec::new();
         let mut reports = Vec::new();
+        let mut entries: Vec<(&PathBuf, &str)> = Vec::new();
         for path in changed {
             let name = match (path.parent(), path.file_name().and_then(|n| n.to_str())) {
                 (Some(parent), Some(name)) if parent == dir => name,
@@ -132,7 +146,22 @@ impl DirView {
             if name.starts_with("..") {
                 return Err(NeedsWholePass::ConfigMap);
             }
-            paths.insert(path.clone());
+            if self.spec_files.contains(path) {
+                return Err(NeedsWholePass::SpecFile);
+            }
+            entries.push((path, name));
+        }
+        // Rejected files are looked at again too: their errors can be about other entries (a
+        // spec file that is missing, a name clash), and there are few of them.
+        for f in self.files.values().filter(|f| f.is_rejected()) {
+            if let Some(name) = f.path.file_name().and_then(|n| n.to_str()) {
+                entries.push((&f.path, name));
+            }
+        }
+        for (path, name) in entries {
+            if !paths.insert(path.clone()) {
+                continue;
+            }
             match discover::classify(path, name) {
                 Entry::JobFile => to_read.push(path.clone()),
                 Entry::Ignored(reason) => ignored.push((path.clone(), Some(reason))),
@@ -196,6 +225,7 @@ impl DirView {
 
     /// Takes in what a pass over changed entries loaded: their reports replace the old ones.
     pub fn absorb(&mut self, partial: &Partial) {
+        self.note_spec_files(&partial.desired);
         for path in &partial.paths {
             self.remove(path);
         }
@@ -412,12 +442,16 @@ mod tests {
             p.old_names,
             BTreeSet::from(["b".to_string(), "x".to_string()])
         );
-        // d.yaml now defines d, which c also defines: the clash pulls in c, and through x
-        // nothing else; fixing b frees a.
+        // d.yaml now defines d, which c also defines: the clash pulls in c (and the rejected
+        // a and b are looked at again, as every rejected file is); fixing b frees a.
         std::fs::write(dir.path("d.yaml"), job("d", "0 5 * * *")).expect("write");
         let p = dir.pass(&["d.yaml"]);
-        assert!(p.paths.contains(&dir.path("c.yaml")));
-        assert!(!p.paths.contains(&dir.path("a.yaml")));
+        assert_eq!(
+            p.paths,
+            ["a.yaml", "b.yaml", "c.yaml", "d.yaml"]
+                .map(|n| dir.path(n))
+                .into()
+        );
         std::fs::write(dir.path("b.yaml"), job("b", "0 2 * * *")).expect("write");
         let p = dir.pass(&["b.yaml"]);
         assert_eq!(
@@ -428,6 +462,32 @@ mod tests {
         std::fs::remove_file(dir.path("d.yaml")).expect("rm");
         let p = dir.pass(&["d.yaml"]);
         assert_eq!(p.desired.jobs.keys().collect::<Vec<_>>(), ["c", "d"]);
+    }
+
+    #[test]
+    fn a_rejected_file_is_looked_at_again_when_another_entry_changes() {
+        let spec = "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata: {name: s}\nspec:\n  hostCollectors: [{memory: {}}]\n";
+        let with_spec = "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {name: a}\nspec:\n  schedule: \"0 2 * * *\"\n  collect: {specs: [./spec.json]}\n";
+        let mut dir = Dir::new(&[("a.yaml", with_spec.to_string())]);
+        assert!(
+            dir.view.files().all(FileReport::is_rejected),
+            "spec missing"
+        );
+        // The spec appears (an ignored entry): the rejected file is read again and is valid.
+        std::fs::write(dir.path("spec.json"), spec).expect("write");
+        let p = dir.pass(&["spec.json"]);
+        assert_eq!(p.desired.jobs.keys().collect::<Vec<_>>(), ["a"]);
+        // Now a job references it: a change to it needs a whole pass.
+        let err = dir
+            .view
+            .load_changed(
+                dir.tmp.path(),
+                &BTreeSet::from([dir.path("spec.json")]),
+                &ctx(),
+                &mut dir.cache,
+            )
+            .expect_err("whole pass");
+        assert_eq!(err, NeedsWholePass::SpecFile);
     }
 
     #[test]
