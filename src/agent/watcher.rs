@@ -120,13 +120,6 @@ pub fn spawn(
     inotify
 }
 
-/// How often the debouncer looks for events whose quiet period is over. Its default, a quarter
-/// of the debounce, delivered a change up to 125 ms after a 500 ms debounce; a tenth (50 ms, 20
-/// wake-ups a second) brings that to 50 ms, and 5 ms is the floor for short debounces.
-fn tick(debounce: Duration) -> Duration {
-    (debounce / 10).max(Duration::from_millis(5)).min(debounce)
-}
-
 fn inode(dir: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
 }
@@ -180,7 +173,7 @@ fn start(
     if mode == WatchMode::Auto {
         match new_debouncer_opt::<_, RecommendedWatcher, RecommendedCache>(
             debounce,
-            Some(tick(debounce)),
+            None,
             handler.clone(),
             RecommendedCache::new(),
             notify::Config::default(),
@@ -207,7 +200,7 @@ fn start(
     }
     match new_debouncer_opt::<_, PollWatcher, RecommendedCache>(
         debounce,
-        Some(tick(debounce)),
+        None,
         handler,
         RecommendedCache::new(),
         notify::Config::default()
