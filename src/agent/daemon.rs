@@ -222,6 +222,10 @@ impl Daemon {
                     }
                 }
                 let outcome = self.reload(cause).await;
+                // Whoever waits for the outcome may read the status next: it shows this pass.
+                if !waiters.is_empty() {
+                    self.publish();
+                }
                 for w in waiters {
                     let _ = w.send(outcome.clone());
                 }
