@@ -99,17 +99,39 @@ def descendants(pid):
     return out
 
 
-def rss_kib(pid):
-    total = 0
+RSS_FIELDS = ("VmRSS", "RssAnon", "RssFile", "RssShmem")
+
+
+def rss_parts(pid):
+    """VmRSS and its parts (RssAnon: heap and stacks; RssFile: mapped files such as the binary's
+    own pages; RssShmem) in KiB, summed over pid and its children."""
+    total = dict.fromkeys(RSS_FIELDS, 0)
     for p in descendants(pid):
         try:
             with open(f"/proc/{p}/status") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+                    key = line.split(":", 1)[0]
+                    if key in total:
+                        total[key] += int(line.split()[1])
         except OSError:
             pass
     return total
+
+
+def rss_kib(pid):
+    return rss_parts(pid)["VmRSS"]
+
+
+def sample_rss(pids, seconds):
+    """Samples rss_parts of each pid once a second; the median of each field."""
+    samples = {k: [] for k in pids}
+    start = time.time()
+    while time.time() - start < seconds:
+        for k, p in pids.items():
+            samples[k].append(rss_parts(p))
+        time.sleep(1)
+    return {k: {f: statistics.median(s[f] for s in v) for f in RSS_FIELDS}
+            for k, v in samples.items()}
 
 
 def cpu_ticks(pid):
@@ -258,10 +280,13 @@ def idle(binary, work, n, window, rng):
         procs = {"agent": agent.proc.pid, "cron": cron.pid}
         cpu0 = {k: cpu_ticks(p) for k, p in procs.items()}
         rss = {k: [] for k in procs}
+        parts = {k: [] for k in procs}
         start = time.time()
         while time.time() - start < window:
             for k, p in procs.items():
-                rss[k].append(rss_kib(p))
+                sample = rss_parts(p)
+                parts[k].append(sample)
+                rss[k].append(sample["VmRSS"])
             time.sleep(1)
         elapsed = time.time() - start
         cpu1 = {k: cpu_ticks(p) for k, p in procs.items()}
@@ -273,6 +298,8 @@ def idle(binary, work, n, window, rng):
                 "rss_kib_max": max(rss[k]),
                 "cpu_s": (cpu1[k] - cpu0[k]) / CLK_TCK,
                 "cpu_pct": 100.0 * (cpu1[k] - cpu0[k]) / CLK_TCK / elapsed,
+                "rss_parts_kib": {f: statistics.median(x[f] for x in parts[k])
+                                  for f in RSS_FIELDS},
             }
         out["window_s"] = elapsed
         out["agent_ready_s"] = ready_s
@@ -283,6 +310,20 @@ def idle(binary, work, n, window, rng):
         cron.terminate()
         cron.wait()
         os.unlink(CRON_FILE)
+
+
+def empty(binary, work, seconds=10):
+    """The agent's own footprint: no jobs at all."""
+    jobs_dir = os.path.join(work, "empty-jobs")
+    os.makedirs(jobs_dir, exist_ok=True)
+    agent = Agent(binary, os.path.join(work, "empty-agent"), jobs_dir,
+                  settings={"rescanInterval": "1h"}, verbose=1)
+    try:
+        agent.wait_ready()
+        time.sleep(2)
+        return sample_rss({"agent": agent.proc.pid}, seconds)["agent"]
+    finally:
+        agent.stop()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,7 +477,11 @@ def main():
     rng = random.Random(42)
     work = tempfile.mkdtemp(prefix="agent-bench-")
     results = {}
+    results["loadavg_start"] = os.getloadavg()
     try:
+        if "idle" in phases:
+            results["empty"] = empty(args.bin, work)
+            print(f"empty: {json.dumps(results['empty'])}", flush=True)
         if "fire" in phases:
             results["fire"] = []
             for rep in range(args.reps):
@@ -457,6 +502,7 @@ def main():
             print(f"work directory kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+    results["loadavg_end"] = os.getloadavg()
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
@@ -473,6 +519,15 @@ def report(results, args):
         rows.append((f"idle RSS, {args.jobs} jobs (KiB, median of {r['window_s']:.0f}s)",
                      f"{a['rss_kib_median']:.0f}", f"{c['rss_kib_median']:.0f}",
                      f"{ratio:.2f}x", "<= 2x cron", "met" if ratio <= 2 else "MISSED"))
+        for f in RSS_FIELDS[1:]:
+            ap_, cp_ = a["rss_parts_kib"][f], c["rss_parts_kib"][f]
+            rows.append((f"  of which {f} (KiB)", f"{ap_:.0f}", f"{cp_:.0f}",
+                         f"{ap_ / cp_:.2f}x" if cp_ else "-", "-", "-"))
+        if "empty" in results:
+            e = results["empty"]
+            rows.append(("agent with no jobs: VmRSS / RssAnon / RssFile (KiB)",
+                         f"{e['VmRSS']:.0f} / {e['RssAnon']:.0f} / {e['RssFile']:.0f}",
+                         "-", "-", "-", "-"))
         rows.append((f"idle CPU over {r['window_s']:.0f}s (%)", f"{a['cpu_pct']:.3f}",
                      f"{c['cpu_pct']:.3f}", "-", "<= 0.1 %",
                      "met" if a["cpu_pct"] <= 0.1 else "MISSED"))
@@ -494,6 +549,9 @@ def report(results, args):
         rows.append((f"POST /-/reload, {args.jobs} files, nothing changed (ms)",
                      f"{med(r['post_reload_ms']):.1f}", "-", "-", "-", "-"))
     print()
+    print("load average at start / end: %s / %s" % (
+        " ".join(f"{x:.1f}" for x in results["loadavg_start"]),
+        " ".join(f"{x:.1f}" for x in results["loadavg_end"])))
     print("| what | agent (median) | cron | ratio | target | |")
     print("|---|---|---|---|---|---|")
     for row in rows:

@@ -400,3 +400,96 @@ fn after_a_restart_a_rejected_file_keeps_its_jobs_at_the_last_good_version() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_watcher_pass_handles_a_name_clash_with_an_untouched_file() {
+    let dd = dirs();
+    for i in 0..40 {
+        JobFile::new(&format!("job{i:02}")).write(&dd.jobs);
+    }
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    assert_eq!(d.metric(LAST_RELOAD_OK), Some(1.0));
+    // job20.yaml now defines job07, which the untouched job07.yaml defines too: both files are
+    // rejected and both keep their jobs at the last good version.
+    let edited = dd.jobs.join("job20.yaml");
+    replace_file(
+        &edited,
+        &JobFile::new("job07").schedule("0 5 * * *").render(),
+    );
+    wait_metric(&d, LAST_RELOAD_OK, 0.0);
+    let job07 = wait_job(&d, "job07", "stale", |j| j["stale"] == true);
+    assert_eq!(job07["schedule"], "0 2 * * *", "{job07}");
+    wait_job(&d, "job20", "stale", |j| j["stale"] == true);
+    let rejected = d.status()["rejectedFiles"].to_string();
+    assert!(
+        rejected.contains("job07.yaml") && rejected.contains("job20.yaml"),
+        "{rejected}"
+    );
+    assert!(
+        rejected.contains("is also defined in"),
+        "the clash is the reason: {rejected}"
+    );
+    // The edit was read by a pass over the changed entries, not the whole directory.
+    let log = d.stderr();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("reload: Plan") && l.contains("changed entries")),
+        "{log}"
+    );
+    // Ending the clash frees both, and the result is what a whole pass finds.
+    replace_file(
+        &edited,
+        &JobFile::new("job20").schedule("0 6 * * *").render(),
+    );
+    wait_metric(&d, LAST_RELOAD_OK, 1.0);
+    wait_job(&d, "job20", "changed", |j| {
+        j["stale"] == false && j["schedule"] == "0 6 * * *"
+    });
+    wait_job(&d, "job07", "valid again", |j| j["stale"] == false);
+    let (code, text) = plan_exit(&d);
+    assert_eq!(code, Some(0), "plan shows no changes: {text}");
+    // A delete and a rename, one after the other.
+    std::fs::remove_file(dd.jobs.join("job30.yaml")).expect("rm");
+    wait_gone(&d, "job30");
+    std::fs::rename(dd.jobs.join("job31.yaml"), dd.jobs.join("moved.yaml")).expect("mv");
+    wait_job(&d, "job31", "moved", |j| {
+        j["source"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("moved.yaml"))
+    });
+    let (code, text) = plan_exit(&d);
+    assert_eq!(code, Some(0), "plan shows no changes: {text}");
+}
+
+#[test]
+fn with_strict_a_pass_after_a_blocked_one_applies_everything_pending() {
+    let dd = dirs();
+    let a = JobFile::new("alpha").write(&dd.jobs);
+    let b = JobFile::new("beta").write(&dd.jobs);
+    let d = Daemon::builder()
+        .jobs(&dd.jobs)
+        .state(&dd.state)
+        .strict()
+        .start();
+    // beta breaks: with --strict nothing is applied, including alpha's change after it.
+    std::fs::write(&b, JobFile::new("beta").spec_line("schedul: oops").render()).expect("break");
+    wait_metric(&d, LAST_RELOAD_OK, 0.0);
+    replace_file(&a, &JobFile::new("alpha").schedule("0 4 * * *").render());
+    wait_until(APPLY, "alpha's edit to be seen and refused", || {
+        let log = d.stderr();
+        if log.matches("Nothing is applied (--strict)").count() >= 2 {
+            Ok(())
+        } else {
+            Err(log)
+        }
+    });
+    assert_eq!(d.job("alpha").expect("alpha")["schedule"], "0 2 * * *");
+    // Fixing beta applies alpha's pending change too, though only beta.yaml changed now.
+    replace_file(&b, &JobFile::new("beta").render());
+    wait_metric(&d, LAST_RELOAD_OK, 1.0);
+    wait_job(&d, "alpha", "the pending change applied", |j| {
+        j["schedule"] == "0 4 * * *"
+    });
+    let (code, text) = plan_exit(&d);
+    assert_eq!(code, Some(0), "plan shows no changes: {text}");
+}

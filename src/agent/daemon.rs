@@ -8,6 +8,7 @@ use super::metrics::{JobLabel, Metrics, ResultLabel, StateLabel, StatusLabel};
 use super::scheduler::Scheduler;
 use super::status::{JobStatus, LastRun, RejectedFile, ReloadInfo, StatusSnapshot};
 use super::timing::{Slot, Timing};
+use super::watcher;
 use crate::jobs::{self, Context, Job};
 use crate::pipeline::{Cancel, CancelReason};
 use crate::plan::{self, Applied, PlanOptions};
@@ -24,6 +25,11 @@ use tracing::{debug, error, info, warn};
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(60);
 /// At most this many waiting messages are handled between two status publications.
 const COALESCE: usize = 256;
+/// More changed entries than this are read by a whole pass (on the loader's threads) rather
+/// than on the control loop.
+const PARTIAL_MAX_ENTRIES: usize = 64;
+/// What the reload log line says a whole pass read.
+const WHOLE: &str = "the whole directory";
 /// How long runs cancelled at shutdown get to write their partial results.
 const CANCEL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// What is left of the grace period goes to notifications in flight, and at least this.
@@ -54,6 +60,13 @@ pub struct Daemon {
     applied: Applied,
     /// Reports of unchanged job files, so a reload reads only what changed.
     file_cache: Option<jobs::FileCache>,
+    /// What the watcher saw change since the last pass.
+    pending: watcher::Pending,
+    /// The jobs directory as the last pass saw it, when that pass was applied in full (what is
+    /// applied then equals the files, and a pass over the changed entries can stand alone).
+    view: Option<jobs::DirView>,
+    /// The rejected files of the last pass and the jobs each kept.
+    last_rejected: Vec<plan::Rejected>,
     jobs: BTreeMap<String, Arc<Job>>,
     scheduler: Scheduler,
     retries: BTreeSet<RetryTimer>,
@@ -83,6 +96,7 @@ impl Daemon {
         status_tx: watch::Sender<Arc<StatusSnapshot>>,
         tx: mpsc::Sender<Control>,
         watching: bool,
+        pending: watcher::Pending,
     ) -> Self {
         let ctx = Context {
             default_time_zone: options.settings.default_time_zone.clone(),
@@ -95,6 +109,9 @@ impl Daemon {
             tx,
             applied,
             file_cache: Some(jobs::FileCache::default()),
+            pending,
+            view: None,
+            last_rejected: Vec::new(),
             jobs: BTreeMap::new(),
             scheduler: Scheduler::default(),
             retries: BTreeSet::new(),
@@ -183,19 +200,32 @@ impl Daemon {
 
     async fn handle(&mut self, message: Control, rx: &mut mpsc::Receiver<Control>) {
         match message {
-            Control::Reload { cause, reply } => {
+            Control::Reload { mut cause, reply } => {
                 // Everything already waiting joins this pass; what arrives during it gets one more.
                 let mut waiters: Vec<oneshot::Sender<ReloadOutcome>> = reply.into_iter().collect();
                 let mut deferred = Vec::new();
                 let mut shutdown = false;
                 while let Ok(next) = rx.try_recv() {
                     match next {
-                        Control::Reload { reply, .. } => waiters.extend(reply),
+                        Control::Reload {
+                            cause: other,
+                            reply,
+                        } => {
+                            // Only watcher passes may read just the changed entries.
+                            if cause == ReloadCause::Watcher {
+                                cause = other;
+                            }
+                            waiters.extend(reply);
+                        }
                         Control::Shutdown => shutdown = true,
                         other => deferred.push(other),
                     }
                 }
                 let outcome = self.reload(cause).await;
+                // Whoever waits for the outcome may read the status next: it shows this pass.
+                if !waiters.is_empty() {
+                    self.publish();
+                }
                 for w in waiters {
                     let _ = w.send(outcome.clone());
                 }
@@ -219,10 +249,116 @@ impl Daemon {
     }
 
     /// Loads the jobs directory, plans against what is applied and applies exactly that plan.
+    /// A pass the file watcher asked for reads only the entries it saw change (see
+    /// [`jobs::DirView`]); every other cause, and any change a partial pass cannot capture
+    /// (a ConfigMap swap, lost events, many files at once), reads the whole directory.
     pub async fn reload(&mut self, cause: ReloadCause) -> ReloadOutcome {
+        // Taken by every pass: a whole pass covers whatever the watcher noted before it started.
+        let changes = watcher::take(&self.pending);
+        if cause == ReloadCause::Watcher && !changes.whole {
+            match self.reload_changed(cause, &changes.paths).await {
+                Ok(outcome) => return outcome,
+                Err(why) => debug!("reading the whole jobs directory: {why}"),
+            }
+        }
+        self.reload_whole(cause).await
+    }
+
+    /// A pass over the entries in `changed` (and the files sharing job names with them); the
+    /// rest of the directory is as the last pass saw it. `Err` says why a whole pass is needed.
+    async fn reload_changed(
+        &mut self,
+        cause: ReloadCause,
+        changed: &BTreeSet<std::path::PathBuf>,
+    ) -> Result<ReloadOutcome, String> {
+        if changed.len() > PARTIAL_MAX_ENTRIES {
+            return Err(format!("{} entries changed", changed.len()));
+        }
+        let Some(view) = self.view.take() else {
+            return Err("the last pass was not applied in full".into());
+        };
+        let now = self.options.clock.now();
+        // Read on the control loop: a few files cost less than handing them to another thread.
+        let mut cache = self.file_cache.take().unwrap_or_default();
+        let loaded = view.load_changed(
+            &self.options.settings.jobs_dir,
+            changed,
+            &self.ctx,
+            &mut cache,
+        );
+        self.file_cache = Some(cache);
+        let partial = match loaded {
+            Ok(p) => p,
+            Err(e) => {
+                self.view = Some(view);
+                return Err(e.to_string());
+            }
+        };
+        if self.options.strict && view.rejected_outside(&partial.paths) {
+            self.view = Some(view);
+            return Err("--strict and a file elsewhere is rejected".into());
+        }
+        // What is applied for the affected files and names: the plan compares exactly these.
+        let names: BTreeSet<&str> = partial
+            .old_names
+            .iter()
+            .chain(
+                partial
+                    .desired
+                    .files
+                    .iter()
+                    .flat_map(|f| f.job_names.iter()),
+            )
+            .map(String::as_str)
+            .collect();
+        let mut subset = Applied::default();
+        for (name, job) in &self.applied.jobs {
+            if names.contains(name.as_str()) || partial.paths.contains(&job.source) {
+                subset.jobs.insert(name.clone(), job.clone());
+            }
+        }
+        let options = self.plan_options(now);
+        let mut plan = plan::plan(&partial.desired, &subset, &options);
+        fill_next(&mut plan, &partial.desired, &options);
+        // Rejected files elsewhere stay rejected, keeping what they kept (less what an
+        // affected file now defines).
+        let mut rejected: Vec<plan::Rejected> = self
+            .last_rejected
+            .iter()
+            .filter(|r| !partial.paths.contains(&r.path))
+            .cloned()
+            .map(|mut r| {
+                r.kept.retain(|n| !partial.desired.jobs.contains_key(n));
+                r
+            })
+            .collect();
+        rejected.append(&mut plan.rejected);
+        rejected.sort_by(|a, b| a.path.cmp(&b.path));
+        plan.rejected = rejected;
+        let mut view = view;
+        view.absorb(&partial);
+        // Without a full apply, jobs outside the affected files may differ from what is
+        // applied: the next pass reads everything.
+        let blocked = plan.blocked;
+        self.apply_plan(&partial.desired, &plan, now, false);
+        self.write_applied_if(&plan, &partial.desired, now, false)
+            .await;
+        self.files_metrics(
+            view.files().filter(|f| !f.is_rejected()).count(),
+            view.ignored_count(),
+            &plan,
+        );
+        self.view = (!blocked).then_some(view);
+        let read = format!("{} changed entries", changed.len());
+        Ok(self.finish_reload(cause, now, plan, &read))
+    }
+
+    /// A pass over the whole jobs directory (unchanged files come from the file cache).
+    async fn reload_whole(&mut self, cause: ReloadCause) -> ReloadOutcome {
         let now = self.options.clock.now();
         let dir = self.options.settings.jobs_dir.clone();
         let ctx = self.ctx.clone();
+        self.view = None;
         // The cache travels with the blocking task and comes back with the result; a loader
         // that panicked loses it, and the next reload starts from an empty one.
         let mut cache = self.file_cache.take().unwrap_or_default();
@@ -242,49 +378,52 @@ impl Daemon {
             }
             Err(e) => return self.reload_failed(cause, now, format!("loader failed: {e}")),
         };
-        let options = PlanOptions {
+        let options = self.plan_options(now);
+        let mut plan = plan::plan(&desired, &self.applied, &options);
+        fill_next(&mut plan, &desired, &options);
+        let files_valid = desired.files.iter().filter(|f| !f.is_rejected()).count();
+        self.files_metrics(files_valid, desired.ignored.len(), &plan);
+        let initial = !self.loaded_once;
+        if !plan.blocked {
+            self.apply_plan(&desired, &plan, now, initial);
+            if initial {
+                for job in desired.jobs.values() {
+                    executor::apply_retention(self.state_dir(), job, now).await;
+                }
+            }
+            self.write_applied_if(&plan, &desired, now, initial).await;
+            self.view = Some(jobs::DirView::from_desired(&desired));
+        }
+        // What the load built and nothing kept (reports, documents of unchanged files, the
+        // parser's garbage) goes back to the system rather than staying in the allocator.
+        drop(desired);
+        tokio::task::spawn_blocking(release_freed_memory);
+        self.finish_reload(cause, now, plan, WHOLE)
+    }
+
+    fn plan_options(&self, now: DateTime<Utc>) -> PlanOptions {
+        PlanOptions {
             strict: self.options.strict,
             now,
             host_identity: self.options.host_identity.clone(),
             show_next: 0,
-        };
-        let mut plan = plan::plan(&desired, &self.applied, &options);
-        // The next fire of each added or changed job, for the reload's answer; not of every
-        // unchanged one, which would cost a schedule lookup per job on every reload.
-        for (name, next) in (plan.add.iter_mut().map(|a| (&a.name, &mut a.next)))
-            .chain(plan.change.iter_mut().map(|c| (&c.name, &mut c.next)))
-        {
-            if let Some(job) = desired.jobs.get(name) {
-                *next = plan::upcoming(
-                    &job.schedule,
-                    job.document.spec.jitter,
-                    job.document.spec.suspend,
-                    name,
-                    &PlanOptions {
-                        show_next: 1,
-                        ..options.clone()
-                    },
-                    1,
-                );
-            }
         }
-        self.rejected = desired
-            .rejected()
-            .map(|f| RejectedFile {
-                path: f.path.clone(),
-                errors: f
-                    .diagnostics
-                    .iter()
-                    .filter(|d| d.is_error())
-                    .map(ToString::to_string)
-                    .collect(),
+    }
+
+    /// Publishes the counts of valid, rejected and ignored files, and the rejected files.
+    fn files_metrics(&mut self, valid: usize, ignored: usize, plan: &plan::Plan) {
+        self.rejected = plan
+            .rejected
+            .iter()
+            .map(|r| RejectedFile {
+                path: r.path.clone(),
+                errors: r.errors.iter().map(ToString::to_string).collect(),
             })
             .collect();
-        let files_valid = desired.files.iter().filter(|f| !f.is_rejected()).count();
         for (state, n) in [
-            ("valid", files_valid),
+            ("valid", valid),
             ("rejected", self.rejected.len()),
-            ("ignored", desired.ignored.len()),
+            ("ignored", ignored),
         ] {
             self.metrics
                 .config_files
@@ -293,122 +432,162 @@ impl Daemon {
                 })
                 .set(n as i64);
         }
-        let initial = !self.loaded_once;
-        if !plan.blocked {
-            for add in &plan.add {
-                let Some(job) = desired.jobs.get(&add.name) else {
-                    continue;
-                };
-                // After a restart, slots missed while the agent was down are decided from the
-                // records; a job added later never fires a past slot.
-                let last = if initial {
-                    records::last_fire(self.state_dir(), &add.name)
-                        .ok()
-                        .flatten()
-                } else {
-                    None
-                };
-                self.scheduler.add(
-                    &add.name,
+    }
+
+    /// Starts, updates and stops timers as `plan` says (on the first pass, every job).
+    fn apply_plan(
+        &mut self,
+        desired: &jobs::Desired,
+        plan: &plan::Plan,
+        now: DateTime<Utc>,
+        initial: bool,
+    ) {
+        if plan.blocked {
+            return;
+        }
+        for add in &plan.add {
+            let Some(job) = desired.jobs.get(&add.name) else {
+                continue;
+            };
+            // After a restart, slots missed while the agent was down are decided from the
+            // records; a job added later never fires a past slot.
+            let last = if initial {
+                records::last_fire(self.state_dir(), &add.name)
+                    .ok()
+                    .flatten()
+            } else {
+                None
+            };
+            self.scheduler.add(
+                &add.name,
+                self.timing(job),
+                job.document.spec.suspend,
+                last,
+                now,
+            );
+            if initial
+                && let Ok((mut recent, _)) = records::history(self.state_dir(), &add.name, 1)
+                && let Some(r) = recent.pop()
+            {
+                self.last_runs.insert(add.name.clone(), last_run_of(&r));
+            }
+            debug!(job = %add.name, "add");
+            self.jobs.insert(add.name.clone(), Arc::clone(job));
+        }
+        for change in &plan.change {
+            let Some(job) = desired.jobs.get(&change.name) else {
+                continue;
+            };
+            if change.timing_changed {
+                self.scheduler.update(
+                    &change.name,
                     self.timing(job),
                     job.document.spec.suspend,
-                    last,
                     now,
                 );
-                if initial
-                    && let Ok((mut recent, _)) = records::history(self.state_dir(), &add.name, 1)
-                    && let Some(r) = recent.pop()
+            }
+            debug!(job = %change.name, fields = change.fields.len(), "change");
+            self.jobs.insert(change.name.clone(), Arc::clone(job));
+        }
+        // An unchanged job can have moved to another file: it keeps its timer, and status and
+        // its runs name the new file.
+        if !initial {
+            for u in &plan.unchanged {
+                if let (Some(job), Some(current)) =
+                    (desired.jobs.get(&u.name), self.jobs.get_mut(&u.name))
+                    && current.source != job.source
                 {
-                    self.last_runs.insert(add.name.clone(), last_run_of(&r));
+                    *current = Arc::clone(job);
                 }
-                debug!(job = %add.name, "add");
-                self.jobs.insert(add.name.clone(), Arc::clone(job));
-            }
-            for change in &plan.change {
-                let Some(job) = desired.jobs.get(&change.name) else {
-                    continue;
-                };
-                if change.timing_changed {
-                    self.scheduler.update(
-                        &change.name,
-                        self.timing(job),
-                        job.document.spec.suspend,
-                        now,
-                    );
-                }
-                debug!(job = %change.name, fields = change.fields.len(), "change");
-                self.jobs.insert(change.name.clone(), Arc::clone(job));
-            }
-            for remove in &plan.remove {
-                debug!(job = %remove.name, "remove");
-                self.scheduler.remove(&remove.name);
-                self.jobs.remove(&remove.name);
-                self.metrics.next_run.remove(&JobLabel {
-                    job: remove.name.clone(),
-                });
-            }
-            if initial {
-                for job in desired.jobs.values() {
-                    executor::apply_retention(self.state_dir(), job, now).await;
-                }
-                for unchanged in &plan.unchanged {
-                    if let Some(job) = desired.jobs.get(&unchanged.name) {
-                        let last = records::last_fire(self.state_dir(), &unchanged.name)
-                            .ok()
-                            .flatten();
-                        self.scheduler.add(
-                            &unchanged.name,
-                            self.timing(job),
-                            job.document.spec.suspend,
-                            last,
-                            now,
-                        );
-                        if let Ok((mut recent, _)) =
-                            records::history(self.state_dir(), &unchanged.name, 1)
-                            && let Some(r) = recent.pop()
-                        {
-                            self.last_runs
-                                .insert(unchanged.name.clone(), last_run_of(&r));
-                        }
-                        self.jobs.insert(unchanged.name.clone(), Arc::clone(job));
-                    }
-                }
-                for kept in plan.rejected.iter().flat_map(|r| r.kept.iter()) {
-                    self.restore_kept(kept, now);
-                }
-            }
-            if plan.apply_to(&desired, &mut self.applied) || initial {
-                let dir = self.state_dir().to_path_buf();
-                let applied = self.applied.clone();
-                let written =
-                    tokio::task::spawn_blocking(move || state::write_applied(&dir, &applied, now))
-                        .await;
-                match written {
-                    Ok(Ok(())) => self.state_problem = None,
-                    Ok(Err(e)) => {
-                        self.state_problem = Some(format!("cannot write applied state: {e}"))
-                    }
-                    Err(e) => self.state_problem = Some(format!("cannot write applied state: {e}")),
-                }
-            }
-            if initial {
-                let names: Vec<String> = self.jobs.keys().cloned().collect();
-                self.refresh_next_run_metrics(&names);
-            } else {
-                let names: Vec<String> = (plan.add.iter().map(|a| a.name.clone()))
-                    .chain(plan.change.iter().map(|c| c.name.clone()))
-                    .collect();
-                self.refresh_next_run_metrics(&names);
             }
         }
+        for remove in &plan.remove {
+            debug!(job = %remove.name, "remove");
+            self.scheduler.remove(&remove.name);
+            self.jobs.remove(&remove.name);
+            self.metrics.next_run.remove(&JobLabel {
+                job: remove.name.clone(),
+            });
+        }
+        if initial {
+            for unchanged in &plan.unchanged {
+                if let Some(job) = desired.jobs.get(&unchanged.name) {
+                    let last = records::last_fire(self.state_dir(), &unchanged.name)
+                        .ok()
+                        .flatten();
+                    self.scheduler.add(
+                        &unchanged.name,
+                        self.timing(job),
+                        job.document.spec.suspend,
+                        last,
+                        now,
+                    );
+                    if let Ok((mut recent, _)) =
+                        records::history(self.state_dir(), &unchanged.name, 1)
+                        && let Some(r) = recent.pop()
+                    {
+                        self.last_runs
+                            .insert(unchanged.name.clone(), last_run_of(&r));
+                    }
+                    self.jobs.insert(unchanged.name.clone(), Arc::clone(job));
+                }
+            }
+            for kept in plan.rejected.iter().flat_map(|r| r.kept.iter()) {
+                self.restore_kept(kept, now);
+            }
+        }
+        if initial {
+            let names: Vec<String> = self.jobs.keys().cloned().collect();
+            self.refresh_next_run_metrics(&names);
+        } else {
+            let names: Vec<String> = (plan.add.iter().map(|a| a.name.clone()))
+                .chain(plan.change.iter().map(|c| c.name.clone()))
+                .collect();
+            self.refresh_next_run_metrics(&names);
+        }
+    }
+
+    /// Updates `applied` from `plan` and writes `applied.json` when it changed (or on the first
+    /// pass).
+    async fn write_applied_if(
+        &mut self,
+        plan: &plan::Plan,
+        desired: &jobs::Desired,
+        now: DateTime<Utc>,
+        initial: bool,
+    ) {
+        if !(plan.apply_to(desired, &mut self.applied) || initial) {
+            return;
+        }
+        // Serialized here, from the state itself; only the write (and its fsync) leaves the loop.
+        let dir = self.state_dir().to_path_buf();
+        let written = match state::applied_bytes(&dir, &self.applied, now) {
+            Ok(bytes) => tokio::task::spawn_blocking(move || {
+                state::write_atomic(&dir.join(state::APPLIED_FILE), &bytes)
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string())),
+            Err(e) => Err(e.to_string()),
+        };
+        self.state_problem = match written {
+            Ok(()) => None,
+            Err(e) => Some(format!("cannot write applied state: {e}")),
+        };
+    }
+
+    fn finish_reload(
+        &mut self,
+        cause: ReloadCause,
+        now: DateTime<Utc>,
+        plan: plan::Plan,
+        read: &str,
+    ) -> ReloadOutcome {
         self.loaded_once = true;
         let successful = plan.rejected.is_empty();
         let summary = plan.summary();
-        self.record_reload(cause, now, successful, &summary);
-        // What the load built and nothing kept (reports, documents of unchanged files, the
-        // parser's garbage) goes back to the system rather than staying in the allocator.
-        drop(desired);
-        tokio::task::spawn_blocking(release_freed_memory);
+        self.record_reload(cause, now, successful, &summary, read);
+        self.last_rejected = plan.rejected.clone();
         ReloadOutcome {
             successful,
             changed: plan.has_changes() && !plan.blocked,
@@ -462,7 +641,7 @@ impl Daemon {
         error: String,
     ) -> ReloadOutcome {
         let summary = format!("reload failed, everything stays as it is: {error}");
-        self.record_reload(cause, now, false, &summary);
+        self.record_reload(cause, now, false, &summary, WHOLE);
         self.loaded_once = true;
         ReloadOutcome {
             successful: false,
@@ -480,11 +659,12 @@ impl Daemon {
         now: DateTime<Utc>,
         successful: bool,
         summary: &str,
+        read: &str,
     ) {
         if successful {
-            info!(cause = cause.as_str(), "reload: {summary}");
+            info!(cause = cause.as_str(), read, "reload: {summary}");
         } else {
-            warn!(cause = cause.as_str(), "reload: {summary}");
+            warn!(cause = cause.as_str(), read, "reload: {summary}");
         }
         self.metrics
             .last_reload_successful
@@ -589,9 +769,10 @@ impl Daemon {
         }
         let batch = self.batch.take().unwrap_or_default();
         if !batch.is_empty() {
-            let env = self.run_env();
+            // One environment for the burst, shared: each run used to copy its paths and names.
+            let env = Arc::new(self.run_env());
             for (spec, cancel) in batch {
-                self.spawn_run(spec, env.clone(), cancel);
+                self.spawn_run(spec, Arc::clone(&env), cancel);
             }
         }
         for (job, record) in side_records {
@@ -706,11 +887,11 @@ impl Daemon {
         self.metrics.jobs_active.set(self.running.len() as i64);
         match &mut self.batch {
             Some(batch) => batch.push((spec, cancel)),
-            None => self.spawn_run(spec, self.run_env(), cancel),
+            None => self.spawn_run(spec, Arc::new(self.run_env()), cancel),
         }
     }
 
-    fn spawn_run(&self, spec: RunSpec, env: executor::RunEnv, cancel: Cancel) {
+    fn spawn_run(&self, spec: RunSpec, env: Arc<executor::RunEnv>, cancel: Cancel) {
         info!(job = %spec.job.name, run = %spec.run_id, trigger = ?spec.trigger, "run started");
         executor::spawn(spec, env, cancel, self.tx.clone());
     }
@@ -954,6 +1135,29 @@ impl Daemon {
             watching: self.watching,
         };
         self.status_tx.send_replace(Arc::new(snapshot));
+    }
+}
+
+/// The next fire of each added or changed job, for the reload's answer; not of every unchanged
+/// one, which would cost a schedule lookup per job on every reload.
+fn fill_next(plan: &mut plan::Plan, desired: &jobs::Desired, options: &PlanOptions) {
+    let one = PlanOptions {
+        show_next: 1,
+        ..options.clone()
+    };
+    for (name, next) in (plan.add.iter_mut().map(|a| (&a.name, &mut a.next)))
+        .chain(plan.change.iter_mut().map(|c| (&c.name, &mut c.next)))
+    {
+        if let Some(job) = desired.jobs.get(name) {
+            *next = plan::upcoming(
+                &job.schedule,
+                job.document.spec.jitter,
+                job.document.spec.suspend,
+                name,
+                &one,
+                1,
+            );
+        }
     }
 }
 

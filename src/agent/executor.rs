@@ -106,7 +106,7 @@ pub struct RunEnv {
 /// behind earlier runs' collection, and that wait is load, not lateness of the fire.
 pub async fn execute(
     spec: RunSpec,
-    env: RunEnv,
+    env: &RunEnv,
     cancel: Cancel,
     started_at: DateTime<Utc>,
 ) -> (RunRecord, Option<String>) {
@@ -184,11 +184,11 @@ pub async fn apply_retention(state_dir: &Path, job: &Job, now: DateTime<Utc>) {
 /// Starts the run in a task, dated now; the final record comes back as [`Control::RunFinished`].
 /// Notifications go out after that, so a slow webhook holds neither the scheduler nor the
 /// job's next run.
-pub fn spawn(spec: RunSpec, env: RunEnv, cancel: Cancel, tx: mpsc::Sender<Control>) {
+pub fn spawn(spec: RunSpec, env: Arc<RunEnv>, cancel: Cancel, tx: mpsc::Sender<Control>) {
     let started_at = env.clock.now();
     tokio::spawn(async move {
         let job = spec.job.clone();
-        let (record, persist_error) = execute(spec, env.clone(), cancel, started_at).await;
+        let (record, persist_error) = execute(spec, &env, cancel, started_at).await;
         // Counted before the control loop hears of the end, so a shutdown that sees no run
         // left also sees this notification.
         let _in_flight = (!job.document.spec.notify.is_empty()).then(InFlight::enter);

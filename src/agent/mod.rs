@@ -122,11 +122,13 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     let metrics = Arc::new(metrics::Metrics::new());
     let (status_tx, status_rx) = watch::channel(Arc::new(StatusSnapshot::default()));
     signals::spawn(tx.clone()).map_err(AgentError::Signals)?;
+    let pending = watcher::Pending::default();
     let watching = watcher::spawn(
         options.settings.jobs_dir.clone(),
         options.debounce,
         options.watch_mode,
         tx.clone(),
+        pending.clone(),
     );
     spawn_rescan(tx.clone(), options.rescan_interval);
     spawn_upload_queue(&state_dir, options.clock, metrics.clone());
@@ -143,8 +145,15 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
         }
     });
 
-    let mut daemon =
-        daemon::Daemon::new(options, applied, metrics, status_tx, tx.clone(), watching);
+    let mut daemon = daemon::Daemon::new(
+        options,
+        applied,
+        metrics,
+        status_tx,
+        tx.clone(),
+        watching,
+        pending,
+    );
     daemon.reload(ReloadCause::Startup).await;
     daemon.publish();
     systemd::notify("READY=1");

@@ -91,6 +91,7 @@ impl Scheduler {
     /// for its next slot. Results are in timer order.
     pub fn due(&mut self, now: DateTime<Utc>) -> Vec<(String, Decision)> {
         let mut out = Vec::new();
+        let mut decided: HashMap<_, Decision> = HashMap::new();
         while let Some((at, name)) = self.timers.first().cloned() {
             if at > now {
                 break;
@@ -99,7 +100,23 @@ impl Scheduler {
             let Some(entry) = self.entries.get_mut(&name) else {
                 continue;
             };
-            let decision = entry.timing.decide(entry.handled, now);
+            // Jobs that share a schedule (a burst of them is the usual case: `0 2 * * *` on a
+            // fleet) and were last handled at the same slot get the same decision: decided once.
+            let key = (
+                entry.timing.schedule.expression().to_string(),
+                entry.timing.schedule.time_zone(),
+                entry.timing.offset,
+                entry.timing.starting_deadline,
+                entry.handled,
+            );
+            let decision = match decided.get(&key) {
+                Some(d) => Decision::clone(d),
+                None => {
+                    let d = entry.timing.decide(entry.handled, now);
+                    decided.insert(key, d.clone());
+                    d
+                }
+            };
             if let Some((slot, _)) = decision.run {
                 entry.handled = slot.nominal;
             }
@@ -140,6 +157,43 @@ mod tests {
             offset: Duration::seconds(offset),
             starting_deadline: Duration::hours(1),
         }
+    }
+
+    #[test]
+    fn jobs_sharing_a_schedule_are_decided_by_their_own_last_fire() {
+        let mut s = Scheduler::default();
+        let now = t("2025-01-01T00:00:30Z");
+        // Same schedule; b last fired three minutes ago (a restart), a and c never.
+        s.add("a", timing("* * * * *", 0), false, None, now);
+        s.add(
+            "b",
+            timing("* * * * *", 0),
+            false,
+            Some(t("2024-12-31T23:57:00Z")),
+            now,
+        );
+        s.add("c", timing("* * * * *", 0), false, None, now);
+        let mut fired = s.due(t("2025-01-01T00:01:00Z"));
+        fired.sort_by(|x, y| x.0.cmp(&y.0));
+        let summary: Vec<(&str, Option<Trigger>, Option<u64>)> = fired
+            .iter()
+            .map(|(n, d)| {
+                (
+                    n.as_str(),
+                    d.run.map(|(_, trigger)| trigger),
+                    d.missed.as_ref().map(|m| m.count),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("a", Some(Trigger::Schedule), None),
+                ("b", Some(Trigger::CatchUp), Some(3)),
+                ("c", Some(Trigger::Schedule), None),
+            ]
+        );
+        assert_eq!(s.next_of("a"), s.next_of("b"));
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! Watches the jobs directory (not its files: editors, Ansible and ConfigMaps replace files by
-//! rename) and asks for a reload on any change. Falls back to polling when inotify is unavailable.
+//! rename) and asks for a reload on any change, noting which entries changed so that the reload
+//! can read only those. Falls back to polling when inotify is unavailable.
 
 use super::control::{Control, ReloadCause};
 use notify::{PollWatcher, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer_opt};
+use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
@@ -18,6 +21,55 @@ pub enum WatchMode {
     Auto,
     /// Polling (for file systems without inotify, such as NFS).
     Poll,
+}
+
+/// What changed in the jobs directory since the control loop last looked.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Entries of the directory that changed (created, written, renamed, removed).
+    pub paths: BTreeSet<PathBuf>,
+    /// Something the entries do not capture happened (the directory was replaced, events were
+    /// lost): only a pass over the whole directory will do.
+    pub whole: bool,
+}
+
+/// Changes noted by the watcher and taken by the control loop. A reload message can be dropped
+/// when one is already waiting, so the changes travel here rather than in the message: the
+/// waiting message's pass takes them all.
+pub type Pending = Arc<Mutex<Changes>>;
+
+/// Takes what changed since the last call.
+pub fn take(pending: &Pending) -> Changes {
+    pending.lock().map_or_else(
+        |_| Changes {
+            paths: BTreeSet::new(),
+            whole: true,
+        },
+        |mut c| std::mem::take(&mut *c),
+    )
+}
+
+fn note(pending: &Pending, dir: &Path, events: Option<&[notify_debouncer_full::DebouncedEvent]>) {
+    let Ok(mut changes) = pending.lock() else {
+        return;
+    };
+    let Some(events) = events else {
+        changes.whole = true;
+        return;
+    };
+    for e in events {
+        if e.need_rescan() {
+            changes.whole = true;
+        }
+        for path in &e.paths {
+            match (path.parent(), path.file_name()) {
+                (Some(parent), Some(name)) if parent == dir => {
+                    changes.paths.insert(dir.join(name));
+                }
+                _ => changes.whole = true,
+            }
+        }
+    }
 }
 
 /// How often the poll watcher looks at the directory.
@@ -33,8 +85,14 @@ enum Active {
 }
 
 /// Starts watching `dir`; returns whether inotify is in use (false: polling).
-pub fn spawn(dir: PathBuf, debounce: Duration, mode: WatchMode, tx: mpsc::Sender<Control>) -> bool {
-    let (active, inotify) = start(&dir, debounce, mode, &tx);
+pub fn spawn(
+    dir: PathBuf,
+    debounce: Duration,
+    mode: WatchMode,
+    tx: mpsc::Sender<Control>,
+    pending: Pending,
+) -> bool {
+    let (active, inotify) = start(&dir, debounce, mode, &tx, &pending);
     tokio::spawn(async move {
         let mut active = active;
         let mut watched = inode(&dir);
@@ -45,9 +103,10 @@ pub fn spawn(dir: PathBuf, debounce: Duration, mode: WatchMode, tx: mpsc::Sender
             if now != watched {
                 info!(dir = %dir.display(), "jobs directory replaced or (re)appeared; watching it again");
                 drop(active.take());
-                let (next, _) = start(&dir, debounce, mode, &tx);
+                let (next, _) = start(&dir, debounce, mode, &tx, &pending);
                 active = next;
                 watched = now;
+                note(&pending, &dir, None);
                 let _ = tx.try_send(Control::Reload {
                     cause: ReloadCause::Watcher,
                     reply: None,
@@ -70,21 +129,29 @@ fn start(
     debounce: Duration,
     mode: WatchMode,
     tx: &mpsc::Sender<Control>,
+    pending: &Pending,
 ) -> (Option<Active>, bool) {
     if !dir.is_dir() {
         return (None, mode == WatchMode::Auto);
     }
     let handler = {
         let tx = tx.clone();
+        let pending = Arc::clone(pending);
+        let dir = dir.to_path_buf();
         move |result: DebounceEventResult| match result {
-            // Level-triggered: which file changed does not matter, the reload compares everything;
-            // a full channel means a reload is already pending.
+            // The changed entries are noted before the message is sent: a full channel means a
+            // reload is already waiting, and its pass takes them.
             // Reads (ours included: every reload opens the files) are not changes.
             Ok(events)
                 if events
                     .iter()
                     .any(|e| !matches!(e.kind, notify::EventKind::Access(_))) =>
             {
+                let changed: Vec<_> = events
+                    .into_iter()
+                    .filter(|e| !matches!(e.kind, notify::EventKind::Access(_)))
+                    .collect();
+                note(&pending, &dir, Some(&changed));
                 let _ = tx.try_send(Control::Reload {
                     cause: ReloadCause::Watcher,
                     reply: None,
@@ -95,6 +162,7 @@ fn start(
                 for e in errors {
                     warn!("watching the jobs directory: {e}");
                 }
+                note(&pending, &dir, None);
                 let _ = tx.try_send(Control::Reload {
                     cause: ReloadCause::Watcher,
                     reply: None,

@@ -185,7 +185,7 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
     };
     let (mut record, persist_error) = runtime.block_on(executor::execute(
         spec,
-        env.clone(),
+        &env,
         Cancel::default(),
         Clock::default().now(),
     ));

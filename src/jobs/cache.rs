@@ -85,6 +85,11 @@ impl FileCache {
         out.into_iter().flatten().collect()
     }
 
+    /// Forgets one file (it is gone).
+    pub(super) fn forget(&mut self, path: &Path) {
+        self.entries.remove(path);
+    }
+
     /// Forgets files that are no longer in the directory.
     pub(super) fn retain(&mut self, present: &[PathBuf]) {
         if self.entries.len() > present.len() {

@@ -103,6 +103,37 @@ pub fn list_dir(dir: &Path) -> io::Result<Listing> {
     Ok(listing)
 }
 
+/// What one entry of the jobs directory is, by the rules of [`list_dir`].
+#[derive(Debug)]
+pub(super) enum Entry {
+    /// A job file to read.
+    JobFile,
+    /// Skipped on purpose, with the reason.
+    Ignored(&'static str),
+    /// It could not be looked at (dangling symlink, loop, permissions).
+    Unreadable(io::Error),
+    /// Nothing is there (any more).
+    Gone,
+}
+
+/// Classifies the entry `path` (named `file_name`) of the jobs directory as [`list_dir`] would,
+/// for a pass that looks at a few changed entries rather than listing the directory.
+pub(super) fn classify(path: &Path, file_name: &str) -> Entry {
+    if path.symlink_metadata().is_err() {
+        return Entry::Gone;
+    }
+    if let Some(reason) = ignore_reason(file_name) {
+        return Entry::Ignored(reason);
+    }
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() && is_yaml_name(file_name) => Entry::JobFile,
+        Ok(meta) if meta.is_file() => Entry::Ignored("not a *.yaml or *.yml file"),
+        Ok(meta) if meta.is_dir() => Entry::Ignored("directory (subdirectories are not read)"),
+        Ok(_) => Entry::Ignored("not a regular file"),
+        Err(err) => Entry::Unreadable(err),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{ignore_reason, is_yaml_name};
@@ -131,5 +162,49 @@ mod tests {
         }
         assert!(!is_yaml_name("README.md"));
         assert!(!is_yaml_name("job.json"));
+    }
+
+    #[test]
+    fn classify_agrees_with_the_listing() {
+        use super::{Entry, classify, list_dir};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path();
+        std::fs::write(p.join("a.yaml"), "x").expect("write");
+        std::fs::write(p.join("notes.md"), "x").expect("write");
+        std::fs::write(p.join(".hidden.yaml"), "x").expect("write");
+        std::fs::create_dir(p.join("sub.yaml")).expect("mkdir");
+        std::os::unix::fs::symlink(p.join("missing.yaml"), p.join("dangling.yaml"))
+            .expect("symlink");
+        std::os::unix::fs::symlink(p.join("a.yaml"), p.join("link.yml")).expect("symlink");
+        let listing = list_dir(p).expect("list");
+        let name = |path: &std::path::Path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .expect("name")
+                .to_string()
+        };
+        for f in &listing.files {
+            assert!(matches!(classify(f, &name(f)), Entry::JobFile), "{f:?}");
+        }
+        for i in &listing.ignored {
+            match classify(&i.path, &name(&i.path)) {
+                Entry::Ignored(reason) => assert_eq!(reason, i.reason),
+                other => panic!("{:?}: {other:?}", i.path),
+            }
+        }
+        for (u, _) in &listing.unreadable {
+            assert!(
+                matches!(classify(u, &name(u)), Entry::Unreadable(_)),
+                "{u:?}"
+            );
+        }
+        assert_eq!(
+            listing.files.len() + listing.ignored.len() + listing.unreadable.len(),
+            6
+        );
+        assert!(matches!(
+            classify(&p.join("never.yaml"), "never.yaml"),
+            Entry::Gone
+        ));
     }
 }

@@ -11,6 +11,7 @@ pub mod model;
 mod secret;
 pub mod units;
 mod validate;
+mod view;
 
 pub use cache::FileCache;
 pub use discover::{Ignored, ignore_reason};
@@ -19,6 +20,7 @@ pub use model::JobDocument;
 pub use secret::SecretRef;
 use validate::LoadCache;
 pub use validate::{Context, name_problem};
+pub use view::{DirView, NeedsWholePass, Partial};
 
 use crate::collect::spec::TroubleshootSpec;
 use crate::diagnostic::Diagnostic;

@@ -240,17 +240,34 @@ pub fn write_applied(
     applied: &Applied,
     now: DateTime<Utc>,
 ) -> Result<(), StateError> {
-    let file = AppliedFile {
+    let bytes = applied_bytes(state_dir, applied, now)?;
+    write_atomic(&state_dir.join(APPLIED_FILE), &bytes)
+}
+
+/// The bytes of `applied.json` for `applied` (serialized from it, not from a copy).
+pub fn applied_bytes(
+    state_dir: &Path,
+    applied: &Applied,
+    now: DateTime<Utc>,
+) -> Result<Vec<u8>, StateError> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct AppliedFileRef<'a> {
+        version: u32,
+        applied_at: DateTime<Utc>,
+        jobs: &'a BTreeMap<String, AppliedJob>,
+    }
+    let file = AppliedFileRef {
         version: FORMAT_VERSION,
         applied_at: now,
-        jobs: applied.jobs.clone(),
+        jobs: &applied.jobs,
     };
     let mut bytes = serde_json::to_vec_pretty(&file).map_err(|e| StateError::Corrupt {
         path: state_dir.join(APPLIED_FILE),
         message: e.to_string(),
     })?;
     bytes.push(b'\n');
-    write_atomic(&state_dir.join(APPLIED_FILE), &bytes)
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -1,0 +1,517 @@
+//! The jobs directory as the daemon's last pass saw it, so that a pass triggered by the file
+//! watcher reads only the entries that changed (and the files whose job names clash with
+//! theirs) instead of the whole directory.
+//!
+//! The result stays level-triggered where it matters: the affected files are assembled exactly
+//! as a whole pass would assemble them, because name clashes only ever involve files that share
+//! a name, and the closure over shared names is loaded in full. Everything outside that closure
+//! is, by construction, what the last pass saw.
+
+use super::discover::{self, Entry};
+use super::load::FileReport;
+use super::validate::Context;
+use super::{Desired, FileCache, assemble, unreadable_entry};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// The entries of the jobs directory as last seen: every file's report (assembled: name clashes
+/// included, jobs moved out) and the ignored entries.
+#[derive(Debug, Default)]
+pub struct DirView {
+    files: BTreeMap<PathBuf, FileReport>,
+    /// Job name → the files whose reports name it (more than one: a clash).
+    owners: HashMap<String, BTreeSet<PathBuf>>,
+    ignored: BTreeMap<PathBuf, &'static str>,
+    /// Spec files that jobs reference (a superset until the next whole pass).
+    spec_files: std::collections::HashSet<PathBuf>,
+}
+
+/// What a pass over some changed entries loaded.
+#[derive(Debug)]
+pub struct Partial {
+    /// The affected files (the changed ones still present, their clash partners), assembled
+    /// among themselves; their valid jobs are in `desired.jobs`.
+    pub desired: Desired,
+    /// Every affected path, including entries that are gone or no longer job files.
+    pub paths: BTreeSet<PathBuf>,
+    /// Names the affected files defined before this pass.
+    pub old_names: BTreeSet<String>,
+    /// Entries that are now ignored (`Some(reason)`) or no longer ignored (`None`).
+    ignored: Vec<(PathBuf, Option<&'static str>)>,
+}
+
+/// Why a pass over changed entries cannot stand in for a whole pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NeedsWholePass {
+    /// A ConfigMap's `..data` swap (or another `..` entry) changes what every symlink points to.
+    #[error("a Kubernetes ConfigMap entry changed")]
+    ConfigMap,
+    /// The change is not an entry of the jobs directory (the directory itself, a foreign path).
+    #[error("the change is not a single entry of the jobs directory")]
+    NotAnEntry,
+    /// A spec file that jobs reference changed: their definitions change with it.
+    #[error("a spec file that jobs reference changed")]
+    SpecFile,
+}
+
+impl DirView {
+    /// The view of a whole pass's result (its reports and ignored entries).
+    pub fn from_desired(desired: &Desired) -> Self {
+        let mut view = DirView::default();
+        for f in &desired.files {
+            view.insert(FileReport {
+                path: f.path.clone(),
+                jobs: Vec::new(),
+                job_names: f.job_names.clone(),
+                diagnostics: f.diagnostics.clone(),
+            });
+        }
+        view.ignored = desired
+            .ignored
+            .iter()
+            .map(|i| (i.path.clone(), i.reason))
+            .collect();
+        view.note_spec_files(desired);
+        view
+    }
+
+    fn note_spec_files(&mut self, desired: &Desired) {
+        for job in desired.jobs.values() {
+            self.spec_files
+                .extend(job.spec_files.iter().map(|f| f.path.clone()));
+        }
+    }
+
+    fn insert(&mut self, report: FileReport) {
+        for name in &report.job_names {
+            self.owners
+                .entry(name.clone())
+                .or_default()
+                .insert(report.path.clone());
+        }
+        self.files.insert(report.path.clone(), report);
+    }
+
+    fn remove(&mut self, path: &Path) -> Option<FileReport> {
+        let report = self.files.remove(path)?;
+        for name in &report.job_names {
+            if let Some(set) = self.owners.get_mut(name) {
+                set.remove(path);
+                if set.is_empty() {
+                    self.owners.remove(name);
+                }
+            }
+        }
+        Some(report)
+    }
+
+    /// Every file's report, in path order.
+    pub fn files(&self) -> impl Iterator<Item = &FileReport> {
+        self.files.values()
+    }
+
+    /// How many entries are ignored.
+    pub fn ignored_count(&self) -> usize {
+        self.ignored.len()
+    }
+
+    /// Whether a file outside `paths` is rejected.
+    pub fn rejected_outside(&self, paths: &BTreeSet<PathBuf>) -> bool {
+        self.files
+            .values()
+            .any(|f| f.is_rejected() && !paths.contains(&f.path))
+    }
+
+    /// Loads the entries `changed` of the jobs directory `dir` (as the watcher reported them)
+    /// and every file that shares a job name with them, transitively; the rest of the directory
+    /// is taken as this view has it. Unchanged files come from `cache`. The view itself is
+    /// updated by [`DirView::absorb`] once the result is applied.
+    pub fn load_changed(
+        &self,
+        dir: &Path,
+        changed: &BTreeSet<PathBuf>,
+        ctx: &Context,
+        cache: &mut FileCache,
+    ) -> Result<Partial, NeedsWholePass> {
+        let mut paths = BTreeSet::new();
+        let mut ignored = Vec::new();
+        let mut to_read = Vec::new();
+        let mut reports = Vec::new();
+        let mut entries: Vec<(&PathBuf, &str)> = Vec::new();
+        for path in changed {
+            let name = match (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+                (Some(parent), Some(name)) if parent == dir => name,
+                _ => return Err(NeedsWholePass::NotAnEntry),
+            };
+            if name.starts_with("..") {
+                return Err(NeedsWholePass::ConfigMap);
+            }
+            if self.spec_files.contains(path) {
+                return Err(NeedsWholePass::SpecFile);
+            }
+            entries.push((path, name));
+        }
+        // Rejected files are looked at again too: their errors can be about other entries (a
+        // spec file that is missing, a name clash), and there are few of them.
+        for f in self.files.values().filter(|f| f.is_rejected()) {
+            if let Some(name) = f.path.file_name().and_then(|n| n.to_str()) {
+                entries.push((&f.path, name));
+            }
+        }
+        for (path, name) in entries {
+            if !paths.insert(path.clone()) {
+                continue;
+            }
+            match discover::classify(path, name) {
+                Entry::JobFile => to_read.push(path.clone()),
+                Entry::Ignored(reason) => ignored.push((path.clone(), Some(reason))),
+                Entry::Unreadable(err) => reports.push(FileReport {
+                    path: path.clone(),
+                    jobs: Vec::new(),
+                    job_names: Vec::new(),
+                    diagnostics: vec![unreadable_entry(path, &err)],
+                }),
+                Entry::Gone => cache.forget(path),
+            }
+            if self.ignored.contains_key(path)
+                && !ignored
+                    .last()
+                    .is_some_and(|(p, r)| p == path && r.is_some())
+            {
+                ignored.push((path.clone(), None));
+            }
+        }
+        let mut old_names = BTreeSet::new();
+        for path in &paths {
+            if let Some(old) = self.files.get(path) {
+                old_names.extend(old.job_names.iter().cloned());
+            }
+        }
+        // The closure over shared names: a file that shares a name with an affected file is
+        // affected (its clash may have started or ended), and so are the files it shares its
+        // other names with.
+        let mut seen_names: BTreeSet<String> = BTreeSet::new();
+        let mut pending_names: Vec<String> = old_names.iter().cloned().collect();
+        loop {
+            let fresh = cache.load_all(&to_read, ctx);
+            pending_names.extend(fresh.iter().flat_map(|r| r.job_names.iter().cloned()));
+            reports.extend(fresh);
+            to_read.clear();
+            for name in pending_names.drain(..) {
+                if !seen_names.insert(name.clone()) {
+                    continue;
+                }
+                for owner in self.owners.get(&name).into_iter().flatten() {
+                    if paths.insert(owner.clone()) {
+                        if let Some(old) = self.files.get(owner) {
+                            old_names.extend(old.job_names.iter().cloned());
+                        }
+                        to_read.push(owner.clone());
+                    }
+                }
+            }
+            if to_read.is_empty() {
+                break;
+            }
+        }
+        reports.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(Partial {
+            desired: assemble(reports, Vec::new()),
+            paths,
+            old_names,
+            ignored,
+        })
+    }
+
+    /// Takes in what a pass over changed entries loaded: their reports replace the old ones.
+    pub fn absorb(&mut self, partial: &Partial) {
+        self.note_spec_files(&partial.desired);
+        for path in &partial.paths {
+            self.remove(path);
+        }
+        for f in &partial.desired.files {
+            self.insert(FileReport {
+                path: f.path.clone(),
+                jobs: Vec::new(),
+                job_names: f.job_names.clone(),
+                diagnostics: f.diagnostics.clone(),
+            });
+        }
+        for (path, reason) in &partial.ignored {
+            match reason {
+                Some(r) => {
+                    self.ignored.insert(path.clone(), r);
+                }
+                None => {
+                    self.ignored.remove(path);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::load_dir_cached;
+
+    fn ctx() -> Context {
+        Context {
+            default_time_zone: "UTC".into(),
+        }
+    }
+
+    fn job(name: &str, schedule: &str) -> String {
+        format!(
+            "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {{name: {name}}}\nspec:\n  schedule: \"{schedule}\"\n  collect: {{supportBundle: {{hostCollectors: [{{memory: {{}}}}]}}}}\n"
+        )
+    }
+
+    type Files = BTreeMap<PathBuf, (Vec<String>, Vec<String>)>;
+
+    /// What a view holds, comparable.
+    fn contents(view: &DirView) -> (Files, BTreeMap<PathBuf, &'static str>) {
+        let files = view
+            .files()
+            .map(|f| {
+                (
+                    f.path.clone(),
+                    (
+                        f.job_names.clone(),
+                        f.diagnostics.iter().map(ToString::to_string).collect(),
+                    ),
+                )
+            })
+            .collect();
+        (files, view.ignored.clone())
+    }
+
+    /// Bytes this thread has read through system calls (`rchar` of /proc/thread-self/io).
+    fn bytes_read_by_this_thread() -> u64 {
+        let io = std::fs::read_to_string("/proc/thread-self/io").expect("/proc/thread-self/io");
+        io.lines()
+            .find_map(|l| l.strip_prefix("rchar: "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("rchar")
+    }
+
+    struct Dir {
+        tmp: tempfile::TempDir,
+        cache: FileCache,
+        view: DirView,
+    }
+
+    impl Dir {
+        fn new(files: &[(&str, String)]) -> Dir {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            for (name, text) in files {
+                std::fs::write(tmp.path().join(name), text).expect("write");
+            }
+            let mut cache = FileCache::default();
+            let desired = load_dir_cached(tmp.path(), &ctx(), &mut cache).expect("load");
+            let view = DirView::from_desired(&desired);
+            Dir { tmp, cache, view }
+        }
+
+        fn path(&self, name: &str) -> PathBuf {
+            self.tmp.path().join(name)
+        }
+
+        /// A pass over `changed` (file names), checked against a whole pass: the view it leaves
+        /// is the whole pass's, and its jobs are the whole pass's jobs of the affected files.
+        fn pass(&mut self, changed: &[&str]) -> Partial {
+            let changed: BTreeSet<PathBuf> = changed.iter().map(|n| self.path(n)).collect();
+            let partial = self
+                .view
+                .load_changed(self.tmp.path(), &changed, &ctx(), &mut self.cache)
+                .expect("partial pass");
+            self.view.absorb(&partial);
+            let whole = crate::jobs::load_dir(self.tmp.path(), &ctx()).expect("load");
+            assert_eq!(
+                contents(&self.view),
+                contents(&DirView::from_desired(&whole)),
+                "the view after a partial pass is the whole pass's"
+            );
+            let expected: BTreeMap<&String, &String> = whole
+                .jobs
+                .values()
+                .filter(|j| partial.paths.contains(&j.source.file))
+                .map(|j| (&j.name, &j.spec_hash))
+                .collect();
+            let got: BTreeMap<&String, &String> = partial
+                .desired
+                .jobs
+                .values()
+                .map(|j| (&j.name, &j.spec_hash))
+                .collect();
+            assert_eq!(got, expected, "jobs of the affected files");
+            partial
+        }
+    }
+
+    #[test]
+    fn an_edit_among_many_files_reads_that_file_only() {
+        let files: Vec<(String, String)> = (0..300)
+            .map(|i| {
+                (
+                    format!("j{i:03}.yaml"),
+                    job(&format!("j{i:03}"), "0 2 * * *"),
+                )
+            })
+            .collect();
+        let refs: Vec<(&str, String)> =
+            files.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+        let mut dir = Dir::new(&refs);
+        let edited = job("j150", "5 3 * * *");
+        std::fs::write(dir.path("j150.yaml"), &edited).expect("write");
+        let changed = BTreeSet::from([dir.path("j150.yaml")]);
+        let before = bytes_read_by_this_thread();
+        let partial = dir
+            .view
+            .load_changed(dir.tmp.path(), &changed, &ctx(), &mut dir.cache)
+            .expect("partial pass");
+        let read = bytes_read_by_this_thread() - before;
+        let size = edited.len() as u64;
+        assert!(
+            read >= size && read < 3 * size,
+            "reads the edited file ({size} bytes) and nothing else: {read} bytes read"
+        );
+        assert_eq!(partial.paths, changed);
+        assert_eq!(
+            partial.desired.jobs["j150"].schedule.expression(),
+            "5 3 * * *"
+        );
+        assert_eq!(partial.old_names, BTreeSet::from(["j150".to_string()]));
+        dir.view.absorb(&partial);
+        // And the checks of a whole pass agree.
+        dir.pass(&[]);
+    }
+
+    #[test]
+    fn renames_deletes_and_ignored_entries_match_a_whole_pass() {
+        let mut dir = Dir::new(&[
+            ("a.yaml", job("a", "0 1 * * *")),
+            ("b.yaml", job("b", "0 2 * * *")),
+            ("notes.md", "hello".into()),
+        ]);
+        // Rename over, as editors and Ansible do: the temp file and the target both change.
+        std::fs::write(dir.path(".a.yaml.tmp"), job("a", "9 1 * * *")).expect("write");
+        std::fs::rename(dir.path(".a.yaml.tmp"), dir.path("a.yaml")).expect("rename");
+        let p = dir.pass(&[".a.yaml.tmp", "a.yaml"]);
+        assert_eq!(p.desired.jobs["a"].schedule.expression(), "9 1 * * *");
+        // A rename to another name: the job moves.
+        std::fs::rename(dir.path("b.yaml"), dir.path("b2.yaml")).expect("rename");
+        let p = dir.pass(&["b.yaml", "b2.yaml"]);
+        assert_eq!(p.desired.jobs["b"].source.file, dir.path("b2.yaml"));
+        // A delete.
+        std::fs::remove_file(dir.path("b2.yaml")).expect("rm");
+        let p = dir.pass(&["b2.yaml"]);
+        assert!(p.desired.jobs.is_empty());
+        assert_eq!(p.old_names, BTreeSet::from(["b".to_string()]));
+        // An ignored entry becomes a job file and back; a dangling symlink is reported.
+        std::fs::rename(dir.path("notes.md"), dir.path("notes.yaml")).expect("rename");
+        dir.pass(&["notes.md", "notes.yaml"]);
+        std::os::unix::fs::symlink(dir.path("nowhere.yaml"), dir.path("link.yaml"))
+            .expect("symlink");
+        dir.pass(&["link.yaml"]);
+        std::fs::write(dir.path("notes.txt"), "x").expect("write");
+        dir.pass(&["notes.txt"]);
+    }
+
+    #[test]
+    fn a_name_clash_with_an_untouched_file_rejects_both_and_its_end_frees_both() {
+        let mut dir = Dir::new(&[
+            ("a.yaml", job("x", "0 1 * * *")),
+            ("b.yaml", job("b", "0 2 * * *")),
+            (
+                "c.yaml",
+                format!("{}---\n{}", job("c", "0 3 * * *"), job("d", "0 4 * * *")),
+            ),
+            ("d.yaml", job("d2", "0 5 * * *")),
+        ]);
+        // b now also defines x: a (untouched) is read again and both are rejected.
+        std::fs::write(dir.path("b.yaml"), job("x", "0 2 * * *")).expect("write");
+        let p = dir.pass(&["b.yaml"]);
+        assert_eq!(
+            p.paths,
+            BTreeSet::from([dir.path("a.yaml"), dir.path("b.yaml")])
+        );
+        assert!(p.desired.jobs.is_empty());
+        assert!(p.desired.files.iter().all(FileReport::is_rejected));
+        assert_eq!(
+            p.old_names,
+            BTreeSet::from(["b".to_string(), "x".to_string()])
+        );
+        // d.yaml now defines d, which c also defines: the clash pulls in c (and the rejected
+        // a and b are looked at again, as every rejected file is); fixing b frees a.
+        std::fs::write(dir.path("d.yaml"), job("d", "0 5 * * *")).expect("write");
+        let p = dir.pass(&["d.yaml"]);
+        assert_eq!(
+            p.paths,
+            ["a.yaml", "b.yaml", "c.yaml", "d.yaml"]
+                .map(|n| dir.path(n))
+                .into()
+        );
+        std::fs::write(dir.path("b.yaml"), job("b", "0 2 * * *")).expect("write");
+        let p = dir.pass(&["b.yaml"]);
+        assert_eq!(
+            p.desired.jobs.keys().collect::<Vec<_>>(),
+            ["b", "x"],
+            "both files valid again"
+        );
+        std::fs::remove_file(dir.path("d.yaml")).expect("rm");
+        let p = dir.pass(&["d.yaml"]);
+        assert_eq!(p.desired.jobs.keys().collect::<Vec<_>>(), ["c", "d"]);
+    }
+
+    #[test]
+    fn a_rejected_file_is_looked_at_again_when_another_entry_changes() {
+        let spec = "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata: {name: s}\nspec:\n  hostCollectors: [{memory: {}}]\n";
+        let with_spec = "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {name: a}\nspec:\n  schedule: \"0 2 * * *\"\n  collect: {specs: [./spec.json]}\n";
+        let mut dir = Dir::new(&[("a.yaml", with_spec.to_string())]);
+        assert!(
+            dir.view.files().all(FileReport::is_rejected),
+            "spec missing"
+        );
+        // The spec appears (an ignored entry): the rejected file is read again and is valid.
+        std::fs::write(dir.path("spec.json"), spec).expect("write");
+        let p = dir.pass(&["spec.json"]);
+        assert_eq!(p.desired.jobs.keys().collect::<Vec<_>>(), ["a"]);
+        // Now a job references it: a change to it needs a whole pass.
+        let err = dir
+            .view
+            .load_changed(
+                dir.tmp.path(),
+                &BTreeSet::from([dir.path("spec.json")]),
+                &ctx(),
+                &mut dir.cache,
+            )
+            .expect_err("whole pass");
+        assert_eq!(err, NeedsWholePass::SpecFile);
+    }
+
+    #[test]
+    fn configmap_entries_and_foreign_paths_need_a_whole_pass() {
+        let dir = Dir::new(&[("a.yaml", job("a", "0 1 * * *"))]);
+        let mut cache = FileCache::default();
+        for (changed, why) in [
+            (dir.path("..data"), NeedsWholePass::ConfigMap),
+            (dir.tmp.path().to_path_buf(), NeedsWholePass::NotAnEntry),
+            (
+                PathBuf::from("/elsewhere/a.yaml"),
+                NeedsWholePass::NotAnEntry,
+            ),
+        ] {
+            let err = dir
+                .view
+                .load_changed(
+                    dir.tmp.path(),
+                    &BTreeSet::from([changed.clone()]),
+                    &ctx(),
+                    &mut cache,
+                )
+                .expect_err("whole pass");
+            assert_eq!(err, why, "{changed:?}");
+        }
+    }
+}
