@@ -15,9 +15,7 @@ pub mod records;
 mod recovery;
 pub mod retention;
 
-pub use applied::{
-    APPLIED_FILE, applied_bytes, read_applied, read_applied_reusing, write_applied,
-};
+pub use applied::{APPLIED_FILE, applied_bytes, read_applied, read_applied_reusing, write_applied};
 pub use atomic::write_atomic;
 pub use lock::{LOCK_FILE, LockError, StateLock};
 pub use recovery::{Recovery, recover};
