@@ -44,7 +44,7 @@ const CLIENT_RETRY_TIME: Duration = Duration::from_secs(60);
 pub async fn upload(target: &GcsTarget, object: &Object<'_>) -> Result<Delivered, UploadError> {
     let url = format!("gs://{}/{}", target.bucket, object.key);
     let client = client(target).await?;
-    let crc = crc32c_of(object.path).await?;
+    let crc = super::crc32c_of(object.path, 0, object.size).await?;
     let file = tokio::fs::File::open(object.path).await.map_err(|e| {
         UploadError::Permanent(format!(
             "cannot read the bundle {}: {e}",
@@ -111,33 +111,6 @@ pub async fn check(target: &GcsTarget) -> Result<(), UploadError> {
         &format!("gs://{}", target.bucket),
         &body,
     ))
-}
-
-/// The file's crc32c, read off the async threads.
-async fn crc32c_of(path: &std::path::Path) -> Result<u32, UploadError> {
-    let owned = path.to_path_buf();
-    let joined = tokio::task::spawn_blocking(move || -> std::io::Result<u32> {
-        use std::io::Read;
-        let mut file = std::fs::File::open(&owned)?;
-        let mut buf = vec![0u8; 1 << 20];
-        let mut crc = 0u32;
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                return Ok(crc);
-            }
-            crc = crc32c::crc32c_append(crc, &buf[..n]);
-        }
-    })
-    .await;
-    match joined {
-        Ok(Ok(crc)) => Ok(crc),
-        Ok(Err(e)) => Err(UploadError::Permanent(format!(
-            "cannot read the bundle {}: {e}",
-            path.display()
-        ))),
-        Err(e) => Err(UploadError::Transient(format!("checksum task failed: {e}"))),
-    }
 }
 
 /// The endpoint requests go to.

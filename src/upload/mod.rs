@@ -56,6 +56,45 @@ impl UploadError {
     }
 }
 
+/// The CRC32C of `len` bytes of `path` from `offset`, read off the async threads. Sinks send it
+/// up front so the store verifies what it received (and S3 parts need no chunked trailer).
+pub(crate) async fn crc32c_of(path: &Path, offset: u64, len: u64) -> Result<u32, UploadError> {
+    let owned = path.to_path_buf();
+    let joined = tokio::task::spawn_blocking(move || -> std::io::Result<u32> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = std::fs::File::open(&owned)?;
+        file.seek(SeekFrom::Start(offset))?;
+        let mut reader = file.take(len);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut crc = 0u32;
+        let mut read = 0u64;
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            crc = crc32c::crc32c_append(crc, &buf[..n]);
+            read += n as u64;
+        }
+        if read != len {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("expected {len} bytes from offset {offset}, the file had {read}"),
+            ));
+        }
+        Ok(crc)
+    })
+    .await;
+    match joined {
+        Ok(Ok(crc)) => Ok(crc),
+        Ok(Err(e)) => Err(UploadError::Permanent(format!(
+            "cannot read the bundle {}: {e}",
+            path.display()
+        ))),
+        Err(e) => Err(UploadError::Transient(format!("checksum task failed: {e}"))),
+    }
+}
+
 /// Delivers one object to whichever sink `target` names.
 pub async fn deliver(target: &UploadTarget, object: &Object<'_>) -> Result<Delivered, UploadError> {
     match target {

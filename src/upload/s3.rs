@@ -12,7 +12,7 @@ use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, ServerSideEncryption, StorageClass,
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ServerSideEncryption, StorageClass,
 };
 use std::path::PathBuf;
 use std::time::Duration;
@@ -272,6 +272,7 @@ async fn put_multipart(
         .bucket(&target.bucket)
         .key(&object.key)
         .content_type("application/gzip")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32C)
         .metadata(SHA256_METADATA, &object.sha256)
         .set_server_side_encryption(sse(target))
         .set_ssekms_key_id(target.kms_key_id.clone())
@@ -388,6 +389,7 @@ async fn send_parts(
             let path = object.path.to_path_buf();
             let url = url.to_string();
             tasks.spawn(async move {
+                let crc = super::crc32c_of(&path, offset, len).await?;
                 let body = read_body(path, offset, len).await?;
                 let done = client
                     .upload_part()
@@ -396,6 +398,7 @@ async fn send_parts(
                     .upload_id(upload_id)
                     .part_number(number)
                     .content_length(i64::try_from(len).unwrap_or(i64::MAX))
+                    .checksum_crc32_c(aws_smithy_types::base64::encode(crc.to_be_bytes()))
                     .body(body)
                     .send()
                     .await
@@ -404,7 +407,7 @@ async fn send_parts(
                     CompletedPart::builder()
                         .part_number(number)
                         .set_e_tag(done.e_tag().map(str::to_string))
-                        .set_checksum_crc32(done.checksum_crc32().map(str::to_string))
+                        .set_checksum_crc32_c(done.checksum_crc32_c().map(str::to_string))
                         .build(),
                 )
             });
