@@ -120,7 +120,7 @@ fn now_ns() -> i128 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::sync::Arc;
 
@@ -176,7 +176,7 @@ mod tests {
 
     /// Bytes this thread has read through system calls (`rchar` of /proc/thread-self/io):
     /// the kernel's count, so it shows whether a file was read without instrumenting our code.
-    fn bytes_read_by_this_thread() -> u64 {
+    pub(crate) fn bytes_read_by_this_thread() -> u64 {
         let io = std::fs::read_to_string("/proc/thread-self/io").expect("/proc/thread-self/io");
         io.lines()
             .find_map(|l| l.strip_prefix("rchar: "))

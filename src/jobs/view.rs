@@ -253,6 +253,7 @@ impl DirView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jobs::cache::tests::bytes_read_by_this_thread;
     use crate::jobs::load_dir_cached;
 
     fn ctx() -> Context {
@@ -284,15 +285,6 @@ mod tests {
             })
             .collect();
         (files, view.ignored.clone())
-    }
-
-    /// Bytes this thread has read through system calls (`rchar` of /proc/thread-self/io).
-    fn bytes_read_by_this_thread() -> u64 {
-        let io = std::fs::read_to_string("/proc/thread-self/io").expect("/proc/thread-self/io");
-        io.lines()
-            .find_map(|l| l.strip_prefix("rchar: "))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("rchar")
     }
 
     struct Dir {
