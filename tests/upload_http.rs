@@ -143,18 +143,7 @@ fn job(name: &str, extra_collect: &str, upload: &str) -> String {
 }
 
 fn trigger(jobs: &Path, state: &Path, job: &str, env: &[(&str, &str)]) -> std::process::Output {
-    let mut cmd = agent(state);
-    cmd.arg("--jobs-dir")
-        .arg(jobs)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .args(["--output", "json", "trigger", job]);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.timeout(Duration::from_secs(120))
-        .output()
-        .expect("trigger")
+    support::trigger_foreground(jobs, state, job, env, Duration::from_secs(120))
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod support;
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
-use support::daemon::{Daemon, free_port, wait_until};
+use support::daemon::{Daemon, wait_until};
 use support::servers::{AWS_ENV, Moto, Proxy, file_sha256};
 use support::{agent, dirs, stderr, stdout};
 
@@ -29,18 +29,7 @@ fn s3_target(endpoint: &str, bucket: &str, more: &str) -> String {
 
 /// `trigger JOB` in the foreground (no agent listens on the address).
 fn trigger(jobs: &Path, state: &Path, job: &str) -> std::process::Output {
-    let mut cmd = agent(state);
-    cmd.arg("--jobs-dir")
-        .arg(jobs)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .args(["--output", "json", "trigger", job]);
-    for (k, v) in AWS_ENV {
-        cmd.env(k, v);
-    }
-    cmd.timeout(Duration::from_secs(180))
-        .output()
-        .expect("run trigger")
+    support::trigger_foreground(jobs, state, job, AWS_ENV, Duration::from_secs(180))
 }
 
 fn check_targets(jobs: &Path, state: &Path, job: &str) -> std::process::Output {

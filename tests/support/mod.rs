@@ -171,3 +171,24 @@ pub fn dirs() -> Dirs {
     std::fs::create_dir(&state).expect("mkdir state");
     Dirs { root, jobs, state }
 }
+
+/// `trigger JOB --output json` in the foreground (no agent listens on the address), with `env`
+/// added, killed after `timeout`.
+pub fn trigger_foreground(
+    jobs: &Path,
+    state: &Path,
+    job: &str,
+    env: &[(&str, &str)],
+    timeout: std::time::Duration,
+) -> std::process::Output {
+    let mut cmd = agent(state);
+    cmd.arg("--jobs-dir")
+        .arg(jobs)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{}", daemon::free_port()))
+        .args(["--output", "json", "trigger", job]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.timeout(timeout).output().expect("run trigger")
+}
