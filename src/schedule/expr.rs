@@ -4,7 +4,8 @@
 //! fields they do not belong to (croner replaces `MON`/`JAN` anywhere in the string), rejects
 //! croner's non-Vixie extensions (`L`, `W`, `#`, `?`, `+`), and yields the bit sets the rest of the
 //! module needs (never-firing check, minimum interval, missed-fire counting) without poking at
-//! croner internals. croner then parses the normalized, numeric text and does the searching.
+//! croner internals. croner then parses the normalized, numeric text and does the searching (compiled per search,
+//! see [`ParsedExpr::compile`]).
 
 use chrono::{Datelike, NaiveDate};
 use croner::Cron;
@@ -114,14 +115,31 @@ fn bits(mask: u64) -> impl Iterator<Item = u32> {
 /// A fully validated expression.
 #[derive(Debug, Clone)]
 pub(crate) struct ParsedExpr {
-    /// The five fields, macros expanded, names replaced by numbers (what croner parses).
-    pub normalized: [String; 5],
+    /// The five fields, macros expanded, names replaced by numbers, space-separated (what croner
+    /// parses).
+    pub normalized: Box<str>,
     /// Bit sets and flags.
     pub fields: Fields,
-    /// croner's compiled pattern, used for searching civil time.
-    pub cron: Cron,
     /// Vixie's rule: neither the minute nor the hour field starts with `*`.
     pub fixed_time: bool,
+}
+
+impl ParsedExpr {
+    /// croner's compiled pattern, for searching civil time.
+    ///
+    /// Built per search instead of kept: croner's pattern holds a byte for every year up to
+    /// 5000, about 5 KB, and an agent holding 10,000 schedules would spend most of its memory on
+    /// them. Compiling takes microseconds, and `parse_expr` already proved that it succeeds.
+    pub fn compile(&self) -> Result<Cron, croner::errors::CronError> {
+        // croner ORs the day fields unless told otherwise, and only treats a literal `*` as
+        // unrestricted; Vixie ANDs as soon as either field starts with `*` (the star-step quirk).
+        CronParser::builder()
+            .seconds(Seconds::Disallowed)
+            .year(Year::Disallowed)
+            .dom_and_dow(self.fields.dom_star || self.fields.dow_star)
+            .build()
+            .parse(&self.normalized)
+    }
 }
 
 /// Expands the supported macros; `None` for anything that is not a macro.
@@ -200,30 +218,20 @@ pub(crate) fn parse_expr(expr: &str) -> Result<ParsedExpr, ScheduleError> {
         });
     }
 
-    // croner ORs the day fields unless told otherwise, and only treats a literal `*` as
-    // unrestricted; Vixie ANDs as soon as either field starts with `*` (the star-step quirk).
-    let parser = CronParser::builder()
-        .seconds(Seconds::Disallowed)
-        .year(Year::Disallowed)
-        .dom_and_dow(fields.dom_star || fields.dow_star)
-        .build();
-    let cron = parser
-        .parse(&normalized.join(" "))
-        .map_err(|err| ScheduleError::Engine {
-            expr: trimmed.to_string(),
-            detail: err.to_string(),
-        })?;
-    check_engine_agrees(&cron, &fields).map_err(|detail| ScheduleError::Engine {
+    let parsed = ParsedExpr {
+        normalized: normalized.join(" ").into_boxed_str(),
+        fields,
+        fixed_time,
+    };
+    let cron = parsed.compile().map_err(|err| ScheduleError::Engine {
+        expr: trimmed.to_string(),
+        detail: err.to_string(),
+    })?;
+    check_engine_agrees(&cron, &parsed.fields).map_err(|detail| ScheduleError::Engine {
         expr: trimmed.to_string(),
         detail,
     })?;
-
-    Ok(ParsedExpr {
-        normalized,
-        fields,
-        cron,
-        fixed_time,
-    })
+    Ok(parsed)
 }
 
 /// Guards against croner reading a field differently from our parser: the bit sets drive
@@ -444,7 +452,7 @@ mod tests {
             ("@midnight", "0 0 * * *"),
             ("@HOURLY", "0 * * * *"),
         ] {
-            assert_eq!(parse_expr(mac).unwrap().normalized.join(" "), expect);
+            assert_eq!(&*parse_expr(mac).unwrap().normalized, expect);
         }
         assert!(matches!(
             parse_expr("@reboot"),

@@ -126,11 +126,9 @@ fn latest_at_or_before(
     let tz = schedule.time_zone();
     let mut civil = now.with_timezone(&tz).naive_local();
     let mut inclusive = true;
+    let cron = schedule.cron()?;
     for _ in 0..MAX_BACK_STEPS {
-        let previous = schedule
-            .cron()
-            .find_previous_occurrence(&civil, inclusive)
-            .ok()?;
+        let previous = cron.find_previous_occurrence(&civil, inclusive).ok()?;
         let from = (dst::earliest(tz, previous)? - TimeDelta::nanoseconds(1)).max(last);
         let latest = schedule
             .fires_after(from)

@@ -15,6 +15,7 @@ mod zone;
 use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
+use std::sync::Arc;
 
 pub use error::ScheduleError;
 pub use jitter::jitter_offset;
@@ -23,10 +24,13 @@ pub use missed::{MissedFires, missed_between};
 use dst::Landing;
 use expr::ParsedExpr;
 
-/// A validated cron schedule in a time zone.
+/// A validated cron schedule in a time zone. Cloning shares it.
 #[derive(Debug, Clone)]
-pub struct Schedule {
-    expression: String,
+pub struct Schedule(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    expression: Box<str>,
     tz: Tz,
     parsed: ParsedExpr,
     /// `min_interval`, computed on first use (validation and jitter both ask for it).
@@ -69,35 +73,40 @@ impl Schedule {
     pub fn parse(expr: &str, time_zone: &str) -> Result<Schedule, ScheduleError> {
         let parsed = expr::parse_expr(expr)?;
         let tz = zone::parse_zone(time_zone)?;
-        Ok(Schedule {
-            expression: expr.trim().to_string(),
+        Ok(Schedule(Arc::new(Inner {
+            expression: expr.trim().into(),
             tz,
             parsed,
             min_interval: std::sync::OnceLock::new(),
-        })
+        })))
     }
 
     /// The expression as written (trimmed).
     pub fn expression(&self) -> &str {
-        &self.expression
+        &self.0.expression
     }
 
     /// The time zone the expression is evaluated in.
     pub fn time_zone(&self) -> Tz {
-        self.tz
+        self.0.tz
     }
 
     /// Whether this is a fixed-time job (neither minute nor hour starts with `*`).
     pub fn is_fixed_time(&self) -> bool {
-        self.parsed.fixed_time
+        self.0.parsed.fixed_time
     }
 
     /// The first fire strictly after `after`; `None` past croner's search horizon (year 5000).
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<Fire> {
-        let local = after.with_timezone(&self.tz).naive_local();
+        self.next_with(&self.cron()?, after)
+    }
+
+    /// `next_after` with an already compiled pattern, so that iterations compile it once.
+    fn next_with(&self, cron: &croner::Cron, after: DateTime<Utc>) -> Option<Fire> {
+        let local = after.with_timezone(&self.0.tz).naive_local();
         // Inside the first pass of a repeated range, civil times a little *before* `local`
         // still have a second-pass instant ahead of `after`: rewind by the length of the range.
-        let (mut cursor, mut inclusive) = match self.tz.from_local_datetime(&local) {
+        let (mut cursor, mut inclusive) = match self.0.tz.from_local_datetime(&local) {
             LocalResult::Ambiguous(a, b) => {
                 let (a, b) = (a.with_timezone(&Utc), b.with_timezone(&Utc));
                 let (first, second) = (a.min(b), a.max(b));
@@ -112,11 +121,7 @@ impl Schedule {
 
         let mut best: Option<Fire> = None;
         for _ in 0..MAX_CIVIL_STEPS {
-            let civil = self
-                .parsed
-                .cron
-                .find_next_occurrence(&cursor, inclusive)
-                .ok()?;
+            let civil = cron.find_next_occurrence(&cursor, inclusive).ok()?;
             inclusive = false;
             cursor = civil;
             let (primary, secondary) = self.fires_for(civil)?;
@@ -135,12 +140,19 @@ impl Schedule {
 
     /// All fires strictly after `after`, in order, without duplicates.
     pub fn fires_after(&self, after: DateTime<Utc>) -> impl Iterator<Item = Fire> + '_ {
-        std::iter::successors(self.next_after(after), move |fire| self.next_after(fire.at))
+        let cron = self.cron();
+        let mut cursor = after;
+        std::iter::from_fn(move || {
+            let fire = self.next_with(cron.as_ref()?, cursor)?;
+            cursor = fire.at;
+            Some(fire)
+        })
     }
 
     /// Advice about constructs that parse but may not mean what the author expects.
     pub fn warnings(&self) -> Vec<String> {
-        let [_, _, dom, _, dow] = &self.parsed.normalized;
+        let mut fields = self.0.parsed.normalized.split(' ');
+        let (dom, dow) = (fields.nth(2).unwrap_or("*"), fields.nth(1).unwrap_or("*"));
         let mut out = Vec::new();
         let star_step = |text: &str| text.starts_with('*') && text != "*";
         if (star_step(dom) && dow != "*") || (star_step(dow) && dom != "*") {
@@ -156,16 +168,17 @@ impl Schedule {
     /// Shortest civil gap between consecutive fires, computed from the fields in bounded time.
     pub fn min_interval(&self) -> chrono::Duration {
         *self
+            .0
             .min_interval
-            .get_or_init(|| interval::min_interval(&self.parsed.fields))
+            .get_or_init(|| interval::min_interval(&self.0.parsed.fields))
     }
 
     /// The fires one civil match produces: the primary (first pass, or shifted out of a gap) and,
     /// for wildcard jobs in a repeated range, the second pass. `None` if the zone has a gap
     /// longer than any real one.
     fn fires_for(&self, civil: NaiveDateTime) -> Option<(Option<Fire>, Option<Fire>)> {
-        let fixed = self.parsed.fixed_time;
-        Some(match dst::land(self.tz, civil)? {
+        let fixed = self.0.parsed.fixed_time;
+        Some(match dst::land(self.0.tz, civil)? {
             Landing::Single(at) => (
                 Some(Fire {
                     at,
@@ -191,7 +204,7 @@ impl Schedule {
             Landing::Gap { after_gap } => (
                 Some(Fire {
                     at: after_gap,
-                    civil: after_gap.with_timezone(&self.tz).naive_local(),
+                    civil: after_gap.with_timezone(&self.0.tz).naive_local(),
                     dst: Some(DstNote::ShiftedOutOfGap { civil }),
                 }),
                 None,
@@ -199,14 +212,15 @@ impl Schedule {
         })
     }
 
-    /// croner's compiled pattern, for civil-time searches.
-    pub(crate) fn cron(&self) -> &croner::Cron {
-        &self.parsed.cron
+    /// croner's compiled pattern, for civil-time searches (`None` only if croner stopped
+    /// accepting what it accepted at parse time, which it cannot: it is deterministic).
+    pub(crate) fn cron(&self) -> Option<croner::Cron> {
+        self.0.parsed.compile().ok()
     }
 
     /// Field bit sets, for counting.
     pub(crate) fn fields(&self) -> &expr::Fields {
-        &self.parsed.fields
+        &self.0.parsed.fields
     }
 }
 
