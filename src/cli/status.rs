@@ -48,7 +48,8 @@ fn offline(settings: &crate::settings::Settings) -> anyhow::Result<StatusSnapsho
     };
     let mut jobs = Vec::new();
     for (name, job) in &applied.jobs {
-        let spec = job.definition.get("spec");
+        let definition = job.definition.value();
+        let spec = definition.get("spec");
         let text = |key: &str| {
             spec.and_then(|s| s.get(key))
                 .and_then(|v| v.as_str())

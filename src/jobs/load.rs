@@ -2,7 +2,7 @@
 
 use super::model::JobDocument;
 use super::validate::{self, Context, LoadCache};
-use super::{Job, defaults};
+use super::{Definition, Job, defaults};
 use crate::diagnostic::Diagnostic;
 use crate::yaml::{self, Loc, Node, Value};
 use serde::Serialize;
@@ -367,10 +367,12 @@ pub enum RebuildError {
 pub fn rebuild_applied(
     name: &str,
     source: &Path,
-    definition: &serde_json::Value,
+    definition: &Definition,
     spec_hash: &str,
     ctx: &Context,
 ) -> Result<Job, RebuildError> {
+    let definition = definition.value();
+    let definition = &definition;
     let spec = definition
         .get("spec")
         .ok_or_else(|| RebuildError::Invalid("no `spec`".into()))?;

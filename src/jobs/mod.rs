@@ -5,6 +5,7 @@
 
 mod cache;
 pub mod defaults;
+mod definition;
 mod discover;
 mod load;
 pub mod model;
@@ -14,6 +15,7 @@ mod validate;
 mod view;
 
 pub use cache::FileCache;
+pub use definition::Definition;
 pub use discover::{Ignored, ignore_reason};
 pub use load::{FileReport, MAX_FILE_BYTES, RebuildError, rebuild_applied};
 pub use model::JobDocument;
@@ -24,7 +26,6 @@ pub use view::{DirView, NeedsWholePass, Partial};
 
 use crate::collect::spec::TroubleshootSpec;
 use crate::diagnostic::Diagnostic;
-use crate::digest::{hex, sha256_hex};
 use crate::schedule::Schedule;
 use crate::yaml::Loc;
 use serde::Serialize;
@@ -81,9 +82,9 @@ pub struct Job {
     pub spec_files: Vec<SpecSource>,
     /// The troubleshoot collectors, analyzers and redactors it runs.
     pub collection: TroubleshootSpec,
-    /// Everything that defines the job's behaviour, as JSON: what `plan` diffs and
-    /// `applied.json` stores (shared with the applied state, not copied).
-    pub definition: Arc<serde_json::Value>,
+    /// Everything that defines the job's behaviour: what `plan` diffs and `applied.json`
+    /// stores (shared with the applied state, not copied).
+    pub definition: Arc<Definition>,
     /// Hex sha256 of `definition`.
     pub spec_hash: String,
 }
@@ -97,8 +98,8 @@ impl Job {
         spec_files: Vec<SpecSource>,
         collection: TroubleshootSpec,
     ) -> Self {
-        let definition = definition(&document, &time_zone, &spec_files);
-        let spec_hash = definition_hash(&definition);
+        let definition = Definition::from_value(&definition(&document, &time_zone, &spec_files));
+        let spec_hash = definition.hash();
         Job {
             name: document.metadata.name.clone(),
             document,
@@ -110,18 +111,6 @@ impl Job {
             definition: Arc::new(definition),
             spec_hash,
         }
-    }
-}
-
-/// Hex sha256 of `definition` in compact JSON (its `to_string()`), hashed as it is serialized
-/// rather than through an intermediate string.
-fn definition_hash(definition: &serde_json::Value) -> String {
-    use sha2::Digest as _;
-    let mut hasher = sha2::Sha256::new();
-    match serde_json::to_writer(&mut hasher, definition) {
-        Ok(()) => hex(&hasher.finalize()),
-        // Unreachable (a Value always serializes), but the string form says what the hash is of.
-        Err(_) => sha256_hex(definition.to_string().as_bytes()),
     }
 }
 
@@ -444,24 +433,6 @@ mod tests {
             other.diagnostics.iter().all(|d| d.line > 0),
             "{:?}",
             other.diagnostics
-        );
-    }
-}
-
-#[cfg(test)]
-mod hash_tests {
-    use super::*;
-
-    #[test]
-    fn definition_hash_is_the_hash_of_the_compact_json_text() {
-        let definition = serde_json::json!({
-            "labels": {"team": "sre"},
-            "spec": {"schedule": "0 2 * * *", "jitter": "10m", "list": [1, 2.5, null, "ü\"\n"]},
-            "specFiles": {},
-        });
-        assert_eq!(
-            definition_hash(&definition),
-            sha256_hex(definition.to_string().as_bytes())
         );
     }
 }

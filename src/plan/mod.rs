@@ -10,7 +10,7 @@ pub use render::{render_text, render_text_with};
 
 use crate::diagnostic::Diagnostic;
 use crate::jobs::units::HumanDuration;
-use crate::jobs::{Desired, Job};
+use crate::jobs::{Definition, Desired, Job};
 use crate::schedule::{DstNote, Schedule, jitter_offset};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -28,23 +28,23 @@ pub struct AppliedJob {
     /// Hex sha256 of `definition`.
     pub spec_hash: String,
     /// The job's definition (see [`Job::definition`]), shared with the loaded job.
-    #[serde(with = "shared_value")]
-    pub definition: Arc<Value>,
+    #[serde(with = "shared_definition")]
+    pub definition: Arc<Definition>,
 }
 
-/// (De)serializes an `Arc<Value>` as the value (serde's `rc` feature would rebuild every
-/// dependent crate for this one field).
-mod shared_value {
+/// (De)serializes an `Arc<Definition>` as the definition (serde's `rc` feature would rebuild
+/// every dependent crate for this one field).
+mod shared_definition {
+    use crate::jobs::Definition;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use serde_json::Value;
     use std::sync::Arc;
 
-    pub fn serialize<S: Serializer>(value: &Arc<Value>, s: S) -> Result<S::Ok, S::Error> {
-        Value::serialize(value, s)
+    pub fn serialize<S: Serializer>(value: &Arc<Definition>, s: S) -> Result<S::Ok, S::Error> {
+        Definition::serialize(value, s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Value>, D::Error> {
-        Value::deserialize(d).map(Arc::new)
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Definition>, D::Error> {
+        Definition::deserialize(d).map(Arc::new)
     }
 }
 
@@ -67,7 +67,8 @@ impl AppliedJob {
 
     /// The schedule, jitter and suspension recorded in the definition, if they still parse.
     pub fn timing(&self) -> Option<(Schedule, HumanDuration, bool)> {
-        let spec = self.definition.get("spec")?;
+        let definition = self.definition.value();
+        let spec = definition.get("spec")?;
         let schedule = Schedule::parse(
             spec.get("schedule")?.as_str()?,
             spec.get("timeZone")?.as_str()?,
@@ -351,7 +352,7 @@ pub fn plan(desired: &Desired, applied: &Applied, options: &PlanOptions) -> Plan
                 next,
             }),
             Some(old) => {
-                let fields = diff(&old.definition, &job.definition);
+                let fields = diff(&old.definition.value(), &job.definition.value());
                 let timing_changed = fields.iter().any(|f| {
                     [
                         "spec.schedule",

@@ -62,14 +62,6 @@ pub enum ScheduleError {
         /// The expression as written.
         expr: String,
     },
-    /// croner refused an expression our own parser accepted.
-    #[error("\"{expr}\" was rejected by the cron engine: {detail}")]
-    Engine {
-        /// The expression as written.
-        expr: String,
-        /// croner's message.
-        detail: String,
-    },
     /// The time zone is empty.
     #[error(
         "the time zone is empty; set an IANA zone name such as \"UTC\" or \"America/New_York\""

@@ -1,15 +1,11 @@
-//! Parsing and validating the 5-field cron expression (Vixie syntax), then handing it to croner.
+//! Parsing and validating the 5-field cron expression (Vixie syntax) into bit sets.
 //!
-//! We parse every field ourselves first: that gives precise error messages, keeps names out of the
-//! fields they do not belong to (croner replaces `MON`/`JAN` anywhere in the string), rejects
-//! croner's non-Vixie extensions (`L`, `W`, `#`, `?`, `+`), and yields the bit sets the rest of the
-//! module needs (never-firing check, minimum interval, missed-fire counting) without poking at
-//! croner internals. croner then parses the normalized, numeric text and does the searching (compiled per search,
-//! see [`ParsedExpr::compile`]).
+//! Every field is parsed here, which gives precise error messages, keeps names out of the fields
+//! they do not belong to, and rejects the non-Vixie extensions other crons accept (`L`, `W`, `#`,
+//! `?`, `+`). The bit sets drive everything else: the never-firing check, the minimum interval,
+//! missed-fire counting and the civil-time search (`civil`), which tests check against croner.
 
 use chrono::{Datelike, NaiveDate};
-use croner::Cron;
-use croner::parser::{CronParser, Seconds, Year};
 
 use super::ScheduleError;
 
@@ -115,31 +111,12 @@ fn bits(mask: u64) -> impl Iterator<Item = u32> {
 /// A fully validated expression.
 #[derive(Debug, Clone)]
 pub(crate) struct ParsedExpr {
-    /// The five fields, macros expanded, names replaced by numbers, space-separated (what croner
-    /// parses).
+    /// The five fields, macros expanded, names replaced by numbers, space-separated.
     pub normalized: Box<str>,
     /// Bit sets and flags.
     pub fields: Fields,
     /// Vixie's rule: neither the minute nor the hour field starts with `*`.
     pub fixed_time: bool,
-}
-
-impl ParsedExpr {
-    /// croner's compiled pattern, for searching civil time.
-    ///
-    /// Built per search instead of kept: croner's pattern holds a byte for every year up to
-    /// 5000, about 5 KB, and an agent holding 10,000 schedules would spend most of its memory on
-    /// them. Compiling takes microseconds, and `parse_expr` already proved that it succeeds.
-    pub fn compile(&self) -> Result<Cron, croner::errors::CronError> {
-        // croner ORs the day fields unless told otherwise, and only treats a literal `*` as
-        // unrestricted; Vixie ANDs as soon as either field starts with `*` (the star-step quirk).
-        CronParser::builder()
-            .seconds(Seconds::Disallowed)
-            .year(Year::Disallowed)
-            .dom_and_dow(self.fields.dom_star || self.fields.dow_star)
-            .build()
-            .parse(&self.normalized)
-    }
 }
 
 /// Expands the supported macros; `None` for anything that is not a macro.
@@ -218,58 +195,11 @@ pub(crate) fn parse_expr(expr: &str) -> Result<ParsedExpr, ScheduleError> {
         });
     }
 
-    let parsed = ParsedExpr {
+    Ok(ParsedExpr {
         normalized: normalized.join(" ").into_boxed_str(),
         fields,
         fixed_time,
-    };
-    let cron = parsed.compile().map_err(|err| ScheduleError::Engine {
-        expr: trimmed.to_string(),
-        detail: err.to_string(),
-    })?;
-    check_engine_agrees(&cron, &parsed.fields).map_err(|detail| ScheduleError::Engine {
-        expr: trimmed.to_string(),
-        detail,
-    })?;
-    Ok(parsed)
-}
-
-/// Guards against croner reading a field differently from our parser: the bit sets drive
-/// counting and intervals, croner drives searching, and they must describe the same schedule.
-fn check_engine_agrees(cron: &Cron, fields: &Fields) -> Result<(), String> {
-    let as_mask = |values: Vec<u16>| values.into_iter().fold(0u64, |m, v| m | (1u64 << v));
-    let pattern = &cron.pattern;
-    let pairs = [
-        ("minute", as_mask(pattern.minutes.values()), fields.minutes),
-        (
-            "hour",
-            as_mask(pattern.hours.values()),
-            u64::from(fields.hours),
-        ),
-        (
-            "day-of-month",
-            as_mask(pattern.days.values()),
-            u64::from(fields.days),
-        ),
-        (
-            "month",
-            as_mask(pattern.months.values()),
-            u64::from(fields.months),
-        ),
-        (
-            "day-of-week",
-            as_mask(pattern.days_of_week.values()),
-            u64::from(fields.weekdays),
-        ),
-    ];
-    for (name, engine, ours) in pairs {
-        if engine != ours {
-            return Err(format!(
-                "the {name} field was read as {engine:#x} by croner but {ours:#x} by the validator"
-            ));
-        }
-    }
-    Ok(())
+    })
 }
 
 /// Whether any calendar date matches the day fields. Only the AND case can fail: with OR,

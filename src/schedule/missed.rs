@@ -114,7 +114,7 @@ fn is_plain_day(schedule: &Schedule, begin: DateTime<Utc>, end: DateTime<Utc>) -
 
 /// The latest fire in `(last, now]`.
 ///
-/// croner's backward search finds the last civil match at or before `now`'s wall clock; the
+/// The backward civil search finds the last civil match at or before `now`'s wall clock; the
 /// latest fire is that match's first instant or something between it and `now` (a second pass,
 /// or a shifted fire), so scanning forward from there costs a handful of steps. A civil match
 /// that yields nothing (a wildcard time inside a gap) sends the search one match further back.
@@ -126,9 +126,8 @@ fn latest_at_or_before(
     let tz = schedule.time_zone();
     let mut civil = now.with_timezone(&tz).naive_local();
     let mut inclusive = true;
-    let cron = schedule.cron()?;
     for _ in 0..MAX_BACK_STEPS {
-        let previous = cron.find_previous_occurrence(&civil, inclusive).ok()?;
+        let previous = super::civil::previous_match(schedule.fields(), civil, inclusive)?;
         let from = (dst::earliest(tz, previous)? - TimeDelta::nanoseconds(1)).max(last);
         let latest = schedule
             .fires_after(from)

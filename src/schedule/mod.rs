@@ -1,9 +1,10 @@
 //! Cron expression + time zone → fire instants, under the DST policy of SCHEDULING.md.
 //!
-//! Pure logic: no I/O, and the clock is always an argument. croner searches civil (naive local)
+//! Pure logic: no I/O, and the clock is always an argument. `civil` searches civil (naive local)
 //! time; `dst` maps each civil match onto the real time line; this file merges the results into
 //! one strictly increasing sequence of instants.
 
+mod civil;
 mod dst;
 mod error;
 mod expr;
@@ -96,13 +97,8 @@ impl Schedule {
         self.0.parsed.fixed_time
     }
 
-    /// The first fire strictly after `after`; `None` past croner's search horizon (year 5000).
+    /// The first fire strictly after `after`; `None` past the search horizon (year 5000).
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<Fire> {
-        self.next_with(&self.cron()?, after)
-    }
-
-    /// `next_after` with an already compiled pattern, so that iterations compile it once.
-    fn next_with(&self, cron: &croner::Cron, after: DateTime<Utc>) -> Option<Fire> {
         let local = after.with_timezone(&self.0.tz).naive_local();
         // Inside the first pass of a repeated range, civil times a little *before* `local`
         // still have a second-pass instant ahead of `after`: rewind by the length of the range.
@@ -121,7 +117,7 @@ impl Schedule {
 
         let mut best: Option<Fire> = None;
         for _ in 0..MAX_CIVIL_STEPS {
-            let civil = cron.find_next_occurrence(&cursor, inclusive).ok()?;
+            let civil = civil::next_match(&self.0.parsed.fields, cursor, inclusive)?;
             inclusive = false;
             cursor = civil;
             let (primary, secondary) = self.fires_for(civil)?;
@@ -140,13 +136,7 @@ impl Schedule {
 
     /// All fires strictly after `after`, in order, without duplicates.
     pub fn fires_after(&self, after: DateTime<Utc>) -> impl Iterator<Item = Fire> + '_ {
-        let cron = self.cron();
-        let mut cursor = after;
-        std::iter::from_fn(move || {
-            let fire = self.next_with(cron.as_ref()?, cursor)?;
-            cursor = fire.at;
-            Some(fire)
-        })
+        std::iter::successors(self.next_after(after), move |fire| self.next_after(fire.at))
     }
 
     /// Advice about constructs that parse but may not mean what the author expects.
@@ -210,12 +200,6 @@ impl Schedule {
                 None,
             ),
         })
-    }
-
-    /// croner's compiled pattern, for civil-time searches (`None` only if croner stopped
-    /// accepting what it accepted at parse time, which it cannot: it is deterministic).
-    pub(crate) fn cron(&self) -> Option<croner::Cron> {
-        self.0.parsed.compile().ok()
     }
 
     /// Field bit sets, for counting.

@@ -2,11 +2,11 @@
 //! restarted agent knows what it ran.
 
 use super::{StateError, write_atomic};
+use crate::jobs::Definition;
 use crate::plan::{Applied, AppliedJob};
 use chrono::{DateTime, Utc};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -56,7 +56,7 @@ pub fn read_applied(state_dir: &Path) -> Result<Applied, StateError> {
 /// [`read_applied`] returns; `plan` with nothing changed then parses no stored definition.
 pub fn read_applied_reusing(
     state_dir: &Path,
-    known: &dyn Fn(&str, &str) -> Option<Arc<Value>>,
+    known: &dyn Fn(&str, &str) -> Option<Arc<Definition>>,
 ) -> Result<Applied, StateError> {
     let path = state_dir.join(APPLIED_FILE);
     let bytes = match std::fs::read(&path) {
@@ -85,7 +85,7 @@ pub fn read_applied_reusing(
 const FILE_FIELDS: &[&str] = &["version", "appliedAt", "jobs"];
 const JOB_FIELDS: &[&str] = &["source", "specHash", "definition"];
 
-type Known<'a> = &'a dyn Fn(&str, &str) -> Option<Arc<Value>>;
+type Known<'a> = &'a dyn Fn(&str, &str) -> Option<Arc<Definition>>;
 
 /// Reads an [`AppliedFile`]'s jobs (or the unsupported version), checked as the derived reader
 /// checks it.
@@ -196,7 +196,7 @@ impl<'de> Visitor<'de> for JobSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AppliedJob, A::Error> {
         let mut source: Option<PathBuf> = None;
         let mut spec_hash: Option<String> = None;
-        let mut definition: Option<Arc<Value>> = None;
+        let mut definition: Option<Arc<Definition>> = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "source" if source.is_some() => return Err(de::Error::duplicate_field("source")),
@@ -287,9 +287,9 @@ mod tests {
             AppliedJob {
                 source: "/jobs/a.yaml".into(),
                 spec_hash: "abc".into(),
-                definition: std::sync::Arc::new(
-                    serde_json::json!({"spec": {"schedule": "0 2 * * *"}}),
-                ),
+                definition: std::sync::Arc::new(Definition::from_value(
+                    &serde_json::json!({"spec": {"schedule": "0 2 * * *"}}),
+                )),
             },
         );
         write_applied(dir.path(), &applied, Utc::now()).expect("write");
@@ -306,7 +306,9 @@ mod tests {
                 AppliedJob {
                     source: format!("/jobs/{name}.yaml").into(),
                     spec_hash: hash.into(),
-                    definition: Arc::new(serde_json::json!({"spec": {"schedule": schedule}})),
+                    definition: Arc::new(Definition::from_value(
+                        &serde_json::json!({"spec": {"schedule": schedule}}),
+                    )),
                 },
             );
         }
