@@ -353,6 +353,7 @@ fn check_collect(
         c.warning(&["spec", "redact", "enabled"], "redaction is disabled and bundles are uploaded: secrets in the collected data leave this host", None);
     }
     merged.dedup();
+    merged.shrink_to_fit();
     // A redactor that cannot compile would stop every run before archiving: refuse it here.
     for rule in &merged.redactors {
         for problem in crate::redact::check_rule(rule) {

@@ -141,6 +141,23 @@ impl TroubleshootSpec {
     }
 }
 
+impl TroubleshootSpec {
+    /// Releases the lists' spare capacity: the agent keeps every job's spec for as long as it
+    /// runs, and merging one entry leaves room for four.
+    pub fn shrink_to_fit(&mut self) {
+        for list in [
+            &mut self.collectors,
+            &mut self.host_collectors,
+            &mut self.analyzers,
+            &mut self.host_analyzers,
+        ] {
+            list.shrink_to_fit();
+        }
+        self.redactors.shrink_to_fit();
+        self.after_collection.shrink_to_fit();
+    }
+}
+
 impl SpecFile {
     /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
