@@ -74,6 +74,20 @@ fn note(pending: &Pending, dir: &Path, events: Option<&[notify_debouncer_full::D
 
 /// How often the poll watcher looks at the directory.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Longest wait between the end of the debounce window and the reload.
+const MAX_TICK: Duration = Duration::from_millis(20);
+
+/// How often the debouncer checks for quiet files. notify-debouncer-full checks on a fixed tick
+/// (a quarter of the window by default: 125 ms on top of a 500 ms window); a short tick bounds that
+/// extra wait, and an idle tick costs a lock and an empty scan.
+fn debounce_tick(debounce: Duration) -> Duration {
+    (debounce / 4).clamp(Duration::from_millis(1), MAX_TICK)
+}
+
+/// Shortest debounce window: with none, the debouncer would check on a zero tick, spinning a core.
+const MIN_DEBOUNCE: Duration = Duration::from_millis(10);
+
 /// How often the watcher checks that the directory it watches is still the one at the path.
 const RECHECK: Duration = Duration::from_secs(2);
 
@@ -84,7 +98,8 @@ enum Active {
     Poll(Debouncer<PollWatcher, RecommendedCache>),
 }
 
-/// Starts watching `dir`; returns whether inotify is in use (false: polling).
+/// Starts watching `dir`; returns whether inotify is in use (false: polling). A `debounce`
+/// below [`MIN_DEBOUNCE`] is raised to it.
 pub fn spawn(
     dir: PathBuf,
     debounce: Duration,
@@ -92,6 +107,7 @@ pub fn spawn(
     tx: mpsc::Sender<Control>,
     pending: Pending,
 ) -> bool {
+    let debounce = debounce.max(MIN_DEBOUNCE);
     let (active, inotify) = start(&dir, debounce, mode, &tx, &pending);
     tokio::spawn(async move {
         let mut active = active;
@@ -173,7 +189,7 @@ fn start(
     if mode == WatchMode::Auto {
         match new_debouncer_opt::<_, RecommendedWatcher, RecommendedCache>(
             debounce,
-            None,
+            Some(debounce_tick(debounce)),
             handler.clone(),
             RecommendedCache::new(),
             notify::Config::default(),
@@ -200,7 +216,7 @@ fn start(
     }
     match new_debouncer_opt::<_, PollWatcher, RecommendedCache>(
         debounce,
-        None,
+        Some(debounce_tick(debounce)),
         handler,
         RecommendedCache::new(),
         notify::Config::default()
@@ -216,5 +232,19 @@ fn start(
             );
             (None, false)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tick_stays_short_and_never_zero() {
+        let ms = Duration::from_millis;
+        assert_eq!(debounce_tick(ms(500)), MAX_TICK);
+        assert_eq!(debounce_tick(ms(40)), ms(10));
+        assert_eq!(debounce_tick(MIN_DEBOUNCE), ms(10) / 4);
+        assert!(debounce_tick(Duration::ZERO) > Duration::ZERO);
     }
 }
