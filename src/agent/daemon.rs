@@ -771,7 +771,7 @@ impl Daemon {
                 .into_iter()
                 .map(|(spec, cancel)| self.spawn_run(spec, Arc::clone(&env), cancel))
                 .collect();
-            executor::write_running(self.state_dir(), starting);
+            executor::write_running(env, starting);
         }
         // After the runs started: none of this is on their way.
         self.refresh_next_run_metrics(&fired);
@@ -888,8 +888,9 @@ impl Daemon {
         match &mut self.batch {
             Some(batch) => batch.push((spec, cancel)),
             None => {
-                let starting = self.spawn_run(spec, Arc::new(self.run_env()), cancel);
-                executor::write_running(self.state_dir(), vec![starting]);
+                let env = Arc::new(self.run_env());
+                let starting = self.spawn_run(spec, Arc::clone(&env), cancel);
+                executor::write_running(env, vec![starting]);
             }
         }
     }
@@ -900,7 +901,6 @@ impl Daemon {
         env: Arc<executor::RunEnv>,
         cancel: Cancel,
     ) -> executor::Starting {
-        info!(job = %spec.job.name, run = %spec.run_id, trigger = ?spec.trigger, "run started");
         executor::spawn(spec, env, cancel, self.tx.clone())
     }
 

@@ -192,10 +192,11 @@ pub async fn apply_retention(state_dir: &Path, job: &Job, now: DateTime<Utc>) {
 }
 
 /// A run whose task is spawned and waits for its `running` record: hand it to
-/// [`write_running`].
+/// [`write_running`]. The record itself is built by the writer, off the control loop.
 #[derive(Debug)]
 pub struct Starting {
-    record: RunRecord,
+    spec: RunSpec,
+    started_at: DateTime<Utc>,
     written: oneshot::Sender<Option<String>>,
 }
 
@@ -204,16 +205,25 @@ pub struct Starting {
 /// that record durable, so a run cut off by `kill -9` is always found and marked `interrupted`
 /// at the next start. The final record comes back as [`Control::RunFinished`]; notifications
 /// go out after that, so a slow webhook holds neither the scheduler nor the job's next run.
+///
+/// The caller's thread only dates and spawns: in a burst of runs it is the control loop, and
+/// every microsecond here delays the later runs of the burst.
 pub fn spawn(
     spec: RunSpec,
     env: Arc<RunEnv>,
     cancel: Cancel,
     tx: mpsc::Sender<Control>,
 ) -> Starting {
-    let record = new_record(&spec, &env.host, RunStatus::Running, env.clock.now());
+    let started_at = env.clock.now();
     let (written, on_disk) = oneshot::channel();
-    let running = record.clone();
+    let starting = Starting {
+        spec: spec.clone(),
+        started_at,
+        written,
+    };
     tokio::spawn(async move {
+        tracing::info!(job = %spec.job.name, run = %spec.run_id, trigger = ?spec.trigger, "run started");
+        let running = new_record(&spec, &env.host, RunStatus::Running, started_at);
         let persist_error = on_disk
             .await
             .unwrap_or_else(|_| Some("the record writer stopped".into()));
@@ -230,21 +240,25 @@ pub fn spawn(
             .await;
         Box::pin(notify(&job, &record, &env)).await;
     });
-    Starting { record, written }
+    starting
 }
 
 /// Writes the `running` records of runs just spawned as one batch off the async threads
 /// ([`records::write_records`]: two file system syncs for a burst instead of two per run), then
 /// lets each run go on with the outcome of its own record.
-pub fn write_running(state_dir: &Path, starting: Vec<Starting>) {
+pub fn write_running(env: Arc<RunEnv>, starting: Vec<Starting>) {
     if starting.is_empty() {
         return;
     }
-    let dir = state_dir.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        let (records, written): (Vec<RunRecord>, Vec<_>) =
-            starting.into_iter().map(|s| (s.record, s.written)).unzip();
-        let results = records::write_records(&dir, &records);
+        let (records, written): (Vec<RunRecord>, Vec<_>) = starting
+            .into_iter()
+            .map(|s| {
+                let record = new_record(&s.spec, &env.host, RunStatus::Running, s.started_at);
+                (record, s.written)
+            })
+            .unzip();
+        let results = records::write_records(&env.state_dir, &records);
         for (result, written) in results.into_iter().zip(written) {
             let _ = written.send(result.err().map(|e| e.to_string()));
         }
