@@ -125,7 +125,7 @@ fn kill_9_during_a_burst_of_same_second_fires_leaves_every_collecting_run_record
     assert_eq!(
         recorded.len(),
         JOBS,
-        "the burst's records are written together, before any run collects: {recorded:?}"
+        "every fire of the burst has its record once any run collects: {recorded:?}"
     );
     let _d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
     for (job, id) in &recorded {
