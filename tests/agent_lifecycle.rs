@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 use support::JobFile;
-use support::daemon::{Daemon, Dirs, dirs, read_json, record_ids, wait_until};
+use support::daemon::{Daemon, Dirs, children_of, dirs, read_json, record_ids, wait_until};
 
 const RUN_WAIT: Duration = Duration::from_secs(30);
 
@@ -67,6 +67,94 @@ fn kill_9_during_a_run_is_marked_interrupted_at_the_next_start() {
     assert!(r["endedAt"].is_string(), "{r}");
     let last = &d.job("long").expect("job")["lastRun"];
     assert_eq!(last["status"], "interrupted", "{last}");
+}
+
+/// Collector processes (`sleep`) the agent has started.
+fn collectors_of(d: &Daemon) -> usize {
+    children_of(d.pid())
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        })
+        .count()
+}
+
+#[test]
+fn kill_9_during_a_burst_of_same_second_fires_leaves_every_collecting_run_recorded() {
+    const JOBS: usize = 20;
+    let dd = dirs();
+    let names: Vec<String> = (0..JOBS).map(|i| format!("burst-{i:02}")).collect();
+    for name in &names {
+        JobFile::new(name)
+            .schedule("* * * * *")
+            .sleep(120)
+            .write(&dd.jobs);
+    }
+    // The agent's clock 3 s before a minute: all the jobs fire together once it is up.
+    let d = Daemon::builder()
+        .jobs(&dd.jobs)
+        .state(&dd.state)
+        .setting("maxConcurrentRuns", JOBS)
+        .clock_offset_to_second(57)
+        .start();
+    // Killed as soon as the first run collects, while the others may still be starting. (A
+    // start-up slower than 3 s misses that minute; the next one fires them all the same.)
+    wait_until(
+        Duration::from_secs(150),
+        "a run to start collecting",
+        || match collectors_of(&d) {
+            0 => Err("no collector process yet".to_string()),
+            n => Ok(n),
+        },
+    );
+    let collecting = collectors_of(&d);
+    d.kill9();
+    let recorded: Vec<(String, String)> = names
+        .iter()
+        .flat_map(|name| {
+            record_ids(&dd.state, name)
+                .into_iter()
+                .map(move |id| (name.clone(), id))
+        })
+        .collect();
+    assert!(
+        recorded.len() >= collecting,
+        "{collecting} runs were collecting but only {} have a record: {recorded:?}",
+        recorded.len()
+    );
+    assert_eq!(
+        recorded.len(),
+        JOBS,
+        "every fire of the burst has its record once any run collects: {recorded:?}"
+    );
+    let _d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    for (job, id) in &recorded {
+        let path = dd
+            .state
+            .join("jobs")
+            .join(job)
+            .join("runs")
+            .join(format!("{id}.json"));
+        let r = read_json(&path).expect("record");
+        assert_eq!(r["status"], "interrupted", "{job}/{id}: {r}");
+        assert!(
+            r["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("crash or kill"),
+            "{r}"
+        );
+    }
+    for job in &names {
+        let runs = dd.state.join("jobs").join(job).join("runs");
+        let leftovers: Vec<_> = std::fs::read_dir(&runs)
+            .expect("runs dir")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.ends_with(".json"))
+            .collect();
+        assert!(leftovers.is_empty(), "{job}: {leftovers:?}");
+    }
 }
 
 #[test]

@@ -725,6 +725,7 @@ impl Daemon {
         // missed slots are written last, off the fires' critical path.
         self.batch = Some(Vec::new());
         let mut side_records = Vec::new();
+        let mut fired = Vec::new();
         for (name, decision) in self.scheduler.due(now) {
             let Some(job) = self.jobs.get(&name).cloned() else {
                 continue;
@@ -760,21 +761,20 @@ impl Daemon {
             if let Some((slot, trigger)) = decision.run {
                 self.fire(job, slot, trigger).await;
             }
-            if let Some(slot) = self.scheduler.next_of(&name) {
-                self.metrics
-                    .next_run
-                    .get_or_create(&JobLabel { job: name.clone() })
-                    .set(slot.at.timestamp() as f64);
-            }
+            fired.push(name);
         }
         let batch = self.batch.take().unwrap_or_default();
         if !batch.is_empty() {
             // One environment for the burst, shared: each run used to copy its paths and names.
             let env = Arc::new(self.run_env());
-            for (spec, cancel) in batch {
-                self.spawn_run(spec, Arc::clone(&env), cancel);
-            }
+            let starting = batch
+                .into_iter()
+                .map(|(spec, cancel)| self.spawn_run(spec, Arc::clone(&env), cancel))
+                .collect();
+            executor::write_running(env, starting);
         }
+        // After the runs started: none of this is on their way.
+        self.refresh_next_run_metrics(&fired);
         for (job, record) in side_records {
             self.write_side_record(&record).await;
             executor::spawn_notify(job, record, self.run_env());
@@ -887,13 +887,21 @@ impl Daemon {
         self.metrics.jobs_active.set(self.running.len() as i64);
         match &mut self.batch {
             Some(batch) => batch.push((spec, cancel)),
-            None => self.spawn_run(spec, Arc::new(self.run_env()), cancel),
+            None => {
+                let env = Arc::new(self.run_env());
+                let starting = self.spawn_run(spec, Arc::clone(&env), cancel);
+                executor::write_running(env, vec![starting]);
+            }
         }
     }
 
-    fn spawn_run(&self, spec: RunSpec, env: Arc<executor::RunEnv>, cancel: Cancel) {
-        info!(job = %spec.job.name, run = %spec.run_id, trigger = ?spec.trigger, "run started");
-        executor::spawn(spec, env, cancel, self.tx.clone());
+    fn spawn_run(
+        &self,
+        spec: RunSpec,
+        env: Arc<executor::RunEnv>,
+        cancel: Cancel,
+    ) -> executor::Starting {
+        executor::spawn(spec, env, cancel, self.tx.clone())
     }
 
     async fn trigger(&mut self, name: &str) -> Result<TriggerAccepted, TriggerRefused> {

@@ -15,7 +15,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// One run to start.
 #[derive(Clone, Debug)]
@@ -100,18 +100,26 @@ pub struct RunEnv {
 
 /// Runs `spec` to the end: the `running` record, the pipeline under the job's timeout, the final
 /// record. Returns the final record and, if a record could not be written, why.
-///
-/// `started_at` is when the caller started the run (the control loop's clock at dispatch), not
-/// when this task first got a thread: with many runs due at once, tasks queue for the runtime
-/// behind earlier runs' collection, and that wait is load, not lateness of the fire.
 pub async fn execute(
     spec: RunSpec,
     env: &RunEnv,
     cancel: Cancel,
     started_at: DateTime<Utc>,
 ) -> (RunRecord, Option<String>) {
-    let mut record = new_record(&spec, &env.host, RunStatus::Running, started_at);
-    let mut persist_error = persist(&env.state_dir, &record).await.err();
+    let record = new_record(&spec, &env.host, RunStatus::Running, started_at);
+    let persist_error = persist(&env.state_dir, &record).await.err();
+    carry_out(spec, env, cancel, record, persist_error).await
+}
+
+/// The run once its `running` record is on disk (or could not be written: `persist_error`):
+/// the pipeline under the job's timeout, then the final record.
+async fn carry_out(
+    spec: RunSpec,
+    env: &RunEnv,
+    cancel: Cancel,
+    mut record: RunRecord,
+    mut persist_error: Option<String>,
+) -> (RunRecord, Option<String>) {
     let timeout = spec.job.document.spec.timeout.0;
     let timer = {
         let cancel = cancel.clone();
@@ -124,7 +132,7 @@ pub async fn execute(
         state_dir: env.state_dir.clone(),
         run_id: spec.run_id.clone(),
         host: env.host.clone(),
-        started_at,
+        started_at: record.started_at,
         min_free_disk: env.min_free_disk,
         support_bundle_path: env.support_bundle_path.clone(),
         copy_max_file_size: env.copy_max_file_size,
@@ -134,7 +142,9 @@ pub async fn execute(
         kube_context: env.kube_context.clone(),
         kube_request_timeout: env.kube_request_timeout,
     };
-    let outcome = pipeline::run(&spec.job, &ctx, &cancel).await;
+    // Boxed: a task waiting for its `running` record then holds a pointer, not the pipeline's
+    // whole state, so spawning a burst of runs allocates little.
+    let outcome = Box::pin(pipeline::run(&spec.job, &ctx, &cancel)).await;
     timer.abort();
     record.status = outcome.status;
     record.reason = outcome.reason;
@@ -181,14 +191,44 @@ pub async fn apply_retention(state_dir: &Path, job: &Job, now: DateTime<Utc>) {
     }
 }
 
-/// Starts the run in a task, dated now; the final record comes back as [`Control::RunFinished`].
-/// Notifications go out after that, so a slow webhook holds neither the scheduler nor the
-/// job's next run.
-pub fn spawn(spec: RunSpec, env: Arc<RunEnv>, cancel: Cancel, tx: mpsc::Sender<Control>) {
+/// A run whose task is spawned and waits for its `running` record: hand it to
+/// [`write_running`]. The record itself is built by the writer, off the control loop.
+#[derive(Debug)]
+pub struct Starting {
+    spec: RunSpec,
+    started_at: DateTime<Utc>,
+    written: oneshot::Sender<Option<String>>,
+}
+
+/// Starts the run in a task, dated now (`startedAt`: the agent has started the run; its first
+/// step is its `running` record). The task collects nothing until [`write_running`] has made
+/// that record durable, so a run cut off by `kill -9` is always found and marked `interrupted`
+/// at the next start. The final record comes back as [`Control::RunFinished`]; notifications
+/// go out after that, so a slow webhook holds neither the scheduler nor the job's next run.
+///
+/// The caller's thread only dates and spawns: in a burst of runs it is the control loop, and
+/// every microsecond here delays the later runs of the burst.
+pub fn spawn(
+    spec: RunSpec,
+    env: Arc<RunEnv>,
+    cancel: Cancel,
+    tx: mpsc::Sender<Control>,
+) -> Starting {
     let started_at = env.clock.now();
+    let (written, on_disk) = oneshot::channel();
+    let starting = Starting {
+        spec: spec.clone(),
+        started_at,
+        written,
+    };
     tokio::spawn(async move {
+        tracing::info!(job = %spec.job.name, run = %spec.run_id, trigger = ?spec.trigger, "run started");
+        let running = new_record(&spec, &env.host, RunStatus::Running, started_at);
+        let persist_error = on_disk
+            .await
+            .unwrap_or_else(|_| Some("the record writer stopped".into()));
         let job = spec.job.clone();
-        let (record, persist_error) = execute(spec, &env, cancel, started_at).await;
+        let (record, persist_error) = carry_out(spec, &env, cancel, running, persist_error).await;
         // Counted before the control loop hears of the end, so a shutdown that sees no run
         // left also sees this notification.
         let _in_flight = (!job.document.spec.notify.is_empty()).then(InFlight::enter);
@@ -198,7 +238,30 @@ pub fn spawn(spec: RunSpec, env: Arc<RunEnv>, cancel: Cancel, tx: mpsc::Sender<C
                 persist_error,
             })
             .await;
-        notify(&job, &record, &env).await;
+        Box::pin(notify(&job, &record, &env)).await;
+    });
+    starting
+}
+
+/// Writes the `running` records of runs just spawned as one batch off the async threads
+/// ([`records::write_records`]: two file system syncs for a burst instead of two per run), then
+/// lets each run go on with the outcome of its own record.
+pub fn write_running(env: Arc<RunEnv>, starting: Vec<Starting>) {
+    if starting.is_empty() {
+        return;
+    }
+    tokio::task::spawn_blocking(move || {
+        let (records, written): (Vec<RunRecord>, Vec<_>) = starting
+            .into_iter()
+            .map(|s| {
+                let record = new_record(&s.spec, &env.host, RunStatus::Running, s.started_at);
+                (record, s.written)
+            })
+            .unzip();
+        let results = records::write_records(&env.state_dir, &records);
+        for (result, written) in results.into_iter().zip(written) {
+            let _ = written.send(result.err().map(|e| e.to_string()));
+        }
     });
 }
 

@@ -16,7 +16,7 @@ mod recovery;
 pub mod retention;
 
 pub use applied::{APPLIED_FILE, applied_bytes, read_applied, read_applied_reusing, write_applied};
-pub use atomic::write_atomic;
+pub use atomic::{write_atomic, write_atomic_all};
 pub use lock::{LOCK_FILE, LockError, StateLock};
 pub use recovery::{Recovery, recover};
 

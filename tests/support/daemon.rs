@@ -539,7 +539,7 @@ impl Daemon {
 }
 
 /// Direct children of `pid` (from /proc).
-fn children_of(pid: u32) -> Vec<u32> {
+pub fn children_of(pid: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
