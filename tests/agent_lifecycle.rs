@@ -56,14 +56,7 @@ fn kill_9_during_a_run_is_marked_interrupted_at_the_next_start() {
     );
     let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
     let r = read_json(&path).expect("record");
-    assert_eq!(r["status"], "interrupted", "{r}");
-    assert!(
-        r["reason"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("crash or kill"),
-        "{r}"
-    );
+    assert_interrupted_by_crash(&r, "long");
     assert!(r["endedAt"].is_string(), "{r}");
     let last = &d.job("long").expect("job")["lastRun"];
     assert_eq!(last["status"], "interrupted", "{last}");
@@ -136,14 +129,7 @@ fn kill_9_during_a_burst_of_same_second_fires_leaves_every_collecting_run_record
             .join("runs")
             .join(format!("{id}.json"));
         let r = read_json(&path).expect("record");
-        assert_eq!(r["status"], "interrupted", "{job}/{id}: {r}");
-        assert!(
-            r["reason"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("crash or kill"),
-            "{r}"
-        );
+        assert_interrupted_by_crash(&r, &format!("{job}/{id}"));
     }
     for job in &names {
         let runs = dd.state.join("jobs").join(job).join("runs");
@@ -556,4 +542,16 @@ fn one_jobs_broken_runs_dir_at_start_does_not_keep_the_agent_down() {
         }
     });
     assert!(body.contains("cannot write run records"), "{body}");
+}
+
+/// A run record the restart marked `interrupted` because the agent was killed during it.
+fn assert_interrupted_by_crash(record: &serde_json::Value, what: &str) {
+    assert_eq!(record["status"], "interrupted", "{what}: {record}");
+    assert!(
+        record["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("crash or kill"),
+        "{what}: {record}"
+    );
 }

@@ -134,69 +134,120 @@ mod tests {
         previous_match(&parse_expr(expr).unwrap().fields, at(from), inclusive)
     }
 
+    /// Forward (`next`) or backward search cases: expression, start, inclusive, expected match.
+    type Case = (&'static str, &'static str, bool, &'static str);
+
+    fn check(cases: &[Case], forward: bool) {
+        for &(expr, from, inclusive, expected) in cases {
+            let found = if forward {
+                next(expr, from, inclusive)
+            } else {
+                previous(expr, from, inclusive)
+            };
+            assert_eq!(
+                found,
+                Some(at(expected)),
+                "{expr:?} from {from} (inclusive {inclusive}, forward {forward})"
+            );
+        }
+    }
+
     #[test]
     fn inclusive_decides_whether_the_starting_minute_matches() {
-        let hourly = "0 * * * *";
-        assert_eq!(
-            next(hourly, "2026-03-01 10:00:00", true),
-            Some(at("2026-03-01 10:00:00"))
+        let from = "2026-03-01 10:00:00";
+        check(
+            &[
+                ("0 * * * *", from, true, "2026-03-01 10:00:00"),
+                ("0 * * * *", from, false, "2026-03-01 11:00:00"),
+            ],
+            true,
         );
-        assert_eq!(
-            next(hourly, "2026-03-01 10:00:00", false),
-            Some(at("2026-03-01 11:00:00"))
-        );
-        assert_eq!(
-            previous(hourly, "2026-03-01 10:00:00", true),
-            Some(at("2026-03-01 10:00:00"))
-        );
-        assert_eq!(
-            previous(hourly, "2026-03-01 10:00:00", false),
-            Some(at("2026-03-01 09:00:00"))
+        check(
+            &[
+                ("0 * * * *", from, true, "2026-03-01 10:00:00"),
+                ("0 * * * *", from, false, "2026-03-01 09:00:00"),
+            ],
+            false,
         );
     }
 
     #[test]
     fn sub_second_part_is_dropped_first_as_croner_does() {
-        let hourly = "0 * * * *";
-        assert_eq!(
-            next(hourly, "2026-03-01 10:00:00.5", true),
-            Some(at("2026-03-01 10:00:00"))
+        check(
+            &[
+                (
+                    "0 * * * *",
+                    "2026-03-01 10:00:00.5",
+                    true,
+                    "2026-03-01 10:00:00",
+                ),
+                (
+                    "0 * * * *",
+                    "2026-03-01 09:59:59.5",
+                    false,
+                    "2026-03-01 10:00:00",
+                ),
+                (
+                    "0 * * * *",
+                    "2026-03-01 10:00:30",
+                    true,
+                    "2026-03-01 11:00:00",
+                ),
+            ],
+            true,
         );
-        assert_eq!(
-            next(hourly, "2026-03-01 09:59:59.5", false),
-            Some(at("2026-03-01 10:00:00"))
-        );
-        assert_eq!(
-            next(hourly, "2026-03-01 10:00:30", true),
-            Some(at("2026-03-01 11:00:00"))
-        );
-        assert_eq!(
-            previous(hourly, "2026-03-01 10:00:30", false),
-            Some(at("2026-03-01 10:00:00"))
+        check(
+            &[(
+                "0 * * * *",
+                "2026-03-01 10:00:30",
+                false,
+                "2026-03-01 10:00:00",
+            )],
+            false,
         );
     }
 
     #[test]
     fn crosses_months_years_and_leap_days() {
-        assert_eq!(
-            next("0 0 29 2 *", "2025-03-01 00:00:00", false),
-            Some(at("2028-02-29 00:00:00"))
+        check(
+            &[
+                (
+                    "0 0 29 2 *",
+                    "2025-03-01 00:00:00",
+                    false,
+                    "2028-02-29 00:00:00",
+                ),
+                (
+                    "0 0 29 2 *",
+                    "2096-03-01 00:00:00",
+                    false,
+                    "2104-02-29 00:00:00",
+                ),
+                (
+                    "59 23 31 12 *",
+                    "2026-12-31 23:59:00",
+                    false,
+                    "2027-12-31 23:59:00",
+                ),
+            ],
+            true,
         );
-        assert_eq!(
-            next("0 0 29 2 *", "2096-03-01 00:00:00", false),
-            Some(at("2104-02-29 00:00:00"))
-        );
-        assert_eq!(
-            previous("0 0 29 2 *", "2104-02-28 00:00:00", false),
-            Some(at("2096-02-29 00:00:00"))
-        );
-        assert_eq!(
-            next("59 23 31 12 *", "2026-12-31 23:59:00", false),
-            Some(at("2027-12-31 23:59:00"))
-        );
-        assert_eq!(
-            previous("0 0 1 1 *", "2027-01-01 00:00:00", false),
-            Some(at("2026-01-01 00:00:00"))
+        check(
+            &[
+                (
+                    "0 0 29 2 *",
+                    "2104-02-28 00:00:00",
+                    false,
+                    "2096-02-29 00:00:00",
+                ),
+                (
+                    "0 0 1 1 *",
+                    "2027-01-01 00:00:00",
+                    false,
+                    "2026-01-01 00:00:00",
+                ),
+            ],
+            false,
         );
     }
 
