@@ -197,7 +197,8 @@ pub async fn apply_retention(state_dir: &Path, job: &Job, now: DateTime<Utc>) {
 pub struct Starting {
     spec: RunSpec,
     started_at: DateTime<Utc>,
-    written: oneshot::Sender<Option<String>>,
+    /// The record as written, and why it could not be written if so.
+    written: oneshot::Sender<(RunRecord, Option<String>)>,
 }
 
 /// Starts the run in a task, dated now (`startedAt`: the agent has started the run; its first
@@ -223,10 +224,10 @@ pub fn spawn(
     };
     tokio::spawn(async move {
         tracing::info!(job = %spec.job.name, run = %spec.run_id, trigger = ?spec.trigger, "run started");
-        let running = new_record(&spec, &env.host, RunStatus::Running, started_at);
-        let persist_error = on_disk
-            .await
-            .unwrap_or_else(|_| Some("the record writer stopped".into()));
+        let (running, persist_error) = on_disk.await.unwrap_or_else(|_| {
+            let running = new_record(&spec, &env.host, RunStatus::Running, started_at);
+            (running, Some("the record writer stopped".into()))
+        });
         let job = spec.job.clone();
         let (record, persist_error) = carry_out(spec, &env, cancel, running, persist_error).await;
         // Counted before the control loop hears of the end, so a shutdown that sees no run
@@ -259,8 +260,8 @@ pub fn write_running(env: Arc<RunEnv>, starting: Vec<Starting>) {
             })
             .unzip();
         let results = records::write_records(&env.state_dir, &records);
-        for (result, written) in results.into_iter().zip(written) {
-            let _ = written.send(result.err().map(|e| e.to_string()));
+        for ((record, result), written) in records.into_iter().zip(results).zip(written) {
+            let _ = written.send((record, result.err().map(|e| e.to_string())));
         }
     });
 }

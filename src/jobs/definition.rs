@@ -34,11 +34,6 @@ impl Definition {
         serde_json::from_str(self.as_str()).unwrap_or(Value::Null)
     }
 
-    /// The field at `pointer` (RFC 6901, e.g. `/spec/schedule`), parsed on each call.
-    pub fn pointer(&self, pointer: &str) -> Option<Value> {
-        self.value().pointer(pointer).cloned()
-    }
-
     /// Hex sha256 of the compact text: the job's spec hash.
     pub fn hash(&self) -> String {
         sha256_hex(self.as_str().as_bytes())
@@ -85,8 +80,11 @@ mod tests {
             r#"{"spec":{"schedule":"0 * * * *","timeZone":"UTC"},"labels":{}}"#
         );
         assert_eq!(def.value(), value);
-        assert_eq!(def.pointer("/spec/schedule"), Some(json!("0 * * * *")));
-        assert_eq!(def.pointer("/spec/missing"), None);
+        assert_eq!(
+            def.value().pointer("/spec/schedule"),
+            Some(&json!("0 * * * *"))
+        );
+        assert_eq!(def.value().pointer("/spec/missing"), None);
     }
 
     #[test]

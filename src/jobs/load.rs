@@ -371,8 +371,7 @@ pub fn rebuild_applied(
     spec_hash: &str,
     ctx: &Context,
 ) -> Result<Job, RebuildError> {
-    let definition = definition.value();
-    let definition = &definition;
+    let definition = &definition.value();
     let spec = definition
         .get("spec")
         .ok_or_else(|| RebuildError::Invalid("no `spec`".into()))?;
