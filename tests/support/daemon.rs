@@ -525,6 +525,12 @@ impl Daemon {
         let Some(mut child) = self.child.take() else {
             return;
         };
+        // Stopped first, so that no child is forked between listing the children and the kill
+        // (a child that escapes holds the state lock until it execs or dies).
+        if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+            // SAFETY: kill(2) on our own child, not yet reaped.
+            unsafe { libc::kill(pid, libc::SIGSTOP) };
+        }
         let orphans = children_of(child.id());
         let _ = child.kill();
         let _ = child.wait();
