@@ -15,7 +15,7 @@ mod validate;
 mod view;
 
 pub use cache::FileCache;
-pub use definition::Definition;
+pub use definition::{CompactJson, Definition};
 pub use discover::{Ignored, ignore_reason};
 pub use load::{FileReport, MAX_FILE_BYTES, RebuildError, rebuild_applied};
 pub use model::JobDocument;

@@ -4,6 +4,7 @@
 //! than one field, the agent settings or other files live in `validate`.
 
 use super::defaults;
+use super::definition::CompactJson;
 use super::secret::SecretRef;
 use super::units::{ByteSize, HumanDuration};
 use schemars::JsonSchema;
@@ -158,7 +159,7 @@ pub struct Collect {
     pub specs: Vec<String>,
     /// An inline troubleshoot SupportBundle `spec:` body (collectors, hostCollectors, analyzers, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub support_bundle: Option<serde_json::Value>,
+    pub support_bundle: Option<CompactJson>,
     /// Namespaces for cluster collection (empty: all that the agent may read).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub namespaces: Vec<String>,
