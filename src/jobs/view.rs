@@ -19,8 +19,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Default)]
 pub struct DirView {
     files: BTreeMap<PathBuf, FileReport>,
-    /// Job name → the files whose reports name it (more than one: a clash).
-    owners: HashMap<String, BTreeSet<PathBuf>>,
+    /// Job name → the files whose reports name it, sorted (more than one: a clash). A `Vec`,
+    /// as nearly every name has one file: a one-entry `BTreeSet` allocates a node for eleven.
+    owners: HashMap<String, Vec<PathBuf>>,
     ignored: BTreeMap<PathBuf, &'static str>,
     /// Spec files that jobs reference (a superset until the next whole pass).
     spec_files: std::collections::HashSet<PathBuf>,
@@ -84,10 +85,10 @@ impl DirView {
 
     fn insert(&mut self, report: FileReport) {
         for name in &report.job_names {
-            self.owners
-                .entry(name.clone())
-                .or_default()
-                .insert(report.path.clone());
+            let files = self.owners.entry(name.clone()).or_default();
+            if let Err(at) = files.binary_search(&report.path) {
+                files.insert(at, report.path.clone());
+            }
         }
         self.files.insert(report.path.clone(), report);
     }
@@ -95,9 +96,9 @@ impl DirView {
     fn remove(&mut self, path: &Path) -> Option<FileReport> {
         let report = self.files.remove(path)?;
         for name in &report.job_names {
-            if let Some(set) = self.owners.get_mut(name) {
-                set.remove(path);
-                if set.is_empty() {
+            if let Some(files) = self.owners.get_mut(name) {
+                files.retain(|f| f != path);
+                if files.is_empty() {
                     self.owners.remove(name);
                 }
             }
