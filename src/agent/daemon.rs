@@ -6,7 +6,7 @@ use super::control::{Control, ReloadCause, ReloadOutcome, TriggerAccepted, Trigg
 use super::executor::{self, RunSpec};
 use super::metrics::{JobLabel, Metrics, ResultLabel, StateLabel, StatusLabel};
 use super::scheduler::Scheduler;
-use super::status::{JobStatus, LastRun, RejectedFile, ReloadInfo, StatusSnapshot};
+use super::status::{LastRun, LiveJob, Published, RejectedFile, ReloadInfo, StatusSnapshot};
 use super::timing::{Slot, Timing};
 use super::watcher;
 use crate::jobs::{self, Context, Job};
@@ -55,7 +55,7 @@ pub struct Daemon {
     options: AgentOptions,
     ctx: Context,
     metrics: Arc<Metrics>,
-    status_tx: watch::Sender<Arc<StatusSnapshot>>,
+    status_tx: watch::Sender<Arc<Published>>,
     tx: mpsc::Sender<Control>,
     applied: Applied,
     /// Reports of unchanged job files, so a reload reads only what changed.
@@ -93,7 +93,7 @@ impl Daemon {
         options: AgentOptions,
         applied: Applied,
         metrics: Arc<Metrics>,
-        status_tx: watch::Sender<Arc<StatusSnapshot>>,
+        status_tx: watch::Sender<Arc<Published>>,
         tx: mpsc::Sender<Control>,
         watching: bool,
         pending: watcher::Pending,
@@ -1107,16 +1107,12 @@ impl Daemon {
         let jobs = self
             .jobs
             .values()
-            .map(|job| JobStatus {
-                name: job.name.clone(),
-                schedule: job.schedule.expression().to_string(),
-                time_zone: job.time_zone.clone(),
-                suspended: job.document.spec.suspend,
+            .map(|job| LiveJob {
                 next_run: self.scheduler.next_of(&job.name).map(|s| s.at),
                 running: running.remove(job.name.as_str()).unwrap_or_default(),
                 last_run: self.last_runs.get(&job.name).cloned(),
-                source: job.source.file.clone(),
                 stale: rejected.contains(job.source.file.as_path()),
+                job: Arc::clone(job),
             })
             .collect();
         let mut problems = Vec::new();
@@ -1129,7 +1125,7 @@ impl Daemon {
         if self.shutting_down {
             problems.push("shutting down".to_string());
         }
-        let snapshot = StatusSnapshot {
+        let agent = StatusSnapshot {
             pid: std::process::id(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             jobs_dir: self.options.settings.jobs_dir.clone(),
@@ -1137,12 +1133,13 @@ impl Daemon {
             ready: problems.is_empty(),
             problems,
             last_reload: self.last_reload.clone(),
-            jobs,
+            jobs: Vec::new(),
             rejected_files: self.rejected.clone(),
             queued_runs: self.queue.len(),
             watching: self.watching,
         };
-        self.status_tx.send_replace(Arc::new(snapshot));
+        self.status_tx
+            .send_replace(Arc::new(Published { agent, jobs }));
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::control::{Control, ReloadCause, ReloadOutcome, TriggerRefused};
 use super::metrics::Metrics;
-use super::status::StatusSnapshot;
+use super::status::{Published, StatusSnapshot};
 use crate::state::records;
 use axum::Router;
 use axum::extract::{Path as UrlPath, Query, State};
@@ -20,7 +20,7 @@ pub struct Shared {
     /// The control loop.
     pub control: mpsc::Sender<Control>,
     /// The latest status.
-    pub status: watch::Receiver<Arc<StatusSnapshot>>,
+    pub status: watch::Receiver<Arc<Published>>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// State directory (run history is read from the records).
@@ -56,9 +56,10 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(s): State<Shared>) -> Response {
-    let snapshot = s.status.borrow().clone();
-    let body = serde_json::json!({"ready": snapshot.ready, "problems": snapshot.problems});
-    let code = if snapshot.ready {
+    let published = Arc::clone(&s.status.borrow());
+    let agent = &published.agent;
+    let body = serde_json::json!({"ready": agent.ready, "problems": agent.problems});
+    let code = if agent.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -67,7 +68,8 @@ async fn readyz(State(s): State<Shared>) -> Response {
 }
 
 async fn status(State(s): State<Shared>) -> Json<StatusSnapshot> {
-    Json(StatusSnapshot::clone(&s.status.borrow()))
+    let published = Arc::clone(&s.status.borrow());
+    Json(published.snapshot())
 }
 
 #[derive(Deserialize)]

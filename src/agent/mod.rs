@@ -120,7 +120,7 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
         })?;
     let (tx, rx) = mpsc::channel(4096);
     let metrics = Arc::new(metrics::Metrics::new());
-    let (status_tx, status_rx) = watch::channel(Arc::new(StatusSnapshot::default()));
+    let (status_tx, status_rx) = watch::channel(Arc::new(status::Published::default()));
     signals::spawn(tx.clone()).map_err(AgentError::Signals)?;
     let pending = watcher::Pending::default();
     let watching = watcher::spawn(
