@@ -5,11 +5,13 @@
 //! and validating every file took seconds per reload; a file whose identity and timestamps are
 //! unchanged gives the same report, so it is taken from here instead.
 
+use super::Job;
 use super::load::FileReport;
 use super::validate::Context;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A file modified this recently is read again next time: on file systems with coarse
 /// timestamps, a second write within the same tick could leave size and times unchanged.
@@ -40,9 +42,12 @@ impl Stamp {
 }
 
 /// Reports of unchanged files, by path.
+///
+/// Only reports without diagnostics are remembered, whose job names are their jobs' names (see
+/// [`depends_on_file_only`]), so an entry keeps just the jobs: the report is rebuilt from them.
 #[derive(Debug, Default)]
 pub struct FileCache {
-    entries: HashMap<PathBuf, (Stamp, FileReport)>,
+    entries: HashMap<PathBuf, (Stamp, Vec<Arc<Job>>)>,
 }
 
 impl FileCache {
@@ -55,7 +60,14 @@ impl FileCache {
         for (i, path) in paths.iter().enumerate() {
             let stamp = Stamp::of(path);
             match (stamp, self.entries.get(path)) {
-                (Some(s), Some((cached, report))) if *cached == s => out[i] = Some(report.clone()),
+                (Some(s), Some((cached, jobs))) if *cached == s => {
+                    out[i] = Some(FileReport {
+                        path: path.clone(),
+                        job_names: jobs.iter().map(|j| j.name.clone()).collect(),
+                        jobs: jobs.clone(),
+                        diagnostics: Vec::new(),
+                    });
+                }
                 _ => {
                     misses.push(path.clone());
                     stamps.push((i, stamp));
@@ -74,7 +86,8 @@ impl FileCache {
                         && read_at - stamp.mtime_ns.max(stamp.ctime_ns) > RACY_NANOS
                         && depends_on_file_only(&report) =>
                 {
-                    self.entries.insert(path.clone(), (stamp, report.clone()));
+                    self.entries
+                        .insert(path.clone(), (stamp, report.jobs.clone()));
                 }
                 _ => {
                     self.entries.remove(path);
@@ -102,10 +115,15 @@ impl FileCache {
 /// Whether the report is a function of the file's bytes (and the agent's fixed settings):
 /// no diagnostics (errors and warnings can be about other files, such as a missing spec or
 /// secret file), no referenced spec files (they change on their own), and no upload or notify
-/// targets (their secret references are checked against files and the environment).
+/// targets (their secret references are checked against files and the environment). Its job
+/// names must also be its jobs' names, as [`FileCache::load_all`] rebuilds them from the jobs.
 fn depends_on_file_only(report: &FileReport) -> bool {
     report.diagnostics.is_empty()
         && !report.jobs.is_empty()
+        && report
+            .job_names
+            .iter()
+            .eq(report.jobs.iter().map(|j| &j.name))
         && report.jobs.iter().all(|j| {
             j.spec_files.is_empty()
                 && j.document.spec.upload.is_empty()
@@ -122,7 +140,6 @@ fn now_ns() -> i128 {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::sync::Arc;
 
     const JOB: &str = "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {name: a}\nspec:\n  schedule: \"0 2 * * *\"\n  collect: {supportBundle: {hostCollectors: [{memory: {}}]}}\n";
 
@@ -223,6 +240,38 @@ pub(crate) mod tests {
         assert!(
             Arc::ptr_eq(&second.jobs[0], &first.jobs[0]),
             "the same job, shared"
+        );
+    }
+
+    #[test]
+    fn a_remembered_report_is_the_report_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("two.yaml");
+        let text = format!("{}---\n{JOB}", JOB.replace("{name: a}", "{name: b}"));
+        std::fs::write(&path, text).expect("write");
+        age(&path);
+        std::thread::sleep(std::time::Duration::from_nanos(
+            RACY_NANOS as u64 + 100_000_000,
+        ));
+        let mut cache = FileCache::default();
+        let first = cache
+            .load_all(std::slice::from_ref(&path), &ctx())
+            .remove(0);
+        assert!(cache.entries.contains_key(&path), "remembered");
+        let second = cache
+            .load_all(std::slice::from_ref(&path), &ctx())
+            .remove(0);
+        assert_eq!(second.path, first.path);
+        assert_eq!(first.job_names, ["b", "a"], "file order");
+        assert_eq!(second.job_names, first.job_names);
+        assert!(second.diagnostics.is_empty());
+        assert!(
+            second
+                .jobs
+                .iter()
+                .zip(&first.jobs)
+                .all(|(x, y)| Arc::ptr_eq(x, y))
+                && second.jobs.len() == 2
         );
     }
 
