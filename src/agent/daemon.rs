@@ -343,11 +343,7 @@ impl Daemon {
         self.apply_plan(&partial.desired, &plan, now, false);
         self.write_applied_if(&plan, &partial.desired, now, false)
             .await;
-        self.files_metrics(
-            view.files().filter(|f| !f.is_rejected()).count(),
-            view.ignored_count(),
-            &plan,
-        );
+        self.files_metrics(view.accepted_count(), view.ignored_count(), &plan);
         self.view = (!blocked).then_some(view);
         let read = format!("{} changed entries", changed.len());
         Ok(self.finish_reload(cause, now, plan, &read))
