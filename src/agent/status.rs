@@ -158,3 +158,63 @@ impl Published {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::{Context, load_paths};
+
+    #[test]
+    fn a_live_job_shows_the_job_and_its_state() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.yaml");
+        std::fs::write(
+            &path,
+            "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {name: a}\nspec:\n  schedule: \"0 2 * * *\"\n  timeZone: Europe/Berlin\n  suspend: true\n  collect: {supportBundle: {hostCollectors: [{memory: {}}]}}\n",
+        )
+        .expect("write");
+        let ctx = Context {
+            default_time_zone: "UTC".into(),
+        };
+        let job = Arc::clone(&load_paths(&[path.clone()], &ctx).jobs["a"]);
+        let at: DateTime<Utc> = "2026-11-28T01:00:00Z".parse().expect("time");
+        let last = LastRun {
+            run_id: "r1".into(),
+            status: RunStatus::Succeeded,
+            started_at: at,
+            ended_at: Some(at),
+        };
+        let live = LiveJob {
+            job,
+            next_run: Some(at),
+            running: vec!["r2".into()],
+            last_run: Some(last.clone()),
+            stale: true,
+        };
+        let published = Published {
+            agent: StatusSnapshot {
+                pid: 7,
+                ready: true,
+                ..StatusSnapshot::default()
+            },
+            jobs: vec![live],
+        };
+        let snapshot = published.snapshot();
+        assert_eq!(snapshot.pid, 7);
+        assert!(snapshot.ready);
+        assert_eq!(
+            snapshot.jobs,
+            [JobStatus {
+                name: "a".into(),
+                schedule: "0 2 * * *".into(),
+                time_zone: "Europe/Berlin".into(),
+                suspended: true,
+                next_run: Some(at),
+                running: vec!["r2".into()],
+                last_run: Some(last),
+                source: path,
+                stale: true,
+            }]
+        );
+    }
+}
