@@ -176,7 +176,7 @@ mod tests {
         let ctx = Context {
             default_time_zone: "UTC".into(),
         };
-        let job = Arc::clone(&load_paths(&[path.clone()], &ctx).jobs["a"]);
+        let job = Arc::clone(&load_paths(std::slice::from_ref(&path), &ctx).jobs["a"]);
         let at: DateTime<Utc> = "2026-11-28T01:00:00Z".parse().expect("time");
         let last = LastRun {
             run_id: "r1".into(),
