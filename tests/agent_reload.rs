@@ -18,16 +18,7 @@ const RELOADS_OK: &str = "troubleshoot_scheduler_config_reloads_total{result=\"s
 
 /// Waits (2 s) until job `name` is in status and `check` accepts it.
 fn wait_job(d: &Daemon, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    wait_until(APPLY, &format!("{name}: {what}"), || {
-        let status = d.status();
-        let job = status["jobs"]
-            .as_array()
-            .and_then(|jobs| jobs.iter().find(|j| j["name"] == name).cloned());
-        match job {
-            Some(job) if check(&job) => Ok(job),
-            _ => Err(status.to_string()),
-        }
-    })
+    d.wait_job(name, what, APPLY, check)
 }
 
 fn wait_gone(d: &Daemon, name: &str) {

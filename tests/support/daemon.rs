@@ -404,6 +404,28 @@ impl Daemon {
             .and_then(|jobs| jobs.iter().find(|j| j["name"] == name).cloned())
     }
 
+    /// Waits up to `timeout` until job `name` is in status and `check` accepts it. The status
+    /// is published after the agent's pass over due timers, so a record that pass wrote can be
+    /// on disk a moment before the status shows the pass.
+    pub fn wait_job(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        wait_until(timeout, &format!("{name}: {what}"), || {
+            let status = self.status();
+            let job = status["jobs"]
+                .as_array()
+                .and_then(|jobs| jobs.iter().find(|j| j["name"] == name).cloned());
+            match job {
+                Some(job) if check(&job) => Ok(job),
+                _ => Err(status.to_string()),
+            }
+        })
+    }
+
     /// Run records of a job through the API, newest first.
     pub fn runs(&self, job: &str) -> Vec<Value> {
         let r = self.get(&format!("/api/v1/jobs/{job}/runs?limit=1000"));
