@@ -765,7 +765,9 @@ impl Daemon {
             let env = Arc::new(self.run_env());
             let starting = batch
                 .into_iter()
-                .map(|(spec, cancel)| self.spawn_run(spec, Arc::clone(&env), cancel))
+                .map(|(spec, cancel)| {
+                    executor::spawn(spec, Arc::clone(&env), cancel, self.tx.clone())
+                })
                 .collect();
             executor::write_running(env, starting);
         }
@@ -885,19 +887,10 @@ impl Daemon {
             Some(batch) => batch.push((spec, cancel)),
             None => {
                 let env = Arc::new(self.run_env());
-                let starting = self.spawn_run(spec, Arc::clone(&env), cancel);
+                let starting = executor::spawn(spec, Arc::clone(&env), cancel, self.tx.clone());
                 executor::write_running(env, vec![starting]);
             }
         }
-    }
-
-    fn spawn_run(
-        &self,
-        spec: RunSpec,
-        env: Arc<executor::RunEnv>,
-        cancel: Cancel,
-    ) -> executor::Starting {
-        executor::spawn(spec, env, cancel, self.tx.clone())
     }
 
     async fn trigger(&mut self, name: &str) -> Result<TriggerAccepted, TriggerRefused> {

@@ -399,9 +399,7 @@ impl Daemon {
 
     /// One job of the status, if it is there.
     pub fn job(&self, name: &str) -> Option<Value> {
-        self.status()["jobs"]
-            .as_array()
-            .and_then(|jobs| jobs.iter().find(|j| j["name"] == name).cloned())
+        job_in(&self.status(), name)
     }
 
     /// Waits up to `timeout` until job `name` is in status and `check` accepts it. The status
@@ -416,10 +414,7 @@ impl Daemon {
     ) -> Value {
         wait_until(timeout, &format!("{name}: {what}"), || {
             let status = self.status();
-            let job = status["jobs"]
-                .as_array()
-                .and_then(|jobs| jobs.iter().find(|j| j["name"] == name).cloned());
-            match job {
+            match job_in(&status, name) {
                 Some(job) if check(&job) => Ok(job),
                 _ => Err(status.to_string()),
             }
@@ -564,6 +559,13 @@ impl Daemon {
             }
         }
     }
+}
+
+/// Job `name` in a status document.
+fn job_in(status: &Value, name: &str) -> Option<Value> {
+    status["jobs"]
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|j| j["name"] == name).cloned())
 }
 
 /// Direct children of `pid` (from /proc).

@@ -139,9 +139,7 @@ impl TroubleshootSpec {
             list.retain(|_| keep.next().unwrap_or(true));
         }
     }
-}
 
-impl TroubleshootSpec {
     /// Releases the lists' spare capacity: the agent keeps every job's spec for as long as it
     /// runs, and merging one entry leaves room for four.
     pub fn shrink_to_fit(&mut self) {
