@@ -9,6 +9,7 @@ mod definition;
 mod discover;
 mod load;
 pub mod model;
+mod salvage;
 mod secret;
 pub mod units;
 mod validate;
