@@ -49,7 +49,19 @@ impl FileReport {
 
 /// Reads and validates the job file at `path`.
 pub fn load_file(path: &Path, ctx: &Context, cache: &mut LoadCache) -> FileReport {
-    let text = match read_text(path) {
+    load_file_as(path, path, ctx, cache)
+}
+
+/// Reads the job file `content` and validates it as if it stood at `path`: reports name `path`
+/// and relative spec paths resolve from its directory (`validate --as`, for the temp file
+/// Ansible and Puppet validate before they put it in place).
+pub fn load_file_as(
+    path: &Path,
+    content: &Path,
+    ctx: &Context,
+    cache: &mut LoadCache,
+) -> FileReport {
+    let text = match read_text(content) {
         Ok(text) => text,
         Err(d) => return FileReport::failed(path, *d),
     };
