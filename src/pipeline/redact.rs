@@ -232,10 +232,10 @@ pub struct RedactionPlan {
     pub enabled: bool,
     /// `redact.tokenize`.
     pub tokenize: bool,
-    /// How many built-in redactors run (troubleshoot's defaults, plus the agent extras).
-    pub defaults: usize,
-    /// How many of those are agent extras (0 with `redact.defaults: upstream`).
-    pub extras: usize,
+    /// How many of troubleshoot's default redactors run.
+    pub troubleshoot_defaults: usize,
+    /// How many agent extras run on top (0 with `redact.defaults: upstream`).
+    pub agent_extras: usize,
     /// Names of the job's own redactors, in order.
     pub custom: Vec<String>,
 }
@@ -246,12 +246,9 @@ impl RedactionPlan {
         if !self.enabled {
             return "off (redact.enabled: false)".to_string();
         }
-        let mut s = format!(
-            "troubleshoot defaults ({})",
-            self.defaults.saturating_sub(self.extras)
-        );
-        if self.extras > 0 {
-            s.push_str(&format!(" + agent extras ({})", self.extras));
+        let mut s = format!("troubleshoot defaults ({})", self.troubleshoot_defaults);
+        if self.agent_extras > 0 {
+            s.push_str(&format!(" + agent extras ({})", self.agent_extras));
         }
         for c in &self.custom {
             s.push_str(" + ");
@@ -275,12 +272,14 @@ pub fn plan(job: &Job) -> RedactionPlan {
     RedactionPlan {
         enabled,
         tokenize: enabled && job.document.spec.redact.tokenize,
-        defaults: if enabled {
-            crate::redact::rules::default_count(set)
+        // `default_count` counts the extras of the extended set too; the text and the JSON
+        // both show the two parts apart, so they cannot be read differently.
+        troubleshoot_defaults: if enabled {
+            crate::redact::rules::default_count(set).saturating_sub(extras)
         } else {
             0
         },
-        extras: if enabled { extras } else { 0 },
+        agent_extras: if enabled { extras } else { 0 },
         custom: if enabled {
             job.collection
                 .redactors
