@@ -10,13 +10,18 @@
 
 mod applied;
 mod atomic;
+mod dir;
 mod lock;
 pub mod records;
 mod recovery;
 pub mod retention;
 
-pub use applied::{APPLIED_FILE, applied_bytes, read_applied, read_applied_reusing, write_applied};
+pub use applied::{
+    APPLIED_FILE, applied_bytes, read_applied, read_applied_reusing, write_applied,
+    write_applied_bytes,
+};
 pub use atomic::{write_atomic, write_atomic_all};
+pub use dir::{Create, DirEntry, EntryKind, StateDir};
 pub use lock::{LOCK_FILE, LockError, StateLock};
 pub use recovery::{Recovery, recover};
 
@@ -33,6 +38,22 @@ pub enum StateError {
         path: PathBuf,
         /// What is wrong with it.
         message: String,
+    },
+    /// A symlink was found inside the state directory, where the agent never follows one.
+    #[error(
+        "{path} is a symlink; the agent never follows symlinks inside its state directory: replace it with a real directory or file (or remove it)"
+    )]
+    Symlink {
+        /// The symlink.
+        path: PathBuf,
+    },
+    /// A path that should be inside the state directory is not.
+    #[error("{path} is not inside the state directory {root}")]
+    Outside {
+        /// The path.
+        path: PathBuf,
+        /// The state directory.
+        root: PathBuf,
     },
     /// Reading or writing failed.
     #[error("{path}: {source}")]
