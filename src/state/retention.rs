@@ -118,6 +118,40 @@ pub fn is_bundle_name(job: &str, name: &str) -> bool {
                 .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
 }
 
+/// Checks that `path` is a regular file directly under some state directory's
+/// `jobs/<job>/bundles/`, reached with no symlink inside that state directory: what an upload may
+/// read (a queue entry naming any other file is refused, not sent).
+pub fn check_bundle_file(path: &Path) -> Result<(), StateError> {
+    let outside = || StateError::Outside {
+        path: path.to_path_buf(),
+        root: PathBuf::from("<state>/jobs/<job>/bundles"),
+    };
+    let bundles = path.parent().ok_or_else(outside)?;
+    let jobs = bundles
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(outside)?;
+    if bundles.file_name() != Some("bundles".as_ref()) || jobs.file_name() != Some("jobs".as_ref())
+    {
+        return Err(outside());
+    }
+    let root = jobs.parent().ok_or_else(outside)?;
+    match StateDir::open(root)?.kind(path)? {
+        Some(EntryKind::File) => Ok(()),
+        Some(EntryKind::Symlink) => Err(StateError::Symlink {
+            path: path.to_path_buf(),
+        }),
+        Some(_) => Err(StateError::Corrupt {
+            path: path.to_path_buf(),
+            message: "not a regular file".into(),
+        }),
+        None => Err(StateError::Io {
+            path: path.to_path_buf(),
+            source: std::io::ErrorKind::NotFound.into(),
+        }),
+    }
+}
+
 /// Whether retention may remove the bundle file a record names: a regular file directly under
 /// the job's own `bundles/`, named like the job's archives, reached with no symlink. Anything
 /// else is logged and left alone.
@@ -400,5 +434,31 @@ mod tests {
         for day in 1..=3 {
             assert!(outside.join(bundle_file(day)).exists());
         }
+    }
+
+    #[test]
+    fn only_a_real_bundle_file_under_bundles_passes_the_upload_check() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let state = tmp.path().join("state");
+        let outside = tmp.path().join("outside");
+        let bundles = bundles_dir(&state, "a");
+        std::fs::create_dir_all(&bundles).expect("mkdir");
+        std::fs::create_dir_all(&outside).expect("mkdir");
+        std::fs::write(bundles.join(bundle_file(1)), b"x").expect("write");
+        check_bundle_file(&bundles.join(bundle_file(1))).expect("a real bundle");
+        std::fs::write(outside.join("secret"), b"x").expect("write");
+        std::os::unix::fs::symlink(outside.join("secret"), bundles.join(bundle_file(2)))
+            .expect("symlink");
+        let err = check_bundle_file(&bundles.join(bundle_file(2))).expect_err("a symlink");
+        assert!(matches!(err, StateError::Symlink { .. }), "{err}");
+        let err = check_bundle_file(&outside.join("secret")).expect_err("outside");
+        assert!(matches!(err, StateError::Outside { .. }), "{err}");
+        let err = check_bundle_file(&bundles.join(bundle_file(3))).expect_err("missing");
+        assert!(err.is_not_found(), "{err}");
+        std::fs::create_dir_all(records::job_dir(&state, "b")).expect("mkdir");
+        std::os::unix::fs::symlink(&bundles, bundles_dir(&state, "b")).expect("symlink");
+        let err = check_bundle_file(&bundles_dir(&state, "b").join(bundle_file(1)))
+            .expect_err("through a symlinked bundles/");
+        assert!(matches!(err, StateError::Symlink { .. }), "{err}");
     }
 }

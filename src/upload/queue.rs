@@ -317,11 +317,17 @@ pub enum Attempt {
 
 /// One attempt at delivering `entry` (the bundle must still exist), callbacks included.
 pub async fn attempt(entry: &Entry) -> Attempt {
-    if !entry.bundle.is_file() {
-        return Attempt::Failed(format!(
-            "the bundle {} is gone; nothing left to upload",
-            entry.bundle.display()
-        ));
+    // Only a bundle file under the state directory's jobs/<job>/bundles/, reached with no
+    // symlink, is read: a planted entry or link must not send another file anywhere.
+    match crate::state::retention::check_bundle_file(&entry.bundle) {
+        Ok(()) => {}
+        Err(e) if e.is_not_found() => {
+            return Attempt::Failed(format!(
+                "the bundle {} is gone; nothing left to upload",
+                entry.bundle.display()
+            ));
+        }
+        Err(e) => return Attempt::Failed(format!("the bundle is not uploaded: {e}")),
     }
     match super::deliver(&entry.target, &entry.object()).await {
         Ok(delivered) => {
