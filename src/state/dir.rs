@@ -261,6 +261,10 @@ impl StateDir {
     /// component fails, naming it.
     pub fn create_dir_all(&self, path: &Path) -> Result<(), StateError> {
         let rel = self.rel(path)?;
+        // Usually it is there already: one call.
+        if self.open_dir_rel(&rel).is_ok() {
+            return Ok(());
+        }
         let mut dir = self.open_dir_rel(Path::new(""))?;
         let mut prefix = PathBuf::new();
         for c in rel.components() {
