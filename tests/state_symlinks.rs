@@ -295,3 +295,46 @@ fn a_symlinked_upload_queue_is_not_written_through() {
     assert_names_symlink(&stderr(&out), &uploads);
     assert!(s.outside_tree().is_empty(), "{:?}", s.outside_tree());
 }
+
+#[test]
+fn the_agent_does_not_start_over_a_symlinked_jobs_directory() {
+    let s = setup();
+    JobFile::new("web").write(&s.jobs);
+    std::fs::create_dir_all(s.outside.join("web/runs")).expect("mkdir");
+    let planted = s.outside.join("web/runs/20000101T000000Z.json");
+    std::fs::write(&planted, "{}").expect("write");
+    let jobs_link = s.state.join("jobs");
+    symlink(&s.outside, &jobs_link).expect("plant symlink");
+    let out = agent(&s.state)
+        .arg("--config")
+        .arg(&s.config)
+        .arg("--jobs-dir")
+        .arg(&s.jobs)
+        .args(["--listen", "127.0.0.1:0", "run"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_names_symlink(&stderr(&out), &jobs_link);
+    // Start-up recovery neither set the unreadable record aside nor rewrote it.
+    assert_eq!(std::fs::read_to_string(&planted).expect("read"), "{}");
+    assert_eq!(
+        s.outside_tree(),
+        ["web", "web/runs", "web/runs/20000101T000000Z.json"]
+    );
+}
+
+#[test]
+fn a_symlinked_lock_file_stops_a_foreground_run() {
+    let s = setup();
+    JobFile::new("web").write(&s.jobs);
+    let target = s.outside.join("target");
+    std::fs::write(&target, "keep\n").expect("write");
+    let lock = s.state.join("agent.lock");
+    symlink(&target, &lock).expect("plant symlink");
+    let out = s.trigger("web");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_names_symlink(&stderr(&out), &lock);
+    assert_eq!(std::fs::read_to_string(&target).expect("read"), "keep\n");
+    assert!(!s.state.join("jobs").exists(), "nothing ran");
+}
