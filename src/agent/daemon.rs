@@ -548,12 +548,12 @@ impl Daemon {
         // Serialized here, from the state itself; only the write (and its fsync) leaves the loop.
         let dir = self.state_dir().to_path_buf();
         let written = match state::applied_bytes(&dir, &self.applied, now) {
-            Ok(bytes) => tokio::task::spawn_blocking(move || {
-                state::write_atomic(&dir.join(state::APPLIED_FILE), &bytes)
-            })
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string())),
+            Ok(bytes) => {
+                tokio::task::spawn_blocking(move || state::write_applied_bytes(&dir, &bytes))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+            }
             Err(e) => Err(e.to_string()),
         };
         self.state_problem = match written {

@@ -70,7 +70,10 @@ pub fn redact_dir(job: &Job, root: &Path, keys: &TokenKeys) -> Result<serde_json
     let mut value = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
     if let (Some(s), Some(obj)) = (&setup, value.as_object_mut()) {
         let map_path = token_map_path(&keys.state_dir, &job.name, &keys.run_id);
-        obj.insert("tokenization".into(), tokenization_note(s, &map_path));
+        obj.insert(
+            "tokenization".into(),
+            tokenization_note(s, &keys.state_dir, &map_path),
+        );
     }
     Ok(value)
 }
@@ -129,19 +132,15 @@ fn token_setup(ctx: &TokenKeys) -> Result<TokenSetup, String> {
     })
 }
 
-/// Writes the encrypted map to a new 0600 file.
-fn write_map(path: &Path, bytes: &[u8]) -> Result<(), String> {
+/// Writes the encrypted map to a new 0600 file under the state directory (no symlink followed).
+fn write_map(state_dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use crate::state::{Create, StateDir};
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    let state = StateDir::open(state_dir).map_err(|e| e.to_string())?;
     if let Some(dir) = path.parent() {
-        crate::state::ensure_private_dir(dir).map_err(|e| e.to_string())?;
+        state.create_dir_all(dir).map_err(|e| e.to_string())?;
     }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut f = state.create(path, Create::New).map_err(|e| e.to_string())?;
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
         .map_err(|e| format!("{}: {e}", path.display()))
@@ -185,7 +184,7 @@ pub async fn redact(job: &Job, root: &Path, ctx: &RunContext) -> Redacted {
 }
 
 /// Writes the encrypted map when a map key is set, and says in the record what happened.
-fn tokenization_note(s: &TokenSetup, map_path: &Path) -> serde_json::Value {
+fn tokenization_note(s: &TokenSetup, state_dir: &Path, map_path: &Path) -> serde_json::Value {
     let map = s.tokenizer.map();
     let mut note = serde_json::json!({
         "tokens": map.len(),
@@ -198,7 +197,7 @@ fn tokenization_note(s: &TokenSetup, map_path: &Path) -> serde_json::Value {
         ),
         Some(key) => match encrypt_map(&map, key)
             .map_err(|e| e.to_string())
-            .and_then(|bytes| write_map(map_path, &bytes))
+            .and_then(|bytes| write_map(state_dir, map_path, &bytes))
         {
             Ok(()) => (Some(map_path.display().to_string()), None),
             Err(e) => (
