@@ -573,6 +573,17 @@ impl Daemon {
         let successful = plan.rejected.is_empty();
         let summary = plan.summary();
         self.record_reload(cause, now, successful, &summary, read);
+        for rejected in &plan.rejected {
+            // One line per rejected file, with its first error: the journal says what to fix.
+            let first = rejected.errors.first().map(ToString::to_string);
+            warn!(
+                file = %rejected.path.display(),
+                errors = rejected.errors.len(),
+                kept = %rejected.kept.join(","),
+                "job file rejected: {}",
+                first.as_deref().and_then(|e| e.lines().next()).unwrap_or("")
+            );
+        }
         self.last_rejected = plan.rejected.clone();
         ReloadOutcome {
             successful,
@@ -932,10 +943,20 @@ impl Daemon {
         {
             self.state_problem = None;
         }
-        info!(job = %record.job, run = %record.run_id, status = record.status.as_str(), reason = record.reason.as_deref().unwrap_or(""), "run finished");
+        let seconds = record.ended_at.map_or(0.0, |end| {
+            (end - record.started_at).num_milliseconds().max(0) as f64 / 1000.0
+        });
+        info!(
+            job = %record.job,
+            run = %record.run_id,
+            status = record.status.as_str(),
+            duration_s = seconds,
+            bundle_bytes = record.bundle.as_ref().map_or(0, |b| b.size),
+            reason = record.reason.as_deref().unwrap_or(""),
+            "run finished"
+        );
         self.count_execution(record.status);
-        if let Some(end) = record.ended_at {
-            let seconds = (end - record.started_at).num_milliseconds().max(0) as f64 / 1000.0;
+        if record.ended_at.is_some() {
             self.metrics.execution_duration.observe(seconds);
         }
         if let Some(bundle) = &record.bundle {

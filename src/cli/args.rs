@@ -31,9 +31,13 @@ pub struct GlobalArgs {
     /// Output format
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
-    /// More logging (-v info, -vv debug); TROUBLESHOOT_AGENT_LOG takes a tracing filter
+    /// More logging (`run` logs info by default, other commands warnings; each -v one level more);
+    /// TROUBLESHOOT_AGENT_LOG takes a tracing filter
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Less logging (each -q one level less)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
 }
 
 /// Output formats.

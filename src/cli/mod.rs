@@ -9,6 +9,7 @@ mod reload;
 mod run;
 mod schema;
 mod status;
+mod style;
 mod tokens;
 mod trigger;
 mod validate;
@@ -31,7 +32,7 @@ pub mod exit {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.global);
+    init_logging(&cli.global, matches!(cli.command, Command::Run(_)));
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Plan(args) => plan::run(&cli.global, args),
@@ -46,7 +47,11 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
+            eprintln!(
+                "{}: {}",
+                style::error_label(style::stderr_colour()),
+                error_chain(&e)
+            );
             ExitCode::from(exit::FAILURE)
         }
     }
@@ -66,19 +71,31 @@ fn error_chain(e: &anyhow::Error) -> String {
     out
 }
 
-fn init_logging(global: &GlobalArgs) {
-    let default = match global.verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
+/// The log level from `-v`/`-q`: the daemon logs its start, reloads, runs and uploads (info) by
+/// default; the other commands only warnings, as their output is the result.
+fn log_level(daemon: bool, verbose: u8, quiet: u8) -> &'static str {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let base: i32 = if daemon { 3 } else { 2 };
+    let level = (base + i32::from(verbose) - i32::from(quiet)).clamp(0, 5);
+    LEVELS[level as usize]
+}
+
+fn init_logging(global: &GlobalArgs, daemon: bool) {
+    let default = log_level(daemon, global.verbose, global.quiet);
     let filter = tracing_subscriber::EnvFilter::try_from_env("TROUBLESHOOT_AGENT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let sink = style::stderr_sink();
+    let colour = style::colour(sink, std::env::var("NO_COLOR").ok().as_deref());
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_ansi(colour)
+        .with_writer(std::io::stderr);
+    // The journal stamps every line itself.
+    let _ = if sink == style::Sink::Journal {
+        builder.without_time().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Settings from `--config`, the environment and the flags.
@@ -129,4 +146,19 @@ fn leak_at_exit<T>(value: T) {
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_level;
+
+    #[test]
+    fn the_daemon_logs_info_by_default_and_commands_warnings() {
+        assert_eq!(log_level(true, 0, 0), "info");
+        assert_eq!(log_level(false, 0, 0), "warn");
+        assert_eq!(log_level(true, 0, 1), "warn");
+        assert_eq!(log_level(false, 1, 0), "info");
+        assert_eq!(log_level(true, 9, 0), "trace");
+        assert_eq!(log_level(false, 0, 9), "off");
+    }
 }

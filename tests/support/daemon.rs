@@ -134,6 +134,7 @@ pub struct DaemonBuilder {
     strict: bool,
     port: Option<u16>,
     env: Vec<(String, String)>,
+    args: Vec<String>,
 }
 
 /// A running agent; killed (SIGKILL) on drop if still alive.
@@ -163,11 +164,18 @@ impl Daemon {
             strict: false,
             port: None,
             env: Vec::new(),
+            args: Vec::new(),
         }
     }
 }
 
 impl DaemonBuilder {
+    /// A global flag before `run` (e.g. `-q`).
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.to_string());
+        self
+    }
+
     /// `--jobs-dir`.
     pub fn jobs(mut self, dir: &Path) -> Self {
         self.jobs = Some(dir.to_path_buf());
@@ -253,7 +261,8 @@ impl DaemonBuilder {
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_troubleshoot-agent"));
         clean_env(&mut cmd);
-        cmd.arg("-v")
+        // `run` logs at info by default: what the tests read in the log.
+        cmd.args(&self.args)
             .arg("--config")
             .arg(&config)
             .arg("--jobs-dir")
