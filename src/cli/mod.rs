@@ -73,12 +73,55 @@ fn init_logging(global: &GlobalArgs) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TROUBLESHOOT_AGENT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let user = std::env::var("TROUBLESHOOT_AGENT_LOG").ok();
+    let filter = tracing_subscriber::EnvFilter::try_new(log_filter(user.as_deref(), default))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_filter(None, default)));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Crates whose debug and trace output dumps requests, signing material or credentials (the AWS
+/// SDK logs the session token in its request dumps, dozens of times per upload at `-vvv`).
+const CREDENTIAL_DUMPING_CRATES: &[&str] = &[
+    "aws_smithy_runtime",
+    "aws_smithy_http",
+    "aws_smithy_types",
+    "aws_sigv4",
+    "aws_config",
+    "aws_runtime",
+    "aws_credential_types",
+    "aws_sdk",
+    "hyper",
+    "reqwest",
+    "h2",
+    "rustls",
+    "tower",
+    "google_cloud",
+    "tonic",
+];
+
+/// The log filter: `TROUBLESHOOT_AGENT_LOG` (else the `-v` level), with the
+/// [`CREDENTIAL_DUMPING_CRATES`] held at `info` however verbose the rest is, unless the variable
+/// names one of them (or a prefix of one) itself: then whoever set it asked for that output.
+fn log_filter(user: Option<&str>, default: &str) -> String {
+    let base = user.map(str::trim).filter(|u| !u.is_empty());
+    let named: Vec<&str> = base
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|d| {
+            let target = d.split(['=', '[']).next().unwrap_or("").trim();
+            (d.contains('=') && !target.is_empty()).then_some(target)
+        })
+        .collect();
+    let mut out = base.unwrap_or(default).to_string();
+    for krate in CREDENTIAL_DUMPING_CRATES {
+        if !named.iter().any(|n| krate.starts_with(n)) {
+            out.push_str(&format!(",{krate}=info"));
+        }
+    }
+    out
 }
 
 /// Settings from `--config`, the environment and the flags.
@@ -129,4 +172,29 @@ fn leak_at_exit<T>(value: T) {
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn credential_dumping_crates_stay_at_info_unless_named() {
+        let f = log_filter(Some("trace"), "warn");
+        assert!(f.starts_with("trace,"), "{f}");
+        assert!(f.contains(",aws_smithy_runtime=info"), "{f}");
+        assert!(f.contains(",hyper=info"), "{f}");
+        let f = log_filter(None, "debug");
+        assert!(
+            f.starts_with("debug,") && f.contains(",aws_sigv4=info"),
+            "{f}"
+        );
+        let f = log_filter(Some("debug,aws_sigv4=trace,hyper=debug"), "warn");
+        assert!(
+            !f.contains("aws_sigv4=info") && !f.contains("hyper=info"),
+            "{f}"
+        );
+        assert!(f.contains("aws_smithy_runtime=info"), "{f}");
+        tracing_subscriber::EnvFilter::try_new(&f).expect("a valid filter");
+    }
 }

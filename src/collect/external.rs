@@ -133,10 +133,12 @@ fn go_duration(d: Duration) -> String {
 pub async fn run(req: &Request, cancel: &CancellationToken) -> Result<Response, ExternalError> {
     let args = arguments(req);
     let program = req.binary.display().to_string();
+    // The clean base plus what the CLI needs to reach a cluster; never the agent's secrets.
+    let env = super::host::env::with_vars(super::host::env::EXTERNAL_ENGINE_VARS);
     let spec = ExecSpec {
         program: &program,
         args: &args,
-        env: None,
+        env: Some(&env),
         cwd: req.output.parent(),
         timeout: Some(req.timeout),
         cap: 16 * 1024 * 1024,

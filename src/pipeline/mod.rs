@@ -10,6 +10,7 @@ mod collect;
 mod disk;
 mod external;
 mod redact;
+mod secrets;
 mod upload;
 
 pub use redact::{

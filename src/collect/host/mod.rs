@@ -3,6 +3,7 @@
 
 mod certificate;
 mod copy;
+pub(crate) mod env;
 mod fio;
 pub(crate) mod http;
 mod journald;

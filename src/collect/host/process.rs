@@ -43,7 +43,8 @@ pub struct ExecSpec<'a> {
     pub program: &'a str,
     /// Its arguments.
     pub args: &'a [String],
-    /// `None` inherits this process's environment; `Some` replaces it entirely.
+    /// The whole environment of the child. `None` is the clean base ([`super::env::base`]): a child
+    /// never inherits the agent's environment, which holds upload secrets.
     pub env: Option<&'a [(String, String)]>,
     /// Working directory.
     pub cwd: Option<&'a Path>,
@@ -99,11 +100,12 @@ pub async fn exec(
         // Dropping the future (e.g. the caller is aborted) must not leave the child running.
         .kill_on_drop(true)
         // A group of its own lets a timeout kill `sh -c` grandchildren that hold the pipes open.
-        .process_group(0);
-    if let Some(env) = spec.env {
-        cmd.env_clear();
-        cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    }
+        .process_group(0)
+        .env_clear();
+    match spec.env {
+        Some(env) => cmd.envs(env.iter().map(|(k, v)| (k, v))),
+        None => cmd.envs(super::env::base()),
+    };
     if let Some(dir) = spec.cwd {
         cmd.current_dir(dir);
     }
