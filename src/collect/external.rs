@@ -28,6 +28,8 @@ pub struct Request {
     pub output: PathBuf,
     /// Kill the CLI after this long.
     pub timeout: Duration,
+    /// Resource limits the CLI process runs under.
+    pub limits: Option<super::host::limits::ChildLimits>,
 }
 
 /// What the CLI produced.
@@ -142,6 +144,7 @@ pub async fn run(req: &Request, cancel: &CancellationToken) -> Result<Response, 
         cwd: req.output.parent(),
         timeout: Some(req.timeout),
         cap: 16 * 1024 * 1024,
+        limits: req.limits,
     };
     let result = process::exec(&spec, Sink::Mem(Vec::new()), Sink::Mem(Vec::new()), cancel)
         .await
@@ -196,6 +199,7 @@ mod tests {
             redactors: vec!["/etc/r.yaml".into()],
             output: "/state/jobs/x/bundles/x-2025".into(),
             timeout: Duration::from_secs(60),
+            limits: None,
         };
         assert_eq!(
             arguments(&req),

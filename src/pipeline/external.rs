@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 /// Runs the CLI for `job`.
 pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     let started = Instant::now();
+    let limits = super::collect::limits(job, ctx);
+    let limits_record = super::collect::limits_record(limits.as_ref());
     let failed = |reason: String, phases| Outcome {
         status: RunStatus::Failed,
         reason: Some(reason),
@@ -21,6 +23,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         bundle: None,
         analysis: None,
         redaction: None,
+        limits: limits_record.clone(),
         uploads: Vec::new(),
     };
     let binary = match external::locate(ctx.support_bundle_path.as_deref()) {
@@ -86,6 +89,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             .collect(),
         output: bundles.join(&claim.top),
         timeout: job.document.spec.timeout.0,
+        limits: limits.as_ref().map(|p| p.child),
     };
     let result = external::run(&request, cancel.token()).await;
     let _ = std::fs::remove_dir_all(staging_dir(&ctx.state_dir, &job.name, &ctx.run_id));
@@ -114,6 +118,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
                 bundle: None,
                 analysis: None,
                 redaction: None,
+                limits: limits_record.clone(),
                 uploads: Vec::new(),
             };
         }
@@ -225,6 +230,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         bundle,
         analysis: response.analyzer_results,
         redaction: None,
+        limits: limits_record.clone(),
         uploads,
     }
 }

@@ -335,12 +335,13 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), HostError> {
         cwd: Some(&work.0),
         timeout: Some(timeout),
         cap: ctx.opts.run_output_cap,
+        limits: ctx.opts.child_limits(),
     };
     let target = Target {
         dir: "run-host",
         name,
     };
-    run_and_record(ctx, &target, &spec, info).await?;
+    let info = run_and_record(ctx, &target, &spec, info).await?;
     if let Some(dir) = cmd_output {
         let mut dest: Vec<String> = vec!["host-collectors".into(), "run-host".into(), name.into()];
         dest.extend(out_parts);
@@ -350,7 +351,28 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), HostError> {
             tracing::warn!("run {name}: outputDir: {}", notes.join("; "));
         }
     }
-    Ok(())
+    ended_under_limits(ctx, &info)
+}
+
+/// Under resource limits, a command that did not exit 0 is a failed collector in the run record
+/// (its output and info JSON stay in the bundle as upstream writes them): a limit it hit shows
+/// only as a failure of the program (`MemoryError`, `Cannot allocate memory`, a signal), so the
+/// record names the limits that were in force.
+fn ended_under_limits(ctx: &Ctx<'_>, info: &RunInfo) -> Result<(), HostError> {
+    match &ctx.opts.limits {
+        Some(plan) if info.exit_code != "0" && !info.error.starts_with("command timed out") => {
+            Err(HostError::Other(format!(
+                "the command ended with {} under the job's resource limits ({}); it may have hit one",
+                if info.exit_code.is_empty() {
+                    "no exit code".to_string()
+                } else {
+                    format!("exit code {}", info.exit_code)
+                },
+                super::limits::summary(plan)
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
