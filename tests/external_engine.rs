@@ -176,3 +176,61 @@ fn a_hanging_cli_is_killed_at_the_job_timeout() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(record["status"], "timed-out", "{record}");
 }
+
+#[test]
+fn the_agents_secrets_are_removed_from_the_clis_archive() {
+    const SECRET: &str = "upload-secret-for-cli-77";
+    let s = setup(&fake_cli());
+    // The stand-in copies the spec into its archive: a secret the spec prints ends up there.
+    std::fs::write(
+        s.jobs.join("spec.yaml.txt"),
+        format!(
+            "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata: {{name: x}}\nspec:\n  collectors: [{{clusterInfo: {{}}}}]\n# printed: {SECRET}\n"
+        ),
+    )
+    .expect("spec");
+    let job = std::fs::read_to_string(s.jobs.join("ext.yaml")).expect("job");
+    std::fs::write(
+        s.jobs.join("ext.yaml"),
+        format!(
+            "{job}  upload:\n    - http: {{url: \"http://127.0.0.1:1/in\", headers: {{X-Key: {{fromEnv: CLI_UPLOAD_TOKEN}}}}}}\n"
+        ),
+    )
+    .expect("job");
+    let log = s.state.with_extension("args");
+    configure(&s, "ok", &log);
+    let out = agent(&s.state)
+        .arg("--config")
+        .arg(&s.config)
+        .arg("--jobs-dir")
+        .arg(&s.jobs)
+        .args(["--output", "json", "trigger", "ext"])
+        .env("CLI_UPLOAD_TOKEN", SECRET)
+        .output()
+        .expect("runs");
+    let record: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("record");
+    assert_eq!(record["status"], "succeeded", "{record:#}");
+    let bundle = record["bundle"]["path"].as_str().expect("bundle path");
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(bundle).expect("bundle")),
+        &mut bytes,
+    )
+    .expect("gunzip");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("# printed: ***HIDDEN***"),
+        "the spec is in the archive"
+    );
+    assert!(!text.contains(SECRET));
+    let (sha, _) = troubleshoot_agent::digest::sha256_file(Path::new(bundle)).expect("hash");
+    assert_eq!(
+        record["bundle"]["sha256"],
+        sha.as_str(),
+        "hashed after redaction"
+    );
+    assert_eq!(
+        record["redaction"]["agentSecrets"]["values"], 1,
+        "{record:#}"
+    );
+}

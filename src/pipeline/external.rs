@@ -134,6 +134,19 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             );
         }
     };
+    let mut response = response;
+    let (secrets_report, secrets_error) = match response.archive.clone() {
+        Some(archive) => match remove_secrets(job, ctx, &archive).await {
+            Ok(report) => (report, None),
+            Err(e) => {
+                // Nothing unredacted may be kept or uploaded.
+                let _ = std::fs::remove_file(&archive);
+                response.archive = None;
+                (None, Some(e))
+            }
+        },
+        None => (None, None),
+    };
     let bundle = response.archive.as_ref().and_then(|path| {
         let (sha256, size) = crate::digest::sha256_file(path).ok()?;
         Some(BundleRecord {
@@ -168,12 +181,31 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     };
     let phases = vec![
         phase("collect", phase_status, took, cli_error.clone()),
-        phase(
-            "redact",
-            PhaseStatus::Skipped,
-            Duration::ZERO,
-            Some("done by the troubleshoot CLI".into()),
-        ),
+        match (&secrets_error, &secrets_report) {
+            (Some(e), _) => phase(
+                "redact",
+                PhaseStatus::Failed,
+                Duration::ZERO,
+                Some(format!(
+                    "removing the agent's secrets from the CLI's archive failed, so it was deleted: {e}"
+                )),
+            ),
+            (None, Some(_)) => phase(
+                "redact",
+                PhaseStatus::Succeeded,
+                Duration::ZERO,
+                Some(
+                    "done by the troubleshoot CLI; the agent removed the secrets it resolved"
+                        .into(),
+                ),
+            ),
+            (None, None) => phase(
+                "redact",
+                PhaseStatus::Skipped,
+                Duration::ZERO,
+                Some("done by the troubleshoot CLI".into()),
+            ),
+        },
         phase(
             "analyze",
             PhaseStatus::Skipped,
@@ -229,8 +261,37 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         collectors,
         bundle,
         analysis: response.analyzer_results,
-        redaction: None,
+        redaction: secrets_report,
         limits: limits_record.clone(),
         uploads,
     }
+}
+
+/// Removes the secrets the agent resolved for `job` from the CLI's `archive`, in place: the CLI
+/// knows nothing of them, and a collector of its spec may print one. The archive is moved into a
+/// private directory of its own for the tree redaction (which rewrites archives it finds) and
+/// back. `None` when the job has no secret.
+async fn remove_secrets(
+    job: &Job,
+    ctx: &RunContext,
+    archive: &std::path::Path,
+) -> Result<Option<serde_json::Value>, String> {
+    if super::secrets::resolve(job).values.is_empty() {
+        return Ok(None);
+    }
+    let dir = staging_dir(&ctx.state_dir, &job.name, &ctx.run_id).with_extension("secrets");
+    let (job, archive) = (job.clone(), archive.to_path_buf());
+    let joined = tokio::task::spawn_blocking(move || {
+        crate::state::ensure_private_dir(&dir).map_err(|e| e.to_string())?;
+        let name = archive.file_name().ok_or("the archive has no file name")?;
+        let inside = dir.join(name);
+        std::fs::rename(&archive, &inside).map_err(|e| e.to_string())?;
+        let report = super::redact::redact_secrets_only(&job, &dir);
+        let back = std::fs::rename(&inside, &archive).map_err(|e| e.to_string());
+        let _ = std::fs::remove_dir_all(&dir);
+        back?;
+        report
+    })
+    .await;
+    joined.unwrap_or_else(|e| Err(format!("redaction task failed: {e}")))
 }
