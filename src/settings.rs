@@ -1,6 +1,7 @@
 //! Agent settings: built-in defaults < settings file < `TROUBLESHOOT_AGENT_*` environment < flags.
 
 use crate::agent::WatchMode;
+use crate::jobs::model::Resources;
 use crate::jobs::units::{ByteSize, HumanDuration};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized};
@@ -67,6 +68,13 @@ pub struct Settings {
     /// Timeout of each Kubernetes API call; a slower call is recorded as an error and the run
     /// goes on.
     pub kube_request_timeout: HumanDuration,
+    /// Limits of the processes runs start, for each field a job's `spec.resources` leaves out.
+    #[serde(default, skip_serializing_if = "is_unlimited")]
+    pub default_resources: Resources,
+}
+
+fn is_unlimited(r: &Resources) -> bool {
+    *r == Resources::default()
 }
 
 impl Settings {
@@ -94,6 +102,7 @@ impl Settings {
             kubeconfig: None,
             context: None,
             kube_request_timeout: HumanDuration(Duration::from_secs(30)),
+            default_resources: Resources::default(),
         }
     }
 
@@ -192,6 +201,11 @@ pub fn load(
 }
 
 fn validate(s: &Settings) -> Result<(), SettingsError> {
+    if let Some((field, message)) = s.default_resources.problems().into_iter().next() {
+        return Err(SettingsError::Invalid(format!(
+            "`defaultResources.{field}`: {message}"
+        )));
+    }
     if s.default_time_zone.trim().is_empty() || s.default_time_zone == "Local" {
         return Err(SettingsError::Invalid(format!(
             "`defaultTimeZone` must be an IANA zone name such as UTC, not `{}`",

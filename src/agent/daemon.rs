@@ -143,6 +143,7 @@ impl Daemon {
             kubeconfig: self.options.settings.kubeconfig.clone(),
             kube_context: self.options.settings.context.clone(),
             kube_request_timeout: self.options.settings.kube_request_timeout.0,
+            default_resources: self.options.settings.default_resources,
             notifications: self.metrics.notifications.clone(),
         }
     }

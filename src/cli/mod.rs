@@ -82,8 +82,9 @@ fn log_level(daemon: bool, verbose: u8, quiet: u8) -> &'static str {
 
 fn init_logging(global: &GlobalArgs, daemon: bool) {
     let default = log_level(daemon, global.verbose, global.quiet);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TROUBLESHOOT_AGENT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let user = std::env::var("TROUBLESHOOT_AGENT_LOG").ok();
+    let filter = tracing_subscriber::EnvFilter::try_new(log_filter(user.as_deref(), default))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_filter(None, default)));
     let sink = style::stderr_sink();
     let colour = style::colour(sink, std::env::var("NO_COLOR").ok().as_deref());
     let builder = tracing_subscriber::fmt()
@@ -96,6 +97,48 @@ fn init_logging(global: &GlobalArgs, daemon: bool) {
     } else {
         builder.try_init()
     };
+}
+
+/// Crates whose debug and trace output dumps requests, signing material or credentials (the AWS
+/// SDK logs the session token in its request dumps, dozens of times per upload at `-vvv`).
+const CREDENTIAL_DUMPING_CRATES: &[&str] = &[
+    "aws_smithy_runtime",
+    "aws_smithy_http",
+    "aws_smithy_types",
+    "aws_sigv4",
+    "aws_config",
+    "aws_runtime",
+    "aws_credential_types",
+    "aws_sdk",
+    "hyper",
+    "reqwest",
+    "h2",
+    "rustls",
+    "tower",
+    "google_cloud",
+    "tonic",
+];
+
+/// The log filter: `TROUBLESHOOT_AGENT_LOG` (else the `-v` level), with the
+/// [`CREDENTIAL_DUMPING_CRATES`] held at `info` however verbose the rest is, unless the variable
+/// names one of them (or a prefix of one) itself: then whoever set it asked for that output.
+fn log_filter(user: Option<&str>, default: &str) -> String {
+    let base = user.map(str::trim).filter(|u| !u.is_empty());
+    let named: Vec<&str> = base
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|d| {
+            let target = d.split(['=', '[']).next().unwrap_or("").trim();
+            (d.contains('=') && !target.is_empty()).then_some(target)
+        })
+        .collect();
+    let mut out = base.unwrap_or(default).to_string();
+    for krate in CREDENTIAL_DUMPING_CRATES {
+        if !named.iter().any(|n| krate.starts_with(n)) {
+            out.push_str(&format!(",{krate}=info"));
+        }
+    }
+    out
 }
 
 /// Settings from `--config`, the environment and the flags.
@@ -150,7 +193,7 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::log_level;
+    use super::{log_filter, log_level};
 
     #[test]
     fn the_daemon_logs_info_by_default_and_commands_warnings() {
@@ -160,5 +203,25 @@ mod tests {
         assert_eq!(log_level(false, 1, 0), "info");
         assert_eq!(log_level(true, 9, 0), "trace");
         assert_eq!(log_level(false, 0, 9), "off");
+    }
+
+    #[test]
+    fn credential_dumping_crates_stay_at_info_unless_named() {
+        let f = log_filter(Some("trace"), "warn");
+        assert!(f.starts_with("trace,"), "{f}");
+        assert!(f.contains(",aws_smithy_runtime=info"), "{f}");
+        assert!(f.contains(",hyper=info"), "{f}");
+        let f = log_filter(None, "debug");
+        assert!(
+            f.starts_with("debug,") && f.contains(",aws_sigv4=info"),
+            "{f}"
+        );
+        let f = log_filter(Some("debug,aws_sigv4=trace,hyper=debug"), "warn");
+        assert!(
+            !f.contains("aws_sigv4=info") && !f.contains("hyper=info"),
+            "{f}"
+        );
+        assert!(f.contains("aws_smithy_runtime=info"), "{f}");
+        tracing_subscriber::EnvFilter::try_new(&f).expect("a valid filter");
     }
 }

@@ -181,6 +181,7 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
         kubeconfig: settings.kubeconfig.clone(),
         kube_context: settings.context.clone(),
         kube_request_timeout: settings.kube_request_timeout.0,
+        default_resources: settings.default_resources,
         notifications: Default::default(),
     };
     let (mut record, persist_error) = runtime.block_on(executor::execute(

@@ -135,6 +135,7 @@ pub fn check(
     let (collection, spec_files) = check_collect(&mut c, &doc, base);
     check_namespaces(&mut c, &doc);
     check_delivery(&mut c, &doc);
+    check_resources(&mut c, &doc);
     let has_errors = c.out.iter().filter(|d| d.is_error()).count() > errors_before;
     let schedule = schedule?;
     if has_errors {
@@ -153,6 +154,24 @@ pub fn check(
         spec_files,
         collection,
     ))
+}
+
+/// `spec.resources`: values in range (errors), and a warning for what this build cannot enforce.
+fn check_resources(c: &mut Checker<'_>, doc: &JobDocument) {
+    let Some(res) = &doc.spec.resources else {
+        return;
+    };
+    for (field, message) in res.problems() {
+        c.error(&["spec", "resources", field], message, None);
+    }
+    if res.cpu_weight.is_some() {
+        c.warning(
+            &["spec", "resources", "cpuWeight"],
+            "cpuWeight is not enforced: a CPU weight needs a cgroup, and this build limits \
+             collectors per process (RLIMIT_AS, nice, I/O priority); the run record says so",
+            Some("use `nice` (e.g. `nice: 10`) to lower the collectors' CPU priority".into()),
+        );
+    }
 }
 
 /// DNS-1123 label rules, with a message that says which rule a name breaks.
