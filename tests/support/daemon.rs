@@ -164,6 +164,7 @@ pub struct DaemonBuilder {
     clock_offset_ms: i64,
     strict: bool,
     port: Option<u16>,
+    listen_host: Option<String>,
     env: Vec<(String, String)>,
 }
 
@@ -193,6 +194,7 @@ impl Daemon {
             clock_offset_ms: 0,
             strict: false,
             port: None,
+            listen_host: None,
             env: Vec::new(),
         }
     }
@@ -232,6 +234,12 @@ impl DaemonBuilder {
     /// A fixed port (default: a free one).
     pub fn port(mut self, port: u16) -> Self {
         self.port = Some(port);
+        self
+    }
+
+    /// `--listen HOST:PORT` instead of 127.0.0.1 (for agents expected to refuse it).
+    pub fn listen_host(mut self, host: &str) -> Self {
+        self.listen_host = Some(host.to_string());
         self
     }
 
@@ -292,7 +300,10 @@ impl DaemonBuilder {
             .arg("--state-dir")
             .arg(&state_dir)
             .arg("--listen")
-            .arg(addr.to_string())
+            .arg(match &self.listen_host {
+                Some(host) => format!("{host}:{port}"),
+                None => addr.to_string(),
+            })
             .arg("run")
             .arg(format!("--clock-offset-ms={}", self.clock_offset_ms));
         if self.strict {
