@@ -123,12 +123,15 @@ fn tcp_is_read_only_without_a_token_and_nobody_cannot_write() {
         }
     }
 
-    // uid 65534 cannot reach the socket (the state directory is 0700) and TCP refuses it.
+    // uid 65534 cannot reach the socket (the state directory is 0700) and TCP refuses it,
+    // whether the CLI is told the state directory or only the address.
     let (state, listen) = (s(&dd.state), d.listen());
-    for args in [vec!["trigger", "j"], vec!["reload"]] {
-        let mut full = vec!["--state-dir", state, "--listen", &listen];
-        full.extend(&args);
-        let out = finish(cli_as_nobody(&full));
+    for args in [
+        vec!["--state-dir", state, "--listen", &listen, "trigger", "j"],
+        vec!["--state-dir", state, "--listen", &listen, "reload"],
+        vec!["--listen", &listen, "trigger", "j"],
+    ] {
+        let out = finish(cli_as_nobody(&args));
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("HTTP 403"),
@@ -223,15 +226,27 @@ fn a_token_opens_trigger_and_reload_on_tcp() {
         "{}",
         text(&out)
     );
-    // Without the token the CLI says why, at once.
-    let out = finish(cli(&["--listen", &listen, "trigger", "j"]));
+    // A wrong token: the CLI says why, at once.
+    let wrong_file = secrets.path().join("wrong.token");
+    std::fs::write(&wrong_file, "not-the-token-0123456789").expect("write");
+    let out = finish(cli(&[
+        "--listen",
+        &listen,
+        "--token-file",
+        s(&wrong_file),
+        "trigger",
+        "j",
+    ]));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("HTTP 401"),
         "{}",
         text(&out)
     );
-    assert_eq!(d.runs("j").len(), 2, "the API run and the CLI run");
+    // No token at all: the agent names its state directory, and root uses the socket there.
+    let out = finish(cli(&["--listen", &listen, "trigger", "j"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(d.runs("j").len(), 3, "the API run and two CLI runs");
 }
 
 #[test]

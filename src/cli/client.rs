@@ -138,6 +138,29 @@ impl std::fmt::Display for Agent {
 }
 
 impl Agent {
+    /// The agent to send trigger and reload to: a TCP agent without a token is asked for its
+    /// state directory, and its control socket is used when this user can connect to it (the
+    /// TCP listener refuses writes without a token).
+    pub fn for_writes(self) -> Agent {
+        let Agent::Tcp {
+            token_file: None, ..
+        } = &self
+        else {
+            return self;
+        };
+        let state_dir = self
+            .request("GET", "/api/v1/status", Duration::from_secs(30))
+            .ok()
+            .and_then(|r| serde_json::from_str::<serde_json::Value>(&r.body).ok())
+            .and_then(|v| v["stateDir"].as_str().map(PathBuf::from));
+        match state_dir.map(|d| d.join(SOCKET_FILE)) {
+            Some(socket) if matches!(probe_socket(&socket), Ok(SocketProbe::Live)) => {
+                Agent::Socket(socket)
+            }
+            _ => self,
+        }
+    }
+
     /// Sends one request and reads the whole response. Writes over TCP carry the bearer token.
     pub fn request(&self, method: &str, path: &str, timeout: Duration) -> anyhow::Result<Response> {
         let what = || format!("no answer from the agent at {self} for {method} {path}");

@@ -19,7 +19,9 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<u8> {
             settings.listen
         );
     };
-    let response = agent.request("POST", "/-/reload", Duration::from_secs(600))?;
+    let response = agent
+        .for_writes()
+        .request("POST", "/-/reload", Duration::from_secs(600))?;
     if matches!(response.status, 401 | 403) {
         bail!("{}", super::agent_error(&response));
     }

@@ -22,6 +22,7 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> anyhow::Result<u8> {
     let settings = settings(global)?;
     let (record, record_error) = match find_agent(global, &settings)? {
         Some(agent) => {
+            let agent = agent.for_writes();
             let response = agent.request(
                 "POST",
                 &format!("/api/v1/jobs/{}/trigger", args.job),
