@@ -437,16 +437,69 @@ fn a_trigger_while_a_run_is_queued_coalesces_into_it() {
     );
 }
 
+/// Unmounts a tmpfs when the test ends, pass or fail (after the agent on it is gone).
+struct Mounted(PathBuf);
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Mounts a 4 MiB tmpfs at `dir`, if this machine lets the test.
+fn small_tmpfs(dir: &Path) -> Result<Mounted, String> {
+    std::fs::create_dir_all(dir).expect("mount point");
+    let out = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(dir)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(Mounted(dir.to_path_buf()))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+/// Fills the file system of `dir` to the last byte.
+fn fill(dir: &Path) {
+    use std::io::Write as _;
+    let mut file = std::fs::File::create(dir.join("filler")).expect("filler");
+    let block = vec![0x5a_u8; 64 << 10];
+    while file.write_all(&block).is_ok() {}
+    while file.write_all(&[0x5a]).is_ok() {}
+}
+
 #[test]
-fn trigger_exits_1_with_the_reason_when_the_record_cannot_be_written() {
+fn trigger_exits_1_with_the_reason_when_the_disk_is_full() {
     let dd = dirs();
     JobFile::new("j").write(&dd.jobs);
-    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
-    // The runs directory is a file: every record write of the job fails, as on a full disk.
-    let runs = dd.state.join("jobs/j/runs");
-    let _ = std::fs::remove_dir_all(&runs);
-    std::fs::create_dir_all(runs.parent().expect("job dir")).expect("job dir");
-    std::fs::write(&runs, "").expect("a file where the runs go");
+    // The state directory on a small tmpfs, filled once the agent runs; where mounting is not
+    // allowed, the job's runs directory is replaced by a file (record writes fail the same way).
+    let mnt = dd.state.parent().expect("parent").join("mnt");
+    let mounted = small_tmpfs(&mnt);
+    let state = match &mounted {
+        Ok(_) => mnt.join("state"),
+        Err(_) => dd.state.clone(),
+    };
+    let d = Daemon::builder()
+        .jobs(&dd.jobs)
+        .state(&state)
+        .setting("minFreeDisk", 0)
+        .start();
+    let reason = match &mounted {
+        Ok(_) => {
+            fill(&mnt);
+            "No space left on device"
+        }
+        Err(why) => {
+            println!("tmpfs not mounted ({why}); a file replaces the runs directory instead");
+            let runs = state.join("jobs/j/runs");
+            let _ = std::fs::remove_dir_all(&runs);
+            std::fs::create_dir_all(runs.parent().expect("job dir")).expect("job dir");
+            std::fs::write(&runs, "").expect("a file where the runs go");
+            "runs"
+        }
+    };
 
     let mut trigger = d.cli();
     trigger.args(["trigger", "j"]);
@@ -454,7 +507,7 @@ fn trigger_exits_1_with_the_reason_when_the_record_cannot_be_written() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("its record could not be written") && err.contains("runs"),
+        err.contains("its record could not be written") && err.contains(reason),
         "{}",
         text(&out)
     );
@@ -467,7 +520,14 @@ fn trigger_exits_1_with_the_reason_when_the_record_cannot_be_written() {
         .to_string();
     let r = d.get(&format!("/api/v1/jobs/j/runs/{run}"));
     assert_eq!(r.status, 200, "{}", r.body);
-    assert!(r.json()["recordError"].is_string(), "{}", r.body);
+    assert!(
+        r.json()["recordError"]
+            .as_str()
+            .is_some_and(|e| e.contains(reason)),
+        "{}",
+        r.body
+    );
+    drop(d);
 }
 
 #[test]
