@@ -386,3 +386,55 @@ fn after_downtime_longer_than_the_deadline_everything_is_missed() {
         "no catch-up run outside startingDeadline"
     );
 }
+
+/// The per-job alerting metrics: the latest outcome of each job (1 for it, 0 for the other
+/// outcomes) and the end of its latest success, also after a restart, where they come from the
+/// records; "no success in 2 intervals" is then one PromQL expression over them.
+#[test]
+fn last_outcome_and_last_success_are_exported_per_job_and_survive_a_restart() {
+    let dd = dirs();
+    JobFile::new("good").write(&dd.jobs);
+    // The external engine is not in this build: its runs fail for real, quickly.
+    JobFile::new("bad").engine("support-bundle").write(&dd.jobs);
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    let good = d.trigger("good");
+    let good = d.wait_run("good", good["runId"].as_str().expect("id"), RUN_WAIT);
+    let bad = d.trigger("bad");
+    let bad = d.wait_run("bad", bad["runId"].as_str().expect("id"), RUN_WAIT);
+    assert_eq!(
+        (&good["status"], &bad["status"]),
+        (&"succeeded".into(), &"failed".into())
+    );
+    let ended = time(&good["endedAt"]).timestamp_millis() as f64 / 1000.0;
+    let check = |d: &Daemon| {
+        let outcome = |job: &str, outcome: &str| {
+            d.metric(&format!(
+                "troubleshoot_scheduler_last_run_outcome{{job=\"{job}\",outcome=\"{outcome}\"}}"
+            ))
+        };
+        assert_eq!(outcome("good", "succeeded"), Some(1.0));
+        assert_eq!(outcome("good", "failed"), Some(0.0));
+        assert_eq!(outcome("bad", "failed"), Some(1.0));
+        assert_eq!(outcome("bad", "succeeded"), Some(0.0));
+        let last = d
+            .metric("troubleshoot_scheduler_last_success_timestamp_seconds{job=\"good\"}")
+            .expect("good's last success");
+        assert!((last - ended).abs() < 0.002, "{last} vs {ended}");
+        assert_eq!(
+            d.metric("troubleshoot_scheduler_last_success_timestamp_seconds{job=\"bad\"}"),
+            None
+        );
+    };
+    check(&d);
+    d.stop();
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    check(&d);
+    // A removed job's series go with it.
+    std::fs::remove_file(dd.jobs.join("good.yaml")).expect("remove good.yaml");
+    let (code, _) = d.reload();
+    assert_eq!(code, 200);
+    assert_eq!(
+        d.metric("troubleshoot_scheduler_last_run_outcome{job=\"good\",outcome=\"succeeded\"}"),
+        None
+    );
+}

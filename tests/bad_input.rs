@@ -1073,3 +1073,163 @@ fn time_zone_unknown() {
         "unknown time zone \"Mars/Olympus\"; use an IANA zone name such as \"UTC\" or \"America/New_York\" (at spec.timeZone)",
     );
 }
+
+// ---------------------------------------------------------------- every error in one run
+
+/// The six mistakes a new user made in one file (issue 15): one `validate` run names them all,
+/// each at its own line, instead of one per run.
+#[test]
+fn every_mistake_of_a_file_is_reported_in_one_run() {
+    let d = dirs();
+    let file = write(
+        &d.jobs.join("six.yaml"),
+        "apiVersion: troubleshoot.sh/v1beta3
+kind: SupportBundleSchedule
+metadata:
+  name: six
+spec:
+  schedule: \"61 2 * * *\"
+  timeZone: Mars/Base
+  jitter: 10parsecs
+  concurrencyPolicy: Forbidd
+  retention:
+    keepLast: -1
+  collect:
+    supportBundle:
+      hostCollectors:
+        - frobnicate: {}
+",
+    );
+    let (code, out, err) = validate(&d.state, &[&file]);
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    for (line, needle) in [
+        (6, "minute field \"61\""),
+        (7, "Mars/Base"),
+        (8, "10parsecs"),
+        (9, "unknown value `Forbidd`"),
+        (11, "keepLast"),
+        (15, "frobnicate"),
+    ] {
+        let prefix = format!("{}:{line}:", file.display());
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(&prefix) && l.contains(needle)),
+            "expected an error at line {line} mentioning `{needle}` in:\n{err}"
+        );
+    }
+    assert_has_line(&err, "  hint: did you mean `Forbid`?");
+}
+
+/// A misspelt key and a misspelt zone key are both reported, and the misspelt key's value is
+/// still checked under the name it was meant to have (no "missing `schedule`" follows).
+#[test]
+fn misspelt_keys_are_all_reported_and_their_values_checked() {
+    let d = dirs();
+    let text = JobFile::new("typos").render().replace(
+        "  schedule: \"0 2 * * *\"",
+        "  schedul: \"0 25 * * *\"\n  timezone: UTC",
+    );
+    let file = write(&d.jobs.join("typos.yaml"), text);
+    let (code, out, err) = validate(&d.state, &[&file]);
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    assert_contains(&err, "unknown field `schedul`");
+    assert_contains(&err, "unknown field `timezone`");
+    assert_contains(&err, "hour field \"25\"");
+    assert!(!err.contains("missing required field"), "{err}");
+    assert_contains(&out, " 3 errors, ");
+}
+
+/// A document with very many errors lists the first ones and counts the rest.
+#[test]
+fn a_file_with_very_many_errors_is_capped_with_a_count() {
+    let d = dirs();
+    let mut text = JobFile::new("noisy").render();
+    for i in 0..40 {
+        text.push_str(&format!("  bogus{i}: 1\n"));
+    }
+    let file = write(&d.jobs.join("noisy.yaml"), text);
+    let (code, out, err) = validate(&d.state, &[&file]);
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    assert_contains(&err, "and 20 more error(s) in this file");
+    assert_contains(&out, " 21 errors, ");
+}
+
+// ---------------------------------------------------------------- validate --as (Ansible, Puppet)
+
+/// `validate --as TARGET TEMPFILE`: Ansible passes a temp file elsewhere, with no `.yaml` name.
+/// Validated as if it stood at TARGET, its relative spec paths resolve from the jobs directory,
+/// a name another file already uses is refused, replacing the file that holds the name is fine,
+/// and another broken file of the directory does not fail it.
+#[test]
+fn validate_as_checks_a_temp_file_where_it_will_stand() {
+    let d = dirs();
+    std::fs::create_dir(d.jobs.join("specs")).expect("mkdir specs");
+    write(
+        &d.jobs.join("specs/app.yaml"),
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata:\n  name: app\nspec:\n  hostCollectors:\n    - cpu: {}\n",
+    );
+    JobFile::new("other").write(&d.jobs);
+    JobFile::new("app").write(&d.jobs);
+    write(&d.jobs.join("broken.yaml"), "kind: [");
+    let tmp = tempfile::tempdir().expect("ansible's temp dir");
+    let temp_file = write(
+        &tmp.path().join("tmpq1w2e3"),
+        JobFile::new("app").spec_file("specs/app.yaml").render(),
+    );
+    let target = d.jobs.join("app.yaml");
+
+    // Alone, the temp file's relative spec path resolves against the temp dir: refused.
+    let (code, _, err) = validate(&d.state, &[&temp_file]);
+    assert_eq!(code, 1, "{err}");
+    assert_contains(&err, "spec file not found");
+
+    // As the file it replaces: valid, although broken.yaml beside it is not.
+    let out = agent(&d.state)
+        .args(["validate", "--as"])
+        .arg(&target)
+        .arg(&temp_file)
+        .output()
+        .expect("run validate --as");
+    assert_eq!(exit_code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    assert_has_line(&stdout(&out), "valid: 1 file, 1 job, 0 errors, 0 warnings");
+
+    // As a new file: the name `app` is already defined by app.yaml.
+    let new_target = d.jobs.join("app-copy.yaml");
+    let out = agent(&d.state)
+        .args(["validate", "--as"])
+        .arg(&new_target)
+        .arg(&temp_file)
+        .output()
+        .expect("run validate --as");
+    assert_eq!(exit_code(&out), 1, "{}", stdout(&out));
+    assert_contains(&stderr(&out), &format!("{}:", new_target.display()));
+    assert_contains(&stderr(&out), "job `app` is also defined in");
+
+    // A target name the agent would not read is a warning.
+    let out = agent(&d.state)
+        .args(["validate", "--as"])
+        .arg(d.jobs.join("app.yaml.bak"))
+        .arg(&temp_file)
+        .output()
+        .expect("run validate --as");
+    assert_contains(
+        &stderr(&out),
+        "the agent reads only `*.yaml` and `*.yml` files",
+    );
+}
+
+#[test]
+fn validate_as_takes_exactly_one_file() {
+    let d = dirs();
+    let a = JobFile::new("a").write(&d.jobs);
+    let b = JobFile::new("b").write(&d.jobs);
+    let out = agent(&d.state)
+        .args(["validate", "--as"])
+        .arg(d.jobs.join("x.yaml"))
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .expect("run validate --as");
+    assert_eq!(exit_code(&out), 1);
+    assert_contains(&stderr(&out), "--as TARGET takes exactly one file");
+}

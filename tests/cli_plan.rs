@@ -335,3 +335,40 @@ fn from_garbage_fails_with_a_message() {
     );
     assert_eq!(out, "");
 }
+
+/// The JSON form carries what the text shows: the same redactor counts (troubleshoot's defaults
+/// and the agent extras apart, as the text names them) and every warning.
+#[test]
+fn json_output_counts_redactors_as_the_text_does_and_keeps_the_warnings() {
+    let d = dirs();
+    // A jitter longer than half the interval is clamped: a warning.
+    JobFile::new("warned")
+        .spec_line("jitter: 23h")
+        .write(&d.jobs);
+    let (code, text, err) = run_plan(&d, &["--from", FROM]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning: "), "{err}");
+    let out = agent(&d.state)
+        .arg("--jobs-dir")
+        .arg(&d.jobs)
+        .args(["--output", "json", "plan", "--from", FROM])
+        .output()
+        .expect("plan");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("plan --output json is JSON");
+    let r = &v["redaction"]["warned"];
+    let (upstream, extras) = (
+        r["troubleshootDefaults"]
+            .as_u64()
+            .expect("troubleshootDefaults"),
+        r["agentExtras"].as_u64().expect("agentExtras"),
+    );
+    let shown = format!("troubleshoot defaults ({upstream}) + agent extras ({extras})");
+    assert!(text.contains(&shown), "`{shown}` not in:\n{text}");
+    let warnings = v["warnings"].as_array().expect("warnings[]");
+    assert_eq!(warnings.len(), 1, "{v:#}");
+    assert!(
+        err.contains(warnings[0]["message"].as_str().expect("message")),
+        "{v:#}\n{err}"
+    );
+    assert_eq!(v["errors"], Value::Array(Vec::new()));
+}

@@ -477,11 +477,8 @@ impl Daemon {
                 last,
                 now,
             );
-            if initial
-                && let Ok((mut recent, _)) = records::history(self.state_dir(), &add.name, 1)
-                && let Some(r) = recent.pop()
-            {
-                self.last_runs.insert(add.name.clone(), last_run_of(&r));
+            if initial {
+                self.recall_last_run(&add.name);
             }
             debug!(job = %add.name, "add");
             self.jobs.insert(add.name.clone(), Arc::clone(job));
@@ -517,9 +514,8 @@ impl Daemon {
             debug!(job = %remove.name, "remove");
             self.scheduler.remove(&remove.name);
             self.jobs.remove(&remove.name);
-            self.metrics.next_run.remove(&JobLabel {
-                job: remove.name.clone(),
-            });
+            self.metrics.forget_job(&remove.name);
+            self.last_runs.remove(&remove.name);
         }
         if initial {
             for unchanged in &plan.unchanged {
@@ -534,13 +530,7 @@ impl Daemon {
                         last,
                         now,
                     );
-                    if let Ok((mut recent, _)) =
-                        records::history(self.state_dir(), &unchanged.name, 1)
-                        && let Some(r) = recent.pop()
-                    {
-                        self.last_runs
-                            .insert(unchanged.name.clone(), last_run_of(&r));
-                    }
+                    self.recall_last_run(&unchanged.name);
                     self.jobs.insert(unchanged.name.clone(), Arc::clone(job));
                 }
             }
@@ -574,12 +564,12 @@ impl Daemon {
         // Serialized here, from the state itself; only the write (and its fsync) leaves the loop.
         let dir = self.state_dir().to_path_buf();
         let written = match state::applied_bytes(&dir, &self.applied, now) {
-            Ok(bytes) => tokio::task::spawn_blocking(move || {
-                state::write_atomic(&dir.join(state::APPLIED_FILE), &bytes)
-            })
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string())),
+            Ok(bytes) => {
+                tokio::task::spawn_blocking(move || state::write_applied_bytes(&dir, &bytes))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+            }
             Err(e) => Err(e.to_string()),
         };
         self.state_problem = match written {
@@ -632,12 +622,8 @@ impl Daemon {
                     last,
                     now,
                 );
-                if let Ok((mut recent, _)) = records::history(self.state_dir(), name, 1)
-                    && let Some(r) = recent.pop()
-                {
-                    self.last_runs.insert(name.to_string(), last_run_of(&r));
-                }
                 warn!(job = %name, file = %applied.source.display(), "job file is rejected: the job keeps running at its last good version (from applied.json)");
+                self.recall_last_run(name);
                 self.jobs.insert(name.to_string(), Arc::new(job));
             }
             Err(e) => {
@@ -994,8 +980,7 @@ impl Daemon {
             let took = std::time::Duration::from_millis(u.duration_ms.unwrap_or(0));
             self.metrics.observe_upload(&u.target, &u.status, took);
         }
-        self.last_runs
-            .insert(record.job.clone(), last_run_of(&record));
+        self.remember_last_run(&record);
         if matches!(record.status, RunStatus::Failed | RunStatus::TimedOut)
             && record.trigger != Trigger::Manual
             && !self.shutting_down
@@ -1043,10 +1028,7 @@ impl Daemon {
 
     async fn write_side_record(&mut self, record: &RunRecord) {
         match executor::persist(self.state_dir(), record).await {
-            Ok(()) => {
-                self.last_runs
-                    .insert(record.job.clone(), last_run_of(record));
-            }
+            Ok(()) => self.remember_last_run(record),
             Err(e) => {
                 error!(job = %record.job, "cannot write run record: {e}");
                 self.state_problem = Some(format!("cannot write run records: {e}"));
@@ -1233,6 +1215,42 @@ fn release_freed_memory() {
     // SAFETY: malloc_trim only walks and shrinks glibc's own arenas; it takes no pointers.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+/// How far back start-up looks for a job's latest success when its latest run failed.
+const SUCCESS_LOOK_BACK: usize = 100;
+
+impl Daemon {
+    /// A run just ended (or was recorded without running): the status shows it and the
+    /// per-job alerting metrics follow it.
+    fn remember_last_run(&mut self, record: &RunRecord) {
+        self.metrics
+            .observe_last_run(&record.job, record.status, record.ended_at);
+        self.last_runs
+            .insert(record.job.clone(), last_run_of(record));
+    }
+
+    /// At start-up: the job's latest run from its records, and its latest success (looked for
+    /// further back only when the latest run did not succeed, so a start reads one record per
+    /// healthy job).
+    fn recall_last_run(&mut self, job: &str) {
+        let Ok((recent, _)) = records::history(self.state_dir(), job, 1) else {
+            return;
+        };
+        let Some(latest) = recent.first() else {
+            return;
+        };
+        self.remember_last_run(latest);
+        if latest.status != RunStatus::Succeeded
+            && let Ok((older, _)) = records::history(self.state_dir(), job, SUCCESS_LOOK_BACK)
+            && let Some(end) = older
+                .iter()
+                .find(|r| r.status == RunStatus::Succeeded)
+                .and_then(|r| r.ended_at)
+        {
+            self.metrics.observe_success(job, end);
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! Prometheus metrics of the agent (`/metrics`), with the names operators alert on.
 
+use crate::state::records::RunStatus;
+use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -45,6 +47,25 @@ pub struct UploadLabel {
     pub status: String,
 }
 
+/// `{job,outcome}` labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    /// Job name.
+    pub job: String,
+    /// A finished run's status (`succeeded`, `failed`, ...).
+    pub outcome: String,
+}
+
+/// The statuses a finished run can have (every [`RunStatus`] but `running`).
+const OUTCOMES: [RunStatus; 6] = [
+    RunStatus::Succeeded,
+    RunStatus::Failed,
+    RunStatus::TimedOut,
+    RunStatus::Skipped,
+    RunStatus::Interrupted,
+    RunStatus::Missed,
+];
+
 /// Every metric the agent exports.
 pub struct Metrics {
     registry: Registry,
@@ -74,6 +95,10 @@ pub struct Metrics {
     pub upload_duration: Histogram,
     /// Webhook call series by outcome (`delivered`, `failed`).
     pub notifications: Family<StatusLabel, Counter>,
+    /// End of each job's latest successful run, as a Unix timestamp.
+    pub last_success: Family<JobLabel, Gauge<f64, AtomicU64>>,
+    /// 1 for the status of each job's latest finished run, 0 for the others.
+    pub last_run_outcome: Family<OutcomeLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -101,6 +126,8 @@ impl Metrics {
             uploads: Family::default(),
             upload_duration: Histogram::new(exponential_buckets(0.05, 2.0, 16)),
             notifications: Family::default(),
+            last_success: Family::default(),
+            last_run_outcome: Family::default(),
         };
         // Gauges keep their names as given; counters get `_total` appended by the encoder.
         registry.register("jobs_total", "Jobs scheduled", m.jobs_total.clone());
@@ -152,7 +179,64 @@ impl Metrics {
             "Webhook notifications by outcome",
             m.notifications.clone(),
         );
+        registry.register(
+            "last_success_timestamp_seconds",
+            "End of each job's latest successful run (Unix time)",
+            m.last_success.clone(),
+        );
+        registry.register(
+            "last_run_outcome",
+            "1 for the status of each job's latest finished run, 0 for the other statuses",
+            m.last_run_outcome.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Records a job's latest finished run: its outcome, and when it succeeded, its end.
+    pub fn observe_last_run(&self, job: &str, status: RunStatus, ended: Option<DateTime<Utc>>) {
+        if status == RunStatus::Running {
+            return;
+        }
+        // Every outcome has a series (0 or 1), so `== 1` and `== 0` both select something and
+        // an alert on one outcome does not depend on the series having been created.
+        for outcome in OUTCOMES {
+            self.last_run_outcome
+                .get_or_create(&OutcomeLabel {
+                    job: job.to_string(),
+                    outcome: outcome.as_str().to_string(),
+                })
+                .set(i64::from(outcome == status));
+        }
+        if status == RunStatus::Succeeded
+            && let Some(end) = ended
+        {
+            self.observe_success(job, end);
+        }
+    }
+
+    /// Sets a job's latest success (also from the records, at start-up).
+    pub fn observe_success(&self, job: &str, ended: DateTime<Utc>) {
+        self.last_success
+            .get_or_create(&JobLabel {
+                job: job.to_string(),
+            })
+            .set(ended.timestamp_millis() as f64 / 1000.0);
+    }
+
+    /// Drops every per-job series of a removed job.
+    pub fn forget_job(&self, job: &str) {
+        let label = JobLabel {
+            job: job.to_string(),
+        };
+        self.next_run.remove(&label);
+        self.missed_runs.remove(&label);
+        self.last_success.remove(&label);
+        for outcome in OUTCOMES {
+            self.last_run_outcome.remove(&OutcomeLabel {
+                job: job.to_string(),
+                outcome: outcome.as_str().to_string(),
+            });
+        }
     }
 
     /// Counts one upload outcome and its duration.
@@ -203,6 +287,11 @@ mod tests {
             })
             .set(2);
         m.observe_upload("s3:b", "succeeded", std::time::Duration::from_millis(20));
+        let end = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        m.observe_last_run("a", RunStatus::Succeeded, Some(end));
+        m.observe_last_run("a", RunStatus::Failed, Some(end));
         m.notifications
             .get_or_create(&StatusLabel {
                 status: "failed".into(),
@@ -223,8 +312,14 @@ mod tests {
             "troubleshoot_scheduler_uploads_total{target=\"s3:b\",status=\"succeeded\"} 1",
             "troubleshoot_scheduler_upload_duration_seconds_bucket",
             "troubleshoot_scheduler_notifications_total{status=\"failed\"} 1",
+            "troubleshoot_scheduler_last_success_timestamp_seconds{job=\"a\"} 1767323045",
+            "troubleshoot_scheduler_last_run_outcome{job=\"a\",outcome=\"failed\"} 1",
+            "troubleshoot_scheduler_last_run_outcome{job=\"a\",outcome=\"succeeded\"} 0",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }
+        m.forget_job("a");
+        let text = m.encode();
+        assert!(!text.contains("job=\"a\""), "{text}");
     }
 }

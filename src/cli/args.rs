@@ -100,6 +100,11 @@ pub struct ValidateArgs {
     /// Treat warnings as errors
     #[arg(long)]
     pub strict: bool,
+    /// Validate the one PATH as if it stood at TARGET (e.g. /etc/troubleshoot/jobs.d/app.yaml), among
+    /// TARGET's directory's other files: for the temp file Ansible's `validate: ... %s` and Puppet's
+    /// `validate_cmd` pass. Only that file's findings count.
+    #[arg(long = "as", value_name = "TARGET")]
+    pub as_path: Option<PathBuf>,
 }
 
 /// `plan` flags.

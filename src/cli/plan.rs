@@ -45,12 +45,20 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         .map(|job| (job.name.as_str(), redaction_plan(job)))
         .collect();
     match global.output {
-        Output::Json => print_json(&serde_json::json!({
-            "summary": plan.summary(),
-            "from": now,
-            "plan": plan,
-            "redaction": redaction,
-        }))?,
+        Output::Json => {
+            // Every finding the text shows: the errors of rejected files are in `plan.rejected`,
+            // the warnings (which the text prints on stderr) here.
+            let (errors, warnings): (Vec<_>, Vec<_>) =
+                desired.diagnostics().partition(|d| d.is_error());
+            print_json(&serde_json::json!({
+                "summary": plan.summary(),
+                "from": now,
+                "plan": plan,
+                "redaction": redaction,
+                "errors": errors,
+                "warnings": warnings,
+            }))?
+        }
         Output::Text => {
             eprint_diagnostics(desired.diagnostics().filter(|d| !d.is_error()));
             let detail = |name: &str| {

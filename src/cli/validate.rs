@@ -26,11 +26,18 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
     let ctx = Context {
         default_time_zone: settings.default_time_zone.clone(),
     };
-    let desired = if args.paths.is_empty() {
-        jobs::load_dir(&settings.jobs_dir, &ctx)?
-    } else {
-        jobs::load_paths(&args.paths, &ctx)
+    let desired = match (&args.as_path, args.paths.as_slice()) {
+        (Some(at), [content]) => jobs::load_as(at, content, &ctx)?,
+        (Some(_), _) => {
+            anyhow::bail!(
+                "--as TARGET takes exactly one file to validate: `validate --as TARGET FILE`"
+            )
+        }
+        (None, []) => jobs::load_dir(&settings.jobs_dir, &ctx)?,
+        (None, paths) => jobs::load_paths(paths, &ctx),
     };
+    // With --as, the directory's other files are context: only the new file's findings count.
+    let counts = |d: &Diagnostic| args.as_path.as_ref().is_none_or(|at| &d.file == at);
     // Checks that need the agent settings as well as the job.
     let setting_warnings: Vec<Diagnostic> = desired
         .jobs
@@ -51,32 +58,42 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
     let (errors, warnings): (Vec<&Diagnostic>, Vec<&Diagnostic>) = desired
         .diagnostics()
         .chain(setting_warnings.iter())
+        .filter(|d| counts(d))
         .partition(|d| d.is_error());
     let valid = errors.is_empty() && (!args.strict || warnings.is_empty());
-    let names: Vec<&str> = desired
+    let counted_files: Vec<&jobs::FileReport> = desired
         .files
+        .iter()
+        .filter(|f| args.as_path.as_ref().is_none_or(|at| &f.path == at))
+        .collect();
+    let names: Vec<&str> = counted_files
         .iter()
         .flat_map(|f| f.job_names.iter().map(String::as_str))
         .collect();
     let redaction: std::collections::BTreeMap<&str, RedactionPlan> = desired
         .jobs
         .values()
+        .filter(|job| names.contains(&job.name.as_str()))
         .map(|job| (job.name.as_str(), redaction_plan(job)))
         .collect();
     match global.output {
         Output::Json => print_json(&Report {
             valid,
-            files: desired.files.len(),
+            files: counted_files.len(),
             jobs: names.clone(),
             errors: errors.clone(),
             warnings: warnings.clone(),
-            ignored: &desired.ignored,
+            ignored: if args.as_path.is_some() {
+                &[]
+            } else {
+                &desired.ignored
+            },
             redaction,
         })?,
         Output::Text => {
             eprint_diagnostics(errors.iter().chain(warnings.iter()).copied());
             if global.verbose > 0 {
-                for f in &desired.files {
+                for f in &counted_files {
                     let state = if f.is_rejected() { "invalid" } else { "ok" };
                     println!(
                         "{state:7} {} ({})",
@@ -94,8 +111,8 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
             println!(
                 "{}: {} file{}, {} job{}, {} error{}, {} warning{}{}",
                 if valid { "valid" } else { "invalid" },
-                desired.files.len(),
-                s(desired.files.len()),
+                counted_files.len(),
+                s(counted_files.len()),
                 names.len(),
                 s(names.len()),
                 errors.len(),

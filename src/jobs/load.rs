@@ -1,6 +1,7 @@
 //! Reading one job file: bytes → text → YAML documents → typed, validated jobs.
 
 use super::model::JobDocument;
+use super::salvage;
 use super::validate::{self, Context, LoadCache};
 use super::{Definition, Job, defaults};
 use crate::diagnostic::Diagnostic;
@@ -48,7 +49,19 @@ impl FileReport {
 
 /// Reads and validates the job file at `path`.
 pub fn load_file(path: &Path, ctx: &Context, cache: &mut LoadCache) -> FileReport {
-    let text = match read_text(path) {
+    load_file_as(path, path, ctx, cache)
+}
+
+/// Reads the job file `content` and validates it as if it stood at `path`: reports name `path`
+/// and relative spec paths resolve from its directory (`validate --as`, for the temp file
+/// Ansible and Puppet validate before they put it in place).
+pub fn load_file_as(
+    path: &Path,
+    content: &Path,
+    ctx: &Context,
+    cache: &mut LoadCache,
+) -> FileReport {
+    let text = match read_text(content) {
         Ok(text) => text,
         Err(d) => return FileReport::failed(path, *d),
     };
@@ -85,25 +98,38 @@ pub fn load_file(path: &Path, ctx: &Context, cache: &mut LoadCache) -> FileRepor
     }
     for (index, node) in documents.iter().enumerate() {
         let mut diagnostics = Vec::new();
-        let typed = typed_document(path, &text, node, &mut diagnostics);
-        if typed.is_none()
-            && let Some(name) = job_name_of_rejected(node)
-        {
-            // A job document with an error in it still defines its name: the file says what it
-            // holds, and a clash with another file is still found.
-            report.job_names.push(name.to_string());
-        }
-        if let Some(doc) = typed {
-            report.job_names.push(doc.metadata.name.clone());
-            let source = super::Source {
-                file: path.to_path_buf(),
-                document: index,
-                line: node.loc.line,
-            };
-            if let Some(job) =
-                validate::check(doc, node, &source, &text, ctx, cache, &mut diagnostics)
-            {
-                report.jobs.push(Arc::new(job));
+        let source = super::Source {
+            file: path.to_path_buf(),
+            document: index,
+            line: node.loc.line,
+        };
+        match typed_document(path, &text, node, &mut diagnostics) {
+            Typed::Read(doc) => {
+                report.job_names.push(doc.metadata.name.clone());
+                if let Some(job) =
+                    validate::check(doc, node, &source, &text, ctx, cache, &mut diagnostics)
+                {
+                    report.jobs.push(Arc::new(job));
+                }
+            }
+            Typed::Rejected(repaired) => {
+                if let Some(name) = job_name_of_rejected(node) {
+                    // A job document with an error in it still defines its name: the file says
+                    // what it holds, and a clash with another file is still found.
+                    report.job_names.push(name.to_string());
+                }
+                if let Some((doc, tree)) = repaired {
+                    // The rest of the document read once its bad entries were taken out: check
+                    // it like a good one, so its other mistakes show in this run too.
+                    let mut more = Vec::new();
+                    let _ = validate::check(doc, &tree, &source, &text, ctx, cache, &mut more);
+                    for d in more {
+                        if !diagnostics.iter().any(|seen| same_finding(seen, &d)) {
+                            diagnostics.push(d);
+                        }
+                    }
+                }
+                diagnostics.sort_by_key(|d| (d.line, d.column));
             }
         }
         report.diagnostics.extend(diagnostics);
@@ -133,7 +159,52 @@ pub fn load_file(path: &Path, ctx: &Context, cache: &mut LoadCache) -> FileRepor
     if report.is_rejected() {
         report.jobs.clear();
     }
+    cap_errors(&mut report.diagnostics, path);
     report
+}
+
+/// At most this many errors are listed per file; a file with more (usually a document that is
+/// not a job file at all) ends with one "and N more".
+pub const MAX_ERRORS_PER_FILE: usize = 20;
+
+fn cap_errors(diagnostics: &mut Vec<Diagnostic>, path: &Path) {
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    if errors <= MAX_ERRORS_PER_FILE {
+        return;
+    }
+    let mut kept = 0;
+    diagnostics.retain(|d| {
+        if !d.is_error() {
+            return true;
+        }
+        kept += 1;
+        kept <= MAX_ERRORS_PER_FILE
+    });
+    diagnostics.push(
+        Diagnostic::error(
+            path,
+            Loc::default(),
+            format!(
+                "and {} more error(s) in this file",
+                errors - MAX_ERRORS_PER_FILE
+            ),
+        )
+        .with_hint("fix the errors above and run validate again"),
+    );
+}
+
+/// Whether two diagnostics say the same thing at the same place.
+fn same_finding(a: &Diagnostic, b: &Diagnostic) -> bool {
+    (a.line, a.column, &a.message) == (b.line, b.column, &b.message)
+}
+
+/// A document read as a job, or rejected.
+enum Typed {
+    /// It reads as a [`JobDocument`].
+    Read(JobDocument),
+    /// It does not; the errors are reported. When taking the bad entries out let the rest read,
+    /// that document and the repaired tree, for the remaining checks.
+    Rejected(Option<(JobDocument, Node)>),
 }
 
 /// The file's text, or the one error that says why it cannot be read as a job file.
@@ -218,12 +289,7 @@ fn job_name_of_rejected(node: &Node) -> Option<&str> {
 }
 
 /// The document as a [`JobDocument`], or the located reasons it is not one.
-fn typed_document(
-    path: &Path,
-    text: &str,
-    node: &Node,
-    out: &mut Vec<Diagnostic>,
-) -> Option<JobDocument> {
+fn typed_document(path: &Path, text: &str, node: &Node, out: &mut Vec<Diagnostic>) -> Typed {
     let expected = format!(
         "expected a mapping with `apiVersion: {}`, `kind: {}`, `metadata` and `spec`",
         defaults::API_VERSION,
@@ -238,7 +304,7 @@ fn typed_document(
             )
             .with_source(text),
         );
-        return None;
+        return Typed::Rejected(None);
     }
     let mut header_ok = true;
     let mut header = Vec::new();
@@ -323,21 +389,27 @@ fn typed_document(
     header.sort_by_key(|d| (d.line, d.column));
     out.extend(header);
     if !header_ok {
-        return None;
+        return Typed::Rejected(None);
     }
     match yaml::from_node::<JobDocument>(node) {
-        Ok(doc) => Some(doc),
+        Ok(doc) => Typed::Read(doc),
         Err(e) => {
-            let mut d = Diagnostic::error(path, e.loc.unwrap_or(node.loc), e.message.clone())
-                .with_path(e.path_string())
-                .with_source(text);
-            if let Some(s) = &e.suggestion {
-                d = d.with_hint(format!("did you mean `{s}`?"));
-            }
-            out.push(d);
-            None
+            out.push(type_error(path, text, node, &e));
+            let found = salvage::salvage::<JobDocument>(node, &e);
+            out.extend(found.errors.iter().map(|e| type_error(path, text, node, e)));
+            Typed::Rejected(found.repaired)
         }
     }
+}
+
+fn type_error(path: &Path, text: &str, node: &Node, e: &yaml::DeError) -> Diagnostic {
+    let mut d = Diagnostic::error(path, e.loc.unwrap_or(node.loc), e.message.clone())
+        .with_path(e.path_string())
+        .with_source(text);
+    if let Some(s) = &e.suggestion {
+        d = d.with_hint(format!("did you mean `{s}`?"));
+    }
+    d
 }
 
 /// Why a job kept from `applied.json` could not be rebuilt as it was applied.
@@ -435,8 +507,9 @@ fn rebuild_once(
             .collect::<Vec<_>>()
             .join("; ")
     };
-    let doc = typed_document(source, &text, &node, &mut diagnostics)
-        .ok_or_else(|| RebuildError::Invalid(errors(&diagnostics)))?;
+    let Typed::Read(doc) = typed_document(source, &text, &node, &mut diagnostics) else {
+        return Err(RebuildError::Invalid(errors(&diagnostics)));
+    };
     let src = super::Source {
         file: source.to_path_buf(),
         document: 0,

@@ -9,6 +9,7 @@ mod definition;
 mod discover;
 mod load;
 pub mod model;
+mod salvage;
 mod secret;
 pub mod units;
 mod validate;
@@ -320,6 +321,45 @@ pub fn load_paths(paths: &[PathBuf], ctx: &Context) -> Desired {
         }
     }
     assemble(files, ignored)
+}
+
+/// Loads the job file `content` as if it stood at `at`, among the other job files of `at`'s
+/// directory (which it replaces, if `at` exists): what the agent would see once the file is put
+/// in place, including names that clash with another file. `validate --as AT TEMPFILE`.
+pub fn load_as(at: &Path, content: &Path, ctx: &Context) -> Result<Desired, LoadError> {
+    let dir = at
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let (mut files, ignored) = if dir.is_dir() {
+        read_dir_files(dir, ctx, None)?
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    // The listing names entries `dir/<name>`; `at` is one of them when it exists.
+    files.retain(|f| f.path.file_name() != at.file_name());
+    let mut report = load::load_file_as(at, content, ctx, &mut LoadCache::default());
+    if let Some(reason) = as_name_problem(at) {
+        report.diagnostics.push(
+            Diagnostic::warning(at, Loc::default(), reason)
+                .with_hint("name job files `*.yaml` or `*.yml`, without a leading dot"),
+        );
+    }
+    files.push(report);
+    Ok(assemble(files, ignored))
+}
+
+/// Why the agent would not read a file at `at`, judging by its name.
+fn as_name_problem(at: &Path) -> Option<String> {
+    let name = at.file_name()?.to_string_lossy();
+    if let Some(reason) = discover::ignore_reason(&name) {
+        return Some(format!(
+            "the agent does not read a file named like this ({reason})"
+        ));
+    }
+    (!(name.ends_with(".yaml") || name.ends_with(".yml"))).then(|| {
+        "the agent reads only `*.yaml` and `*.yml` files in the jobs directory".to_string()
+    })
 }
 
 fn unreadable_entry(path: &Path, err: &std::io::Error) -> Diagnostic {

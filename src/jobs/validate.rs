@@ -227,6 +227,14 @@ fn check_schedule(c: &mut Checker<'_>, doc: &JobDocument, ctx: &Context) -> Opti
                 &["spec", "schedule"]
             };
             c.error(path, e.to_string(), None);
+            // The expression is read before the zone, so a bad expression hides a bad zone:
+            // check the zone alone too, so both are reported in one run.
+            if path == ["spec", "schedule"]
+                && doc.spec.time_zone.is_some()
+                && let Err(zone_error) = c.cache.schedule("* * * * *", zone)
+            {
+                c.error(&["spec", "timeZone"], zone_error.to_string(), None);
+            }
             None
         }
     }

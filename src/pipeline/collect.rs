@@ -27,7 +27,11 @@ pub async fn collect(
 ) -> Collected {
     let mut records = Vec::new();
     let mut timings = Vec::new();
-    if let Err(e) = crate::state::ensure_private_dir(root) {
+    // The staging tree is created through the state directory handle: a symlink in place of
+    // jobs/<job>, staging/ or the run's directory fails the run instead of collecting elsewhere.
+    if let Err(e) =
+        crate::state::StateDir::open(&ctx.state_dir).and_then(|d| d.create_dir_all(root))
+    {
         return Collected {
             records,
             timings,

@@ -8,6 +8,8 @@ use super::{
 use crate::collect::external::{self, Request};
 use crate::jobs::{Job, SpecRole};
 use crate::state::records::{BundleRecord, CollectorRecord, PhaseStatus, RunStatus};
+use crate::state::{Create, StateDir};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// Runs the CLI for `job`.
@@ -38,7 +40,11 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         }
     };
     let bundles = bundles_dir(&ctx.state_dir, &job.name);
-    if let Err(e) = crate::state::ensure_private_dir(&bundles) {
+    let state = match StateDir::open(&ctx.state_dir) {
+        Ok(state) => state,
+        Err(e) => return failed(e.to_string(), Vec::new()),
+    };
+    if let Err(e) = state.create_dir_all(&bundles) {
         return failed(e.to_string(), Vec::new());
     }
     let claim = unique_top(
@@ -61,9 +67,14 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             "metadata": {"name": job.name},
             "spec": inline,
         });
-        let written = crate::state::ensure_private_dir(&dir)
+        let written = state
+            .create_dir_all(&dir)
+            .and_then(|()| state.create(&path, Create::Truncate))
             .map_err(|e| e.to_string())
-            .and_then(|()| std::fs::write(&path, doc.to_string()).map_err(|e| e.to_string()));
+            .and_then(|mut f| {
+                f.write_all(doc.to_string().as_bytes())
+                    .map_err(|e| e.to_string())
+            });
         if let Err(e) = written {
             return failed(
                 format!("cannot write the inline spec for the CLI: {e}"),
@@ -88,7 +99,10 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         timeout: job.document.spec.timeout.0,
     };
     let result = external::run(&request, cancel.token()).await;
-    let _ = std::fs::remove_dir_all(staging_dir(&ctx.state_dir, &job.name, &ctx.run_id));
+    super::remove_staging(
+        &ctx.state_dir,
+        &staging_dir(&ctx.state_dir, &job.name, &ctx.run_id),
+    );
     let took = started.elapsed();
     let response = match result {
         Ok(r) => r,

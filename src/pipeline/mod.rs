@@ -27,7 +27,9 @@ use crate::jobs::model::Engine;
 use crate::state::records::{
     self, BundleRecord, CollectorRecord, PhaseRecord, PhaseStatus, RunStatus,
 };
+use crate::state::{Create, StateDir};
 use chrono::{DateTime, Utc};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -122,6 +124,16 @@ pub fn bundles_dir(state_dir: &Path, job: &str) -> PathBuf {
     records::job_dir(state_dir, job).join("bundles")
 }
 
+/// Removes a run's staging directory (never following a symlink in the state directory);
+/// failures are logged: staged files left behind cost disk, not correctness.
+pub(crate) fn remove_staging(state_dir: &Path, staging: &Path) {
+    if let Err(e) = StateDir::open(state_dir).and_then(|d| d.remove_dir_all(staging))
+        && !e.is_not_found()
+    {
+        tracing::warn!("cannot remove the staging directory: {e}");
+    }
+}
+
 /// Runs the pipeline for `job` until it ends or `cancel` fires.
 pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     let started = Instant::now();
@@ -176,7 +188,8 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     {
         // Nothing unredacted may reach an archive: the staged files go, the run fails.
         let staging = staging.clone();
-        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(staging)).await;
+        let state_dir = ctx.state_dir.clone();
+        let _ = tokio::task::spawn_blocking(move || remove_staging(&state_dir, &staging)).await;
         return Outcome {
             status: RunStatus::Failed,
             reason: Some(format!(
@@ -335,18 +348,34 @@ async fn archive(
     elapsed: Duration,
 ) -> Result<bundle::BundleInfo, String> {
     let dest = bundles_dir(state_dir, job).join(format!("{top}.tar.gz"));
+    let state_dir = state_dir.to_path_buf();
     let staging = staging.to_path_buf();
     let root = root.to_path_buf();
     let top = top.to_string();
     let timings = timings.to_vec();
     let joined = tokio::task::spawn_blocking(move || {
         let result = (|| {
-            crate::state::ensure_private_dir(&root.join("execution-data"))
+            // The staging tree and bundles/ are checked for symlinks here (the archive is written
+            // beside its final name, in the directory checked).
+            let state = StateDir::open(&state_dir).map_err(|e| e.to_string())?;
+            state
+                .create_dir_all(&root.join("execution-data"))
                 .map_err(|e| e.to_string())?;
-            crate::state::ensure_private_dir(dest.parent().unwrap_or(&root))
+            state
+                .create_dir_all(dest.parent().unwrap_or(&root))
                 .map_err(|e| e.to_string())?;
             let write = |rel: &str, text: String| {
-                std::fs::write(root.join(rel), text).map_err(|e| format!("writing {rel}: {e}"))
+                state
+                    .create(&root.join(rel), Create::Truncate)
+                    .and_then(|mut f| {
+                        f.write_all(text.as_bytes()).map_err(|source| {
+                            crate::state::StateError::Io {
+                                path: root.join(rel),
+                                source,
+                            }
+                        })
+                    })
+                    .map_err(|e| format!("writing {rel}: {e}"))
             };
             write(
                 "version.yaml",
@@ -365,7 +394,7 @@ async fn archive(
         })();
         // The staged copy is either in the archive now or failed to get there; either way it must
         // not fill the disk (a crash, not a failure, is what leaves staging behind).
-        let _ = std::fs::remove_dir_all(&staging);
+        remove_staging(&state_dir, &staging);
         result
     })
     .await;

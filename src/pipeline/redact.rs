@@ -70,7 +70,10 @@ pub fn redact_dir(job: &Job, root: &Path, keys: &TokenKeys) -> Result<serde_json
     let mut value = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
     if let (Some(s), Some(obj)) = (&setup, value.as_object_mut()) {
         let map_path = token_map_path(&keys.state_dir, &job.name, &keys.run_id);
-        obj.insert("tokenization".into(), tokenization_note(s, &map_path));
+        obj.insert(
+            "tokenization".into(),
+            tokenization_note(s, &keys.state_dir, &map_path),
+        );
     }
     Ok(value)
 }
@@ -129,19 +132,15 @@ fn token_setup(ctx: &TokenKeys) -> Result<TokenSetup, String> {
     })
 }
 
-/// Writes the encrypted map to a new 0600 file.
-fn write_map(path: &Path, bytes: &[u8]) -> Result<(), String> {
+/// Writes the encrypted map to a new 0600 file under the state directory (no symlink followed).
+fn write_map(state_dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use crate::state::{Create, StateDir};
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    let state = StateDir::open(state_dir).map_err(|e| e.to_string())?;
     if let Some(dir) = path.parent() {
-        crate::state::ensure_private_dir(dir).map_err(|e| e.to_string())?;
+        state.create_dir_all(dir).map_err(|e| e.to_string())?;
     }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut f = state.create(path, Create::New).map_err(|e| e.to_string())?;
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
         .map_err(|e| format!("{}: {e}", path.display()))
@@ -185,7 +184,7 @@ pub async fn redact(job: &Job, root: &Path, ctx: &RunContext) -> Redacted {
 }
 
 /// Writes the encrypted map when a map key is set, and says in the record what happened.
-fn tokenization_note(s: &TokenSetup, map_path: &Path) -> serde_json::Value {
+fn tokenization_note(s: &TokenSetup, state_dir: &Path, map_path: &Path) -> serde_json::Value {
     let map = s.tokenizer.map();
     let mut note = serde_json::json!({
         "tokens": map.len(),
@@ -198,7 +197,7 @@ fn tokenization_note(s: &TokenSetup, map_path: &Path) -> serde_json::Value {
         ),
         Some(key) => match encrypt_map(&map, key)
             .map_err(|e| e.to_string())
-            .and_then(|bytes| write_map(map_path, &bytes))
+            .and_then(|bytes| write_map(state_dir, map_path, &bytes))
         {
             Ok(()) => (Some(map_path.display().to_string()), None),
             Err(e) => (
@@ -232,10 +231,10 @@ pub struct RedactionPlan {
     pub enabled: bool,
     /// `redact.tokenize`.
     pub tokenize: bool,
-    /// How many built-in redactors run (troubleshoot's defaults, plus the agent extras).
-    pub defaults: usize,
-    /// How many of those are agent extras (0 with `redact.defaults: upstream`).
-    pub extras: usize,
+    /// How many of troubleshoot's default redactors run.
+    pub troubleshoot_defaults: usize,
+    /// How many agent extras run on top (0 with `redact.defaults: upstream`).
+    pub agent_extras: usize,
     /// Names of the job's own redactors, in order.
     pub custom: Vec<String>,
 }
@@ -246,12 +245,9 @@ impl RedactionPlan {
         if !self.enabled {
             return "off (redact.enabled: false)".to_string();
         }
-        let mut s = format!(
-            "troubleshoot defaults ({})",
-            self.defaults.saturating_sub(self.extras)
-        );
-        if self.extras > 0 {
-            s.push_str(&format!(" + agent extras ({})", self.extras));
+        let mut s = format!("troubleshoot defaults ({})", self.troubleshoot_defaults);
+        if self.agent_extras > 0 {
+            s.push_str(&format!(" + agent extras ({})", self.agent_extras));
         }
         for c in &self.custom {
             s.push_str(" + ");
@@ -275,12 +271,14 @@ pub fn plan(job: &Job) -> RedactionPlan {
     RedactionPlan {
         enabled,
         tokenize: enabled && job.document.spec.redact.tokenize,
-        defaults: if enabled {
-            crate::redact::rules::default_count(set)
+        // `default_count` counts the extras of the extended set too; the text and the JSON
+        // both show the two parts apart, so they cannot be read differently.
+        troubleshoot_defaults: if enabled {
+            crate::redact::rules::default_count(set).saturating_sub(extras)
         } else {
             0
         },
-        extras: if enabled { extras } else { 0 },
+        agent_extras: if enabled { extras } else { 0 },
         custom: if enabled {
             job.collection
                 .redactors

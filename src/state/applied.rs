@@ -1,7 +1,7 @@
 //! `applied.json`: the jobs the running agent has applied, so `plan` can compare with them and a
 //! restarted agent knows what it ran.
 
-use super::{StateError, write_atomic};
+use super::{StateDir, StateError};
 use crate::jobs::Definition;
 use crate::plan::{Applied, AppliedJob};
 use chrono::{DateTime, Utc};
@@ -27,10 +27,8 @@ struct AppliedFile {
 /// Reads `<state_dir>/applied.json`; a missing file means nothing is applied yet.
 pub fn read_applied(state_dir: &Path) -> Result<Applied, StateError> {
     let path = state_dir.join(APPLIED_FILE);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Applied::default()),
-        Err(source) => return Err(StateError::Io { path, source }),
+    let Some(bytes) = read_file(state_dir, &path)? else {
+        return Ok(Applied::default());
     };
     let file: AppliedFile = serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
         path: path.clone(),
@@ -59,10 +57,8 @@ pub fn read_applied_reusing(
     known: &dyn Fn(&str, &str) -> Option<Arc<Definition>>,
 ) -> Result<Applied, StateError> {
     let path = state_dir.join(APPLIED_FILE);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Applied::default()),
-        Err(source) => return Err(StateError::Io { path, source }),
+    let Some(bytes) = read_file(state_dir, &path)? else {
+        return Ok(Applied::default());
     };
     let corrupt = |message: String| StateError::Corrupt {
         path: path.clone(),
@@ -234,6 +230,16 @@ impl<'de> Visitor<'de> for JobSeed<'_> {
     }
 }
 
+/// The bytes of `applied.json`; `None` when it (or the state directory) does not exist. A
+/// symlink there is an error, never followed.
+fn read_file(state_dir: &Path, path: &Path) -> Result<Option<Vec<u8>>, StateError> {
+    match StateDir::open(state_dir) {
+        Ok(dir) => dir.read_optional(path),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Writes `<state_dir>/applied.json` atomically.
 pub fn write_applied(
     state_dir: &Path,
@@ -241,7 +247,13 @@ pub fn write_applied(
     now: DateTime<Utc>,
 ) -> Result<(), StateError> {
     let bytes = applied_bytes(state_dir, applied, now)?;
-    write_atomic(&state_dir.join(APPLIED_FILE), &bytes)
+    write_applied_bytes(state_dir, &bytes)
+}
+
+/// Writes `bytes` (from [`applied_bytes`]) to `<state_dir>/applied.json` atomically, through the
+/// state directory handle.
+pub fn write_applied_bytes(state_dir: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    StateDir::open(state_dir)?.write_atomic(&state_dir.join(APPLIED_FILE), bytes)
 }
 
 /// The bytes of `applied.json` for `applied` (serialized from it, not from a copy).

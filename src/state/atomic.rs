@@ -1,10 +1,17 @@
 //! Crash-safe file replacement: a reader sees the old file or the new one, never half of one.
+//! State paths go through [`StateDir::write_atomic`] and [`StateDir::write_atomic_all`]; the
+//! free functions here serve paths given without their state directory.
 
-use super::StateError;
+use super::dir::FILE_MODE;
+use super::{StateDir, StateError};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::os::unix::io::AsRawFd;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,62 +20,141 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// starting at once paid 2,000 of them).
 const SYNCFS_FROM: usize = 8;
 
-/// Writes `bytes` to `path` through a temp file in the same directory: write, fsync, rename,
-/// fsync the directory. The file is created 0600.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let io = |source| StateError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = temp_path(path);
-    let result = (|| {
-        write_temp(&tmp, bytes)?.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+/// One file of a write: its directory (open), its name there, and its path for messages.
+struct Target {
+    dir: OwnedFd,
+    name: OsString,
+    path: PathBuf,
 }
 
-/// Writes every `(path, bytes)` with [`write_atomic`]'s guarantees, all durable when it returns;
-/// one result per file, in order. Many files are written as one batch: every temp file, one
-/// `syncfs` per file system (the data), every rename, one `syncfs` again (the directories).
+impl StateDir {
+    /// Writes `bytes` to `path` (under the state directory, its directory existing) through a
+    /// temp file in the same directory: write, fsync, rename, fsync the directory. The file is
+    /// created 0600. No component may be a symlink, nor the file itself.
+    pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+        let target = self.target(path)?;
+        write_one(&target, bytes)
+    }
+
+    /// Writes every `(path, bytes)` with [`StateDir::write_atomic`]'s guarantees, all durable when
+    /// it returns; one result per file, in order. Many files are written as one batch: every
+    /// temp file, one `syncfs` per file system (the data), every rename, one `syncfs` again.
+    pub fn write_atomic_all(&self, files: &[(PathBuf, Vec<u8>)]) -> Vec<Result<(), StateError>> {
+        let targets = files.iter().map(|(path, _)| self.target(path)).collect();
+        write_all(targets, files)
+    }
+
+    fn target(&self, path: &Path) -> Result<Target, StateError> {
+        let (rel, dir, name) = self.parent_of(path)?;
+        self.refuse_symlink(&rel, &dir, &name)?;
+        Ok(Target {
+            dir,
+            name,
+            path: self.root().join(rel),
+        })
+    }
+}
+
+/// Writes `bytes` to `path` as [`StateDir::write_atomic`] does, with only the file itself checked
+/// for a symlink (its directory is opened as the path says).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    write_one(&loose_target(path)?, bytes)
+}
+
+/// [`StateDir::write_atomic_all`] for paths given without their state directory (see
+/// [`write_atomic`]).
 pub fn write_atomic_all(files: &[(PathBuf, Vec<u8>)]) -> Vec<Result<(), StateError>> {
+    let targets = files.iter().map(|(path, _)| loose_target(path)).collect();
+    write_all(targets, files)
+}
+
+fn loose_target(path: &Path) -> Result<Target, StateError> {
+    let dir_path = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().unwrap_or_default().to_os_string();
+    let dir = rustix::fs::open(
+        dir_path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_error(path, e.into()))?;
+    match rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
+            return Err(StateError::Symlink {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(_) | Err(Errno::NOENT) => {}
+        Err(e) => return Err(io_error(path, e.into())),
+    }
+    Ok(Target {
+        dir,
+        name,
+        path: path.to_path_buf(),
+    })
+}
+
+fn write_one(target: &Target, bytes: &[u8]) -> Result<(), StateError> {
+    let tmp = temp_name(&target.name);
+    let result = (|| {
+        write_temp(&target.dir, &tmp, bytes)?.sync_all()?;
+        rustix::fs::renameat(&target.dir, &tmp, &target.dir, &target.name)?;
+        rustix::fs::fsync(&target.dir)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = rustix::fs::unlinkat(&target.dir, &tmp, AtFlags::empty());
+    }
+    result.map_err(|source| io_error(&target.path, source))
+}
+
+fn write_all(
+    targets: Vec<Result<Target, StateError>>,
+    files: &[(PathBuf, Vec<u8>)],
+) -> Vec<Result<(), StateError>> {
     if files.len() < SYNCFS_FROM {
-        return files
-            .iter()
-            .map(|(path, bytes)| write_atomic(path, bytes))
+        return targets
+            .into_iter()
+            .zip(files)
+            .map(|(target, (_, bytes))| write_one(&target?, bytes))
             .collect();
     }
     let mut results: Vec<Result<(), StateError>> = Vec::with_capacity(files.len());
-    let mut temps = Vec::with_capacity(files.len());
+    let mut written: Vec<Option<(Target, OsString)>> = Vec::with_capacity(files.len());
     // One open file per file system, to sync it by.
-    let mut file_systems: HashMap<u64, std::fs::File> = HashMap::new();
-    for (path, bytes) in files {
-        let tmp = temp_path(path);
-        let written = write_temp(&tmp, bytes).and_then(|file| {
+    let mut file_systems: HashMap<u64, File> = HashMap::new();
+    for (target, (_, bytes)) in targets.into_iter().zip(files) {
+        let target = match target {
+            Ok(t) => t,
+            Err(e) => {
+                results.push(Err(e));
+                written.push(None);
+                continue;
+            }
+        };
+        let tmp = temp_name(&target.name);
+        let done = write_temp(&target.dir, &tmp, bytes).and_then(|file| {
             let dev = file.metadata()?.dev();
             file_systems.entry(dev).or_insert(file);
             Ok(())
         });
-        results.push(written.map_err(|source| io_error(path, source)));
-        temps.push(tmp);
+        results.push(done.map_err(|source| io_error(&target.path, source)));
+        written.push(Some((target, tmp)));
     }
     sync_file_systems(&file_systems, files, &mut results);
-    for (((path, _), tmp), result) in files.iter().zip(&temps).zip(results.iter_mut()) {
-        if result.is_ok()
-            && let Err(source) = std::fs::rename(tmp, path)
+    for (w, result) in written.iter().zip(results.iter_mut()) {
+        if let (Some((target, tmp)), Ok(())) = (w, &result)
+            && let Err(e) = rustix::fs::renameat(&target.dir, tmp, &target.dir, &target.name)
         {
-            *result = Err(io_error(path, source));
+            *result = Err(io_error(&target.path, e.into()));
         }
     }
     sync_file_systems(&file_systems, files, &mut results);
-    for (tmp, result) in temps.iter().zip(&results) {
-        if result.is_err() {
-            let _ = std::fs::remove_file(tmp);
+    for (w, result) in written.iter().zip(&results) {
+        if let (Some((target, tmp)), Err(_)) = (w, result) {
+            let _ = rustix::fs::unlinkat(&target.dir, tmp, AtFlags::empty());
         }
     }
     results
@@ -77,19 +163,15 @@ pub fn write_atomic_all(files: &[(PathBuf, Vec<u8>)]) -> Vec<Result<(), StateErr
 /// `syncfs` on each file system; a failure fails every file still in the batch (which of them
 /// did not reach the disk is not known).
 fn sync_file_systems(
-    file_systems: &HashMap<u64, std::fs::File>,
+    file_systems: &HashMap<u64, File>,
     files: &[(PathBuf, Vec<u8>)],
     results: &mut [Result<(), StateError>],
 ) {
     for file in file_systems.values() {
-        // SAFETY: syncfs only reads the descriptor, which `file` keeps open.
-        if unsafe { libc::syncfs(file.as_raw_fd()) } != 0 {
-            let errno = std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO);
+        if let Err(errno) = rustix::fs::syncfs(file) {
             for ((path, _), result) in files.iter().zip(results.iter_mut()) {
                 if result.is_ok() {
-                    *result = Err(io_error(path, std::io::Error::from_raw_os_error(errno)));
+                    *result = Err(io_error(path, errno.into()));
                 }
             }
         }
@@ -103,27 +185,27 @@ fn io_error(path: &Path, source: std::io::Error) -> StateError {
     }
 }
 
-/// `.<name>.tmp-<pid>-<n>` beside `path`: unique per write, so two writers of the same file
+/// `.<name>.tmp-<pid>-<n>` beside the file: unique per write, so two writers of the same file
 /// never share a temp file; start-up recovery removes leftovers by the `.tmp-` in the name.
-fn temp_path(path: &Path) -> PathBuf {
+fn temp_name(name: &OsStr) -> OsString {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()))
+    let mut tmp = OsString::from(".");
+    tmp.push(name);
+    tmp.push(format!(".tmp-{}-{n}", std::process::id()));
+    tmp
 }
 
-/// Creates (0600) or truncates `tmp` and writes `bytes`, not synced.
-fn write_temp(tmp: &Path, bytes: &[u8]) -> std::io::Result<std::fs::File> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(tmp)?;
+/// Creates (0600) or truncates `tmp` in `dir` and writes `bytes`, not synced. A symlink there
+/// is not followed (the open fails).
+fn write_temp(dir: &OwnedFd, tmp: &OsStr, bytes: &[u8]) -> std::io::Result<File> {
+    let fd = rustix::fs::openat(
+        dir,
+        tmp,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(FILE_MODE),
+    )?;
+    let mut file = File::from(fd);
     file.write_all(bytes)?;
     Ok(file)
 }

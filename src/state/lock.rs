@@ -1,9 +1,8 @@
 //! One agent per state directory: an exclusive lock on `agent.lock` that names its holder.
 
-use super::StateError;
-use std::fs::{File, OpenOptions, TryLockError};
+use super::{Create, StateDir, StateError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// File name under the state directory.
@@ -42,14 +41,7 @@ impl StateLock {
             path: path.clone(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io)?;
+        let mut file = StateDir::open(state_dir)?.create(&path, Create::Keep)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -83,6 +75,19 @@ impl StateLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_symlinked_lock_file_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).expect("mkdir");
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, "keep\n").expect("write");
+        std::os::unix::fs::symlink(&target, state.join(LOCK_FILE)).expect("symlink");
+        let err = StateLock::acquire(&state).expect_err("a symlink");
+        assert!(err.to_string().contains("is a symlink"), "{err}");
+        assert_eq!(std::fs::read_to_string(&target).expect("read"), "keep\n");
+    }
 
     #[test]
     fn a_second_lock_names_the_holder() {

@@ -1,4 +1,5 @@
 //! The state directory: lock, `applied.json`, run records, crash recovery; all writes atomic.
+//! Every path under it is reached through [`StateDir`], which never follows a symlink there.
 //!
 //! ```text
 //! <stateDir>/                      0700; files 0600
@@ -6,17 +7,25 @@
 //!   applied.json                   what the running agent applied
 //!   jobs/<job>/runs/<run-id>.json  one record per run
 //!   jobs/<job>/bundles/            archives
+//!   jobs/<job>/staging/<run-id>/   files of a run in progress
+//!   jobs/<job>/tokens/             encrypted token maps
+//!   uploads/                       the upload queue
 //! ```
 
 mod applied;
 mod atomic;
+mod dir;
 mod lock;
 pub mod records;
 mod recovery;
 pub mod retention;
 
-pub use applied::{APPLIED_FILE, applied_bytes, read_applied, read_applied_reusing, write_applied};
+pub use applied::{
+    APPLIED_FILE, applied_bytes, read_applied, read_applied_reusing, write_applied,
+    write_applied_bytes,
+};
 pub use atomic::{write_atomic, write_atomic_all};
+pub use dir::{Create, DirEntry, EntryKind, StateDir};
 pub use lock::{LOCK_FILE, LockError, StateLock};
 pub use recovery::{Recovery, recover};
 
@@ -34,6 +43,22 @@ pub enum StateError {
         /// What is wrong with it.
         message: String,
     },
+    /// A symlink was found inside the state directory, where the agent never follows one.
+    #[error(
+        "{path} is a symlink; the agent never follows symlinks inside its state directory: replace it with a real directory or file (or remove it)"
+    )]
+    Symlink {
+        /// The symlink.
+        path: PathBuf,
+    },
+    /// A path that should be inside the state directory is not.
+    #[error("{path} is not inside the state directory {root}")]
+    Outside {
+        /// The path.
+        path: PathBuf,
+        /// The state directory.
+        root: PathBuf,
+    },
     /// Reading or writing failed.
     #[error("{path}: {source}")]
     Io {
@@ -44,7 +69,8 @@ pub enum StateError {
     },
 }
 
-/// Creates `dir` (and parents) 0700 if missing.
+/// Creates `dir` (and parents) 0700 if missing, following the path as it is: for the state
+/// directory itself; paths under it go through [`StateDir::create_dir_all`].
 pub fn ensure_private_dir(dir: &Path) -> Result<(), StateError> {
     if dir.is_dir() {
         return Ok(());
@@ -71,7 +97,8 @@ pub fn prepare(state_dir: &Path) -> Result<(), StateError> {
 }
 
 /// Renames a file that cannot be read to `<name>.corrupt` so it stops failing every read, and
-/// keeps it for a person to look at.
+/// keeps it for a person to look at. The rename moves the entry itself, never what a symlink
+/// points to; [`StateDir::set_aside`] also refuses a symlink on the way.
 pub fn set_aside(path: &Path) -> Option<PathBuf> {
     let mut name = path.file_name()?.to_os_string();
     name.push(".corrupt");

@@ -3,7 +3,7 @@
 //! Run ids sort by time: scheduled runs are named after their nominal fire instant
 //! (`20250309T070000Z`), so the newest record of a job is the last name in the directory.
 
-use super::{StateError, write_atomic, write_atomic_all};
+use super::{StateDir, StateError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -272,19 +272,36 @@ pub fn runs_dir(state_dir: &Path, job: &str) -> PathBuf {
 
 /// Writes (or replaces) a run record atomically.
 pub fn write_record(state_dir: &Path, record: &RunRecord) -> Result<PathBuf, StateError> {
-    let (path, bytes) = record_file(state_dir, record)?;
-    write_atomic(&path, &bytes)?;
+    let dir = StateDir::open(state_dir)?;
+    let (path, bytes) = record_file(&dir, record)?;
+    dir.write_atomic(&path, &bytes)?;
     Ok(path)
 }
 
-/// Writes many records as [`write_record`] does, as one batch (see [`write_atomic_all`]): a
-/// burst of runs starting at once costs two file system syncs, not two per run. One result per
-/// record, in order; every record written is durable when this returns.
+/// Writes many records as [`write_record`] does, as one batch (see
+/// [`StateDir::write_atomic_all`]): a burst of runs starting at once costs two file system syncs,
+/// not two per run. One result per record, in order; every record written is durable when this
+/// returns.
 pub fn write_records(state_dir: &Path, records: &[RunRecord]) -> Vec<Result<PathBuf, StateError>> {
+    let dir = match StateDir::open(state_dir) {
+        Ok(dir) => dir,
+        Err(e) => {
+            let message = e.to_string();
+            return records
+                .iter()
+                .map(|_| {
+                    Err(StateError::Io {
+                        path: state_dir.to_path_buf(),
+                        source: std::io::Error::other(message.clone()),
+                    })
+                })
+                .collect();
+        }
+    };
     let mut results: Vec<Result<PathBuf, StateError>> = Vec::with_capacity(records.len());
     let mut files = Vec::with_capacity(records.len());
     for record in records {
-        match record_file(state_dir, record) {
+        match record_file(&dir, record) {
             Ok((path, bytes)) => {
                 results.push(Ok(path.clone()));
                 files.push((path, bytes));
@@ -292,7 +309,7 @@ pub fn write_records(state_dir: &Path, records: &[RunRecord]) -> Vec<Result<Path
             Err(e) => results.push(Err(e)),
         }
     }
-    let mut written = write_atomic_all(&files).into_iter();
+    let mut written = dir.write_atomic_all(&files).into_iter();
     for result in results.iter_mut().filter(|r| r.is_ok()) {
         if let Some(Err(e)) = written.next() {
             *result = Err(e);
@@ -302,10 +319,10 @@ pub fn write_records(state_dir: &Path, records: &[RunRecord]) -> Vec<Result<Path
 }
 
 /// Where a record goes (its directory created) and its bytes.
-fn record_file(state_dir: &Path, record: &RunRecord) -> Result<(PathBuf, Vec<u8>), StateError> {
-    let dir = runs_dir(state_dir, &record.job);
-    super::ensure_private_dir(&dir)?;
-    let path = dir.join(format!("{}.json", record.run_id));
+fn record_file(dir: &StateDir, record: &RunRecord) -> Result<(PathBuf, Vec<u8>), StateError> {
+    let runs = runs_dir(dir.root(), &record.job);
+    dir.create_dir_all(&runs)?;
+    let path = runs.join(format!("{}.json", record.run_id));
     let mut bytes = serde_json::to_vec_pretty(record).map_err(|e| StateError::Corrupt {
         path: path.clone(),
         message: e.to_string(),
@@ -314,12 +331,27 @@ fn record_file(state_dir: &Path, record: &RunRecord) -> Result<(PathBuf, Vec<u8>
     Ok((path, bytes))
 }
 
-/// Reads one record.
+/// The state directory of a record path (`<state>/jobs/<job>/runs/<run-id>.json`).
+fn state_dir_of(path: &Path) -> Option<&Path> {
+    let runs = path.parent()?;
+    let jobs = runs.parent()?.parent()?;
+    (runs.file_name()? == "runs" && jobs.file_name()? == "jobs").then_some(())?;
+    jobs.parent()
+}
+
+/// Reads one record, from a path [`runs_dir`] gave; no symlink inside the state directory is
+/// followed.
 pub fn read_record(path: &Path) -> Result<RunRecord, StateError> {
-    let bytes = std::fs::read(path).map_err(|source| StateError::Io {
+    let root = state_dir_of(path).ok_or_else(|| StateError::Outside {
         path: path.to_path_buf(),
-        source,
+        root: PathBuf::from("<state>/jobs/<job>/runs"),
     })?;
+    read_record_in(&StateDir::open(root)?, path)
+}
+
+/// [`read_record`] through an open state directory.
+pub fn read_record_in(dir: &StateDir, path: &Path) -> Result<RunRecord, StateError> {
+    let bytes = dir.read(path)?;
     serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -328,15 +360,33 @@ pub fn read_record(path: &Path) -> Result<RunRecord, StateError> {
 
 /// Record files of a job, oldest first (by run id); temp files are not listed.
 pub fn record_paths(state_dir: &Path, job: &str) -> Result<Vec<PathBuf>, StateError> {
-    let dir = runs_dir(state_dir, job);
-    let entries = match std::fs::read_dir(&dir) {
+    match open_existing(state_dir)? {
+        Some(dir) => record_paths_in(&dir, job),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The state directory, or `None` when it does not exist yet (nothing has run).
+fn open_existing(state_dir: &Path) -> Result<Option<StateDir>, StateError> {
+    match StateDir::open(state_dir) {
+        Ok(dir) => Ok(Some(dir)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`record_paths`] through an open state directory. A symlink named like a record is listed
+/// (reading it fails, naming it), so it is reported rather than silently skipped.
+pub fn record_paths_in(dir: &StateDir, job: &str) -> Result<Vec<PathBuf>, StateError> {
+    let entries = match dir.read_dir(&runs_dir(dir.root(), job)) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(StateError::Io { path: dir, source }),
+        Err(e) if e.is_not_found() => return Ok(Vec::new()),
+        Err(e) => return Err(e),
     };
     let mut paths: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
+        .into_iter()
+        .filter(|e| e.kind != super::EntryKind::Dir)
+        .map(|e| e.path)
         .filter(|p| {
             p.extension().is_some_and(|e| e == "json")
                 && !p
@@ -367,14 +417,17 @@ pub fn history(
 ) -> Result<(Vec<RunRecord>, Vec<StateError>), StateError> {
     let mut records = Vec::new();
     let mut problems = Vec::new();
-    for path in record_paths(state_dir, job)?.iter().rev() {
+    let Some(dir) = open_existing(state_dir)? else {
+        return Ok((records, problems));
+    };
+    for path in record_paths_in(&dir, job)?.iter().rev() {
         if records.len() >= limit {
             break;
         }
-        match read_record(path) {
+        match read_record_in(&dir, path) {
             Ok(r) => records.push(r),
             Err(e) => {
-                super::set_aside(path);
+                dir.set_aside(path);
                 problems.push(e);
             }
         }

@@ -1,7 +1,7 @@
 //! Start-up recovery after a crash or `kill -9`: no record stays `running`, no temp file stays.
 
 use super::records::{self, RunStatus};
-use super::{StateError, set_aside};
+use super::{EntryKind, StateDir, StateError};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 
@@ -23,31 +23,27 @@ pub struct Recovery {
 /// files left by interrupted atomic writes, and sets unreadable records aside.
 pub fn recover(state_dir: &Path, now: DateTime<Utc>) -> Result<Recovery, StateError> {
     let mut out = Recovery::default();
-    out.temps_removed += remove_temps(state_dir);
+    let dir = StateDir::open(state_dir)?;
+    out.temps_removed += remove_temps(&dir, state_dir);
     let jobs_dir = state_dir.join("jobs");
-    let entries = match std::fs::read_dir(&jobs_dir) {
+    let entries = match dir.read_dir(&jobs_dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(source) => {
-            return Err(StateError::Io {
-                path: jobs_dir,
-                source,
-            });
-        }
+        Err(e) if e.is_not_found() => return Ok(out),
+        Err(e) => return Err(e),
     };
-    for job_entry in entries.filter_map(Result::ok) {
-        let job_path = job_entry.path();
-        let Some(job) = job_path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_string)
-        else {
+    for job_entry in entries {
+        let job_path = job_entry.path;
+        let Some(job) = job_entry.name.to_str().map(str::to_string) else {
             continue;
         };
-        for sub in ["runs", "bundles"] {
-            out.temps_removed += remove_temps(&job_path.join(sub));
+        if job_entry.kind == EntryKind::Symlink {
+            out.problems.push(StateError::Symlink { path: job_path });
+            continue;
         }
-        let paths = match records::record_paths(state_dir, &job) {
+        for sub in ["runs", "bundles"] {
+            out.temps_removed += remove_temps(&dir, &job_path.join(sub));
+        }
+        let paths = match records::record_paths_in(&dir, &job) {
             Ok(p) => p,
             Err(e) => {
                 out.problems.push(e);
@@ -55,7 +51,7 @@ pub fn recover(state_dir: &Path, now: DateTime<Utc>) -> Result<Recovery, StateEr
             }
         };
         for path in paths {
-            match records::read_record(&path) {
+            match records::read_record_in(&dir, &path) {
                 Ok(mut record) if record.status == RunStatus::Running => {
                     record.status = RunStatus::Interrupted;
                     record.ended_at = Some(now);
@@ -70,7 +66,7 @@ pub fn recover(state_dir: &Path, now: DateTime<Utc>) -> Result<Recovery, StateEr
                 }
                 Ok(_) => {}
                 Err(_) => {
-                    if let Some(p) = set_aside(&path) {
+                    if let Some(p) = dir.set_aside(&path) {
                         out.corrupt.push(p);
                     }
                 }
@@ -81,17 +77,17 @@ pub fn recover(state_dir: &Path, now: DateTime<Utc>) -> Result<Recovery, StateEr
 }
 
 /// Removes `.<name>.tmp-<pid>` files (atomic writes that never got renamed) in `dir`.
-fn remove_temps(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+fn remove_temps(state: &StateDir, dir: &Path) -> usize {
+    let Ok(entries) = state.read_dir(dir) else {
         return 0;
     };
     entries
-        .filter_map(Result::ok)
+        .into_iter()
         .filter(|e| {
-            e.file_name()
+            e.name
                 .to_str()
                 .is_some_and(|n| n.starts_with('.') && n.contains(".tmp-"))
         })
-        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .filter(|e| state.remove_file(&e.path).is_ok())
         .count()
 }

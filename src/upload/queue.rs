@@ -11,7 +11,7 @@ use super::retry::Backoff;
 use super::{Delivered, Object, UploadError};
 use crate::jobs::model::UploadTarget;
 use crate::state::records::{self, UploadRecord};
-use crate::state::{self, StateError};
+use crate::state::{StateDir, StateError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -170,33 +170,43 @@ pub fn label(target: &UploadTarget) -> String {
 /// Writes (or replaces) an entry atomically.
 pub fn write(state_dir: &Path, entry: &Entry) -> Result<(), StateError> {
     let path = entry.path(state_dir);
-    state::ensure_private_dir(&dir(state_dir))?;
+    let state = StateDir::open(state_dir)?;
+    state.create_dir_all(&dir(state_dir))?;
     let mut bytes = serde_json::to_vec_pretty(entry).map_err(|e| StateError::Corrupt {
         path: path.clone(),
         message: e.to_string(),
     })?;
     bytes.push(b'\n');
-    state::write_atomic(&path, &bytes)
+    state.write_atomic(&path, &bytes)
 }
 
 /// Removes an entry (gone already is fine).
 pub fn remove(state_dir: &Path, entry: &Entry) -> Result<(), StateError> {
-    let path = entry.path(state_dir);
-    match std::fs::remove_file(&path) {
+    match StateDir::open(state_dir)?.remove_file(&entry.path(state_dir)) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(StateError::Io { path, source }),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
-/// Every entry, oldest first; unreadable ones are set aside (`.corrupt`) and named.
+/// Every entry, oldest first; unreadable ones are set aside (`.corrupt`) and named. A symlink
+/// in place of `uploads/` or of an entry is never followed (logged, and an entry set aside).
 pub fn list(state_dir: &Path) -> (Vec<Entry>, Vec<PathBuf>) {
-    let Ok(read) = std::fs::read_dir(dir(state_dir)) else {
-        return (Vec::new(), Vec::new());
+    let state = match StateDir::open(state_dir) {
+        Ok(s) => s,
+        Err(_) => return (Vec::new(), Vec::new()),
+    };
+    let read = match state.read_dir(&dir(state_dir)) {
+        Ok(read) => read,
+        Err(e) if e.is_not_found() => return (Vec::new(), Vec::new()),
+        Err(e) => {
+            tracing::warn!("upload queue: {e}");
+            return (Vec::new(), Vec::new());
+        }
     };
     let mut entries = Vec::new();
     let mut corrupt = Vec::new();
-    for path in read.filter_map(Result::ok).map(|e| e.path()) {
+    for path in read.into_iter().map(|e| e.path) {
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -204,12 +214,14 @@ pub fn list(state_dir: &Path) -> (Vec<Entry>, Vec<PathBuf>) {
         if name.starts_with('.') || !name.ends_with(".json") {
             continue;
         }
-        match std::fs::read(&path)
+        match state
+            .read(&path)
+            .map_err(|e| tracing::warn!("upload queue: {e}"))
             .ok()
             .and_then(|b| serde_json::from_slice::<Entry>(&b).ok())
         {
             Some(e) => entries.push(e),
-            None => corrupt.extend(state::set_aside(&path)),
+            None => corrupt.extend(state.set_aside(&path)),
         }
     }
     entries.sort_by(|a, b| {
@@ -257,10 +269,12 @@ pub fn update_record(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let path = records::runs_dir(state_dir, job).join(format!("{run_id}.json"));
-    if !path.exists() {
-        return Ok(());
-    }
-    let mut record = records::read_record(&path)?;
+    let state = StateDir::open(state_dir)?;
+    let mut record = match records::read_record_in(&state, &path) {
+        Ok(record) => record,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e),
+    };
     while record.uploads.len() <= index {
         record.uploads.push(UploadRecord {
             target: String::new(),
@@ -303,11 +317,17 @@ pub enum Attempt {
 
 /// One attempt at delivering `entry` (the bundle must still exist), callbacks included.
 pub async fn attempt(entry: &Entry) -> Attempt {
-    if !entry.bundle.is_file() {
-        return Attempt::Failed(format!(
-            "the bundle {} is gone; nothing left to upload",
-            entry.bundle.display()
-        ));
+    // Only a bundle file under the state directory's jobs/<job>/bundles/, reached with no
+    // symlink, is read: a planted entry or link must not send another file anywhere.
+    match crate::state::retention::check_bundle_file(&entry.bundle) {
+        Ok(()) => {}
+        Err(e) if e.is_not_found() => {
+            return Attempt::Failed(format!(
+                "the bundle {} is gone; nothing left to upload",
+                entry.bundle.display()
+            ));
+        }
+        Err(e) => return Attempt::Failed(format!("the bundle is not uploaded: {e}")),
     }
     match super::deliver(&entry.target, &entry.object()).await {
         Ok(delivered) => {
