@@ -211,7 +211,7 @@ async fn run(State(s): State<Shared>, UrlPath(p): UrlPath<RunPath>) -> Response 
                     "record": view(record),
                 }),
                 Ok(Ok(record)) => serde_json::json!({"state": "finished", "record": view(record)}),
-                Ok(Err(records_error)) if is_not_found(&records_error) => {
+                Ok(Err(e)) if e.is_not_found() => {
                     return (
                         StatusCode::NOT_FOUND,
                         Json(serde_json::json!({
@@ -235,10 +235,6 @@ fn is_run_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-fn is_not_found(e: &crate::state::StateError) -> bool {
-    matches!(e, crate::state::StateError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
 }
 
 fn bad_request(message: &str) -> Response {
