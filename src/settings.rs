@@ -32,6 +32,10 @@ pub struct Settings {
     pub host_identity: Option<String>,
     /// Address of the agent's HTTP endpoints (loopback by default).
     pub listen: String,
+    /// A file holding the bearer token that opens trigger and reload on `listen` (root-owned,
+    /// 0600). Without it, `listen` is read-only and must be a loopback address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_token_file: Option<PathBuf>,
     /// Runs in progress at most, agent-wide; further fires wait in order.
     pub max_concurrent_runs: usize,
     /// At SIGTERM, how long runs in progress get to finish before they are interrupted.
@@ -89,6 +93,7 @@ impl Settings {
             default_time_zone: "UTC".to_string(),
             host_identity: None,
             listen: "127.0.0.1:9469".to_string(),
+            api_token_file: None,
             max_concurrent_runs: 4,
             shutdown_grace_period: HumanDuration(Duration::from_secs(60)),
             rescan_interval: HumanDuration(Duration::from_secs(300)),
@@ -127,6 +132,9 @@ pub struct Overrides {
     /// `--listen`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
+    /// `--token-file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_token_file: Option<PathBuf>,
 }
 
 /// Why settings could not be loaded.

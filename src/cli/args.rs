@@ -28,6 +28,10 @@ pub struct GlobalArgs {
     /// Address of the agent's HTTP endpoints [default: 127.0.0.1:9469]
     #[arg(long, global = true, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// Bearer token file for trigger and reload over --listen (the apiTokenFile setting); as
+    /// root on the agent's host the CLI uses the control socket <state-dir>/agent.sock instead
+    #[arg(long, global = true, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// Output format
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,

@@ -147,11 +147,33 @@ fn settings(global: &GlobalArgs) -> anyhow::Result<crate::settings::Settings> {
         jobs_dir: global.jobs_dir.clone(),
         state_dir: global.state_dir.clone(),
         listen: global.listen.clone(),
+        api_token_file: global.token_file.clone(),
     };
     crate::settings::load(global.config.as_deref(), &overrides, &|k| {
         std::env::var(k).ok()
     })
     .context("cannot load agent settings")
+}
+
+/// The agent running for these settings, if any (see [`client::locate`]).
+fn find_agent(
+    global: &GlobalArgs,
+    settings: &crate::settings::Settings,
+) -> anyhow::Result<Option<client::Agent>> {
+    let named = client::Named {
+        state_dir: global.state_dir.is_some(),
+        listen: global.listen.is_some(),
+    };
+    client::locate(settings, named)
+}
+
+/// The `error` of an agent's JSON answer (else its body), with the HTTP status.
+fn agent_error(response: &client::Response) -> String {
+    let message = serde_json::from_str::<serde_json::Value>(&response.body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| response.body.trim().to_string());
+    format!("the agent refused (HTTP {}): {message}", response.status)
 }
 
 /// This host's name, for jitter (the kernel's, which is what `hostname` prints).
