@@ -87,6 +87,7 @@ fn settings(global: &GlobalArgs) -> anyhow::Result<crate::settings::Settings> {
         jobs_dir: global.jobs_dir.clone(),
         state_dir: global.state_dir.clone(),
         listen: global.listen.clone(),
+        insecure_allow_writable: global.insecure_allow_writable.then_some(true),
     };
     crate::settings::load(global.config.as_deref(), &overrides, &|k| {
         std::env::var(k).ok()

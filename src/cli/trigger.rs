@@ -135,6 +135,7 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
     let _lock = StateLock::acquire(&settings.state_dir)?;
     let ctx = Context {
         default_time_zone: settings.default_time_zone.clone(),
+        trust: settings.trust_policy(),
     };
     let desired = jobs::load_dir(&settings.jobs_dir, &ctx)?;
     let Some(job) = desired.jobs.get(name).cloned() else {

@@ -146,6 +146,7 @@ pub(crate) mod tests {
     fn ctx() -> Context {
         Context {
             default_time_zone: "UTC".into(),
+            ..Context::default()
         }
     }
 
