@@ -393,6 +393,28 @@ mod tests {
     }
 
     #[test]
+    fn key_files_others_can_read_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = dir.path().join("map.key");
+        std::fs::write(&key, "00".repeat(32)).expect("write");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let file = dir.path().join("agent.yaml");
+        std::fs::write(&file, format!("tokenMapKeyFile: {}\n", key.display())).expect("write");
+        let err = load(Some(&file), &Overrides::default(), &no_env).expect_err("readable key");
+        let text = err.to_string();
+        assert!(text.contains("is world-readable (mode 0644)"), "{text}");
+        assert!(text.contains("chmod 0600"), "{text}");
+        let lenient = Overrides {
+            insecure_allow_writable: Some(true),
+            ..Overrides::default()
+        };
+        load(Some(&file), &lenient, &no_env).expect("allowed by the flag");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        load(Some(&file), &Overrides::default(), &no_env).expect("a private key");
+    }
+
+    #[test]
     fn systemd_directories_are_defaults() {
         let env = |k: &str| match k {
             "STATE_DIRECTORY" => Some("/var/lib/ta:/other".to_string()),

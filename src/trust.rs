@@ -243,11 +243,20 @@ impl Problem {
         }
     }
 
+    /// The problem as an error message: "not trusted: ..." for ownership and permissions.
+    pub fn message(&self) -> String {
+        if self.is_permission() {
+            format!("not trusted: {self}")
+        } else {
+            self.to_string()
+        }
+    }
+
     /// A file-level diagnostic for reading `file`: an error, or a warning when `policy` lets
     /// the problem pass.
     pub fn to_diagnostic(&self, file: &Path, policy: &Policy) -> Diagnostic {
         if policy.refuses(self) {
-            let message = format!("not trusted: {self}");
+            let message = self.message();
             Diagnostic::error(file, Loc::default(), message).with_hint(self.hint())
         } else {
             let message = format!("{self}; read anyway because of {INSECURE_FLAG}");
@@ -269,8 +278,9 @@ fn join(problems: &[Problem]) -> String {
 /// Why a file was not read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    /// It (or a directory above it) is not trusted; every problem found is listed.
-    #[error("not trusted: {}", join(.0))]
+    /// It (or a directory above it) is not trusted, or it is not a regular file or too large;
+    /// every problem found is listed.
+    #[error("{}", .0.iter().map(Problem::message).collect::<Vec<_>>().join("; "))]
     Refused(Vec<Problem>),
     /// It could not be opened or read.
     #[error("{0}")]

@@ -124,6 +124,16 @@ fn the_audit_case_is_refused_with_every_problem_named() {
     );
     assert_contains(&out, FLAG);
 
+    // `plan` refuses the same file for the same reasons.
+    let out = agent(&d.state)
+        .args(["--jobs-dir", &jobs, "plan"])
+        .output()
+        .expect("plan");
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_contains(&text, "audit.yaml is world-writable (mode 0666)");
+    assert_contains(&text, "is owned by uid 65534");
+
     // The flag lets the test setup pass, saying what it let through.
     let (code, out) = validate(&d.state, &["--jobs-dir", &jobs, FLAG], &[]);
     assert_eq!(code, 0, "{out}");
@@ -235,7 +245,7 @@ fn a_fifo_spec_is_refused_without_blocking() {
     assert_contains(
         &out,
         &format!(
-            "not trusted: {} is a FIFO (named pipe), not a regular file",
+            "): {} is a FIFO (named pipe), not a regular file",
             fifo.display()
         ),
     );

@@ -31,7 +31,7 @@ pub enum LoadError {
     Io(#[from] io::Error),
     /// It is not a regular file, too large, or another user could have written it or a
     /// directory above it; every problem found.
-    #[error("{}", .0.iter().map(|p| format!("not trusted: {p}")).collect::<Vec<_>>().join("; "))]
+    #[error("{}", .0.iter().map(Problem::message).collect::<Vec<_>>().join("; "))]
     Refused(Vec<Problem>),
 }
 
