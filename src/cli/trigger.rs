@@ -132,6 +132,7 @@ fn wait_for(
 /// No agent runs: take the state directory's lock (so none starts meanwhile) and run here.
 fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Result<RunRecord> {
     state::prepare(&settings.state_dir)?;
+    crate::trust::check_state_dir(&settings.state_dir, &settings.trust_policy())?;
     let _lock = StateLock::acquire(&settings.state_dir)?;
     let ctx = Context {
         default_time_zone: settings.default_time_zone.clone(),
