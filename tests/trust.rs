@@ -450,3 +450,36 @@ fn an_untrusted_state_directory_stops_the_agent_at_start() {
         .start();
     assert_eq!(d.get("/readyz").status, 200);
 }
+
+#[test]
+fn validate_as_judges_the_temp_file_and_names_the_target() {
+    let d = dirs();
+    let staging = tempfile::tempdir().expect("tempdir");
+    let temp_file = JobFile::new("app").write(staging.path());
+    set_mode(&temp_file, 0o666);
+    let target = d.jobs.join("app.yaml");
+    let out = agent(&d.state)
+        .args(["validate", "--as"])
+        .arg(&target)
+        .arg(&temp_file)
+        .output()
+        .expect("run validate --as");
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    // Located at the target (only its findings count), naming the file at fault.
+    assert_contains(
+        &text,
+        &refusal(
+            &target,
+            &format!("{} is world-writable (mode 0666)", temp_file.display()),
+        ),
+    );
+    set_mode(&temp_file, 0o600);
+    let out = agent(&d.state)
+        .args(["validate", "--as"])
+        .arg(&target)
+        .arg(&temp_file)
+        .output()
+        .expect("run validate --as");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
