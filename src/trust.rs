@@ -495,9 +495,9 @@ fn read_checked(
 /// looked at, so `--insecure-allow-writable` makes every problem a warning.
 pub fn check_dir(dir: &Path, policy: &Policy) -> io::Result<Vec<Problem>> {
     let mut walk = Walk::default();
-    let dir = std::fs::canonicalize(dir)?;
-    let mut out = Vec::new();
-    walk.chain(&dir, policy, &mut out);
+    // The directories holding each symlink on the way, then the directory itself and those above.
+    let mut out = walk.directories(dir, policy)?;
+    walk.chain(&std::fs::canonicalize(dir)?, policy, &mut out);
     Ok(out)
 }
 

@@ -267,6 +267,18 @@ fn state_directories_are_checked_with_their_ancestors() {
     assert!(text.contains("group-writable"), "{text}");
     assert!(text.contains("chmod go-w"), "{text}");
     check_state_dir(&state, &Policy::new(true)).expect("allowed by the flag");
+    set_mode(dir.path(), 0o700);
+    // A link to it from a directory others can write: they could point it elsewhere.
+    let open = tempfile::tempdir().expect("tempdir");
+    set_mode(open.path(), 0o777);
+    let link = open.path().join("state");
+    symlink(&state, &link).expect("symlink");
+    let text = check_state_dir(&link, &strict())
+        .expect_err("a link in a world-writable directory")
+        .to_string();
+    assert!(text.contains("world-writable (mode 0777)"), "{text}");
+    set_mode(open.path(), 0o755);
+    check_state_dir(&link, &strict()).expect("a link in a trusted directory");
 }
 
 #[test]
