@@ -372,7 +372,16 @@ fn check_collect(
     // A redactor that cannot compile would stop every run before archiving: refuse it here.
     for rule in &merged.redactors {
         for problem in crate::redact::check_rule(rule) {
-            let text = std::fs::read_to_string(&rule.file).unwrap_or_default();
+            // For the source line only; read as the spec was (never blocking on a FIFO).
+            let text = crate::trust::read(
+                &rule.file,
+                spec::MAX_SPEC_BYTES,
+                &c.policy.lenient(),
+                &mut crate::trust::Walk::default(),
+            )
+            .ok()
+            .and_then(|r| String::from_utf8(r.bytes).ok())
+            .unwrap_or_default();
             c.out.push(
                 Diagnostic::error(
                     &rule.file,
