@@ -203,13 +203,9 @@ fn plan_shows_the_redactors_and_a_change_of_them() {
     assert_eq!(json["redaction"]["tok"]["troubleshootDefaults"], 30);
 
     // Apply it as the daemon does: applied.json holds each job's applied form.
-    let desired = troubleshoot_agent::jobs::load_dir(
-        &jobs,
-        &troubleshoot_agent::jobs::Context {
-            default_time_zone: "UTC".into(),
-        },
-    )
-    .expect("load");
+    let desired =
+        troubleshoot_agent::jobs::load_dir(&jobs, &troubleshoot_agent::jobs::Context::default())
+            .expect("load");
     let applied = troubleshoot_agent::plan::Applied {
         jobs: desired
             .jobs

@@ -111,6 +111,7 @@ impl Daemon {
     ) -> Self {
         let ctx = Context {
             default_time_zone: options.settings.default_time_zone.clone(),
+            trust: options.settings.trust_policy(),
         };
         Daemon {
             options,

@@ -64,6 +64,9 @@ pub enum AgentError {
     /// Another agent holds the state directory.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// Another user than root or the agent's could change the state directory.
+    #[error(transparent)]
+    Untrusted(#[from] crate::trust::StateDirError),
     /// The HTTP address could not be bound.
     #[error(
         "cannot listen on {addr}: {source}; is another agent or program using it? Set `listen` (or --listen) to a free address"
@@ -104,6 +107,7 @@ pub enum AgentError {
 pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     let state_dir = options.settings.state_dir.clone();
     state::prepare(&state_dir)?;
+    crate::trust::check_state_dir(&state_dir, &options.settings.trust_policy())?;
     let _lock = StateLock::acquire(&state_dir)?;
     let recovery = state::recover(&state_dir, options.clock.now())?;
     for (job, run) in &recovery.interrupted {
@@ -238,6 +242,7 @@ fn keep_partial_bundles(
     } else {
         let ctx = crate::jobs::Context {
             default_time_zone: settings.default_time_zone.clone(),
+            trust: settings.trust_policy(),
         };
         crate::jobs::load_dir(&settings.jobs_dir, &ctx).ok()
     };

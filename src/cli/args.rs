@@ -35,6 +35,10 @@ pub struct GlobalArgs {
     /// Output format
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// Read job files, specs, settings and key files even when another user could have written
+    /// them (or a directory above them), with a warning instead of an error: for test setups only
+    #[arg(long, global = true)]
+    pub insecure_allow_writable: bool,
     /// More logging (`run` logs info by default, other commands warnings; each -v one level more);
     /// TROUBLESHOOT_AGENT_LOG takes a tracing filter
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]

@@ -148,6 +148,7 @@ fn settings(global: &GlobalArgs) -> anyhow::Result<crate::settings::Settings> {
         state_dir: global.state_dir.clone(),
         listen: global.listen.clone(),
         api_token_file: global.token_file.clone(),
+        insecure_allow_writable: global.insecure_allow_writable.then_some(true),
     };
     crate::settings::load(global.config.as_deref(), &overrides, &|k| {
         std::env::var(k).ok()

@@ -161,9 +161,11 @@ fn foreground(
     name: &str,
 ) -> anyhow::Result<(RunRecord, Option<String>)> {
     state::prepare(&settings.state_dir)?;
+    crate::trust::check_state_dir(&settings.state_dir, &settings.trust_policy())?;
     let _lock = StateLock::acquire(&settings.state_dir)?;
     let ctx = Context {
         default_time_zone: settings.default_time_zone.clone(),
+        trust: settings.trust_policy(),
     };
     let desired = jobs::load_dir(&settings.jobs_dir, &ctx)?;
     let Some(job) = desired.jobs.get(name).cloned() else {
