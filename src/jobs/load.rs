@@ -3,9 +3,10 @@
 use super::model::JobDocument;
 use super::validate::{self, Context, LoadCache};
 use super::{Definition, Job, defaults};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, SourceText};
 use crate::yaml::{self, Loc, Node, Value};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -52,13 +53,20 @@ pub fn load_file(path: &Path, ctx: &Context, cache: &mut LoadCache) -> FileRepor
         Ok(text) => text,
         Err(d) => return FileReport::failed(path, *d),
     };
+    load_text(path, &text, ctx, cache)
+}
+
+/// Validates `text`, the content of the job file at `path` (already read, see [`read_text`]).
+pub fn load_text(path: &Path, text: &str, ctx: &Context, cache: &mut LoadCache) -> FileReport {
+    // One line index for every diagnostic of the file (there can be one per key or item).
+    let text = &SourceText::new(text);
     let mut report = FileReport {
         path: path.to_path_buf(),
         jobs: Vec::new(),
         job_names: Vec::new(),
         diagnostics: Vec::new(),
     };
-    let documents = match yaml::parse_documents(&text) {
+    let documents = match yaml::parse_documents(text) {
         Ok(docs) => docs,
         Err(e) => {
             report.diagnostics.push(
@@ -67,7 +75,7 @@ pub fn load_file(path: &Path, ctx: &Context, cache: &mut LoadCache) -> FileRepor
                     e.loc.unwrap_or_default(),
                     format!("invalid YAML: {}", e.message),
                 )
-                .with_source(&text),
+                .with_source(text),
             );
             return report;
         }
@@ -85,7 +93,7 @@ pub fn load_file(path: &Path, ctx: &Context, cache: &mut LoadCache) -> FileRepor
     }
     for (index, node) in documents.iter().enumerate() {
         let mut diagnostics = Vec::new();
-        let typed = typed_document(path, &text, node, &mut diagnostics);
+        let typed = typed_document(path, text, node, &mut diagnostics);
         if typed.is_none()
             && let Some(name) = job_name_of_rejected(node)
         {
@@ -101,14 +109,15 @@ pub fn load_file(path: &Path, ctx: &Context, cache: &mut LoadCache) -> FileRepor
                 line: node.loc.line,
             };
             if let Some(job) =
-                validate::check(doc, node, &source, &text, ctx, cache, &mut diagnostics)
+                validate::check(doc, node, &source, text, ctx, cache, &mut diagnostics)
             {
                 report.jobs.push(Arc::new(job));
             }
         }
         report.diagnostics.extend(diagnostics);
     }
-    let mut seen: Vec<(&str, Loc)> = Vec::new();
+    // By name, so that a file of many small documents is checked in one pass.
+    let mut seen: HashMap<&str, Loc> = HashMap::new();
     for (index, node) in documents.iter().enumerate() {
         let Some(name_node) = node.get("metadata").and_then(|m| m.get("name")) else {
             continue;
@@ -116,7 +125,7 @@ pub fn load_file(path: &Path, ctx: &Context, cache: &mut LoadCache) -> FileRepor
         let Some(name) = name_node.as_str() else {
             continue;
         };
-        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+        if let Some(first) = seen.get(name) {
             report.diagnostics.push(
                 Diagnostic::error(
                     path,
@@ -124,10 +133,10 @@ pub fn load_file(path: &Path, ctx: &Context, cache: &mut LoadCache) -> FileRepor
                     format!("job `{name}` is defined twice in this file (first at line {}, again in document {})", first.line, index + 1),
                 )
                 .with_hint("job names must be unique across the jobs directory; rename one")
-                .with_source(&text),
+                .with_source(text),
             );
         } else {
-            seen.push((name, name_node.loc));
+            seen.insert(name, name_node.loc);
         }
     }
     if report.is_rejected() {
@@ -220,7 +229,7 @@ fn job_name_of_rejected(node: &Node) -> Option<&str> {
 /// The document as a [`JobDocument`], or the located reasons it is not one.
 fn typed_document(
     path: &Path,
-    text: &str,
+    text: &SourceText<'_>,
     node: &Node,
     out: &mut Vec<Diagnostic>,
 ) -> Option<JobDocument> {
@@ -435,6 +444,7 @@ fn rebuild_once(
             .collect::<Vec<_>>()
             .join("; ")
     };
+    let text = SourceText::new(&text);
     let doc = typed_document(source, &text, &node, &mut diagnostics)
         .ok_or_else(|| RebuildError::Invalid(errors(&diagnostics)))?;
     let src = super::Source {
