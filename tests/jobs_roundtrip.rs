@@ -48,7 +48,7 @@ fn label() -> impl Strategy<Value = (String, String)> {
     ("[a-z][a-z0-9]{0,8}", "[A-Za-z0-9 ._-]{0,12}")
 }
 
-/// The text of a valid job file: a name, a schedule, and optional fields.
+/// The text of a valid job file: a name, a schedule, an inline spec, and optional fields.
 fn job_text() -> impl Strategy<Value = String> {
     (
         "[a-z][a-z0-9-]{0,20}[a-z0-9]",
@@ -63,7 +63,7 @@ fn job_text() -> impl Strategy<Value = String> {
         any::<bool>(),
     )
         .prop_map(
-            |(name, schedule, zone, jitter, timeout, retry, keep, labels, policy, inline)| {
+            |(name, schedule, zone, jitter, timeout, retry, keep, labels, policy, two_collectors)| {
                 let mut s = format!(
                     "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: {name}\n"
                 );
@@ -92,10 +92,9 @@ fn job_text() -> impl Strategy<Value = String> {
                 if let Some(keep) = keep {
                     s.push_str(&format!("  retention: {{keepLast: {keep}}}\n"));
                 }
-                if inline {
-                    s.push_str(
-                        "  collect:\n    supportBundle:\n      hostCollectors:\n        - cpu: {}\n        - hostOS: {}\n",
-                    );
+                s.push_str("  collect:\n    supportBundle:\n      hostCollectors:\n        - cpu: {}\n");
+                if two_collectors {
+                    s.push_str("        - memory: {}\n");
                 }
                 s
             },
@@ -126,6 +125,7 @@ fn assert_same(a: &Job, b: &Job) {
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: if std::env::var_os("TSA_SOAK").is_some() { 2000 } else { 64 },
+        failure_persistence: None,
         ..ProptestConfig::default()
     })]
 
