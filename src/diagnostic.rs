@@ -79,10 +79,8 @@ impl Diagnostic {
     }
 
     /// Fills in the source line from the file's text.
-    pub fn with_source(mut self, text: &str) -> Self {
-        if self.line > 0
-            && let Some(line) = text.lines().nth(self.line as usize - 1)
-        {
+    pub fn with_source<S: SourceLines + ?Sized>(mut self, text: &S) -> Self {
+        if let Some(line) = text.source_line(self.line) {
             self.snippet = Some(truncate(line, 160));
         }
         self
@@ -91,6 +89,81 @@ impl Diagnostic {
     /// Whether this is an error.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+}
+
+/// Text that can hand out its 1-based line `n` (None for 0 or past the end, as `str::lines`).
+pub trait SourceLines {
+    /// Line `n` without its line break.
+    fn source_line(&self, n: u32) -> Option<&str>;
+}
+
+impl SourceLines for str {
+    /// Scans from the start: fine for one diagnostic, quadratic for one per key of a big mapping
+    /// (use [`SourceText`] for those).
+    fn source_line(&self, n: u32) -> Option<&str> {
+        self.lines().nth((n as usize).checked_sub(1)?)
+    }
+}
+
+impl SourceLines for String {
+    fn source_line(&self, n: u32) -> Option<&str> {
+        self.as_str().source_line(n)
+    }
+}
+
+/// A file's text with the start of every line found once (on the first lookup), so that
+/// diagnostics anywhere in a large file get their source line without a scan from the top each.
+#[derive(Debug)]
+pub struct SourceText<'a> {
+    text: &'a str,
+    starts: std::cell::OnceCell<Vec<usize>>,
+}
+
+impl<'a> SourceText<'a> {
+    /// Wraps `text`; nothing is scanned until a line is asked for.
+    pub fn new(text: &'a str) -> Self {
+        SourceText {
+            text,
+            starts: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The whole text.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+}
+
+impl std::ops::Deref for SourceText<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.text
+    }
+}
+
+impl SourceLines for SourceText<'_> {
+    fn source_line(&self, n: u32) -> Option<&str> {
+        let text = self.text;
+        let starts = self.starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        let index = (n as usize).checked_sub(1)?;
+        let start = *starts.get(index)?;
+        // As `str::lines`: no line after a final line break, and `\r\n` ends a line too.
+        if start >= text.len() {
+            return None;
+        }
+        match starts.get(index + 1) {
+            Some(next) => {
+                let line = &text[start..next - 1];
+                Some(line.strip_suffix('\r').unwrap_or(line))
+            }
+            None => Some(&text[start..]),
+        }
     }
 }
 
@@ -156,6 +229,29 @@ pub fn with_causes(mut text: String, e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indexed_source_lines_are_the_lines_of_str() {
+        for text in [
+            "",
+            "a",
+            "a\n",
+            "a\nb",
+            "a\r\nb\r\n",
+            "\n\n",
+            "x\r",
+            "é\nü\r\n\nlast",
+        ] {
+            let indexed = SourceText::new(text);
+            for n in 0..6 {
+                assert_eq!(
+                    indexed.source_line(n),
+                    text.source_line(n),
+                    "line {n} of {text:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn renders_location_snippet_caret_and_hint() {

@@ -6,6 +6,8 @@ pub mod cli;
 pub mod collect;
 pub mod diagnostic;
 pub mod digest;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jobs;
 pub mod notify;
 pub mod pipeline;

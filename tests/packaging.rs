@@ -56,11 +56,11 @@ fn systemd_unit_verifies() {
 /// The value of `Key=` in the unit (the last one wins, as in systemd).
 fn setting<'a>(unit: &'a str, key: &str) -> Option<&'a str> {
     unit.lines()
+        .rev()
         .filter(|l| !l.trim_start().starts_with('#'))
         .filter_map(|l| l.split_once('='))
-        .filter(|(k, _)| k.trim() == key)
+        .find(|(k, _)| k.trim() == key)
         .map(|(_, v)| v.trim())
-        .last()
 }
 
 /// Issue 15: the unit must neither stop collection when one job file is bad (last-good keeps the
@@ -74,12 +74,32 @@ fn check_collector_friendly_hardening(unit: &str) {
         "a failing validate must not stop the start: {start_pre}"
     );
     for (key, want, why) in [
-        ("ProtectKernelModules", "no", "kernelModules reads /lib/modules"),
+        (
+            "ProtectKernelModules",
+            "no",
+            "kernelModules reads /lib/modules",
+        ),
         ("PrivateTmp", "no", "copy collectors read the host's /tmp"),
-        ("ProtectSystem", "full", "filesystemPerformance writes under /var"),
-        ("MemoryDenyWriteExecute", "no", "JIT runtimes in run collectors"),
-        ("RestrictNamespaces", "no", "nsenter, ip netns in run collectors"),
-        ("CapabilityBoundingSet", "~CAP_SYS_MODULE", "no module loading"),
+        (
+            "ProtectSystem",
+            "full",
+            "filesystemPerformance writes under /var",
+        ),
+        (
+            "MemoryDenyWriteExecute",
+            "no",
+            "JIT runtimes in run collectors",
+        ),
+        (
+            "RestrictNamespaces",
+            "no",
+            "nsenter, ip netns in run collectors",
+        ),
+        (
+            "CapabilityBoundingSet",
+            "~CAP_SYS_MODULE",
+            "no module loading",
+        ),
         ("NoNewPrivileges", "yes", "kept"),
         ("ProtectHome", "read-only", "kept"),
     ] {

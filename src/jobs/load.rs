@@ -4,10 +4,11 @@ use super::model::JobDocument;
 use super::salvage;
 use super::validate::{self, Context, LoadCache};
 use super::{Definition, Job, defaults};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, SourceText};
 use crate::trust;
 use crate::yaml::{self, Loc, Node, Value};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -74,13 +75,22 @@ pub fn load_file_as(
         Ok((text, findings)) => (text, at_path(findings)),
         Err(errors) => return FileReport::failed(path, at_path(errors)),
     };
+    let mut report = load_text(path, &text, ctx, cache);
+    report.diagnostics.splice(0..0, warnings);
+    report
+}
+
+/// Validates `text`, the content of the job file at `path` (already read, see [`read_text`]).
+pub fn load_text(path: &Path, text: &str, ctx: &Context, cache: &mut LoadCache) -> FileReport {
+    // One line index for every diagnostic of the file (there can be one per key or item).
+    let text = &SourceText::new(text);
     let mut report = FileReport {
         path: path.to_path_buf(),
         jobs: Vec::new(),
         job_names: Vec::new(),
-        diagnostics: warnings,
+        diagnostics: Vec::new(),
     };
-    let documents = match yaml::parse_documents(&text) {
+    let documents = match yaml::parse_documents(text) {
         Ok(docs) => docs,
         Err(e) => {
             report.diagnostics.push(
@@ -89,7 +99,7 @@ pub fn load_file_as(
                     e.loc.unwrap_or_default(),
                     format!("invalid YAML: {}", e.message),
                 )
-                .with_source(&text),
+                .with_source(text),
             );
             return report;
         }
@@ -112,11 +122,11 @@ pub fn load_file_as(
             document: index,
             line: node.loc.line,
         };
-        match typed_document(path, &text, node, &mut diagnostics) {
+        match typed_document(path, text, node, &mut diagnostics) {
             Typed::Read(doc) => {
                 report.job_names.push(doc.metadata.name.clone());
                 if let Some(job) =
-                    validate::check(doc, node, &source, &text, ctx, cache, &mut diagnostics)
+                    validate::check(doc, node, &source, text, ctx, cache, &mut diagnostics)
                 {
                     report.jobs.push(Arc::new(job));
                 }
@@ -131,7 +141,7 @@ pub fn load_file_as(
                     // The rest of the document read once its bad entries were taken out: check
                     // it like a good one, so its other mistakes show in this run too.
                     let mut more = Vec::new();
-                    let _ = validate::check(doc, &tree, &source, &text, ctx, cache, &mut more);
+                    let _ = validate::check(doc, &tree, &source, text, ctx, cache, &mut more);
                     for d in more {
                         if !diagnostics.iter().any(|seen| same_finding(seen, &d)) {
                             diagnostics.push(d);
@@ -143,7 +153,8 @@ pub fn load_file_as(
         }
         report.diagnostics.extend(diagnostics);
     }
-    let mut seen: Vec<(&str, Loc)> = Vec::new();
+    // By name, so that a file of many small documents is checked in one pass.
+    let mut seen: HashMap<&str, Loc> = HashMap::new();
     for (index, node) in documents.iter().enumerate() {
         let Some(name_node) = node.get("metadata").and_then(|m| m.get("name")) else {
             continue;
@@ -151,7 +162,7 @@ pub fn load_file_as(
         let Some(name) = name_node.as_str() else {
             continue;
         };
-        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+        if let Some(first) = seen.get(name) {
             report.diagnostics.push(
                 Diagnostic::error(
                     path,
@@ -159,10 +170,10 @@ pub fn load_file_as(
                     format!("job `{name}` is defined twice in this file (first at line {}, again in document {})", first.line, index + 1),
                 )
                 .with_hint("job names must be unique across the jobs directory; rename one")
-                .with_source(&text),
+                .with_source(text),
             );
         } else {
-            seen.push((name, name_node.loc));
+            seen.insert(name, name_node.loc);
         }
     }
     if report.is_rejected() {
@@ -322,7 +333,12 @@ fn job_name_of_rejected(node: &Node) -> Option<&str> {
 }
 
 /// The document as a [`JobDocument`], or the located reasons it is not one.
-fn typed_document(path: &Path, text: &str, node: &Node, out: &mut Vec<Diagnostic>) -> Typed {
+fn typed_document(
+    path: &Path,
+    text: &SourceText<'_>,
+    node: &Node,
+    out: &mut Vec<Diagnostic>,
+) -> Typed {
     let expected = format!(
         "expected a mapping with `apiVersion: {}`, `kind: {}`, `metadata` and `spec`",
         defaults::API_VERSION,
@@ -541,6 +557,7 @@ fn rebuild_once(
             .collect::<Vec<_>>()
             .join("; ")
     };
+    let text = SourceText::new(&text);
     let Typed::Read(doc) = typed_document(source, &text, &node, &mut diagnostics) else {
         return Err(RebuildError::Invalid(errors(&diagnostics)));
     };

@@ -283,6 +283,12 @@ fn load_all(paths: &[PathBuf], ctx: &Context) -> Vec<FileReport> {
     })
 }
 
+/// Validates `text` as the content of the job file `path`, already read (a file as
+/// [`load_paths`] reads it, without the reader's checks: size cap, NUL bytes, UTF-8).
+pub fn load_text(path: &Path, text: &str, ctx: &Context) -> FileReport {
+    load::load_text(path, text, ctx, &mut LoadCache::default())
+}
+
 /// Loads the files and directories named on a command line (`validate PATH...`); a file is read
 /// whatever its name, as Ansible's `validate: %s` passes a temp file.
 pub fn load_paths(paths: &[PathBuf], ctx: &Context) -> Desired {

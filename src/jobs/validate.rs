@@ -5,7 +5,7 @@ use super::model::{JobDocument, NotifyTarget, UploadTarget};
 use super::secret::SecretRef;
 use super::{Job, Source, SpecRole, SpecSource};
 use crate::collect::spec::{self, SpecCache, TroubleshootSpec};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, SourceText};
 use crate::digest::hex;
 use crate::schedule::{Schedule, ScheduleError};
 use crate::yaml::{Loc, Node};
@@ -66,7 +66,7 @@ struct Checker<'a> {
     file: &'a Path,
     policy: crate::trust::Policy,
     cache: &'a mut LoadCache,
-    text: &'a str,
+    text: &'a SourceText<'a>,
     node: &'a Node,
     out: &'a mut Vec<Diagnostic>,
 }
@@ -121,7 +121,7 @@ pub fn check(
     doc: JobDocument,
     node: &Node,
     source: &Source,
-    text: &str,
+    text: &SourceText<'_>,
     ctx: &Context,
     cache: &mut LoadCache,
     out: &mut Vec<Diagnostic>,

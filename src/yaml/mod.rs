@@ -169,6 +169,47 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_keys_deep_in_a_big_mapping_are_refused_at_their_line_and_column() {
+        let mut text = String::from("spec:\n  labels:\n");
+        for i in 0..5000 {
+            text.push_str(&format!("    key-{i}: v\n"));
+        }
+        text.push_str("    key-17: again\n");
+        let err = parse_documents(&text).expect_err("duplicate key");
+        assert_eq!(
+            err.message,
+            "duplicate key `key-17`; each key may appear only once in a mapping"
+        );
+        assert_eq!(err.loc, Some(Loc::new(5003, 5)));
+    }
+
+    /// The tree's own check, for a parser that lets duplicates through (ours never does).
+    fn tree_with_duplicates_allowed(text: &str) -> Result<Node, String> {
+        let options = serde_saphyr::options! {
+            duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
+        };
+        serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_tree_refuses_duplicate_keys_by_value_with_their_location() {
+        let mut text: String = (0..3000).map(|i| format!("k{i}: {i}\n")).collect();
+        text.push_str("k2999: dup\n");
+        let err = tree_with_duplicates_allowed(&text).expect_err("duplicate");
+        assert!(err.contains("duplicate key `k2999` at 3001:1"), "{err}");
+        // Equal values of every scalar kind are the same key; 0.0 and -0.0 are equal floats.
+        for (a, b) in [("1", "1"), ("true", "true"), ("~", "null"), ("0.0", "-0.0")] {
+            let err =
+                tree_with_duplicates_allowed(&format!("{a}: x\n{b}: y\n")).expect_err("duplicate");
+            assert!(err.contains("duplicate key"), "{a} / {b}: {err}");
+        }
+        // Values of different kinds, or the same text quoted, are different keys.
+        let node = tree_with_duplicates_allowed("1: a\n\"1\": b\n1.0: c\n[1]: d\n[1]: e\n")
+            .expect("distinct keys");
+        assert_eq!(node.as_map().map(<[_]>::len), Some(5));
+    }
+
+    #[test]
     fn alias_bombs_are_refused_without_exhausting_memory() {
         let mut text = String::from(
             "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",

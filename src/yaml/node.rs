@@ -2,7 +2,9 @@
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
+use std::collections::HashSet;
 use std::fmt;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 
 /// A position in a source file (1-based line and column).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -247,10 +249,16 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut entries: Vec<(Node, Node)> = Vec::new();
+        // Hashes of the keys so far, so that checking a key costs the same in a mapping of ten
+        // keys as of 100,000: comparing it with every earlier key made parsing quadratic (32 s
+        // for 120,000 keys). Only a hash hit (a duplicate, or a 64-bit collision) compares keys.
+        let hashes = RandomState::new();
+        let mut seen: HashSet<u64> = HashSet::new();
         while let Some(key) = map.next_key::<Node>()? {
             // The parser already refuses duplicate keys; this keeps the invariant for any
             // deserializer that does not.
-            if entries.iter().any(|(k, _)| k.value == key.value) {
+            let hash = hashes.hash_one(KeyHash(&key.value));
+            if !seen.insert(hash) && entries.iter().any(|(k, _)| k.value == key.value) {
                 return Err(de::Error::custom(format!(
                     "duplicate key `{}` at {}",
                     key.scalar_text(),
@@ -261,5 +269,40 @@ impl<'de> Visitor<'de> for ValueVisitor {
             entries.push((key, value));
         }
         Ok(Value::Map(entries))
+    }
+}
+
+/// Hashes a [`Value`] consistently with its `PartialEq` (which `f64` keeps `Value` from deriving
+/// `Hash` for): equal values hash alike; nested nodes include their locations, as they compare.
+struct KeyHash<'a>(&'a Value);
+
+impl Hash for KeyHash<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self.0).hash(state);
+        match self.0 {
+            Value::Null => {}
+            Value::Bool(b) => b.hash(state),
+            Value::Int(i) => i.hash(state),
+            Value::UInt(u) => u.hash(state),
+            // 0.0 == -0.0 must hash alike; NaN equals nothing, so any hash will do.
+            Value::Float(f) => (if *f == 0.0 { 0 } else { f.to_bits() }).hash(state),
+            Value::Str(s) => s.hash(state),
+            Value::Seq(items) => {
+                items.len().hash(state);
+                for item in items {
+                    item.loc.hash(state);
+                    KeyHash(&item.value).hash(state);
+                }
+            }
+            Value::Map(entries) => {
+                entries.len().hash(state);
+                for (k, v) in entries {
+                    k.loc.hash(state);
+                    KeyHash(&k.value).hash(state);
+                    v.loc.hash(state);
+                    KeyHash(&v.value).hash(state);
+                }
+            }
+        }
     }
 }

@@ -1,18 +1,18 @@
 //! Shared state while checking one file: where we are and what we found.
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, SourceText};
 use crate::yaml::{DeError, Loc};
 use std::path::Path;
 
 /// The file being checked and the findings so far.
 pub(super) struct Ctx<'a> {
     pub file: &'a Path,
-    pub text: &'a str,
+    pub text: &'a SourceText<'a>,
     pub diags: Vec<Diagnostic>,
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(file: &'a Path, text: &'a str) -> Self {
+    pub fn new(file: &'a Path, text: &'a SourceText<'a>) -> Self {
         Ctx {
             file,
             text,

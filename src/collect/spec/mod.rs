@@ -21,7 +21,7 @@ pub use kinds::{ANALYZER_KEYS, COLLECTOR_KEYS, HOST_ANALYZER_KEYS, HOST_COLLECTO
 pub use load::{LoadError, MAX_SPEC_BYTES};
 pub use redactor::{FileSelector, RedactorRule, RegexRemoval, Removals};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, SourceText};
 use crate::trust::{Policy, Problem, Walk};
 use crate::yaml::{self, Loc};
 use context::Ctx;
@@ -166,7 +166,8 @@ impl SpecFile {
 
 /// Parses a whole spec file's text (multi-document; Secret/ConfigMap wrapped specs are out of scope).
 pub fn parse_spec_text(path: &Path, text: &str) -> SpecFile {
-    let mut ctx = Ctx::new(path, text);
+    let source = SourceText::new(text);
+    let mut ctx = Ctx::new(path, &source);
     let mut spec = TroubleshootSpec::default();
     match yaml::parse_documents(text) {
         Ok(docs) if docs.is_empty() => {
@@ -207,7 +208,7 @@ fn syntax_error(ctx: &Ctx, err: &yaml::SyntaxError) -> Diagnostic {
 pub fn parse_inline_bundle(
     path: &Path,
     node: &yaml::Node,
-    text: &str,
+    text: &SourceText<'_>,
 ) -> (TroubleshootSpec, Vec<Diagnostic>) {
     let mut ctx = Ctx::new(path, text);
     let mut spec = TroubleshootSpec::default();

@@ -376,7 +376,7 @@ fn inline_bundles_use_the_same_rules() {
     let text = "name: job\nbundle:\n  hostCollectors:\n    - cpu: {}\n    - memroy: {}\n";
     let docs = yaml::parse_documents(text).expect("parses");
     let node = docs[0].get("bundle").expect("bundle");
-    let (spec, diags) = parse_inline_bundle(Path::new("job.yaml"), node, text);
+    let (spec, diags) = parse_inline_bundle(Path::new("job.yaml"), node, &SourceText::new(text));
     assert_eq!(spec.host_collectors.len(), 1);
     assert_eq!(diags.len(), 1);
     assert_eq!((diags[0].line, diags[0].column), (5, 7));
