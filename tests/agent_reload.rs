@@ -246,7 +246,12 @@ fn concurrent_reload_requests_all_get_an_outcome_and_none_is_lost() {
                 let socket = socket.clone();
                 s.spawn(move || {
                     let name = format!("c{i}");
-                    JobFile::new(&name).write(&jobs);
+                    // Written as config management writes (temp file, then rename): another
+                    // client's reload may read the directory at any moment, and must never see
+                    // this file half-written.
+                    let tmp = jobs.join(format!(".{name}.yaml.tmp"));
+                    std::fs::write(&tmp, JobFile::new(&name).render()).expect("write temp");
+                    std::fs::rename(&tmp, jobs.join(format!("{name}.yaml"))).expect("rename");
                     let r = support::daemon::http_unix(&socket, "POST", "/-/reload").expect("POST");
                     let v: Value = serde_json::from_str(&r.body).expect("JSON outcome");
                     (name, r.status, v)

@@ -119,6 +119,12 @@ fn collectors_get_a_clean_environment_and_resolved_secrets_never_reach_the_bundl
     let d = dirs();
     let token_file = d.root.path().join("upload-token");
     std::fs::write(&token_file, format!("{FILE_SECRET}\n")).unwrap();
+    // A secret file must be readable by its owner only (the agent refuses it otherwise).
+    std::fs::set_permissions(
+        &token_file,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )
+    .unwrap();
     let collectors = format!(
         "        - run: {{collectorName: whole-env, command: env}}\n\
          \x20       - run: {{collectorName: named, command: printenv, args: [BUILD_LABEL], inheritEnvs: [BUILD_LABEL]}}\n\
