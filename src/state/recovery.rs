@@ -24,6 +24,8 @@ pub struct Recovery {
 pub fn recover(state_dir: &Path, now: DateTime<Utc>) -> Result<Recovery, StateError> {
     let mut out = Recovery::default();
     out.temps_removed += remove_temps(state_dir);
+    // The upload queue's entries are written atomically too (a kill mid-write leaves a temp).
+    out.temps_removed += remove_temps(&state_dir.join("uploads"));
     let jobs_dir = state_dir.join("jobs");
     let entries = match std::fs::read_dir(&jobs_dir) {
         Ok(e) => e,
