@@ -301,6 +301,116 @@ fn is_redaction_temp(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::records::{RECORD_VERSION, Trigger};
+
+    /// An interrupted run of job `j` with `data.txt` staged under the bundle name `j-1`.
+    fn crashed_run(state: &Path, run_id: &str) -> Staged {
+        let record = RunRecord {
+            version: RECORD_VERSION,
+            run_id: run_id.into(),
+            job: "j".into(),
+            spec_hash: "h".into(),
+            trigger: Trigger::Manual,
+            attempt: 1,
+            scheduled_at: None,
+            started_at: Utc::now(),
+            ended_at: Some(Utc::now()),
+            status: RunStatus::Interrupted,
+            reason: None,
+            host: "h".into(),
+            phases: Vec::new(),
+            collectors: Vec::new(),
+            bundle: None,
+            redaction: None,
+            analysis: None,
+            uploads: Vec::new(),
+            missed: None,
+            notifications: Vec::new(),
+        };
+        records::write_record(state, &record).expect("record");
+        let dir = super::super::staging_dir(state, "j", run_id);
+        std::fs::create_dir_all(dir.join("j-1")).expect("staging");
+        std::fs::write(dir.join("j-1/data.txt"), "collected\n").expect("staged file");
+        Staged {
+            job: "j".into(),
+            run_id: run_id.into(),
+            dir,
+        }
+    }
+
+    fn keys(state: &Path, run_id: &str) -> TokenKeys {
+        TokenKeys {
+            state_dir: state.to_path_buf(),
+            run_id: run_id.into(),
+            token_key_file: None,
+            token_map_key_file: None,
+        }
+    }
+
+    fn record_of(state: &Path, run_id: &str) -> RunRecord {
+        records::read_record(&records::runs_dir(state, "j").join(format!("{run_id}.json")))
+            .expect("record")
+    }
+
+    #[test]
+    fn staged_files_become_a_recorded_partial_bundle_and_a_second_pass_changes_nothing() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let staged = crashed_run(state.path(), "r1");
+        assert_eq!(staged_runs(state.path()), vec![staged.clone()]);
+        let got = recover_staged(
+            state.path(),
+            &staged,
+            None,
+            &keys(state.path(), "r1"),
+            Utc::now(),
+        );
+        let Ok(Recovered::Archived(bundle)) = got else {
+            panic!("{got:?}");
+        };
+        assert!(bundle.partial && bundle.path.is_file());
+        assert_eq!(record_of(state.path(), "r1").bundle, Some(bundle.clone()));
+        assert!(!staged.dir.exists() && staged_runs(state.path()).is_empty());
+        // Staging that survived the previous pass (killed after the record) is only removed.
+        std::fs::create_dir_all(staged.dir.join("j-1")).expect("staging again");
+        let again = recover_staged(
+            state.path(),
+            &staged,
+            None,
+            &keys(state.path(), "r1"),
+            Utc::now(),
+        );
+        assert!(matches!(again, Ok(Recovered::AlreadyRecorded)), "{again:?}");
+        assert_eq!(record_of(state.path(), "r1").bundle, Some(bundle));
+        assert!(!staged.dir.exists());
+    }
+
+    #[test]
+    fn an_archive_written_before_the_crash_is_linked_not_rewritten() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let staged = crashed_run(state.path(), "r2");
+        let dest = bundles_dir(state.path(), "j").join("j-1.tar.gz");
+        std::fs::create_dir_all(dest.parent().expect("dir")).expect("bundles dir");
+        let written =
+            crate::bundle::write_bundle(&staged.dir.join("j-1"), &dest, "j-1", &Default::default())
+                .expect("archive");
+        let got = recover_staged(
+            state.path(),
+            &staged,
+            None,
+            &keys(state.path(), "r2"),
+            Utc::now(),
+        );
+        let Ok(Recovered::Linked(bundle)) = got else {
+            panic!("{got:?}");
+        };
+        assert_eq!(
+            (bundle.size, &bundle.sha256),
+            (written.size, &written.sha256)
+        );
+        assert!(!bundle.partial, "no partial mark was staged");
+        assert_eq!(record_of(state.path(), "r2").bundle, Some(bundle));
+        assert!(!staged.dir.exists());
+    }
 
     #[test]
     fn redaction_temps_are_recognised_and_nothing_else() {
