@@ -101,13 +101,22 @@ pub fn apply(
 ) -> Result<Vec<Prune>, StateError> {
     let mut with_bundles: Vec<(PathBuf, RunRecord)> = Vec::new();
     for path in records::record_paths(state_dir, job)? {
-        if let Ok(record) = records::read_record(&path)
-            && record
-                .bundle
-                .as_ref()
-                .is_some_and(|b| b.pruned_at.is_none() && b.path.exists())
-        {
-            with_bundles.push((path, record));
+        let Ok(record) = records::read_record(&path) else {
+            continue;
+        };
+        match &record.bundle {
+            Some(b) if b.pruned_at.is_none() && b.path.exists() => {
+                with_bundles.push((path, record));
+            }
+            // A prune cut off by a crash after its record was written: the file goes now (the
+            // same size: a newer bundle that took the freed name is left alone).
+            Some(b)
+                if b.pruned_at.is_some()
+                    && std::fs::metadata(&b.path).is_ok_and(|m| m.len() == b.size) =>
+            {
+                let _ = std::fs::remove_file(&b.path);
+            }
+            _ => {}
         }
     }
     let candidates = with_bundles
@@ -124,16 +133,8 @@ pub fn apply(
         .collect();
     let prunes = select(candidates, policy, now);
     for prune in &prunes {
-        match std::fs::remove_file(&prune.path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(StateError::Io {
-                    path: prune.path.clone(),
-                    source,
-                });
-            }
-        }
+        // The record first: a crash before the file goes leaves a record that says pruned and a
+        // file the next pass removes, never a record naming a bundle that is gone.
         if let Some((_, record)) = with_bundles
             .iter_mut()
             .find(|(_, r)| r.bundle.as_ref().is_some_and(|b| b.path == prune.path))
@@ -143,6 +144,16 @@ pub fn apply(
                 b.pruned_by = Some(prune.rule.to_string());
             }
             records::write_record(state_dir, record)?;
+        }
+        match std::fs::remove_file(&prune.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(StateError::Io {
+                    path: prune.path.clone(),
+                    source,
+                });
+            }
         }
     }
     Ok(prunes)
