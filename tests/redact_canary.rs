@@ -644,7 +644,15 @@ fn a_crashed_runs_partial_bundle_is_redacted_as_its_job_asks() {
 
     let _d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
     for (path, via_job) in [(&kept_path, true), (&gone_path, false)] {
-        let r = read_json(path).expect("record");
+        // Recovery archives partial bundles in the background, after the agent is ready.
+        let r = support::daemon::wait_until(Duration::from_secs(60), "the partial bundle", || {
+            let r = read_json(path)?;
+            if r["bundle"].is_object() {
+                Ok(r)
+            } else {
+                Err(r.to_string())
+            }
+        });
         assert_eq!(r["status"], "interrupted", "{r:#}");
         assert_eq!(r["bundle"]["partial"], true, "{r:#}");
         let used = r["redaction"]["recovery"].as_str().unwrap_or_default();

@@ -935,12 +935,21 @@ impl Daemon {
                 retry_after_secs: wait.as_secs_f64().ceil() as u64,
             });
         }
-        self.manual_counter += 1;
-        let run_id = format!(
-            "manual-{}-{}",
-            records::run_id_for(self.options.clock.now()),
-            self.manual_counter
-        );
+        // The counter restarts with the agent: after a fast restart (a crash) the same second
+        // can come round again, and a run must never take over an earlier run's record or staging.
+        let stamp = records::run_id_for(self.options.clock.now());
+        let run_id = loop {
+            self.manual_counter += 1;
+            let id = format!("manual-{stamp}-{}", self.manual_counter);
+            let state_dir = &self.options.settings.state_dir;
+            if !records::runs_dir(state_dir, name)
+                .join(format!("{id}.json"))
+                .exists()
+                && !crate::pipeline::staging_dir(state_dir, name, &id).exists()
+            {
+                break id;
+            }
+        };
         let spec = RunSpec {
             job,
             run_id: run_id.clone(),

@@ -121,7 +121,7 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     for path in &recovery.corrupt {
         warn!(path = %path.display(), "unreadable run record set aside");
     }
-    keep_partial_bundles(&state_dir, &recovery.interrupted, &options.settings);
+    keep_partial_bundles(&state_dir, &options.settings, options.clock);
     if recovery.temps_removed > 0 {
         info!(
             count = recovery.temps_removed,
@@ -225,99 +225,59 @@ fn spawn_rescan(tx: mpsc::Sender<Control>, every: Duration) {
     });
 }
 
-/// Archives what runs cut off by a crash had collected (marked partial in their records), and
-/// removes staging left by runs that did finish.
-fn keep_partial_bundles(
-    state_dir: &std::path::Path,
-    interrupted: &[(String, String)],
-    settings: &Settings,
-) {
-    let Ok(jobs) = std::fs::read_dir(state_dir.join("jobs")) else {
+/// Archives what runs cut off by a crash had collected, links archives they wrote but did not
+/// record, queues their uploads and removes their staging (`pipeline::recover`). The staged runs
+/// are listed now, before any run of this agent starts; the work (redaction and compression of
+/// megabytes) runs in the background so that it never keeps the agent from serving, and an
+/// interrupted pass resumes at the next start.
+fn keep_partial_bundles(state_dir: &std::path::Path, settings: &Settings, clock: clock::Clock) {
+    use crate::pipeline::recover::{self, Recovered};
+    let staged = recover::staged_runs(state_dir);
+    if staged.is_empty() {
         return;
-    };
-    // Partial bundles are redacted as their job asks; the jobs directory is read only when a run
-    // was interrupted (a file that does not load leaves its jobs unknown: defaults then apply).
-    let desired = if interrupted.is_empty() {
-        None
-    } else {
+    }
+    info!(
+        count = staged.len(),
+        "crash recovery: archiving what interrupted runs had staged"
+    );
+    let state_dir = state_dir.to_path_buf();
+    let settings = settings.clone();
+    tokio::task::spawn_blocking(move || {
+        // Partial bundles are redacted and uploaded as their job asks (a file that does not load
+        // leaves its jobs unknown: the built-in redactors apply and nothing is uploaded).
         let ctx = crate::jobs::Context {
             default_time_zone: settings.default_time_zone.clone(),
             trust: settings.trust_policy(),
         };
-        crate::jobs::load_dir(&settings.jobs_dir, &ctx).ok()
-    };
-    for job_entry in jobs.filter_map(Result::ok) {
-        let job = job_entry.file_name().to_string_lossy().into_owned();
-        let Ok(runs) = std::fs::read_dir(job_entry.path().join("staging")) else {
-            continue;
-        };
-        for run_entry in runs.filter_map(Result::ok) {
-            let run_id = run_entry.file_name().to_string_lossy().into_owned();
-            let staging = run_entry.path();
+        let desired = crate::jobs::load_dir(&settings.jobs_dir, &ctx).ok();
+        for run in &staged {
             let keys = crate::pipeline::TokenKeys {
-                state_dir: state_dir.to_path_buf(),
-                run_id: run_id.clone(),
+                state_dir: state_dir.clone(),
+                run_id: run.run_id.clone(),
                 token_key_file: settings.token_key_file.clone(),
                 token_map_key_file: settings.token_map_key_file.clone(),
             };
-            let definition = desired
+            let job = desired
                 .as_ref()
-                .and_then(|d| d.jobs.get(&job))
+                .and_then(|d| d.jobs.get(&run.job))
                 .map(|j| &**j);
-            if interrupted.iter().any(|(j, r)| *j == job && *r == run_id)
-                && let Err(e) = archive_partial(state_dir, &job, definition, &keys, &staging)
-            {
-                warn!(job = %job, run = %run_id, "cannot keep the partial bundle: {e}");
+            match recover::recover_staged(&state_dir, run, job, &keys, clock.now()) {
+                Ok(Recovered::Archived(b)) => {
+                    info!(job = %run.job, run = %run.run_id, bundle = %b.path.display(), "kept the partial bundle of the interrupted run")
+                }
+                Ok(Recovered::Linked(b)) => {
+                    info!(job = %run.job, run = %run.run_id, bundle = %b.path.display(), "recorded the bundle the interrupted run had written")
+                }
+                Ok(Recovered::AlreadyRecorded | Recovered::InProgress) => {}
+                Ok(Recovered::Discarded(why)) => {
+                    info!(job = %run.job, run = %run.run_id, "removed staged files: {why}")
+                }
+                Err(e) => {
+                    warn!(job = %run.job, run = %run.run_id, "cannot keep the partial bundle: {e}")
+                }
             }
-            let _ = std::fs::remove_dir_all(&staging);
         }
-    }
-}
-
-fn archive_partial(
-    state_dir: &std::path::Path,
-    job: &str,
-    definition: Option<&crate::jobs::Job>,
-    keys: &crate::pipeline::TokenKeys,
-    staging: &std::path::Path,
-) -> Result<(), String> {
-    let top = std::fs::read_dir(staging)
-        .map_err(|e| e.to_string())?
-        .filter_map(Result::ok)
-        .find(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .ok_or_else(|| "nothing was collected".to_string())?;
-    let run_id = keys.run_id.as_str();
-    // The run may have died before its redact phase: redact as the job (still in the jobs
-    // directory) asks, else with the built-in set and the plain mask; nothing is archived if it
-    // fails. The record says which.
-    let redaction = crate::pipeline::redact_partial(definition, &staging.join(&top), keys)
-        .map_err(|e| format!("redaction failed, the partial files are removed: {e}"))?;
-    // Readers find the bundle root by its version.yaml, which a finished run writes at archive time.
-    let version = staging.join(&top).join("version.yaml");
-    if !version.exists() {
-        std::fs::write(
-            &version,
-            crate::bundle::version_yaml(crate::pipeline::TOOL_VERSION),
-        )
-        .map_err(|e| e.to_string())?;
-    }
-    let dest = crate::pipeline::bundles_dir(state_dir, job).join(format!("{top}.tar.gz"));
-    state::ensure_private_dir(dest.parent().unwrap_or(state_dir)).map_err(|e| e.to_string())?;
-    let info = crate::bundle::write_bundle(&staging.join(&top), &dest, &top, &Default::default())
-        .map_err(|e| e.to_string())?;
-    let path = state::records::runs_dir(state_dir, job).join(format!("{run_id}.json"));
-    let mut record = state::records::read_record(&path).map_err(|e| e.to_string())?;
-    record.redaction = Some(redaction);
-    record.bundle = Some(state::records::BundleRecord {
-        path: info.path,
-        size: info.size,
-        sha256: info.sha256,
-        partial: true,
-        pruned_at: None,
-        pruned_by: None,
+        crate::upload::queue::wake();
+        info!("crash recovery finished");
     });
-    state::records::write_record(state_dir, &record).map_err(|e| e.to_string())?;
-    info!(job = %job, run = %run_id, "kept the partial bundle of the interrupted run");
-    Ok(())
 }

@@ -3,12 +3,15 @@
 //!
 //! Collected files are staged under `<state>/jobs/<job>/staging/<run-id>/<bundle>/` and archived
 //! to `<state>/jobs/<job>/bundles/<bundle>.tar.gz`; a timeout or shutdown archives what was
-//! collected so far (the bundle is marked partial).
+//! collected so far (the bundle is marked partial). The staged files are removed only once the
+//! run record names the archive, so a crash at any point leaves staging that start-up recovery
+//! (`recover.rs`) archives, or links to the archive already written.
 
 mod cancel;
 mod collect;
 mod disk;
 mod external;
+pub mod recover;
 mod redact;
 mod secrets;
 mod upload;
@@ -114,7 +117,7 @@ pub(crate) async fn upload_phase(
     bundle: Option<&BundleRecord>,
     cancel: &Cancel,
 ) -> (PhaseRecord, Vec<crate::state::records::UploadRecord>) {
-    upload::upload(job, ctx, bundle, cancel).await
+    upload::upload(job, ctx, bundle, cancel, None).await
 }
 
 /// `<state>/jobs/<job>/staging/<run-id>`: where a run's files wait to be archived.
@@ -228,6 +231,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     ));
 
     let t = Instant::now();
+    let partial = cancel.is_cancelled() || collected.error.is_some();
     let archived = archive(
         &ctx.state_dir,
         &job.name,
@@ -236,11 +240,11 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         &top,
         &collected.timings,
         started.elapsed(),
+        partial,
     )
     .await;
     // The archive is in place (the name is taken on disk) or failed (the name is free again).
     drop(claim);
-    let partial = cancel.is_cancelled() || collected.error.is_some();
     let (bundle, archive_error) = match archived {
         Ok(info) => (
             Some(BundleRecord {
@@ -265,7 +269,10 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         t.elapsed(),
         archive_error.clone(),
     ));
-    let (upload_record, uploads) = upload_phase(job, ctx, bundle.as_ref(), cancel).await;
+    // The record names the archive and its uploads are queued before the staged files go and
+    // before anything is sent (see `upload::commit`).
+    let (upload_record, uploads) =
+        upload::upload(job, ctx, bundle.as_ref(), cancel, Some(&staging)).await;
     phases.push(upload_record);
 
     let (status, reason) = match (cancel.reason(), &archive_error, &collected.error) {
@@ -332,11 +339,12 @@ pub(crate) fn unique_top(dir: &Path, base: &str) -> Claim {
     let mut claimed = CLAIMED
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let staged = staged_tops(dir);
     let mut name = base.to_string();
     let mut n = 1;
     loop {
         let path = dir.join(format!("{name}.tar.gz"));
-        if !path.exists() && !claimed.contains(&path) {
+        if !path.exists() && !claimed.contains(&path) && !staged.contains(&name) {
             claimed.insert(path.clone());
             return Claim { top: name, path };
         }
@@ -345,7 +353,30 @@ pub(crate) fn unique_top(dir: &Path, base: &str) -> Claim {
     }
 }
 
-/// Writes `version.yaml` and `execution-data/summary.txt`, archives the staged tree and removes it.
+/// Bundle names staged by any run of the job (`<bundles>/../staging/<run-id>/<name>`): a run cut
+/// off by a crash still owns its name until start-up recovery has archived it, so no newer run may
+/// take it (after a fast restart, a new run can start within the same second).
+fn staged_tops(bundles: &Path) -> std::collections::BTreeSet<String> {
+    let Some(job_dir) = bundles.parent() else {
+        return Default::default();
+    };
+    let Ok(runs) = std::fs::read_dir(job_dir.join("staging")) else {
+        return Default::default();
+    };
+    runs.filter_map(Result::ok)
+        .filter_map(|run| std::fs::read_dir(run.path()).ok())
+        .flat_map(|tops| tops.filter_map(Result::ok))
+        .filter_map(|top| top.file_name().to_str().map(str::to_string))
+        .collect()
+}
+
+/// Marks a run's staging as holding less than was asked for (timeout, shutdown, failed
+/// collection): an archive that a crash left unrecorded is then recorded as partial.
+pub(crate) const PARTIAL_MARK: &str = ".partial";
+
+/// Writes `version.yaml` and `execution-data/summary.txt` and archives the staged tree. The staged
+/// files stay until the run record names the archive (`upload::commit`), unless archiving fails.
+#[allow(clippy::too_many_arguments)]
 async fn archive(
     state_dir: &Path,
     job: &str,
@@ -354,6 +385,7 @@ async fn archive(
     top: &str,
     timings: &[Timing],
     elapsed: Duration,
+    partial: bool,
 ) -> Result<bundle::BundleInfo, String> {
     let dest = bundles_dir(state_dir, job).join(format!("{top}.tar.gz"));
     let state_dir = state_dir.to_path_buf();
@@ -397,12 +429,19 @@ async fn archive(
                 "execution-data/summary.txt",
                 bundle::summary_txt(&timings, &[], &[], elapsed),
             )?;
+            if partial {
+                std::fs::write(staging.join(PARTIAL_MARK), b"")
+                    .map_err(|e| format!("marking the staged files partial: {e}"))?;
+            }
             bundle::write_bundle(&root, &dest, &top, &BundleOptions::default())
                 .map_err(|e| e.to_string())
         })();
-        // The staged copy is either in the archive now or failed to get there; either way it must
-        // not fill the disk (a crash, not a failure, is what leaves staging behind).
-        remove_staging(&state_dir, &staging);
+        // Files that failed to reach an archive must not fill the disk (a crash, not a failure,
+        // is what leaves staging behind, and start-up recovery archives it). After a success the
+        // staging stays until the record names the archive and its uploads are queued.
+        if result.is_err() {
+            remove_staging(&state_dir, &staging);
+        }
         result
     })
     .await;

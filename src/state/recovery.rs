@@ -25,6 +25,8 @@ pub fn recover(state_dir: &Path, now: DateTime<Utc>) -> Result<Recovery, StateEr
     let mut out = Recovery::default();
     let dir = StateDir::open(state_dir)?;
     out.temps_removed += remove_temps(&dir, state_dir);
+    // The upload queue's entries are written atomically too (a kill mid-write leaves a temp).
+    out.temps_removed += remove_temps(&dir, &state_dir.join("uploads"));
     let jobs_dir = state_dir.join("jobs");
     let entries = match dir.read_dir(&jobs_dir) {
         Ok(e) => e,

@@ -199,13 +199,19 @@ pub fn apply(
     let dir = StateDir::open(state_dir)?;
     let mut with_bundles: Vec<(PathBuf, RunRecord)> = Vec::new();
     for path in records::record_paths_in(&dir, job)? {
-        if let Ok(record) = records::read_record_in(&dir, &path)
-            && record
-                .bundle
-                .as_ref()
-                .is_some_and(|b| b.pruned_at.is_none() && removable(&dir, job, &b.path))
-        {
-            with_bundles.push((path, record));
+        let Ok(record) = records::read_record_in(&dir, &path) else {
+            continue;
+        };
+        match &record.bundle {
+            Some(b) if b.pruned_at.is_none() && removable(&dir, job, &b.path) => {
+                with_bundles.push((path, record));
+            }
+            // A prune cut off by a crash after its record was written: the file goes now (a
+            // file still at that name is the pruned one: new bundles never take a taken name).
+            Some(b) if b.pruned_at.is_some() && removable(&dir, job, &b.path) => {
+                let _ = dir.remove_file(&b.path);
+            }
+            _ => {}
         }
     }
     let candidates = with_bundles
@@ -222,11 +228,8 @@ pub fn apply(
         .collect();
     let prunes = select(candidates, policy, now);
     for prune in &prunes {
-        match dir.remove_file(&prune.path) {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e),
-        }
+        // The record first: a crash before the file goes leaves a record that says pruned and a
+        // file the next pass removes, never a record naming a bundle that is gone.
         if let Some((_, record)) = with_bundles
             .iter_mut()
             .find(|(_, r)| r.bundle.as_ref().is_some_and(|b| b.path == prune.path))
@@ -236,6 +239,11 @@ pub fn apply(
                 b.pruned_by = Some(prune.rule.to_string());
             }
             records::write_record(state_dir, record)?;
+        }
+        match dir.remove_file(&prune.path) {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(prunes)

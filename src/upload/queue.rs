@@ -299,6 +299,16 @@ pub fn run_in_progress(state_dir: &Path, entry: &Entry) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether the entry's run record already says how this upload ended (`succeeded` or `failed`).
+pub fn already_settled(state_dir: &Path, entry: &Entry) -> bool {
+    let path = records::runs_dir(state_dir, &entry.job).join(format!("{}.json", entry.run_id));
+    records::read_record(&path).is_ok_and(|r| {
+        r.uploads
+            .get(entry.index)
+            .is_some_and(|u| u.status == "succeeded" || u.status == "failed")
+    })
+}
+
 /// How one attempt ended.
 #[derive(Debug)]
 pub enum Attempt {
@@ -461,6 +471,13 @@ pub async fn drive(
                 continue;
             }
             if run_in_progress(&state_dir, &entry) {
+                continue;
+            }
+            if already_settled(&state_dir, &entry) {
+                // A crash after the record learned the outcome, before the entry went.
+                if let Err(e) = remove(&state_dir, &entry) {
+                    tracing::warn!(job = %entry.job, run = %entry.run_id, "upload queue: {e}");
+                }
                 continue;
             }
             let Some(_claim) = claim(&state_dir, &entry) else {

@@ -711,3 +711,17 @@ impl Drop for Daemon {
         }
     }
 }
+
+impl DaemonBuilder {
+    /// Spawns the agent without waiting for it to serve (to kill it during start-up).
+    pub fn spawn_unready(self) -> Daemon {
+        self.spawn()
+    }
+}
+
+impl Daemon {
+    /// Waits (bounded) until /readyz says ready; panics with stderr if the agent exits first.
+    pub fn wait_ready(&mut self) {
+        self.wait_http(START_TIMEOUT, "/readyz", 200);
+    }
+}
