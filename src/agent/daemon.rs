@@ -144,6 +144,7 @@ impl Daemon {
             kube_context: self.options.settings.context.clone(),
             kube_request_timeout: self.options.settings.kube_request_timeout.0,
             notifications: self.metrics.notifications.clone(),
+            history: self.options.settings.history.clone(),
         }
     }
 
@@ -384,7 +385,13 @@ impl Daemon {
             self.apply_plan(&desired, &plan, now, initial);
             if initial {
                 for job in desired.jobs.values() {
-                    executor::apply_retention(self.state_dir(), job, now).await;
+                    executor::apply_retention(
+                        self.state_dir(),
+                        job,
+                        &self.options.settings.history,
+                        now,
+                    )
+                    .await;
                 }
             }
             self.write_applied_if(&plan, &desired, now, initial).await;

@@ -182,6 +182,7 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
         kube_context: settings.context.clone(),
         kube_request_timeout: settings.kube_request_timeout.0,
         notifications: Default::default(),
+        history: settings.history.clone(),
     };
     let (mut record, persist_error) = runtime.block_on(executor::execute(
         spec,

@@ -5,7 +5,7 @@
 //! <stateDir>/                      0700; files 0600
 //!   agent.lock                     one agent per state dir
 //!   applied.json                   what the running agent applied
-//!   jobs/<job>/runs/<run-id>.json  one record per run
+//!   jobs/<job>/runs/<run-id>.json  one record per run, pruned by the history limits
 //!   jobs/<job>/bundles/            archives
 //!   jobs/<job>/staging/<run-id>/   files of a run in progress
 //!   jobs/<job>/tokens/             encrypted token maps
@@ -15,6 +15,7 @@
 mod applied;
 mod atomic;
 mod dir;
+pub mod history;
 mod lock;
 pub mod records;
 mod recovery;

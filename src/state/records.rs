@@ -55,6 +55,11 @@ impl RunStatus {
             RunStatus::Missed => "missed",
         }
     }
+
+    /// Whether the run produced what it was asked for (its bundle counts as a good one).
+    pub fn is_success(self) -> bool {
+        matches!(self, RunStatus::Succeeded)
+    }
 }
 
 /// Outcome of one pipeline phase.
