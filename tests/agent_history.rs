@@ -122,3 +122,78 @@ fn the_history_setting_is_the_default_and_max_age_removes_old_records() {
     wait_ids(&dd.state, "aged", &["20300103T000000Z", "20300104T000000Z"]);
     let _: Value = d.status();
 }
+
+#[test]
+fn a_removed_jobs_state_stays_for_the_grace_period_across_a_restart_then_goes() {
+    let dd = dirs();
+    let file = JobFile::new("gone").schedule("0 0 1 1 *").write(&dd.jobs);
+    JobFile::new("stays").schedule("0 0 1 1 *").write(&dd.jobs);
+    let d = Daemon::builder()
+        .jobs(&dd.jobs)
+        .state(&dd.state)
+        .setting("removedJobGracePeriod", "2d")
+        .clock_at("2030-01-01T00:00:00Z")
+        .start();
+    let run = d.trigger("gone");
+    let run_id = run["runId"].as_str().expect("run id").to_string();
+    d.wait_run("gone", &run_id, Duration::from_secs(30));
+    std::fs::remove_file(&file).expect("remove job file");
+    // `plan` says what the removal keeps, and until when (from the CLI's own clock).
+    let out = d.cli().arg("plan").output().expect("plan");
+    let text = support::stdout(&out);
+    let until = (chrono::Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%d");
+    assert!(
+        text.contains("- remove   gone")
+            && text.contains(&format!("bundles and records kept until {until}")),
+        "{text}"
+    );
+    let (code, outcome) = d.reload();
+    assert_eq!(code, 200, "{outcome}");
+    let marker = dd.state.join("jobs/gone/removed-at");
+    let at = wait_until(Duration::from_secs(10), "the removal mark", || {
+        std::fs::read_to_string(&marker).map_err(|e| e.to_string())
+    });
+    assert!(at.starts_with("2030-01-01T00:0"), "{at}");
+    let stopped = d.stop();
+    assert!(stopped.status.success(), "{stopped:?}");
+    // A day later, after a restart: still within the grace period.
+    let d = Daemon::builder()
+        .jobs(&dd.jobs)
+        .state(&dd.state)
+        .setting("removedJobGracePeriod", "2d")
+        .clock_at("2030-01-02T00:00:00Z")
+        .start();
+    let _: Value = d.status();
+    assert!(
+        dd.state
+            .join("jobs/gone/runs")
+            .join(format!("{run_id}.json"))
+            .is_file()
+    );
+    let stopped = d.stop();
+    assert!(stopped.status.success(), "{stopped:?}");
+    // After it: the directory goes, and the log names the job.
+    let d = Daemon::builder()
+        .jobs(&dd.jobs)
+        .state(&dd.state)
+        .setting("removedJobGracePeriod", "2d")
+        .clock_at("2030-01-03T00:00:01Z")
+        .start();
+    wait_until(Duration::from_secs(10), "jobs/gone to be removed", || {
+        if dd.state.join("jobs/gone").exists() {
+            Err("still there".to_string())
+        } else {
+            Ok(())
+        }
+    });
+    let stopped = d.stop();
+    assert!(
+        stopped
+            .stderr
+            .contains("removed job's grace period is over")
+            && stopped.stderr.contains("gone"),
+        "{}",
+        stopped.stderr
+    );
+    assert!(!dd.state.join("jobs/stays/removed-at").exists());
+}

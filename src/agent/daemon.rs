@@ -344,6 +344,7 @@ impl Daemon {
         self.apply_plan(&partial.desired, &plan, now, false);
         self.write_applied_if(&plan, &partial.desired, now, false)
             .await;
+        self.sweep_removed(&plan, now).await;
         self.files_metrics(view.accepted_count(), view.ignored_count(), &plan);
         self.view = (!blocked).then_some(view);
         let read = format!("{} changed entries", changed.len());
@@ -395,6 +396,7 @@ impl Daemon {
                 }
             }
             self.write_applied_if(&plan, &desired, now, initial).await;
+            self.sweep_removed(&plan, now).await;
             self.view = Some(jobs::DirView::from_desired(&desired));
         }
         // What the load built and nothing kept (reports, documents of unchanged files, the
@@ -402,6 +404,21 @@ impl Daemon {
         drop(desired);
         tokio::task::spawn_blocking(release_freed_memory);
         self.finish_reload(cause, now, plan, WHOLE)
+    }
+
+    /// Keeps, then deletes, the state of jobs no longer defined (nor kept at a last good
+    /// version, nor running).
+    async fn sweep_removed(&self, plan: &plan::Plan, now: DateTime<Utc>) {
+        if plan.blocked {
+            return;
+        }
+        let active = (self.jobs.keys().chain(self.running_per_job.keys()))
+            .chain(plan.rejected.iter().flat_map(|r| r.kept.iter()))
+            .cloned()
+            .collect();
+        let added = plan.add.iter().map(|a| a.name.clone()).collect();
+        let grace = self.options.settings.removed_job_grace_period.0;
+        super::removed_jobs::sweep(self.state_dir(), active, added, grace, now).await;
     }
 
     fn plan_options(&self, now: DateTime<Utc>) -> PlanOptions {

@@ -7,6 +7,7 @@ mod daemon;
 pub mod executor;
 pub mod http;
 pub mod metrics;
+mod removed_jobs;
 mod scheduler;
 mod signals;
 pub mod status;
