@@ -197,3 +197,62 @@ fn a_removed_jobs_state_stays_for_the_grace_period_across_a_restart_then_goes() 
     );
     assert!(!dd.state.join("jobs/stays/removed-at").exists());
 }
+
+#[test]
+fn history_shows_a_bundle_retention_removed_as_pruned_with_when_and_the_rule() {
+    let dd = dirs();
+    JobFile::new("kept")
+        .schedule("0 0 1 1 *")
+        .spec_line("retention: {keepLast: 1}")
+        .write(&dd.jobs);
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    let first = d.trigger("kept")["runId"]
+        .as_str()
+        .expect("run id")
+        .to_string();
+    let record = d.wait_run("kept", &first, Duration::from_secs(30));
+    let bundle = record["bundle"]["path"]
+        .as_str()
+        .expect("bundle")
+        .to_string();
+    let second = d.trigger("kept")["runId"]
+        .as_str()
+        .expect("run id")
+        .to_string();
+    d.wait_run("kept", &second, Duration::from_secs(30));
+    let pruned = wait_until(Duration::from_secs(10), "the first bundle pruned", || {
+        let out = d
+            .cli()
+            .args(["history", "kept", "--output", "json"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let runs: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+        let run = runs
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["runId"] == first.as_str()))
+            .cloned()
+            .ok_or("no first run")?;
+        if run["bundle"]["prunedAt"].is_string() {
+            Ok(run)
+        } else {
+            Err(run.to_string())
+        }
+    });
+    assert_eq!(pruned["bundle"]["prunedBy"], "keepLast", "{pruned}");
+    assert!(!Path::new(&bundle).exists());
+    let out = d.cli().args(["history", "kept"]).output().expect("history");
+    let text = support::stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.contains(&first))
+        .unwrap_or_else(|| panic!("no line for {first}: {text}"));
+    assert!(
+        line.contains("pruned 20") && line.contains("by keepLast") && line.contains(&bundle),
+        "{text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.contains(&second))
+        .unwrap_or_else(|| panic!("no line for {second}: {text}"));
+    assert!(!line.contains("pruned"), "{text}");
+}

@@ -49,7 +49,7 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<u8> {
                     })
                     .unwrap_or_else(|| "-".into());
                 let detail = match (&r.bundle, &r.reason) {
-                    (Some(b), _) => format!("{} ({} bytes)", b.path.display(), b.size),
+                    (Some(b), _) => bundle_detail(b),
                     (None, Some(reason)) => reason.clone(),
                     (None, None) => String::new(),
                 };
@@ -68,4 +68,18 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(exit::OK)
+}
+
+/// A bundle as `history` shows it: on disk, or pruned (when, by which retention rule).
+fn bundle_detail(b: &records::BundleRecord) -> String {
+    match b.pruned_at {
+        Some(at) => format!(
+            "pruned {} by {} (was {}, {} bytes)",
+            at.format("%Y-%m-%d %H:%M:%S"),
+            b.pruned_by.as_deref().unwrap_or("retention"),
+            b.path.display(),
+            b.size
+        ),
+        None => format!("{} ({} bytes)", b.path.display(), b.size),
+    }
 }
