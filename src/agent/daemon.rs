@@ -1196,11 +1196,11 @@ impl Daemon {
             return;
         };
         self.remember_last_run(latest);
-        if latest.status != RunStatus::Succeeded
+        if !latest.status.is_success()
             && let Ok((older, _)) = records::history(self.state_dir(), job, SUCCESS_LOOK_BACK)
             && let Some(end) = older
                 .iter()
-                .find(|r| r.status == RunStatus::Succeeded)
+                .find(|r| r.status.is_success())
                 .and_then(|r| r.ended_at)
         {
             self.metrics.observe_success(job, end);

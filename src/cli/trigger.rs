@@ -97,7 +97,7 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> anyhow::Result<u8> {
     }
     // A pending upload is queued (the agent delivers it); one that failed for good fails the command.
     let upload_failed = record.uploads.iter().any(|u| u.status == "failed");
-    Ok(if record.status == RunStatus::Succeeded && !upload_failed {
+    Ok(if record.status.is_success() && !upload_failed {
         exit::OK
     } else {
         exit::FAILURE

@@ -458,6 +458,8 @@ pub enum NotifyEvent {
     Failed,
     /// The run succeeded.
     Succeeded,
+    /// The run produced its bundle but some collectors failed.
+    SucceededWithErrors,
     /// The run hit its timeout.
     TimedOut,
     /// A fire was missed.

@@ -204,7 +204,7 @@ mod tests {
         let entries = vec![
             entry(1, RunStatus::Running, false),
             entry(2, RunStatus::Succeeded, true),
-            entry(3, RunStatus::Succeeded, false),
+            entry(3, RunStatus::SucceededWithErrors, false),
             entry(4, RunStatus::Failed, false),
             entry(5, RunStatus::Failed, false),
         ];
