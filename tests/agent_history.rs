@@ -256,3 +256,53 @@ fn history_shows_a_bundle_retention_removed_as_pruned_with_when_and_the_rule() {
         .unwrap_or_else(|| panic!("no line for {second}: {text}"));
     assert!(!line.contains("pruned"), "{text}");
 }
+
+#[test]
+fn succeeded_with_errors_is_its_own_outcome_in_metrics_and_history() {
+    let dd = dirs();
+    std::fs::write(
+        dd.jobs.join("mixed.yaml"),
+        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: mixed\n\
+         spec:\n  schedule: \"0 0 1 1 *\"\n  collect:\n    supportBundle:\n      hostCollectors:\n\
+         \x20       - cpu: {}\n\
+         \x20       - run: {collectorName: broken, command: /nonexistent/command}\n",
+    )
+    .expect("job file");
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    let run_id = d.trigger("mixed")["runId"]
+        .as_str()
+        .expect("run id")
+        .to_string();
+    let record = d.wait_run("mixed", &run_id, Duration::from_secs(30));
+    assert_eq!(record["status"], "succeeded-with-errors", "{record}");
+    assert_eq!(
+        record["reason"], "1 of 2 collectors failed: broken",
+        "{record}"
+    );
+    let metric = |name: &str| {
+        wait_until(Duration::from_secs(10), name, || {
+            d.metric(name).ok_or_else(|| "not exported".to_string())
+        })
+    };
+    assert_eq!(
+        metric("troubleshoot_scheduler_executions_total{status=\"succeeded-with-errors\"}"),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            "troubleshoot_scheduler_last_run_outcome{job=\"mixed\",outcome=\"succeeded-with-errors\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric("troubleshoot_scheduler_last_run_outcome{job=\"mixed\",outcome=\"succeeded\"}"),
+        0.0
+    );
+    let out = d
+        .cli()
+        .args(["history", "mixed"])
+        .output()
+        .expect("history");
+    let text = support::stdout(&out);
+    assert!(text.contains("succeeded-with-errors"), "{text}");
+}
