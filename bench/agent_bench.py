@@ -69,6 +69,23 @@ def http(url, method="GET", timeout=120):
         return e.code, e.read()
 
 
+def http_unix(sock_path, path, method="POST", timeout=600):
+    """One request on the agent's control socket (trigger and reload are served only there)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(sock_path)
+        s.sendall(f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n"
+                  "Connection: close\r\n\r\n".encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
 def pct(values, p):
     """Nearest-rank percentile."""
     s = sorted(values)
@@ -158,6 +175,7 @@ class Agent:
         self.state = os.path.join(root, "state")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.socket = os.path.join(self.state, "agent.sock")
         self.log_path = os.path.join(root, "agent.log")
         os.makedirs(root, exist_ok=True)
         config = os.path.join(root, "agent.yaml")
@@ -414,7 +432,7 @@ def reload_latency(binary, work, n, debounce_ms, reps, rng):
         # Warm-up: files written less than 2 s before a read are read again at the next reload
         # (coarse timestamps); in a real jobs directory they are older than that.
         time.sleep(2.5)
-        http(agent.base + "/-/reload", method="POST")
+        http_unix(agent.socket, "/-/reload")
         latencies = []
         target = os.path.join(jobs_dir, "job-00042.yaml")
         for rep in range(reps):
@@ -449,7 +467,7 @@ def reload_latency(binary, work, n, debounce_ms, reps, rng):
         posts = []
         for _ in range(reps):
             t = time.time()
-            code, _ = http(agent.base + "/-/reload", method="POST")
+            code, _ = http_unix(agent.socket, "/-/reload")
             posts.append((time.time() - t) * 1000)
             if code != 200:
                 raise SystemExit(f"POST /-/reload answered {code}")

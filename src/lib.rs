@@ -14,5 +14,6 @@ pub mod redact;
 pub mod schedule;
 pub mod settings;
 pub mod state;
+pub mod trust;
 pub mod upload;
 pub mod yaml;

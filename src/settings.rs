@@ -1,6 +1,7 @@
 //! Agent settings: built-in defaults < settings file < `TROUBLESHOOT_AGENT_*` environment < flags.
 
 use crate::agent::WatchMode;
+use crate::jobs::model::Resources;
 use crate::jobs::units::{ByteSize, HumanDuration};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized};
@@ -31,6 +32,10 @@ pub struct Settings {
     pub host_identity: Option<String>,
     /// Address of the agent's HTTP endpoints (loopback by default).
     pub listen: String,
+    /// A file holding the bearer token that opens trigger and reload on `listen` (root-owned,
+    /// 0600). Without it, `listen` is read-only and must be a loopback address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_token_file: Option<PathBuf>,
     /// Runs in progress at most, agent-wide; further fires wait in order.
     pub max_concurrent_runs: usize,
     /// At SIGTERM, how long runs in progress get to finish before they are interrupted.
@@ -71,6 +76,17 @@ pub struct Settings {
     /// Timeout of each Kubernetes API call; a slower call is recorded as an error and the run
     /// goes on.
     pub kube_request_timeout: HumanDuration,
+    /// Limits of the processes runs start, for each field a job's `spec.resources` leaves out.
+    #[serde(default, skip_serializing_if = "is_unlimited")]
+    pub default_resources: Resources,
+    /// Read job files, specs and key files that another user could have written, with a warning
+    /// instead of refusing them (`--insecure-allow-writable`; for test setups only).
+    #[serde(default)]
+    pub insecure_allow_writable: bool,
+}
+
+fn is_unlimited(r: &Resources) -> bool {
+    *r == Resources::default()
 }
 
 impl Settings {
@@ -85,6 +101,7 @@ impl Settings {
             default_time_zone: "UTC".to_string(),
             host_identity: None,
             listen: "127.0.0.1:9469".to_string(),
+            api_token_file: None,
             max_concurrent_runs: 4,
             shutdown_grace_period: HumanDuration(Duration::from_secs(60)),
             rescan_interval: HumanDuration(Duration::from_secs(300)),
@@ -100,7 +117,14 @@ impl Settings {
             kubeconfig: None,
             context: None,
             kube_request_timeout: HumanDuration(Duration::from_secs(30)),
+            default_resources: Resources::default(),
+            insecure_allow_writable: false,
         }
+    }
+
+    /// Whose files the agent trusts (see [`crate::trust`]).
+    pub fn trust_policy(&self) -> crate::trust::Policy {
+        crate::trust::Policy::new(self.insecure_allow_writable)
     }
 
     /// The host identity for jitter: the setting, else the given hostname.
@@ -143,6 +167,12 @@ pub struct Overrides {
     /// `--listen`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
+    /// `--token-file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_token_file: Option<PathBuf>,
+    /// `--insecure-allow-writable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insecure_allow_writable: Option<bool>,
 }
 
 /// Why settings could not be loaded.
@@ -154,6 +184,49 @@ pub enum SettingsError {
     /// A value is wrong (the message names the key and the source).
     #[error("invalid settings: {0}")]
     Invalid(String),
+    /// The settings file or a key file it names (or a directory above them) could be written
+    /// (a key file: read) by another user than root or the agent's, or is not a regular file.
+    #[error("{}: {source}; {}", .path.display(), trust_hint(.source))]
+    Untrusted {
+        /// The settings file.
+        path: PathBuf,
+        /// Why.
+        source: crate::trust::ReadError,
+    },
+}
+
+fn trust_hint(e: &crate::trust::ReadError) -> String {
+    match e {
+        crate::trust::ReadError::Refused(problems) => {
+            problems.first().map(|p| p.hint()).unwrap_or_default()
+        }
+        crate::trust::ReadError::Io(_) => "check the file and its permissions".to_string(),
+    }
+}
+
+/// Settings files larger than this are refused (a few dozen lines are usual).
+const MAX_SETTINGS_BYTES: u64 = 1024 * 1024;
+
+/// Refuses a settings file another user could have written: it says what the agent runs and
+/// where it reads job files from. The flag, not the file, decides whether that is only a warning.
+fn check_trusted(path: &Path, insecure: bool) -> Result<(), SettingsError> {
+    let policy = crate::trust::Policy::new(insecure);
+    let mut walk = crate::trust::Walk::default();
+    match crate::trust::read(path, MAX_SETTINGS_BYTES, &policy, &mut walk) {
+        Ok(read) => {
+            for p in &read.allowed {
+                tracing::warn!(
+                    "settings file: {p}; read anyway because of {}",
+                    crate::trust::INSECURE_FLAG
+                );
+            }
+            Ok(())
+        }
+        Err(source) => Err(SettingsError::Untrusted {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 /// Loads settings. `config` is `--config`; without it the file is `$CONFIGURATION_DIRECTORY/agent.yaml`
@@ -181,6 +254,9 @@ pub fn load(
     };
     let mut figment = Figment::from(Serialized::defaults(Settings::defaults(env)));
     if let Some(path) = &file {
+        let insecure = overrides.insecure_allow_writable == Some(true)
+            || env(&format!("{ENV_PREFIX}INSECURE_ALLOW_WRITABLE")).is_some_and(|v| v == "true");
+        check_trusted(path, insecure)?;
         figment = figment.merge(Yaml::file_exact(path));
     }
     // `TROUBLESHOOT_AGENT_LOG` is the log filter, not a setting. figment lowercases keys after
@@ -213,10 +289,49 @@ pub fn load(
         SettingsError::Invalid(messages.join("; "))
     })?;
     validate(&settings)?;
+    check_key_files(&settings, overrides)?;
     Ok(settings)
 }
 
+/// Refuses a token key file that another user could write or read: whoever reads the map key
+/// reads every tokenized secret. A missing file is left to the run that needs it to report.
+fn check_key_files(s: &Settings, overrides: &Overrides) -> Result<(), SettingsError> {
+    let policy = crate::trust::Policy::new(
+        overrides.insecure_allow_writable == Some(true) || s.insecure_allow_writable,
+    );
+    for (key, path) in [
+        ("tokenKeyFile", &s.token_key_file),
+        ("tokenMapKeyFile", &s.token_map_key_file),
+    ] {
+        let Some(path) = path else { continue };
+        let mut walk = crate::trust::Walk::default();
+        match crate::trust::read_secret(path, MAX_SETTINGS_BYTES, &policy, &mut walk) {
+            Ok(read) => {
+                for p in &read.allowed {
+                    tracing::warn!(
+                        "`{key}`: {p}; read anyway because of {}",
+                        crate::trust::INSECURE_FLAG
+                    );
+                }
+            }
+            Err(crate::trust::ReadError::Io(_)) => {}
+            Err(source) => {
+                return Err(SettingsError::Untrusted {
+                    path: path.clone(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 fn validate(s: &Settings) -> Result<(), SettingsError> {
+    if let Some((field, message)) = s.default_resources.problems().into_iter().next() {
+        return Err(SettingsError::Invalid(format!(
+            "`defaultResources.{field}`: {message}"
+        )));
+    }
     if s.default_time_zone.trim().is_empty() || s.default_time_zone == "Local" {
         return Err(SettingsError::Invalid(format!(
             "`defaultTimeZone` must be an IANA zone name such as UTC, not `{}`",
@@ -327,6 +442,28 @@ mod tests {
         assert_eq!(s.token_map_key_file, Some(PathBuf::from("/etc/ta/map.key")));
         let d = load(None, &Overrides::default(), &no_env).expect("valid");
         assert_eq!((d.token_key_file, d.token_map_key_file), (None, None));
+    }
+
+    #[test]
+    fn key_files_others_can_read_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = dir.path().join("map.key");
+        std::fs::write(&key, "00".repeat(32)).expect("write");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let file = dir.path().join("agent.yaml");
+        std::fs::write(&file, format!("tokenMapKeyFile: {}\n", key.display())).expect("write");
+        let err = load(Some(&file), &Overrides::default(), &no_env).expect_err("readable key");
+        let text = err.to_string();
+        assert!(text.contains("is world-readable (mode 0644)"), "{text}");
+        assert!(text.contains("chmod 0600"), "{text}");
+        let lenient = Overrides {
+            insecure_allow_writable: Some(true),
+            ..Overrides::default()
+        };
+        load(Some(&file), &lenient, &no_env).expect("allowed by the flag");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        load(Some(&file), &Overrides::default(), &no_env).expect("a private key");
     }
 
     #[test]

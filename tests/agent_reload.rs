@@ -235,7 +235,7 @@ fn concurrent_reload_requests_all_get_an_outcome_and_none_is_lost() {
     let dd = dirs();
     JobFile::new("base").write(&dd.jobs);
     let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
-    let addr = d.addr;
+    let socket = d.socket();
     let jobs = dd.jobs.clone();
     // Each client writes its own job file and then asks for a reload: whatever pass answers it
     // must have read the directory after the file was written.
@@ -243,10 +243,11 @@ fn concurrent_reload_requests_all_get_an_outcome_and_none_is_lost() {
         let handles: Vec<_> = (0..8)
             .map(|i| {
                 let jobs = jobs.clone();
+                let socket = socket.clone();
                 s.spawn(move || {
                     let name = format!("c{i}");
                     JobFile::new(&name).write(&jobs);
-                    let r = support::daemon::http(addr, "POST", "/-/reload").expect("POST");
+                    let r = support::daemon::http_unix(&socket, "POST", "/-/reload").expect("POST");
                     let v: Value = serde_json::from_str(&r.body).expect("JSON outcome");
                     (name, r.status, v)
                 })

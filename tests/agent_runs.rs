@@ -438,3 +438,51 @@ fn last_outcome_and_last_success_are_exported_per_job_and_survive_a_restart() {
         None
     );
 }
+
+/// Without `-v` the agent says what it does, one line each: its start, a rejected file with its
+/// first error, a run's start and end (outcome, duration, bundle size); plain text, as stderr is
+/// a file here (colour only on a terminal). `-q` keeps only warnings.
+#[test]
+fn the_agent_logs_start_reloads_and_runs_at_info_by_default_without_colour() {
+    let dd = dirs();
+    JobFile::new("logged").write(&dd.jobs);
+    std::fs::write(dd.jobs.join("broken.yaml"), "kind: [").expect("write broken.yaml");
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    let run = d.trigger("logged");
+    d.wait_run("logged", run["runId"].as_str().expect("id"), RUN_WAIT);
+    let log = wait_until(Duration::from_secs(10), "the run's end in the log", || {
+        let log = d.stderr();
+        log.contains("run finished")
+            .then_some(log.clone())
+            .ok_or(log)
+    });
+    for needle in [
+        "agent starting",
+        "job file rejected",
+        "broken.yaml",
+        "invalid YAML",
+        "run started",
+        "run finished",
+        "status=\"succeeded\"",
+        "duration_s=",
+        "bundle_bytes=",
+    ] {
+        assert!(log.contains(needle), "`{needle}` not in the log:\n{log}");
+    }
+    assert!(
+        !log.contains('\x1b'),
+        "escape codes in a log file:\n{log:?}"
+    );
+    d.stop();
+
+    let q = Daemon::builder()
+        .jobs(&dd.jobs)
+        .state(&dd.state)
+        .arg("-q")
+        .start();
+    let run = q.trigger("logged");
+    q.wait_run("logged", run["runId"].as_str().expect("id"), RUN_WAIT);
+    let log = q.stderr();
+    assert!(!log.contains("run started"), "{log}");
+    assert!(log.contains("job file rejected"), "warnings stay: {log}");
+}

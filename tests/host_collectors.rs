@@ -581,14 +581,22 @@ async fn run_faults_timeout_flood_missing_not_executable_exit_code() {
     assert!(env.contains(&"AWS_REGION=us-west-1"));
     assert!(env.iter().any(|e| e.starts_with("TS_OUTPUT_DIR=")));
     assert!(env.iter().any(|e| e.starts_with("TS_INPUT_DIR=")));
-    // inheritEnvs limits the parent environment to the listed (and guaranteed) variables.
+    // Only the clean base, the listed (inheritEnvs) and the spec's variables: never the agent's
+    // whole environment.
     assert!(
         env.iter().all(|e| {
             let k = e.split('=').next().unwrap_or("");
             [
                 "PATH",
+                "HOME",
+                "LANG",
+                "LANGUAGE",
+                "LC_ALL",
+                "LC_CTYPE",
+                "LC_MESSAGES",
+                "TZ",
+                "TMPDIR",
                 "KUBECONFIG",
-                "PWD",
                 "AWS_REGION",
                 "TS_OUTPUT_DIR",
                 "TS_INPUT_DIR",

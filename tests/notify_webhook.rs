@@ -276,7 +276,9 @@ fn analysis_outcomes_from_the_troubleshoot_cli_raise_their_events() {
     let dd = dirs();
     let r = Receiver::start();
     let config = dd.root.path().join("agent.yaml");
-    let cli = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake-support-bundle");
+    let results = r#"[{"name":"k8s.version","severity":"error","insight":{"primary":"Kubernetes version","detail":"too old"}},{"name":"disk","severity":"warn"},{"name":"cpu","severity":"debug"},{"name":"mem","severity":"debug"}]"#;
+    let cli =
+        support::fake_support_bundle(dd.root.path(), &[("FAKE_SB_ANALYZER_RESULTS", results)]);
     std::fs::write(&config, format!("supportBundlePath: {}\n", cli.display())).expect("config");
     std::fs::write(
         dd.jobs.join("spec.yaml.txt"),
@@ -294,7 +296,6 @@ fn analysis_outcomes_from_the_troubleshoot_cli_raise_their_events() {
     .engine("support-bundle")
     .spec_file("spec.yaml.txt")
     .write(&dd.jobs);
-    let results = r#"[{"name":"k8s.version","severity":"error","insight":{"primary":"Kubernetes version","detail":"too old"}},{"name":"disk","severity":"warn"},{"name":"cpu","severity":"debug"},{"name":"mem","severity":"debug"}]"#;
     let mut cmd = agent(&dd.state);
     let out = cmd
         .arg("--config")
@@ -302,7 +303,6 @@ fn analysis_outcomes_from_the_troubleshoot_cli_raise_their_events() {
         .args(["--listen", "127.0.0.1:1", "--jobs-dir"])
         .arg(&dd.jobs)
         .args(["--output", "json", "trigger", "analyzed"])
-        .env("FAKE_SB_ANALYZER_RESULTS", results)
         .output()
         .expect("runs");
     // Whether failed analysis fails the run (`analyze.failOn`) is not this test's business.

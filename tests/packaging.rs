@@ -14,6 +14,10 @@ fn systemd_unit_verifies() {
         "ExecReload=/bin/kill -HUP $MAINPID",
         "StateDirectory=troubleshoot-agent",
         "ProtectSystem=strict",
+        "MemoryMax=",
+        "CPUWeight=",
+        "IOWeight=",
+        "Nice=",
     ] {
         assert!(unit.contains(needle), "unit lacks {needle}");
     }

@@ -48,7 +48,11 @@ fn planted_secrets_never_reach_the_bundle_or_the_record() {
     let plan = &report["redaction"]["canary"];
     assert_eq!(plan["enabled"], true, "{report:#}");
     assert_eq!(plan["custom"], serde_json::json!(["literal"]));
-    assert!(plan["defaults"].as_u64().is_some_and(|n| n >= 20));
+    assert!(
+        plan["troubleshootDefaults"]
+            .as_u64()
+            .is_some_and(|n| n >= 20)
+    );
 
     let out = agent(&dir.path().join("state"))
         .arg("--config")
@@ -195,17 +199,13 @@ fn plan_shows_the_redactors_and_a_change_of_them() {
         "{text}"
     );
     let json: serde_json::Value = serde_json::from_str(&plan(&["--output", "json"])).expect("json");
-    assert_eq!(json["redaction"]["tok"]["extras"], extras);
-    assert_eq!(json["redaction"]["tok"]["defaults"], 30 + extras);
+    assert_eq!(json["redaction"]["tok"]["agentExtras"], extras);
+    assert_eq!(json["redaction"]["tok"]["troubleshootDefaults"], 30);
 
     // Apply it as the daemon does: applied.json holds each job's applied form.
-    let desired = troubleshoot_agent::jobs::load_dir(
-        &jobs,
-        &troubleshoot_agent::jobs::Context {
-            default_time_zone: "UTC".into(),
-        },
-    )
-    .expect("load");
+    let desired =
+        troubleshoot_agent::jobs::load_dir(&jobs, &troubleshoot_agent::jobs::Context::default())
+            .expect("load");
     let applied = troubleshoot_agent::plan::Applied {
         jobs: desired
             .jobs

@@ -96,8 +96,11 @@ fn line_with<'a>(text: &'a str, marker: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no line with {marker:?} in {text}"))
 }
 
+/// A key file as an operator writes one: 0600, or the agent refuses it.
 fn write_key(path: &Path, byte: u8) {
+    use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, format!("{}\n", format!("{byte:02x}").repeat(32))).expect("key");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod key");
 }
 
 #[test]

@@ -152,6 +152,9 @@ fn a_put_carries_secret_headers_the_digest_and_fills_the_url() {
     let d = dirs();
     let key_file = d.root.path().join("api-key");
     std::fs::write(&key_file, "key-from-file\n").unwrap();
+    // Secret files must be private, or the job is refused.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::fs::write(
         d.jobs.join("job.yaml"),
         job(

@@ -63,7 +63,8 @@ pub struct TriggerAccepted {
     pub job: String,
     /// Run id of the new run.
     pub run_id: String,
-    /// `started`, `queued` (global limit), or `skipped` (concurrency policy Forbid).
+    /// `started`, `queued` (global limit), `skipped` (concurrency policy Forbid), or
+    /// `coalesced` (a run of the job was already queued: this is its id).
     pub state: String,
 }
 
@@ -77,6 +78,38 @@ pub enum TriggerRefused {
     /// The agent is shutting down.
     #[error("the agent is shutting down")]
     ShuttingDown,
+    /// The job was triggered too often (see `trigger_limit`).
+    #[error(
+        "job `{job}` was triggered too often (at most {burst} at once, then one every {every_secs}s); try again in {retry_after_secs}s"
+    )]
+    RateLimited {
+        /// Job name.
+        job: String,
+        /// Triggers allowed at once.
+        burst: u32,
+        /// Seconds between further triggers.
+        every_secs: u64,
+        /// Seconds until the next trigger is accepted.
+        retry_after_secs: u64,
+    },
+}
+
+/// Where a run is, as the control loop knows it (`GET /api/v1/jobs/{job}/runs/{runId}`).
+#[derive(Debug)]
+pub enum RunState {
+    /// Waiting for a slot (`maxConcurrentRuns`).
+    Queued,
+    /// In progress.
+    Running,
+    /// Ended, but its record could not be written to the state directory.
+    Unrecorded {
+        /// The final record, as it would have been written.
+        record: Box<RunRecord>,
+        /// Why it could not be written.
+        error: String,
+    },
+    /// Not queued or running: its record on disk tells the rest.
+    NotInMemory,
 }
 
 /// Messages to the control loop.
@@ -95,6 +128,15 @@ pub enum Control {
         job: String,
         /// Where to send the answer.
         reply: oneshot::Sender<Result<TriggerAccepted, TriggerRefused>>,
+    },
+    /// Where a run is.
+    RunState {
+        /// Job name.
+        job: String,
+        /// Run id.
+        run_id: String,
+        /// Where to send the answer.
+        reply: oneshot::Sender<RunState>,
     },
     /// A run ended.
     RunFinished {

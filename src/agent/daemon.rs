@@ -2,12 +2,15 @@
 //! runs all reach it as [`Control`] messages, so there is no shared mutable state to lock.
 
 use super::AgentOptions;
-use super::control::{Control, ReloadCause, ReloadOutcome, TriggerAccepted, TriggerRefused};
+use super::control::{
+    Control, ReloadCause, ReloadOutcome, RunState, TriggerAccepted, TriggerRefused,
+};
 use super::executor::{self, RunSpec};
 use super::metrics::{JobLabel, Metrics, ResultLabel, StateLabel, StatusLabel};
 use super::scheduler::Scheduler;
 use super::status::{LastRun, LiveJob, Published, RejectedFile, ReloadInfo, StatusSnapshot};
 use super::timing::{Slot, Timing};
+use super::trigger_limit::{self, TriggerLimit};
 use super::watcher;
 use crate::jobs::{self, Context, Job};
 use crate::pipeline::{Cancel, CancelReason};
@@ -85,7 +88,15 @@ pub struct Daemon {
     /// Runs decided during one pass over the due timers, started together at its end; `None`
     /// outside such a pass (runs start at once).
     batch: Option<Vec<(RunSpec, Cancel)>>,
+    /// Manual triggers per job (a burst of API calls must not write a record each).
+    trigger_limit: TriggerLimit,
+    /// The last runs whose records could not be written, so `trigger` can still learn how they
+    /// ended (newest last, at most [`UNRECORDED_KEPT`]).
+    unrecorded: VecDeque<(RunRecord, String)>,
 }
+
+/// How many runs without a written record the agent remembers for `GET .../runs/{runId}`.
+const UNRECORDED_KEPT: usize = 64;
 
 impl Daemon {
     /// A daemon with nothing applied yet; `applied` is what `applied.json` held at start.
@@ -100,6 +111,7 @@ impl Daemon {
     ) -> Self {
         let ctx = Context {
             default_time_zone: options.settings.default_time_zone.clone(),
+            trust: options.settings.trust_policy(),
         };
         Daemon {
             options,
@@ -127,6 +139,8 @@ impl Daemon {
             manual_counter: 0,
             shutting_down: false,
             batch: None,
+            trigger_limit: TriggerLimit::default(),
+            unrecorded: VecDeque::new(),
         }
     }
 
@@ -143,6 +157,7 @@ impl Daemon {
             kubeconfig: self.options.settings.kubeconfig.clone(),
             kube_context: self.options.settings.context.clone(),
             kube_request_timeout: self.options.settings.kube_request_timeout.0,
+            default_resources: self.options.settings.default_resources,
             notifications: self.metrics.notifications.clone(),
             history: self.options.settings.history.clone(),
         }
@@ -240,6 +255,9 @@ impl Daemon {
             Control::Trigger { job, reply } => {
                 let answer = self.trigger(&job).await;
                 let _ = reply.send(answer);
+            }
+            Control::RunState { job, run_id, reply } => {
+                let _ = reply.send(self.run_state(&job, &run_id));
             }
             Control::RunFinished {
                 record,
@@ -597,6 +615,17 @@ impl Daemon {
         let successful = plan.rejected.is_empty();
         let summary = plan.summary();
         self.record_reload(cause, now, successful, &summary, read);
+        for rejected in &plan.rejected {
+            // One line per rejected file, with its first error: the journal says what to fix.
+            let first = rejected.errors.first().map(ToString::to_string);
+            warn!(
+                file = %rejected.path.display(),
+                errors = rejected.errors.len(),
+                kept = %rejected.kept.join(","),
+                "job file rejected: {}",
+                first.as_deref().and_then(|e| e.lines().next()).unwrap_or("")
+            );
+        }
         self.last_rejected = plan.rejected.clone();
         ReloadOutcome {
             successful,
@@ -912,6 +941,24 @@ impl Daemon {
             .get(name)
             .cloned()
             .ok_or_else(|| TriggerRefused::UnknownJob(name.to_string()))?;
+        // A run of the job already waits for a slot: this trigger is that run.
+        if let Some(queued) = self.queue.iter().find(|q| q.job.name == name) {
+            return Ok(TriggerAccepted {
+                job: name.to_string(),
+                run_id: queued.run_id.clone(),
+                state: "coalesced".to_string(),
+            });
+        }
+        let jobs = &self.jobs;
+        self.trigger_limit.retain(|j| jobs.contains_key(j));
+        if let Err(wait) = self.trigger_limit.take(name, std::time::Instant::now()) {
+            return Err(TriggerRefused::RateLimited {
+                job: name.to_string(),
+                burst: trigger_limit::BURST,
+                every_secs: trigger_limit::REFILL_EVERY.as_secs(),
+                retry_after_secs: wait.as_secs_f64().ceil() as u64,
+            });
+        }
         self.manual_counter += 1;
         let run_id = format!(
             "manual-{}-{}",
@@ -949,6 +996,7 @@ impl Daemon {
         if let Some(e) = persist_error {
             error!(job = %record.job, run = %record.run_id, "cannot write run record: {e}");
             self.state_problem = Some(format!("cannot write run records: {e}"));
+            self.remember_unrecorded(&record, e);
         } else if self
             .state_problem
             .as_deref()
@@ -956,10 +1004,20 @@ impl Daemon {
         {
             self.state_problem = None;
         }
-        info!(job = %record.job, run = %record.run_id, status = record.status.as_str(), reason = record.reason.as_deref().unwrap_or(""), "run finished");
+        let seconds = record.ended_at.map_or(0.0, |end| {
+            (end - record.started_at).num_milliseconds().max(0) as f64 / 1000.0
+        });
+        info!(
+            job = %record.job,
+            run = %record.run_id,
+            status = record.status.as_str(),
+            duration_s = seconds,
+            bundle_bytes = record.bundle.as_ref().map_or(0, |b| b.size),
+            reason = record.reason.as_deref().unwrap_or(""),
+            "run finished"
+        );
         self.count_execution(record.status);
-        if let Some(end) = record.ended_at {
-            let seconds = (end - record.started_at).num_milliseconds().max(0) as f64 / 1000.0;
+        if record.ended_at.is_some() {
             self.metrics.execution_duration.observe(seconds);
         }
         if let Some(bundle) = &record.bundle {
@@ -1021,7 +1079,41 @@ impl Daemon {
             Err(e) => {
                 error!(job = %record.job, "cannot write run record: {e}");
                 self.state_problem = Some(format!("cannot write run records: {e}"));
+                self.remember_unrecorded(record, e);
             }
+        }
+    }
+
+    fn remember_unrecorded(&mut self, record: &RunRecord, error: String) {
+        if self.unrecorded.len() >= UNRECORDED_KEPT {
+            self.unrecorded.pop_front();
+        }
+        self.unrecorded.push_back((record.clone(), error));
+    }
+
+    /// Where run `run_id` of `job` is, as far as this agent knows.
+    fn run_state(&self, job: &str, run_id: &str) -> RunState {
+        if self
+            .queue
+            .iter()
+            .any(|q| q.job.name == job && q.run_id == run_id)
+        {
+            return RunState::Queued;
+        }
+        if self.running.contains_key(&run_key(job, run_id)) {
+            return RunState::Running;
+        }
+        match self
+            .unrecorded
+            .iter()
+            .rev()
+            .find(|(r, _)| r.job == job && r.run_id == run_id)
+        {
+            Some((record, error)) => RunState::Unrecorded {
+                record: Box::new(record.clone()),
+                error: error.clone(),
+            },
+            None => RunState::NotInMemory,
         }
     }
 
@@ -1075,6 +1167,7 @@ impl Daemon {
                 message = rx.recv() => match message {
                     Some(Control::RunFinished { record, persist_error }) => self.finished(*record, persist_error).await,
                     Some(Control::Trigger { reply, .. }) => { let _ = reply.send(Err(TriggerRefused::ShuttingDown)); }
+                    Some(Control::RunState { job, run_id, reply }) => { let _ = reply.send(self.run_state(&job, &run_id)); }
                     Some(Control::Reload { reply, .. }) => {
                         if let Some(reply) = reply {
                             let _ = reply.send(ReloadOutcome { successful: false, changed: false, summary: "the agent is shutting down".into(), text: "the agent is shutting down".into(), plan: None, error: Some("shutting down".into()) });

@@ -53,6 +53,7 @@ pub fn new_record(spec: &RunSpec, host: &str, status: RunStatus, now: DateTime<U
         bundle: None,
         redaction: None,
         analysis: None,
+        limits: None,
         uploads: Vec::new(),
         missed: None,
         notifications: Vec::new(),
@@ -97,6 +98,8 @@ pub struct RunEnv {
     pub kube_request_timeout: std::time::Duration,
     /// Run record limits of jobs that set none.
     pub history: HistorySettings,
+    /// The `defaultResources` setting.
+    pub default_resources: crate::jobs::model::Resources,
     /// `troubleshoot_scheduler_notifications_total` (unregistered outside the daemon).
     pub notifications: Family<StatusLabel, Counter>,
 }
@@ -144,6 +147,7 @@ async fn carry_out(
         kubeconfig: env.kubeconfig.clone(),
         kube_context: env.kube_context.clone(),
         kube_request_timeout: env.kube_request_timeout,
+        default_resources: env.default_resources,
     };
     // Boxed: a task waiting for its `running` record then holds a pointer, not the pipeline's
     // whole state, so spawning a burst of runs allocates little.
@@ -156,6 +160,7 @@ async fn carry_out(
     record.bundle = outcome.bundle;
     record.analysis = outcome.analysis;
     record.redaction = outcome.redaction;
+    record.limits = outcome.limits;
     record.uploads = outcome.uploads;
     record.ended_at = Some(env.clock.now());
     if let Err(e) = persist(&env.state_dir, &record).await {

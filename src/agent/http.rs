@@ -1,12 +1,16 @@
-//! HTTP endpoints (loopback by default): metrics, health, status, run history, reload, trigger.
+//! HTTP endpoints: metrics, health, status, run history, one run, reload, trigger. Served on the
+//! control socket and on TCP (see `listeners`), with the write routes guarded per `access`.
 
-use super::control::{Control, ReloadCause, ReloadOutcome, TriggerRefused};
+use super::access::{self, Surface};
+use super::control::{Control, ReloadCause, ReloadOutcome, RunState, TriggerRefused};
 use super::metrics::Metrics;
+use super::public_view::public_record;
 use super::status::{Published, StatusSnapshot};
-use crate::state::records;
+use crate::state::records::{self, RunRecord, RunStatus};
 use axum::Router;
 use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -25,18 +29,32 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// State directory (run history is read from the records).
     pub state_dir: PathBuf,
+    /// Serve records without the URL parts that may hold secrets (the TCP listener).
+    pub public: bool,
 }
 
-/// The router.
-pub fn router(shared: Shared) -> Router {
+/// The router of one surface: every read route, and the write routes behind its guard.
+pub fn router(mut shared: Shared, surface: Surface) -> Router {
+    let writes = Router::new()
+        .route("/api/v1/jobs/{name}/trigger", post(trigger))
+        .route("/-/reload", post(reload));
+    let writes = match surface {
+        Surface::Socket { agent_uid } => {
+            writes.layer(from_fn_with_state(agent_uid, access::socket_writer))
+        }
+        Surface::Tcp(guard) => {
+            shared.public = true;
+            writes.layer(from_fn_with_state(guard, access::tcp_writer))
+        }
+    };
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/v1/status", get(status))
         .route("/api/v1/jobs/{name}/runs", get(runs))
-        .route("/api/v1/jobs/{name}/trigger", post(trigger))
-        .route("/-/reload", post(reload))
+        .route("/api/v1/jobs/{name}/runs/{run_id}", get(run))
+        .merge(writes)
         .with_state(shared)
 }
 
@@ -92,8 +110,12 @@ async fn runs(
     let limit = q.limit.unwrap_or(20).min(10_000);
     let dir = s.state_dir.clone();
     match tokio::task::spawn_blocking(move || records::history(&dir, &name, limit)).await {
-        Ok(Ok((runs, problems))) => Json(serde_json::json!({
-            "runs": runs,
+        Ok(Ok((mut runs, problems))) => Json(serde_json::json!({
+            "runs": if s.public {
+                runs.drain(..).map(public_record).collect()
+            } else {
+                runs
+            },
             "problems": problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }))
         .into_response(),
@@ -124,11 +146,111 @@ async fn trigger(State(s): State<Shared>, UrlPath(name): UrlPath<String>) -> Res
         Ok(Err(refused @ TriggerRefused::UnknownJob(_))) => {
             (StatusCode::NOT_FOUND, Json(error_body(&refused))).into_response()
         }
+        Ok(Err(
+            refused @ TriggerRefused::RateLimited {
+                retry_after_secs, ..
+            },
+        )) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry_after_secs.to_string())],
+            Json(error_body(&refused)),
+        )
+            .into_response(),
         Ok(Err(refused)) => {
             (StatusCode::SERVICE_UNAVAILABLE, Json(error_body(&refused))).into_response()
         }
         Err(_) => unavailable(),
     }
+}
+
+#[derive(Deserialize)]
+struct RunPath {
+    name: String,
+    run_id: String,
+}
+
+/// One run: `queued`, `running`, or `finished` with its record (and `recordError` when the
+/// record could not be written: the run then counts as failed for whoever waits on it).
+async fn run(State(s): State<Shared>, UrlPath(p): UrlPath<RunPath>) -> Response {
+    if crate::jobs::name_problem(&p.name).is_some() || !is_run_id(&p.run_id) {
+        return bad_request("invalid job name or run id");
+    }
+    let (reply, answer) = oneshot::channel();
+    let asked = Control::RunState {
+        job: p.name.clone(),
+        run_id: p.run_id.clone(),
+        reply,
+    };
+    if s.control.send(asked).await.is_err() {
+        return unavailable();
+    }
+    let Ok(state) = answer.await else {
+        return unavailable();
+    };
+    let view = |record: RunRecord| {
+        if s.public {
+            public_record(record)
+        } else {
+            record
+        }
+    };
+    let body = match state {
+        RunState::Queued => serde_json::json!({"state": "queued"}),
+        RunState::Running => serde_json::json!({"state": "running"}),
+        RunState::Unrecorded { record, error } => serde_json::json!({
+            "state": "finished",
+            "record": view(*record),
+            "recordError": error,
+        }),
+        RunState::NotInMemory => {
+            let path = records::runs_dir(&s.state_dir, &p.name).join(format!("{}.json", p.run_id));
+            match tokio::task::spawn_blocking(move || records::read_record(&path)).await {
+                // Not running here, yet recorded as running: a previous agent was cut off.
+                Ok(Ok(record)) if record.status == RunStatus::Running => serde_json::json!({
+                    "state": "lost",
+                    "record": view(record),
+                }),
+                Ok(Ok(record)) => serde_json::json!({"state": "finished", "record": view(record)}),
+                Ok(Err(e)) if e.is_not_found() => {
+                    return (
+                        StatusCode::NOT_FOUND,
+                        Json(serde_json::json!({
+                            "error": format!("job `{}` has no run `{}`", p.name, p.run_id)
+                        })),
+                    )
+                        .into_response();
+                }
+                Ok(Err(e)) => return internal(&e.to_string()),
+                Err(e) => return internal(&e.to_string()),
+            }
+        }
+    };
+    Json(body).into_response()
+}
+
+/// Run ids are file names the agent made: letters, digits, `-` and `_`.
+fn is_run_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn bad_request(message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(serde_json::json!({"error": message})),
+    )
+        .into_response()
+}
+
+fn internal(message: &str) -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(serde_json::json!({"error": message})),
+    )
+        .into_response()
 }
 
 fn error_body(refused: &TriggerRefused) -> serde_json::Value {

@@ -1,18 +1,23 @@
 //! The daemon (`run`): keeps the running schedule equal to the jobs directory and runs jobs on
 //! time. See DESIGN.md "The shape" and SCHEDULING.md.
 
+pub mod access;
+pub mod api_token;
 pub mod clock;
 pub mod control;
 mod daemon;
 pub mod executor;
 pub mod http;
+pub mod listeners;
 pub mod metrics;
+mod public_view;
 mod removed_jobs;
 mod scheduler;
 mod signals;
 pub mod status;
 pub mod systemd;
 mod timing;
+mod trigger_limit;
 pub mod watcher;
 
 pub use control::{Control, ReloadCause, ReloadOutcome};
@@ -60,6 +65,9 @@ pub enum AgentError {
     /// Another agent holds the state directory.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// Another user than root or the agent's could change the state directory.
+    #[error(transparent)]
+    Untrusted(#[from] crate::trust::StateDirError),
     /// The HTTP address could not be bound.
     #[error(
         "cannot listen on {addr}: {source}; is another agent or program using it? Set `listen` (or --listen) to a free address"
@@ -70,6 +78,27 @@ pub enum AgentError {
         /// Why.
         source: std::io::Error,
     },
+    /// `apiTokenFile` is refused.
+    #[error(transparent)]
+    ApiToken(#[from] api_token::TokenError),
+    /// A `listen` address off this host without a token.
+    #[error(
+        "refusing to listen on {addr}: it is not a loopback address, and without apiTokenFile the API would be open to whoever can reach it. Listen on 127.0.0.1 (the default), or set apiTokenFile to a root-owned 0600 file holding a token (writes over TCP then need `Authorization: Bearer <token>`; reads stay open)"
+    )]
+    ExposedListen {
+        /// The address.
+        addr: String,
+    },
+    /// The control socket could not be created.
+    #[error("cannot create the control socket {path}: {source}{hint}")]
+    Socket {
+        /// `<stateDir>/agent.sock`.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+        /// What to do, when known.
+        hint: &'static str,
+    },
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
@@ -79,6 +108,7 @@ pub enum AgentError {
 pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     let state_dir = options.settings.state_dir.clone();
     state::prepare(&state_dir)?;
+    crate::trust::check_state_dir(&state_dir, &options.settings.trust_policy())?;
     let _lock = StateLock::acquire(&state_dir)?;
     let recovery = state::recover(&state_dir, options.clock.now())?;
     for (job, run) in &recovery.interrupted {
@@ -113,12 +143,7 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
         Err(e) => return Err(e.into()),
     };
 
-    let listener = tokio::net::TcpListener::bind(&options.settings.listen)
-        .await
-        .map_err(|source| AgentError::Listen {
-            addr: options.settings.listen.clone(),
-            source,
-        })?;
+    let listeners = listeners::bind(&options.settings).await?;
     let (tx, rx) = mpsc::channel(4096);
     let metrics = Arc::new(metrics::Metrics::new());
     let (status_tx, status_rx) = watch::channel(Arc::new(status::Published::default()));
@@ -138,13 +163,10 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
         status: status_rx,
         metrics: metrics.clone(),
         state_dir: state_dir.clone(),
+        public: false,
     };
     info!(listen = %options.settings.listen, jobs_dir = %options.settings.jobs_dir.display(), state_dir = %state_dir.display(), "agent starting");
-    let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, http::router(shared)).await {
-            warn!("HTTP server stopped: {e}");
-        }
-    });
+    let servers = listeners.serve(shared);
 
     let mut daemon = daemon::Daemon::new(
         options,
@@ -160,7 +182,7 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     systemd::notify("READY=1");
     daemon.run(rx).await;
     systemd::notify("STOPPING=1");
-    server.abort();
+    servers.stop();
     info!("agent stopped");
     Ok(())
 }
@@ -221,6 +243,7 @@ fn keep_partial_bundles(
     } else {
         let ctx = crate::jobs::Context {
             default_time_zone: settings.default_time_zone.clone(),
+            trust: settings.trust_policy(),
         };
         crate::jobs::load_dir(&settings.jobs_dir, &ctx).ok()
     };

@@ -175,6 +175,7 @@ mod tests {
         .expect("write");
         let ctx = Context {
             default_time_zone: "UTC".into(),
+            ..Context::default()
         };
         let job = Arc::clone(&load_paths(std::slice::from_ref(&path), &ctx).jobs["a"]);
         let at: DateTime<Utc> = "2026-11-28T01:00:00Z".parse().expect("time");

@@ -28,12 +28,24 @@ pub struct GlobalArgs {
     /// Address of the agent's HTTP endpoints [default: 127.0.0.1:9469]
     #[arg(long, global = true, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// Bearer token file for trigger and reload over --listen (the apiTokenFile setting); as
+    /// root on the agent's host the CLI uses the control socket <state-dir>/agent.sock instead
+    #[arg(long, global = true, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// Output format
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
-    /// More logging (-v info, -vv debug); TROUBLESHOOT_AGENT_LOG takes a tracing filter
+    /// Read job files, specs, settings and key files even when another user could have written
+    /// them (or a directory above them), with a warning instead of an error: for test setups only
+    #[arg(long, global = true)]
+    pub insecure_allow_writable: bool,
+    /// More logging (`run` logs info by default, other commands warnings; each -v one level more);
+    /// TROUBLESHOOT_AGENT_LOG takes a tracing filter
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Less logging (each -q one level less)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
 }
 
 /// Output formats.

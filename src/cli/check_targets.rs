@@ -14,6 +14,7 @@ pub fn run(global: &GlobalArgs, job_name: &str) -> anyhow::Result<u8> {
     let settings = settings(global)?;
     let ctx = Context {
         default_time_zone: settings.default_time_zone.clone(),
+        trust: settings.trust_policy(),
     };
     let desired = jobs::load_dir(&settings.jobs_dir, &ctx)?;
     let Some(job) = desired.jobs.get(job_name) else {

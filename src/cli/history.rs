@@ -1,9 +1,11 @@
 //! `history JOB`: recent runs, newest first, from the run records.
 
 use super::args::{GlobalArgs, HistoryArgs, Output};
-use super::{exit, print_json, settings};
-use crate::state::records;
+use super::{agent_error, exit, find_agent, print_json, settings};
+use crate::state::records::{self, RunRecord};
+use anyhow::{Context as _, bail};
 use comfy_table::{Table, presets::NOTHING};
+use std::time::Duration;
 
 /// Runs `history`.
 pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<u8> {
@@ -11,8 +13,14 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<u8> {
     if let Some(problem) = crate::jobs::name_problem(&args.job) {
         anyhow::bail!("invalid job name: {problem}");
     }
-    // Records are written atomically, so reading them beside a running agent is safe.
-    let (runs, problems) = records::history(&settings.state_dir, &args.job, args.limit)?;
+    let (runs, problems) = match find_agent(global, &settings)? {
+        Some(agent) => from_agent(&agent, &args.job, args.limit)?,
+        // Records are written atomically, so reading them is safe even while an agent starts.
+        None => {
+            let (runs, problems) = records::history(&settings.state_dir, &args.job, args.limit)?;
+            (runs, problems.iter().map(ToString::to_string).collect())
+        }
+    };
     for p in &problems {
         eprintln!("warning: {p} (set aside with a .corrupt suffix)");
     }
@@ -68,6 +76,31 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(exit::OK)
+}
+
+/// The job's newest runs as the running agent serves them.
+fn from_agent(
+    agent: &super::client::Agent,
+    job: &str,
+    limit: usize,
+) -> anyhow::Result<(Vec<RunRecord>, Vec<String>)> {
+    let response = agent.request(
+        "GET",
+        &format!("/api/v1/jobs/{job}/runs?limit={limit}"),
+        Duration::from_secs(60),
+    )?;
+    if response.status != 200 {
+        bail!("{}", agent_error(&response));
+    }
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        runs: Vec<RunRecord>,
+        #[serde(default)]
+        problems: Vec<String>,
+    }
+    let answer: Answer = serde_json::from_str(&response.body)
+        .with_context(|| format!("unexpected answer from the agent at {agent}"))?;
+    Ok((answer.runs, answer.problems))
 }
 
 /// A bundle as `history` shows it: on disk, or pruned (when, by which retention rule).

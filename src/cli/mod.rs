@@ -9,6 +9,7 @@ mod reload;
 mod run;
 mod schema;
 mod status;
+mod style;
 mod tokens;
 mod trigger;
 mod validate;
@@ -31,7 +32,7 @@ pub mod exit {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.global);
+    init_logging(&cli.global, matches!(cli.command, Command::Run(_)));
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Plan(args) => plan::run(&cli.global, args),
@@ -46,7 +47,11 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
+            eprintln!(
+                "{}: {}",
+                style::error_label(style::stderr_colour()),
+                error_chain(&e)
+            );
             ExitCode::from(exit::FAILURE)
         }
     }
@@ -66,19 +71,74 @@ fn error_chain(e: &anyhow::Error) -> String {
     out
 }
 
-fn init_logging(global: &GlobalArgs) {
-    let default = match global.verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TROUBLESHOOT_AGENT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+/// The log level from `-v`/`-q`: the daemon logs its start, reloads, runs and uploads (info) by
+/// default; the other commands only warnings, as their output is the result.
+fn log_level(daemon: bool, verbose: u8, quiet: u8) -> &'static str {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let base: i32 = if daemon { 3 } else { 2 };
+    let level = (base + i32::from(verbose) - i32::from(quiet)).clamp(0, 5);
+    LEVELS[level as usize]
+}
+
+fn init_logging(global: &GlobalArgs, daemon: bool) {
+    let default = log_level(daemon, global.verbose, global.quiet);
+    let user = std::env::var("TROUBLESHOOT_AGENT_LOG").ok();
+    let filter = tracing_subscriber::EnvFilter::try_new(log_filter(user.as_deref(), default))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_filter(None, default)));
+    let sink = style::stderr_sink();
+    let colour = style::colour(sink, std::env::var("NO_COLOR").ok().as_deref());
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_ansi(colour)
+        .with_writer(std::io::stderr);
+    // The journal stamps every line itself.
+    let _ = if sink == style::Sink::Journal {
+        builder.without_time().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Crates whose debug and trace output dumps requests, signing material or credentials (the AWS
+/// SDK logs the session token in its request dumps, dozens of times per upload at `-vvv`).
+const CREDENTIAL_DUMPING_CRATES: &[&str] = &[
+    "aws_smithy_runtime",
+    "aws_smithy_http",
+    "aws_smithy_types",
+    "aws_sigv4",
+    "aws_config",
+    "aws_runtime",
+    "aws_credential_types",
+    "aws_sdk",
+    "hyper",
+    "reqwest",
+    "h2",
+    "rustls",
+    "tower",
+    "google_cloud",
+    "tonic",
+];
+
+/// The log filter: `TROUBLESHOOT_AGENT_LOG` (else the `-v` level), with the
+/// [`CREDENTIAL_DUMPING_CRATES`] held at `info` however verbose the rest is, unless the variable
+/// names one of them (or a prefix of one) itself: then whoever set it asked for that output.
+fn log_filter(user: Option<&str>, default: &str) -> String {
+    let base = user.map(str::trim).filter(|u| !u.is_empty());
+    let named: Vec<&str> = base
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|d| {
+            let target = d.split(['=', '[']).next().unwrap_or("").trim();
+            (d.contains('=') && !target.is_empty()).then_some(target)
+        })
+        .collect();
+    let mut out = base.unwrap_or(default).to_string();
+    for krate in CREDENTIAL_DUMPING_CRATES {
+        if !named.iter().any(|n| krate.starts_with(n)) {
+            out.push_str(&format!(",{krate}=info"));
+        }
+    }
+    out
 }
 
 /// Settings from `--config`, the environment and the flags.
@@ -87,11 +147,34 @@ fn settings(global: &GlobalArgs) -> anyhow::Result<crate::settings::Settings> {
         jobs_dir: global.jobs_dir.clone(),
         state_dir: global.state_dir.clone(),
         listen: global.listen.clone(),
+        api_token_file: global.token_file.clone(),
+        insecure_allow_writable: global.insecure_allow_writable.then_some(true),
     };
     crate::settings::load(global.config.as_deref(), &overrides, &|k| {
         std::env::var(k).ok()
     })
     .context("cannot load agent settings")
+}
+
+/// The agent running for these settings, if any (see [`client::locate`]).
+fn find_agent(
+    global: &GlobalArgs,
+    settings: &crate::settings::Settings,
+) -> anyhow::Result<Option<client::Agent>> {
+    let named = client::Named {
+        state_dir: global.state_dir.is_some(),
+        listen: global.listen.is_some(),
+    };
+    client::locate(settings, named)
+}
+
+/// The `error` of an agent's JSON answer (else its body), with the HTTP status.
+fn agent_error(response: &client::Response) -> String {
+    let message = serde_json::from_str::<serde_json::Value>(&response.body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| response.body.trim().to_string());
+    format!("the agent refused (HTTP {}): {message}", response.status)
 }
 
 /// This host's name, for jitter (the kernel's, which is what `hostname` prints).
@@ -129,4 +212,39 @@ fn leak_at_exit<T>(value: T) {
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{log_filter, log_level};
+
+    #[test]
+    fn the_daemon_logs_info_by_default_and_commands_warnings() {
+        assert_eq!(log_level(true, 0, 0), "info");
+        assert_eq!(log_level(false, 0, 0), "warn");
+        assert_eq!(log_level(true, 0, 1), "warn");
+        assert_eq!(log_level(false, 1, 0), "info");
+        assert_eq!(log_level(true, 9, 0), "trace");
+        assert_eq!(log_level(false, 0, 9), "off");
+    }
+
+    #[test]
+    fn credential_dumping_crates_stay_at_info_unless_named() {
+        let f = log_filter(Some("trace"), "warn");
+        assert!(f.starts_with("trace,"), "{f}");
+        assert!(f.contains(",aws_smithy_runtime=info"), "{f}");
+        assert!(f.contains(",hyper=info"), "{f}");
+        let f = log_filter(None, "debug");
+        assert!(
+            f.starts_with("debug,") && f.contains(",aws_sigv4=info"),
+            "{f}"
+        );
+        let f = log_filter(Some("debug,aws_sigv4=trace,hyper=debug"), "warn");
+        assert!(
+            !f.contains("aws_sigv4=info") && !f.contains("hyper=info"),
+            "{f}"
+        );
+        assert!(f.contains("aws_smithy_runtime=info"), "{f}");
+        tracing_subscriber::EnvFilter::try_new(&f).expect("a valid filter");
+    }
 }

@@ -17,6 +17,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     };
     let ctx = Context {
         default_time_zone: settings.default_time_zone.clone(),
+        trust: settings.trust_policy(),
     };
     let desired = jobs::load_dir(&settings.jobs_dir, &ctx)?;
     // An applied definition whose hash is the desired job's is that job's definition: it is

@@ -1,21 +1,30 @@
 //! `reload`: asks the running agent to apply the jobs directory now and prints what it did.
 
 use super::args::{GlobalArgs, Output};
-use super::client::{self, Reach};
-use super::{exit, settings};
+use super::{exit, find_agent, settings};
 use anyhow::{Context as _, bail};
 use std::time::Duration;
 
 /// Runs `reload`.
 pub fn run(global: &GlobalArgs) -> anyhow::Result<u8> {
     let settings = settings(global)?;
-    let Reach::Up(addr) = client::reach(&settings.listen)? else {
+    let Some(agent) = find_agent(global, &settings)? else {
         bail!(
-            "no agent is running at {} (start it with `troubleshoot-agent run`)",
+            "no agent is running for the state directory {} (nothing at {} or {}); start it with `troubleshoot-agent run`",
+            settings.state_dir.display(),
+            settings
+                .state_dir
+                .join(crate::agent::listeners::SOCKET_FILE)
+                .display(),
             settings.listen
         );
     };
-    let response = client::request(addr, "POST", "/-/reload", Duration::from_secs(600))?;
+    let response = agent
+        .for_writes()
+        .request("POST", "/-/reload", Duration::from_secs(600))?;
+    if matches!(response.status, 401 | 403) {
+        bail!("{}", super::agent_error(&response));
+    }
     if global.output == Output::Json {
         println!("{}", response.body);
     }

@@ -1,8 +1,7 @@
 //! `status`: jobs, next runs and last results; from the running agent, else the state directory.
 
 use super::args::{GlobalArgs, Output};
-use super::client::{self, Reach};
-use super::{exit, hostname, print_json, settings};
+use super::{exit, find_agent, hostname, print_json, settings};
 use crate::agent::StatusSnapshot;
 use crate::agent::status::{JobStatus, LastRun};
 use crate::plan::{PlanOptions, upcoming};
@@ -15,19 +14,14 @@ use std::time::Duration;
 /// Runs `status`.
 pub fn run(global: &GlobalArgs) -> anyhow::Result<u8> {
     let settings = settings(global)?;
-    let (snapshot, live) = match client::reach(&settings.listen)? {
-        Reach::Up(addr) => {
-            let response = client::request(addr, "GET", "/api/v1/status", Duration::from_secs(30))?;
-            let snapshot: StatusSnapshot =
-                serde_json::from_str(&response.body).with_context(|| {
-                    format!(
-                        "unexpected answer from {}: {}",
-                        settings.listen, response.body
-                    )
-                })?;
+    let (snapshot, live) = match find_agent(global, &settings)? {
+        Some(agent) => {
+            let response = agent.request("GET", "/api/v1/status", Duration::from_secs(30))?;
+            let snapshot: StatusSnapshot = serde_json::from_str(&response.body)
+                .with_context(|| format!("unexpected answer from {agent}: {}", response.body))?;
             (snapshot, true)
         }
-        Reach::Down => (offline(&settings)?, false),
+        None => (offline(&settings)?, false),
     };
     match global.output {
         Output::Json => print_json(&serde_json::json!({"agentRunning": live, "status": snapshot}))?,

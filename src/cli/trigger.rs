@@ -2,13 +2,13 @@
 //! in the foreground under the state directory's lock.
 
 use super::args::{GlobalArgs, Output, TriggerArgs};
-use super::client::{self, Reach};
-use super::{exit, hostname, print_json, settings};
+use super::client::Agent;
+use super::{agent_error, exit, find_agent, hostname, print_json, settings};
 use crate::agent::clock::Clock;
 use crate::agent::executor::{self, RunSpec};
 use crate::jobs::{self, Context};
 use crate::pipeline::Cancel;
-use crate::state::records::{self, RunRecord, RunStatus, Trigger};
+use crate::state::records::{self, RunRecord, Trigger};
 use crate::state::{self, StateLock};
 use anyhow::{Context as _, bail};
 use chrono::Utc;
@@ -20,19 +20,19 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> anyhow::Result<u8> {
         return super::check_targets::run(global, &args.job);
     }
     let settings = settings(global)?;
-    let record = match client::reach(&settings.listen)? {
-        Reach::Up(addr) => {
-            let response = client::request(
-                addr,
+    let (record, record_error) = match find_agent(global, &settings)? {
+        Some(agent) => {
+            let agent = agent.for_writes();
+            let response = agent.request(
                 "POST",
                 &format!("/api/v1/jobs/{}/trigger", args.job),
                 Duration::from_secs(60),
             )?;
+            if response.status != 202 {
+                bail!("{}", agent_error(&response));
+            }
             let answer: serde_json::Value = serde_json::from_str(&response.body)
                 .with_context(|| format!("unexpected answer from the agent: {}", response.body))?;
-            if response.status != 202 {
-                bail!("{}", answer["error"].as_str().unwrap_or(&response.body));
-            }
             let run_id = answer["runId"].as_str().unwrap_or_default().to_string();
             eprintln!(
                 "{}: run {run_id} {}",
@@ -45,9 +45,9 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> anyhow::Result<u8> {
                 }
                 return Ok(exit::OK);
             }
-            wait_for(&settings.state_dir, &args.job, &run_id, &settings.listen)?
+            wait_for(&agent, &args.job, &run_id)?
         }
-        Reach::Down => foreground(&settings, &args.job)?,
+        None => foreground(&settings, &args.job)?,
     };
     match global.output {
         Output::Json => print_json(&record)?,
@@ -95,46 +95,77 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> anyhow::Result<u8> {
             }
         }
     }
+    if let Some(e) = &record_error {
+        eprintln!(
+            "error: run {} ended {}, but its record could not be written: {e}",
+            record.run_id,
+            record.status.as_str()
+        );
+    }
     // A pending upload is queued (the agent delivers it); one that failed for good fails the command.
     let upload_failed = record.uploads.iter().any(|u| u.status == "failed");
-    Ok(if record.status.is_success() && !upload_failed {
-        exit::OK
-    } else {
-        exit::FAILURE
-    })
+    Ok(
+        if record.status.is_success() && !upload_failed && record_error.is_none() {
+            exit::OK
+        } else {
+            exit::FAILURE
+        },
+    )
 }
 
-/// Polls the run's record until it is final, as long as the agent is still there.
-fn wait_for(
-    state_dir: &std::path::Path,
-    job: &str,
-    run_id: &str,
-    listen: &str,
-) -> anyhow::Result<RunRecord> {
-    let path = records::runs_dir(state_dir, job).join(format!("{run_id}.json"));
-    let mut polls: u64 = 0;
+/// Asks the agent how the run goes until it has ended (the agent's answer, not a file: the CLI
+/// may not see the agent's state directory). Returns the final record and, when the agent could
+/// not write it, why. Ends with an error as soon as the agent is gone or does not know the run.
+fn wait_for(agent: &Agent, job: &str, run_id: &str) -> anyhow::Result<(RunRecord, Option<String>)> {
+    let path = format!("/api/v1/jobs/{job}/runs/{run_id}");
+    let mut pause = Duration::from_millis(100);
     loop {
-        if let Ok(record) = records::read_record(&path)
-            && record.status != RunStatus::Running
-        {
-            return Ok(record);
+        let response = agent
+            .request("GET", &path, Duration::from_secs(60))
+            .with_context(|| {
+                format!(
+                    "lost the agent while waiting for run {run_id} (if it stopped, its next start marks the run interrupted)"
+                )
+            })?;
+        if response.status != 200 {
+            bail!("{}", agent_error(&response));
         }
-        polls += 1;
-        if polls.is_multiple_of(20) && matches!(client::reach(listen)?, Reach::Down) {
-            bail!(
-                "the agent stopped before run {run_id} finished; its next start marks the run interrupted"
-            );
+        let answer: serde_json::Value = serde_json::from_str(&response.body)
+            .with_context(|| format!("unexpected answer from the agent: {}", response.body))?;
+        let record = || -> anyhow::Result<RunRecord> {
+            serde_json::from_value(answer["record"].clone())
+                .with_context(|| format!("unexpected run record from the agent: {answer}"))
+        };
+        match answer["state"].as_str().unwrap_or_default() {
+            "queued" | "running" => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            "finished" => {
+                let error = answer["recordError"].as_str().map(str::to_string);
+                return Ok((record()?, error));
+            }
+            "lost" => {
+                let error = "the agent is not running it, yet its record says running (cut off by a crash?)";
+                return Ok((record()?, Some(error.to_string())));
+            }
+            other => bail!("unexpected run state `{other}` from the agent: {answer}"),
         }
-        std::thread::sleep(Duration::from_millis(250));
     }
 }
 
 /// No agent runs: take the state directory's lock (so none starts meanwhile) and run here.
-fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Result<RunRecord> {
+/// Returns the record and, when it could not be written, why.
+fn foreground(
+    settings: &crate::settings::Settings,
+    name: &str,
+) -> anyhow::Result<(RunRecord, Option<String>)> {
     state::prepare(&settings.state_dir)?;
+    crate::trust::check_state_dir(&settings.state_dir, &settings.trust_policy())?;
     let _lock = StateLock::acquire(&settings.state_dir)?;
     let ctx = Context {
         default_time_zone: settings.default_time_zone.clone(),
+        trust: settings.trust_policy(),
     };
     let desired = jobs::load_dir(&settings.jobs_dir, &ctx)?;
     let Some(job) = desired.jobs.get(name).cloned() else {
@@ -163,8 +194,8 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
         scheduled_at: None,
     };
     eprintln!(
-        "no agent is running at {}; running `{name}` in the foreground",
-        settings.listen
+        "no agent is running for {}; running `{name}` in the foreground",
+        settings.state_dir.display()
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -181,6 +212,7 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
         kubeconfig: settings.kubeconfig.clone(),
         kube_context: settings.context.clone(),
         kube_request_timeout: settings.kube_request_timeout.0,
+        default_resources: settings.default_resources,
         notifications: Default::default(),
         history: settings.history.clone(),
     };
@@ -190,9 +222,6 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
         Cancel::default(),
         Clock::default().now(),
     ));
-    if let Some(e) = persist_error {
-        eprintln!("warning: the run record could not be written: {e}");
-    }
     record.notifications = runtime.block_on(executor::notify(&job, &record, &env));
     for n in record
         .notifications
@@ -206,5 +235,5 @@ fn foreground(settings: &crate::settings::Settings, name: &str) -> anyhow::Resul
             n.error.as_deref().unwrap_or("unknown error")
         );
     }
-    Ok(record)
+    Ok((record, persist_error))
 }

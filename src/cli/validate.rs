@@ -25,6 +25,7 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
     let settings = settings(global)?;
     let ctx = Context {
         default_time_zone: settings.default_time_zone.clone(),
+        trust: settings.trust_policy(),
     };
     let desired = match (&args.as_path, args.paths.as_slice()) {
         (Some(at), [content]) => jobs::load_as(at, content, &ctx)?,

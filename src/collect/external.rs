@@ -28,6 +28,8 @@ pub struct Request {
     pub output: PathBuf,
     /// Kill the CLI after this long.
     pub timeout: Duration,
+    /// Resource limits the CLI process runs under.
+    pub limits: Option<super::host::limits::ChildLimits>,
 }
 
 /// What the CLI produced.
@@ -133,13 +135,16 @@ fn go_duration(d: Duration) -> String {
 pub async fn run(req: &Request, cancel: &CancellationToken) -> Result<Response, ExternalError> {
     let args = arguments(req);
     let program = req.binary.display().to_string();
+    // The clean base plus what the CLI needs to reach a cluster; never the agent's secrets.
+    let env = super::host::env::with_vars(super::host::env::EXTERNAL_ENGINE_VARS);
     let spec = ExecSpec {
         program: &program,
         args: &args,
-        env: None,
+        env: Some(&env),
         cwd: req.output.parent(),
         timeout: Some(req.timeout),
         cap: 16 * 1024 * 1024,
+        limits: req.limits,
     };
     let result = process::exec(&spec, Sink::Mem(Vec::new()), Sink::Mem(Vec::new()), cancel)
         .await
@@ -194,6 +199,7 @@ mod tests {
             redactors: vec!["/etc/r.yaml".into()],
             output: "/state/jobs/x/bundles/x-2025".into(),
             timeout: Duration::from_secs(60),
+            limits: None,
         };
         assert_eq!(
             arguments(&req),

@@ -18,7 +18,9 @@ use std::sync::Arc;
 const RACY_NANOS: i128 = 2_000_000_000;
 
 /// What must be unchanged for a remembered report to stand (of the file `metadata` reaches,
-/// so a ConfigMap's symlink swap is a new inode).
+/// so a ConfigMap's symlink swap is a new inode). A chmod or chown of the file changes its
+/// ctime, so it is judged again (see [`crate::trust`]); a directory above it made writable later
+/// does not change what was read, and any file put there or swapped in is a new inode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Stamp {
     dev: u64,
@@ -146,6 +148,7 @@ pub(crate) mod tests {
     fn ctx() -> Context {
         Context {
             default_time_zone: "UTC".into(),
+            ..Context::default()
         }
     }
 

@@ -5,6 +5,7 @@ use super::salvage;
 use super::validate::{self, Context, LoadCache};
 use super::{Definition, Job, defaults};
 use crate::diagnostic::Diagnostic;
+use crate::trust;
 use crate::yaml::{self, Loc, Node, Value};
 use serde::Serialize;
 use std::io;
@@ -32,12 +33,12 @@ pub struct FileReport {
 }
 
 impl FileReport {
-    fn failed(path: &Path, diagnostic: Diagnostic) -> Self {
+    fn failed(path: &Path, diagnostics: Vec<Diagnostic>) -> Self {
         FileReport {
             path: path.to_path_buf(),
             jobs: Vec::new(),
             job_names: Vec::new(),
-            diagnostics: vec![diagnostic],
+            diagnostics,
         }
     }
 
@@ -61,15 +62,23 @@ pub fn load_file_as(
     ctx: &Context,
     cache: &mut LoadCache,
 ) -> FileReport {
-    let text = match read_text(content) {
-        Ok(text) => text,
-        Err(d) => return FileReport::failed(path, *d),
+    // The findings about reading `content` are the file's: they name `path` like the others
+    // (their messages name the file or directory at fault).
+    let at_path = |mut diagnostics: Vec<Diagnostic>| {
+        for d in &mut diagnostics {
+            d.file = path.to_path_buf();
+        }
+        diagnostics
+    };
+    let (text, warnings) = match read_text(content, &ctx.trust, &mut cache.walk) {
+        Ok((text, findings)) => (text, at_path(findings)),
+        Err(errors) => return FileReport::failed(path, at_path(errors)),
     };
     let mut report = FileReport {
         path: path.to_path_buf(),
         jobs: Vec::new(),
         job_names: Vec::new(),
-        diagnostics: Vec::new(),
+        diagnostics: warnings,
     };
     let documents = match yaml::parse_documents(&text) {
         Ok(docs) => docs,
@@ -207,43 +216,67 @@ enum Typed {
     Rejected(Option<(JobDocument, Node)>),
 }
 
-/// The file's text, or the one error that says why it cannot be read as a job file.
-pub fn read_text(path: &Path) -> Result<String, Box<Diagnostic>> {
+/// The file's text and what is wrong with its ownership or permissions (errors, or warnings
+/// under `--insecure-allow-writable`), or the errors that say why it cannot be read as a job
+/// file at all.
+///
+/// A file another user could have written is still read and checked, so one `validate` names
+/// every problem (its own and those of the specs it references); its errors keep its jobs from
+/// being applied.
+pub fn read_text(
+    path: &Path,
+    policy: &trust::Policy,
+    walk: &mut trust::Walk,
+) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> {
     let whole = |message: String, hint: &str| {
-        Box::new(Diagnostic::error(path, Loc::default(), message).with_hint(hint))
+        vec![Diagnostic::error(path, Loc::default(), message).with_hint(hint)]
     };
-    let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
-    if meta.is_dir() {
-        return Err(whole(
-            "is a directory, not a job file".into(),
-            "pass the directory itself to read the job files in it",
-        ));
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(whole(
-            format!(
-                "file is {} bytes; job files are limited to {} bytes",
-                meta.len(),
-                MAX_FILE_BYTES
-            ),
-            "keep troubleshoot specs in their own files and reference them from `collect.specs`",
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
+    let read = match trust::read(path, MAX_FILE_BYTES, &policy.lenient(), walk) {
+        Ok(read) => read,
+        Err(trust::ReadError::Io(e)) => return Err(vec![*io_error(path, &e)]),
+        Err(trust::ReadError::Refused(problems)) => {
+            return Err(problems
+                .iter()
+                .map(|p| match p {
+                    trust::Problem::NotRegular {
+                        kind: trust::FileKind::Directory,
+                        ..
+                    } => Diagnostic::error(path, Loc::default(), "is a directory, not a job file")
+                        .with_hint("pass the directory itself to read the job files in it"),
+                    trust::Problem::TooLarge { size, cap, .. } => Diagnostic::error(
+                        path,
+                        Loc::default(),
+                        format!("file is {size} bytes; job files are limited to {cap} bytes"),
+                    )
+                    .with_hint("keep troubleshoot specs in their own files and reference them from `collect.specs`"),
+                    other => other.to_diagnostic(path, policy),
+                })
+                .collect());
+        }
+    };
+    let trust_findings = read
+        .allowed
+        .iter()
+        .map(|p| p.to_diagnostic(path, policy))
+        .collect();
+    let bytes = read.bytes;
     if bytes.contains(&0) {
         return Err(whole(
             "binary file (contains NUL bytes), not YAML".into(),
             "job files are UTF-8 YAML text",
         ));
     }
-    String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let loc = text_loc(std::str::from_utf8(valid).unwrap_or_default());
-        Box::new(
-            Diagnostic::error(path, loc, "file is not valid UTF-8")
-                .with_hint("save the file as UTF-8; YAML job files must be UTF-8 text"),
-        )
-    })
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok((text, trust_findings)),
+        Err(e) => {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let loc = text_loc(std::str::from_utf8(valid).unwrap_or_default());
+            Err(vec![
+                Diagnostic::error(path, loc, "file is not valid UTF-8")
+                    .with_hint("save the file as UTF-8; YAML job files must be UTF-8 text"),
+            ])
+        }
+    }
 }
 
 /// The line and column just past the end of `prefix`.
@@ -460,6 +493,7 @@ pub fn rebuild_applied(
         }
         let ctx = Context {
             default_time_zone: zone.to_string(),
+            ..ctx.clone()
         };
         if let Ok(job) = rebuild_once(name, source, definition, &implicit, spec_hash, &ctx) {
             return Ok(job);
@@ -549,6 +583,7 @@ mod tests {
         .expect("write");
         let ctx = Context {
             default_time_zone: "UTC".into(),
+            ..Context::default()
         };
         let report = load_file(&path, &ctx, &mut LoadCache::default());
         assert!(!report.is_rejected(), "{:?}", report.diagnostics);
@@ -556,6 +591,7 @@ mod tests {
         // The agent's default zone has changed since: the job still rebuilds as applied.
         let other_ctx = Context {
             default_time_zone: "Asia/Tokyo".into(),
+            ..Context::default()
         };
         let again = rebuild_applied("a", &path, &job.definition, &job.spec_hash, &other_ctx)
             .expect("rebuilds");

@@ -89,6 +89,76 @@ pub struct JobSpec {
     /// Who is told about which outcomes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<NotifyTarget>,
+    /// Limits of the processes the job runs (each field over the agent's `defaultResources`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+}
+
+/// Limits applied to every process a run starts (`run`, `journald`, the troubleshoot CLI, ...).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Resources {
+    /// Relative CPU weight, 1-10000 (100 is the kernel's default); needs a cgroup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub cpu_weight: Option<u32>,
+    /// Memory ceiling of each process (`512MiB`, `2GiB`); without a cgroup it is the process's
+    /// virtual address space limit (`RLIMIT_AS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_max: Option<ByteSize>,
+    /// Relative I/O weight, 1-10000 (100 is the default); without a cgroup it becomes the
+    /// best-effort I/O priority level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub io_weight: Option<u32>,
+    /// Scheduling niceness, -20 (first) to 19 (last).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = -20, max = 19))]
+    pub nice: Option<i32>,
+}
+
+impl Resources {
+    /// Each field of `self`, else of `defaults`.
+    pub fn over(&self, defaults: &Resources) -> Resources {
+        Resources {
+            cpu_weight: self.cpu_weight.or(defaults.cpu_weight),
+            memory_max: self.memory_max.or(defaults.memory_max),
+            io_weight: self.io_weight.or(defaults.io_weight),
+            nice: self.nice.or(defaults.nice),
+        }
+    }
+
+    /// Problems with the values, as `(field, message)`: weights 1-10000, nice -20..19, a memory
+    /// ceiling of at least 1 MiB (below that no program starts).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        for (field, value) in [("cpuWeight", self.cpu_weight), ("ioWeight", self.io_weight)] {
+            if let Some(v) = value.filter(|v| !(1..=10_000).contains(v)) {
+                out.push((
+                    field,
+                    format!(
+                        "{field} {v} is out of range: use 1 to 10000 (100 is the default weight)"
+                    ),
+                ));
+            }
+        }
+        if let Some(n) = self.nice.filter(|n| !(-20..=19).contains(n)) {
+            out.push((
+                "nice",
+                format!("nice {n} is out of range: use -20 (first) to 19 (last)"),
+            ));
+        }
+        if let Some(m) = self.memory_max.filter(|m| m.0 < 1 << 20) {
+            out.push((
+                "memoryMax",
+                format!(
+                    "memoryMax {} bytes is too small for any program to start: use at least 1MiB",
+                    m.0
+                ),
+            ));
+        }
+        out
+    }
 }
 
 fn jitter() -> HumanDuration {

@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::path::Path;
 
 /// Where a secret value comes from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
@@ -93,7 +94,7 @@ impl SecretRef {
             SecretRef::FromEnv(var) => {
                 std::env::var(var).map_err(|_| SecretError::MissingEnv(var.clone()))
             }
-            SecretRef::FromFile(path) => std::fs::read_to_string(path)
+            SecretRef::FromFile(path) => read_file(Path::new(path))
                 .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
                 .map_err(|source| SecretError::File {
                     path: path.clone(),
@@ -101,4 +102,25 @@ impl SecretRef {
                 }),
         }
     }
+}
+
+/// The file's text, read without blocking and at most [`super::validate::SECRET_FILE_BYTES`]:
+/// a FIFO or a device is refused rather than stalling a run. Its owner and permissions were
+/// checked when the job was loaded (`validate` and every reload report them), so they are not
+/// judged again here.
+fn read_file(path: &Path) -> std::io::Result<String> {
+    let lenient = crate::trust::Policy::new(true);
+    let mut walk = crate::trust::Walk::default();
+    let read = crate::trust::read(
+        path,
+        super::validate::SECRET_FILE_BYTES,
+        &lenient,
+        &mut walk,
+    )
+    .map_err(|e| match e {
+        crate::trust::ReadError::Io(e) => e,
+        refused => std::io::Error::other(refused.to_string()),
+    })?;
+    String::from_utf8(read.bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }

@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Default)]
 pub(crate) struct LoadCache {
     pub specs: SpecCache,
+    /// Directories above job files already judged (see [`crate::trust::Walk`]).
+    pub walk: crate::trust::Walk,
     /// By zone, then expression (nested so a lookup borrows and allocates nothing).
     schedules: HashMap<String, HashMap<String, Result<Schedule, ScheduleError>>>,
 }
@@ -46,12 +48,15 @@ impl LoadCache {
 pub struct Context {
     /// Time zone for jobs that do not name one.
     pub default_time_zone: String,
+    /// Whose files are trusted, and whether `--insecure-allow-writable` lets others pass.
+    pub trust: crate::trust::Policy,
 }
 
 impl Default for Context {
     fn default() -> Self {
         Context {
             default_time_zone: "UTC".to_string(),
+            trust: crate::trust::Policy::default(),
         }
     }
 }
@@ -59,6 +64,7 @@ impl Default for Context {
 /// Reports problems with one job through `out`, and returns the job if it has no errors.
 struct Checker<'a> {
     file: &'a Path,
+    policy: crate::trust::Policy,
     cache: &'a mut LoadCache,
     text: &'a str,
     node: &'a Node,
@@ -123,6 +129,7 @@ pub fn check(
     let errors_before = out.iter().filter(|d| d.is_error()).count();
     let mut c = Checker {
         file: &source.file,
+        policy: ctx.trust,
         cache,
         text,
         node,
@@ -135,6 +142,7 @@ pub fn check(
     let (collection, spec_files) = check_collect(&mut c, &doc, base);
     check_namespaces(&mut c, &doc);
     check_delivery(&mut c, &doc);
+    check_resources(&mut c, &doc);
     let has_errors = c.out.iter().filter(|d| d.is_error()).count() > errors_before;
     let schedule = schedule?;
     if has_errors {
@@ -153,6 +161,24 @@ pub fn check(
         spec_files,
         collection,
     ))
+}
+
+/// `spec.resources`: values in range (errors), and a warning for what this build cannot enforce.
+fn check_resources(c: &mut Checker<'_>, doc: &JobDocument) {
+    let Some(res) = &doc.spec.resources else {
+        return;
+    };
+    for (field, message) in res.problems() {
+        c.error(&["spec", "resources", field], message, None);
+    }
+    if res.cpu_weight.is_some() {
+        c.warning(
+            &["spec", "resources", "cpuWeight"],
+            "cpuWeight is not enforced: a CPU weight needs a cgroup, and this build limits \
+             collectors per process (RLIMIT_AS, nice, I/O priority); the run record says so",
+            Some("use `nice` (e.g. `nice: 10`) to lower the collectors' CPU priority".into()),
+        );
+    }
 }
 
 /// DNS-1123 label rules, with a message that says which rule a name breaks.
@@ -372,7 +398,16 @@ fn check_collect(
     // A redactor that cannot compile would stop every run before archiving: refuse it here.
     for rule in &merged.redactors {
         for problem in crate::redact::check_rule(rule) {
-            let text = std::fs::read_to_string(&rule.file).unwrap_or_default();
+            // For the source line only; read as the spec was (never blocking on a FIFO).
+            let text = crate::trust::read(
+                &rule.file,
+                spec::MAX_SPEC_BYTES,
+                &c.policy.lenient(),
+                &mut crate::trust::Walk::default(),
+            )
+            .ok()
+            .and_then(|r| String::from_utf8(r.bytes).ok())
+            .unwrap_or_default();
             c.out.push(
                 Diagnostic::error(
                     &rule.file,
@@ -420,7 +455,7 @@ fn load_reference(
         return None;
     }
     let path: PathBuf = base.join(reference);
-    let loaded = c.cache.specs.load(&path);
+    let loaded = c.cache.specs.load(&path, &c.policy);
     let mut whole_file_errors = 0;
     let mut located_errors = 0;
     for d in &loaded.diagnostics {
@@ -654,7 +689,33 @@ fn check_secret(c: &mut Checker<'_>, at: &[&str], secret: &SecretRef) {
                     format!("secret file `{path}` does not exist here"),
                     None,
                 );
+            } else {
+                check_secret_file(c, at, Path::new(path));
             }
         }
     }
 }
+
+/// A secret file must be one only root (or the agent's user) can write or read.
+fn check_secret_file(c: &mut Checker<'_>, at: &[&str], path: &Path) {
+    let policy = c.policy;
+    let mut walk = crate::trust::Walk::default();
+    let problems = match crate::trust::read_secret(path, SECRET_FILE_BYTES, &policy, &mut walk) {
+        Ok(read) => read.allowed,
+        Err(crate::trust::ReadError::Refused(problems)) => problems,
+        // Read again at each use, which reports it.
+        Err(crate::trust::ReadError::Io(_)) => Vec::new(),
+    };
+    for p in problems {
+        let d = p.to_diagnostic(path, &policy);
+        let message = format!("secret file: {}", d.message);
+        if d.is_error() {
+            c.error(at, message, d.hint);
+        } else {
+            c.warning(at, message, d.hint);
+        }
+    }
+}
+
+/// Secret files larger than this are refused (a token or a key is a few hundred bytes).
+pub(crate) const SECRET_FILE_BYTES: u64 = 64 * 1024;

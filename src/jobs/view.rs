@@ -246,6 +246,7 @@ mod tests {
     fn ctx() -> Context {
         Context {
             default_time_zone: "UTC".into(),
+            ..Context::default()
         }
     }
 

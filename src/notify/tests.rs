@@ -42,6 +42,7 @@ fn record(status: RunStatus) -> RunRecord {
         }),
         redaction: None,
         analysis: None,
+        limits: None,
         uploads: Vec::new(),
         missed: None,
         notifications: Vec::new(),

@@ -3,7 +3,7 @@
 use super::Cancel;
 use crate::bundle::Timing;
 use crate::collect::cluster::{self, ClusterOptions};
-use crate::collect::host::{self, CollectorOutcome, CollectorStatus, HostOptions};
+use crate::collect::host::{self, CollectorOutcome, CollectorStatus, HostOptions, limits};
 use crate::jobs::Job;
 use crate::state::records::CollectorRecord;
 use std::path::Path;
@@ -16,6 +16,35 @@ pub struct Collected {
     pub timings: Vec<Timing>,
     /// Set when collection as a whole could not run.
     pub error: Option<String>,
+    /// The resource limits the collectors' processes ran under, for the record.
+    pub limits: Option<serde_json::Value>,
+}
+
+/// The resource limits of a run of `job`: its `spec.resources` over the agent's defaults, planned
+/// for this host (`None` when neither asks for any). Not-enforceable requests are logged.
+pub(super) fn limits(job: &Job, ctx: &super::RunContext) -> Option<limits::Plan> {
+    let res = job
+        .document
+        .spec
+        .resources
+        .unwrap_or_default()
+        .over(&ctx.default_resources);
+    let requested = limits::Requested {
+        cpu_weight: res.cpu_weight,
+        memory_max: res.memory_max.map(|b| b.0),
+        io_weight: res.io_weight,
+        nice: res.nice,
+    };
+    let plan = limits::plan(requested, limits::HostSupport::detect())?;
+    for note in &plan.not_enforced {
+        tracing::warn!(job = %job.name, run = %ctx.run_id, "resources: {note}");
+    }
+    Some(plan)
+}
+
+/// The record's `limits`.
+pub(super) fn limits_record(plan: Option<&limits::Plan>) -> Option<serde_json::Value> {
+    plan.and_then(|p| serde_json::to_value(p).ok())
 }
 
 /// Runs the job's collectors into `root`.
@@ -27,6 +56,8 @@ pub async fn collect(
 ) -> Collected {
     let mut records = Vec::new();
     let mut timings = Vec::new();
+    let plan = limits(job, ctx);
+    let limits = limits_record(plan.as_ref());
     // The staging tree is created through the state directory handle: a symlink in place of
     // jobs/<job>, staging/ or the run's directory fails the run instead of collecting elsewhere.
     if let Err(e) =
@@ -36,6 +67,7 @@ pub async fn collect(
             records,
             timings,
             error: Some(format!("cannot create the staging directory: {e}")),
+            limits,
         };
     }
     let outcomes = host::collect(
@@ -44,6 +76,7 @@ pub async fn collect(
         cancel.token(),
         &HostOptions {
             copy_size_cap: ctx.copy_max_file_size,
+            limits: plan,
             ..HostOptions::default()
         },
         ctx.started_at,
@@ -80,6 +113,7 @@ pub async fn collect(
         records,
         timings,
         error: None,
+        limits,
     }
 }
 

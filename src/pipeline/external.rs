@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 /// Runs the CLI for `job`.
 pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     let started = Instant::now();
+    let limits = super::collect::limits(job, ctx);
+    let limits_record = super::collect::limits_record(limits.as_ref());
     let failed = |reason: String, phases| Outcome {
         status: RunStatus::Failed,
         reason: Some(reason),
@@ -23,6 +25,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         bundle: None,
         analysis: None,
         redaction: None,
+        limits: limits_record.clone(),
         uploads: Vec::new(),
     };
     let binary = match external::locate(ctx.support_bundle_path.as_deref()) {
@@ -97,6 +100,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             .collect(),
         output: bundles.join(&claim.top),
         timeout: job.document.spec.timeout.0,
+        limits: limits.as_ref().map(|p| p.child),
     };
     let result = external::run(&request, cancel.token()).await;
     super::remove_staging(
@@ -128,6 +132,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
                 bundle: None,
                 analysis: None,
                 redaction: None,
+                limits: limits_record.clone(),
                 uploads: Vec::new(),
             };
         }
@@ -142,6 +147,19 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
                 )],
             );
         }
+    };
+    let mut response = response;
+    let (secrets_report, secrets_error) = match response.archive.clone() {
+        Some(archive) => match remove_secrets(job, ctx, &archive).await {
+            Ok(report) => (report, None),
+            Err(e) => {
+                // Nothing unredacted may be kept or uploaded.
+                let _ = std::fs::remove_file(&archive);
+                response.archive = None;
+                (None, Some(e))
+            }
+        },
+        None => (None, None),
     };
     let bundle = response.archive.as_ref().and_then(|path| {
         let (sha256, size) = crate::digest::sha256_file(path).ok()?;
@@ -177,12 +195,31 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     };
     let phases = vec![
         phase("collect", phase_status, took, cli_error.clone()),
-        phase(
-            "redact",
-            PhaseStatus::Skipped,
-            Duration::ZERO,
-            Some("done by the troubleshoot CLI".into()),
-        ),
+        match (&secrets_error, &secrets_report) {
+            (Some(e), _) => phase(
+                "redact",
+                PhaseStatus::Failed,
+                Duration::ZERO,
+                Some(format!(
+                    "removing the agent's secrets from the CLI's archive failed, so it was deleted: {e}"
+                )),
+            ),
+            (None, Some(_)) => phase(
+                "redact",
+                PhaseStatus::Succeeded,
+                Duration::ZERO,
+                Some(
+                    "done by the troubleshoot CLI; the agent removed the secrets it resolved"
+                        .into(),
+                ),
+            ),
+            (None, None) => phase(
+                "redact",
+                PhaseStatus::Skipped,
+                Duration::ZERO,
+                Some("done by the troubleshoot CLI".into()),
+            ),
+        },
         phase(
             "analyze",
             PhaseStatus::Skipped,
@@ -238,7 +275,37 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         collectors,
         bundle,
         analysis: response.analyzer_results,
-        redaction: None,
+        redaction: secrets_report,
+        limits: limits_record.clone(),
         uploads,
     }
+}
+
+/// Removes the secrets the agent resolved for `job` from the CLI's `archive`, in place: the CLI
+/// knows nothing of them, and a collector of its spec may print one. The archive is moved into a
+/// private directory of its own for the tree redaction (which rewrites archives it finds) and
+/// back. `None` when the job has no secret.
+async fn remove_secrets(
+    job: &Job,
+    ctx: &RunContext,
+    archive: &std::path::Path,
+) -> Result<Option<serde_json::Value>, String> {
+    if super::secrets::resolve(job).values.is_empty() {
+        return Ok(None);
+    }
+    let dir = staging_dir(&ctx.state_dir, &job.name, &ctx.run_id).with_extension("secrets");
+    let (job, archive) = (job.clone(), archive.to_path_buf());
+    let joined = tokio::task::spawn_blocking(move || {
+        crate::state::ensure_private_dir(&dir).map_err(|e| e.to_string())?;
+        let name = archive.file_name().ok_or("the archive has no file name")?;
+        let inside = dir.join(name);
+        std::fs::rename(&archive, &inside).map_err(|e| e.to_string())?;
+        let report = super::redact::redact_secrets_only(&job, &dir);
+        let back = std::fs::rename(&inside, &archive).map_err(|e| e.to_string());
+        let _ = std::fs::remove_dir_all(&dir);
+        back?;
+        report
+    })
+    .await;
+    joined.unwrap_or_else(|e| Err(format!("redaction task failed: {e}")))
 }

@@ -10,6 +10,7 @@ mod collect;
 mod disk;
 mod external;
 mod redact;
+mod secrets;
 mod upload;
 
 pub use redact::{
@@ -60,6 +61,8 @@ pub struct RunContext {
     pub kube_context: Option<String>,
     /// Timeout of each Kubernetes API call.
     pub kube_request_timeout: Duration,
+    /// The agent's `defaultResources` (a job's `spec.resources` wins field by field).
+    pub default_resources: crate::jobs::model::Resources,
 }
 
 /// What a run produced.
@@ -79,6 +82,8 @@ pub struct Outcome {
     pub analysis: Option<serde_json::Value>,
     /// Redaction counts per redactor and file (never values).
     pub redaction: Option<serde_json::Value>,
+    /// The resource limits its processes ran under, and how they were applied.
+    pub limits: Option<serde_json::Value>,
     /// One entry per upload target (empty without targets).
     pub uploads: Vec<crate::state::records::UploadRecord>,
 }
@@ -147,6 +152,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             bundle: None,
             analysis: None,
             redaction: None,
+            limits: None,
             uploads: Vec::new(),
         };
     }
@@ -200,6 +206,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             bundle: None,
             analysis: None,
             redaction: None,
+            limits: collected.limits,
             uploads: Vec::new(),
         };
     }
@@ -288,6 +295,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         bundle,
         analysis: None,
         redaction: redacted.report,
+        limits: collected.limits,
         uploads,
     }
 }

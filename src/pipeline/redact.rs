@@ -62,12 +62,20 @@ pub fn redact_dir(job: &Job, root: &Path, keys: &TokenKeys) -> Result<serde_json
     } else {
         None
     };
-    let compiled = crate::redact::compile_with(&job.collection.redactors, default_set(job))
-        .map_err(|e| e.to_string())?;
+    let secrets = resolve_secrets(job);
+    let compiled = crate::redact::compile_chain(
+        secrets.rule().as_ref(),
+        &job.collection.redactors,
+        Some(default_set(job)),
+    )
+    .map_err(|e| e.to_string())?;
     let tok = setup.as_ref().map(|s| &s.tokenizer);
     let report = crate::redact::redact_tree_with(root, &compiled, PARALLEL, tok)
         .map_err(|e| e.to_string())?;
     let mut value = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("agentSecrets".into(), secrets_note(&secrets));
+    }
     if let (Some(s), Some(obj)) = (&setup, value.as_object_mut()) {
         let map_path = token_map_path(&keys.state_dir, &job.name, &keys.run_id);
         obj.insert(
@@ -76,6 +84,50 @@ pub fn redact_dir(job: &Job, root: &Path, keys: &TokenKeys) -> Result<serde_json
         );
     }
     Ok(value)
+}
+
+/// With `redact.enabled: false` the job's redactors do not run, but the secrets the agent resolved
+/// for it still go (blocking). `None` when the job has no secret to remove.
+pub fn redact_secrets_only(job: &Job, root: &Path) -> Result<Option<serde_json::Value>, String> {
+    let secrets = resolve_secrets(job);
+    let Some(rule) = secrets.rule() else {
+        return Ok(None);
+    };
+    let compiled =
+        crate::redact::compile_chain(Some(&rule), &[], None).map_err(|e| e.to_string())?;
+    let report =
+        crate::redact::redact_tree(root, &compiled, PARALLEL).map_err(|e| e.to_string())?;
+    let mut value = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("agentSecrets".into(), secrets_note(&secrets));
+    }
+    Ok(Some(value))
+}
+
+/// The job's resolved secrets, with a warning for each one too short to redact.
+fn resolve_secrets(job: &Job) -> super::secrets::RunSecrets {
+    let secrets = super::secrets::resolve(job);
+    for at in &secrets.too_short {
+        tracing::warn!(
+            job = %job.name,
+            "{at}: the secret is shorter than {} characters and is not redacted from bundles; \
+             use a longer secret",
+            super::secrets::MIN_LEN
+        );
+    }
+    secrets
+}
+
+/// The record's note on the agent's secrets: how many were removed literally, never the values.
+fn secrets_note(secrets: &super::secrets::RunSecrets) -> serde_json::Value {
+    let mut note = serde_json::json!({
+        "redactor": crate::redact::AGENT_SECRETS,
+        "values": secrets.values.len(),
+    });
+    if !secrets.too_short.is_empty() {
+        note["tooShortToRedact"] = secrets.too_short.clone().into();
+    }
+    note
 }
 
 /// Redacts a crashed run's staged tree for its partial bundle: as `job` asks when it is still
@@ -88,8 +140,9 @@ pub fn redact_partial(
 ) -> Result<serde_json::Value, String> {
     let (mut report, used) = match job {
         Some(job) if !job.document.spec.redact.enabled => (
-            serde_json::json!({}),
-            "none: the job has redact.enabled: false",
+            redact_secrets_only(job, root)?.unwrap_or_else(|| serde_json::json!({})),
+            "none: the job has redact.enabled: false (the secrets the agent resolved for it were \
+             still removed)",
         ),
         Some(job) => (redact_dir(job, root, keys)?, "the job's redaction settings"),
         None => {
@@ -149,10 +202,28 @@ fn write_map(state_dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), String> 
 /// Redacts the staged tree at `root` in place, unless the job turned redaction off.
 pub async fn redact(job: &Job, root: &Path, ctx: &RunContext) -> Redacted {
     if !job.document.spec.redact.enabled {
-        return Redacted {
-            status: PhaseStatus::Skipped,
-            error: Some("redaction is disabled for this job (redact.enabled: false)".into()),
-            report: None,
+        let (job, root) = (job.clone(), root.to_path_buf());
+        let only = tokio::task::spawn_blocking(move || redact_secrets_only(&job, &root)).await;
+        return match only {
+            Ok(Ok(report)) => Redacted {
+                status: PhaseStatus::Skipped,
+                error: Some(
+                    "redaction is disabled for this job (redact.enabled: false); only the \
+                     secrets the agent resolved for it were removed"
+                        .into(),
+                ),
+                report,
+            },
+            Ok(Err(e)) => Redacted {
+                status: PhaseStatus::Failed,
+                error: Some(format!("removing the agent's secrets: {e}")),
+                report: None,
+            },
+            Err(e) => Redacted {
+                status: PhaseStatus::Failed,
+                error: Some(format!("redaction task failed: {e}")),
+                report: None,
+            },
         };
     }
     let job = job.clone();

@@ -462,6 +462,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let ctx = Context {
             default_time_zone: "UTC".into(),
+            ..Context::default()
         };
         let options = PlanOptions {
             strict: false,

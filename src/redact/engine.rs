@@ -184,8 +184,13 @@ impl LineState<'_, '_> {
                     if op.scan.is_some_and(|s| !hits.matched(s)) {
                         continue;
                     }
+                    // The agent's own secrets always get the plain mask: a token would put the
+                    // value into the token map, readable by whoever holds its key.
+                    let tok = self
+                        .tok
+                        .filter(|_| !super::rules::is_agent_secret(&op.name));
                     if let Some((new, n)) =
-                        rep.replace_with(&cur, self.tok.map(|t| (t, op.name.as_str())))
+                        rep.replace_with(&cur, tok.map(|t| (t, op.name.as_str())))
                     {
                         self.counts.add(&op.name, n);
                         hits = filter.matches(&new);

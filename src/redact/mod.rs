@@ -24,7 +24,9 @@ pub mod tree;
 pub mod yaml_path;
 
 pub use engine::{Counts, redact_stream, redact_stream_with};
-pub use rules::{Compiled, DefaultSet, check_rule, compile, compile_with};
+pub use rules::{
+    AGENT_SECRETS, Compiled, DefaultSet, check_rule, compile, compile_chain, compile_with,
+};
 pub use tokenize::{TokenError, Tokenizer, decrypt_map, encrypt_map};
 pub use tree::{FileCounts, Report, redact_tree, redact_tree_with};
 
@@ -89,5 +91,28 @@ impl RedactError {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// `text` (an error message, a server's answer: short, not a file) through the extended built-in
+/// redactors. If they cannot run, the text is withheld rather than passed on unredacted.
+pub fn redact_text(text: &str) -> String {
+    let redacted = Compiled::defaults().and_then(|rules| {
+        let mut out = Vec::with_capacity(text.len());
+        let mut counts = Counts::default();
+        // A NUL would make the engine treat the text as binary and pass it through unredacted.
+        let text = text.replace('\0', " ");
+        redact_stream(
+            text.as_bytes(),
+            &mut out,
+            &rules,
+            "message.txt",
+            &mut counts,
+        )?;
+        Ok(out)
+    });
+    match redacted {
+        Ok(out) => String::from_utf8_lossy(&out).into_owned(),
+        Err(e) => format!("[text withheld: the redactors could not run: {e}]"),
     }
 }

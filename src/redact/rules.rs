@@ -508,14 +508,68 @@ pub fn compile(rules: &[RedactorRule]) -> Result<Compiled, RedactError> {
 
 /// Compiles the `set` of built-in redactors and `rules` (in spec order) into one chain.
 pub fn compile_with(rules: &[RedactorRule], set: DefaultSet) -> Result<Compiled, RedactError> {
+    compile_chain(None, rules, Some(set))
+}
+
+/// The name of the rule holding the secrets the agent resolved for a run (see [`compile_chain`]).
+pub const AGENT_SECRETS: &str = "agent-secrets";
+
+/// Whether a redactor name belongs to the [`AGENT_SECRETS`] rule (`agent-secrets.literal.N`).
+pub(crate) fn is_agent_secret(name: &str) -> bool {
+    name.strip_prefix(AGENT_SECRETS)
+        .is_some_and(|rest| rest.starts_with(".literal."))
+}
+
+/// Compiles `secrets` (a rule of literal `values`) first, so no default can mask part of a secret
+/// and leave the rest, then the `set` of built-in redactors (none for `None`: the job turned
+/// redaction off, but the agent's own secrets still go), then `rules`.
+pub fn compile_chain(
+    secrets: Option<&RedactorRule>,
+    rules: &[RedactorRule],
+    set: Option<DefaultSet>,
+) -> Result<Compiled, RedactError> {
     let mut filter = FilterBuilder {
         patterns: Vec::new(),
         unfilterable: false,
     };
     let mut scopes = Vec::new();
+    if let Some(secrets) = secrets {
+        scopes.push(compile_rule(0, secrets, &mut filter)?);
+    }
+    if let Some(set) = set {
+        push_defaults(&mut scopes, &mut filter, set)?;
+    }
+    for (i, rule) in rules.iter().enumerate() {
+        scopes.push(compile_rule(i, rule, &mut filter)?);
+    }
+    let regex_set = RegexSetBuilder::new(&filter.patterns)
+        .unicode(false)
+        .size_limit(SIZE_LIMIT)
+        .build()
+        .map_err(|source| RedactError::Regex {
+            redactor: "pre-filter".into(),
+            pattern: String::new(),
+            source: Box::new(source),
+        })?;
+    let any = chunk_filter(&filter.patterns);
+    Ok(Compiled {
+        scopes,
+        filter: regex_set,
+        unfilterable: filter.unfilterable,
+        any,
+        set: set.unwrap_or_default(),
+    })
+}
+
+/// The built-in line redactors, then the kURL YAML paths.
+fn push_defaults(
+    scopes: &mut Vec<Scoped>,
+    filter: &mut FilterBuilder,
+    set: DefaultSet,
+) -> Result<(), RedactError> {
     scopes.push(Scoped {
         globs: None,
-        ops: default_line_ops(&mut filter, set)?,
+        ops: default_line_ops(filter, set)?,
     });
     let kurl_globs = KURL_GLOBS
         .iter()
@@ -539,26 +593,7 @@ pub fn compile_with(rules: &[RedactorRule], set: DefaultSet) -> Result<Compiled,
             })
             .collect(),
     });
-    for (i, rule) in rules.iter().enumerate() {
-        scopes.push(compile_rule(i, rule, &mut filter)?);
-    }
-    let regex_set = RegexSetBuilder::new(&filter.patterns)
-        .unicode(false)
-        .size_limit(SIZE_LIMIT)
-        .build()
-        .map_err(|source| RedactError::Regex {
-            redactor: "pre-filter".into(),
-            pattern: String::new(),
-            source: Box::new(source),
-        })?;
-    let any = chunk_filter(&filter.patterns);
-    Ok(Compiled {
-        scopes,
-        filter: regex_set,
-        unfilterable: filter.unfilterable,
-        any,
-        set,
-    })
+    Ok(())
 }
 
 /// One regex that finds, in a buffer of many lines, the first place any filter pattern matches.

@@ -242,6 +242,9 @@ pub struct RunRecord {
     /// Analyzer outcome counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<serde_json::Value>,
+    /// Resource limits of the run's processes: what was asked, how it was applied, what was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<serde_json::Value>,
     /// Uploads.
     #[serde(default)]
     pub uploads: Vec<UploadRecord>,
@@ -480,6 +483,7 @@ mod tests {
             bundle: None,
             redaction: None,
             analysis: None,
+            limits: None,
             uploads: Vec::new(),
             missed: None,
             notifications: Vec::new(),

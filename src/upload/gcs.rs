@@ -252,7 +252,8 @@ fn service_message(body: &str) -> String {
                 .and_then(|m| m.as_str())
                 .map(str::to_string)
         })
-        .unwrap_or_else(|| body.trim().chars().take(300).collect())
+        .map(|m| super::scrub::body_excerpt(m.as_bytes()))
+        .unwrap_or_else(|| super::scrub::body_excerpt(body.as_bytes()))
 }
 
 #[cfg(test)]

@@ -271,12 +271,11 @@ async fn snippet(response: reqwest::Response) -> String {
     let Ok(bytes) = response.bytes().await else {
         return String::new();
     };
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]);
-    let text = text.trim();
+    let text = super::scrub::body_excerpt(&bytes);
     if text.is_empty() {
         String::new()
     } else {
-        format!(": {}", text.replace(['\n', '\r'], " "))
+        format!(": {text}")
     }
 }
 

@@ -8,6 +8,7 @@ pub mod key;
 pub mod queue;
 pub mod retry;
 pub mod s3;
+pub mod scrub;
 
 use crate::jobs::model::UploadTarget;
 use std::path::Path;
@@ -97,21 +98,24 @@ pub(crate) async fn crc32c_of(path: &Path, offset: u64, len: u64) -> Result<u32,
 
 /// Delivers one object to whichever sink `target` names.
 pub async fn deliver(target: &UploadTarget, object: &Object<'_>) -> Result<Delivered, UploadError> {
-    match target {
+    let result = match target {
         UploadTarget::S3(t) => s3::upload(t, object).await,
         UploadTarget::Gcs(t) => gcs::upload(t, object).await,
         UploadTarget::Http(t) => http::upload(t, object).await,
-    }
+    };
+    // Every message that leaves here may end up in a record the history API serves.
+    result.map_err(|e| e.scrubbed(target))
 }
 
 /// The harmless reachability check of whichever sink `target` names; `url` is an HTTP target's
 /// URL with its placeholders filled in.
 pub async fn check(target: &UploadTarget, url: &str) -> Result<(), UploadError> {
-    match target {
+    let result = match target {
         UploadTarget::S3(t) => s3::check(t).await,
         UploadTarget::Gcs(t) => gcs::check(t).await,
         UploadTarget::Http(t) => http::check_url(t, url).await,
-    }
+    };
+    result.map_err(|e| e.scrubbed(target))
 }
 
 /// The object key (S3, GCS) or URL (HTTP) for one run.

@@ -514,7 +514,8 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let text = match (e.code(), e.message()) {
-        (Some(c), Some(m)) => format!("{c}: {m}"),
+        // The message comes from the store's error body: cut like every other body.
+        (Some(c), Some(m)) => format!("{c}: {}", super::scrub::body_excerpt(m.as_bytes())),
         (Some(c), None) => c.to_string(),
         _ => e.to_string(),
     };

@@ -1,5 +1,6 @@
 //! The real agent as a child process: spawned from the built binary against temp dirs and a free
-//! port, driven through its HTTP API, signals and files, and always killed when the test ends.
+//! port, driven through its HTTP API (reads on TCP, trigger and reload on the control socket
+//! `<state>/agent.sock`, as the CLI does), signals and files, and always killed when the test ends.
 //!
 //! Every wait is bounded and fails with what was last seen, never a sleep-and-hope.
 
@@ -7,6 +8,7 @@ use chrono::{DateTime, Timelike, Utc};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -69,12 +71,41 @@ impl Response {
 
 /// One HTTP/1.1 request with `Connection: close`; std only.
 pub fn http(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<Response> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    http_with(addr, method, path, &[])
+}
+
+/// [`http`] with extra header lines (`Name: value`).
+pub fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+) -> std::io::Result<Response> {
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    exchange(stream, &addr.to_string(), method, path, headers)
+}
+
+/// One HTTP/1.1 request over a Unix socket.
+pub fn http_unix(socket: &Path, method: &str, path: &str) -> std::io::Result<Response> {
+    let stream = UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    exchange(stream, "localhost", method, path, &[])
+}
+
+fn exchange(
+    mut stream: impl Read + Write,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+) -> std::io::Result<Response> {
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
     )?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
@@ -133,7 +164,9 @@ pub struct DaemonBuilder {
     clock_offset_ms: i64,
     strict: bool,
     port: Option<u16>,
+    listen_host: Option<String>,
     env: Vec<(String, String)>,
+    args: Vec<String>,
 }
 
 /// A running agent; killed (SIGKILL) on drop if still alive.
@@ -162,12 +195,20 @@ impl Daemon {
             clock_offset_ms: 0,
             strict: false,
             port: None,
+            listen_host: None,
             env: Vec::new(),
+            args: Vec::new(),
         }
     }
 }
 
 impl DaemonBuilder {
+    /// A global flag before `run` (e.g. `-q`).
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.to_string());
+        self
+    }
+
     /// `--jobs-dir`.
     pub fn jobs(mut self, dir: &Path) -> Self {
         self.jobs = Some(dir.to_path_buf());
@@ -201,6 +242,12 @@ impl DaemonBuilder {
     /// A fixed port (default: a free one).
     pub fn port(mut self, port: u16) -> Self {
         self.port = Some(port);
+        self
+    }
+
+    /// `--listen HOST:PORT` instead of 127.0.0.1 (for agents expected to refuse it).
+    pub fn listen_host(mut self, host: &str) -> Self {
+        self.listen_host = Some(host.to_string());
         self
     }
 
@@ -253,7 +300,8 @@ impl DaemonBuilder {
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_troubleshoot-agent"));
         clean_env(&mut cmd);
-        cmd.arg("-v")
+        // `run` logs at info by default: what the tests read in the log.
+        cmd.args(&self.args)
             .arg("--config")
             .arg(&config)
             .arg("--jobs-dir")
@@ -261,7 +309,10 @@ impl DaemonBuilder {
             .arg("--state-dir")
             .arg(&state_dir)
             .arg("--listen")
-            .arg(addr.to_string())
+            .arg(match &self.listen_host {
+                Some(host) => format!("{host}:{port}"),
+                None => addr.to_string(),
+            })
             .arg("run")
             .arg(format!("--clock-offset-ms={}", self.clock_offset_ms));
         if self.strict {
@@ -384,10 +435,21 @@ impl Daemon {
             .unwrap_or_else(|e| panic!("GET {path}: {e}; agent stderr:\n{}", self.stderr()))
     }
 
-    /// POST.
+    /// POST on the control socket (trigger and reload are not served on TCP without a token).
     pub fn post(&self, path: &str) -> Response {
-        http(self.addr, "POST", path)
+        http_unix(&self.socket(), "POST", path)
             .unwrap_or_else(|e| panic!("POST {path}: {e}; agent stderr:\n{}", self.stderr()))
+    }
+
+    /// POST on the TCP listener, with extra header lines.
+    pub fn post_tcp(&self, path: &str, headers: &[&str]) -> Response {
+        http_with(self.addr, "POST", path, headers)
+            .unwrap_or_else(|e| panic!("POST {path}: {e}; agent stderr:\n{}", self.stderr()))
+    }
+
+    /// `<state>/agent.sock`.
+    pub fn socket(&self) -> PathBuf {
+        self.state_dir.join("agent.sock")
     }
 
     /// `/api/v1/status`.

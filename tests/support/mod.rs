@@ -192,3 +192,20 @@ pub fn trigger_foreground(
     }
     cmd.timeout(timeout).output().expect("run trigger")
 }
+
+/// A wrapper around `tests/support/fake-support-bundle` in `dir` that sets `env` for it: the agent
+/// runs the troubleshoot CLI with a clean environment, never its own, so switches for the stand-in
+/// cannot come through the agent's environment.
+pub fn fake_support_bundle(dir: &Path, env: &[(&str, &str)]) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake-support-bundle");
+    let mut script = String::from("#!/bin/sh\n");
+    for (k, v) in env {
+        script.push_str(&format!("export {k}='{}'\n", v.replace('\'', r"'\''")));
+    }
+    script.push_str(&format!("exec '{}' \"$@\"\n", fake.display()));
+    let wrapper = dir.join("fake-support-bundle-wrapper");
+    std::fs::write(&wrapper, script).expect("write wrapper");
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    wrapper
+}

@@ -59,16 +59,10 @@ async fn check(ctx: &Ctx<'_>, cert_path: &str, key_path: &str) -> Result<&'stati
         "openssl",
         &["x509", "-in", cert_path, "-noout", "-pubkey"],
         t,
-        ctx.cancel,
+        ctx,
     )
     .await?;
-    let k = capture(
-        "openssl",
-        &["pkey", "-in", key_path, "-pubout"],
-        t,
-        ctx.cancel,
-    )
-    .await?;
+    let k = capture("openssl", &["pkey", "-in", key_path, "-pubout"], t, ctx).await?;
     let ok = |r: &super::process::ExecResult| r.status.is_some_and(|s| s.success());
     if !ok(&c) || !ok(&k) {
         return Ok("key-pair-invalid");

@@ -78,6 +78,7 @@ pub async fn filesystem_performance(ctx: &Ctx<'_>) -> Result<(), HostError> {
         cwd: Some(&scratch.0),
         timeout: Some(timeout),
         cap: 64 * 1024 * 1024,
+        limits: ctx.opts.child_limits(),
     };
     let r = exec(
         &spec,

@@ -69,6 +69,7 @@ pub async fn journald(ctx: &Ctx<'_>) -> Result<(), HostError> {
         cwd: None,
         timeout: Some(timeout),
         cap: ctx.opts.run_output_cap,
+        limits: ctx.opts.child_limits(),
     };
     let target = Target {
         dir: "journald",

@@ -129,7 +129,7 @@ pub fn parse_sysctl(text: &str) -> BTreeMap<String, String> {
 
 /// The `sysctl` host collector.
 pub async fn sysctl(ctx: &Ctx<'_>) -> Result<(), HostError> {
-    let r = capture("sysctl", &["-a"], Duration::from_secs(60), ctx.cancel).await?;
+    let r = capture("sysctl", &["-a"], Duration::from_secs(60), ctx).await?;
     if r.timed_out {
         return Err(HostError::Other("sysctl -a timed out after 60s".into()));
     }

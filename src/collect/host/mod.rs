@@ -3,10 +3,12 @@
 
 mod certificate;
 mod copy;
+pub(crate) mod env;
 mod fio;
 pub(crate) mod http;
 mod journald;
 mod kernel;
+pub mod limits;
 mod network;
 pub mod output;
 mod packages;
@@ -35,6 +37,15 @@ pub struct HostOptions {
     pub run_output_cap: u64,
     /// Cap on each file `copy` writes, in bytes.
     pub copy_size_cap: u64,
+    /// The run's resource limits, applied to every process a collector starts.
+    pub limits: Option<limits::Plan>,
+}
+
+impl HostOptions {
+    /// What each child process applies to itself.
+    pub fn child_limits(&self) -> Option<limits::ChildLimits> {
+        self.limits.as_ref().map(|p| p.child)
+    }
 }
 
 impl Default for HostOptions {
@@ -43,6 +54,7 @@ impl Default for HostOptions {
             max_parallel: 4,
             run_output_cap: 64 * 1024 * 1024,
             copy_size_cap: 256 * 1024 * 1024,
+            limits: None,
         }
     }
 }

@@ -65,7 +65,7 @@ pub async fn system_packages(ctx: &Ctx<'_>) -> Result<(), HostError> {
                 "systemPackages: unsupported distribution {id:?}"
             )));
         };
-        let r = capture(prog, &[flag, &name], Duration::from_secs(60), ctx.cancel).await?;
+        let r = capture(prog, &[flag, &name], Duration::from_secs(60), ctx).await?;
         packages.push(Package {
             name,
             details: String::from_utf8_lossy(r.stdout.bytes()).into_owned(),

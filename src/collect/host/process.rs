@@ -1,6 +1,7 @@
 //! Running a child process with a timeout, cancellation and capped, streamed output.
 
-use super::HostError;
+use super::limits::ChildLimits;
+use super::{Ctx, HostError};
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -43,7 +44,8 @@ pub struct ExecSpec<'a> {
     pub program: &'a str,
     /// Its arguments.
     pub args: &'a [String],
-    /// `None` inherits this process's environment; `Some` replaces it entirely.
+    /// The whole environment of the child. `None` is the clean base ([`super::env::base`]): a child
+    /// never inherits the agent's environment, which holds upload secrets.
     pub env: Option<&'a [(String, String)]>,
     /// Working directory.
     pub cwd: Option<&'a Path>,
@@ -51,6 +53,8 @@ pub struct ExecSpec<'a> {
     pub timeout: Option<Duration>,
     /// Cap per stream, in bytes.
     pub cap: u64,
+    /// Resource limits the child applies to itself before exec.
+    pub limits: Option<ChildLimits>,
 }
 
 /// How the command ended.
@@ -99,13 +103,21 @@ pub async fn exec(
         // Dropping the future (e.g. the caller is aborted) must not leave the child running.
         .kill_on_drop(true)
         // A group of its own lets a timeout kill `sh -c` grandchildren that hold the pipes open.
-        .process_group(0);
-    if let Some(env) = spec.env {
-        cmd.env_clear();
-        cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    }
+        .process_group(0)
+        .env_clear();
+    match spec.env {
+        Some(env) => cmd.envs(env.iter().map(|(k, v)| (k, v))),
+        None => cmd.envs(super::env::base()),
+    };
     if let Some(dir) = spec.cwd {
         cmd.current_dir(dir);
+    }
+    if let Some(limits) = spec.limits {
+        // SAFETY: the hook runs in the forked child before exec; it makes only async-signal-safe
+        // system calls (setrlimit, setpriority, ioprio_set) on plain copied values.
+        unsafe {
+            cmd.pre_exec(move || limits.apply_to_self());
+        }
     }
     let mut child = cmd.spawn().map_err(ExecError::Spawn)?;
     let pid = child.id();
@@ -243,12 +255,13 @@ async fn pump<R: AsyncRead + Unpin>(mut reader: R, mut sink: Sink, cap: u64) -> 
     }
 }
 
-/// Runs a small helper tool (lsblk, sysctl, systemctl...) and returns its output in memory.
-pub async fn capture(
+/// Runs a small helper tool (lsblk, sysctl, systemctl...) under the run's limits and returns its
+/// output in memory.
+pub(crate) async fn capture(
     program: &str,
     args: &[&str],
     timeout: Duration,
-    cancel: &CancellationToken,
+    ctx: &Ctx<'_>,
 ) -> Result<ExecResult, HostError> {
     let args: Vec<String> = args.iter().map(|s| (*s).to_string()).collect();
     let spec = ExecSpec {
@@ -258,23 +271,29 @@ pub async fn capture(
         cwd: None,
         timeout: Some(timeout),
         cap: 32 * 1024 * 1024,
+        limits: ctx.opts.child_limits(),
     };
-    exec(&spec, Sink::Mem(Vec::new()), Sink::Mem(Vec::new()), cancel)
-        .await
-        .map_err(|e| match e {
-            ExecError::Spawn(e) => HostError::Other(format!("failed to execute {program}: {e}")),
-            ExecError::Cancelled => HostError::Cancelled,
-        })
+    exec(
+        &spec,
+        Sink::Mem(Vec::new()),
+        Sink::Mem(Vec::new()),
+        ctx.cancel,
+    )
+    .await
+    .map_err(|e| match e {
+        ExecError::Spawn(e) => HostError::Other(format!("failed to execute {program}: {e}")),
+        ExecError::Cancelled => HostError::Cancelled,
+    })
 }
 
 /// Like [`capture`], but a timeout or non-zero exit is an error (with stderr in the message).
-pub async fn capture_ok(
+pub(crate) async fn capture_ok(
     program: &str,
     args: &[&str],
     timeout: Duration,
-    cancel: &CancellationToken,
+    ctx: &Ctx<'_>,
 ) -> Result<ExecResult, HostError> {
-    let r = capture(program, args, timeout, cancel).await?;
+    let r = capture(program, args, timeout, ctx).await?;
     if r.timed_out {
         return Err(HostError::Other(format!(
             "{program} timed out after {}s",

@@ -1,5 +1,6 @@
 //! `run` (host): runs a command, streams its output into the bundle, records an info JSON.
 
+use super::env;
 use super::output::file_name;
 use super::output::safe_relative;
 use super::process::{ExecError, ExecSpec, Sink, exec, exit_code_string};
@@ -208,36 +209,28 @@ fn recorded_env(env: &[(String, String)], spec_env: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// The environment rules of troubleshoot's host run.
+/// The environment of a `run` collector. Upstream hands the command the agent's whole environment
+/// unless `ignoreParentEnvs` or `inheritEnvs` is set; the agent's environment holds upload secrets,
+/// so here the start is always the clean base ([`env::base`]) plus KUBECONFIG (which upstream
+/// guarantees too). `inheritEnvs` adds the variables it names, and only those (an error when one is
+/// not set, as upstream; ignored with `ignoreParentEnvs`, as upstream); `env` entries come last.
 pub fn build_env(
     ignore_parent: bool,
     inherit: &[String],
     extra: &[String],
 ) -> Result<Vec<(String, String)>, HostError> {
-    let guaranteed = |env: &mut Vec<(String, String)>| {
-        for key in ["PATH", "KUBECONFIG", "PWD"] {
-            if let Ok(v) = std::env::var(key) {
-                env.push((key.to_string(), v));
-            }
-        }
-    };
-    let mut env = Vec::new();
-    if ignore_parent {
-        guaranteed(&mut env);
-    } else if !inherit.is_empty() {
+    let mut env = env::with_vars(&["KUBECONFIG"]);
+    if !ignore_parent {
         for key in inherit {
             let v = std::env::var(key).map_err(|_| {
                 HostError::Spec(format!("inherit env variable is not found: {key}"))
             })?;
-            env.push((key.clone(), v));
+            env::set(&mut env, key, v);
         }
-        guaranteed(&mut env);
-    } else {
-        env.extend(std::env::vars());
     }
     for item in extra {
         match item.split_once('=') {
-            Some((k, v)) if !k.is_empty() => env.push((k.to_string(), v.to_string())),
+            Some((k, v)) if !k.is_empty() => env::set(&mut env, k, v.to_string()),
             _ => {
                 return Err(HostError::Spec(format!(
                     "env variable entry is missing '=' : {item}"
@@ -342,12 +335,13 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), HostError> {
         cwd: Some(&work.0),
         timeout: Some(timeout),
         cap: ctx.opts.run_output_cap,
+        limits: ctx.opts.child_limits(),
     };
     let target = Target {
         dir: "run-host",
         name,
     };
-    run_and_record(ctx, &target, &spec, info).await?;
+    let info = run_and_record(ctx, &target, &spec, info).await?;
     if let Some(dir) = cmd_output {
         let mut dest: Vec<String> = vec!["host-collectors".into(), "run-host".into(), name.into()];
         dest.extend(out_parts);
@@ -357,7 +351,28 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), HostError> {
             tracing::warn!("run {name}: outputDir: {}", notes.join("; "));
         }
     }
-    Ok(())
+    ended_under_limits(ctx, &info)
+}
+
+/// Under resource limits, a command that did not exit 0 is a failed collector in the run record
+/// (its output and info JSON stay in the bundle as upstream writes them): a limit it hit shows
+/// only as a failure of the program (`MemoryError`, `Cannot allocate memory`, a signal), so the
+/// record names the limits that were in force.
+fn ended_under_limits(ctx: &Ctx<'_>, info: &RunInfo) -> Result<(), HostError> {
+    match &ctx.opts.limits {
+        Some(plan) if info.exit_code != "0" && !info.error.starts_with("command timed out") => {
+            Err(HostError::Other(format!(
+                "the command ended with {} under the job's resource limits ({}); it may have hit one",
+                if info.exit_code.is_empty() {
+                    "no exit code".to_string()
+                } else {
+                    format!("exit code {}", info.exit_code)
+                },
+                super::limits::summary(plan)
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -386,16 +401,27 @@ mod tests {
 
     #[test]
     fn env_rules() {
-        let env = build_env(true, &[], &["A=1".into()]).unwrap();
-        assert!(
-            env.iter()
-                .all(|(k, _)| ["PATH", "KUBECONFIG", "PWD", "A"].contains(&k.as_str()))
-        );
+        // SAFETY: tests of this module set only this variable, which nothing else reads.
+        unsafe { std::env::set_var("TSA_RUN_ENV_RULES_CANARY", "leak") };
+        let allowed = |k: &str| env::BASE_VARS.contains(&k) || ["KUBECONFIG", "A"].contains(&k);
+        let env = build_env(true, &["TSA_RUN_ENV_RULES_CANARY".into()], &["A=1".into()]).unwrap();
+        assert!(env.iter().all(|(k, _)| allowed(k)), "{env:?}");
         assert!(env.contains(&("A".into(), "1".into())));
+        // Nothing asked for: still clean, never the agent's whole environment.
+        let plain = build_env(false, &[], &["B=x=y".into()]).unwrap();
+        assert!(
+            plain.iter().all(|(k, _)| allowed(k) || k == "B"),
+            "{plain:?}"
+        );
+        assert!(plain.contains(&("B".into(), "x=y".into())));
+        // Named explicitly: inherited.
+        let named = build_env(false, &["TSA_RUN_ENV_RULES_CANARY".into()], &[]).unwrap();
+        assert!(named.contains(&("TSA_RUN_ENV_RULES_CANARY".into(), "leak".into())));
         assert!(build_env(false, &["TSA_SURELY_NOT_SET_X".into()], &[]).is_err());
         assert!(build_env(false, &[], &["NOEQUALS".into()]).is_err());
-        let full = build_env(false, &[], &["B=x=y".into()]).unwrap();
-        assert!(full.len() > 1);
-        assert!(full.contains(&("B".into(), "x=y".into())));
+        // The spec's env wins over the base.
+        let over = build_env(false, &[], &["PATH=/opt/x".into()]).unwrap();
+        assert_eq!(over.iter().filter(|(k, _)| k == "PATH").count(), 1);
+        assert!(over.contains(&("PATH".into(), "/opt/x".into())));
     }
 }

@@ -291,7 +291,7 @@ pub fn parse_timedatectl_show(text: &str) -> Option<TimeInfo> {
 /// The `time` host collector. Upstream asks systemd-timedated over D-Bus; `timedatectl show` is the
 /// same data without a D-Bus dependency. With no systemd the collector fails with its message.
 pub async fn time(ctx: &Ctx<'_>) -> Result<(), HostError> {
-    let r = capture_ok("timedatectl", &["show"], TOOL_TIMEOUT, ctx.cancel).await?;
+    let r = capture_ok("timedatectl", &["show"], TOOL_TIMEOUT, ctx).await?;
     let text = String::from_utf8_lossy(r.stdout.bytes());
     let info = parse_timedatectl_show(&text).ok_or_else(|| {
         HostError::Other("timedatectl show did not report Timezone, NTP and NTPSynchronized".into())
@@ -478,7 +478,7 @@ pub async fn host_services(ctx: &Ctx<'_>) -> Result<(), HostError> {
         "systemctl",
         &["list-units", "--type=service", "--no-legend", "--all"],
         TOOL_TIMEOUT,
-        ctx.cancel,
+        ctx,
     )
     .await?;
     let list = parse_list_units(&String::from_utf8_lossy(r.stdout.bytes()));
@@ -590,7 +590,7 @@ pub async fn block_devices(ctx: &Ctx<'_>) -> Result<(), HostError> {
             "NAME,KNAME,PKNAME,TYPE,MAJ:MIN,SIZE,FSTYPE,MOUNTPOINT,SERIAL,RO,RM",
         ],
         TOOL_TIMEOUT,
-        ctx.cancel,
+        ctx,
     )
     .await?;
     let list = parse_lsblk(&String::from_utf8_lossy(r.stdout.bytes()));

@@ -1,6 +1,7 @@
 //! Reading a spec file from disk, with every failure turned into a file-level diagnostic.
 
 use crate::diagnostic::Diagnostic;
+use crate::trust::{self, Policy, Problem, Walk};
 use crate::yaml::Loc;
 use std::io;
 use std::path::Path;
@@ -28,6 +29,10 @@ pub enum LoadError {
     /// Any other I/O failure.
     #[error("cannot read the spec file: {0}")]
     Io(#[from] io::Error),
+    /// It is not a regular file, too large, or another user could have written it or a
+    /// directory above it; every problem found.
+    #[error("{}", .0.iter().map(Problem::message).collect::<Vec<_>>().join("; "))]
+    Refused(Vec<Problem>),
 }
 
 impl LoadError {
@@ -43,32 +48,65 @@ impl LoadError {
             }
             LoadError::NotUtf8 { .. } => "save the spec as UTF-8 YAML",
             LoadError::Io(_) => "check that the file is a readable regular file",
+            LoadError::Refused(_) => "see the problems above",
         }
     }
 
-    /// The file-level diagnostic for `path`.
-    pub fn to_diagnostic(&self, path: &Path) -> Diagnostic {
-        Diagnostic::error(path, Loc::default(), self.to_string()).with_hint(self.hint())
+    /// The file-level diagnostics for `path`: one for each problem of a refused file.
+    pub fn to_diagnostics(&self, path: &Path, policy: &Policy) -> Vec<Diagnostic> {
+        match self {
+            LoadError::Refused(problems) => problems
+                .iter()
+                .map(|p| p.to_diagnostic(path, policy))
+                .collect(),
+            _ => vec![
+                Diagnostic::error(path, Loc::default(), self.to_string()).with_hint(self.hint()),
+            ],
+        }
     }
 }
 
-/// The file's text; on failure, the bytes too when they were read (so they can still be hashed).
-pub(super) fn read(path: &Path) -> Result<String, (Option<Vec<u8>>, LoadError)> {
-    // Reading a directory fails with an OS-specific error, so ask first for a clear message.
-    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
-        return Err((None, LoadError::Directory));
-    }
-    let bytes = std::fs::read(path).map_err(|e| {
-        let err = match e.kind() {
-            io::ErrorKind::NotFound => LoadError::NotFound,
-            io::ErrorKind::PermissionDenied => LoadError::PermissionDenied,
-            io::ErrorKind::IsADirectory => LoadError::Directory,
-            _ => LoadError::Io(e),
+/// Why a file was not read, with its bytes when they were (so they can still be hashed).
+pub(super) type Unreadable = (Option<Vec<u8>>, LoadError);
+
+/// Spec files larger than this are refused: the biggest troubleshoot specs in use are a few
+/// hundred KiB, and a spec is held in memory while the agent runs.
+pub const MAX_SPEC_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The file's text and its ownership or permission problems (to be reported as errors, or as
+/// warnings under `--insecure-allow-writable`: the file is read either way so that one
+/// `validate` names everything wrong); on failure, the bytes too when they were read (so they
+/// can still be hashed).
+///
+/// Opened without blocking and judged on the open descriptor (see [`crate::trust::read`]): a
+/// FIFO or a device is refused before a byte is read, so it cannot stall a reload.
+pub(super) fn read(
+    path: &Path,
+    policy: &Policy,
+    walk: &mut Walk,
+) -> Result<(String, Vec<Problem>), Unreadable> {
+    let read = trust::read(path, MAX_SPEC_BYTES, &policy.lenient(), walk).map_err(|e| {
+        let err = match e {
+            trust::ReadError::Refused(problems) => match &problems[..] {
+                [
+                    Problem::NotRegular {
+                        kind: trust::FileKind::Directory,
+                        ..
+                    },
+                ] => LoadError::Directory,
+                _ => LoadError::Refused(problems),
+            },
+            trust::ReadError::Io(e) => match e.kind() {
+                io::ErrorKind::NotFound => LoadError::NotFound,
+                io::ErrorKind::PermissionDenied => LoadError::PermissionDenied,
+                io::ErrorKind::IsADirectory => LoadError::Directory,
+                _ => LoadError::Io(e),
+            },
         };
         (None, err)
     })?;
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok(text),
+    match String::from_utf8(read.bytes) {
+        Ok(text) => Ok((text, read.allowed)),
         Err(e) => {
             let offset = e.utf8_error().valid_up_to();
             let bytes = e.into_bytes();

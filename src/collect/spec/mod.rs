@@ -18,10 +18,11 @@ mod tests;
 pub use capabilities::{builtin_supports, unsupported_warnings};
 pub use document::{API_VERSIONS, DocKind};
 pub use kinds::{ANALYZER_KEYS, COLLECTOR_KEYS, HOST_ANALYZER_KEYS, HOST_COLLECTOR_KEYS, Section};
-pub use load::LoadError;
+pub use load::{LoadError, MAX_SPEC_BYTES};
 pub use redactor::{FileSelector, RedactorRule, RegexRemoval, Removals};
 
 use crate::diagnostic::Diagnostic;
+use crate::trust::{Policy, Problem, Walk};
 use crate::yaml::{self, Loc};
 use context::Ctx;
 use sha2::{Digest, Sha256};
@@ -214,19 +215,41 @@ pub fn parse_inline_bundle(
     (spec, ctx.diags)
 }
 
-/// Reads and parses a spec file; a missing file, a directory, permission denied, or non-UTF-8 content each become one located error Diagnostic (file-level, Loc::default()) with a hint.
+/// Reads and parses a spec file; a missing file, a directory, permission denied, or non-UTF-8
+/// content each become one located error Diagnostic (file-level, Loc::default()) with a hint;
+/// a file that is not trusted (see [`crate::trust`]) one for each problem.
+///
+/// Only files root or the agent's user could have written are trusted; see
+/// [`load_spec_file_with`] for another policy.
 pub fn load_spec_file(path: &Path) -> SpecFile {
-    match load::read(path) {
-        Ok(text) => parse_spec_text(path, &text),
-        Err(failure) => unreadable(path, failure),
+    load_spec_file_with(path, &Policy::default())
+}
+
+/// [`load_spec_file`] under `policy`.
+pub fn load_spec_file_with(path: &Path, policy: &Policy) -> SpecFile {
+    match load::read(path, policy, &mut Walk::default()) {
+        Ok((text, allowed)) => with_allowed(parse_spec_text(path, &text), &allowed, policy),
+        Err(failure) => unreadable(path, failure, policy),
     }
 }
 
-fn unreadable(path: &Path, (bytes, err): (Option<Vec<u8>>, LoadError)) -> SpecFile {
+/// `file` with its ownership and permission problems first: errors, or warnings when `policy`
+/// lets them pass.
+fn with_allowed(mut file: SpecFile, allowed: &[Problem], policy: &Policy) -> SpecFile {
+    let mut diagnostics: Vec<Diagnostic> = allowed
+        .iter()
+        .map(|p| p.to_diagnostic(&file.path, policy))
+        .collect();
+    diagnostics.append(&mut file.diagnostics);
+    file.diagnostics = diagnostics;
+    file
+}
+
+fn unreadable(path: &Path, (bytes, err): load::Unreadable, policy: &Policy) -> SpecFile {
     SpecFile {
         path: path.to_path_buf(),
         spec: TroubleshootSpec::default(),
-        diagnostics: vec![err.to_diagnostic(path)],
+        diagnostics: err.to_diagnostics(path, policy),
         sha256: bytes.map_or([0; 32], |b| Sha256::digest(&b).into()),
     }
 }
@@ -235,21 +258,26 @@ fn unreadable(path: &Path, (bytes, err): (Option<Vec<u8>>, LoadError)) -> SpecFi
 /// SHA-256 of their content.
 ///
 /// A spec shared by many jobs is parsed once instead of once per job. Every lookup still reads
-/// the file, and a file whose bytes changed is parsed again, so the result is always what
-/// [`load_spec_file`] would return at that moment; only the parsing is saved. Unreadable files
-/// are never cached. Meant to live for one load: it holds every distinct spec it has seen.
+/// the file (with the trust checks), and a file whose bytes changed is parsed again, so the
+/// result is always what [`load_spec_file`] would return at that moment; only the parsing is
+/// saved. Unreadable files, and files read only thanks to `--insecure-allow-writable`, are never
+/// cached. Meant to live for one load: it holds every distinct spec it has seen.
 #[derive(Debug, Default)]
 pub struct SpecCache {
     files: std::collections::HashMap<PathBuf, Arc<SpecFile>>,
+    walk: Walk,
 }
 
 impl SpecCache {
     /// The parsed spec file at `path`, as [`load_spec_file`] returns it (shared: every job that
     /// references the file reads the same parse).
-    pub fn load(&mut self, path: &Path) -> Arc<SpecFile> {
-        let text = match load::read(path) {
-            Ok(text) => text,
-            Err(failure) => return Arc::new(unreadable(path, failure)),
+    pub fn load(&mut self, path: &Path, policy: &Policy) -> Arc<SpecFile> {
+        let text = match load::read(path, policy, &mut self.walk) {
+            Ok((text, allowed)) if allowed.is_empty() => text,
+            Ok((text, allowed)) => {
+                return Arc::new(with_allowed(parse_spec_text(path, &text), &allowed, policy));
+            }
+            Err(failure) => return Arc::new(unreadable(path, failure, policy)),
         };
         let sha256: [u8; 32] = Sha256::digest(text.as_bytes()).into();
         let fresh = self
