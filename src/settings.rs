@@ -51,6 +51,10 @@ pub struct Settings {
     pub min_free_disk: ByteSize,
     /// Largest file a host `copy` collector copies (bigger files are cut there and noted).
     pub copy_max_file_size: ByteSize,
+    /// Run record limits of jobs that set no `spec.history`.
+    pub history: HistorySettings,
+    /// How long a removed job's bundles and records stay before its state directory goes.
+    pub removed_job_grace_period: HumanDuration,
     /// The troubleshoot CLI for jobs with `collect.engine: support-bundle` (default: `support-bundle` on PATH).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub support_bundle_path: Option<PathBuf>,
@@ -105,6 +109,8 @@ impl Settings {
             watch_mode: WatchMode::Auto,
             min_free_disk: ByteSize(512 * 1024 * 1024),
             copy_max_file_size: ByteSize(4 << 30),
+            history: HistorySettings::default(),
+            removed_job_grace_period: HumanDuration(Duration::from_secs(7 * 86400)),
             support_bundle_path: None,
             token_key_file: None,
             token_map_key_file: None,
@@ -126,6 +132,25 @@ impl Settings {
         self.host_identity
             .clone()
             .unwrap_or_else(|| hostname.to_string())
+    }
+}
+
+/// Agent-wide run record limits (`history: {keepLast, maxAge}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HistorySettings {
+    /// Records kept per job.
+    pub keep_last: u32,
+    /// Records of runs older than this are removed.
+    pub max_age: HumanDuration,
+}
+
+impl Default for HistorySettings {
+    fn default() -> Self {
+        HistorySettings {
+            keep_last: 1000,
+            max_age: HumanDuration(Duration::from_secs(90 * 86400)),
+        }
     }
 }
 
@@ -327,6 +352,11 @@ fn validate(s: &Settings) -> Result<(), SettingsError> {
     if s.rescan_interval.0 < Duration::from_secs(1) {
         return Err(SettingsError::Invalid(
             "`rescanInterval` must be at least 1s".into(),
+        ));
+    }
+    if s.history.keep_last == 0 {
+        return Err(SettingsError::Invalid(
+            "`history.keepLast` must be at least 1".into(),
         ));
     }
     if s.kube_request_timeout.0 < Duration::from_millis(100) {

@@ -79,3 +79,43 @@ fn below_min_free_disk_the_run_is_skipped_with_the_free_space() {
                 .is_none()
     );
 }
+
+#[test]
+fn a_run_with_a_failed_collector_succeeds_with_errors_and_its_summary_tells_the_truth_about_redaction()
+ {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir(&jobs).expect("jobs dir");
+    std::fs::write(
+        jobs.join("mixed.yaml"),
+        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: mixed\n\
+         spec:\n  schedule: \"0 2 * * *\"\n  collect:\n    supportBundle:\n      hostCollectors:\n\
+         \x20       - cpu: {}\n\
+         \x20       - run: {collectorName: greeting, command: echo, args: [\"password=hunter2secret\"]}\n\
+         \x20       - run: {collectorName: broken, command: /nonexistent/command}\n",
+    )
+    .expect("job file");
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(&config, "listen: 127.0.0.1:1\nminFreeDisk: 0\n").expect("config");
+    let state = dir.path().join("state");
+    let r = trigger(&state, &jobs, &config, "mixed");
+    assert_eq!(r["status"], "succeeded-with-errors", "{r:#}");
+    assert_eq!(r["reason"], "1 of 3 collectors failed: broken", "{r:#}");
+    let bundle = r["bundle"]["path"].as_str().expect("a bundle");
+    let out = std::process::Command::new("tar")
+        .args([
+            "-xzOf",
+            bundle,
+            "--wildcards",
+            "*/execution-data/summary.txt",
+        ])
+        .output()
+        .expect("tar");
+    let summary = stdout(&out);
+    assert!(!summary.contains("No redactors executed"), "{summary}");
+    assert!(
+        summary.contains("Redactors: troubleshoot defaults ("),
+        "{summary}"
+    );
+    assert!(summary.contains("Replacements: "), "{summary}");
+}

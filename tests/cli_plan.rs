@@ -140,7 +140,14 @@ fn deleted_file_removes_its_job() {
     std::fs::remove_file(&bravo).expect("delete");
     let (code, out, err) = run_plan(&d, &["--from", FROM, "--detailed-exitcode"]);
     assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");
-    assert_has_line(&out, &format!("- remove   bravo (was {})", bravo.display()));
+    // The default removedJobGracePeriod is 7 days from the plan's instant.
+    assert_has_line(
+        &out,
+        &format!(
+            "- remove   bravo (was {}); bundles and records kept until 2025-03-15 12:00 UTC",
+            bravo.display()
+        ),
+    );
     assert_has_line(
         &out,
         "Plan: 0 to add, 0 to change, 1 to remove, 0 files rejected.",

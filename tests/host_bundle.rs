@@ -23,11 +23,28 @@ fn host_default_spec_as_a_job_yields_a_complete_bundle() {
         .expect("trigger runs");
     let record: serde_json::Value =
         serde_json::from_str(&stdout(&out)).expect("run record on stdout");
-    assert_eq!(record["status"], "succeeded", "{record:#}");
-    assert_eq!(out.status.code(), Some(0));
-
     // Every host collector of the spec is accounted for in the record.
     let collectors = record["collectors"].as_array().expect("collectors");
+    // Some collectors need tools this machine may lack: a failed one makes the run
+    // `succeeded-with-errors`, still exit 0 and still a bundle.
+    let failed = collectors
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .count();
+    let want = if failed == 0 {
+        "succeeded"
+    } else {
+        "succeeded-with-errors"
+    };
+    assert_eq!(record["status"], want, "{record:#}");
+    if failed > 0 {
+        let reason = record["reason"].as_str().expect("reason");
+        assert!(
+            reason.starts_with(&format!("{failed} of 120 collectors failed: ")),
+            "{reason}"
+        );
+    }
+    assert_eq!(out.status.code(), Some(0));
     // 121 entries, `ipv4Interfaces: {}` among them twice: identical collectors run once, as
     // troubleshoot de-duplicates them.
     assert_eq!(

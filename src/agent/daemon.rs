@@ -159,6 +159,7 @@ impl Daemon {
             kube_request_timeout: self.options.settings.kube_request_timeout.0,
             default_resources: self.options.settings.default_resources,
             notifications: self.metrics.notifications.clone(),
+            history: self.options.settings.history.clone(),
         }
     }
 
@@ -361,6 +362,7 @@ impl Daemon {
         self.apply_plan(&partial.desired, &plan, now, false);
         self.write_applied_if(&plan, &partial.desired, now, false)
             .await;
+        self.sweep_removed(&plan, now).await;
         self.files_metrics(view.accepted_count(), view.ignored_count(), &plan);
         self.view = (!blocked).then_some(view);
         let read = format!("{} changed entries", changed.len());
@@ -402,10 +404,17 @@ impl Daemon {
             self.apply_plan(&desired, &plan, now, initial);
             if initial {
                 for job in desired.jobs.values() {
-                    executor::apply_retention(self.state_dir(), job, now).await;
+                    executor::apply_retention(
+                        self.state_dir(),
+                        job,
+                        &self.options.settings.history,
+                        now,
+                    )
+                    .await;
                 }
             }
             self.write_applied_if(&plan, &desired, now, initial).await;
+            self.sweep_removed(&plan, now).await;
             self.view = Some(jobs::DirView::from_desired(&desired));
         }
         // What the load built and nothing kept (reports, documents of unchanged files, the
@@ -413,6 +422,21 @@ impl Daemon {
         drop(desired);
         tokio::task::spawn_blocking(release_freed_memory);
         self.finish_reload(cause, now, plan, WHOLE)
+    }
+
+    /// Keeps, then deletes, the state of jobs no longer defined (nor kept at a last good
+    /// version, nor running).
+    async fn sweep_removed(&self, plan: &plan::Plan, now: DateTime<Utc>) {
+        if plan.blocked {
+            return;
+        }
+        let active = (self.jobs.keys().chain(self.running_per_job.keys()))
+            .chain(plan.rejected.iter().flat_map(|r| r.kept.iter()))
+            .cloned()
+            .collect();
+        let added = plan.add.iter().map(|a| a.name.clone()).collect();
+        let grace = self.options.settings.removed_job_grace_period.0;
+        super::removed_jobs::sweep(self.state_dir(), active, added, grace, now).await;
     }
 
     fn plan_options(&self, now: DateTime<Utc>) -> PlanOptions {
@@ -1274,11 +1298,11 @@ impl Daemon {
             return;
         };
         self.remember_last_run(latest);
-        if latest.status != RunStatus::Succeeded
+        if !latest.status.is_success()
             && let Ok((older, _)) = records::history(self.state_dir(), job, SUCCESS_LOOK_BACK)
             && let Some(end) = older
                 .iter()
-                .find(|r| r.status == RunStatus::Succeeded)
+                .find(|r| r.status.is_success())
                 .and_then(|r| r.ended_at)
         {
             self.metrics.observe_success(job, end);

@@ -6,10 +6,11 @@ use super::control::Control;
 use super::metrics::StatusLabel;
 use crate::jobs::Job;
 use crate::pipeline::{self, Cancel, CancelReason, RunContext};
+use crate::settings::HistorySettings;
 use crate::state::records::{
     self, NotificationRecord, RECORD_VERSION, RunRecord, RunStatus, Trigger,
 };
-use crate::state::retention;
+use crate::state::{history, retention};
 use chrono::{DateTime, Utc};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -95,6 +96,8 @@ pub struct RunEnv {
     pub kube_context: Option<String>,
     /// Timeout of each Kubernetes API call.
     pub kube_request_timeout: std::time::Duration,
+    /// Run record limits of jobs that set none.
+    pub history: HistorySettings,
     /// The `defaultResources` setting.
     pub default_resources: crate::jobs::model::Resources,
     /// `troubleshoot_scheduler_notifications_total` (unregistered outside the daemon).
@@ -163,7 +166,7 @@ async fn carry_out(
     if let Err(e) = persist(&env.state_dir, &record).await {
         persist_error = Some(e);
     }
-    apply_retention(&env.state_dir, &spec.job, env.clock.now()).await;
+    apply_retention(&env.state_dir, &spec.job, &env.history, env.clock.now()).await;
     (record, persist_error)
 }
 
@@ -177,23 +180,70 @@ pub fn retention_policy(job: &Job) -> retention::Policy {
     }
 }
 
-/// Applies the job's retention (after every run, and for every job at start-up); failures are
-/// logged, never fatal.
-pub async fn apply_retention(state_dir: &Path, job: &Job, now: DateTime<Utc>) {
+/// The job's history limits: its `spec.history`, each field defaulting to the agent's setting.
+pub fn history_limits(job: &Job, defaults: &HistorySettings) -> history::Limits {
+    let h = &job.document.spec.history;
+    history::Limits {
+        keep_last: Some(h.keep_last.unwrap_or(defaults.keep_last)),
+        max_age: Some(h.max_age.map_or(defaults.max_age.0, |d| d.0)),
+    }
+}
+
+/// Applies the job's retention, then its history limits (after every run, and for every job at
+/// start-up); failures are logged, never fatal.
+pub async fn apply_retention(
+    state_dir: &Path,
+    job: &Job,
+    defaults: &HistorySettings,
+    now: DateTime<Utc>,
+) {
     let dir = state_dir.to_path_buf();
     let name = job.name.clone();
     let policy = retention_policy(job);
-    let result =
-        tokio::task::spawn_blocking(move || retention::apply(&dir, &name, &policy, now)).await;
-    match result {
-        Ok(Ok(pruned)) => {
+    let limits = history_limits(job, defaults);
+    let result = tokio::task::spawn_blocking(move || {
+        let bundles = retention::apply(&dir, &name, &policy, now);
+        // Records go after bundles: a bundle retention removed frees its record.
+        let records = history::prune(&dir, &name, &limits, now);
+        (bundles, records)
+    })
+    .await;
+    let (bundles, records) = match result {
+        Ok(both) => both,
+        Err(e) => {
+            tracing::warn!(job = %job.name, "retention task failed: {e}");
+            return;
+        }
+    };
+    match bundles {
+        Ok(pruned) => {
             for p in pruned {
                 tracing::info!(job = %job.name, bundle = %p.path.display(), rule = p.rule, "bundle removed by retention");
             }
         }
-        Ok(Err(e)) => tracing::warn!(job = %job.name, "retention: {e}"),
-        Err(e) => tracing::warn!(job = %job.name, "retention task failed: {e}"),
+        Err(e) => tracing::warn!(job = %job.name, "retention: {e}"),
     }
+    match records {
+        Ok(pruned) if !pruned.is_empty() => {
+            let (count, rules) = rule_counts(&pruned);
+            tracing::info!(job = %job.name, count, rules, "run records removed by the history limits");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(job = %job.name, "history limits: {e}"),
+    }
+}
+
+/// How many records went, and by which rules (`keepLast: 3, maxAge: 1`), for one log line per
+/// pass rather than one per record.
+fn rule_counts(pruned: &[history::Pruned]) -> (usize, String) {
+    let by = |rule: history::Rule| pruned.iter().filter(|p| p.rule == rule).count();
+    let rules = [history::Rule::KeepLast, history::Rule::MaxAge]
+        .into_iter()
+        .filter(|r| by(*r) > 0)
+        .map(|r| format!("{}: {}", r.as_str(), by(r)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (pruned.len(), rules)
 }
 
 /// A run whose task is spawned and waits for its `running` record: hand it to

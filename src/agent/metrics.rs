@@ -57,8 +57,9 @@ pub struct OutcomeLabel {
 }
 
 /// The statuses a finished run can have (every [`RunStatus`] but `running`).
-const OUTCOMES: [RunStatus; 6] = [
+const OUTCOMES: [RunStatus; 7] = [
     RunStatus::Succeeded,
+    RunStatus::SucceededWithErrors,
     RunStatus::Failed,
     RunStatus::TimedOut,
     RunStatus::Skipped,
@@ -207,7 +208,7 @@ impl Metrics {
                 })
                 .set(i64::from(outcome == status));
         }
-        if status == RunStatus::Succeeded
+        if status.is_success()
             && let Some(end) = ended
         {
             self.observe_success(job, end);

@@ -11,6 +11,7 @@ pub mod http;
 pub mod listeners;
 pub mod metrics;
 mod public_view;
+mod removed_jobs;
 mod scheduler;
 mod signals;
 pub mod status;

@@ -126,6 +126,19 @@ pub fn summary_txt(
     analyzers: &[Timing],
     total: Duration,
 ) -> String {
+    summary_txt_with_redaction(collectors, redactors, &[], analyzers, total)
+}
+
+/// [`summary_txt`] with lines about what redaction did (which redactors ran, how many
+/// replacements) in the redactors section: the agent redacts the whole tree in one pass, so it
+/// has no per-redactor timings, and "No redactors executed" would not be true.
+pub fn summary_txt_with_redaction(
+    collectors: &[Timing],
+    redactors: &[Timing],
+    redaction: &[String],
+    analyzers: &[Timing],
+    total: Duration,
+) -> String {
     let mut out = String::new();
     out.push_str(COLLECTORS_HEADER);
     out.push('\n');
@@ -139,7 +152,13 @@ pub fn summary_txt(
     out.push_str(REDACTORS_HEADER);
     out.push('\n');
     // Upstream's wording for an empty redactor list is not in the corpus; this mirrors the others.
-    push_timings(&mut out, redactors, false, "No redactors executed");
+    if redaction.is_empty() || !redactors.is_empty() {
+        push_timings(&mut out, redactors, false, "No redactors executed");
+    }
+    for line in redaction {
+        out.push_str(line);
+        out.push('\n');
+    }
     out.push('\n');
 
     out.push_str(ANALYZERS_HEADER);

@@ -15,7 +15,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use layout::{archive_name, summary_txt, version_yaml};
+pub use layout::{archive_name, summary_txt, summary_txt_with_redaction, version_yaml};
 pub use writer::{list_archive, remove_stale_temps, write_bundle};
 
 /// How the archive is compressed.

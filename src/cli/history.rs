@@ -57,7 +57,7 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<u8> {
                     })
                     .unwrap_or_else(|| "-".into());
                 let detail = match (&r.bundle, &r.reason) {
-                    (Some(b), _) => format!("{} ({} bytes)", b.path.display(), b.size),
+                    (Some(b), _) => bundle_detail(b),
                     (None, Some(reason)) => reason.clone(),
                     (None, None) => String::new(),
                 };
@@ -101,4 +101,18 @@ fn from_agent(
     let answer: Answer = serde_json::from_str(&response.body)
         .with_context(|| format!("unexpected answer from the agent at {agent}"))?;
     Ok((answer.runs, answer.problems))
+}
+
+/// A bundle as `history` shows it: on disk, or pruned (when, by which retention rule).
+fn bundle_detail(b: &records::BundleRecord) -> String {
+    match b.pruned_at {
+        Some(at) => format!(
+            "pruned {} by {} (was {}, {} bytes)",
+            at.format("%Y-%m-%d %H:%M:%S"),
+            b.pruned_by.as_deref().unwrap_or("retention"),
+            b.path.display(),
+            b.size
+        ),
+        None => format!("{} ({} bytes)", b.path.display(), b.size),
+    }
 }

@@ -38,7 +38,13 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         // Adds and changes always show their next fire; --show-next asks for more, and for all jobs.
         show_next: args.show_next.max(1),
     };
-    let plan = plan::plan(&desired, &applied, &options);
+    let mut plan = plan::plan(&desired, &applied, &options);
+    for r in &mut plan.remove {
+        r.kept_until = Some(crate::state::removed::kept_until(
+            now,
+            settings.removed_job_grace_period.0,
+        ));
+    }
     // What each desired job will redact: the same summary `validate` shows.
     let redaction: std::collections::BTreeMap<&str, RedactionPlan> = desired
         .jobs

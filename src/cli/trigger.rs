@@ -8,7 +8,7 @@ use crate::agent::clock::Clock;
 use crate::agent::executor::{self, RunSpec};
 use crate::jobs::{self, Context};
 use crate::pipeline::Cancel;
-use crate::state::records::{self, RunRecord, RunStatus, Trigger};
+use crate::state::records::{self, RunRecord, Trigger};
 use crate::state::{self, StateLock};
 use anyhow::{Context as _, bail};
 use chrono::Utc;
@@ -105,7 +105,7 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> anyhow::Result<u8> {
     // A pending upload is queued (the agent delivers it); one that failed for good fails the command.
     let upload_failed = record.uploads.iter().any(|u| u.status == "failed");
     Ok(
-        if record.status == RunStatus::Succeeded && !upload_failed && record_error.is_none() {
+        if record.status.is_success() && !upload_failed && record_error.is_none() {
             exit::OK
         } else {
             exit::FAILURE
@@ -214,6 +214,7 @@ fn foreground(
         kube_request_timeout: settings.kube_request_timeout.0,
         default_resources: settings.default_resources,
         notifications: Default::default(),
+        history: settings.history.clone(),
     };
     let (mut record, persist_error) = runtime.block_on(executor::execute(
         spec,

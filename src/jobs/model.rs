@@ -80,6 +80,9 @@ pub struct JobSpec {
     /// How many bundles to keep on disk.
     #[serde(default)]
     pub retention: Retention,
+    /// How many run records to keep (default: the agent's `history` setting).
+    #[serde(default, skip_serializing_if = "History::is_empty")]
+    pub history: History,
     /// Where bundles are uploaded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upload: Vec<UploadTarget>,
@@ -369,6 +372,26 @@ impl Default for Retention {
     }
 }
 
+/// Run record limits; a field left out takes the agent's `history` setting. The records of
+/// running runs, of the newest successful run, of bundles still on disk and of pending uploads
+/// are always kept.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct History {
+    /// Keep at most this many run records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_last: Option<u32>,
+    /// Remove records of runs older than this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<HumanDuration>,
+}
+
+impl History {
+    fn is_empty(&self) -> bool {
+        self.keep_last.is_none() && self.max_age.is_none()
+    }
+}
+
 /// One upload destination (exactly one of `s3`, `gcs`, `http`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -505,6 +528,8 @@ pub enum NotifyEvent {
     Failed,
     /// The run succeeded.
     Succeeded,
+    /// The run produced its bundle but some collectors failed.
+    SucceededWithErrors,
     /// The run hit its timeout.
     TimedOut,
     /// A fire was missed.

@@ -320,6 +320,13 @@ fn check_durations(c: &mut Checker<'_>, doc: &JobDocument, schedule: Option<&Sch
             None,
         );
     }
+    if spec.history.keep_last == Some(0) {
+        c.error(
+            &["spec", "history", "keepLast"],
+            "keepLast must be at least 1 (the record of the run just made is always kept)",
+            None,
+        );
+    }
 }
 
 fn check_collect(

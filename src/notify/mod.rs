@@ -16,6 +16,7 @@ pub fn event_name(event: NotifyEvent) -> &'static str {
     match event {
         NotifyEvent::Failed => "failed",
         NotifyEvent::Succeeded => "succeeded",
+        NotifyEvent::SucceededWithErrors => "succeededWithErrors",
         NotifyEvent::TimedOut => "timedOut",
         NotifyEvent::Missed => "missed",
         NotifyEvent::UploadFailed => "uploadFailed",
@@ -77,6 +78,7 @@ pub fn events(record: &RunRecord) -> Vec<NotifyEvent> {
     let mut out = Vec::new();
     match record.status {
         RunStatus::Succeeded => out.push(NotifyEvent::Succeeded),
+        RunStatus::SucceededWithErrors => out.push(NotifyEvent::SucceededWithErrors),
         RunStatus::Failed => out.push(NotifyEvent::Failed),
         RunStatus::TimedOut => out.push(NotifyEvent::TimedOut),
         RunStatus::Missed => out.push(NotifyEvent::Missed),

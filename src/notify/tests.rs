@@ -65,6 +65,14 @@ fn upload(status: &str) -> UploadRecord {
 fn statuses_map_to_their_event_and_quiet_ones_to_none() {
     use NotifyEvent::*;
     assert_eq!(events(&record(RunStatus::Succeeded)), [Succeeded]);
+    assert_eq!(
+        events(&record(RunStatus::SucceededWithErrors)),
+        [SucceededWithErrors]
+    );
+    // Webhooks listen for it by name in `on:`.
+    let on: Vec<NotifyEvent> =
+        serde_json::from_value(serde_json::json!(["succeededWithErrors"])).expect("event name");
+    assert_eq!(on, [SucceededWithErrors]);
     assert_eq!(events(&record(RunStatus::Failed)), [Failed]);
     assert_eq!(events(&record(RunStatus::TimedOut)), [TimedOut]);
     assert_eq!(events(&record(RunStatus::Missed)), [Missed]);

@@ -232,14 +232,20 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
 
     let t = Instant::now();
     let partial = cancel.is_cancelled() || collected.error.is_some();
+    let summary = bundle::summary_txt_with_redaction(
+        &collected.timings,
+        &[],
+        &redaction_lines(job, redacted.report.as_ref()),
+        &[],
+        started.elapsed(),
+    );
     let archived = archive(
         &ctx.state_dir,
         &job.name,
         &staging,
         &root,
         &top,
-        &collected.timings,
-        started.elapsed(),
+        summary,
         partial,
     )
     .await;
@@ -294,10 +300,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         ),
         (None, Some(e), _) => (RunStatus::Failed, format!("archiving failed: {e}")),
         (None, None, Some(e)) => (RunStatus::Failed, e.clone()),
-        (None, None, None) => (
-            RunStatus::Succeeded,
-            format!("{} collector(s) ran", collected.records.len()),
-        ),
+        (None, None, None) => collectors_outcome(&collected.records),
     };
     Outcome {
         status,
@@ -310,6 +313,59 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         limits: collected.limits,
         uploads,
     }
+}
+
+/// What `summary.txt` says about redaction: the redactors that ran (as `validate` and `plan`
+/// name them) and the replacements per redactor, from the phase's report.
+fn redaction_lines(job: &Job, report: Option<&serde_json::Value>) -> Vec<String> {
+    let plan = redact::plan(job);
+    if !plan.enabled {
+        return vec!["Redaction disabled (redact.enabled: false)".to_string()];
+    }
+    let mut lines = vec![format!("Redactors: {}", plan.summary())];
+    let totals = report
+        .and_then(|r| r.get("totals"))
+        .and_then(serde_json::Value::as_object);
+    let Some(totals) = totals else {
+        lines.push("Replacements: unknown (no redaction report)".to_string());
+        return lines;
+    };
+    let count: u64 = totals.values().filter_map(serde_json::Value::as_u64).sum();
+    lines.push(format!("Replacements: {count}"));
+    for (name, n) in totals {
+        lines.push(format!("  {name} : {}", n.as_u64().unwrap_or(0)));
+    }
+    lines
+}
+
+/// The status of a run whose bundle is archived: `succeeded-with-errors` when collectors
+/// failed, with a reason naming them (`3 of 5 collectors failed: a, b, c`).
+fn collectors_outcome(collectors: &[CollectorRecord]) -> (RunStatus, String) {
+    let failed: Vec<&str> = collectors
+        .iter()
+        .filter(|c| c.status == "failed")
+        .map(|c| c.title.as_str())
+        .collect();
+    if failed.is_empty() {
+        return (
+            RunStatus::Succeeded,
+            format!("{} collector(s) ran", collectors.len()),
+        );
+    }
+    // Ten names say which; the record's collectors list has them all.
+    const NAMED: usize = 10;
+    let mut names = failed[..failed.len().min(NAMED)].join(", ");
+    if failed.len() > NAMED {
+        names.push_str(&format!(" and {} more", failed.len() - NAMED));
+    }
+    (
+        RunStatus::SucceededWithErrors,
+        format!(
+            "{} of {} collectors failed: {names}",
+            failed.len(),
+            collectors.len(),
+        ),
+    )
 }
 
 /// Bundle paths claimed by runs of this process that have not written their archive yet.
@@ -383,8 +439,7 @@ async fn archive(
     staging: &Path,
     root: &Path,
     top: &str,
-    timings: &[Timing],
-    elapsed: Duration,
+    summary: String,
     partial: bool,
 ) -> Result<bundle::BundleInfo, String> {
     let dest = bundles_dir(state_dir, job).join(format!("{top}.tar.gz"));
@@ -392,7 +447,6 @@ async fn archive(
     let staging = staging.to_path_buf();
     let root = root.to_path_buf();
     let top = top.to_string();
-    let timings = timings.to_vec();
     let joined = tokio::task::spawn_blocking(move || {
         let result = (|| {
             // The staging tree and bundles/ are checked for symlinks here (the archive is written
@@ -425,10 +479,7 @@ async fn archive(
                     "-troubleshoot-agent"
                 )),
             )?;
-            write(
-                "execution-data/summary.txt",
-                bundle::summary_txt(&timings, &[], &[], elapsed),
-            )?;
+            write("execution-data/summary.txt", summary)?;
             if partial {
                 std::fs::write(staging.join(PARTIAL_MARK), b"")
                     .map_err(|e| format!("marking the staged files partial: {e}"))?;
@@ -460,5 +511,48 @@ impl From<&crate::collect::host::CollectorOutcome> for Timing {
             },
             duration: o.duration,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collector(title: &str, status: &str) -> CollectorRecord {
+        CollectorRecord {
+            kind: "run".into(),
+            title: title.into(),
+            status: status.into(),
+            files: 1,
+            duration_ms: 0,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn failed_collectors_make_the_run_succeed_with_errors_and_are_named() {
+        let ok = [collector("a", "succeeded"), collector("b", "skipped")];
+        assert_eq!(collectors_outcome(&ok).0, RunStatus::Succeeded);
+        let some = [
+            collector("a", "failed"),
+            collector("b", "succeeded"),
+            collector("c", "failed"),
+        ];
+        assert_eq!(
+            collectors_outcome(&some),
+            (
+                RunStatus::SucceededWithErrors,
+                "2 of 3 collectors failed: a, c".to_string()
+            )
+        );
+        let many: Vec<CollectorRecord> = (0..12)
+            .map(|i| collector(&format!("c{i}"), "failed"))
+            .collect();
+        let (_, reason) = collectors_outcome(&many);
+        assert!(reason.ends_with("c9 and 2 more"), "{reason}");
+        assert!(
+            reason.starts_with("12 of 12 collectors failed: c0, c1"),
+            "{reason}"
+        );
     }
 }

@@ -165,6 +165,9 @@ pub struct Remove {
     pub name: String,
     /// The file that used to define it.
     pub source: PathBuf,
+    /// Its bundles and records stay until then (the removed-job grace period), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_until: Option<DateTime<Utc>>,
 }
 
 /// A job that stays as it is.
@@ -399,6 +402,7 @@ pub fn plan(desired: &Desired, applied: &Applied, options: &PlanOptions) -> Plan
             plan.remove.push(Remove {
                 name: name.clone(),
                 source: old.source.clone(),
+                kept_until: None,
             });
         }
     }

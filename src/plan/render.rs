@@ -77,7 +77,15 @@ pub fn render_text_with(
         write_fires(&mut out, &c.next);
     }
     for r in &plan.remove {
-        let _ = writeln!(out, "- remove   {} (was {})", r.name, r.source.display());
+        let _ = write!(out, "- remove   {} (was {})", r.name, r.source.display());
+        if let Some(until) = r.kept_until {
+            let _ = write!(
+                out,
+                "; bundles and records kept until {}",
+                until.format("%Y-%m-%d %H:%M UTC")
+            );
+        }
+        let _ = writeln!(out);
     }
     if show_unchanged {
         for u in &plan.unchanged {

@@ -5,7 +5,8 @@
 //! <stateDir>/                      0700; files 0600
 //!   agent.lock                     one agent per state dir
 //!   applied.json                   what the running agent applied
-//!   jobs/<job>/runs/<run-id>.json  one record per run
+//!   jobs/<job>/runs/<run-id>.json  one record per run, pruned by the history limits
+//!   jobs/<job>/removed-at          when the job was removed (its directory goes after a grace period)
 //!   jobs/<job>/bundles/            archives
 //!   jobs/<job>/staging/<run-id>/   files of a run in progress
 //!   jobs/<job>/tokens/             encrypted token maps
@@ -15,9 +16,11 @@
 mod applied;
 mod atomic;
 mod dir;
+pub mod history;
 mod lock;
 pub mod records;
 mod recovery;
+pub mod removed;
 pub mod retention;
 
 pub use applied::{

@@ -30,6 +30,9 @@ pub enum RunStatus {
     Running,
     /// Finished and produced its result.
     Succeeded,
+    /// Produced its bundle, but some collectors failed (the reason names them). Why not
+    /// `partial`: bundles already use "partial" for a run cut short (timeout, interruption).
+    SucceededWithErrors,
     /// Finished with an error.
     Failed,
     /// Cancelled by its timeout; what it had is kept.
@@ -48,12 +51,18 @@ impl RunStatus {
         match self {
             RunStatus::Running => "running",
             RunStatus::Succeeded => "succeeded",
+            RunStatus::SucceededWithErrors => "succeeded-with-errors",
             RunStatus::Failed => "failed",
             RunStatus::TimedOut => "timed-out",
             RunStatus::Skipped => "skipped",
             RunStatus::Interrupted => "interrupted",
             RunStatus::Missed => "missed",
         }
+    }
+
+    /// Whether the run produced what it was asked for (its bundle counts as a good one).
+    pub fn is_success(self) -> bool {
+        matches!(self, RunStatus::Succeeded | RunStatus::SucceededWithErrors)
     }
 }
 
