@@ -237,6 +237,8 @@ fn shipped_examples_validate_without_errors() {
     let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(report["valid"], Value::Bool(true));
     assert_eq!(report["errors"], Value::Array(Vec::new()), "{report:#}");
+    // Nothing the build does not run is enabled in the examples (issue 15).
+    assert_eq!(report["warnings"], Value::Array(Vec::new()), "{report:#}");
     assert_eq!(report["files"], 2);
     assert_eq!(
         report["jobs"],
@@ -310,5 +312,60 @@ fn a_spec_shared_by_many_jobs_reports_each_problem_once_and_order_is_stable() {
     assert_eq!(
         names, sorted,
         "job order follows the file names whatever thread read them"
+    );
+}
+
+/// `-o` is `--output`; `history` of a job that never ran here and `status` without an agent or a
+/// state directory fail with a message instead of printing an empty answer; `--help` lists the
+/// environment and each command's exit codes.
+#[test]
+fn short_output_flag_missing_things_fail_and_help_lists_environment_and_exit_codes() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let state = root.path().join("state");
+    let out = agent(&state)
+        .args(["-o", "json", "schema"])
+        .output()
+        .expect("schema");
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let missing = root.path().join("no-such-state");
+    let out = agent(&missing).arg("status").output().expect("status");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("does not exist") && stderr(&out).contains("no-such-state"),
+        "{}",
+        stderr(&out)
+    );
+
+    std::fs::create_dir_all(&state).expect("state dir");
+    let out = agent(&state)
+        .args(["history", "nosuchjob"])
+        .output()
+        .expect("history");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("no job `nosuchjob`"),
+        "{}",
+        stderr(&out)
+    );
+
+    let help = agent(&state).arg("--help").output().expect("--help");
+    let text = stdout(&help);
+    for needle in [
+        "Environment:",
+        "TROUBLESHOOT_AGENT_LOG",
+        "NO_COLOR",
+        "Exit codes:",
+    ] {
+        assert!(text.contains(needle), "`{needle}` not in --help:\n{text}");
+    }
+    let help = agent(&state)
+        .args(["plan", "--help"])
+        .output()
+        .expect("plan --help");
+    assert!(
+        stdout(&help).contains("2 changes with --detailed-exitcode"),
+        "{}",
+        stdout(&help)
     );
 }

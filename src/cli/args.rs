@@ -5,7 +5,13 @@ use std::path::PathBuf;
 
 /// Declarative, scheduled troubleshoot support-bundle collection.
 #[derive(Debug, Parser)]
-#[command(name = "troubleshoot-agent", version, about, propagate_version = true)]
+#[command(
+    name = "troubleshoot-agent",
+    version,
+    about,
+    propagate_version = true,
+    after_help = ENVIRONMENT
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -33,7 +39,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
     /// Output format
-    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
     /// Read job files, specs, settings and key files even when another user could have written
     /// them (or a directory above them), with a warning instead of an error: for test setups only
@@ -57,24 +63,55 @@ pub enum Output {
     Json,
 }
 
+/// The environment every command reads (shown under `--help`).
+const ENVIRONMENT: &str = "\
+Environment:
+  TROUBLESHOOT_AGENT_<SETTING>  any agent setting, e.g. TROUBLESHOOT_AGENT_STATE_DIR (between the
+                                settings file and the flags)
+  TROUBLESHOOT_AGENT_LOG        a tracing log filter (e.g. debug), instead of -v/-q
+  STATE_DIRECTORY               default state directory (systemd's StateDirectory=)
+  CONFIGURATION_DIRECTORY       where agent.yaml is looked for (systemd's ConfigurationDirectory=)
+  NO_COLOR                      no colour even on a terminal
+  KUBECONFIG                    the kubeconfig for cluster collection, when settings name none
+
+Exit codes: 0 success, 1 failure or invalid input, 2 usage error; see each command's --help.";
+
 /// Commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the agent: keep the schedule equal to the jobs directory and run jobs on time
+    #[command(
+        after_help = "Exit codes: 0 clean stop (SIGTERM/SIGINT), 1 fatal error at start or run."
+    )]
     Run(RunArgs),
     /// Jobs, their next run and how their last run went (from the agent, else the state directory)
+    #[command(
+        after_help = "Exit codes: 0 shown, 1 neither an agent nor the state directory could be read."
+    )]
     Status,
     /// Recent runs of a job, newest first
+    #[command(
+        after_help = "Exit codes: 0 shown (also when the job has not run yet), 1 no such job in the state directory or an error."
+    )]
     History(HistoryArgs),
     /// Run a job now: through the running agent, else in the foreground (exit 0 succeeded, 1 failed)
+    #[command(
+        after_help = "Exit codes: 0 the run succeeded (or succeeded with errors), 1 it failed, was refused, or an upload failed for good (with --check-targets: a target is unreachable)."
+    )]
     Trigger(TriggerArgs),
     /// Ask the running agent to apply the jobs directory now (exit 1 when a file is rejected)
+    #[command(after_help = "Exit codes: 0 applied, 1 a file was rejected or no agent runs.")]
     Reload,
     /// Check job files or directories (exit 0 valid, 1 invalid)
+    #[command(after_help = "Exit codes: 0 valid, 1 invalid (with --strict: also on warnings).")]
     Validate(ValidateArgs),
     /// Show what applying the jobs directory would change (exit 0, 1 error, 2 changes with --detailed-exitcode)
+    #[command(
+        after_help = "Exit codes: 0 no changes (or changes without --detailed-exitcode), 1 error or a rejected file, 2 changes with --detailed-exitcode."
+    )]
     Plan(PlanArgs),
     /// Print the JSON Schema of a job file
+    #[command(after_help = "Exit codes: 0.")]
     Schema,
     /// Token maps of tokenizing runs (`redact.tokenize: true`)
     #[command(subcommand)]

@@ -24,6 +24,13 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<u8> {
     for p in &problems {
         eprintln!("warning: {p} (set aside with a .corrupt suffix)");
     }
+    if runs.is_empty() && !crate::state::records::job_dir(&settings.state_dir, &args.job).is_dir() {
+        bail!(
+            "no job `{}` in the state directory {}: it has never run here (check the name; `status` lists the jobs)",
+            args.job,
+            settings.state_dir.display()
+        );
+    }
     match global.output {
         Output::Json => print_json(&runs)?,
         Output::Text => {

@@ -33,6 +33,12 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<u8> {
 /// What the state directory says when no agent runs: the applied jobs, their next fire (from
 /// their last recorded fire) and their last run.
 fn offline(settings: &crate::settings::Settings) -> anyhow::Result<StatusSnapshot> {
+    if !settings.state_dir.is_dir() {
+        anyhow::bail!(
+            "no agent is running and the state directory {} does not exist: start the agent, or name its state directory with --state-dir",
+            settings.state_dir.display()
+        );
+    }
     let applied = state::read_applied(&settings.state_dir)?;
     let options = PlanOptions {
         strict: false,
