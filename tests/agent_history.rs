@@ -132,6 +132,9 @@ fn a_removed_jobs_state_stays_for_the_grace_period_across_a_restart_then_goes() 
         .jobs(&dd.jobs)
         .state(&dd.state)
         .setting("removedJobGracePeriod", "2d")
+        // `plan` below must see the removal before the agent applies it: no watcher reload
+        // in between, however slow the machine (the test reloads explicitly).
+        .setting("watchDebounce", "60s")
         .clock_at("2030-01-01T00:00:00Z")
         .start();
     let run = d.trigger("gone");
@@ -177,7 +180,9 @@ fn a_removed_jobs_state_stays_for_the_grace_period_across_a_restart_then_goes() 
         .jobs(&dd.jobs)
         .state(&dd.state)
         .setting("removedJobGracePeriod", "2d")
-        .clock_at("2030-01-03T00:00:01Z")
+        // The mark is at 2030-01-01T00:0x (asserted above): ten minutes past two days is after
+        // the grace period however long the first agent took under load.
+        .clock_at("2030-01-03T00:10:00Z")
         .start();
     wait_until(Duration::from_secs(10), "jobs/gone to be removed", || {
         if dd.state.join("jobs/gone").exists() {
@@ -220,7 +225,7 @@ fn history_shows_a_bundle_retention_removed_as_pruned_with_when_and_the_rule() {
         .expect("run id")
         .to_string();
     d.wait_run("kept", &second, Duration::from_secs(30));
-    let pruned = wait_until(Duration::from_secs(10), "the first bundle pruned", || {
+    let pruned = wait_until(Duration::from_secs(30), "the first bundle pruned", || {
         let out = d
             .cli()
             .args(["history", "kept", "--output", "json"])
@@ -305,4 +310,71 @@ fn succeeded_with_errors_is_its_own_outcome_in_metrics_and_history() {
         .expect("history");
     let text = support::stdout(&out);
     assert!(text.contains("succeeded-with-errors"), "{text}");
+}
+
+/// `status` and `history` for people: every time in UTC with a relative hint, a rejected file's
+/// errors under it, tables cut to `COLUMNS` (`…`), and `-o wide` with every cell in full.
+#[test]
+fn status_and_history_fit_the_terminal_with_relative_times_and_wide_shows_everything() {
+    let dd = dirs();
+    let long = format!("a-{}", "long-name-".repeat(5).trim_end_matches('-'));
+    JobFile::new(&long).write(&dd.jobs);
+    std::fs::write(dd.jobs.join("broken.yaml"), "kind: [").expect("write broken.yaml");
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    let run = d.trigger(&long);
+    d.wait_run(
+        &long,
+        run["runId"].as_str().expect("id"),
+        Duration::from_secs(30),
+    );
+    let text = |args: &[&str], columns: &str| {
+        let out = d
+            .cli()
+            .env("COLUMNS", columns)
+            .args(args)
+            .output()
+            .expect("cli");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let roomy = text(&["status"], "250");
+    assert!(
+        roomy.contains(" UTC (in "),
+        "next run with a relative hint:\n{roomy}"
+    );
+    assert!(
+        roomy.contains(" ago)") || roomy.contains(" UTC (now)"),
+        "last run with a relative hint:\n{roomy}"
+    );
+    assert!(
+        roomy.contains("invalid YAML"),
+        "the rejected file's error:\n{roomy}"
+    );
+    assert!(!roomy.contains('…'), "nothing cut with room:\n{roomy}");
+    let status = text(&["status"], "60");
+    let table: Vec<&str> = status.lines().skip_while(|l| !l.contains("JOB")).collect();
+    assert!(
+        table.iter().all(|l| l.chars().count() <= 60),
+        "the table fits 60 columns:\n{status}"
+    );
+    assert!(status.contains('…'), "long cells are cut:\n{status}");
+    let wide = text(&["-o", "wide", "status"], "60");
+    assert!(
+        wide.contains(&long),
+        "-o wide shows every cell in full:\n{wide}"
+    );
+    let history = text(&["history", &long], "250");
+    assert!(
+        history.contains(" ago)") || history.contains(" UTC (now)"),
+        "{history}"
+    );
+    let history = text(&["history", &long], "60");
+    assert!(
+        history.lines().all(|l| l.chars().count() <= 60),
+        "{history}"
+    );
 }

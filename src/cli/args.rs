@@ -57,8 +57,10 @@ pub struct GlobalArgs {
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
-    /// For people.
+    /// For people: tables fit the terminal (long cells cut with …).
     Text,
+    /// For people, every column in full.
+    Wide,
     /// For programs.
     Json,
 }

@@ -61,7 +61,7 @@ pub fn run(global: &GlobalArgs, job_name: &str) -> anyhow::Result<u8> {
                 "transient": r.as_ref().err().map(UploadError::is_transient),
             })).collect::<Vec<_>>(),
         }))?,
-        Output::Text => {
+        Output::Text | Output::Wide => {
             for (label, r) in &results {
                 match r {
                     Ok(()) => println!("ok      {label}"),

@@ -1,7 +1,7 @@
 //! `history JOB`: recent runs, newest first, from the run records.
 
 use super::args::{GlobalArgs, HistoryArgs, Output};
-use super::{agent_error, exit, find_agent, print_json, settings};
+use super::{agent_error, exit, find_agent, human, print_json, settings};
 use crate::state::records::{self, RunRecord};
 use anyhow::{Context as _, bail};
 use comfy_table::{Table, presets::NOTHING};
@@ -33,7 +33,8 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<u8> {
     }
     match global.output {
         Output::Json => print_json(&runs)?,
-        Output::Text => {
+        out @ (Output::Text | Output::Wide) => {
+            let (wide, now) = (out == Output::Wide, chrono::Utc::now());
             if runs.is_empty() {
                 println!(
                     "no runs recorded for `{}` in {}",
@@ -68,17 +69,23 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<u8> {
                     (None, Some(reason)) => reason.clone(),
                     (None, None) => String::new(),
                 };
-                table.add_row([
-                    r.run_id.clone(),
-                    format!("{:?}", r.trigger).to_lowercase(),
-                    r.scheduled_at
-                        .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
-                    r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                    duration,
-                    r.status.as_str().to_string(),
-                    detail,
-                ]);
+                table.add_row(human::row(
+                    vec![
+                        r.run_id.clone(),
+                        format!("{:?}", r.trigger).to_lowercase(),
+                        r.scheduled_at.map_or_else(
+                            || "-".into(),
+                            |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                        ),
+                        human::when(r.started_at, now),
+                        duration,
+                        r.status.as_str().to_string(),
+                        detail,
+                    ],
+                    wide,
+                ));
             }
+            human::fit(&mut table, human::terminal_width(), wide);
             println!("{table}");
         }
     }

@@ -4,6 +4,7 @@ mod args;
 mod check_targets;
 mod client;
 mod history;
+mod human;
 mod plan;
 mod reload;
 mod run;

@@ -66,7 +66,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
                 "warnings": warnings,
             }))?
         }
-        Output::Text => {
+        Output::Text | Output::Wide => {
             eprint_diagnostics(desired.diagnostics().filter(|d| !d.is_error()));
             let detail = |name: &str| {
                 redaction

@@ -34,7 +34,7 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<u8> {
             response.status, response.body
         )
     })?;
-    if global.output == Output::Text {
+    if global.output != Output::Json {
         let text = outcome["text"]
             .as_str()
             .or(outcome["summary"].as_str())

@@ -1,13 +1,13 @@
 //! `status`: jobs, next runs and last results; from the running agent, else the state directory.
 
 use super::args::{GlobalArgs, Output};
-use super::{exit, find_agent, hostname, print_json, settings};
+use super::{exit, find_agent, hostname, human, print_json, settings};
 use crate::agent::StatusSnapshot;
 use crate::agent::status::{JobStatus, LastRun};
 use crate::plan::{PlanOptions, upcoming};
 use crate::state::{self, records};
 use anyhow::Context as _;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use comfy_table::{Table, presets::NOTHING};
 use std::time::Duration;
 
@@ -25,7 +25,16 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<u8> {
     };
     match global.output {
         Output::Json => print_json(&serde_json::json!({"agentRunning": live, "status": snapshot}))?,
-        Output::Text => print!("{}", render(&snapshot, live)),
+        out @ (Output::Text | Output::Wide) => print!(
+            "{}",
+            render(
+                &snapshot,
+                live,
+                Utc::now(),
+                human::terminal_width(),
+                out == Output::Wide
+            )
+        ),
     }
     Ok(exit::OK)
 }
@@ -94,7 +103,13 @@ fn offline(settings: &crate::settings::Settings) -> anyhow::Result<StatusSnapsho
     })
 }
 
-fn render(s: &StatusSnapshot, live: bool) -> String {
+fn render(
+    s: &StatusSnapshot,
+    live: bool,
+    now: DateTime<Utc>,
+    width: Option<u16>,
+    wide: bool,
+) -> String {
     let mut out = String::new();
     if live {
         out.push_str(&format!(
@@ -114,7 +129,7 @@ fn render(s: &StatusSnapshot, live: bool) -> String {
         if let Some(r) = &s.last_reload {
             out.push_str(&format!(
                 "  last reload {}: {}\n",
-                r.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                human::when(r.at, now),
                 r.summary
             ));
         }
@@ -124,6 +139,14 @@ fn render(s: &StatusSnapshot, live: bool) -> String {
                 f.path.display(),
                 f.errors.len()
             ));
+            // What to fix, not only how much: the first line of each error.
+            for e in &f.errors {
+                let text = e.to_string();
+                out.push_str(&format!(
+                    "    {}\n",
+                    text.lines().next().unwrap_or_default()
+                ));
+            }
         }
     } else {
         out.push_str(&format!(
@@ -138,10 +161,8 @@ fn render(s: &StatusSnapshot, live: bool) -> String {
         let next = if j.suspended {
             "suspended".to_string()
         } else {
-            j.next_run.map_or_else(
-                || "-".into(),
-                |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            )
+            j.next_run
+                .map_or_else(|| "-".into(), |t| human::when(t, now))
         };
         let (last, result) = match (&j.last_run, j.running.is_empty()) {
             (_, false) => (
@@ -149,7 +170,7 @@ fn render(s: &StatusSnapshot, live: bool) -> String {
                 format!("running ({})", j.running.join(", ")),
             ),
             (Some(r), true) => (
-                r.started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                human::when(r.started_at, now),
                 r.status.as_str().to_string(),
             ),
             (None, true) => ("-".into(), "-".into()),
@@ -159,15 +180,19 @@ fn render(s: &StatusSnapshot, live: bool) -> String {
         } else {
             j.name.clone()
         };
-        table.add_row([
-            name,
-            j.schedule.clone(),
-            j.time_zone.clone(),
-            next,
-            last,
-            result,
-        ]);
+        table.add_row(human::row(
+            vec![
+                name,
+                j.schedule.clone(),
+                j.time_zone.clone(),
+                next,
+                last,
+                result,
+            ],
+            wide,
+        ));
     }
+    human::fit(&mut table, width, wide);
     out.push_str(&table.to_string());
     out.push('\n');
     out

@@ -51,7 +51,7 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> anyhow::Result<u8> {
     };
     match global.output {
         Output::Json => print_json(&record)?,
-        Output::Text => {
+        Output::Text | Output::Wide => {
             println!(
                 "{} {}: {}",
                 record.job,

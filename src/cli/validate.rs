@@ -91,7 +91,7 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
             },
             redaction,
         })?,
-        Output::Text => {
+        Output::Text | Output::Wide => {
             eprint_diagnostics(errors.iter().chain(warnings.iter()).copied());
             if global.verbose > 0 {
                 for f in &counted_files {
