@@ -11,9 +11,9 @@ with host collectors and an analyzer, and a few do both. Every job is valid (war
 the builtin engine of this build runs no collector yet, so each collector type is warned about).
 """
 
+import argparse
 import os
 import random
-import sys
 
 SCHEDULES = [
     "0 2 * * *",
@@ -128,10 +128,16 @@ def job(i: int, rnd: random.Random) -> str:
 
 
 def main() -> None:
-    if len(sys.argv) not in (2, 3):
-        sys.exit(__doc__)
-    out = sys.argv[1]
-    count = int(sys.argv[2]) if len(sys.argv) == 3 else 10_000
+    # Real argument parsing: `gen_jobs.py --help` once wrote 10,001 files into a directory
+    # literally named `--help`.
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("out_dir", help="directory to write the job files into")
+    parser.add_argument("count", nargs="?", type=int, default=10_000, help="how many job files")
+    args = parser.parse_args()
+    out, count = args.out_dir, args.count
     rnd = random.Random(20250601)
     os.makedirs(os.path.join(out, "specs"), exist_ok=True)
     with open(os.path.join(out, "specs", "host.yaml"), "w") as f:
