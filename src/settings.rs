@@ -136,6 +136,18 @@ impl Settings {
         crate::trust::Policy::new(self.insecure_allow_writable)
     }
 
+    /// How job files are read and checked on this host: the default zone, whose files are
+    /// trusted, and whether a CPU weight can be enforced here (looks at the cgroup mount).
+    pub fn jobs_context(&self) -> crate::jobs::Context {
+        crate::jobs::Context {
+            default_time_zone: self.default_time_zone.clone(),
+            trust: self.trust_policy(),
+            cpu_weight_enforceable: crate::collect::host::limits::HostSupport::detect()
+                .cgroup_controllers
+                .contains(&"cpu"),
+        }
+    }
+
     /// The host identity for jitter: the setting, else the given hostname.
     pub fn host_identity_or(&self, hostname: &str) -> String {
         self.host_identity

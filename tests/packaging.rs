@@ -13,6 +13,7 @@ fn systemd_unit_verifies() {
         "Type=notify",
         "ExecReload=/bin/kill -HUP $MAINPID",
         "StateDirectory=troubleshoot-agent",
+        "Delegate=memory cpu io",
         "MemoryMax=",
         "CPUWeight=",
         "IOWeight=",

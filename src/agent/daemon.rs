@@ -109,10 +109,7 @@ impl Daemon {
         watching: bool,
         pending: watcher::Pending,
     ) -> Self {
-        let ctx = Context {
-            default_time_zone: options.settings.default_time_zone.clone(),
-            trust: options.settings.trust_policy(),
-        };
+        let ctx = options.settings.jobs_context();
         Daemon {
             options,
             ctx,

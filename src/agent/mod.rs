@@ -246,10 +246,7 @@ fn keep_partial_bundles(state_dir: &std::path::Path, settings: &Settings, clock:
     tokio::task::spawn_blocking(move || {
         // Partial bundles are redacted and uploaded as their job asks (a file that does not load
         // leaves its jobs unknown: the built-in redactors apply and nothing is uploaded).
-        let ctx = crate::jobs::Context {
-            default_time_zone: settings.default_time_zone.clone(),
-            trust: settings.trust_policy(),
-        };
+        let ctx = settings.jobs_context();
         let desired = crate::jobs::load_dir(&settings.jobs_dir, &ctx).ok();
         for run in &staged {
             let keys = crate::pipeline::TokenKeys {

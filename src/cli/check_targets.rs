@@ -4,7 +4,7 @@
 
 use super::args::{GlobalArgs, Output};
 use super::{exit, hostname, print_json, settings};
-use crate::jobs::{self, Context};
+use crate::jobs;
 use crate::upload::{self, UploadError, key, queue};
 use anyhow::bail;
 use chrono::Utc;
@@ -12,10 +12,7 @@ use chrono::Utc;
 /// Runs the check.
 pub fn run(global: &GlobalArgs, job_name: &str) -> anyhow::Result<u8> {
     let settings = settings(global)?;
-    let ctx = Context {
-        default_time_zone: settings.default_time_zone.clone(),
-        trust: settings.trust_policy(),
-    };
+    let ctx = settings.jobs_context();
     let desired = jobs::load_dir(&settings.jobs_dir, &ctx)?;
     let Some(job) = desired.jobs.get(job_name) else {
         bail!(

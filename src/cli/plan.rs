@@ -2,7 +2,7 @@
 
 use super::args::{GlobalArgs, Output, PlanArgs};
 use super::{eprint_diagnostics, exit, hostname, print_json, settings};
-use crate::jobs::{self, Context};
+use crate::jobs;
 use crate::pipeline::{RedactionPlan, redaction_plan};
 use crate::plan::{self, PlanOptions};
 use anyhow::{Context as _, bail};
@@ -15,10 +15,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         Some(text) => parse_instant(text)?,
         None => Utc::now(),
     };
-    let ctx = Context {
-        default_time_zone: settings.default_time_zone.clone(),
-        trust: settings.trust_policy(),
-    };
+    let ctx = settings.jobs_context();
     let desired = jobs::load_dir(&settings.jobs_dir, &ctx)?;
     // An applied definition whose hash is the desired job's is that job's definition: it is
     // shared instead of parsed again.

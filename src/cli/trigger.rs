@@ -6,7 +6,7 @@ use super::client::Agent;
 use super::{agent_error, exit, find_agent, hostname, print_json, settings};
 use crate::agent::clock::Clock;
 use crate::agent::executor::{self, RunSpec};
-use crate::jobs::{self, Context};
+use crate::jobs;
 use crate::pipeline::Cancel;
 use crate::state::records::{self, RunRecord, Trigger};
 use crate::state::{self, StateLock};
@@ -163,10 +163,7 @@ fn foreground(
     state::prepare(&settings.state_dir)?;
     crate::trust::check_state_dir(&settings.state_dir, &settings.trust_policy())?;
     let _lock = StateLock::acquire(&settings.state_dir)?;
-    let ctx = Context {
-        default_time_zone: settings.default_time_zone.clone(),
-        trust: settings.trust_policy(),
-    };
+    let ctx = settings.jobs_context();
     let desired = jobs::load_dir(&settings.jobs_dir, &ctx)?;
     let Some(job) = desired.jobs.get(name).cloned() else {
         let rejected = desired

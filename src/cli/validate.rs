@@ -3,7 +3,7 @@
 use super::args::{GlobalArgs, Output, ValidateArgs};
 use super::{eprint_diagnostics, exit, print_json, settings};
 use crate::diagnostic::Diagnostic;
-use crate::jobs::{self, Context};
+use crate::jobs;
 use crate::pipeline::{RedactionPlan, redaction_plan, tokenization_warnings};
 use serde::Serialize;
 use std::path::Path;
@@ -24,10 +24,7 @@ struct Report<'a> {
 /// Runs `validate`.
 pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
     let settings = settings(global)?;
-    let ctx = Context {
-        default_time_zone: settings.default_time_zone.clone(),
-        trust: settings.trust_policy(),
-    };
+    let ctx = settings.jobs_context();
     let desired = match (&args.as_path, args.paths.as_slice()) {
         (Some(at), [content]) => jobs::load_as(at, content, &ctx)?,
         (Some(_), _) => {

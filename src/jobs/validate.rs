@@ -50,6 +50,8 @@ pub struct Context {
     pub default_time_zone: String,
     /// Whose files are trusted, and whether `--insecure-allow-writable` lets others pass.
     pub trust: crate::trust::Policy,
+    /// Whether runs here get a cgroup with the cpu controller (else `cpuWeight` is warned about).
+    pub cpu_weight_enforceable: bool,
 }
 
 impl Default for Context {
@@ -57,6 +59,7 @@ impl Default for Context {
         Context {
             default_time_zone: "UTC".to_string(),
             trust: crate::trust::Policy::default(),
+            cpu_weight_enforceable: false,
         }
     }
 }
@@ -142,7 +145,7 @@ pub fn check(
     let (collection, spec_files) = check_collect(&mut c, &doc, base);
     check_namespaces(&mut c, &doc);
     check_delivery(&mut c, &doc);
-    check_resources(&mut c, &doc);
+    check_resources(&mut c, &doc, ctx.cpu_weight_enforceable);
     let has_errors = c.out.iter().filter(|d| d.is_error()).count() > errors_before;
     let schedule = schedule?;
     if has_errors {
@@ -163,19 +166,20 @@ pub fn check(
     ))
 }
 
-/// `spec.resources`: values in range (errors), and a warning for what this build cannot enforce.
-fn check_resources(c: &mut Checker<'_>, doc: &JobDocument) {
+/// `spec.resources`: values in range (errors), and a warning for what this host cannot enforce.
+fn check_resources(c: &mut Checker<'_>, doc: &JobDocument, cpu_weight_enforceable: bool) {
     let Some(res) = &doc.spec.resources else {
         return;
     };
     for (field, message) in res.problems() {
         c.error(&["spec", "resources", field], message, None);
     }
-    if res.cpu_weight.is_some() {
+    if res.cpu_weight.is_some() && !cpu_weight_enforceable {
         c.warning(
             &["spec", "resources", "cpuWeight"],
-            "cpuWeight is not enforced: a CPU weight needs a cgroup, and this build limits \
-             collectors per process (RLIMIT_AS, nice, I/O priority); the run record says so",
+            "cpuWeight is not enforced on this host: a CPU weight needs a run cgroup with the cpu \
+             controller (cgroup v2, delegated under systemd), and this agent has none; the run \
+             record says so",
             Some("use `nice` (e.g. `nice: 10`) to lower the collectors' CPU priority".into()),
         );
     }

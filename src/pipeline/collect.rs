@@ -3,6 +3,7 @@
 use super::Cancel;
 use crate::bundle::Timing;
 use crate::collect::cluster::{self, ClusterOptions};
+use crate::collect::host::cgroup::RunCgroup;
 use crate::collect::host::{self, CollectorOutcome, CollectorStatus, HostOptions, limits};
 use crate::jobs::Job;
 use crate::state::records::CollectorRecord;
@@ -20,9 +21,19 @@ pub struct Collected {
     pub limits: Option<serde_json::Value>,
 }
 
+/// A run's resource limits and, when this host allows one, the run's cgroup (which holds every
+/// process the run starts until [`RunLimits::finish`]).
+pub(super) struct RunLimits {
+    /// `None` when neither the job nor the agent defaults ask for any limit.
+    pub plan: Option<limits::Plan>,
+    cgroup: Option<RunCgroup>,
+}
+
 /// The resource limits of a run of `job`: its `spec.resources` over the agent's defaults, planned
-/// for this host (`None` when neither asks for any). Not-enforceable requests are logged.
-pub(super) fn limits(job: &Job, ctx: &super::RunContext) -> Option<limits::Plan> {
+/// for this host, with the run's cgroup created when the plan has one. A cgroup that cannot be
+/// made falls back to the per-process limits, and the record says why. Not-enforceable requests
+/// are logged.
+pub(super) fn limits(job: &Job, ctx: &super::RunContext) -> RunLimits {
     let res = job
         .document
         .spec
@@ -35,16 +46,60 @@ pub(super) fn limits(job: &Job, ctx: &super::RunContext) -> Option<limits::Plan>
         io_weight: res.io_weight,
         nice: res.nice,
     };
-    let plan = limits::plan(requested, limits::HostSupport::detect())?;
-    for note in &plan.not_enforced {
+    let host = limits::HostSupport::detect();
+    let mut plan = limits::plan(requested, host.clone());
+    let mut cgroup = None;
+    if let (Some(p), Some(usable)) = (plan.as_mut(), host.cgroup.as_ref())
+        && let Some(wanted) = p.cgroup_limits()
+    {
+        let name = format!("tsa-{}-{}-{}", std::process::id(), job.name, ctx.run_id);
+        match RunCgroup::create(usable, &name, wanted) {
+            Ok(group) => {
+                p.child.cgroup_procs = Some(group.procs_fd());
+                if let Some(c) = p.enforced.cgroup.as_mut() {
+                    c.path = Some(group.path().to_path_buf());
+                }
+                cgroup = Some(group);
+            }
+            Err(e) => {
+                tracing::warn!(job = %job.name, run = %ctx.run_id, "resources: {e}; per-process limits apply instead");
+                plan = limits::plan(
+                    requested,
+                    limits::HostSupport::with(host.systemd, Err(e.to_string())),
+                );
+            }
+        }
+    }
+    for note in plan.iter().flat_map(|p| &p.not_enforced) {
         tracing::warn!(job = %job.name, run = %ctx.run_id, "resources: {note}");
     }
-    Some(plan)
+    RunLimits { plan, cgroup }
 }
 
-/// The record's `limits`.
-pub(super) fn limits_record(plan: Option<&limits::Plan>) -> Option<serde_json::Value> {
-    plan.and_then(|p| serde_json::to_value(p).ok())
+impl RunLimits {
+    /// The record's `limits` (with the OOM kills of the run cgroup so far).
+    pub fn record(&self) -> Option<serde_json::Value> {
+        let mut plan = self.plan.clone()?;
+        if let (Some(group), Some(c)) = (&self.cgroup, plan.enforced.cgroup.as_mut()) {
+            c.oom_kills = group.oom_kills();
+        }
+        serde_json::to_value(&plan).ok()
+    }
+
+    /// What each child applies to itself.
+    pub fn child(&self) -> Option<limits::ChildLimits> {
+        self.plan.as_ref().map(|p| p.child)
+    }
+
+    /// The record's `limits` once the run's processes are done; then kills what is left in the
+    /// run cgroup and removes it (off the async workers: removal waits for the kernel).
+    pub async fn finish(self) -> Option<serde_json::Value> {
+        let record = self.record();
+        if let Some(group) = self.cgroup {
+            let _ = tokio::task::spawn_blocking(move || drop(group)).await;
+        }
+        record
+    }
 }
 
 /// Runs the job's collectors into `root`.
@@ -56,8 +111,7 @@ pub async fn collect(
 ) -> Collected {
     let mut records = Vec::new();
     let mut timings = Vec::new();
-    let plan = limits(job, ctx);
-    let limits = limits_record(plan.as_ref());
+    let run_limits = limits(job, ctx);
     // The staging tree is created through the state directory handle: a symlink in place of
     // jobs/<job>, staging/ or the run's directory fails the run instead of collecting elsewhere.
     if let Err(e) =
@@ -67,7 +121,7 @@ pub async fn collect(
             records,
             timings,
             error: Some(format!("cannot create the staging directory: {e}")),
-            limits,
+            limits: run_limits.finish().await,
         };
     }
     let outcomes = host::collect(
@@ -76,12 +130,14 @@ pub async fn collect(
         cancel.token(),
         &HostOptions {
             copy_size_cap: ctx.copy_max_file_size,
-            limits: plan,
+            limits: run_limits.plan.clone(),
             ..HostOptions::default()
         },
         ctx.started_at,
     )
     .await;
+    // Host collectors are the run's only processes: their cgroup goes now.
+    let limits = run_limits.finish().await;
     let c = &job.document.spec.collect;
     let cluster_opts = ClusterOptions {
         kubeconfig: c

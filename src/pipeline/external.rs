@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     let started = Instant::now();
     let limits = super::collect::limits(job, ctx);
-    let limits_record = super::collect::limits_record(limits.as_ref());
+    let limits_record = limits.record();
     let failed = |reason: String, phases| Outcome {
         status: RunStatus::Failed,
         reason: Some(reason),
@@ -100,9 +100,11 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             .collect(),
         output: bundles.join(&claim.top),
         timeout: job.document.spec.timeout.0,
-        limits: limits.as_ref().map(|p| p.child),
+        limits: limits.child(),
     };
     let result = external::run(&request, cancel.token()).await;
+    // The CLI and its children are done: the record gets the cgroup's OOM kills, and the cgroup goes.
+    let limits_record = limits.finish().await;
     super::remove_staging(
         &ctx.state_dir,
         &staging_dir(&ctx.state_dir, &job.name, &ctx.run_id),

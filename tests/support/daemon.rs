@@ -167,6 +167,7 @@ pub struct DaemonBuilder {
     listen_host: Option<String>,
     env: Vec<(String, String)>,
     args: Vec<String>,
+    wrapper: Vec<String>,
 }
 
 /// A running agent; killed (SIGKILL) on drop if still alive.
@@ -198,6 +199,7 @@ impl Daemon {
             listen_host: None,
             env: Vec::new(),
             args: Vec::new(),
+            wrapper: Vec::new(),
         }
     }
 }
@@ -206,6 +208,13 @@ impl DaemonBuilder {
     /// A global flag before `run` (e.g. `-q`).
     pub fn arg(mut self, arg: &str) -> Self {
         self.args.push(arg.to_string());
+        self
+    }
+
+    /// Starts the agent as the last argument of `wrapper` (e.g. `unshare`), which must exec it so
+    /// that the pid stays the agent's.
+    pub fn wrapper(mut self, wrapper: &[&str]) -> Self {
+        self.wrapper = wrapper.iter().map(|s| s.to_string()).collect();
         self
     }
 
@@ -298,7 +307,15 @@ impl DaemonBuilder {
         std::fs::write(&config, text).expect("write settings");
         let stderr_path = tmp.path().join("agent.stderr");
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_troubleshoot-agent"));
+        let binary = env!("CARGO_BIN_EXE_troubleshoot-agent");
+        let mut cmd = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(binary);
+                cmd
+            }
+            None => Command::new(binary),
+        };
         clean_env(&mut cmd);
         // `run` logs at info by default: what the tests read in the log.
         cmd.args(&self.args)

@@ -1,14 +1,17 @@
 //! Resource limits of the processes a job runs (`spec.resources`, the agent's `defaultResources`).
 //!
-//! Mechanisms, best first: a transient systemd scope when the agent runs under systemd, a child
-//! cgroup (v2) when the agent's own cgroup is writable with the controllers enabled, else per-process
-//! limits set in the child between fork and exec: `setrlimit(RLIMIT_AS)` for `memoryMax`,
-//! `setpriority` for `nice`, `ioprio_set` (best-effort class) for `ioWeight`. This build applies the
-//! last one everywhere; the first two are detected and reported, so the run record says truthfully
-//! what was applied and what a better mechanism would have added (`cpuWeight` needs a cgroup).
+//! Mechanisms, best first: a cgroup (v2) per run when the agent's own cgroup is writable (under
+//! systemd: delegated, `Delegate=yes`), see [`super::cgroup`]: `memory.max`, `cpu.weight` and
+//! `io.weight` for the controllers it offers; then, for what no cgroup covers, per-process limits
+//! set in the child between fork and exec: `setrlimit(RLIMIT_AS)` for `memoryMax`, `ioprio_set`
+//! (best-effort class) for `ioWeight`. `nice` is always `setpriority`. The run record says which
+//! mechanism held each limit and which could not be enforced (`cpuWeight` needs the cpu
+//! controller).
 
+use super::cgroup::{CgroupLimits, Controller, Usable};
 use serde::Serialize;
-use std::path::Path;
+use std::os::fd::RawFd;
+use std::path::{Path, PathBuf};
 
 /// What a job asks for, its own fields over the agent defaults.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -35,56 +38,69 @@ impl Requested {
     }
 }
 
-/// The mechanism that enforced a run's limits.
+/// The mechanism that held a run's processes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Mechanism {
+    /// A cgroup of the run's own (with per-process limits for what its controllers lack).
+    #[serde(rename = "cgroup-v2")]
+    CgroupV2,
     /// Per-process limits set between fork and exec.
     #[serde(rename = "rlimit+nice+ioprio")]
     RlimitNice,
 }
 
 /// What this host offers besides the per-process limits (detected once per run).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HostSupport {
-    /// The agent runs as a systemd service (a transient scope could hold each collector).
+    /// The agent runs as a systemd service.
     pub systemd: bool,
-    /// The agent's own cgroup v2 directory is writable and has memory, cpu and io available.
+    /// Run cgroups can be made (the agent's cgroup v2 directory is writable and, under systemd,
+    /// delegated).
     pub cgroup_v2_writable: bool,
+    /// The controllers run cgroups can use, of memory, cpu and io.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cgroup_controllers: Vec<&'static str>,
+    /// Why run cgroups cannot be made here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup_unusable: Option<String>,
+    /// Where run cgroups go.
+    #[serde(skip)]
+    pub cgroup: Option<Usable>,
 }
 
 impl HostSupport {
-    /// Looks at `/run/systemd/system`, `$INVOCATION_ID`, `/proc/self/cgroup` and the cgroup mount.
+    /// Looks at `$INVOCATION_ID`, `/proc/self/cgroup` and the cgroup2 mount (`/sys/fs/cgroup`,
+    /// or `/sys/fs/cgroup/unified` on hybrid hosts).
     pub fn detect() -> Self {
         let systemd = Path::new("/run/systemd/system").is_dir()
             && std::env::var_os("INVOCATION_ID").is_some();
-        HostSupport {
-            systemd,
-            cgroup_v2_writable: own_cgroup_v2_writable(Path::new("/sys/fs/cgroup")),
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let found =
+            super::cgroup::detect(Path::new("/sys/fs/cgroup"), &own, systemd).or_else(|first| {
+                super::cgroup::detect(Path::new("/sys/fs/cgroup/unified"), &own, systemd)
+                    .map_err(|_| first)
+            });
+        Self::with(systemd, found)
+    }
+
+    /// The support a detection result gives.
+    pub fn with(systemd: bool, found: Result<Usable, String>) -> Self {
+        match found {
+            Ok(usable) => HostSupport {
+                systemd,
+                cgroup_v2_writable: true,
+                cgroup_controllers: usable.controllers.iter().map(|c| c.name()).collect(),
+                cgroup_unusable: None,
+                cgroup: Some(usable),
+            },
+            Err(reason) => HostSupport {
+                systemd,
+                cgroup_unusable: Some(reason),
+                ..HostSupport::default()
+            },
         }
     }
-}
-
-/// Whether the agent's cgroup (the `0::/path` line of `/proc/self/cgroup`) under the unified
-/// mount at `root` is writable by it and offers the memory, cpu and io controllers.
-fn own_cgroup_v2_writable(root: &Path) -> bool {
-    let Ok(cgroups) = std::fs::read_to_string("/proc/self/cgroup") else {
-        return false;
-    };
-    let Some(rel) = cgroups.lines().find_map(|l| l.strip_prefix("0::")) else {
-        return false;
-    };
-    let dir = root.join(rel.trim_start_matches('/'));
-    let controllers = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
-    let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
-    if !(has("memory") && has("cpu") && has("io")) {
-        return false;
-    }
-    let Ok(c_dir) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
-        return false;
-    };
-    // SAFETY: access(2) reads a NUL-terminated path we own; no other precondition.
-    unsafe { libc::access(c_dir.as_ptr(), libc::W_OK) == 0 }
 }
 
 /// The per-process limits a child applies to itself before exec; plain numbers, so the hook
@@ -97,12 +113,17 @@ pub struct ChildLimits {
     pub nice: Option<i32>,
     /// `ioprio_set` best-effort level, 0 (highest) to 7.
     pub io_level: Option<u8>,
+    /// The run cgroup's open `cgroup.procs`, joined first.
+    pub cgroup_procs: Option<RawFd>,
 }
 
 impl ChildLimits {
     /// Applies the limits to the calling process. Called in the child after fork: only
     /// async-signal-safe calls, no allocation.
     pub fn apply_to_self(&self) -> std::io::Result<()> {
+        if let Some(fd) = self.cgroup_procs {
+            super::cgroup::join(fd)?;
+        }
         if let Some(bytes) = self.address_space {
             let limit = libc::rlimit {
                 rlim_cur: bytes as libc::rlim_t,
@@ -137,7 +158,7 @@ impl ChildLimits {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
-    /// The mechanism that enforces them.
+    /// The mechanism that holds the run's processes.
     pub applied: Mechanism,
     /// What the job (with the agent defaults) asked for.
     pub requested: Requested,
@@ -146,7 +167,7 @@ pub struct Plan {
     /// Asked for but not enforced by this mechanism, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_enforced: Vec<String>,
-    /// What the host offers beyond the applied mechanism.
+    /// What the host offers.
     pub host: HostSupport,
     /// For the hook.
     #[serde(skip)]
@@ -154,9 +175,12 @@ pub struct Plan {
 }
 
 /// The enforced values, for the record.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Enforced {
+    /// The run's cgroup and what it limits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<EnforcedCgroup>,
     /// `RLIMIT_AS` in bytes: virtual address space per process, not resident memory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rlimit_as: Option<u64>,
@@ -168,33 +192,89 @@ pub struct Enforced {
     pub ioprio_best_effort_level: Option<u8>,
 }
 
+/// A run cgroup in the record.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnforcedCgroup {
+    /// Its directory (set once it exists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// `memory.max`, bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_max: Option<u64>,
+    /// `cpu.weight`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_weight: Option<u32>,
+    /// `io.weight`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub io_weight: Option<u32>,
+    /// Processes the kernel's OOM killer killed in it (read when the run's processes are done).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_kills: Option<u64>,
+}
+
+impl Plan {
+    /// What the run cgroup is to be given (`None`: no run cgroup).
+    pub fn cgroup_limits(&self) -> Option<CgroupLimits> {
+        self.enforced.cgroup.as_ref().map(|c| CgroupLimits {
+            memory_max: c.memory_max,
+            cpu_weight: c.cpu_weight,
+            io_weight: c.io_weight,
+        })
+    }
+}
+
 /// The limits for `requested` on a host offering `host`; `None` when nothing is asked for.
 pub fn plan(requested: Requested, host: HostSupport) -> Option<Plan> {
     if requested.is_empty() {
         return None;
     }
-    let io_level = requested.io_weight.map(io_level_for_weight);
+    let usable = host.cgroup.as_ref();
+    let in_cgroup = |c: Controller| usable.is_some_and(|u| u.has(c));
+    let cgroup = usable.map(|_| EnforcedCgroup {
+        memory_max: requested
+            .memory_max
+            .filter(|_| in_cgroup(Controller::Memory)),
+        cpu_weight: requested.cpu_weight.filter(|_| in_cgroup(Controller::Cpu)),
+        io_weight: requested.io_weight.filter(|_| in_cgroup(Controller::Io)),
+        ..EnforcedCgroup::default()
+    });
+    let io_level = requested
+        .io_weight
+        .filter(|_| !in_cgroup(Controller::Io))
+        .map(io_level_for_weight);
     let child = ChildLimits {
-        address_space: requested.memory_max,
+        address_space: requested
+            .memory_max
+            .filter(|_| !in_cgroup(Controller::Memory)),
         nice: requested.nice,
         io_level,
+        cgroup_procs: None,
     };
     let mut not_enforced = Vec::new();
-    if let Some(w) = requested.cpu_weight {
+    if let Some(w) = requested.cpu_weight.filter(|_| !in_cgroup(Controller::Cpu)) {
+        let why = match (usable, &host.cgroup_unusable) {
+            (Some(u), _) => format!(
+                "the agent's cgroup {} does not offer the cpu controller",
+                u.base.display()
+            ),
+            (None, Some(reason)) => format!("no run cgroup: {reason}"),
+            (None, None) => "no run cgroup".to_string(),
+        };
         not_enforced.push(format!(
-            "cpuWeight {w}: a CPU weight needs a cgroup, which this build does not create yet{}; \
-             use `nice` to lower the collectors' CPU priority",
-            if host.systemd || host.cgroup_v2_writable {
-                " (this host has one available)"
-            } else {
-                ""
-            }
+            "cpuWeight {w}: a CPU weight needs a cgroup with the cpu controller ({why}); \
+             use `nice` to lower the collectors' CPU priority"
         ));
     }
     Some(Plan {
-        applied: Mechanism::RlimitNice,
+        applied: if cgroup.is_some() {
+            Mechanism::CgroupV2
+        } else {
+            Mechanism::RlimitNice
+        },
         requested,
         enforced: Enforced {
+            cgroup,
             rlimit_as: child.address_space,
             nice: child.nice,
             ioprio_best_effort_level: io_level,
@@ -216,6 +296,19 @@ pub fn io_level_for_weight(weight: u32) -> u8 {
 /// One line for a collector's error: what was in force.
 pub fn summary(plan: &Plan) -> String {
     let mut parts = Vec::new();
+    if let Some(c) = &plan.enforced.cgroup {
+        if let Some(b) = c.memory_max {
+            parts.push(format!(
+                "memoryMax {b} bytes as the run cgroup's memory.max"
+            ));
+        }
+        if let Some(w) = c.cpu_weight {
+            parts.push(format!("cpu.weight {w}"));
+        }
+        if let Some(w) = c.io_weight {
+            parts.push(format!("io.weight {w}"));
+        }
+    }
     if let Some(b) = plan.enforced.rlimit_as {
         parts.push(format!("memoryMax {b} bytes as RLIMIT_AS"));
     }
@@ -266,6 +359,63 @@ mod tests {
     }
 
     #[test]
+    fn a_run_cgroup_takes_what_its_controllers_offer() {
+        let usable = Usable {
+            base: PathBuf::from("/sys/fs/cgroup/x"),
+            controllers: vec![Controller::Memory, Controller::Io],
+        };
+        let p = plan(
+            Requested {
+                cpu_weight: Some(50),
+                memory_max: Some(64 << 20),
+                io_weight: Some(20),
+                nice: Some(5),
+            },
+            HostSupport::with(false, Ok(usable)),
+        )
+        .unwrap();
+        assert_eq!(p.applied, Mechanism::CgroupV2);
+        // Memory and I/O in the cgroup, so neither RLIMIT_AS nor ioprio; nice per process.
+        assert_eq!(p.child.address_space, None);
+        assert_eq!(p.child.io_level, None);
+        assert_eq!(p.child.nice, Some(5));
+        assert_eq!(
+            p.cgroup_limits(),
+            Some(CgroupLimits {
+                memory_max: Some(64 << 20),
+                cpu_weight: None,
+                io_weight: Some(20),
+            })
+        );
+        assert_eq!(p.not_enforced.len(), 1);
+        assert!(
+            p.not_enforced[0].contains("does not offer the cpu controller"),
+            "{:?}",
+            p.not_enforced
+        );
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["applied"], "cgroup-v2");
+        assert_eq!(
+            json["host"]["cgroupControllers"],
+            serde_json::json!(["memory", "io"])
+        );
+
+        // No cgroup: the per-process fallbacks, and the reason in the note.
+        let p = plan(
+            Requested {
+                cpu_weight: Some(50),
+                memory_max: Some(64 << 20),
+                ..Requested::default()
+            },
+            HostSupport::with(false, Err("/sys/fs/cgroup is not a cgroup2 mount".into())),
+        )
+        .unwrap();
+        assert_eq!(p.applied, Mechanism::RlimitNice);
+        assert_eq!(p.child.address_space, Some(64 << 20));
+        assert!(p.not_enforced[0].contains("not a cgroup2 mount"));
+    }
+
+    #[test]
     fn a_child_gets_its_limits() {
         // A real child: sh reports its own limits after the hook applied them.
         use std::os::unix::process::CommandExt;
@@ -273,6 +423,7 @@ mod tests {
             address_space: Some(256 << 20),
             nice: Some(7),
             io_level: Some(6),
+            cgroup_procs: None,
         };
         let mut cmd = std::process::Command::new("sh");
         cmd.args(["-c", "ulimit -v; cut -d' ' -f19 /proc/self/stat"]);

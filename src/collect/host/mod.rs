@@ -2,6 +2,7 @@
 //! shapes (TROUBLESHOOT-FORMAT.md §1.8), written under `host-collectors/` of a bundle staging root.
 
 mod certificate;
+pub mod cgroup;
 mod copy;
 pub(crate) mod env;
 mod fio;
