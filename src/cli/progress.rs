@@ -6,6 +6,7 @@
 //! progress), so what is printed does not depend on how often the list was looked at: a phase
 //! seen only once it ended still gets its `started` line, unless it was skipped.
 
+use super::style::Tone;
 use crate::pipeline::progress::{Counts, LivePhase, LiveState, Phase};
 use crate::state::records::PhaseStatus;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -58,13 +59,10 @@ impl Line {
                 counts,
             } => {
                 let word = status_word(*status);
-                let word = match (colour, status) {
-                    (false, _) => word.to_string(),
-                    (true, PhaseStatus::Succeeded) => format!("\x1b[32m{word}\x1b[0m"),
-                    (true, PhaseStatus::Failed | PhaseStatus::Cancelled) => {
-                        format!("\x1b[31m{word}\x1b[0m")
-                    }
-                    (true, _) => format!("\x1b[33m{word}\x1b[0m"),
+                let word = if colour {
+                    Tone::of_phase(*status).paint(word)
+                } else {
+                    word.to_string()
                 };
                 if !worked(*status) {
                     return format!("{} {word}", phase.as_str());
