@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 use troubleshoot_agent::collect::cluster::{self, ClusterOptions};
-use troubleshoot_agent::collect::spec::Entry;
+use troubleshoot_agent::spec::Entry;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

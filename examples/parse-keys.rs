@@ -6,7 +6,7 @@
 //!   uses once a file is read (`jobs::load_text`; the 1 MiB cap of the reader is not applied, so
 //!   100,000 keys fit);
 //! - `spec`: a troubleshoot spec whose one `http` collector sends N headers, through the spec
-//!   loader (`collect::spec::parse_spec_text`);
+//!   loader (`spec::parse_spec_text`);
 //! - `warn`: a spec document with N unknown top-level fields, so N warnings, each quoting its
 //!   source line.
 //!

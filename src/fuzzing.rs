@@ -3,9 +3,9 @@
 //! Thin wrappers over the loaders as the agent calls them, taking bytes instead of a path, so a
 //! fuzzer does not go through the file system. Not a stable API.
 
-use crate::collect::spec::{self, SpecFile};
 use crate::jobs::{Context, FileReport};
 use crate::redact::{Compiled, Counts, RedactError, redact_stream};
+use crate::spec::{self, SpecFile};
 use std::path::Path;
 
 /// Loads `bytes` as the content of the job file `path` the way `validate` does once the file is

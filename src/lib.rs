@@ -15,6 +15,7 @@ pub mod plan;
 pub mod redact;
 pub mod schedule;
 pub mod settings;
+pub mod spec;
 pub mod state;
 pub mod trust;
 pub mod upload;

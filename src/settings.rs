@@ -1,6 +1,5 @@
 //! Agent settings: built-in defaults < settings file < `TROUBLESHOOT_AGENT_*` environment < flags.
 
-use crate::agent::WatchMode;
 use crate::jobs::model::Resources;
 use crate::jobs::units::{ByteSize, HumanDuration};
 use figment::Figment;
@@ -16,6 +15,16 @@ pub const DEFAULT_CONFIG: &str = "/etc/troubleshoot/agent.yaml";
 pub const ENV_PREFIX: &str = "TROUBLESHOOT_AGENT_";
 /// `TROUBLESHOOT_AGENT_LOG`: the log filter, read by the logging set-up, not a setting.
 const LOG_ENV_SUFFIX: &str = "LOG";
+
+/// How the jobs directory is watched (the `watch` setting; `agent::watcher` acts on it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchMode {
+    /// inotify, falling back to polling when it is not available.
+    Auto,
+    /// Polling (for file systems without inotify, such as NFS).
+    Poll,
+}
 
 /// The agent's settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -577,7 +577,7 @@ async fn eventually(cond: impl Fn() -> bool) -> bool {
 async fn run_pod_is_deleted_when_collection_is_cancelled_or_dropped() {
     use troubleshoot_agent::collect::cluster::{ClusterOptions, collect};
     use troubleshoot_agent::collect::host::CollectorStatus;
-    use troubleshoot_agent::collect::spec::Entry;
+    use troubleshoot_agent::spec::Entry;
 
     let server = std::sync::Arc::new(KubeApiServer::start(Cluster::baseline()));
     server.set_run_pod_secs("held", f64::INFINITY);

@@ -1,7 +1,8 @@
 //! Every real spec shipped in the compatibility corpus must parse without errors.
 
 use std::path::{Path, PathBuf};
-use troubleshoot_agent::collect::spec::{Section, SpecFile, load_spec_file, unsupported_warnings};
+use troubleshoot_agent::collect::capabilities::unsupported_warnings;
+use troubleshoot_agent::spec::{Section, SpecFile, load_spec_file};
 
 fn specs_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/compat/specs");

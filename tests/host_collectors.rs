@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use troubleshoot_agent::collect::host::{
     self, CollectorOutcome, CollectorStatus, HostOptions, UNSUPPORTED_REASON,
 };
-use troubleshoot_agent::collect::spec::{Entry, load_spec_file};
+use troubleshoot_agent::spec::{Entry, load_spec_file};
 use troubleshoot_agent::yaml::Loc;
 
 fn spec_path(rel: &str) -> PathBuf {

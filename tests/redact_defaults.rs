@@ -2,8 +2,8 @@
 //! cases), rewritten as our own vectors and run through the public API, with upstream's default set
 //! (`redact.defaults: upstream`); the agent extras have their own tests (tests/redact_canary.rs).
 
-use troubleshoot_agent::collect::spec::{FileSelector, RedactorRule, RegexRemoval, Removals};
 use troubleshoot_agent::redact::{Compiled, Counts, DefaultSet, MASK, compile_with, redact_stream};
+use troubleshoot_agent::spec::{FileSelector, RedactorRule, RegexRemoval, Removals};
 
 fn run(rules: &Compiled, path: &str, input: &str) -> (String, Counts) {
     let mut out = Vec::new();

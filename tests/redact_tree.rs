@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use troubleshoot_agent::collect::spec::{RedactorRule, RegexRemoval, Removals};
 use troubleshoot_agent::redact::defaults::{MULTI_LINE, SINGLE_LINE};
 use troubleshoot_agent::redact::{Compiled, DefaultSet, MASK, compile_with, redact_tree};
+use troubleshoot_agent::spec::{RedactorRule, RegexRemoval, Removals};
 
 /// Writes `content` at `root/rel`, creating directories.
 fn put(root: &Path, rel: &str, content: &[u8]) {

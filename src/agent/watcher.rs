@@ -19,15 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-/// How the directory is watched.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WatchMode {
-    /// inotify, falling back to polling when it is not available.
-    Auto,
-    /// Polling (for file systems without inotify, such as NFS).
-    Poll,
-}
+pub use crate::settings::WatchMode;
 
 /// What changed in the jobs directory since the control loop last looked.
 #[derive(Debug, Default)]

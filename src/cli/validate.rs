@@ -6,6 +6,7 @@ use crate::diagnostic::Diagnostic;
 use crate::jobs::{self, Context};
 use crate::pipeline::{RedactionPlan, redaction_plan, tokenization_warnings};
 use serde::Serialize;
+use std::path::Path;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -49,10 +50,7 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
                 settings.token_key_file.as_deref(),
                 settings.token_map_key_file.as_deref(),
             );
-            warnings.extend(crate::collect::cluster::missing_config_warning(
-                job,
-                settings.kubeconfig.as_deref(),
-            ));
+            warnings.extend(missing_config_warning(job, settings.kubeconfig.as_deref()));
             warnings
         })
         .collect();
@@ -136,4 +134,44 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
 
 fn s(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// `validate`'s warning for a job that collects from a cluster while this host has no cluster
+/// configuration (offline: only files and the environment are looked at).
+fn missing_config_warning(
+    job: &crate::jobs::Job,
+    agent_kubeconfig: Option<&Path>,
+) -> Option<crate::diagnostic::Diagnostic> {
+    let collect = &job.document.spec.collect;
+    if collect.engine != crate::jobs::model::Engine::Builtin {
+        return None;
+    }
+    let cluster = collect.auto_discovery
+        || job
+            .collection
+            .collectors
+            .iter()
+            .any(|e| !e.exclude && !matches!(e.kind.as_str(), "data" | "http"));
+    if !cluster || collect.kubeconfig.is_some() || agent_kubeconfig.is_some() {
+        return None;
+    }
+    if crate::collect::cluster::access::discover_here(None).is_some() {
+        return None;
+    }
+    let loc = crate::yaml::Loc {
+        line: job.source.line.max(1),
+        column: 1,
+    };
+    Some(
+        crate::diagnostic::Diagnostic::warning(
+            &job.source.file,
+            loc,
+            format!(
+                "job `{}` collects from a cluster but this agent has no Kubernetes configuration; its cluster collectors will fail with \"{}\"",
+                job.name,
+                crate::collect::cluster::access::NO_CONFIG
+            ),
+        )
+        .with_hint("set `collect.kubeconfig` in the job or `kubeconfig` in the agent settings, set KUBECONFIG, or run the agent in a pod with a service account"),
+    )
 }

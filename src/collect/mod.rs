@@ -1,7 +1,7 @@
-//! Support-bundle collection: the troubleshoot spec model, host collectors, in-cluster collectors
-//! through the Kubernetes API, and the external `support-bundle` CLI engine.
+//! Support-bundle collection: host collectors, in-cluster collectors through the Kubernetes API,
+//! and the external `support-bundle` CLI engine. The troubleshoot document model is `crate::spec`.
 
+pub mod capabilities;
 pub mod cluster;
 pub mod external;
 pub mod host;
-pub mod spec;

@@ -25,9 +25,9 @@ use validate::LoadCache;
 pub use validate::{Context, name_problem};
 pub use view::{DirView, NeedsWholePass, Partial};
 
-use crate::collect::spec::TroubleshootSpec;
 use crate::diagnostic::Diagnostic;
 use crate::schedule::Schedule;
+use crate::spec::TroubleshootSpec;
 use crate::yaml::Loc;
 use serde::Serialize;
 use std::collections::BTreeMap;

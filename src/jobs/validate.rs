@@ -4,10 +4,10 @@
 use super::model::{JobDocument, NotifyTarget, UploadTarget};
 use super::secret::SecretRef;
 use super::{Job, Source, SpecRole, SpecSource};
-use crate::collect::spec::{self, SpecCache, TroubleshootSpec};
 use crate::diagnostic::{Diagnostic, SourceText};
 use crate::digest::hex;
 use crate::schedule::{Schedule, ScheduleError};
+use crate::spec::{self, SpecCache, TroubleshootSpec};
 use crate::yaml::{Loc, Node};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -423,7 +423,8 @@ fn check_collect(
     }
     // The troubleshoot CLI runs every type itself; only the builtin engine has gaps to report.
     if collect.engine == super::model::Engine::Builtin {
-        c.out.extend(spec::unsupported_warnings(&merged));
+        c.out
+            .extend(crate::collect::capabilities::unsupported_warnings(&merged));
     }
     (merged, sources)
 }

@@ -3,10 +3,10 @@
 //! literally from every file of every run: a collector that prints one (`cat` of the token file, a
 //! debug dump) must not ship it in the bundle it is uploading.
 
-use crate::collect::spec::RedactorRule;
 use crate::jobs::Job;
 use crate::jobs::SecretRef;
 use crate::jobs::model::{NotifyTarget, UploadTarget};
+use crate::spec::RedactorRule;
 
 /// Values shorter than this are not redacted: masking every `abc` of a bundle would shred it, and
 /// a secret that short protects nothing. The run's log says which reference was skipped.

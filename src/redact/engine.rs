@@ -395,8 +395,8 @@ fn window_cut(buf: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::spec::{RedactorRule, RegexRemoval, Removals};
     use crate::redact::{MASK, compile};
+    use crate::spec::{RedactorRule, RegexRemoval, Removals};
 
     fn run(rules: &Compiled, path: &str, input: &[u8]) -> (Vec<u8>, Counts) {
         let mut out = Vec::new();

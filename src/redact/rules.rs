@@ -10,7 +10,7 @@ use super::defaults::{
 use super::glob::Glob;
 use super::tokenize::Tokenizer;
 use super::{MASK, RedactError};
-use crate::collect::spec::RedactorRule;
+use crate::spec::RedactorRule;
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 /// Compiled size limit per regex; generous because user patterns may be large alternations.
@@ -948,7 +948,7 @@ pub fn extra_names() -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::spec::{FileSelector, RegexRemoval, Removals};
+    use crate::spec::{FileSelector, RegexRemoval, Removals};
 
     fn replace(pattern: &str, line: &str) -> String {
         let (re, _) = build(pattern).expect("compiles");

@@ -20,7 +20,7 @@ mod run;
 pub mod runpod;
 
 use crate::collect::host::{CollectorOutcome, CollectorStatus};
-use crate::collect::spec::Entry;
+use crate::spec::Entry;
 use api::Api;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -617,46 +617,6 @@ async fn rbac_check(ctx: &Ctx, item: &Planned) -> Option<Vec<String>> {
     let rules = ctx.rules(&ns).await.ok()?;
     let missing = rbac::missing(&rules, needs, &ns);
     (!missing.is_empty()).then_some(missing)
-}
-
-/// `validate`'s warning for a job that collects from a cluster while this host has no cluster
-/// configuration (offline: only files and the environment are looked at).
-pub fn missing_config_warning(
-    job: &crate::jobs::Job,
-    agent_kubeconfig: Option<&Path>,
-) -> Option<crate::diagnostic::Diagnostic> {
-    let collect = &job.document.spec.collect;
-    if collect.engine != crate::jobs::model::Engine::Builtin {
-        return None;
-    }
-    let cluster = collect.auto_discovery
-        || job
-            .collection
-            .collectors
-            .iter()
-            .any(|e| !e.exclude && !matches!(e.kind.as_str(), "data" | "http"));
-    if !cluster || collect.kubeconfig.is_some() || agent_kubeconfig.is_some() {
-        return None;
-    }
-    if access::discover_here(None).is_some() {
-        return None;
-    }
-    let loc = crate::yaml::Loc {
-        line: job.source.line.max(1),
-        column: 1,
-    };
-    Some(
-        crate::diagnostic::Diagnostic::warning(
-            &job.source.file,
-            loc,
-            format!(
-                "job `{}` collects from a cluster but this agent has no Kubernetes configuration; its cluster collectors will fail with \"{}\"",
-                job.name,
-                access::NO_CONFIG
-            ),
-        )
-        .with_hint("set `collect.kubeconfig` in the job or `kubeconfig` in the agent settings, set KUBECONFIG, or run the agent in a pod with a service account"),
-    )
 }
 
 /// Writes `collector-errors/<title>-error.json`; returns its bundle-relative path.

@@ -16,7 +16,7 @@ pub(crate) mod process;
 mod run;
 mod system;
 
-use crate::collect::spec::Entry;
+use crate::spec::Entry;
 use serde::Serialize;
 use serde_json::Value;
 use std::path::Path;
@@ -462,7 +462,8 @@ mod tests {
 
     #[test]
     fn supported_matches_capabilities() {
-        use crate::collect::spec::{HOST_COLLECTOR_KEYS, Section, builtin_supports};
+        use crate::collect::capabilities::builtin_supports;
+        use crate::spec::{HOST_COLLECTOR_KEYS, Section};
         for key in HOST_COLLECTOR_KEYS {
             assert_eq!(
                 builtin_supports(Section::HostCollectors, key),

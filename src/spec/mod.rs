@@ -4,7 +4,6 @@
 //! Collector and analyzer bodies stay JSON here; later work types the ones it runs.
 
 mod body;
-mod capabilities;
 mod companion;
 mod context;
 mod document;
@@ -15,7 +14,6 @@ mod redactor;
 #[cfg(test)]
 mod tests;
 
-pub use capabilities::{builtin_supports, unsupported_warnings};
 pub use document::{API_VERSIONS, DocKind};
 pub use kinds::{ANALYZER_KEYS, COLLECTOR_KEYS, HOST_ANALYZER_KEYS, HOST_COLLECTOR_KEYS, Section};
 pub use load::{LoadError, MAX_SPEC_BYTES};
