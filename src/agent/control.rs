@@ -1,10 +1,11 @@
 //! The one message type of the control loop: everything that changes the agent's state (file
 //! changes, signals, API calls, timers, finished runs) arrives as a [`Control`].
 
+use crate::pipeline::progress::Phases;
 use crate::plan::Plan;
 use crate::state::records::RunRecord;
 use serde::Serialize;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 /// Why a reload was asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -99,8 +100,8 @@ pub enum TriggerRefused {
 pub enum RunState {
     /// Waiting for a slot (`maxConcurrentRuns`).
     Queued,
-    /// In progress.
-    Running,
+    /// In progress: its phases so far.
+    Running(watch::Receiver<Phases>),
     /// Ended, but its record could not be written to the state directory.
     Unrecorded {
         /// The final record, as it would have been written.

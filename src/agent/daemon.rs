@@ -13,7 +13,8 @@ use super::timing::{Slot, Timing};
 use super::trigger_limit::{self, TriggerLimit};
 use super::watcher;
 use crate::jobs::{self, Context, Job};
-use crate::pipeline::{Cancel, CancelReason};
+use crate::pipeline::progress::Phases;
+use crate::pipeline::{Cancel, CancelReason, Progress};
 use crate::plan::{self, Applied, PlanOptions};
 use crate::schedule::jitter_offset;
 use crate::state;
@@ -41,6 +42,8 @@ const NOTIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 struct Running {
     job: String,
     cancel: Cancel,
+    /// Its phases so far (`GET /api/v1/jobs/{job}/runs/{runId}` while it runs).
+    progress: watch::Receiver<Phases>,
 }
 
 /// A retry waiting for its backoff.
@@ -87,7 +90,7 @@ pub struct Daemon {
     shutting_down: bool,
     /// Runs decided during one pass over the due timers, started together at its end; `None`
     /// outside such a pass (runs start at once).
-    batch: Option<Vec<(RunSpec, Cancel)>>,
+    batch: Option<Vec<(RunSpec, Cancel, Progress)>>,
     /// Manual triggers per job (a burst of API calls must not write a record each).
     trigger_limit: TriggerLimit,
     /// The last runs whose records could not be written, so `trigger` can still learn how they
@@ -801,8 +804,8 @@ impl Daemon {
             let env = Arc::new(self.run_env());
             let starting = batch
                 .into_iter()
-                .map(|(spec, cancel)| {
-                    executor::spawn(spec, Arc::clone(&env), cancel, self.tx.clone())
+                .map(|(spec, cancel, progress)| {
+                    executor::spawn(spec, Arc::clone(&env), cancel, progress, self.tx.clone())
                 })
                 .collect();
             executor::write_running(env, starting);
@@ -907,6 +910,7 @@ impl Daemon {
 
     fn start(&mut self, spec: RunSpec) {
         let cancel = Cancel::default();
+        let (progress, watcher) = Progress::new();
         *self
             .running_per_job
             .entry(spec.job.name.clone())
@@ -916,14 +920,16 @@ impl Daemon {
             Running {
                 job: spec.job.name.clone(),
                 cancel: cancel.clone(),
+                progress: watcher,
             },
         );
         self.metrics.jobs_active.set(self.running.len() as i64);
         match &mut self.batch {
-            Some(batch) => batch.push((spec, cancel)),
+            Some(batch) => batch.push((spec, cancel, progress)),
             None => {
                 let env = Arc::new(self.run_env());
-                let starting = executor::spawn(spec, Arc::clone(&env), cancel, self.tx.clone());
+                let starting =
+                    executor::spawn(spec, Arc::clone(&env), cancel, progress, self.tx.clone());
                 executor::write_running(env, vec![starting]);
             }
         }
@@ -1106,8 +1112,8 @@ impl Daemon {
         {
             return RunState::Queued;
         }
-        if self.running.contains_key(&run_key(job, run_id)) {
-            return RunState::Running;
+        if let Some(running) = self.running.get(&run_key(job, run_id)) {
+            return RunState::Running(running.progress.clone());
         }
         match self
             .unrecorded

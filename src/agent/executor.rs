@@ -5,7 +5,7 @@ use super::clock::Clock;
 use super::control::Control;
 use super::metrics::StatusLabel;
 use crate::jobs::Job;
-use crate::pipeline::{self, Cancel, CancelReason, RunContext};
+use crate::pipeline::{self, Cancel, CancelReason, Progress, RunContext};
 use crate::settings::HistorySettings;
 use crate::state::records::{
     self, NotificationRecord, RECORD_VERSION, RunRecord, RunStatus, Trigger,
@@ -104,17 +104,19 @@ pub struct RunEnv {
     pub notifications: Family<StatusLabel, Counter>,
 }
 
-/// Runs `spec` to the end: the `running` record, the pipeline under the job's timeout, the final
-/// record. Returns the final record and, if a record could not be written, why.
+/// Runs `spec` to the end: the `running` record, the pipeline under the job's timeout (reporting
+/// its phases to `progress`), the final record. Returns the final record and, if a record could
+/// not be written, why.
 pub async fn execute(
     spec: RunSpec,
     env: &RunEnv,
     cancel: Cancel,
+    progress: Progress,
     started_at: DateTime<Utc>,
 ) -> (RunRecord, Option<String>) {
     let record = new_record(&spec, &env.host, RunStatus::Running, started_at);
     let persist_error = persist(&env.state_dir, &record).await.err();
-    carry_out(spec, env, cancel, record, persist_error).await
+    carry_out(spec, env, cancel, progress, record, persist_error).await
 }
 
 /// The run once its `running` record is on disk (or could not be written: `persist_error`):
@@ -123,6 +125,7 @@ async fn carry_out(
     spec: RunSpec,
     env: &RunEnv,
     cancel: Cancel,
+    progress: Progress,
     mut record: RunRecord,
     mut persist_error: Option<String>,
 ) -> (RunRecord, Option<String>) {
@@ -148,6 +151,7 @@ async fn carry_out(
         kube_context: env.kube_context.clone(),
         kube_request_timeout: env.kube_request_timeout,
         default_resources: env.default_resources,
+        progress,
     };
     // Boxed: a task waiting for its `running` record then holds a pointer, not the pipeline's
     // whole state, so spawning a burst of runs allocates little.
@@ -268,6 +272,7 @@ pub fn spawn(
     spec: RunSpec,
     env: Arc<RunEnv>,
     cancel: Cancel,
+    progress: Progress,
     tx: mpsc::Sender<Control>,
 ) -> Starting {
     let started_at = env.clock.now();
@@ -284,7 +289,8 @@ pub fn spawn(
             (running, Some("the record writer stopped".into()))
         });
         let job = spec.job.clone();
-        let (record, persist_error) = carry_out(spec, &env, cancel, running, persist_error).await;
+        let (record, persist_error) =
+            carry_out(spec, &env, cancel, progress, running, persist_error).await;
         // Counted before the control loop hears of the end, so a shutdown that sees no run
         // left also sees this notification.
         let _in_flight = (!job.document.spec.notify.is_empty()).then(InFlight::enter);

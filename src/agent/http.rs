@@ -169,9 +169,25 @@ struct RunPath {
     run_id: String,
 }
 
-/// One run: `queued`, `running`, or `finished` with its record (and `recordError` when the
+/// `?wait=SECS&since=VERSION`: a watcher that has seen the phase list at `since` waits up to
+/// `wait` seconds (at most [`MAX_WAIT_SECS`]) for a later one, or for the run's end.
+#[derive(Deserialize)]
+struct RunQuery {
+    wait: Option<u64>,
+    since: Option<u64>,
+}
+
+/// The longest a request for a running run's phases is held.
+const MAX_WAIT_SECS: u64 = 30;
+
+/// One run: `queued`, `running` with its phases so far (names, statuses, times and counts:
+/// nothing a secret could be in), or `finished` with its record (and `recordError` when the
 /// record could not be written: the run then counts as failed for whoever waits on it).
-async fn run(State(s): State<Shared>, UrlPath(p): UrlPath<RunPath>) -> Response {
+async fn run(
+    State(s): State<Shared>,
+    UrlPath(p): UrlPath<RunPath>,
+    Query(q): Query<RunQuery>,
+) -> Response {
     if crate::jobs::name_problem(&p.name).is_some() || !is_run_id(&p.run_id) {
         return bad_request("invalid job name or run id");
     }
@@ -196,7 +212,22 @@ async fn run(State(s): State<Shared>, UrlPath(p): UrlPath<RunPath>) -> Response 
     };
     let body = match state {
         RunState::Queued => serde_json::json!({"state": "queued"}),
-        RunState::Running => serde_json::json!({"state": "running"}),
+        RunState::Running(mut phases) => {
+            if let Some(wait) = q.wait {
+                let since = q.since.unwrap_or(0);
+                let wait = std::time::Duration::from_secs(wait.min(MAX_WAIT_SECS));
+                // Ends early when the run ends (its sender is dropped).
+                let _ = tokio::time::timeout(wait, phases.wait_for(|p| p.version() != since)).await;
+            }
+            let phases = phases.borrow();
+            serde_json::json!({
+                "state": "running",
+                "progress": {
+                    "version": phases.version(),
+                    "phases": phases.view(std::time::Instant::now()),
+                },
+            })
+        }
         RunState::Unrecorded { record, error } => serde_json::json!({
             "state": "finished",
             "record": view(*record),

@@ -98,7 +98,7 @@ pub enum Command {
     History(HistoryArgs),
     /// Run a job now: through the running agent, else in the foreground (exit 0 succeeded, 1 failed)
     #[command(
-        after_help = "Exit codes: 0 the run succeeded (or succeeded with errors), 1 it failed, was refused, or an upload failed for good (with --check-targets: a target is unreachable)."
+        after_help = "The run's phases are shown on stderr as they happen (a spinner on a terminal, one line per phase change otherwise), then its outcome on stdout.\n\nExit codes: 0 the run succeeded (or succeeded with errors), 1 it failed, was refused, or an upload failed for good (with --check-targets: a target is unreachable)."
     )]
     Trigger(TriggerArgs),
     /// Ask the running agent to apply the jobs directory now (exit 1 when a file is rejected)

@@ -4,7 +4,6 @@ use super::args::{GlobalArgs, HistoryArgs, Output};
 use super::{agent_error, exit, find_agent, human, print_json, settings};
 use crate::state::records::{self, RunRecord};
 use anyhow::{Context as _, bail};
-use comfy_table::{Table, presets::NOTHING};
 use std::time::Duration;
 
 /// Runs `history`.
@@ -43,17 +42,18 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<u8> {
                 );
                 return Ok(exit::OK);
             }
-            let mut table = Table::new();
-            table.load_preset(NOTHING);
-            table.set_header([
-                "RUN",
-                "TRIGGER",
-                "SCHEDULED",
-                "STARTED",
-                "DURATION",
-                "STATUS",
-                "BUNDLE / REASON",
-            ]);
+            let mut table = human::table(
+                &[
+                    "RUN",
+                    "TRIGGER",
+                    "SCHEDULED",
+                    "STARTED",
+                    "DURATION",
+                    "STATUS",
+                    "BUNDLE / REASON",
+                ],
+                super::style::stdout_colour(),
+            );
             for r in &runs {
                 let duration = r
                     .ended_at
@@ -71,16 +71,18 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<u8> {
                 };
                 table.add_row(human::row(
                     vec![
-                        r.run_id.clone(),
-                        format!("{:?}", r.trigger).to_lowercase(),
-                        r.scheduled_at.map_or_else(
-                            || "-".into(),
-                            |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-                        ),
-                        human::when(r.started_at, now),
-                        duration,
-                        r.status.as_str().to_string(),
-                        detail,
+                        r.run_id.clone().into(),
+                        format!("{:?}", r.trigger).to_lowercase().into(),
+                        r.scheduled_at
+                            .map_or_else(
+                                || "-".into(),
+                                |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                            )
+                            .into(),
+                        human::when(r.started_at, now).into(),
+                        duration.into(),
+                        human::status_cell(r.status.as_str().to_string(), Some(r.status)),
+                        detail.into(),
                     ],
                     wide,
                 ));

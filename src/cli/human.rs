@@ -1,8 +1,11 @@
 //! Output for people: times with one zone label and a relative hint, tables that fit the
 //! terminal (cells cut with `…`; `-o wide` shows every column in full).
 
+use super::style::Tone;
+use crate::state::records::RunStatus;
 use chrono::{DateTime, Utc};
-use comfy_table::{ContentArrangement, Row, Table};
+use comfy_table::presets::NOTHING;
+use comfy_table::{Attribute, Cell, Color, ContentArrangement, Row, Table};
 use std::io::IsTerminal as _;
 
 /// `2026-12-07 04:32:10 UTC (in 5m)`: every time the CLI prints is in UTC, labelled so, with how
@@ -67,8 +70,41 @@ pub fn fit(table: &mut Table, width: Option<u16>, wide: bool) {
     }
 }
 
+/// A borderless table with `headers`; with `colour` (see `style::stdout_colour`) the headers
+/// are bold and cells keep their colours. Colours are added after the columns are fitted, so
+/// escape codes take no width.
+pub fn table(headers: &[&str], colour: bool) -> Table {
+    let mut table = Table::new();
+    table.load_preset(NOTHING);
+    if colour {
+        // The padding around a cell's text stays plain.
+        table.enforce_styling().style_text_only();
+    } else {
+        table.force_no_tty();
+    }
+    table.set_header(
+        headers
+            .iter()
+            .map(|h| Cell::new(h).add_attribute(Attribute::Bold))
+            .collect::<Vec<_>>(),
+    );
+    table
+}
+
+/// A cell naming a run's outcome, in its tone's colour (when the table has colour).
+pub fn status_cell(text: String, status: Option<RunStatus>) -> Cell {
+    let cell = Cell::new(text);
+    match status.and_then(Tone::of_run) {
+        // The terminal's own green, yellow and red (ANSI 2, 3, 1), as in `trigger`'s lines.
+        Some(Tone::Good) => cell.fg(Color::DarkGreen),
+        Some(Tone::Warn) => cell.fg(Color::DarkYellow),
+        Some(Tone::Bad) => cell.fg(Color::DarkRed),
+        None => cell,
+    }
+}
+
 /// One table row; cut to one line unless `wide`.
-pub fn row(cells: Vec<String>, wide: bool) -> Row {
+pub fn row(cells: Vec<Cell>, wide: bool) -> Row {
     let mut row = Row::from(cells);
     if !wide {
         row.max_height(1);
@@ -79,7 +115,6 @@ pub fn row(cells: Vec<String>, wide: bool) -> Row {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use comfy_table::presets::NOTHING;
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().expect("time")
@@ -107,7 +142,7 @@ mod tests {
             let mut table = Table::new();
             table.load_preset(NOTHING);
             table.set_header(["A", "B"]);
-            table.add_row(row(vec!["short".into(), long.clone()], wide));
+            table.add_row(row(vec!["short".into(), long.clone().into()], wide));
             fit(&mut table, Some(60), wide);
             table.to_string()
         };
@@ -115,5 +150,80 @@ mod tests {
         assert!(narrow.lines().all(|l| l.chars().count() <= 60), "{narrow}");
         assert!(narrow.contains('…'), "{narrow}");
         assert!(render(true).contains(&long));
+    }
+
+    /// The table as `status` would print it, with or without colour, fitted to `width`.
+    fn statuses(colour: bool, width: Option<u16>) -> String {
+        let mut table = table(&["JOB", "RESULT", "DETAIL"], colour);
+        for status in [
+            RunStatus::Succeeded,
+            RunStatus::SucceededWithErrors,
+            RunStatus::Failed,
+            RunStatus::Running,
+        ] {
+            table.add_row(row(
+                vec![
+                    "a-job-with-a-long-name".into(),
+                    status_cell(status.as_str().to_string(), Some(status)),
+                    "d".repeat(80).into(),
+                ],
+                false,
+            ));
+        }
+        fit(&mut table, width, false);
+        table.to_string()
+    }
+
+    fn strip_escapes(text: &str) -> String {
+        regex::Regex::new("\x1b\\[[0-9;]*m")
+            .expect("regex")
+            .replace_all(text, "")
+            .into_owned()
+    }
+
+    #[test]
+    fn coloured_rows_have_the_same_visible_width_and_plain_ones_no_escapes() {
+        for width in [Some(50), Some(120), None] {
+            let plain = statuses(false, width);
+            let coloured = statuses(true, width);
+            assert!(!plain.contains('\x1b'), "{plain}");
+            assert_ne!(plain, coloured);
+            assert_eq!(strip_escapes(&coloured), plain, "width {width:?}");
+            if let Some(w) = width {
+                assert!(
+                    plain.lines().all(|l| l.chars().count() <= usize::from(w)),
+                    "{plain}"
+                );
+            }
+        }
+        let coloured = statuses(true, None);
+        let line = |word: &str| {
+            coloured
+                .lines()
+                .find(|l| strip_escapes(l).contains(&format!(" {word} ")))
+                .unwrap_or_else(|| panic!("{word}: {coloured}"))
+                .to_string()
+        };
+        // Green, yellow, red; a running job has no colour; headers are bold.
+        assert!(
+            line("succeeded").contains("\x1b[38;5;2msucceeded"),
+            "{coloured:?}"
+        );
+        assert!(
+            line("succeeded-with-errors").contains("\x1b[38;5;3msucceeded-with-errors"),
+            "{coloured:?}"
+        );
+        assert!(
+            line("failed").contains("\x1b[38;5;1mfailed"),
+            "{coloured:?}"
+        );
+        assert!(!line("running").contains('\x1b'), "{coloured:?}");
+        assert!(
+            coloured
+                .lines()
+                .next()
+                .is_some_and(|l| l.contains("\x1b[1m")),
+            "{coloured:?}"
+        );
     }
 }

@@ -6,6 +6,7 @@ mod client;
 mod history;
 mod human;
 mod plan;
+mod progress;
 mod reload;
 mod run;
 mod schema;

@@ -8,7 +8,6 @@ use crate::plan::{PlanOptions, upcoming};
 use crate::state::{self, records};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use comfy_table::{Table, presets::NOTHING};
 use std::time::Duration;
 
 /// Runs `status`.
@@ -32,7 +31,8 @@ pub fn run(global: &GlobalArgs) -> anyhow::Result<u8> {
                 live,
                 Utc::now(),
                 human::terminal_width(),
-                out == Output::Wide
+                out == Output::Wide,
+                super::style::stdout_colour(),
             )
         ),
     }
@@ -109,6 +109,7 @@ fn render(
     now: DateTime<Utc>,
     width: Option<u16>,
     wide: bool,
+    colour: bool,
 ) -> String {
     let mut out = String::new();
     if live {
@@ -154,9 +155,10 @@ fn render(
             s.state_dir.display()
         ));
     }
-    let mut table = Table::new();
-    table.load_preset(NOTHING);
-    table.set_header(["JOB", "SCHEDULE", "ZONE", "NEXT RUN", "LAST RUN", "RESULT"]);
+    let mut table = human::table(
+        &["JOB", "SCHEDULE", "ZONE", "NEXT RUN", "LAST RUN", "RESULT"],
+        colour,
+    );
     for j in &s.jobs {
         let next = if j.suspended {
             "suspended".to_string()
@@ -167,11 +169,11 @@ fn render(
         let (last, result) = match (&j.last_run, j.running.is_empty()) {
             (_, false) => (
                 "now".to_string(),
-                format!("running ({})", j.running.join(", ")),
+                human::status_cell(format!("running ({})", j.running.join(", ")), None),
             ),
             (Some(r), true) => (
                 human::when(r.started_at, now),
-                r.status.as_str().to_string(),
+                human::status_cell(r.status.as_str().to_string(), Some(r.status)),
             ),
             (None, true) => ("-".into(), "-".into()),
         };
@@ -182,11 +184,11 @@ fn render(
         };
         table.add_row(human::row(
             vec![
-                name,
-                j.schedule.clone(),
-                j.time_zone.clone(),
-                next,
-                last,
+                name.into(),
+                j.schedule.clone().into(),
+                j.time_zone.clone().into(),
+                next.into(),
+                last.into(),
                 result,
             ],
             wide,

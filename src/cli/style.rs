@@ -1,6 +1,7 @@
 //! When output gets colour: only on a terminal, never with `NO_COLOR`, never into the journal
 //! (journald stores escape codes as they are), and never in files or pipes.
 
+use crate::state::records::{PhaseStatus, RunStatus};
 use std::io::IsTerminal as _;
 
 /// Where stderr goes, as far as colour is concerned.
@@ -34,6 +35,61 @@ pub fn stderr_sink() -> Sink {
 /// Whether stderr should be coloured now.
 pub fn stderr_colour() -> bool {
     colour(stderr_sink(), std::env::var("NO_COLOR").ok().as_deref())
+}
+
+/// Whether stdout (tables, `trigger`'s outcome) should be coloured now.
+pub fn stdout_colour() -> bool {
+    let sink = if std::io::stdout().is_terminal() {
+        Sink::Terminal
+    } else {
+        Sink::Other
+    };
+    colour(sink, std::env::var("NO_COLOR").ok().as_deref())
+}
+
+/// What a coloured word says at a glance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    /// Green: it worked.
+    Good,
+    /// Yellow: it worked in part, or did not run.
+    Warn,
+    /// Red: it failed.
+    Bad,
+}
+
+impl Tone {
+    /// The tone of a run's outcome; none for a run still going.
+    pub fn of_run(status: RunStatus) -> Option<Tone> {
+        match status {
+            RunStatus::Running => None,
+            RunStatus::Succeeded => Some(Tone::Good),
+            RunStatus::SucceededWithErrors
+            | RunStatus::Skipped
+            | RunStatus::Interrupted
+            | RunStatus::Missed => Some(Tone::Warn),
+            RunStatus::Failed | RunStatus::TimedOut => Some(Tone::Bad),
+        }
+    }
+
+    /// The tone of a phase's outcome.
+    pub fn of_phase(status: PhaseStatus) -> Tone {
+        match status {
+            PhaseStatus::Succeeded => Tone::Good,
+            PhaseStatus::Failed | PhaseStatus::Cancelled => Tone::Bad,
+            PhaseStatus::Skipped | PhaseStatus::NotAvailable | PhaseStatus::Pending => Tone::Warn,
+        }
+    }
+
+    /// `text` in this tone's colour, for a stream that is coloured.
+    pub fn paint(self, text: &str) -> String {
+        let code = match self {
+            Tone::Good => 32,
+            Tone::Warn => 33,
+            Tone::Bad => 31,
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
 }
 
 /// `JOURNAL_STREAM` is `<device>:<inode>` of the journal's socket, inherited by child processes

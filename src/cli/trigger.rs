@@ -1,13 +1,16 @@
 //! `trigger JOB`: through the running agent (so its concurrency policy and history apply), else
-//! in the foreground under the state directory's lock.
+//! in the foreground under the state directory's lock. Either way the run's phases are shown on
+//! stderr as they happen (`progress`), then its outcome on stdout.
 
 use super::args::{GlobalArgs, Output, TriggerArgs};
 use super::client::Agent;
+use super::progress::Watch;
 use super::{agent_error, exit, find_agent, hostname, print_json, settings};
 use crate::agent::clock::Clock;
 use crate::agent::executor::{self, RunSpec};
 use crate::jobs;
-use crate::pipeline::Cancel;
+use crate::pipeline::progress::{self, LivePhase};
+use crate::pipeline::{Cancel, Progress};
 use crate::state::records::{self, RunRecord, Trigger};
 use crate::state::{self, StateLock};
 use anyhow::{Context as _, bail};
@@ -113,13 +116,19 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> anyhow::Result<u8> {
     )
 }
 
+/// How long one request for a running run's phases waits for a change.
+const WAIT_SECS: u64 = 10;
+
 /// Asks the agent how the run goes until it has ended (the agent's answer, not a file: the CLI
-/// may not see the agent's state directory). Returns the final record and, when the agent could
-/// not write it, why. Ends with an error as soon as the agent is gone or does not know the run.
+/// may not see the agent's state directory), showing its phases as they change. Returns the final
+/// record and, when the agent could not write it, why. Ends with an error as soon as the agent is
+/// gone or does not know the run.
 fn wait_for(agent: &Agent, job: &str, run_id: &str) -> anyhow::Result<(RunRecord, Option<String>)> {
-    let path = format!("/api/v1/jobs/{job}/runs/{run_id}");
+    let mut watch = Watch::for_stderr();
     let mut pause = Duration::from_millis(100);
+    let mut seen = 0;
     loop {
+        let path = format!("/api/v1/jobs/{job}/runs/{run_id}?wait={WAIT_SECS}&since={seen}");
         let response = agent
             .request("GET", &path, Duration::from_secs(60))
             .with_context(|| {
@@ -136,21 +145,55 @@ fn wait_for(agent: &Agent, job: &str, run_id: &str) -> anyhow::Result<(RunRecord
             serde_json::from_value(answer["record"].clone())
                 .with_context(|| format!("unexpected run record from the agent: {answer}"))
         };
+        let live = &answer["progress"];
         match answer["state"].as_str().unwrap_or_default() {
+            "running" if live["version"].as_u64().is_some_and(|v| v != seen) => {
+                // The agent answers as soon as the phases change: ask again at once.
+                seen = live["version"].as_u64().unwrap_or_default();
+                let phases: Vec<LivePhase> = serde_json::from_value(live["phases"].clone())
+                    .with_context(|| format!("unexpected phases from the agent: {answer}"))?;
+                watch.show(&phases);
+            }
             "queued" | "running" => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_secs(1));
             }
             "finished" => {
                 let error = answer["recordError"].as_str().map(str::to_string);
-                return Ok((record()?, error));
+                let record = record()?;
+                watch.finish(&progress::from_record(&record));
+                return Ok((record, error));
             }
             "lost" => {
                 let error = "the agent is not running it, yet its record says running (cut off by a crash?)";
-                return Ok((record()?, Some(error.to_string())));
+                let record = record()?;
+                watch.finish(&progress::from_record(&record));
+                return Ok((record, Some(error.to_string())));
             }
             other => bail!("unexpected run state `{other}` from the agent: {answer}"),
         }
+    }
+}
+
+/// The same view as through the agent, from the foreground run's own progress, until `end`.
+fn show_foreground(
+    mut phases: tokio::sync::watch::Receiver<progress::Phases>,
+    mut end: tokio::sync::oneshot::Receiver<()>,
+) -> Watch {
+    let handle = tokio::runtime::Handle::current();
+    let mut watch = Watch::for_stderr();
+    loop {
+        let changed = handle.block_on(async {
+            tokio::select! {
+                changed = phases.changed() => changed.is_ok(),
+                _ = &mut end => false,
+            }
+        });
+        if !changed {
+            return watch;
+        }
+        let view = phases.borrow_and_update().view(std::time::Instant::now());
+        watch.show(&view);
     }
 }
 
@@ -213,12 +256,24 @@ fn foreground(
         notifications: Default::default(),
         history: settings.history.clone(),
     };
-    let (mut record, persist_error) = runtime.block_on(executor::execute(
-        spec,
-        &env,
-        Cancel::default(),
-        Clock::default().now(),
-    ));
+    let (progress, phases) = Progress::new();
+    let (mut record, persist_error) = runtime.block_on(async {
+        let (ended, end) = tokio::sync::oneshot::channel();
+        let shown = tokio::task::spawn_blocking(move || show_foreground(phases, end));
+        let ran = executor::execute(
+            spec,
+            &env,
+            Cancel::default(),
+            progress,
+            Clock::default().now(),
+        )
+        .await;
+        let _ = ended.send(());
+        if let Ok(mut watch) = shown.await {
+            watch.finish(&progress::from_record(&ran.0));
+        }
+        ran
+    });
     record.notifications = runtime.block_on(executor::notify(&job, &record, &env));
     for n in record
         .notifications

@@ -2,7 +2,7 @@
 //! redacts, analyzes and archives; the agent names the output, records the result and its bundle.
 
 use super::{
-    Cancel, CancelReason, Outcome, RunContext, bundles_dir, phase, staging_dir, unique_top,
+    Cancel, CancelReason, Outcome, RunContext, bundles_dir, phase, settle, staging_dir, unique_top,
     upload_phase,
 };
 use crate::collect::external::{self, Request};
@@ -241,9 +241,6 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
                 .then(|| "the troubleshoot CLI wrote no archive".to_string()),
         ),
     ];
-    let mut phases = phases;
-    let (upload_record, uploads) = upload_phase(job, ctx, bundle.as_ref(), cancel).await;
-    phases.push(upload_record);
     let collectors = vec![CollectorRecord {
         kind: "support-bundle".into(),
         title: request.binary.display().to_string(),
@@ -270,7 +267,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         ),
         (Some(e), _) => (RunStatus::Failed, e.clone()),
     };
-    Outcome {
+    let mut outcome = Outcome {
         status,
         reason: Some(reason),
         phases,
@@ -279,8 +276,14 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         analysis: response.analyzer_results,
         redaction: secrets_report,
         limits: limits_record.clone(),
-        uploads,
-    }
+        uploads: Vec::new(),
+    };
+    // The CLI did everything up to the archive in one go: those phases end together.
+    settle(ctx, &outcome);
+    let (upload_record, uploads) = upload_phase(job, ctx, outcome.bundle.as_ref(), cancel).await;
+    outcome.phases.push(upload_record);
+    outcome.uploads = uploads;
+    outcome
 }
 
 /// Removes the secrets the agent resolved for `job` from the CLI's `archive`, in place: the CLI

@@ -11,6 +11,7 @@ mod cancel;
 mod collect;
 mod disk;
 mod external;
+pub mod progress;
 pub mod recover;
 mod redact;
 mod secrets;
@@ -24,6 +25,7 @@ pub use upload::targets as upload_targets;
 
 pub use cancel::{Cancel, CancelReason};
 pub use disk::free_bytes;
+pub use progress::Progress;
 
 use crate::bundle::{self, BundleOptions, Timing, TimingStatus};
 use crate::jobs::Job;
@@ -33,6 +35,7 @@ use crate::state::records::{
 };
 use crate::state::{Create, StateDir};
 use chrono::{DateTime, Utc};
+use progress::Counts;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -66,6 +69,8 @@ pub struct RunContext {
     pub kube_request_timeout: Duration,
     /// The agent's `defaultResources` (a job's `spec.resources` wins field by field).
     pub default_resources: crate::jobs::model::Resources,
+    /// Where the run reports its phases as they start and end.
+    pub progress: Progress,
 }
 
 /// What a run produced.
@@ -110,6 +115,43 @@ pub(crate) fn phase(
     }
 }
 
+/// Tells the run's watchers that the last phase in `phases` has ended.
+fn report(ctx: &RunContext, phases: &[PhaseRecord], counts: Counts) {
+    if let Some(last) = phases.last() {
+        ctx.progress.finished(last, counts);
+    }
+}
+
+/// Tells the run's watchers about each phase of `outcome` they have not seen end (phases that
+/// end together, and those of a run that returns early).
+fn settle(ctx: &RunContext, outcome: &Outcome) {
+    let ended = ctx.progress.ended();
+    for record in &outcome.phases {
+        let Some(phase) = progress::Phase::from_name(&record.name) else {
+            continue;
+        };
+        if ended.contains(&phase) {
+            continue;
+        }
+        let counts = Counts::of(
+            phase,
+            &outcome.collectors,
+            outcome.redaction.as_ref(),
+            outcome.bundle.as_ref(),
+            &outcome.uploads,
+        );
+        ctx.progress.finished(record, counts);
+    }
+}
+
+/// Tells the run's watchers that the upload phase begins, when it has work (a bundle and a
+/// target); otherwise it is only reported skipped.
+fn upload_started(job: &Job, ctx: &RunContext, bundle: Option<&BundleRecord>) {
+    if bundle.is_some() && !upload::targets(job).is_empty() {
+        ctx.progress.started(progress::Phase::Upload);
+    }
+}
+
 /// The upload phase of a run whose archive is `bundle` (see `upload.rs`).
 pub(crate) async fn upload_phase(
     job: &Job,
@@ -117,7 +159,10 @@ pub(crate) async fn upload_phase(
     bundle: Option<&BundleRecord>,
     cancel: &Cancel,
 ) -> (PhaseRecord, Vec<crate::state::records::UploadRecord>) {
-    upload::upload(job, ctx, bundle, cancel, None).await
+    upload_started(job, ctx, bundle);
+    let (record, uploads) = upload::upload(job, ctx, bundle, cancel, None).await;
+    ctx.progress.finished(&record, Counts::uploads(&uploads));
+    (record, uploads)
 }
 
 /// `<state>/jobs/<job>/staging/<run-id>`: where a run's files wait to be archived.
@@ -160,7 +205,11 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         };
     }
     if job.document.spec.collect.engine == Engine::SupportBundle {
-        return external::run(job, ctx, cancel).await;
+        // The CLI collects, redacts, analyzes and archives in one go.
+        ctx.progress.started(progress::Phase::Collect);
+        let outcome = external::run(job, ctx, cancel).await;
+        settle(ctx, &outcome);
+        return outcome;
     }
     let claim = unique_top(
         &bundles_dir(&ctx.state_dir, &job.name),
@@ -171,6 +220,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     let root = staging.join(&top);
 
     let t = Instant::now();
+    ctx.progress.started(progress::Phase::Collect);
     let collected = collect::collect(job, &root, cancel, ctx).await;
     let collect_status = match (&collected.error, cancel.is_cancelled()) {
         (Some(_), _) => PhaseStatus::Failed,
@@ -183,7 +233,12 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         t.elapsed(),
         collected.error.clone(),
     ));
+    report(ctx, &phases, Counts::collectors(&collected.records));
     let t = Instant::now();
+    if job.document.spec.redact.enabled {
+        // Disabled, the phase is skipped (it only removes the agent's own secrets).
+        ctx.progress.started(progress::Phase::Redact);
+    }
     let redacted = redact::redact(job, &root, ctx).await;
     phases.push(phase(
         "redact",
@@ -191,6 +246,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         t.elapsed(),
         redacted.error.clone(),
     ));
+    report(ctx, &phases, Counts::redaction(redacted.report.as_ref()));
     if let Some(error) = redacted
         .error
         .filter(|_| redacted.status == PhaseStatus::Failed)
@@ -229,8 +285,10 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             },
         ),
     ));
+    report(ctx, &phases, Counts::default());
 
     let t = Instant::now();
+    ctx.progress.started(progress::Phase::Archive);
     let partial = cancel.is_cancelled() || collected.error.is_some();
     let summary = bundle::summary_txt_with_redaction(
         &collected.timings,
@@ -275,11 +333,14 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         t.elapsed(),
         archive_error.clone(),
     ));
+    report(ctx, &phases, Counts::archive(bundle.as_ref()));
     // The record names the archive and its uploads are queued before the staged files go and
     // before anything is sent (see `upload::commit`).
+    upload_started(job, ctx, bundle.as_ref());
     let (upload_record, uploads) =
         upload::upload(job, ctx, bundle.as_ref(), cancel, Some(&staging)).await;
     phases.push(upload_record);
+    report(ctx, &phases, Counts::uploads(&uploads));
 
     let (status, reason) = match (cancel.reason(), &archive_error, &collected.error) {
         (Some(CancelReason::Timeout), _, _) => (
