@@ -208,11 +208,9 @@ pub(crate) fn commit(
     planned: &Planned,
     staging: Option<&Path>,
 ) -> Result<(), StateError> {
-    let path = records::runs_dir(state_dir, job).join(format!("{run_id}.json"));
-    let recorded = records::read_record(&path).and_then(|mut record| {
+    let recorded = records::update(state_dir, job, run_id, |record| {
         record.bundle = Some(bundle.clone());
         record.uploads = planned.records();
-        records::write_record(state_dir, &record).map(|_| ())
     });
     // Without its record the bundle could not be found after a crash; the staged files stay
     // for recovery then, and the upload is still queued and tried.

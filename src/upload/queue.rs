@@ -254,10 +254,8 @@ pub fn claim(state_dir: &Path, entry: &Entry) -> Option<Claim> {
     claimed.insert(path.clone()).then_some(Claim(path))
 }
 
-/// Serialises read-modify-write of run records by upload tasks of this process.
-static RECORDS: Mutex<()> = Mutex::new(());
-
-/// Sets `uploads[index]` of the run's record. A missing record (removed by hand) is not an error.
+/// Sets `uploads[index]` of the run's record (through [`records::update`], which serialises it
+/// with every other change of the record). A missing record (removed by hand) is not an error.
 pub fn update_record(
     state_dir: &Path,
     job: &str,
@@ -265,29 +263,24 @@ pub fn update_record(
     index: usize,
     upload: &UploadRecord,
 ) -> Result<(), StateError> {
-    let _guard = RECORDS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let path = records::runs_dir(state_dir, job).join(format!("{run_id}.json"));
-    let state = StateDir::open(state_dir)?;
-    let mut record = match records::read_record_in(&state, &path) {
-        Ok(record) => record,
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    while record.uploads.len() <= index {
-        record.uploads.push(UploadRecord {
-            target: String::new(),
-            url: String::new(),
-            size: 0,
-            attempts: 0,
-            status: "unknown".into(),
-            error: None,
-            duration_ms: None,
-        });
+    let set = records::update(state_dir, job, run_id, |record| {
+        while record.uploads.len() <= index {
+            record.uploads.push(UploadRecord {
+                target: String::new(),
+                url: String::new(),
+                size: 0,
+                attempts: 0,
+                status: "unknown".into(),
+                error: None,
+                duration_ms: None,
+            });
+        }
+        record.uploads[index] = upload.clone();
+    });
+    match set {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
     }
-    record.uploads[index] = upload.clone();
-    records::write_record(state_dir, &record).map(|_| ())
 }
 
 /// Whether the entry's run is still in progress (its record says `running`): the run's own
