@@ -124,7 +124,10 @@ pub fn prune(
     }
     let chosen = select(entries, limits, now);
     let run_ids: Vec<String> = chosen.iter().map(|(id, _)| id.clone()).collect();
-    let removed = records::remove(state_dir, job, &run_ids)?;
+    // Chosen from the records as read above; removed only if still prunable as they are now.
+    let removed = records::remove(state_dir, job, &run_ids, |dir, r| {
+        r.status == RunStatus::Running || pinned(dir, r)
+    })?;
     Ok(chosen
         .into_iter()
         .map(|(run_id, rule)| Pruned {

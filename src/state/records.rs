@@ -462,9 +462,15 @@ fn create_batch(dir: &StateDir, records: &[RunRecord]) -> Vec<Result<PathBuf, St
 }
 
 /// Removes run records of `job` (history limits), under the job's lock so that no change in
-/// flight writes a removed record back. Returns the paths removed; a record already gone is
-/// skipped.
-pub fn remove(state_dir: &Path, job: &str, run_ids: &[String]) -> Result<Vec<PathBuf>, StateError> {
+/// flight writes a removed record back. A record `keep` says to keep as it is now (read under
+/// the lock: it may have changed since it was chosen), or that cannot be read, stays. Returns
+/// the paths removed; a record already gone is skipped.
+pub fn remove(
+    state_dir: &Path,
+    job: &str,
+    run_ids: &[String],
+    keep: impl Fn(&StateDir, &RunRecord) -> bool,
+) -> Result<Vec<PathBuf>, StateError> {
     let dir = StateDir::open(state_dir)?;
     let _lock = match JobLock::take(&dir, job, false) {
         Ok(lock) => lock,
@@ -474,6 +480,10 @@ pub fn remove(state_dir: &Path, job: &str, run_ids: &[String]) -> Result<Vec<Pat
     let mut removed = Vec::new();
     for run_id in run_ids {
         let path = record_path(dir.root(), job, run_id);
+        match read_record_in(&dir, &path) {
+            Ok(record) if !keep(&dir, &record) => {}
+            _ => continue,
+        }
         match dir.remove_file(&path) {
             Ok(()) => removed.push(path),
             Err(e) if e.is_not_found() => {}
@@ -481,6 +491,18 @@ pub fn remove(state_dir: &Path, job: &str, run_ids: &[String]) -> Result<Vec<Pat
         }
     }
     Ok(removed)
+}
+
+/// Runs `f` while holding `job`'s record lock, so that no record of the job is being written
+/// meanwhile: start-up recovery removes the temp files that writes cut off by a crash left in
+/// `runs/`, and must never take one a live write is about to rename.
+pub(super) fn while_locked<R>(
+    dir: &StateDir,
+    job: &str,
+    f: impl FnOnce() -> R,
+) -> Result<R, StateError> {
+    let _lock = JobLock::take(dir, job, false)?;
+    Ok(f())
 }
 
 /// Writes a record atomically; the caller holds the job's lock.

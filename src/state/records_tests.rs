@@ -335,7 +335,10 @@ fn remove_takes_only_the_records_named() {
     for id in ["r1", "r2", "r3"] {
         create(dir.path(), &record("a", id, RunStatus::Failed)).expect("record");
     }
-    let removed = remove(dir.path(), "a", &["r1".into(), "gone".into()]).expect("remove");
+    update(dir.path(), "a", "r2", |r| r.status = RunStatus::Running).expect("changed since");
+    let ids = ["r1".into(), "r2".into(), "gone".into()];
+    let removed =
+        remove(dir.path(), "a", &ids, |_, r| r.status == RunStatus::Running).expect("remove");
     assert_eq!(removed, [record_path(dir.path(), "a", "r1")]);
     let left: Vec<PathBuf> = record_paths(dir.path(), "a").expect("ls");
     assert_eq!(
@@ -345,9 +348,6 @@ fn remove_takes_only_the_records_named() {
             record_path(dir.path(), "a", "r3")
         ]
     );
-    assert!(
-        remove(dir.path(), "none", &["r1".into()])
-            .expect("no job")
-            .is_empty()
-    );
+    let none = remove(dir.path(), "none", &["r1".into()], |_, _| false).expect("no job");
+    assert!(none.is_empty());
 }

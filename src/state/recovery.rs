@@ -42,8 +42,15 @@ pub fn recover(state_dir: &Path, now: DateTime<Utc>) -> Result<Recovery, StateEr
             out.problems.push(StateError::Symlink { path: job_path });
             continue;
         }
-        for sub in ["runs", "bundles"] {
-            out.temps_removed += remove_temps(&dir, &job_path.join(sub));
+        out.temps_removed += remove_temps(&dir, &job_path.join("bundles"));
+        // Record writes hold the job's lock: under it, every temp file in runs/ is a leftover.
+        match records::while_locked(&dir, &job, || remove_temps(&dir, &job_path.join("runs"))) {
+            Ok(removed) => out.temps_removed += removed,
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                out.problems.push(e);
+                continue;
+            }
         }
         let paths = match records::record_paths_in(&dir, &job) {
             Ok(p) => p,
