@@ -447,3 +447,108 @@ pub async fn notify(job: &Job, record: &RunRecord, env: &RunEnv) -> Vec<Notifica
     }
     sent
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::records::{BundleRecord, UploadRecord};
+
+    fn running(run_id: &str) -> RunRecord {
+        RunRecord {
+            version: RECORD_VERSION,
+            run_id: run_id.into(),
+            job: "j".into(),
+            spec_hash: "h".into(),
+            trigger: Trigger::Manual,
+            attempt: 1,
+            scheduled_at: None,
+            started_at: Utc::now(),
+            ended_at: None,
+            status: RunStatus::Running,
+            reason: None,
+            host: "h".into(),
+            phases: Vec::new(),
+            collectors: Vec::new(),
+            bundle: None,
+            redaction: None,
+            analysis: None,
+            limits: None,
+            uploads: Vec::new(),
+            missed: None,
+            notifications: Vec::new(),
+        }
+    }
+
+    fn bundle() -> BundleRecord {
+        BundleRecord {
+            path: PathBuf::from("/s/jobs/j/bundles/j-2025-01-01T00_00_00.tar.gz"),
+            size: 1,
+            sha256: "s".into(),
+            partial: false,
+            pruned_at: None,
+            pruned_by: None,
+        }
+    }
+
+    fn upload(status: &str) -> UploadRecord {
+        UploadRecord {
+            target: "s3:b".into(),
+            url: "s3://b/k".into(),
+            size: 1,
+            attempts: 1,
+            status: status.into(),
+            error: None,
+            duration_ms: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_final_record_keeps_what_others_wrote_while_the_run_went_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path();
+        let mut on_disk = running("r");
+        on_disk.bundle = Some(bundle());
+        on_disk.uploads = vec![upload("pending")];
+        records::create(state, &on_disk).expect("running record");
+        let pruned_at = Utc::now();
+        records::update(state, "j", "r", |r| {
+            let b = r.bundle.as_mut().expect("bundle");
+            b.pruned_at = Some(pruned_at);
+            b.pruned_by = Some("keepLast".into());
+            r.notifications.push(NotificationRecord {
+                url: "https://hooks.example/x".into(),
+                events: vec!["failed".into()],
+                attempts: 1,
+                status: "delivered".into(),
+                http_status: Some(200),
+                error: None,
+            });
+        })
+        .expect("other writers");
+        let mut fin = running("r");
+        fin.status = RunStatus::Succeeded;
+        fin.ended_at = Some(Utc::now());
+        fin.bundle = Some(bundle());
+        fin.uploads = vec![upload("succeeded")];
+        persist_final(state, &fin).await.expect("final record");
+        let path = records::record_path(state, "j", "r");
+        let r = records::read_record(&path).expect("read");
+        assert_eq!(r.status, RunStatus::Succeeded);
+        assert_eq!(r.ended_at, fin.ended_at);
+        assert_eq!(r.uploads, fin.uploads, "the run's own upload results");
+        let b = r.bundle.expect("bundle");
+        assert_eq!(
+            (b.pruned_at, b.pruned_by.as_deref()),
+            (Some(pruned_at), Some("keepLast")),
+            "retention's note on the run's bundle stays"
+        );
+        assert_eq!(r.notifications.len(), 1, "the notification stays");
+
+        // No record on disk (its first write failed): the final record is written whole.
+        let mut lone = fin.clone();
+        lone.run_id = "r2".into();
+        persist_final(state, &lone).await.expect("final record");
+        let r2 = records::read_record(&records::record_path(state, "j", "r2")).expect("read");
+        assert_eq!(r2, lone);
+    }
+}
