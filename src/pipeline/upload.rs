@@ -342,13 +342,7 @@ async fn deliver(
         if done {
             // The record learns the outcome before the entry goes: a crash in between leaves an
             // entry to re-drive (create-only: found delivered), never a record stuck `pending`.
-            if let Err(e) = queue::update_record(
-                &ctx.state_dir,
-                &entry.job,
-                &entry.run_id,
-                entry.index,
-                &record,
-            ) {
+            if let Err(e) = queue::record_upload(&ctx.state_dir, entry, &record).await {
                 tracing::warn!(job = %entry.job, run = %entry.run_id, "cannot record the upload: {e}");
             }
             if let Err(e) = queue::remove(&ctx.state_dir, entry) {

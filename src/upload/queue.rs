@@ -283,6 +283,29 @@ pub fn update_record(
     }
 }
 
+/// [`update_record`] for `entry`, off the async threads: the write syncs the disk and may wait
+/// for the record's lock while another writer holds it.
+pub async fn record_upload(
+    state_dir: &Path,
+    entry: &Entry,
+    upload: &UploadRecord,
+) -> Result<(), StateError> {
+    let (dir, job, run_id) = (
+        state_dir.to_path_buf(),
+        entry.job.clone(),
+        entry.run_id.clone(),
+    );
+    let (index, upload) = (entry.index, upload.clone());
+    tokio::task::spawn_blocking(move || update_record(&dir, &job, &run_id, index, &upload))
+        .await
+        .unwrap_or_else(|e| {
+            Err(StateError::Io {
+                path: records::record_path(state_dir, &entry.job, &entry.run_id),
+                source: std::io::Error::other(format!("record writer failed: {e}")),
+            })
+        })
+}
+
 /// Whether the entry's run is still in progress (its record says `running`): the run's own
 /// upload phase owns the entry until its final record is written.
 pub fn run_in_progress(state_dir: &Path, entry: &Entry) -> bool {
@@ -482,9 +505,7 @@ pub async fn drive(
             let took = started.elapsed();
             let (record, done) = settle(&mut entry, result, &policy.queued, now(), took);
             observe(&entry.label, &record.status, took);
-            if let Err(e) =
-                update_record(&state_dir, &entry.job, &entry.run_id, entry.index, &record)
-            {
+            if let Err(e) = record_upload(&state_dir, &entry, &record).await {
                 tracing::warn!(job = %entry.job, run = %entry.run_id, "cannot update the run record: {e}");
             }
             let written = if done {
