@@ -216,12 +216,25 @@ fn append_notifications(state: &Path, who: &str) {
 }
 
 /// The other process of [`writers_in_two_processes_lose_nothing`] (the test binary run again).
+/// Run alone (`--ignored`, no state directory given) it appends to a record of its own.
 #[test]
 #[ignore = "run by writers_in_two_processes_lose_nothing in a process of its own"]
 fn child_process_appends_notifications() {
-    let state = std::env::var_os(CHILD_STATE)
-        .expect("run by writers_in_two_processes_lose_nothing, which sets the state directory");
-    append_notifications(Path::new(&state), "child");
+    let own = tempfile::tempdir().expect("tempdir");
+    let state = match std::env::var_os(CHILD_STATE) {
+        Some(state) => PathBuf::from(state),
+        None => {
+            create(own.path(), &record("j", "r", RunStatus::Succeeded)).expect("record");
+            own.path().to_path_buf()
+        }
+    };
+    append_notifications(&state, "child");
+    let r = read_record(&record_path(&state, "j", "r")).expect("read");
+    let mine = r
+        .notifications
+        .iter()
+        .filter(|n| n.url.starts_with("child-"));
+    assert_eq!(mine.count(), APPENDS);
 }
 
 #[test]
