@@ -333,7 +333,7 @@ pub fn record_path(state_dir: &Path, job: &str, run_id: &str) -> PathBuf {
     runs_dir(state_dir, job).join(format!("{run_id}.json"))
 }
 
-/// Changes one run's record: the only way an existing record is changed. Under the job's lock
+/// Changes one run's existing record ([`upsert`] when it may not exist). Under the job's lock
 /// (see [`JobLock`]) it reads the record as it is on disk, applies `change`, and writes it back
 /// atomically (temp file, fsync, rename) if `change` changed it; so concurrent changes, from
 /// threads or processes, each see the others' fields. A missing record is a `NotFound` error
