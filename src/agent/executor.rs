@@ -60,15 +60,60 @@ pub fn new_record(spec: &RunSpec, host: &str, status: RunStatus, now: DateTime<U
     }
 }
 
-/// Writes a record off the async threads; the error text is what `/readyz` reports.
+/// Writes a new record (a run's first, or one that never starts) off the async threads; the
+/// error text is what `/readyz` reports.
 pub async fn persist(state_dir: &Path, record: &RunRecord) -> Result<(), String> {
     let dir = state_dir.to_path_buf();
     let record = record.clone();
-    match tokio::task::spawn_blocking(move || records::write_record(&dir, &record)).await {
+    match tokio::task::spawn_blocking(move || records::create(&dir, &record)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(e) => Err(format!("record writer failed: {e}")),
     }
+}
+
+/// Writes a run's final record off the async threads: the fields the run owns (status, reason,
+/// phases, collectors, bundle, redaction, analysis, limits, uploads, end) over the record as it
+/// is on disk, so what others added meanwhile stays (a retention note on the bundle, say).
+async fn persist_final(state_dir: &Path, record: &RunRecord) -> Result<(), String> {
+    let dir = state_dir.to_path_buf();
+    let record = record.clone();
+    let write = move || {
+        records::upsert(&dir, &record.job, &record.run_id, |on_disk| {
+            finish(on_disk.unwrap_or_else(|| record.clone()), &record)
+        })
+    };
+    match tokio::task::spawn_blocking(write).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(format!("record writer failed: {e}")),
+    }
+}
+
+/// `on_disk` with the run's own fields set from `run` (its final record).
+fn finish(mut on_disk: RunRecord, run: &RunRecord) -> RunRecord {
+    // A prune note retention wrote on this bundle while the run went on stays.
+    let pruned = on_disk
+        .bundle
+        .take()
+        .filter(|b| run.bundle.as_ref().is_some_and(|r| r.path == b.path));
+    on_disk.bundle = run.bundle.clone().map(|mut b| {
+        if let Some(p) = pruned {
+            b.pruned_at = p.pruned_at;
+            b.pruned_by = p.pruned_by;
+        }
+        b
+    });
+    on_disk.status = run.status;
+    on_disk.reason.clone_from(&run.reason);
+    on_disk.phases.clone_from(&run.phases);
+    on_disk.collectors.clone_from(&run.collectors);
+    on_disk.redaction.clone_from(&run.redaction);
+    on_disk.analysis.clone_from(&run.analysis);
+    on_disk.limits.clone_from(&run.limits);
+    on_disk.uploads.clone_from(&run.uploads);
+    on_disk.ended_at = run.ended_at;
+    on_disk
 }
 
 /// Where and how runs execute (the same for every run of an agent).
@@ -167,7 +212,7 @@ async fn carry_out(
     record.limits = outcome.limits;
     record.uploads = outcome.uploads;
     record.ended_at = Some(env.clock.now());
-    if let Err(e) = persist(&env.state_dir, &record).await {
+    if let Err(e) = persist_final(&env.state_dir, &record).await {
         persist_error = Some(e);
     }
     apply_retention(&env.state_dir, &spec.job, &env.history, env.clock.now()).await;
@@ -306,7 +351,7 @@ pub fn spawn(
 }
 
 /// Writes the `running` records of runs just spawned as one batch off the async threads
-/// ([`records::write_records`]: two file system syncs for a burst instead of two per run), then
+/// ([`records::create_all`]: two file system syncs for a burst instead of two per run), then
 /// lets each run go on with the outcome of its own record.
 pub fn write_running(env: Arc<RunEnv>, starting: Vec<Starting>) {
     if starting.is_empty() {
@@ -320,7 +365,7 @@ pub fn write_running(env: Arc<RunEnv>, starting: Vec<Starting>) {
                 (record, s.written)
             })
             .unzip();
-        let results = records::write_records(&env.state_dir, &records);
+        let results = records::create_all(&env.state_dir, &records);
         for ((record, result), written) in records.into_iter().zip(results).zip(written) {
             let _ = written.send((record, result.err().map(|e| e.to_string())));
         }
@@ -384,17 +429,17 @@ pub async fn notify(job: &Job, record: &RunRecord, env: &RunEnv) -> Vec<Notifica
             })
             .inc();
     }
-    // Re-read the record: retention may have updated it meanwhile (a pruned bundle).
+    // Added to the record as it is on disk: others may have changed it meanwhile (retention, the
+    // upload queue). A record that could not be written before is written now.
     let dir = env.state_dir.clone();
-    let mut current = record.clone();
+    let current = record.clone();
     let added = sent.clone();
     let written = tokio::task::spawn_blocking(move || {
-        let path = records::runs_dir(&dir, &current.job).join(format!("{}.json", current.run_id));
-        if let Ok(on_disk) = records::read_record(&path) {
-            current = on_disk;
-        }
-        current.notifications.extend(added);
-        records::write_record(&dir, &current)
+        records::upsert(&dir, &current.job, &current.run_id, |on_disk| {
+            let mut r = on_disk.unwrap_or(current.clone());
+            r.notifications.extend(added);
+            r
+        })
     })
     .await;
     match written {
@@ -407,4 +452,109 @@ pub async fn notify(job: &Job, record: &RunRecord, env: &RunEnv) -> Vec<Notifica
         }
     }
     sent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::records::{BundleRecord, UploadRecord};
+
+    fn running(run_id: &str) -> RunRecord {
+        RunRecord {
+            version: RECORD_VERSION,
+            run_id: run_id.into(),
+            job: "j".into(),
+            spec_hash: "h".into(),
+            trigger: Trigger::Manual,
+            attempt: 1,
+            scheduled_at: None,
+            started_at: Utc::now(),
+            ended_at: None,
+            status: RunStatus::Running,
+            reason: None,
+            host: "h".into(),
+            phases: Vec::new(),
+            collectors: Vec::new(),
+            bundle: None,
+            redaction: None,
+            analysis: None,
+            limits: None,
+            uploads: Vec::new(),
+            missed: None,
+            notifications: Vec::new(),
+        }
+    }
+
+    fn bundle() -> BundleRecord {
+        BundleRecord {
+            path: PathBuf::from("/s/jobs/j/bundles/j-2025-01-01T00_00_00.tar.gz"),
+            size: 1,
+            sha256: "s".into(),
+            partial: false,
+            pruned_at: None,
+            pruned_by: None,
+        }
+    }
+
+    fn upload(status: &str) -> UploadRecord {
+        UploadRecord {
+            target: "s3:b".into(),
+            url: "s3://b/k".into(),
+            size: 1,
+            attempts: 1,
+            status: status.into(),
+            error: None,
+            duration_ms: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_final_record_keeps_what_others_wrote_while_the_run_went_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path();
+        let mut on_disk = running("r");
+        on_disk.bundle = Some(bundle());
+        on_disk.uploads = vec![upload("pending")];
+        records::create(state, &on_disk).expect("running record");
+        let pruned_at = Utc::now();
+        records::update(state, "j", "r", |r| {
+            let b = r.bundle.as_mut().expect("bundle");
+            b.pruned_at = Some(pruned_at);
+            b.pruned_by = Some("keepLast".into());
+            r.notifications.push(NotificationRecord {
+                url: "https://hooks.example/x".into(),
+                events: vec!["failed".into()],
+                attempts: 1,
+                status: "delivered".into(),
+                http_status: Some(200),
+                error: None,
+            });
+        })
+        .expect("other writers");
+        let mut fin = running("r");
+        fin.status = RunStatus::Succeeded;
+        fin.ended_at = Some(Utc::now());
+        fin.bundle = Some(bundle());
+        fin.uploads = vec![upload("succeeded")];
+        persist_final(state, &fin).await.expect("final record");
+        let path = records::record_path(state, "j", "r");
+        let r = records::read_record(&path).expect("read");
+        assert_eq!(r.status, RunStatus::Succeeded);
+        assert_eq!(r.ended_at, fin.ended_at);
+        assert_eq!(r.uploads, fin.uploads, "the run's own upload results");
+        let b = r.bundle.expect("bundle");
+        assert_eq!(
+            (b.pruned_at, b.pruned_by.as_deref()),
+            (Some(pruned_at), Some("keepLast")),
+            "retention's note on the run's bundle stays"
+        );
+        assert_eq!(r.notifications.len(), 1, "the notification stays");
+
+        // No record on disk (its first write failed): the final record is written whole.
+        let mut lone = fin.clone();
+        lone.run_id = "r2".into();
+        persist_final(state, &lone).await.expect("final record");
+        let r2 = records::read_record(&records::record_path(state, "j", "r2")).expect("read");
+        assert_eq!(r2, lone);
+    }
 }

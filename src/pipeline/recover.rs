@@ -113,7 +113,7 @@ pub fn recover_staged(
     now: DateTime<Utc>,
 ) -> Result<Recovered, RecoverError> {
     let path = records::runs_dir(state_dir, &staged.job).join(format!("{}.json", staged.run_id));
-    let Ok(mut record) = records::read_record(&path) else {
+    let Ok(record) = records::read_record(&path) else {
         // Every run writes its record before it stages anything: nothing can name these files.
         super::remove_staging(state_dir, &staged.dir);
         return Ok(Recovered::Discarded("no readable run record"));
@@ -137,29 +137,34 @@ pub fn recover_staged(
         return Ok(Recovered::Discarded("nothing was collected"));
     };
     let dest = bundles_dir(state_dir, &staged.job).join(format!("{top}.tar.gz"));
-    let (bundle, linked) = if dest.is_file() {
-        (link(&dest, staged.dir.join(PARTIAL_MARK).exists())?, true)
+    let (bundle, redaction, linked) = if dest.is_file() {
+        let partial = staged.dir.join(PARTIAL_MARK).exists();
+        (link(&dest, partial)?, None, true)
     } else {
         match archive_partial(staged, &top, &dest, job, keys) {
-            Ok((bundle, redaction)) => {
-                record.redaction = Some(redaction);
-                (bundle, false)
-            }
+            Ok((bundle, redaction)) => (bundle, Some(redaction), false),
             Err(e @ RecoverError::Redaction(_)) => {
                 super::remove_staging(state_dir, &staged.dir);
-                record.reason = Some(format!(
-                    "the agent stopped while the run was in progress (crash or kill); {e}"
-                ));
-                records::write_record(state_dir, &record)?;
+                let reason =
+                    format!("the agent stopped while the run was in progress (crash or kill); {e}");
+                records::update(state_dir, &staged.job, &staged.run_id, |r| {
+                    r.reason = Some(reason);
+                })?;
                 return Err(e);
             }
             Err(e) => return Err(e),
         }
     };
     let planned = job.map(|j| plan(j, &record, &bundle, now));
-    record.bundle = Some(bundle.clone());
-    record.uploads = planned.as_ref().map(Planned::records).unwrap_or_default();
-    records::write_record(state_dir, &record)?;
+    // Only what recovery found goes into the record as it is now (others may have changed it
+    // while the archive was written).
+    records::update(state_dir, &staged.job, &staged.run_id, |r| {
+        if redaction.is_some() {
+            r.redaction = redaction;
+        }
+        r.bundle = Some(bundle.clone());
+        r.uploads = planned.as_ref().map(Planned::records).unwrap_or_default();
+    })?;
     for entry in planned.iter().flat_map(Planned::entries) {
         queue::write(state_dir, entry)?;
     }
@@ -328,7 +333,7 @@ mod tests {
             notifications: Vec::new(),
             limits: None,
         };
-        records::write_record(state, &record).expect("record");
+        records::create(state, &record).expect("record");
         let dir = super::super::staging_dir(state, "j", run_id);
         std::fs::create_dir_all(dir.join("j-1")).expect("staging");
         std::fs::write(dir.join("j-1/data.txt"), "collected\n").expect("staged file");

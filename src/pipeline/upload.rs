@@ -208,11 +208,9 @@ pub(crate) fn commit(
     planned: &Planned,
     staging: Option<&Path>,
 ) -> Result<(), StateError> {
-    let path = records::runs_dir(state_dir, job).join(format!("{run_id}.json"));
-    let recorded = records::read_record(&path).and_then(|mut record| {
+    let recorded = records::update(state_dir, job, run_id, |record| {
         record.bundle = Some(bundle.clone());
         record.uploads = planned.records();
-        records::write_record(state_dir, &record).map(|_| ())
     });
     // Without its record the bundle could not be found after a crash; the staged files stay
     // for recovery then, and the upload is still queued and tried.
@@ -344,13 +342,7 @@ async fn deliver(
         if done {
             // The record learns the outcome before the entry goes: a crash in between leaves an
             // entry to re-drive (create-only: found delivered), never a record stuck `pending`.
-            if let Err(e) = queue::update_record(
-                &ctx.state_dir,
-                &entry.job,
-                &entry.run_id,
-                entry.index,
-                &record,
-            ) {
+            if let Err(e) = queue::record_upload(&ctx.state_dir, entry, &record).await {
                 tracing::warn!(job = %entry.job, run = %entry.run_id, "cannot record the upload: {e}");
             }
             if let Err(e) = queue::remove(&ctx.state_dir, entry) {

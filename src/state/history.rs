@@ -122,17 +122,20 @@ pub fn prune(
             status: record.status,
         });
     }
-    let runs = records::runs_dir(dir.root(), job);
-    let mut out = Vec::new();
-    for (run_id, rule) in select(entries, limits, now) {
-        let path = runs.join(format!("{run_id}.json"));
-        match dir.remove_file(&path) {
-            Ok(()) => out.push(Pruned { path, rule }),
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(out)
+    let chosen = select(entries, limits, now);
+    let run_ids: Vec<String> = chosen.iter().map(|(id, _)| id.clone()).collect();
+    // Chosen from the records as read above; removed only if still prunable as they are now.
+    let removed = records::remove(state_dir, job, &run_ids, |dir, r| {
+        r.status == RunStatus::Running || pinned(dir, r)
+    })?;
+    Ok(chosen
+        .into_iter()
+        .map(|(run_id, rule)| Pruned {
+            path: records::record_path(state_dir, job, &run_id),
+            rule,
+        })
+        .filter(|p| removed.contains(&p.path))
+        .collect())
 }
 
 fn pinned(dir: &StateDir, record: &RunRecord) -> bool {

@@ -6,6 +6,7 @@
 //!   agent.lock                     one agent per state dir
 //!   applied.json                   what the running agent applied
 //!   jobs/<job>/runs/<run-id>.json  one record per run, pruned by the history limits
+//!   jobs/<job>/records.lock        held while the job's records change (see records::update)
 //!   jobs/<job>/removed-at          when the job was removed (its directory goes after a grace period)
 //!   jobs/<job>/bundles/            archives
 //!   jobs/<job>/staging/<run-id>/   files of a run in progress

@@ -1,11 +1,18 @@
 //! Run records: one JSON file per run under `jobs/<job>/runs/<run-id>.json`, written atomically.
 //!
+//! This module is their one writer: every change goes through [`update`] (or [`upsert`],
+//! [`create`], [`create_all`], [`remove`]), which holds the job's `records.lock` across the read
+//! and the write, so changes made at once by the executor, the upload queue, retention,
+//! notifications and recovery (in one process or two) never lose each other.
+//!
 //! Run ids sort by time: scheduled runs are named after their nominal fire instant
 //! (`20250309T070000Z`), so the newest record of a job is the last name in the directory.
 
-use super::{StateDir, StateError};
+use super::{Create, StateDir, StateError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 /// Why a run started.
@@ -282,19 +289,119 @@ pub fn runs_dir(state_dir: &Path, job: &str) -> PathBuf {
     job_dir(state_dir, job).join("runs")
 }
 
-/// Writes (or replaces) a run record atomically.
-pub fn write_record(state_dir: &Path, record: &RunRecord) -> Result<PathBuf, StateError> {
+/// `jobs/<job>/records.lock`: the lock every change of the job's run records takes.
+pub const RECORDS_LOCK: &str = "records.lock";
+
+/// A job's records held for one change: an exclusive `flock(2)` on the job's
+/// [`RECORDS_LOCK`], released when dropped (or when the process dies).
+///
+/// Why a lock file per job: a record is changed by the run's executor, its upload phase, the
+/// upload queue, retention, notifications and crash recovery, and by two processes (the daemon
+/// and a foreground `trigger`); each reads the record, changes its own fields and writes the
+/// whole file back, so without one lock around the read and the write a change could overwrite
+/// another's (a prune note lost under an upload result). `flock` locks belong to an open file
+/// description, so it excludes threads of one process (each change opens the file anew) as
+/// well as other processes. One file per job rather than per run: nothing has to remove lock
+/// files as records are pruned (the file goes with the job's directory), and changes of one
+/// job's records are few and short (a read and an atomic write).
+struct JobLock {
+    _file: File,
+}
+
+impl JobLock {
+    /// Waits for the lock of `job`. The file is opened through the state directory handle (no
+    /// symlink followed, created 0600). Without `create`, a job directory that does not exist
+    /// is a `NotFound` error (nothing of the job to change); with it the directories are made.
+    fn take(dir: &StateDir, job: &str, create: bool) -> Result<JobLock, StateError> {
+        if create {
+            dir.create_dir_all(&runs_dir(dir.root(), job))?;
+        }
+        let path = job_dir(dir.root(), job).join(RECORDS_LOCK);
+        let file = dir.create(&path, Create::Keep)?;
+        loop {
+            match file.lock() {
+                Ok(()) => return Ok(JobLock { _file: file }),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => return Err(StateError::Io { path, source }),
+            }
+        }
+    }
+}
+
+/// `<state>/jobs/<job>/runs/<run-id>.json`.
+pub fn record_path(state_dir: &Path, job: &str, run_id: &str) -> PathBuf {
+    runs_dir(state_dir, job).join(format!("{run_id}.json"))
+}
+
+/// Changes one run's existing record ([`upsert`] when it may not exist). Under the job's lock
+/// (see [`JobLock`]) it reads the record as it is on disk, applies `change`, and writes it back
+/// atomically (temp file, fsync, rename) if `change` changed it; so concurrent changes, from
+/// threads or processes, each see the others' fields. A missing record is a `NotFound` error
+/// ([`StateError::is_not_found`]). Blocking: async callers use `spawn_blocking`.
+///
+/// `change` must not touch run records itself (the lock is not reentrant), and must not change
+/// the record's job or run id.
+pub fn update<R>(
+    state_dir: &Path,
+    job: &str,
+    run_id: &str,
+    change: impl FnOnce(&mut RunRecord) -> R,
+) -> Result<R, StateError> {
     let dir = StateDir::open(state_dir)?;
-    let (path, bytes) = record_file(&dir, record)?;
-    dir.write_atomic(&path, &bytes)?;
+    let _lock = JobLock::take(&dir, job, false)?;
+    let path = record_path(dir.root(), job, run_id);
+    let mut record = read_record_in(&dir, &path)?;
+    let before = record.clone();
+    let out = change(&mut record);
+    if record != before {
+        write_locked(&dir, job, run_id, &record)?;
+    }
+    Ok(out)
+}
+
+/// [`update`] for a record that may not exist yet: `change` gets the record on disk (`None`
+/// when there is none, or it is corrupt: that file is set aside as `.corrupt` first) and
+/// returns the record to write. Creating a record goes through here ([`create`]).
+pub fn upsert(
+    state_dir: &Path,
+    job: &str,
+    run_id: &str,
+    change: impl FnOnce(Option<RunRecord>) -> RunRecord,
+) -> Result<PathBuf, StateError> {
+    let dir = StateDir::open(state_dir)?;
+    let _lock = JobLock::take(&dir, job, true)?;
+    let path = record_path(dir.root(), job, run_id);
+    let current = match read_record_in(&dir, &path) {
+        Ok(record) => Some(record),
+        Err(e) if e.is_not_found() => None,
+        Err(e @ StateError::Corrupt { .. }) => {
+            tracing::warn!("{e}; it is set aside and replaced");
+            dir.set_aside(&path);
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let record = change(current);
+    write_locked(&dir, job, run_id, &record)?;
     Ok(path)
 }
 
-/// Writes many records as [`write_record`] does, as one batch (see
-/// [`StateDir::write_atomic_all`]): a burst of runs starting at once costs two file system syncs,
-/// not two per run. One result per record, in order; every record written is durable when this
-/// returns.
-pub fn write_records(state_dir: &Path, records: &[RunRecord]) -> Vec<Result<PathBuf, StateError>> {
+/// Writes a whole record, replacing any record of the same run: [`upsert`] ignoring what is
+/// on disk. For a run's first record (and the records of runs that never start).
+pub fn create(state_dir: &Path, record: &RunRecord) -> Result<PathBuf, StateError> {
+    upsert(state_dir, &record.job, &record.run_id, |_| record.clone())
+}
+
+/// How many jobs' locks [`create_all`] holds at once: each is an open file, and the daemon's
+/// file limit is often the default 1,024.
+const BATCH_LOCKS: usize = 256;
+
+/// [`create`] for many records as one batch (see [`StateDir::write_atomic_all`]): a burst of
+/// runs starting at once costs two file system syncs per [`BATCH_LOCKS`] records, not two per
+/// run. Each record is written under its job's lock, as every record write is; the locks are
+/// taken in job name order, so two batches cannot wait for each other. One result per record,
+/// in order; every record written is durable when this returns.
+pub fn create_all(state_dir: &Path, records: &[RunRecord]) -> Vec<Result<PathBuf, StateError>> {
     let dir = match StateDir::open(state_dir) {
         Ok(dir) => dir,
         Err(e) => {
@@ -310,10 +417,34 @@ pub fn write_records(state_dir: &Path, records: &[RunRecord]) -> Vec<Result<Path
                 .collect();
         }
     };
+    let mut results = Vec::with_capacity(records.len());
+    for chunk in records.chunks(BATCH_LOCKS) {
+        results.extend(create_batch(&dir, chunk));
+    }
+    results
+}
+
+fn create_batch(dir: &StateDir, records: &[RunRecord]) -> Vec<Result<PathBuf, StateError>> {
+    let mut locks: BTreeMap<&str, Result<JobLock, String>> = BTreeMap::new();
+    for record in records {
+        locks
+            .entry(record.job.as_str())
+            .or_insert_with(|| Err(String::new()));
+    }
+    for (job, lock) in locks.iter_mut() {
+        *lock = JobLock::take(dir, job, true).map_err(|e| e.to_string());
+    }
     let mut results: Vec<Result<PathBuf, StateError>> = Vec::with_capacity(records.len());
     let mut files = Vec::with_capacity(records.len());
     for record in records {
-        match record_file(&dir, record) {
+        let prepared = match &locks[record.job.as_str()] {
+            Ok(_) => record_file(dir, record),
+            Err(message) => Err(StateError::Io {
+                path: job_dir(dir.root(), &record.job).join(RECORDS_LOCK),
+                source: std::io::Error::other(message.clone()),
+            }),
+        };
+        match prepared {
             Ok((path, bytes)) => {
                 results.push(Ok(path.clone()));
                 files.push((path, bytes));
@@ -330,11 +461,77 @@ pub fn write_records(state_dir: &Path, records: &[RunRecord]) -> Vec<Result<Path
     results
 }
 
+/// Removes run records of `job` (history limits), under the job's lock so that no change in
+/// flight writes a removed record back. A record `keep` says to keep as it is now (read under
+/// the lock: it may have changed since it was chosen), or that cannot be read, stays. Returns
+/// the paths removed; a record already gone is skipped.
+pub fn remove(
+    state_dir: &Path,
+    job: &str,
+    run_ids: &[String],
+    keep: impl Fn(&StateDir, &RunRecord) -> bool,
+) -> Result<Vec<PathBuf>, StateError> {
+    let dir = StateDir::open(state_dir)?;
+    let _lock = match JobLock::take(&dir, job, false) {
+        Ok(lock) => lock,
+        Err(e) if e.is_not_found() => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut removed = Vec::new();
+    for run_id in run_ids {
+        let path = record_path(dir.root(), job, run_id);
+        match read_record_in(&dir, &path) {
+            Ok(record) if !keep(&dir, &record) => {}
+            _ => continue,
+        }
+        match dir.remove_file(&path) {
+            Ok(()) => removed.push(path),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
+/// Runs `f` while holding `job`'s record lock, so that no record of the job is being written
+/// meanwhile: start-up recovery removes the temp files that writes cut off by a crash left in
+/// `runs/`, and must never take one a live write is about to rename.
+pub(super) fn while_locked<R>(
+    dir: &StateDir,
+    job: &str,
+    f: impl FnOnce() -> R,
+) -> Result<R, StateError> {
+    let _lock = JobLock::take(dir, job, false)?;
+    Ok(f())
+}
+
+/// Writes a record atomically; the caller holds the job's lock.
+fn write_locked(
+    dir: &StateDir,
+    job: &str,
+    run_id: &str,
+    record: &RunRecord,
+) -> Result<(), StateError> {
+    if record.job != job || record.run_id != run_id {
+        // The file is named by (job, run id) and guarded by the job's lock: a record whose
+        // identity changed would be written elsewhere, unguarded.
+        return Err(StateError::Corrupt {
+            path: record_path(dir.root(), job, run_id),
+            message: format!(
+                "a change renamed the record to {}/{}; records keep their job and run id",
+                record.job, record.run_id
+            ),
+        });
+    }
+    let (path, bytes) = record_file(dir, record)?;
+    dir.write_atomic(&path, &bytes)
+}
+
 /// Where a record goes (its directory created) and its bytes.
 fn record_file(dir: &StateDir, record: &RunRecord) -> Result<(PathBuf, Vec<u8>), StateError> {
     let runs = runs_dir(dir.root(), &record.job);
     dir.create_dir_all(&runs)?;
-    let path = runs.join(format!("{}.json", record.run_id));
+    let path = record_path(dir.root(), &record.job, &record.run_id);
     let mut bytes = serde_json::to_vec_pretty(record).map_err(|e| StateError::Corrupt {
         path: path.clone(),
         message: e.to_string(),
@@ -461,77 +658,5 @@ pub fn last_fire(state_dir: &Path, job: &str) -> Result<Option<DateTime<Utc>>, S
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(job: &str, run_id: &str, status: RunStatus) -> RunRecord {
-        RunRecord {
-            version: RECORD_VERSION,
-            run_id: run_id.into(),
-            job: job.into(),
-            spec_hash: "h".into(),
-            trigger: Trigger::Schedule,
-            attempt: 1,
-            scheduled_at: instant_of_run_id(run_id),
-            started_at: Utc::now(),
-            ended_at: None,
-            status,
-            reason: None,
-            host: "h".into(),
-            phases: Vec::new(),
-            collectors: Vec::new(),
-            bundle: None,
-            redaction: None,
-            analysis: None,
-            limits: None,
-            uploads: Vec::new(),
-            missed: None,
-            notifications: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn run_ids_round_trip_and_sort_by_time() {
-        let t = "2025-03-09T07:00:00Z"
-            .parse::<DateTime<Utc>>()
-            .expect("time");
-        assert_eq!(run_id_for(t), "20250309T070000Z");
-        assert_eq!(instant_of_run_id("20250309T070000Z-retry1"), Some(t));
-        assert_eq!(instant_of_run_id("manual-20250309T070000Z-1"), None);
-    }
-
-    #[test]
-    fn a_batch_of_records_reads_back_as_written() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let batch: Vec<RunRecord> = (0..20)
-            .map(|i| record(&format!("job-{i}"), "20250101T000000Z", RunStatus::Running))
-            .collect();
-        let paths = write_records(dir.path(), &batch);
-        for (r, path) in batch.iter().zip(paths) {
-            let path = path.expect("written");
-            assert_eq!(
-                path,
-                runs_dir(dir.path(), &r.job).join("20250101T000000Z.json")
-            );
-            assert_eq!(&read_record(&path).expect("read"), r);
-        }
-    }
-
-    #[test]
-    fn history_is_newest_first_and_sets_corrupt_records_aside() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for id in ["20250101T000000Z", "20250102T000000Z", "20250103T000000Z"] {
-            write_record(dir.path(), &record("a", id, RunStatus::Succeeded)).expect("write");
-        }
-        let bad = runs_dir(dir.path(), "a").join("20250104T000000Z.json");
-        std::fs::write(&bad, "{").expect("write corrupt");
-        let (records, problems) = history(dir.path(), "a", 2).expect("history");
-        let ids: Vec<&str> = records.iter().map(|r| r.run_id.as_str()).collect();
-        assert_eq!(ids, ["20250103T000000Z", "20250102T000000Z"]);
-        assert_eq!(problems.len(), 1);
-        assert!(!bad.exists());
-        assert!(bad.with_extension("json.corrupt").exists());
-        let last = last_fire(dir.path(), "a").expect("last");
-        assert_eq!(last, instant_of_run_id("20250103T000000Z"));
-    }
-}
+#[path = "records_tests.rs"]
+mod tests;

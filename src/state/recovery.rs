@@ -1,6 +1,6 @@
 //! Start-up recovery after a crash or `kill -9`: no record stays `running`, no temp file stays.
 
-use super::records::{self, RunStatus};
+use super::records::{self, RunRecord, RunStatus};
 use super::{EntryKind, StateDir, StateError};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
@@ -42,8 +42,15 @@ pub fn recover(state_dir: &Path, now: DateTime<Utc>) -> Result<Recovery, StateEr
             out.problems.push(StateError::Symlink { path: job_path });
             continue;
         }
-        for sub in ["runs", "bundles"] {
-            out.temps_removed += remove_temps(&dir, &job_path.join(sub));
+        out.temps_removed += remove_temps(&dir, &job_path.join("bundles"));
+        // Record writes hold the job's lock: under it, every temp file in runs/ is a leftover.
+        match records::while_locked(&dir, &job, || remove_temps(&dir, &job_path.join("runs"))) {
+            Ok(removed) => out.temps_removed += removed,
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                out.problems.push(e);
+                continue;
+            }
         }
         let paths = match records::record_paths_in(&dir, &job) {
             Ok(p) => p,
@@ -54,15 +61,12 @@ pub fn recover(state_dir: &Path, now: DateTime<Utc>) -> Result<Recovery, StateEr
         };
         for path in paths {
             match records::read_record_in(&dir, &path) {
-                Ok(mut record) if record.status == RunStatus::Running => {
-                    record.status = RunStatus::Interrupted;
-                    record.ended_at = Some(now);
-                    record.reason = Some(
-                        "the agent stopped while the run was in progress (crash or kill); partial results are kept"
-                            .into(),
-                    );
-                    match records::write_record(state_dir, &record) {
-                        Ok(_) => out.interrupted.push((job.clone(), record.run_id)),
+                Ok(record) if record.status == RunStatus::Running => {
+                    match records::update(state_dir, &job, &record.run_id, |r| {
+                        mark_interrupted(r, now)
+                    }) {
+                        Ok(true) => out.interrupted.push((job.clone(), record.run_id)),
+                        Ok(false) => {}
                         Err(e) => out.problems.push(e),
                     }
                 }
@@ -76,6 +80,21 @@ pub fn recover(state_dir: &Path, now: DateTime<Utc>) -> Result<Recovery, StateEr
         }
     }
     Ok(out)
+}
+
+/// Marks a record that is still `running` (as read under the job's lock) `interrupted`; whether
+/// it did.
+fn mark_interrupted(record: &mut RunRecord, now: DateTime<Utc>) -> bool {
+    if record.status != RunStatus::Running {
+        return false;
+    }
+    record.status = RunStatus::Interrupted;
+    record.ended_at = Some(now);
+    record.reason = Some(
+        "the agent stopped while the run was in progress (crash or kill); partial results are kept"
+            .into(),
+    );
+    true
 }
 
 /// Removes `.<name>.tmp-<pid>` files (atomic writes that never got renamed) in `dir`.

@@ -231,14 +231,23 @@ pub fn apply(
         // The record first: a crash before the file goes leaves a record that says pruned and a
         // file the next pass removes, never a record naming a bundle that is gone.
         if let Some((_, record)) = with_bundles
-            .iter_mut()
+            .iter()
             .find(|(_, r)| r.bundle.as_ref().is_some_and(|b| b.path == prune.path))
         {
-            if let Some(b) = record.bundle.as_mut() {
-                b.pruned_at = Some(now);
-                b.pruned_by = Some(prune.rule.to_string());
+            let noted = records::update(state_dir, job, &record.run_id, |r| {
+                // As the record is now: only the bundle retention chose, and only once.
+                if let Some(b) = r.bundle.as_mut().filter(|b| b.path == prune.path) {
+                    b.pruned_at.get_or_insert(now);
+                    b.pruned_by.get_or_insert_with(|| prune.rule.to_string());
+                }
+            });
+            match noted {
+                Ok(()) => {}
+                // Removed meanwhile (by hand, or by the history limits of another process):
+                // nothing names the file any more.
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
             }
-            records::write_record(state_dir, record)?;
         }
         match dir.remove_file(&prune.path) {
             Ok(()) => {}
@@ -353,7 +362,7 @@ mod tests {
             "bundle": {"path": path, "size": 1, "sha256": "x"},
         }))
         .expect("a record");
-        records::write_record(state, &record).expect("write record");
+        records::create(state, &record).expect("write record");
     }
 
     fn bundle_file(day: u32) -> String {

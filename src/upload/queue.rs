@@ -254,10 +254,8 @@ pub fn claim(state_dir: &Path, entry: &Entry) -> Option<Claim> {
     claimed.insert(path.clone()).then_some(Claim(path))
 }
 
-/// Serialises read-modify-write of run records by upload tasks of this process.
-static RECORDS: Mutex<()> = Mutex::new(());
-
-/// Sets `uploads[index]` of the run's record. A missing record (removed by hand) is not an error.
+/// Sets `uploads[index]` of the run's record (through [`records::update`], which serialises it
+/// with every other change of the record). A missing record (removed by hand) is not an error.
 pub fn update_record(
     state_dir: &Path,
     job: &str,
@@ -265,29 +263,47 @@ pub fn update_record(
     index: usize,
     upload: &UploadRecord,
 ) -> Result<(), StateError> {
-    let _guard = RECORDS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let path = records::runs_dir(state_dir, job).join(format!("{run_id}.json"));
-    let state = StateDir::open(state_dir)?;
-    let mut record = match records::read_record_in(&state, &path) {
-        Ok(record) => record,
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    while record.uploads.len() <= index {
-        record.uploads.push(UploadRecord {
-            target: String::new(),
-            url: String::new(),
-            size: 0,
-            attempts: 0,
-            status: "unknown".into(),
-            error: None,
-            duration_ms: None,
-        });
+    let set = records::update(state_dir, job, run_id, |record| {
+        while record.uploads.len() <= index {
+            record.uploads.push(UploadRecord {
+                target: String::new(),
+                url: String::new(),
+                size: 0,
+                attempts: 0,
+                status: "unknown".into(),
+                error: None,
+                duration_ms: None,
+            });
+        }
+        record.uploads[index] = upload.clone();
+    });
+    match set {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
     }
-    record.uploads[index] = upload.clone();
-    records::write_record(state_dir, &record).map(|_| ())
+}
+
+/// [`update_record`] for `entry`, off the async threads: the write syncs the disk and may wait
+/// for the record's lock while another writer holds it.
+pub async fn record_upload(
+    state_dir: &Path,
+    entry: &Entry,
+    upload: &UploadRecord,
+) -> Result<(), StateError> {
+    let (dir, job, run_id) = (
+        state_dir.to_path_buf(),
+        entry.job.clone(),
+        entry.run_id.clone(),
+    );
+    let (index, upload) = (entry.index, upload.clone());
+    tokio::task::spawn_blocking(move || update_record(&dir, &job, &run_id, index, &upload))
+        .await
+        .unwrap_or_else(|e| {
+            Err(StateError::Io {
+                path: records::record_path(state_dir, &entry.job, &entry.run_id),
+                source: std::io::Error::other(format!("record writer failed: {e}")),
+            })
+        })
 }
 
 /// Whether the entry's run is still in progress (its record says `running`): the run's own
@@ -489,9 +505,7 @@ pub async fn drive(
             let took = started.elapsed();
             let (record, done) = settle(&mut entry, result, &policy.queued, now(), took);
             observe(&entry.label, &record.status, took);
-            if let Err(e) =
-                update_record(&state_dir, &entry.job, &entry.run_id, entry.index, &record)
-            {
+            if let Err(e) = record_upload(&state_dir, &entry, &record).await {
                 tracing::warn!(job = %entry.job, run = %entry.run_id, "cannot update the run record: {e}");
             }
             let written = if done {
