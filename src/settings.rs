@@ -1,7 +1,7 @@
 //! Agent settings: built-in defaults < settings file < `TROUBLESHOOT_AGENT_*` environment < flags.
 
 use crate::jobs::model::Resources;
-use crate::jobs::units::{ByteSize, HumanDuration};
+use crate::units::{ByteSize, HumanDuration};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized};
 use serde::{Deserialize, Serialize};

@@ -418,7 +418,7 @@ pub async fn notify(job: &Job, record: &RunRecord, env: &RunEnv) -> Vec<Notifica
     if targets.is_empty() {
         return Vec::new();
     }
-    let sent = crate::notify::deliver(targets, record, env!("CARGO_PKG_VERSION")).await;
+    let sent = crate::alerts::deliver(targets, record, env!("CARGO_PKG_VERSION")).await;
     if sent.is_empty() {
         return sent;
     }

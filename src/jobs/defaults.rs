@@ -1,6 +1,6 @@
 //! Every default of the job file format, in one place (the schema and the docs read them here).
 
-use super::units::HumanDuration;
+use crate::units::HumanDuration;
 use std::time::Duration;
 
 /// `apiVersion` of a job file.
@@ -20,9 +20,7 @@ pub const RETRY_LIMIT: u32 = 0;
 pub const RETRY_BACKOFF: HumanDuration = HumanDuration(Duration::from_secs(60));
 /// Bundles kept per job (`spec.retention.keepLast`).
 pub const KEEP_LAST: u32 = 14;
-/// Time limit of each webhook request (`notify[].webhook.timeout`).
-pub const WEBHOOK_TIMEOUT: HumanDuration = HumanDuration(Duration::from_secs(10));
-/// Webhook requests in all, the first included (`notify[].webhook.attempts`).
-pub const WEBHOOK_ATTEMPTS: u32 = 3;
+/// Webhook defaults, owned by the module that sends webhooks.
+pub use crate::alerts::target::{WEBHOOK_ATTEMPTS, WEBHOOK_TIMEOUT};
 /// HTTP method for `upload[].http` (`PUT`).
 pub const HTTP_METHOD: &str = "PUT";

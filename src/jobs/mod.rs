@@ -10,17 +10,15 @@ mod discover;
 mod load;
 pub mod model;
 mod salvage;
-mod secret;
-pub mod units;
 mod validate;
 mod view;
 
+pub use crate::secret_ref::SecretRef;
 pub use cache::FileCache;
 pub use definition::{CompactJson, Definition};
 pub use discover::{Ignored, ignore_reason};
 pub use load::{FileReport, MAX_FILE_BYTES, RebuildError, rebuild_applied};
 pub use model::JobDocument;
-pub use secret::SecretRef;
 use validate::LoadCache;
 pub use validate::{Context, name_problem};
 pub use view::{DirView, NeedsWholePass, Partial};

@@ -5,11 +5,15 @@
 
 use super::defaults;
 use super::definition::CompactJson;
-use super::secret::SecretRef;
-use super::units::{ByteSize, HumanDuration};
+use crate::units::{ByteSize, HumanDuration};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+// The upload and notification targets belong to the modules that send to them (a sink owns its
+// config type); the job file names them here.
+pub use crate::alerts::target::{NotifyEvent, NotifyTarget, Webhook};
+pub use crate::upload::target::{GcsTarget, HttpMethod, HttpTarget, S3Target, UploadTarget};
 
 /// One job file document.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -178,15 +182,6 @@ fn keep_last() -> Option<u32> {
 }
 fn yes() -> bool {
     true
-}
-fn webhook_timeout() -> HumanDuration {
-    defaults::WEBHOOK_TIMEOUT
-}
-fn webhook_attempts() -> u32 {
-    defaults::WEBHOOK_ATTEMPTS
-}
-fn http_method() -> HttpMethod {
-    HttpMethod::Put
 }
 
 /// What happens when a fire comes while a run of the same job is in progress.
@@ -390,154 +385,4 @@ impl History {
     fn is_empty(&self) -> bool {
         self.keep_last.is_none() && self.max_age.is_none()
     }
-}
-
-/// One upload destination (exactly one of `s3`, `gcs`, `http`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum UploadTarget {
-    /// An S3 or S3-compatible bucket.
-    S3(S3Target),
-    /// A Google Cloud Storage bucket.
-    Gcs(GcsTarget),
-    /// An HTTP endpoint.
-    Http(HttpTarget),
-}
-
-/// An S3 bucket; credentials come from the AWS default chain.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct S3Target {
-    /// Bucket name.
-    pub bucket: String,
-    /// Key prefix.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prefix: Option<String>,
-    /// Object key template (`{job}`, `{runId}`, `{timestamp}`, `{hostname}`, `{cluster}`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// AWS region.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// Endpoint URL of an S3-compatible store (MinIO, Ceph, R2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    /// Path-style addressing (most S3-compatible stores need it).
-    #[serde(default)]
-    pub force_path_style: bool,
-    /// Server-side encryption: `AES256` or `aws:kms`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_side_encryption: Option<String>,
-    /// KMS key for `aws:kms`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kms_key_id: Option<String>,
-    /// Storage class (`STANDARD`, `STANDARD_IA`, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub storage_class: Option<String>,
-    /// Object tags.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub tags: BTreeMap<String, String>,
-}
-
-/// A GCS bucket; credentials come from Application Default Credentials.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct GcsTarget {
-    /// Bucket name.
-    pub bucket: String,
-    /// Object name prefix.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prefix: Option<String>,
-    /// Object name template (`{job}`, `{runId}`, `{timestamp}`, `{hostname}`, `{cluster}`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    /// Endpoint of an emulator or private endpoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-}
-
-/// An HTTP endpoint that receives the archive as the request body.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct HttpTarget {
-    /// URL (http or https).
-    pub url: String,
-    /// `PUT` or `POST`.
-    #[serde(default = "http_method")]
-    pub method: HttpMethod,
-    /// Request headers; values are secret references, never inline.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, SecretRef>,
-    /// Bearer token for `Authorization`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bearer_token: Option<SecretRef>,
-    /// PEM file of extra CA certificates.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_file: Option<String>,
-    /// PEM client certificate for mTLS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_cert_file: Option<String>,
-    /// PEM client key for mTLS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_key_file: Option<String>,
-}
-
-/// HTTP method of an upload.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum HttpMethod {
-    /// PUT.
-    Put,
-    /// POST.
-    Post,
-}
-
-/// One notification target.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum NotifyTarget {
-    /// A JSON webhook.
-    Webhook(Webhook),
-}
-
-/// A webhook called with a JSON run summary.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Webhook {
-    /// URL (http or https).
-    pub url: String,
-    /// Events that trigger it.
-    pub on: Vec<NotifyEvent>,
-    /// Request headers; values are secret references, never inline.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, SecretRef>,
-    /// Time limit of each request.
-    #[serde(default = "webhook_timeout")]
-    pub timeout: HumanDuration,
-    /// Requests in all, the first included; a failed request (no answer, 408, 429, 5xx) is retried
-    /// with exponential backoff and jitter.
-    #[serde(default = "webhook_attempts")]
-    pub attempts: u32,
-}
-
-/// A run outcome that can be notified.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum NotifyEvent {
-    /// The run failed.
-    Failed,
-    /// The run succeeded.
-    Succeeded,
-    /// The run produced its bundle but some collectors failed.
-    SucceededWithErrors,
-    /// The run hit its timeout.
-    TimedOut,
-    /// A fire was missed.
-    Missed,
-    /// An upload failed.
-    UploadFailed,
-    /// Analysis found a failure.
-    AnalysisFailed,
-    /// Analysis found a warning.
-    AnalysisWarned,
 }

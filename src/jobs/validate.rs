@@ -2,11 +2,11 @@
 //! Every check runs and reports; nothing stops at the first problem.
 
 use super::model::{JobDocument, NotifyTarget, UploadTarget};
-use super::secret::SecretRef;
 use super::{Job, Source, SpecRole, SpecSource};
 use crate::diagnostic::{Diagnostic, SourceText};
 use crate::digest::hex;
 use crate::schedule::{Schedule, ScheduleError};
+use crate::secret_ref::{SECRET_FILE_BYTES, SecretRef};
 use crate::spec::{self, SpecCache, TroubleshootSpec};
 use crate::yaml::{Loc, Node};
 use std::collections::HashMap;
@@ -301,8 +301,8 @@ fn check_durations(c: &mut Checker<'_>, doc: &JobDocument, schedule: Option<&Sch
                 format!(
                     "jitter {} is more than half the shortest interval of the schedule ({}); it is clamped to {} so runs never reorder",
                     spec.jitter,
-                    super::units::HumanDuration(interval),
-                    super::units::HumanDuration(interval / 2)
+                    crate::units::HumanDuration(interval),
+                    crate::units::HumanDuration(interval / 2)
                 ),
                 None,
             );
@@ -721,6 +721,3 @@ fn check_secret_file(c: &mut Checker<'_>, at: &[&str], path: &Path) {
         }
     }
 }
-
-/// Secret files larger than this are refused (a token or a key is a few hundred bytes).
-pub(crate) const SECRET_FILE_BYTES: u64 = 64 * 1024;

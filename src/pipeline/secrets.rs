@@ -4,8 +4,8 @@
 //! debug dump) must not ship it in the bundle it is uploading.
 
 use crate::jobs::Job;
-use crate::jobs::SecretRef;
 use crate::jobs::model::{NotifyTarget, UploadTarget};
+use crate::secret_ref::SecretRef;
 use crate::spec::RedactorRule;
 
 /// Values shorter than this are not redacted: masking every `abc` of a bundle would shred it, and

@@ -9,9 +9,9 @@ pub use diff::{FieldChange, diff};
 pub use render::{render_text, render_text_with};
 
 use crate::diagnostic::Diagnostic;
-use crate::jobs::units::HumanDuration;
 use crate::jobs::{Definition, Desired, Job};
 use crate::schedule::{DstNote, Schedule, jitter_offset};
+use crate::units::HumanDuration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -20,8 +20,8 @@
 //! URL pointed at port 80. Cargo.toml's `[patch.crates-io]` carries the fix (vendor/README.md),
 //! written to be sent upstream; the tests run the emulator on a random port to keep it honest.
 
+use super::target::GcsTarget;
 use super::{Delivered, Object, UploadError};
-use crate::jobs::model::GcsTarget;
 use google_cloud_gax::retry_policy::RetryPolicyExt;
 use google_cloud_storage::client::Storage;
 use google_cloud_storage::retry_policy::RetryableErrors;

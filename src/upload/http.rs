@@ -12,8 +12,8 @@
 //! [`Object::key`] is the URL with its placeholders filled in. The URL kept in records and logs
 //! has no query string: presigned URLs carry their signature there.
 
+use super::target::{HttpMethod, HttpTarget};
 use super::{Delivered, Object, UploadError};
-use crate::jobs::model::{HttpMethod, HttpTarget};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use std::time::Duration;
 

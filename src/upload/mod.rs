@@ -9,9 +9,10 @@ pub mod queue;
 pub mod retry;
 pub mod s3;
 pub mod scrub;
+pub mod target;
 
-use crate::jobs::model::UploadTarget;
 use std::path::Path;
+use target::UploadTarget;
 
 /// One bundle to deliver: the archive on disk and where it goes.
 #[derive(Clone, Debug)]

@@ -8,8 +8,8 @@
 //! delivered where its run meant it to go after the job file changed or was removed.
 
 use super::retry::Backoff;
+use super::target::UploadTarget;
 use super::{Delivered, Object, UploadError};
-use crate::jobs::model::UploadTarget;
 use crate::state::records::{self, UploadRecord};
 use crate::state::{StateDir, StateError};
 use chrono::{DateTime, Utc};
@@ -593,7 +593,7 @@ pub fn settle(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::model::HttpTarget;
+    use crate::upload::target::HttpTarget;
 
     fn entry() -> Entry {
         let target: UploadTarget = serde_json::from_value(serde_json::json!({

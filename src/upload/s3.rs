@@ -5,8 +5,8 @@
 //! earlier attempt landed, [`UploadError::AlreadyExists`]; different: refused), and the write
 //! itself carries `If-None-Match: *`, so a store that honours it refuses a racing duplicate too.
 
+use super::target::S3Target;
 use super::{Delivered, Object, UploadError};
-use crate::jobs::model::S3Target;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};

@@ -5,7 +5,7 @@
 //! header secrets before anyone keeps it. The status code stays (the sinks put it first).
 
 use super::UploadError;
-use crate::jobs::model::UploadTarget;
+use super::target::UploadTarget;
 
 /// The most of an error body that is kept.
 pub const MAX_BODY: usize = 512;

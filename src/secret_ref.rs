@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
 
+/// Secret files larger than this are refused (a token or a key is a few hundred bytes).
+pub(crate) const SECRET_FILE_BYTES: u64 = 64 * 1024;
+
 /// Where a secret value comes from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -104,23 +107,18 @@ impl SecretRef {
     }
 }
 
-/// The file's text, read without blocking and at most [`super::validate::SECRET_FILE_BYTES`]:
+/// The file's text, read without blocking and at most [`SECRET_FILE_BYTES`]:
 /// a FIFO or a device is refused rather than stalling a run. Its owner and permissions were
 /// checked when the job was loaded (`validate` and every reload report them), so they are not
 /// judged again here.
 fn read_file(path: &Path) -> std::io::Result<String> {
     let lenient = crate::trust::Policy::new(true);
     let mut walk = crate::trust::Walk::default();
-    let read = crate::trust::read(
-        path,
-        super::validate::SECRET_FILE_BYTES,
-        &lenient,
-        &mut walk,
-    )
-    .map_err(|e| match e {
-        crate::trust::ReadError::Io(e) => e,
-        refused => std::io::Error::other(refused.to_string()),
-    })?;
+    let read =
+        crate::trust::read(path, SECRET_FILE_BYTES, &lenient, &mut walk).map_err(|e| match e {
+            crate::trust::ReadError::Io(e) => e,
+            refused => std::io::Error::other(refused.to_string()),
+        })?;
     String::from_utf8(read.bytes)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }

@@ -1,7 +1,7 @@
 //! Sending one webhook: a JSON `POST`, headers from secret references, a time limit per request,
 //! retried with [`Backoff`](crate::upload::retry::Backoff) while the failure may pass.
 
-use crate::jobs::model::Webhook;
+use super::target::Webhook;
 use crate::upload::retry::Backoff;
 use std::time::Duration;
 

@@ -2,11 +2,12 @@
 //! describes it, and delivery to the job's webhooks ([`webhook`]). The first two are pure
 //! functions of the record; delivery never changes a run's outcome.
 
+pub mod target;
 pub mod webhook;
 
-use crate::jobs::model::{NotifyEvent, NotifyTarget};
 use crate::state::records::{NotificationRecord, PhaseStatus, RunRecord, RunStatus};
 use serde_json::{Value, json};
+use target::{NotifyEvent, NotifyTarget};
 
 /// Version of the payload's shape (`payloadVersion`); bumped on an incompatible change.
 pub const PAYLOAD_VERSION: u32 = 1;

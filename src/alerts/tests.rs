@@ -1,5 +1,5 @@
+use super::target::Webhook;
 use super::*;
-use crate::jobs::model::Webhook;
 use crate::state::records::{
     BundleRecord, MissedRecord, PhaseRecord, RECORD_VERSION, Trigger, UploadRecord,
 };
@@ -235,7 +235,7 @@ fn hook(timeout: Duration, attempts: u32) -> Webhook {
         url: "https://user:pw@hooks.example.com/x?token=secret".into(),
         on: vec![NotifyEvent::Failed],
         headers: BTreeMap::new(),
-        timeout: crate::jobs::units::HumanDuration(timeout),
+        timeout: crate::units::HumanDuration(timeout),
         attempts,
     }
 }

@@ -1,4 +1,5 @@
-//! Human-written durations (`10m`, `1h30m`, `30d`) and sizes (`5GiB`, `500MB`) in job files.
+//! Human-written durations (`10m`, `1h30m`, `30d`) and sizes (`5GiB`, `500MB`) in job files and
+//! agent settings.
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
