@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     if let Err(e) = std::fs::create_dir_all(state_dir)
         .map_err(|e| e.to_string())
         .and_then(|()| {
-            troubleshoot_agent::state::write_applied(state_dir, &applied, chrono::Utc::now())
+            troubleshoot_agent::plan::write_applied(state_dir, &applied, chrono::Utc::now())
                 .map_err(|e| e.to_string())
         })
     {

@@ -22,3 +22,22 @@ pub mod trust;
 pub mod units;
 pub mod upload;
 pub mod yaml;
+
+#[cfg(test)]
+mod tests {
+    /// Dependencies point down DESIGN.md's module table and form no cycle: `scripts/check-layers`
+    /// reads every `crate::` path in src/ and fails on an upward import or a cycle.
+    #[test]
+    fn modules_import_only_lower_layers() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let out = std::process::Command::new("python3")
+            .arg(format!("{root}/scripts/check-layers"))
+            .output()
+            .expect("run scripts/check-layers (needs python3)");
+        assert!(
+            out.status.success(),
+            "scripts/check-layers failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -10,7 +10,7 @@ use support::{Dirs, JobFile, agent, dirs, stderr, stdout};
 use troubleshoot_agent::digest::sha256_hex;
 use troubleshoot_agent::jobs::{self, Context};
 use troubleshoot_agent::plan::{PlanOptions, plan};
-use troubleshoot_agent::state::{read_applied, write_applied};
+use troubleshoot_agent::plan::{read_applied, write_applied};
 
 const FROM: &str = "2025-03-08T12:00:00Z";
 

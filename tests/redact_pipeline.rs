@@ -219,8 +219,7 @@ fn plan_shows_the_redactors_and_a_change_of_them() {
             .collect(),
     };
     std::fs::create_dir_all(&state).expect("state");
-    troubleshoot_agent::state::write_applied(&state, &applied, chrono::Utc::now())
-        .expect("applied");
+    troubleshoot_agent::plan::write_applied(&state, &applied, chrono::Utc::now()).expect("applied");
     assert!(plan(&[]).contains("= 1 unchanged job"), "{}", plan(&[]));
 
     job_with_redact(&jobs, "{defaults: upstream, tokenize: true}");

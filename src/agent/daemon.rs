@@ -589,7 +589,7 @@ impl Daemon {
         }
         // Serialized here, from the state itself; only the write (and its fsync) leaves the loop.
         let dir = self.state_dir().to_path_buf();
-        let written = match state::applied_bytes(&dir, &self.applied, now) {
+        let written = match plan::applied_bytes(&dir, &self.applied, now) {
             Ok(bytes) => {
                 tokio::task::spawn_blocking(move || state::write_applied_bytes(&dir, &bytes))
                     .await

@@ -129,7 +129,7 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
             "removed temp files left by an interrupted write"
         );
     }
-    let applied = match state::read_applied(&state_dir) {
+    let applied = match crate::plan::read_applied(&state_dir) {
         Ok(a) => a,
         Err(e @ StateError::Corrupt { .. }) => {
             let path = state_dir.join(state::APPLIED_FILE);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
-use super::{Timing, TimingStatus};
+use super::{StepTiming, TimingStatus};
 
 /// Go layout `2006-01-02T15_04_05` written as a chrono format string.
 const NAME_TIME_FORMAT: &str = "%Y-%m-%dT%H_%M_%S";
@@ -121,9 +121,9 @@ const RULE: &str = "=============================================";
 /// duration in whole milliseconds with thousands separators. Collectors and analyzers carry an
 /// S/X/F marker; redactors are listed without one, as upstream does. Ties keep input order.
 pub fn summary_txt(
-    collectors: &[Timing],
-    redactors: &[Timing],
-    analyzers: &[Timing],
+    collectors: &[StepTiming],
+    redactors: &[StepTiming],
+    analyzers: &[StepTiming],
     total: Duration,
 ) -> String {
     summary_txt_with_redaction(collectors, redactors, &[], analyzers, total)
@@ -133,10 +133,10 @@ pub fn summary_txt(
 /// replacements) in the redactors section: the agent redacts the whole tree in one pass, so it
 /// has no per-redactor timings, and "No redactors executed" would not be true.
 pub fn summary_txt_with_redaction(
-    collectors: &[Timing],
-    redactors: &[Timing],
+    collectors: &[StepTiming],
+    redactors: &[StepTiming],
     redaction: &[String],
-    analyzers: &[Timing],
+    analyzers: &[StepTiming],
     total: Duration,
 ) -> String {
     let mut out = String::new();
@@ -175,13 +175,13 @@ pub fn summary_txt_with_redaction(
 }
 
 /// Appends one line per timing, slowest first, or `empty` when there is none.
-fn push_timings(out: &mut String, items: &[Timing], marker: bool, empty: &str) {
+fn push_timings(out: &mut String, items: &[StepTiming], marker: bool, empty: &str) {
     if items.is_empty() {
         out.push_str(empty);
         out.push('\n');
         return;
     }
-    let mut sorted: Vec<&Timing> = items.iter().collect();
+    let mut sorted: Vec<&StepTiming> = items.iter().collect();
     // Stable sort: equal durations keep the order the caller ran them in.
     sorted.sort_by_key(|t| std::cmp::Reverse(t.duration));
     let labels: Vec<String> = sorted
@@ -310,8 +310,8 @@ mod tests {
         assert!(version_yaml("dev").ends_with("versionNumber: dev\n"));
     }
 
-    fn t(name: &str, status: TimingStatus, ms: u64) -> Timing {
-        Timing {
+    fn t(name: &str, status: TimingStatus, ms: u64) -> StepTiming {
+        StepTiming {
             name: name.into(),
             status,
             duration: Duration::from_millis(ms),

@@ -69,7 +69,7 @@ pub enum TimingStatus {
 
 /// One timed step for summary.txt.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Timing {
+pub struct StepTiming {
     /// Display name, e.g. `run/run-example` or `cluster-resources`.
     pub name: String,
     /// How it ended.

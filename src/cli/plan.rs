@@ -26,7 +26,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
             .filter(|job| job.spec_hash == stored_hash)
             .map(|job| std::sync::Arc::clone(&job.definition))
     };
-    let applied = crate::state::read_applied_reusing(&settings.state_dir, &known)
+    let applied = plan::read_applied_reusing(&settings.state_dir, &known)
         .context("cannot read what the agent has applied")?;
     let options = PlanOptions {
         strict: args.strict,

@@ -5,7 +5,7 @@ use super::{exit, find_agent, hostname, human, print_json, settings};
 use crate::agent::StatusSnapshot;
 use crate::agent::status::{JobStatus, LastRun};
 use crate::plan::{PlanOptions, upcoming};
-use crate::state::{self, records};
+use crate::state::records;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -48,7 +48,7 @@ fn offline(settings: &crate::settings::Settings) -> anyhow::Result<StatusSnapsho
             settings.state_dir.display()
         );
     }
-    let applied = state::read_applied(&settings.state_dir)?;
+    let applied = crate::plan::read_applied(&settings.state_dir)?;
     let options = PlanOptions {
         strict: false,
         now: Utc::now(),

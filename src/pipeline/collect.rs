@@ -1,7 +1,7 @@
 //! The collect phase: host collectors, then in-cluster collectors (through the Kubernetes API).
 
 use super::Cancel;
-use crate::bundle::Timing;
+use crate::bundle::StepTiming;
 use crate::collect::cluster::{self, ClusterOptions};
 use crate::collect::host::cgroup::RunCgroup;
 use crate::collect::host::{self, CollectorOutcome, CollectorStatus, HostOptions, limits};
@@ -14,7 +14,7 @@ pub struct Collected {
     /// One record per collector entry.
     pub records: Vec<CollectorRecord>,
     /// Timings for summary.txt.
-    pub timings: Vec<Timing>,
+    pub timings: Vec<StepTiming>,
     /// Set when collection as a whole could not run.
     pub error: Option<String>,
     /// The resource limits the collectors' processes ran under, for the record.
@@ -162,7 +162,7 @@ pub async fn collect(
     )
     .await;
     for o in outcomes.iter().chain(&cluster_outcomes) {
-        timings.push(Timing::from(o));
+        timings.push(StepTiming::from(o));
         records.push(record(o));
     }
     Collected {

@@ -27,7 +27,7 @@ pub use cancel::{Cancel, CancelReason};
 pub use disk::free_bytes;
 pub use progress::Progress;
 
-use crate::bundle::{self, BundleOptions, Timing, TimingStatus};
+use crate::bundle::{self, BundleOptions, StepTiming, TimingStatus};
 use crate::jobs::Job;
 use crate::jobs::model::Engine;
 use crate::state::records::{
@@ -560,10 +560,10 @@ async fn archive(
     joined.unwrap_or_else(|e| Err(format!("archiver task failed: {e}")))
 }
 
-impl From<&crate::collect::host::CollectorOutcome> for Timing {
+impl From<&crate::collect::host::CollectorOutcome> for StepTiming {
     fn from(o: &crate::collect::host::CollectorOutcome) -> Self {
         use crate::collect::host::CollectorStatus;
-        Timing {
+        StepTiming {
             name: format!("{}/{}", o.kind, o.title),
             status: match o.status {
                 CollectorStatus::Succeeded => TimingStatus::Succeeded,

@@ -2,9 +2,11 @@
 //! clock (the instant to preview from is an argument). The `plan` command prints this, and the
 //! agent applies exactly this.
 
+mod applied_file;
 mod diff;
 mod render;
 
+pub use applied_file::{applied_bytes, read_applied, read_applied_reusing, write_applied};
 pub use diff::{FieldChange, diff};
 pub use render::{render_text, render_text_with};
 

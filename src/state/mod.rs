@@ -24,10 +24,7 @@ mod recovery;
 pub mod removed;
 pub mod retention;
 
-pub use applied::{
-    APPLIED_FILE, applied_bytes, read_applied, read_applied_reusing, write_applied,
-    write_applied_bytes,
-};
+pub use applied::{APPLIED_FILE, read_applied_bytes, write_applied_bytes};
 pub use atomic::{write_atomic, write_atomic_all};
 pub use dir::{Create, DirEntry, EntryKind, StateDir};
 pub use lock::{LOCK_FILE, LockError, StateLock};
