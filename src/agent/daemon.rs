@@ -5,8 +5,8 @@ use super::AgentOptions;
 use super::control::{
     Control, ReloadCause, ReloadOutcome, RunState, TriggerAccepted, TriggerRefused,
 };
-use super::executor::{self, RunSpec};
 use super::metrics::{JobLabel, Metrics, ResultLabel, StateLabel, StatusLabel};
+use super::runs::{self, RunSpec};
 use super::scheduler::Scheduler;
 use super::status::{LastRun, LiveJob, Published, RejectedFile, ReloadInfo, StatusSnapshot};
 use super::timing::{Slot, Timing};
@@ -144,8 +144,8 @@ impl Daemon {
         }
     }
 
-    fn run_env(&self) -> executor::RunEnv {
-        executor::RunEnv {
+    fn run_env(&self) -> runs::RunEnv {
+        runs::RunEnv {
             state_dir: self.state_dir().to_path_buf(),
             host: self.options.host.clone(),
             clock: self.options.clock,
@@ -404,7 +404,7 @@ impl Daemon {
             self.apply_plan(&desired, &plan, now, initial);
             if initial {
                 for job in desired.jobs.values() {
-                    executor::apply_retention(
+                    runs::apply_retention(
                         self.state_dir(),
                         job,
                         &self.options.settings.history,
@@ -778,7 +778,7 @@ impl Daemon {
                     scheduled_at: Some(missed.last),
                 };
                 let mut record =
-                    executor::new_record(&spec, &self.options.host, RunStatus::Missed, now);
+                    runs::new_record(&spec, &self.options.host, RunStatus::Missed, now);
                 record.reason = Some(format!(
                     "{} fire(s) from {} to {} passed while the agent was not running{}",
                     missed.count,
@@ -805,16 +805,16 @@ impl Daemon {
             let starting = batch
                 .into_iter()
                 .map(|(spec, cancel, progress)| {
-                    executor::spawn(spec, Arc::clone(&env), cancel, progress, self.tx.clone())
+                    runs::spawn(spec, Arc::clone(&env), cancel, progress, self.tx.clone())
                 })
                 .collect();
-            executor::write_running(env, starting);
+            runs::write_running(env, starting);
         }
         // After the runs started: none of this is on their way.
         self.refresh_next_run_metrics(&fired);
         for (job, record) in side_records {
             self.write_side_record(&record).await;
-            executor::spawn_notify(job, record, self.run_env());
+            runs::spawn_notify(job, record, self.run_env());
         }
         while let Some(retry) = self.retries.first().cloned() {
             if retry.at > now {
@@ -870,7 +870,7 @@ impl Daemon {
         if !active.is_empty() {
             match spec.job.document.spec.concurrency_policy {
                 ConcurrencyPolicy::Forbid => {
-                    let mut record = executor::new_record(
+                    let mut record = runs::new_record(
                         &spec,
                         &self.options.host,
                         RunStatus::Skipped,
@@ -929,8 +929,8 @@ impl Daemon {
             None => {
                 let env = Arc::new(self.run_env());
                 let starting =
-                    executor::spawn(spec, Arc::clone(&env), cancel, progress, self.tx.clone());
-                executor::write_running(env, vec![starting]);
+                    runs::spawn(spec, Arc::clone(&env), cancel, progress, self.tx.clone());
+                runs::write_running(env, vec![starting]);
             }
         }
     }
@@ -1086,7 +1086,7 @@ impl Daemon {
     }
 
     async fn write_side_record(&mut self, record: &RunRecord) {
-        match executor::persist(self.state_dir(), record).await {
+        match runs::persist(self.state_dir(), record).await {
             Ok(()) => self.remember_last_run(record),
             Err(e) => {
                 error!(job = %record.job, "cannot write run record: {e}");
@@ -1138,7 +1138,7 @@ impl Daemon {
             "shutting down"
         );
         for spec in std::mem::take(&mut self.queue) {
-            let mut record = executor::new_record(
+            let mut record = runs::new_record(
                 &spec,
                 &self.options.host,
                 RunStatus::Skipped,
@@ -1162,8 +1162,7 @@ impl Daemon {
         }
         // A run that just ended may still be telling its webhooks.
         let left =
-            executor::notifications_settled(grace.max(tokio::time::Instant::now() + NOTIFY_WAIT))
-                .await;
+            runs::notifications_settled(grace.max(tokio::time::Instant::now() + NOTIFY_WAIT)).await;
         if left > 0 {
             warn!(left, "shutting down with notifications still being sent");
         }

@@ -7,7 +7,7 @@ use super::client::Agent;
 use super::progress::Watch;
 use super::{agent_error, exit, find_agent, hostname, print_json, settings};
 use crate::agent::clock::Clock;
-use crate::agent::executor::{self, RunSpec};
+use crate::agent::runs::{self, RunSpec};
 use crate::jobs;
 use crate::pipeline::progress::{self, LivePhase};
 use crate::pipeline::{Cancel, Progress};
@@ -240,7 +240,7 @@ fn foreground(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let env = executor::RunEnv {
+    let env = runs::RunEnv {
         state_dir: settings.state_dir.clone(),
         host: hostname(),
         clock: Clock::default(),
@@ -260,7 +260,7 @@ fn foreground(
     let (mut record, persist_error) = runtime.block_on(async {
         let (ended, end) = tokio::sync::oneshot::channel();
         let shown = tokio::task::spawn_blocking(move || show_foreground(phases, end));
-        let ran = executor::execute(
+        let ran = runs::execute(
             spec,
             &env,
             Cancel::default(),
@@ -274,7 +274,7 @@ fn foreground(
         }
         ran
     });
-    record.notifications = runtime.block_on(executor::notify(&job, &record, &env));
+    record.notifications = runtime.block_on(runs::notify(&job, &record, &env));
     for n in record
         .notifications
         .iter()

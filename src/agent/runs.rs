@@ -1,5 +1,5 @@
-//! Runs one job run as a task: record `running`, the pipeline under the job's timeout, the final
-//! record; then tells the control loop.
+//! The run lifecycle: one job run as a task (record `running`, the pipeline under the job's timeout,
+//! the final record, retention, notifications); then it tells the control loop.
 
 use super::clock::Clock;
 use super::control::Control;
