@@ -20,7 +20,7 @@ mod timing;
 mod trigger_limit;
 pub mod watcher;
 
-pub use control::{Control, ReloadCause, ReloadOutcome};
+pub use control::{Control, ReloadCause};
 pub use status::StatusSnapshot;
 pub use watcher::WatchMode;
 

@@ -1,11 +1,8 @@
-use super::target::Webhook;
 use super::*;
 use crate::state::records::{
     BundleRecord, MissedRecord, PhaseRecord, RECORD_VERSION, Trigger, UploadRecord,
 };
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
-use std::time::Duration;
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().expect("time")
@@ -228,36 +225,6 @@ fn payload_of_a_success_has_no_error_and_a_missed_run_says_which_fires() {
         body["missed"],
         json!({"count": 3, "first": "2025-03-09T04:00:00Z", "last": "2025-03-09T06:00:00Z", "capped": false})
     );
-}
-
-fn hook(timeout: Duration, attempts: u32) -> Webhook {
-    Webhook {
-        url: "https://user:pw@hooks.example.com/x?token=secret".into(),
-        on: vec![NotifyEvent::Failed],
-        headers: BTreeMap::new(),
-        timeout: crate::units::HumanDuration(timeout),
-        attempts,
-    }
-}
-
-#[test]
-fn the_budget_bounds_every_attempt_and_delay() {
-    // 3 × 10 s + 1 s + 2 s.
-    assert_eq!(
-        webhook::budget(&hook(Duration::from_secs(10), 3)),
-        Duration::from_secs(33)
-    );
-    assert_eq!(
-        webhook::budget(&hook(Duration::from_secs(2), 1)),
-        Duration::from_secs(2)
-    );
-    // The budget covers the largest jittered delays the schedule can produce.
-    let h = hook(Duration::from_secs(1), 4);
-    let b = webhook::backoff(&h);
-    for seed in 0..100 {
-        let delays: Duration = (1..4).filter_map(|a| b.delay(a, seed)).sum();
-        assert!(delays + Duration::from_secs(4) <= webhook::budget(&h));
-    }
 }
 
 #[test]

@@ -28,15 +28,6 @@ pub fn backoff(hook: &Webhook) -> Backoff {
     }
 }
 
-/// The longest a call series can take: every attempt timing out plus the longest delays.
-pub fn budget(hook: &Webhook) -> Duration {
-    let b = backoff(hook);
-    let delays: Duration = (1..b.max_attempts)
-        .map(|a| b.initial.saturating_mul(1u32 << (a - 1).min(20)).min(b.max))
-        .sum();
-    hook.timeout.0.saturating_mul(b.max_attempts) + delays
-}
-
 /// A stable jitter seed for one run's call to one URL.
 pub fn seed(job: &str, run_id: &str, url: &str) -> u64 {
     use sha2::{Digest, Sha256};

@@ -24,11 +24,6 @@ impl<W: Write> HashingWriter<W> {
         }
     }
 
-    /// Bytes accepted by the inner writer so far.
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-
     /// Gives back the inner writer, the lowercase hex sha256 and the byte count.
     pub fn finish(self) -> (W, String, u64) {
         let digest = self.hasher.finalize();
@@ -85,7 +80,6 @@ mod tests {
         let mut w = HashingWriter::new(Trickle(Vec::new()));
         w.write_all(b"abc").unwrap();
         w.write_all(b"defghij").unwrap();
-        assert_eq!(w.count(), 10);
         let (inner, hex, n) = w.finish();
         assert_eq!(inner.0, b"abcdefghij");
         assert_eq!(n, 10);

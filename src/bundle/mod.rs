@@ -6,8 +6,8 @@
 //! the format (TROUBLESHOOT-FORMAT.md §1). Everything is synchronous: async callers use
 //! `tokio::task::spawn_blocking`.
 
-pub mod hashing;
-pub mod layout;
+pub(crate) mod hashing;
+pub(crate) mod layout;
 mod writer;
 
 use std::fmt;

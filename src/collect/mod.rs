@@ -3,5 +3,5 @@
 
 pub mod capabilities;
 pub mod cluster;
-pub mod external;
+pub(crate) mod external;
 pub mod host;

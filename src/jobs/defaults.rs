@@ -1,4 +1,5 @@
-//! Every default of the job file format, in one place (the schema and the docs read them here).
+//! The defaults of the job file format, in one place (the schema and the docs read them here);
+//! the webhook defaults live with their type in `alerts::target`.
 
 use crate::units::HumanDuration;
 use std::time::Duration;
@@ -20,7 +21,3 @@ pub const RETRY_LIMIT: u32 = 0;
 pub const RETRY_BACKOFF: HumanDuration = HumanDuration(Duration::from_secs(60));
 /// Bundles kept per job (`spec.retention.keepLast`).
 pub const KEEP_LAST: u32 = 14;
-/// Webhook defaults, owned by the module that sends webhooks.
-pub use crate::alerts::target::{WEBHOOK_ATTEMPTS, WEBHOOK_TIMEOUT};
-/// HTTP method for `upload[].http` (`PUT`).
-pub const HTTP_METHOD: &str = "PUT";

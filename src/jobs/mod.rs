@@ -4,7 +4,7 @@
 //! (rejected files included), which `plan` compares with what is applied.
 
 mod cache;
-pub mod defaults;
+pub(crate) mod defaults;
 mod definition;
 mod discover;
 mod load;

@@ -17,14 +17,10 @@ mod redact;
 mod secrets;
 mod upload;
 
-pub use redact::{
-    RedactionPlan, TokenKeys, plan as redaction_plan, redact_dir, redact_partial,
-    tokenization_warnings,
-};
+pub use redact::{RedactionPlan, TokenKeys, plan as redaction_plan, tokenization_warnings};
 pub use upload::targets as upload_targets;
 
 pub use cancel::{Cancel, CancelReason};
-pub use disk::free_bytes;
 pub use progress::Progress;
 
 use crate::bundle::{self, BundleOptions, StepTiming, TimingStatus};

@@ -16,12 +16,12 @@
 //!   masked value into `***TOKEN_<TYPE>_<HASH>***`; [`redact_tree_with`] / [`redact_stream_with`] use it.
 
 pub mod defaults;
-pub mod engine;
-pub mod glob;
+pub(crate) mod engine;
+pub(crate) mod glob;
 pub mod rules;
-pub mod tokenize;
-pub mod tree;
-pub mod yaml_path;
+pub(crate) mod tokenize;
+pub(crate) mod tree;
+pub(crate) mod yaml_path;
 
 pub use engine::{Counts, redact_stream, redact_stream_with};
 pub use rules::{

@@ -10,12 +10,8 @@ use super::MASK;
 use super::tokenize::Tokenizer;
 use serde_json::Value;
 
-/// Masks every value at `path`; returns how many were masked.
-pub fn mask_path(value: &mut Value, path: &[String]) -> u64 {
-    mask_path_with(value, path, None)
-}
-
-/// [`mask_path`], with tokens instead of the mask when `tok` (tokenizer, redactor name) is given.
+/// Masks every value at `path` (with tokens instead of the mask when `tok` (tokenizer, redactor
+/// name) is given); returns how many were masked.
 ///
 /// Scalars (string, number, boolean) are tokenized from their text. A `null`, a map or an array at
 /// the path has no single value to tokenize and keeps the plain mask.
@@ -63,14 +59,8 @@ enum Doc {
     Yaml(Value),
 }
 
-/// Applies every path in order; `None` when nothing matched or the file does not parse.
-/// The counts are per path, in the order given.
-pub fn redact_document(input: &[u8], paths: &[&[String]]) -> Option<(Vec<u8>, Vec<u64>)> {
-    let named: Vec<(&[String], &str)> = paths.iter().map(|p| (*p, "")).collect();
-    redact_document_with(input, &named, None)
-}
-
-/// [`redact_document`] with (path, redactor name) pairs, tokenizing when `tok` is given.
+/// Applies every (path, redactor name) pair in order, tokenizing when `tok` is given; `None`
+/// when nothing matched or the file does not parse. The counts are per path, in the order given.
 pub fn redact_document_with(
     input: &[u8],
     paths: &[(&[String], &str)],
@@ -117,6 +107,15 @@ mod tests {
 
     fn segs(p: &str) -> Vec<String> {
         p.split('.').map(str::to_string).collect()
+    }
+
+    fn mask_path(value: &mut Value, path: &[String]) -> u64 {
+        mask_path_with(value, path, None)
+    }
+
+    fn redact_document(input: &[u8], paths: &[&[String]]) -> Option<(Vec<u8>, Vec<u64>)> {
+        let named: Vec<(&[String], &str)> = paths.iter().map(|p| (*p, "")).collect();
+        redact_document_with(input, &named, None)
     }
 
     #[test]

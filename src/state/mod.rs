@@ -17,11 +17,11 @@
 mod applied;
 mod atomic;
 mod dir;
-pub mod history;
+pub(crate) mod history;
 mod lock;
 pub mod records;
 mod recovery;
-pub mod removed;
+pub(crate) mod removed;
 pub mod retention;
 
 pub use applied::{APPLIED_FILE, read_applied_bytes, write_applied_bytes};

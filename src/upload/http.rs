@@ -91,14 +91,10 @@ pub async fn upload(target: &HttpTarget, object: &Object<'_>) -> Result<Delivere
     })
 }
 
-/// A real, harmless reachability check: `HEAD` on the URL with the target's headers proves
-/// DNS, TCP, TLS (custom CA, client certificate) and that a server answers. 401/407 and 5xx fail;
-/// other answers pass, since the upload method (PUT/POST) is not what a HEAD can authorise.
-pub async fn check(target: &HttpTarget) -> Result<(), UploadError> {
-    check_url(target, &target.url).await
-}
-
-/// [`check`] against a URL with its placeholders filled in.
+/// A real, harmless reachability check of `url` (the target's URL with its placeholders filled
+/// in): `HEAD` with the target's headers proves DNS, TCP, TLS (custom CA, client certificate) and
+/// that a server answers. 401/407 and 5xx fail; other answers pass, since the upload method
+/// (PUT/POST) is not what a HEAD can authorise.
 pub async fn check_url(target: &HttpTarget, url: &str) -> Result<(), UploadError> {
     let shown = public_url(url);
     let client = client(target).await?;

@@ -3,13 +3,13 @@
 //! either delivers it or says whether trying again can help.
 
 pub mod gcs;
-pub mod http;
-pub mod key;
+pub(crate) mod http;
+pub(crate) mod key;
 pub mod queue;
-pub mod retry;
+pub(crate) mod retry;
 pub mod s3;
-pub mod scrub;
-pub mod target;
+pub(crate) mod scrub;
+pub(crate) mod target;
 
 use std::path::Path;
 use target::UploadTarget;
