@@ -22,7 +22,7 @@ const RACY_NANOS: i128 = 2_000_000_000;
 /// ctime, so it is judged again (see [`crate::trust`]); a directory above it made writable later
 /// does not change what was read, and any file put there or swapped in is a new inode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Stamp {
+pub(super) struct Stamp {
     dev: u64,
     ino: u64,
     size: u64,
@@ -31,7 +31,7 @@ struct Stamp {
 }
 
 impl Stamp {
-    fn of(path: &Path) -> Option<Stamp> {
+    pub(super) fn of(path: &Path) -> Option<Stamp> {
         let m = std::fs::metadata(path).ok()?;
         Some(Stamp {
             dev: m.dev(),
@@ -40,6 +40,12 @@ impl Stamp {
             mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
             ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
         })
+    }
+
+    /// Whether the file was last changed long enough before `at_ns` that a later change
+    /// cannot leave this stamp as it is (see [`RACY_NANOS`]).
+    pub(super) fn settled_at(&self, at_ns: i128) -> bool {
+        at_ns - self.mtime_ns.max(self.ctime_ns) > RACY_NANOS
     }
 }
 
@@ -85,7 +91,7 @@ impl FileCache {
             match before {
                 Some(stamp)
                     if Stamp::of(path) == Some(stamp)
-                        && read_at - stamp.mtime_ns.max(stamp.ctime_ns) > RACY_NANOS
+                        && stamp.settled_at(read_at)
                         && depends_on_file_only(&report) =>
                 {
                     self.entries
@@ -133,7 +139,7 @@ fn depends_on_file_only(report: &FileReport) -> bool {
         })
 }
 
-fn now_ns() -> i128 {
+pub(super) fn now_ns() -> i128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128)
