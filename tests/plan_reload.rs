@@ -4,7 +4,7 @@
 //! Random sequences of operations on a real agent's jobs directory (writes, renames, deletes,
 //! broken files, names defined twice, referenced spec files inside and outside the directory
 //! changing or breaking, job files that are symlinks to entries the agent ignores), each
-//! followed by a pass of the watcher (and now and then a whole pass through `POST /-/reload`).
+//! followed by a pass of the watcher (and now and then a whole pass: SIGHUP or `POST /-/reload`).
 //! After each step the agent's applied state is compared with `plan` run from scratch against
 //! the same directory and `applied.json`: no changes, the same rejected files, the same jobs
 //! kept at their last good version.
@@ -14,6 +14,7 @@
 mod support;
 
 use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -57,13 +58,30 @@ enum Op {
         name: usize,
         schedule: usize,
     },
+    /// The jobs directory becomes writable by everyone (its files are no longer trusted), or
+    /// is fixed.
+    DirWritable(bool),
+    /// Nothing changes for a while: the agent's file cache then remembers the reports of files
+    /// read before (it keeps none of a file changed in the last 2 s).
+    Age,
 }
 
-/// One operation, then a watcher pass, or a whole pass (`POST /-/reload`) when `whole`.
+/// How a step's change reaches the agent, besides its watcher.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    /// The watcher alone (a pass over the changed entries, as a rule).
+    Watcher,
+    /// SIGHUP too (a whole pass).
+    Sighup,
+    /// `POST /-/reload` too (a whole pass, answered once applied).
+    Api,
+}
+
+/// One operation, then the passes it causes.
 #[derive(Clone, Debug)]
 struct Step {
     op: Op,
-    whole: bool,
+    pass: Pass,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -82,11 +100,15 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..FILES, 0..TARGETS).prop_map(|(file, target)| Op::Link { file, target }),
         2 => (0..TARGETS, 0..NAMES, 0..SCHEDULES.len())
             .prop_map(|(target, name, schedule)| Op::Target { target, name, schedule }),
+        1 => prop::bool::weighted(0.3).prop_map(Op::DirWritable),
+        // Slow (2 s): in the soak tier only.
+        if soak() { 1 } else { 0 } => Just(Op::Age),
     ]
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    (op(), prop::bool::weighted(0.2)).prop_map(|(op, whole)| Step { op, whole })
+    let pass = prop_oneof![8 => Just(Pass::Watcher), 1 => Just(Pass::Sighup), 1 => Just(Pass::Api)];
+    (op(), pass).prop_map(|(op, pass)| Step { op, pass })
 }
 
 /// The jobs directory and the spec directory beside it.
@@ -194,6 +216,13 @@ impl Files {
                 )
                 .expect("write target");
             }
+            Op::DirWritable(writable) => {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = if *writable { 0o777 } else { 0o755 };
+                std::fs::set_permissions(&self.jobs, std::fs::Permissions::from_mode(mode))
+                    .expect("chmod the jobs directory");
+            }
+            Op::Age => std::thread::sleep(Duration::from_millis(2_200)),
         }
     }
 
@@ -327,7 +356,35 @@ fn compare(d: &Daemon) -> Result<(), String> {
     }
 }
 
-fn run_steps(steps: &[Step]) -> Result<(), TestCaseError> {
+/// How many passes of each kind an agent made, from its log.
+#[derive(Clone, Copy, Debug, Default)]
+struct Passes {
+    /// Over the changed entries.
+    partial: usize,
+    /// Over the whole directory.
+    whole: usize,
+}
+
+fn passes(log: &str) -> Passes {
+    let reloads = log.lines().filter(|l| l.contains("reload: "));
+    let mut p = Passes::default();
+    for line in reloads {
+        if line.contains(" changed entries\"") {
+            p.partial += 1;
+        } else if line.contains("read=\"the whole directory\"") {
+            p.whole += 1;
+        }
+    }
+    p
+}
+
+fn signal_passes(log: &str) -> usize {
+    log.lines()
+        .filter(|l| l.contains("reload: ") && l.contains("cause=\"signal\""))
+        .count()
+}
+
+fn run_steps(steps: &[Step]) -> Result<Passes, TestCaseError> {
     let dd = dirs();
     let files = Files::new(&dd);
     files.mark(0);
@@ -337,14 +394,30 @@ fn run_steps(steps: &[Step]) -> Result<(), TestCaseError> {
         .setting("watchDebounce", "10ms")
         .start();
     compare(&d).map_err(|e| TestCaseError::fail(format!("after start: {e}")))?;
+    let mut writable = false;
+    let mut sighups = 0;
     for (i, step) in steps.iter().enumerate() {
         files.apply(&step.op);
+        if let Op::DirWritable(w) = step.op {
+            writable = w;
+        }
         let marker = files.mark(i + 1);
-        if step.whole {
+        // While the directory is writable the marker's file is rejected too and cannot show
+        // that a pass read it: the step ends with a whole pass, whose answer says it is applied.
+        if step.pass == Pass::Api || writable {
             let (code, _) = d.reload();
             prop_assert!(code == 200 || code == 422, "reload: HTTP {code}");
+        } else if step.pass == Pass::Sighup {
+            d.signal(libc::SIGHUP);
+            sighups += 1;
         }
         wait_until(SETTLE, &format!("step {} to be applied", i + 1), || {
+            if writable {
+                return Ok(());
+            }
+            if signal_passes(&d.stderr()) < sighups {
+                return Err(format!("{sighups} SIGHUP passes not all logged yet"));
+            }
             let job = d.job("marker").ok_or("no marker job")?;
             if job["schedule"] == marker.as_str() {
                 Ok(())
@@ -361,7 +434,7 @@ fn run_steps(steps: &[Step]) -> Result<(), TestCaseError> {
             ))
         })?;
     }
-    Ok(())
+    Ok(passes(&d.stderr()))
 }
 
 fn tail(text: &str, lines: usize) -> String {
@@ -373,20 +446,35 @@ fn soak() -> bool {
     std::env::var_os("TSA_SOAK").is_some_and(|v| v != "0")
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
+/// Random sequences; at the end, both kinds of pass must have been exercised.
+#[test]
+fn every_reload_applies_what_plan_from_scratch_shows() {
+    let mut runner = TestRunner::new(ProptestConfig {
         cases: if soak() { 64 } else { 12 },
         failure_persistence: None,
         max_shrink_iters: if soak() { 256 } else { 32 },
         ..ProptestConfig::default()
-    })]
-
-    #[test]
-    fn every_reload_applies_what_plan_from_scratch_shows(
-        steps in prop::collection::vec(step(), 1..if soak() { 40 } else { 24 })
-    ) {
-        run_steps(&steps)?;
+    });
+    let total = std::cell::Cell::new(Passes::default());
+    let max_steps = if soak() { 40 } else { 24 };
+    let result = runner.run(&prop::collection::vec(step(), 1..max_steps), |steps| {
+        let p = run_steps(&steps)?;
+        let t = total.get();
+        total.set(Passes {
+            partial: t.partial + p.partial,
+            whole: t.whole + p.whole,
+        });
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
     }
+    let total = total.get();
+    eprintln!("passes: {total:?}");
+    assert!(
+        total.partial > total.whole,
+        "the sequences exercised passes over the changed entries, mostly: {total:?}"
+    );
 }
 
 /// The divergences found while writing the property test, as fixed cases (quick to run, and
@@ -399,16 +487,50 @@ fn a_watcher_pass_sees_a_spec_file_outside_the_jobs_directory_change() {
                 file: 0,
                 jobs: vec![(0, 0, Some(1))],
             },
-            whole: false,
+            pass: Pass::Watcher,
         },
         // Nothing in the jobs directory changes with it: the next pass is the marker's.
         Step {
             op: Op::Spec { spec: 1, state: 1 },
-            whole: false,
+            pass: Pass::Watcher,
         },
         Step {
             op: Op::Spec { spec: 1, state: 2 },
-            whole: false,
+            pass: Pass::Watcher,
+        },
+    ])
+    .expect("equal to plan");
+}
+
+#[test]
+fn a_reload_sees_the_jobs_directory_become_writable_and_fixed() {
+    run_steps(&[
+        Step {
+            op: Op::Write {
+                file: 0,
+                jobs: vec![(0, 0, None)],
+            },
+            pass: Pass::Watcher,
+        },
+        // A whole pass reads it again once it is old enough to be remembered.
+        Step {
+            op: Op::Age,
+            pass: Pass::Api,
+        },
+        Step {
+            op: Op::DirWritable(true),
+            pass: Pass::Watcher,
+        },
+        Step {
+            op: Op::Write {
+                file: 1,
+                jobs: vec![(1, 0, None)],
+            },
+            pass: Pass::Watcher,
+        },
+        Step {
+            op: Op::DirWritable(false),
+            pass: Pass::Api,
         },
     ])
     .expect("equal to plan");
@@ -423,11 +545,11 @@ fn a_watcher_pass_sees_what_a_symlinked_job_file_points_to_change() {
                 name: 1,
                 schedule: 0,
             },
-            whole: false,
+            pass: Pass::Watcher,
         },
         Step {
             op: Op::Link { file: 2, target: 0 },
-            whole: false,
+            pass: Pass::Watcher,
         },
         // Only the ignored entry `.t0.yaml` changes.
         Step {
@@ -436,7 +558,7 @@ fn a_watcher_pass_sees_what_a_symlinked_job_file_points_to_change() {
                 name: 1,
                 schedule: 1,
             },
-            whole: false,
+            pass: Pass::Watcher,
         },
         Step {
             op: Op::Target {
@@ -444,7 +566,7 @@ fn a_watcher_pass_sees_what_a_symlinked_job_file_points_to_change() {
                 name: 2,
                 schedule: 1,
             },
-            whole: false,
+            pass: Pass::Watcher,
         },
     ])
     .expect("equal to plan");

@@ -113,6 +113,9 @@ pub enum NeedsWholePass {
     /// The change is not an entry of the jobs directory (the directory itself, a foreign path).
     #[error("the change is not a single entry of the jobs directory")]
     NotAnEntry,
+    /// The trust of the jobs directory (or one above it) changed: every file is judged again.
+    #[error("the jobs directory's owner or permissions changed")]
+    DirectoryTrust,
     /// A spec file that jobs reference changed (an entry of the directory, or a file elsewhere
     /// whose stamp is not the one it had when the jobs read it): their definitions change with it.
     #[error("a spec file that jobs reference changed")]
@@ -221,6 +224,11 @@ impl DirView {
         // Spec files outside the directory change without an event (one stat each).
         if self.spec_file_changed() {
             return Err(NeedsWholePass::SpecFile);
+        }
+        // Nor do the directories above it (the watcher sees the directory's own changes only
+        // when inotify is in use).
+        if cache.judge_dir(dir, &ctx.trust) {
+            return Err(NeedsWholePass::DirectoryTrust);
         }
         // Rejected files are looked at again too, as their errors can be about other entries (a
         // spec file that is missing, a name clash), and so are symlinks, whose targets change
