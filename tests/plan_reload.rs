@@ -29,6 +29,9 @@ const SCHEDULES: [&str; 3] = ["0 2 * * *", "30 4 * * 1-5", "*/15 * * * *"];
 /// Spec files: `s0.json` is an entry of the jobs directory (one it ignores, so the watcher sees
 /// it change), `s1.yaml` lives in a directory beside it (the watcher does not see it change).
 const SPECS: usize = 2;
+/// A job's third choice besides its spec files: an inline spec and an upload whose bearer token
+/// comes from the secret file `secret.token` beside the jobs directory.
+const SECRET: usize = SPECS;
 /// Hidden entries `.t0.yaml` ... that the agent ignores, and that job files may link to.
 const TARGETS: usize = 2;
 /// How long a step may take to be applied (a bound for a stuck agent, not a timing assertion).
@@ -52,6 +55,8 @@ enum Op {
     Spec { spec: usize, state: u8 },
     /// `f{file}.yaml` becomes a symlink to `.t{target}.yaml`.
     Link { file: usize, target: usize },
+    /// The secret file is fine (0), writable by everyone (1) or missing (2).
+    Secret(u8),
     /// `.t{target}.yaml` is written in place with one job.
     Target {
         target: usize,
@@ -88,7 +93,7 @@ fn op() -> impl Strategy<Value = Op> {
     let job = (
         0..NAMES,
         0..SCHEDULES.len(),
-        prop::option::weighted(0.3, 0..SPECS),
+        prop::option::weighted(0.4, 0..=SECRET),
     );
     prop_oneof![
         5 => (0..FILES, prop::collection::vec(job, 1..3))
@@ -101,6 +106,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..TARGETS, 0..NAMES, 0..SCHEDULES.len())
             .prop_map(|(target, name, schedule)| Op::Target { target, name, schedule }),
         1 => prop::bool::weighted(0.3).prop_map(Op::DirWritable),
+        1 => (0..3u8).prop_map(Op::Secret),
         // Slow (2 s): in the soak tier only.
         if soak() { 1 } else { 0 } => Just(Op::Age),
     ]
@@ -128,6 +134,7 @@ impl Files {
         for spec in 0..SPECS {
             files.apply(&Op::Spec { spec, state: 0 });
         }
+        files.apply(&Op::Secret(0));
         files
     }
 
@@ -159,7 +166,11 @@ impl Files {
                         job_doc(&format!("n{name}"), SCHEDULES[schedule], spec)
                     })
                     .collect();
-                self.replace(&self.file(*file), &docs.join("---\n"));
+                let text = docs.join("---\n").replace(
+                    "@SECRET@",
+                    &self.specs.join("secret.token").display().to_string(),
+                );
+                self.replace(&self.file(*file), &text);
             }
             Op::Break { file, name: None } => {
                 self.replace(&self.file(*file), "metadata: [not closed\n");
@@ -222,6 +233,21 @@ impl Files {
                 std::fs::set_permissions(&self.jobs, std::fs::Permissions::from_mode(mode))
                     .expect("chmod the jobs directory");
             }
+            Op::Secret(state) => {
+                use std::os::unix::fs::PermissionsExt;
+                let path = self.specs.join("secret.token");
+                match state {
+                    0 | 1 => {
+                        std::fs::write(&path, "token\n").expect("write secret");
+                        let mode = if *state == 0 { 0o600 } else { 0o666 };
+                        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                            .expect("chmod secret");
+                    }
+                    _ => {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                }
+            }
             Op::Age => std::thread::sleep(Duration::from_millis(2_200)),
         }
     }
@@ -246,6 +272,7 @@ fn job_doc(name: &str, schedule: &str, spec: Option<usize>) -> String {
     let collect = match spec {
         None => "    supportBundle: {hostCollectors: [{cpu: {}}]}\n".to_string(),
         Some(0) => "    specs: [s0.json]\n".to_string(),
+        Some(SECRET) => "    supportBundle: {hostCollectors: [{cpu: {}}]}\n  upload:\n    - http: {url: \"https://127.0.0.1:9/b\", bearerToken: {fromFile: \"@SECRET@\"}}\n".to_string(),
         Some(s) => format!("    specs: [../specs/s{s}.yaml]\n"),
     };
     format!(
@@ -531,6 +558,32 @@ fn a_reload_sees_the_jobs_directory_become_writable_and_fixed() {
         Step {
             op: Op::DirWritable(false),
             pass: Pass::Api,
+        },
+    ])
+    .expect("equal to plan");
+}
+
+#[test]
+fn a_watcher_pass_sees_a_secret_file_become_untrusted() {
+    run_steps(&[
+        Step {
+            op: Op::Write {
+                file: 0,
+                jobs: vec![(0, 0, Some(SECRET))],
+            },
+            pass: Pass::Watcher,
+        },
+        Step {
+            op: Op::Secret(1),
+            pass: Pass::Watcher,
+        },
+        Step {
+            op: Op::Secret(2),
+            pass: Pass::Watcher,
+        },
+        Step {
+            op: Op::Secret(0),
+            pass: Pass::Watcher,
         },
     ])
     .expect("equal to plan");

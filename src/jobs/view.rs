@@ -10,8 +10,9 @@
 //!   affected files are assembled exactly as a whole pass would assemble them;
 //! - every rejected file (its errors can be about other entries: a missing spec, a clash);
 //! - every job file that is a symlink (what it points to changes without an event for the link);
-//! - and a referenced spec file that changed, wherever it is (the watcher sees only the jobs
-//!   directory's own entries), makes the pass a whole one.
+//! - and a referenced spec or secret file that changed, wherever it is (the watcher sees only
+//!   the jobs directory's own entries), or a change to the trust of the directory, makes the
+//!   pass a whole one.
 //!
 //! Everything else is, by construction, what the last pass saw.
 
@@ -37,6 +38,10 @@ pub struct DirView {
     /// them: `None` when that cannot be told (it changed while they were read), and the next
     /// pass reads the whole directory.
     spec_files: HashMap<PathBuf, Option<SpecSeen>>,
+    /// Secret files (`fromFile`) of jobs with upload or notify targets, with their stamps
+    /// (`None`: missing) when the jobs were read, and whether those stand for what the jobs saw:
+    /// whether a job file is accepted depends on their owner and permissions.
+    secret_files: HashMap<PathBuf, (Option<Stamp>, bool)>,
 }
 
 /// A referenced spec file as its jobs read it.
@@ -54,6 +59,20 @@ impl SpecSeen {
     /// Whether the file at `path` is no longer what its jobs read.
     fn changed(&self, path: &Path) -> bool {
         Stamp::of(path) != Some(self.stamp) || (!self.settled && !sha256_is(path, &self.sha256))
+    }
+}
+
+/// The paths of the `{fromFile: PATH}` secret references in a job's definition.
+fn secret_files_in(value: &serde_json::Value, out: &mut Vec<PathBuf>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let (1, Some(serde_json::Value::String(path))) = (map.len(), map.get("fromFile")) {
+                out.push(PathBuf::from(path));
+            }
+            map.values().for_each(|v| secret_files_in(v, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| secret_files_in(v, out)),
+        _ => {}
     }
 }
 
@@ -116,9 +135,10 @@ pub enum NeedsWholePass {
     /// The trust of the jobs directory (or one above it) changed: every file is judged again.
     #[error("the jobs directory's owner or permissions changed")]
     DirectoryTrust,
-    /// A spec file that jobs reference changed (an entry of the directory, or a file elsewhere
-    /// whose stamp is not the one it had when the jobs read it): their definitions change with it.
-    #[error("a spec file that jobs reference changed")]
+    /// A spec or secret file that jobs reference changed (an entry of the directory, or a file
+    /// elsewhere whose stamp is not the one it had when the jobs read it): their definitions
+    /// (or whether they are accepted) change with it.
+    #[error("a spec or secret file that jobs reference changed")]
     SpecFile,
 }
 
@@ -134,13 +154,13 @@ impl DirView {
             .iter()
             .map(|i| (i.path.clone(), i.reason))
             .collect();
-        view.note_spec_files(desired);
+        view.note_referenced_files(desired);
         view
     }
 
     /// Notes the spec files the jobs of `desired` read, with their stamps, if the files (stamped
     /// now) still have the content the jobs hashed; otherwise `None`.
-    fn note_spec_files(&mut self, desired: &Desired) {
+    fn note_referenced_files(&mut self, desired: &Desired) {
         let mut hashes: HashMap<&PathBuf, Option<&str>> = HashMap::new();
         for f in desired.jobs.values().flat_map(|j| j.spec_files.iter()) {
             // Jobs of one pass that read different contents: it changed while they were read.
@@ -166,13 +186,30 @@ impl DirView {
             };
             self.spec_files.insert(path.clone(), seen);
         }
+        let mut secrets = Vec::new();
+        for job in desired.jobs.values() {
+            let spec = &job.document.spec;
+            if !(spec.upload.is_empty() && spec.notify.is_empty()) {
+                secret_files_in(&job.definition.value(), &mut secrets);
+            }
+        }
+        for path in secrets {
+            let stamp = Stamp::of(&path);
+            // A stamp taken just after a change may not be the one the job was judged on.
+            let settled = stamp.is_none_or(|s| s.settled_at(now));
+            self.secret_files.insert(path, (stamp, settled));
+        }
     }
 
-    /// Whether a referenced spec file is not as its jobs read it (or cannot be told).
-    fn spec_file_changed(&self) -> bool {
+    /// Whether a referenced spec or secret file is not as its jobs read it (or cannot be told).
+    fn referenced_file_changed(&self) -> bool {
         self.spec_files
             .iter()
             .any(|(path, seen)| seen.as_ref().is_none_or(|s| s.changed(path)))
+            || self
+                .secret_files
+                .iter()
+                .any(|(path, (stamp, settled))| !settled || Stamp::of(path) != *stamp)
     }
 
     /// How many job files have no errors.
@@ -221,8 +258,8 @@ impl DirView {
             }
             entries.push((path, name));
         }
-        // Spec files outside the directory change without an event (one stat each).
-        if self.spec_file_changed() {
+        // Spec and secret files outside the directory change without an event (a stat each).
+        if self.referenced_file_changed() {
             return Err(NeedsWholePass::SpecFile);
         }
         // Nor do the directories above it (the watcher sees the directory's own changes only
@@ -310,7 +347,7 @@ impl DirView {
 
     /// Takes in what a pass over changed entries loaded: their reports replace the old ones.
     pub fn absorb(&mut self, partial: &Partial) {
-        self.note_spec_files(&partial.desired);
+        self.note_referenced_files(&partial.desired);
         for path in &partial.paths {
             self.files.remove(path);
         }
@@ -645,5 +682,37 @@ mod tests {
         std::fs::write(&spec, text("memory")).expect("edit spec");
         assert_eq!(whole_pass(&mut dir, "b.yaml"), NeedsWholePass::SpecFile);
         assert_eq!(whole_pass(&mut dir, "c.yaml"), NeedsWholePass::SpecFile);
+    }
+
+    #[test]
+    fn a_secret_file_whose_permissions_changed_needs_a_whole_pass() {
+        use std::os::unix::fs::PermissionsExt;
+        let secrets = tempfile::tempdir().expect("tempdir");
+        let secret = secrets.path().join("token");
+        std::fs::write(&secret, "t\n").expect("write");
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        // Older than the cache's racy window, so its stamp stands for what the job was judged on.
+        std::thread::sleep(std::time::Duration::from_millis(2_100));
+        let with_secret = format!(
+            "{}  upload:\n    - http: {{url: \"https://127.0.0.1:9/b\", bearerToken: {{fromFile: \"{}\"}}}}\n",
+            job("a", "0 2 * * *"),
+            secret.display()
+        );
+        let mut dir = Dir::new(&[("a.yaml", with_secret)]);
+        assert_eq!(dir.view.accepted_count(), 1);
+        std::fs::write(dir.path("b.yaml"), job("b", "0 2 * * *")).expect("write");
+        dir.pass(&["b.yaml"]);
+        // Readable and writable by everyone now: a whole pass rejects the job file.
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        let err = dir
+            .view
+            .load_changed(
+                dir.tmp.path(),
+                &BTreeSet::from([dir.path("c.yaml")]),
+                &ctx(),
+                &mut dir.cache,
+            )
+            .expect_err("whole pass");
+        assert_eq!(err, NeedsWholePass::SpecFile);
     }
 }
