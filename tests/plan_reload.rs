@@ -57,7 +57,9 @@ enum Op {
     Link { file: usize, target: usize },
     /// The secret file is fine (0), writable by everyone (1) or missing (2).
     Secret(u8),
-    /// `.t{target}.yaml` is written in place with one job.
+    /// `.t{target}.yaml` becomes a directory.
+    TargetDir(usize),
+    /// `.t{target}.yaml` is written in place with one job (a file again if it was a directory).
     Target {
         target: usize,
         name: usize,
@@ -89,13 +91,13 @@ struct Step {
     pass: Pass,
 }
 
-fn op() -> impl Strategy<Value = Op> {
+fn op() -> BoxedStrategy<Op> {
     let job = (
         0..NAMES,
         0..SCHEDULES.len(),
         prop::option::weighted(0.4, 0..=SECRET),
     );
-    prop_oneof![
+    let quick = prop_oneof![
         5 => (0..FILES, prop::collection::vec(job, 1..3))
             .prop_map(|(file, jobs)| Op::Write { file, jobs }),
         2 => (0..FILES, prop::option::of(0..NAMES)).prop_map(|(file, name)| Op::Break { file, name }),
@@ -105,11 +107,16 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..FILES, 0..TARGETS).prop_map(|(file, target)| Op::Link { file, target }),
         2 => (0..TARGETS, 0..NAMES, 0..SCHEDULES.len())
             .prop_map(|(target, name, schedule)| Op::Target { target, name, schedule }),
+        1 => (0..TARGETS).prop_map(Op::TargetDir),
         1 => prop::bool::weighted(0.3).prop_map(Op::DirWritable),
         1 => (0..3u8).prop_map(Op::Secret),
-        // Slow (2 s): in the soak tier only.
-        if soak() { 1 } else { 0 } => Just(Op::Age),
-    ]
+    ];
+    // Slow (2 s each): in the soak tier only.
+    if soak() {
+        prop_oneof![20 => quick, 1 => Just(Op::Age)].boxed()
+    } else {
+        quick.boxed()
+    }
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -221,6 +228,9 @@ impl Files {
                 schedule,
             } => {
                 let path = self.jobs.join(format!(".t{target}.yaml"));
+                if path.is_dir() {
+                    std::fs::remove_dir(&path).expect("rmdir target");
+                }
                 std::fs::write(
                     path,
                     job_doc(&format!("n{name}"), SCHEDULES[*schedule], None),
@@ -232,6 +242,13 @@ impl Files {
                 let mode = if *writable { 0o777 } else { 0o755 };
                 std::fs::set_permissions(&self.jobs, std::fs::Permissions::from_mode(mode))
                     .expect("chmod the jobs directory");
+            }
+            Op::TargetDir(target) => {
+                let path = self.jobs.join(format!(".t{target}.yaml"));
+                if !path.is_dir() {
+                    let _ = std::fs::remove_file(&path);
+                    std::fs::create_dir(&path).expect("mkdir target");
+                }
             }
             Op::Secret(state) => {
                 use std::os::unix::fs::PermissionsExt;
@@ -611,6 +628,10 @@ fn a_watcher_pass_sees_what_a_symlinked_job_file_points_to_change() {
                 name: 1,
                 schedule: 1,
             },
+            pass: Pass::Watcher,
+        },
+        Step {
+            op: Op::TargetDir(0),
             pass: Pass::Watcher,
         },
         Step {

@@ -9,7 +9,8 @@
 //! - files that share a job name with a changed one, transitively (a clash starts or ends): the
 //!   affected files are assembled exactly as a whole pass would assemble them;
 //! - every rejected file (its errors can be about other entries: a missing spec, a clash);
-//! - every job file that is a symlink (what it points to changes without an event for the link);
+//! - every job file that is a symlink (what it points to changes without an event for the link),
+//!   and every such symlink ignored for what it points to (a directory, say);
 //! - and a referenced spec or secret file that changed, wherever it is (the watcher sees only
 //!   the jobs directory's own entries), or a change to the trust of the directory, makes the
 //!   pass a whole one.
@@ -277,6 +278,17 @@ impl DirView {
             .filter(|(_, f)| f.depends_on_other_entries())
         {
             if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+                entries.push((path, name));
+            }
+        }
+        // So are symlinks named like job files that are ignored for what they point to (a
+        // directory, a device): it can become a file.
+        for path in self.ignored.keys() {
+            if let Some(name) = path.file_name().and_then(|n| n.to_str())
+                && discover::is_yaml_name(name)
+                && discover::ignore_reason(name).is_none()
+                && path.is_symlink()
+            {
                 entries.push((path, name));
             }
         }
@@ -647,6 +659,15 @@ mod tests {
         let p = dir.pass(&[".target.yaml"]);
         assert_eq!(p.desired.jobs.keys().collect::<Vec<_>>(), ["c"]);
         assert_eq!(p.old_names, BTreeSet::from(["a".to_string()]));
+        // It points to a directory (ignored), then to a file again, with no event for the link.
+        std::fs::remove_file(dir.path(".target.yaml")).expect("rm");
+        std::fs::create_dir(dir.path(".target.yaml")).expect("mkdir");
+        let p = dir.pass(&[".target.yaml"]);
+        assert!(p.desired.jobs.is_empty());
+        std::fs::remove_dir(dir.path(".target.yaml")).expect("rmdir");
+        std::fs::write(dir.path(".target.yaml"), job("d", "0 3 * * *")).expect("write");
+        let p = dir.pass(&[".target.yaml"]);
+        assert_eq!(p.desired.jobs.keys().collect::<Vec<_>>(), ["d"]);
     }
 
     #[test]
