@@ -63,7 +63,7 @@ impl SpecSeen {
     }
 }
 
-/// The paths of the `{fromFile: PATH}` secret references in a job's definition.
+/// The paths of the `{fromFile: PATH}` secret references in a job's targets (as JSON).
 fn secret_files_in(value: &serde_json::Value, out: &mut Vec<PathBuf>) {
     match value {
         serde_json::Value::Object(map) => {
@@ -190,8 +190,16 @@ impl DirView {
         let mut secrets = Vec::new();
         for job in desired.jobs.values() {
             let spec = &job.document.spec;
-            if !(spec.upload.is_empty() && spec.notify.is_empty()) {
-                secret_files_in(&job.definition.value(), &mut secrets);
+            // Only the targets hold secret references: not the whole definition.
+            for targets in [
+                (!spec.upload.is_empty()).then(|| serde_json::to_value(&spec.upload)),
+                (!spec.notify.is_empty()).then(|| serde_json::to_value(&spec.notify)),
+            ]
+            .into_iter()
+            .flatten()
+            .flatten()
+            {
+                secret_files_in(&targets, &mut secrets);
             }
         }
         for path in secrets {
