@@ -71,8 +71,6 @@ pub struct Daemon {
     /// The jobs directory as the last pass saw it, when that pass was applied in full (what is
     /// applied then equals the files, and a pass over the changed entries can stand alone).
     view: Option<jobs::DirView>,
-    /// The rejected files of the last pass and the jobs each kept.
-    last_rejected: Vec<plan::Rejected>,
     jobs: BTreeMap<String, Arc<Job>>,
     scheduler: Scheduler,
     retries: BTreeSet<RetryTimer>,
@@ -123,7 +121,6 @@ impl Daemon {
             file_cache: Some(jobs::FileCache::default()),
             pending,
             view: None,
-            last_rejected: Vec::new(),
             jobs: BTreeMap::new(),
             scheduler: Scheduler::default(),
             retries: BTreeSet::new(),
@@ -271,6 +268,11 @@ impl Daemon {
     /// A pass the file watcher asked for reads only the entries it saw change (see
     /// [`jobs::DirView`]); every other cause, and any change a partial pass cannot capture
     /// (a ConfigMap swap, lost events, many files at once), reads the whole directory.
+    ///
+    /// The rule (DESIGN.md): a reload is `plan(desired, applied)` applied exactly, and a partial
+    /// pass is an optimisation that must not change the result. Its plan is the whole plan's
+    /// restricted to the affected files and names, and nothing edits it after planning:
+    /// `tests/plan_reload.rs` compares the agent with `plan` from scratch after random changes.
     pub async fn reload(&mut self, cause: ReloadCause) -> ReloadOutcome {
         // Taken by every pass: a whole pass covers whatever the watcher noted before it started.
         let changes = watcher::take(&self.pending);
@@ -336,24 +338,11 @@ impl Daemon {
                 subset.jobs.insert(name.clone(), job.clone());
             }
         }
+        // Every rejected file is among the affected ones (see `jobs::DirView`), so this plan's
+        // rejected files are all of them, and their kept jobs are in `subset`: applied as is.
         let options = self.plan_options(now);
         let mut plan = plan::plan(&partial.desired, &subset, &options);
         fill_next(&mut plan, &partial.desired, &options);
-        // Rejected files elsewhere stay rejected, keeping what they kept (less what an
-        // affected file now defines).
-        let mut rejected: Vec<plan::Rejected> = self
-            .last_rejected
-            .iter()
-            .filter(|r| !partial.paths.contains(&r.path))
-            .cloned()
-            .map(|mut r| {
-                r.kept.retain(|n| !partial.desired.jobs.contains_key(n));
-                r
-            })
-            .collect();
-        rejected.append(&mut plan.rejected);
-        rejected.sort_by(|a, b| a.path.cmp(&b.path));
-        plan.rejected = rejected;
         let mut view = view;
         view.absorb(&partial);
         // Without a full apply, jobs outside the affected files may differ from what is
@@ -626,7 +615,6 @@ impl Daemon {
                 first.as_deref().and_then(|e| e.lines().next()).unwrap_or("")
             );
         }
-        self.last_rejected = plan.rejected.clone();
         ReloadOutcome {
             successful,
             changed: plan.has_changes() && !plan.blocked,

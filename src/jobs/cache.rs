@@ -8,6 +8,7 @@
 use super::Job;
 use super::load::FileReport;
 use super::validate::Context;
+use crate::trust::{Policy, Problem};
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -19,10 +20,11 @@ const RACY_NANOS: i128 = 2_000_000_000;
 
 /// What must be unchanged for a remembered report to stand (of the file `metadata` reaches,
 /// so a ConfigMap's symlink swap is a new inode). A chmod or chown of the file changes its
-/// ctime, so it is judged again (see [`crate::trust`]); a directory above it made writable later
-/// does not change what was read, and any file put there or swapped in is a new inode.
+/// ctime, so it is judged again (see [`crate::trust`]). A directory above it made writable later
+/// would not change what was read, but a report says whether the file is trusted, which a fresh
+/// load (`plan`) judges on the directories as they are now: see [`FileCache::judge_dir`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Stamp {
+pub(super) struct Stamp {
     dev: u64,
     ino: u64,
     size: u64,
@@ -31,7 +33,7 @@ struct Stamp {
 }
 
 impl Stamp {
-    fn of(path: &Path) -> Option<Stamp> {
+    pub(super) fn of(path: &Path) -> Option<Stamp> {
         let m = std::fs::metadata(path).ok()?;
         Some(Stamp {
             dev: m.dev(),
@@ -40,6 +42,12 @@ impl Stamp {
             mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
             ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
         })
+    }
+
+    /// Whether the file was last changed long enough before `at_ns` that a later change
+    /// cannot leave this stamp as it is (see [`RACY_NANOS`]).
+    pub(super) fn settled_at(&self, at_ns: i128) -> bool {
+        at_ns - self.mtime_ns.max(self.ctime_ns) > RACY_NANOS
     }
 }
 
@@ -50,9 +58,25 @@ impl Stamp {
 #[derive(Debug, Default)]
 pub struct FileCache {
     entries: HashMap<PathBuf, (Stamp, Vec<Arc<Job>>)>,
+    /// What the trust rules find wrong with the jobs directory and those above it, as last
+    /// judged (`None`: not judged, or it could not be).
+    dir_problems: Option<Vec<Problem>>,
 }
 
 impl FileCache {
+    /// Judges the jobs directory `dir` and those above it; when that differs from the last
+    /// judgement, every remembered report is forgotten (a report says whether its file is
+    /// trusted, which depends on them) and `true` is returned. A few system calls.
+    pub(super) fn judge_dir(&mut self, dir: &Path, policy: &Policy) -> bool {
+        let now = crate::trust::check_dir(dir, policy).ok();
+        let changed = now.is_none() || now != self.dir_problems;
+        if changed {
+            self.entries.clear();
+        }
+        self.dir_problems = now;
+        changed
+    }
+
     /// The reports of `paths`, in order: remembered ones for unchanged files, the others read
     /// afresh (on every core, see [`super::load_all`]).
     pub(super) fn load_all(&mut self, paths: &[PathBuf], ctx: &Context) -> Vec<FileReport> {
@@ -85,7 +109,7 @@ impl FileCache {
             match before {
                 Some(stamp)
                     if Stamp::of(path) == Some(stamp)
-                        && read_at - stamp.mtime_ns.max(stamp.ctime_ns) > RACY_NANOS
+                        && stamp.settled_at(read_at)
                         && depends_on_file_only(&report) =>
                 {
                     self.entries
@@ -133,7 +157,7 @@ fn depends_on_file_only(report: &FileReport) -> bool {
         })
 }
 
-fn now_ns() -> i128 {
+pub(super) fn now_ns() -> i128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128)
@@ -292,5 +316,34 @@ pub(crate) mod tests {
                 .is_rejected()
         );
         assert!(cache.entries.is_empty());
+    }
+
+    #[test]
+    fn a_jobs_directory_made_writable_is_judged_again() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let jobs = tmp.path().join("jobs");
+        std::fs::create_dir(&jobs).expect("mkdir");
+        let path = jobs.join("a.yaml");
+        std::fs::write(&path, JOB).expect("write");
+        std::thread::sleep(std::time::Duration::from_nanos(
+            RACY_NANOS as u64 + 100_000_000,
+        ));
+        let mut cache = FileCache::default();
+        let load = |cache: &mut FileCache| {
+            let cached = crate::jobs::load_dir_cached(&jobs, &ctx(), cache).expect("load");
+            let fresh = crate::jobs::load_dir(&jobs, &ctx()).expect("load");
+            let messages = |d: &crate::jobs::Desired| -> Vec<String> {
+                d.diagnostics().map(ToString::to_string).collect()
+            };
+            assert_eq!(messages(&cached), messages(&fresh), "as a fresh load");
+            cached.has_errors()
+        };
+        assert!(!load(&mut cache));
+        assert!(cache.entries.contains_key(&path), "remembered");
+        std::fs::set_permissions(&jobs, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        assert!(load(&mut cache), "not trusted any more");
+        std::fs::set_permissions(&jobs, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert!(!load(&mut cache), "trusted again");
     }
 }

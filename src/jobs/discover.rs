@@ -56,7 +56,7 @@ pub fn ignore_reason(file_name: &str) -> Option<&'static str> {
     }
 }
 
-fn is_yaml_name(file_name: &str) -> bool {
+pub(super) fn is_yaml_name(file_name: &str) -> bool {
     file_name.ends_with(".yaml") || file_name.ends_with(".yml")
 }
 

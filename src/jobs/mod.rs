@@ -208,6 +208,7 @@ pub fn load_dir_cached(
     ctx: &Context,
     cache: &mut FileCache,
 ) -> Result<Desired, LoadError> {
+    cache.judge_dir(dir, &ctx.trust);
     let (files, ignored) = read_dir_files(dir, ctx, Some(&mut *cache))?;
     let present: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
     cache.retain(&present);

@@ -2,16 +2,27 @@
 //! watcher reads only the entries that changed (and the files whose job names clash with
 //! theirs) instead of the whole directory.
 //!
-//! The result stays level-triggered where it matters: the affected files are assembled exactly
-//! as a whole pass would assemble them, because name clashes only ever involve files that share
-//! a name, and the closure over shared names is loaded in full. Everything outside that closure
-//! is, by construction, what the last pass saw.
+//! The result must equal a whole pass's (DESIGN.md: a reload is `plan(desired, applied)` applied
+//! exactly; a partial pass is an optimisation that must not change the result). It does
+//! because every file whose report can change without an event for its own entry is read again:
+//!
+//! - files that share a job name with a changed one, transitively (a clash starts or ends): the
+//!   affected files are assembled exactly as a whole pass would assemble them;
+//! - every rejected file (its errors can be about other entries: a missing spec, a clash);
+//! - every job file that is a symlink (what it points to changes without an event for the link),
+//!   and every such symlink ignored for what it points to (a directory, say);
+//! - and a referenced spec or secret file that changed, wherever it is (the watcher sees only
+//!   the jobs directory's own entries), or a change to the trust of the directory, makes the
+//!   pass a whole one.
+//!
+//! Everything else is, by construction, what the last pass saw.
 
+use super::cache::{Stamp, now_ns};
 use super::discover::{self, Entry};
 use super::load::FileReport;
 use super::validate::Context;
 use super::{Desired, FileCache, assemble, unreadable_entry};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// The entries of the jobs directory as last seen: what every file's report (assembled: name
@@ -24,8 +35,50 @@ use std::path::{Path, PathBuf};
 pub struct DirView {
     files: BTreeMap<PathBuf, Seen>,
     ignored: BTreeMap<PathBuf, &'static str>,
-    /// Spec files that jobs reference (a superset until the next whole pass).
-    spec_files: std::collections::HashSet<PathBuf>,
+    /// Spec files that jobs reference (a superset until the next whole pass), as the jobs read
+    /// them: `None` when that cannot be told (it changed while they were read), and the next
+    /// pass reads the whole directory.
+    spec_files: HashMap<PathBuf, Option<SpecSeen>>,
+    /// Secret files (`fromFile`) of jobs with upload or notify targets, with their stamps
+    /// (`None`: missing) when the jobs were read, and whether those stand for what the jobs saw:
+    /// whether a job file is accepted depends on their owner and permissions.
+    secret_files: HashMap<PathBuf, (Option<Stamp>, bool)>,
+}
+
+/// A referenced spec file as its jobs read it.
+#[derive(Debug)]
+struct SpecSeen {
+    stamp: Stamp,
+    /// Hex sha256 of the content the jobs read.
+    sha256: String,
+    /// Whether the stamp alone stands for the content (it was taken long enough after the
+    /// file's last change, see [`Stamp::settled_at`]); otherwise the content is hashed again.
+    settled: bool,
+}
+
+impl SpecSeen {
+    /// Whether the file at `path` is no longer what its jobs read.
+    fn changed(&self, path: &Path) -> bool {
+        Stamp::of(path) != Some(self.stamp) || (!self.settled && !sha256_is(path, &self.sha256))
+    }
+}
+
+/// The paths of the `{fromFile: PATH}` secret references in a job's targets (as JSON).
+fn secret_files_in(value: &serde_json::Value, out: &mut Vec<PathBuf>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let (1, Some(serde_json::Value::String(path))) = (map.len(), map.get("fromFile")) {
+                out.push(PathBuf::from(path));
+            }
+            map.values().for_each(|v| secret_files_in(v, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| secret_files_in(v, out)),
+        _ => {}
+    }
+}
+
+fn sha256_is(path: &Path, sha256: &str) -> bool {
+    crate::digest::sha256_file(path).is_ok_and(|(read, _)| read == sha256)
 }
 
 /// What the view keeps of a file's report.
@@ -35,6 +88,8 @@ struct Seen {
     job_names: Vec<String>,
     /// Whether it has errors.
     rejected: bool,
+    /// Whether the entry is a symlink.
+    linked: bool,
 }
 
 impl Seen {
@@ -42,7 +97,16 @@ impl Seen {
         Seen {
             job_names: report.job_names.clone(),
             rejected: report.is_rejected(),
+            linked: report
+                .path
+                .symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_symlink()),
         }
+    }
+
+    /// Whether its report can change without an event for its own entry.
+    fn depends_on_other_entries(&self) -> bool {
+        self.rejected || self.linked
     }
 }
 
@@ -69,8 +133,13 @@ pub enum NeedsWholePass {
     /// The change is not an entry of the jobs directory (the directory itself, a foreign path).
     #[error("the change is not a single entry of the jobs directory")]
     NotAnEntry,
-    /// A spec file that jobs reference changed: their definitions change with it.
-    #[error("a spec file that jobs reference changed")]
+    /// The trust of the jobs directory (or one above it) changed: every file is judged again.
+    #[error("the jobs directory's owner or permissions changed")]
+    DirectoryTrust,
+    /// A spec or secret file that jobs reference changed (an entry of the directory, or a file
+    /// elsewhere whose stamp is not the one it had when the jobs read it): their definitions
+    /// (or whether they are accepted) change with it.
+    #[error("a spec or secret file that jobs reference changed")]
     SpecFile,
 }
 
@@ -86,15 +155,70 @@ impl DirView {
             .iter()
             .map(|i| (i.path.clone(), i.reason))
             .collect();
-        view.note_spec_files(desired);
+        view.note_referenced_files(desired);
         view
     }
 
-    fn note_spec_files(&mut self, desired: &Desired) {
-        for job in desired.jobs.values() {
-            self.spec_files
-                .extend(job.spec_files.iter().map(|f| f.path.clone()));
+    /// Notes the spec files the jobs of `desired` read, with their stamps, if the files (stamped
+    /// now) still have the content the jobs hashed; otherwise `None`.
+    fn note_referenced_files(&mut self, desired: &Desired) {
+        let mut hashes: HashMap<&PathBuf, Option<&str>> = HashMap::new();
+        for f in desired.jobs.values().flat_map(|j| j.spec_files.iter()) {
+            // Jobs of one pass that read different contents: it changed while they were read.
+            hashes
+                .entry(&f.path)
+                .and_modify(|h| {
+                    if *h != Some(f.sha256.as_str()) {
+                        *h = None;
+                    }
+                })
+                .or_insert(Some(f.sha256.as_str()));
         }
+        let now = now_ns();
+        for (path, hash) in hashes {
+            // Stamped before it is hashed: a change in between shows as a changed stamp.
+            let seen = match (Stamp::of(path), hash) {
+                (Some(stamp), Some(sha256)) if sha256_is(path, sha256) => Some(SpecSeen {
+                    stamp,
+                    sha256: sha256.to_string(),
+                    settled: stamp.settled_at(now),
+                }),
+                _ => None,
+            };
+            self.spec_files.insert(path.clone(), seen);
+        }
+        let mut secrets = Vec::new();
+        for job in desired.jobs.values() {
+            let spec = &job.document.spec;
+            // Only the targets hold secret references: not the whole definition.
+            for targets in [
+                (!spec.upload.is_empty()).then(|| serde_json::to_value(&spec.upload)),
+                (!spec.notify.is_empty()).then(|| serde_json::to_value(&spec.notify)),
+            ]
+            .into_iter()
+            .flatten()
+            .flatten()
+            {
+                secret_files_in(&targets, &mut secrets);
+            }
+        }
+        for path in secrets {
+            let stamp = Stamp::of(&path);
+            // A stamp taken just after a change may not be the one the job was judged on.
+            let settled = stamp.is_none_or(|s| s.settled_at(now));
+            self.secret_files.insert(path, (stamp, settled));
+        }
+    }
+
+    /// Whether a referenced spec or secret file is not as its jobs read it (or cannot be told).
+    fn referenced_file_changed(&self) -> bool {
+        self.spec_files
+            .iter()
+            .any(|(path, seen)| seen.as_ref().is_none_or(|s| s.changed(path)))
+            || self
+                .secret_files
+                .iter()
+                .any(|(path, (stamp, settled))| !settled || Stamp::of(path) != *stamp)
     }
 
     /// How many job files have no errors.
@@ -138,15 +262,41 @@ impl DirView {
             if name.starts_with("..") {
                 return Err(NeedsWholePass::ConfigMap);
             }
-            if self.spec_files.contains(path) {
+            if self.spec_files.contains_key(path) {
                 return Err(NeedsWholePass::SpecFile);
             }
             entries.push((path, name));
         }
-        // Rejected files are looked at again too: their errors can be about other entries (a
-        // spec file that is missing, a name clash), and there are few of them.
-        for (path, _) in self.files.iter().filter(|(_, f)| f.rejected) {
+        // Spec and secret files outside the directory change without an event (a stat each).
+        if self.referenced_file_changed() {
+            return Err(NeedsWholePass::SpecFile);
+        }
+        // Nor do the directories above it (the watcher sees the directory's own changes only
+        // when inotify is in use).
+        if cache.judge_dir(dir, &ctx.trust) {
+            return Err(NeedsWholePass::DirectoryTrust);
+        }
+        // Rejected files are looked at again too, as their errors can be about other entries (a
+        // spec file that is missing, a name clash), and so are symlinks, whose targets change
+        // without an event for them; there are few of either (files whose reports are
+        // remembered cost a stat).
+        for (path, _) in self
+            .files
+            .iter()
+            .filter(|(_, f)| f.depends_on_other_entries())
+        {
             if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+                entries.push((path, name));
+            }
+        }
+        // So are symlinks named like job files that are ignored for what they point to (a
+        // directory, a device): it can become a file.
+        for path in self.ignored.keys() {
+            if let Some(name) = path.file_name().and_then(|n| n.to_str())
+                && discover::is_yaml_name(name)
+                && discover::ignore_reason(name).is_none()
+                && path.is_symlink()
+            {
                 entries.push((path, name));
             }
         }
@@ -217,7 +367,7 @@ impl DirView {
 
     /// Takes in what a pass over changed entries loaded: their reports replace the old ones.
     pub fn absorb(&mut self, partial: &Partial) {
-        self.note_spec_files(&partial.desired);
+        self.note_referenced_files(&partial.desired);
         for path in &partial.paths {
             self.files.remove(path);
         }
@@ -501,5 +651,97 @@ mod tests {
                 .expect_err("whole pass");
             assert_eq!(err, why, "{changed:?}");
         }
+    }
+
+    #[test]
+    fn a_symlinked_job_file_is_read_again_when_what_it_points_to_changes() {
+        let mut dir = Dir::new(&[
+            (".target.yaml", job("a", "0 1 * * *")),
+            ("b.yaml", job("b", "0 2 * * *")),
+        ]);
+        std::os::unix::fs::symlink(".target.yaml", dir.path("a.yaml")).expect("symlink");
+        let p = dir.pass(&["a.yaml"]);
+        assert_eq!(p.desired.jobs.keys().collect::<Vec<_>>(), ["a"]);
+        // Only the entry the agent ignores changes, in place: the link's job changes with it.
+        std::fs::write(dir.path(".target.yaml"), job("c", "0 3 * * *")).expect("write");
+        let p = dir.pass(&[".target.yaml"]);
+        assert_eq!(p.desired.jobs.keys().collect::<Vec<_>>(), ["c"]);
+        assert_eq!(p.old_names, BTreeSet::from(["a".to_string()]));
+        // It points to a directory (ignored), then to a file again, with no event for the link.
+        std::fs::remove_file(dir.path(".target.yaml")).expect("rm");
+        std::fs::create_dir(dir.path(".target.yaml")).expect("mkdir");
+        let p = dir.pass(&[".target.yaml"]);
+        assert!(p.desired.jobs.is_empty());
+        std::fs::remove_dir(dir.path(".target.yaml")).expect("rmdir");
+        std::fs::write(dir.path(".target.yaml"), job("d", "0 3 * * *")).expect("write");
+        let p = dir.pass(&[".target.yaml"]);
+        assert_eq!(p.desired.jobs.keys().collect::<Vec<_>>(), ["d"]);
+    }
+
+    #[test]
+    fn a_spec_file_outside_the_directory_that_changed_needs_a_whole_pass() {
+        let specs = tempfile::tempdir().expect("tempdir");
+        let spec = specs.path().join("s.yaml");
+        let text = |collector: &str| {
+            format!(
+                "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata: {{name: s}}\nspec:\n  hostCollectors: [{{{collector}: {{}}}}]\n"
+            )
+        };
+        std::fs::write(&spec, text("cpu")).expect("write");
+        let with_spec = format!(
+            "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {{name: a}}\nspec:\n  schedule: \"0 2 * * *\"\n  collect: {{specs: [{}]}}\n",
+            spec.display()
+        );
+        let whole_pass = |dir: &mut Dir, entry: &str| {
+            dir.view
+                .load_changed(
+                    dir.tmp.path(),
+                    &BTreeSet::from([dir.path(entry)]),
+                    &ctx(),
+                    &mut dir.cache,
+                )
+                .expect_err("whole pass")
+        };
+        let mut dir = Dir::new(&[("a.yaml", with_spec)]);
+        assert_eq!(dir.view.accepted_count(), 1);
+        // Other changes are read alone while it stays as the job read it...
+        std::fs::write(dir.path("b.yaml"), job("b", "0 2 * * *")).expect("write");
+        dir.pass(&["b.yaml"]);
+        // ...until it changes, with no event in the jobs directory.
+        std::fs::write(&spec, text("memory")).expect("edit spec");
+        assert_eq!(whole_pass(&mut dir, "b.yaml"), NeedsWholePass::SpecFile);
+        assert_eq!(whole_pass(&mut dir, "c.yaml"), NeedsWholePass::SpecFile);
+    }
+
+    #[test]
+    fn a_secret_file_whose_permissions_changed_needs_a_whole_pass() {
+        use std::os::unix::fs::PermissionsExt;
+        let secrets = tempfile::tempdir().expect("tempdir");
+        let secret = secrets.path().join("token");
+        std::fs::write(&secret, "t\n").expect("write");
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        // Older than the cache's racy window, so its stamp stands for what the job was judged on.
+        std::thread::sleep(std::time::Duration::from_millis(2_100));
+        let with_secret = format!(
+            "{}  upload:\n    - http: {{url: \"https://127.0.0.1:9/b\", bearerToken: {{fromFile: \"{}\"}}}}\n",
+            job("a", "0 2 * * *"),
+            secret.display()
+        );
+        let mut dir = Dir::new(&[("a.yaml", with_secret)]);
+        assert_eq!(dir.view.accepted_count(), 1);
+        std::fs::write(dir.path("b.yaml"), job("b", "0 2 * * *")).expect("write");
+        dir.pass(&["b.yaml"]);
+        // Readable and writable by everyone now: a whole pass rejects the job file.
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        let err = dir
+            .view
+            .load_changed(
+                dir.tmp.path(),
+                &BTreeSet::from([dir.path("c.yaml")]),
+                &ctx(),
+                &mut dir.cache,
+            )
+            .expect_err("whole pass");
+        assert_eq!(err, NeedsWholePass::SpecFile);
     }
 }
