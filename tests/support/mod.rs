@@ -1,11 +1,13 @@
 //! Shared fixtures for the integration tests: builder-style job files and the agent binary.
-#![allow(dead_code)] // each test binary uses a different part of this module
+#![allow(dead_code)] // the example kube-test-server uses only kube_api
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
+pub mod alone;
 pub mod daemon;
 pub mod gcs;
+pub mod kube_api;
 pub mod servers;
 pub mod triggered;
 
