@@ -6,6 +6,7 @@
 //! Needs kubectl in `<crate root>/.venv/bin/` (or beside `$TSA_PYTHON`):
 //! `python3 -m venv .venv && .venv/bin/pip install -r tests/requirements.txt`.
 
+use crate::support::alone;
 use crate::support::kube_api;
 
 use kube_api::{Cluster, ExecOutput, Fault, GenSpec, KubeApiServer};
@@ -1078,48 +1079,49 @@ async fn exec_speaks_the_v4_and_v5_channel_protocols() {
     assert_eq!(body["kind"], "Status");
 }
 
-/// `examples/kube-test-server` (built by `cargo test` with the other examples).
-fn example_server() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/<test> → target/<profile>/examples/kube-test-server
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("examples/kube-test-server"))
-        .expect("target dir");
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `cargo build --example kube-test-server`",
-        path.display()
-    );
-    path
+/// The standalone server (`examples/kube-test-server`, a benchmark tool `cargo test` does not
+/// build) with `args`: this test again in a child process, which runs the example's code.
+fn standalone_server(args: &[&str]) -> Command {
+    let mut cmd = alone::command(module_path!(), STANDALONE, &[]);
+    cmd.env(STANDALONE_ARGS, args.join("\n"));
+    cmd
 }
+
+const STANDALONE: &str = "the_standalone_server_prints_its_url_and_applies_its_flags";
+/// The child's server flags, one a line.
+const STANDALONE_ARGS: &str = "TSA_KUBE_TEST_SERVER_ARGS";
 
 #[test]
 fn the_standalone_server_prints_its_url_and_applies_its_flags() {
+    if alone::is_child(module_path!(), STANDALONE) {
+        let args = std::env::var(STANDALONE_ARGS).expect("the server's flags");
+        kube_api::standalone::run(std::iter::once("kube-test-server").chain(args.lines()));
+    }
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    let mut child = Command::new(example_server())
-        .args([
-            "--port",
-            "0",
-            "--cluster",
-            "generated:pods=30,deployments=3,namespaces=2",
-            "--fail",
-            "/api/v1/nodes=500",
-            "--deny",
-            "apps/deployments@gen-0001",
-            "--kubeconfig",
-        ])
-        .arg(&kubeconfig)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the example server");
+    let kubeconfig_arg = kubeconfig.to_str().expect("UTF-8 temp path");
+    let mut child = standalone_server(&[
+        "--port",
+        "0",
+        "--cluster",
+        "generated:pods=30,deployments=3,namespaces=2",
+        "--fail",
+        "/api/v1/nodes=500",
+        "--deny",
+        "apps/deployments@gen-0001",
+        "--kubeconfig",
+        kubeconfig_arg,
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("start the example server");
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut url = String::new();
-    std::io::BufRead::read_line(&mut stdout, &mut url).unwrap();
-    let url = url.trim().to_string();
+    // The test harness writes first ("running 1 test", "test NAME ... " with no line end).
+    let url = std::io::BufRead::lines(&mut stdout)
+        .map(Result::unwrap)
+        .find_map(|l| Some(l[l.find("http://")?..].trim().to_string()))
+        .unwrap_or_default();
     assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
     assert!(std::fs::read_to_string(&kubeconfig).unwrap().contains(&url));
 
@@ -1142,14 +1144,12 @@ fn the_standalone_server_prints_its_url_and_applies_its_flags() {
     child.wait().unwrap();
 
     // Bad flags are refused with a message, not a panic.
-    let out = Command::new(example_server())
-        .args(["--cluster", "generated:pods=x"])
+    let out = standalone_server(&["--cluster", "generated:pods=x"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`pods=x`: `x` is not a number"));
-    let out = Command::new(example_server())
-        .args(["--fail", "/api=teapot"])
+    let out = standalone_server(&["--fail", "/api=teapot"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::daemon::free_port;
+use support::ports::ClosedPort;
 use support::servers::{AWS_ENV, Moto};
 use support::{agent, dirs, stderr, stdout};
 
@@ -238,11 +238,12 @@ fn upload_error_bodies_reach_the_record_cut_and_redacted() {
         error.contains("bad request"),
         "the body's start is kept: {error}"
     );
+    let closed = ClosedPort::new();
     let history = agent(&d.state)
         .arg("--jobs-dir")
         .arg(&d.jobs)
         .arg("--listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg(closed.addr())
         .args(["--output", "json", "history", "bodies"])
         .timeout(Duration::from_secs(60))
         .output()
@@ -283,12 +284,13 @@ fn trace_logging_does_not_print_the_aws_session_token() {
         ),
     )
     .unwrap();
+    let closed = ClosedPort::new();
     let run = |extra: &[(&str, &str)]| {
         let mut cmd = agent(&d.state);
         cmd.arg("--jobs-dir")
             .arg(&d.jobs)
             .arg("--listen")
-            .arg(format!("127.0.0.1:{}", free_port()))
+            .arg(closed.addr())
             .args(["-vvv", "--output", "json", "trigger", "traced"]);
         for (k, v) in AWS_ENV.iter().chain(extra) {
             cmd.env(k, v);

@@ -7,8 +7,8 @@ use crate::support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use support::daemon::free_port;
 use support::gcs::Emulator;
+use support::ports::ClosedPort;
 use troubleshoot_agent::jobs::model::GcsTarget;
 use troubleshoot_agent::upload::{Object, UploadError, gcs};
 
@@ -142,11 +142,12 @@ async fn a_missing_bucket_is_a_permanent_error_that_names_it() {
 async fn a_server_that_is_down_is_a_transient_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = generated_file(dir.path(), 1000);
+    let closed = ClosedPort::new();
     let target = GcsTarget {
         bucket: "acme".into(),
         prefix: None,
         key: None,
-        endpoint: Some(format!("http://127.0.0.1:{}", free_port())),
+        endpoint: Some(format!("http://{}", closed.addr())),
     };
     match gcs::upload(&target, &object(&path, "k.tar.gz")).await {
         Err(e @ UploadError::Transient(_)) => assert!(e.is_transient()),

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::daemon::{Daemon, free_port, wait_until};
+use support::daemon::{Daemon, wait_until};
 use support::servers::{file_sha256, hex};
 use support::{agent, dirs, stderr, stdout};
 
@@ -434,28 +434,25 @@ fn https_with_a_private_ca_and_a_client_certificate() {
         ]);
         openssl(&args);
     }
-    let port = free_port();
-    let server_py = format!(
-        r#"
+    let server_py = r#"
 import http.server, ssl, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_PUT(self):
         n = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(n)
         cn = dict(x[0] for x in self.connection.getpeercert()["subject"])["commonName"]
-        print(f"PUT {{self.path}} {{len(body)}} {{cn}}", flush=True)
+        print(f"PUT {self.path} {len(body)} {cn}", flush=True)
         self.send_response(201); self.send_header("Content-Length", "0"); self.end_headers()
     def log_message(self, *a): pass
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain("server.pem", "server.key")
 ctx.load_verify_locations("ca.pem")
 ctx.verify_mode = ssl.CERT_REQUIRED
-srv = http.server.HTTPServer(("127.0.0.1", {port}), H)
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-print("ready", flush=True)
+print("ready", srv.server_address[1], flush=True)
 srv.serve_forever()
-"#
-    );
+"#;
     /// Kills the server however the test ends (it holds the test's stderr open).
     struct Killed(std::process::Child);
     impl Drop for Killed {
@@ -466,7 +463,7 @@ srv.serve_forever()
     }
     let mut server = Killed(
         std::process::Command::new(support::servers::python())
-            .args(["-c", &server_py])
+            .args(["-c", server_py])
             .current_dir(dir)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -474,7 +471,12 @@ srv.serve_forever()
             .expect("python TLS server"),
     );
     let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    // It binds port 0 and prints the port it got.
+    let ready = lines.next().unwrap().unwrap();
+    let port: u16 = ready
+        .strip_prefix("ready ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("expected `ready PORT`, got {ready:?}"));
     let write_job = |with_ca: bool| {
         let ca = if with_ca {
             format!("        caFile: {}\n", dir.join("ca.pem").display())

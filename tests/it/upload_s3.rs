@@ -11,6 +11,8 @@ use std::time::Duration;
 use support::daemon::{Daemon, wait_until};
 use support::servers::{AWS_ENV, Moto, Proxy, file_sha256};
 use support::{agent, dirs, stderr, stdout};
+use troubleshoot_agent::jobs::model::UploadTarget;
+use troubleshoot_agent::upload::{self, Object, UploadError};
 
 fn job_yaml(name: &str, collectors: &str, s3: &str, extra: &str) -> String {
     format!(
@@ -493,9 +495,14 @@ fn an_agent_killed_mid_upload_delivers_after_restart() {
 
 /// A 256 MiB bundle (a sparse file, read as zeros) through the S3 sink's multipart path: 16
 /// parts streamed from disk, the whole object verified by its sha256. (A true multi-GB upload is
-/// in bench/upload_s3.sh; 256 MiB keeps this test to well under a minute on a debug build.)
+/// the soak tier's `upload_large`; 256 MiB keeps this test to well under a minute on a debug
+/// build.) The sink runs in this test, alone in a child process that has the AWS environment.
 #[test]
 fn a_large_bundle_goes_up_in_parts_and_arrives_whole() {
+    let name = "a_large_bundle_goes_up_in_parts_and_arrives_whole";
+    if support::alone::rerun(module_path!(), name, AWS_ENV) {
+        return;
+    }
     let moto = Moto::start();
     moto.create_bucket("big-bundles");
     let d = dirs();
@@ -504,35 +511,34 @@ fn a_large_bundle_goes_up_in_parts_and_arrives_whole() {
         .and_then(|f| f.set_len(256 << 20))
         .expect("sparse file");
     let sha = file_sha256(&file);
-    // Built by `cargo test` with the other targets.
-    let example = std::env::current_exe()
-        .ok()
-        .and_then(|p| Some(p.parent()?.parent()?.join("examples/upload-s3")))
-        .filter(|p| p.is_file())
-        .expect("target/<profile>/examples/upload-s3 (cargo test builds the examples)");
-    let mut cmd = std::process::Command::new(example);
-    cmd.arg(&file)
-        .args(["big-bundles", "a/big.tar.gz", &moto.endpoint(), &sha]);
-    for (k, v) in AWS_ENV {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run upload-s3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let object = moto.object("big-bundles", "a/big.tar.gz");
-    assert_eq!(object["size"], 256u64 << 20, "{object}");
-    assert_eq!(object["sha256"], sha.as_str());
-    assert_eq!(object["metadata"]["sha256"], sha.as_str());
+    let target: UploadTarget = serde_json::from_value(serde_json::json!({"s3": {
+        "bucket": "big-bundles", "region": "us-east-1", "endpoint": moto.endpoint(),
+        "forcePathStyle": true
+    }}))
+    .expect("target");
+    let object = Object {
+        path: &file,
+        key: "a/big.tar.gz".into(),
+        size: 256 << 20,
+        sha256: sha.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let delivered = runtime
+        .block_on(upload::deliver(&target, &object))
+        .unwrap_or_else(|e| panic!("upload: {e}"));
+    assert_eq!(delivered.bytes, 256 << 20);
+    let object_info = moto.object("big-bundles", "a/big.tar.gz");
+    assert_eq!(object_info["size"], 256u64 << 20, "{object_info}");
+    assert_eq!(object_info["sha256"], sha.as_str());
+    assert_eq!(object_info["metadata"]["sha256"], sha.as_str());
     assert_eq!(moto.open_multipart_uploads("big-bundles"), 0);
-    // The same bundle again: already delivered, not a second copy, not an error.
-    let out = cmd.output().expect("run upload-s3 again");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // The same bundle again: already delivered, not a second copy, not another error.
+    match runtime.block_on(upload::deliver(&target, &object)) {
+        Err(UploadError::AlreadyExists(_)) => {}
+        other => panic!("expected AlreadyExists, got {other:?}"),
+    }
     assert_eq!(moto.keys("big-bundles"), vec!["a/big.tar.gz".to_string()]);
 }

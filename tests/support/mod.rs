@@ -8,6 +8,7 @@ pub mod alone;
 pub mod daemon;
 pub mod gcs;
 pub mod kube_api;
+pub mod ports;
 pub mod servers;
 pub mod triggered;
 
@@ -183,11 +184,12 @@ pub fn trigger_foreground(
     env: &[(&str, &str)],
     timeout: std::time::Duration,
 ) -> std::process::Output {
+    let closed = ports::ClosedPort::new();
     let mut cmd = agent(state);
     cmd.arg("--jobs-dir")
         .arg(jobs)
         .arg("--listen")
-        .arg(format!("127.0.0.1:{}", daemon::free_port()))
+        .arg(closed.addr())
         .args(["--output", "json", "trigger", job]);
     for (k, v) in env {
         cmd.env(k, v);
