@@ -48,3 +48,36 @@ mod upload_gcs;
 mod upload_http;
 mod upload_large;
 mod upload_s3;
+
+/// Every integration test is a module of this binary: a new `tests/NAME.rs` would be a binary of
+/// its own that links the whole stack again, and a file in `tests/it/` not declared here would
+/// never run.
+#[test]
+fn every_integration_test_file_is_a_module_of_this_binary() {
+    let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let rs_files = |dir: &std::path::Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|n| n.strip_suffix(".rs").map(str::to_string))
+            .collect();
+        names.sort();
+        names
+    };
+    let top = rs_files(&tests);
+    assert!(
+        top.is_empty(),
+        "move {top:?} from tests/ into tests/it/ and declare each here (`mod NAME;`), with \
+         `use crate::support;` instead of `mod support;`"
+    );
+    let declared: Vec<&str> = include_str!("main.rs")
+        .lines()
+        .filter_map(|l| l.strip_prefix("mod ")?.strip_suffix(';'))
+        .collect();
+    for name in rs_files(&tests.join("it")) {
+        assert!(
+            name == "main" || declared.contains(&name.as_str()),
+            "tests/it/{name}.rs is not declared in tests/it/main.rs: add `mod {name};`"
+        );
+    }
+}
