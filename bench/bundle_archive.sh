@@ -17,7 +17,7 @@ if ! command -v pigz >/dev/null; then
 fi
 [ -x /usr/bin/time ] || { echo "/usr/bin/time missing (apt-get install time)"; exit 1; }
 
-cargo build --release --example bundle-bench >/dev/null 2>&1
+cargo build --release --features bench --example bundle-bench >/dev/null 2>&1
 BIN=$PWD/target/release/examples/bundle-bench
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bundle-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT

@@ -29,7 +29,7 @@ fi
 KUBECTL=$ROOT/.venv/bin/kubectl
 
 echo "building the test API server (release)"
-cargo build --release --example kube-test-server >/dev/null 2>&1
+cargo build --release --features bench --example kube-test-server >/dev/null 2>&1
 SERVER=$ROOT/target/release/examples/kube-test-server
 
 # ---------------------------------------------------------------------------------------------
@@ -41,7 +41,7 @@ SERVER=$ROOT/target/release/examples/kube-test-server
 # The agent's collection alone (examples/kube-collect.rs: clusterResources of all namespaces into a
 # directory, no archive), the same work as the kubectl command. AGENT_CMD=none measures kubectl only.
 if [ "${AGENT_CMD:-}" != none ]; then
-  cargo build --release --example kube-collect >/dev/null 2>&1
+  cargo build --release --features bench --example kube-collect >/dev/null 2>&1
   AGENT_CMD=${AGENT_CMD:-"$ROOT/target/release/examples/kube-collect {KUBECONFIG} {OUT}"}
 else
   AGENT_CMD=

@@ -12,7 +12,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 echo "building release example parse-keys..." >&2
-cargo build --release --quiet --example parse-keys
+cargo build --release --quiet --features bench --example parse-keys
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/parse-keys"
 
 printf '%-5s %8s %11s %11s %12s %9s\n' path keys bytes "median s" "µs per key" "× 1k"

@@ -27,7 +27,7 @@ need rg ripgrep
 need sos sosreport
 [ -x /usr/bin/time ] || { echo "/usr/bin/time missing (apt-get install time)"; exit 1; }
 
-cargo build --release --example bundle-bench --example redact-bench >/dev/null 2>&1
+cargo build --release --features bench --example bundle-bench --example redact-bench >/dev/null 2>&1
 GEN=$PWD/target/release/examples/bundle-bench
 RED=$PWD/target/release/examples/redact-bench
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/redact-bench.XXXXXX")

@@ -12,7 +12,7 @@ mb="${1:-1024}"; reps="${2:-5}"
 [ -x /usr/bin/time ] || { echo "needs GNU time (/usr/bin/time; Debian package 'time')" >&2; exit 1; }
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt 'awscli==1.46.3'
-cargo build --release --quiet --example upload-s3
+cargo build --release --quiet --features bench --example upload-s3
 ours="$PWD/target/release/examples/upload-s3"
 work="$(mktemp -d)"
 moto_pid=""

@@ -16,7 +16,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 echo "building release binaries..." >&2
-cargo build --release --quiet --bin troubleshoot-agent --example yaml-floor --example bench-write-applied
+cargo build --release --quiet --features bench --bin troubleshoot-agent --example yaml-floor --example bench-write-applied
 REL="$ROOT/target/release"
 AGENT="$REL/troubleshoot-agent"
 FLOOR="$REL/examples/yaml-floor"

@@ -2,7 +2,7 @@
 //! the benchmark's counterpart of `kubectl get <resources> -A -o json` (bench/kube_collect.sh).
 //!
 //! ```text
-//! cargo run --release --example kube-collect -- KUBECONFIG OUT_DIR
+//! cargo run --release --features bench --example kube-collect -- KUBECONFIG OUT_DIR
 //! ```
 
 use std::path::PathBuf;

@@ -432,23 +432,54 @@ fn load_reports_missing_directory_and_non_utf8_files() {
     assert_eq!(ok.spec.collectors.len(), 1);
 }
 
+/// Set in the child of [`load_reports_permission_denied`] to the file it loads as nobody.
+const DENIED_CHILD: &str = "TSA_SPEC_DENIED_CHILD";
+
 #[test]
 fn load_reports_permission_denied() {
     use std::os::unix::fs::PermissionsExt;
+    let assert_denied = |path: &std::path::Path| {
+        let file = load_spec_file(path);
+        assert_eq!(file.diagnostics.len(), 1, "{:#?}", file.diagnostics);
+        assert_eq!(
+            file.diagnostics[0].message,
+            "permission denied reading the spec file"
+        );
+        assert!(file.diagnostics[0].hint.is_some());
+    };
+    if let Some(path) = std::env::var_os(DENIED_CHILD) {
+        assert_denied(std::path::Path::new(&path));
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
+    // Others may reach the file, not read it: the denial is the file's own mode.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let path = dir.path().join("secret.yaml");
     std::fs::write(&path, HEAD).expect("write");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).expect("chmod");
-    if std::fs::read(&path).is_ok() {
-        // root (CAP_DAC_OVERRIDE) reads mode-000 files, so the denial cannot be provoked here.
-        println!("skipped: this process can read a mode-000 file (running as root)");
+    if std::fs::read(&path).is_err() {
+        assert_denied(&path);
         return;
     }
-    let file = load_spec_file(&path);
-    assert_eq!(file.diagnostics.len(), 1);
-    assert_eq!(
-        file.diagnostics[0].message,
-        "permission denied reading the spec file"
+    // Root (CAP_DAC_OVERRIDE) reads a mode-000 file: this test runs again as nobody, in a child
+    // process of this test binary, and loads the file there.
+    let name = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(std::env::current_exe().expect("the test binary"))
+        .args([
+            "--exact",
+            &format!("{name}::load_reports_permission_denied"),
+        ])
+        .args(["--nocapture", "--test-threads=1"])
+        .env(DENIED_CHILD, &path)
+        .output()
+        .expect("run setpriv (util-linux) to drop privileges");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "as nobody: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert!(file.diagnostics[0].hint.is_some());
 }

@@ -364,6 +364,32 @@ async fn abort_stale(client: &Client, target: &S3Target, object: &Object<'_>, ur
     }
 }
 
+/// One part of a multipart upload: its number (from 1, as S3 counts) and its byte range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Part {
+    number: i32,
+    offset: u64,
+    len: u64,
+}
+
+/// How an object of `size` bytes is cut into parts: `PART_SIZE` each, larger when that would make
+/// more than S3's 10,000, the last one short. Offsets and lengths stay `u64` all the way to the
+/// request: bundles pass 2 and 4 GiB, where 32-bit arithmetic breaks.
+fn parts(size: u64) -> Vec<Part> {
+    let part_size = PART_SIZE.max(size.div_ceil(MAX_PARTS));
+    (0..size.div_ceil(part_size))
+        .map(|n| {
+            let offset = n * part_size;
+            Part {
+                // At most MAX_PARTS: fits.
+                number: i32::try_from(n + 1).unwrap_or(i32::MAX),
+                offset,
+                len: part_size.min(size - offset),
+            }
+        })
+        .collect()
+}
+
 /// Uploads every part, `CONCURRENT_PARTS` at a time; the first failure stops the rest.
 async fn send_parts(
     client: &Client,
@@ -372,16 +398,18 @@ async fn send_parts(
     upload_id: &str,
     url: &str,
 ) -> Result<Vec<CompletedPart>, UploadError> {
-    let part_size = PART_SIZE.max(object.size.div_ceil(MAX_PARTS));
-    let count = object.size.div_ceil(part_size);
-    let mut parts: Vec<Option<CompletedPart>> = vec![None; usize::try_from(count).unwrap_or(0)];
+    let layout = parts(object.size);
+    let mut parts: Vec<Option<CompletedPart>> = vec![None; layout.len()];
+    let mut pending = layout.into_iter();
     let mut tasks = JoinSet::new();
-    let mut next: u64 = 0;
     loop {
-        while next < count && tasks.len() < CONCURRENT_PARTS {
-            let offset = next * part_size;
-            let len = part_size.min(object.size - offset);
-            let number = i32::try_from(next + 1).unwrap_or(i32::MAX);
+        while tasks.len() < CONCURRENT_PARTS
+            && let Some(Part {
+                number,
+                offset,
+                len,
+            }) = pending.next()
+        {
             let client = client.clone();
             let bucket = target.bucket.clone();
             let key = object.key.clone();
@@ -411,7 +439,6 @@ async fn send_parts(
                         .build(),
                 )
             });
-            next += 1;
         }
         let Some(joined) = tasks.join_next().await else {
             break;
@@ -554,5 +581,79 @@ mod tests {
             "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
         );
         assert_eq!(sha256_base64("zz"), None);
+    }
+
+    /// The parts tile the object: in order, numbered from 1, no gap, no overlap, nothing past
+    /// the end; every part but the last is `size` bytes.
+    fn assert_tiles(parts: &[Part], object: u64, size: u64) {
+        let mut next = 0u64;
+        for (i, p) in parts.iter().enumerate() {
+            assert_eq!(i64::from(p.number), i as i64 + 1);
+            assert_eq!(p.offset, next, "part {}", p.number);
+            assert!(
+                p.len > 0 && p.len <= size,
+                "part {}: {} bytes",
+                p.number,
+                p.len
+            );
+            if i + 1 < parts.len() {
+                assert_eq!(p.len, size, "part {}", p.number);
+            }
+            next += p.len;
+        }
+        assert_eq!(next, object);
+    }
+
+    const MIB: u64 = 1024 * 1024;
+
+    #[test]
+    fn parts_of_the_soak_tier_bundle_cross_2_gib_in_64_bits() {
+        // tests/it/upload_large.rs's 2¼ GiB bundle: 145 parts, the last one short.
+        let size = 2304 * MIB + 4_321;
+        let parts = parts(size);
+        assert_eq!(parts.len(), 145);
+        assert_tiles(&parts, size, PART_SIZE);
+        assert_eq!(parts[144].len, 4_321);
+        assert_eq!(parts[144].offset, 144 * PART_SIZE);
+        // Part 129 starts at 2^31, one past i32::MAX: its offset stays whole.
+        assert_eq!(parts[128].number, 129);
+        assert_eq!(parts[128].offset, 1 << 31);
+        // Past 4 GiB too.
+        let size = 5 * 1024 * MIB + 1;
+        let parts = super::parts(size);
+        assert_eq!(parts.len(), 321);
+        assert_tiles(&parts, size, PART_SIZE);
+        assert_eq!(parts[320].offset, 5 * 1024 * MIB);
+        assert!(parts[320].offset > u64::from(u32::MAX));
+    }
+
+    #[test]
+    fn parts_grow_to_stay_within_10000() {
+        // S3's largest object, 5 TiB: 10,000 parts of 5 TiB / 10,000 (rounded up).
+        let size = 5 * 1024 * 1024 * MIB;
+        let parts = parts(size);
+        assert_eq!(parts.len(), 10_000);
+        assert_tiles(&parts, size, size.div_ceil(MAX_PARTS));
+        assert_eq!(parts[9_999].number, 10_000);
+        // The part size only grows: 10,000 parts of exactly PART_SIZE stay as they are.
+        assert_eq!(super::parts(MAX_PARTS * PART_SIZE).len(), 10_000);
+        assert_eq!(super::parts(MAX_PARTS * PART_SIZE + 1).len(), 10_000);
+    }
+
+    #[test]
+    fn parts_at_the_edges() {
+        assert_eq!(parts(0), []);
+        assert_eq!(
+            parts(1),
+            [Part {
+                number: 1,
+                offset: 0,
+                len: 1
+            }]
+        );
+        assert_eq!(parts(PART_SIZE).len(), 1);
+        let two = parts(PART_SIZE + 1);
+        assert_tiles(&two, PART_SIZE + 1, PART_SIZE);
+        assert_eq!(two[1].len, 1);
     }
 }

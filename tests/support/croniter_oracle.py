@@ -1,4 +1,4 @@
-"""Reference fire times from croniter for tests/schedule_croniter.rs.
+"""Reference fire times from croniter for tests/it/schedule_croniter.rs.
 
 Reads a JSON list of cases {"id", "expr", "tz", "start", "n", "day_or"} from argv[1] and writes
 {"id": [UTC RFC 3339 strings]} (or {"id": {"error": "..."}}) to argv[2]. One process for all

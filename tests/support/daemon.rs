@@ -1,5 +1,5 @@
-//! The real agent as a child process: spawned from the built binary against temp dirs and a free
-//! port, driven through its HTTP API (reads on TCP, trigger and reload on the control socket
+//! The real agent as a child process: spawned from the built binary against temp dirs, listening
+//! on a port it picks (`127.0.0.1:0`, read back from /proc), driven through its HTTP API (reads on TCP, trigger and reload on the control socket
 //! `<state>/agent.sock`, as the CLI does), signals and files, and always killed when the test ends.
 //!
 //! Every wait is bounded and fails with what was last seen, never a sleep-and-hope.
@@ -7,7 +7,7 @@
 use chrono::{DateTime, Timelike, Utc};
 use serde_json::Value;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -37,14 +37,6 @@ pub fn wait_until<T>(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// A port nothing listens on right now (bind :0, read it, release it).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
 }
 
 /// The offset (ms) that puts the agent's clock at `target` now.
@@ -173,8 +165,8 @@ pub struct DaemonBuilder {
 /// A running agent; killed (SIGKILL) on drop if still alive.
 pub struct Daemon {
     child: Option<Child>,
-    /// `127.0.0.1:PORT`.
-    pub addr: SocketAddr,
+    /// `127.0.0.1:PORT`, once known (see [`Daemon::addr`]).
+    addr: std::sync::OnceLock<SocketAddr>,
     /// Jobs directory.
     pub jobs_dir: PathBuf,
     /// State directory.
@@ -248,7 +240,7 @@ impl DaemonBuilder {
         self
     }
 
-    /// A fixed port (default: a free one).
+    /// A fixed port (default: 0, the agent picks one).
     pub fn port(mut self, port: u16) -> Self {
         self.port = Some(port);
         self
@@ -289,8 +281,12 @@ impl DaemonBuilder {
             d
         });
         let state_dir = self.state.unwrap_or_else(|| tmp.path().join("state"));
-        let port = self.port.unwrap_or_else(free_port);
+        let port = self.port.unwrap_or(0);
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let known = std::sync::OnceLock::new();
+        if port != 0 && self.listen_host.is_none() {
+            known.set(addr).expect("unset");
+        }
         // Tests set what they need; otherwise the defaults apply (the reload bounds the tests
         // check hold with the default debounce), except a small minFreeDisk so runs do not
         // depend on the machine's free space.
@@ -344,7 +340,7 @@ impl DaemonBuilder {
         let child = cmd.spawn().expect("spawn the agent");
         Daemon {
             child: Some(child),
-            addr,
+            addr: known,
             jobs_dir,
             state_dir,
             clock_offset_ms: self.clock_offset_ms,
@@ -411,10 +407,11 @@ impl Daemon {
                     self.stderr()
                 );
             }
-            match http(self.addr, "GET", path) {
-                Ok(r) if r.status == want => return,
-                Ok(r) => last = format!("HTTP {} {}", r.status, r.body),
-                Err(e) => last = e.to_string(),
+            match self.try_addr().map(|addr| http(addr, "GET", path)) {
+                None => last = "not listening on TCP yet".to_string(),
+                Some(Ok(r)) if r.status == want => return,
+                Some(Ok(r)) => last = format!("HTTP {} {}", r.status, r.body),
+                Some(Err(e)) => last = e.to_string(),
             }
             if Instant::now() >= deadline {
                 panic!(
@@ -436,9 +433,39 @@ impl Daemon {
         Utc::now() + chrono::Duration::milliseconds(self.clock_offset_ms)
     }
 
+    /// The address the agent listens on, if it does yet: it binds 127.0.0.1:0 and the port it got
+    /// is read from /proc.
+    fn try_addr(&self) -> Option<SocketAddr> {
+        if let Some(addr) = self.addr.get() {
+            return Some(*addr);
+        }
+        let port = super::ports::listening_port(self.child.as_ref()?.id())?;
+        Some(
+            *self
+                .addr
+                .get_or_init(|| SocketAddr::from(([127, 0, 0, 1], port))),
+        )
+    }
+
+    /// The address the agent listens on (waits, bounded, until it does).
+    pub fn addr(&self) -> SocketAddr {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(addr) = self.try_addr() {
+                return addr;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not listen on TCP within {START_TIMEOUT:?}; stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// `--listen` value.
     pub fn listen(&self) -> String {
-        self.addr.to_string()
+        self.addr().to_string()
     }
 
     /// What the agent wrote to stderr so far.
@@ -448,7 +475,7 @@ impl Daemon {
 
     /// GET.
     pub fn get(&self, path: &str) -> Response {
-        http(self.addr, "GET", path)
+        http(self.addr(), "GET", path)
             .unwrap_or_else(|e| panic!("GET {path}: {e}; agent stderr:\n{}", self.stderr()))
     }
 
@@ -460,7 +487,7 @@ impl Daemon {
 
     /// POST on the TCP listener, with extra header lines.
     pub fn post_tcp(&self, path: &str, headers: &[&str]) -> Response {
-        http_with(self.addr, "POST", path, headers)
+        http_with(self.addr(), "POST", path, headers)
             .unwrap_or_else(|e| panic!("POST {path}: {e}; agent stderr:\n{}", self.stderr()))
     }
 

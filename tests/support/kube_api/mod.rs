@@ -70,6 +70,7 @@ pub mod cluster;
 pub mod exec;
 pub mod http;
 pub mod selector;
+pub mod standalone;
 
 pub use cluster::{Cluster, Denial, ExecOutput, GenSpec};
 pub use http::{Fault, Recorded};
