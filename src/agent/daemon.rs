@@ -19,6 +19,7 @@ use crate::plan::{self, Applied, PlanOptions};
 use crate::schedule::jitter_offset;
 use crate::state;
 use crate::state::records::{self, RunRecord, RunStatus, Trigger};
+use crate::upload::queue::UploadQueue;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -59,6 +60,8 @@ struct RetryTimer {
 /// The agent's state, owned by the control loop.
 pub struct Daemon {
     options: AgentOptions,
+    /// What every run of this agent shares.
+    env: Arc<runs::AgentEnv>,
     ctx: Context,
     metrics: Arc<Metrics>,
     status_tx: watch::Sender<Arc<Published>>,
@@ -101,6 +104,7 @@ const UNRECORDED_KEPT: usize = 64;
 
 impl Daemon {
     /// A daemon with nothing applied yet; `applied` is what `applied.json` held at start.
+    #[allow(clippy::too_many_arguments)] // temporary: the split into parts takes these apart
     pub fn new(
         options: AgentOptions,
         applied: Applied,
@@ -109,10 +113,19 @@ impl Daemon {
         tx: mpsc::Sender<Control>,
         watching: bool,
         pending: watcher::Pending,
+        uploads: UploadQueue,
     ) -> Self {
         let ctx = options.settings.jobs_context();
+        let env = Arc::new(runs::AgentEnv::new(
+            &options.settings,
+            options.host.clone(),
+            options.clock,
+            uploads,
+            metrics.notifications.clone(),
+        ));
         Daemon {
             options,
+            env,
             ctx,
             metrics,
             status_tx,
@@ -138,25 +151,6 @@ impl Daemon {
             batch: None,
             trigger_limit: TriggerLimit::default(),
             unrecorded: VecDeque::new(),
-        }
-    }
-
-    fn run_env(&self) -> runs::RunEnv {
-        runs::RunEnv {
-            state_dir: self.state_dir().to_path_buf(),
-            host: self.options.host.clone(),
-            clock: self.options.clock,
-            min_free_disk: self.options.settings.min_free_disk.0,
-            support_bundle_path: self.options.settings.support_bundle_path.clone(),
-            copy_max_file_size: self.options.settings.copy_max_file_size.0,
-            token_key_file: self.options.settings.token_key_file.clone(),
-            token_map_key_file: self.options.settings.token_map_key_file.clone(),
-            kubeconfig: self.options.settings.kubeconfig.clone(),
-            kube_context: self.options.settings.context.clone(),
-            kube_request_timeout: self.options.settings.kube_request_timeout.0,
-            default_resources: self.options.settings.default_resources,
-            notifications: self.metrics.notifications.clone(),
-            history: self.options.settings.history.clone(),
         }
     }
 
@@ -789,7 +783,7 @@ impl Daemon {
         let batch = self.batch.take().unwrap_or_default();
         if !batch.is_empty() {
             // One environment for the burst, shared: each run used to copy its paths and names.
-            let env = Arc::new(self.run_env());
+            let env = Arc::clone(&self.env);
             let starting = batch
                 .into_iter()
                 .map(|(spec, cancel, progress)| {
@@ -802,7 +796,7 @@ impl Daemon {
         self.refresh_next_run_metrics(&fired);
         for (job, record) in side_records {
             self.write_side_record(&record).await;
-            runs::spawn_notify(job, record, self.run_env());
+            runs::spawn_notify(job, record, Arc::clone(&self.env));
         }
         while let Some(retry) = self.retries.first().cloned() {
             if retry.at > now {
@@ -915,7 +909,7 @@ impl Daemon {
         match &mut self.batch {
             Some(batch) => batch.push((spec, cancel, progress)),
             None => {
-                let env = Arc::new(self.run_env());
+                let env = Arc::clone(&self.env);
                 let starting =
                     runs::spawn(spec, Arc::clone(&env), cancel, progress, self.tx.clone());
                 runs::write_running(env, vec![starting]);
@@ -1149,8 +1143,11 @@ impl Daemon {
                 .await;
         }
         // A run that just ended may still be telling its webhooks.
-        let left =
-            runs::notifications_settled(grace.max(tokio::time::Instant::now() + NOTIFY_WAIT)).await;
+        let left = self
+            .env
+            .in_flight
+            .settled(grace.max(tokio::time::Instant::now() + NOTIFY_WAIT))
+            .await;
         if left > 0 {
             warn!(left, "shutting down with notifications still being sent");
         }
