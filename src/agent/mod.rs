@@ -10,12 +10,15 @@ pub mod http;
 pub mod listeners;
 pub mod metrics;
 mod public_view;
+mod reloader;
 mod removed_jobs;
+mod run_book;
 pub mod runs;
 mod scheduler;
 mod signals;
 pub mod status;
 pub mod systemd;
+mod timetable;
 mod timing;
 mod trigger_limit;
 pub mod watcher;
@@ -175,16 +178,20 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     info!(listen = %options.settings.listen, jobs_dir = %options.settings.jobs_dir.display(), state_dir = %state_dir.display(), "agent starting");
     let servers = listeners.serve(shared);
 
-    let mut daemon = daemon::Daemon::new(
-        options,
-        applied,
-        metrics,
+    let env = Arc::new(runs::AgentEnv::new(
+        &options.settings,
+        options.host.clone(),
+        options.clock,
+        uploads,
+        metrics.notifications.clone(),
+    ));
+    let wiring = daemon::Wiring {
         status_tx,
-        tx.clone(),
+        tx: tx.clone(),
         watching,
         pending,
-        uploads,
-    );
+    };
+    let mut daemon = daemon::Daemon::new(options, applied, metrics, env, wiring);
     daemon.reload(ReloadCause::Startup).await;
     daemon.publish();
     systemd::notify("READY=1");
