@@ -256,96 +256,97 @@ fn kurl_installer_scoped() {
     assert_eq!(red("cluster-resources/other.json", input).0, input);
 }
 
+/// (input, secret): upstream leaves the secret, the extended set masks it.
+const EXTRA_CASES: &[(&str, &str)] = &[
+    ("export DB_PASSWORD=hunter2pw", "hunter2pw"),
+    (
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG",
+        "wJalrXUtnFEMI/K7MDENG",
+    ),
+    ("GET /x?access_token=qwerty123&page=2", "qwerty123"),
+    ("Authorization: Bearer abc.def.ghi123", "abc.def.ghi123"),
+    ("authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+    (
+        r#""Authorization": ["Bearer tok3nvalue99"]"#,
+        "tok3nvalue99",
+    ),
+    ("X-Api-Key: k3y-v4lue-1", "k3y-v4lue-1"),
+    ("Cookie: session=abcdef0123; theme=dark", "abcdef0123"),
+    (r#"{"name":"DB_PASSWORD","value":"pl41n"}"#, "pl41n"),
+    (
+        r#"{"name": "API_SECRET", "value": "s3cr3tval"}"#,
+        "s3cr3tval",
+    ),
+    (
+        r#"\"name\": \"API_SECRET\", \"value\": \"esc4ped\""#,
+        "esc4ped",
+    ),
+    (r#"  "password": "jsonpw""#, "jsonpw"),
+    (
+        r#"{"auths":{"r.io":{"auth":"dXNlcjpwYXNzd29yZA=="}}}"#,
+        "dXNlcjpwYXNzd29yZA==",
+    ),
+    ("  token: yamltok3n", "yamltok3n"),
+    ("    client-secret: 'cs-value-9'", "cs-value-9"),
+    ("mysql --password hunter3", "hunter3"),
+    ("redis://:r3dispw@redis:6379", "r3dispw"),
+    ("mongodb+srv://mu:m0ngopw@cluster0.example.net", "m0ngopw"),
+    ("key AKIAIOSFODNN7EXAMPLE in use", "AKIAIOSFODNN7EXAMPLE"),
+    (
+        "ghp_0123456789abcdefghijklmnopqrstuvwxyz",
+        "ghp_0123456789abcdefghijklmnopqrstuvwxyz",
+    ),
+    ("glpat-abcdefghij0123456789", "glpat-abcdefghij0123456789"),
+    ("xoxb-1234567890-abcdefghij", "xoxb-1234567890-abcdefghij"),
+    (
+        "https://hooks.slack.com/services/T000/B000/XXXXYYYY",
+        "T000/B000/XXXXYYYY",
+    ),
+    (
+        "sk_live_abcdefghij0123456789",
+        "sk_live_abcdefghij0123456789",
+    ),
+    (
+        "npm_abcdefghijklmnopqrstuvwxyz0123456789",
+        "npm_abcdefghijklmnopqrstuvwxyz0123456789",
+    ),
+    (
+        "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig_part",
+        "eyJzdWIiOiIxMjM0In0",
+    ),
+    (
+        "AIzaSyA-abcdefghijklmnopqrstuvwxyz01234",
+        "AIzaSyA-abcdefghijklmnopqrstuvwxyz01234",
+    ),
+    (
+        "SG.abcdefghijklmnop.qrstuvwxyz0123456789",
+        "SG.abcdefghijklmnop.qrstuvwxyz0123456789",
+    ),
+    (
+        "VAULT hvs.CAESIabcdefghijklmnopqrst",
+        "hvs.CAESIabcdefghijklmnopqrst",
+    ),
+    (
+        "AccountName=acct;AccountKey=bXlrZXk=;EndpointSuffix=core.windows.net",
+        "bXlrZXk=",
+    ),
+    (
+        "https://a.blob.core.windows.net/c?sv=2020&sig=s1gn4ture%3D",
+        "s1gn4ture%3D",
+    ),
+    (
+        "client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlF",
+        "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBL",
+    ),
+    (
+        r#""key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\n-----END PRIVATE KEY-----\n""#,
+        "MIIEvQIBADAN",
+    ),
+];
+
 #[test]
 fn extras_mask_what_upstream_misses() {
-    // (input, secret): upstream leaves the secret, the extended set masks it.
-    let cases: &[(&str, &str)] = &[
-        ("export DB_PASSWORD=hunter2pw", "hunter2pw"),
-        (
-            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG",
-            "wJalrXUtnFEMI/K7MDENG",
-        ),
-        ("GET /x?access_token=qwerty123&page=2", "qwerty123"),
-        ("Authorization: Bearer abc.def.ghi123", "abc.def.ghi123"),
-        ("authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
-        (
-            r#""Authorization": ["Bearer tok3nvalue99"]"#,
-            "tok3nvalue99",
-        ),
-        ("X-Api-Key: k3y-v4lue-1", "k3y-v4lue-1"),
-        ("Cookie: session=abcdef0123; theme=dark", "abcdef0123"),
-        (r#"{"name":"DB_PASSWORD","value":"pl41n"}"#, "pl41n"),
-        (
-            r#"{"name": "API_SECRET", "value": "s3cr3tval"}"#,
-            "s3cr3tval",
-        ),
-        (
-            r#"\"name\": \"API_SECRET\", \"value\": \"esc4ped\""#,
-            "esc4ped",
-        ),
-        (r#"  "password": "jsonpw""#, "jsonpw"),
-        (
-            r#"{"auths":{"r.io":{"auth":"dXNlcjpwYXNzd29yZA=="}}}"#,
-            "dXNlcjpwYXNzd29yZA==",
-        ),
-        ("  token: yamltok3n", "yamltok3n"),
-        ("    client-secret: 'cs-value-9'", "cs-value-9"),
-        ("mysql --password hunter3", "hunter3"),
-        ("redis://:r3dispw@redis:6379", "r3dispw"),
-        ("mongodb+srv://mu:m0ngopw@cluster0.example.net", "m0ngopw"),
-        ("key AKIAIOSFODNN7EXAMPLE in use", "AKIAIOSFODNN7EXAMPLE"),
-        (
-            "ghp_0123456789abcdefghijklmnopqrstuvwxyz",
-            "ghp_0123456789abcdefghijklmnopqrstuvwxyz",
-        ),
-        ("glpat-abcdefghij0123456789", "glpat-abcdefghij0123456789"),
-        ("xoxb-1234567890-abcdefghij", "xoxb-1234567890-abcdefghij"),
-        (
-            "https://hooks.slack.com/services/T000/B000/XXXXYYYY",
-            "T000/B000/XXXXYYYY",
-        ),
-        (
-            "sk_live_abcdefghij0123456789",
-            "sk_live_abcdefghij0123456789",
-        ),
-        (
-            "npm_abcdefghijklmnopqrstuvwxyz0123456789",
-            "npm_abcdefghijklmnopqrstuvwxyz0123456789",
-        ),
-        (
-            "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig_part",
-            "eyJzdWIiOiIxMjM0In0",
-        ),
-        (
-            "AIzaSyA-abcdefghijklmnopqrstuvwxyz01234",
-            "AIzaSyA-abcdefghijklmnopqrstuvwxyz01234",
-        ),
-        (
-            "SG.abcdefghijklmnop.qrstuvwxyz0123456789",
-            "SG.abcdefghijklmnop.qrstuvwxyz0123456789",
-        ),
-        (
-            "VAULT hvs.CAESIabcdefghijklmnopqrst",
-            "hvs.CAESIabcdefghijklmnopqrst",
-        ),
-        (
-            "AccountName=acct;AccountKey=bXlrZXk=;EndpointSuffix=core.windows.net",
-            "bXlrZXk=",
-        ),
-        (
-            "https://a.blob.core.windows.net/c?sv=2020&sig=s1gn4ture%3D",
-            "s1gn4ture%3D",
-        ),
-        (
-            "client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpNSUlF",
-            "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBL",
-        ),
-        (
-            r#""key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\n-----END PRIVATE KEY-----\n""#,
-            "MIIEvQIBADAN",
-        ),
-    ];
-    for (input, secret) in cases {
+    for (input, secret) in EXTRA_CASES {
         let (up, _) = red("f", input);
         assert!(
             up.contains(secret),

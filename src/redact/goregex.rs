@@ -168,29 +168,7 @@ pub fn port_go_regex(pattern: &str) -> String {
     while i < chars.len() {
         let c = chars[i];
         if c == '\\' {
-            let next = chars.get(i + 1).copied();
-            out.push(c);
-            if let Some(n) = next {
-                out.push(n);
-                i += 2;
-                after_class_escape = in_class && matches!(n, 'w' | 'W' | 'd' | 'D' | 's' | 'S');
-                // `\pL` / `\p{…}` are class escapes too.
-                if in_class && matches!(n, 'p' | 'P') {
-                    if chars.get(i) == Some(&'{') {
-                        while i < chars.len() && chars[i] != '}' {
-                            out.push(chars[i]);
-                            i += 1;
-                        }
-                    }
-                    if i < chars.len() {
-                        out.push(chars[i]);
-                        i += 1;
-                    }
-                    after_class_escape = true;
-                }
-                continue;
-            }
-            i += 1;
+            (i, after_class_escape) = copy_escape(&chars, i, in_class, &mut out);
             continue;
         }
         if in_class {
@@ -254,6 +232,33 @@ pub fn port_go_regex(pattern: &str) -> String {
         i += 1;
     }
     out
+}
+
+/// Copies the escape starting at `chars[i]` (a backslash); returns the next index and whether,
+/// inside a class, the escape was a class escape (`\S`, `\pL`, `\p{…}`).
+fn copy_escape(chars: &[char], mut i: usize, in_class: bool, out: &mut String) -> (usize, bool) {
+    out.push(chars[i]);
+    let Some(&n) = chars.get(i + 1) else {
+        return (i + 1, false);
+    };
+    out.push(n);
+    i += 2;
+    let mut class_escape = in_class && matches!(n, 'w' | 'W' | 'd' | 'D' | 's' | 'S');
+    // `\pL` / `\p{…}` are class escapes too.
+    if in_class && matches!(n, 'p' | 'P') {
+        if chars.get(i) == Some(&'{') {
+            while i < chars.len() && chars[i] != '}' {
+                out.push(chars[i]);
+                i += 1;
+            }
+        }
+        if i < chars.len() {
+            out.push(chars[i]);
+            i += 1;
+        }
+        class_escape = true;
+    }
+    (i, class_escape)
 }
 
 /// End index of a `[:name:]` POSIX class starting at `i`.

@@ -439,7 +439,7 @@ async fn copy_one(
         Err(e) => return vec![("error".into(), e.to_string())],
     };
     let status = process.take_status();
-    let (Some(mut stdout), Some(stderr)) = (process.stdout(), process.stderr()) else {
+    let (Some(stdout), Some(stderr)) = (process.stdout(), process.stderr()) else {
         return vec![("error".into(), "the exec stream has no stdout".into())];
     };
     // Files land under <name>/<ns>/<pod>/<containerName>/<dirname(containerPath)>/.
@@ -462,31 +462,7 @@ async fn copy_one(
     });
     // No byte for this long: the archive stream is stuck (troubleshoot has no copy timeout; the
     // per-call timeout keeps one silent container from holding the run).
-    let stall = ctx.api.timeout();
-    let pump = async move {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match tokio::time::timeout(stall, stdout.read(&mut buf)).await {
-                Err(_) => {
-                    return Some(Some(format!(
-                        "the archive stream stalled: no data for {}s",
-                        stall.as_secs()
-                    )));
-                }
-                Ok(Ok(0)) => return None,
-                Ok(Ok(n)) => {
-                    // The extractor stopped (size cap, bad archive): stop reading the stream.
-                    if tx.send(buf[..n].to_vec()).await.is_err() {
-                        return Some(None);
-                    }
-                }
-                Ok(Err(e)) => {
-                    tracing::debug!("copy stdout: {e}");
-                    return None;
-                }
-            }
-        }
-    };
+    let pump = pump(stdout, tx, ctx.api.timeout());
     let stderr_task = tokio::spawn(read_capped(stderr, STDERR_CAP));
     let (stopped_early, extracted) = tokio::join!(pump, extractor);
     let stderr_wait = if stopped_early.is_some() {
@@ -533,6 +509,37 @@ async fn copy_one(
         ));
     }
     errors
+}
+
+/// Feeds the archive stream to the extractor. `None` when the stream ended; `Some(Some(why))`
+/// when it stalled; `Some(None)` when the extractor stopped taking data (size cap, bad archive).
+async fn pump<R: tokio::io::AsyncRead + Unpin>(
+    mut stdout: R,
+    tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+    stall: Duration,
+) -> Option<Option<String>> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match tokio::time::timeout(stall, stdout.read(&mut buf)).await {
+            Err(_) => {
+                return Some(Some(format!(
+                    "the archive stream stalled: no data for {}s",
+                    stall.as_secs()
+                )));
+            }
+            Ok(Ok(0)) => return None,
+            Ok(Ok(n)) => {
+                // The extractor stopped (size cap, bad archive): stop reading the stream.
+                if tx.send(buf[..n].to_vec()).await.is_err() {
+                    return Some(None);
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::debug!("copy stdout: {e}");
+                return None;
+            }
+        }
+    }
 }
 
 /// Puts `message` first in the `error` entry (one entry: the file is an object keyed by it).
