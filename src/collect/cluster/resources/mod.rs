@@ -14,7 +14,7 @@ mod splitter;
 use super::jsonout::pretty;
 use super::namespaces::{Selection, readable, select};
 use super::podstatus::ContainerRef;
-use super::{ClusterError, Ctx, Task, run_bounded};
+use super::{Ctx, Error, Task, run_bounded};
 use crate::collect::host::sanitize_component;
 use kinds::{CLUSTER_SCOPED, NAMESPACED};
 use serde_json::Value;
@@ -50,7 +50,7 @@ fn write_errors_array(ctx: &Ctx, rel: &str, errors: &[String]) {
 }
 
 /// Runs clusterResources.
-pub(super) async fn collect(ctx: &Ctx, body: &Value) -> Result<(), ClusterError> {
+pub(super) async fn collect(ctx: &Ctx, body: &Value) -> Result<(), Error> {
     let spec_ns: Vec<String> = body["namespaces"]
         .as_array()
         .into_iter()
@@ -127,7 +127,7 @@ pub(super) async fn collect(ctx: &Ctx, body: &Value) -> Result<(), ClusterError>
         .collect();
     unhealthy_logs(ctx, &unhealthy).await;
     if ctx.cancel.is_cancelled() {
-        return Err(ClusterError::Cancelled);
+        return Err(Error::Cancelled);
     }
     Ok(())
 }
