@@ -3,7 +3,7 @@
 
 use super::api::{ApiError, encode};
 use super::podstatus::containers;
-use super::{ClusterError, Ctx};
+use super::{Ctx, Error};
 use crate::collect::host::{parse_go_duration, safe_relative, sanitize_component};
 use futures_util::AsyncReadExt;
 use serde_json::Value;
@@ -192,8 +192,8 @@ pub(super) async fn collect(
     ctx: &Ctx,
     body: &Value,
     collector_name: Option<&str>,
-) -> Result<(), ClusterError> {
-    let limits = limits_for(body, ctx.opts.since).map_err(ClusterError::Spec)?;
+) -> Result<(), Error> {
+    let limits = limits_for(body, ctx.opts.since).map_err(Error::Spec)?;
     let name_parts = safe_relative(body["name"].as_str().unwrap_or(""));
     let errors_dir: Vec<String> = if !name_parts.is_empty() {
         name_parts.clone()
@@ -222,7 +222,7 @@ pub(super) async fn collect(
                     &rel,
                     &super::jsonout::pretty(&serde_json::json!([e.to_string()])),
                 )?;
-                return Err(ClusterError::Api(e));
+                return Err(Error::Api(e));
             }
         };
         let (name_parts, limits) = (&name_parts, &limits);
@@ -245,7 +245,7 @@ pub(super) async fn collect(
     };
     match tokio::time::timeout(COLLECTOR_TIMEOUT, work).await {
         Ok(r) => r,
-        Err(_) => Err(ClusterError::Spec(format!(
+        Err(_) => Err(Error::Spec(format!(
             "logs collection did not finish within {}s",
             COLLECTOR_TIMEOUT.as_secs()
         ))),

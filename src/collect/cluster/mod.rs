@@ -19,7 +19,7 @@ mod resources;
 mod run;
 pub mod runpod;
 
-use crate::collect::host::{CollectorOutcome, CollectorStatus};
+use crate::collect::{CollectorOutcome, CollectorStatus, Error};
 use crate::spec::Entry;
 use api::Api;
 use chrono::{DateTime, Utc};
@@ -29,41 +29,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-
-/// Why cluster collection could not start or a collector failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    /// No usable cluster configuration.
-    #[error("{0}")]
-    Config(String),
-    /// An API call failed.
-    #[error(transparent)]
-    Api(#[from] api::ApiError),
-    /// Writing the bundle failed.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being written.
-        context: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The spec body has a bad value.
-    #[error("invalid spec: {0}")]
-    Spec(String),
-    /// The run was cancelled.
-    #[error("cancelled")]
-    Cancelled,
-}
-
-impl ClusterError {
-    /// An I/O error while writing `path`.
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
-        ClusterError::Io {
-            context: format!("write {}", path.display()),
-            source,
-        }
-    }
-}
 
 /// How to reach the cluster and how hard to pull.
 #[derive(Clone, Debug)]
@@ -174,9 +139,9 @@ impl Ctx {
     }
 
     /// Writes a whole small file at `rel` and records it.
-    pub fn write(&self, rel: &str, text: &str) -> Result<(), ClusterError> {
+    pub fn write(&self, rel: &str, text: &str) -> Result<(), Error> {
         let path = self.path(rel);
-        jsonout::write_file(&path, text).map_err(|e| ClusterError::io(&path, e))?;
+        jsonout::write_file(&path, text).map_err(|e| Error::write(&path, e))?;
         self.written.add(rel.to_string());
         Ok(())
     }
@@ -459,16 +424,7 @@ pub fn title_of(entry: &Entry) -> String {
 }
 
 fn skipped(item: &Planned, reason: &str) -> CollectorOutcome {
-    CollectorOutcome {
-        kind: item.entry.kind.clone(),
-        title: item.title.clone(),
-        status: CollectorStatus::Skipped {
-            reason: reason.to_string(),
-        },
-        files: Vec::new(),
-        duration: Duration::ZERO,
-        error: None,
-    }
+    CollectorOutcome::skipped(&item.entry.kind, &item.title, reason)
 }
 
 async fn run_one(
@@ -533,7 +489,7 @@ async fn run_one(
     } else {
         tokio::select! {
             r = dispatch(&ctx, &item) => r,
-            () = cancel.cancelled() => Err(ClusterError::Cancelled),
+            () = cancel.cancelled() => Err(Error::Cancelled),
         }
     };
     let mut files = ctx.written.take();
@@ -566,7 +522,7 @@ fn placeholder_api(timeout: Duration) -> Option<Api> {
         .map(|c| Api::new(c, timeout))
 }
 
-async fn dispatch(ctx: &Ctx, item: &Planned) -> Result<(), ClusterError> {
+async fn dispatch(ctx: &Ctx, item: &Planned) -> Result<(), Error> {
     let body = &item.entry.body;
     match item.entry.kind.as_str() {
         "clusterInfo" => info::cluster_info(ctx).await,
@@ -583,7 +539,7 @@ async fn dispatch(ctx: &Ctx, item: &Planned) -> Result<(), ClusterError> {
             let converted = runpod::run_as_run_pod(body);
             runpod::collect(ctx, &converted, item.entry.collector_name.as_deref()).await
         }
-        other => Err(ClusterError::Spec(format!("`{other}`: {NOT_YET}"))),
+        other => Err(Error::Spec(format!("`{other}`: {NOT_YET}"))),
     }
 }
 

@@ -5,7 +5,7 @@
 use super::api::{Api, encode};
 use super::jsonout::pretty;
 use super::logs::{Limits, fetch, link};
-use super::{ClusterError, Ctx};
+use super::{Ctx, Error};
 use crate::collect::host::{parse_go_duration, safe_relative, sanitize_component};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -183,14 +183,14 @@ pub(super) async fn collect(
     ctx: &Ctx,
     body: &Value,
     collector_name: Option<&str>,
-) -> Result<(), ClusterError> {
+) -> Result<(), Error> {
     let timeout = match body["timeout"].as_str().filter(|t| !t.is_empty()) {
         Some(t) => Some(parse_go_duration(t).ok_or_else(|| {
-            ClusterError::Spec(format!("`timeout`: {t:?} is not a duration such as 30s"))
+            Error::Spec(format!("`timeout`: {t:?} is not a duration such as 30s"))
         })?),
         None => None,
     };
-    let (namespace, pod) = pod_object(body, collector_name).map_err(ClusterError::Spec)?;
+    let (namespace, pod) = pod_object(body, collector_name).map_err(Error::Spec)?;
     let pods_path = format!("/api/v1/namespaces/{}/pods", encode(&namespace));
     let pod_name = pod["metadata"]["name"]
         .as_str()
@@ -217,7 +217,7 @@ pub(super) async fn collect(
     let work = async {
         loop {
             let current = ctx.api.get(&pod_path).await?;
-            if finished(&current, allow_retries).map_err(ClusterError::Spec)? {
+            if finished(&current, allow_retries).map_err(Error::Spec)? {
                 break;
             }
             tokio::time::sleep(POLL).await;
@@ -228,7 +228,7 @@ pub(super) async fn collect(
         r = async {
             match timeout {
                 Some(t) => tokio::time::timeout(t, work).await.unwrap_or_else(|_| {
-                    Err(ClusterError::Spec(format!(
+                    Err(Error::Spec(format!(
                         "timeout: pod {namespace}/{pod_name} did not complete within {}",
                         body["timeout"].as_str().unwrap_or("")
                     )))
@@ -236,15 +236,15 @@ pub(super) async fn collect(
                 None => work.await,
             }
         } => r,
-        () = ctx.cancel.cancelled() => Err(ClusterError::Cancelled),
+        () = ctx.cancel.cancelled() => Err(Error::Cancelled),
     };
     // Always deleted, on success, failure, timeout and cancellation alike.
     let deleted = guard.delete().await;
     match (result, deleted) {
         (Ok(()), Ok(())) => Ok(()),
-        (Ok(()), Err(d)) => Err(ClusterError::Spec(d)),
+        (Ok(()), Err(d)) => Err(Error::Spec(d)),
         (Err(e), Ok(())) => Err(e),
-        (Err(e), Err(d)) => Err(ClusterError::Spec(format!("{e}; {d}"))),
+        (Err(e), Err(d)) => Err(Error::Spec(format!("{e}; {d}"))),
     }
 }
 
@@ -257,7 +257,7 @@ async fn save(
     pod: &str,
     container: &str,
     pod_path: &str,
-) -> Result<(), ClusterError> {
+) -> Result<(), Error> {
     let name_parts = safe_relative(body["name"].as_str().unwrap_or(""));
     let in_name = |file: String| -> String {
         let mut p = name_parts.clone();
@@ -277,9 +277,9 @@ async fn save(
     );
     fetch(ctx, ns, pod, container, &limits, false, &real)
         .await
-        .map_err(|e| ClusterError::Spec(format!("failed to get pod logs: {e}")))?;
+        .map_err(|e| Error::Spec(format!("failed to get pod logs: {e}")))?;
     let link_rel = in_name(format!("{}.log", sanitize_component(pod)));
-    link(ctx, &link_rel, &real).map_err(|e| ClusterError::io(&ctx.path(&link_rel), e))?;
+    link(ctx, &link_rel, &real).map_err(|e| Error::write(&ctx.path(&link_rel), e))?;
 
     // Named after `name` (the pod's name when the spec has none).
     let file_stem = name_parts

@@ -3,7 +3,7 @@
 
 use super::network::{NetworkStatus, connect, token};
 use super::output::file_name;
-use super::{Ctx, HostError};
+use super::{Ctx, Error};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -240,15 +240,15 @@ pub fn result_json(result: &Result<Response, String>) -> serde_json::Value {
 
 /// The `http` host collector. A transport error is data (the `error` shape, as upstream); an
 /// `https://` URL also fails the collector, because it is a limit of this build, not of the host.
-pub async fn http(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn http(ctx: &Ctx<'_>) -> Result<(), Error> {
     let (method, spec) = ["get", "post", "put"]
         .iter()
         .find_map(|m| ctx.body.get(*m).map(|s| (m.to_uppercase(), s)))
-        .ok_or_else(|| HostError::Spec("one of `get`, `post` or `put` is required".into()))?;
+        .ok_or_else(|| Error::Spec("one of `get`, `post` or `put` is required".into()))?;
     let url = spec
         .get("url")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| HostError::Spec("`url` is required".into()))?;
+        .ok_or_else(|| Error::Spec("`url` is required".into()))?;
     let headers: Vec<(String, String)> = spec
         .get("headers")
         .and_then(|h| h.as_object())
@@ -266,7 +266,7 @@ pub async fn http(ctx: &Ctx<'_>) -> Result<(), HostError> {
     let body = spec.get("body").and_then(|b| b.as_str()).unwrap_or("");
     let timeout = match spec.get("timeout").and_then(|t| t.as_str()) {
         Some(t) if !t.is_empty() => super::parse_go_duration(t)
-            .ok_or_else(|| HostError::Spec(format!("`timeout`: {t:?} is not a duration")))?,
+            .ok_or_else(|| Error::Spec(format!("`timeout`: {t:?} is not a duration")))?,
         _ => DEFAULT_TIMEOUT,
     };
     let result = request(&method, url, &headers, body.as_bytes(), timeout).await;
@@ -275,19 +275,19 @@ pub async fn http(ctx: &Ctx<'_>) -> Result<(), HostError> {
         .write_json(&["host-collectors", "http", &file], &result_json(&result))
         .await?;
     match result {
-        Err(m) if m == HTTPS_UNSUPPORTED => Err(HostError::Other(format!("{url}: {m}"))),
+        Err(m) if m == HTTPS_UNSUPPORTED => Err(Error::Other(format!("{url}: {m}"))),
         _ => Ok(()),
     }
 }
 
 /// The `httpLoadBalancer` host collector: serves a token on `port` and fetches `address` + `path`
 /// through the load balancer, expecting the token back.
-pub async fn http_load_balancer(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn http_load_balancer(ctx: &Ctx<'_>) -> Result<(), Error> {
     let port = ctx
         .int("port")
         .and_then(|p| u16::try_from(p).ok())
         .filter(|p| *p > 0)
-        .ok_or_else(|| HostError::Spec("`port` must be a number from 1 to 65535".into()))?;
+        .ok_or_else(|| Error::Spec("`port` must be a number from 1 to 65535".into()))?;
     let address = ctx.required("address")?;
     let path = ctx.str("path").unwrap_or("/");
     let timeout = ctx.duration("timeout")?.unwrap_or(Duration::from_secs(10));
