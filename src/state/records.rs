@@ -424,25 +424,35 @@ pub fn create_all(state_dir: &Path, records: &[RunRecord]) -> Vec<Result<PathBuf
     results
 }
 
-fn create_batch(dir: &StateDir, records: &[RunRecord]) -> Vec<Result<PathBuf, StateError>> {
-    let mut locks: BTreeMap<&str, Result<JobLock, String>> = BTreeMap::new();
-    for record in records {
-        locks
-            .entry(record.job.as_str())
-            .or_insert_with(|| Err(String::new()));
+/// The error of each record whose job lock could not be taken: `e` again, for every record of
+/// the job (an I/O error keeps its kind, so `is_not_found` and friends still answer).
+fn lock_failed(dir: &StateDir, job: &str, e: &StateError) -> StateError {
+    match e {
+        StateError::Io { path, source } => StateError::Io {
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        other => StateError::Io {
+            path: job_dir(dir.root(), job).join(RECORDS_LOCK),
+            source: std::io::Error::other(other.to_string()),
+        },
     }
-    for (job, lock) in locks.iter_mut() {
-        *lock = JobLock::take(dir, job, true).map_err(|e| e.to_string());
+}
+
+fn create_batch(dir: &StateDir, records: &[RunRecord]) -> Vec<Result<PathBuf, StateError>> {
+    let mut locks: BTreeMap<&str, Result<JobLock, StateError>> = BTreeMap::new();
+    for record in records {
+        let job = record.job.as_str();
+        if !locks.contains_key(job) {
+            locks.insert(job, JobLock::take(dir, job, true));
+        }
     }
     let mut results: Vec<Result<PathBuf, StateError>> = Vec::with_capacity(records.len());
     let mut files = Vec::with_capacity(records.len());
     for record in records {
         let prepared = match &locks[record.job.as_str()] {
             Ok(_) => record_file(dir, record),
-            Err(message) => Err(StateError::Io {
-                path: job_dir(dir.root(), &record.job).join(RECORDS_LOCK),
-                source: std::io::Error::other(message.clone()),
-            }),
+            Err(e) => Err(lock_failed(dir, &record.job, e)),
         };
         match prepared {
             Ok((path, bytes)) => {

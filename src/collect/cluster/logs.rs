@@ -30,10 +30,26 @@ pub struct Limits {
     pub timestamps: bool,
 }
 
+/// A `limits` value that is not what troubleshoot reads.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitsError {
+    /// `maxAge` is not a Go duration.
+    #[error("`limits.maxAge`: {0:?} is not a duration such as 720h")]
+    MaxAge(String),
+    /// `maxLines`/`maxBytes` is not a number; the value as written.
+    #[error("`limits.{key}`: {value} is not a number")]
+    NotANumber {
+        /// The key under `limits`.
+        key: String,
+        /// The value (a string quoted, as troubleshoot's messages show it).
+        value: String,
+    },
+}
+
 /// troubleshoot's limit rules: no `limits` → last 10,000 lines; the run's `since` (the CLI's
 /// `--since`) or `limits.sinceTime`/`maxAge` → a start time and no caps; otherwise `maxLines`
 /// (default 10,000) and `maxBytes` (default 5,000,000).
-pub fn limits_for(body: &Value, since: Option<Duration>) -> Result<Limits, String> {
+pub fn limits_for(body: &Value, since: Option<Duration>) -> Result<Limits, LimitsError> {
     let timestamps = body["timestamps"].as_bool() == Some(true);
     let l = &body["limits"];
     if let Some(since) = since {
@@ -58,22 +74,23 @@ pub fn limits_for(body: &Value, since: Option<Duration>) -> Result<Limits, Strin
         });
     }
     if let Some(age) = l["maxAge"].as_str().filter(|a| !a.is_empty()) {
-        let d = parse_go_duration(age)
-            .ok_or_else(|| format!("`limits.maxAge`: {age:?} is not a duration such as 720h"))?;
+        let d = parse_go_duration(age).ok_or_else(|| LimitsError::MaxAge(age.to_string()))?;
         return Ok(Limits {
             since_seconds: Some(d.as_secs().max(1)),
             timestamps,
             ..Limits::default()
         });
     }
-    let num = |key: &str, default: u64| -> Result<u64, String> {
+    let num = |key: &str, default: u64| -> Result<u64, LimitsError> {
+        let not_a_number = |value: String| LimitsError::NotANumber {
+            key: key.to_string(),
+            value,
+        };
         match &l[key] {
             Value::Null => Ok(default),
             Value::Number(n) => n.as_u64().filter(|n| *n > 0).map_or(Ok(default), Ok),
-            Value::String(s) => s
-                .parse::<u64>()
-                .map_err(|_| format!("`limits.{key}`: {s:?} is not a number")),
-            other => Err(format!("`limits.{key}`: {other} is not a number")),
+            Value::String(s) => s.parse::<u64>().map_err(|_| not_a_number(format!("{s:?}"))),
+            other => Err(not_a_number(other.to_string())),
         }
     };
     Ok(Limits {
@@ -193,7 +210,7 @@ pub(super) async fn collect(
     body: &Value,
     collector_name: Option<&str>,
 ) -> Result<(), Error> {
-    let limits = limits_for(body, ctx.opts.since).map_err(Error::Spec)?;
+    let limits = limits_for(body, ctx.opts.since).map_err(|e| Error::Spec(e.to_string()))?;
     let name_parts = safe_relative(body["name"].as_str().unwrap_or(""));
     let errors_dir: Vec<String> = if !name_parts.is_empty() {
         name_parts.clone()
