@@ -7,8 +7,8 @@ use super::{Ctx, Error};
 use crate::collect::host::{parse_go_duration, safe_relative, sanitize_component};
 use futures_util::AsyncReadExt;
 use serde_json::Value;
-use std::io::Write;
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 
 /// The whole `logs` collector stops after this (troubleshoot's timeout).
 const COLLECTOR_TIMEOUT: Duration = Duration::from_secs(60);
@@ -136,9 +136,25 @@ pub enum LogError {
     /// The API refused or failed.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// The log file could not be created.
+    #[error("{}: {source}", .path.display())]
+    Create {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// No data for the API timeout.
+    #[error("{pod}/{container}: the log stream stalled")]
+    Stalled {
+        /// The pod.
+        pod: String,
+        /// The container.
+        container: String,
+    },
     /// Reading the stream or writing the file failed.
-    #[error("{0}")]
-    Io(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 /// Streams one container's log into bundle-relative `rel` (never more than `limit_bytes`).
@@ -156,13 +172,17 @@ pub async fn fetch(
         .stream(&log_path(ns, pod, container, limits, previous))
         .await?;
     let path = ctx.path(rel);
+    // tokio::fs: a log can be large, and a slow disk must not stall the runtime's workers.
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| LogError::Io(e.to_string()))?;
+        tokio::fs::create_dir_all(parent).await?;
     }
-    let mut file = std::io::BufWriter::new(
-        std::fs::File::create(&path)
-            .map_err(|e| LogError::Io(format!("{}: {e}", path.display())))?,
-    );
+    let file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|source| LogError::Create {
+            path: path.clone(),
+            source,
+        })?;
+    let mut file = tokio::io::BufWriter::with_capacity(256 * 1024, file);
     ctx.record(rel);
     let cap = limits.limit_bytes.unwrap_or(u64::MAX);
     let mut written = 0u64;
@@ -170,23 +190,23 @@ pub async fn fetch(
     loop {
         let n = match tokio::time::timeout(ctx.api.timeout(), body.read(&mut buf)).await {
             Err(_) => {
-                return Err(LogError::Io(format!(
-                    "{pod}/{container}: the log stream stalled"
-                )));
+                return Err(LogError::Stalled {
+                    pod: pod.to_string(),
+                    container: container.to_string(),
+                });
             }
-            Ok(Err(e)) => return Err(LogError::Io(e.to_string())),
+            Ok(Err(e)) => return Err(LogError::Io(e)),
             Ok(Ok(0)) => break,
             Ok(Ok(n)) => n,
         };
         let take = (cap - written).min(n as u64) as usize;
-        file.write_all(&buf[..take])
-            .map_err(|e| LogError::Io(e.to_string()))?;
+        file.write_all(&buf[..take]).await?;
         written += take as u64;
         if written >= cap {
             break;
         }
     }
-    file.flush().map_err(|e| LogError::Io(e.to_string()))?;
+    file.flush().await?;
     Ok(written)
 }
 
