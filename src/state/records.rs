@@ -405,15 +405,9 @@ pub fn create_all(state_dir: &Path, records: &[RunRecord]) -> Vec<Result<PathBuf
     let dir = match StateDir::open(state_dir) {
         Ok(dir) => dir,
         Err(e) => {
-            let message = e.to_string();
             return records
                 .iter()
-                .map(|_| {
-                    Err(StateError::Io {
-                        path: state_dir.to_path_buf(),
-                        source: std::io::Error::other(message.clone()),
-                    })
-                })
+                .map(|_| Err(repeat_error(&e, state_dir)))
                 .collect();
         }
     };
@@ -424,16 +418,17 @@ pub fn create_all(state_dir: &Path, records: &[RunRecord]) -> Vec<Result<PathBuf
     results
 }
 
-/// The error of each record whose job lock could not be taken: `e` again, for every record of
-/// the job (an I/O error keeps its kind, so `is_not_found` and friends still answer).
-fn lock_failed(dir: &StateDir, job: &str, e: &StateError) -> StateError {
+/// `e` once more, for each further record one failure stops (errors do not clone): an I/O
+/// error keeps its path and kind, so `is_not_found` and friends still answer; any other error
+/// becomes an I/O error at `path` with its message.
+fn repeat_error(e: &StateError, path: &Path) -> StateError {
     match e {
         StateError::Io { path, source } => StateError::Io {
             path: path.clone(),
             source: std::io::Error::new(source.kind(), source.to_string()),
         },
         other => StateError::Io {
-            path: job_dir(dir.root(), job).join(RECORDS_LOCK),
+            path: path.to_path_buf(),
             source: std::io::Error::other(other.to_string()),
         },
     }
@@ -452,7 +447,10 @@ fn create_batch(dir: &StateDir, records: &[RunRecord]) -> Vec<Result<PathBuf, St
     for record in records {
         let prepared = match &locks[record.job.as_str()] {
             Ok(_) => record_file(dir, record),
-            Err(e) => Err(lock_failed(dir, &record.job, e)),
+            Err(e) => Err(repeat_error(
+                e,
+                &job_dir(dir.root(), &record.job).join(RECORDS_LOCK),
+            )),
         };
         match prepared {
             Ok((path, bytes)) => {
