@@ -25,6 +25,7 @@ pub(crate) mod tree;
 pub(crate) mod yaml_path;
 
 pub use engine::{Counts, redact_stream, redact_stream_with};
+pub use glob::GlobError;
 pub use rules::{
     AGENT_SECRETS, Compiled, DefaultSet, check_rule, compile, compile_chain, compile_with,
 };
@@ -61,7 +62,8 @@ pub enum RedactError {
         /// The glob as written.
         glob: String,
         /// What is wrong with it.
-        reason: String,
+        #[source]
+        reason: GlobError,
     },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]

@@ -12,10 +12,10 @@ use crate::collect::host::{parse_go_duration, safe_relative, sanitize_component}
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{AttachParams, AttachedProcess};
 use serde_json::{Map, Value};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Bytes of stderr kept per command (the rest is dropped: it is a diagnostic, not data).
 const STDERR_CAP: usize = 1024 * 1024;
@@ -197,7 +197,7 @@ async fn read_capped(mut r: impl tokio::io::AsyncRead + Unpin, cap: usize) -> Ve
 struct LazyFile<'a> {
     ctx: &'a Ctx,
     rel: String,
-    file: Option<std::io::BufWriter<std::fs::File>>,
+    file: Option<tokio::io::BufWriter<tokio::fs::File>>,
 }
 
 impl<'a> LazyFile<'a> {
@@ -209,27 +209,29 @@ impl<'a> LazyFile<'a> {
         }
     }
 
-    fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+    // tokio::fs: command output can be large, and a slow disk must not stall the runtime.
+    async fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
         if data.is_empty() {
             return Ok(());
         }
         if self.file.is_none() {
             let path = self.ctx.path(&self.rel);
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
+                tokio::fs::create_dir_all(parent).await?;
             }
-            self.file = Some(std::io::BufWriter::new(std::fs::File::create(&path)?));
+            let file = tokio::fs::File::create(&path).await?;
+            self.file = Some(tokio::io::BufWriter::new(file));
             self.ctx.record(&self.rel);
         }
         match &mut self.file {
-            Some(f) => f.write_all(data),
+            Some(f) => f.write_all(data).await,
             None => Ok(()),
         }
     }
 
-    fn finish(self) -> std::io::Result<()> {
+    async fn finish(self) -> std::io::Result<()> {
         match self.file {
-            Some(mut f) => f.flush(),
+            Some(mut f) => f.flush().await,
             None => Ok(()),
         }
     }
@@ -252,7 +254,7 @@ async fn stream_to(
             // report its exit) while one of its outputs is not read.
             Ok(_) if failed => {}
             Ok(n) => {
-                if let Err(e) = file.write(&buf[..n]) {
+                if let Err(e) = file.write(&buf[..n]).await {
                     errors.push(format!("{}: {e}", file.rel));
                     failed = true;
                 }
@@ -263,7 +265,7 @@ async fn stream_to(
             }
         }
     }
-    if let Err(e) = file.finish() {
+    if let Err(e) = file.finish().await {
         errors.push(e.to_string());
     }
     errors

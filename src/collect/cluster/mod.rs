@@ -211,20 +211,23 @@ pub async fn collect(
         .any(|i| !matches!(i.entry.kind.as_str(), "data" | "http"));
     let access = if needs_cluster {
         match access::discover_here(opts.kubeconfig.as_deref()) {
-            None => Err(access::NO_CONFIG.to_string()),
-            Some(source) => access::connect(&source, opts.context.as_deref(), opts.call_timeout)
-                .await
-                .map_err(|e| format!("{}: {e}", access::NO_CONFIG)),
+            None => Connection::Failed(access::NO_CONFIG.to_string()),
+            Some(source) => {
+                match access::connect(&source, opts.context.as_deref(), opts.call_timeout).await {
+                    Ok(a) => Connection::Ready(a),
+                    Err(e) => Connection::Failed(format!("{}: {e}", access::NO_CONFIG)),
+                }
+            }
         }
     } else {
-        Err(String::new())
+        Connection::NotNeeded
     };
     let (api, default_namespace) = match &access {
-        Ok(a) => (
+        Connection::Ready(a) => (
             Some(Api::new(a.client.clone(), opts.call_timeout)),
             a.default_namespace.clone(),
         ),
-        Err(_) => (None, "default".to_string()),
+        _ => (None, "default".to_string()),
     };
     let ctx = Arc::new(CtxSlot {
         api,
@@ -268,6 +271,18 @@ pub async fn collect(
     }
     write_skipped(root, &outcomes, now);
     outcomes
+}
+
+/// The cluster connection of one collection.
+#[derive(Clone)]
+enum Connection {
+    /// Connected.
+    Ready(access::Access),
+    /// Only local collectors (`data`, `http`) run: no connection was tried.
+    NotNeeded,
+    /// No connection: the message every collector that needs one fails with (it goes into each
+    /// collector's error file and record, so it is kept as text).
+    Failed(String),
 }
 
 /// What [`collect`] shares with each collector before a [`Ctx`] is made for it.
@@ -429,7 +444,7 @@ fn skipped(item: &Planned, reason: &str) -> CollectorOutcome {
 
 async fn run_one(
     slot: &CtxSlot,
-    access: &Result<access::Access, String>,
+    access: &Connection,
     item: Planned,
     cancel: &CancellationToken,
 ) -> CollectorOutcome {
@@ -448,7 +463,7 @@ async fn run_one(
     let local = matches!(item.entry.kind.as_str(), "data" | "http");
     let api = match (&slot.api, access) {
         (Some(api), _) => api.clone(),
-        (None, Err(message)) if !local => {
+        (None, Connection::Failed(message)) if !local => {
             let files = write_collector_error(&slot.root, &item.title, message, slot.now)
                 .into_iter()
                 .collect();

@@ -39,7 +39,9 @@ pub fn subset(report: &serde_json::Value) -> serde_json::Value {
 /// background IOPS options are not implemented by this build.
 pub async fn filesystem_performance(ctx: &Ctx<'_>) -> Result<(), Error> {
     let dir = ctx.required("directory")?;
-    let md = std::fs::metadata(dir).map_err(|e| Error::io(format!("directory {dir}"), e))?;
+    let md = tokio::fs::metadata(dir)
+        .await
+        .map_err(|e| Error::io(format!("directory {dir}"), e))?;
     if !md.is_dir() {
         return Err(Error::Other(format!("{dir} is not a directory")));
     }
@@ -88,7 +90,8 @@ pub async fn filesystem_performance(ctx: &Ctx<'_>) -> Result<(), Error> {
         ctx.cancel,
     )
     .await;
-    let _ = std::fs::remove_file(&file);
+    // Unlinking a large test file can take a while on some filesystems: not on a worker.
+    let _ = tokio::fs::remove_file(&file).await;
     let r = r.map_err(|e| match e {
         super::process::ExecError::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Error::Other(

@@ -84,7 +84,9 @@ pub async fn journald(ctx: &Ctx<'_>) -> Result<(), Error> {
             "host-collectors/journald/{}-stderr.txt",
             super::sanitize_component(name)
         );
-        let stderr = std::fs::read_to_string(ctx.out.root().join(&stderr_rel)).unwrap_or_default();
+        let stderr = tokio::fs::read_to_string(ctx.out.root().join(&stderr_rel))
+            .await
+            .unwrap_or_default();
         if stderr.contains("No journal files were found") {
             return Err(Error::Other(
                 "journald: no journal files were found on this host (is systemd-journald running?)"

@@ -168,6 +168,21 @@ pub fn parse_kernel_config(text: &str) -> BTreeMap<String, String> {
 
 /// The `kernelConfigs` host collector: /boot/config-<release>, else /proc/config.gz.
 pub async fn kernel_configs(ctx: &Ctx<'_>) -> Result<(), Error> {
+    // Reading and gunzipping a kernel config (a few MB) blocks: off the async workers.
+    let text = tokio::task::spawn_blocking(read_kernel_config)
+        .await
+        .map_err(|e| Error::Other(format!("reading the kernel config failed: {e}")))??;
+    ctx.out
+        .write_json(
+            &["host-collectors", "system", "kernel-configs.json"],
+            &parse_kernel_config(&text),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The running kernel's config: `/boot/config-<release>`, else `/proc/config.gz`. Blocking.
+fn read_kernel_config() -> Result<String, Error> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .map_err(|e| Error::io("read /proc/sys/kernel/osrelease", e))?;
@@ -190,13 +205,7 @@ pub async fn kernel_configs(ctx: &Ctx<'_>) -> Result<(), Error> {
             }
         },
     };
-    ctx.out
-        .write_json(
-            &["host-collectors", "system", "kernel-configs.json"],
-            &parse_kernel_config(&text),
-        )
-        .await?;
-    Ok(())
+    Ok(text)
 }
 
 // ---------------------------------------------------------------- cgroups

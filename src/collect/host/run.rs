@@ -289,7 +289,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), Error> {
     if !output_dir.is_empty() {
         let mut dir = work.0.clone();
         dir.extend(&out_parts);
-        std::fs::create_dir_all(&dir)
+        tokio::fs::create_dir_all(&dir)
+            .await
             .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
         env.push(("TS_OUTPUT_DIR".into(), dir.display().to_string()));
         cmd_output = Some(dir);
@@ -297,7 +298,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), Error> {
     let mut input_dir = String::new();
     if let Some(input) = ctx.body.get("input").and_then(|v| v.as_object()) {
         let dir = work.0.join("input");
-        std::fs::create_dir_all(&dir)
+        tokio::fs::create_dir_all(&dir)
+            .await
             .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
         for (file, content) in input {
             if file.contains('/') || file.is_empty() || file == "." || file == ".." {
@@ -308,7 +310,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), Error> {
             let text = content
                 .as_str()
                 .map_or_else(|| content.to_string(), str::to_string);
-            std::fs::write(dir.join(file), text)
+            tokio::fs::write(dir.join(file), text)
+                .await
                 .map_err(|e| Error::io(format!("write input file {file}"), e))?;
         }
         input_dir = dir.display().to_string();
