@@ -75,7 +75,7 @@ async fn a_large_bundle_goes_through_a_resumable_upload_on_a_non_default_port() 
     let e = Emulator::start().await;
     e.create_bucket("big").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    // Well above the client's 16 MiB resumable threshold, and not a multiple of any chunk size.
+    // Well above the sink's 8 MiB resumable threshold, and not a multiple of any chunk size.
     let size = 160 * 1024 * 1024 + 12_345;
     let path = generated_file(dir.path(), size);
     let obj = object(&path, "large.tar.gz");
