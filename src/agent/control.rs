@@ -63,7 +63,7 @@ pub struct TriggerAccepted {
     /// Job name.
     pub job: String,
     /// Run id of the new run.
-    pub run_id: String,
+    pub run_id: crate::state::RunId,
     /// `started`, `queued` (global limit), `skipped` (concurrency policy Forbid), or
     /// `coalesced` (a run of the job was already queued: this is its id).
     pub state: String,

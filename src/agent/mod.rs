@@ -273,7 +273,7 @@ fn keep_partial_bundles(
         for run in &staged {
             let keys = crate::pipeline::TokenKeys {
                 state_dir: state_dir.clone(),
-                run_id: run.run_id.clone(),
+                run_id: run.run_id.as_str().into(),
                 token_key_file: settings.token_key_file.clone(),
                 token_map_key_file: settings.token_map_key_file.clone(),
             };

@@ -11,6 +11,7 @@ use super::trigger_limit::{self, TriggerLimit};
 use crate::jobs::Job;
 use crate::pipeline::progress::Phases;
 use crate::pipeline::{Cancel, CancelReason, Progress};
+use crate::state::RunId;
 use crate::state::records::{self, MissedRecord, RunRecord, RunStatus, Trigger};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -25,7 +26,7 @@ const SUCCESS_LOOK_BACK: usize = 100;
 
 struct Running {
     job: String,
-    run_id: String,
+    run_id: RunId,
     cancel: Cancel,
     /// Its phases so far (`GET /api/v1/jobs/{job}/runs/{runId}` while it runs).
     progress: watch::Receiver<Phases>,
@@ -36,7 +37,8 @@ struct Running {
 struct RetryTimer {
     at: DateTime<Utc>,
     job: String,
-    base_run_id: String,
+    /// The failed run (its base id names the retry).
+    run_id: RunId,
     attempt: u32,
     scheduled_at: Option<DateTime<Utc>>,
 }
@@ -120,7 +122,7 @@ impl RunBook {
         for r in self.running.values() {
             ids.entry(r.job.as_str())
                 .or_default()
-                .push(r.run_id.clone());
+                .push(r.run_id.to_string());
         }
         ids
     }
@@ -160,7 +162,7 @@ impl RunBook {
     /// A timer fired for `slot` of `job`.
     pub(super) async fn fire(&mut self, job: Arc<Job>, slot: Slot, trigger: Trigger) {
         let spec = RunSpec {
-            run_id: records::run_id_for(slot.nominal),
+            run_id: RunId::scheduled(slot.nominal),
             job,
             trigger,
             attempt: 1,
@@ -178,7 +180,7 @@ impl RunBook {
     ) -> RunRecord {
         let spec = RunSpec {
             job,
-            run_id: format!("{}-missed", records::run_id_for(missed.last)),
+            run_id: RunId::missed(missed.last),
             trigger: Trigger::Schedule,
             attempt: 1,
             scheduled_at: Some(missed.last),
@@ -215,7 +217,7 @@ impl RunBook {
             };
             let spec = RunSpec {
                 job,
-                run_id: format!("{}-retry{}", retry.base_run_id, retry.attempt - 1),
+                run_id: retry.run_id.retry(retry.attempt - 1),
                 trigger: Trigger::Retry,
                 attempt: retry.attempt,
                 scheduled_at: retry.scheduled_at,
@@ -238,7 +240,7 @@ impl RunBook {
             .chain(
                 (self.queue.iter())
                     .filter(|q| q.job.name == job)
-                    .map(|q| q.run_id.clone()),
+                    .map(|q| q.run_id.to_string()),
             )
             .collect()
     }
@@ -344,21 +346,9 @@ impl RunBook {
                 retry_after_secs: wait.as_secs_f64().ceil() as u64,
             });
         }
-        // The counter restarts with the agent: after a fast restart (a crash) the same second
-        // can come round again, and a run must never take over an earlier run's record or staging.
-        let stamp = records::run_id_for(self.env.clock.now());
-        let run_id = loop {
-            self.manual_counter += 1;
-            let id = format!("manual-{stamp}-{}", self.manual_counter);
-            let state_dir = self.env.state_dir();
-            if !records::runs_dir(state_dir, name)
-                .join(format!("{id}.json"))
-                .exists()
-                && !crate::pipeline::staging_dir(state_dir, name, &id).exists()
-            {
-                break id;
-            }
-        };
+        // A run must never take over an earlier run's record or staging (see `RunId`).
+        let now = self.env.clock.now();
+        let run_id = RunId::new_manual(self.env.state_dir(), name, now, &mut self.manual_counter);
         let spec = RunSpec {
             job,
             run_id: run_id.clone(),
@@ -458,17 +448,11 @@ impl RunBook {
         let factor = 2u32.saturating_pow(record.attempt - 1);
         let delay = retry.backoff.0.saturating_mul(factor);
         let at = self.env.clock.now() + Duration::from_std(delay).unwrap_or_default();
-        let base = record
-            .run_id
-            .split("-retry")
-            .next()
-            .unwrap_or(&record.run_id)
-            .to_string();
         info!(job = %record.job, "retry {} of {} at {}", record.attempt, retry.limit, at);
         self.retries.insert(RetryTimer {
             at,
             job: record.job.clone(),
-            base_run_id: base,
+            run_id: record.run_id.clone(),
             attempt: record.attempt + 1,
             scheduled_at: record.scheduled_at,
         });
