@@ -146,6 +146,8 @@ pub enum Control {
         /// Set when the record could not be written to the state directory.
         persist_error: Option<String>,
     },
+    /// Start-up recovery of interrupted runs' partial bundles is done.
+    Recovered,
     /// Stop firing, let runs finish within the grace period, then exit.
     Shutdown,
 }

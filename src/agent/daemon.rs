@@ -41,6 +41,8 @@ pub struct Daemon {
     timetable: Timetable,
     book: RunBook,
     watching: bool,
+    /// Crash recovery of partial bundles is still running.
+    recovering: bool,
 }
 
 /// How the daemon talks to the rest of the agent.
@@ -53,6 +55,8 @@ pub struct Wiring {
     pub watching: bool,
     /// What the watcher saw change.
     pub pending: watcher::Pending,
+    /// Crash recovery of partial bundles runs (until [`Control::Recovered`]).
+    pub recovering: bool,
 }
 
 impl Daemon {
@@ -86,6 +90,7 @@ impl Daemon {
             timetable,
             book,
             watching: wiring.watching,
+            recovering: wiring.recovering,
         }
     }
 
@@ -193,6 +198,7 @@ impl Daemon {
                     .finished(*record, persist_error, &self.timetable.jobs)
                     .await
             }
+            Control::Recovered => self.recovering = false,
             Control::Shutdown => {}
         }
     }
@@ -313,6 +319,7 @@ impl Daemon {
                             let _ = reply.send(ReloadOutcome { successful: false, changed: false, summary: "the agent is shutting down".into(), text: "the agent is shutting down".into(), plan: None, error: Some("shutting down".into()) });
                         }
                     }
+                    Some(Control::Recovered) => self.recovering = false,
                     Some(Control::Shutdown) => {}
                     None => break,
                 },
@@ -339,6 +346,9 @@ impl Daemon {
         let mut problems = Vec::new();
         if !self.reloader.loaded_once {
             problems.push("the initial plan is not applied yet".to_string());
+        }
+        if self.recovering {
+            problems.push("recovering the partial bundles of interrupted runs".to_string());
         }
         problems.extend(self.reloader.problem.clone());
         problems.extend(self.book.problem.clone());

@@ -18,7 +18,7 @@ mod redact;
 mod secrets;
 mod upload;
 
-pub use redact::{RedactionPlan, TokenKeys, plan as redaction_plan, tokenization_warnings};
+pub use redact::{RedactionPlan, plan as redaction_plan, tokenization_warnings};
 pub use upload::targets as upload_targets;
 
 pub use cancel::{Cancel, CancelReason};
