@@ -3,7 +3,7 @@
 //! records could not be written). It applies the concurrency policy and the global limit.
 
 use super::control::{Control, RunState, TriggerAccepted, TriggerRefused};
-use super::metrics::{Metrics, StatusLabel};
+use super::metrics::{Metrics, RunStatusLabel, RunStatusValue};
 use super::runs::{self, AgentEnv, RunSpec};
 use super::status::LastRun;
 use super::timing::Slot;
@@ -461,8 +461,8 @@ impl RunBook {
     fn count_execution(&self, status: RunStatus) {
         self.metrics
             .executions
-            .get_or_create(&StatusLabel {
-                status: status.as_str().into(),
+            .get_or_create(&RunStatusLabel {
+                status: RunStatusValue(status),
             })
             .inc();
     }
