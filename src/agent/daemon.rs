@@ -70,11 +70,7 @@ impl Daemon {
         wiring: Wiring,
     ) -> Self {
         let reloader = Reloader::new(&options, applied, metrics.clone(), wiring.pending);
-        let timetable = Timetable::new(
-            options.host_identity.clone(),
-            options.settings.state_dir.clone(),
-            metrics.clone(),
-        );
+        let timetable = Timetable::new(options.host_identity.clone(), metrics.clone());
         let book = RunBook::new(
             env,
             wiring.tx.clone(),
@@ -212,6 +208,16 @@ impl Daemon {
             Err(failed) => return failed,
         };
         if !pass.plan.blocked {
+            if pass.initial {
+                // Every job the first pass schedules: its slots missed while the agent was down
+                // and its last run come from its records, read off the control loop.
+                let plan = &pass.plan;
+                let names = (plan.add.iter().map(|a| a.name.clone()))
+                    .chain(plan.unchanged.iter().map(|u| u.name.clone()))
+                    .chain(plan.rejected.iter().flat_map(|r| r.kept.iter().cloned()))
+                    .collect();
+                self.book.read_history(names).await;
+            }
             (self.timetable).apply_plan(&pass, &self.reloader, &mut self.book);
             if pass.initial {
                 for job in pass.desired.jobs.values() {

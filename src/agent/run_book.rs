@@ -68,6 +68,8 @@ pub(super) struct RunBook {
     pub(super) shutting_down: bool,
     /// Why run records cannot be written, until one can.
     pub(super) problem: Option<String>,
+    /// Job histories read at start-up, until the first pass takes them.
+    history: HashMap<String, History>,
 }
 
 impl RunBook {
@@ -93,6 +95,7 @@ impl RunBook {
             trigger_limit: TriggerLimit::default(),
             shutting_down: false,
             problem: None,
+            history: HashMap::new(),
         }
     }
 
@@ -543,27 +546,65 @@ impl RunBook {
         self.last_runs.remove(job);
     }
 
-    /// At start-up: the job's latest run from its records, and its latest success (looked for
-    /// further back only when the latest run did not succeed, so a start reads one record per
-    /// healthy job).
-    pub(super) fn recall_last_run(&mut self, job: &str) {
-        let env = Arc::clone(&self.env);
-        let state_dir = env.state_dir();
-        let Ok((recent, _)) = records::history(state_dir, job, 1) else {
-            return;
-        };
-        let Some(latest) = recent.first() else {
-            return;
-        };
-        self.remember_last_run(latest);
-        if !latest.status.is_success()
-            && let Ok((older, _)) = records::history(state_dir, job, SUCCESS_LOOK_BACK)
-            && let Some(end) = older
-                .iter()
-                .find(|r| r.status.is_success())
-                .and_then(|r| r.ended_at)
-        {
+    /// At start-up, before the first pass is applied: reads the history of the jobs in
+    /// `names` on a blocking thread (a directory of records per job), for [`RunBook::recall`].
+    pub(super) async fn read_history(&mut self, names: Vec<String>) {
+        let dir = self.env.state_dir().to_path_buf();
+        let read = tokio::task::spawn_blocking(move || {
+            (names.into_iter())
+                .map(|name| {
+                    let history = History::read(&dir, &name);
+                    (name, history)
+                })
+                .collect()
+        })
+        .await;
+        self.history = read.unwrap_or_default();
+    }
+
+    /// At start-up: remembers the job's latest run and latest success (as read by
+    /// [`RunBook::read_history`]); returns its latest recorded fire instant.
+    pub(super) fn recall(&mut self, job: &str) -> Option<DateTime<Utc>> {
+        let history = self.history.remove(job)?;
+        if let Some(latest) = &history.latest {
+            self.remember_last_run(latest);
+        }
+        if let Some(end) = history.last_success {
             self.metrics.observe_success(job, end);
+        }
+        history.last_fire
+    }
+}
+
+/// What start-up reads of one job's records.
+#[derive(Debug, Default)]
+struct History {
+    /// The latest nominal fire instant recorded.
+    last_fire: Option<DateTime<Utc>>,
+    /// The latest run.
+    latest: Option<RunRecord>,
+    /// When the latest success ended, looked for further back only when the latest run did
+    /// not succeed (a start reads one record per healthy job).
+    last_success: Option<DateTime<Utc>>,
+}
+
+impl History {
+    /// Reads it (blocking).
+    fn read(state_dir: &std::path::Path, job: &str) -> History {
+        let last_fire = records::last_fire(state_dir, job).ok().flatten();
+        let latest = records::history(state_dir, job, 1)
+            .ok()
+            .and_then(|(recent, _)| recent.into_iter().next());
+        let last_success = latest
+            .as_ref()
+            .filter(|r| !r.status.is_success())
+            .and_then(|_| records::history(state_dir, job, SUCCESS_LOOK_BACK).ok())
+            .and_then(|(older, _)| older.into_iter().find(|r| r.status.is_success()))
+            .and_then(|r| r.ended_at);
+        History {
+            last_fire,
+            latest,
+            last_success,
         }
     }
 }
