@@ -63,7 +63,7 @@ pub struct TriggerAccepted {
     /// Job name.
     pub job: String,
     /// Run id of the new run.
-    pub run_id: String,
+    pub run_id: crate::state::RunId,
     /// `started`, `queued` (global limit), `skipped` (concurrency policy Forbid), or
     /// `coalesced` (a run of the job was already queued: this is its id).
     pub state: String,
@@ -146,6 +146,8 @@ pub enum Control {
         /// Set when the record could not be written to the state directory.
         persist_error: Option<String>,
     },
+    /// Start-up recovery of interrupted runs' partial bundles is done.
+    Recovered,
     /// Stop firing, let runs finish within the grace period, then exit.
     Shutdown,
 }

@@ -41,6 +41,8 @@ pub struct Daemon {
     timetable: Timetable,
     book: RunBook,
     watching: bool,
+    /// Crash recovery of partial bundles is still running.
+    recovering: bool,
 }
 
 /// How the daemon talks to the rest of the agent.
@@ -53,6 +55,8 @@ pub struct Wiring {
     pub watching: bool,
     /// What the watcher saw change.
     pub pending: watcher::Pending,
+    /// Crash recovery of partial bundles runs (until [`Control::Recovered`]).
+    pub recovering: bool,
 }
 
 impl Daemon {
@@ -66,11 +70,7 @@ impl Daemon {
         wiring: Wiring,
     ) -> Self {
         let reloader = Reloader::new(&options, applied, metrics.clone(), wiring.pending);
-        let timetable = Timetable::new(
-            options.host_identity.clone(),
-            options.settings.state_dir.clone(),
-            metrics.clone(),
-        );
+        let timetable = Timetable::new(options.host_identity.clone(), metrics.clone());
         let book = RunBook::new(
             env,
             wiring.tx.clone(),
@@ -86,6 +86,7 @@ impl Daemon {
             timetable,
             book,
             watching: wiring.watching,
+            recovering: wiring.recovering,
         }
     }
 
@@ -193,6 +194,7 @@ impl Daemon {
                     .finished(*record, persist_error, &self.timetable.jobs)
                     .await
             }
+            Control::Recovered => self.recovering = false,
             Control::Shutdown => {}
         }
     }
@@ -206,6 +208,16 @@ impl Daemon {
             Err(failed) => return failed,
         };
         if !pass.plan.blocked {
+            if pass.initial {
+                // Every job the first pass schedules: its slots missed while the agent was down
+                // and its last run come from its records, read off the control loop.
+                let plan = &pass.plan;
+                let names = (plan.add.iter().map(|a| a.name.clone()))
+                    .chain(plan.unchanged.iter().map(|u| u.name.clone()))
+                    .chain(plan.rejected.iter().flat_map(|r| r.kept.iter().cloned()))
+                    .collect();
+                self.book.read_history(names).await;
+            }
             (self.timetable).apply_plan(&pass, &self.reloader, &mut self.book);
             if pass.initial {
                 for job in pass.desired.jobs.values() {
@@ -313,6 +325,7 @@ impl Daemon {
                             let _ = reply.send(ReloadOutcome { successful: false, changed: false, summary: "the agent is shutting down".into(), text: "the agent is shutting down".into(), plan: None, error: Some("shutting down".into()) });
                         }
                     }
+                    Some(Control::Recovered) => self.recovering = false,
                     Some(Control::Shutdown) => {}
                     None => break,
                 },
@@ -339,6 +352,9 @@ impl Daemon {
         let mut problems = Vec::new();
         if !self.reloader.loaded_once {
             problems.push("the initial plan is not applied yet".to_string());
+        }
+        if self.recovering {
+            problems.push("recovering the partial bundles of interrupted runs".to_string());
         }
         problems.extend(self.reloader.problem.clone());
         problems.extend(self.book.problem.clone());

@@ -2,33 +2,96 @@
 
 use crate::state::records::RunStatus;
 use chrono::{DateTime, Utc};
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::fmt::Write as _;
 use std::sync::atomic::AtomicU64;
 
-/// `{status}` label.
+/// A run status as a label value, rendered as in run records (`succeeded`, `timed-out`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunStatusValue(pub RunStatus);
+
+impl std::hash::Hash for RunStatusValue {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_str().hash(state);
+    }
+}
+
+impl EncodeLabelValue for RunStatusValue {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        encoder.write_str(self.0.as_str())
+    }
+}
+
+/// `{status}` label of run executions.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RunStatusLabel {
+    /// How the run ended.
+    pub status: RunStatusValue,
+}
+
+/// `{status}` label of notifications.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabel {
-    /// Run status or reload result.
+    /// The notification record's status (`delivered`, `failed`).
     pub status: String,
+}
+
+/// How a reload went.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum ReloadResult {
+    /// `success`: every file was accepted.
+    Success,
+    /// `failure`: a file was rejected, or the directory could not be read.
+    Failure,
+}
+
+impl EncodeLabelValue for ReloadResult {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        encoder.write_str(match self {
+            ReloadResult::Success => "success",
+            ReloadResult::Failure => "failure",
+        })
+    }
 }
 
 /// `{result}` label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabel {
-    /// `success` or `failure`.
-    pub result: String,
+    /// How the reload went.
+    pub result: ReloadResult,
+}
+
+/// What the last reload made of a job file.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum FileState {
+    /// `valid`.
+    Valid,
+    /// `rejected`.
+    Rejected,
+    /// `ignored` (editor leftovers, dotfiles, ...).
+    Ignored,
+}
+
+impl EncodeLabelValue for FileState {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        encoder.write_str(match self {
+            FileState::Valid => "valid",
+            FileState::Rejected => "rejected",
+            FileState::Ignored => "ignored",
+        })
+    }
 }
 
 /// `{state}` label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabel {
-    /// `valid`, `rejected` or `ignored`.
-    pub state: String,
+    /// What the file is.
+    pub state: FileState,
 }
 
 /// `{job}` label.
@@ -53,7 +116,7 @@ pub struct OutcomeLabel {
     /// Job name.
     pub job: String,
     /// A finished run's status (`succeeded`, `failed`, ...).
-    pub outcome: String,
+    pub outcome: RunStatusValue,
 }
 
 /// The statuses a finished run can have (every [`RunStatus`] but `running`).
@@ -75,7 +138,7 @@ pub struct Metrics {
     /// Runs in progress.
     pub jobs_active: Gauge,
     /// Finished runs by status.
-    pub executions: Family<StatusLabel, Counter>,
+    pub executions: Family<RunStatusLabel, Counter>,
     /// Run durations.
     pub execution_duration: Histogram,
     /// Bundle sizes.
@@ -204,7 +267,7 @@ impl Metrics {
             self.last_run_outcome
                 .get_or_create(&OutcomeLabel {
                     job: job.to_string(),
-                    outcome: outcome.as_str().to_string(),
+                    outcome: RunStatusValue(outcome),
                 })
                 .set(i64::from(outcome == status));
         }
@@ -235,7 +298,7 @@ impl Metrics {
         for outcome in OUTCOMES {
             self.last_run_outcome.remove(&OutcomeLabel {
                 job: job.to_string(),
-                outcome: outcome.as_str().to_string(),
+                outcome: RunStatusValue(outcome),
             });
         }
     }
@@ -267,13 +330,13 @@ mod tests {
     fn exports_the_documented_names() {
         let m = Metrics::new();
         m.executions
-            .get_or_create(&StatusLabel {
-                status: "succeeded".into(),
+            .get_or_create(&RunStatusLabel {
+                status: RunStatusValue(RunStatus::Succeeded),
             })
             .inc();
         m.reloads
             .get_or_create(&ResultLabel {
-                result: "success".into(),
+                result: ReloadResult::Success,
             })
             .inc();
         m.missed_runs
@@ -284,7 +347,7 @@ mod tests {
             .set(1.0);
         m.config_files
             .get_or_create(&StateLabel {
-                state: "valid".into(),
+                state: FileState::Valid,
             })
             .set(2);
         m.observe_upload("s3:b", "succeeded", std::time::Duration::from_millis(20));

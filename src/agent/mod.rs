@@ -127,12 +127,8 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
         warn!(path = %path.display(), "unreadable run record set aside");
     }
     let uploads = UploadQueue::default();
-    keep_partial_bundles(
-        &state_dir,
-        &options.settings,
-        options.clock,
-        uploads.clone(),
-    );
+    // Listed before any run of this agent starts: every staged run is one of an earlier agent.
+    let staged = crate::pipeline::recover::staged_runs(&state_dir);
     if recovery.temps_removed > 0 {
         info!(
             count = recovery.temps_removed,
@@ -177,6 +173,11 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     };
     info!(listen = %options.settings.listen, jobs_dir = %options.settings.jobs_dir.display(), state_dir = %state_dir.display(), "agent starting");
     let servers = listeners.serve(shared);
+    let recovering = !staged.is_empty();
+    if recovering {
+        let (settings, clock) = (&options.settings, options.clock);
+        spawn_recovery(staged, settings, clock, uploads.clone(), tx.clone());
+    }
 
     let env = Arc::new(runs::AgentEnv::new(
         &options.settings,
@@ -190,6 +191,7 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
         tx: tx.clone(),
         watching,
         pending,
+        recovering,
     };
     let mut daemon = daemon::Daemon::new(options, applied, metrics, env, wiring);
     daemon.reload(ReloadCause::Startup).await;
@@ -244,60 +246,35 @@ fn spawn_rescan(tx: mpsc::Sender<Control>, every: Duration) {
 }
 
 /// Archives what runs cut off by a crash had collected, links archives they wrote but did not
-/// record, queues their uploads and removes their staging (`pipeline::recover`). The staged runs
-/// are listed now, before any run of this agent starts; the work (redaction and compression of
-/// megabytes) runs in the background so that it never keeps the agent from serving, and an
-/// interrupted pass resumes at the next start.
-fn keep_partial_bundles(
-    state_dir: &std::path::Path,
+/// record, queues their uploads and removes their staging (`pipeline::recover`), on a blocking
+/// thread: redaction and compression of megabytes must keep neither the health endpoints nor the
+/// schedule waiting. `/readyz` says so until it is done ([`Control::Recovered`]); an interrupted
+/// pass resumes at the next start.
+fn spawn_recovery(
+    staged: Vec<crate::pipeline::recover::Staged>,
     settings: &Settings,
     clock: clock::Clock,
     uploads: UploadQueue,
+    tx: mpsc::Sender<Control>,
 ) {
-    use crate::pipeline::recover::{self, Recovered};
-    let staged = recover::staged_runs(state_dir);
-    if staged.is_empty() {
-        return;
-    }
+    use crate::pipeline::recover;
     info!(
         count = staged.len(),
         "crash recovery: archiving what interrupted runs had staged"
     );
-    let state_dir = state_dir.to_path_buf();
     let settings = settings.clone();
     tokio::task::spawn_blocking(move || {
-        // Partial bundles are redacted and uploaded as their job asks (a file that does not load
-        // leaves its jobs unknown: the built-in redactors apply and nothing is uploaded).
         let ctx = settings.jobs_context();
         let desired = crate::jobs::load_dir(&settings.jobs_dir, &ctx).ok();
-        for run in &staged {
-            let keys = crate::pipeline::TokenKeys {
-                state_dir: state_dir.clone(),
-                run_id: run.run_id.clone(),
-                token_key_file: settings.token_key_file.clone(),
-                token_map_key_file: settings.token_map_key_file.clone(),
-            };
-            let job = desired
-                .as_ref()
-                .and_then(|d| d.jobs.get(&run.job))
-                .map(|j| &**j);
-            match recover::recover_staged(&state_dir, run, job, &keys, clock.now()) {
-                Ok(Recovered::Archived(b)) => {
-                    info!(job = %run.job, run = %run.run_id, bundle = %b.path.display(), "kept the partial bundle of the interrupted run")
-                }
-                Ok(Recovered::Linked(b)) => {
-                    info!(job = %run.job, run = %run.run_id, bundle = %b.path.display(), "recorded the bundle the interrupted run had written")
-                }
-                Ok(Recovered::AlreadyRecorded | Recovered::InProgress) => {}
-                Ok(Recovered::Discarded(why)) => {
-                    info!(job = %run.job, run = %run.run_id, "removed staged files: {why}")
-                }
-                Err(e) => {
-                    warn!(job = %run.job, run = %run.run_id, "cannot keep the partial bundle: {e}")
-                }
-            }
-        }
+        let recovery = recover::Recovery {
+            state_dir: &settings.state_dir,
+            desired: desired.as_ref(),
+            token_key_file: settings.token_key_file.clone(),
+            token_map_key_file: settings.token_map_key_file.clone(),
+        };
+        recover::recover_all(&recovery, &staged, || clock.now());
         uploads.wake();
         info!("crash recovery finished");
+        let _ = tx.blocking_send(Control::Recovered);
     });
 }

@@ -4,7 +4,7 @@
 //! daemon applies each [`Pass`] exactly as planned, then hands it back to [`Reloader::finish`].
 
 use super::control::{ReloadCause, ReloadOutcome};
-use super::metrics::{Metrics, ResultLabel, StateLabel};
+use super::metrics::{FileState, Metrics, ReloadResult, ResultLabel, StateLabel};
 use super::status::{RejectedFile, ReloadInfo};
 use super::{AgentOptions, watcher};
 use crate::jobs::{self, Context};
@@ -255,15 +255,12 @@ impl Reloader {
             })
             .collect();
         for (state, n) in [
-            ("valid", valid),
-            ("rejected", self.rejected.len()),
-            ("ignored", ignored),
+            (FileState::Valid, valid),
+            (FileState::Rejected, self.rejected.len()),
+            (FileState::Ignored, ignored),
         ] {
-            self.metrics
-                .config_files
-                .get_or_create(&StateLabel {
-                    state: state.into(),
-                })
+            (self.metrics.config_files)
+                .get_or_create(&StateLabel { state })
                 .set(n as i64);
         }
     }
@@ -367,12 +364,13 @@ impl Reloader {
         self.metrics
             .last_reload_successful
             .set(i64::from(successful));
-        let result = if successful { "success" } else { "failure" };
-        self.metrics
-            .reloads
-            .get_or_create(&ResultLabel {
-                result: result.into(),
-            })
+        let result = if successful {
+            ReloadResult::Success
+        } else {
+            ReloadResult::Failure
+        };
+        (self.metrics.reloads)
+            .get_or_create(&ResultLabel { result })
             .inc();
         self.metrics.jobs_total.set(jobs as i64);
         self.last_reload = Some(ReloadInfo {

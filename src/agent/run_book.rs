@@ -3,7 +3,7 @@
 //! records could not be written). It applies the concurrency policy and the global limit.
 
 use super::control::{Control, RunState, TriggerAccepted, TriggerRefused};
-use super::metrics::{Metrics, StatusLabel};
+use super::metrics::{Metrics, RunStatusLabel, RunStatusValue};
 use super::runs::{self, AgentEnv, RunSpec};
 use super::status::LastRun;
 use super::timing::Slot;
@@ -11,6 +11,7 @@ use super::trigger_limit::{self, TriggerLimit};
 use crate::jobs::Job;
 use crate::pipeline::progress::Phases;
 use crate::pipeline::{Cancel, CancelReason, Progress};
+use crate::state::RunId;
 use crate::state::records::{self, MissedRecord, RunRecord, RunStatus, Trigger};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -25,7 +26,7 @@ const SUCCESS_LOOK_BACK: usize = 100;
 
 struct Running {
     job: String,
-    run_id: String,
+    run_id: RunId,
     cancel: Cancel,
     /// Its phases so far (`GET /api/v1/jobs/{job}/runs/{runId}` while it runs).
     progress: watch::Receiver<Phases>,
@@ -36,7 +37,8 @@ struct Running {
 struct RetryTimer {
     at: DateTime<Utc>,
     job: String,
-    base_run_id: String,
+    /// The failed run (its base id names the retry).
+    run_id: RunId,
     attempt: u32,
     scheduled_at: Option<DateTime<Utc>>,
 }
@@ -66,6 +68,8 @@ pub(super) struct RunBook {
     pub(super) shutting_down: bool,
     /// Why run records cannot be written, until one can.
     pub(super) problem: Option<String>,
+    /// Job histories read at start-up, until the first pass takes them.
+    history: HashMap<String, History>,
 }
 
 impl RunBook {
@@ -91,6 +95,7 @@ impl RunBook {
             trigger_limit: TriggerLimit::default(),
             shutting_down: false,
             problem: None,
+            history: HashMap::new(),
         }
     }
 
@@ -120,7 +125,7 @@ impl RunBook {
         for r in self.running.values() {
             ids.entry(r.job.as_str())
                 .or_default()
-                .push(r.run_id.clone());
+                .push(r.run_id.to_string());
         }
         ids
     }
@@ -160,7 +165,7 @@ impl RunBook {
     /// A timer fired for `slot` of `job`.
     pub(super) async fn fire(&mut self, job: Arc<Job>, slot: Slot, trigger: Trigger) {
         let spec = RunSpec {
-            run_id: records::run_id_for(slot.nominal),
+            run_id: RunId::scheduled(slot.nominal),
             job,
             trigger,
             attempt: 1,
@@ -178,7 +183,7 @@ impl RunBook {
     ) -> RunRecord {
         let spec = RunSpec {
             job,
-            run_id: format!("{}-missed", records::run_id_for(missed.last)),
+            run_id: RunId::missed(missed.last),
             trigger: Trigger::Schedule,
             attempt: 1,
             scheduled_at: Some(missed.last),
@@ -215,7 +220,7 @@ impl RunBook {
             };
             let spec = RunSpec {
                 job,
-                run_id: format!("{}-retry{}", retry.base_run_id, retry.attempt - 1),
+                run_id: retry.run_id.retry(retry.attempt - 1),
                 trigger: Trigger::Retry,
                 attempt: retry.attempt,
                 scheduled_at: retry.scheduled_at,
@@ -238,7 +243,7 @@ impl RunBook {
             .chain(
                 (self.queue.iter())
                     .filter(|q| q.job.name == job)
-                    .map(|q| q.run_id.clone()),
+                    .map(|q| q.run_id.to_string()),
             )
             .collect()
     }
@@ -344,21 +349,9 @@ impl RunBook {
                 retry_after_secs: wait.as_secs_f64().ceil() as u64,
             });
         }
-        // The counter restarts with the agent: after a fast restart (a crash) the same second
-        // can come round again, and a run must never take over an earlier run's record or staging.
-        let stamp = records::run_id_for(self.env.clock.now());
-        let run_id = loop {
-            self.manual_counter += 1;
-            let id = format!("manual-{stamp}-{}", self.manual_counter);
-            let state_dir = self.env.state_dir();
-            if !records::runs_dir(state_dir, name)
-                .join(format!("{id}.json"))
-                .exists()
-                && !crate::pipeline::staging_dir(state_dir, name, &id).exists()
-            {
-                break id;
-            }
-        };
+        // A run must never take over an earlier run's record or staging (see `RunId`).
+        let now = self.env.clock.now();
+        let run_id = RunId::new_manual(self.env.state_dir(), name, now, &mut self.manual_counter);
         let spec = RunSpec {
             job,
             run_id: run_id.clone(),
@@ -458,17 +451,11 @@ impl RunBook {
         let factor = 2u32.saturating_pow(record.attempt - 1);
         let delay = retry.backoff.0.saturating_mul(factor);
         let at = self.env.clock.now() + Duration::from_std(delay).unwrap_or_default();
-        let base = record
-            .run_id
-            .split("-retry")
-            .next()
-            .unwrap_or(&record.run_id)
-            .to_string();
         info!(job = %record.job, "retry {} of {} at {}", record.attempt, retry.limit, at);
         self.retries.insert(RetryTimer {
             at,
             job: record.job.clone(),
-            base_run_id: base,
+            run_id: record.run_id.clone(),
             attempt: record.attempt + 1,
             scheduled_at: record.scheduled_at,
         });
@@ -477,8 +464,8 @@ impl RunBook {
     fn count_execution(&self, status: RunStatus) {
         self.metrics
             .executions
-            .get_or_create(&StatusLabel {
-                status: status.as_str().into(),
+            .get_or_create(&RunStatusLabel {
+                status: RunStatusValue(status),
             })
             .inc();
     }
@@ -559,27 +546,65 @@ impl RunBook {
         self.last_runs.remove(job);
     }
 
-    /// At start-up: the job's latest run from its records, and its latest success (looked for
-    /// further back only when the latest run did not succeed, so a start reads one record per
-    /// healthy job).
-    pub(super) fn recall_last_run(&mut self, job: &str) {
-        let env = Arc::clone(&self.env);
-        let state_dir = env.state_dir();
-        let Ok((recent, _)) = records::history(state_dir, job, 1) else {
-            return;
-        };
-        let Some(latest) = recent.first() else {
-            return;
-        };
-        self.remember_last_run(latest);
-        if !latest.status.is_success()
-            && let Ok((older, _)) = records::history(state_dir, job, SUCCESS_LOOK_BACK)
-            && let Some(end) = older
-                .iter()
-                .find(|r| r.status.is_success())
-                .and_then(|r| r.ended_at)
-        {
+    /// At start-up, before the first pass is applied: reads the history of the jobs in
+    /// `names` on a blocking thread (a directory of records per job), for [`RunBook::recall`].
+    pub(super) async fn read_history(&mut self, names: Vec<String>) {
+        let dir = self.env.state_dir().to_path_buf();
+        let read = tokio::task::spawn_blocking(move || {
+            (names.into_iter())
+                .map(|name| {
+                    let history = History::read(&dir, &name);
+                    (name, history)
+                })
+                .collect()
+        })
+        .await;
+        self.history = read.unwrap_or_default();
+    }
+
+    /// At start-up: remembers the job's latest run and latest success (as read by
+    /// [`RunBook::read_history`]); returns its latest recorded fire instant.
+    pub(super) fn recall(&mut self, job: &str) -> Option<DateTime<Utc>> {
+        let history = self.history.remove(job)?;
+        if let Some(latest) = &history.latest {
+            self.remember_last_run(latest);
+        }
+        if let Some(end) = history.last_success {
             self.metrics.observe_success(job, end);
+        }
+        history.last_fire
+    }
+}
+
+/// What start-up reads of one job's records.
+#[derive(Debug, Default)]
+struct History {
+    /// The latest nominal fire instant recorded.
+    last_fire: Option<DateTime<Utc>>,
+    /// The latest run.
+    latest: Option<RunRecord>,
+    /// When the latest success ended, looked for further back only when the latest run did
+    /// not succeed (a start reads one record per healthy job).
+    last_success: Option<DateTime<Utc>>,
+}
+
+impl History {
+    /// Reads it (blocking).
+    fn read(state_dir: &std::path::Path, job: &str) -> History {
+        let last_fire = records::last_fire(state_dir, job).ok().flatten();
+        let latest = records::history(state_dir, job, 1)
+            .ok()
+            .and_then(|(recent, _)| recent.into_iter().next());
+        let last_success = latest
+            .as_ref()
+            .filter(|r| !r.status.is_success())
+            .and_then(|_| records::history(state_dir, job, SUCCESS_LOOK_BACK).ok())
+            .and_then(|(older, _)| older.into_iter().find(|r| r.status.is_success()))
+            .and_then(|r| r.ended_at);
+        History {
+            last_fire,
+            latest,
+            last_success,
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::settings::{HistorySettings, Settings};
 use crate::state::records::{
     self, NotificationRecord, RECORD_VERSION, RunRecord, RunStatus, Trigger,
 };
-use crate::state::{history, retention};
+use crate::state::{RunId, history, retention};
 use crate::upload::queue::UploadQueue;
 use chrono::{DateTime, Utc};
 use prometheus_client::metrics::counter::Counter;
@@ -25,7 +25,7 @@ pub struct RunSpec {
     /// The job definition the run uses (a later edit does not affect it).
     pub job: Arc<Job>,
     /// Run id.
-    pub run_id: String,
+    pub run_id: RunId,
     /// Why.
     pub trigger: Trigger,
     /// 1, or the retry number + 1.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 #[serde(rename_all = "camelCase")]
 pub struct LastRun {
     /// Run id.
-    pub run_id: String,
+    pub run_id: crate::state::RunId,
     /// Outcome.
     pub status: RunStatus,
     /// Start.

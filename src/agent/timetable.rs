@@ -9,10 +9,8 @@ use super::timing::Timing;
 use crate::jobs::{self, Context, Job};
 use crate::plan::Applied;
 use crate::schedule::jitter_offset;
-use crate::state::records;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use tracing::{debug, warn};
 
@@ -23,17 +21,15 @@ pub(super) struct Timetable {
     /// Their timers.
     pub(super) scheduler: Scheduler,
     host_identity: String,
-    state_dir: PathBuf,
     metrics: Arc<Metrics>,
 }
 
 impl Timetable {
-    pub(super) fn new(host_identity: String, state_dir: PathBuf, metrics: Arc<Metrics>) -> Self {
+    pub(super) fn new(host_identity: String, metrics: Arc<Metrics>) -> Self {
         Timetable {
             jobs: BTreeMap::new(),
             scheduler: Scheduler::default(),
             host_identity,
-            state_dir,
             metrics,
         }
     }
@@ -42,15 +38,7 @@ impl Timetable {
     /// the slots missed while the agent was down are decided from the job's records and its
     /// last run is recalled; a job added later never fires a past slot.
     fn schedule_job(&mut self, job: Arc<Job>, now: DateTime<Utc>, history: Option<&mut RunBook>) {
-        let last = match history {
-            Some(book) => {
-                book.recall_last_run(&job.name);
-                records::last_fire(&self.state_dir, &job.name)
-                    .ok()
-                    .flatten()
-            }
-            None => None,
-        };
+        let last = history.and_then(|book| book.recall(&job.name));
         self.scheduler.add(
             &job.name,
             self.timing(&job),

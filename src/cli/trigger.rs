@@ -11,8 +11,8 @@ use crate::agent::runs::{self, RunSpec};
 use crate::jobs;
 use crate::pipeline::progress::{self, LivePhase};
 use crate::pipeline::{Cancel, Progress};
-use crate::state::records::{self, RunRecord, Trigger};
-use crate::state::{self, StateLock};
+use crate::state::records::{RunRecord, Trigger};
+use crate::state::{self, RunId, StateLock};
 use crate::upload::queue::UploadQueue;
 use anyhow::{Context as _, bail};
 use chrono::Utc;
@@ -221,15 +221,10 @@ fn foreground(
             None => bail!("no job named `{name}` in {}", settings.jobs_dir.display()),
         }
     };
-    let mut counter = 1;
-    let stamp = records::run_id_for(Utc::now());
-    let runs = records::runs_dir(&settings.state_dir, name);
-    while runs.join(format!("manual-{stamp}-{counter}.json")).exists() {
-        counter += 1;
-    }
+    let run_id = RunId::new_manual(&settings.state_dir, name, Utc::now(), &mut 1);
     let spec = RunSpec {
         job: job.clone(),
-        run_id: format!("manual-{stamp}-{counter}"),
+        run_id,
         trigger: Trigger::Manual,
         attempt: 1,
         scheduled_at: None,

@@ -2,6 +2,7 @@
 //! and the agent's own in-memory registries) and the run's own identity and progress.
 
 use super::progress::Progress;
+use crate::state::RunId;
 use crate::upload::queue::UploadQueue;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
@@ -47,7 +48,7 @@ pub struct RunContext {
     /// What every run of the agent shares.
     pub env: Arc<RunEnv>,
     /// Run id.
-    pub run_id: String,
+    pub run_id: RunId,
     /// When the run started (names the bundle).
     pub started_at: DateTime<Utc>,
     /// Where the run reports its phases as they start and end.

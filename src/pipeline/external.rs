@@ -28,79 +28,11 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         limits: limits_record.clone(),
         uploads: Vec::new(),
     };
-    let binary = match external::locate(ctx.env.support_bundle_path.as_deref()) {
-        Ok(b) => b,
-        Err(e) => {
-            return failed(
-                e.to_string(),
-                vec![phase(
-                    "collect",
-                    PhaseStatus::Failed,
-                    Duration::ZERO,
-                    Some(e.to_string()),
-                )],
-            );
-        }
-    };
-    let bundles = bundles_dir(&ctx.env.state_dir, &job.name);
-    let state = match StateDir::open(&ctx.env.state_dir) {
-        Ok(state) => state,
-        Err(e) => return failed(e.to_string(), Vec::new()),
-    };
-    if let Err(e) = state.create_dir_all(&bundles) {
-        return failed(e.to_string(), Vec::new());
-    }
-    let claim = ctx.env.bundle_names.claim(
-        &bundles,
-        &crate::bundle::archive_name(&job.name, ctx.started_at.naive_utc()),
-    );
-    let mut specs: Vec<_> = job
-        .spec_files
-        .iter()
-        .filter(|f| f.role == SpecRole::Collect)
-        .map(|f| f.path.clone())
-        .collect();
-    // An inline spec is handed to the CLI as a file of its own (JSON is YAML).
-    if let Some(inline) = &job.document.spec.collect.support_bundle {
-        let dir = staging_dir(&ctx.env.state_dir, &job.name, &ctx.run_id);
-        let path = dir.join("inline-spec.yaml");
-        let doc = serde_json::json!({
-            "apiVersion": "troubleshoot.sh/v1beta2",
-            "kind": "SupportBundle",
-            "metadata": {"name": job.name},
-            "spec": inline,
-        });
-        let written = state
-            .create_dir_all(&dir)
-            .and_then(|()| state.create(&path, Create::Truncate))
-            .map_err(|e| e.to_string())
-            .and_then(|mut f| {
-                f.write_all(doc.to_string().as_bytes())
-                    .map_err(|e| e.to_string())
-            });
-        if let Err(e) = written {
-            return failed(
-                format!("cannot write the inline spec for the CLI: {e}"),
-                Vec::new(),
-            );
-        }
-        specs.push(path);
-    }
-    let request = Request {
-        binary,
-        specs,
-        namespace: job.document.spec.collect.namespaces.first().cloned(),
-        since: job.document.spec.collect.since.map(|d| d.0),
-        redact: job.document.spec.redact.enabled,
-        redactors: job
-            .spec_files
-            .iter()
-            .filter(|f| f.role == SpecRole::Redact)
-            .map(|f| f.path.clone())
-            .collect(),
-        output: bundles.join(&claim.top),
-        timeout: job.document.spec.timeout.0,
-        limits: limits.child(),
+    let prepared = prepare(job, ctx, limits.child());
+    // The name stays reserved until the CLI has written its archive (the end of the run).
+    let (request, _claim) = match prepared {
+        Ok(prepared) => prepared,
+        Err((reason, phases)) => return failed(reason, phases),
     };
     let result = external::run(&request, cancel.token()).await;
     // The CLI and its children are done: the record gets the cgroup's OOM kills, and the cgroup goes.
@@ -113,30 +45,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     let response = match result {
         Ok(r) => r,
         Err(external::ExternalError::Cancelled) => {
-            let (status, reason) = match cancel.reason() {
-                Some(CancelReason::Timeout) => (
-                    RunStatus::TimedOut,
-                    format!(
-                        "the run exceeded its timeout of {}",
-                        job.document.spec.timeout
-                    ),
-                ),
-                _ => (
-                    RunStatus::Interrupted,
-                    "the run was interrupted".to_string(),
-                ),
-            };
-            return Outcome {
-                status,
-                reason: Some(reason.clone()),
-                phases: vec![phase("collect", PhaseStatus::Cancelled, took, Some(reason))],
-                collectors: Vec::new(),
-                bundle: None,
-                analysis: None,
-                redaction: None,
-                limits: limits_record.clone(),
-                uploads: Vec::new(),
-            };
+            return cancelled(job, cancel, took, limits_record.clone());
         }
         Err(e) => {
             return failed(
@@ -156,91 +65,16 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             Ok(report) => (report, None),
             Err(e) => {
                 // Nothing unredacted may be kept or uploaded.
-                let _ = std::fs::remove_file(&archive);
+                let _ = tokio::fs::remove_file(&archive).await;
                 response.archive = None;
                 (None, Some(e))
             }
         },
         None => (None, None),
     };
-    let bundle = response.archive.as_ref().and_then(|path| {
-        let (sha256, size) = crate::digest::sha256_file(path).ok()?;
-        Some(BundleRecord {
-            path: path.clone(),
-            size,
-            sha256,
-            partial: response.exit_code != Some(0),
-            pruned_at: None,
-            pruned_by: None,
-        })
-    });
-    let cli_error = match (response.exit_code, response.timed_out) {
-        (_, true) => Some(format!(
-            "the troubleshoot CLI did not finish within {}",
-            job.document.spec.timeout
-        )),
-        (Some(0), false) => None,
-        (code, false) => Some(format!(
-            "the troubleshoot CLI exited with {}: {}",
-            code.map_or_else(|| "a signal".to_string(), |c| c.to_string()),
-            if response.stderr_tail.is_empty() {
-                "(no stderr)".to_string()
-            } else {
-                response.stderr_tail.clone()
-            }
-        )),
-    };
-    let phase_status = if cli_error.is_some() {
-        PhaseStatus::Failed
-    } else {
-        PhaseStatus::Succeeded
-    };
-    let phases = vec![
-        phase("collect", phase_status, took, cli_error.clone()),
-        match (&secrets_error, &secrets_report) {
-            (Some(e), _) => phase(
-                "redact",
-                PhaseStatus::Failed,
-                Duration::ZERO,
-                Some(format!(
-                    "removing the agent's secrets from the CLI's archive failed, so it was deleted: {e}"
-                )),
-            ),
-            (None, Some(_)) => phase(
-                "redact",
-                PhaseStatus::Succeeded,
-                Duration::ZERO,
-                Some(
-                    "done by the troubleshoot CLI; the agent removed the secrets it resolved"
-                        .into(),
-                ),
-            ),
-            (None, None) => phase(
-                "redact",
-                PhaseStatus::Skipped,
-                Duration::ZERO,
-                Some("done by the troubleshoot CLI".into()),
-            ),
-        },
-        phase(
-            "analyze",
-            PhaseStatus::Skipped,
-            Duration::ZERO,
-            Some("done by the troubleshoot CLI".into()),
-        ),
-        phase(
-            "archive",
-            if bundle.is_some() {
-                PhaseStatus::Succeeded
-            } else {
-                PhaseStatus::Failed
-            },
-            Duration::ZERO,
-            bundle
-                .is_none()
-                .then(|| "the troubleshoot CLI wrote no archive".to_string()),
-        ),
-    ];
+    let bundle = bundle_of(&response).await;
+    let cli_error = cli_error(job, &response);
+    let phases = phases(took, &cli_error, &secrets_error, &secrets_report, &bundle);
     let collectors = vec![CollectorRecord {
         kind: "support-bundle".into(),
         title: request.binary.display().to_string(),
@@ -253,20 +87,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
         error: cli_error.clone(),
     }];
-    // The CLI's own kill at the job timeout and the run's timeout are the same deadline; whichever
-    // fires first, the run timed out.
-    let (status, reason) = match (&cli_error, &bundle) {
-        (Some(e), _) if response.timed_out => (RunStatus::TimedOut, e.clone()),
-        (None, Some(_)) => (
-            RunStatus::Succeeded,
-            "collected by the troubleshoot CLI".to_string(),
-        ),
-        (None, None) => (
-            RunStatus::Failed,
-            "the troubleshoot CLI reported success but wrote no archive".to_string(),
-        ),
-        (Some(e), _) => (RunStatus::Failed, e.clone()),
-    };
+    let (status, reason) = status(&cli_error, &bundle, response.timed_out);
     let mut outcome = Outcome {
         status,
         reason: Some(reason),
@@ -284,6 +105,246 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     outcome.phases.push(upload_record);
     outcome.uploads = uploads;
     outcome
+}
+
+/// What the CLI is asked to do, and the bundle name reserved for its archive; `Err` is why the
+/// run failed before the CLI started, with the phases to record.
+fn prepare(
+    job: &Job,
+    ctx: &RunContext,
+    limits: Option<crate::collect::host::limits::ChildLimits>,
+) -> Result<(Request, super::context::Claim), (String, Vec<crate::state::records::PhaseRecord>)> {
+    let binary = match external::locate(ctx.env.support_bundle_path.as_deref()) {
+        Ok(b) => b,
+        Err(e) => {
+            let error = e.to_string();
+            let collect = phase(
+                "collect",
+                PhaseStatus::Failed,
+                Duration::ZERO,
+                Some(error.clone()),
+            );
+            return Err((error, vec![collect]));
+        }
+    };
+    let bundles = bundles_dir(&ctx.env.state_dir, &job.name);
+    let state = match StateDir::open(&ctx.env.state_dir) {
+        Ok(state) => state,
+        Err(e) => return Err((e.to_string(), Vec::new())),
+    };
+    if let Err(e) = state.create_dir_all(&bundles) {
+        return Err((e.to_string(), Vec::new()));
+    }
+    let claim = ctx.env.bundle_names.claim(
+        &bundles,
+        &crate::bundle::archive_name(&job.name, ctx.started_at.naive_utc()),
+    );
+    let mut specs: Vec<_> = job
+        .spec_files
+        .iter()
+        .filter(|f| f.role == SpecRole::Collect)
+        .map(|f| f.path.clone())
+        .collect();
+    // An inline spec is handed to the CLI as a file of its own (JSON is YAML).
+    if job.document.spec.collect.support_bundle.is_some() {
+        match write_inline_spec(job, ctx, &state) {
+            Ok(path) => specs.push(path),
+            Err(e) => {
+                let error = format!("cannot write the inline spec for the CLI: {e}");
+                return Err((error, Vec::new()));
+            }
+        }
+    }
+    let request = Request {
+        binary,
+        specs,
+        namespace: job.document.spec.collect.namespaces.first().cloned(),
+        since: job.document.spec.collect.since.map(|d| d.0),
+        redact: job.document.spec.redact.enabled,
+        redactors: job
+            .spec_files
+            .iter()
+            .filter(|f| f.role == SpecRole::Redact)
+            .map(|f| f.path.clone())
+            .collect(),
+        output: bundles.join(&claim.top),
+        timeout: job.document.spec.timeout.0,
+        limits,
+    };
+    Ok((request, claim))
+}
+
+/// Writes the job's inline `supportBundle` spec into the run's staging, for the CLI.
+fn write_inline_spec(
+    job: &Job,
+    ctx: &RunContext,
+    state: &StateDir,
+) -> Result<std::path::PathBuf, crate::state::StateError> {
+    let dir = staging_dir(&ctx.env.state_dir, &job.name, &ctx.run_id);
+    let path = dir.join("inline-spec.yaml");
+    let doc = serde_json::json!({
+        "apiVersion": "troubleshoot.sh/v1beta2",
+        "kind": "SupportBundle",
+        "metadata": {"name": job.name},
+        "spec": job.document.spec.collect.support_bundle,
+    });
+    state.create_dir_all(&dir)?;
+    let mut file = state.create(&path, Create::Truncate)?;
+    file.write_all(doc.to_string().as_bytes())
+        .map_err(|source| crate::state::StateError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    Ok(path)
+}
+
+/// The outcome of a run cancelled while the CLI ran.
+fn cancelled(
+    job: &Job,
+    cancel: &Cancel,
+    took: Duration,
+    limits: Option<serde_json::Value>,
+) -> Outcome {
+    let (status, reason) = match cancel.reason() {
+        Some(CancelReason::Timeout) => (
+            RunStatus::TimedOut,
+            format!(
+                "the run exceeded its timeout of {}",
+                job.document.spec.timeout
+            ),
+        ),
+        _ => (
+            RunStatus::Interrupted,
+            "the run was interrupted".to_string(),
+        ),
+    };
+    Outcome {
+        status,
+        reason: Some(reason.clone()),
+        phases: vec![phase("collect", PhaseStatus::Cancelled, took, Some(reason))],
+        collectors: Vec::new(),
+        bundle: None,
+        analysis: None,
+        redaction: None,
+        limits,
+        uploads: Vec::new(),
+    }
+}
+
+/// The CLI's archive as a bundle record, hashed on a blocking thread (it can be gigabytes).
+async fn bundle_of(response: &external::Response) -> Option<BundleRecord> {
+    let path = response.archive.clone()?;
+    let partial = response.exit_code != Some(0);
+    tokio::task::spawn_blocking(move || {
+        let (sha256, size) = crate::digest::sha256_file(&path).ok()?;
+        Some(BundleRecord {
+            path,
+            size,
+            sha256,
+            partial,
+            pruned_at: None,
+            pruned_by: None,
+        })
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// What went wrong with the CLI, if anything.
+fn cli_error(job: &Job, response: &external::Response) -> Option<String> {
+    match (response.exit_code, response.timed_out) {
+        (_, true) => Some(format!(
+            "the troubleshoot CLI did not finish within {}",
+            job.document.spec.timeout
+        )),
+        (Some(0), false) => None,
+        (code, false) => Some(format!(
+            "the troubleshoot CLI exited with {}: {}",
+            code.map_or_else(|| "a signal".to_string(), |c| c.to_string()),
+            if response.stderr_tail.is_empty() {
+                "(no stderr)".to_string()
+            } else {
+                response.stderr_tail.clone()
+            }
+        )),
+    }
+}
+
+/// The phases of a run through the CLI, up to the archive (they end together).
+fn phases(
+    took: Duration,
+    cli_error: &Option<String>,
+    secrets_error: &Option<String>,
+    secrets_report: &Option<serde_json::Value>,
+    bundle: &Option<BundleRecord>,
+) -> Vec<crate::state::records::PhaseRecord> {
+    let phase_status = if cli_error.is_some() {
+        PhaseStatus::Failed
+    } else {
+        PhaseStatus::Succeeded
+    };
+    let cli = |name: &str, status| {
+        let note = Some("done by the troubleshoot CLI".to_string());
+        phase(name, status, Duration::ZERO, note)
+    };
+    vec![
+        phase("collect", phase_status, took, cli_error.clone()),
+        match (secrets_error, secrets_report) {
+            (Some(e), _) => phase(
+                "redact",
+                PhaseStatus::Failed,
+                Duration::ZERO,
+                Some(format!(
+                    "removing the agent's secrets from the CLI's archive failed, so it was deleted: {e}"
+                )),
+            ),
+            (None, Some(_)) => phase(
+                "redact",
+                PhaseStatus::Succeeded,
+                Duration::ZERO,
+                Some(
+                    "done by the troubleshoot CLI; the agent removed the secrets it resolved"
+                        .into(),
+                ),
+            ),
+            (None, None) => cli("redact", PhaseStatus::Skipped),
+        },
+        cli("analyze", PhaseStatus::Skipped),
+        phase(
+            "archive",
+            if bundle.is_some() {
+                PhaseStatus::Succeeded
+            } else {
+                PhaseStatus::Failed
+            },
+            Duration::ZERO,
+            bundle
+                .is_none()
+                .then(|| "the troubleshoot CLI wrote no archive".to_string()),
+        ),
+    ]
+}
+
+/// The run's status and reason. The CLI's own kill at the job timeout and the run's timeout are
+/// the same deadline; whichever fires first, the run timed out.
+fn status(
+    cli_error: &Option<String>,
+    bundle: &Option<BundleRecord>,
+    timed_out: bool,
+) -> (RunStatus, String) {
+    match (cli_error, bundle) {
+        (Some(e), _) if timed_out => (RunStatus::TimedOut, e.clone()),
+        (None, Some(_)) => (
+            RunStatus::Succeeded,
+            "collected by the troubleshoot CLI".to_string(),
+        ),
+        (None, None) => (
+            RunStatus::Failed,
+            "the troubleshoot CLI reported success but wrote no archive".to_string(),
+        ),
+        (Some(e), _) => (RunStatus::Failed, e.clone()),
+    }
 }
 
 /// Removes the secrets the agent resolved for `job` from the CLI's `archive`, in place: the CLI

@@ -18,7 +18,7 @@ mod redact;
 mod secrets;
 mod upload;
 
-pub use redact::{RedactionPlan, TokenKeys, plan as redaction_plan, tokenization_warnings};
+pub use redact::{RedactionPlan, plan as redaction_plan, tokenization_warnings};
 pub use upload::targets as upload_targets;
 
 pub use cancel::{Cancel, CancelReason};
@@ -157,17 +157,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     let started = Instant::now();
     let mut phases = Vec::new();
     if let Some(skip) = disk::low_space(&ctx.env.state_dir, ctx.env.min_free_disk) {
-        return Outcome {
-            status: RunStatus::Skipped,
-            reason: Some(skip),
-            phases,
-            collectors: Vec::new(),
-            bundle: None,
-            analysis: None,
-            redaction: None,
-            limits: None,
-            uploads: Vec::new(),
-        };
+        return Outcome::without_bundle(RunStatus::Skipped, skip, phases, Vec::new(), None);
     }
     if job.document.spec.collect.engine == Engine::SupportBundle {
         // The CLI collects, redacts, analyzes and archives in one go.
@@ -184,34 +174,8 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     let staging = staging_dir(&ctx.env.state_dir, &job.name, &ctx.run_id);
     let root = staging.join(&top);
 
-    let t = Instant::now();
-    ctx.progress.started(progress::Phase::Collect);
-    let collected = collect::collect(job, &root, cancel, ctx).await;
-    let collect_status = match (&collected.error, cancel.is_cancelled()) {
-        (Some(_), _) => PhaseStatus::Failed,
-        (None, true) => PhaseStatus::Cancelled,
-        (None, false) => PhaseStatus::Succeeded,
-    };
-    phases.push(phase(
-        "collect",
-        collect_status,
-        t.elapsed(),
-        collected.error.clone(),
-    ));
-    report(ctx, &phases, Counts::collectors(&collected.records));
-    let t = Instant::now();
-    if job.document.spec.redact.enabled {
-        // Disabled, the phase is skipped (it only removes the agent's own secrets).
-        ctx.progress.started(progress::Phase::Redact);
-    }
-    let redacted = redact::redact(job, &root, ctx).await;
-    phases.push(phase(
-        "redact",
-        redacted.status,
-        t.elapsed(),
-        redacted.error.clone(),
-    ));
-    report(ctx, &phases, Counts::redaction(redacted.report.as_ref()));
+    let collected = collect_phase(job, &root, cancel, ctx, &mut phases).await;
+    let redacted = redact_phase(job, &root, ctx, &mut phases).await;
     if let Some(error) = redacted
         .error
         .filter(|_| redacted.status == PhaseStatus::Failed)
@@ -220,19 +184,9 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         let staging = staging.clone();
         let state_dir = ctx.env.state_dir.clone();
         let _ = tokio::task::spawn_blocking(move || remove_staging(&state_dir, &staging)).await;
-        return Outcome {
-            status: RunStatus::Failed,
-            reason: Some(format!(
-                "redaction failed, so nothing was archived: {error}"
-            )),
-            phases,
-            collectors: collected.records,
-            bundle: None,
-            analysis: None,
-            redaction: None,
-            limits: collected.limits,
-            uploads: Vec::new(),
-        };
+        let reason = format!("redaction failed, so nothing was archived: {error}");
+        let (collectors, limits) = (collected.records, collected.limits);
+        return Outcome::without_bundle(RunStatus::Failed, reason, phases, collectors, limits);
     }
     phases.push(phase(
         "analyze",
@@ -262,39 +216,15 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         &[],
         started.elapsed(),
     );
-    let archived = archive(
-        &ctx.env.state_dir,
-        &job.name,
-        &staging,
-        &root,
-        &top,
-        summary,
-        partial,
-    )
-    .await;
-    // The archive is in place (the name is taken on disk) or failed (the name is free again).
-    drop(claim);
-    let (bundle, archive_error) = match archived {
-        Ok(info) => (
-            Some(BundleRecord {
-                path: info.path,
-                size: info.size,
-                sha256: info.sha256,
-                partial,
-                pruned_at: None,
-                pruned_by: None,
-            }),
-            None,
-        ),
-        Err(e) => (None, Some(e)),
+    let (bundle, archive_error) =
+        archive_phase(ctx, &job.name, &staging, &root, claim, summary, partial).await;
+    let archive_status = match archive_error {
+        Some(_) => PhaseStatus::Failed,
+        None => PhaseStatus::Succeeded,
     };
     phases.push(phase(
         "archive",
-        if archive_error.is_some() {
-            PhaseStatus::Failed
-        } else {
-            PhaseStatus::Succeeded
-        },
+        archive_status,
         t.elapsed(),
         archive_error.clone(),
     ));
@@ -307,7 +237,134 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     phases.push(upload_record);
     report(ctx, &phases, Counts::uploads(&uploads));
 
-    let (status, reason) = match (cancel.reason(), &archive_error, &collected.error) {
+    let (status, reason) = final_status(job, cancel, &archive_error, &collected);
+    Outcome {
+        status,
+        reason: Some(reason),
+        phases,
+        collectors: collected.records,
+        bundle,
+        analysis: None,
+        redaction: redacted.report,
+        limits: collected.limits,
+        uploads,
+    }
+}
+
+/// The collect phase: the job's collectors into the staged tree at `root`.
+async fn collect_phase(
+    job: &Job,
+    root: &Path,
+    cancel: &Cancel,
+    ctx: &RunContext,
+    phases: &mut Vec<PhaseRecord>,
+) -> collect::Collected {
+    let t = Instant::now();
+    ctx.progress.started(progress::Phase::Collect);
+    let collected = collect::collect(job, root, cancel, ctx).await;
+    let status = match (&collected.error, cancel.is_cancelled()) {
+        (Some(_), _) => PhaseStatus::Failed,
+        (None, true) => PhaseStatus::Cancelled,
+        (None, false) => PhaseStatus::Succeeded,
+    };
+    phases.push(phase(
+        "collect",
+        status,
+        t.elapsed(),
+        collected.error.clone(),
+    ));
+    report(ctx, phases, Counts::collectors(&collected.records));
+    collected
+}
+
+/// The redact phase over the staged tree at `root`.
+async fn redact_phase(
+    job: &Job,
+    root: &Path,
+    ctx: &RunContext,
+    phases: &mut Vec<PhaseRecord>,
+) -> redact::Redacted {
+    let t = Instant::now();
+    if job.document.spec.redact.enabled {
+        // Disabled, the phase is skipped (it only removes the agent's own secrets).
+        ctx.progress.started(progress::Phase::Redact);
+    }
+    let redacted = redact::redact(job, root, ctx).await;
+    let error = redacted.error.clone();
+    phases.push(phase("redact", redacted.status, t.elapsed(), error));
+    report(ctx, phases, Counts::redaction(redacted.report.as_ref()));
+    redacted
+}
+
+impl Outcome {
+    /// A run that ends without a bundle (skipped, or failed before archiving).
+    fn without_bundle(
+        status: RunStatus,
+        reason: String,
+        phases: Vec<PhaseRecord>,
+        collectors: Vec<CollectorRecord>,
+        limits: Option<serde_json::Value>,
+    ) -> Self {
+        Outcome {
+            status,
+            reason: Some(reason),
+            phases,
+            collectors,
+            bundle: None,
+            analysis: None,
+            redaction: None,
+            limits,
+            uploads: Vec::new(),
+        }
+    }
+}
+
+/// Archives the staged tree under the name `claim` reserved (released once the archive is in
+/// place, or the name is free again); the bundle, or why there is none.
+async fn archive_phase(
+    ctx: &RunContext,
+    job: &str,
+    staging: &Path,
+    root: &Path,
+    claim: context::Claim,
+    summary: String,
+    partial: bool,
+) -> (Option<BundleRecord>, Option<String>) {
+    let archived = archive(
+        &ctx.env.state_dir,
+        job,
+        staging,
+        root,
+        &claim.top,
+        summary,
+        partial,
+    )
+    .await;
+    drop(claim);
+    match archived {
+        Ok(info) => (
+            Some(BundleRecord {
+                path: info.path,
+                size: info.size,
+                sha256: info.sha256,
+                partial,
+                pruned_at: None,
+                pruned_by: None,
+            }),
+            None,
+        ),
+        Err(e) => (None, Some(e)),
+    }
+}
+
+/// The status and reason of a builtin run that reached the archive phase.
+fn final_status(
+    job: &Job,
+    cancel: &Cancel,
+    archive_error: &Option<String>,
+    collected: &collect::Collected,
+) -> (RunStatus, String) {
+    match (cancel.reason(), archive_error, &collected.error) {
         (Some(CancelReason::Timeout), _, _) => (
             RunStatus::TimedOut,
             format!(
@@ -327,17 +384,6 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         (None, Some(e), _) => (RunStatus::Failed, format!("archiving failed: {e}")),
         (None, None, Some(e)) => (RunStatus::Failed, e.clone()),
         (None, None, None) => collectors_outcome(&collected.records),
-    };
-    Outcome {
-        status,
-        reason: Some(reason),
-        phases,
-        collectors: collected.records,
-        bundle,
-        analysis: None,
-        redaction: redacted.report,
-        limits: collected.limits,
-        uploads,
     }
 }
 

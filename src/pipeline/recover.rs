@@ -68,6 +68,53 @@ pub fn staged_runs(state_dir: &Path) -> Vec<Staged> {
     out
 }
 
+/// What recovery needs of the agent besides the staged runs.
+pub struct Recovery<'a> {
+    /// The state directory.
+    pub state_dir: &'a Path,
+    /// The jobs directory as it loads now (`None`: it does not load): partial bundles are
+    /// redacted and uploaded as their job asks, and a job it does not define gets the built-in
+    /// redactors and no upload.
+    pub desired: Option<&'a crate::jobs::Desired>,
+    /// HMAC key file for stable tokens.
+    pub token_key_file: Option<PathBuf>,
+    /// AES key file for the token map.
+    pub token_map_key_file: Option<PathBuf>,
+}
+
+/// Recovers every run in `staged` (blocking: redaction and compression of megabytes; run it off
+/// the async workers, after the agent serves its health endpoints), logging what became of each.
+/// A run that fails stays staged for the next start.
+pub fn recover_all(recovery: &Recovery<'_>, staged: &[Staged], now: impl Fn() -> DateTime<Utc>) {
+    let state_dir = recovery.state_dir;
+    for run in staged {
+        let keys = TokenKeys {
+            state_dir: state_dir.to_path_buf(),
+            run_id: run.run_id.as_str().into(),
+            token_key_file: recovery.token_key_file.clone(),
+            token_map_key_file: recovery.token_map_key_file.clone(),
+        };
+        let job = (recovery.desired)
+            .and_then(|d| d.jobs.get(&run.job))
+            .map(|j| &**j);
+        match recover_staged(state_dir, run, job, &keys, now()) {
+            Ok(Recovered::Archived(b)) => {
+                tracing::info!(job = %run.job, run = %run.run_id, bundle = %b.path.display(), "kept the partial bundle of the interrupted run")
+            }
+            Ok(Recovered::Linked(b)) => {
+                tracing::info!(job = %run.job, run = %run.run_id, bundle = %b.path.display(), "recorded the bundle the interrupted run had written")
+            }
+            Ok(Recovered::AlreadyRecorded | Recovered::InProgress) => {}
+            Ok(Recovered::Discarded(why)) => {
+                tracing::info!(job = %run.job, run = %run.run_id, "removed staged files: {why}")
+            }
+            Err(e) => {
+                tracing::warn!(job = %run.job, run = %run.run_id, "cannot keep the partial bundle: {e}")
+            }
+        }
+    }
+}
+
 /// What recovery did with one staged run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Recovered {

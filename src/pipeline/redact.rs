@@ -46,7 +46,7 @@ pub struct TokenKeys {
     /// The state directory (the map goes under it).
     pub state_dir: PathBuf,
     /// The run whose map this is.
-    pub run_id: String,
+    pub run_id: crate::state::RunId,
     /// `tokenKeyFile`.
     pub token_key_file: Option<PathBuf>,
     /// `tokenMapKeyFile`.

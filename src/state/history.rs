@@ -117,7 +117,7 @@ pub fn prune(
         };
         entries.push(Entry {
             pinned: pinned(&dir, &record),
-            run_id: record.run_id,
+            run_id: record.run_id.into(),
             started_at: record.started_at,
             status: record.status,
         });

@@ -23,12 +23,14 @@ pub mod records;
 mod recovery;
 pub(crate) mod removed;
 pub mod retention;
+mod run_id;
 
 pub use applied::{APPLIED_FILE, read_applied_bytes, write_applied_bytes};
 pub use atomic::{write_atomic, write_atomic_all};
 pub use dir::{Create, DirEntry, EntryKind, StateDir};
 pub use lock::{LOCK_FILE, LockError, StateLock};
 pub use recovery::{Recovery, recover};
+pub use run_id::{BadRunId, RunId};
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};

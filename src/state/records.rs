@@ -8,7 +8,7 @@
 //! Run ids sort by time: scheduled runs are named after their nominal fire instant
 //! (`20250309T070000Z`), so the newest record of a job is the last name in the directory.
 
-use super::{Create, StateDir, StateError};
+use super::{Create, RunId, StateDir, StateError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -210,7 +210,7 @@ pub struct RunRecord {
     /// Record format version.
     pub version: u32,
     /// Unique within the job; sorts by time.
-    pub run_id: String,
+    pub run_id: RunId,
     /// Job name.
     pub job: String,
     /// Hex sha256 of the job definition the run used.
@@ -265,19 +265,6 @@ pub struct RunRecord {
 
 /// Current record format version.
 pub const RECORD_VERSION: u32 = 1;
-
-/// The compact UTC timestamp used in run ids: `20250309T070000Z`.
-pub fn run_id_for(instant: DateTime<Utc>) -> String {
-    instant.format("%Y%m%dT%H%M%SZ").to_string()
-}
-
-/// The nominal instant at the start of a scheduled run id, if it has one.
-pub fn instant_of_run_id(run_id: &str) -> Option<DateTime<Utc>> {
-    let stamp = run_id.get(..16)?;
-    chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ")
-        .ok()
-        .map(|t| t.and_utc())
-}
 
 /// `<state>/jobs/<job>`.
 pub fn job_dir(state_dir: &Path, job: &str) -> PathBuf {
@@ -660,7 +647,8 @@ pub fn last_fire(state_dir: &Path, job: &str) -> Result<Option<DateTime<Utc>>, S
         .filter_map(|p| {
             p.file_stem()
                 .and_then(|n| n.to_str())
-                .and_then(instant_of_run_id)
+                .and_then(|n| n.parse::<RunId>().ok())
+                .and_then(|id| id.instant())
         })
         .max())
 }

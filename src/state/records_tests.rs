@@ -8,7 +8,7 @@ fn record(job: &str, run_id: &str, status: RunStatus) -> RunRecord {
         spec_hash: "h".into(),
         trigger: Trigger::Schedule,
         attempt: 1,
-        scheduled_at: instant_of_run_id(run_id),
+        scheduled_at: RunId::from(run_id).instant(),
         started_at: Utc::now(),
         ended_at: None,
         status,
@@ -31,9 +31,9 @@ fn run_ids_round_trip_and_sort_by_time() {
     let t = "2025-03-09T07:00:00Z"
         .parse::<DateTime<Utc>>()
         .expect("time");
-    assert_eq!(run_id_for(t), "20250309T070000Z");
-    assert_eq!(instant_of_run_id("20250309T070000Z-retry1"), Some(t));
-    assert_eq!(instant_of_run_id("manual-20250309T070000Z-1"), None);
+    assert_eq!(RunId::scheduled(t).to_string(), "20250309T070000Z");
+    assert_eq!(RunId::from("20250309T070000Z-retry1").instant(), Some(t));
+    assert_eq!(RunId::from("manual-20250309T070000Z-1").instant(), None);
 }
 
 #[test]
@@ -68,7 +68,7 @@ fn history_is_newest_first_and_sets_corrupt_records_aside() {
     assert!(!bad.exists());
     assert!(bad.with_extension("json.corrupt").exists());
     let last = last_fire(dir.path(), "a").expect("last");
-    assert_eq!(last, instant_of_run_id("20250103T000000Z"));
+    assert_eq!(last, RunId::from("20250103T000000Z").instant());
 }
 
 /// A finished run's record as the executor first writes it: a bundle, one upload pending.

@@ -65,7 +65,7 @@ pub fn recover(state_dir: &Path, now: DateTime<Utc>) -> Result<Recovery, StateEr
                     match records::update(state_dir, &job, &record.run_id, |r| {
                         mark_interrupted(r, now)
                     }) {
-                        Ok(true) => out.interrupted.push((job.clone(), record.run_id)),
+                        Ok(true) => out.interrupted.push((job.clone(), record.run_id.into())),
                         Ok(false) => {}
                         Err(e) => out.problems.push(e),
                     }

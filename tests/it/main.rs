@@ -13,6 +13,7 @@ mod agent_api;
 mod agent_crash;
 mod agent_history;
 mod agent_lifecycle;
+mod agent_recovery;
 mod agent_reload;
 mod agent_runs;
 mod bad_input;

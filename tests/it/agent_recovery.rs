@@ -1,0 +1,101 @@
+//! Crash recovery of partial bundles (redaction and compression of what an interrupted run had
+//! staged) runs after the agent serves its health endpoints: a large partial bundle must not keep
+//! `/healthz` down, and `/readyz` says what the agent is doing until it is done.
+
+use crate::support;
+use chrono::Utc;
+use std::io::Write;
+use support::daemon::{Daemon, dirs, wait_until};
+use troubleshoot_agent::state::records::{self, RECORD_VERSION, RunRecord, RunStatus, Trigger};
+use troubleshoot_agent::state::{self, RunId};
+
+const JOB: &str = "big";
+
+/// An interrupted run of `JOB` (its record says `running`, as a `kill -9` leaves it) that had
+/// staged `mib` MiB of logs.
+fn interrupted_run(state_dir: &std::path::Path, mib: usize) -> RunId {
+    state::prepare(state_dir).expect("state dir");
+    let started = Utc::now() - chrono::Duration::minutes(5);
+    let run_id = RunId::scheduled(started);
+    let record = RunRecord {
+        version: RECORD_VERSION,
+        run_id: run_id.clone(),
+        job: JOB.into(),
+        spec_hash: "h".into(),
+        trigger: Trigger::Schedule,
+        attempt: 1,
+        scheduled_at: Some(started),
+        started_at: started,
+        ended_at: None,
+        status: RunStatus::Running,
+        reason: None,
+        host: "h".into(),
+        phases: Vec::new(),
+        collectors: Vec::new(),
+        bundle: None,
+        redaction: None,
+        analysis: None,
+        limits: None,
+        uploads: Vec::new(),
+        missed: None,
+        notifications: Vec::new(),
+    };
+    records::create(state_dir, &record).expect("record");
+    let top = format!("{JOB}-{}", started.format("%Y-%m-%dT%H_%M_%S"));
+    let logs = records::job_dir(state_dir, JOB)
+        .join("staging")
+        .join(run_id.as_str())
+        .join(&top)
+        .join("host-collectors/run-host");
+    std::fs::create_dir_all(&logs).expect("staging");
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(logs.join("journal.txt")).expect("staged file"),
+    );
+    let line =
+        "Dec 07 08:00:00 host app[123]: request served in 12 ms for 10.1.2.3 password=hunter2\n";
+    for _ in 0..(mib << 20) / line.len() {
+        file.write_all(line.as_bytes()).expect("write");
+    }
+    file.flush().expect("flush");
+    run_id
+}
+
+#[test]
+fn health_answers_while_a_large_partial_bundle_is_recovered() {
+    let d = dirs();
+    let run_id = interrupted_run(&d.state, 48);
+    let record_path = records::record_path(&d.state, JOB, &run_id);
+    let agent = Daemon::builder()
+        .jobs(&d.jobs)
+        .state(&d.state)
+        .start_serving();
+    // `/healthz` answered (start_serving waited for it) while recovery still works on the
+    // bundle: the record does not name it yet, and `/readyz` says why the agent is not ready.
+    let record = records::read_record(&record_path).expect("record");
+    assert!(
+        record.bundle.is_none(),
+        "recovery finished before the agent served /healthz: {record:?}"
+    );
+    let ready = agent.get("/readyz");
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert!(
+        ready.body.contains("recovering the partial bundles"),
+        "{}",
+        ready.body
+    );
+    assert_eq!(agent.get("/healthz").status, 200);
+    // Then the partial bundle is kept, and the agent becomes ready.
+    let bundle = wait_until(
+        std::time::Duration::from_secs(300),
+        "the recovered partial bundle",
+        || {
+            let r = records::read_record(&record_path).map_err(|e| e.to_string())?;
+            r.bundle.ok_or_else(|| format!("{:?}", r.status))
+        },
+    );
+    assert!(bundle.partial && bundle.path.is_file(), "{bundle:?}");
+    wait_until(std::time::Duration::from_secs(60), "ready", || {
+        let r = agent.get("/readyz");
+        (r.status == 200).then_some(()).ok_or(r.body)
+    });
+}
