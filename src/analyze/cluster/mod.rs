@@ -2,6 +2,7 @@
 
 mod labels;
 mod nodes;
+mod pods;
 mod presence;
 #[cfg(test)]
 mod tests;
@@ -32,6 +33,7 @@ pub(super) fn run(
         "statefulsetStatus" => workload::status(ctx, workload::Kind::StatefulSet, body),
         "replicasetStatus" => workload::status(ctx, workload::Kind::ReplicaSet, body),
         "textAnalyze" => text::text_analyze(ctx, body, meta),
+        "clusterPodStatuses" => pods::pod_statuses(ctx, body, meta),
         _ => return None,
     })
 }

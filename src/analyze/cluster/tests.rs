@@ -1,8 +1,8 @@
 //! Table tests of the in-cluster analyzers on troubleshoot's own cluster-resources fixtures
 //! (`../shared/compat/cluster-resources`) and on small hand-made files.
 
-use super::super::Severity;
 use super::super::tests::{run, summary};
+use super::super::{AnalyzeResult, Severity};
 use std::path::Path;
 
 fn fixture(rel: &str) -> String {
@@ -288,4 +288,86 @@ fn text_analyze_regex_groups_compare_numbers_and_render_messages() {
     let a = run(&files, &yaml.replace("Received < 5", "Latency > fast"));
     assert!(a.results.is_empty());
     assert!(a.errors[0].message.contains("compared with `==` only"));
+}
+
+/// troubleshoot's own cases (pkg/analyze/cluster_pod_statuses_test.go, inputs and expected
+/// messages): the derived reason, and the message from the pod or its Warning events.
+#[test]
+fn cluster_pod_statuses_derive_reasons_and_messages_like_troubleshoot() {
+    let cases = [
+        (
+            "message-pending-node-affinity",
+            "A Pod, kotsadm-b6cb54c8f-zgzrn, is unhealthy with a status of: Pending. Message is: 0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
+        ),
+        (
+            "message-container-creating-failed-mount",
+            "A Pod, troubleshoot-copyfromhost-4m79m-psdjm, is unhealthy with a status of: ContainerCreating. Message is: MountVolume.SetUp failed for volume \"host\" : hostPath type check failed: /var/lib/collectd is not a directory. Unable to attach or mount volumes: unmounted volumes=[host], unattached volumes=[host kube-api-access-xddvj]: timed out waiting for the condition",
+        ),
+        (
+            "message-pod-crashloop-backoff",
+            "A Pod, init-demo, is unhealthy with a status of: CrashLoopBackOff. Message is: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"wge\": executable file not found in $PATH: unknown",
+        ),
+        (
+            "message-pod-init-crashloop-backoff",
+            "A Pod, init-demo2, is unhealthy with a status of: Init:RunContainerError. Message is: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"wge\": executable file not found in $PATH: unknown",
+        ),
+    ];
+    for (ns, want) in cases {
+        let pods = fixture(&format!("pods/{ns}.json"));
+        let events_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/compat/cluster-resources/events")
+            .join(format!("{ns}.json"));
+        let events = std::fs::read_to_string(events_path).unwrap_or_default();
+        let pods_file = format!("cluster-resources/pods/{ns}.json");
+        let events_file = format!("cluster-resources/events/{ns}.json");
+        let mut files = vec![(pods_file.as_str(), pods.as_str())];
+        if !events.is_empty() {
+            files.push((events_file.as_str(), events.as_str()));
+        }
+        let yaml = format!(
+            "- clusterPodStatuses:\n    checkName: c\n    namespaces: [{ns}]\n    outcomes:\n      - warn:\n          when: \"!= Healthy\"\n          message: \"A Pod, {{{{ .Name }}}}, is unhealthy with a status of: {{{{ .Status.Reason }}}}. Message is: {{{{ .Status.Message }}}}\"\n      - pass: {{message: ok}}\n"
+        );
+        let a = run(&files, &yaml);
+        assert!(a.errors.is_empty(), "{ns}: {:?}", a.errors);
+        assert_eq!(
+            summary(&a),
+            [(Some(Severity::Warn), "c".into(), want.into())],
+            "{ns}"
+        );
+        let obj = a.results[0]
+            .involved_object
+            .as_ref()
+            .expect("involvedObject");
+        assert_eq!((obj.kind.as_str(), obj.namespace.as_str()), ("Pod", ns));
+    }
+}
+
+#[test]
+fn cluster_pod_statuses_default_title_and_message_one_result_per_pod() {
+    let pods = fixture("pods/default-unhealthy.json");
+    let files = [("cluster-resources/pods/default.json", pods.as_str())];
+    let a = run(
+        &files,
+        "- clusterPodStatuses:\n    outcomes:\n      - fail: {when: \"!= Healthy\"}\n      - pass: {message: fine}\n",
+    );
+    assert!(a.errors.is_empty(), "{:?}", a.errors);
+    assert!(!a.results.is_empty());
+    for r in &a.results {
+        let obj = r.involved_object.as_ref().expect("involvedObject");
+        assert_eq!(
+            r.title,
+            format!("Pod {}/{} status", obj.namespace, obj.name)
+        );
+        if r.is_fail() {
+            assert!(
+                r.message
+                    .starts_with(&format!("Pod {}/{} status is ", obj.namespace, obj.name)),
+                "{r:?}"
+            );
+            assert!(r.message.contains(". Message is: "), "{r:?}");
+        } else {
+            assert_eq!(r.message, "fine");
+        }
+    }
+    assert!(a.results.iter().any(AnalyzeResult::is_fail));
 }
