@@ -1,5 +1,7 @@
 //! In-cluster analyzers (`spec.analyzers`), one module per family.
 
+mod distribution;
+mod jobs;
 mod labels;
 mod nodes;
 mod pods;
@@ -34,6 +36,8 @@ pub(super) fn run(
         "replicasetStatus" => workload::status(ctx, workload::Kind::ReplicaSet, body),
         "textAnalyze" => text::text_analyze(ctx, body, meta),
         "clusterPodStatuses" => pods::pod_statuses(ctx, body, meta),
+        "jobStatus" => jobs::job_status(ctx, body),
+        "distribution" => one(distribution::distribution(ctx, body, meta)),
         _ => return None,
     })
 }

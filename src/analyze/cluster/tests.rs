@@ -371,3 +371,85 @@ fn cluster_pod_statuses_default_title_and_message_one_result_per_pod() {
     }
     assert!(a.results.iter().any(AnalyzeResult::is_fail));
 }
+
+#[test]
+fn job_status_by_name_and_default_checks() {
+    let test = fixture("jobs/test.json");
+    let contour = fixture("jobs/projectcontour.json");
+    let files = [
+        ("cluster-resources/jobs/test.json", test.as_str()),
+        (
+            "cluster-resources/jobs/projectcontour.json",
+            contour.as_str(),
+        ),
+    ];
+    let a = run(&files, "- jobStatus: {}\n");
+    assert_eq!(
+        summary(&a),
+        [
+            fail(
+                "projectcontour/contour-certgen-v1.19.1 Job Status",
+                "The job projectcontour/contour-certgen-v1.19.1 is not complete"
+            ),
+            fail(
+                "test/post-install-job Job Status",
+                "The job test/post-install-job is not complete"
+            ),
+        ]
+    );
+    // Only `namespace`: that namespace once (troubleshoot lists it twice).
+    let a = run(&files, "- jobStatus:\n    namespace: test\n");
+    assert_eq!(a.results.len(), 1);
+    let by_name = "- jobStatus:\n    namespace: test\n    name: NAME\n    outcomes:\n      - fail: {when: \"failed > 0\", message: failed}\n      - pass: {when: \"succeeded = 1\", message: done}\n";
+    let a = run(&files, &by_name.replace("NAME", "pre-install-job"));
+    assert_eq!(
+        summary(&a),
+        [(
+            Some(Severity::Pass),
+            "pre-install-job Status".into(),
+            "done".into()
+        )]
+    );
+    let a = run(&files, &by_name.replace("NAME", "post-install-job"));
+    assert_eq!(summary(&a)[0].0, Some(Severity::Fail));
+    let a = run(&files, &by_name.replace("NAME", "nope"));
+    assert_eq!(
+        summary(&a),
+        [fail("nope Job Status", "The job \"nope\" was not found")]
+    );
+    let a = run(
+        &files,
+        &by_name
+            .replace("NAME", "pre-install-job")
+            .replace("failed > 0", "active > 0"),
+    );
+    assert!(a.results.is_empty() && a.errors[0].message.contains("unknown field"));
+}
+
+#[test]
+fn distribution_matches_detected_providers_and_warns_when_nothing_matches() {
+    let nodes =
+        r#"{"items": [{"metadata": {"labels": {"node.kubernetes.io/instance-type": "k3s"}}}]}"#;
+    let files = [("cluster-resources/nodes.json", nodes)];
+    let yaml = "- distribution:\n    outcomes:\n      - fail: {when: \"== docker-desktop\", message: no desktop}\n      - pass: {when: \"WHEN\", message: supported}\n";
+    let a = run(&files, &yaml.replace("WHEN", "k3s"));
+    assert_eq!(
+        summary(&a),
+        [(
+            Some(Severity::Pass),
+            "Kubernetes Distribution".into(),
+            "supported".into()
+        )]
+    );
+    let a = run(&files, &yaml.replace("WHEN", "!= k3s"));
+    assert_eq!(
+        summary(&a)[0],
+        (
+            Some(Severity::Warn),
+            "Kubernetes Distribution".into(),
+            "None of the conditionals were met".into()
+        )
+    );
+    let a = run(&files, &yaml.replace("WHEN", "== nomad"));
+    assert_eq!(summary(&a)[0].2, "- Unknown distribution: nomad ");
+}
