@@ -38,6 +38,10 @@ pub(super) fn run(
         "clusterPodStatuses" => pods::pod_statuses(ctx, body, meta),
         "jobStatus" => jobs::job_status(ctx, body),
         "distribution" => one(distribution::distribution(ctx, body, meta)),
+        "ingressClass" => one(presence::ingress_class(ctx, body, meta)),
+        "secret" => one(presence::object_key(ctx, body, meta, true)),
+        "configMap" => one(presence::object_key(ctx, body, meta, false)),
+        "imagePullSecret" => one(presence::image_pull_secret(ctx, body, meta)),
         _ => return None,
     })
 }

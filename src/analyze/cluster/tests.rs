@@ -453,3 +453,59 @@ fn distribution_matches_detected_providers_and_warns_when_nothing_matches() {
     let a = run(&files, &yaml.replace("WHEN", "== nomad"));
     assert_eq!(summary(&a)[0].2, "- Unknown distribution: nomad ");
 }
+
+#[test]
+fn secret_config_map_ingress_class_and_pull_secret_presence() {
+    let files = [
+        (
+            "secrets/app/db/password.json",
+            r#"{"namespace": "app", "name": "db", "key": "password", "secretExists": true, "keyExists": true}"#,
+        ),
+        (
+            "configmaps/app/settings.json",
+            r#"{"namespace": "app", "name": "settings", "key": "", "configMapExists": false, "keyExists": false, "data": null}"#,
+        ),
+        (
+            "cluster-resources/ingress-classes.json",
+            r#"{"items": [{"metadata": {"name": "nginx", "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"}}}]}"#,
+        ),
+        (
+            "cluster-resources/image-pull-secrets/app/regcred.json",
+            r#"{"quay.io": "robot"}"#,
+        ),
+    ];
+    let yaml = "- secret:\n    namespace: app\n    secretName: db\n    key: password\n    outcomes:\n      - fail: {message: no password}\n      - pass: {message: has password}\n- configMap:\n    namespace: app\n    configMapName: settings\n    outcomes:\n      - fail: {message: no settings}\n      - pass: {message: settings}\n- ingressClass: {}\n- imagePullSecret:\n    registryName: quay.io\n- imagePullSecret:\n    checkName: Docker Hub\n    registryName: docker.io\n";
+    let a = run(&files, yaml);
+    assert!(a.errors.is_empty(), "{:?}", a.errors);
+    assert_eq!(
+        summary(&a),
+        [
+            (
+                Some(Severity::Pass),
+                "Secret db".into(),
+                "has password".into()
+            ),
+            fail("ConfigMap settings", "no settings"),
+            (
+                Some(Severity::Pass),
+                "Default Ingress Class".into(),
+                "Default Ingress Class found".into()
+            ),
+            (
+                Some(Severity::Pass),
+                "Image Pull Secrets".into(),
+                "Credentials to pull from: quay.io found".into()
+            ),
+            fail(
+                "Docker Hub",
+                "Credentials to pull from: docker.io not found"
+            ),
+        ]
+    );
+    // The secret's file is missing: the analyzer is dropped with an error.
+    let a = run(
+        &files,
+        "- secret:\n    namespace: app\n    secretName: other\n",
+    );
+    assert!(a.results.is_empty() && a.errors.len() == 1);
+}
