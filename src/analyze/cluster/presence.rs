@@ -206,19 +206,6 @@ pub(super) fn container_runtime(
     Ok(r)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::runtime_scheme;
-
-    #[test]
-    fn runtime_schemes_are_url_schemes() {
-        assert_eq!(runtime_scheme("containerd://1.6.6-k3s1"), "containerd");
-        assert_eq!(runtime_scheme("Docker://20.10"), "docker");
-        assert_eq!(runtime_scheme("1.2.3"), "");
-        assert_eq!(runtime_scheme(""), "");
-    }
-}
-
 const INGRESS_CLASS_ICON: Icon = Icon(
     "kubernetes_ingress_class",
     "https://troubleshoot.sh/images/analyzer-icons/ingress-class.svg?w=12&h=12",
@@ -343,4 +330,17 @@ pub(super) fn image_pull_secret(
         );
     }
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runtime_scheme;
+
+    #[test]
+    fn runtime_schemes_are_url_schemes() {
+        assert_eq!(runtime_scheme("containerd://1.6.6-k3s1"), "containerd");
+        assert_eq!(runtime_scheme("Docker://20.10"), "docker");
+        assert_eq!(runtime_scheme("1.2.3"), "");
+        assert_eq!(runtime_scheme(""), "");
+    }
 }
