@@ -201,3 +201,61 @@ fn the_default_fail_on_lets_a_warning_run_succeed_with_its_analysis_recorded() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(record["analysis"]["warn"], 1, "{record:#}");
 }
+
+/// Copies `src` into `dst`, recursively.
+fn copy_tree(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for entry in std::fs::read_dir(src).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let to = dst.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), &to).expect("copy");
+        }
+    }
+}
+
+/// troubleshoot v0.133.0's own `analyze` on its pkg/analyze fixtures (see
+/// tests/data/analyze/PROVENANCE.md): clusterPodStatuses, deploymentStatus (all and by name),
+/// statefulsetStatus, replicasetStatus, jobStatus, nodeResources (sum, filters, template) and
+/// distribution give the same elements (compared as parsed JSON, in any order).
+#[test]
+fn analyze_agrees_with_troubleshoot_v0_133_on_its_fixtures() {
+    let bundle = tempfile::tempdir().expect("tempdir");
+    let root = bundle.path().join("b");
+    copy_tree(
+        &compat_dir().join("cluster-resources"),
+        &root.join("cluster-resources"),
+    );
+    std::fs::remove_dir_all(root.join("cluster-resources/support-bundle")).expect("rm");
+    std::fs::write(
+        root.join("version.yaml"),
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nspec:\n  versionNumber: test\n",
+    )
+    .expect("version.yaml");
+    let spec = data("fixtures-v0.133/spec.yaml");
+    let out = analyze(&[
+        bundle.path().as_os_str(),
+        os("--spec"),
+        spec.as_os_str(),
+        os("-o"),
+        os("json"),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let elements = |text: &str| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(text).expect("JSON array");
+        let mut all: Vec<String> = v
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|e| serde_json::to_string(e).expect("json"))
+            .collect();
+        // troubleshoot reads the pod files in random (Go map) order.
+        all.sort();
+        all
+    };
+    let expected =
+        std::fs::read_to_string(data("fixtures-v0.133/expected.json")).expect("expected.json");
+    assert_eq!(elements(&stdout(&out)), elements(&expected));
+}
