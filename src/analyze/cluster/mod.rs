@@ -1,6 +1,7 @@
 //! In-cluster analyzers (`spec.analyzers`), one module per family.
 
 mod distribution;
+mod event;
 mod jobs;
 mod labels;
 mod nodes;
@@ -38,6 +39,7 @@ pub(super) fn run(
         "clusterPodStatuses" => pods::pod_statuses(ctx, body, meta),
         "jobStatus" => jobs::job_status(ctx, body),
         "distribution" => one(distribution::distribution(ctx, body, meta)),
+        "event" => one(event::event(ctx, body, meta)),
         "ingressClass" => one(presence::ingress_class(ctx, body, meta)),
         "secret" => one(presence::object_key(ctx, body, meta, true)),
         "configMap" => one(presence::object_key(ctx, body, meta, false)),

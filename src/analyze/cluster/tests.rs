@@ -509,3 +509,56 @@ fn secret_config_map_ingress_class_and_pull_secret_presence() {
     );
     assert!(a.results.is_empty() && a.errors.len() == 1);
 }
+
+#[test]
+fn event_matches_reason_kind_and_regex_and_renders_the_event() {
+    let events = r#"{"kind": "EventList", "items": [
+        {"metadata": {"name": "e1"}, "reason": "BackOff", "type": "Warning",
+         "involvedObject": {"kind": "Pod", "name": "web-1"}, "message": "Back-off restarting failed container"}]}"#;
+    let files = [("cluster-resources/events/default.json", events)];
+    let yaml = "- event:\n    checkName: Restarts\n    reason: backoff\n    kind: Pod\n    regex: 'restarting'\n    outcomes:\n      - fail: {when: \"true\", message: \"{{ .InvolvedObject.Name }}: {{ .Message }}\"}\n      - pass: {when: \"false\", message: calm}\n";
+    let a = run(&files, yaml);
+    assert_eq!(
+        summary(&a),
+        [fail(
+            "Restarts",
+            "web-1: Back-off restarting failed container"
+        )]
+    );
+    let a = run(&files, &yaml.replace("kind: Pod", "kind: Node"));
+    assert_eq!(
+        summary(&a)[0],
+        (Some(Severity::Pass), "Restarts".into(), "calm".into())
+    );
+    // A template that does not render falls back to a fixed text.
+    let a = run(
+        &files,
+        &yaml.replace("{{ .InvolvedObject.Name }}", "{{ if .X }}"),
+    );
+    assert_eq!(
+        summary(&a)[0].2,
+        "Event matched. Reason: BackOff Name: web-1 Message: Back-off restarting failed container"
+    );
+    // `when` is required; `reason` too.
+    let a = run(
+        &files,
+        &yaml
+            .replace("when: \"false\", ", "")
+            .replace("kind: Pod", "kind: Node"),
+    );
+    assert!(a.results.is_empty(), "{:?}", a.results);
+    assert!(
+        a.errors[0].message.contains("it is required here"),
+        "{:?}",
+        a.errors
+    );
+    let a = run(
+        &files,
+        "- event:\n    reason: x\n    outcomes:\n      - pass: {message: m}\n",
+    );
+    assert!(
+        a.results.is_empty() && a.errors[0].message.contains("required"),
+        "{:?}",
+        a.errors
+    );
+}
