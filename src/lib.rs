@@ -2,6 +2,7 @@
 
 pub(crate) mod agent;
 pub(crate) mod alerts;
+pub mod analyze;
 pub mod bundle;
 pub mod cli;
 pub mod collect;

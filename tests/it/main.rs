@@ -16,6 +16,7 @@ mod agent_lifecycle;
 mod agent_recovery;
 mod agent_reload;
 mod agent_runs;
+mod analyze;
 mod bad_input;
 mod bundle_archive;
 mod bundle_runs;

@@ -1,0 +1,81 @@
+//! In-cluster analyzers (`spec.analyzers`), one module per family.
+
+mod compare;
+mod distribution;
+mod event;
+mod jobs;
+mod labels;
+mod nodes;
+mod pods;
+mod presence;
+#[cfg(test)]
+mod tests;
+mod text;
+mod version;
+mod workload;
+
+use super::{AnalyzeResult, AnalyzerError, Ctx, Meta};
+use serde_json::Value;
+
+/// The results of the analyzer `kind` with `body`; `None` when this build does not implement
+/// `kind`.
+pub(super) fn run(
+    ctx: &Ctx<'_>,
+    kind: &str,
+    body: &Value,
+    meta: &Meta,
+) -> Option<Result<Vec<AnalyzeResult>, AnalyzerError>> {
+    let one = |r: Result<AnalyzeResult, AnalyzerError>| r.map(|r| vec![r]);
+    Some(match kind {
+        "clusterVersion" => one(version::cluster_version(ctx, body, meta)),
+        "customResourceDefinition" => one(presence::crd(ctx, body, meta)),
+        "storageClass" => one(presence::storage_class(ctx, body, meta)),
+        "ingress" => one(presence::ingress(ctx, body, meta)),
+        "containerRuntime" => one(presence::container_runtime(ctx, body, meta)),
+        "nodeResources" => nodes::node_resources(ctx, body, meta).map(|r| r.into_iter().collect()),
+        "deploymentStatus" => workload::status(ctx, workload::Kind::Deployment, body),
+        "statefulsetStatus" => workload::status(ctx, workload::Kind::StatefulSet, body),
+        "replicasetStatus" => workload::status(ctx, workload::Kind::ReplicaSet, body),
+        "textAnalyze" => text::text_analyze(ctx, body, meta),
+        "clusterPodStatuses" => pods::pod_statuses(ctx, body, meta),
+        "jobStatus" => jobs::job_status(ctx, body),
+        "distribution" => one(distribution::distribution(ctx, body, meta)),
+        "yamlCompare" => one(compare::compare(ctx, body, meta, false)),
+        "jsonCompare" => one(compare::compare(ctx, body, meta, true)),
+        "event" => one(event::event(ctx, body, meta)),
+        "ingressClass" => one(presence::ingress_class(ctx, body, meta)),
+        "secret" => one(presence::object_key(ctx, body, meta, true)),
+        "configMap" => one(presence::object_key(ctx, body, meta, false)),
+        "imagePullSecret" => one(presence::image_pull_secret(ctx, body, meta)),
+        _ => return None,
+    })
+}
+
+/// The text field `name` of an analyzer body ("" when absent).
+pub(crate) fn text(body: &Value, name: &str) -> String {
+    body.get(name)
+        .and_then(super::outcome::scalar_text)
+        .unwrap_or_default()
+}
+
+/// The `items` of a Kubernetes List file (`null` items read as none; a bare array is accepted).
+pub(crate) fn items<'a>(list: &'a Value, path: &str) -> Result<&'a [Value], AnalyzerError> {
+    match list {
+        Value::Array(items) => Ok(items),
+        Value::Object(m) => match m.get("items") {
+            Some(Value::Array(items)) => Ok(items),
+            None | Some(Value::Null) => Ok(&[]),
+            Some(_) => Err(AnalyzerError::data(path, "`items` is not a list")),
+        },
+        _ => Err(AnalyzerError::data(path, "not a Kubernetes list object")),
+    }
+}
+
+/// `metadata.<field>` of an object as text.
+pub(crate) fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
+    object
+        .get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
