@@ -1,5 +1,11 @@
-//! Host analyzers (`spec.hostAnalyzers`). None is implemented yet: every host analyzer is
-//! reported as unsupported until its module is added here.
+//! Host analyzers (`spec.hostAnalyzers`), one module per family. Each reads this host's file
+//! and, when the bundle has none, every node's file listed in
+//! `host-collectors/system/node_list.json` (results titled `<title> - Node <node>`).
+
+mod common;
+mod services;
+mod status;
+mod system;
 
 use super::{AnalyzeResult, AnalyzerError, Ctx, Meta};
 use serde_json::Value;
@@ -7,10 +13,50 @@ use serde_json::Value;
 /// The results of the host analyzer `kind` with `body`; `None` when this build does not
 /// implement `kind`.
 pub(super) fn run(
-    _ctx: &Ctx<'_>,
-    _kind: &str,
-    _body: &Value,
-    _meta: &Meta,
+    ctx: &Ctx<'_>,
+    kind: &str,
+    body: &Value,
+    meta: &Meta,
 ) -> Option<Result<Vec<AnalyzeResult>, AnalyzerError>> {
-    None
+    Some(match kind {
+        "cpu" => system::cpu(ctx, body, meta),
+        "time" => system::time(ctx, body, meta),
+        "hostOS" => system::host_os(ctx, body, meta),
+        "hostServices" => services::host_services(ctx, body, meta),
+        "kernelModules" => services::kernel_modules(ctx, body, meta),
+        "systemPackages" => services::system_packages(ctx, body, meta),
+        "tcpPortStatus" => status::status(&status::TCP_PORT_STATUS, ctx, body, meta),
+        "udpPortStatus" => status::status(&status::UDP_PORT_STATUS, ctx, body, meta),
+        "tcpLoadBalancer" => status::status(&status::TCP_LOAD_BALANCER, ctx, body, meta),
+        "httpLoadBalancer" => status::status(&status::HTTP_LOAD_BALANCER, ctx, body, meta),
+        "tcpConnect" => status::status(&status::TCP_CONNECT, ctx, body, meta),
+        _ => return None,
+    })
 }
+
+/// The title troubleshoot gives a host analyzer of `kind` without `checkName` (the title of its
+/// "Analyzer Failed" result); `kind` itself for types not implemented here.
+pub(super) fn default_title(kind: &str, body: &Value) -> String {
+    let fixed = match kind {
+        "cpu" => "Number of CPUs",
+        "memory" => "Amount of Memory",
+        "time" => "Time",
+        "hostOS" => "Host OS Info",
+        "hostServices" => "Host Services",
+        "kernelModules" => "Kernel Modules",
+        "systemPackages" => "System Packages",
+        "tcpPortStatus" => status::TCP_PORT_STATUS.title(),
+        "udpPortStatus" => status::UDP_PORT_STATUS.title(),
+        "tcpLoadBalancer" => status::TCP_LOAD_BALANCER.title(),
+        "httpLoadBalancer" => status::HTTP_LOAD_BALANCER.title(),
+        "tcpConnect" => status::TCP_CONNECT.title(),
+        "diskUsage" => {
+            return format!("Disk Usage {}", common::text(body, "collectorName"));
+        }
+        other => other,
+    };
+    fixed.to_string()
+}
+
+#[cfg(test)]
+mod tests;
