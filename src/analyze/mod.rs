@@ -10,6 +10,7 @@
 mod cluster;
 mod host;
 pub mod outcome;
+pub mod quantity;
 mod result;
 pub mod semver;
 pub mod template;

@@ -273,3 +273,23 @@ fn the_run_record_lists_fail_and_warn_titles_with_messages() {
     assert_eq!(record["warnings"][1]["message"], "old");
     assert_eq!(record["unsupported"][0], "analyzers.mssql");
 }
+
+/// The legacy bundle, re-analyzed with the analyzers of the spec that made it, gives its
+/// `analysis.json` byte for byte. Analyzer types covered: clusterVersion,
+/// customResourceDefinition, containerRuntime, storageClass, nodeResources (count, sum, min),
+/// ingress, deploymentStatus (absent object), textAnalyze (regex).
+#[test]
+fn the_legacy_bundle_reproduces_its_analysis_json() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bundle = root.join("../shared/compat/bundles/legacy-v0.50.tar.gz");
+    let view = TarView::open(&bundle).expect("open the legacy bundle");
+    let spec_path = root.join("tests/data/analyze/legacy-v0.50-spec.yaml");
+    let text = std::fs::read_to_string(&spec_path).expect("spec");
+    let file = parse_spec_text(&spec_path, &text);
+    let a = analyze(&view, &file.spec, Utc::now());
+    assert!(a.errors.is_empty(), "{:?}", a.errors);
+    assert!(a.unsupported.is_empty(), "{:?}", a.unsupported);
+    let expected =
+        String::from_utf8(view.read("analysis.json").expect("analysis.json")).expect("utf8");
+    assert_eq!(a.to_json(), expected);
+}

@@ -1,7 +1,13 @@
 //! In-cluster analyzers (`spec.analyzers`), one module per family.
 
+mod labels;
+mod nodes;
 mod presence;
+#[cfg(test)]
+mod tests;
+mod text;
 mod version;
+mod workload;
 
 use super::{AnalyzeResult, AnalyzerError, Ctx, Meta};
 use serde_json::Value;
@@ -21,6 +27,11 @@ pub(super) fn run(
         "storageClass" => one(presence::storage_class(ctx, body, meta)),
         "ingress" => one(presence::ingress(ctx, body, meta)),
         "containerRuntime" => one(presence::container_runtime(ctx, body, meta)),
+        "nodeResources" => nodes::node_resources(ctx, body, meta).map(|r| r.into_iter().collect()),
+        "deploymentStatus" => workload::status(ctx, workload::Kind::Deployment, body),
+        "statefulsetStatus" => workload::status(ctx, workload::Kind::StatefulSet, body),
+        "replicasetStatus" => workload::status(ctx, workload::Kind::ReplicaSet, body),
+        "textAnalyze" => text::text_analyze(ctx, body, meta),
         _ => return None,
     })
 }
