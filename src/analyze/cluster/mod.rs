@@ -5,7 +5,7 @@ mod nodes;
 mod presence;
 #[cfg(test)]
 mod tests;
-mod text;
+pub(super) mod text;
 mod version;
 mod workload;
 

@@ -2,6 +2,7 @@
 //! and, when the bundle has none, every node's file listed in
 //! `host-collectors/system/node_list.json` (results titled `<title> - Node <node>`).
 
+mod capacity;
 mod common;
 mod services;
 mod status;
@@ -20,6 +21,16 @@ pub(super) fn run(
 ) -> Option<Result<Vec<AnalyzeResult>, AnalyzerError>> {
     Some(match kind {
         "cpu" => system::cpu(ctx, body, meta),
+        "memory" => capacity::memory(ctx, body, meta),
+        "diskUsage" => capacity::disk_usage(ctx, body, meta),
+        // The in-cluster textAnalyze over the same files, titled "Regular Expression" by default.
+        "textAnalyze" => {
+            let meta = Meta {
+                check_name: meta.title("Regular Expression"),
+                ..meta.clone()
+            };
+            super::cluster::text::text_analyze(ctx, body, &meta)
+        }
         "time" => system::time(ctx, body, meta),
         "hostOS" => system::host_os(ctx, body, meta),
         "hostServices" => services::host_services(ctx, body, meta),
@@ -41,6 +52,7 @@ pub(super) fn default_title(kind: &str, body: &Value) -> String {
         "cpu" => "Number of CPUs",
         "memory" => "Amount of Memory",
         "time" => "Time",
+        "textAnalyze" => "Regular Expression",
         "hostOS" => "Host OS Info",
         "hostServices" => "Host Services",
         "kernelModules" => "Kernel Modules",

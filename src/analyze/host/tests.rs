@@ -542,3 +542,134 @@ fn network_status_analyzers_compare_the_status() {
         assert!(short(&a)[0].2.contains("NetworkStatusResult"), "{kind}");
     }
 }
+
+const MEMORY: &str = "host-collectors/system/memory.json";
+
+#[test]
+fn memory_compares_the_total_with_kubernetes_quantities() {
+    // 8 GiB exactly.
+    let data = r#"{"total":8589934592}"#;
+    for (when, want) in [
+        ("< 8Gi", "false"),
+        (">= 8Gi", "true"),
+        ("== 8Gi", "true"),
+        ("=== 8589934592", "true"),
+        ("> 8G", "true"),
+        ("<= 8.5Gi", "true"),
+        ("< 1.5Ti", "true"),
+        ("> 7Gi", "true"),
+        ("< 8e9", "false"),
+    ] {
+        assert_eq!(holds(MEMORY, data, "memory", when), want, "{when}");
+    }
+    for bad in ["!= 8Gi", "< 500m", "< 8GB", "<8Gi", "< -1", "total < 8Gi"] {
+        let got = holds(MEMORY, data, "memory", bad);
+        assert!(
+            got.starts_with("Analyzer Failed: analyze: "),
+            "{bad}: {got}"
+        );
+    }
+    let spec = "- memory:\n    outcomes:\n      - pass: {message: ok}\n";
+    assert_eq!(
+        short(&run_host(&[(MEMORY, data)], spec))[0].1,
+        "Amount of Memory"
+    );
+}
+
+#[test]
+fn disk_usage_sizes_shares_and_collector_names() {
+    let path = "host-collectors/diskUsage/ephemeral.json";
+    // 100 GiB disk, 85 GiB used.
+    let data = r#"{"total_bytes":107374182400,"used_bytes":91268055040}"#;
+    let extra = "    collectorName: ephemeral\n";
+    let holds = |when: &str| match verdict(path, data, "diskUsage", extra, &[when]).as_str() {
+        "m0" => "true".to_string(),
+        "else" => "false".to_string(),
+        other => other.to_string(),
+    };
+    for (when, want) in [
+        ("total < 30Gi", "false"),
+        ("total >= 100Gi", "true"),
+        ("used > 80Gi", "true"),
+        ("available < 20Gi", "true"),
+        ("available <= 15Gi", "true"),
+        ("Available == 15Gi", "true"),
+        ("used/total > 80%", "true"),
+        ("used/total > 0.9", "false"),
+        ("available/total < 20%", "true"),
+        ("available/total >= 0.15", "true"),
+    ] {
+        assert_eq!(holds(when), want, "{when}");
+    }
+    for bad in [
+        "free < 1Gi",
+        "used < lots",
+        "used/total > x%",
+        "used != 1Gi",
+        "used < 1Gi extra",
+    ] {
+        assert!(holds(bad).starts_with("Analyzer Failed"), "{bad}");
+    }
+    // The title names the collector; without collectorName the file is diskUsage.json.
+    let spec =
+        "- diskUsage:\n    collectorName: ephemeral\n    outcomes:\n      - pass: {message: ok}\n";
+    assert_eq!(
+        short(&run_host(&[(path, data)], spec))[0].1,
+        "Disk Usage ephemeral"
+    );
+    let spec =
+        "- diskUsage:\n    outcomes:\n      - fail: {when: \"used/total > 80%\", message: full}\n";
+    let plain = [("host-collectors/diskUsage/diskUsage.json", data)];
+    assert_eq!(
+        short(&run_host(&plain, spec)),
+        [('F', "Disk Usage ".into(), "full".into())]
+    );
+    // Per node: host-collectors/diskUsage/<node>/<name>.json.
+    let nodes = [
+        (
+            "host-collectors/system/node_list.json",
+            r#"{"nodes":["n1","n2"]}"#,
+        ),
+        ("host-collectors/diskUsage/n1/diskUsage.json", data),
+        (
+            "host-collectors/diskUsage/n2/diskUsage.json",
+            r#"{"total_bytes":100,"used_bytes":10}"#,
+        ),
+    ];
+    assert_eq!(
+        short(&run_host(&nodes, spec)),
+        [('F', "Disk Usage  - Node n1".into(), "full".into())]
+    );
+}
+
+#[test]
+fn host_text_analyze_is_titled_regular_expression() {
+    let files = [("host-collectors/run-host/uname.txt", "Linux 6.1.0 x86_64\n")];
+    let spec = "- textAnalyze:\n    collectorName: run-host\n    fileName: uname.txt\n    regex: x86_64\n    outcomes:\n      - pass: {when: \"true\", message: intel}\n      - fail: {when: \"false\", message: other}\n";
+    let a = run_host(
+        &files,
+        &spec.replace(
+            "collectorName: run-host",
+            "collectorName: host-collectors/run-host",
+        ),
+    );
+    assert_eq!(
+        short(&a),
+        [('P', "Regular Expression".into(), "intel".into())]
+    );
+    let named = spec.replace("- textAnalyze:\n", "- textAnalyze:\n    checkName: Arch\n");
+    let a = run_host(
+        &files,
+        &named.replace(
+            "collectorName: run-host",
+            "collectorName: host-collectors/run-host",
+        ),
+    );
+    assert_eq!(short(&a), [('P', "Arch".into(), "intel".into())]);
+    // No such file: a warn, as in-cluster.
+    let a = run_host(&[], spec);
+    assert_eq!(
+        short(&a),
+        [('W', "Regular Expression".into(), "No matching files".into())]
+    );
+}
