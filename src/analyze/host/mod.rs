@@ -4,8 +4,11 @@
 
 mod capacity;
 mod common;
+mod devices;
+mod kernel;
 mod services;
 mod status;
+mod subnet;
 mod system;
 
 use super::{AnalyzeResult, AnalyzerError, Ctx, Meta};
@@ -41,6 +44,13 @@ pub(super) fn run(
         "tcpLoadBalancer" => status::status(&status::TCP_LOAD_BALANCER, ctx, body, meta),
         "httpLoadBalancer" => status::status(&status::HTTP_LOAD_BALANCER, ctx, body, meta),
         "tcpConnect" => status::status(&status::TCP_CONNECT, ctx, body, meta),
+        "sysctl" => kernel::sysctl(ctx, body, meta),
+        "kernelConfigs" => kernel::kernel_configs(ctx, body, meta),
+        "certificate" => subnet::certificate(ctx, body, meta),
+        "subnetAvailable" => subnet::subnet_available(ctx, body, meta),
+        "subnetContainsIP" => subnet::subnet_contains_ip(ctx, body, meta),
+        "blockDevices" => devices::block_devices(ctx, body, meta),
+        "ipv4Interfaces" => devices::ipv4_interfaces(ctx, body, meta),
         _ => return None,
     })
 }
@@ -62,6 +72,13 @@ pub(super) fn default_title(kind: &str, body: &Value) -> String {
         "tcpLoadBalancer" => status::TCP_LOAD_BALANCER.title(),
         "httpLoadBalancer" => status::HTTP_LOAD_BALANCER.title(),
         "tcpConnect" => status::TCP_CONNECT.title(),
+        "sysctl" => "Sysctl",
+        "kernelConfigs" => "Kernel Configs",
+        "certificate" => "Certificate Key Pair",
+        "subnetAvailable" => "Subnet Available",
+        "subnetContainsIP" => "Subnet Contains IP",
+        "blockDevices" => "Block Devices",
+        "ipv4Interfaces" => "IPv4 Interfaces",
         "diskUsage" => {
             return format!("Disk Usage {}", common::text(body, "collectorName"));
         }
@@ -72,3 +89,5 @@ pub(super) fn default_title(kind: &str, body: &Value) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_kernel;

@@ -57,7 +57,7 @@ pub(crate) fn verdict(path: &str, data: &str, kind: &str, extra: &str, whens: &[
 }
 
 /// Whether `when` holds for `data`: `true`/`false`, or the failure message.
-fn holds(path: &str, data: &str, kind: &str, when: &str) -> String {
+pub(crate) fn holds(path: &str, data: &str, kind: &str, when: &str) -> String {
     let msg = verdict(path, data, kind, "", &[when]);
     match msg.as_str() {
         "m0" => "true".into(),
