@@ -57,7 +57,7 @@ pub struct OutcomeLabel {
 }
 
 /// The statuses a finished run can have (every [`RunStatus`] but `running`).
-const OUTCOMES: [RunStatus; 7] = [
+const OUTCOMES: [RunStatus; 8] = [
     RunStatus::Succeeded,
     RunStatus::SucceededWithErrors,
     RunStatus::Failed,
@@ -65,6 +65,7 @@ const OUTCOMES: [RunStatus; 7] = [
     RunStatus::Skipped,
     RunStatus::Interrupted,
     RunStatus::Missed,
+    RunStatus::AnalysisFailed,
 ];
 
 /// Every metric the agent exports.

@@ -84,6 +84,8 @@ pub fn events(record: &RunRecord) -> Vec<NotifyEvent> {
         RunStatus::TimedOut => out.push(NotifyEvent::TimedOut),
         RunStatus::Missed => out.push(NotifyEvent::Missed),
         RunStatus::Running | RunStatus::Skipped | RunStatus::Interrupted => {}
+        // Its analysis events below say what failed.
+        RunStatus::AnalysisFailed => {}
     }
     let upload_failed = record.uploads.iter().any(|u| u.status == "failed")
         || record
@@ -181,6 +183,12 @@ pub fn payload(record: &RunRecord, events: &[NotifyEvent], agent_version: &str) 
     });
     if let Some(counts) = record.analysis.as_ref().and_then(analysis_counts) {
         body["analysis"] = json!({"pass": counts.pass, "warn": counts.warn, "fail": counts.fail});
+        // The builtin analyzers' record names what failed and warned (title and message).
+        for key in ["fails", "warnings"] {
+            if let Some(list) = record.analysis.as_ref().and_then(|a| a.get(key)) {
+                body["analysis"][key] = list.clone();
+            }
+        }
     }
     if let Some(m) = &record.missed {
         body["missed"] = json!({

@@ -137,6 +137,8 @@ pub struct Failure {
     pub message: String,
     /// Whether it was a host analyzer (its failure is also a fail result).
     pub host: bool,
+    /// Whether the analyzer's spec is at fault (a bad `when`, regex or field), not the bundle.
+    pub spec_problem: bool,
 }
 
 /// The results of analysing one bundle.
@@ -278,6 +280,7 @@ fn fail(out: &mut Analysis, entry: &Entry, host: bool, title: String, e: Analyze
     out.errors.push(Failure {
         kind: entry.kind.clone(),
         title,
+        spec_problem: matches!(e, AnalyzerError::Spec(_) | AnalyzerError::Template(_)),
         message: e.to_string(),
         host,
     });

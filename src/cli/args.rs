@@ -118,6 +118,36 @@ pub enum Command {
     /// Token maps of tokenizing runs (`redact.tokenize: true`)
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Runs troubleshoot analyzers on a bundle (.tar.gz or directory) and prints the results.
+    #[command(
+        after_help = "Output: a table, or with -o json the analysis.json elements; --format yaml for YAML.\nWithout --spec, troubleshoot's default analyzers (the Kubernetes version) run.\n\nExit codes: 0 all passed, 3 an analyzer failed, 4 an analyzer warned (none failed), 2 a spec problem, 1 any other error (e.g. an unreadable bundle)."
+    )]
+    Analyze(AnalyzeArgs),
+}
+
+/// `analyze` arguments.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// The bundle: a .tar.gz archive or an extracted directory.
+    #[arg(value_name = "BUNDLE")]
+    pub bundle: PathBuf,
+    /// A spec with analyzers (SupportBundle, Analyzer, Preflight documents); repeatable.
+    #[arg(long = "spec", value_name = "FILE")]
+    pub specs: Vec<PathBuf>,
+    /// Output format (wins over -o).
+    #[arg(long, value_enum)]
+    pub format: Option<AnalyzeFormat>,
+}
+
+/// How `analyze` prints its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AnalyzeFormat {
+    /// A table for people.
+    Table,
+    /// The analysis.json elements.
+    Json,
+    /// The same elements as YAML.
+    Yaml,
 }
 
 /// `tokens` subcommands.

@@ -1,5 +1,6 @@
 //! Command-line interface: raw flags (clap) become validated settings, then one file per command.
 
+mod analyze;
 mod args;
 mod check_targets;
 mod client;
@@ -45,6 +46,7 @@ pub fn main() -> ExitCode {
         Command::Trigger(args) => trigger::run(&cli.global, args),
         Command::Reload => reload::run(&cli.global),
         Command::Tokens(args::TokensCommand::Decrypt(args)) => tokens::decrypt(&cli.global, args),
+        Command::Analyze(args) => analyze::run(&cli.global, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

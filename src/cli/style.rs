@@ -68,7 +68,7 @@ impl Tone {
             | RunStatus::Skipped
             | RunStatus::Interrupted
             | RunStatus::Missed => Some(Tone::Warn),
-            RunStatus::Failed | RunStatus::TimedOut => Some(Tone::Bad),
+            RunStatus::Failed | RunStatus::TimedOut | RunStatus::AnalysisFailed => Some(Tone::Bad),
         }
     }
 

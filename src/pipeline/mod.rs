@@ -7,6 +7,7 @@
 //! run record names the archive, so a crash at any point leaves staging that start-up recovery
 //! (`recover.rs`) archives, or links to the archive already written.
 
+mod analyze;
 mod cancel;
 mod collect;
 mod disk;
@@ -91,8 +92,6 @@ pub struct Outcome {
     /// One entry per upload target (empty without targets).
     pub uploads: Vec<crate::state::records::UploadRecord>,
 }
-
-pub(crate) const NOT_AVAILABLE: &str = "not available in this build";
 
 /// The version written to `version.yaml` of the bundles this agent makes.
 pub const TOOL_VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"), "-troubleshoot-agent");
@@ -265,22 +264,14 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             uploads: Vec::new(),
         };
     }
-    phases.push(phase(
-        "analyze",
-        if job.collection.analyzers.is_empty() && job.collection.host_analyzers.is_empty() {
-            PhaseStatus::Skipped
-        } else {
-            PhaseStatus::NotAvailable
-        },
-        Duration::ZERO,
-        Some(
-            if job.collection.analyzers.is_empty() && job.collection.host_analyzers.is_empty() {
-                "no analyzers".to_string()
-            } else {
-                NOT_AVAILABLE.to_string()
-            },
-        ),
-    ));
+    if job.document.spec.analyze.enabled
+        && !(job.collection.analyzers.is_empty() && job.collection.host_analyzers.is_empty())
+    {
+        // Without analyzers the phase only writes an empty analysis.json: reported skipped.
+        ctx.progress.started(progress::Phase::Analyze);
+    }
+    let analyzed = analyze::analyze(job, &root, ctx).await;
+    phases.push(analyzed.phase.clone());
     report(ctx, &phases, Counts::default());
 
     let t = Instant::now();
@@ -359,13 +350,18 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         (None, None, Some(e)) => (RunStatus::Failed, e.clone()),
         (None, None, None) => collectors_outcome(&collected.records),
     };
+    // `analyze.failOn`: the bundle is kept, archived and uploaded; the run says analysis failed.
+    let (status, reason) = match &analyzed.failed {
+        Some(why) if status.is_success() => (RunStatus::AnalysisFailed, why.clone()),
+        _ => (status, reason),
+    };
     Outcome {
         status,
         reason: Some(reason),
         phases,
         collectors: collected.records,
         bundle,
-        analysis: None,
+        analysis: analyzed.record,
         redaction: redacted.report,
         limits: collected.limits,
         uploads,

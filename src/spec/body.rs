@@ -37,7 +37,13 @@ fn spec_keys(kind: DocKind) -> &'static [(&'static str, SpecKey)] {
         ],
         DocKind::HostCollector => &[("collectors", List(Section::HostCollectors))],
         DocKind::Redactor => &[("redactors", Redactors)],
-        DocKind::Preflight | DocKind::HostPreflight | DocKind::Analyzer => &[],
+        // Read only by `analyze` (support-bundle collection ignores these kinds).
+        DocKind::Analyzer => &[
+            ("analyzers", List(Section::Analyzers)),
+            ("hostAnalyzers", List(Section::HostAnalyzers)),
+        ],
+        DocKind::Preflight => &[("analyzers", List(Section::Analyzers))],
+        DocKind::HostPreflight => &[("analyzers", List(Section::HostAnalyzers))],
     }
 }
 

@@ -9,6 +9,9 @@ pub(super) struct Ctx<'a> {
     pub file: &'a Path,
     pub text: &'a SourceText<'a>,
     pub diags: Vec<Diagnostic>,
+    /// Reading specs for `analyze`: `Analyzer`, `Preflight` and `HostPreflight` documents give
+    /// their analyzers instead of being ignored.
+    pub analyzers: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -17,6 +20,7 @@ impl<'a> Ctx<'a> {
             file,
             text,
             diags: Vec::new(),
+            analyzers: false,
         }
     }
 

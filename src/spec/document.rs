@@ -108,10 +108,12 @@ pub(super) fn parse_document(ctx: &mut Ctx, doc: &Node, index: usize, spec: &mut
             ctx.push(d);
         }
     }
-    if matches!(
-        kind,
-        DocKind::Preflight | DocKind::HostPreflight | DocKind::Analyzer
-    ) {
+    if !ctx.analyzers
+        && matches!(
+            kind,
+            DocKind::Preflight | DocKind::HostPreflight | DocKind::Analyzer
+        )
+    {
         let at = kind_node.map_or(doc.loc, |n| n.loc);
         let d = ctx
             .warning(

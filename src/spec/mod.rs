@@ -164,8 +164,20 @@ impl SpecFile {
 
 /// Parses a whole spec file's text (multi-document; Secret/ConfigMap wrapped specs are out of scope).
 pub fn parse_spec_text(path: &Path, text: &str) -> SpecFile {
+    parse_text(path, text, false)
+}
+
+/// Parses a spec file's text for `analyze`: besides SupportBundle documents, the analyzers of
+/// `Analyzer`, `Preflight` and `HostPreflight` documents are read (troubleshoot's `analyze`
+/// takes any of them).
+pub fn parse_analyzer_spec_text(path: &Path, text: &str) -> SpecFile {
+    parse_text(path, text, true)
+}
+
+fn parse_text(path: &Path, text: &str, analyzers: bool) -> SpecFile {
     let source = SourceText::new(text);
     let mut ctx = Ctx::new(path, &source);
+    ctx.analyzers = analyzers;
     let mut spec = TroubleshootSpec::default();
     match yaml::parse_documents(text) {
         Ok(docs) if docs.is_empty() => {

@@ -50,6 +50,9 @@ pub enum RunStatus {
     Interrupted,
     /// Fires that passed while the agent was down and were not caught up.
     Missed,
+    /// Collected, archived and uploaded, but its analysis failed by `analyze.failOn`.
+    #[serde(rename = "analysisFailed")]
+    AnalysisFailed,
 }
 
 impl RunStatus {
@@ -64,6 +67,7 @@ impl RunStatus {
             RunStatus::Skipped => "skipped",
             RunStatus::Interrupted => "interrupted",
             RunStatus::Missed => "missed",
+            RunStatus::AnalysisFailed => "analysisFailed",
         }
     }
 
