@@ -6,6 +6,7 @@ mod capacity;
 mod common;
 mod devices;
 mod kernel;
+mod probes;
 mod services;
 mod status;
 mod subnet;
@@ -51,6 +52,9 @@ pub(super) fn run(
         "subnetContainsIP" => subnet::subnet_contains_ip(ctx, body, meta),
         "blockDevices" => devices::block_devices(ctx, body, meta),
         "ipv4Interfaces" => devices::ipv4_interfaces(ctx, body, meta),
+        "http" => probes::http(ctx, body, meta),
+        "certificatesCollection" => probes::certificates_collection(ctx, body, meta),
+        "networkNamespaceConnectivity" => probes::network_namespace_connectivity(ctx, body, meta),
         _ => return None,
     })
 }
@@ -79,6 +83,9 @@ pub(super) fn default_title(kind: &str, body: &Value) -> String {
         "subnetContainsIP" => "Subnet Contains IP",
         "blockDevices" => "Block Devices",
         "ipv4Interfaces" => "IPv4 Interfaces",
+        "http" => "HTTP Request",
+        "certificatesCollection" => "Host Certificates Collection",
+        "networkNamespaceConnectivity" => "Network Namespace Connectivity",
         "diskUsage" => {
             return format!("Disk Usage {}", common::text(body, "collectorName"));
         }
@@ -91,3 +98,5 @@ pub(super) fn default_title(kind: &str, body: &Value) -> String {
 mod tests;
 #[cfg(test)]
 mod tests_kernel;
+#[cfg(test)]
+mod tests_probes;

@@ -1,7 +1,7 @@
 //! Table tests of the host analyzers over small staged bundles. Cases marked "troubleshoot"
 //! carry over the inputs and expected outcomes of troubleshoot v0.133's own tests.
 
-use super::super::tests::bundle;
+pub(crate) use super::super::tests::bundle;
 use super::super::{Analysis, DirView, Severity, TroubleshootSpec, analyze};
 use crate::spec::parse_spec_text;
 use chrono::Utc;
