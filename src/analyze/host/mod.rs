@@ -7,6 +7,7 @@ mod common;
 mod devices;
 mod kernel;
 mod probes;
+mod registry;
 mod services;
 mod status;
 mod subnet;
@@ -55,6 +56,7 @@ pub(super) fn run(
         "http" => probes::http(ctx, body, meta),
         "certificatesCollection" => probes::certificates_collection(ctx, body, meta),
         "networkNamespaceConnectivity" => probes::network_namespace_connectivity(ctx, body, meta),
+        "registryImages" => registry::registry_images(ctx, body, meta),
         _ => return None,
     })
 }
@@ -86,6 +88,7 @@ pub(super) fn default_title(kind: &str, body: &Value) -> String {
         "http" => "HTTP Request",
         "certificatesCollection" => "Host Certificates Collection",
         "networkNamespaceConnectivity" => "Network Namespace Connectivity",
+        "registryImages" => "Registry Images",
         "diskUsage" => {
             return format!("Disk Usage {}", common::text(body, "collectorName"));
         }

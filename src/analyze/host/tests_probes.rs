@@ -174,3 +174,42 @@ fn network_namespace_connectivity_passes_or_fails_on_success_with_templates() {
     assert_eq!(short(&run_host(&nodes, &named))[0].1, title);
     assert!(run_host(&[], spec).results.is_empty());
 }
+
+#[test]
+fn registry_images_count_verified_missing_and_failed_images() {
+    let path = "host-collectors/registry-images/images.json";
+    let data = r#"{"images":{
+        "registry.example.com/app:1.0":{"exists":true},
+        "registry.example.com/db:2.0":{"exists":false},
+        "registry.example.com/cache:3":{"exists":false,"error":"unauthorized"}}}"#;
+    for (when, want) in [
+        ("verified == 1", "true"),
+        ("missing > 0", "true"),
+        ("errors >= 2", "false"),
+        (" missing === 1 ", "true"),
+    ] {
+        assert_eq!(holds(path, data, "registryImages", when), want, "{when}");
+    }
+    for bad in ["present == 1", "missing != 0", "missing > none", "missing"] {
+        assert!(
+            holds(path, data, "registryImages", bad).starts_with("Analyzer Failed"),
+            "{bad}"
+        );
+    }
+    let spec = "- registryImages:\n    outcomes:\n      - fail: {when: \"missing > 0\", message: \"missing: {{ .Missing }}; errors: {{ .Errors }}\"}\n      - pass: {message: \"all {{ .Verified }} there {{ if }}\"}\n";
+    assert_eq!(
+        short(&run_host(&[(path, data)], spec)),
+        [(
+            'F',
+            "Registry Images".to_string(),
+            "missing: [registry.example.com/db:2.0]; errors: [registry.example.com/cache:3]"
+                .to_string()
+        )]
+    );
+    // A message template that does not render is kept as written.
+    let only = r#"{"images":{"a:1":{"exists":true}}}"#;
+    assert_eq!(
+        short(&run_host(&[(path, only)], spec))[0].2,
+        "all {{ .Verified }} there {{ if }}"
+    );
+}
