@@ -2,18 +2,97 @@
 //! shares with percentages or fractions (`80%`, `0.8`).
 
 use super::super::outcome::Op;
-use super::super::quantity::Quantity;
 use super::super::{AnalyzeResult, AnalyzerError, Ctx, Meta};
 use super::common::{self, NO_ICON, SYSTEM_DIR};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// A quantity as a whole number of bytes, as Kubernetes' `AsInt64` gives it: `1.5Ki` is 1536,
-/// `500m` or `0.5` is no whole number and an error.
+/// A quantity as a whole number, as Kubernetes' `Quantity.AsInt64` gives it: only quantities
+/// its parser keeps as a scaled 64-bit integer convert. So `8Gi`, `10Ti`, `1.5G`, `0.5k` and
+/// `8e9` do, while a binary suffix with a fraction (`8.5Gi`), a large binary number (`100Ti`,
+/// `1Pi`), a negative scale (`500m`, `1.0`) or more than 18 digits do not, and are errors
+/// ("could not parse quantity"), exactly as troubleshoot reports them (checked against
+/// troubleshoot v0.133, tests/data/analyze/host/PROVENANCE.md).
 fn whole_quantity(text: &str) -> Result<i64, AnalyzerError> {
     let bad = || AnalyzerError::spec(format!("could not parse quantity {text:?}"));
-    let q = Quantity::parse(text).map_err(|_| bad())?;
-    q.to_string().parse::<i64>().map_err(|_| bad())
+    let (negative, rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        Some(_) => (false, text),
+        None => return Err(bad()),
+    };
+    let rest = rest.trim_start_matches('0');
+    let num_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let (mut num, rest) = rest.split_at(num_end);
+    if num.is_empty() {
+        num = "0";
+    }
+    let (denom, suffix) = match rest.strip_prefix('.') {
+        Some(after) => {
+            let end = after
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(after.len());
+            after.split_at(end)
+        }
+        None => ("", rest),
+    };
+    // (binary, exponent): 10^exponent, or 2^exponent for the binary suffixes.
+    let (binary, exponent): (bool, i32) = match suffix {
+        "" => (false, 0),
+        "n" => (false, -9),
+        "u" => (false, -6),
+        "m" => (false, -3),
+        "k" => (false, 3),
+        "M" => (false, 6),
+        "G" => (false, 9),
+        "T" => (false, 12),
+        "P" => (false, 15),
+        "E" => (false, 18),
+        "Ki" => (true, 10),
+        "Mi" => (true, 20),
+        "Gi" => (true, 30),
+        "Ti" => (true, 40),
+        "Pi" => (true, 50),
+        "Ei" => (true, 60),
+        other => {
+            let e = other.strip_prefix(['e', 'E']).ok_or_else(bad)?;
+            let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            (false, e.parse().map_err(|_| bad())?)
+        }
+    };
+    let digits = i32::try_from(num.len() + denom.len()).map_err(|_| bad())?;
+    let (mut scale, mantissa, precision) = if binary {
+        if denom.is_empty() {
+            let digits_in = i32::try_from(num.len()).map_err(|_| bad())?;
+            (0, 1i64 << exponent, 15 - digits_in - exponent * 3 / 10 - 1)
+        } else {
+            (0, 1, -1)
+        }
+    } else {
+        (exponent, 1, 18 - digits)
+    };
+    if precision < 0 {
+        return Err(bad());
+    }
+    scale -= i32::try_from(denom.len()).map_err(|_| bad())?;
+    if scale < 0 {
+        // A fraction of a unit: no int64 form (and below nano, not the fast form at all).
+        return Err(bad());
+    }
+    let value: i64 = format!("{num}{denom}").parse().map_err(|_| bad())?;
+    let mut result = value.checked_mul(mantissa).ok_or_else(bad)?;
+    if negative {
+        result = -result;
+    }
+    let factor = 10i64
+        .checked_pow(u32::try_from(scale).map_err(|_| bad())?)
+        .ok_or_else(bad)?;
+    result.checked_mul(factor).ok_or_else(bad)
 }
 
 /// The comparison operators these analyzers accept (`!=` is not one of them).

@@ -100,6 +100,8 @@ pub(super) fn default_title(kind: &str, body: &Value) -> String {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_compat;
+#[cfg(test)]
 mod tests_kernel;
 #[cfg(test)]
 mod tests_probes;

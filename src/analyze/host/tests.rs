@@ -555,14 +555,27 @@ fn memory_compares_the_total_with_kubernetes_quantities() {
         ("== 8Gi", "true"),
         ("=== 8589934592", "true"),
         ("> 8G", "true"),
-        ("<= 8.5Gi", "true"),
-        ("< 1.5Ti", "true"),
+        ("< 10Ti", "true"),
+        ("< 1.5G", "false"),
+        ("> 0.5k", "true"),
         ("> 7Gi", "true"),
         ("< 8e9", "false"),
     ] {
         assert_eq!(holds(MEMORY, data, "memory", when), want, "{when}");
     }
-    for bad in ["!= 8Gi", "< 500m", "< 8GB", "<8Gi", "< -1", "total < 8Gi"] {
+    // Quantities Kubernetes' AsInt64 does not convert are errors, as in troubleshoot.
+    for bad in [
+        "!= 8Gi",
+        "< 500m",
+        "< 8GB",
+        "<8Gi",
+        "< -1",
+        "total < 8Gi",
+        "<= 8.5Gi",
+        "< 1.5Ti",
+        "< 100Ti",
+        "< 1.0",
+    ] {
         let got = holds(MEMORY, data, "memory", bad);
         assert!(
             got.starts_with("Analyzer Failed: analyze: "),
