@@ -5,6 +5,7 @@
 mod capacity;
 mod common;
 mod devices;
+mod fsperf;
 mod kernel;
 mod probes;
 mod registry;
@@ -57,6 +58,7 @@ pub(super) fn run(
         "certificatesCollection" => probes::certificates_collection(ctx, body, meta),
         "networkNamespaceConnectivity" => probes::network_namespace_connectivity(ctx, body, meta),
         "registryImages" => registry::registry_images(ctx, body, meta),
+        "filesystemPerformance" => fsperf::filesystem_performance(ctx, body, meta),
         _ => return None,
     })
 }
@@ -89,6 +91,7 @@ pub(super) fn default_title(kind: &str, body: &Value) -> String {
         "certificatesCollection" => "Host Certificates Collection",
         "networkNamespaceConnectivity" => "Network Namespace Connectivity",
         "registryImages" => "Registry Images",
+        "filesystemPerformance" => "Filesystem Performance",
         "diskUsage" => {
             return format!("Disk Usage {}", common::text(body, "collectorName"));
         }

@@ -213,3 +213,73 @@ fn registry_images_count_verified_missing_and_failed_images() {
         "all {{ .Verified }} there {{ if }}"
     );
 }
+
+#[test]
+fn filesystem_performance_compares_sync_latencies() {
+    let path = "host-collectors/filesystemPerformance/filesystemPerformance.json";
+    let data = r#"{"fio version":"fio-3.33","jobs":[{"jobname":"fsperf","job options":{"rw":"write"},
+        "sync":{"lat_ns":{"min":200,"max":30000000,"mean":1500000.7,"percentile":{
+          "1.000000":400,"50.000000":1000000,"90.000000":5000000,"99.000000":12000000,"99.900000":25000000}}}}]}"#;
+    for (when, want) in [
+        ("p99 < 10ms", "false"),
+        ("p99 <= 12ms", "true"),
+        ("p50 == 1ms", "true"),
+        ("P90 > 4.5ms", "true"),
+        ("p999 >= 25ms", "true"),
+        ("average < 1500us", "false"),
+        ("average < 1501us", "true"),
+        ("min === 200ns", "true"),
+        ("max > 1s", "false"),
+        ("p5 == 0s", "true"),
+        ("fileNotCollected", "false"),
+    ] {
+        assert_eq!(
+            holds(path, data, "filesystemPerformance", when),
+            want,
+            "{when}"
+        );
+    }
+    for bad in ["p99 < 10", "p98 < 1ms", "p99 != 1ms", "p99 <"] {
+        assert!(
+            holds(path, data, "filesystemPerformance", bad).starts_with("Analyzer Failed"),
+            "{bad}"
+        );
+    }
+    let spec = "- filesystemPerformance:\n    outcomes:\n      - fail: {when: \"p99 > 10ms\", message: \"slow: p99 {{ .P99 }}, avg {{ .Average }}, min {{ .Min }}\"}\n";
+    assert_eq!(
+        short(&run_host(&[(path, data)], spec)),
+        [(
+            'F',
+            "Filesystem Performance".into(),
+            "slow: p99 12ms, avg 1.5ms, min 200ns".into()
+        )]
+    );
+    // Nothing matched: a result with the title and no severity.
+    let a = run_host(&[(path, data)], &spec.replace("p99 > 10ms", "p99 > 1s"));
+    assert_eq!(
+        short(&a),
+        [('-', "Filesystem Performance".into(), String::new())]
+    );
+    // No fsperf job: the analyzer fails.
+    let other = r#"{"jobs":[{"jobname":"other"}]}"#;
+    assert!(
+        short(&run_host(&[(path, other)], spec))[0]
+            .2
+            .contains("no job named 'fsperf'")
+    );
+    // A node's file that cannot be read, with a first outcome fileNotCollected: that outcome.
+    let nodes = [(
+        "host-collectors/system/node_list.json",
+        r#"{"nodes":["n1"]}"#,
+    )];
+    let nc = "- filesystemPerformance:\n    outcomes:\n      - warn: {when: fileNotCollected, message: not collected}\n      - pass: {message: ok}\n";
+    assert_eq!(
+        short(&run_host(&nodes, nc)),
+        [('W', "Filesystem Performance".into(), "not collected".into())]
+    );
+    assert!(
+        short(&run_host(&nodes, spec))[0]
+            .2
+            .contains("failed to get collected file")
+    );
+}
