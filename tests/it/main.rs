@@ -15,6 +15,7 @@ mod agent_history;
 mod agent_lifecycle;
 mod agent_reload;
 mod agent_runs;
+mod analyze;
 mod bad_input;
 mod bundle_archive;
 mod bundle_runs;

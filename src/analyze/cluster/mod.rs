@@ -1,7 +1,11 @@
 //! In-cluster analyzers (`spec.analyzers`), one module per family.
 
+mod distribution;
+mod event;
+mod jobs;
 mod labels;
 mod nodes;
+mod pods;
 mod presence;
 #[cfg(test)]
 mod tests;
@@ -32,6 +36,14 @@ pub(super) fn run(
         "statefulsetStatus" => workload::status(ctx, workload::Kind::StatefulSet, body),
         "replicasetStatus" => workload::status(ctx, workload::Kind::ReplicaSet, body),
         "textAnalyze" => text::text_analyze(ctx, body, meta),
+        "clusterPodStatuses" => pods::pod_statuses(ctx, body, meta),
+        "jobStatus" => jobs::job_status(ctx, body),
+        "distribution" => one(distribution::distribution(ctx, body, meta)),
+        "event" => one(event::event(ctx, body, meta)),
+        "ingressClass" => one(presence::ingress_class(ctx, body, meta)),
+        "secret" => one(presence::object_key(ctx, body, meta, true)),
+        "configMap" => one(presence::object_key(ctx, body, meta, false)),
+        "imagePullSecret" => one(presence::image_pull_secret(ctx, body, meta)),
         _ => return None,
     })
 }

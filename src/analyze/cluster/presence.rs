@@ -206,6 +206,132 @@ pub(super) fn container_runtime(
     Ok(r)
 }
 
+const INGRESS_CLASS_ICON: Icon = Icon(
+    "kubernetes_ingress_class",
+    "https://troubleshoot.sh/images/analyzer-icons/ingress-class.svg?w=12&h=12",
+);
+const SECRET_ICON: Icon = Icon(
+    "kubernetes_analyze_secret",
+    "https://troubleshoot.sh/images/analyzer-icons/secret.svg?w=13&h=16",
+);
+const PULL_SECRET_ICON: Icon = Icon(
+    "kubernetes_image_pull_secret",
+    "https://troubleshoot.sh/images/analyzer-icons/image-pull-secret.svg?w=16&h=14",
+);
+
+pub(super) fn ingress_class(
+    ctx: &Ctx<'_>,
+    body: &Value,
+    meta: &Meta,
+) -> Result<AnalyzeResult, AnalyzerError> {
+    let outcomes = outcome::parse(body)?;
+    let name = text(body, "ingressClassName");
+    let title = meta.title(if name.is_empty() {
+        "Default Ingress Class".to_string()
+    } else {
+        format!("Ingress class {name}")
+    });
+    let classes = names(ctx, "cluster-resources/ingress-classes.json")?;
+    let is_default = |c: &Value| {
+        c.pointer("/metadata/annotations/ingressclass.kubernetes.io~1is-default-class")
+            .and_then(Value::as_str)
+            == Some("true")
+    };
+    let hit = classes
+        .iter()
+        .any(|c| meta_str(c, "name") == name || (name.is_empty() && is_default(c)));
+    let r = AnalyzeResult::new(title, INGRESS_CLASS_ICON);
+    let mut r = if hit {
+        found(r, &outcomes)
+    } else {
+        missing(r, &outcomes)
+    };
+    if name.is_empty() && r.message.is_empty() {
+        r.message = if hit {
+            "Default Ingress Class found"
+        } else {
+            "No Default Ingress Class found"
+        }
+        .to_string();
+    }
+    Ok(r)
+}
+
+/// `secret` and `configMap`: the collected file says whether the object (and `key`) exists.
+pub(super) fn object_key(
+    ctx: &Ctx<'_>,
+    body: &Value,
+    meta: &Meta,
+    secret: bool,
+) -> Result<AnalyzeResult, AnalyzerError> {
+    let outcomes = outcome::parse(body)?;
+    let (name_field, dir, exists_field, word) = if secret {
+        ("secretName", "secrets", "secretExists", "Secret")
+    } else {
+        (
+            "configMapName",
+            "configmaps",
+            "configMapExists",
+            "ConfigMap",
+        )
+    };
+    let name = text(body, name_field);
+    let key = text(body, "key");
+    let namespace = text(body, "namespace");
+    let path = if key.is_empty() {
+        format!("{dir}/{namespace}/{name}.json")
+    } else {
+        format!("{dir}/{namespace}/{name}/{key}.json")
+    };
+    let collected = ctx.json(&path)?;
+    let flag = |f: &str| collected.get(f).and_then(Value::as_bool) == Some(true);
+    let present = flag(exists_field)
+        && (key.is_empty()
+            || (collected.get("key").and_then(Value::as_str) == Some(key.as_str())
+                && flag("keyExists")));
+    let r = AnalyzeResult::new(meta.title(format!("{word} {name}")), SECRET_ICON);
+    Ok(if present {
+        found(r, &outcomes)
+    } else {
+        missing(r, &outcomes)
+    })
+}
+
+/// `imagePullSecret`: credentials for `registryName` among the collected pull secrets
+/// (`cluster-resources/image-pull-secrets/<ns>/<secret>.json`, `{registry: username}`).
+pub(super) fn image_pull_secret(
+    ctx: &Ctx<'_>,
+    body: &Value,
+    meta: &Meta,
+) -> Result<AnalyzeResult, AnalyzerError> {
+    let outcomes = outcome::parse(body)?;
+    let registry = text(body, "registryName");
+    let mut hit = false;
+    for path in ctx
+        .view
+        .glob("cluster-resources/image-pull-secrets/*/*.json")?
+    {
+        let secret = ctx.json(&path)?;
+        let map = secret
+            .as_object()
+            .ok_or_else(|| AnalyzerError::data(&path, "not a {registry: username} object"))?;
+        hit |= map.contains_key(&registry);
+    }
+    let r = AnalyzeResult::new(meta.title("Image Pull Secrets"), PULL_SECRET_ICON);
+    let mut r = if hit {
+        found(r, &outcomes)
+    } else {
+        missing(r, &outcomes)
+    };
+    if r.message.is_empty() {
+        r.message = format!(
+            "Credentials to pull from: {registry} {}",
+            if hit { "found" } else { "not found" }
+        );
+    }
+    Ok(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::runtime_scheme;
