@@ -5,7 +5,7 @@
 use super::super::outcome::{self, Outcome, Severity};
 use super::super::{AnalyzeResult, AnalyzerError, Ctx, Icon};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Where per-node host files live and where the node list is.
 pub(crate) const SYSTEM_DIR: &str = "host-collectors/system";
@@ -29,12 +29,19 @@ impl Collected {
 
     /// The data parsed as `T`; a parse error names the file and the shape expected.
     pub fn decode<T: DeserializeOwned>(&self, what: &str) -> Result<T, AnalyzerError> {
-        serde_json::from_slice(&self.data).map_err(|e| {
+        let fail = |e: &dyn std::fmt::Display| {
             AnalyzerError::data(
                 &self.path,
                 format!("failed to unmarshal data into {what}: {e}"),
             )
-        })
+        };
+        let value: Value = serde_json::from_slice(&self.data).map_err(|e| fail(&e))?;
+        // serde fills a struct from a JSON array by position; Go refuses. A `T` that an empty
+        // object can fill is object-shaped, so an array for it is refused here as Go does.
+        if value.is_array() && serde_json::from_value::<T>(Value::Object(Map::new())).is_ok() {
+            return Err(fail(&"cannot unmarshal an array into an object"));
+        }
+        serde_json::from_value(value).map_err(|e| fail(&e))
     }
 }
 

@@ -195,6 +195,13 @@ fn per_node_results_come_from_the_node_list_when_there_is_no_local_file() {
         "{}",
         r[0].2
     );
+    // An array where an object belongs is refused, as Go's decoder refuses it.
+    let a = run_host(&[(CPU, "[8, 4]")], spec);
+    assert!(
+        short(&a)[0].2.contains("cannot unmarshal an array"),
+        "{:?}",
+        short(&a)
+    );
     // A malformed node list too.
     let a = run_host(&[("host-collectors/system/node_list.json", "[")], spec);
     assert!(short(&a)[0].2.contains("failed to unmarshal node names"));

@@ -123,8 +123,7 @@ fn certificate_and_subnet_statuses() {
         "false"
     );
     assert!(
-        holds(path, "\"open\"", "subnetAvailable", "no-subnet-available")
-            .starts_with("Analyzer Failed")
+        holds(path, "[]", "subnetAvailable", "no-subnet-available").starts_with("Analyzer Failed")
     );
 
     let contains = |cidr: &str, ip: &str, when: &str| {
