@@ -36,15 +36,33 @@ fn host_default_spec_as_a_job_yields_a_complete_bundle() {
     } else {
         "succeeded-with-errors"
     };
-    assert_eq!(record["status"], want, "{record:#}");
-    if failed > 0 {
-        let reason = record["reason"].as_str().expect("reason");
-        assert!(
-            reason.starts_with(&format!("{failed} of 120 collectors failed: ")),
-            "{reason}"
-        );
+    // The spec's textAnalyze analyzers judge this machine (no Kubernetes here, so its API health
+    // checks fail): with the default `failOn: fail` the run is `analysisFailed`, its bundle kept.
+    let analysis_fails = record["analysis"]["fail"]
+        .as_u64()
+        .expect("analysis counts");
+    assert_eq!(
+        record["analysis"]["pass"].as_u64().unwrap_or(0)
+            + record["analysis"]["warn"].as_u64().unwrap_or(0)
+            + analysis_fails,
+        8,
+        "host/default.yaml has 8 textAnalyze analyzers, one result each: {record:#}"
+    );
+    if analysis_fails > 0 {
+        assert_eq!(record["status"], "analysisFailed", "{record:#}");
+        assert_eq!(out.status.code(), Some(1));
+        assert!(record["bundle"]["path"].is_string(), "{record:#}");
+    } else {
+        assert_eq!(record["status"], want, "{record:#}");
+        if failed > 0 {
+            let reason = record["reason"].as_str().expect("reason");
+            assert!(
+                reason.starts_with(&format!("{failed} of 120 collectors failed: ")),
+                "{reason}"
+            );
+        }
+        assert_eq!(out.status.code(), Some(0));
     }
-    assert_eq!(out.status.code(), Some(0));
     // 121 entries, `ipv4Interfaces: {}` among them twice: identical collectors run once, as
     // troubleshoot de-duplicates them.
     assert_eq!(
@@ -64,7 +82,7 @@ fn host_default_spec_as_a_job_yields_a_complete_bundle() {
     }
 
     // The archive: one top folder named after the archive, no directory entries, version.yaml and
-    // summary.txt, and every file a collector reported.
+    // summary.txt, analysis.json, and every file a collector reported.
     let bundle = record["bundle"]["path"].as_str().expect("bundle path");
     let entries = troubleshoot_agent::bundle::list_archive(std::path::Path::new(bundle))
         .expect("archive reads");
@@ -86,6 +104,7 @@ fn host_default_spec_as_a_job_yields_a_complete_bundle() {
     for required in [
         "version.yaml",
         "execution-data/summary.txt",
+        "analysis.json",
         "host-collectors/system/cpu.json",
         "host-collectors/system/memory.json",
     ] {
@@ -95,7 +114,7 @@ fn host_default_spec_as_a_job_yields_a_complete_bundle() {
         );
     }
     let files_reported: u64 = collectors.iter().filter_map(|c| c["files"].as_u64()).sum();
-    let collected = names.len() as u64 - 2; // version.yaml and summary.txt
+    let collected = names.len() as u64 - 3; // version.yaml, summary.txt and analysis.json
     assert_eq!(
         collected, files_reported,
         "archive entries vs files the collectors reported"

@@ -1,5 +1,6 @@
 //! In-cluster analyzers (`spec.analyzers`), one module per family.
 
+mod compare;
 mod distribution;
 mod event;
 mod jobs;
@@ -39,6 +40,8 @@ pub(super) fn run(
         "clusterPodStatuses" => pods::pod_statuses(ctx, body, meta),
         "jobStatus" => jobs::job_status(ctx, body),
         "distribution" => one(distribution::distribution(ctx, body, meta)),
+        "yamlCompare" => one(compare::compare(ctx, body, meta, false)),
+        "jsonCompare" => one(compare::compare(ctx, body, meta, true)),
         "event" => one(event::event(ctx, body, meta)),
         "ingressClass" => one(presence::ingress_class(ctx, body, meta)),
         "secret" => one(presence::object_key(ctx, body, meta, true)),

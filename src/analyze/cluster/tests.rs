@@ -562,3 +562,48 @@ fn event_matches_reason_kind_and_regex_and_renders_the_event() {
         a.errors
     );
 }
+
+#[test]
+fn yaml_and_json_compare_with_paths_defaults_and_templates() {
+    let files = [
+        (
+            "cfg/app.yaml",
+            "replicas: 3\nimage:\n  tag: v2\nports: [80, 443]\n",
+        ),
+        (
+            "cfg/app.json",
+            r#"{"items": [{"name": "b"}, {"name": "a"}], "mode": "ha"}"#,
+        ),
+    ];
+    let yaml = "- yamlCompare:\n    collectorName: cfg\n    fileName: app.yaml\n    path: image.tag\n    value: VALUE\n    outcomes:\n      - fail: {message: \"tag is {{ .image.tag }}, {{ .nope }}\"}\n      - pass: {message: right tag}\n";
+    let a = run(&files, &yaml.replace("VALUE", "v2"));
+    assert_eq!(
+        summary(&a),
+        [(Some(Severity::Pass), "cfg".into(), "right tag".into())]
+    );
+    let a = run(&files, &yaml.replace("VALUE", "v3"));
+    assert_eq!(summary(&a), [fail("cfg", "tag is v2, <no value>")]);
+    // jsonPath over a list, compared without regard to order.
+    let json = "- jsonCompare:\n    checkName: Names\n    collectorName: cfg\n    fileName: app.json\n    jsonPath: \"{.items[*].name}\"\n    value: '[\"a\", \"b\"]'\n    outcomes:\n      - fail: {when: \"false\", message: \"mode {{ .mode }}\"}\n      - pass: {when: \"true\", message: same}\n";
+    let a = run(&files, json);
+    assert_eq!(
+        summary(&a),
+        [(Some(Severity::Pass), "Names".into(), "same".into())]
+    );
+    let a = run(&files, &json.replace("\"a\", ", ""));
+    assert_eq!(summary(&a), [fail("Names", "mode ha")]);
+    // A malformed file is an error; a bad `value` a spec problem.
+    let a = run(
+        &files,
+        &yaml
+            .replace("app.yaml", "app.json")
+            .replace("yamlCompare", "jsonCompare")
+            .replace("image.tag", "mode")
+            .replace("VALUE", "\"{\""),
+    );
+    assert!(
+        a.results.is_empty() && a.errors[0].spec_problem,
+        "{:?}",
+        a.errors
+    );
+}

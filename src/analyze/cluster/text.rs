@@ -37,7 +37,7 @@ fn file_pattern(collector: &str, name: &str) -> String {
     }
 }
 
-fn clean_join(parts: &[&str]) -> String {
+pub(super) fn clean_join(parts: &[&str]) -> String {
     let mut segs: Vec<&str> = Vec::new();
     for part in parts {
         for seg in part.split('/') {
