@@ -1,6 +1,6 @@
 //! In-cluster analyzers (`spec.analyzers`), one module per family.
 
-mod compare;
+pub(super) mod compare;
 mod distribution;
 mod event;
 mod jobs;

@@ -59,6 +59,8 @@ pub(super) fn run(
         "networkNamespaceConnectivity" => probes::network_namespace_connectivity(ctx, body, meta),
         "registryImages" => registry::registry_images(ctx, body, meta),
         "filesystemPerformance" => fsperf::filesystem_performance(ctx, body, meta),
+        // The in-cluster jsonCompare over the same files, as troubleshoot shares it.
+        "jsonCompare" => super::cluster::compare::compare(ctx, body, meta, true).map(|r| vec![r]),
         _ => return None,
     })
 }
@@ -92,6 +94,14 @@ pub(super) fn default_title(kind: &str, body: &Value) -> String {
         "networkNamespaceConnectivity" => "Network Namespace Connectivity",
         "registryImages" => "Registry Images",
         "filesystemPerformance" => "Filesystem Performance",
+        "jsonCompare" => {
+            let collector = common::text(body, "collectorName");
+            return if collector.is_empty() {
+                "Json Compare".to_string()
+            } else {
+                collector
+            };
+        }
         "diskUsage" => {
             return format!("Disk Usage {}", common::text(body, "collectorName"));
         }

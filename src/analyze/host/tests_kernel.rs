@@ -238,3 +238,21 @@ fn ipv4_interfaces_count() {
         "IPv4 Interfaces"
     );
 }
+
+#[test]
+fn host_json_compare_is_the_in_cluster_one_with_a_host_error() {
+    let files = [("host-collectors/run-host/cfg.json", r#"{"a":{"b":[1,2]}}"#)];
+    let spec = "- jsonCompare:\n    collectorName: host-collectors/run-host\n    fileName: cfg.json\n    path: a.b\n    value: \"[2, 1]\"\n    outcomes:\n      - fail: {when: \"false\", message: differs}\n      - pass: {when: \"true\", message: same}\n";
+    assert_eq!(
+        short(&run_host(&files, spec)),
+        [('P', "host-collectors/run-host".into(), "same".into())]
+    );
+    // A missing file is a fail result for a host analyzer, titled as troubleshoot titles it.
+    let a = run_host(&[], spec);
+    let r = short(&a);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!((r[0].0, r[0].1.as_str()), ('F', "host-collectors/run-host"));
+    assert!(r[0].2.starts_with("Analyzer Failed: analyze: "), "{r:?}");
+    let unnamed = spec.replace("    collectorName: host-collectors/run-host\n", "");
+    assert_eq!(short(&run_host(&[], &unnamed))[0].1, "Json Compare");
+}
