@@ -36,13 +36,16 @@ fn recorded(name: &str) -> Vec<(char, String, String)> {
 }
 
 fn ours(spec_file: &str) -> Vec<(char, String, String)> {
+    ours_on("bundle", spec_file)
+}
+
+fn ours_on(bundle: &str, spec_file: &str) -> Vec<(char, String, String)> {
     let dir = data_dir();
     let text = std::fs::read_to_string(dir.join(spec_file)).expect("spec");
     let file = parse_spec_text(Path::new(spec_file), &text);
     assert!(!file.has_errors(), "{:?}", file.diagnostics);
-    let a = analyze(&DirView::new(&dir.join("bundle")), &file.spec, Utc::now());
+    let a = analyze(&DirView::new(&dir.join(bundle)), &file.spec, Utc::now());
     assert!(a.unsupported.is_empty(), "{:?}", a.unsupported);
-    assert!(a.results.iter().all(|r| r.severity.is_some()));
     short(&a)
 }
 
@@ -80,5 +83,13 @@ fn quantities_convert_exactly_when_kubernetes_as_int64_does() {
     same(
         &ours("quantities.yaml"),
         &recorded("quantities.troubleshoot.json"),
+    );
+}
+
+#[test]
+fn network_certificate_registry_and_device_analyzers_give_what_troubleshoot_gives() {
+    same(
+        &ours_on("bundle2", "spec2.yaml"),
+        &recorded("spec2.troubleshoot.json"),
     );
 }
