@@ -201,7 +201,21 @@ fn package_data(pkg: &Package, os: &str, os_version: &str) -> Value {
     let number = |p: Option<&str>| p.and_then(|p| p.parse::<i64>().ok()).unwrap_or(0);
     let major = number(versions.next());
     let minor = number(versions.next());
-    let mut m = Map::new();
+    let mut m = match json!({
+        "OS": os,
+        "OSVersion": os_version,
+        "OSVersionMajor": major,
+        "OSVersionMinor": minor,
+        "Name": pkg.name,
+        "Error": pkg.error,
+        "ExitCode": pkg.exit_code,
+        "IsInstalled": pkg.installed(),
+    }) {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    // A details line overrides a field of the same name (`Name : lvm2` of rpm -qi), as in
+    // troubleshoot.
     for line in pkg.details.lines() {
         let Some((key, value)) = line.split_once(':') else {
             continue;
@@ -214,19 +228,6 @@ fn package_data(pkg: &Package, os: &str, os_version: &str) -> Value {
         if !key.is_empty() && !value.is_empty() {
             m.insert(key, value.into());
         }
-    }
-    let fixed = json!({
-        "OS": os,
-        "OSVersion": os_version,
-        "OSVersionMajor": major,
-        "OSVersionMinor": minor,
-        "Name": pkg.name,
-        "Error": pkg.error,
-        "ExitCode": pkg.exit_code,
-        "IsInstalled": pkg.installed(),
-    });
-    if let Value::Object(fixed) = fixed {
-        m.extend(fixed);
     }
     Value::Object(m)
 }

@@ -93,3 +93,11 @@ fn network_certificate_registry_and_device_analyzers_give_what_troubleshoot_give
         &recorded("spec2.troubleshoot.json"),
     );
 }
+
+#[test]
+fn per_node_files_certificates_text_and_json_give_what_troubleshoot_gives() {
+    same(
+        &ours_on("bundle3", "spec3.yaml"),
+        &recorded("spec3.troubleshoot.json"),
+    );
+}
