@@ -259,7 +259,11 @@ fn run_entry(ctx: &Ctx<'_>, entry: &Entry, host: bool, out: &mut Analysis) {
             out.results.extend(results);
         }
         Err(e) => {
-            let title = meta.title(entry.kind.clone());
+            let title = if host {
+                meta.title(host::default_title(&entry.kind, &entry.body))
+            } else {
+                meta.title(entry.kind.clone())
+            };
             fail(out, entry, host, title, e);
         }
     }

@@ -29,6 +29,7 @@ mod compat_jobs;
 mod compat_specs;
 mod external_engine;
 mod fuzz_corpus;
+mod host_analyze;
 mod host_bundle;
 mod host_collectors;
 mod jobs_roundtrip;

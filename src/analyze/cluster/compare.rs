@@ -135,7 +135,7 @@ fn equal_unordered(a: &Value, b: &Value) -> bool {
     }
 }
 
-pub(super) fn compare(
+pub(in crate::analyze) fn compare(
     ctx: &Ctx<'_>,
     body: &Value,
     meta: &Meta,

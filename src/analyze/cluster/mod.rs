@@ -1,6 +1,6 @@
 //! In-cluster analyzers (`spec.analyzers`), one module per family.
 
-mod compare;
+pub(super) mod compare;
 mod distribution;
 mod event;
 mod jobs;
@@ -10,7 +10,7 @@ mod pods;
 mod presence;
 #[cfg(test)]
 mod tests;
-mod text;
+pub(super) mod text;
 mod version;
 mod workload;
 

@@ -53,7 +53,7 @@ pub(super) fn clean_join(parts: &[&str]) -> String {
     segs.join("/")
 }
 
-pub(super) fn text_analyze(
+pub(in crate::analyze) fn text_analyze(
     ctx: &Ctx<'_>,
     body: &Value,
     meta: &Meta,
