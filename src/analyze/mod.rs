@@ -221,6 +221,17 @@ pub fn analyze(view: &dyn BundleView, spec: &TroubleshootSpec, now: DateTime<Utc
     out
 }
 
+/// Whether this build runs the analyzer type `kind` (`host`: a `hostAnalyzers` entry), so that
+/// `validate` warns about exactly the types the analyze phase will report unsupported.
+pub fn supports(host: bool, kind: &str) -> bool {
+    let implemented = if host {
+        host::SUPPORTED
+    } else {
+        cluster::SUPPORTED
+    };
+    implemented.contains(&kind)
+}
+
 fn run_entry(ctx: &Ctx<'_>, entry: &Entry, host: bool, out: &mut Analysis) {
     let section = if host { "hostAnalyzers" } else { "analyzers" };
     let meta = match Meta::of(&entry.body) {

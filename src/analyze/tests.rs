@@ -293,3 +293,31 @@ fn the_legacy_bundle_reproduces_its_analysis_json() {
         String::from_utf8(view.read("analysis.json").expect("analysis.json")).expect("utf8");
     assert_eq!(a.to_json(), expected);
 }
+
+/// `supports` (what `validate` promises) and the dispatchers (what the phase runs) name the same
+/// analyzer types, for every key troubleshoot defines.
+#[test]
+fn supported_types_are_exactly_the_dispatched_ones() {
+    let dir = bundle(&[]);
+    let view = DirView::new(dir.path());
+    let ctx = Ctx {
+        view: &view,
+        now: Utc::now(),
+    };
+    let meta = Meta::of(&serde_json::json!({})).expect("meta");
+    let body = serde_json::json!({});
+    for (host, keys) in [
+        (false, crate::spec::ANALYZER_KEYS),
+        (true, crate::spec::HOST_ANALYZER_KEYS),
+    ] {
+        for kind in keys {
+            let dispatched = if host {
+                host::run(&ctx, kind, &body, &meta).is_some()
+            } else {
+                cluster::run(&ctx, kind, &body, &meta).is_some()
+            };
+            assert_eq!(supports(host, kind), dispatched, "host={host} {kind}");
+        }
+    }
+    assert!(!supports(false, "noSuchAnalyzer") && !supports(true, "noSuchAnalyzer"));
+}

@@ -11,7 +11,8 @@ pub fn builtin_supports(section: Section, kind: &str) -> bool {
     match section {
         Section::HostCollectors => super::host::SUPPORTED.iter().any(|(k, _)| *k == kind),
         Section::Collectors => super::cluster::SUPPORTED.contains(&kind),
-        Section::Analyzers | Section::HostAnalyzers => false,
+        Section::Analyzers => crate::analyze::supports(false, kind),
+        Section::HostAnalyzers => crate::analyze::supports(true, kind),
     }
 }
 

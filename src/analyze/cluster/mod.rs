@@ -17,6 +17,31 @@ mod workload;
 use super::{AnalyzeResult, AnalyzerError, Ctx, Meta};
 use serde_json::Value;
 
+/// The in-cluster analyzer types [`run`] implements (`analyze::supports` answers `validate`
+/// from it; a test keeps it equal to `run`'s dispatch).
+pub(super) const SUPPORTED: &[&str] = &[
+    "clusterVersion",
+    "customResourceDefinition",
+    "storageClass",
+    "ingress",
+    "containerRuntime",
+    "nodeResources",
+    "deploymentStatus",
+    "statefulsetStatus",
+    "replicasetStatus",
+    "textAnalyze",
+    "clusterPodStatuses",
+    "jobStatus",
+    "distribution",
+    "yamlCompare",
+    "jsonCompare",
+    "event",
+    "ingressClass",
+    "secret",
+    "configMap",
+    "imagePullSecret",
+];
+
 /// The results of the analyzer `kind` with `body`; `None` when this build does not implement
 /// `kind`.
 pub(super) fn run(

@@ -17,6 +17,38 @@ mod system;
 use super::{AnalyzeResult, AnalyzerError, Ctx, Meta};
 use serde_json::Value;
 
+/// The host analyzer types [`run`] implements (`analyze::supports` answers `validate` from it; a
+/// test keeps it equal to `run`'s dispatch).
+pub(super) const SUPPORTED: &[&str] = &[
+    "cpu",
+    "memory",
+    "diskUsage",
+    "textAnalyze",
+    "time",
+    "hostOS",
+    "hostServices",
+    "kernelModules",
+    "systemPackages",
+    "tcpPortStatus",
+    "udpPortStatus",
+    "tcpLoadBalancer",
+    "httpLoadBalancer",
+    "tcpConnect",
+    "sysctl",
+    "kernelConfigs",
+    "certificate",
+    "subnetAvailable",
+    "subnetContainsIP",
+    "blockDevices",
+    "ipv4Interfaces",
+    "http",
+    "certificatesCollection",
+    "networkNamespaceConnectivity",
+    "registryImages",
+    "jsonCompare",
+    "filesystemPerformance",
+];
+
 /// The results of the host analyzer `kind` with `body`; `None` when this build does not
 /// implement `kind`.
 pub(super) fn run(
