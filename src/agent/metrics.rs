@@ -119,6 +119,53 @@ pub struct OutcomeLabel {
     pub outcome: RunStatusValue,
 }
 
+/// A severity of analyzer results, as a label value.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Severity {
+    /// `pass`.
+    Pass,
+    /// `warn`.
+    Warn,
+    /// `fail`.
+    Fail,
+    /// `error`: the analyzer could not run (its file missing or malformed, a bad `when`).
+    Error,
+}
+
+impl Severity {
+    const ALL: [Severity; 4] = [
+        Severity::Pass,
+        Severity::Warn,
+        Severity::Fail,
+        Severity::Error,
+    ];
+
+    /// The key in the run record's `analysis` object, and the label value.
+    fn as_str(self) -> &'static str {
+        match self {
+            Severity::Pass => "pass",
+            Severity::Warn => "warn",
+            Severity::Fail => "fail",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl EncodeLabelValue for Severity {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        encoder.write_str(self.as_str())
+    }
+}
+
+/// `{job,severity}` labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SeverityLabel {
+    /// Job name.
+    pub job: String,
+    /// Which results.
+    pub severity: Severity,
+}
+
 /// The statuses a finished run can have (every [`RunStatus`] but `running`).
 const OUTCOMES: [RunStatus; 8] = [
     RunStatus::Succeeded,
@@ -164,6 +211,10 @@ pub struct Metrics {
     pub last_success: Family<JobLabel, Gauge<f64, AtomicU64>>,
     /// 1 for the status of each job's latest finished run, 0 for the others.
     pub last_run_outcome: Family<OutcomeLabel, Gauge>,
+    /// Analyzer results of each job's latest analyzed run, by severity.
+    pub analysis_results: Family<SeverityLabel, Gauge>,
+    /// The worst result of each job's latest analyzed run: 0 pass, 1 warn, 2 fail.
+    pub last_analysis_outcome: Family<JobLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -193,6 +244,8 @@ impl Metrics {
             notifications: Family::default(),
             last_success: Family::default(),
             last_run_outcome: Family::default(),
+            analysis_results: Family::default(),
+            last_analysis_outcome: Family::default(),
         };
         // Gauges keep their names as given; counters get `_total` appended by the encoder.
         registry.register("jobs_total", "Jobs scheduled", m.jobs_total.clone());
@@ -254,7 +307,52 @@ impl Metrics {
             "1 for the status of each job's latest finished run, 0 for the other statuses",
             m.last_run_outcome.clone(),
         );
+        registry.register(
+            "analysis_results",
+            "Analyzer results of each job's latest analyzed run, by severity",
+            m.analysis_results.clone(),
+        );
+        registry.register(
+            "last_analysis_outcome",
+            "Worst analyzer result of each job's latest analyzed run: 0 pass, 1 warn, 2 fail",
+            m.last_analysis_outcome.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Records the analysis of a job's latest finished run (the record's `analysis` object:
+    /// `pass`, `warn`, `fail` and `error` counts). A run without one (no analyzers, or the run
+    /// ended before the analyze phase) leaves the previous analysis in place.
+    pub fn observe_analysis(&self, job: &str, analysis: Option<&serde_json::Value>) {
+        let Some(analysis) = analysis else {
+            return;
+        };
+        let count = |s: Severity| {
+            analysis
+                .get(s.as_str())
+                .and_then(|v| v.as_i64())
+                .unwrap_or(0)
+        };
+        for severity in Severity::ALL {
+            self.analysis_results
+                .get_or_create(&SeverityLabel {
+                    job: job.to_string(),
+                    severity,
+                })
+                .set(count(severity));
+        }
+        let worst = if count(Severity::Fail) > 0 {
+            2
+        } else if count(Severity::Warn) > 0 {
+            1
+        } else {
+            0
+        };
+        self.last_analysis_outcome
+            .get_or_create(&JobLabel {
+                job: job.to_string(),
+            })
+            .set(worst);
     }
 
     /// Records a job's latest finished run: its outcome, and when it succeeded, its end.
@@ -296,6 +394,13 @@ impl Metrics {
         self.next_run.remove(&label);
         self.missed_runs.remove(&label);
         self.last_success.remove(&label);
+        self.last_analysis_outcome.remove(&label);
+        for severity in Severity::ALL {
+            self.analysis_results.remove(&SeverityLabel {
+                job: job.to_string(),
+                severity,
+            });
+        }
         for outcome in OUTCOMES {
             self.last_run_outcome.remove(&OutcomeLabel {
                 job: job.to_string(),
@@ -362,7 +467,20 @@ mod tests {
                 status: "failed".into(),
             })
             .inc();
+        m.observe_analysis(
+            "a",
+            Some(&serde_json::json!({"pass": 3, "warn": 1, "fail": 0})),
+        );
         let text = m.encode();
+        assert!(
+            text.contains("troubleshoot_scheduler_analysis_results{job=\"a\",severity=\"pass\"} 3")
+        );
+        assert!(
+            text.contains(
+                "troubleshoot_scheduler_analysis_results{job=\"a\",severity=\"error\"} 0"
+            )
+        );
+        assert!(text.contains("troubleshoot_scheduler_last_analysis_outcome{job=\"a\"} 1"));
         for name in [
             "troubleshoot_scheduler_jobs_total ",
             "troubleshoot_scheduler_jobs_active ",

@@ -537,6 +537,8 @@ impl RunBook {
     fn remember_last_run(&mut self, record: &RunRecord) {
         self.metrics
             .observe_last_run(&record.job, record.status, record.ended_at);
+        self.metrics
+            .observe_analysis(&record.job, record.analysis.as_ref());
         self.last_runs
             .insert(record.job.clone(), last_run_of(record));
     }

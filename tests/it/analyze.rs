@@ -259,3 +259,30 @@ fn analyze_agrees_with_troubleshoot_v0_133_on_its_fixtures() {
         std::fs::read_to_string(data("fixtures-v0.133/expected.json")).expect("expected.json");
     assert_eq!(elements(&stdout(&out)), elements(&expected));
 }
+
+#[test]
+fn the_agent_exports_the_latest_analysis_per_job() {
+    let dd = dirs();
+    judged_job(&dd.jobs, "warn");
+    let d = support::daemon::Daemon::builder()
+        .jobs(&dd.jobs)
+        .state(&dd.state)
+        .start();
+    let id = d.trigger("judged")["runId"]
+        .as_str()
+        .expect("run id")
+        .to_string();
+    let record = d.wait_run("judged", &id, std::time::Duration::from_secs(120));
+    assert_eq!(record["status"], "analysisFailed", "{record:#}");
+    let series = |name: &str| d.metric(&format!("troubleshoot_scheduler_{name}"));
+    for (severity, count) in [("pass", 0.0), ("warn", 1.0), ("fail", 0.0), ("error", 0.0)] {
+        let name = format!("analysis_results{{job=\"judged\",severity=\"{severity}\"}}");
+        assert_eq!(series(&name), Some(count), "{name}");
+    }
+    assert_eq!(series("last_analysis_outcome{job=\"judged\"}"), Some(1.0));
+    assert_eq!(
+        series("last_run_outcome{job=\"judged\",outcome=\"analysisFailed\"}"),
+        Some(1.0)
+    );
+    d.stop();
+}
