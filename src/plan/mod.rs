@@ -300,26 +300,12 @@ impl Plan {
 
 /// Compares the desired jobs with the applied ones.
 pub fn plan(desired: &Desired, applied: &Applied, options: &PlanOptions) -> Plan {
-    let mut plan = Plan::default();
-    for file in desired.rejected() {
-        let kept = applied
-            .jobs
-            .iter()
-            .filter(|(name, job)| job.source == file.path && !desired.jobs.contains_key(*name))
-            .map(|(name, _)| name.clone())
-            .collect();
-        plan.rejected.push(Rejected {
-            path: file.path.clone(),
-            errors: file
-                .diagnostics
-                .iter()
-                .filter(|d| d.is_error())
-                .cloned()
-                .collect(),
-            kept,
-        });
-    }
+    let mut plan = Plan {
+        rejected: rejected_files(desired, applied),
+        ..Plan::default()
+    };
     if options.strict && !plan.rejected.is_empty() {
+        // Nothing is applied: every job of a rejected file stays as it runs.
         plan.blocked = true;
         for r in &mut plan.rejected {
             r.kept = applied
@@ -356,59 +342,80 @@ pub fn plan(desired: &Desired, applied: &Applied, options: &PlanOptions) -> Plan
                 source: job.source.file.clone(),
                 next,
             }),
-            Some(old) => {
-                let fields = diff(&old.definition.value(), &job.definition.value());
-                let timing_changed = fields.iter().any(|f| {
-                    [
-                        "spec.schedule",
-                        "spec.timeZone",
-                        "spec.jitter",
-                        "spec.suspend",
-                    ]
-                    .contains(&f.path.as_str())
-                });
-                let (old_next, new_next) = if timing_changed {
-                    let old_next = old.timing().and_then(|(schedule, jitter, suspended)| {
-                        upcoming(&schedule, jitter, suspended, name, options, 1)
-                            .into_iter()
-                            .next()
-                    });
-                    let new_next = upcoming(
-                        &job.schedule,
-                        job.document.spec.jitter,
-                        job.document.spec.suspend,
-                        name,
-                        options,
-                        1,
-                    )
-                    .into_iter()
-                    .next();
-                    (old_next, new_next)
-                } else {
-                    (None, None)
-                };
-                plan.change.push(Change {
-                    name: name.clone(),
-                    source: job.source.file.clone(),
-                    fields,
-                    timing_changed,
-                    old_next,
-                    new_next,
-                    next,
-                });
-            }
+            Some(old) => plan.change.push(change(name, old, job, options, next)),
         }
     }
-    for (name, old) in &applied.jobs {
-        if !desired.jobs.contains_key(name) && !kept.contains(&name) {
-            plan.remove.push(Remove {
-                name: name.clone(),
-                source: old.source.clone(),
-                kept_until: None,
-            });
-        }
-    }
+    let removed = (applied.jobs.iter())
+        .filter(|(name, _)| !desired.jobs.contains_key(*name) && !kept.contains(name))
+        .map(|(name, old)| Remove {
+            name: name.clone(),
+            source: old.source.clone(),
+            kept_until: None,
+        });
+    plan.remove.extend(removed);
     plan
+}
+
+/// The rejected files, each with the applied jobs it defined that keep running (those no valid
+/// file now defines).
+fn rejected_files(desired: &Desired, applied: &Applied) -> Vec<Rejected> {
+    (desired.rejected())
+        .map(|file| Rejected {
+            path: file.path.clone(),
+            errors: (file.diagnostics.iter())
+                .filter(|d| d.is_error())
+                .cloned()
+                .collect(),
+            kept: (applied.jobs.iter())
+                .filter(|(name, job)| job.source == file.path && !desired.jobs.contains_key(*name))
+                .map(|(name, _)| name.clone())
+                .collect(),
+        })
+        .collect()
+}
+
+/// A job whose definition changed: the fields, and when its timing changed, the next fire
+/// before and after.
+fn change(
+    name: &str,
+    old: &AppliedJob,
+    job: &Job,
+    options: &PlanOptions,
+    next: Vec<PlannedFire>,
+) -> Change {
+    let fields = diff(&old.definition.value(), &job.definition.value());
+    let timing_changed = fields.iter().any(|f| {
+        [
+            "spec.schedule",
+            "spec.timeZone",
+            "spec.jitter",
+            "spec.suspend",
+        ]
+        .contains(&f.path.as_str())
+    });
+    let (old_next, new_next) = if timing_changed {
+        let old_next = old.timing().and_then(|(schedule, jitter, suspended)| {
+            upcoming(&schedule, jitter, suspended, name, options, 1)
+                .into_iter()
+                .next()
+        });
+        let spec = &job.document.spec;
+        let new_next = upcoming(&job.schedule, spec.jitter, spec.suspend, name, options, 1)
+            .into_iter()
+            .next();
+        (old_next, new_next)
+    } else {
+        (None, None)
+    };
+    Change {
+        name: name.to_string(),
+        source: job.source.file.clone(),
+        fields,
+        timing_changed,
+        old_next,
+        new_next,
+        next,
+    }
 }
 
 /// The next `count` fires of a schedule after `options.now`, with the job's stable jitter.
