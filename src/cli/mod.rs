@@ -4,6 +4,7 @@ mod analyze;
 mod args;
 mod check_targets;
 mod client;
+mod diff;
 mod history;
 mod human;
 mod plan;
@@ -47,6 +48,7 @@ pub fn main() -> ExitCode {
         Command::Reload => reload::run(&cli.global),
         Command::Tokens(args::TokensCommand::Decrypt(args)) => tokens::decrypt(&cli.global, args),
         Command::Analyze(args) => analyze::run(&cli.global, args),
+        Command::Diff(args) => diff::run(&cli.global, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
