@@ -57,6 +57,7 @@ pub fn new_record(spec: &RunSpec, host: &str, status: RunStatus, now: DateTime<U
         uploads: Vec::new(),
         missed: None,
         notifications: Vec::new(),
+        changes: None,
     }
 }
 
@@ -211,6 +212,7 @@ async fn carry_out(
     record.redaction = outcome.redaction;
     record.limits = outcome.limits;
     record.uploads = outcome.uploads;
+    record.changes = outcome.changes;
     record.ended_at = Some(env.clock.now());
     if let Err(e) = persist_final(&env.state_dir, &record).await {
         persist_error = Some(e);
@@ -482,6 +484,7 @@ mod tests {
             uploads: Vec::new(),
             missed: None,
             notifications: Vec::new(),
+            changes: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! [`compare`]: what changed between two fingerprints, as a plain function (no I/O).
 
 use super::fingerprint::Fingerprint;
+use crate::state::records::ChangesRecord;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -117,19 +118,6 @@ pub struct Changes {
 /// How many changes of each category (the run record's `changes.counts`).
 pub type Counts = BTreeMap<Category, usize>;
 
-/// The short form kept in a run record and sent to webhooks.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Summary {
-    /// One line for people: `no changes`, or `2 analysis, 3 objects (+1 -1 ~1), 1 restarts`.
-    pub summary: String,
-    /// Changes per category (categories without changes are left out).
-    pub counts: Counts,
-    /// The run compared with (none for a job's first completed run).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub since: Option<String>,
-}
-
 impl Changes {
     /// Changes per category, only the categories that have some.
     pub fn counts(&self) -> Counts {
@@ -180,11 +168,15 @@ impl Changes {
         }
     }
 
-    /// The record's summary; `since` is the run compared with.
-    pub fn summary(&self, since: Option<String>) -> Summary {
-        Summary {
+    /// The run record's summary (also sent to webhooks); `since` is the run compared with.
+    pub fn summary(&self, since: Option<String>) -> ChangesRecord {
+        ChangesRecord {
             summary: self.summary_line(),
-            counts: self.counts(),
+            counts: self
+                .counts()
+                .into_iter()
+                .map(|(c, n)| (c.as_str().to_string(), u64::try_from(n).unwrap_or(u64::MAX)))
+                .collect(),
             since,
         }
     }

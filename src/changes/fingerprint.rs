@@ -135,8 +135,17 @@ impl Fingerprint {
                 _ => return Err(FingerprintError::NotABundle(dir.to_path_buf())),
             }
         };
+        Fingerprint::of_root(&root)
+    }
+
+    /// Fingerprints the bundle whose root is `root` (a staged bundle, before `version.yaml`).
+    pub fn of_root(root: &Path) -> Result<Fingerprint, FingerprintError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| FingerprintError::Io { path, source }
+        };
         let mut fp = Fingerprint::new();
-        let mut stack = vec![(root, String::new())];
+        let mut stack = vec![(root.to_path_buf(), String::new())];
         while let Some((here, rel)) = stack.pop() {
             for entry in std::fs::read_dir(&here).map_err(io(&here))? {
                 let entry = entry.map_err(io(&here))?;

@@ -7,9 +7,8 @@
 mod compare;
 mod fingerprint;
 
-pub use compare::{
-    Category, Changes, CountChange, Counts, ObjectChanges, Summary, ValueChange, compare,
-};
+pub use crate::state::records::ChangesRecord as Summary;
+pub use compare::{Category, Changes, CountChange, Counts, ObjectChanges, ValueChange, compare};
 pub use fingerprint::{FINGERPRINT_VERSION, Fingerprint, FingerprintError};
 
 /// Changes between the bundles at `old` and `new` (directories or `.tar.gz`).

@@ -27,6 +27,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         redaction: None,
         limits: limits_record.clone(),
         uploads: Vec::new(),
+        changes: None,
     };
     let binary = match external::locate(ctx.support_bundle_path.as_deref()) {
         Ok(b) => b,
@@ -136,6 +137,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
                 redaction: None,
                 limits: limits_record.clone(),
                 uploads: Vec::new(),
+                changes: None,
             };
         }
         Err(e) => {
@@ -277,6 +279,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         redaction: secrets_report,
         limits: limits_record.clone(),
         uploads: Vec::new(),
+        changes: None,
     };
     // The CLI did everything up to the archive in one go: those phases end together.
     settle(ctx, &outcome);

@@ -9,6 +9,7 @@
 
 mod analyze;
 mod cancel;
+mod changes;
 mod collect;
 mod disk;
 mod external;
@@ -91,6 +92,8 @@ pub struct Outcome {
     pub limits: Option<serde_json::Value>,
     /// One entry per upload target (empty without targets).
     pub uploads: Vec<crate::state::records::UploadRecord>,
+    /// What changed since the job's previous completed run (also in the record on disk).
+    pub changes: Option<crate::state::records::ChangesRecord>,
 }
 
 /// The version written to `version.yaml` of the bundles this agent makes.
@@ -197,6 +200,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             redaction: None,
             limits: None,
             uploads: Vec::new(),
+            changes: None,
         };
     }
     if job.document.spec.collect.engine == Engine::SupportBundle {
@@ -262,6 +266,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             redaction: None,
             limits: collected.limits,
             uploads: Vec::new(),
+            changes: None,
         };
     }
     if job.document.spec.analyze.enabled
@@ -273,6 +278,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     let analyzed = analyze::analyze(job, &root, ctx).await;
     phases.push(analyzed.phase.clone());
     report(ctx, &phases, Counts::default());
+    let changes = changes::changes(&job.name, &root, ctx).await;
 
     let t = Instant::now();
     ctx.progress.started(progress::Phase::Archive);
@@ -365,6 +371,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         redaction: redacted.report,
         limits: collected.limits,
         uploads,
+        changes,
     }
 }
 

@@ -265,6 +265,33 @@ pub struct RunRecord {
     /// Webhook calls about this run; a failed one never changes the run's status.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<NotificationRecord>,
+    /// What changed since the job's previous completed run (`<run-id>.changes.json` has it all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<ChangesRecord>,
+}
+
+/// The summary of what changed since the previous completed run (`changes` of a record).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangesRecord {
+    /// One line for people: `no changes`, `2 analysis, 3 objects (+1 -1 ~1)`, ...
+    pub summary: String,
+    /// Changes per category (`analysis`, `objects`, `restarts`, `events`, `nodes`, `host`);
+    /// categories without changes are left out.
+    #[serde(default)]
+    pub counts: BTreeMap<String, u64>,
+    /// The run compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+}
+
+/// Files kept beside a run's record, removed with it: `<run-id><suffix>`. Not records: listing
+/// skips them.
+pub const COMPANION_SUFFIXES: [&str; 2] = [".fingerprint.json", ".changes.json"];
+
+/// `<state>/jobs/<job>/runs/<run-id><suffix>`, a [`COMPANION_SUFFIXES`] file of the run.
+pub fn companion_path(state_dir: &Path, job: &str, run_id: &str, suffix: &str) -> PathBuf {
+    runs_dir(state_dir, job).join(format!("{run_id}{suffix}"))
 }
 
 /// Current record format version.
@@ -493,6 +520,13 @@ pub fn remove(
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e),
         }
+        for suffix in COMPANION_SUFFIXES {
+            match dir.remove_file(&companion_path(dir.root(), job, run_id, suffix)) {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => tracing::warn!(job, run = %run_id, "{e}; left behind"),
+            }
+        }
     }
     Ok(removed)
 }
@@ -602,10 +636,9 @@ pub fn record_paths_in(dir: &StateDir, job: &str) -> Result<Vec<PathBuf>, StateE
         .map(|e| e.path)
         .filter(|p| {
             p.extension().is_some_and(|e| e == "json")
-                && !p
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with('.'))
+                && !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.starts_with('.') || COMPANION_SUFFIXES.iter().any(|s| n.ends_with(s))
+                })
         })
         .collect();
     paths.sort_by_key(|p| run_sort_key(p));

@@ -23,6 +23,7 @@ fn record(job: &str, run_id: &str, status: RunStatus) -> RunRecord {
         uploads: Vec::new(),
         missed: None,
         notifications: Vec::new(),
+        changes: None,
     }
 }
 
