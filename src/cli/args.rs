@@ -236,6 +236,9 @@ pub struct HistoryArgs {
     /// How many runs to show
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// Show what changed since each run's previous completed run (with -o json: the counts)
+    #[arg(long)]
+    pub changes: bool,
 }
 
 /// `trigger` flags.

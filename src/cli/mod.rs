@@ -6,6 +6,7 @@ mod check_targets;
 mod client;
 mod diff;
 mod history;
+mod history_changes;
 mod human;
 mod plan;
 mod progress;
