@@ -1,8 +1,8 @@
 //! What changed between two bundles: each bundle is reduced to a [`Fingerprint`] (keys and
 //! hashes, one streaming pass), and [`compare`] turns two fingerprints into [`Changes`]. Used by
 //! `diff A B` and, after every run, against the fingerprint of the job's previous completed run
-//! (`jobs/<job>/runs/<run-id>.fingerprint.json`), giving `<run-id>.changes.json` and the record's
-//! `changes` summary. The JSON shapes are documented in docs/changes.md.
+//! (`jobs/<job>/changes/<run-id>.fingerprint.json`), giving `changes/<run-id>.json` and the
+//! record's `changes` summary. The JSON shapes are documented in docs/changes.md.
 
 mod compare;
 mod fingerprint;

@@ -1,5 +1,5 @@
 //! `history JOB --changes`: per run, what changed since the job's previous completed run (the
-//! record's `changes` summary; `<run-id>.changes.json` beside the record has every change).
+//! record's `changes` summary; `jobs/<job>/changes/<run-id>.json` has every change).
 
 use super::args::Output;
 use super::{exit, human, print_json};

@@ -1,8 +1,8 @@
 //! What changed since the job's previous completed run: the staged bundle's fingerprint is kept
-//! beside the run record (`<run-id>.fingerprint.json`), compared with the newest fingerprint of
-//! a completed earlier run (so the earlier bundle may be pruned or uploaded only), and the result
-//! written beside the record (`<run-id>.changes.json`, never into the bundle) with its summary in
-//! the record. Every file goes through the state directory handle (0600, atomic, no symlink
+//! beside the run records (`jobs/<job>/changes/<run-id>.fingerprint.json`), compared with the
+//! newest fingerprint of a completed earlier run (so the earlier bundle may be pruned or uploaded
+//! only), and the result written there too (`changes/<run-id>.json`, never into the bundle) with
+//! its summary in the record. Every file goes through the state directory handle (0600, atomic, no symlink
 //! followed). A failure here is logged and costs the comparison, never the run.
 
 use super::RunContext;
@@ -14,7 +14,7 @@ use std::path::Path;
 
 /// `<run-id>.fingerprint.json`.
 const FINGERPRINT: &str = COMPANION_SUFFIXES[0];
-/// `<run-id>.changes.json`.
+/// `<run-id>.json`: the run's `changes.json`.
 const CHANGES: &str = COMPANION_SUFFIXES[1];
 
 /// `changes.json`: the summary, the run compared with, and every change.
@@ -56,6 +56,8 @@ fn compute(
 ) -> Result<Option<Summary>, String> {
     let new = Fingerprint::of_root(root).map_err(|e| e.to_string())?;
     let dir = StateDir::open(state_dir).map_err(|e| e.to_string())?;
+    dir.create_dir_all(&records::changes_dir(state_dir, job))
+        .map_err(|e| e.to_string())?;
     dir.write_atomic(
         &records::companion_path(state_dir, job, run_id, FINGERPRINT),
         &json(&new),

@@ -285,13 +285,18 @@ pub struct ChangesRecord {
     pub since: Option<String>,
 }
 
-/// Files kept beside a run's record, removed with it: `<run-id><suffix>`. Not records: listing
-/// skips them.
-pub const COMPANION_SUFFIXES: [&str; 2] = [".fingerprint.json", ".changes.json"];
+/// Files of a run kept in `jobs/<job>/changes/` (not in `runs/`, so that nothing that lists
+/// records meets them), removed with the run's record: `<run-id><suffix>`.
+pub const COMPANION_SUFFIXES: [&str; 2] = [".fingerprint.json", ".json"];
 
-/// `<state>/jobs/<job>/runs/<run-id><suffix>`, a [`COMPANION_SUFFIXES`] file of the run.
+/// `<state>/jobs/<job>/changes`.
+pub fn changes_dir(state_dir: &Path, job: &str) -> PathBuf {
+    job_dir(state_dir, job).join("changes")
+}
+
+/// `<state>/jobs/<job>/changes/<run-id><suffix>`, a [`COMPANION_SUFFIXES`] file of the run.
 pub fn companion_path(state_dir: &Path, job: &str, run_id: &str, suffix: &str) -> PathBuf {
-    runs_dir(state_dir, job).join(format!("{run_id}{suffix}"))
+    changes_dir(state_dir, job).join(format!("{run_id}{suffix}"))
 }
 
 /// Current record format version.
@@ -636,9 +641,10 @@ pub fn record_paths_in(dir: &StateDir, job: &str) -> Result<Vec<PathBuf>, StateE
         .map(|e| e.path)
         .filter(|p| {
             p.extension().is_some_and(|e| e == "json")
-                && !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    n.starts_with('.') || COMPANION_SUFFIXES.iter().any(|s| n.ends_with(s))
-                })
+                && !p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
         })
         .collect();
     paths.sort_by_key(|p| run_sort_key(p));

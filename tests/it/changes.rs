@@ -138,7 +138,8 @@ fn a_planted_change_between_two_runs_is_recorded_shown_diffed_and_notified() {
     assert!(first.get("changes").is_none(), "{first:#}");
     let first_id = first["runId"].as_str().expect("run id");
     let runs = dd.state.join("jobs/watched/runs");
-    let fingerprint = runs.join(format!("{first_id}.fingerprint.json"));
+    let kept = dd.state.join("jobs/watched/changes");
+    let fingerprint = kept.join(format!("{first_id}.fingerprint.json"));
     assert_eq!(mode(&fingerprint), 0o600);
     let fp: Value =
         serde_json::from_slice(&std::fs::read(&fingerprint).expect("read")).expect("json");
@@ -160,7 +161,7 @@ fn a_planted_change_between_two_runs_is_recorded_shown_diffed_and_notified() {
     )
     .expect("json");
     assert_eq!(on_disk["changes"], second["changes"]);
-    let changes_file = runs.join(format!("{second_id}.changes.json"));
+    let changes_file = kept.join(format!("{second_id}.json"));
     assert_eq!(mode(&changes_file), 0o600);
     let changes: Value =
         serde_json::from_slice(&std::fs::read(&changes_file).expect("read")).expect("json");
