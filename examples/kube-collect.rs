@@ -50,7 +50,7 @@ fn main() {
     let failed = outcomes.iter().any(|o| {
         !matches!(
             o.status,
-            troubleshoot_agent::collect::host::CollectorStatus::Succeeded
+            troubleshoot_agent::collect::CollectorStatus::Succeeded
         )
     });
     std::process::exit(i32::from(failed));

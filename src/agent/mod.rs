@@ -10,12 +10,15 @@ pub mod http;
 pub mod listeners;
 pub mod metrics;
 mod public_view;
+mod reloader;
 mod removed_jobs;
+mod run_book;
 pub mod runs;
 mod scheduler;
 mod signals;
 pub mod status;
 pub mod systemd;
+mod timetable;
 mod timing;
 mod trigger_limit;
 pub mod watcher;
@@ -26,6 +29,7 @@ pub use watcher::WatchMode;
 
 use crate::settings::Settings;
 use crate::state::{self, LockError, StateError, StateLock};
+use crate::upload::queue::UploadQueue;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -122,7 +126,13 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     for path in &recovery.corrupt {
         warn!(path = %path.display(), "unreadable run record set aside");
     }
-    keep_partial_bundles(&state_dir, &options.settings, options.clock);
+    let uploads = UploadQueue::default();
+    keep_partial_bundles(
+        &state_dir,
+        &options.settings,
+        options.clock,
+        uploads.clone(),
+    );
     if recovery.temps_removed > 0 {
         info!(
             count = recovery.temps_removed,
@@ -157,7 +167,7 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
         pending.clone(),
     );
     spawn_rescan(tx.clone(), options.rescan_interval);
-    spawn_upload_queue(&state_dir, options.clock, metrics.clone());
+    spawn_upload_queue(uploads.clone(), &state_dir, options.clock, metrics.clone());
     let shared = http::Shared {
         control: tx.clone(),
         status: status_rx,
@@ -168,15 +178,20 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     info!(listen = %options.settings.listen, jobs_dir = %options.settings.jobs_dir.display(), state_dir = %state_dir.display(), "agent starting");
     let servers = listeners.serve(shared);
 
-    let mut daemon = daemon::Daemon::new(
-        options,
-        applied,
-        metrics,
+    let env = Arc::new(runs::AgentEnv::new(
+        &options.settings,
+        options.host.clone(),
+        options.clock,
+        uploads,
+        metrics.notifications.clone(),
+    ));
+    let wiring = daemon::Wiring {
         status_tx,
-        tx.clone(),
+        tx: tx.clone(),
         watching,
         pending,
-    );
+    };
+    let mut daemon = daemon::Daemon::new(options, applied, metrics, env, wiring);
     daemon.reload(ReloadCause::Startup).await;
     daemon.publish();
     systemd::notify("READY=1");
@@ -190,6 +205,7 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
 /// Re-drives uploads left pending by earlier runs (and by this agent's runs) until they are
 /// delivered or fail for good.
 fn spawn_upload_queue(
+    queue: UploadQueue,
     state_dir: &std::path::Path,
     clock: clock::Clock,
     metrics: Arc<metrics::Metrics>,
@@ -199,6 +215,7 @@ fn spawn_upload_queue(
             metrics.observe_upload(target, status, took);
         });
     tokio::spawn(crate::upload::queue::drive(
+        queue,
         state_dir.to_path_buf(),
         crate::upload::queue::Policy::default(),
         move || clock.now(),
@@ -231,7 +248,12 @@ fn spawn_rescan(tx: mpsc::Sender<Control>, every: Duration) {
 /// are listed now, before any run of this agent starts; the work (redaction and compression of
 /// megabytes) runs in the background so that it never keeps the agent from serving, and an
 /// interrupted pass resumes at the next start.
-fn keep_partial_bundles(state_dir: &std::path::Path, settings: &Settings, clock: clock::Clock) {
+fn keep_partial_bundles(
+    state_dir: &std::path::Path,
+    settings: &Settings,
+    clock: clock::Clock,
+    uploads: UploadQueue,
+) {
     use crate::pipeline::recover::{self, Recovered};
     let staged = recover::staged_runs(state_dir);
     if staged.is_empty() {
@@ -275,7 +297,7 @@ fn keep_partial_bundles(state_dir: &std::path::Path, settings: &Settings, clock:
                 }
             }
         }
-        crate::upload::queue::wake();
+        uploads.wake();
         info!("crash recovery finished");
     });
 }

@@ -6,15 +6,16 @@ use super::control::Control;
 use super::metrics::StatusLabel;
 use crate::jobs::Job;
 use crate::pipeline::{self, Cancel, CancelReason, Progress, RunContext};
-use crate::settings::HistorySettings;
+use crate::settings::{HistorySettings, Settings};
 use crate::state::records::{
     self, NotificationRecord, RECORD_VERSION, RunRecord, RunStatus, Trigger,
 };
 use crate::state::{history, retention};
+use crate::upload::queue::UploadQueue;
 use chrono::{DateTime, Utc};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -117,37 +118,65 @@ fn finish(mut on_disk: RunRecord, run: &RunRecord) -> RunRecord {
     on_disk
 }
 
-/// Where and how runs execute (the same for every run of an agent).
+/// Where and how one agent's runs execute: the pipeline's environment plus what the run
+/// lifecycle adds around it (the clock, history limits, notification bookkeeping). Built once per
+/// agent (the daemon, or a foreground `trigger`) and shared by `Arc`.
 #[derive(Clone, Debug)]
-pub struct RunEnv {
-    /// State directory.
-    pub state_dir: PathBuf,
-    /// This host's name.
-    pub host: String,
+pub struct AgentEnv {
+    /// What the pipeline of every run shares.
+    pub pipeline: Arc<pipeline::RunEnv>,
     /// Wall clock.
     pub clock: Clock,
-    /// Runs are skipped below this much free space on the state directory's file system.
-    pub min_free_disk: u64,
-    /// The troubleshoot CLI, when configured.
-    pub support_bundle_path: Option<PathBuf>,
-    /// Cap per file of host `copy` collectors.
-    pub copy_max_file_size: u64,
-    /// HMAC key file for stable tokens.
-    pub token_key_file: Option<PathBuf>,
-    /// AES key file for the encrypted token map.
-    pub token_map_key_file: Option<PathBuf>,
-    /// The `kubeconfig` setting.
-    pub kubeconfig: Option<PathBuf>,
-    /// The `context` setting.
-    pub kube_context: Option<String>,
-    /// Timeout of each Kubernetes API call.
-    pub kube_request_timeout: std::time::Duration,
     /// Run record limits of jobs that set none.
     pub history: HistorySettings,
-    /// The `defaultResources` setting.
-    pub default_resources: crate::jobs::model::Resources,
     /// `troubleshoot_scheduler_notifications_total` (unregistered outside the daemon).
     pub notifications: Family<StatusLabel, Counter>,
+    /// Notifications this agent is sending.
+    pub in_flight: Notifying,
+}
+
+impl AgentEnv {
+    /// The environment of an agent with `settings`, on `host`, whose upload queue is `uploads`.
+    pub fn new(
+        settings: &Settings,
+        host: String,
+        clock: Clock,
+        uploads: UploadQueue,
+        notifications: Family<StatusLabel, Counter>,
+    ) -> Self {
+        let pipeline = pipeline::RunEnv {
+            state_dir: settings.state_dir.clone(),
+            host,
+            min_free_disk: settings.min_free_disk.0,
+            support_bundle_path: settings.support_bundle_path.clone(),
+            copy_max_file_size: settings.copy_max_file_size.0,
+            token_key_file: settings.token_key_file.clone(),
+            token_map_key_file: settings.token_map_key_file.clone(),
+            kubeconfig: settings.kubeconfig.clone(),
+            kube_context: settings.context.clone(),
+            kube_request_timeout: settings.kube_request_timeout.0,
+            default_resources: settings.default_resources,
+            uploads,
+            bundle_names: pipeline::BundleNames::default(),
+        };
+        AgentEnv {
+            pipeline: Arc::new(pipeline),
+            clock,
+            history: settings.history.clone(),
+            notifications,
+            in_flight: Notifying::default(),
+        }
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.pipeline.state_dir
+    }
+
+    /// This host's name.
+    pub fn host(&self) -> &str {
+        &self.pipeline.host
+    }
 }
 
 /// Runs `spec` to the end: the `running` record, the pipeline under the job's timeout (reporting
@@ -155,13 +184,13 @@ pub struct RunEnv {
 /// not be written, why.
 pub async fn execute(
     spec: RunSpec,
-    env: &RunEnv,
+    env: &AgentEnv,
     cancel: Cancel,
     progress: Progress,
     started_at: DateTime<Utc>,
 ) -> (RunRecord, Option<String>) {
-    let record = new_record(&spec, &env.host, RunStatus::Running, started_at);
-    let persist_error = persist(&env.state_dir, &record).await.err();
+    let record = new_record(&spec, env.host(), RunStatus::Running, started_at);
+    let persist_error = persist(env.state_dir(), &record).await.err();
     carry_out(spec, env, cancel, progress, record, persist_error).await
 }
 
@@ -169,7 +198,7 @@ pub async fn execute(
 /// the pipeline under the job's timeout, then the final record.
 async fn carry_out(
     spec: RunSpec,
-    env: &RunEnv,
+    env: &AgentEnv,
     cancel: Cancel,
     progress: Progress,
     mut record: RunRecord,
@@ -184,19 +213,9 @@ async fn carry_out(
         })
     };
     let ctx = RunContext {
-        state_dir: env.state_dir.clone(),
+        env: Arc::clone(&env.pipeline),
         run_id: spec.run_id.clone(),
-        host: env.host.clone(),
         started_at: record.started_at,
-        min_free_disk: env.min_free_disk,
-        support_bundle_path: env.support_bundle_path.clone(),
-        copy_max_file_size: env.copy_max_file_size,
-        token_key_file: env.token_key_file.clone(),
-        token_map_key_file: env.token_map_key_file.clone(),
-        kubeconfig: env.kubeconfig.clone(),
-        kube_context: env.kube_context.clone(),
-        kube_request_timeout: env.kube_request_timeout,
-        default_resources: env.default_resources,
         progress,
     };
     // Boxed: a task waiting for its `running` record then holds a pointer, not the pipeline's
@@ -214,10 +233,10 @@ async fn carry_out(
     record.uploads = outcome.uploads;
     record.changes = outcome.changes;
     record.ended_at = Some(env.clock.now());
-    if let Err(e) = persist_final(&env.state_dir, &record).await {
+    if let Err(e) = persist_final(env.state_dir(), &record).await {
         persist_error = Some(e);
     }
-    apply_retention(&env.state_dir, &spec.job, &env.history, env.clock.now()).await;
+    apply_retention(env.state_dir(), &spec.job, &env.history, env.clock.now()).await;
     (record, persist_error)
 }
 
@@ -317,7 +336,7 @@ pub struct Starting {
 /// every microsecond here delays the later runs of the burst.
 pub fn spawn(
     spec: RunSpec,
-    env: Arc<RunEnv>,
+    env: Arc<AgentEnv>,
     cancel: Cancel,
     progress: Progress,
     tx: mpsc::Sender<Control>,
@@ -332,7 +351,7 @@ pub fn spawn(
     tokio::spawn(async move {
         tracing::info!(job = %spec.job.name, run = %spec.run_id, trigger = ?spec.trigger, "run started");
         let (running, persist_error) = on_disk.await.unwrap_or_else(|_| {
-            let running = new_record(&spec, &env.host, RunStatus::Running, started_at);
+            let running = new_record(&spec, env.host(), RunStatus::Running, started_at);
             (running, Some("the record writer stopped".into()))
         });
         let job = spec.job.clone();
@@ -340,7 +359,7 @@ pub fn spawn(
             carry_out(spec, &env, cancel, progress, running, persist_error).await;
         // Counted before the control loop hears of the end, so a shutdown that sees no run
         // left also sees this notification.
-        let _in_flight = (!job.document.spec.notify.is_empty()).then(InFlight::enter);
+        let _in_flight = (!job.document.spec.notify.is_empty()).then(|| env.in_flight.enter());
         let _ = tx
             .send(Control::RunFinished {
                 record: Box::new(record.clone()),
@@ -355,7 +374,7 @@ pub fn spawn(
 /// Writes the `running` records of runs just spawned as one batch off the async threads
 /// ([`records::create_all`]: two file system syncs for a burst instead of two per run), then
 /// lets each run go on with the outcome of its own record.
-pub fn write_running(env: Arc<RunEnv>, starting: Vec<Starting>) {
+pub fn write_running(env: Arc<AgentEnv>, starting: Vec<Starting>) {
     if starting.is_empty() {
         return;
     }
@@ -363,11 +382,11 @@ pub fn write_running(env: Arc<RunEnv>, starting: Vec<Starting>) {
         let (records, written): (Vec<RunRecord>, Vec<_>) = starting
             .into_iter()
             .map(|s| {
-                let record = new_record(&s.spec, &env.host, RunStatus::Running, s.started_at);
+                let record = new_record(&s.spec, env.host(), RunStatus::Running, s.started_at);
                 (record, s.written)
             })
             .unzip();
-        let results = records::create_all(&env.state_dir, &records);
+        let results = records::create_all(env.state_dir(), &records);
         for ((record, result), written) in records.into_iter().zip(results).zip(written) {
             let _ = written.send((record, result.err().map(|e| e.to_string())));
         }
@@ -375,47 +394,53 @@ pub fn write_running(env: Arc<RunEnv>, starting: Vec<Starting>) {
 }
 
 /// Sends the job's notifications about a record (a finished or missed run) in a task of its own.
-pub fn spawn_notify(job: Arc<Job>, record: RunRecord, env: RunEnv) {
+pub fn spawn_notify(job: Arc<Job>, record: RunRecord, env: Arc<AgentEnv>) {
     if job.document.spec.notify.is_empty() {
         return;
     }
-    let in_flight = InFlight::enter();
+    let in_flight = env.in_flight.enter();
     tokio::spawn(async move {
         notify(&job, &record, &env).await;
         drop(in_flight);
     });
 }
 
-/// Notifications being sent by this process.
-static IN_FLIGHT: std::sync::LazyLock<tokio::sync::watch::Sender<usize>> =
-    std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(0));
+/// How many notification tasks one agent has in flight (a shutdown waits for them).
+#[derive(Clone, Debug)]
+pub struct Notifying(Arc<tokio::sync::watch::Sender<usize>>);
 
-/// One notification task in flight, until dropped.
-struct InFlight;
-
-impl InFlight {
-    fn enter() -> InFlight {
-        IN_FLIGHT.send_modify(|n| *n += 1);
-        InFlight
+impl Default for Notifying {
+    fn default() -> Self {
+        Notifying(Arc::new(tokio::sync::watch::Sender::new(0)))
     }
 }
+
+impl Notifying {
+    fn enter(&self) -> InFlight {
+        self.0.send_modify(|n| *n += 1);
+        InFlight(Arc::clone(&self.0))
+    }
+
+    /// Waits until no notification is being sent, or until `until`; returns how many are left.
+    pub async fn settled(&self, until: tokio::time::Instant) -> usize {
+        let mut rx = self.0.subscribe();
+        let _ = tokio::time::timeout_at(until, rx.wait_for(|n| *n == 0)).await;
+        *self.0.borrow()
+    }
+}
+
+/// One notification task in flight, until dropped.
+struct InFlight(Arc<tokio::sync::watch::Sender<usize>>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        IN_FLIGHT.send_modify(|n| *n = n.saturating_sub(1));
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
     }
-}
-
-/// Waits until no notification is being sent, or until `until`; returns how many are left.
-pub async fn notifications_settled(until: tokio::time::Instant) -> usize {
-    let mut rx = IN_FLIGHT.subscribe();
-    let _ = tokio::time::timeout_at(until, rx.wait_for(|n| *n == 0)).await;
-    *IN_FLIGHT.borrow()
 }
 
 /// Tells the job's webhooks about `record` and adds what happened to the record on disk. A
 /// failed notification is logged and recorded; it never changes the run's status.
-pub async fn notify(job: &Job, record: &RunRecord, env: &RunEnv) -> Vec<NotificationRecord> {
+pub async fn notify(job: &Job, record: &RunRecord, env: &AgentEnv) -> Vec<NotificationRecord> {
     let targets = &job.document.spec.notify;
     if targets.is_empty() {
         return Vec::new();
@@ -433,7 +458,7 @@ pub async fn notify(job: &Job, record: &RunRecord, env: &RunEnv) -> Vec<Notifica
     }
     // Added to the record as it is on disk: others may have changed it meanwhile (retention, the
     // upload queue). A record that could not be written before is written now.
-    let dir = env.state_dir.clone();
+    let dir = env.state_dir().to_path_buf();
     let current = record.clone();
     let added = sent.clone();
     let written = tokio::task::spawn_blocking(move || {
@@ -490,7 +515,7 @@ mod tests {
 
     fn bundle() -> BundleRecord {
         BundleRecord {
-            path: PathBuf::from("/s/jobs/j/bundles/j-2025-01-01T00_00_00.tar.gz"),
+            path: std::path::PathBuf::from("/s/jobs/j/bundles/j-2025-01-01T00_00_00.tar.gz"),
             size: 1,
             sha256: "s".into(),
             partial: false,

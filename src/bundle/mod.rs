@@ -6,8 +6,10 @@
 //! the format (TROUBLESHOOT-FORMAT.md §1). Everything is synchronous: async callers use
 //! `tokio::task::spawn_blocking`.
 
+mod gzip;
 pub(crate) mod hashing;
 pub(crate) mod layout;
+mod links;
 mod writer;
 
 use std::fmt;

@@ -2,19 +2,19 @@
 //! (every endpoint; the agent allows writes to root and its own user), else its TCP `listen`
 //! address (reads; trigger and reload with the `apiTokenFile` bearer token).
 //!
-//! A small HTTP/1.1 client (one request per connection, no TLS, no proxies): the agent is on
-//! this host, and the CLI stays synchronous.
+//! Requests go through reqwest (over the Unix socket or TCP; no TLS, no proxies: the agent is on
+//! this host); the CLI stays synchronous, so each request runs on a small runtime of its own.
 
 use crate::agent::listeners::SOCKET_FILE;
 use crate::settings::Settings;
 use anyhow::{Context as _, bail};
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A response: status code and body.
+#[derive(Debug)]
 pub struct Response {
     /// HTTP status.
     pub status: u16,
@@ -162,35 +162,72 @@ impl Agent {
     }
 
     /// Sends one request and reads the whole response. Writes over TCP carry the bearer token.
+    /// `timeout` bounds the wait for each read of the answer (a `?wait=` request is answered
+    /// when the run changes).
     pub fn request(&self, method: &str, path: &str, timeout: Duration) -> anyhow::Result<Response> {
-        let what = || format!("no answer from the agent at {self} for {method} {path}");
-        let raw = match self {
-            Agent::Socket(socket) => {
-                let stream = UnixStream::connect(socket).with_context(|| {
-                    format!(
-                        "cannot connect to the agent's control socket {}",
-                        socket.display()
-                    )
-                })?;
-                stream.set_read_timeout(Some(timeout))?;
-                stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-                exchange(stream, method, path, "localhost", None).with_context(what)?
-            }
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .with_context(|| format!("`{method}` is not an HTTP method"))?;
+        // No proxy, ever: the agent is on this host, and a proxy from the environment
+        // (HTTP_PROXY) would see the bearer token.
+        let builder = reqwest::Client::builder()
+            .no_proxy()
+            .read_timeout(timeout)
+            .connect_timeout(Duration::from_secs(5));
+        let (builder, url, token) = match self {
+            Agent::Socket(socket) => (
+                builder.unix_socket(socket.as_path()),
+                format!("http://localhost{path}"),
+                None,
+            ),
             Agent::Tcp { addr, token_file } => {
                 let token = match token_file {
-                    Some(file) if method != "GET" => Some(read_token(file)?),
+                    Some(file) if method != reqwest::Method::GET => Some(read_token(file)?),
                     _ => None,
                 };
-                let stream = TcpStream::connect_timeout(addr, Duration::from_secs(5))
-                    .with_context(|| format!("cannot connect to the agent at {addr}"))?;
-                stream.set_read_timeout(Some(timeout))?;
-                stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-                exchange(stream, method, path, &addr.to_string(), token.as_deref())
-                    .with_context(what)?
+                (builder, format!("http://{addr}{path}"), token)
             }
         };
-        parse(&raw)
+        let client = builder.build().context("cannot set up the HTTP client")?;
+        // The CLI is synchronous: one small runtime per request, on this thread.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the HTTP client's runtime")?;
+        let exchange = async {
+            let mut request = client.request(method.clone(), &url);
+            if let Some(token) = &token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>(Response {
+                status,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            })
+        };
+        runtime.block_on(exchange).map_err(|e| {
+            let cause = anyhow::Error::new(e);
+            match self {
+                Agent::Socket(socket) if is_connect(&cause) => cause.context(format!(
+                    "cannot connect to the agent's control socket {}",
+                    socket.display()
+                )),
+                Agent::Tcp { addr, .. } if is_connect(&cause) => {
+                    cause.context(format!("cannot connect to the agent at {addr}"))
+                }
+                _ => cause.context(format!(
+                    "no answer from the agent at {self} for {method} {path}"
+                )),
+            }
+        })
     }
+}
+
+/// Whether the request failed before it reached the agent.
+fn is_connect(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<reqwest::Error>()
+        .is_some_and(reqwest::Error::is_connect)
 }
 
 fn read_token(file: &Path) -> anyhow::Result<String> {
@@ -199,87 +236,112 @@ fn read_token(file: &Path) -> anyhow::Result<String> {
     Ok(text.trim().to_string())
 }
 
-fn exchange(
-    mut stream: impl Read + Write,
-    method: &str,
-    path: &str,
-    host: &str,
-    token: Option<&str>,
-) -> std::io::Result<Vec<u8>> {
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    Ok(raw)
-}
-
-fn parse(raw: &[u8]) -> anyhow::Result<Response> {
-    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-        bail!("malformed HTTP response from the agent");
-    };
-    let head = String::from_utf8_lossy(&raw[..split]);
-    let status: u16 = head
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .context("malformed HTTP status line from the agent")?;
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase().starts_with("transfer-encoding:")
-            && l.to_ascii_lowercase().contains("chunked")
-    });
-    let body = &raw[split + 4..];
-    let body = if chunked {
-        dechunk(body)?
-    } else {
-        body.to_vec()
-    };
-    Ok(Response {
-        status,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
-}
-
-fn dechunk(mut body: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = body.windows(2).position(|w| w == b"\r\n") else {
-            bail!("malformed chunked body from the agent");
-        };
-        let size_text = String::from_utf8_lossy(&body[..eol]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .context("malformed chunk size")?;
-        body = &body[eol + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        if body.len() < size {
-            bail!("truncated chunked body from the agent");
-        }
-        out.extend_from_slice(&body[..size]);
-        body = body.get(size + 2..).unwrap_or_default();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Serves one connection: reads the request head, answers `answer`, returns the head.
+    fn serve_once(mut stream: impl std::io::Read + std::io::Write, answer: &[u8]) -> String {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            let n = stream.read(&mut byte).expect("read the request");
+            assert_eq!(n, 1, "the request ended early: {head:?}");
+            head.push(byte[0]);
+        }
+        stream.write_all(answer).expect("answer");
+        String::from_utf8(head).expect("utf-8 head")
+    }
+
     #[test]
-    fn parses_plain_and_chunked_bodies() {
-        let r = parse(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").expect("plain");
-        assert_eq!((r.status, r.body.as_str()), (200, "ok"));
-        let r = parse(
-            b"HTTP/1.1 422 X\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
-        )
-        .expect("chunked");
+    fn reads_a_chunked_answer_over_the_socket() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(SOCKET_FILE);
+        let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("accept");
+            serve_once(
+                stream,
+                b"HTTP/1.1 422 X\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+            )
+        });
+        let agent = Agent::Socket(path);
+        let r = agent
+            .request("POST", "/-/reload", Duration::from_secs(30))
+            .expect("request");
         assert_eq!((r.status, r.body.as_str()), (422, "abcde"));
-        assert!(parse(b"garbage").is_err());
+        let head = server.join().expect("server");
+        assert!(head.starts_with("POST /-/reload HTTP/1.1\r\n"), "{head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("authorization"),
+            "{head}"
+        );
+    }
+
+    #[test]
+    fn tcp_writes_carry_the_token_and_reads_do_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, "s3cret\n").expect("token");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = std::thread::spawn(move || {
+            let mut heads = Vec::new();
+            for _ in 0..2 {
+                let (stream, _) = listener.accept().expect("accept");
+                heads.push(serve_once(
+                    stream,
+                    b"HTTP/1.1 202 Accepted\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                ));
+            }
+            heads
+        });
+        let agent = Agent::Tcp {
+            addr,
+            token_file: Some(token_file),
+        };
+        for method in ["POST", "GET"] {
+            let r = agent
+                .request(method, "/api/v1/jobs/a/trigger", Duration::from_secs(30))
+                .expect("request");
+            assert_eq!((r.status, r.body.as_str()), (202, "ok"));
+        }
+        let heads = server.join().expect("server");
+        assert!(
+            heads[0].contains("authorization: Bearer s3cret\r\n"),
+            "{}",
+            heads[0]
+        );
+        assert!(
+            !heads[1].to_ascii_lowercase().contains("authorization"),
+            "{}",
+            heads[1]
+        );
+    }
+
+    #[test]
+    fn a_dead_socket_says_which_socket_and_a_silent_agent_times_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(SOCKET_FILE);
+        let err = Agent::Socket(path.clone())
+            .request("GET", "/api/v1/status", Duration::from_secs(30))
+            .expect_err("no agent");
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("cannot connect to the agent's control socket"),
+            "{text}"
+        );
+        assert!(text.contains(&path.display().to_string()), "{text}");
+
+        // An agent that accepts and never answers: the read timeout ends the wait.
+        let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+        let held = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
+        let err = Agent::Socket(path)
+            .request("GET", "/api/v1/status", Duration::from_millis(200))
+            .expect_err("silent agent");
+        let text = format!("{err:#}");
+        assert!(text.contains("no answer from the agent at"), "{text}");
+        drop(held.join());
     }
 
     #[test]

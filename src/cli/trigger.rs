@@ -13,6 +13,7 @@ use crate::pipeline::progress::{self, LivePhase};
 use crate::pipeline::{Cancel, Progress};
 use crate::state::records::{self, RunRecord, Trigger};
 use crate::state::{self, StateLock};
+use crate::upload::queue::UploadQueue;
 use anyhow::{Context as _, bail};
 use chrono::Utc;
 use std::time::Duration;
@@ -240,22 +241,14 @@ fn foreground(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let env = runs::RunEnv {
-        state_dir: settings.state_dir.clone(),
-        host: hostname(),
-        clock: Clock::default(),
-        min_free_disk: settings.min_free_disk.0,
-        support_bundle_path: settings.support_bundle_path.clone(),
-        copy_max_file_size: settings.copy_max_file_size.0,
-        token_key_file: settings.token_key_file.clone(),
-        token_map_key_file: settings.token_map_key_file.clone(),
-        kubeconfig: settings.kubeconfig.clone(),
-        kube_context: settings.context.clone(),
-        kube_request_timeout: settings.kube_request_timeout.0,
-        default_resources: settings.default_resources,
-        notifications: Default::default(),
-        history: settings.history.clone(),
-    };
+    // A foreground run has its own upload queue: what it leaves pending waits for the agent.
+    let env = runs::AgentEnv::new(
+        settings,
+        hostname(),
+        Clock::default(),
+        UploadQueue::default(),
+        Default::default(),
+    );
     let (progress, phases) = Progress::new();
     let (mut record, persist_error) = runtime.block_on(async {
         let (ended, end) = tokio::sync::oneshot::channel();

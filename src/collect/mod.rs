@@ -3,5 +3,10 @@
 
 pub mod capabilities;
 pub mod cluster;
+mod error;
 pub(crate) mod external;
 pub mod host;
+mod outcome;
+
+pub use error::Error;
+pub use outcome::{CollectorOutcome, CollectorStatus};

@@ -153,6 +153,21 @@ pub fn load_text(path: &Path, text: &str, ctx: &Context, cache: &mut LoadCache) 
         }
         report.diagnostics.extend(diagnostics);
     }
+    duplicate_names(path, text, &documents, &mut report.diagnostics);
+    if report.is_rejected() {
+        report.jobs.clear();
+    }
+    cap_errors(&mut report.diagnostics, path);
+    report
+}
+
+/// An error for each job name defined twice in one file.
+fn duplicate_names(
+    path: &Path,
+    text: &SourceText<'_>,
+    documents: &[Node],
+    out: &mut Vec<Diagnostic>,
+) {
     // By name, so that a file of many small documents is checked in one pass.
     let mut seen: HashMap<&str, Loc> = HashMap::new();
     for (index, node) in documents.iter().enumerate() {
@@ -163,7 +178,7 @@ pub fn load_text(path: &Path, text: &str, ctx: &Context, cache: &mut LoadCache) 
             continue;
         };
         if let Some(first) = seen.get(name) {
-            report.diagnostics.push(
+            out.push(
                 Diagnostic::error(
                     path,
                     name_node.loc,
@@ -176,11 +191,6 @@ pub fn load_text(path: &Path, text: &str, ctx: &Context, cache: &mut LoadCache) 
             seen.insert(name, name_node.loc);
         }
     }
-    if report.is_rejected() {
-        report.jobs.clear();
-    }
-    cap_errors(&mut report.diagnostics, path);
-    report
 }
 
 /// At most this many errors are listed per file; a file with more (usually a document that is
@@ -355,85 +365,10 @@ fn typed_document(
         );
         return Typed::Rejected(None);
     }
-    let mut header_ok = true;
-    let mut header = Vec::new();
-    let mut troubleshoot_kind = false;
-    match node.get("kind").map(|k| (k, k.as_str())) {
-        Some((_, Some(defaults::KIND))) => {}
-        Some((k, Some(other))) => {
-            header_ok = false;
-            let hint = if [
-                "SupportBundle",
-                "Collector",
-                "HostCollector",
-                "Redactor",
-                "Preflight",
-                "HostPreflight",
-            ]
-            .contains(&other)
-            {
-                troubleshoot_kind = true;
-                format!(
-                    "a troubleshoot `{other}` spec does not go in the jobs directory: keep it elsewhere and reference it from a job's `collect.specs` (or `redact.redactors`)"
-                )
-            } else {
-                format!("job files use `kind: {}`", defaults::KIND)
-            };
-            header.push(
-                Diagnostic::error(path, k.loc, format!("unsupported kind `{other}`"))
-                    .with_hint(hint)
-                    .with_source(text),
-            );
-        }
-        Some((k, None)) => {
-            header_ok = false;
-            header.push(
-                Diagnostic::error(
-                    path,
-                    k.loc,
-                    format!("`kind` must be a string, found {}", k.kind_name()),
-                )
-                .with_source(text),
-            );
-        }
-        None => {
-            header_ok = false;
-            header.push(
-                Diagnostic::error(path, node.loc, format!("missing `kind`; {expected}"))
-                    .with_source(text),
-            );
-        }
-    }
-    match node.get("apiVersion").map(|k| (k, k.as_str())) {
-        Some((_, Some(defaults::API_VERSION))) => {}
-        // A troubleshoot spec's own apiVersion is right for it; the kind error says it all.
-        Some(_) if troubleshoot_kind => {}
-        Some((v, found)) => {
-            header_ok = false;
-            header.push(
-                Diagnostic::error(
-                    path,
-                    v.loc,
-                    format!(
-                        "unsupported apiVersion `{}`",
-                        found.map_or_else(|| v.scalar_text(), str::to_string)
-                    ),
-                )
-                .with_hint(format!(
-                    "job files use `apiVersion: {}`",
-                    defaults::API_VERSION
-                ))
-                .with_source(text),
-            );
-        }
-        None => {
-            header_ok = false;
-            header.push(
-                Diagnostic::error(path, node.loc, format!("missing `apiVersion`; {expected}"))
-                    .with_source(text),
-            );
-        }
-    }
+    let (kind_error, troubleshoot_kind) = check_kind(path, text, node, &expected);
+    let version_error = check_api_version(path, text, node, &expected, troubleshoot_kind);
+    let header_ok = kind_error.is_none() && version_error.is_none();
+    let mut header: Vec<Diagnostic> = kind_error.into_iter().chain(version_error).collect();
     // Report in file order, whichever key comes first.
     header.sort_by_key(|d| (d.line, d.column));
     out.extend(header);
@@ -448,6 +383,90 @@ fn typed_document(
             out.extend(found.errors.iter().map(|e| type_error(path, text, node, e)));
             Typed::Rejected(found.repaired)
         }
+    }
+}
+
+/// troubleshoot's own document kinds: a job file holding one gets a hint, not an apiVersion error.
+const TROUBLESHOOT_KINDS: &[&str] = &[
+    "SupportBundle",
+    "Collector",
+    "HostCollector",
+    "Redactor",
+    "Preflight",
+    "HostPreflight",
+];
+
+/// The error about the document's `kind`, if any, and whether it is a troubleshoot spec's kind.
+fn check_kind(
+    path: &Path,
+    text: &SourceText<'_>,
+    node: &Node,
+    expected: &str,
+) -> (Option<Diagnostic>, bool) {
+    match node.get("kind").map(|k| (k, k.as_str())) {
+        Some((_, Some(defaults::KIND))) => (None, false),
+        Some((k, Some(other))) => {
+            let troubleshoot_kind = TROUBLESHOOT_KINDS.contains(&other);
+            let hint = if troubleshoot_kind {
+                format!(
+                    "a troubleshoot `{other}` spec does not go in the jobs directory: keep it elsewhere and reference it from a job's `collect.specs` (or `redact.redactors`)"
+                )
+            } else {
+                format!("job files use `kind: {}`", defaults::KIND)
+            };
+            let error = Diagnostic::error(path, k.loc, format!("unsupported kind `{other}`"))
+                .with_hint(hint)
+                .with_source(text);
+            (Some(error), troubleshoot_kind)
+        }
+        Some((k, None)) => {
+            let error = Diagnostic::error(
+                path,
+                k.loc,
+                format!("`kind` must be a string, found {}", k.kind_name()),
+            )
+            .with_source(text);
+            (Some(error), false)
+        }
+        None => {
+            let error = Diagnostic::error(path, node.loc, format!("missing `kind`; {expected}"))
+                .with_source(text);
+            (Some(error), false)
+        }
+    }
+}
+
+/// The error about the document's `apiVersion`, if any (none for a troubleshoot spec's own).
+fn check_api_version(
+    path: &Path,
+    text: &SourceText<'_>,
+    node: &Node,
+    expected: &str,
+    troubleshoot_kind: bool,
+) -> Option<Diagnostic> {
+    match node.get("apiVersion").map(|k| (k, k.as_str())) {
+        Some((_, Some(defaults::API_VERSION))) => None,
+        // A troubleshoot spec's own apiVersion is right for it; the kind error says it all.
+        Some(_) if troubleshoot_kind => None,
+        Some((v, found)) => Some(
+            Diagnostic::error(
+                path,
+                v.loc,
+                format!(
+                    "unsupported apiVersion `{}`",
+                    found.map_or_else(|| v.scalar_text(), str::to_string)
+                ),
+            )
+            .with_hint(format!(
+                "job files use `apiVersion: {}`",
+                defaults::API_VERSION
+            ))
+            .with_source(text),
+        ),
+        None => Some(
+            Diagnostic::error(path, node.loc, format!("missing `apiVersion`; {expected}"))
+                .with_source(text),
+        ),
     }
 }
 

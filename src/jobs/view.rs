@@ -238,21 +238,16 @@ impl DirView {
             .any(|(path, f)| f.rejected && !paths.contains(path))
     }
 
-    /// Loads the entries `changed` of the jobs directory `dir` (as the watcher reported them)
-    /// and every file that shares a job name with them, transitively; the rest of the directory
-    /// is taken as this view has it. Unchanged files come from `cache`. The view itself is
-    /// updated by [`DirView::absorb`] once the result is applied.
-    pub fn load_changed(
-        &self,
+    /// The entries a partial pass reads: the changed ones, the rejected files and symlinks
+    /// (whose state hangs on other entries), and ignored symlinks named like job files; or why
+    /// only a whole pass will do.
+    fn entries_to_look_at<'a>(
+        &'a self,
         dir: &Path,
-        changed: &BTreeSet<PathBuf>,
+        changed: &'a BTreeSet<PathBuf>,
         ctx: &Context,
         cache: &mut FileCache,
-    ) -> Result<Partial, NeedsWholePass> {
-        let mut paths = BTreeSet::new();
-        let mut ignored = Vec::new();
-        let mut to_read = Vec::new();
-        let mut reports = Vec::new();
+    ) -> Result<Vec<(&'a PathBuf, &'a str)>, NeedsWholePass> {
         let mut entries: Vec<(&PathBuf, &str)> = Vec::new();
         for path in changed {
             let name = match (path.parent(), path.file_name().and_then(|n| n.to_str())) {
@@ -300,6 +295,25 @@ impl DirView {
                 entries.push((path, name));
             }
         }
+        Ok(entries)
+    }
+
+    /// Loads the entries `changed` of the jobs directory `dir` (as the watcher reported them)
+    /// and every file that shares a job name with them, transitively; the rest of the directory
+    /// is taken as this view has it. Unchanged files come from `cache`. The view itself is
+    /// updated by [`DirView::absorb`] once the result is applied.
+    pub fn load_changed(
+        &self,
+        dir: &Path,
+        changed: &BTreeSet<PathBuf>,
+        ctx: &Context,
+        cache: &mut FileCache,
+    ) -> Result<Partial, NeedsWholePass> {
+        let mut paths = BTreeSet::new();
+        let mut ignored = Vec::new();
+        let mut to_read = Vec::new();
+        let mut reports = Vec::new();
+        let entries = self.entries_to_look_at(dir, changed, ctx, cache)?;
         for (path, name) in entries {
             if !paths.insert(path.clone()) {
                 continue;

@@ -39,7 +39,7 @@ pub(crate) async fn analyze(job: &Job, root: &Path, ctx: &RunContext) -> Analyze
     }
     let spec = job.collection.clone();
     let none = spec.analyzers.is_empty() && spec.host_analyzers.is_empty();
-    let state_dir = ctx.state_dir.clone();
+    let state_dir = ctx.env.state_dir.clone();
     let root_dir = root.to_path_buf();
     let now = chrono::Utc::now();
     let joined = tokio::task::spawn_blocking(move || {

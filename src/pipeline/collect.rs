@@ -39,7 +39,7 @@ pub(super) fn limits(job: &Job, ctx: &super::RunContext) -> RunLimits {
         .spec
         .resources
         .unwrap_or_default()
-        .over(&ctx.default_resources);
+        .over(&ctx.env.default_resources);
     let requested = limits::Requested {
         cpu_weight: res.cpu_weight,
         memory_max: res.memory_max.map(|b| b.0),
@@ -115,7 +115,7 @@ pub async fn collect(
     // The staging tree is created through the state directory handle: a symlink in place of
     // jobs/<job>, staging/ or the run's directory fails the run instead of collecting elsewhere.
     if let Err(e) =
-        crate::state::StateDir::open(&ctx.state_dir).and_then(|d| d.create_dir_all(root))
+        crate::state::StateDir::open(&ctx.env.state_dir).and_then(|d| d.create_dir_all(root))
     {
         return Collected {
             records,
@@ -129,7 +129,7 @@ pub async fn collect(
         root,
         cancel.token(),
         &HostOptions {
-            copy_size_cap: ctx.copy_max_file_size,
+            copy_size_cap: ctx.env.copy_max_file_size,
             limits: run_limits.plan.clone(),
             ..HostOptions::default()
         },
@@ -144,13 +144,13 @@ pub async fn collect(
             .kubeconfig
             .as_ref()
             .map(|k| job_relative(job, k))
-            .or_else(|| ctx.kubeconfig.clone()),
-        context: c.context.clone().or_else(|| ctx.kube_context.clone()),
+            .or_else(|| ctx.env.kubeconfig.clone()),
+        context: c.context.clone().or_else(|| ctx.env.kube_context.clone()),
         namespaces: c.namespaces.clone(),
         since: c.since.map(|d| d.0),
         auto_discovery: c.auto_discovery,
-        call_timeout: ctx.kube_request_timeout,
-        copy_size_cap: ctx.copy_max_file_size,
+        call_timeout: ctx.env.kube_request_timeout,
+        copy_size_cap: ctx.env.copy_max_file_size,
         ..ClusterOptions::default()
     };
     let cluster_outcomes = cluster::collect(

@@ -2,7 +2,7 @@
 //! redacts, analyzes and archives; the agent names the output, records the result and its bundle.
 
 use super::{
-    Cancel, CancelReason, Outcome, RunContext, bundles_dir, phase, settle, staging_dir, unique_top,
+    Cancel, CancelReason, Outcome, RunContext, bundles_dir, phase, settle, staging_dir,
     upload_phase,
 };
 use crate::collect::external::{self, Request};
@@ -29,7 +29,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         uploads: Vec::new(),
         changes: None,
     };
-    let binary = match external::locate(ctx.support_bundle_path.as_deref()) {
+    let binary = match external::locate(ctx.env.support_bundle_path.as_deref()) {
         Ok(b) => b,
         Err(e) => {
             return failed(
@@ -43,15 +43,15 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
             );
         }
     };
-    let bundles = bundles_dir(&ctx.state_dir, &job.name);
-    let state = match StateDir::open(&ctx.state_dir) {
+    let bundles = bundles_dir(&ctx.env.state_dir, &job.name);
+    let state = match StateDir::open(&ctx.env.state_dir) {
         Ok(state) => state,
         Err(e) => return failed(e.to_string(), Vec::new()),
     };
     if let Err(e) = state.create_dir_all(&bundles) {
         return failed(e.to_string(), Vec::new());
     }
-    let claim = unique_top(
+    let claim = ctx.env.bundle_names.claim(
         &bundles,
         &crate::bundle::archive_name(&job.name, ctx.started_at.naive_utc()),
     );
@@ -63,7 +63,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         .collect();
     // An inline spec is handed to the CLI as a file of its own (JSON is YAML).
     if let Some(inline) = &job.document.spec.collect.support_bundle {
-        let dir = staging_dir(&ctx.state_dir, &job.name, &ctx.run_id);
+        let dir = staging_dir(&ctx.env.state_dir, &job.name, &ctx.run_id);
         let path = dir.join("inline-spec.yaml");
         let doc = serde_json::json!({
             "apiVersion": "troubleshoot.sh/v1beta2",
@@ -107,8 +107,8 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     // The CLI and its children are done: the record gets the cgroup's OOM kills, and the cgroup goes.
     let limits_record = limits.finish().await;
     super::remove_staging(
-        &ctx.state_dir,
-        &staging_dir(&ctx.state_dir, &job.name, &ctx.run_id),
+        &ctx.env.state_dir,
+        &staging_dir(&ctx.env.state_dir, &job.name, &ctx.run_id),
     );
     let took = started.elapsed();
     let response = match result {
@@ -301,7 +301,7 @@ async fn remove_secrets(
     if super::secrets::resolve(job).values.is_empty() {
         return Ok(None);
     }
-    let dir = staging_dir(&ctx.state_dir, &job.name, &ctx.run_id).with_extension("secrets");
+    let dir = staging_dir(&ctx.env.state_dir, &job.name, &ctx.run_id).with_extension("secrets");
     let (job, archive) = (job.clone(), archive.to_path_buf());
     let joined = tokio::task::spawn_blocking(move || {
         crate::state::ensure_private_dir(&dir).map_err(|e| e.to_string())?;

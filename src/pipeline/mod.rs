@@ -11,6 +11,7 @@ mod analyze;
 mod cancel;
 mod changes;
 mod collect;
+mod context;
 mod disk;
 mod external;
 pub mod progress;
@@ -23,6 +24,7 @@ pub use redact::{RedactionPlan, TokenKeys, plan as redaction_plan, tokenization_
 pub use upload::targets as upload_targets;
 
 pub use cancel::{Cancel, CancelReason};
+pub use context::{BundleNames, RunContext, RunEnv};
 pub use progress::Progress;
 
 use crate::bundle::{self, BundleOptions, StepTiming, TimingStatus};
@@ -32,44 +34,11 @@ use crate::state::records::{
     self, BundleRecord, CollectorRecord, PhaseRecord, PhaseStatus, RunStatus,
 };
 use crate::state::{Create, StateDir};
-use chrono::{DateTime, Utc};
+
 use progress::Counts;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// What a run needs besides the job.
-#[derive(Clone, Debug)]
-pub struct RunContext {
-    /// The state directory.
-    pub state_dir: PathBuf,
-    /// Run id.
-    pub run_id: String,
-    /// This host's name.
-    pub host: String,
-    /// When the run started (names the bundle).
-    pub started_at: DateTime<Utc>,
-    /// Skip the run when the state directory's file system has less free space than this.
-    pub min_free_disk: u64,
-    /// The troubleshoot CLI for `collect.engine: support-bundle`.
-    pub support_bundle_path: Option<PathBuf>,
-    /// Cap per file of host `copy` collectors.
-    pub copy_max_file_size: u64,
-    /// HMAC key file for stable tokens (`redact.tokenize`); random per run without it.
-    pub token_key_file: Option<PathBuf>,
-    /// AES key file for the token map; without it no map is written.
-    pub token_map_key_file: Option<PathBuf>,
-    /// The agent's `kubeconfig` setting (a job's `collect.kubeconfig` wins).
-    pub kubeconfig: Option<PathBuf>,
-    /// The agent's `context` setting (a job's `collect.context` wins).
-    pub kube_context: Option<String>,
-    /// Timeout of each Kubernetes API call.
-    pub kube_request_timeout: Duration,
-    /// The agent's `defaultResources` (a job's `spec.resources` wins field by field).
-    pub default_resources: crate::jobs::model::Resources,
-    /// Where the run reports its phases as they start and end.
-    pub progress: Progress,
-}
 
 /// What a run produced.
 #[derive(Clone, Debug)]
@@ -189,7 +158,7 @@ pub(crate) fn remove_staging(state_dir: &Path, staging: &Path) {
 pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     let started = Instant::now();
     let mut phases = Vec::new();
-    if let Some(skip) = disk::low_space(&ctx.state_dir, ctx.min_free_disk) {
+    if let Some(skip) = disk::low_space(&ctx.env.state_dir, ctx.env.min_free_disk) {
         return Outcome {
             status: RunStatus::Skipped,
             reason: Some(skip),
@@ -210,12 +179,12 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         settle(ctx, &outcome);
         return outcome;
     }
-    let claim = unique_top(
-        &bundles_dir(&ctx.state_dir, &job.name),
+    let claim = ctx.env.bundle_names.claim(
+        &bundles_dir(&ctx.env.state_dir, &job.name),
         &bundle::archive_name(&job.name, ctx.started_at.naive_utc()),
     );
     let top = claim.top.clone();
-    let staging = staging_dir(&ctx.state_dir, &job.name, &ctx.run_id);
+    let staging = staging_dir(&ctx.env.state_dir, &job.name, &ctx.run_id);
     let root = staging.join(&top);
 
     let t = Instant::now();
@@ -252,7 +221,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     {
         // Nothing unredacted may reach an archive: the staged files go, the run fails.
         let staging = staging.clone();
-        let state_dir = ctx.state_dir.clone();
+        let state_dir = ctx.env.state_dir.clone();
         let _ = tokio::task::spawn_blocking(move || remove_staging(&state_dir, &staging)).await;
         return Outcome {
             status: RunStatus::Failed,
@@ -291,7 +260,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         started.elapsed(),
     );
     let archived = archive(
-        &ctx.state_dir,
+        &ctx.env.state_dir,
         &job.name,
         &staging,
         &root,
@@ -426,64 +395,6 @@ fn collectors_outcome(collectors: &[CollectorRecord]) -> (RunStatus, String) {
             collectors.len(),
         ),
     )
-}
-
-/// Bundle paths claimed by runs of this process that have not written their archive yet.
-static CLAIMED: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
-    std::sync::Mutex::new(std::collections::BTreeSet::new());
-
-/// A bundle name reserved for one run until it is dropped (after archiving).
-pub(crate) struct Claim {
-    /// The reserved base name.
-    pub(crate) top: String,
-    path: PathBuf,
-}
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        if let Ok(mut claimed) = CLAIMED.lock() {
-            claimed.remove(&self.path);
-        }
-    }
-}
-
-/// The archive's base name, made unique among existing bundles and among runs in progress: two
-/// runs that start in the same second (manual triggers, `Allow`) would otherwise both write
-/// `<job>-<second>.tar.gz` and one of them would fail.
-pub(crate) fn unique_top(dir: &Path, base: &str) -> Claim {
-    // A poisoned lock only means another run panicked while holding it; the set is still usable.
-    let mut claimed = CLAIMED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let staged = staged_tops(dir);
-    let mut name = base.to_string();
-    let mut n = 1;
-    loop {
-        let path = dir.join(format!("{name}.tar.gz"));
-        if !path.exists() && !claimed.contains(&path) && !staged.contains(&name) {
-            claimed.insert(path.clone());
-            return Claim { top: name, path };
-        }
-        name = format!("{base}-{n}");
-        n += 1;
-    }
-}
-
-/// Bundle names staged by any run of the job (`<bundles>/../staging/<run-id>/<name>`): a run cut
-/// off by a crash still owns its name until start-up recovery has archived it, so no newer run may
-/// take it (after a fast restart, a new run can start within the same second).
-fn staged_tops(bundles: &Path) -> std::collections::BTreeSet<String> {
-    let Some(job_dir) = bundles.parent() else {
-        return Default::default();
-    };
-    let Ok(runs) = std::fs::read_dir(job_dir.join("staging")) else {
-        return Default::default();
-    };
-    runs.filter_map(Result::ok)
-        .filter_map(|run| std::fs::read_dir(run.path()).ok())
-        .flat_map(|tops| tops.filter_map(Result::ok))
-        .filter_map(|top| top.file_name().to_str().map(str::to_string))
-        .collect()
 }
 
 /// Marks a run's staging as holding less than was asked for (timeout, shutdown, failed

@@ -229,10 +229,10 @@ pub async fn redact(job: &Job, root: &Path, ctx: &RunContext) -> Redacted {
     let job = job.clone();
     let root = root.to_path_buf();
     let keys = TokenKeys {
-        state_dir: ctx.state_dir.clone(),
+        state_dir: ctx.env.state_dir.clone(),
         run_id: ctx.run_id.clone(),
-        token_key_file: ctx.token_key_file.clone(),
-        token_map_key_file: ctx.token_map_key_file.clone(),
+        token_key_file: ctx.env.token_key_file.clone(),
+        token_map_key_file: ctx.env.token_map_key_file.clone(),
     };
     let result = tokio::task::spawn_blocking(move || redact_dir(&job, &root, &keys)).await;
     match result {

@@ -254,10 +254,14 @@ pub(crate) async fn upload(
     };
     // The agent's clock (tests shift it) runs from the run's start.
     let now = || ctx.started_at + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
-    let vars = vars(job, &ctx.run_id, ctx.started_at, &ctx.host);
+    let vars = vars(job, &ctx.run_id, ctx.started_at, &ctx.env.host);
     let planned = plan(job, &vars, bundle, now());
     let committed = {
-        let (dir, job, run) = (ctx.state_dir.clone(), job.name.clone(), ctx.run_id.clone());
+        let (dir, job, run) = (
+            ctx.env.state_dir.clone(),
+            job.name.clone(),
+            ctx.run_id.clone(),
+        );
         let (bundle, staging) = (bundle.clone(), staging.map(Path::to_path_buf));
         let planned = planned.clone();
         tokio::task::spawn_blocking(move || {
@@ -321,7 +325,7 @@ async fn deliver(
     now: &impl Fn() -> chrono::DateTime<chrono::Utc>,
 ) -> UploadRecord {
     // Queued by `commit` before the first byte is sent: from here on a crash cannot lose it.
-    let _claim = queue::claim(&ctx.state_dir, entry);
+    let _claim = ctx.env.uploads.claim(&ctx.env.state_dir, entry);
     loop {
         let t = Instant::now();
         let result = tokio::select! {
@@ -339,13 +343,16 @@ async fn deliver(
             &policy.queued
         };
         let (record, done) = queue::settle(entry, result, backoff, now(), t.elapsed());
+        if record.status == "succeeded" {
+            ctx.env.uploads.target_works(&entry.label);
+        }
         if done {
             // The record learns the outcome before the entry goes: a crash in between leaves an
             // entry to re-drive (create-only: found delivered), never a record stuck `pending`.
-            if let Err(e) = queue::record_upload(&ctx.state_dir, entry, &record).await {
+            if let Err(e) = queue::record_upload(&ctx.env.state_dir, entry, &record).await {
                 tracing::warn!(job = %entry.job, run = %entry.run_id, "cannot record the upload: {e}");
             }
-            if let Err(e) = queue::remove(&ctx.state_dir, entry) {
+            if let Err(e) = queue::remove(&ctx.env.state_dir, entry) {
                 tracing::warn!(job = %entry.job, run = %entry.run_id, "upload queue: {e}");
             }
             return record;
@@ -362,9 +369,9 @@ async fn deliver(
 }
 
 fn keep_queued(ctx: &RunContext, entry: &Entry) -> UploadRecord {
-    if let Err(e) = queue::write(&ctx.state_dir, entry) {
+    if let Err(e) = queue::write(&ctx.env.state_dir, entry) {
         tracing::warn!(job = %entry.job, run = %entry.run_id, "upload queue: {e}");
     }
-    queue::wake();
+    ctx.env.uploads.wake();
     entry.pending_record()
 }

@@ -14,7 +14,8 @@
 //! - A yamlPath redactor needs the whole document, so a file that has one in its chain is staged in
 //!   memory around it.
 
-use super::rules::{Compiled, LineKind, LineRedactor, Op, YamlRedactor, already_masked};
+use super::goregex::already_masked;
+use super::rules::{Compiled, LineKind, LineRedactor, Op, YamlRedactor};
 use super::tokenize::Tokenizer;
 use super::{MASK, MAX_LINE, RedactError, yaml_path};
 use regex::bytes::SetMatches;

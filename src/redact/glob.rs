@@ -6,6 +6,26 @@
 
 use regex::Regex;
 
+/// What is malformed in a glob.
+#[derive(Debug, thiserror::Error)]
+pub enum GlobError {
+    /// A trailing `\` escapes nothing.
+    #[error("ends with a lone `\\`")]
+    LoneBackslash,
+    /// A class is never closed.
+    #[error("`[` without a closing `]`")]
+    UnclosedClass,
+    /// `[]` matches nothing.
+    #[error("empty character class `[]`")]
+    EmptyClass,
+    /// An alternative group is never closed.
+    #[error("`{{` without a closing `}}`")]
+    UnclosedBrace,
+    /// The translated regex did not compile.
+    #[error(transparent)]
+    Regex(#[from] regex::Error),
+}
+
 /// One compiled `fileSelector` glob.
 #[derive(Clone, Debug)]
 pub struct Glob {
@@ -14,7 +34,7 @@ pub struct Glob {
 
 impl Glob {
     /// Compiles a glob; the error says what is malformed.
-    pub fn new(glob: &str) -> Result<Glob, String> {
+    pub fn new(glob: &str) -> Result<Glob, GlobError> {
         let mut out = String::from("^");
         let chars: Vec<char> = glob.chars().collect();
         let mut i = 0;
@@ -32,7 +52,7 @@ impl Glob {
                 '?' => out.push_str("[^/]"),
                 '\\' => {
                     let Some(next) = chars.get(i + 1) else {
-                        return Err("ends with a lone `\\`".into());
+                        return Err(GlobError::LoneBackslash);
                     };
                     out.push_str(&regex::escape(&next.to_string()));
                     i += 2;
@@ -40,11 +60,11 @@ impl Glob {
                 }
                 '[' => {
                     let Some(len) = chars[i + 1..].iter().position(|&c| c == ']') else {
-                        return Err("`[` without a closing `]`".into());
+                        return Err(GlobError::UnclosedClass);
                     };
                     let body: String = chars[i + 1..i + 1 + len].iter().collect();
                     if body.is_empty() {
-                        return Err("empty character class `[]`".into());
+                        return Err(GlobError::EmptyClass);
                     }
                     out.push_str(&class(&body));
                     i += len + 2;
@@ -64,10 +84,10 @@ impl Glob {
             i += 1;
         }
         if braces > 0 {
-            return Err("`{` without a closing `}`".into());
+            return Err(GlobError::UnclosedBrace);
         }
         out.push('$');
-        let re = Regex::new(&out).map_err(|e| e.to_string())?;
+        let re = Regex::new(&out)?;
         Ok(Glob { re })
     }
 

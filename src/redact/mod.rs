@@ -10,7 +10,7 @@
 //!
 //! Regex semantics follow Go's RE2 as troubleshoot uses it: patterns are matched on raw bytes with
 //! ASCII-only `\w \d \s \b` (Unicode off), duplicate `mask` group names are renamed, and a `-` that Go
-//! reads as a literal inside a class is escaped (see [`rules::port_go_regex`]).
+//! reads as a literal inside a class is escaped (see [`goregex::port_go_regex`]).
 //!
 //! - [`tokenize`]: troubleshoot's `--tokenize` (§3.4 of the format notes): [`Tokenizer`] turns each
 //!   masked value into `***TOKEN_<TYPE>_<HASH>***`; [`redact_tree_with`] / [`redact_stream_with`] use it.
@@ -18,12 +18,14 @@
 pub mod defaults;
 pub(crate) mod engine;
 pub(crate) mod glob;
+pub mod goregex;
 pub mod rules;
 pub(crate) mod tokenize;
 pub(crate) mod tree;
 pub(crate) mod yaml_path;
 
 pub use engine::{Counts, redact_stream, redact_stream_with};
+pub use glob::GlobError;
 pub use rules::{
     AGENT_SECRETS, Compiled, DefaultSet, check_rule, compile, compile_chain, compile_with,
 };
@@ -60,7 +62,8 @@ pub enum RedactError {
         /// The glob as written.
         glob: String,
         /// What is wrong with it.
-        reason: String,
+        #[source]
+        reason: GlobError,
     },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]

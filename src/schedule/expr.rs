@@ -263,8 +263,8 @@ fn parse_field(text: &str, kind: &FieldKind) -> Result<(u64, String), ScheduleEr
         let (low, high, base_text) = if base == "*" {
             (kind.min, kind.max, "*".to_string())
         } else if let Some((a, b)) = base.split_once('-') {
-            let low = parse_value(a, kind).map_err(&invalid)?;
-            let high = parse_value(b, kind).map_err(&invalid)?;
+            let low = parse_value(a, kind).map_err(|e| invalid(e.to_string()))?;
+            let high = parse_value(b, kind).map_err(|e| invalid(e.to_string()))?;
             if low > high {
                 return Err(invalid(format!(
                     "range {a}-{b} runs backwards; write the smaller value first or use a list"
@@ -272,7 +272,7 @@ fn parse_field(text: &str, kind: &FieldKind) -> Result<(u64, String), ScheduleEr
             }
             (low, high, format!("{low}-{high}"))
         } else {
-            let value = parse_value(base, kind).map_err(&invalid)?;
+            let value = parse_value(base, kind).map_err(|e| invalid(e.to_string()))?;
             if step.is_some() {
                 // Vixie reads "5/10" as an error; cronie and croner's sloppy mode disagree
                 // on what it means, so it is refused rather than guessed.
@@ -305,14 +305,31 @@ fn parse_digits(text: &str) -> Option<u32> {
     text.parse().ok()
 }
 
+/// Why one value of a field is not valid (the `reason` of [`ScheduleError::InvalidField`]).
+#[derive(Debug, thiserror::Error)]
+enum BadValue {
+    /// A number outside the field's range.
+    #[error("{value} is out of range; allowed {min}-{max}")]
+    OutOfRange { value: u32, min: u32, max: u32 },
+    /// Not a number, in a field without names.
+    #[error("\"{text}\" is not a number in {min}-{max}")]
+    NotANumber { text: String, min: u32, max: u32 },
+    /// Neither a number nor one of the field's names.
+    #[error("\"{text}\" is neither a number in {min}-{max} nor one of {names}")]
+    NotANumberOrName {
+        text: String,
+        min: u32,
+        max: u32,
+        names: String,
+    },
+}
+
 /// Parses a number or, where the field allows it, a three-letter name.
-fn parse_value(text: &str, kind: &FieldKind) -> Result<u32, String> {
+fn parse_value(text: &str, kind: &FieldKind) -> Result<u32, BadValue> {
+    let (min, max) = (kind.min, kind.max);
     if let Some(value) = parse_digits(text) {
-        if value < kind.min || value > kind.max {
-            return Err(format!(
-                "{value} is out of range; allowed {}-{}",
-                kind.min, kind.max
-            ));
+        if value < min || value > max {
+            return Err(BadValue::OutOfRange { value, min, max });
         }
         return Ok(value);
     }
@@ -323,11 +340,9 @@ fn parse_value(text: &str, kind: &FieldKind) -> Result<u32, String> {
     {
         return Ok(index as u32);
     }
+    let text = text.to_string();
     if kind.names.is_empty() {
-        Err(format!(
-            "\"{text}\" is not a number in {}-{}",
-            kind.min, kind.max
-        ))
+        Err(BadValue::NotANumber { text, min, max })
     } else {
         let names: Vec<&str> = kind
             .names
@@ -335,12 +350,12 @@ fn parse_value(text: &str, kind: &FieldKind) -> Result<u32, String> {
             .copied()
             .filter(|n| !n.is_empty())
             .collect();
-        Err(format!(
-            "\"{text}\" is neither a number in {}-{} nor one of {}",
-            kind.min,
-            kind.max,
-            names.join(", ")
-        ))
+        Err(BadValue::NotANumberOrName {
+            text,
+            min,
+            max,
+            names: names.join(", "),
+        })
     }
 }
 

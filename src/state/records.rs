@@ -441,15 +441,9 @@ pub fn create_all(state_dir: &Path, records: &[RunRecord]) -> Vec<Result<PathBuf
     let dir = match StateDir::open(state_dir) {
         Ok(dir) => dir,
         Err(e) => {
-            let message = e.to_string();
             return records
                 .iter()
-                .map(|_| {
-                    Err(StateError::Io {
-                        path: state_dir.to_path_buf(),
-                        source: std::io::Error::other(message.clone()),
-                    })
-                })
+                .map(|_| Err(repeat_error(&e, state_dir)))
                 .collect();
         }
     };
@@ -460,25 +454,39 @@ pub fn create_all(state_dir: &Path, records: &[RunRecord]) -> Vec<Result<PathBuf
     results
 }
 
-fn create_batch(dir: &StateDir, records: &[RunRecord]) -> Vec<Result<PathBuf, StateError>> {
-    let mut locks: BTreeMap<&str, Result<JobLock, String>> = BTreeMap::new();
-    for record in records {
-        locks
-            .entry(record.job.as_str())
-            .or_insert_with(|| Err(String::new()));
+/// `e` once more, for each further record one failure stops (errors do not clone): an I/O
+/// error keeps its path and kind, so `is_not_found` and friends still answer; any other error
+/// becomes an I/O error at `path` with its message.
+fn repeat_error(e: &StateError, path: &Path) -> StateError {
+    match e {
+        StateError::Io { path, source } => StateError::Io {
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        other => StateError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(other.to_string()),
+        },
     }
-    for (job, lock) in locks.iter_mut() {
-        *lock = JobLock::take(dir, job, true).map_err(|e| e.to_string());
+}
+
+fn create_batch(dir: &StateDir, records: &[RunRecord]) -> Vec<Result<PathBuf, StateError>> {
+    let mut locks: BTreeMap<&str, Result<JobLock, StateError>> = BTreeMap::new();
+    for record in records {
+        let job = record.job.as_str();
+        if !locks.contains_key(job) {
+            locks.insert(job, JobLock::take(dir, job, true));
+        }
     }
     let mut results: Vec<Result<PathBuf, StateError>> = Vec::with_capacity(records.len());
     let mut files = Vec::with_capacity(records.len());
     for record in records {
         let prepared = match &locks[record.job.as_str()] {
             Ok(_) => record_file(dir, record),
-            Err(message) => Err(StateError::Io {
-                path: job_dir(dir.root(), &record.job).join(RECORDS_LOCK),
-                source: std::io::Error::other(message.clone()),
-            }),
+            Err(e) => Err(repeat_error(
+                e,
+                &job_dir(dir.root(), &record.job).join(RECORDS_LOCK),
+            )),
         };
         match prepared {
             Ok((path, bytes)) => {

@@ -375,3 +375,28 @@ fn remove_takes_only_the_records_named() {
     let none = remove(dir.path(), "none", &["r1".into()], |_, _| false).expect("no job");
     assert!(none.is_empty());
 }
+
+#[test]
+fn a_job_whose_lock_cannot_be_taken_fails_its_records_and_no_other() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // `jobs/blocked` is a file: the job's records folder, and so its lock, cannot be made.
+    std::fs::create_dir_all(dir.path().join("jobs")).expect("jobs dir");
+    std::fs::write(dir.path().join("jobs/blocked"), b"").expect("blocking file");
+    let batch = [
+        record("blocked", "20250101T000000Z", RunStatus::Running),
+        record("blocked", "20250102T000000Z", RunStatus::Running),
+        record("fine", "20250101T000000Z", RunStatus::Running),
+    ];
+    let results = create_all(dir.path(), &batch);
+    let mut messages = Vec::new();
+    for result in &results[..2] {
+        let e = result.as_ref().expect_err("no lock, no record");
+        assert!(matches!(e, StateError::Io { .. }), "{e:?}");
+        messages.push(e.to_string());
+    }
+    // Each record of the job gets the one failure, worded once (not a path inside a path).
+    assert_eq!(messages[0], messages[1]);
+    assert_eq!(messages[0].matches("blocked").count(), 1, "{}", messages[0]);
+    let written = results[2].as_ref().expect("the other job's record");
+    assert_eq!(&read_record(written).expect("read"), &batch[2]);
+}

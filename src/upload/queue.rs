@@ -16,8 +16,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// Entry format version.
 const ENTRY_VERSION: u32 = 1;
@@ -230,28 +231,65 @@ pub fn list(state_dir: &Path) -> (Vec<Entry>, Vec<PathBuf>) {
     (entries, corrupt)
 }
 
-/// Entries some task of this process is attempting right now.
-static CLAIMED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+/// One agent's upload queue in memory: the driver's wake-up, the targets seen working and the
+/// entries being attempted. Owned by the daemon (or a foreground `trigger`) and handed to its
+/// runs, so two agents in one process never take each other's wake-ups or claims.
+#[derive(Clone, Debug, Default)]
+pub struct UploadQueue(Arc<Shared>);
 
-/// An entry reserved for one task until dropped.
-pub struct Claim(PathBuf);
+#[derive(Debug, Default)]
+struct Shared {
+    /// Wakes the driver (a run left an upload pending, or a target was seen working).
+    wake: Notify,
+    /// Labels of targets that just accepted an upload: entries waiting for them are due now.
+    working: Mutex<BTreeSet<String>>,
+    /// Entries some task of this agent is attempting right now.
+    claimed: Mutex<BTreeSet<PathBuf>>,
+}
 
-impl Drop for Claim {
-    fn drop(&mut self) {
-        CLAIMED
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&self.0);
+impl UploadQueue {
+    /// Asks the driver to look at the queue now.
+    pub fn wake(&self) {
+        self.0.wake.notify_one();
+    }
+
+    /// Waits for [`UploadQueue::wake`] or `timeout`.
+    pub async fn wait(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.0.wake.notified()).await;
+    }
+
+    /// Notes that `label` accepted an upload, and wakes the driver.
+    pub fn target_works(&self, label: &str) {
+        lock(&self.0.working).insert(label.to_string());
+        self.wake();
+    }
+
+    /// Targets seen working since the last call.
+    pub fn take_working(&self) -> BTreeSet<String> {
+        std::mem::take(&mut *lock(&self.0.working))
+    }
+
+    /// Reserves the entry, or `None` when another task of this agent has it.
+    pub fn claim(&self, state_dir: &Path, entry: &Entry) -> Option<Claim> {
+        let path = entry.path(state_dir);
+        lock(&self.0.claimed)
+            .insert(path.clone())
+            .then(|| Claim(Arc::clone(&self.0), path))
     }
 }
 
-/// Reserves the entry, or `None` when another task of this process has it.
-pub fn claim(state_dir: &Path, entry: &Entry) -> Option<Claim> {
-    let path = entry.path(state_dir);
-    let mut claimed = CLAIMED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    claimed.insert(path.clone()).then_some(Claim(path))
+/// A poisoned lock only means a task panicked while holding it; the set is still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// An entry reserved for one task until dropped.
+pub struct Claim(Arc<Shared>, PathBuf);
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        lock(&self.0.claimed).remove(&self.1);
+    }
 }
 
 /// Sets `uploads[index]` of the run's record (through [`records::update`], which serialises it
@@ -420,40 +458,6 @@ pub fn seed(entry: &Entry) -> u64 {
     u64::from_str_radix(&digest[..16], 16).unwrap_or(0)
 }
 
-/// Wakes the queue's driver (a run left an upload pending, or a target was seen working).
-static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
-
-/// Asks the driver to look at the queue now.
-pub fn wake() {
-    WAKE.notify_one();
-}
-
-/// Waits for [`wake`] or `timeout`.
-pub async fn wait(timeout: Duration) {
-    let _ = tokio::time::timeout(timeout, WAKE.notified()).await;
-}
-
-/// Labels of targets that just accepted an upload: entries waiting for them are due now.
-static WORKING: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-
-/// Notes that `label` accepted an upload, and wakes the driver.
-pub fn target_works(label: &str) {
-    WORKING
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(label.to_string());
-    wake();
-}
-
-/// Targets seen working since the last call.
-pub fn take_working() -> BTreeSet<String> {
-    std::mem::take(
-        &mut *WORKING
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    )
-}
-
 /// What a finished upload reports to metrics: target label, status, how long it took.
 pub type Observer = std::sync::Arc<dyn Fn(&str, &str, Duration) + Send + Sync>;
 
@@ -461,12 +465,13 @@ pub type Observer = std::sync::Arc<dyn Fn(&str, &str, Duration) + Send + Sync>;
 /// first); a delivery or failure for good updates the run record and removes the entry; a
 /// transient failure reschedules it with `policy.queued`. `now` is the agent's clock.
 pub async fn drive(
+    queue: UploadQueue,
     state_dir: PathBuf,
     policy: Policy,
     now: impl Fn() -> DateTime<Utc> + Send + 'static,
     observe: Observer,
 ) {
-    let (_, corrupt) = list(&state_dir);
+    let (_, corrupt) = list_off_loop(&state_dir).await;
     for path in corrupt {
         tracing::warn!(path = %path.display(), "unreadable upload queue entry set aside");
     }
@@ -474,49 +479,35 @@ pub async fn drive(
     // route), and after a crash nobody should wait out a backoff from before it.
     let mut starting = true;
     loop {
-        let working = take_working();
-        let (entries, _) = list(&state_dir);
+        let working = queue.take_working();
+        let (entries, _) = list_off_loop(&state_dir).await;
         let mut next_due: Option<DateTime<Utc>> = None;
         for mut entry in entries {
             if (starting || working.contains(&entry.label)) && entry.next_attempt_at > now() {
                 entry.next_attempt_at = now();
             }
-            if entry.next_attempt_at > now() {
-                next_due =
-                    Some(next_due.map_or(entry.next_attempt_at, |d| d.min(entry.next_attempt_at)));
-                continue;
-            }
-            if run_in_progress(&state_dir, &entry) {
-                continue;
-            }
-            if already_settled(&state_dir, &entry) {
-                // A crash after the record learned the outcome, before the entry went.
-                if let Err(e) = remove(&state_dir, &entry) {
-                    tracing::warn!(job = %entry.job, run = %entry.run_id, "upload queue: {e}");
-                }
-                continue;
-            }
-            let Some(_claim) = claim(&state_dir, &entry) else {
-                continue;
-            };
-            let started = std::time::Instant::now();
-            let result = attempt(&entry).await;
-            entry.attempts += 1;
-            let took = started.elapsed();
-            let (record, done) = settle(&mut entry, result, &policy.queued, now(), took);
-            observe(&entry.label, &record.status, took);
-            if let Err(e) = record_upload(&state_dir, &entry, &record).await {
-                tracing::warn!(job = %entry.job, run = %entry.run_id, "cannot update the run record: {e}");
-            }
-            let written = if done {
-                remove(&state_dir, &entry)
+            let waits = entry.next_attempt_at > now() || !for_the_driver(&state_dir, &entry).await;
+            let claim = if waits {
+                None
             } else {
-                write(&state_dir, &entry)
+                queue.claim(&state_dir, &entry)
             };
-            if let Err(e) = written {
-                tracing::warn!(job = %entry.job, run = %entry.run_id, "upload queue: {e}");
-            }
-            if !done {
+            let pending = match claim {
+                Some(_claim) => {
+                    drive_one(
+                        &queue,
+                        &state_dir,
+                        &mut entry,
+                        &policy.queued,
+                        &now,
+                        &observe,
+                    )
+                    .await
+                }
+                // Due later (or another task has it): only a future entry sets the wake-up.
+                None => entry.next_attempt_at > now(),
+            };
+            if pending {
                 next_due =
                     Some(next_due.map_or(entry.next_attempt_at, |d| d.min(entry.next_attempt_at)));
             }
@@ -526,12 +517,83 @@ pub async fn drive(
             .map(|d| (d - now()).to_std().unwrap_or_default())
             .unwrap_or(Duration::from_secs(60))
             .clamp(Duration::from_millis(100), Duration::from_secs(60));
-        wait(sleep).await;
+        queue.wait(sleep).await;
     }
 }
 
+/// [`list`] on a blocking thread: the queue directory is read and entries set aside there.
+async fn list_off_loop(state_dir: &Path) -> (Vec<Entry>, Vec<PathBuf>) {
+    let dir = state_dir.to_path_buf();
+    tokio::task::spawn_blocking(move || list(&dir))
+        .await
+        .unwrap_or_default()
+}
+
+/// Whether the driver may attempt the entry now: its run is over and the run record does not
+/// say yet how the upload ended (an entry whose record does is removed: a crash after the
+/// record learned the outcome, before the entry went). Read on a blocking thread.
+async fn for_the_driver(state_dir: &Path, entry: &Entry) -> bool {
+    let (dir, entry) = (state_dir.to_path_buf(), entry.clone());
+    tokio::task::spawn_blocking(move || {
+        if run_in_progress(&dir, &entry) {
+            return false;
+        }
+        if already_settled(&dir, &entry) {
+            if let Err(e) = remove(&dir, &entry) {
+                tracing::warn!(job = %entry.job, run = %entry.run_id, "upload queue: {e}");
+            }
+            return false;
+        }
+        true
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// One attempt at a claimed entry, its record and its queue file updated; `true` when it stays
+/// pending (rescheduled by `backoff`).
+async fn drive_one(
+    queue: &UploadQueue,
+    state_dir: &Path,
+    entry: &mut Entry,
+    backoff: &Backoff,
+    now: &impl Fn() -> DateTime<Utc>,
+    observe: &Observer,
+) -> bool {
+    let started = std::time::Instant::now();
+    let result = attempt(entry).await;
+    entry.attempts += 1;
+    let took = started.elapsed();
+    let (record, done) = settle(entry, result, backoff, now(), took);
+    if record.status == "succeeded" {
+        queue.target_works(&entry.label);
+    }
+    observe(&entry.label, &record.status, took);
+    if let Err(e) = record_upload(state_dir, entry, &record).await {
+        tracing::warn!(job = %entry.job, run = %entry.run_id, "cannot update the run record: {e}");
+    }
+    let (dir, file) = (state_dir.to_path_buf(), entry.clone());
+    let written = tokio::task::spawn_blocking(move || {
+        if done {
+            remove(&dir, &file)
+        } else {
+            write(&dir, &file)
+        }
+    })
+    .await;
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(job = %entry.job, run = %entry.run_id, "upload queue: {e}"),
+        Err(e) => {
+            tracing::warn!(job = %entry.job, run = %entry.run_id, "upload queue writer failed: {e}")
+        }
+    }
+    !done
+}
+
 /// Folds an attempt into the entry and the upload's record; `true` when the entry is finished
-/// (delivered or failed for good), else it was rescheduled by `backoff`.
+/// (delivered or failed for good), else it was rescheduled by `backoff`. A delivery means the
+/// target works: the caller tells its [`UploadQueue`].
 pub fn settle(
     entry: &mut Entry,
     result: Attempt,
@@ -549,7 +611,6 @@ pub fn settle(
             record.error = already.then(|| {
                 "already delivered by an earlier attempt (same sha256 under this key)".to_string()
             });
-            target_works(&entry.label);
             tracing::info!(job = %entry.job, run = %entry.run_id, target = %entry.label, url = %record.url, attempts = entry.attempts, "bundle uploaded");
             (record, true)
         }
@@ -668,5 +729,34 @@ mod tests {
         assert!(done);
         assert_eq!(rec.status, "failed");
         assert!(rec.error.unwrap().contains("gave up after 2 attempts"));
+    }
+
+    #[test]
+    fn two_agents_in_one_process_keep_their_wake_ups_and_claims() {
+        use futures_util::FutureExt as _;
+        let (one, two) = (UploadQueue::default(), UploadQueue::default());
+        let state = Path::new("/state");
+        // A claim is the agent's own: the other agent may claim the same entry path (it has its
+        // own state directory in practice), and the first cannot claim it twice.
+        let held = one.claim(state, &entry()).expect("first claim");
+        assert!(one.claim(state, &entry()).is_none(), "held by this agent");
+        assert!(
+            two.claim(state, &entry()).is_some(),
+            "another agent's claims are its own"
+        );
+        drop(held);
+        assert!(one.claim(state, &entry()).is_some(), "freed when dropped");
+        // A wake-up and a working target reach only the queue they were given to.
+        one.target_works("http:a");
+        assert!(two.take_working().is_empty());
+        assert_eq!(one.take_working(), BTreeSet::from(["http:a".to_string()]));
+        assert!(
+            two.0.wake.notified().now_or_never().is_none(),
+            "the other agent's driver stays asleep"
+        );
+        assert!(
+            one.0.wake.notified().now_or_never().is_some(),
+            "this agent's driver wakes"
+        );
     }
 }

@@ -574,8 +574,8 @@ async fn eventually(cond: impl Fn() -> bool) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_pod_is_deleted_when_collection_is_cancelled_or_dropped() {
+    use troubleshoot_agent::collect::CollectorStatus;
     use troubleshoot_agent::collect::cluster::{ClusterOptions, collect};
-    use troubleshoot_agent::collect::host::CollectorStatus;
     use troubleshoot_agent::spec::Entry;
 
     let server = std::sync::Arc::new(KubeApiServer::start(Cluster::baseline()));

@@ -6,9 +6,8 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use troubleshoot_agent::collect::host::{
-    self, CollectorOutcome, CollectorStatus, HostOptions, UNSUPPORTED_REASON,
-};
+use troubleshoot_agent::collect::host::{self, HostOptions, UNSUPPORTED_REASON};
+use troubleshoot_agent::collect::{CollectorOutcome, CollectorStatus};
 use troubleshoot_agent::spec::{Entry, load_spec_file};
 use troubleshoot_agent::yaml::Loc;
 

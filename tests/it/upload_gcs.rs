@@ -75,7 +75,7 @@ async fn a_large_bundle_goes_through_a_resumable_upload_on_a_non_default_port() 
     let e = Emulator::start().await;
     e.create_bucket("big").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    // Well above the client's 16 MiB resumable threshold, and not a multiple of any chunk size.
+    // Well above the sink's 8 MiB resumable threshold, and not a multiple of any chunk size.
     let size = 160 * 1024 * 1024 + 12_345;
     let path = generated_file(dir.path(), size);
     let obj = object(&path, "large.tar.gz");
@@ -157,4 +157,135 @@ async fn a_server_that_is_down_is_a_transient_error() {
         Err(UploadError::Transient(_)) => {}
         other => panic!("expected Transient from check, got {other:?}"),
     }
+}
+
+/// A resumable-upload endpoint of the JSON API on a real socket, far smaller than the service:
+/// one session, which keeps only the first half of the first chunk it is sent and drops that
+/// connection unanswered (a response lost on the way), then answers as GCS does (`308` with the
+/// `Range` it holds, `200` with the object once complete).
+struct FlakySession {
+    addr: std::net::SocketAddr,
+    stored: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    /// Each request's line and `Content-Range`.
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl FlakySession {
+    fn start(size: u64) -> FlakySession {
+        use std::io::{BufRead, BufReader, Read};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stored = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (store, log) = (stored.clone(), seen.clone());
+        std::thread::spawn(move || {
+            let mut dropped = false;
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() || line.is_empty() {
+                    continue;
+                }
+                let (mut length, mut range) = (0usize, String::new());
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).expect("header");
+                    let header = header.trim_end().to_ascii_lowercase();
+                    if header.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = header.strip_prefix("content-length:") {
+                        length = v.trim().parse().expect("length");
+                    }
+                    if let Some(v) = header.strip_prefix("content-range:") {
+                        range = v.trim().to_string();
+                    }
+                }
+                let mut body = vec![0u8; length];
+                reader.read_exact(&mut body).expect("body");
+                log.lock()
+                    .expect("log")
+                    .push(format!("{} {range}", line.trim_end()));
+                let mut held = store.lock().expect("store");
+                let answer = if line.starts_with("POST ") {
+                    assert!(line.contains("uploadType=resumable"), "{line}");
+                    assert!(line.contains("ifGenerationMatch=0"), "{line}");
+                    format!("200 OK\r\nlocation: http://{addr}/session/1")
+                } else {
+                    let spec = range.strip_prefix("bytes ").expect("bytes range");
+                    if let Some((span, _)) = spec.split_once('/').filter(|(s, _)| *s != "*") {
+                        let (first, _) = span.split_once('-').expect("first-last");
+                        let first: usize = first.parse().expect("first");
+                        assert!(first <= held.len(), "a gap: {first} after {}", held.len());
+                        let new = &body[held.len() - first..];
+                        if !dropped {
+                            dropped = true;
+                            held.extend_from_slice(&new[..new.len() / 2]);
+                            continue; // the answer is lost: the connection closes unanswered
+                        }
+                        held.extend_from_slice(new);
+                    }
+                    if held.len() as u64 == size {
+                        format!(
+                            "200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{{\"size\":\"{size}\"}}",
+                            size.to_string().len() + 11
+                        )
+                    } else if held.is_empty() {
+                        "308 Resume Incomplete".to_string()
+                    } else {
+                        format!("308 Resume Incomplete\r\nrange: bytes=0-{}", held.len() - 1)
+                    }
+                };
+                drop(held);
+                // One request per connection: the client never reuses one this loop closed.
+                let answer = if answer.contains("\r\n\r\n") {
+                    answer.replacen("\r\n", "\r\nconnection: close\r\n", 1)
+                } else {
+                    format!("{answer}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
+                };
+                let answer = format!("HTTP/1.1 {answer}");
+                let _ = std::io::Write::write_all(&mut conn, answer.as_bytes());
+            }
+        });
+        FlakySession { addr, stored, seen }
+    }
+}
+
+#[tokio::test]
+async fn a_chunk_whose_answer_is_lost_resumes_from_what_the_service_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let size = 2 * gcs::CHUNK + 12_345;
+    let path = generated_file(dir.path(), size);
+    let server = FlakySession::start(size);
+    let target = GcsTarget {
+        bucket: "acme".into(),
+        prefix: None,
+        key: None,
+        endpoint: Some(format!("http://{}", server.addr)),
+    };
+    let obj = object(&path, "k.tar.gz");
+    let delivered = gcs::upload(&target, &obj).await.unwrap_or_else(|e| {
+        panic!(
+            "upload: {e}; requests: {:?}",
+            server.seen.lock().expect("log")
+        )
+    });
+    assert_eq!(delivered.bytes, size);
+    let seen = server.seen.lock().expect("log").clone();
+    let stored = server.stored.lock().expect("store").clone();
+    assert!(
+        stored == std::fs::read(&path).expect("read"),
+        "the object differs from the file; requests: {seen:?}"
+    );
+    // The lost answer was followed by a status query, and the upload went on from half a chunk.
+    let half = gcs::CHUNK / 2;
+    let query = seen
+        .iter()
+        .position(|r| r.ends_with(&format!("bytes */{size}")))
+        .unwrap_or_else(|| panic!("no status query: {seen:?}"));
+    assert!(
+        seen[query + 1].ends_with(&format!("bytes {half}-{}/{size}", gcs::CHUNK + half - 1)),
+        "{seen:?}"
+    );
 }

@@ -24,8 +24,8 @@ use troubleshoot_agent::upload::{self, Object};
 const MIB: u64 = 1024 * 1024;
 /// 2¼ GiB plus an odd tail, so the last part is short.
 const SOAK_SIZE: u64 = 2304 * MIB + 4_321;
-/// Two whole parts and a short third: above the S3 sink's single-PUT limit and the GCS client's
-/// resumable threshold (both 16 MiB).
+/// Two whole parts and a short third: above the S3 sink's single-PUT limit (16 MiB) and the GCS sink's
+/// resumable threshold (8 MiB).
 const SMALL_SIZE: u64 = 2 * PART_SIZE + 3 * MIB + 4_321;
 /// What the uploading process may hold at its peak: the test harness, two clients and their
 /// buffers. A sink that buffered the 2¼ GiB bundle would be far above this.

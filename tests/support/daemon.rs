@@ -572,9 +572,24 @@ impl Daemon {
                 std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             let v: Value = serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
             if v["status"] == "running" {
-                Err(format!("status running: {text}"))
-            } else {
-                Ok(v)
+                return Err(format!("status running: {text}"));
+            }
+            // The final record is written before the run tells the control loop it ended: until
+            // the agent's own view says so too, a trigger of the same job could still find the
+            // run in progress (and be skipped under `concurrencyPolicy: Forbid`). An agent that
+            // no longer answers has nothing in progress.
+            let api = format!("/api/v1/jobs/{job}/runs/{run_id}");
+            match http(self.addr(), "GET", &api) {
+                Ok(r)
+                    if r.body.contains("\"state\":\"running\"")
+                        || r.body.contains("\"state\":\"queued\"") =>
+                {
+                    Err(format!(
+                        "agent still counts the run in progress: {}",
+                        r.body
+                    ))
+                }
+                _ => Ok(v),
             }
         })
     }

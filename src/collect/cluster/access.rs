@@ -4,7 +4,7 @@
 //! files in `KUBECONFIG` (merged, first one wins per key), else `~/.kube/config`, else the
 //! in-cluster service account (`KUBERNETES_SERVICE_HOST` and the mounted token).
 
-use super::ClusterError;
+use super::Error;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -103,7 +103,7 @@ pub async fn connect(
     source: &Source,
     context: Option<&str>,
     read_timeout: Duration,
-) -> Result<Access, ClusterError> {
+) -> Result<Access, Error> {
     let options = KubeConfigOptions {
         context: context.map(str::to_string),
         ..KubeConfigOptions::default()
@@ -111,26 +111,25 @@ pub async fn connect(
     let mut config = match source {
         Source::InCluster => {
             if context.is_some() {
-                return Err(ClusterError::Config(
+                return Err(Error::Config(
                     "`context` was set but the only configuration is the in-cluster service account".into(),
                 ));
             }
-            kube::Config::incluster().map_err(|e| ClusterError::Config(format!("{source}: {e}")))?
+            kube::Config::incluster().map_err(|e| Error::Config(format!("{source}: {e}")))?
         }
         Source::File(p) | Source::Home(p) => {
             let kc = Kubeconfig::read_from(p)
-                .map_err(|e| ClusterError::Config(format!("kubeconfig {}: {e}", p.display())))?;
+                .map_err(|e| Error::Config(format!("kubeconfig {}: {e}", p.display())))?;
             from_kubeconfig(kc, &options, source).await?
         }
         Source::Env(paths) => {
             let mut merged = Kubeconfig::default();
             for p in paths {
-                let kc = Kubeconfig::read_from(p).map_err(|e| {
-                    ClusterError::Config(format!("kubeconfig {}: {e}", p.display()))
-                })?;
+                let kc = Kubeconfig::read_from(p)
+                    .map_err(|e| Error::Config(format!("kubeconfig {}: {e}", p.display())))?;
                 merged = merged
                     .merge(kc)
-                    .map_err(|e| ClusterError::Config(format!("{source}: {e}")))?;
+                    .map_err(|e| Error::Config(format!("{source}: {e}")))?;
             }
             from_kubeconfig(merged, &options, source).await?
         }
@@ -140,8 +139,8 @@ pub async fn connect(
     config.read_timeout = Some(read_timeout + Duration::from_secs(5));
     config.connect_timeout = Some(read_timeout.min(Duration::from_secs(10)));
     let default_namespace = config.default_namespace.clone();
-    let client = kube::Client::try_from(config)
-        .map_err(|e| ClusterError::Config(format!("{source}: {e}")))?;
+    let client =
+        kube::Client::try_from(config).map_err(|e| Error::Config(format!("{source}: {e}")))?;
     Ok(Access {
         client,
         default_namespace,
@@ -153,19 +152,19 @@ async fn from_kubeconfig(
     kc: Kubeconfig,
     options: &KubeConfigOptions,
     source: &Source,
-) -> Result<kube::Config, ClusterError> {
+) -> Result<kube::Config, Error> {
     if let Some(ctx) = &options.context
         && !kc.contexts.iter().any(|c| &c.name == ctx)
     {
         let names: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
-        return Err(ClusterError::Config(format!(
+        return Err(Error::Config(format!(
             "{source}: no context `{ctx}` (contexts: {})",
             names.join(", ")
         )));
     }
     kube::Config::from_custom_kubeconfig(kc, options)
         .await
-        .map_err(|e| ClusterError::Config(format!("{source}: {e}")))
+        .map_err(|e| Error::Config(format!("{source}: {e}")))
 }
 
 #[cfg(test)]

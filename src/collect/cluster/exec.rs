@@ -7,15 +7,15 @@
 use super::api::{ApiError, convert};
 use super::jsonout::pretty;
 use super::logs::list_pods;
-use super::{ClusterError, Ctx};
+use super::{Ctx, Error};
 use crate::collect::host::{parse_go_duration, safe_relative, sanitize_component};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{AttachParams, AttachedProcess};
 use serde_json::{Map, Value};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Bytes of stderr kept per command (the rest is dropped: it is a diagnostic, not data).
 const STDERR_CAP: usize = 1024 * 1024;
@@ -58,12 +58,12 @@ fn strings(body: &Value, key: &str) -> Vec<String> {
         .collect()
 }
 
-fn timeout_of(body: &Value) -> Result<Option<Duration>, ClusterError> {
+fn timeout_of(body: &Value) -> Result<Option<Duration>, Error> {
     match body["timeout"].as_str().filter(|t| !t.is_empty()) {
         None => Ok(None),
-        Some(t) => parse_go_duration(t).map(Some).ok_or_else(|| {
-            ClusterError::Spec(format!("`timeout`: {t:?} is not a duration such as 10s"))
-        }),
+        Some(t) => parse_go_duration(t)
+            .map(Some)
+            .ok_or_else(|| Error::Spec(format!("`timeout`: {t:?} is not a duration such as 10s"))),
     }
 }
 
@@ -92,7 +92,7 @@ async fn select_pods(
     ctx: &Ctx,
     body: &Value,
     collector_name: Option<&str>,
-) -> Result<Vec<PodRef>, ClusterError> {
+) -> Result<Vec<PodRef>, Error> {
     let selector = strings(body, "selector").join(",");
     let ns = body["namespace"].as_str().unwrap_or("");
     let errors_file = listing_errors_file(body, collector_name);
@@ -111,7 +111,7 @@ async fn select_pods(
         Ok(pods) => Ok(pod_refs(pods)),
         Err(e) => {
             ctx.write(&errors_file, &pretty(&serde_json::json!([e.to_string()])))?;
-            Err(ClusterError::Api(e))
+            Err(Error::Api(e))
         }
     }
 }
@@ -197,7 +197,7 @@ async fn read_capped(mut r: impl tokio::io::AsyncRead + Unpin, cap: usize) -> Ve
 struct LazyFile<'a> {
     ctx: &'a Ctx,
     rel: String,
-    file: Option<std::io::BufWriter<std::fs::File>>,
+    file: Option<tokio::io::BufWriter<tokio::fs::File>>,
 }
 
 impl<'a> LazyFile<'a> {
@@ -209,27 +209,29 @@ impl<'a> LazyFile<'a> {
         }
     }
 
-    fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+    // tokio::fs: command output can be large, and a slow disk must not stall the runtime.
+    async fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
         if data.is_empty() {
             return Ok(());
         }
         if self.file.is_none() {
             let path = self.ctx.path(&self.rel);
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
+                tokio::fs::create_dir_all(parent).await?;
             }
-            self.file = Some(std::io::BufWriter::new(std::fs::File::create(&path)?));
+            let file = tokio::fs::File::create(&path).await?;
+            self.file = Some(tokio::io::BufWriter::new(file));
             self.ctx.record(&self.rel);
         }
         match &mut self.file {
-            Some(f) => f.write_all(data),
+            Some(f) => f.write_all(data).await,
             None => Ok(()),
         }
     }
 
-    fn finish(self) -> std::io::Result<()> {
+    async fn finish(self) -> std::io::Result<()> {
         match self.file {
-            Some(mut f) => f.flush(),
+            Some(mut f) => f.flush().await,
             None => Ok(()),
         }
     }
@@ -252,7 +254,7 @@ async fn stream_to(
             // report its exit) while one of its outputs is not read.
             Ok(_) if failed => {}
             Ok(n) => {
-                if let Err(e) = file.write(&buf[..n]) {
+                if let Err(e) = file.write(&buf[..n]).await {
                     errors.push(format!("{}: {e}", file.rel));
                     failed = true;
                 }
@@ -263,7 +265,7 @@ async fn stream_to(
             }
         }
     }
-    if let Err(e) = file.finish() {
+    if let Err(e) = file.finish().await {
         errors.push(e.to_string());
     }
     errors
@@ -274,12 +276,12 @@ pub(super) async fn exec(
     ctx: &Ctx,
     body: &Value,
     collector_name: Option<&str>,
-) -> Result<(), ClusterError> {
+) -> Result<(), Error> {
     let timeout = timeout_of(body)?;
     let mut command = strings(body, "command");
     command.extend(strings(body, "args"));
     if command.is_empty() {
-        return Err(ClusterError::Spec("`command` is required".into()));
+        return Err(Error::Spec("`command` is required".into()));
     }
     let pods = select_pods(ctx, body, collector_name).await?;
     let Some(pod) = pods.first() else {
@@ -347,7 +349,7 @@ pub(super) async fn exec(
             &pretty(&Value::from(errors.clone())),
         )?;
         if errors.iter().any(|e| e.starts_with("timeout:")) {
-            return Err(ClusterError::Spec(errors.join("; ")));
+            return Err(Error::Spec(errors.join("; ")));
         }
     }
     Ok(())
@@ -358,14 +360,14 @@ pub(super) async fn copy(
     ctx: &Ctx,
     body: &Value,
     collector_name: Option<&str>,
-) -> Result<(), ClusterError> {
+) -> Result<(), Error> {
     let container_path = body["containerPath"]
         .as_str()
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| ClusterError::Spec("`containerPath` is required".into()))?
+        .ok_or_else(|| Error::Spec("`containerPath` is required".into()))?
         .to_string();
     let (dir, base) = split_container_path(&container_path).ok_or_else(|| {
-        ClusterError::Spec(format!(
+        Error::Spec(format!(
             "`containerPath`: {container_path:?} names no file or folder"
         ))
     })?;
@@ -439,7 +441,7 @@ async fn copy_one(
         Err(e) => return vec![("error".into(), e.to_string())],
     };
     let status = process.take_status();
-    let (Some(mut stdout), Some(stderr)) = (process.stdout(), process.stderr()) else {
+    let (Some(stdout), Some(stderr)) = (process.stdout(), process.stderr()) else {
         return vec![("error".into(), "the exec stream has no stdout".into())];
     };
     // Files land under <name>/<ns>/<pod>/<containerName>/<dirname(containerPath)>/.
@@ -462,31 +464,7 @@ async fn copy_one(
     });
     // No byte for this long: the archive stream is stuck (troubleshoot has no copy timeout; the
     // per-call timeout keeps one silent container from holding the run).
-    let stall = ctx.api.timeout();
-    let pump = async move {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match tokio::time::timeout(stall, stdout.read(&mut buf)).await {
-                Err(_) => {
-                    return Some(Some(format!(
-                        "the archive stream stalled: no data for {}s",
-                        stall.as_secs()
-                    )));
-                }
-                Ok(Ok(0)) => return None,
-                Ok(Ok(n)) => {
-                    // The extractor stopped (size cap, bad archive): stop reading the stream.
-                    if tx.send(buf[..n].to_vec()).await.is_err() {
-                        return Some(None);
-                    }
-                }
-                Ok(Err(e)) => {
-                    tracing::debug!("copy stdout: {e}");
-                    return None;
-                }
-            }
-        }
-    };
+    let pump = pump(stdout, tx, ctx.api.timeout());
     let stderr_task = tokio::spawn(read_capped(stderr, STDERR_CAP));
     let (stopped_early, extracted) = tokio::join!(pump, extractor);
     let stderr_wait = if stopped_early.is_some() {
@@ -533,6 +511,37 @@ async fn copy_one(
         ));
     }
     errors
+}
+
+/// Feeds the archive stream to the extractor. `None` when the stream ended; `Some(Some(why))`
+/// when it stalled; `Some(None)` when the extractor stopped taking data (size cap, bad archive).
+async fn pump<R: tokio::io::AsyncRead + Unpin>(
+    mut stdout: R,
+    tx: tokio::sync::mpsc::Sender<Vec<u8>>,
+    stall: Duration,
+) -> Option<Option<String>> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match tokio::time::timeout(stall, stdout.read(&mut buf)).await {
+            Err(_) => {
+                return Some(Some(format!(
+                    "the archive stream stalled: no data for {}s",
+                    stall.as_secs()
+                )));
+            }
+            Ok(Ok(0)) => return None,
+            Ok(Ok(n)) => {
+                // The extractor stopped (size cap, bad archive): stop reading the stream.
+                if tx.send(buf[..n].to_vec()).await.is_err() {
+                    return Some(None);
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::debug!("copy stdout: {e}");
+                return None;
+            }
+        }
+    }
 }
 
 /// Puts `message` first in the `error` entry (one entry: the file is an object keyed by it).

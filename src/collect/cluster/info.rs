@@ -1,7 +1,7 @@
 //! `clusterInfo` → `cluster-info/cluster_version.json` (TROUBLESHOOT-FORMAT.md §1.3).
 
 use super::jsonout::pretty;
-use super::{ClusterError, Ctx};
+use super::{Ctx, Error};
 use serde_json::Value;
 
 /// The `{"info": <version>, "string": <gitVersion>}` document.
@@ -34,7 +34,7 @@ pub fn version_document(info: &Value) -> Value {
 }
 
 /// Runs clusterInfo: on error the version file is empty and `errors.json` says why.
-pub(super) async fn cluster_info(ctx: &Ctx) -> Result<(), ClusterError> {
+pub(super) async fn cluster_info(ctx: &Ctx) -> Result<(), Error> {
     match ctx.api.get("/version").await {
         Ok(info) => ctx.write(
             "cluster-info/cluster_version.json",

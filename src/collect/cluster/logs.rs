@@ -3,12 +3,12 @@
 
 use super::api::{ApiError, encode};
 use super::podstatus::containers;
-use super::{ClusterError, Ctx};
+use super::{Ctx, Error};
 use crate::collect::host::{parse_go_duration, safe_relative, sanitize_component};
 use futures_util::AsyncReadExt;
 use serde_json::Value;
-use std::io::Write;
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 
 /// The whole `logs` collector stops after this (troubleshoot's timeout).
 const COLLECTOR_TIMEOUT: Duration = Duration::from_secs(60);
@@ -30,10 +30,26 @@ pub struct Limits {
     pub timestamps: bool,
 }
 
+/// A `limits` value that is not what troubleshoot reads.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitsError {
+    /// `maxAge` is not a Go duration.
+    #[error("`limits.maxAge`: {0:?} is not a duration such as 720h")]
+    MaxAge(String),
+    /// `maxLines`/`maxBytes` is not a number; the value as written.
+    #[error("`limits.{key}`: {value} is not a number")]
+    NotANumber {
+        /// The key under `limits`.
+        key: String,
+        /// The value (a string quoted, as troubleshoot's messages show it).
+        value: String,
+    },
+}
+
 /// troubleshoot's limit rules: no `limits` → last 10,000 lines; the run's `since` (the CLI's
 /// `--since`) or `limits.sinceTime`/`maxAge` → a start time and no caps; otherwise `maxLines`
 /// (default 10,000) and `maxBytes` (default 5,000,000).
-pub fn limits_for(body: &Value, since: Option<Duration>) -> Result<Limits, String> {
+pub fn limits_for(body: &Value, since: Option<Duration>) -> Result<Limits, LimitsError> {
     let timestamps = body["timestamps"].as_bool() == Some(true);
     let l = &body["limits"];
     if let Some(since) = since {
@@ -58,22 +74,23 @@ pub fn limits_for(body: &Value, since: Option<Duration>) -> Result<Limits, Strin
         });
     }
     if let Some(age) = l["maxAge"].as_str().filter(|a| !a.is_empty()) {
-        let d = parse_go_duration(age)
-            .ok_or_else(|| format!("`limits.maxAge`: {age:?} is not a duration such as 720h"))?;
+        let d = parse_go_duration(age).ok_or_else(|| LimitsError::MaxAge(age.to_string()))?;
         return Ok(Limits {
             since_seconds: Some(d.as_secs().max(1)),
             timestamps,
             ..Limits::default()
         });
     }
-    let num = |key: &str, default: u64| -> Result<u64, String> {
+    let num = |key: &str, default: u64| -> Result<u64, LimitsError> {
+        let not_a_number = |value: String| LimitsError::NotANumber {
+            key: key.to_string(),
+            value,
+        };
         match &l[key] {
             Value::Null => Ok(default),
             Value::Number(n) => n.as_u64().filter(|n| *n > 0).map_or(Ok(default), Ok),
-            Value::String(s) => s
-                .parse::<u64>()
-                .map_err(|_| format!("`limits.{key}`: {s:?} is not a number")),
-            other => Err(format!("`limits.{key}`: {other} is not a number")),
+            Value::String(s) => s.parse::<u64>().map_err(|_| not_a_number(format!("{s:?}"))),
+            other => Err(not_a_number(other.to_string())),
         }
     };
     Ok(Limits {
@@ -119,9 +136,25 @@ pub enum LogError {
     /// The API refused or failed.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// The log file could not be created.
+    #[error("{}: {source}", .path.display())]
+    Create {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// No data for the API timeout.
+    #[error("{pod}/{container}: the log stream stalled")]
+    Stalled {
+        /// The pod.
+        pod: String,
+        /// The container.
+        container: String,
+    },
     /// Reading the stream or writing the file failed.
-    #[error("{0}")]
-    Io(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 /// Streams one container's log into bundle-relative `rel` (never more than `limit_bytes`).
@@ -139,13 +172,17 @@ pub async fn fetch(
         .stream(&log_path(ns, pod, container, limits, previous))
         .await?;
     let path = ctx.path(rel);
+    // tokio::fs: a log can be large, and a slow disk must not stall the runtime's workers.
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| LogError::Io(e.to_string()))?;
+        tokio::fs::create_dir_all(parent).await?;
     }
-    let mut file = std::io::BufWriter::new(
-        std::fs::File::create(&path)
-            .map_err(|e| LogError::Io(format!("{}: {e}", path.display())))?,
-    );
+    let file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|source| LogError::Create {
+            path: path.clone(),
+            source,
+        })?;
+    let mut file = tokio::io::BufWriter::with_capacity(256 * 1024, file);
     ctx.record(rel);
     let cap = limits.limit_bytes.unwrap_or(u64::MAX);
     let mut written = 0u64;
@@ -153,23 +190,23 @@ pub async fn fetch(
     loop {
         let n = match tokio::time::timeout(ctx.api.timeout(), body.read(&mut buf)).await {
             Err(_) => {
-                return Err(LogError::Io(format!(
-                    "{pod}/{container}: the log stream stalled"
-                )));
+                return Err(LogError::Stalled {
+                    pod: pod.to_string(),
+                    container: container.to_string(),
+                });
             }
-            Ok(Err(e)) => return Err(LogError::Io(e.to_string())),
+            Ok(Err(e)) => return Err(LogError::Io(e)),
             Ok(Ok(0)) => break,
             Ok(Ok(n)) => n,
         };
         let take = (cap - written).min(n as u64) as usize;
-        file.write_all(&buf[..take])
-            .map_err(|e| LogError::Io(e.to_string()))?;
+        file.write_all(&buf[..take]).await?;
         written += take as u64;
         if written >= cap {
             break;
         }
     }
-    file.flush().map_err(|e| LogError::Io(e.to_string()))?;
+    file.flush().await?;
     Ok(written)
 }
 
@@ -192,8 +229,8 @@ pub(super) async fn collect(
     ctx: &Ctx,
     body: &Value,
     collector_name: Option<&str>,
-) -> Result<(), ClusterError> {
-    let limits = limits_for(body, ctx.opts.since).map_err(ClusterError::Spec)?;
+) -> Result<(), Error> {
+    let limits = limits_for(body, ctx.opts.since).map_err(|e| Error::Spec(e.to_string()))?;
     let name_parts = safe_relative(body["name"].as_str().unwrap_or(""));
     let errors_dir: Vec<String> = if !name_parts.is_empty() {
         name_parts.clone()
@@ -222,7 +259,7 @@ pub(super) async fn collect(
                     &rel,
                     &super::jsonout::pretty(&serde_json::json!([e.to_string()])),
                 )?;
-                return Err(ClusterError::Api(e));
+                return Err(Error::Api(e));
             }
         };
         let (name_parts, limits) = (&name_parts, &limits);
@@ -245,7 +282,7 @@ pub(super) async fn collect(
     };
     match tokio::time::timeout(COLLECTOR_TIMEOUT, work).await {
         Ok(r) => r,
-        Err(_) => Err(ClusterError::Spec(format!(
+        Err(_) => Err(Error::Spec(format!(
             "logs collection did not finish within {}s",
             COLLECTOR_TIMEOUT.as_secs()
         ))),

@@ -19,7 +19,7 @@ mod resources;
 mod run;
 pub mod runpod;
 
-use crate::collect::host::{CollectorOutcome, CollectorStatus};
+use crate::collect::{CollectorOutcome, CollectorStatus, Error};
 use crate::spec::Entry;
 use api::Api;
 use chrono::{DateTime, Utc};
@@ -29,41 +29,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-
-/// Why cluster collection could not start or a collector failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    /// No usable cluster configuration.
-    #[error("{0}")]
-    Config(String),
-    /// An API call failed.
-    #[error(transparent)]
-    Api(#[from] api::ApiError),
-    /// Writing the bundle failed.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being written.
-        context: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The spec body has a bad value.
-    #[error("invalid spec: {0}")]
-    Spec(String),
-    /// The run was cancelled.
-    #[error("cancelled")]
-    Cancelled,
-}
-
-impl ClusterError {
-    /// An I/O error while writing `path`.
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
-        ClusterError::Io {
-            context: format!("write {}", path.display()),
-            source,
-        }
-    }
-}
 
 /// How to reach the cluster and how hard to pull.
 #[derive(Clone, Debug)]
@@ -174,9 +139,9 @@ impl Ctx {
     }
 
     /// Writes a whole small file at `rel` and records it.
-    pub fn write(&self, rel: &str, text: &str) -> Result<(), ClusterError> {
+    pub fn write(&self, rel: &str, text: &str) -> Result<(), Error> {
         let path = self.path(rel);
-        jsonout::write_file(&path, text).map_err(|e| ClusterError::io(&path, e))?;
+        jsonout::write_file(&path, text).map_err(|e| Error::write(&path, e))?;
         self.written.add(rel.to_string());
         Ok(())
     }
@@ -246,20 +211,23 @@ pub async fn collect(
         .any(|i| !matches!(i.entry.kind.as_str(), "data" | "http"));
     let access = if needs_cluster {
         match access::discover_here(opts.kubeconfig.as_deref()) {
-            None => Err(access::NO_CONFIG.to_string()),
-            Some(source) => access::connect(&source, opts.context.as_deref(), opts.call_timeout)
-                .await
-                .map_err(|e| format!("{}: {e}", access::NO_CONFIG)),
+            None => Connection::Failed(access::NO_CONFIG.to_string()),
+            Some(source) => {
+                match access::connect(&source, opts.context.as_deref(), opts.call_timeout).await {
+                    Ok(a) => Connection::Ready(a),
+                    Err(e) => Connection::Failed(format!("{}: {e}", access::NO_CONFIG)),
+                }
+            }
         }
     } else {
-        Err(String::new())
+        Connection::NotNeeded
     };
     let (api, default_namespace) = match &access {
-        Ok(a) => (
+        Connection::Ready(a) => (
             Some(Api::new(a.client.clone(), opts.call_timeout)),
             a.default_namespace.clone(),
         ),
-        Err(_) => (None, "default".to_string()),
+        _ => (None, "default".to_string()),
     };
     let ctx = Arc::new(CtxSlot {
         api,
@@ -303,6 +271,18 @@ pub async fn collect(
     }
     write_skipped(root, &outcomes, now);
     outcomes
+}
+
+/// The cluster connection of one collection.
+#[derive(Clone)]
+enum Connection {
+    /// Connected.
+    Ready(access::Access),
+    /// Only local collectors (`data`, `http`) run: no connection was tried.
+    NotNeeded,
+    /// No connection: the message every collector that needs one fails with (it goes into each
+    /// collector's error file and record, so it is kept as text).
+    Failed(String),
 }
 
 /// What [`collect`] shares with each collector before a [`Ctx`] is made for it.
@@ -459,21 +439,12 @@ pub fn title_of(entry: &Entry) -> String {
 }
 
 fn skipped(item: &Planned, reason: &str) -> CollectorOutcome {
-    CollectorOutcome {
-        kind: item.entry.kind.clone(),
-        title: item.title.clone(),
-        status: CollectorStatus::Skipped {
-            reason: reason.to_string(),
-        },
-        files: Vec::new(),
-        duration: Duration::ZERO,
-        error: None,
-    }
+    CollectorOutcome::skipped(&item.entry.kind, &item.title, reason)
 }
 
 async fn run_one(
     slot: &CtxSlot,
-    access: &Result<access::Access, String>,
+    access: &Connection,
     item: Planned,
     cancel: &CancellationToken,
 ) -> CollectorOutcome {
@@ -492,7 +463,7 @@ async fn run_one(
     let local = matches!(item.entry.kind.as_str(), "data" | "http");
     let api = match (&slot.api, access) {
         (Some(api), _) => api.clone(),
-        (None, Err(message)) if !local => {
+        (None, Connection::Failed(message)) if !local => {
             let files = write_collector_error(&slot.root, &item.title, message, slot.now)
                 .into_iter()
                 .collect();
@@ -533,7 +504,7 @@ async fn run_one(
     } else {
         tokio::select! {
             r = dispatch(&ctx, &item) => r,
-            () = cancel.cancelled() => Err(ClusterError::Cancelled),
+            () = cancel.cancelled() => Err(Error::Cancelled),
         }
     };
     let mut files = ctx.written.take();
@@ -566,7 +537,7 @@ fn placeholder_api(timeout: Duration) -> Option<Api> {
         .map(|c| Api::new(c, timeout))
 }
 
-async fn dispatch(ctx: &Ctx, item: &Planned) -> Result<(), ClusterError> {
+async fn dispatch(ctx: &Ctx, item: &Planned) -> Result<(), Error> {
     let body = &item.entry.body;
     match item.entry.kind.as_str() {
         "clusterInfo" => info::cluster_info(ctx).await,
@@ -583,7 +554,7 @@ async fn dispatch(ctx: &Ctx, item: &Planned) -> Result<(), ClusterError> {
             let converted = runpod::run_as_run_pod(body);
             runpod::collect(ctx, &converted, item.entry.collector_name.as_deref()).await
         }
-        other => Err(ClusterError::Spec(format!("`{other}`: {NOT_YET}"))),
+        other => Err(Error::Spec(format!("`{other}`: {NOT_YET}"))),
     }
 }
 

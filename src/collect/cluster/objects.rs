@@ -3,7 +3,7 @@
 
 use super::api::{ApiError, encode};
 use super::jsonout::pretty;
-use super::{ClusterError, Ctx, namespace_of};
+use super::{Ctx, Error, namespace_of};
 use crate::collect::host::sanitize_component;
 use base64::Engine;
 use serde_json::{Map, Value};
@@ -126,7 +126,7 @@ pub fn object_path(kind: Kind, ns: &str, name: &str, want: &Want) -> String {
 }
 
 /// Runs a `configMap` or `secret` collector.
-pub(super) async fn collect(ctx: &Ctx, kind: Kind, body: &Value) -> Result<(), ClusterError> {
+pub(super) async fn collect(ctx: &Ctx, kind: Kind, body: &Value) -> Result<(), Error> {
     let ns = namespace_of(ctx, body);
     let want = Want {
         key: body["key"].as_str().unwrap_or("").to_string(),
@@ -141,7 +141,7 @@ pub(super) async fn collect(ctx: &Ctx, kind: Kind, body: &Value) -> Result<(), C
         .filter_map(Value::as_str)
         .collect();
     let plural = kind.dir();
-    let write_error = |label: &str, e: &ApiError| -> Result<(), ClusterError> {
+    let write_error = |label: &str, e: &ApiError| -> Result<(), Error> {
         let mut rel = format!(
             "{}-errors/{}/{}",
             kind.dir(),
@@ -176,7 +176,7 @@ pub(super) async fn collect(ctx: &Ctx, kind: Kind, body: &Value) -> Result<(), C
         return ctx.write(&object_path(kind, &ns, name, &want), &pretty(&doc));
     }
     if selector.is_empty() {
-        return Err(ClusterError::Spec(format!(
+        return Err(Error::Spec(format!(
             "`{}` needs `name` or `selector`",
             if kind == Kind::Secret {
                 "secret"

@@ -1,22 +1,18 @@
 //! Collectors that need no cluster call: `data` and `http` (from the agent's host).
 
 use super::jsonout::pretty;
-use super::{ClusterError, Ctx};
+use super::{Ctx, Error};
 use crate::collect::host::http::{request, result_json};
 use crate::collect::host::{parse_go_duration, safe_relative};
 use serde_json::Value;
 use std::time::Duration;
 
 /// `data`: the literal `data` at `<name>/<collectorName>`.
-pub(super) fn data(
-    ctx: &Ctx,
-    body: &Value,
-    collector_name: Option<&str>,
-) -> Result<(), ClusterError> {
+pub(super) fn data(ctx: &Ctx, body: &Value, collector_name: Option<&str>) -> Result<(), Error> {
     let mut parts = safe_relative(body["name"].as_str().unwrap_or(""));
     parts.extend(safe_relative(collector_name.unwrap_or("")));
     if parts.is_empty() {
-        return Err(ClusterError::Spec(
+        return Err(Error::Spec(
             "`data` needs `name` or `collectorName` for its file".into(),
         ));
     }
@@ -34,7 +30,7 @@ pub(super) async fn http(
     ctx: &Ctx,
     body: &Value,
     collector_name: Option<&str>,
-) -> Result<(), ClusterError> {
+) -> Result<(), Error> {
     let (method, spec) = ["get", "post", "put"]
         .iter()
         .find_map(|m| {
@@ -42,10 +38,10 @@ pub(super) async fn http(
                 .filter(|v| v.is_object())
                 .map(|s| (m.to_uppercase(), s))
         })
-        .ok_or_else(|| ClusterError::Spec("one of `get`, `post` or `put` is required".into()))?;
+        .ok_or_else(|| Error::Spec("one of `get`, `post` or `put` is required".into()))?;
     let url = spec["url"]
         .as_str()
-        .ok_or_else(|| ClusterError::Spec("`url` is required".into()))?;
+        .ok_or_else(|| Error::Spec("`url` is required".into()))?;
     let headers: Vec<(String, String)> = spec["headers"]
         .as_object()
         .into_iter()
@@ -59,7 +55,7 @@ pub(super) async fn http(
         .collect();
     let timeout = match spec["timeout"].as_str().filter(|t| !t.is_empty()) {
         Some(t) => parse_go_duration(t)
-            .ok_or_else(|| ClusterError::Spec(format!("`timeout`: {t:?} is not a duration")))?,
+            .ok_or_else(|| Error::Spec(format!("`timeout`: {t:?} is not a duration")))?,
         None => Duration::from_secs(30),
     };
     let payload = spec["body"].as_str().unwrap_or("");

@@ -2,10 +2,10 @@
 //! complete, keep its log, its object and its events, and delete it — always, also when the run
 //! is cancelled or times out.
 
-use super::api::{Api, encode};
+use super::api::{Api, ApiError, encode};
 use super::jsonout::pretty;
 use super::logs::{Limits, fetch, link};
-use super::{ClusterError, Ctx};
+use super::{Ctx, Error};
 use crate::collect::host::{parse_go_duration, safe_relative, sanitize_component};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -31,7 +31,7 @@ impl PodGuard {
 
 impl PodGuard {
     /// Deletes the pod now and disarms the guard.
-    async fn delete(mut self) -> Result<(), String> {
+    async fn delete(mut self) -> Result<(), ApiError> {
         self.armed = false;
         delete(&self.api, &self.path).await
     }
@@ -53,7 +53,7 @@ impl Drop for PodGuard {
                                 == "run-collector" =>
                         {
                             if let Err(e) = delete(&api, &path).await {
-                                tracing::warn!("runPod: {e}");
+                                tracing::warn!("runPod: deleting the pod failed: {e}");
                             }
                         }
                         Ok(_) => {}
@@ -67,16 +67,43 @@ impl Drop for PodGuard {
     }
 }
 
-async fn delete(api: &Api, path: &str) -> Result<(), String> {
+/// Deletes the pod at `path`; one already gone is fine.
+async fn delete(api: &Api, path: &str) -> Result<(), ApiError> {
     match api.delete(path).await {
         Ok(()) => Ok(()),
         Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(format!("deleting the pod failed: {e}")),
+        Err(e) => Err(e),
     }
 }
 
+/// What is wrong with a runPod body, or why its pod can never run.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum RunPodError {
+    /// No `podSpec`.
+    #[error("`podSpec` is required")]
+    NoPodSpec,
+    /// `podSpec` is not a mapping.
+    #[error("`podSpec` must be a PodSpec object, not {0}")]
+    PodSpecNotObject(Value),
+    /// No containers to run.
+    #[error("`podSpec.containers` needs at least one container")]
+    NoContainers,
+    /// A pull secret the run would have to create.
+    #[error(
+        "`imagePullSecret.data` (a secret created for the run): {}; reference an existing secret by `name` instead",
+        super::NOT_YET
+    )]
+    InlinePullSecret,
+    /// The image cannot be pulled and retries are off.
+    #[error("run pod aborted after getting pod status 'ImagePullBackOff'")]
+    ImagePullBackOff,
+}
+
 /// The pod troubleshoot creates for a runPod body (or a converted `run` body).
-pub fn pod_object(body: &Value, collector_name: Option<&str>) -> Result<(String, Value), String> {
+pub fn pod_object(
+    body: &Value,
+    collector_name: Option<&str>,
+) -> Result<(String, Value), RunPodError> {
     let namespace = body["namespace"]
         .as_str()
         .filter(|n| !n.is_empty())
@@ -89,19 +116,16 @@ pub fn pod_object(body: &Value, collector_name: Option<&str>) -> Result<(String,
         .to_string();
     let mut spec = match &body["podSpec"] {
         Value::Object(m) => Value::Object(m.clone()),
-        Value::Null => return Err("`podSpec` is required".into()),
-        other => return Err(format!("`podSpec` must be a PodSpec object, not {other}")),
+        Value::Null => return Err(RunPodError::NoPodSpec),
+        other => return Err(RunPodError::PodSpecNotObject(other.clone())),
     };
     if spec["containers"].as_array().is_none_or(Vec::is_empty) {
-        return Err("`podSpec.containers` needs at least one container".into());
+        return Err(RunPodError::NoContainers);
     }
     match &body["imagePullSecret"] {
         Value::Null => {}
         s if !s["data"].is_null() => {
-            return Err(format!(
-                "`imagePullSecret.data` (a secret created for the run): {}; reference an existing secret by `name` instead",
-                super::NOT_YET
-            ));
+            return Err(RunPodError::InlinePullSecret);
         }
         s => {
             if let Some(n) = s["name"].as_str().filter(|n| !n.is_empty()) {
@@ -157,16 +181,14 @@ pub fn run_as_run_pod(body: &Value) -> Value {
 
 /// Whether the pod is done: it succeeded or failed, or (restartPolicy Always) its first container
 /// has terminated once. `Err` when it can never start (ImagePullBackOff without retries).
-fn finished(pod: &Value, allow_pull_retries: bool) -> Result<bool, String> {
+fn finished(pod: &Value, allow_pull_retries: bool) -> Result<bool, RunPodError> {
     let status = &pod["status"];
     match status["phase"].as_str() {
         Some("Succeeded" | "Failed") => return Ok(true),
         Some("Pending") if !allow_pull_retries => {
             for cs in status["containerStatuses"].as_array().into_iter().flatten() {
                 if cs["state"]["waiting"]["reason"] == "ImagePullBackOff" {
-                    return Err(
-                        "run pod aborted after getting pod status 'ImagePullBackOff'".into(),
-                    );
+                    return Err(RunPodError::ImagePullBackOff);
                 }
             }
         }
@@ -183,14 +205,15 @@ pub(super) async fn collect(
     ctx: &Ctx,
     body: &Value,
     collector_name: Option<&str>,
-) -> Result<(), ClusterError> {
+) -> Result<(), Error> {
     let timeout = match body["timeout"].as_str().filter(|t| !t.is_empty()) {
         Some(t) => Some(parse_go_duration(t).ok_or_else(|| {
-            ClusterError::Spec(format!("`timeout`: {t:?} is not a duration such as 30s"))
+            Error::Spec(format!("`timeout`: {t:?} is not a duration such as 30s"))
         })?),
         None => None,
     };
-    let (namespace, pod) = pod_object(body, collector_name).map_err(ClusterError::Spec)?;
+    let (namespace, pod) =
+        pod_object(body, collector_name).map_err(|e| Error::Spec(e.to_string()))?;
     let pods_path = format!("/api/v1/namespaces/{}/pods", encode(&namespace));
     let pod_name = pod["metadata"]["name"]
         .as_str()
@@ -217,7 +240,7 @@ pub(super) async fn collect(
     let work = async {
         loop {
             let current = ctx.api.get(&pod_path).await?;
-            if finished(&current, allow_retries).map_err(ClusterError::Spec)? {
+            if finished(&current, allow_retries).map_err(|e| Error::Spec(e.to_string()))? {
                 break;
             }
             tokio::time::sleep(POLL).await;
@@ -228,7 +251,7 @@ pub(super) async fn collect(
         r = async {
             match timeout {
                 Some(t) => tokio::time::timeout(t, work).await.unwrap_or_else(|_| {
-                    Err(ClusterError::Spec(format!(
+                    Err(Error::Spec(format!(
                         "timeout: pod {namespace}/{pod_name} did not complete within {}",
                         body["timeout"].as_str().unwrap_or("")
                     )))
@@ -236,15 +259,15 @@ pub(super) async fn collect(
                 None => work.await,
             }
         } => r,
-        () = ctx.cancel.cancelled() => Err(ClusterError::Cancelled),
+        () = ctx.cancel.cancelled() => Err(Error::Cancelled),
     };
     // Always deleted, on success, failure, timeout and cancellation alike.
     let deleted = guard.delete().await;
     match (result, deleted) {
         (Ok(()), Ok(())) => Ok(()),
-        (Ok(()), Err(d)) => Err(ClusterError::Spec(d)),
+        (Ok(()), Err(d)) => Err(Error::Spec(format!("deleting the pod failed: {d}"))),
         (Err(e), Ok(())) => Err(e),
-        (Err(e), Err(d)) => Err(ClusterError::Spec(format!("{e}; {d}"))),
+        (Err(e), Err(d)) => Err(Error::Spec(format!("{e}; deleting the pod failed: {d}"))),
     }
 }
 
@@ -257,7 +280,7 @@ async fn save(
     pod: &str,
     container: &str,
     pod_path: &str,
-) -> Result<(), ClusterError> {
+) -> Result<(), Error> {
     let name_parts = safe_relative(body["name"].as_str().unwrap_or(""));
     let in_name = |file: String| -> String {
         let mut p = name_parts.clone();
@@ -277,9 +300,9 @@ async fn save(
     );
     fetch(ctx, ns, pod, container, &limits, false, &real)
         .await
-        .map_err(|e| ClusterError::Spec(format!("failed to get pod logs: {e}")))?;
+        .map_err(|e| Error::Spec(format!("failed to get pod logs: {e}")))?;
     let link_rel = in_name(format!("{}.log", sanitize_component(pod)));
-    link(ctx, &link_rel, &real).map_err(|e| ClusterError::io(&ctx.path(&link_rel), e))?;
+    link(ctx, &link_rel, &real).map_err(|e| Error::write(&ctx.path(&link_rel), e))?;
 
     // Named after `name` (the pod's name when the spec has none).
     let file_stem = name_parts

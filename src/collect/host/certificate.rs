@@ -2,7 +2,7 @@
 
 use super::output::file_name;
 use super::process::capture;
-use super::{Ctx, HostError};
+use super::{Ctx, Error};
 use std::time::Duration;
 
 /// What the PEM text alone says, before any cryptography.
@@ -26,7 +26,7 @@ pub fn classify_pem(cert: &str, key: &str) -> Option<&'static str> {
 
 /// The `certificate` host collector: writes a bare JSON string (`key-pair-valid`, ...). The
 /// public keys are compared with the `openssl` CLI (no crypto crate in this build).
-pub async fn certificate(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn certificate(ctx: &Ctx<'_>) -> Result<(), Error> {
     let cert_path = ctx.required("certificatePath")?;
     let key_path = ctx.str("keyPath").unwrap_or("");
     let status = check(ctx, cert_path, key_path).await?;
@@ -37,18 +37,21 @@ pub async fn certificate(ctx: &Ctx<'_>) -> Result<(), HostError> {
     Ok(())
 }
 
-async fn check(ctx: &Ctx<'_>, cert_path: &str, key_path: &str) -> Result<&'static str, HostError> {
-    let read = |p: &str| -> Result<Option<String>, HostError> {
-        if p.is_empty() {
-            return Ok(None);
-        }
-        match std::fs::read(p) {
-            Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(HostError::io(format!("read {p}"), e)),
-        }
-    };
-    let (Some(cert), Some(key)) = (read(cert_path)?, read(key_path)?) else {
+/// A PEM file's text; `None` when no path is given or the file does not exist. Through
+/// tokio::fs: the paths come from the spec and may be on a slow network mount.
+async fn read_pem(p: &str) -> Result<Option<String>, Error> {
+    if p.is_empty() {
+        return Ok(None);
+    }
+    match tokio::fs::read(p).await {
+        Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(format!("read {p}"), e)),
+    }
+}
+
+async fn check(ctx: &Ctx<'_>, cert_path: &str, key_path: &str) -> Result<&'static str, Error> {
+    let (Some(cert), Some(key)) = (read_pem(cert_path).await?, read_pem(key_path).await?) else {
         return Ok("key-pair-missing");
     };
     if let Some(s) = classify_pem(&cert, &key) {

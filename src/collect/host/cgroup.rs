@@ -63,16 +63,38 @@ impl Usable {
     }
 }
 
+/// Why run cgroups cannot be used on this host (the note `resources` shows).
+#[derive(Debug, thiserror::Error)]
+pub enum Unusable {
+    /// The path is not a cgroup2 filesystem.
+    #[error("{} is not a cgroup2 mount", .0.display())]
+    NotCgroup2(PathBuf),
+    /// `/proc/self/cgroup` has no `0::` line.
+    #[error("the agent has no cgroup v2 path in /proc/self/cgroup")]
+    NoV2Path,
+    /// Under systemd, only a delegated cgroup may be written.
+    #[error(
+        "the agent runs under systemd without a delegated cgroup (set Delegate=yes in the unit)"
+    )]
+    NotDelegated,
+    /// The cgroup path cannot be passed to the kernel.
+    #[error("the cgroup path contains a NUL byte")]
+    NulInPath,
+    /// The agent may not create cgroups there.
+    #[error("{} is not writable", .0.display())]
+    NotWritable(PathBuf),
+}
+
 /// Finds the agent's cgroup v2 directory from `/proc/self/cgroup` (`proc_self_cgroup`) under the
 /// mount at `mount`, or says why run cgroups cannot be used here.
-pub fn detect(mount: &Path, proc_self_cgroup: &str, systemd: bool) -> Result<Usable, String> {
+pub fn detect(mount: &Path, proc_self_cgroup: &str, systemd: bool) -> Result<Usable, Unusable> {
     if !is_cgroup2(mount) {
-        return Err(format!("{} is not a cgroup2 mount", mount.display()));
+        return Err(Unusable::NotCgroup2(mount.to_path_buf()));
     }
     let rel = proc_self_cgroup
         .lines()
         .find_map(|l| l.strip_prefix("0::"))
-        .ok_or("the agent has no cgroup v2 path in /proc/self/cgroup")?
+        .ok_or(Unusable::NoV2Path)?
         .trim()
         .trim_start_matches('/');
     let own = if rel.is_empty() {
@@ -86,17 +108,14 @@ pub fn detect(mount: &Path, proc_self_cgroup: &str, systemd: bool) -> Result<Usa
         _ => own,
     };
     if systemd && base != mount && !delegated(&base) {
-        return Err(
-            "the agent runs under systemd without a delegated cgroup (set Delegate=yes in the unit)"
-                .into(),
-        );
+        return Err(Unusable::NotDelegated);
     }
     let Ok(c_dir) = CString::new(base.as_os_str().as_encoded_bytes()) else {
-        return Err("the cgroup path contains a NUL byte".into());
+        return Err(Unusable::NulInPath);
     };
     // SAFETY: access(2) reads a NUL-terminated path we own.
     if unsafe { libc::access(c_dir.as_ptr(), libc::W_OK) } != 0 {
-        return Err(format!("{} is not writable", base.display()));
+        return Err(Unusable::NotWritable(base));
     }
     let offered = std::fs::read_to_string(base.join("cgroup.controllers")).unwrap_or_default();
     let controllers = [Controller::Memory, Controller::Cpu, Controller::Io]
@@ -340,6 +359,7 @@ mod tests {
         // A plain directory is not a cgroup2 mount, whatever /proc/self/cgroup says.
         let dir = tempfile::tempdir().unwrap();
         let err = detect(dir.path(), "0::/\n", false).unwrap_err();
-        assert!(err.contains("not a cgroup2 mount"), "{err}");
+        assert!(matches!(err, Unusable::NotCgroup2(_)), "{err}");
+        assert!(err.to_string().contains("not a cgroup2 mount"), "{err}");
     }
 }

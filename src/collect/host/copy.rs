@@ -1,6 +1,6 @@
 //! `copy` (host): copies files and directories matched by a glob into `<collectorName|copy>/`.
 
-use super::{Ctx, HostError};
+use super::{Ctx, Error};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncReadExt;
@@ -10,16 +10,16 @@ use tokio::io::AsyncReadExt;
 const MAX_DEPTH: usize = 64;
 
 /// The `copy` host collector.
-pub async fn copy(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn copy(ctx: &Ctx<'_>) -> Result<(), Error> {
     let name = ctx.name.unwrap_or("copy");
     let pattern = ctx.required("path")?;
     let paths = glob::glob(pattern)
-        .map_err(|e| HostError::Spec(format!("`path` {pattern:?} is not a valid glob: {e}")))?;
+        .map_err(|e| Error::Spec(format!("`path` {pattern:?} is not a valid glob: {e}")))?;
     let mut notes = Vec::new();
     let mut matched = 0usize;
     for item in paths {
         if ctx.cancel.is_cancelled() {
-            return Err(HostError::Cancelled);
+            return Err(Error::Cancelled);
         }
         let path = match item {
             Ok(p) => p,
@@ -44,7 +44,7 @@ pub async fn copy(ctx: &Ctx<'_>) -> Result<(), HostError> {
         }
     }
     if matched == 0 && notes.is_empty() {
-        return Err(HostError::Other(format!("no files matched {pattern}")));
+        return Err(Error::Other(format!("no files matched {pattern}")));
     }
     if !notes.is_empty() {
         let dir = super::sanitize_component(name);
@@ -80,11 +80,11 @@ pub async fn copy_tree(
     src: &Path,
     dest: &[String],
     notes: &mut Vec<String>,
-) -> Result<(), HostError> {
+) -> Result<(), Error> {
     let mut stack: Vec<(PathBuf, Vec<String>, usize)> = vec![(src.to_path_buf(), dest.to_vec(), 0)];
     while let Some((dir, dest, depth)) = stack.pop() {
         if ctx.cancel.is_cancelled() {
-            return Err(HostError::Cancelled);
+            return Err(Error::Cancelled);
         }
         if depth > MAX_DEPTH {
             notes.push(format!(
@@ -127,7 +127,7 @@ pub async fn copy_tree(
             let (abs, _) = ctx.out.prepare(&refs).await?;
             tokio::fs::create_dir_all(&abs)
                 .await
-                .map_err(|e| HostError::io(format!("create {}", abs.display()), e))?;
+                .map_err(|e| Error::io(format!("create {}", abs.display()), e))?;
         }
     }
     Ok(())
@@ -143,7 +143,7 @@ async fn copy_file(
     dest: &[String],
     follow: bool,
     notes: &mut Vec<String>,
-) -> Result<(), HostError> {
+) -> Result<(), Error> {
     let mut flags = libc::O_NONBLOCK;
     if !follow {
         flags |= libc::O_NOFOLLOW;
@@ -175,7 +175,7 @@ async fn copy_file(
     let (abs, rel) = ctx.out.prepare(&refs).await?;
     let mut out = tokio::fs::File::create(&abs)
         .await
-        .map_err(|e| HostError::io(format!("create {}", abs.display()), e))?;
+        .map_err(|e| Error::io(format!("create {}", abs.display()), e))?;
     let cap = ctx.opts.copy_size_cap;
     let mut limited = file.take(cap);
     let copied = tokio::io::copy(&mut limited, &mut out).await;

@@ -2,7 +2,7 @@
 
 use super::output::file_name;
 use super::process::{ExecSpec, Sink, exec};
-use super::{Ctx, HostError};
+use super::{Ctx, Error};
 use std::time::Duration;
 
 /// Parses sizes like `22Mi`, `10M`, `4096` into bytes.
@@ -37,15 +37,18 @@ pub fn subset(report: &serde_json::Value) -> serde_json::Value {
 /// The `filesystemPerformance` host collector. The directory must already exist (upstream creates
 /// it; creating e.g. /var/lib/etcd on a host as a side effect of diagnostics is surprising). The
 /// background IOPS options are not implemented by this build.
-pub async fn filesystem_performance(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn filesystem_performance(ctx: &Ctx<'_>) -> Result<(), Error> {
     let dir = ctx.required("directory")?;
-    let md = std::fs::metadata(dir).map_err(|e| HostError::io(format!("directory {dir}"), e))?;
+    let md = tokio::fs::metadata(dir)
+        .await
+        .map_err(|e| Error::io(format!("directory {dir}"), e))?;
     if !md.is_dir() {
-        return Err(HostError::Other(format!("{dir} is not a directory")));
+        return Err(Error::Other(format!("{dir} is not a directory")));
     }
     let size = match ctx.str("fileSize") {
-        Some(s) => parse_size(s)
-            .ok_or_else(|| HostError::Spec(format!("`fileSize`: {s:?} is not a size")))?,
+        Some(s) => {
+            parse_size(s).ok_or_else(|| Error::Spec(format!("`fileSize`: {s:?} is not a size")))?
+        }
         None => 10 << 20,
     };
     let bs = ctx
@@ -87,10 +90,11 @@ pub async fn filesystem_performance(ctx: &Ctx<'_>) -> Result<(), HostError> {
         ctx.cancel,
     )
     .await;
-    let _ = std::fs::remove_file(&file);
+    // Unlinking a large test file can take a while on some filesystems: not on a worker.
+    let _ = tokio::fs::remove_file(&file).await;
     let r = r.map_err(|e| match e {
         super::process::ExecError::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            HostError::Other(
+            Error::Other(
                 "fio is not installed on this host (needed for filesystemPerformance)".into(),
             )
         }
@@ -110,20 +114,20 @@ pub async fn filesystem_performance(ctx: &Ctx<'_>) -> Result<(), HostError> {
             .await?;
     }
     if r.timed_out {
-        return Err(HostError::Other(format!(
+        return Err(Error::Other(format!(
             "fio timed out after {}",
             super::run::go_duration_string(timeout)
         )));
     }
     if !r.status.is_some_and(|s| s.success()) {
-        return Err(HostError::Other(format!(
+        return Err(Error::Other(format!(
             "fio failed ({}): {}",
             super::process::exit_code_string(r.status),
             String::from_utf8_lossy(r.stderr.bytes()).trim()
         )));
     }
     let report: serde_json::Value = serde_json::from_slice(r.stdout.bytes())
-        .map_err(|e| HostError::Other(format!("fio output is not JSON: {e}")))?;
+        .map_err(|e| Error::Other(format!("fio output is not JSON: {e}")))?;
     ctx.out
         .write_json(
             &[

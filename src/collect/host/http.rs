@@ -3,7 +3,7 @@
 
 use super::network::{NetworkStatus, connect, token};
 use super::output::file_name;
-use super::{Ctx, HostError};
+use super::{Ctx, Error};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,6 +15,60 @@ pub const HTTPS_UNSUPPORTED: &str = "https is not supported by the builtin engin
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Responses larger than this are cut (the body is evidence, not a download).
 const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
+
+/// Why an HTTP request got no response; its message is the `error.message` of the result file.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// `https://`: this build has no TLS stack.
+    #[error("{HTTPS_UNSUPPORTED}")]
+    Https,
+    /// Another scheme than `http://`.
+    #[error("unsupported URL {0:?}: only http:// is supported")]
+    Scheme(String),
+    /// The port is not a number.
+    #[error("invalid port in {0:?}")]
+    Port(String),
+    /// The authority is empty.
+    #[error("no host in {0:?}")]
+    NoHost(String),
+    /// The response has no blank line after its headers.
+    #[error("malformed HTTP response: no end of headers")]
+    NoEndOfHeaders,
+    /// The status line has no status code.
+    #[error("malformed HTTP status line {0:?}")]
+    StatusLine(String),
+    /// A chunk size is not hexadecimal.
+    #[error("malformed chunk size {0:?}")]
+    ChunkSize(String),
+    /// A header would split the request.
+    #[error("header {0:?} contains a line break")]
+    HeaderLineBreak(String),
+    /// The connection failed; `status` is the tcpConnect-style outcome (`connection-refused`...).
+    #[error("{method} {url}: {status} {message}")]
+    Connect {
+        /// The request method.
+        method: String,
+        /// The URL.
+        url: String,
+        /// The connection outcome.
+        status: &'static str,
+        /// Its detail.
+        message: String,
+    },
+    /// Sending or receiving failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// No complete response in time.
+    #[error("{method} {url}: timed out after {}s", .timeout.as_secs())]
+    Timeout {
+        /// The request method.
+        method: String,
+        /// The URL.
+        url: String,
+        /// The limit.
+        timeout: Duration,
+    },
+}
 
 /// A parsed `http://host[:port]/path` URL.
 #[derive(Debug, PartialEq)]
@@ -28,15 +82,13 @@ pub struct Url {
 }
 
 /// Parses an `http://` URL; `https://` and other schemes are errors with a clear message.
-pub fn parse_url(url: &str) -> Result<Url, String> {
+pub fn parse_url(url: &str) -> Result<Url, HttpError> {
     let rest = if let Some(r) = url.strip_prefix("http://") {
         r
     } else if url.starts_with("https://") {
-        return Err(HTTPS_UNSUPPORTED.to_string());
+        return Err(HttpError::Https);
     } else {
-        return Err(format!(
-            "unsupported URL {url:?}: only http:// is supported"
-        ));
+        return Err(HttpError::Scheme(url.to_string()));
     };
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], rest[i..].to_string()),
@@ -52,13 +104,13 @@ pub fn parse_url(url: &str) -> Result<Url, String> {
         Some(i) if !authority[i..].contains(']') => {
             let p = authority[i + 1..]
                 .parse()
-                .map_err(|_| format!("invalid port in {url:?}"))?;
+                .map_err(|_| HttpError::Port(url.to_string()))?;
             (&authority[..i], p)
         }
         _ => (authority, 80),
     };
     if host.is_empty() {
-        return Err(format!("no host in {url:?}"));
+        return Err(HttpError::NoHost(url.to_string()));
     }
     Ok(Url {
         host: host.to_string(),
@@ -95,11 +147,11 @@ pub fn canonical_header(name: &str) -> String {
 }
 
 /// Parses raw response bytes (status line, headers, body by chunked/Content-Length/EOF).
-pub fn parse_response(raw: &[u8]) -> Result<Response, String> {
+pub fn parse_response(raw: &[u8]) -> Result<Response, HttpError> {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .ok_or("malformed HTTP response: no end of headers")?;
+        .ok_or(HttpError::NoEndOfHeaders)?;
     let head = String::from_utf8_lossy(&raw[..end]);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or("");
@@ -107,7 +159,7 @@ pub fn parse_response(raw: &[u8]) -> Result<Response, String> {
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("malformed HTTP status line {status_line:?}"))?;
+        .ok_or_else(|| HttpError::StatusLine(status_line.to_string()))?;
     let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for line in lines {
         if let Some((k, v)) = line.split_once(':') {
@@ -139,7 +191,7 @@ pub fn parse_response(raw: &[u8]) -> Result<Response, String> {
     })
 }
 
-fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
+fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, HttpError> {
     let mut out = Vec::new();
     loop {
         let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else {
@@ -148,7 +200,7 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
         let size_text = String::from_utf8_lossy(&data[..eol]);
         let size_text = size_text.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| format!("malformed chunk size {size_text:?}"))?;
+            .map_err(|_| HttpError::ChunkSize(size_text.to_string()))?;
         data = &data[eol + 2..];
         if size == 0 {
             return Ok(out);
@@ -167,12 +219,16 @@ pub async fn request(
     headers: &[(String, String)],
     body: &[u8],
     timeout: Duration,
-) -> Result<Response, String> {
+) -> Result<Response, HttpError> {
     let u = parse_url(url)?;
     let fut = async {
         let (status, stream) = connect(&format!("{}:{}", u.host, u.port), timeout).await;
-        let mut s = stream
-            .ok_or_else(|| format!("{method} {url}: {} {}", status.status, status.message))?;
+        let mut s = stream.ok_or_else(|| HttpError::Connect {
+            method: method.to_string(),
+            url: url.to_string(),
+            status: status.status,
+            message: status.message.clone(),
+        })?;
         let mut req = format!(
             "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: troubleshoot-agent\r\nConnection: close\r\n",
             u.path,
@@ -184,7 +240,7 @@ pub async fn request(
         );
         for (k, v) in headers {
             if k.contains(['\r', '\n']) || v.contains(['\r', '\n']) {
-                return Err(format!("header {k:?} contains a line break"));
+                return Err(HttpError::HeaderLineBreak(k.clone()));
             }
             req.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -192,20 +248,19 @@ pub async fn request(
             req.push_str(&format!("Content-Length: {}\r\n", body.len()));
         }
         req.push_str("\r\n");
-        s.write_all(req.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        s.write_all(body).await.map_err(|e| e.to_string())?;
+        s.write_all(req.as_bytes()).await?;
+        s.write_all(body).await?;
         let mut raw = Vec::new();
-        s.take(MAX_RESPONSE)
-            .read_to_end(&mut raw)
-            .await
-            .map_err(|e| e.to_string())?;
+        s.take(MAX_RESPONSE).read_to_end(&mut raw).await?;
         parse_response(&raw)
     };
     tokio::time::timeout(timeout, fut)
         .await
-        .map_err(|_| format!("{method} {url}: timed out after {}s", timeout.as_secs()))?
+        .map_err(|_| HttpError::Timeout {
+            method: method.to_string(),
+            url: url.to_string(),
+            timeout,
+        })?
 }
 
 #[derive(Serialize)]
@@ -218,7 +273,7 @@ struct ResponseDoc {
 }
 
 /// The in-cluster/host http result document.
-pub fn result_json(result: &Result<Response, String>) -> serde_json::Value {
+pub fn result_json(result: &Result<Response, HttpError>) -> serde_json::Value {
     match result {
         Ok(r) => {
             let body = String::from_utf8_lossy(&r.body).into_owned();
@@ -234,21 +289,21 @@ pub fn result_json(result: &Result<Response, String>) -> serde_json::Value {
             };
             serde_json::json!({ "response": doc })
         }
-        Err(message) => serde_json::json!({ "error": { "message": message } }),
+        Err(e) => serde_json::json!({ "error": { "message": e.to_string() } }),
     }
 }
 
 /// The `http` host collector. A transport error is data (the `error` shape, as upstream); an
 /// `https://` URL also fails the collector, because it is a limit of this build, not of the host.
-pub async fn http(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn http(ctx: &Ctx<'_>) -> Result<(), Error> {
     let (method, spec) = ["get", "post", "put"]
         .iter()
         .find_map(|m| ctx.body.get(*m).map(|s| (m.to_uppercase(), s)))
-        .ok_or_else(|| HostError::Spec("one of `get`, `post` or `put` is required".into()))?;
+        .ok_or_else(|| Error::Spec("one of `get`, `post` or `put` is required".into()))?;
     let url = spec
         .get("url")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| HostError::Spec("`url` is required".into()))?;
+        .ok_or_else(|| Error::Spec("`url` is required".into()))?;
     let headers: Vec<(String, String)> = spec
         .get("headers")
         .and_then(|h| h.as_object())
@@ -266,7 +321,7 @@ pub async fn http(ctx: &Ctx<'_>) -> Result<(), HostError> {
     let body = spec.get("body").and_then(|b| b.as_str()).unwrap_or("");
     let timeout = match spec.get("timeout").and_then(|t| t.as_str()) {
         Some(t) if !t.is_empty() => super::parse_go_duration(t)
-            .ok_or_else(|| HostError::Spec(format!("`timeout`: {t:?} is not a duration")))?,
+            .ok_or_else(|| Error::Spec(format!("`timeout`: {t:?} is not a duration")))?,
         _ => DEFAULT_TIMEOUT,
     };
     let result = request(&method, url, &headers, body.as_bytes(), timeout).await;
@@ -275,19 +330,19 @@ pub async fn http(ctx: &Ctx<'_>) -> Result<(), HostError> {
         .write_json(&["host-collectors", "http", &file], &result_json(&result))
         .await?;
     match result {
-        Err(m) if m == HTTPS_UNSUPPORTED => Err(HostError::Other(format!("{url}: {m}"))),
+        Err(HttpError::Https) => Err(Error::Other(format!("{url}: {HTTPS_UNSUPPORTED}"))),
         _ => Ok(()),
     }
 }
 
 /// The `httpLoadBalancer` host collector: serves a token on `port` and fetches `address` + `path`
 /// through the load balancer, expecting the token back.
-pub async fn http_load_balancer(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn http_load_balancer(ctx: &Ctx<'_>) -> Result<(), Error> {
     let port = ctx
         .int("port")
         .and_then(|p| u16::try_from(p).ok())
         .filter(|p| *p > 0)
-        .ok_or_else(|| HostError::Spec("`port` must be a number from 1 to 65535".into()))?;
+        .ok_or_else(|| Error::Spec("`port` must be a number from 1 to 65535".into()))?;
     let address = ctx.required("address")?;
     let path = ctx.str("path").unwrap_or("/");
     let timeout = ctx.duration("timeout")?.unwrap_or(Duration::from_secs(10));
@@ -331,16 +386,28 @@ pub async fn http_load_balancer(ctx: &Ctx<'_>) -> Result<(), HostError> {
             "error",
             format!("unexpected response from {url}: status {}", r.status),
         ),
-        Err(m) if m.contains("connection-refused") => NetworkStatus::new("connection-refused", m),
-        Err(m) if m.contains("timed out") || m.contains("connection-timeout") => {
-            NetworkStatus::new("connection-timeout", m)
-        }
-        Err(m) if m.contains("invalid-address") => NetworkStatus::new("invalid-address", m),
-        Err(m) => NetworkStatus::new("error", m),
+        Err(e) => NetworkStatus::new(failure_status(&e), e.to_string()),
     };
     server.abort();
     ctx.out.write_json(&dest, &status).await?;
     Ok(())
+}
+
+/// The tcpConnect-style status of a failed request through the load balancer.
+fn failure_status(e: &HttpError) -> &'static str {
+    match e {
+        HttpError::Connect { status, .. }
+            if matches!(
+                *status,
+                "connection-refused" | "connection-timeout" | "invalid-address"
+            ) =>
+        {
+            status
+        }
+        HttpError::Timeout { .. } => "connection-timeout",
+        HttpError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => "connection-timeout",
+        _ => "error",
+    }
 }
 
 #[cfg(test)]
@@ -359,7 +426,9 @@ mod tests {
         );
         assert_eq!(parse_url("http://h").unwrap().path, "/");
         assert_eq!(parse_url("http://h?x").unwrap().path, "/?x");
-        assert_eq!(parse_url("https://h/").unwrap_err(), HTTPS_UNSUPPORTED);
+        let https = parse_url("https://h/").unwrap_err();
+        assert!(matches!(https, HttpError::Https));
+        assert_eq!(https.to_string(), HTTPS_UNSUPPORTED);
         assert!(parse_url("ftp://h").is_err());
     }
 
@@ -379,7 +448,7 @@ mod tests {
         assert_eq!((r.status, r.body.as_slice()), (404, &b"abc"[..]));
         assert!(!result_json(&Ok(r)).to_string().contains("raw_json"));
         assert_eq!(
-            result_json(&Err("boom".into())).to_string(),
+            result_json(&Err(HttpError::Io(std::io::Error::other("boom")))).to_string(),
             r#"{"error":{"message":"boom"}}"#
         );
     }

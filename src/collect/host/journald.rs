@@ -2,7 +2,7 @@
 
 use super::process::ExecSpec;
 use super::run::{RunInfo, Target, resolve_program, run_and_record};
-use super::{Ctx, HostError};
+use super::{Ctx, Error};
 use std::time::Duration;
 
 /// Upstream's default when `timeout` is not set.
@@ -46,10 +46,10 @@ pub fn journalctl_args(ctx: &Ctx<'_>) -> Vec<String> {
 }
 
 /// The `journald` host collector.
-pub async fn journald(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn journald(ctx: &Ctx<'_>) -> Result<(), Error> {
     let name = ctx
         .name
-        .ok_or_else(|| HostError::Spec("journald: `collectorName` is required".into()))?;
+        .ok_or_else(|| Error::Spec("journald: `collectorName` is required".into()))?;
     let timeout = ctx.duration("timeout")?.unwrap_or(DEFAULT_TIMEOUT);
     let args = journalctl_args(ctx);
     let mut command = resolve_program("journalctl");
@@ -84,15 +84,17 @@ pub async fn journald(ctx: &Ctx<'_>) -> Result<(), HostError> {
             "host-collectors/journald/{}-stderr.txt",
             super::sanitize_component(name)
         );
-        let stderr = std::fs::read_to_string(ctx.out.root().join(&stderr_rel)).unwrap_or_default();
+        let stderr = tokio::fs::read_to_string(ctx.out.root().join(&stderr_rel))
+            .await
+            .unwrap_or_default();
         if stderr.contains("No journal files were found") {
-            return Err(HostError::Other(
+            return Err(Error::Other(
                 "journald: no journal files were found on this host (is systemd-journald running?)"
                     .into(),
             ));
         }
     } else if info.exit_code != "0" && info.exit_code != super::run::TIMEOUT_EXIT_CODE {
-        return Err(HostError::Other(format!(
+        return Err(Error::Other(format!(
             "journalctl exited with {}: {}",
             info.exit_code,
             info.error.trim()

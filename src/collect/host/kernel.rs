@@ -1,7 +1,7 @@
 //! Kernel information: kernelModules, sysctl, kernelConfigs, cgroups.
 
 use super::process::capture;
-use super::{Ctx, HostError};
+use super::{Ctx, Error};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -58,7 +58,7 @@ pub fn parse_modules_dep(text: &str) -> Vec<String> {
 
 /// The `kernelModules` host collector: loaded modules from /proc/modules, builtin ones as loaded,
 /// and the rest of modules.dep as loadable.
-pub async fn kernel_modules(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn kernel_modules(ctx: &Ctx<'_>) -> Result<(), Error> {
     let mut notes = Vec::new();
     let text = match std::fs::read_to_string("/proc/modules") {
         Ok(t) => t,
@@ -70,7 +70,7 @@ pub async fn kernel_modules(ctx: &Ctx<'_>) -> Result<(), HostError> {
             ));
             String::new()
         }
-        Err(e) => return Err(HostError::io("read /proc/modules", e)),
+        Err(e) => return Err(Error::io("read /proc/modules", e)),
     };
     let mut modules = parse_proc_modules(&text);
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
@@ -128,14 +128,14 @@ pub fn parse_sysctl(text: &str) -> BTreeMap<String, String> {
 }
 
 /// The `sysctl` host collector.
-pub async fn sysctl(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn sysctl(ctx: &Ctx<'_>) -> Result<(), Error> {
     let r = capture("sysctl", &["-a"], Duration::from_secs(60), ctx).await?;
     if r.timed_out {
-        return Err(HostError::Other("sysctl -a timed out after 60s".into()));
+        return Err(Error::Other("sysctl -a timed out after 60s".into()));
     }
     let values = parse_sysctl(&String::from_utf8_lossy(r.stdout.bytes()));
     if values.is_empty() {
-        return Err(HostError::Other(format!(
+        return Err(Error::Other(format!(
             "sysctl -a produced no values: {}",
             String::from_utf8_lossy(r.stderr.bytes()).trim()
         )));
@@ -167,10 +167,25 @@ pub fn parse_kernel_config(text: &str) -> BTreeMap<String, String> {
 }
 
 /// The `kernelConfigs` host collector: /boot/config-<release>, else /proc/config.gz.
-pub async fn kernel_configs(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn kernel_configs(ctx: &Ctx<'_>) -> Result<(), Error> {
+    // Reading and gunzipping a kernel config (a few MB) blocks: off the async workers.
+    let text = tokio::task::spawn_blocking(read_kernel_config)
+        .await
+        .map_err(|e| Error::Other(format!("reading the kernel config failed: {e}")))??;
+    ctx.out
+        .write_json(
+            &["host-collectors", "system", "kernel-configs.json"],
+            &parse_kernel_config(&text),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The running kernel's config: `/boot/config-<release>`, else `/proc/config.gz`. Blocking.
+fn read_kernel_config() -> Result<String, Error> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
-        .map_err(|e| HostError::io("read /proc/sys/kernel/osrelease", e))?;
+        .map_err(|e| Error::io("read /proc/sys/kernel/osrelease", e))?;
     let boot = format!("/boot/config-{release}");
     let text = match std::fs::read_to_string(&boot) {
         Ok(t) => t,
@@ -180,23 +195,17 @@ pub async fn kernel_configs(ctx: &Ctx<'_>) -> Result<(), HostError> {
                 flate2::read::GzDecoder::new(f)
                     .take(64 * 1024 * 1024)
                     .read_to_string(&mut s)
-                    .map_err(|e| HostError::io("read /proc/config.gz", e))?;
+                    .map_err(|e| Error::io("read /proc/config.gz", e))?;
                 s
             }
             Err(gz_err) => {
-                return Err(HostError::Other(format!(
+                return Err(Error::Other(format!(
                     "kernel config not found: {boot}: {boot_err}; /proc/config.gz: {gz_err}"
                 )));
             }
         },
     };
-    ctx.out
-        .write_json(
-            &["host-collectors", "system", "kernel-configs.json"],
-            &parse_kernel_config(&text),
-        )
-        .await?;
-    Ok(())
+    Ok(text)
 }
 
 // ---------------------------------------------------------------- cgroups
@@ -279,13 +288,13 @@ pub fn cgroups_result(
 
 /// The `cgroups` host collector. Upstream also probes the v2 `devices` controller by attaching an
 /// eBPF program; this build does not (it would need root and BPF), so `devices` is not reported on v2.
-pub async fn cgroups(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn cgroups(ctx: &Ctx<'_>) -> Result<(), Error> {
     let mount = ctx
         .str("mountPoint")
         .filter(|s| !s.is_empty())
         .unwrap_or("/sys/fs/cgroup");
     let c = std::ffi::CString::new(mount)
-        .map_err(|_| HostError::Spec("`mountPoint` contains a NUL byte".into()))?;
+        .map_err(|_| Error::Spec("`mountPoint` contains a NUL byte".into()))?;
     // SAFETY: statfs is plain old data filled by statfs(2) on success.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is NUL-terminated and `st` writable.
@@ -293,7 +302,7 @@ pub async fn cgroups(ctx: &Ctx<'_>) -> Result<(), HostError> {
     let result = if rc != 0 {
         let err = std::io::Error::last_os_error();
         if err.kind() != std::io::ErrorKind::NotFound {
-            return Err(HostError::io(format!("statfs {mount}"), err));
+            return Err(Error::io(format!("statfs {mount}"), err));
         }
         cgroups_result(mount, None, None)
     } else {
@@ -304,7 +313,7 @@ pub async fn cgroups(ctx: &Ctx<'_>) -> Result<(), HostError> {
         match st.f_type as i64 {
             CGROUP2 => {
                 let listing = std::fs::read_to_string(Path::new(mount).join("cgroup.controllers"))
-                    .map_err(|e| HostError::io(format!("read {mount}/cgroup.controllers"), e))?;
+                    .map_err(|e| Error::io(format!("read {mount}/cgroup.controllers"), e))?;
                 let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
                 let rel = own
                     .lines()
@@ -318,11 +327,11 @@ pub async fn cgroups(ctx: &Ctx<'_>) -> Result<(), HostError> {
             }
             CGROUP1 | TMPFS => {
                 let text = std::fs::read_to_string("/proc/cgroups")
-                    .map_err(|e| HostError::io("read /proc/cgroups", e))?;
+                    .map_err(|e| Error::io("read /proc/cgroups", e))?;
                 cgroups_result(mount, Some(parse_proc_cgroups(&text)), None)
             }
             other => {
-                return Err(HostError::Other(format!(
+                return Err(Error::Other(format!(
                     "unexpected file system type of {mount:?}: 0x{other:x}"
                 )));
             }

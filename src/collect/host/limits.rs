@@ -84,8 +84,8 @@ impl HostSupport {
         Self::with(systemd, found)
     }
 
-    /// The support a detection result gives.
-    pub fn with(systemd: bool, found: Result<Usable, String>) -> Self {
+    /// The support a detection result gives; `found`'s error becomes the note shown where limits are reported.
+    pub fn with<E: std::fmt::Display>(systemd: bool, found: Result<Usable, E>) -> Self {
         match found {
             Ok(usable) => HostSupport {
                 systemd,
@@ -96,7 +96,7 @@ impl HostSupport {
             },
             Err(reason) => HostSupport {
                 systemd,
-                cgroup_unusable: Some(reason),
+                cgroup_unusable: Some(reason.to_string()),
                 ..HostSupport::default()
             },
         }
@@ -371,7 +371,7 @@ mod tests {
                 io_weight: Some(20),
                 nice: Some(5),
             },
-            HostSupport::with(false, Ok(usable)),
+            HostSupport::with(false, Ok::<_, String>(usable)),
         )
         .unwrap();
         assert_eq!(p.applied, Mechanism::CgroupV2);
@@ -407,7 +407,12 @@ mod tests {
                 memory_max: Some(64 << 20),
                 ..Requested::default()
             },
-            HostSupport::with(false, Err("/sys/fs/cgroup is not a cgroup2 mount".into())),
+            HostSupport::with(
+                false,
+                Err(super::super::cgroup::Unusable::NotCgroup2(
+                    "/sys/fs/cgroup".into(),
+                )),
+            ),
         )
         .unwrap();
         assert_eq!(p.applied, Mechanism::RlimitNice);

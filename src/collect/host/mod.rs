@@ -17,8 +17,8 @@ pub(crate) mod process;
 mod run;
 mod system;
 
+use crate::collect::Error;
 use crate::spec::Entry;
-use serde::Serialize;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -28,6 +28,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use output::{safe_relative, sanitize_component};
+// Kept here for the pipeline's imports; the types live in `collect::outcome`.
+pub use crate::collect::{CollectorOutcome, CollectorStatus};
 
 /// Tuning for one host collection run.
 #[derive(Clone, Debug)]
@@ -56,72 +58,6 @@ impl Default for HostOptions {
             run_output_cap: 64 * 1024 * 1024,
             copy_size_cap: 256 * 1024 * 1024,
             limits: None,
-        }
-    }
-}
-
-/// What happened to one collector.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "kebab-case")]
-pub enum CollectorStatus {
-    /// It ran and wrote its output.
-    Succeeded,
-    /// It failed; an error file was written.
-    Failed,
-    /// It did not run (excluded, unsupported, cancelled).
-    Skipped {
-        /// Why.
-        reason: String,
-    },
-}
-
-/// The result of one host collector entry.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CollectorOutcome {
-    /// The spec type key, e.g. `cpu`.
-    pub kind: String,
-    /// The collector title (`collectorName` or the type's default title).
-    pub title: String,
-    /// Succeeded, Failed or Skipped.
-    #[serde(flatten)]
-    pub status: CollectorStatus,
-    /// Bundle-relative paths written (including the error file).
-    pub files: Vec<String>,
-    /// Wall time spent.
-    pub duration: Duration,
-    /// The error message, when it failed.
-    pub error: Option<String>,
-}
-
-/// Why a host collector failed.
-#[derive(Debug, thiserror::Error)]
-pub enum HostError {
-    /// A filesystem or socket operation failed; the OS message is kept.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being done.
-        context: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The spec body is missing a field or has a bad value.
-    #[error("invalid spec: {0}")]
-    Spec(String),
-    /// The run was cancelled.
-    #[error("cancelled")]
-    Cancelled,
-    /// Anything else, already worded for the error file.
-    #[error("{0}")]
-    Other(String),
-}
-
-impl HostError {
-    /// An I/O error with what was being done.
-    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        HostError::Io {
-            context: context.into(),
-            source,
         }
     }
 }
@@ -193,10 +129,10 @@ impl Ctx<'_> {
     }
 
     /// A string field that must be present and non-empty.
-    pub fn required(&self, key: &str) -> Result<&str, HostError> {
+    pub fn required(&self, key: &str) -> Result<&str, Error> {
         self.str(key)
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| HostError::Spec(format!("`{key}` is required")))
+            .ok_or_else(|| Error::Spec(format!("`{key}` is required")))
     }
 
     /// A boolean field (YAML `true` or the strings "true"/"false"), false when absent.
@@ -234,11 +170,11 @@ impl Ctx<'_> {
     }
 
     /// A Go duration field (`timeout: 30s`), `None` when absent.
-    pub fn duration(&self, key: &str) -> Result<Option<Duration>, HostError> {
+    pub fn duration(&self, key: &str) -> Result<Option<Duration>, Error> {
         match self.str(key) {
             None | Some("") => Ok(None),
             Some(s) => parse_go_duration(s).map(Some).ok_or_else(|| {
-                HostError::Spec(format!("`{key}`: {s:?} is not a duration like 30s or 5m"))
+                Error::Spec(format!("`{key}`: {s:?} is not a duration like 30s or 5m"))
             }),
         }
     }
@@ -296,16 +232,7 @@ pub async fn collect(
     let mut outcomes: Vec<Option<CollectorOutcome>> = vec![None; entries.len()];
     for (i, entry) in entries.iter().enumerate() {
         let title = title_of(entry);
-        let skip = |reason: &str| CollectorOutcome {
-            kind: entry.kind.clone(),
-            title: title.clone(),
-            status: CollectorStatus::Skipped {
-                reason: reason.to_string(),
-            },
-            files: Vec::new(),
-            duration: Duration::ZERO,
-            error: None,
-        };
+        let skip = |reason: &str| CollectorOutcome::skipped(&entry.kind, &title, reason);
         if entry.exclude {
             outcomes[i] = Some(skip("excluded"));
             continue;
@@ -331,16 +258,7 @@ pub async fn collect(
                 Some(_permit) if !cancel.is_cancelled() => {
                     run_one(&entry, title, &root, &cancel, &opts, now).await
                 }
-                _ => CollectorOutcome {
-                    kind: entry.kind.clone(),
-                    title,
-                    status: CollectorStatus::Skipped {
-                        reason: "cancelled".into(),
-                    },
-                    files: Vec::new(),
-                    duration: Duration::ZERO,
-                    error: None,
-                },
+                _ => CollectorOutcome::skipped(&entry.kind, &title, "cancelled"),
             };
             (i, outcome)
         });
@@ -388,7 +306,7 @@ async fn run_one(
     let result = dispatch(&entry.kind, &ctx).await;
     let (status, error) = match result {
         Ok(()) => (CollectorStatus::Succeeded, None),
-        Err(HostError::Cancelled) => (
+        Err(Error::Cancelled) => (
             CollectorStatus::Skipped {
                 reason: "cancelled".into(),
             },
@@ -413,7 +331,7 @@ async fn run_one(
     }
 }
 
-async fn dispatch(kind: &str, ctx: &Ctx<'_>) -> Result<(), HostError> {
+async fn dispatch(kind: &str, ctx: &Ctx<'_>) -> Result<(), Error> {
     match kind {
         "cpu" => system::cpu(ctx).await,
         "memory" => system::memory(ctx).await,
@@ -439,7 +357,7 @@ async fn dispatch(kind: &str, ctx: &Ctx<'_>) -> Result<(), HostError> {
         "tcpConnect" => network::tcp_connect(ctx).await,
         "tcpLoadBalancer" => network::tcp_load_balancer(ctx).await,
         "filesystemPerformance" => fio::filesystem_performance(ctx).await,
-        other => Err(HostError::Other(format!("{other}: {UNSUPPORTED_REASON}"))),
+        other => Err(Error::Other(format!("{other}: {UNSUPPORTED_REASON}"))),
     }
 }
 

@@ -2,7 +2,7 @@
 //! tcpConnect, tcpLoadBalancer.
 
 use super::output::file_name;
-use super::{Ctx, HostError};
+use super::{Ctx, Error};
 use serde::Serialize;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
@@ -51,12 +51,7 @@ pub fn connect_status(e: &std::io::Error) -> NetworkStatus {
     }
 }
 
-async fn write(
-    ctx: &Ctx<'_>,
-    dir: &str,
-    default: &str,
-    s: &NetworkStatus,
-) -> Result<(), HostError> {
+async fn write(ctx: &Ctx<'_>, dir: &str, default: &str, s: &NetworkStatus) -> Result<(), Error> {
     let file = file_name(ctx.name.unwrap_or(default), ".json");
     ctx.out
         .write_json(&["host-collectors", dir, &file], s)
@@ -64,11 +59,11 @@ async fn write(
     Ok(())
 }
 
-fn port(ctx: &Ctx<'_>) -> Result<u16, HostError> {
+fn port(ctx: &Ctx<'_>) -> Result<u16, Error> {
     ctx.int("port")
         .and_then(|p| u16::try_from(p).ok())
         .filter(|p| *p > 0)
-        .ok_or_else(|| HostError::Spec("`port` must be a number from 1 to 65535".into()))
+        .ok_or_else(|| Error::Spec("`port` must be a number from 1 to 65535".into()))
 }
 
 /// Resolves `host:port` (or `http://host:port`) to socket addresses.
@@ -111,7 +106,7 @@ pub async fn connect(address: &str, timeout: Duration) -> (NetworkStatus, Option
 }
 
 /// The `tcpConnect` host collector.
-pub async fn tcp_connect(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn tcp_connect(ctx: &Ctx<'_>) -> Result<(), Error> {
     let address = ctx.required("address")?;
     let timeout = ctx.duration("timeout")?.unwrap_or(DEFAULT_TIMEOUT);
     let (status, _) = connect(address, timeout).await;
@@ -119,7 +114,7 @@ pub async fn tcp_connect(ctx: &Ctx<'_>) -> Result<(), HostError> {
 }
 
 /// The `tcpPortStatus` host collector: listens on the port, then connects to it.
-pub async fn tcp_port_status(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn tcp_port_status(ctx: &Ctx<'_>) -> Result<(), Error> {
     let port = port(ctx)?;
     let ip = ctx
         .str("interface")
@@ -141,14 +136,14 @@ pub async fn tcp_port_status(ctx: &Ctx<'_>) -> Result<(), HostError> {
 }
 
 /// The first IPv4 address of a named interface.
-fn interface_ip(name: &str) -> Result<std::net::IpAddr, HostError> {
+fn interface_ip(name: &str) -> Result<std::net::IpAddr, Error> {
     super::system::interface_ipv4(name)
         .map(std::net::IpAddr::V4)
-        .ok_or_else(|| HostError::Other(format!("interface {name:?} has no IPv4 address")))
+        .ok_or_else(|| Error::Other(format!("interface {name:?} has no IPv4 address")))
 }
 
 /// The `udpPortStatus` host collector: whether the port can be bound.
-pub async fn udp_port_status(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn udp_port_status(ctx: &Ctx<'_>) -> Result<(), Error> {
     let port = port(ctx)?;
     let ip = ctx
         .str("interface")
@@ -165,7 +160,7 @@ pub async fn udp_port_status(ctx: &Ctx<'_>) -> Result<(), HostError> {
 
 /// The `tcpLoadBalancer` host collector: listens on `port`, connects to `address` (the load
 /// balancer) and checks that a random token sent through it arrives at our listener.
-pub async fn tcp_load_balancer(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn tcp_load_balancer(ctx: &Ctx<'_>) -> Result<(), Error> {
     let port = port(ctx)?;
     let address = ctx.required("address")?;
     let timeout = ctx.duration("timeout")?.unwrap_or(DEFAULT_TIMEOUT);

@@ -1,6 +1,6 @@
 //! Writing host collector results safely under the bundle root, error files, and Go-compatible JSON.
 
-use super::HostError;
+use super::Error;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -94,7 +94,7 @@ impl Output {
     }
 
     /// The absolute and bundle-relative path of `components` (each sanitized); creates parent dirs.
-    pub async fn prepare(&self, components: &[&str]) -> Result<(PathBuf, String), HostError> {
+    pub async fn prepare(&self, components: &[&str]) -> Result<(PathBuf, String), Error> {
         let parts: Vec<String> = components.iter().map(|c| clean(c, FS_NAME_MAX)).collect();
         let rel = parts.join("/");
         let mut abs = self.root.clone();
@@ -104,7 +104,7 @@ impl Output {
         if let Some(parent) = abs.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
-                .map_err(|e| HostError::io(format!("create {}", parent.display()), e))?;
+                .map_err(|e| Error::io(format!("create {}", parent.display()), e))?;
         }
         Ok((abs, rel))
     }
@@ -118,11 +118,11 @@ impl Output {
     }
 
     /// Writes `bytes` at `components` and records it.
-    pub async fn write(&self, components: &[&str], bytes: &[u8]) -> Result<String, HostError> {
+    pub async fn write(&self, components: &[&str], bytes: &[u8]) -> Result<String, Error> {
         let (abs, rel) = self.prepare(components).await?;
         tokio::fs::write(&abs, bytes)
             .await
-            .map_err(|e| HostError::io(format!("write {}", abs.display()), e))?;
+            .map_err(|e| Error::io(format!("write {}", abs.display()), e))?;
         self.record(rel.clone());
         Ok(rel)
     }
@@ -136,7 +136,7 @@ impl Output {
         stem: &str,
         suffix: &str,
         bytes: &[u8],
-    ) -> Result<String, HostError> {
+    ) -> Result<String, Error> {
         use tokio::io::AsyncWriteExt;
         // `stem` is at most MAX_COMPONENT bytes, so `<stem> (N)<suffix>` stays under FS_NAME_MAX.
         for n in 1u32..10_000 {
@@ -159,18 +159,18 @@ impl Output {
                     // in the file yet when the archiver reads it.
                     f.write_all(bytes)
                         .await
-                        .map_err(|e| HostError::io(format!("write {}", abs.display()), e))?;
+                        .map_err(|e| Error::io(format!("write {}", abs.display()), e))?;
                     f.flush()
                         .await
-                        .map_err(|e| HostError::io(format!("write {}", abs.display()), e))?;
+                        .map_err(|e| Error::io(format!("write {}", abs.display()), e))?;
                     self.record(rel.clone());
                     return Ok(rel);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(HostError::io(format!("create {}", abs.display()), e)),
+                Err(e) => return Err(Error::io(format!("create {}", abs.display()), e)),
             }
         }
-        Err(HostError::Other(format!(
+        Err(Error::Other(format!(
             "no free file name for {stem}{suffix}"
         )))
     }
@@ -180,7 +180,7 @@ impl Output {
         &self,
         components: &[&str],
         value: &T,
-    ) -> Result<String, HostError> {
+    ) -> Result<String, Error> {
         let text = go_json(value, None)?;
         self.write(components, text.as_bytes()).await
     }
@@ -191,7 +191,7 @@ impl Output {
 ///
 /// Key order is the caller's: structs in field order (Go struct order), and `BTreeMap`s where Go
 /// used a map (Go sorts map keys).
-pub fn go_json<T: Serialize>(value: &T, indent: Option<usize>) -> Result<String, HostError> {
+pub fn go_json<T: Serialize>(value: &T, indent: Option<usize>) -> Result<String, Error> {
     let raw = match indent {
         None => serde_json::to_vec(value),
         Some(n) => {
@@ -202,8 +202,8 @@ pub fn go_json<T: Serialize>(value: &T, indent: Option<usize>) -> Result<String,
             value.serialize(&mut ser).map(|()| buf)
         }
     }
-    .map_err(|e| HostError::Other(format!("encode JSON: {e}")))?;
-    let text = String::from_utf8(raw).map_err(|e| HostError::Other(format!("encode JSON: {e}")))?;
+    .map_err(|e| Error::Other(format!("encode JSON: {e}")))?;
+    let text = String::from_utf8(raw).map_err(|e| Error::Other(format!("encode JSON: {e}")))?;
     Ok(go_escape(&text))
 }
 
@@ -238,7 +238,7 @@ pub async fn write_error_file(
     title: &str,
     error: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<String, HostError> {
+) -> Result<String, Error> {
     let doc = ErrorDoc {
         collector: title,
         error,

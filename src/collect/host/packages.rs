@@ -2,7 +2,7 @@
 
 use super::output::file_name;
 use super::process::capture;
-use super::{Ctx, HostError};
+use super::{Ctx, Error};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -38,10 +38,10 @@ pub fn distro_keys(id: &str, version: &str) -> Vec<String> {
 }
 
 /// The `systemPackages` host collector.
-pub async fn system_packages(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn system_packages(ctx: &Ctx<'_>) -> Result<(), Error> {
     let text = std::fs::read_to_string("/etc/os-release")
         .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
-        .map_err(|e| HostError::io("read /etc/os-release", e))?;
+        .map_err(|e| Error::io("read /etc/os-release", e))?;
     let (id, version) = super::system::parse_os_release(&text);
     let family = super::system::platform_family(&id);
     // The union of every key that applies, in spec order, without repeats.
@@ -61,7 +61,7 @@ pub async fn system_packages(ctx: &Ctx<'_>) -> Result<(), HostError> {
     let mut packages = Vec::new();
     for name in names {
         let Some((prog, flag)) = tool else {
-            return Err(HostError::Other(format!(
+            return Err(Error::Other(format!(
                 "systemPackages: unsupported distribution {id:?}"
             )));
         };

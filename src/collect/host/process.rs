@@ -1,7 +1,7 @@
 //! Running a child process with a timeout, cancellation and capped, streamed output.
 
 use super::limits::ChildLimits;
-use super::{Ctx, HostError};
+use super::{Ctx, Error};
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -78,11 +78,11 @@ pub enum ExecError {
     Cancelled,
 }
 
-impl From<ExecError> for HostError {
+impl From<ExecError> for Error {
     fn from(e: ExecError) -> Self {
         match e {
-            ExecError::Spawn(e) => HostError::Other(format!("failed to run: {e}")),
-            ExecError::Cancelled => HostError::Cancelled,
+            ExecError::Spawn(e) => Error::Other(format!("failed to run: {e}")),
+            ExecError::Cancelled => Error::Cancelled,
         }
     }
 }
@@ -262,7 +262,7 @@ pub(crate) async fn capture(
     args: &[&str],
     timeout: Duration,
     ctx: &Ctx<'_>,
-) -> Result<ExecResult, HostError> {
+) -> Result<ExecResult, Error> {
     let args: Vec<String> = args.iter().map(|s| (*s).to_string()).collect();
     let spec = ExecSpec {
         program,
@@ -281,8 +281,8 @@ pub(crate) async fn capture(
     )
     .await
     .map_err(|e| match e {
-        ExecError::Spawn(e) => HostError::Other(format!("failed to execute {program}: {e}")),
-        ExecError::Cancelled => HostError::Cancelled,
+        ExecError::Spawn(e) => Error::Other(format!("failed to execute {program}: {e}")),
+        ExecError::Cancelled => Error::Cancelled,
     })
 }
 
@@ -292,10 +292,10 @@ pub(crate) async fn capture_ok(
     args: &[&str],
     timeout: Duration,
     ctx: &Ctx<'_>,
-) -> Result<ExecResult, HostError> {
+) -> Result<ExecResult, Error> {
     let r = capture(program, args, timeout, ctx).await?;
     if r.timed_out {
-        return Err(HostError::Other(format!(
+        return Err(Error::Other(format!(
             "{program} timed out after {}s",
             timeout.as_secs()
         )));
@@ -304,7 +304,7 @@ pub(crate) async fn capture_ok(
         Some(st) if st.success() => Ok(r),
         st => {
             let stderr = String::from_utf8_lossy(r.stderr.bytes()).trim().to_string();
-            Err(HostError::Other(format!(
+            Err(Error::Other(format!(
                 "failed to execute {program}: {}{}",
                 st.map_or_else(|| "unknown status".to_string(), |s| s.to_string()),
                 if stderr.is_empty() {

@@ -4,7 +4,7 @@ use super::env;
 use super::output::file_name;
 use super::output::safe_relative;
 use super::process::{ExecError, ExecSpec, Sink, exec, exit_code_string};
-use super::{Ctx, HostError};
+use super::{Ctx, Error};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,10 +55,10 @@ pub async fn run_and_record(
     target: &Target<'_>,
     spec: &ExecSpec<'_>,
     info: RunInfo,
-) -> Result<RunInfo, HostError> {
+) -> Result<RunInfo, Error> {
     let (info, err) = match run_streamed(ctx, target, spec, info).await {
         Ok(info) => (info, None),
-        Err((_, HostError::Cancelled)) => return Err(HostError::Cancelled),
+        Err((_, Error::Cancelled)) => return Err(Error::Cancelled),
         Err((info, e)) => (info, Some(e)),
     };
     ctx.out
@@ -82,7 +82,7 @@ pub async fn run_streamed(
     target: &Target<'_>,
     spec: &ExecSpec<'_>,
     mut info: RunInfo,
-) -> Result<RunInfo, (RunInfo, HostError)> {
+) -> Result<RunInfo, (RunInfo, Error)> {
     let stdout_name = file_name(target.name, ".txt");
     let stderr_name = file_name(target.name, "-stderr.txt");
     let open = |name: String| async move {
@@ -92,8 +92,8 @@ pub async fn run_streamed(
             .await?;
         let f = tokio::fs::File::create(&abs)
             .await
-            .map_err(|e| HostError::io(format!("create {}", abs.display()), e))?;
-        Ok::<_, HostError>((f, abs, rel))
+            .map_err(|e| Error::io(format!("create {}", abs.display()), e))?;
+        Ok::<_, Error>((f, abs, rel))
     };
     let (out_f, _, out_rel) = match open(stdout_name).await {
         Ok(v) => v,
@@ -106,7 +106,7 @@ pub async fn run_streamed(
     let result = exec(spec, Sink::File(out_f), Sink::File(err_f), ctx.cancel).await;
     let r = match result {
         Ok(r) => r,
-        Err(ExecError::Cancelled) => return Err((info, HostError::Cancelled)),
+        Err(ExecError::Cancelled) => return Err((info, Error::Cancelled)),
         Err(ExecError::Spawn(e)) => {
             // Nothing was produced: drop the empty files so only the info JSON and the error remain.
             let _ = tokio::fs::remove_file(&err_abs).await;
@@ -114,7 +114,7 @@ pub async fn run_streamed(
             info.exit_code = String::new();
             info.error = format!("failed to run {}: {e}", spec.program);
             let msg = info.error.clone();
-            return Err((info, HostError::Other(msg)));
+            return Err((info, Error::Other(msg)));
         }
     };
     ctx.out.record(out_rel);
@@ -139,7 +139,7 @@ pub async fn run_streamed(
     }
     for (which, c) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
         if let Some(e) = &c.error {
-            return Err((info, HostError::Other(format!("writing {which}: {e}"))));
+            return Err((info, Error::Other(format!("writing {which}: {e}"))));
         }
     }
     Ok(info)
@@ -218,13 +218,12 @@ pub fn build_env(
     ignore_parent: bool,
     inherit: &[String],
     extra: &[String],
-) -> Result<Vec<(String, String)>, HostError> {
+) -> Result<Vec<(String, String)>, Error> {
     let mut env = env::with_vars(&["KUBECONFIG"]);
     if !ignore_parent {
         for key in inherit {
-            let v = std::env::var(key).map_err(|_| {
-                HostError::Spec(format!("inherit env variable is not found: {key}"))
-            })?;
+            let v = std::env::var(key)
+                .map_err(|_| Error::Spec(format!("inherit env variable is not found: {key}")))?;
             env::set(&mut env, key, v);
         }
     }
@@ -232,7 +231,7 @@ pub fn build_env(
         match item.split_once('=') {
             Some((k, v)) if !k.is_empty() => env::set(&mut env, k, v.to_string()),
             _ => {
-                return Err(HostError::Spec(format!(
+                return Err(Error::Spec(format!(
                     "env variable entry is missing '=' : {item}"
                 )));
             }
@@ -246,7 +245,7 @@ pub struct ScratchDir(pub PathBuf);
 
 impl ScratchDir {
     /// Creates `<tmp>/tsa-<prefix>-<pid>-<n>` with mode 0700.
-    pub fn new(prefix: &str) -> Result<Self, HostError> {
+    pub fn new(prefix: &str) -> Result<Self, Error> {
         use std::os::unix::fs::DirBuilderExt;
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -261,7 +260,7 @@ impl ScratchDir {
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&path)
-            .map_err(|e| HostError::io(format!("create {}", path.display()), e))?;
+            .map_err(|e| Error::io(format!("create {}", path.display()), e))?;
         Ok(ScratchDir(path))
     }
 }
@@ -273,7 +272,7 @@ impl Drop for ScratchDir {
 }
 
 /// The `run` host collector.
-pub async fn run(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn run(ctx: &Ctx<'_>) -> Result<(), Error> {
     let name = ctx.name.unwrap_or("run-host");
     let program = ctx.required("command")?;
     let args = ctx.strings("args");
@@ -290,27 +289,30 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), HostError> {
     if !output_dir.is_empty() {
         let mut dir = work.0.clone();
         dir.extend(&out_parts);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| HostError::io(format!("create {}", dir.display()), e))?;
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
         env.push(("TS_OUTPUT_DIR".into(), dir.display().to_string()));
         cmd_output = Some(dir);
     }
     let mut input_dir = String::new();
     if let Some(input) = ctx.body.get("input").and_then(|v| v.as_object()) {
         let dir = work.0.join("input");
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| HostError::io(format!("create {}", dir.display()), e))?;
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
         for (file, content) in input {
             if file.contains('/') || file.is_empty() || file == "." || file == ".." {
-                return Err(HostError::Spec(format!(
+                return Err(Error::Spec(format!(
                     "input file name {file:?} must be a plain file name"
                 )));
             }
             let text = content
                 .as_str()
                 .map_or_else(|| content.to_string(), str::to_string);
-            std::fs::write(dir.join(file), text)
-                .map_err(|e| HostError::io(format!("write input file {file}"), e))?;
+            tokio::fs::write(dir.join(file), text)
+                .await
+                .map_err(|e| Error::io(format!("write input file {file}"), e))?;
         }
         input_dir = dir.display().to_string();
         env.push(("TS_INPUT_DIR".into(), input_dir.clone()));
@@ -358,10 +360,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), HostError> {
 /// (its output and info JSON stay in the bundle as upstream writes them): a limit it hit shows
 /// only as a failure of the program (`MemoryError`, `Cannot allocate memory`, a signal), so the
 /// record names the limits that were in force.
-fn ended_under_limits(ctx: &Ctx<'_>, info: &RunInfo) -> Result<(), HostError> {
+fn ended_under_limits(ctx: &Ctx<'_>, info: &RunInfo) -> Result<(), Error> {
     match &ctx.opts.limits {
         Some(plan) if info.exit_code != "0" && !info.error.starts_with("command timed out") => {
-            Err(HostError::Other(format!(
+            Err(Error::Other(format!(
                 "the command ended with {} under the job's resource limits ({}); it may have hit one",
                 if info.exit_code.is_empty() {
                     "no exit code".to_string()

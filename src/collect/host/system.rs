@@ -2,7 +2,7 @@
 
 use super::output::file_name;
 use super::process::capture_ok;
-use super::{Ctx, HostError};
+use super::{Ctx, Error};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashSet};
 use std::ffi::CStr;
@@ -11,8 +11,8 @@ use std::time::Duration;
 
 const TOOL_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn read(path: &str) -> Result<String, HostError> {
-    std::fs::read_to_string(path).map_err(|e| HostError::io(format!("read {path}"), e))
+fn read(path: &str) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| Error::io(format!("read {path}"), e))
 }
 
 // ---------------------------------------------------------------- cpu
@@ -76,12 +76,12 @@ pub fn parse_cpuinfo(text: &str) -> (usize, usize, Vec<String>) {
     (logical, physical, flags)
 }
 
-fn uname() -> Result<libc::utsname, HostError> {
+fn uname() -> Result<libc::utsname, Error> {
     // SAFETY: utsname is plain old data; uname(2) fills it and returns 0 on success.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
     // SAFETY: `u` is a valid, writable utsname.
     if unsafe { libc::uname(&mut u) } != 0 {
-        return Err(HostError::io("uname", std::io::Error::last_os_error()));
+        return Err(Error::io("uname", std::io::Error::last_os_error()));
     }
     Ok(u)
 }
@@ -96,7 +96,7 @@ fn cstr(field: &[libc::c_char]) -> String {
 }
 
 /// The `cpu` host collector.
-pub async fn cpu(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn cpu(ctx: &Ctx<'_>) -> Result<(), Error> {
     let (logical, physical, flags) = parse_cpuinfo(&read("/proc/cpuinfo")?);
     let info = CpuInfo {
         logical_count: logical,
@@ -125,9 +125,9 @@ pub fn parse_meminfo_total(text: &str) -> Option<u64> {
 }
 
 /// The `memory` host collector.
-pub async fn memory(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn memory(ctx: &Ctx<'_>) -> Result<(), Error> {
     let total = parse_meminfo_total(&read("/proc/meminfo")?)
-        .ok_or_else(|| HostError::Other("MemTotal not found in /proc/meminfo".into()))?;
+        .ok_or_else(|| Error::Other("MemTotal not found in /proc/meminfo".into()))?;
     ctx.out
         .write_json(
             &["host-collectors", "system", "memory.json"],
@@ -187,7 +187,7 @@ pub fn platform_family(id: &str) -> &'static str {
 }
 
 /// The `hostOS` host collector.
-pub async fn host_os(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn host_os(ctx: &Ctx<'_>) -> Result<(), Error> {
     let u = uname()?;
     let text = std::fs::read_to_string("/etc/os-release")
         .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
@@ -224,16 +224,16 @@ fn nearest_existing(path: &Path) -> PathBuf {
 }
 
 /// The `diskUsage` host collector.
-pub async fn disk_usage(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn disk_usage(ctx: &Ctx<'_>) -> Result<(), Error> {
     let path = ctx.required("path")?;
     let target = nearest_existing(Path::new(path));
     let c = std::ffi::CString::new(target.as_os_str().as_encoded_bytes())
-        .map_err(|_| HostError::Spec("`path` contains a NUL byte".into()))?;
+        .map_err(|_| Error::Spec("`path` contains a NUL byte".into()))?;
     // SAFETY: statvfs is plain old data filled by statvfs(3) on success.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(HostError::io(
+        return Err(Error::io(
             format!("statvfs {}", target.display()),
             std::io::Error::last_os_error(),
         ));
@@ -290,11 +290,11 @@ pub fn parse_timedatectl_show(text: &str) -> Option<TimeInfo> {
 
 /// The `time` host collector. Upstream asks systemd-timedated over D-Bus; `timedatectl show` is the
 /// same data without a D-Bus dependency. With no systemd the collector fails with its message.
-pub async fn time(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn time(ctx: &Ctx<'_>) -> Result<(), Error> {
     let r = capture_ok("timedatectl", &["show"], TOOL_TIMEOUT, ctx).await?;
     let text = String::from_utf8_lossy(r.stdout.bytes());
     let info = parse_timedatectl_show(&text).ok_or_else(|| {
-        HostError::Other("timedatectl show did not report Timezone, NTP and NTPSynchronized".into())
+        Error::Other("timedatectl show did not report Timezone, NTP and NTPSynchronized".into())
     })?;
     ctx.out
         .write_json(&["host-collectors", "system", "time.json"], &info)
@@ -368,11 +368,11 @@ pub fn go_flags(iff: u32) -> u32 {
 }
 
 /// Names of interfaces with an IPv4 address, with their IFF flags.
-fn ipv4_interface_names() -> Result<Vec<(String, u32)>, HostError> {
+fn ipv4_interface_names() -> Result<Vec<(String, u32)>, Error> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs allocates a list we free with freeifaddrs below.
     if unsafe { libc::getifaddrs(&mut head) } != 0 {
-        return Err(HostError::io("getifaddrs", std::io::Error::last_os_error()));
+        return Err(Error::io("getifaddrs", std::io::Error::last_os_error()));
     }
     let mut names: Vec<(String, u32)> = Vec::new();
     let mut cur = head;
@@ -399,7 +399,7 @@ fn ipv4_interface_names() -> Result<Vec<(String, u32)>, HostError> {
 }
 
 /// The `ipv4Interfaces` host collector: up, non-loopback interfaces that have an IPv4 address.
-pub async fn ipv4_interfaces(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn ipv4_interfaces(ctx: &Ctx<'_>) -> Result<(), Error> {
     let mut list = Vec::new();
     for (name, iff) in ipv4_interface_names()? {
         let up = iff & libc::IFF_UP as u32 != 0;
@@ -473,7 +473,7 @@ pub fn parse_list_units(text: &str) -> Vec<ServiceInfo> {
 }
 
 /// The `hostServices` host collector.
-pub async fn host_services(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn host_services(ctx: &Ctx<'_>) -> Result<(), Error> {
     let r = capture_ok(
         "systemctl",
         &["list-units", "--type=service", "--no-legend", "--all"],
@@ -579,7 +579,7 @@ pub fn parse_lsblk(text: &str) -> Vec<BlockDevice> {
 }
 
 /// The `blockDevices` host collector.
-pub async fn block_devices(ctx: &Ctx<'_>) -> Result<(), HostError> {
+pub async fn block_devices(ctx: &Ctx<'_>) -> Result<(), Error> {
     let r = capture_ok(
         "lsblk",
         &[

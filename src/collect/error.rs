@@ -1,0 +1,51 @@
+//! Why a collector failed: one error type for host and in-cluster collectors. Its message is what
+//! the collector's error file and the run record say.
+
+use crate::collect::cluster::api::ApiError;
+use std::path::Path;
+
+/// Why a collector (or in-cluster collection as a whole) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A filesystem or socket operation failed; the OS message is kept.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The spec body is missing a field or has a bad value.
+    #[error("invalid spec: {0}")]
+    Spec(String),
+    /// The run was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+    /// No usable cluster configuration.
+    #[error("{0}")]
+    Config(String),
+    /// A Kubernetes API call failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// Anything else, already worded for the error file.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// An I/O error with what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// An I/O error while writing `path`.
+    pub fn write(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            context: format!("write {}", path.display()),
+            source,
+        }
+    }
+}
