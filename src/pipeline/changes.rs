@@ -31,7 +31,11 @@ struct ChangesFile<'a> {
 /// Fingerprints the bundle staged at `root`, compares it with the previous completed run of the
 /// job and records the result; `None` for a job's first comparable run or on failure.
 pub(crate) async fn changes(job: &str, root: &Path, ctx: &RunContext) -> Option<Summary> {
-    let (state_dir, job, run_id) = (ctx.state_dir.clone(), job.to_string(), ctx.run_id.clone());
+    let (state_dir, job, run_id) = (
+        ctx.env.state_dir.clone(),
+        job.to_string(),
+        ctx.run_id.clone(),
+    );
     let root = root.to_path_buf();
     let joined =
         tokio::task::spawn_blocking(move || compute(&state_dir, &job, &run_id, &root)).await;
