@@ -4,6 +4,7 @@ pub(crate) mod agent;
 pub(crate) mod alerts;
 pub mod analyze;
 pub mod bundle;
+pub mod changes;
 pub mod cli;
 pub mod collect;
 pub(crate) mod diagnostic;

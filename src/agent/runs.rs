@@ -58,6 +58,7 @@ pub fn new_record(spec: &RunSpec, host: &str, status: RunStatus, now: DateTime<U
         uploads: Vec::new(),
         missed: None,
         notifications: Vec::new(),
+        changes: None,
     }
 }
 
@@ -230,6 +231,7 @@ async fn carry_out(
     record.redaction = outcome.redaction;
     record.limits = outcome.limits;
     record.uploads = outcome.uploads;
+    record.changes = outcome.changes;
     record.ended_at = Some(env.clock.now());
     if let Err(e) = persist_final(env.state_dir(), &record).await {
         persist_error = Some(e);
@@ -507,6 +509,7 @@ mod tests {
             uploads: Vec::new(),
             missed: None,
             notifications: Vec::new(),
+            changes: None,
         }
     }
 

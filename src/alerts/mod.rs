@@ -23,6 +23,7 @@ pub fn event_name(event: NotifyEvent) -> &'static str {
         NotifyEvent::UploadFailed => "uploadFailed",
         NotifyEvent::AnalysisFailed => "analysisFailed",
         NotifyEvent::AnalysisWarned => "analysisWarned",
+        NotifyEvent::Changed => "changed",
     }
 }
 
@@ -103,7 +104,25 @@ pub fn events(record: &RunRecord) -> Vec<NotifyEvent> {
             out.push(NotifyEvent::AnalysisWarned);
         }
     }
+    if record
+        .changes
+        .as_ref()
+        .is_some_and(|c| !c.counts.is_empty())
+    {
+        out.push(NotifyEvent::Changed);
+    }
     out
+}
+
+/// Whether the record's changes include a kind `changed_only` names (any kind when it is empty).
+pub fn changes_match(record: &RunRecord, changed_only: &[crate::changes::Category]) -> bool {
+    let Some(changes) = &record.changes else {
+        return false;
+    };
+    changed_only.is_empty()
+        || changed_only
+            .iter()
+            .any(|c| changes.counts.get(c.as_str()).is_some_and(|n| *n > 0))
 }
 
 /// The events of `raised` that a webhook listening `on` these wants, in `raised`'s order.
@@ -190,6 +209,9 @@ pub fn payload(record: &RunRecord, events: &[NotifyEvent], agent_version: &str) 
             }
         }
     }
+    if let Some(c) = &record.changes {
+        body["changes"] = json!({"summary": c.summary, "counts": c.counts, "since": c.since});
+    }
     if let Some(m) = &record.missed {
         body["missed"] = json!({
             "count": m.count,
@@ -213,7 +235,8 @@ pub async fn deliver(
     let mut out = Vec::new();
     for target in targets {
         let NotifyTarget::Webhook(hook) = target;
-        let events = wanted(&raised, &hook.on);
+        let mut events = wanted(&raised, &hook.on);
+        events.retain(|e| *e != NotifyEvent::Changed || changes_match(record, &hook.changed_only));
         if events.is_empty() {
             continue;
         }

@@ -36,6 +36,9 @@ pub struct Webhook {
     pub url: String,
     /// Events that trigger it.
     pub on: Vec<NotifyEvent>,
+    /// With `on: [changed]`: only these kinds of change raise `changed` (all kinds when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_only: Vec<crate::changes::Category>,
     /// Request headers; values are secret references, never inline.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, SecretRef>,
@@ -68,4 +71,6 @@ pub enum NotifyEvent {
     AnalysisFailed,
     /// Analysis found a warning.
     AnalysisWarned,
+    /// Something changed since the job's previous completed run (see `changedOnly`).
+    Changed,
 }

@@ -123,6 +123,22 @@ pub enum Command {
         after_help = "Output: a table, or with -o json the analysis.json elements; --format yaml for YAML.\nWithout --spec, troubleshoot's default analyzers (the Kubernetes version) run.\n\nExit codes: 0 all passed, 3 an analyzer failed, 4 an analyzer warned (none failed), 2 a spec problem, 1 any other error (e.g. an unreadable bundle)."
     )]
     Analyze(AnalyzeArgs),
+    /// What changed from bundle A to bundle B (analyzer results, objects, restarts, events, nodes, host facts)
+    #[command(
+        after_help = "Output: a table, or with -o json the changes.json shape (docs/changes.md).\n\nExit codes: 0 compared (whether or not anything changed), 1 a bundle could not be read."
+    )]
+    Diff(DiffArgs),
+}
+
+/// `diff` arguments.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older bundle: a .tar.gz archive or an extracted directory.
+    #[arg(value_name = "A")]
+    pub old: PathBuf,
+    /// The newer bundle.
+    #[arg(value_name = "B")]
+    pub new: PathBuf,
 }
 
 /// `analyze` arguments.
@@ -220,6 +236,9 @@ pub struct HistoryArgs {
     /// How many runs to show
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// Show what changed since each run's previous completed run (with -o json: the counts)
+    #[arg(long)]
+    pub changes: bool,
 }
 
 /// `trigger` flags.

@@ -30,6 +30,9 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<u8> {
             settings.state_dir.display()
         );
     }
+    if args.changes {
+        return super::history_changes::print(global.output, &runs);
+    }
     match global.output {
         Output::Json => print_json(&runs)?,
         out @ (Output::Text | Output::Wide) => {

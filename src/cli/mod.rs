@@ -4,7 +4,9 @@ mod analyze;
 mod args;
 mod check_targets;
 mod client;
+mod diff;
 mod history;
+mod history_changes;
 mod human;
 mod plan;
 mod progress;
@@ -47,6 +49,7 @@ pub fn main() -> ExitCode {
         Command::Reload => reload::run(&cli.global),
         Command::Tokens(args::TokensCommand::Decrypt(args)) => tokens::decrypt(&cli.global, args),
         Command::Analyze(args) => analyze::run(&cli.global, args),
+        Command::Diff(args) => diff::run(&cli.global, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -27,6 +27,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         redaction: None,
         limits: limits_record.clone(),
         uploads: Vec::new(),
+        changes: None,
     };
     let prepared = prepare(job, ctx, limits.child());
     // The name stays reserved until the CLI has written its archive (the end of the run).
@@ -98,6 +99,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         redaction: secrets_report,
         limits: limits_record.clone(),
         uploads: Vec::new(),
+        changes: None,
     };
     // The CLI did everything up to the archive in one go: those phases end together.
     settle(ctx, &outcome);
@@ -228,6 +230,7 @@ fn cancelled(
         redaction: None,
         limits,
         uploads: Vec::new(),
+        changes: None,
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod analyze;
 mod cancel;
+mod changes;
 mod collect;
 mod context;
 mod disk;
@@ -60,6 +61,8 @@ pub struct Outcome {
     pub limits: Option<serde_json::Value>,
     /// One entry per upload target (empty without targets).
     pub uploads: Vec<crate::state::records::UploadRecord>,
+    /// What changed since the job's previous completed run (also in the record on disk).
+    pub changes: Option<crate::state::records::ChangesRecord>,
 }
 
 /// The version written to `version.yaml` of the bundles this agent makes.
@@ -196,6 +199,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     let analyzed = analyze::analyze(job, &root, ctx).await;
     phases.push(analyzed.phase.clone());
     report(ctx, &phases, Counts::default());
+    let changes = changes::changes(&job.name, &root, ctx).await;
 
     let t = Instant::now();
     ctx.progress.started(progress::Phase::Archive);
@@ -244,6 +248,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         redaction: redacted.report,
         limits: collected.limits,
         uploads,
+        changes,
     }
 }
 
@@ -311,6 +316,7 @@ impl Outcome {
             redaction: None,
             limits,
             uploads: Vec::new(),
+            changes: None,
         }
     }
 }

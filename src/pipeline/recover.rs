@@ -378,6 +378,7 @@ mod tests {
             uploads: Vec::new(),
             missed: None,
             notifications: Vec::new(),
+            changes: None,
             limits: None,
         };
         records::create(state, &record).expect("record");

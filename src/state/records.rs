@@ -265,6 +265,38 @@ pub struct RunRecord {
     /// Webhook calls about this run; a failed one never changes the run's status.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<NotificationRecord>,
+    /// What changed since the job's previous completed run (`<run-id>.changes.json` has it all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<ChangesRecord>,
+}
+
+/// The summary of what changed since the previous completed run (`changes` of a record).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangesRecord {
+    /// One line for people: `no changes`, `2 analysis, 3 objects (+1 -1 ~1)`, ...
+    pub summary: String,
+    /// Changes per category (`analysis`, `objects`, `restarts`, `events`, `nodes`, `host`);
+    /// categories without changes are left out.
+    #[serde(default)]
+    pub counts: BTreeMap<String, u64>,
+    /// The run compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+}
+
+/// Files of a run kept in `jobs/<job>/changes/` (not in `runs/`, so that nothing that lists
+/// records meets them), removed with the run's record: `<run-id><suffix>`.
+pub const COMPANION_SUFFIXES: [&str; 2] = [".fingerprint.json", ".json"];
+
+/// `<state>/jobs/<job>/changes`.
+pub fn changes_dir(state_dir: &Path, job: &str) -> PathBuf {
+    job_dir(state_dir, job).join("changes")
+}
+
+/// `<state>/jobs/<job>/changes/<run-id><suffix>`, a [`COMPANION_SUFFIXES`] file of the run.
+pub fn companion_path(state_dir: &Path, job: &str, run_id: &str, suffix: &str) -> PathBuf {
+    changes_dir(state_dir, job).join(format!("{run_id}{suffix}"))
 }
 
 /// Current record format version.
@@ -487,6 +519,13 @@ pub fn remove(
             Ok(()) => removed.push(path),
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e),
+        }
+        for suffix in COMPANION_SUFFIXES {
+            match dir.remove_file(&companion_path(dir.root(), job, run_id, suffix)) {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => tracing::warn!(job, run = %run_id, "{e}; left behind"),
+            }
         }
     }
     Ok(removed)

@@ -23,6 +23,7 @@ fn record(job: &str, run_id: &str, status: RunStatus) -> RunRecord {
         uploads: Vec::new(),
         missed: None,
         notifications: Vec::new(),
+        changes: None,
     }
 }
 
@@ -349,10 +350,20 @@ fn remove_takes_only_the_records_named() {
         create(dir.path(), &record("a", id, RunStatus::Failed)).expect("record");
     }
     update(dir.path(), "a", "r2", |r| r.status = RunStatus::Running).expect("changed since");
+    // The runs' fingerprints and changes go with their records, and only with them.
+    std::fs::create_dir_all(changes_dir(dir.path(), "a")).expect("mkdir");
+    let companions = |id: &str| COMPANION_SUFFIXES.map(|s| companion_path(dir.path(), "a", id, s));
+    for id in ["r1", "r2"] {
+        for path in companions(id) {
+            std::fs::write(path, "{}").expect("write");
+        }
+    }
     let ids = ["r1".into(), "r2".into(), "gone".into()];
     let removed =
         remove(dir.path(), "a", &ids, |_, r| r.status == RunStatus::Running).expect("remove");
     assert_eq!(removed, [record_path(dir.path(), "a", "r1")]);
+    assert!(companions("r1").iter().all(|p| !p.exists()));
+    assert!(companions("r2").iter().all(|p| p.exists()));
     let left: Vec<PathBuf> = record_paths(dir.path(), "a").expect("ls");
     assert_eq!(
         left,

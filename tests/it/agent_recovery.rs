@@ -39,6 +39,7 @@ fn interrupted_run(state_dir: &std::path::Path, mib: usize) -> RunId {
         uploads: Vec::new(),
         missed: None,
         notifications: Vec::new(),
+        changes: None,
     };
     records::create(state_dir, &record).expect("record");
     let top = format!("{JOB}-{}", started.format("%Y-%m-%dT%H_%M_%S"));

@@ -20,6 +20,7 @@ mod analyze;
 mod bad_input;
 mod bundle_archive;
 mod bundle_runs;
+mod changes;
 mod cli_colour;
 mod cli_misc;
 mod cli_plan;

@@ -51,6 +51,7 @@ fn run_with_bundle(state: &Path, run_id: &str, started: DateTime<Utc>, status: R
         uploads: Vec::new(),
         missed: None,
         notifications: Vec::new(),
+        changes: None,
     };
     records::create(state, &record).expect("record");
 }
