@@ -38,7 +38,36 @@ pub struct RunStatusLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabel {
     /// The notification record's status (`delivered`, `failed`).
-    pub status: String,
+    pub status: NotificationStatus,
+}
+
+/// How a notification went, rendered as in run records.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum NotificationStatus {
+    /// `delivered`.
+    Delivered,
+    /// `failed`: every attempt failed.
+    Failed,
+}
+
+impl NotificationStatus {
+    /// The label of a notification record's `status`: `delivered` is the only success.
+    pub fn of_record(status: &str) -> NotificationStatus {
+        if status == "delivered" {
+            NotificationStatus::Delivered
+        } else {
+            NotificationStatus::Failed
+        }
+    }
+}
+
+impl EncodeLabelValue for NotificationStatus {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        encoder.write_str(match self {
+            NotificationStatus::Delivered => "delivered",
+            NotificationStatus::Failed => "failed",
+        })
+    }
 }
 
 /// How a reload went.
@@ -107,7 +136,40 @@ pub struct UploadLabel {
     /// `s3:<bucket>`, `gcs:<bucket>`, `http:<host>`.
     pub target: String,
     /// `succeeded`, `failed` or `pending` (an attempt failed and the queue retries it).
-    pub status: String,
+    pub status: UploadStatus,
+}
+
+/// An upload's outcome, rendered as in run records.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum UploadStatus {
+    /// `succeeded`.
+    Succeeded,
+    /// `failed`: for good.
+    Failed,
+    /// `pending`: an attempt failed and the queue retries it.
+    Pending,
+}
+
+impl UploadStatus {
+    /// The label of an upload record's `status`; `None` for a status this agent does not write.
+    pub fn of_record(status: &str) -> Option<UploadStatus> {
+        match status {
+            "succeeded" => Some(UploadStatus::Succeeded),
+            "failed" => Some(UploadStatus::Failed),
+            "pending" => Some(UploadStatus::Pending),
+            _ => None,
+        }
+    }
+}
+
+impl EncodeLabelValue for UploadStatus {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        encoder.write_str(match self {
+            UploadStatus::Succeeded => "succeeded",
+            UploadStatus::Failed => "failed",
+            UploadStatus::Pending => "pending",
+        })
+    }
 }
 
 /// `{job,outcome}` labels.
@@ -409,15 +471,19 @@ impl Metrics {
         }
     }
 
-    /// Counts one upload outcome and its duration.
+    /// Counts one upload outcome and its duration (the outcome of a record status this agent
+    /// does not write, from a newer agent's record say, is not counted).
     pub fn observe_upload(&self, target: &str, status: &str, took: std::time::Duration) {
+        self.upload_duration.observe(took.as_secs_f64());
+        let Some(status) = UploadStatus::of_record(status) else {
+            return;
+        };
         self.uploads
             .get_or_create(&UploadLabel {
                 target: target.to_string(),
-                status: status.to_string(),
+                status,
             })
             .inc();
-        self.upload_duration.observe(took.as_secs_f64());
     }
 
     /// The text exposition format.
@@ -464,7 +530,7 @@ mod tests {
         m.observe_last_run("a", RunStatus::Failed, Some(end));
         m.notifications
             .get_or_create(&StatusLabel {
-                status: "failed".into(),
+                status: NotificationStatus::Failed,
             })
             .inc();
         m.observe_analysis(
@@ -504,5 +570,38 @@ mod tests {
         m.forget_job("a");
         let text = m.encode();
         assert!(!text.contains("job=\"a\""), "{text}");
+    }
+
+    #[test]
+    fn status_labels_render_as_in_records() {
+        let m = Metrics::new();
+        let took = std::time::Duration::from_millis(1);
+        for status in ["succeeded", "failed", "pending", "exploded"] {
+            m.observe_upload("http:h", status, took);
+        }
+        for status in ["delivered", "failed"] {
+            m.notifications
+                .get_or_create(&StatusLabel {
+                    status: NotificationStatus::of_record(status),
+                })
+                .inc();
+        }
+        let text = m.encode();
+        for status in ["succeeded", "failed", "pending"] {
+            let line = format!(
+                "troubleshoot_scheduler_uploads_total{{target=\"http:h\",status=\"{status}\"}} 1"
+            );
+            assert!(text.contains(&line), "missing {line} in\n{text}");
+        }
+        assert!(!text.contains("exploded"), "{text}");
+        assert!(
+            text.contains("troubleshoot_scheduler_upload_duration_seconds_count 4"),
+            "{text}"
+        );
+        for status in ["delivered", "failed"] {
+            let line =
+                format!("troubleshoot_scheduler_notifications_total{{status=\"{status}\"}} 1");
+            assert!(text.contains(&line), "missing {line} in\n{text}");
+        }
     }
 }

@@ -16,6 +16,34 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tracing::{debug, info, warn};
 
+/// Why a watcher pass reads the whole jobs directory rather than only the changed entries.
+#[derive(Debug, thiserror::Error)]
+enum WholePassReason {
+    /// Too many entries changed at once for a partial pass to be cheaper.
+    #[error("{0} entries changed")]
+    ManyChanged(usize),
+    /// The last pass left no view to update (it was not applied in full).
+    #[error("the last pass was not applied in full")]
+    NotAppliedInFull,
+    /// The changed entries cannot be read on their own (a ConfigMap swap, say).
+    #[error(transparent)]
+    Entries(#[from] jobs::NeedsWholePass),
+    /// Under `--strict` a rejected file elsewhere blocks the pass: the whole plan decides.
+    #[error("--strict and a file elsewhere is rejected")]
+    StrictRejected,
+}
+
+/// Why `applied.json` could not be written.
+#[derive(Debug, thiserror::Error)]
+enum AppliedWriteError {
+    /// Serializing or writing it failed.
+    #[error(transparent)]
+    State(#[from] state::StateError),
+    /// The writer task died.
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
+}
+
 /// More changed entries than this are read by a whole pass (on the loader's threads) rather
 /// than on the control loop.
 const PARTIAL_MAX_ENTRIES: usize = 64;
@@ -128,12 +156,12 @@ impl Reloader {
         cause: ReloadCause,
         now: DateTime<Utc>,
         changed: &BTreeSet<PathBuf>,
-    ) -> Result<Pass, String> {
+    ) -> Result<Pass, WholePassReason> {
         if changed.len() > PARTIAL_MAX_ENTRIES {
-            return Err(format!("{} entries changed", changed.len()));
+            return Err(WholePassReason::ManyChanged(changed.len()));
         }
         let Some(mut view) = self.view.take() else {
-            return Err("the last pass was not applied in full".into());
+            return Err(WholePassReason::NotAppliedInFull);
         };
         // Read on the control loop: a few files cost less than handing them to another thread.
         let mut cache = self.file_cache.take().unwrap_or_default();
@@ -143,12 +171,12 @@ impl Reloader {
             Ok(p) => p,
             Err(e) => {
                 self.view = Some(view);
-                return Err(e.to_string());
+                return Err(WholePassReason::Entries(e));
             }
         };
         if self.strict && view.rejected_outside(&partial.paths) {
             self.view = Some(view);
-            return Err("--strict and a file elsewhere is rejected".into());
+            return Err(WholePassReason::StrictRejected);
         }
         // What is applied for the affected files and names: the plan compares exactly these.
         let names: BTreeSet<&str> = (partial.old_names.iter())
@@ -275,12 +303,14 @@ impl Reloader {
         let dir = self.state_dir.clone();
         let written = match plan::applied_bytes(&dir, &self.applied, pass.now) {
             Ok(bytes) => {
-                tokio::task::spawn_blocking(move || state::write_applied_bytes(&dir, &bytes))
+                match tokio::task::spawn_blocking(move || state::write_applied_bytes(&dir, &bytes))
                     .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string()))
+                {
+                    Ok(r) => r.map_err(AppliedWriteError::from),
+                    Err(e) => Err(AppliedWriteError::from(e)),
+                }
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(AppliedWriteError::from(e)),
         };
         self.problem = written
             .err()

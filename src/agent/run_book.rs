@@ -477,7 +477,7 @@ impl RunBook {
             Err(e) => {
                 error!(job = %record.job, "cannot write run record: {e}");
                 self.problem = Some(format!("cannot write run records: {e}"));
-                self.remember_unrecorded(record, e);
+                self.remember_unrecorded(record, e.to_string());
             }
         }
     }

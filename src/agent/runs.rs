@@ -3,7 +3,7 @@
 
 use super::clock::Clock;
 use super::control::Control;
-use super::metrics::StatusLabel;
+use super::metrics::{NotificationStatus, StatusLabel};
 use crate::jobs::Job;
 use crate::pipeline::{self, Cancel, CancelReason, Progress, RunContext};
 use crate::settings::{HistorySettings, Settings};
@@ -62,22 +62,33 @@ pub fn new_record(spec: &RunSpec, host: &str, status: RunStatus, now: DateTime<U
     }
 }
 
+/// Why a run record could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    /// The state directory refused the write.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    /// The blocking writer task died.
+    #[error("record writer failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
 /// Writes a new record (a run's first, or one that never starts) off the async threads; the
 /// error text is what `/readyz` reports.
-pub async fn persist(state_dir: &Path, record: &RunRecord) -> Result<(), String> {
+pub async fn persist(state_dir: &Path, record: &RunRecord) -> Result<(), PersistError> {
     let dir = state_dir.to_path_buf();
     let record = record.clone();
     match tokio::task::spawn_blocking(move || records::create(&dir, &record)).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(e) => Err(format!("record writer failed: {e}")),
+        Ok(Err(e)) => Err(PersistError::State(e)),
+        Err(e) => Err(PersistError::Task(e)),
     }
 }
 
 /// Writes a run's final record off the async threads: the fields the run owns (status, reason,
 /// phases, collectors, bundle, redaction, analysis, limits, uploads, end) over the record as it
 /// is on disk, so what others added meanwhile stays (a retention note on the bundle, say).
-async fn persist_final(state_dir: &Path, record: &RunRecord) -> Result<(), String> {
+async fn persist_final(state_dir: &Path, record: &RunRecord) -> Result<(), PersistError> {
     let dir = state_dir.to_path_buf();
     let record = record.clone();
     let write = move || {
@@ -87,8 +98,8 @@ async fn persist_final(state_dir: &Path, record: &RunRecord) -> Result<(), Strin
     };
     match tokio::task::spawn_blocking(write).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(e) => Err(format!("record writer failed: {e}")),
+        Ok(Err(e)) => Err(PersistError::State(e)),
+        Err(e) => Err(PersistError::Task(e)),
     }
 }
 
@@ -190,7 +201,9 @@ pub async fn execute(
     started_at: DateTime<Utc>,
 ) -> (RunRecord, Option<String>) {
     let record = new_record(&spec, env.host(), RunStatus::Running, started_at);
-    let persist_error = persist(env.state_dir(), &record).await.err();
+    let persist_error = (persist(env.state_dir(), &record).await)
+        .err()
+        .map(|e| e.to_string());
     carry_out(spec, env, cancel, progress, record, persist_error).await
 }
 
@@ -234,7 +247,7 @@ async fn carry_out(
     record.changes = outcome.changes;
     record.ended_at = Some(env.clock.now());
     if let Err(e) = persist_final(env.state_dir(), &record).await {
-        persist_error = Some(e);
+        persist_error = Some(e.to_string());
     }
     apply_retention(env.state_dir(), &spec.job, &env.history, env.clock.now()).await;
     (record, persist_error)
@@ -452,7 +465,7 @@ pub async fn notify(job: &Job, record: &RunRecord, env: &AgentEnv) -> Vec<Notifi
     for n in &sent {
         env.notifications
             .get_or_create(&StatusLabel {
-                status: n.status.clone(),
+                status: NotificationStatus::of_record(&n.status),
             })
             .inc();
     }

@@ -2,6 +2,7 @@
 //! the bundle root (before the archive is written, as troubleshoot does, so it is never
 //! redacted); the summary for the run record; and the verdict of `analyze.failOn`.
 
+use super::error::PhaseError;
 use super::{RunContext, phase};
 use crate::analyze::{self, Analysis, DirView};
 use crate::jobs::Job;
@@ -57,10 +58,15 @@ pub(crate) async fn analyze(job: &Job, root: &Path, ctx: &RunContext) -> Analyze
         .map(|()| analysis)
     })
     .await;
-    let result = joined.unwrap_or_else(|e| Err(format!("analyzer task failed: {e}")));
+    let result = joined.unwrap_or_else(|e| Err(PhaseError::task("analyzer")(e)));
     match result {
         Err(e) => Analyzed {
-            phase: phase("analyze", PhaseStatus::Failed, t.elapsed(), Some(e)),
+            phase: phase(
+                "analyze",
+                PhaseStatus::Failed,
+                t.elapsed(),
+                Some(e.to_string()),
+            ),
             record: None,
             failed: None,
         },
@@ -86,13 +92,13 @@ pub(crate) async fn analyze(job: &Job, root: &Path, ctx: &RunContext) -> Analyze
 }
 
 /// Writes `analysis.json` through the state directory handle (no symlink is followed).
-fn write_analysis(state_dir: &Path, path: &Path, text: &str) -> Result<(), String> {
-    let state = StateDir::open(state_dir).map_err(|e| e.to_string())?;
+fn write_analysis(state_dir: &Path, path: &Path, text: &str) -> Result<(), PhaseError> {
+    let state = StateDir::open(state_dir)?;
     let mut file = state
         .create(path, Create::Truncate)
-        .map_err(|e| format!("writing analysis.json: {e}"))?;
+        .map_err(PhaseError::write("writing analysis.json"))?;
     file.write_all(text.as_bytes())
-        .map_err(|e| format!("writing analysis.json: {e}"))
+        .map_err(PhaseError::io_at("writing analysis.json"))
 }
 
 /// Why `fail_on` fails a run with `analysis`, naming the titles (ten at most).

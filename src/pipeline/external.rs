@@ -1,6 +1,7 @@
 //! A run through the troubleshoot CLI (`collect.engine: support-bundle`): the CLI collects,
 //! redacts, analyzes and archives; the agent names the output, records the result and its bundle.
 
+use super::error::PhaseError;
 use super::{
     Cancel, CancelReason, Outcome, RunContext, bundles_dir, phase, settle, staging_dir,
     upload_phase,
@@ -68,7 +69,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
                 // Nothing unredacted may be kept or uploaded.
                 let _ = tokio::fs::remove_file(&archive).await;
                 response.archive = None;
-                (None, Some(e))
+                (None, Some(e.to_string()))
             }
         },
         None => (None, None),
@@ -358,23 +359,23 @@ async fn remove_secrets(
     job: &Job,
     ctx: &RunContext,
     archive: &std::path::Path,
-) -> Result<Option<serde_json::Value>, String> {
+) -> Result<Option<serde_json::Value>, PhaseError> {
     if super::secrets::resolve(job).values.is_empty() {
         return Ok(None);
     }
     let dir = staging_dir(&ctx.env.state_dir, &job.name, &ctx.run_id).with_extension("secrets");
     let (job, archive) = (job.clone(), archive.to_path_buf());
     let joined = tokio::task::spawn_blocking(move || {
-        crate::state::ensure_private_dir(&dir).map_err(|e| e.to_string())?;
-        let name = archive.file_name().ok_or("the archive has no file name")?;
+        crate::state::ensure_private_dir(&dir)?;
+        let name = archive.file_name().ok_or(PhaseError::NoFileName)?;
         let inside = dir.join(name);
-        std::fs::rename(&archive, &inside).map_err(|e| e.to_string())?;
+        std::fs::rename(&archive, &inside)?;
         let report = super::redact::redact_secrets_only(&job, &dir);
-        let back = std::fs::rename(&inside, &archive).map_err(|e| e.to_string());
+        let back = std::fs::rename(&inside, &archive);
         let _ = std::fs::remove_dir_all(&dir);
         back?;
         report
     })
     .await;
-    joined.unwrap_or_else(|e| Err(format!("redaction task failed: {e}")))
+    joined.unwrap_or_else(|e| Err(PhaseError::task("redaction")(e)))
 }

@@ -13,6 +13,7 @@ mod changes;
 mod collect;
 mod context;
 mod disk;
+pub mod error;
 mod external;
 pub mod progress;
 pub mod recover;
@@ -34,6 +35,7 @@ use crate::state::records::{
     self, BundleRecord, CollectorRecord, PhaseRecord, PhaseStatus, RunStatus,
 };
 use crate::state::{Create, StateDir};
+use error::PhaseError;
 
 use progress::Counts;
 use std::io::Write;
@@ -355,7 +357,7 @@ async fn archive_phase(
             }),
             None,
         ),
-        Err(e) => (None, Some(e)),
+        Err(e) => (None, Some(e.to_string())),
     }
 }
 
@@ -457,7 +459,7 @@ async fn archive(
     top: &str,
     summary: String,
     partial: bool,
-) -> Result<bundle::BundleInfo, String> {
+) -> Result<bundle::BundleInfo, PhaseError> {
     let dest = bundles_dir(state_dir, job).join(format!("{top}.tar.gz"));
     let state_dir = state_dir.to_path_buf();
     let staging = staging.to_path_buf();
@@ -467,13 +469,9 @@ async fn archive(
         let result = (|| {
             // The staging tree and bundles/ are checked for symlinks here (the archive is written
             // beside its final name, in the directory checked).
-            let state = StateDir::open(&state_dir).map_err(|e| e.to_string())?;
-            state
-                .create_dir_all(&root.join("execution-data"))
-                .map_err(|e| e.to_string())?;
-            state
-                .create_dir_all(dest.parent().unwrap_or(&root))
-                .map_err(|e| e.to_string())?;
+            let state = StateDir::open(&state_dir)?;
+            state.create_dir_all(&root.join("execution-data"))?;
+            state.create_dir_all(dest.parent().unwrap_or(&root))?;
             let write = |rel: &str, text: String| {
                 state
                     .create(&root.join(rel), Create::Truncate)
@@ -485,7 +483,7 @@ async fn archive(
                             }
                         })
                     })
-                    .map_err(|e| format!("writing {rel}: {e}"))
+                    .map_err(PhaseError::write(format!("writing {rel}")))
             };
             write(
                 "version.yaml",
@@ -498,10 +496,14 @@ async fn archive(
             write("execution-data/summary.txt", summary)?;
             if partial {
                 std::fs::write(staging.join(PARTIAL_MARK), b"")
-                    .map_err(|e| format!("marking the staged files partial: {e}"))?;
+                    .map_err(PhaseError::io_at("marking the staged files partial"))?;
             }
-            bundle::write_bundle(&root, &dest, &top, &BundleOptions::default())
-                .map_err(|e| e.to_string())
+            Ok(bundle::write_bundle(
+                &root,
+                &dest,
+                &top,
+                &BundleOptions::default(),
+            )?)
         })();
         // Files that failed to reach an archive must not fill the disk (a crash, not a failure,
         // is what leaves staging behind, and start-up recovery archives it). After a success the
@@ -512,7 +514,7 @@ async fn archive(
         result
     })
     .await;
-    joined.unwrap_or_else(|e| Err(format!("archiver task failed: {e}")))
+    joined.unwrap_or_else(|e| Err(PhaseError::task("archiver")(e)))
 }
 
 impl From<&crate::collect::host::CollectorOutcome> for StepTiming {

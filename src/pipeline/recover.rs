@@ -147,7 +147,7 @@ pub enum RecoverError {
     },
     /// The staged files could not be redacted: they are removed, nothing unredacted is kept.
     #[error("redaction failed, so the staged files were removed and nothing was archived: {0}")]
-    Redaction(String),
+    Redaction(#[source] super::error::PhaseError),
 }
 
 /// Recovers one staged run (blocking): see the module documentation. `job` is the job's current
@@ -226,7 +226,7 @@ pub fn recover_staged(
 /// The uploads of a recovered run's bundle, keyed as the run would have keyed them.
 fn plan(job: &Job, record: &RunRecord, bundle: &BundleRecord, now: DateTime<Utc>) -> Planned {
     let vars = upload::vars(job, &record.run_id, record.started_at, &record.host);
-    upload::plan(job, &vars, bundle, now)
+    upload::plan(job, &record.run_id, &vars, bundle, now)
 }
 
 /// Queues each upload the record lists as pending and the queue does not hold (a crash between

@@ -7,6 +7,7 @@
 //! (0600). Without `tokenMapKeyFile` no map is written at all, and the run record says so.
 
 use super::RunContext;
+use super::error::PhaseError;
 use crate::jobs::Job;
 use crate::jobs::model::RedactDefaults;
 use crate::redact::{DefaultSet, Tokenizer, encrypt_map, tokenize};
@@ -56,9 +57,13 @@ pub struct TokenKeys {
 /// Redacts the tree at `root` in place as `job` asks (its default set, its own redactors, its
 /// tokenization), whether or not `redact.enabled` is set; blocking. Returns the run record's
 /// `redaction` report. Used by the redact phase and by crash recovery for partial bundles.
-pub fn redact_dir(job: &Job, root: &Path, keys: &TokenKeys) -> Result<serde_json::Value, String> {
+pub fn redact_dir(
+    job: &Job,
+    root: &Path,
+    keys: &TokenKeys,
+) -> Result<serde_json::Value, PhaseError> {
     let setup = if job.document.spec.redact.tokenize {
-        Some(token_setup(keys).map_err(|e| format!("tokenization: {e}"))?)
+        Some(token_setup(keys).map_err(PhaseError::Tokenization)?)
     } else {
         None
     };
@@ -67,11 +72,9 @@ pub fn redact_dir(job: &Job, root: &Path, keys: &TokenKeys) -> Result<serde_json
         secrets.rule().as_ref(),
         &job.collection.redactors,
         Some(default_set(job)),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let tok = setup.as_ref().map(|s| &s.tokenizer);
-    let report = crate::redact::redact_tree_with(root, &compiled, PARALLEL, tok)
-        .map_err(|e| e.to_string())?;
+    let report = crate::redact::redact_tree_with(root, &compiled, PARALLEL, tok)?;
     let mut value = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
     if let Some(obj) = value.as_object_mut() {
         obj.insert("agentSecrets".into(), secrets_note(&secrets));
@@ -88,15 +91,16 @@ pub fn redact_dir(job: &Job, root: &Path, keys: &TokenKeys) -> Result<serde_json
 
 /// With `redact.enabled: false` the job's redactors do not run, but the secrets the agent resolved
 /// for it still go (blocking). `None` when the job has no secret to remove.
-pub fn redact_secrets_only(job: &Job, root: &Path) -> Result<Option<serde_json::Value>, String> {
+pub fn redact_secrets_only(
+    job: &Job,
+    root: &Path,
+) -> Result<Option<serde_json::Value>, PhaseError> {
     let secrets = resolve_secrets(job);
     let Some(rule) = secrets.rule() else {
         return Ok(None);
     };
-    let compiled =
-        crate::redact::compile_chain(Some(&rule), &[], None).map_err(|e| e.to_string())?;
-    let report =
-        crate::redact::redact_tree(root, &compiled, PARALLEL).map_err(|e| e.to_string())?;
+    let compiled = crate::redact::compile_chain(Some(&rule), &[], None)?;
+    let report = crate::redact::redact_tree(root, &compiled, PARALLEL)?;
     let mut value = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
     if let Some(obj) = value.as_object_mut() {
         obj.insert("agentSecrets".into(), secrets_note(&secrets));
@@ -137,7 +141,7 @@ pub fn redact_partial(
     job: Option<&Job>,
     root: &Path,
     keys: &TokenKeys,
-) -> Result<serde_json::Value, String> {
+) -> Result<serde_json::Value, PhaseError> {
     let (mut report, used) = match job {
         Some(job) if !job.document.spec.redact.enabled => (
             redact_secrets_only(job, root)?.unwrap_or_else(|| serde_json::json!({})),
@@ -146,9 +150,8 @@ pub fn redact_partial(
         ),
         Some(job) => (redact_dir(job, root, keys)?, "the job's redaction settings"),
         None => {
-            let rules = crate::redact::Compiled::defaults().map_err(|e| e.to_string())?;
-            let report =
-                crate::redact::redact_tree(root, &rules, PARALLEL).map_err(|e| e.to_string())?;
+            let rules = crate::redact::Compiled::defaults()?;
+            let report = crate::redact::redact_tree(root, &rules, PARALLEL)?;
             (
                 serde_json::to_value(&report).unwrap_or_default(),
                 "built-in redactors (troubleshoot defaults and agent extras) with the plain mask: \
@@ -163,19 +166,13 @@ pub fn redact_partial(
     Ok(report)
 }
 
-fn token_setup(ctx: &TokenKeys) -> Result<TokenSetup, String> {
+fn token_setup(ctx: &TokenKeys) -> Result<TokenSetup, crate::redact::TokenError> {
     let (tokenizer, key_source) = match &ctx.token_key_file {
-        Some(path) => (
-            Tokenizer::from_key_file(path).map_err(|e| e.to_string())?,
-            "tokenKeyFile",
-        ),
-        None => (
-            Tokenizer::random().map_err(|e| e.to_string())?,
-            "random per run",
-        ),
+        Some(path) => (Tokenizer::from_key_file(path)?, "tokenKeyFile"),
+        None => (Tokenizer::random()?, "random per run"),
     };
     let map_key = match &ctx.token_map_key_file {
-        Some(path) => Some(tokenize::load_key(path).map_err(|e| e.to_string())?),
+        Some(path) => Some(tokenize::load_key(path)?),
         None => None,
     };
     Ok(TokenSetup {
@@ -186,17 +183,17 @@ fn token_setup(ctx: &TokenKeys) -> Result<TokenSetup, String> {
 }
 
 /// Writes the encrypted map to a new 0600 file under the state directory (no symlink followed).
-fn write_map(state_dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn write_map(state_dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), PhaseError> {
     use crate::state::{Create, StateDir};
     use std::io::Write;
-    let state = StateDir::open(state_dir).map_err(|e| e.to_string())?;
+    let state = StateDir::open(state_dir)?;
     if let Some(dir) = path.parent() {
-        state.create_dir_all(dir).map_err(|e| e.to_string())?;
+        state.create_dir_all(dir)?;
     }
-    let mut f = state.create(path, Create::New).map_err(|e| e.to_string())?;
+    let mut f = state.create(path, Create::New)?;
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(PhaseError::io_at(path.display().to_string()))
 }
 
 /// Redacts the staged tree at `root` in place, unless the job turned redaction off.
@@ -243,7 +240,7 @@ pub async fn redact(job: &Job, root: &Path, ctx: &RunContext) -> Redacted {
         },
         Ok(Err(e)) => Redacted {
             status: PhaseStatus::Failed,
-            error: Some(e),
+            error: Some(e.to_string()),
             report: None,
         },
         Err(e) => Redacted {
@@ -267,7 +264,7 @@ fn tokenization_note(s: &TokenSetup, state_dir: &Path, map_path: &Path) -> serde
             Some("no tokenMapKeyFile setting: the token map was not written".to_string()),
         ),
         Some(key) => match encrypt_map(&map, key)
-            .map_err(|e| e.to_string())
+            .map_err(PhaseError::from)
             .and_then(|bytes| write_map(state_dir, map_path, &bytes))
         {
             Ok(()) => (Some(map_path.display().to_string()), None),

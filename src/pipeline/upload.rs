@@ -8,8 +8,8 @@
 use super::{Cancel, RunContext, phase};
 use crate::jobs::Job;
 use crate::jobs::model::UploadTarget;
-use crate::state::StateError;
 use crate::state::records::{self, BundleRecord, PhaseRecord, PhaseStatus, UploadRecord};
+use crate::state::{RunId, StateError};
 use crate::upload::queue::{self, Callback, Entry};
 use crate::upload::{self, key};
 use chrono::{DateTime, Utc};
@@ -151,6 +151,7 @@ pub(crate) fn partial_key(key: &str) -> String {
 /// names as written (often presigned: a changed URL would be refused).
 pub(crate) fn plan(
     job: &Job,
+    run_id: &RunId,
     vars: &key::Vars,
     bundle: &BundleRecord,
     now: DateTime<Utc>,
@@ -180,7 +181,7 @@ pub(crate) fn plan(
             };
             let mut entry = Entry::new(
                 &vars.job,
-                &vars.run_id,
+                run_id,
                 index,
                 dest.target,
                 &bundle.path,
@@ -255,7 +256,7 @@ pub(crate) async fn upload(
     // The agent's clock (tests shift it) runs from the run's start.
     let now = || ctx.started_at + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
     let vars = vars(job, &ctx.run_id, ctx.started_at, &ctx.env.host);
-    let planned = plan(job, &vars, bundle, now());
+    let planned = plan(job, &ctx.run_id, &vars, bundle, now());
     let committed = {
         let (dir, job, run) = (
             ctx.env.state_dir.clone(),

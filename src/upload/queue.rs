@@ -11,7 +11,7 @@ use super::retry::Backoff;
 use super::target::UploadTarget;
 use super::{Delivered, Object, UploadError};
 use crate::state::records::{self, UploadRecord};
-use crate::state::{StateDir, StateError};
+use crate::state::{RunId, StateDir, StateError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -41,7 +41,7 @@ pub struct Entry {
     /// Job name.
     pub job: String,
     /// Run id.
-    pub run_id: String,
+    pub run_id: RunId,
     /// Position of this upload in the run record's `uploads`.
     pub index: usize,
     /// Where it goes (secrets are references, read at each attempt).
@@ -120,7 +120,7 @@ impl Entry {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         job: &str,
-        run_id: &str,
+        run_id: &RunId,
         index: usize,
         target: UploadTarget,
         bundle: &Path,
@@ -132,7 +132,7 @@ impl Entry {
         Entry {
             version: ENTRY_VERSION,
             job: job.to_string(),
-            run_id: run_id.to_string(),
+            run_id: run_id.clone(),
             index,
             label: label(&target),
             target,
@@ -663,7 +663,7 @@ mod tests {
         .unwrap();
         Entry::new(
             "daily",
-            "20250101T000000Z",
+            &"20250101T000000Z".parse().unwrap(),
             0,
             target,
             Path::new("/x/b.tar.gz"),
