@@ -1,6 +1,7 @@
 //! In-cluster analyzers (`spec.analyzers`), one module per family.
 
 pub(super) mod compare;
+mod database;
 mod distribution;
 mod event;
 mod jobs;
@@ -10,6 +11,8 @@ mod pods;
 mod presence;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_vectors;
 pub(super) mod text;
 mod version;
 mod workload;
@@ -47,6 +50,16 @@ pub(super) fn run(
         "secret" => one(presence::object_key(ctx, body, meta, true)),
         "configMap" => one(presence::object_key(ctx, body, meta, false)),
         "imagePullSecret" => one(presence::image_pull_secret(ctx, body, meta)),
+        "postgres" => one(database::database(ctx, database::Db::Postgres, body, meta)),
+        "mysql" => one(database::database(ctx, database::Db::Mysql, body, meta)),
+        "mssql" => one(database::database(ctx, database::Db::Mssql, body, meta)),
+        "redis" => one(database::database(ctx, database::Db::Redis, body, meta)),
+        "clickhouse" => one(database::database(
+            ctx,
+            database::Db::Clickhouse,
+            body,
+            meta,
+        )),
         _ => return None,
     })
 }
