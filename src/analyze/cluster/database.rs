@@ -1,4 +1,4 @@
-//! `postgres`, `mysql`, `mssql`, `redis`, `clickhouse`: the database collectors' connection file
+//! `postgres`, `mysql`, `mssql`, `redis`, `clickhouse`, `s3Status`: the database collectors' connection file
 //! (`<type>/<collectorName>.json`: `isConnected`, `error`, `version`) against `when` grammars
 //! `connected <op> <bool>` and `version <op> <version>` (`x` reads as 0, so `>= 10.x` is
 //! `>= 10.0.0`). The result is titled by `checkName`, else the collector name.
@@ -18,6 +18,8 @@ pub(super) enum Db {
     Mssql,
     Redis,
     Clickhouse,
+    /// `s3Status`: the same connection file and grammar, for an S3 bucket.
+    S3Status,
 }
 
 impl Db {
@@ -29,6 +31,7 @@ impl Db {
             Db::Mssql => "mssql",
             Db::Redis => "redis",
             Db::Clickhouse => "clickhouse",
+            Db::S3Status => "s3Status",
         }
     }
 
@@ -52,6 +55,10 @@ impl Db {
                 "kubernetes_clickhouse_analyze",
                 "https://troubleshoot.sh/images/analyzer-icons/clickhouse-analyze.svg",
             ),
+            Db::S3Status => Icon(
+                "kubernetes_s3_analyze",
+                "https://troubleshoot.sh/images/analyzer-icons/s3-analyze.svg",
+            ),
         }
     }
 
@@ -64,7 +71,10 @@ impl Db {
     /// Whether a matched (conditional) fail outcome's message gets the connection error
     /// appended, as troubleshoot does for these types only.
     fn appends_error(self) -> bool {
-        matches!(self, Db::Postgres | Db::Mssql | Db::Clickhouse)
+        matches!(
+            self,
+            Db::Postgres | Db::Mssql | Db::Clickhouse | Db::S3Status
+        )
     }
 }
 
@@ -387,6 +397,7 @@ mod table {
             ("postgres", true),
             ("mssql", true),
             ("clickhouse", true),
+            ("s3Status", true),
             ("mysql", false),
             ("redis", false),
         ] {

@@ -60,6 +60,7 @@ pub(super) fn run(
             body,
             meta,
         )),
+        "s3Status" => one(database::database(ctx, database::Db::S3Status, body, meta)),
         _ => return None,
     })
 }
