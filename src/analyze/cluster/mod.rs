@@ -4,6 +4,7 @@ pub(super) mod compare;
 mod database;
 mod distribution;
 mod event;
+mod http;
 mod jobs;
 mod labels;
 mod nodes;
@@ -61,6 +62,7 @@ pub(super) fn run(
             meta,
         )),
         "s3Status" => one(database::database(ctx, database::Db::S3Status, body, meta)),
+        "http" => one(http::http(ctx, body, meta)),
         _ => return None,
     })
 }

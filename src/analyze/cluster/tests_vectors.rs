@@ -32,3 +32,8 @@ fn check(case: &str) {
 fn databases_agree_with_troubleshoot() {
     check("databases");
 }
+
+#[test]
+fn http_agrees_with_troubleshoot() {
+    check("http");
+}
