@@ -10,6 +10,7 @@ mod labels;
 mod nodes;
 mod pods;
 mod presence;
+mod registry;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -63,6 +64,7 @@ pub(super) fn run(
         )),
         "s3Status" => one(database::database(ctx, database::Db::S3Status, body, meta)),
         "http" => one(http::http(ctx, body, meta)),
+        "registryImages" => one(registry::registry_images(ctx, body, meta)),
         _ => return None,
     })
 }

@@ -37,3 +37,8 @@ fn databases_agree_with_troubleshoot() {
 fn http_agrees_with_troubleshoot() {
     check("http");
 }
+
+#[test]
+fn registry_images_agree_with_troubleshoot() {
+    check("registry");
+}
