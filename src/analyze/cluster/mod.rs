@@ -4,6 +4,7 @@ pub(super) mod compare;
 mod database;
 mod distribution;
 mod event;
+mod goldpinger;
 mod http;
 mod jobs;
 mod labels;
@@ -65,6 +66,7 @@ pub(super) fn run(
         "s3Status" => one(database::database(ctx, database::Db::S3Status, body, meta)),
         "http" => one(http::http(ctx, body, meta)),
         "registryImages" => one(registry::registry_images(ctx, body, meta)),
+        "goldpinger" => goldpinger::goldpinger(ctx, body, meta),
         _ => return None,
     })
 }
