@@ -1,5 +1,6 @@
 //! In-cluster analyzers (`spec.analyzers`), one module per family.
 
+mod certificates;
 pub(super) mod compare;
 mod database;
 mod distribution;
@@ -67,6 +68,7 @@ pub(super) fn run(
         "http" => one(http::http(ctx, body, meta)),
         "registryImages" => one(registry::registry_images(ctx, body, meta)),
         "goldpinger" => goldpinger::goldpinger(ctx, body, meta),
+        "certificates" => certificates::certificates(ctx, body, meta),
         _ => return None,
     })
 }

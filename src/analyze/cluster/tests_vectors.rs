@@ -55,3 +55,8 @@ fn registry_images_agree_with_troubleshoot() {
 fn goldpinger_agrees_with_troubleshoot() {
     check_as("goldpinger", true);
 }
+
+#[test]
+fn certificates_agree_with_troubleshoot() {
+    check("certificates");
+}
