@@ -138,13 +138,13 @@ fn exclude_strict_and_unsupported_kinds() {
     let a = run(
         &files,
         &format!(
-            "- clusterVersion:\n    exclude: \"true\"{VERSION_OUTCOMES}- clusterVersion:\n    strict: true{VERSION_OUTCOMES}- mssql: {{}}\n"
+            "- clusterVersion:\n    exclude: \"true\"{VERSION_OUTCOMES}- clusterVersion:\n    strict: true{VERSION_OUTCOMES}- weaveReport: {{}}\n"
         ),
     );
     assert_eq!(a.excluded, 1);
     assert_eq!(a.results.len(), 1);
     assert!(a.results[0].strict);
-    assert_eq!(a.unsupported, ["analyzers.mssql"]);
+    assert_eq!(a.unsupported, ["analyzers.weaveReport"]);
     // `validate` refuses `exclude: maybe`; a spec that reaches the engine anyway (a bundle's
     // own spec) drops the analyzer with an error.
     let mut bad = spec(&format!("- clusterVersion:{VERSION_OUTCOMES}"));
@@ -263,7 +263,7 @@ fn the_run_record_lists_fail_and_warn_titles_with_messages() {
     let a = run(
         &files,
         &format!(
-            "- clusterVersion:{VERSION_OUTCOMES}- clusterVersion:\n    checkName: Strict{VERSION_OUTCOMES}- mssql: {{}}\n"
+            "- clusterVersion:{VERSION_OUTCOMES}- clusterVersion:\n    checkName: Strict{VERSION_OUTCOMES}- weaveReport: {{}}\n"
         ),
     );
     let record = a.record();
@@ -271,7 +271,7 @@ fn the_run_record_lists_fail_and_warn_titles_with_messages() {
     assert_eq!(record["pass"], 0);
     assert_eq!(record["warnings"][1]["title"], "Strict");
     assert_eq!(record["warnings"][1]["message"], "old");
-    assert_eq!(record["unsupported"][0], "analyzers.mssql");
+    assert_eq!(record["unsupported"][0], "analyzers.weaveReport");
 }
 
 /// The legacy bundle, re-analyzed with the analyzers of the spec that made it, gives its

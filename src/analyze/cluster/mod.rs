@@ -1,15 +1,22 @@
 //! In-cluster analyzers (`spec.analyzers`), one module per family.
 
+mod certificates;
 pub(super) mod compare;
+mod database;
 mod distribution;
 mod event;
+mod goldpinger;
+mod http;
 mod jobs;
 mod labels;
 mod nodes;
 mod pods;
 mod presence;
+mod registry;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_vectors;
 pub(super) mod text;
 mod version;
 mod workload;
@@ -72,6 +79,21 @@ pub(super) fn run(
         "secret" => one(presence::object_key(ctx, body, meta, true)),
         "configMap" => one(presence::object_key(ctx, body, meta, false)),
         "imagePullSecret" => one(presence::image_pull_secret(ctx, body, meta)),
+        "postgres" => one(database::database(ctx, database::Db::Postgres, body, meta)),
+        "mysql" => one(database::database(ctx, database::Db::Mysql, body, meta)),
+        "mssql" => one(database::database(ctx, database::Db::Mssql, body, meta)),
+        "redis" => one(database::database(ctx, database::Db::Redis, body, meta)),
+        "clickhouse" => one(database::database(
+            ctx,
+            database::Db::Clickhouse,
+            body,
+            meta,
+        )),
+        "s3Status" => one(database::database(ctx, database::Db::S3Status, body, meta)),
+        "http" => one(http::http(ctx, body, meta)),
+        "registryImages" => one(registry::registry_images(ctx, body, meta)),
+        "goldpinger" => goldpinger::goldpinger(ctx, body, meta),
+        "certificates" => certificates::certificates(ctx, body, meta),
         _ => return None,
     })
 }

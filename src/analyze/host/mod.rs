@@ -7,7 +7,7 @@ mod common;
 mod devices;
 mod fsperf;
 mod kernel;
-mod probes;
+pub(super) mod probes;
 mod registry;
 mod services;
 mod status;

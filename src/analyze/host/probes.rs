@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 /// `http/<name>.json`: a response or an error.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct HttpResult {
+pub(in crate::analyze) struct HttpResult {
     #[serde(alias = "Error")]
     error: Option<Value>,
     #[serde(alias = "Response")]
@@ -48,7 +48,7 @@ fn status_compare(text: &str, status: i64) -> Result<bool, AnalyzerError> {
 
 /// The `http` grammar: `error` (the request failed), or comparisons of `statusCode` joined by
 /// `&&` and `||` (`&&` binds tighter), as the expression language troubleshoot uses reads them.
-fn http_holds(when: &str, r: &HttpResult) -> Result<bool, AnalyzerError> {
+pub(in crate::analyze) fn http_holds(when: &str, r: &HttpResult) -> Result<bool, AnalyzerError> {
     if when == "error" {
         return Ok(r.error.is_some());
     }
