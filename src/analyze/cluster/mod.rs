@@ -47,6 +47,16 @@ pub(super) const SUPPORTED: &[&str] = &[
     "secret",
     "configMap",
     "imagePullSecret",
+    "postgres",
+    "mysql",
+    "mssql",
+    "redis",
+    "clickhouse",
+    "s3Status",
+    "http",
+    "registryImages",
+    "goldpinger",
+    "certificates",
 ];
 
 /// The results of the analyzer `kind` with `body`; `None` when this build does not implement
