@@ -77,12 +77,16 @@ fn health_answers_while_a_large_partial_bundle_is_recovered() {
         record.bundle.is_none(),
         "recovery finished before the agent served /healthz: {record:?}"
     );
-    let ready = agent.get("/readyz");
-    assert_eq!(ready.status, 503, "{}", ready.body);
-    assert!(
-        ready.body.contains("recovering the partial bundles"),
-        "{}",
-        ready.body
+    // Not ready, and (once the first reload is published) saying why: the recovery.
+    wait_until(
+        std::time::Duration::from_secs(30),
+        "/readyz to say the agent is recovering",
+        || {
+            let r = agent.get("/readyz");
+            (r.status == 503 && r.body.contains("recovering the partial bundles"))
+                .then_some(())
+                .ok_or(format!("{} {}", r.status, r.body))
+        },
     );
     assert_eq!(agent.get("/healthz").status, 200);
     // Then the partial bundle is kept, and the agent becomes ready.
