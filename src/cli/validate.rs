@@ -24,33 +24,10 @@ struct Report<'a> {
 /// Runs `validate`.
 pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
     let settings = settings(global)?;
-    let ctx = settings.jobs_context();
-    let desired = match (&args.as_path, args.paths.as_slice()) {
-        (Some(at), [content]) => jobs::load_as(at, content, &ctx)?,
-        (Some(_), _) => {
-            anyhow::bail!(
-                "--as TARGET takes exactly one file to validate: `validate --as TARGET FILE`"
-            )
-        }
-        (None, []) => jobs::load_dir(&settings.jobs_dir, &ctx)?,
-        (None, paths) => jobs::load_paths(paths, &ctx),
-    };
+    let desired = load(&settings, args)?;
     // With --as, the directory's other files are context: only the new file's findings count.
     let counts = |d: &Diagnostic| args.as_path.as_ref().is_none_or(|at| &d.file == at);
-    // Checks that need the agent settings as well as the job.
-    let setting_warnings: Vec<Diagnostic> = desired
-        .jobs
-        .values()
-        .flat_map(|job| {
-            let mut warnings = tokenization_warnings(
-                job,
-                settings.token_key_file.as_deref(),
-                settings.token_map_key_file.as_deref(),
-            );
-            warnings.extend(missing_config_warning(job, settings.kubeconfig.as_deref()));
-            warnings
-        })
-        .collect();
+    let setting_warnings = setting_warnings(&desired, &settings);
     let (errors, warnings): (Vec<&Diagnostic>, Vec<&Diagnostic>) = desired
         .diagnostics()
         .chain(setting_warnings.iter())
@@ -127,6 +104,43 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
     // The process is about to exit: freeing every job one by one would only cost time.
     super::leak_at_exit(desired);
     Ok(code)
+}
+
+/// The files `validate` reads: the one `--as` names (with the directory as context), the
+/// paths given, or the jobs directory.
+fn load(
+    settings: &crate::settings::Settings,
+    args: &ValidateArgs,
+) -> anyhow::Result<jobs::Desired> {
+    let ctx = settings.jobs_context();
+    Ok(match (&args.as_path, args.paths.as_slice()) {
+        (Some(at), [content]) => jobs::load_as(at, content, &ctx)?,
+        (Some(_), _) => {
+            anyhow::bail!(
+                "--as TARGET takes exactly one file to validate: `validate --as TARGET FILE`"
+            )
+        }
+        (None, []) => jobs::load_dir(&settings.jobs_dir, &ctx)?,
+        (None, paths) => jobs::load_paths(paths, &ctx),
+    })
+}
+
+/// Checks that need the agent settings as well as the job.
+fn setting_warnings(
+    desired: &jobs::Desired,
+    settings: &crate::settings::Settings,
+) -> Vec<Diagnostic> {
+    (desired.jobs.values())
+        .flat_map(|job| {
+            let mut warnings = tokenization_warnings(
+                job,
+                settings.token_key_file.as_deref(),
+                settings.token_map_key_file.as_deref(),
+            );
+            warnings.extend(missing_config_warning(job, settings.kubeconfig.as_deref()));
+            warnings
+        })
+        .collect()
 }
 
 fn s(n: usize) -> &'static str {

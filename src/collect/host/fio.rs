@@ -34,17 +34,9 @@ pub fn subset(report: &serde_json::Value) -> serde_json::Value {
     serde_json::Value::Object(out)
 }
 
-/// The `filesystemPerformance` host collector. The directory must already exist (upstream creates
-/// it; creating e.g. /var/lib/etcd on a host as a side effect of diagnostics is surprising). The
-/// background IOPS options are not implemented by this build.
-pub async fn filesystem_performance(ctx: &Ctx<'_>) -> Result<(), Error> {
-    let dir = ctx.required("directory")?;
-    let md = tokio::fs::metadata(dir)
-        .await
-        .map_err(|e| Error::io(format!("directory {dir}"), e))?;
-    if !md.is_dir() {
-        return Err(Error::Other(format!("{dir} is not a directory")));
-    }
+/// fio's arguments for the collector's `fileSize`, `operationSizeBytes` and `datasync`: sequential
+/// synchronous writes of `file`, each followed by `fdatasync` (`fsync` with `datasync: false`).
+fn fio_args(ctx: &Ctx<'_>, file: &std::path::Path) -> Result<Vec<String>, Error> {
     let size = match ctx.str("fileSize") {
         Some(s) => {
             parse_size(s).ok_or_else(|| Error::Spec(format!("`fileSize`: {s:?} is not a size")))?
@@ -55,11 +47,6 @@ pub async fn filesystem_performance(ctx: &Ctx<'_>) -> Result<(), Error> {
         .int("operationSizeBytes")
         .filter(|n| *n > 0)
         .unwrap_or(1024);
-    let timeout = ctx.duration("timeout")?.unwrap_or(Duration::from_secs(120));
-    let scratch = super::run::ScratchDir::new("fio")?;
-    // fio writes into a per-run file under `directory` and we remove it afterwards.
-    let file =
-        std::path::Path::new(dir).join(format!("troubleshoot-agent-fsperf-{}", std::process::id()));
     let mut args = vec![
         "--name=fsperf".to_string(),
         format!("--filename={}", file.display()),
@@ -74,6 +61,26 @@ pub async fn filesystem_performance(ctx: &Ctx<'_>) -> Result<(), Error> {
     } else {
         args.push("--fsync=1".into());
     }
+    Ok(args)
+}
+
+/// The `filesystemPerformance` host collector. The directory must already exist (upstream creates
+/// it; creating e.g. /var/lib/etcd on a host as a side effect of diagnostics is surprising). The
+/// background IOPS options are not implemented by this build.
+pub async fn filesystem_performance(ctx: &Ctx<'_>) -> Result<(), Error> {
+    let dir = ctx.required("directory")?;
+    let md = tokio::fs::metadata(dir)
+        .await
+        .map_err(|e| Error::io(format!("directory {dir}"), e))?;
+    if !md.is_dir() {
+        return Err(Error::Other(format!("{dir} is not a directory")));
+    }
+    // fio writes into a per-run file under `directory` and we remove it afterwards.
+    let file =
+        std::path::Path::new(dir).join(format!("troubleshoot-agent-fsperf-{}", std::process::id()));
+    let args = fio_args(ctx, &file)?;
+    let timeout = ctx.duration("timeout")?.unwrap_or(Duration::from_secs(120));
+    let scratch = super::run::ScratchDir::new("fio")?;
     let spec = ExecSpec {
         program: "fio",
         args: &args,
