@@ -14,6 +14,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::Duration;
+use support::daemon::wait_until;
 use support::{JobFile, stderr, stdout};
 
 /// The `created` time of the test images: 2023-11-14T22:13:20Z.
@@ -475,59 +477,146 @@ impl Podman {
     }
 
     /// `podman run` of `image` with no network, as the image's user, on a read-only root
-    /// filesystem, with `mounts` (host dir, container dir, options).
-    fn run(&self, image: &str, mounts: &[(&Path, &str, &str)], args: &[&str]) -> Output {
+    /// filesystem, with `mounts` (host dir, container dir, options); `--rm`, or `-d` to detach.
+    fn run_command(&self, image: &str, mounts: &[(&Path, &str, &str)], detach: bool) -> Command {
         let mut cmd = self.cmd();
-        cmd.args(["run", "--rm", "--network=none", "--read-only"])
-            .args(["--read-only-tmpfs=false", "--ulimit", "nofile=1024:1024"])
-            .args(["--ulimit", "nproc=1024:1024"]);
+        cmd.args(["run", if detach { "-d" } else { "--rm" }])
+            .args(["--network=none", "--read-only", "--read-only-tmpfs=false"])
+            .args([
+                "--ulimit",
+                "nofile=1024:1024",
+                "--ulimit",
+                "nproc=1024:1024",
+            ]);
         for (host, container, options) in mounts {
             cmd.arg("--volume")
                 .arg(format!("{}:{container}:{options}", host.display()));
         }
-        cmd.arg(image).args(args).output().expect("podman run runs")
+        cmd.arg(image);
+        cmd
+    }
+
+    fn run(&self, image: &str, mounts: &[(&Path, &str, &str)], args: &[&str]) -> Output {
+        let mut cmd = self.run_command(image, mounts, false);
+        cmd.args(args).output().expect("podman run runs")
+    }
+
+    /// `podman exec` of the agent in `container`, as the image's user.
+    fn exec(&self, container: &str, args: &[&str]) -> Output {
+        let mut cmd = self.cmd();
+        cmd.args(["exec", container, "/usr/bin/troubleshoot-agent"])
+            .args(args)
+            .output()
+            .expect("podman exec runs")
+    }
+
+    /// Pulls the built image through both transports; returns its id.
+    fn pull(&self, built: &Built) -> String {
+        let config_digest = manifest(&built.layout).1["config"]["digest"]
+            .as_str()
+            .expect("config digest")
+            .to_string();
+        let tag = env!("CARGO_PKG_VERSION");
+        let layout = format!("oci:{}:{tag}", built.layout.display());
+        let id = self.ok(&["pull", "-q", &layout]);
+        assert_eq!(format!("sha256:{}", id.trim()), config_digest);
+        let archive = format!("oci-archive:{}", built.archive.display());
+        let id = self.ok(&["pull", "-q", &archive]);
+        assert_eq!(
+            format!("sha256:{}", id.trim()),
+            config_digest,
+            "the oci-archive is the same image"
+        );
+        id.trim().to_string()
+    }
+}
+
+/// A detached container, killed and removed when the test ends however it ends.
+struct Container<'a> {
+    podman: &'a Podman,
+    id: String,
+}
+
+impl Drop for Container<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .podman
+            .cmd()
+            .args(["rm", "--force", "--time", "0", &self.id])
+            .output();
+    }
+}
+
+/// The jobs and state directories the containers mount.
+struct Volumes {
+    _dir: tempfile::TempDir,
+    jobs: PathBuf,
+    state: PathBuf,
+}
+
+impl Volumes {
+    /// Root's jobs directory, readable by the agent's user, with the job `image-smoke`; a state
+    /// directory the agent's user owns, as a podman named volume copies it from the image.
+    fn new() -> Volumes {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (jobs, state) = (dir.path().join("jobs"), dir.path().join("state"));
+        std::fs::create_dir(&jobs).expect("mkdir jobs");
+        std::fs::create_dir(&state).expect("mkdir state");
+        std::fs::set_permissions(&jobs, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::os::unix::fs::chown(&state, Some(AGENT_UID), Some(AGENT_UID)).expect("chown");
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        JobFile::new("image-smoke").write(&jobs);
+        Volumes {
+            _dir: dir,
+            jobs,
+            state,
+        }
+    }
+
+    fn jobs(&self) -> (&Path, &'static str, &'static str) {
+        (&self.jobs, "/etc/troubleshoot/jobs.d", "ro")
+    }
+
+    fn both(&self) -> [(&Path, &'static str, &'static str); 2] {
+        [
+            self.jobs(),
+            (&self.state, "/var/lib/troubleshoot-agent", "rw"),
+        ]
+    }
+
+    /// Checks a run record: succeeded, its bundle in the state volume, written by the image's
+    /// non-root user.
+    fn check_run(&self, out: &Output) {
+        let record: Value = serde_json::from_str(&stdout(out))
+            .unwrap_or_else(|e| panic!("no run record ({e}): {}{}", stdout(out), stderr(out)));
+        assert_eq!(out.status.code(), Some(0), "{record:#}\n{}", stderr(out));
+        assert_eq!(record["status"], "succeeded", "{record:#}");
+        let bundle = record["bundle"]["path"].as_str().expect("bundle path");
+        let on_host = self.state.join(
+            bundle
+                .strip_prefix("/var/lib/troubleshoot-agent/")
+                .unwrap_or_else(|| panic!("bundle in the state volume: {bundle}")),
+        );
+        let meta = std::fs::metadata(&on_host).expect("the bundle is in the state volume");
+        assert_eq!(
+            (meta.uid(), meta.gid(), meta.mode() & 0o777),
+            (AGENT_UID, AGENT_UID, 0o600),
+            "written by the image's non-root user"
+        );
+        assert_eq!(
+            file_sha256(&on_host),
+            record["bundle"]["sha256"].as_str().expect("sha256")
+        );
     }
 }
 
 #[test]
-fn podman_runs_validate_and_a_one_shot_trigger_as_the_non_root_user() {
-    let built = built();
+fn podman_runs_validate_a_one_shot_trigger_and_the_daemon_as_the_non_root_user() {
     let podman = Podman::new();
-    let config_digest = manifest(&built.layout).1["config"]["digest"]
-        .as_str()
-        .expect("config digest")
-        .to_string();
-    let tag = env!("CARGO_PKG_VERSION");
-    let id = podman.ok(&[
-        "pull",
-        "-q",
-        &format!("oci:{}:{tag}", built.layout.display()),
-    ]);
-    assert_eq!(format!("sha256:{}", id.trim()), config_digest);
-    let id = podman.ok(&[
-        "pull",
-        "-q",
-        &format!("oci-archive:{}", built.archive.display()),
-    ]);
-    assert_eq!(
-        format!("sha256:{}", id.trim()),
-        config_digest,
-        "the oci-archive is the same image"
-    );
-    let image = id.trim();
+    let image = podman.pull(built());
+    let volumes = Volumes::new();
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (jobs, state) = (dir.path().join("jobs"), dir.path().join("state"));
-    std::fs::create_dir(&jobs).expect("mkdir jobs");
-    std::fs::create_dir(&state).expect("mkdir state");
-    // Root's jobs, readable by the agent's user; a state dir of its own, as a volume gets.
-    std::fs::set_permissions(&jobs, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    std::os::unix::fs::chown(&state, Some(AGENT_UID), Some(AGENT_UID)).expect("chown state");
-    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).expect("chmod");
-    JobFile::new("image-smoke").write(&jobs);
-    let jobs_mount = (jobs.as_path(), "/etc/troubleshoot/jobs.d", "ro");
-
-    let out = podman.run(image, &[jobs_mount], &["validate"]);
+    let out = podman.run(&image, &[volumes.jobs()], &["validate"]);
     assert_eq!(out.status.code(), Some(0), "validate: {}", stderr(&out));
     assert!(
         stdout(&out).starts_with("valid: 1 file, 1 job"),
@@ -535,49 +624,72 @@ fn podman_runs_validate_and_a_one_shot_trigger_as_the_non_root_user() {
         stdout(&out)
     );
 
-    let mounts = [
-        jobs_mount,
-        (state.as_path(), "/var/lib/troubleshoot-agent", "rw"),
-    ];
-    let out = podman.run(
-        image,
-        &mounts,
-        &["--output", "json", "trigger", "image-smoke"],
-    );
-    let record: Value = serde_json::from_str(&stdout(&out))
-        .unwrap_or_else(|e| panic!("no run record ({e}): {}{}", stdout(&out), stderr(&out)));
-    assert_eq!(out.status.code(), Some(0), "{record:#}\n{}", stderr(&out));
-    assert_eq!(record["status"], "succeeded", "{record:#}");
-    let bundle = record["bundle"]["path"].as_str().expect("bundle path");
-    let on_host = state.join(
-        bundle
-            .strip_prefix("/var/lib/troubleshoot-agent/")
-            .unwrap_or_else(|| panic!("bundle in the state volume: {bundle}")),
-    );
-    let meta = std::fs::metadata(&on_host).expect("the bundle is in the state volume");
-    assert_eq!(
-        (meta.uid(), meta.gid(), meta.mode() & 0o777),
-        (AGENT_UID, AGENT_UID, 0o600),
-        "written by the image's non-root user"
-    );
-    assert_eq!(
-        file_sha256(&on_host),
-        record["bundle"]["sha256"].as_str().expect("sha256")
-    );
+    // One run in the foreground: no agent listens in this container.
+    let trigger = ["--output", "json", "trigger", "image-smoke"];
+    volumes.check_run(&podman.run(&image, &volumes.both(), &trigger));
+
+    check_daemon(&podman, &image, &volumes);
 
     // A broken job file: validate names it with file:line:column, exit 1.
     std::fs::write(
-        jobs.join("image-smoke.yaml"),
+        volumes.jobs.join("image-smoke.yaml"),
         JobFile::new("image-smoke")
             .render()
             .replace("schedule:", "schedul:"),
     )
     .expect("write job");
-    let out = podman.run(image, &[jobs_mount], &["validate"]);
+    let out = podman.run(&image, &[volumes.jobs()], &["validate"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(
         stderr(&out).contains("/etc/troubleshoot/jobs.d/image-smoke.yaml:6:3: error"),
         "{}",
         stderr(&out)
     );
+}
+
+/// The image's default command is the daemon: it becomes ready, runs a trigger that comes
+/// through its control socket, and stops cleanly on `podman stop` (SIGTERM).
+fn check_daemon(podman: &Podman, image: &str, volumes: &Volumes) {
+    let out = podman
+        .run_command(image, &volumes.both(), true)
+        .output()
+        .expect("podman run -d runs");
+    assert!(out.status.success(), "podman run -d: {}", stderr(&out));
+    let container = Container {
+        podman,
+        id: stdout(&out).trim().to_string(),
+    };
+    let status = wait_until(
+        Duration::from_secs(60),
+        "the agent in the container to be ready",
+        || {
+            let out = podman.exec(&container.id, &["status"]);
+            let text = stdout(&out);
+            if out.status.success() && text.contains("(ready)") {
+                Ok(text)
+            } else {
+                Err(format!("{text}{}", stderr(&out)))
+            }
+        },
+    );
+    assert!(status.contains("image-smoke"), "{status}");
+    let out = podman.exec(
+        &container.id,
+        &["--output", "json", "trigger", "image-smoke"],
+    );
+    volumes.check_run(&out);
+    assert!(
+        !stderr(&out).contains("in the foreground"),
+        "the running agent ran it: {}",
+        stderr(&out)
+    );
+    podman.ok(&["stop", "--time", "60", &container.id]);
+    let code = podman.ok(&["inspect", "--format", "{{.State.ExitCode}}", &container.id]);
+    let logs = podman
+        .cmd()
+        .args(["logs", &container.id])
+        .output()
+        .expect("logs");
+    assert_eq!(code.trim(), "0", "clean stop: {}", stderr(&logs));
+    assert!(stderr(&logs).contains("agent stopped"), "{}", stderr(&logs));
 }
