@@ -289,13 +289,61 @@ fn layer_file(layout: &Path, name: &str) -> String {
     panic!("{name} is not in the layer")
 }
 
-fn git_head() -> String {
+fn git(args: &[&str]) -> String {
     let out = Command::new("git")
-        .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "HEAD"])
+        .args(["-C", env!("CARGO_MANIFEST_DIR")])
+        .args(args)
         .output()
         .expect("git runs");
-    assert!(out.status.success(), "git rev-parse: {}", stderr(&out));
+    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
     stdout(&out).trim().to_string()
+}
+
+fn git_head() -> String {
+    git(&["rev-parse", "HEAD"])
+}
+
+/// Without $SOURCE_DATE_EPOCH the created time is the commit time of HEAD, so a build of a
+/// commit is reproducible without any setting.
+#[test]
+fn the_created_time_defaults_to_the_commit_time_of_head() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let layout = dir.path().join("layout");
+    let out = build_command()
+        .env_remove("SOURCE_DATE_EPOCH")
+        .args([
+            "--binary",
+            agent_binary(),
+            "--gzip-level",
+            "1",
+            "--tag",
+            "test",
+        ])
+        .arg("--out")
+        .arg(&layout)
+        .output()
+        .expect("build-image runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let commit_time: i64 = git(&["log", "-1", "--format=%ct"])
+        .parse()
+        .expect("seconds");
+    let created = chrono::DateTime::from_timestamp(commit_time, 0)
+        .expect("a time")
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let config = config(&layout);
+    assert_eq!(config["created"], created.as_str());
+    assert_eq!(
+        config["config"]["Labels"]["org.opencontainers.image.created"],
+        created.as_str()
+    );
+    let (descriptor, _) = manifest(&layout);
+    assert_eq!(
+        descriptor["annotations"]["org.opencontainers.image.ref.name"],
+        "test"
+    );
+    let entries = layer(&layout);
+    assert!(entries.values().all(|e| e.4 == commit_time as u64));
 }
 
 #[test]
