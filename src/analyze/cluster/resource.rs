@@ -268,7 +268,7 @@ fn emit(value: &Value, indent: usize, out: &mut String) {
                         out.push('\n');
                         emit(v, indent, out);
                     }
-                    _ => out.push_str(&format!(" {}\n", inline(v))),
+                    _ => out.push_str(&format!(" {}\n", inline(v, indent))),
                 }
             }
         }
@@ -280,11 +280,32 @@ fn emit(value: &Value, indent: usize, out: &mut String) {
                 out.push_str(&format!("{pad}- {body}"));
             }
         }
-        other => out.push_str(&format!("{pad}{}\n", inline(other))),
+        other => out.push_str(&format!("{pad}{}\n", inline(other, indent))),
     }
 }
 
-fn inline(value: &Value) -> String {
+/// A multi-line string as a literal block (`|-`), its lines indented under `indent`.
+fn literal(s: &str, indent: usize) -> String {
+    let chomp = if s.ends_with("\n\n") {
+        "+"
+    } else if s.ends_with('\n') {
+        ""
+    } else {
+        "-"
+    };
+    let pad = " ".repeat(indent + 2);
+    let mut out = format!("|{chomp}");
+    for line in s.strip_suffix('\n').unwrap_or(s).split('\n') {
+        out.push('\n');
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+fn inline(value: &Value, indent: usize) -> String {
     match value {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
@@ -292,6 +313,7 @@ fn inline(value: &Value) -> String {
             Some(f) if !n.is_i64() && !n.is_u64() => go_float(f),
             _ => n.to_string(),
         },
+        Value::String(s) if s.contains('\n') && !s.trim().is_empty() => literal(s, indent),
         Value::String(s) => scalar(s),
         Value::Object(_) => "{}".into(),
         Value::Array(_) => "[]".into(),
@@ -333,10 +355,16 @@ fn scalar(s: &str) -> String {
     if reads_as_other || s.contains('\n') {
         return serde_json::to_string(s).unwrap_or_default();
     }
-    let special = s.starts_with([
-        '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@',
-        '`', ' ',
-    ]) || s.ends_with(' ')
+    // `-`, `?` and `:` start a plain scalar unless a space (or nothing) follows.
+    let indicator = matches!(
+        s.as_bytes(),
+        [b'-' | b'?' | b':'] | [b'-' | b'?' | b':', b' ', ..]
+    );
+    let special = indicator
+        || s.starts_with([
+            ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`', ' ',
+        ])
+        || s.ends_with(' ')
         || s.contains(": ")
         || s.contains(" #")
         || s.ends_with(':');
@@ -357,6 +385,10 @@ mod tests {
         assert_eq!(go_yaml(&json!("nginx:1.25")), "nginx:1.25\n");
         assert_eq!(go_yaml(&json!("true")), "\"true\"\n");
         assert_eq!(go_yaml(&json!("a: b")), "'a: b'\n");
+        assert_eq!(go_yaml(&json!("-x")), "-x\n");
+        assert_eq!(go_yaml(&json!("- x")), "'- x'\n");
+        assert_eq!(go_yaml(&json!("l1\nl2")), "|-\n  l1\n  l2\n");
+        assert_eq!(go_yaml(&json!({"k": "l1\nl2"})), "k: |-\n  l1\n  l2\n");
         assert_eq!(go_yaml(&json!(3)), "3\n");
         assert_eq!(go_yaml(&json!(2.5)), "2.5\n");
         assert_eq!(go_yaml(&json!(null)), "null\n");

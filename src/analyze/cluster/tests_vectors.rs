@@ -101,3 +101,9 @@ fn velero_agrees_with_troubleshoot() {
 fn longhorn_agrees_with_troubleshoot() {
     check_as("longhorn", true);
 }
+
+/// clusterResource's `regex` runs over the value as yaml.v2 writes it: quoting, numbers, blocks.
+#[test]
+fn cluster_resource_writes_values_as_troubleshoot_does() {
+    check("resource-yaml");
+}
