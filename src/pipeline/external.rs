@@ -90,6 +90,15 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         error: cli_error.clone(),
     }];
     let (status, reason) = status(&cli_error, &bundle, response.timed_out);
+    // What changed since the previous completed run, read from the CLI's archive (the builtin
+    // engine reads its staged tree).
+    let changes = match &bundle {
+        Some(b) => {
+            let made = super::changes::Made::Archive(b.path.clone());
+            super::changes::changes(&job.name, made, ctx).await
+        }
+        None => None,
+    };
     let mut outcome = Outcome {
         status,
         reason: Some(reason),
@@ -100,7 +109,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         redaction: secrets_report,
         limits: limits_record.clone(),
         uploads: Vec::new(),
-        changes: None,
+        changes,
     };
     // The CLI did everything up to the archive in one go: those phases end together.
     settle(ctx, &outcome);
