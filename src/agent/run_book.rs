@@ -621,5 +621,6 @@ fn last_run_of(record: &RunRecord) -> LastRun {
         status: record.status,
         started_at: record.started_at,
         ended_at: record.ended_at,
+        analysis: record.analysis.clone(),
     }
 }

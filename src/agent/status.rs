@@ -20,6 +20,9 @@ pub struct LastRun {
     /// End.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<DateTime<Utc>>,
+    /// The run record's `analysis` (outcome counts, fail and warn titles), when analyzers ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<serde_json::Value>,
 }
 
 /// One scheduled job.
@@ -184,6 +187,7 @@ mod tests {
             status: RunStatus::Succeeded,
             started_at: at,
             ended_at: Some(at),
+            analysis: None,
         };
         let live = LiveJob {
             job,

@@ -20,9 +20,11 @@ pub use outcome::{Outcome, Severity};
 pub use result::{AnalyzeResult, Icon, ObjectRef, analysis_json, analysis_values, go_json};
 pub use view::{BundleView, DirView, TarView, ViewError, open};
 
+use crate::bundle::{StepTiming, TimingStatus};
 use crate::spec::{Entry, TroubleshootSpec};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use std::time::Instant;
 
 /// Why one analyzer could not give a result.
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +154,9 @@ pub struct Analysis {
     pub unsupported: Vec<String>,
     /// Analyzers turned off by `exclude`.
     pub excluded: usize,
+    /// One line per analyzer for `execution-data/summary.txt`: its title, whether it ran (`S`),
+    /// was excluded (`X`) or failed (`F`), and how long it took, in spec order.
+    pub timings: Vec<StepTiming>,
 }
 
 impl Analysis {
@@ -213,12 +218,53 @@ pub fn analyze(view: &dyn BundleView, spec: &TroubleshootSpec, now: DateTime<Utc
     let ctx = Ctx { view, now };
     let mut out = Analysis::default();
     for entry in &spec.analyzers {
-        run_entry(&ctx, entry, false, &mut out);
+        timed_entry(&ctx, entry, false, &mut out);
     }
     for entry in &spec.host_analyzers {
-        run_entry(&ctx, entry, true, &mut out);
+        timed_entry(&ctx, entry, true, &mut out);
     }
     out
+}
+
+/// [`run_entry`], noting the analyzer's title, status and duration in [`Analysis::timings`].
+/// The duration is only reported (summary.txt), never part of an outcome.
+fn timed_entry(ctx: &Ctx<'_>, entry: &Entry, host: bool, out: &mut Analysis) {
+    let (started, results, errors, excluded, unsupported) = (
+        Instant::now(),
+        out.results.len(),
+        out.errors.len(),
+        out.excluded,
+        out.unsupported.len(),
+    );
+    run_entry(ctx, entry, host, out);
+    let status = if out.errors.len() > errors {
+        TimingStatus::Failed
+    } else if out.excluded > excluded || out.unsupported.len() > unsupported {
+        // Excluded, or a type this build does not run: `X`, as troubleshoot marks what it skips.
+        TimingStatus::Skipped
+    } else {
+        TimingStatus::Succeeded
+    };
+    let title = match (out.errors.get(errors), out.results.get(results)) {
+        (Some(failure), _) if !failure.title.is_empty() => failure.title.clone(),
+        (None, Some(first)) => first.title.clone(),
+        _ => default_title(entry, host),
+    };
+    out.timings.push(StepTiming {
+        name: title,
+        status,
+        duration: started.elapsed(),
+    });
+}
+
+/// An analyzer's title before it ran: `checkName`, else its type's default title.
+fn default_title(entry: &Entry, host: bool) -> String {
+    let meta = Meta::of(&entry.body).unwrap_or_default();
+    if host {
+        meta.title(host::default_title(&entry.kind, &entry.body))
+    } else {
+        meta.title(entry.kind.clone())
+    }
 }
 
 /// Whether this build runs the analyzer type `kind` (`host`: a `hostAnalyzers` entry), so that
@@ -269,14 +315,7 @@ fn run_entry(ctx: &Ctx<'_>, entry: &Entry, host: bool, out: &mut Analysis) {
             }
             out.results.extend(results);
         }
-        Err(e) => {
-            let title = if host {
-                meta.title(host::default_title(&entry.kind, &entry.body))
-            } else {
-                meta.title(entry.kind.clone())
-            };
-            fail(out, entry, host, title, e);
-        }
+        Err(e) => fail(out, entry, host, default_title(entry, host), e),
     }
 }
 

@@ -157,6 +157,20 @@ fn exclude_strict_and_unsupported_kinds() {
     assert_eq!(a.results.len(), 1);
     assert!(a.results[0].strict);
     assert_eq!(a.unsupported, ["analyzers.newerAnalyzer"]);
+    // summary.txt's Analyzers section: one line per analyzer, `X` for what did not run.
+    let marks: Vec<(&str, char)> = a
+        .timings
+        .iter()
+        .map(|t| (t.name.as_str(), t.status.marker()))
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            ("clusterVersion", 'X'),
+            ("Required Kubernetes Version", 'S'),
+            ("newerAnalyzer", 'X')
+        ]
+    );
     // `validate` refuses `exclude: maybe`; a spec that reaches the engine anyway (a bundle's
     // own spec) drops the analyzer with an error.
     let mut bad = spec(&format!("- clusterVersion:{VERSION_OUTCOMES}"));
@@ -169,6 +183,7 @@ fn exclude_strict_and_unsupported_kinds() {
         "{:?}",
         a.errors
     );
+    assert_eq!(a.timings[0].status.marker(), 'F');
 }
 
 const CRDS: &str = r#"{"kind": "CustomResourceDefinitionList", "items": [{"metadata": {"name": "backups.velero.io"}}]}"#;

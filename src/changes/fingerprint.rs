@@ -174,15 +174,40 @@ impl Fingerprint {
     /// them: every entry under one top folder. An archive with `version.yaml` at its root (no
     /// top folder) is read a second time without stripping one.
     pub fn of_tar_gz(path: &Path) -> Result<Fingerprint, FingerprintError> {
-        match Fingerprint::tar_pass(path, true)? {
+        let mut file = std::fs::File::open(path).map_err(|source| FingerprintError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Fingerprint::of_tar_gz_file(&mut file, path)
+    }
+
+    /// [`Fingerprint::of_tar_gz`] over `file`, already open (the agent opens its own archives
+    /// without following a symlink); `path` names it in errors. It is read from its start, a
+    /// second time when the archive has no top folder.
+    pub fn of_tar_gz_file(
+        file: &mut std::fs::File,
+        path: &Path,
+    ) -> Result<Fingerprint, FingerprintError> {
+        use std::io::{Seek as _, SeekFrom};
+        let mut pass = |strip_top| {
+            file.seek(SeekFrom::Start(0))
+                .map_err(|source| FingerprintError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            Fingerprint::tar_pass_over(&mut *file, path, strip_top)
+        };
+        match pass(true)? {
             (fp, true, _) => Ok(fp),
-            (_, false, true) => Ok(Fingerprint::tar_pass(path, false)?.0),
+            (_, false, true) => Ok(pass(false)?.0),
             _ => Err(FingerprintError::NotABundle(path.to_path_buf())),
         }
     }
 
-    /// One pass; says whether `version.yaml` was found under a top folder, and at the root.
-    fn tar_pass(
+    /// One pass over the gzip stream `file` (`path` names it in errors); says whether
+    /// `version.yaml` was found under a top folder, and at the root.
+    fn tar_pass_over(
+        file: impl std::io::Read,
         path: &Path,
         strip_top: bool,
     ) -> Result<(Fingerprint, bool, bool), FingerprintError> {
@@ -190,7 +215,6 @@ impl Fingerprint {
             path: path.to_path_buf(),
             source,
         };
-        let file = std::fs::File::open(path).map_err(io)?;
         let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(file));
         let mut fp = Fingerprint::new();
         let (mut under_top, mut at_root) = (false, false);

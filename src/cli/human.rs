@@ -103,6 +103,20 @@ pub fn status_cell(text: String, status: Option<RunStatus>) -> Cell {
     }
 }
 
+/// A run's analysis as the ANALYSIS column shows it: `pass 3 warn 1 fail 0` (with `error N`
+/// when analyzers errored), or `-` when no analyzers ran.
+pub fn analysis_cell(analysis: Option<&serde_json::Value>) -> String {
+    let Some(a) = analysis.filter(|a| a.is_object()) else {
+        return "-".into();
+    };
+    let n = |key: &str| a.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0);
+    let mut out = format!("pass {} warn {} fail {}", n("pass"), n("warn"), n("fail"));
+    if n("error") > 0 {
+        out.push_str(&format!(" error {}", n("error")));
+    }
+    out
+}
+
 /// One table row; cut to one line unless `wide`.
 pub fn row(cells: Vec<Cell>, wide: bool) -> Row {
     let mut row = Row::from(cells);
@@ -118,6 +132,15 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().expect("time")
+    }
+
+    #[test]
+    fn the_analysis_cell_counts_outcomes_or_shows_a_dash() {
+        assert_eq!(analysis_cell(None), "-");
+        let a = serde_json::json!({"pass": 3, "warn": 1, "fail": 0, "error": 0});
+        assert_eq!(analysis_cell(Some(&a)), "pass 3 warn 1 fail 0");
+        let a = serde_json::json!({"pass": 0, "warn": 0, "fail": 2, "error": 1});
+        assert_eq!(analysis_cell(Some(&a)), "pass 0 warn 0 fail 2 error 1");
     }
 
     #[test]

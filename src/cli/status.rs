@@ -82,6 +82,7 @@ fn offline(settings: &crate::settings::Settings) -> anyhow::Result<StatusSnapsho
                 status: r.status,
                 started_at: r.started_at,
                 ended_at: r.ended_at,
+                analysis: r.analysis,
             });
         jobs.push(JobStatus {
             name: name.clone(),
@@ -156,7 +157,9 @@ fn render(
         ));
     }
     let mut table = human::table(
-        &["JOB", "SCHEDULE", "ZONE", "NEXT RUN", "LAST RUN", "RESULT"],
+        &[
+            "JOB", "SCHEDULE", "ZONE", "NEXT RUN", "LAST RUN", "RESULT", "ANALYSIS",
+        ],
         colour,
     );
     for j in &s.jobs {
@@ -166,6 +169,7 @@ fn render(
             j.next_run
                 .map_or_else(|| "-".into(), |t| human::when(t, now))
         };
+        let analysis = human::analysis_cell(j.last_run.as_ref().and_then(|r| r.analysis.as_ref()));
         let (last, result) = match (&j.last_run, j.running.is_empty()) {
             (_, false) => (
                 "now".to_string(),
@@ -190,6 +194,7 @@ fn render(
                 next.into(),
                 last.into(),
                 result,
+                analysis.into(),
             ],
             wide,
         ));

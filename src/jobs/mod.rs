@@ -51,6 +51,8 @@ pub enum SpecRole {
     Collect,
     /// `redact.redactors`.
     Redact,
+    /// `analyze.specs`.
+    Analyze,
 }
 
 /// A troubleshoot spec file a job references, with the hash of its content at load time.

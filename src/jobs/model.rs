@@ -318,6 +318,11 @@ pub struct Analyze {
     /// Which analyzer outcome marks the run failed.
     #[serde(default)]
     pub fail_on: FailOn,
+    /// Extra troubleshoot spec files, relative to this job file, whose `analyzers` and
+    /// `hostAnalyzers` (of `SupportBundle` and `Analyzer` documents) run on the job's bundles
+    /// besides those of `collect`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub specs: Vec<String>,
 }
 
 impl Default for Analyze {
@@ -325,6 +330,7 @@ impl Default for Analyze {
         Analyze {
             enabled: true,
             fail_on: FailOn::Fail,
+            specs: Vec::new(),
         }
     }
 }

@@ -397,6 +397,7 @@ fn check_collect(
     if !doc.spec.redact.enabled && !doc.spec.upload.is_empty() {
         c.warning(&["spec", "redact", "enabled"], "redaction is disabled and bundles are uploaded: secrets in the collected data leave this host", None);
     }
+    check_analyze_specs(c, doc, base, &mut merged, &mut sources);
     merged.dedup();
     merged.shrink_to_fit();
     // A redactor that cannot compile would stop every run before archiving: refuse it here.
@@ -431,6 +432,61 @@ fn check_collect(
             .extend(crate::collect::capabilities::unsupported_warnings(&merged));
     }
     (merged, sources)
+}
+
+/// `analyze.specs`: each file is loaded as `collect.specs` are (trust checks, located errors,
+/// its hash in the job's definition) and only its analyzers and host analyzers are kept.
+fn check_analyze_specs(
+    c: &mut Checker<'_>,
+    doc: &JobDocument,
+    base: &Path,
+    merged: &mut TroubleshootSpec,
+    sources: &mut Vec<SpecSource>,
+) {
+    let analyze = &doc.spec.analyze;
+    for (i, reference) in analyze.specs.iter().enumerate() {
+        let index = i.to_string();
+        let at = ["spec", "analyze", "specs", &index];
+        let Some(spec) = load_reference(c, &at, base, reference, SpecRole::Analyze, sources) else {
+            continue;
+        };
+        if spec.analyzers.is_empty() && spec.host_analyzers.is_empty() {
+            c.warning(
+                &at,
+                format!("`{reference}` defines no analyzers"),
+                Some("analyzer files hold `analyzers`/`hostAnalyzers` in a `kind: Analyzer` or `SupportBundle` document".into()),
+            );
+        }
+        let ignored = spec.collectors.len() + spec.host_collectors.len() + spec.redactors.len();
+        if ignored > 0 {
+            c.warning(
+                &at,
+                format!("`{reference}`: {ignored} collector(s) or redactor(s) are ignored; only its analyzers are applied"),
+                Some("list collectors in `collect.specs` and redactors in `redact.redactors`".into()),
+            );
+        }
+        merged.merge(TroubleshootSpec {
+            analyzers: spec.analyzers,
+            host_analyzers: spec.host_analyzers,
+            ..TroubleshootSpec::default()
+        });
+    }
+    if analyze.specs.is_empty() {
+        return;
+    }
+    if !analyze.enabled {
+        c.warning(
+            &["spec", "analyze", "enabled"],
+            "analysis is disabled, so the analyzers of `analyze.specs` are not applied",
+            None,
+        );
+    } else if doc.spec.collect.engine == super::model::Engine::SupportBundle {
+        c.warning(
+            &["spec", "analyze", "specs"],
+            "with `collect.engine: support-bundle` the troubleshoot CLI analyzes the bundle with the analyzers of `collect.specs`; `analyze.specs` is not applied",
+            Some("move these analyzers into a `collect.specs` file, or use the builtin engine".into()),
+        );
+    }
 }
 
 /// Loads one referenced spec file; problems with the file as a whole are reported at the reference.

@@ -21,6 +21,8 @@ pub(crate) struct Analyzed {
     pub record: Option<serde_json::Value>,
     /// Why `failOn` fails the run, when it does.
     pub failed: Option<String>,
+    /// Per analyzer, for the Analyzers section of `execution-data/summary.txt`.
+    pub timings: Vec<crate::bundle::StepTiming>,
 }
 
 /// Runs the analyzers of `job` over the bundle staged at `root` and writes `analysis.json`.
@@ -36,6 +38,7 @@ pub(crate) async fn analyze(job: &Job, root: &Path, ctx: &RunContext) -> Analyze
             ),
             record: None,
             failed: None,
+            timings: Vec::new(),
         };
     }
     let spec = job.collection.clone();
@@ -69,6 +72,7 @@ pub(crate) async fn analyze(job: &Job, root: &Path, ctx: &RunContext) -> Analyze
             ),
             record: None,
             failed: None,
+            timings: Vec::new(),
         },
         Ok(_) if none => Analyzed {
             phase: phase(
@@ -79,6 +83,7 @@ pub(crate) async fn analyze(job: &Job, root: &Path, ctx: &RunContext) -> Analyze
             ),
             record: None,
             failed: None,
+            timings: Vec::new(),
         },
         Ok(analysis) => {
             let failed = verdict(job.document.spec.analyze.fail_on, &analysis);
@@ -86,6 +91,7 @@ pub(crate) async fn analyze(job: &Job, root: &Path, ctx: &RunContext) -> Analyze
                 phase: phase("analyze", PhaseStatus::Succeeded, t.elapsed(), None),
                 record: Some(analysis.record()),
                 failed,
+                timings: analysis.timings,
             }
         }
     }

@@ -17,6 +17,16 @@ const FINGERPRINT: &str = COMPANION_SUFFIXES[0];
 /// `<run-id>.json`: the run's `changes.json`.
 const CHANGES: &str = COMPANION_SUFFIXES[1];
 
+/// The bundle a run made, as the comparison reads it.
+#[derive(Clone, Debug)]
+pub(crate) enum Made {
+    /// The builtin engine's staged tree (its root), before it is archived.
+    Staged(std::path::PathBuf),
+    /// An archive in the job's `bundles/` (the troubleshoot CLI's), opened without following a
+    /// symlink.
+    Archive(std::path::PathBuf),
+}
+
 /// `changes.json`: the summary, the run compared with, and every change.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -28,17 +38,16 @@ struct ChangesFile<'a> {
     changes: &'a Changes,
 }
 
-/// Fingerprints the bundle staged at `root`, compares it with the previous completed run of the
+/// Fingerprints the bundle the run `made`, compares it with the previous completed run of the
 /// job and records the result; `None` for a job's first comparable run or on failure.
-pub(crate) async fn changes(job: &str, root: &Path, ctx: &RunContext) -> Option<Summary> {
+pub(crate) async fn changes(job: &str, made: Made, ctx: &RunContext) -> Option<Summary> {
     let (state_dir, job, run_id) = (
         ctx.env.state_dir.clone(),
         job.to_string(),
         ctx.run_id.clone(),
     );
-    let root = root.to_path_buf();
     let joined =
-        tokio::task::spawn_blocking(move || compute(&state_dir, &job, &run_id, &root)).await;
+        tokio::task::spawn_blocking(move || compute(&state_dir, &job, &run_id, &made)).await;
     match joined {
         Ok(Ok(summary)) => summary,
         Ok(Err(e)) => {
@@ -67,10 +76,13 @@ fn compute(
     state_dir: &Path,
     job: &str,
     run_id: &str,
-    root: &Path,
+    made: &Made,
 ) -> Result<Option<Summary>, CompareError> {
-    let new = Fingerprint::of_root(root)?;
     let dir = StateDir::open(state_dir)?;
+    let new = match made {
+        Made::Staged(root) => Fingerprint::of_root(root)?,
+        Made::Archive(path) => Fingerprint::of_tar_gz_file(&mut dir.open_read(path)?, path)?,
+    };
     dir.create_dir_all(&records::changes_dir(state_dir, job))?;
     dir.write_atomic(
         &records::companion_path(state_dir, job, run_id, FINGERPRINT),

@@ -90,6 +90,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         error: cli_error.clone(),
     }];
     let (status, reason) = status(&cli_error, &bundle, response.timed_out);
+    let changes = changes_since_last(job, ctx, bundle.as_ref()).await;
     let mut outcome = Outcome {
         status,
         reason: Some(reason),
@@ -100,7 +101,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         redaction: secrets_report,
         limits: limits_record.clone(),
         uploads: Vec::new(),
-        changes: None,
+        changes,
     };
     // The CLI did everything up to the archive in one go: those phases end together.
     settle(ctx, &outcome);
@@ -108,6 +109,17 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     outcome.phases.push(upload_record);
     outcome.uploads = uploads;
     outcome
+}
+
+/// What changed since the previous completed run, read from the CLI's archive (the builtin
+/// engine reads its staged tree); `None` without an archive.
+async fn changes_since_last(
+    job: &Job,
+    ctx: &RunContext,
+    bundle: Option<&BundleRecord>,
+) -> Option<crate::state::records::ChangesRecord> {
+    let made = super::changes::Made::Archive(bundle?.path.clone());
+    super::changes::changes(&job.name, made, ctx).await
 }
 
 /// What the CLI is asked to do, and the bundle name reserved for its archive; `Err` is why the

@@ -201,7 +201,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     let analyzed = analyze::analyze(job, &root, ctx).await;
     phases.push(analyzed.phase.clone());
     report(ctx, &phases, Counts::default());
-    let changes = changes::changes(&job.name, &root, ctx).await;
+    let changes = changes::changes(&job.name, changes::Made::Staged(root.clone()), ctx).await;
 
     let t = Instant::now();
     ctx.progress.started(progress::Phase::Archive);
@@ -210,7 +210,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         &collected.timings,
         &[],
         &redaction_lines(job, redacted.report.as_ref()),
-        &[],
+        &analyzed.timings,
         started.elapsed(),
     );
     let (bundle, archive_error) =

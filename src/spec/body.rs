@@ -37,7 +37,7 @@ fn spec_keys(kind: DocKind) -> &'static [(&'static str, SpecKey)] {
         ],
         DocKind::HostCollector => &[("collectors", List(Section::HostCollectors))],
         DocKind::Redactor => &[("redactors", Redactors)],
-        // Read only by `analyze` (support-bundle collection ignores these kinds).
+        // Applied to a job's bundles and read by `analyze`; preflights only by `analyze`.
         DocKind::Analyzer => &[
             ("analyzers", List(Section::Analyzers)),
             ("hostAnalyzers", List(Section::HostAnalyzers)),

@@ -9,8 +9,8 @@ pub(super) struct Ctx<'a> {
     pub file: &'a Path,
     pub text: &'a SourceText<'a>,
     pub diags: Vec<Diagnostic>,
-    /// Reading specs for `analyze`: `Analyzer`, `Preflight` and `HostPreflight` documents give
-    /// their analyzers instead of being ignored.
+    /// Reading specs for `analyze`: `Preflight` and `HostPreflight` documents give their
+    /// analyzers instead of being ignored (`Analyzer` documents always do).
     pub analyzers: bool,
 }
 

@@ -28,7 +28,7 @@ pub enum DocKind {
     Preflight,
     /// A host preflight; accepted but not used by bundle collection.
     HostPreflight,
-    /// Standalone analyzers; accepted but not used by bundle collection.
+    /// Standalone analyzers (`analyzers`, `hostAnalyzers`), applied to the job's bundles.
     Analyzer,
 }
 
@@ -108,12 +108,9 @@ pub(super) fn parse_document(ctx: &mut Ctx, doc: &Node, index: usize, spec: &mut
             ctx.push(d);
         }
     }
-    if !ctx.analyzers
-        && matches!(
-            kind,
-            DocKind::Preflight | DocKind::HostPreflight | DocKind::Analyzer
-        )
-    {
+    // `Analyzer` documents add their analyzers to a job's bundles too (troubleshoot's issue-17
+    // contract for scheduled bundles); preflights only to `analyze`.
+    if !ctx.analyzers && matches!(kind, DocKind::Preflight | DocKind::HostPreflight) {
         let at = kind_node.map_or(doc.loc, |n| n.loc);
         let d = ctx
             .warning(
@@ -124,7 +121,9 @@ pub(super) fn parse_document(ctx: &mut Ctx, doc: &Node, index: usize, spec: &mut
                     kind.as_str()
                 ),
             )
-            .with_hint("put collectors and analyzers to run in a `SupportBundle` document");
+            .with_hint(
+                "put collectors and analyzers to run in a `SupportBundle` or `Analyzer` document",
+            );
         ctx.push(d);
         return;
     }

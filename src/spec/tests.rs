@@ -311,6 +311,16 @@ fn preflight_documents_warn_and_add_nothing() {
 }
 
 #[test]
+fn analyzer_documents_add_their_analyzers_and_host_analyzers() {
+    let file = parse(
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: Analyzer\nmetadata: {name: a}\nspec:\n  analyzers:\n    - clusterVersion: {outcomes: [{pass: {message: ok}}]}\n  hostAnalyzers:\n    - cpu: {outcomes: [{pass: {message: ok}}]}\n",
+    );
+    assert!(file.diagnostics.is_empty(), "{:#?}", file.diagnostics);
+    assert_eq!(file.spec.analyzers[0].kind, "clusterVersion");
+    assert_eq!(file.spec.host_analyzers[0].kind, "cpu");
+}
+
+#[test]
 fn companion_secrets_warn_but_wrapped_specs_are_errors() {
     let file = parse("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {uri: x}\n");
     assert!(

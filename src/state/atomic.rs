@@ -196,6 +196,20 @@ fn temp_name(name: &OsStr) -> OsString {
     tmp
 }
 
+/// Whether `name` is one of [`temp_name`]'s names, `.<name>.tmp-<pid>-<seq>`: start-up recovery
+/// removes exactly these, never a file a person put there.
+pub(crate) fn is_temp_name(name: &str) -> bool {
+    let Some((head, tail)) = name.rsplit_once(".tmp-") else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    head.len() > 1
+        && head.starts_with('.')
+        && tail
+            .split_once('-')
+            .is_some_and(|(pid, seq)| digits(pid) && digits(seq))
+}
+
 /// Creates (0600) or truncates `tmp` in `dir` and writes `bytes`, not synced. A symlink there
 /// is not followed (the open fails).
 fn write_temp(dir: &OwnedFd, tmp: &OsStr, bytes: &[u8]) -> std::io::Result<File> {

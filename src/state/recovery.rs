@@ -43,6 +43,9 @@ pub fn recover(state_dir: &Path, now: DateTime<Utc>) -> Result<Recovery, StateEr
             continue;
         }
         out.temps_removed += remove_temps(&dir, &job_path.join("bundles"));
+        // `changes/` holds each run's fingerprint and changes.json, written atomically without the
+        // job's lock; no run is going yet, so a temp file there is a crash's leftover.
+        out.temps_removed += remove_atomic_temps(&dir, &records::changes_dir(state_dir, &job));
         // Record writes hold the job's lock: under it, every temp file in runs/ is a leftover.
         match records::while_locked(&dir, &job, || remove_temps(&dir, &job_path.join("runs"))) {
             Ok(removed) => out.temps_removed += removed,
@@ -111,4 +114,65 @@ fn remove_temps(state: &StateDir, dir: &Path) -> usize {
         })
         .filter(|e| state.remove_file(&e.path).is_ok())
         .count()
+}
+
+/// Removes the regular files in `dir` named as [`super::atomic`] names its temp files (see
+/// [`super::atomic::is_temp_name`]); anything else, a symlink included, stays. A `dir` that is
+/// a symlink is not listed (the state directory handle refuses it).
+fn remove_atomic_temps(state: &StateDir, dir: &Path) -> usize {
+    let Ok(entries) = state.read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .into_iter()
+        .filter(|e| e.kind == EntryKind::File)
+        .filter(|e| e.name.to_str().is_some_and(super::atomic::is_temp_name))
+        .filter(|e| state.remove_file(&e.path).is_ok())
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_are_the_atomic_writers_and_nothing_else() {
+        for name in [".r1.json.tmp-12-0", ".r1.fingerprint.json.tmp-1-42"] {
+            assert!(super::super::atomic::is_temp_name(name), "{name}");
+        }
+        for name in [
+            "r1.json",
+            "r1.json.tmp-12-0",
+            "..tmp-1-2",
+            ".r1.json.tmp-12",
+            ".r1.json.tmp-x-1",
+            ".r1.json.tmp-1-",
+            ".notes.tmp-draft",
+        ] {
+            assert!(!super::super::atomic::is_temp_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn recovery_removes_temps_in_changes_but_keeps_other_files_and_symlinks() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let changes = records::changes_dir(state.path(), "j");
+        std::fs::create_dir_all(&changes).expect("mkdir");
+        let outside = tempfile::tempdir().expect("tempdir");
+        let target = outside.path().join(".keep.json.tmp-1-1");
+        std::fs::write(&target, "outside").expect("write");
+        std::fs::write(changes.join(".r1.json.tmp-7-3"), "{").expect("write");
+        std::fs::write(changes.join("r0.json"), "{}").expect("write");
+        std::fs::write(changes.join(".notes.tmp-draft"), "mine").expect("write");
+        std::os::unix::fs::symlink(&target, changes.join(".r2.json.tmp-7-4")).expect("symlink");
+        let found = recover(state.path(), Utc::now()).expect("recover");
+        assert_eq!(found.temps_removed, 1, "{found:?}");
+        let mut left: Vec<String> = std::fs::read_dir(&changes)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".notes.tmp-draft", ".r2.json.tmp-7-4", "r0.json"]);
+        assert_eq!(std::fs::read_to_string(&target).expect("kept"), "outside");
+    }
 }

@@ -104,3 +104,36 @@ fn health_answers_while_a_large_partial_bundle_is_recovered() {
         (r.status == 200).then_some(()).ok_or(r.body)
     });
 }
+
+/// A crash while a run wrote its fingerprint or changes.json leaves a temp file in
+/// `jobs/<job>/changes/`: the next start removes exactly those, never a symlink's target nor a
+/// file only named like one.
+#[test]
+fn start_up_removes_the_temp_files_a_crash_left_in_changes() {
+    let d = dirs();
+    state::prepare(&d.state).expect("state dir");
+    let changes = records::changes_dir(&d.state, JOB);
+    std::fs::create_dir_all(&changes).expect("changes dir");
+    let outside = d.jobs.with_file_name("outside.txt");
+    std::fs::write(&outside, "not the agent's").expect("write");
+    std::fs::write(changes.join(".r1.json.tmp-4242-0"), "{\"half").expect("temp");
+    std::fs::write(changes.join(".r1.fingerprint.json.tmp-4242-1"), "{").expect("temp");
+    std::fs::write(changes.join("r0.json"), "{}").expect("kept");
+    std::fs::write(changes.join(".r0.json.tmp-draft"), "x").expect("kept");
+    std::os::unix::fs::symlink(&outside, changes.join(".r2.json.tmp-4242-2")).expect("symlink");
+    let agent = Daemon::builder().jobs(&d.jobs).state(&d.state).start();
+    let mut left: Vec<String> = std::fs::read_dir(&changes)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [".r0.json.tmp-draft", ".r2.json.tmp-4242-2", "r0.json"]
+    );
+    assert_eq!(
+        std::fs::read_to_string(&outside).expect("kept"),
+        "not the agent's"
+    );
+    agent.stop();
+}

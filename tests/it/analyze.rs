@@ -284,5 +284,197 @@ fn the_agent_exports_the_latest_analysis_per_job() {
         series("last_run_outcome{job=\"judged\",outcome=\"analysisFailed\"}"),
         Some(1.0)
     );
+    // `status` and `history` show the analysis column; JSON has the record's analysis object.
+    let cli = |args: &[&str]| {
+        let out = d
+            .cli()
+            .env("COLUMNS", "250")
+            .args(args)
+            .output()
+            .expect("cli");
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let status = cli(&["status"]);
+    assert!(status.contains("ANALYSIS"), "{status}");
+    assert!(status.contains("pass 0 warn 1 fail 0"), "{status}");
+    let status: serde_json::Value =
+        serde_json::from_str(&cli(&["-o", "json", "status"])).expect("json");
+    let last = &status["status"]["jobs"][0]["lastRun"];
+    assert_eq!(last["analysis"]["warn"], 1, "{status:#}");
+    assert_eq!(
+        last["analysis"]["warnings"][0]["title"], "Greeting",
+        "{status:#}"
+    );
+    let history = cli(&["history", "judged"]);
+    assert!(history.contains("ANALYSIS"), "{history}");
+    assert!(history.contains("pass 0 warn 1 fail 0"), "{history}");
+    let history: serde_json::Value =
+        serde_json::from_str(&cli(&["-o", "json", "history", "judged"])).expect("json");
+    assert_eq!(history[0]["analysis"]["warn"], 1, "{history:#}");
     d.stop();
+}
+
+/// A job without analyzers shows `-` in the analysis column.
+#[test]
+fn history_shows_a_dash_when_no_analyzers_ran() {
+    let dd = dirs();
+    support::JobFile::new("plain").write(&dd.jobs);
+    let out = support::trigger_foreground(
+        &dd.jobs,
+        &dd.state,
+        "plain",
+        &[],
+        std::time::Duration::from_secs(120),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = agent(&dd.state)
+        .env("COLUMNS", "250")
+        .args(["--listen", "127.0.0.1:1", "history", "plain"])
+        .output()
+        .expect("history");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let header = text.lines().next().expect("header");
+    let row = text.lines().nth(1).expect("row");
+    let at = header.find("ANALYSIS").expect("ANALYSIS column");
+    assert!(row[at..].starts_with("- "), "{text}");
+}
+
+/// `collect.specs` with a `kind: Analyzer` document and `analyze.specs` with another: both are
+/// applied, and summary.txt lists each analyzer with its outcome and duration.
+fn layered_job(dd: &support::Dirs) {
+    std::fs::write(
+        dd.jobs.join("collect.yaml.txt"),
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata: {name: c}\nspec:\n  hostCollectors:\n    - run: {collectorName: greeting, command: echo, args: [\"hello world\"]}\n---\napiVersion: troubleshoot.sh/v1beta2\nkind: Analyzer\nmetadata: {name: a}\nspec:\n  analyzers:\n    - textAnalyze:\n        checkName: From the Analyzer document\n        collectorName: host-collectors/run-host\n        fileName: greeting.txt\n        regex: hello\n        outcomes:\n          - warn: {when: \"true\", message: said hello}\n          - pass: {when: \"false\", message: silent}\n",
+    )
+    .expect("collect spec");
+    std::fs::write(
+        dd.jobs.join("extra.yaml.txt"),
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: Analyzer\nmetadata: {name: e}\nspec:\n  analyzers:\n    - textAnalyze:\n        checkName: From analyze.specs\n        collectorName: host-collectors/run-host\n        fileName: greeting.txt\n        regex: world\n        outcomes:\n          - pass: {when: \"true\", message: found the world}\n          - fail: {when: \"false\", message: no world}\n    - textAnalyze:\n        checkName: Skipped\n        exclude: true\n        collectorName: host-collectors/run-host\n        fileName: greeting.txt\n        regex: x\n        outcomes: [{pass: {message: x}}]\n",
+    )
+    .expect("extra spec");
+    std::fs::write(
+        dd.jobs.join("layered.yaml"),
+        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {name: layered}\nspec:\n  schedule: \"0 2 * * *\"\n  analyze:\n    specs: [extra.yaml.txt]\n  collect:\n    specs: [collect.yaml.txt]\n",
+    )
+    .expect("job");
+}
+
+#[test]
+fn analyzers_of_analyze_specs_and_analyzer_documents_run_and_summary_txt_lists_them() {
+    let dd = dirs();
+    layered_job(&dd);
+    let out = support::trigger_foreground(
+        &dd.jobs,
+        &dd.state,
+        "layered",
+        &[],
+        std::time::Duration::from_secs(120),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let record: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("record");
+    let analysis = &record["analysis"];
+    assert_eq!(
+        (&analysis["pass"], &analysis["warn"], &analysis["fail"]),
+        (&1.into(), &1.into(), &0.into()),
+        "{analysis:#}"
+    );
+    assert_eq!(
+        analysis["warnings"][0]["title"],
+        "From the Analyzer document"
+    );
+    let bundle = record["bundle"]["path"].as_str().expect("bundle path");
+    let summary = std::process::Command::new("tar")
+        .args([
+            "xzOf",
+            bundle,
+            "--wildcards",
+            "*/execution-data/summary.txt",
+        ])
+        .output()
+        .expect("tar");
+    assert!(summary.status.success(), "{summary:?}");
+    let summary = String::from_utf8_lossy(&summary.stdout).into_owned();
+    let section: Vec<&str> = summary
+        .lines()
+        .skip_while(|l| !l.contains("Analyzers summary"))
+        .skip(3)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let mut labels: Vec<&str> = section
+        .iter()
+        .map(|l| l.split(" : ").next().expect("label").trim_end())
+        .collect();
+    labels.sort_unstable();
+    assert_eq!(
+        labels,
+        [
+            "From analyze.specs (S)",
+            "From the Analyzer document (S)",
+            "Skipped (X)"
+        ],
+        "{summary}"
+    );
+    assert!(section.iter().all(|l| l.ends_with("ms")), "{summary}");
+}
+
+#[test]
+fn validate_checks_analyze_specs_and_analyzer_documents_with_locations() {
+    let dd = dirs();
+    layered_job(&dd);
+    let validate = |file: &str| {
+        let out = agent(&dd.state)
+            .arg("validate")
+            .arg(dd.jobs.join(file))
+            .output()
+            .expect("validate");
+        (
+            out.status.code(),
+            format!("{}{}", stdout(&out), stderr(&out)),
+        )
+    };
+    let (code, text) = validate("layered.yaml");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("0 warnings"), "{text}");
+    // The `kind: Analyzer` document of collect.specs is read and checked (it was ignored): a
+    // misspelt analyzer type there is an error at its line and column.
+    let path = dd.jobs.join("collect.yaml.txt");
+    let good = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(&path, format!("{good}    - weaveReprt: {{}}\n")).expect("write");
+    let (code, text) = validate("layered.yaml");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("collect.yaml.txt:21:7"), "{text}");
+    assert!(text.contains("weaveReport"), "the suggestion: {text}");
+    std::fs::write(&path, good).expect("write");
+
+    // A located error inside the analyze.specs file points there, and at the reference.
+    std::fs::write(
+        dd.jobs.join("extra.yaml.txt"),
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: Analyzer\nmetadata: {name: e}\nspec:\n  analyzers:\n    - textAnalyse: {}\n",
+    )
+    .expect("write");
+    let (code, text) = validate("layered.yaml");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("extra.yaml.txt:6:"), "{text}");
+    assert!(text.contains("layered.yaml:7:"), "{text}");
+
+    // A missing file is an error at the reference; a file another user owns is refused.
+    std::fs::remove_file(dd.jobs.join("extra.yaml.txt")).expect("rm");
+    let (code, text) = validate("layered.yaml");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("layered.yaml:7:") && text.contains("extra.yaml.txt"),
+        "{text}"
+    );
+    std::fs::write(
+        dd.jobs.join("extra.yaml.txt"),
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: Analyzer\nmetadata: {name: e}\nspec:\n  analyzers: []\n",
+    )
+    .expect("write");
+    std::os::unix::fs::chown(dd.jobs.join("extra.yaml.txt"), Some(65534), Some(65534))
+        .expect("chown to nobody");
+    let (code, text) = validate("layered.yaml");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("65534") || text.contains("nobody"), "{text}");
 }

@@ -271,3 +271,74 @@ spec:
     assert!(text.contains("bad.yaml:8:"), "{text}");
     assert!(text.contains("pods"), "{text}");
 }
+
+/// A run of `job` through the troubleshoot CLI stand-in whose `analysis.json` is `results`.
+fn trigger_cli(dd: &support::Dirs, results: &str) -> Value {
+    let cli =
+        support::fake_support_bundle(dd.root.path(), &[("FAKE_SB_ANALYZER_RESULTS", results)]);
+    let config = dd.root.path().join("agent.yaml");
+    std::fs::write(&config, format!("supportBundlePath: {}\n", cli.display())).expect("config");
+    let out = agent(&dd.state)
+        .arg("--config")
+        .arg(&config)
+        .args(["--listen", "127.0.0.1:1", "--jobs-dir"])
+        .arg(&dd.jobs)
+        .args(["--output", "json", "trigger", "cli"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&out), stderr(&out)))
+}
+
+#[test]
+fn runs_of_the_troubleshoot_cli_engine_get_changes_from_its_archive() {
+    let dd = dirs();
+    std::fs::write(
+        dd.jobs.join("spec.yaml.txt"),
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata: {name: x}\nspec:\n  collectors: [{clusterInfo: {}}]\n",
+    )
+    .expect("spec");
+    std::fs::write(
+        dd.jobs.join("cli.yaml"),
+        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {name: cli}\nspec:\n  schedule: \"0 2 * * *\"\n  analyze: {failOn: never}\n  collect:\n    engine: support-bundle\n    specs: [spec.yaml.txt]\n",
+    )
+    .expect("job");
+    let fine = r#"[{"name":"disk","severity":"debug","insight":{"name":"disk","primary":"Disk usage","detail":"plenty"}}]"#;
+    let first = trigger_cli(&dd, fine);
+    assert_eq!(first["status"], "succeeded", "{first:#}");
+    assert!(first.get("changes").is_none(), "{first:#}");
+    let first_id = first["runId"].as_str().expect("run id");
+    let kept = dd.state.join("jobs/cli/changes");
+    assert_eq!(
+        mode(&kept.join(format!("{first_id}.fingerprint.json"))),
+        0o600
+    );
+
+    let full = r#"[{"name":"disk","severity":"warn","insight":{"name":"disk","primary":"Disk usage","detail":"90% used"}}]"#;
+    let second = trigger_cli(&dd, full);
+    let second_id = second["runId"].as_str().expect("run id");
+    assert_eq!(
+        second["changes"],
+        serde_json::json!({"summary": "1 analysis", "counts": {"analysis": 1}, "since": first_id}),
+        "{second:#}"
+    );
+    let changes_file = kept.join(format!("{second_id}.json"));
+    assert_eq!(mode(&changes_file), 0o600);
+    let changes: Value =
+        serde_json::from_slice(&std::fs::read(&changes_file).expect("read")).expect("json");
+    assert_eq!(
+        changes["analysis"],
+        serde_json::json!([{"key": "Disk usage", "before": "pass", "after": "warn"}]),
+        "{changes:#}"
+    );
+    // `diff` on the two archives the CLI wrote says the same.
+    let bundle = |r: &Value| r["bundle"]["path"].as_str().expect("bundle").to_string();
+    let out = agent(&dd.state)
+        .args(["-o", "json", "diff", &bundle(&first), &bundle(&second)])
+        .output()
+        .expect("diff");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let diffed: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(diffed["analysis"], changes["analysis"], "{diffed:#}");
+}

@@ -252,6 +252,34 @@ fn editing_a_referenced_spec_file_changes_the_job() {
     );
 }
 
+#[test]
+fn editing_an_analyze_specs_file_changes_the_job() {
+    let d = dirs();
+    let spec = d.jobs.join("checks.yaml.txt");
+    let before = "apiVersion: troubleshoot.sh/v1beta2\nkind: Analyzer\nmetadata: {name: checks}\nspec:\n  hostAnalyzers:\n    - cpu: {outcomes: [{pass: {message: ok}}]}\n";
+    std::fs::write(&spec, before).expect("write spec");
+    let job = JobFile::new("judged")
+        .spec_line("analyze: {specs: [checks.yaml.txt]}")
+        .write(&d.jobs);
+    apply(&d);
+    let (code, out, err) = run_plan(&d, &["--from", FROM, "--detailed-exitcode"]);
+    assert_eq!(code, 0, "unchanged once applied:\n{out}\n{err}");
+    let after = format!("{before}    - memory: {{outcomes: [{{pass: {{message: ok}}}}]}}\n");
+    std::fs::write(&spec, &after).expect("edit spec");
+    let (code, out, err) = run_plan(&d, &["--from", FROM, "--detailed-exitcode"]);
+    assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");
+    assert_has_line(&out, &format!("~ change   judged ({})", job.display()));
+    assert_has_line(
+        &out,
+        &format!(
+            "      specFiles.{}: \"{}\" → \"{}\"",
+            spec.display(),
+            sha256_hex(before.as_bytes()),
+            sha256_hex(after.as_bytes())
+        ),
+    );
+}
+
 fn new_york(d: &Dirs) -> PathBuf {
     JobFile::new("ny")
         .schedule("30 2 * * *")
