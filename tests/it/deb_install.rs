@@ -71,14 +71,30 @@ fn the_deb_installs_into_debian_and_collects_a_bundle() {
         "a bundle in {}: {names:?}",
         bundles.display()
     );
+    let bundle = bundles.join(
+        names
+            .iter()
+            .find(|n| n.ends_with(".tar.gz"))
+            .expect("bundle"),
+    );
+    let listing = run_ok(Command::new("tar").arg("-tzf").arg(&bundle), "tar -tzf");
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        listing.contains("version.yaml") && listing.contains("host-collectors/"),
+        "the bundle holds the example's host collection: {listing}"
+    );
     agent.stop();
 
+    // `remove` keeps the state and the (edited) conffile; `purge` takes both.
+    in_root(&root, "dpkg --remove troubleshoot-agent");
+    assert!(!root.join("usr/bin/troubleshoot-agent").exists());
+    assert!(bundles.is_dir(), "remove keeps the bundles");
+    assert!(example.exists(), "remove keeps the conffile");
     in_root(&root, "dpkg --purge troubleshoot-agent");
     assert!(
         !root.join("var/lib/troubleshoot-agent").exists(),
         "purge removes the state"
     );
-    assert!(!root.join("usr/bin/troubleshoot-agent").exists());
     assert!(!example.exists(), "purge removes the conffile");
 }
 
