@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "troubleshoot-agent",
-    version,
+    version = VERSION,
     about,
     propagate_version = true,
     after_help = ENVIRONMENT
@@ -18,6 +18,10 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// `--version`: the package version and the git commit it was built from, when the build knew it
+/// (build.rs: `git rev-parse`, or $TROUBLESHOOT_AGENT_COMMIT for builds outside a git checkout).
+pub const VERSION: &str = env!("TSA_VERSION");
 
 /// Flags every command takes.
 #[derive(Debug, Args)]
@@ -128,6 +132,28 @@ pub enum Command {
         after_help = "Output: a table, or with -o json the changes.json shape (docs/changes.md).\n\nExit codes: 0 compared (whether or not anything changed), 1 a bundle could not be read."
     )]
     Diff(DiffArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell); for packagers
+    #[command(hide = true)]
+    Completions(CompletionsArgs),
+    /// Write man pages (troubleshoot-agent.1 and one per command) into a directory; for packagers
+    #[command(hide = true)]
+    Man(ManArgs),
+}
+
+/// `completions` arguments.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// `man` arguments.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The directory to write the pages into (created if missing)
+    #[arg(value_name = "DIR")]
+    pub out_dir: PathBuf,
 }
 
 /// `diff` arguments.

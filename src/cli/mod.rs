@@ -5,6 +5,7 @@ mod args;
 mod check_targets;
 mod client;
 mod diff;
+mod generate;
 mod history;
 mod history_changes;
 mod human;
@@ -50,6 +51,8 @@ pub fn main() -> ExitCode {
         Command::Tokens(args::TokensCommand::Decrypt(args)) => tokens::decrypt(&cli.global, args),
         Command::Analyze(args) => analyze::run(&cli.global, args),
         Command::Diff(args) => diff::run(&cli.global, args),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man(args) => generate::man(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
