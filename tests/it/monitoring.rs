@@ -5,7 +5,7 @@
 //!
 //! promtool comes from Debian's `prometheus` package (scripts/test installs it).
 
-use crate::support::daemon::{Daemon, http_with};
+use crate::support::daemon::{Daemon, http_with, wait_until};
 use crate::support::ports::ClosedPort;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -175,7 +175,7 @@ fn a_real_scrape_passes_promtool_and_has_every_metric_the_rules_and_dashboard_us
     let record = d.wait_run("watched", &run_id, Duration::from_secs(120));
     assert_eq!(record["status"], "analysisFailed", "{record:#}");
     assert_eq!(record["uploads"][0]["status"], "pending", "{record:#}");
-    crate::support::daemon::wait_until(Duration::from_secs(30), "the failed notification", || {
+    wait_until(Duration::from_secs(30), "the failed notification", || {
         let text = d.get("/metrics").body;
         if text.contains("troubleshoot_scheduler_notifications_total{status=\"failed\"} 1") {
             Ok(())
@@ -512,4 +512,159 @@ mod promql {
             ]
         );
     }
+}
+
+/// A real Prometheus (Debian's `prometheus` package) scraping a real agent with the rules loaded:
+/// the agent's `job` label arrives as `exported_job` (what the rules and dashboard use), every
+/// rule evaluates without error, and every dashboard query is PromQL Prometheus accepts.
+#[test]
+fn a_real_prometheus_scrapes_the_agent_evaluates_the_rules_and_every_dashboard_query() {
+    let d = Daemon::builder().start();
+    crate::support::JobFile::new("fine").write(&d.jobs_dir);
+    let (code, outcome) = d.reload();
+    assert_eq!(code, 200, "{outcome}");
+    let run = d.trigger("fine")["runId"]
+        .as_str()
+        .expect("run id")
+        .to_string();
+    let record = d.wait_run("fine", &run, Duration::from_secs(120));
+    assert_eq!(record["status"], "succeeded", "{record:#}");
+
+    let prometheus = Prometheus::start(&d.listen());
+    wait_until(
+        Duration::from_secs(60),
+        "the agent's series with exported_job",
+        || {
+            let r = prometheus.query(
+            "troubleshoot_scheduler_last_run_outcome{exported_job=\"fine\",outcome=\"succeeded\",job=\"troubleshoot-agent\"} == 1",
+        )?;
+            match r["data"]["result"].as_array() {
+                Some(series) if series.len() == 1 => Ok(()),
+                _ => Err(r.to_string()),
+            }
+        },
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "every rule evaluated, healthy",
+        || {
+            let r = prometheus.get("/api/v1/rules")?;
+            let rules: Vec<&Value> = r["data"]["groups"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|g| g["rules"].as_array().into_iter().flatten())
+                .collect();
+            let evaluated = rules.len() >= 8
+                && rules.iter().all(|rule| {
+                    rule["health"] == "ok"
+                        && rule["lastEvaluation"]
+                            .as_str()
+                            .is_some_and(|t| !t.starts_with("0001"))
+                });
+            if evaluated {
+                Ok(())
+            } else {
+                Err(r.to_string())
+            }
+        },
+    );
+    for (source, expr) in queries() {
+        let expr = expr
+            .replace("$__rate_interval", "1m")
+            .replace("$instance", ".*");
+        let r = prometheus
+            .query(&expr)
+            .unwrap_or_else(|e| panic!("{source}: {expr}\n{e}"));
+        assert_eq!(r["status"], "success", "{source}: {expr}\n{r}");
+    }
+}
+
+/// A Prometheus server on a loopback port it picked, scraping `target` every second with the
+/// rules file loaded; killed on drop.
+struct Prometheus {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    fn start(target: &str) -> Prometheus {
+        promtool(); // the same package: fails with how to install it
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [\"{}\"]\nscrape_configs:\n  - job_name: troubleshoot-agent\n    static_configs: [{{targets: [\"{target}\"]}}]\n",
+                monitoring_dir().join(RULES).display()
+            ),
+        )
+        .expect("write prometheus.yml");
+        let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log");
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg("--web.listen-address=127.0.0.1:0")
+            .arg("--log.level=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start prometheus");
+        let log = dir.path().join("prometheus.log");
+        let mut p = Prometheus {
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            child,
+            _dir: dir,
+        };
+        let pid = p.child.id();
+        let port = crate::support::ports::wait_listening(
+            pid,
+            Duration::from_secs(60),
+            "prometheus",
+            || {
+                p.child.try_wait().ok().flatten().map(|status| {
+                    format!(
+                        "{status}: {}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    )
+                })
+            },
+        );
+        p.addr.set_port(port);
+        p
+    }
+
+    /// An API answer; `Err` while Prometheus is not ready (503) or on anything but JSON.
+    fn get(&self, path: &str) -> Result<Value, String> {
+        let r = http_with(self.addr, "GET", path, &[]).map_err(|e| e.to_string())?;
+        serde_json::from_str(&r.body).map_err(|e| format!("{e}: HTTP {} {}", r.status, r.body))
+    }
+
+    fn query(&self, expr: &str) -> Result<Value, String> {
+        self.get(&format!("/api/v1/query?query={}", percent_encode(expr)))
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A query string value: everything but unreserved characters percent-encoded.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
