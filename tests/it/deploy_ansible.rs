@@ -135,3 +135,76 @@ fn the_role_renders_definitions_and_removes_absent_jobs() {
     );
     assert!(root.agent.job("base").is_some());
 }
+
+/// Ansible over SSH as `deploy` with `become: true`: its temp file is
+/// `~deploy/.ansible/tmp/ansible-tmp-*/source`, in directories `deploy` owns, chowned to root
+/// (the role's `owner: root`) before `validate` runs. `validate --as` accepts it there (the
+/// agent reads the file where it lands, and checks that directory), still refuses a temp file
+/// others could write, and a plain `validate` of the same file still says the agent would not
+/// trust it where it is.
+#[test]
+fn validate_as_accepts_a_temp_file_in_the_login_users_home() {
+    use std::os::unix::fs::{PermissionsExt, chown};
+    let root = tempfile::tempdir().expect("tempdir");
+    let home = root.path().join("home/deploy");
+    let tmp = home.join(".ansible/tmp/ansible-tmp-1733000000.1-42-1");
+    std::fs::create_dir_all(&tmp).expect("mkdir");
+    for dir in [
+        &home,
+        &home.join(".ansible"),
+        &home.join(".ansible/tmp"),
+        &tmp,
+    ] {
+        chown(dir, Some(65534), Some(65534)).expect("chown to nobody");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    }
+    let source = tmp.join("source");
+    std::fs::write(&source, job_text("app", "0 3 * * *")).expect("write");
+    std::fs::set_permissions(&source, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let jobs = root.path().join("etc/troubleshoot/jobs.d");
+    std::fs::create_dir_all(&jobs).expect("mkdir jobs.d");
+    let target = jobs.join("app.yaml");
+    let validate = |args: &[&std::path::Path]| {
+        let mut cmd = crate::support::agent(&root.path().join("state"));
+        cmd.arg("validate");
+        cmd.args(args);
+        cmd.output().expect("run validate")
+    };
+
+    let out = validate(&["--as".as_ref(), &target, &source]);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+
+    // Read where it is, the agent would refuse it: a plain validate says so.
+    let out = validate(&[&source]);
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains(&format!("{} is owned by uid 65534", home.display())),
+        "{}",
+        output_text(&out)
+    );
+
+    // A temp file others could write is refused, --as or not.
+    std::fs::set_permissions(&source, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let out = validate(&["--as".as_ref(), &target, &source]);
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("world-writable"),
+        "{}",
+        output_text(&out)
+    );
+    std::fs::set_permissions(&source, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+
+    // A jobs directory the agent would not trust is refused.
+    chown(&jobs, Some(65534), Some(65534)).expect("chown jobs.d");
+    let out = validate(&["--as".as_ref(), &target, &source]);
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains(&format!(
+            "{}: error: not trusted: {} is owned by uid 65534",
+            target.display(),
+            jobs.display()
+        )),
+        "{}",
+        output_text(&out)
+    );
+}
