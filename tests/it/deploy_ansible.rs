@@ -208,3 +208,19 @@ fn validate_as_accepts_a_temp_file_in_the_login_users_home() {
         output_text(&out)
     );
 }
+
+/// The example playbook shipped beside the role passes Ansible's syntax check.
+#[test]
+fn the_example_playbook_passes_the_syntax_check() {
+    require_tool("ansible-playbook", "ansible-core");
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = Command::new("ansible-playbook")
+        .args(["--syntax-check", "-i", "localhost,"])
+        .arg(crate_path("deploy/ansible/site.yml"))
+        .env("HOME", home.path())
+        .env("ANSIBLE_ROLES_PATH", crate_path("deploy/ansible/roles"))
+        .env("ANSIBLE_NOCOLOR", "1")
+        .output()
+        .expect("run ansible-playbook --syntax-check");
+    assert!(out.status.success(), "{}", output_text(&out));
+}

@@ -105,3 +105,23 @@ fn the_class_lands_a_valid_job_file_and_refuses_a_broken_one() {
         },
     );
 }
+
+/// The module's manifests pass `puppet parser validate`.
+#[test]
+fn the_manifests_pass_the_parser() {
+    require_tool("puppet", "puppet");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = Command::new("puppet")
+        .args(["parser", "validate", "--color=false"])
+        .arg(format!("--confdir={}", tmp.path().join("conf").display()))
+        .arg(format!("--vardir={}", tmp.path().join("var").display()))
+        .arg(crate_path(
+            "deploy/puppet/troubleshoot_agent/manifests/init.pp",
+        ))
+        .arg(crate_path(
+            "deploy/puppet/troubleshoot_agent/manifests/job.pp",
+        ))
+        .output()
+        .expect("run puppet parser validate");
+    assert!(out.status.success(), "{}", output_text(&out));
+}
