@@ -3,6 +3,7 @@
 
 use super::access::{self, Surface};
 use super::control::{Control, ReloadCause, ReloadOutcome, RunState, TriggerRefused};
+use super::exposition;
 use super::metrics::Metrics;
 use super::public_view::public_record;
 use super::status::{Published, StatusSnapshot};
@@ -31,6 +32,8 @@ pub struct Shared {
     pub state_dir: PathBuf,
     /// Serve records without the URL parts that may hold secrets (the TCP listener).
     pub public: bool,
+    /// The agent's clock (the age of pending uploads in `/metrics`).
+    pub clock: super::clock::Clock,
 }
 
 /// The router of one surface: every read route, and the write routes behind its guard.
@@ -58,15 +61,25 @@ pub fn router(mut shared: Shared, surface: Surface) -> Router {
         .with_state(shared)
 }
 
-async fn metrics(State(s): State<Shared>) -> Response {
-    (
-        [(
-            "content-type",
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        s.metrics.encode(),
-    )
-        .into_response()
+async fn metrics(State(s): State<Shared>, headers: axum::http::HeaderMap) -> Response {
+    let (metrics, dir, now) = (Arc::clone(&s.metrics), s.state_dir.clone(), s.clock.now());
+    let sampled =
+        tokio::task::spawn_blocking(move || super::scrape::sample(&metrics, &dir, now)).await;
+    if let Err(e) = sampled {
+        tracing::warn!("sampling the state directory for /metrics failed: {e}");
+    }
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let openmetrics = s.metrics.encode();
+    if exposition::wants_openmetrics(accept) {
+        (
+            [(header::CONTENT_TYPE, exposition::OPENMETRICS)],
+            openmetrics,
+        )
+            .into_response()
+    } else {
+        let text = exposition::to_text_format(&openmetrics);
+        ([(header::CONTENT_TYPE, exposition::TEXT)], text).into_response()
+    }
 }
 
 async fn healthz() -> &'static str {

@@ -277,6 +277,16 @@ pub struct Metrics {
     pub analysis_results: Family<SeverityLabel, Gauge>,
     /// The worst result of each job's latest analyzed run: 0 pass, 1 warn, 2 fail.
     pub last_analysis_outcome: Family<JobLabel, Gauge>,
+    /// The longest gap between a job's next fires: what "N intervals without a success" means.
+    pub schedule_interval: Family<JobLabel, Gauge<f64, AtomicU64>>,
+    /// Pending uploads in the queue (sampled at each scrape).
+    pub upload_queue_entries: Gauge,
+    /// Age of the oldest pending upload, 0 when none (sampled at each scrape).
+    pub upload_queue_oldest_age: Gauge<f64, AtomicU64>,
+    /// Bytes free on the state directory's file system (sampled at each scrape).
+    pub state_dir_free: Gauge,
+    /// The `minFreeDisk` setting: below it runs are skipped.
+    pub state_dir_min_free: Gauge,
 }
 
 impl Default for Metrics {
@@ -308,6 +318,11 @@ impl Metrics {
             last_run_outcome: Family::default(),
             analysis_results: Family::default(),
             last_analysis_outcome: Family::default(),
+            schedule_interval: Family::default(),
+            upload_queue_entries: Gauge::default(),
+            upload_queue_oldest_age: Gauge::default(),
+            state_dir_free: Gauge::default(),
+            state_dir_min_free: Gauge::default(),
         };
         // Gauges keep their names as given; counters get `_total` appended by the encoder.
         registry.register("jobs_total", "Jobs scheduled", m.jobs_total.clone());
@@ -378,6 +393,31 @@ impl Metrics {
             "last_analysis_outcome",
             "Worst analyzer result of each job's latest analyzed run: 0 pass, 1 warn, 2 fail",
             m.last_analysis_outcome.clone(),
+        );
+        registry.register(
+            "schedule_interval_seconds",
+            "Longest gap between each job's next fires (suspended jobs have none)",
+            m.schedule_interval.clone(),
+        );
+        registry.register(
+            "upload_queue_entries",
+            "Uploads pending in the queue",
+            m.upload_queue_entries.clone(),
+        );
+        registry.register(
+            "upload_queue_oldest_age_seconds",
+            "Age of the oldest pending upload (0 when none is pending)",
+            m.upload_queue_oldest_age.clone(),
+        );
+        registry.register(
+            "state_dir_free_bytes",
+            "Bytes free on the state directory's file system",
+            m.state_dir_free.clone(),
+        );
+        registry.register(
+            "state_dir_min_free_bytes",
+            "The minFreeDisk setting: runs are skipped when less is free",
+            m.state_dir_min_free.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -457,6 +497,7 @@ impl Metrics {
         self.missed_runs.remove(&label);
         self.last_success.remove(&label);
         self.last_analysis_outcome.remove(&label);
+        self.schedule_interval.remove(&label);
         for severity in Severity::ALL {
             self.analysis_results.remove(&SeverityLabel {
                 job: job.to_string(),
@@ -537,6 +578,9 @@ mod tests {
             "a",
             Some(&serde_json::json!({"pass": 3, "warn": 1, "fail": 0})),
         );
+        m.schedule_interval
+            .get_or_create(&JobLabel { job: "a".into() })
+            .set(86400.0);
         let text = m.encode();
         assert!(
             text.contains("troubleshoot_scheduler_analysis_results{job=\"a\",severity=\"pass\"} 3")
@@ -564,6 +608,11 @@ mod tests {
             "troubleshoot_scheduler_last_success_timestamp_seconds{job=\"a\"} 1767323045",
             "troubleshoot_scheduler_last_run_outcome{job=\"a\",outcome=\"failed\"} 1",
             "troubleshoot_scheduler_last_run_outcome{job=\"a\",outcome=\"succeeded\"} 0",
+            "troubleshoot_scheduler_schedule_interval_seconds{job=\"a\"} 86400",
+            "troubleshoot_scheduler_upload_queue_entries 0",
+            "troubleshoot_scheduler_upload_queue_oldest_age_seconds 0",
+            "troubleshoot_scheduler_state_dir_free_bytes ",
+            "troubleshoot_scheduler_state_dir_min_free_bytes ",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

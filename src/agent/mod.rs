@@ -6,6 +6,7 @@ pub mod api_token;
 pub mod clock;
 pub mod control;
 mod daemon;
+mod exposition;
 pub mod http;
 pub mod listeners;
 pub mod metrics;
@@ -15,6 +16,7 @@ mod removed_jobs;
 mod run_book;
 pub mod runs;
 mod scheduler;
+mod scrape;
 mod signals;
 pub mod status;
 pub mod systemd;
@@ -152,6 +154,8 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     let listeners = listeners::bind(&options.settings).await?;
     let (tx, rx) = mpsc::channel(4096);
     let metrics = Arc::new(metrics::Metrics::new());
+    (metrics.state_dir_min_free)
+        .set(i64::try_from(options.settings.min_free_disk.0).unwrap_or(i64::MAX));
     let (status_tx, status_rx) = watch::channel(Arc::new(status::Published::default()));
     signals::spawn(tx.clone()).map_err(AgentError::Signals)?;
     let pending = watcher::Pending::default();
@@ -170,6 +174,7 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
         metrics: metrics.clone(),
         state_dir: state_dir.clone(),
         public: false,
+        clock: options.clock,
     };
     info!(listen = %options.settings.listen, jobs_dir = %options.settings.jobs_dir.display(), state_dir = %state_dir.display(), "agent starting");
     let servers = listeners.serve(shared);

@@ -107,6 +107,7 @@ impl Timetable {
                 .collect()
         };
         self.refresh_next_run_metrics(&names);
+        self.refresh_interval_metrics(&names);
     }
 
     /// Schedules job `name` at its last good version, rebuilt from `applied.json`: its file is
@@ -154,6 +155,33 @@ impl Timetable {
         }
     }
 
+    /// Sets `troubleshoot_scheduler_schedule_interval_seconds` of the jobs in `names` (added or
+    /// changed): the longest gap among their next fires, so an alert on "no success within N
+    /// intervals" allows for a weekday job's weekend. A suspended job has no series.
+    fn refresh_interval_metrics(&self, names: &[String]) {
+        for name in names {
+            let label = JobLabel { job: name.clone() };
+            // A series from the start, so that `increase()` sees a job's first missed fire (a
+            // counter that appears at its first increment shows none).
+            let _ = self.metrics.missed_runs.get_or_create(&label);
+            let gap = (self.scheduler.next_of(name))
+                .zip(self.jobs.get(name))
+                .and_then(|(slot, job)| longest_gap(&job.schedule, slot.nominal));
+            match gap {
+                Some(gap) => {
+                    let seconds = gap.num_milliseconds() as f64 / 1000.0;
+                    self.metrics
+                        .schedule_interval
+                        .get_or_create(&label)
+                        .set(seconds);
+                }
+                None => {
+                    self.metrics.schedule_interval.remove(&label);
+                }
+            }
+        }
+    }
+
     /// Sets `troubleshoot_scheduler_next_run` of the jobs in `names`.
     pub(super) fn refresh_next_run_metrics(&self, names: &[String]) {
         for name in names {
@@ -170,5 +198,54 @@ impl Timetable {
                 }
             }
         }
+    }
+}
+
+/// Fires looked at for a job's interval: enough to include a weekend, or a short month.
+const INTERVAL_FIRES: usize = 8;
+
+/// The longest gap between consecutive fires from `from` on (a fire itself), over the next
+/// [`INTERVAL_FIRES`] fires; `None` for a schedule that never fires again.
+fn longest_gap(schedule: &crate::schedule::Schedule, from: DateTime<Utc>) -> Option<Duration> {
+    let mut previous = from;
+    schedule
+        .fires_after(from)
+        .take(INTERVAL_FIRES)
+        .map(|fire| {
+            let gap = fire.at - previous;
+            previous = fire.at;
+            gap
+        })
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gap(expr: &str, from: &str) -> Option<Duration> {
+        let schedule = crate::schedule::Schedule::parse(expr, "UTC").expect("schedule");
+        longest_gap(&schedule, from.parse().expect("instant"))
+    }
+
+    #[test]
+    fn the_interval_is_the_longest_gap_between_the_next_fires() {
+        assert_eq!(
+            gap("0 * * * *", "2026-12-07T10:00:00Z"),
+            Some(Duration::hours(1))
+        );
+        // A weekday job: its weekend is the interval, on a Monday as on a Friday.
+        assert_eq!(
+            gap("0 2 * * 1-5", "2026-12-07T02:00:00Z"),
+            Some(Duration::days(3))
+        );
+        assert_eq!(
+            gap("0 2 * * 1-5", "2026-12-11T02:00:00Z"),
+            Some(Duration::days(3))
+        );
+        assert_eq!(
+            gap("0 0 1 * *", "2027-01-01T00:00:00Z"),
+            Some(Duration::days(31))
+        );
     }
 }

@@ -71,13 +71,56 @@ pub fn load_file_as(
         }
         diagnostics
     };
-    let (text, warnings) = match read_text(content, &ctx.trust, &mut cache.walk) {
+    let stands = if content == path {
+        Stands::Read
+    } else {
+        Stands::ToolTemp
+    };
+    let (text, mut warnings) = match read_text(content, stands, &ctx.trust, &mut cache.walk) {
         Ok((text, findings)) => (text, at_path(findings)),
         Err(errors) => return FileReport::failed(path, at_path(errors)),
     };
+    if stands == Stands::ToolTemp {
+        // The agent will read the file at `path`: the directories there must be trusted too.
+        warnings.extend(target_dir_findings(path, &ctx.trust));
+    }
     let mut report = load_text(path, &text, ctx, cache);
     report.diagnostics.splice(0..0, warnings);
     report
+}
+
+/// Where a file being read stands, for its ownership and permission findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stands {
+    /// Where the agent reads it: every problem counts.
+    Read,
+    /// A config-management tool's temp file (`validate --as`). Ansible's lives in the home of the
+    /// user it logs in as when it becomes root over SSH (`~deploy/.ansible/tmp/...`): who owns
+    /// the directories above it is the tool's business (that user runs the tool with root's
+    /// rights anyway). A directory or file others could write is still refused: they could
+    /// change the content between the check and the move.
+    ToolTemp,
+}
+
+/// Whether `p` is about the owner of a directory (not of the file itself, not a mode).
+fn is_directory_owner(p: &trust::Problem) -> bool {
+    matches!(p, trust::Problem::Owner { path, .. } if path.is_dir())
+}
+
+/// Ownership and permission findings of the directories above `path` (none when it does not
+/// exist yet: the tool creates it, and the agent checks it when it reads the file).
+fn target_dir_findings(path: &Path, policy: &trust::Policy) -> Vec<Diagnostic> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    trust::check_dir(dir, policy)
+        .map(|problems| {
+            (problems.iter())
+                .map(|p| p.to_diagnostic(path, policy))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Validates `text`, the content of the job file at `path` (already read, see [`read_text`]).
@@ -246,6 +289,7 @@ enum Typed {
 /// being applied.
 pub fn read_text(
     path: &Path,
+    stands: Stands,
     policy: &trust::Policy,
     walk: &mut trust::Walk,
 ) -> Result<(String, Vec<Diagnostic>), Vec<Diagnostic>> {
@@ -278,6 +322,7 @@ pub fn read_text(
     let trust_findings = read
         .allowed
         .iter()
+        .filter(|p| !(stands == Stands::ToolTemp && is_directory_owner(p)))
         .map(|p| p.to_diagnostic(path, policy))
         .collect();
     let bytes = read.bytes;

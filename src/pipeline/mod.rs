@@ -26,6 +26,7 @@ pub use upload::targets as upload_targets;
 
 pub use cancel::{Cancel, CancelReason};
 pub use context::{BundleNames, RunContext, RunEnv};
+pub use disk::free_bytes;
 pub use progress::Progress;
 
 use crate::bundle::{self, BundleOptions, StepTiming, TimingStatus};

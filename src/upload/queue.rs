@@ -231,6 +231,38 @@ pub fn list(state_dir: &Path) -> (Vec<Entry>, Vec<PathBuf>) {
     (entries, corrupt)
 }
 
+/// How many uploads are pending and when the oldest was queued, read without side effects (an
+/// unreadable entry is skipped here; the driver's [`list`] sets it aside): for `/metrics`.
+pub fn summary(state_dir: &Path) -> (usize, Option<DateTime<Utc>>) {
+    /// The one field the summary needs, so an entry of a newer format still counts.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Queued {
+        queued_at: DateTime<Utc>,
+    }
+    let Ok(state) = StateDir::open(state_dir) else {
+        return (0, None);
+    };
+    let Ok(read) = state.read_dir(&dir(state_dir)) else {
+        return (0, None);
+    };
+    let queued: Vec<DateTime<Utc>> = read
+        .into_iter()
+        .map(|e| e.path)
+        .filter(|path| {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            !name.starts_with('.') && name.ends_with(".json")
+        })
+        .filter_map(|path| state.read(&path).ok())
+        .filter_map(|bytes| serde_json::from_slice::<Queued>(&bytes).ok())
+        .map(|q| q.queued_at)
+        .collect();
+    (queued.len(), queued.iter().min().copied())
+}
+
 /// One agent's upload queue in memory: the driver's wake-up, the targets seen working and the
 /// entries being attempted. Owned by the daemon (or a foreground `trigger`) and handed to its
 /// runs, so two agents in one process never take each other's wake-ups or claims.

@@ -5,6 +5,7 @@ use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
 pub mod alone;
+pub mod config_mgmt;
 pub mod daemon;
 pub mod gcs;
 pub mod kube_api;
