@@ -111,7 +111,7 @@ fn connection(file: &Value, path: &str) -> Result<Connection, AnalyzerError> {
 /// blang's `ParseTolerant`: surrounding space and a leading `v` dropped, leading zeros trimmed,
 /// a missing minor or patch read as 0.
 fn tolerant_version(text: &str) -> Result<Version, String> {
-    Version::parse(&tolerant_text(text)?)
+    Ok(Version::parse(&tolerant_text(text)?)?)
 }
 
 /// The strict version text [`tolerant_version`] parses.
@@ -178,7 +178,8 @@ fn holds(when: &str, db: Db, conn: &Connection) -> Result<bool, AnalyzerError> {
                     conn.version
                 ))
             })?;
-            let range = Range::parse(&format!("{op} {expected}")).map_err(bad)?;
+            let range =
+                Range::parse(&format!("{op} {expected}")).map_err(|e| bad(e.to_string()))?;
             Ok(range.contains(&actual))
         }
         _ => Ok(false),

@@ -187,7 +187,7 @@ fn quantity_of(
         .and_then(|s| s.get(section))
         .and_then(|s| s.get(resource));
     match value.and_then(Value::as_str) {
-        Some(text) => Quantity::parse(text).map(Some),
+        Some(text) => Ok(Some(Quantity::parse(text)?)),
         // Kubernetes reports a missing standard resource as zero, a missing extended one as absent.
         None if property.starts_with("resource") => Ok(None),
         None => Ok(Some(Quantity::default())),
