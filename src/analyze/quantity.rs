@@ -17,13 +17,6 @@ pub struct QuantityError {
     pub text: String,
 }
 
-/// Results that show a quantity error as text (analyzer grammars whose errors are text).
-impl From<QuantityError> for String {
-    fn from(e: QuantityError) -> String {
-        e.to_string()
-    }
-}
-
 impl Quantity {
     /// Parses a quantity; the error says what is wrong.
     pub fn parse(text: &str) -> Result<Quantity, QuantityError> {

@@ -80,13 +80,6 @@ pub enum SemverError {
     NoVersion(String),
 }
 
-/// Results that show a version error as text (analyzer grammars whose errors are text).
-impl From<SemverError> for String {
-    fn from(e: SemverError) -> String {
-        e.to_string()
-    }
-}
-
 fn number(part: &str, what: &'static str) -> Result<u64, SemverError> {
     let part_text = || part.to_string();
     if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
