@@ -531,28 +531,9 @@ mod tests {
 
     fn running(run_id: &str) -> RunRecord {
         RunRecord {
-            version: RECORD_VERSION,
-            run_id: run_id.into(),
-            job: "j".into(),
-            spec_hash: "h".into(),
             trigger: Trigger::Manual,
-            attempt: 1,
             scheduled_at: None,
-            started_at: Utc::now(),
-            ended_at: None,
-            status: RunStatus::Running,
-            reason: None,
-            host: "h".into(),
-            phases: Vec::new(),
-            collectors: Vec::new(),
-            bundle: None,
-            redaction: None,
-            analysis: None,
-            limits: None,
-            uploads: Vec::new(),
-            missed: None,
-            notifications: Vec::new(),
-            changes: None,
+            ..RunRecord::for_test("j", run_id, RunStatus::Running)
         }
     }
 

@@ -362,33 +362,15 @@ fn is_redaction_temp(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::records::{RECORD_VERSION, Trigger};
+    use crate::state::records::Trigger;
 
     /// An interrupted run of job `j` with `data.txt` staged under the bundle name `j-1`.
     fn crashed_run(state: &Path, run_id: &str) -> Staged {
         let record = RunRecord {
-            version: RECORD_VERSION,
-            run_id: run_id.into(),
-            job: "j".into(),
-            spec_hash: "h".into(),
             trigger: Trigger::Manual,
-            attempt: 1,
             scheduled_at: None,
-            started_at: Utc::now(),
             ended_at: Some(Utc::now()),
-            status: RunStatus::Interrupted,
-            reason: None,
-            host: "h".into(),
-            phases: Vec::new(),
-            collectors: Vec::new(),
-            bundle: None,
-            redaction: None,
-            analysis: None,
-            uploads: Vec::new(),
-            missed: None,
-            notifications: Vec::new(),
-            changes: None,
-            limits: None,
+            ..RunRecord::for_test("j", run_id, RunStatus::Interrupted)
         };
         records::create(state, &record).expect("record");
         let dir = super::super::staging_dir(state, "j", run_id);
