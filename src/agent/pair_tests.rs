@@ -166,6 +166,66 @@ impl Side {
         r.body
     }
 
+    /// Run `id` ended, and this agent's records, bundles, upload queue, metrics and status hold
+    /// its own job only.
+    fn check_own_state(&self, id: &str) {
+        let other = if self.job == "alpha" { "beta" } else { "alpha" };
+        let record = self.ended(id);
+        assert_eq!(record["job"], self.job);
+        assert_eq!(record["host"], format!("host-{}", self.job));
+        let status = record["status"].as_str().expect("status");
+        // Its records and bundles, under its own state directory and named by its job.
+        assert_eq!(names(&self.state.join("jobs")), [self.job]);
+        let bundle = PathBuf::from(record["bundle"]["path"].as_str().expect("bundle"));
+        assert_eq!(
+            bundle.parent(),
+            Some(&*self.state.join(format!("jobs/{}/bundles", self.job)))
+        );
+        let bundle_name = bundle.file_name().expect("name").to_string_lossy();
+        assert!(
+            bundle_name.starts_with(&format!("{}-", self.job)),
+            "{bundle_name}"
+        );
+        // Its upload, failed in the run, waits in its own queue only.
+        let queued = wait_until(Duration::from_secs(60), "the queued upload", || {
+            let q = names(&self.state.join("uploads"));
+            if q.is_empty() {
+                Err("no entry".into())
+            } else {
+                Ok(q)
+            }
+        });
+        assert!(
+            queued
+                .iter()
+                .all(|n| n.starts_with(&format!("{}__{id}__", self.job))),
+            "{queued:?}"
+        );
+        // Its metrics count its own run and job only.
+        let metrics = self.get("/metrics");
+        assert!(
+            metrics.contains(&format!("job=\"{}\"", self.job)),
+            "{metrics}"
+        );
+        assert!(!metrics.contains(&format!("job=\"{other}\"")), "{metrics}");
+        let executions: Vec<&str> = metrics
+            .lines()
+            .filter(|l| l.starts_with("troubleshoot_scheduler_executions_total{"))
+            .collect();
+        assert_eq!(
+            executions,
+            [format!(
+                "troubleshoot_scheduler_executions_total{{status=\"{status}\"}} 1"
+            )],
+            "{metrics}"
+        );
+        let status: Value = serde_json::from_str(&self.get("/api/v1/status")).expect("status");
+        let jobs: Vec<&str> = (status["jobs"].as_array().expect("jobs").iter())
+            .filter_map(|j| j["name"].as_str())
+            .collect();
+        assert_eq!(jobs, [self.job], "{status}");
+    }
+
     /// The record of run `id`, once it has ended.
     fn ended(&self, id: &str) -> Value {
         let path = self.state.join(format!("jobs/{}/runs/{id}.json", self.job));
@@ -239,58 +299,7 @@ fn two_agents_in_one_process_keep_to_their_own_state() {
         .collect();
 
     for (s, id) in sides.iter().zip(&ids) {
-        let other = if s.job == "alpha" { "beta" } else { "alpha" };
-        let record = s.ended(id);
-        assert_eq!(record["job"], s.job);
-        assert_eq!(record["host"], format!("host-{}", s.job));
-        let status = record["status"].as_str().expect("status");
-        // Its records and bundles, under its own state directory and named by its job.
-        assert_eq!(names(&s.state.join("jobs")), [s.job]);
-        let bundle = PathBuf::from(record["bundle"]["path"].as_str().expect("bundle"));
-        assert_eq!(
-            bundle.parent(),
-            Some(&*s.state.join(format!("jobs/{}/bundles", s.job)))
-        );
-        let bundle_name = bundle.file_name().expect("name").to_string_lossy();
-        assert!(
-            bundle_name.starts_with(&format!("{}-", s.job)),
-            "{bundle_name}"
-        );
-        // Its upload, failed in the run, waits in its own queue only.
-        let queued = wait_until(Duration::from_secs(60), "the queued upload", || {
-            let q = names(&s.state.join("uploads"));
-            if q.is_empty() {
-                Err("no entry".into())
-            } else {
-                Ok(q)
-            }
-        });
-        assert!(
-            queued
-                .iter()
-                .all(|n| n.starts_with(&format!("{}__{id}__", s.job))),
-            "{queued:?}"
-        );
-        // Its metrics count its own run and job only.
-        let metrics = s.get("/metrics");
-        assert!(metrics.contains(&format!("job=\"{}\"", s.job)), "{metrics}");
-        assert!(!metrics.contains(&format!("job=\"{other}\"")), "{metrics}");
-        let executions: Vec<&str> = metrics
-            .lines()
-            .filter(|l| l.starts_with("troubleshoot_scheduler_executions_total{"))
-            .collect();
-        assert_eq!(
-            executions,
-            [format!(
-                "troubleshoot_scheduler_executions_total{{status=\"{status}\"}} 1"
-            )],
-            "{metrics}"
-        );
-        let status: Value = serde_json::from_str(&s.get("/api/v1/status")).expect("status");
-        let jobs: Vec<&str> = (status["jobs"].as_array().expect("jobs").iter())
-            .filter_map(|j| j["name"].as_str())
-            .collect();
-        assert_eq!(jobs, [s.job], "{status}");
+        s.check_own_state(id);
     }
 
     // One SIGTERM: both agents hear it and stop cleanly.
