@@ -283,3 +283,6 @@ fn spawn_recovery(
         let _ = tx.blocking_send(Control::Recovered);
     });
 }
+
+#[cfg(test)]
+mod pair_tests;

@@ -4,7 +4,7 @@
 
 use super::control::{Control, RunState, TriggerAccepted, TriggerRefused};
 use super::metrics::{Metrics, RunStatusLabel, RunStatusValue};
-use super::runs::{self, AgentEnv, RunSpec};
+use super::runs::{self, AgentEnv, RunEnded, RunSpec};
 use super::status::LastRun;
 use super::timing::Slot;
 use super::trigger_limit::{self, TriggerLimit};
@@ -28,6 +28,9 @@ struct Running {
     job: String,
     run_id: RunId,
     cancel: Cancel,
+    /// Set when its final record is about to be written: it no longer counts for the
+    /// concurrency policy, though it holds its slot until the control loop hears it ended.
+    ended: RunEnded,
     /// Its phases so far (`GET /api/v1/jobs/{job}/runs/{runId}` while it runs).
     progress: watch::Receiver<Phases>,
 }
@@ -43,6 +46,9 @@ struct RetryTimer {
     scheduled_at: Option<DateTime<Utc>>,
 }
 
+/// A run decided during a pass over the due timers: what spawning it takes.
+type Decided = (RunSpec, (Cancel, RunEnded), Progress);
+
 /// The agent's runs, owned by the control loop.
 pub(super) struct RunBook {
     env: Arc<AgentEnv>,
@@ -56,7 +62,7 @@ pub(super) struct RunBook {
     retries: BTreeSet<RetryTimer>,
     /// Runs decided during one pass over the due timers, started together at its end; `None`
     /// outside such a pass (runs start at once).
-    batch: Option<Vec<(RunSpec, Cancel, Progress)>>,
+    batch: Option<Vec<Decided>>,
     pub(super) last_runs: HashMap<String, LastRun>,
     /// The last runs whose records could not be written, so `trigger` can still learn how they
     /// ended (newest last, at most [`UNRECORDED_KEPT`]).
@@ -149,14 +155,8 @@ impl RunBook {
         }
         let starting = batch
             .into_iter()
-            .map(|(spec, cancel, progress)| {
-                runs::spawn(
-                    spec,
-                    Arc::clone(&self.env),
-                    cancel,
-                    progress,
-                    self.tx.clone(),
-                )
+            .map(|(spec, run, progress)| {
+                runs::spawn(spec, Arc::clone(&self.env), run, progress, self.tx.clone())
             })
             .collect();
         runs::write_running(Arc::clone(&self.env), starting);
@@ -230,7 +230,8 @@ impl RunBook {
     }
 
     /// The active runs of `job`: running (by `job/run-id`, as the skip reason names them) or
-    /// queued (by run id).
+    /// queued (by run id). A run whose final record is written (or being written) is over,
+    /// though its end has not reached the control loop yet.
     fn active(&self, job: &str) -> Vec<String> {
         let busy = self.running_per_job.get(job).is_some_and(|n| *n > 0)
             || self.queue.iter().any(|q| q.job.name == job);
@@ -238,7 +239,7 @@ impl RunBook {
             return Vec::new();
         }
         (self.running.iter())
-            .filter(|(_, r)| r.job == job)
+            .filter(|(_, r)| r.job == job && !r.ended.is_ended())
             .map(|(key, _)| key.clone())
             .chain(
                 (self.queue.iter())
@@ -293,6 +294,7 @@ impl RunBook {
 
     fn start(&mut self, spec: RunSpec) {
         let cancel = Cancel::default();
+        let ended = RunEnded::default();
         let (progress, watcher) = Progress::new();
         *self
             .running_per_job
@@ -304,16 +306,17 @@ impl RunBook {
                 job: spec.job.name.clone(),
                 run_id: spec.run_id.clone(),
                 cancel: cancel.clone(),
+                ended: ended.clone(),
                 progress: watcher,
             },
         );
         self.metrics.jobs_active.set(self.running.len() as i64);
         match &mut self.batch {
-            Some(batch) => batch.push((spec, cancel, progress)),
+            Some(batch) => batch.push((spec, (cancel, ended), progress)),
             None => {
                 let env = Arc::clone(&self.env);
-                let starting =
-                    runs::spawn(spec, Arc::clone(&env), cancel, progress, self.tx.clone());
+                let run = (cancel, ended);
+                let starting = runs::spawn(spec, Arc::clone(&env), run, progress, self.tx.clone());
                 runs::write_running(env, vec![starting]);
             }
         }
@@ -624,3 +627,7 @@ fn last_run_of(record: &RunRecord) -> LastRun {
         analysis: record.analysis.clone(),
     }
 }
+
+#[cfg(test)]
+#[path = "run_book_tests.rs"]
+mod tests;

@@ -17,6 +17,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 /// One run to start.
@@ -190,6 +191,25 @@ impl AgentEnv {
     }
 }
 
+/// Set by a run as its outcome is settled, just before its final record is written: from then
+/// on the run is over for the concurrency policy, even though the control loop hears of its end
+/// ([`Control::RunFinished`]) only after the record, retention and the message queue. Without
+/// it, a trigger of a client that read the final record could still be skipped as overlapping.
+#[derive(Clone, Debug, Default)]
+pub struct RunEnded(Arc<AtomicBool>);
+
+impl RunEnded {
+    /// The run's outcome is settled (before its final record is written).
+    fn mark(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether the run's final record may be on disk.
+    pub fn is_ended(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
 /// Runs `spec` to the end: the `running` record, the pipeline under the job's timeout (reporting
 /// its phases to `progress`), the final record. Returns the final record and, if a record could
 /// not be written, why.
@@ -204,7 +224,8 @@ pub async fn execute(
     let persist_error = (persist(env.state_dir(), &record).await)
         .err()
         .map(|e| e.to_string());
-    carry_out(spec, env, cancel, progress, record, persist_error).await
+    let ended = RunEnded::default();
+    carry_out(spec, env, (cancel, &ended), progress, record, persist_error).await
 }
 
 /// The run once its `running` record is on disk (or could not be written: `persist_error`):
@@ -212,7 +233,7 @@ pub async fn execute(
 async fn carry_out(
     spec: RunSpec,
     env: &AgentEnv,
-    cancel: Cancel,
+    (cancel, ended): (Cancel, &RunEnded),
     progress: Progress,
     mut record: RunRecord,
     mut persist_error: Option<String>,
@@ -246,6 +267,8 @@ async fn carry_out(
     record.uploads = outcome.uploads;
     record.changes = outcome.changes;
     record.ended_at = Some(env.clock.now());
+    // Marked before the write, so whoever reads the final record finds the run ended.
+    ended.mark();
     if let Err(e) = persist_final(env.state_dir(), &record).await {
         persist_error = Some(e.to_string());
     }
@@ -350,7 +373,7 @@ pub struct Starting {
 pub fn spawn(
     spec: RunSpec,
     env: Arc<AgentEnv>,
-    cancel: Cancel,
+    (cancel, ended): (Cancel, RunEnded),
     progress: Progress,
     tx: mpsc::Sender<Control>,
 ) -> Starting {
@@ -368,8 +391,15 @@ pub fn spawn(
             (running, Some("the record writer stopped".into()))
         });
         let job = spec.job.clone();
-        let (record, persist_error) =
-            carry_out(spec, &env, cancel, progress, running, persist_error).await;
+        let (record, persist_error) = carry_out(
+            spec,
+            &env,
+            (cancel, &ended),
+            progress,
+            running,
+            persist_error,
+        )
+        .await;
         // Counted before the control loop hears of the end, so a shutdown that sees no run
         // left also sees this notification.
         let _in_flight = (!job.document.spec.notify.is_empty()).then(|| env.in_flight.enter());
@@ -501,28 +531,9 @@ mod tests {
 
     fn running(run_id: &str) -> RunRecord {
         RunRecord {
-            version: RECORD_VERSION,
-            run_id: run_id.into(),
-            job: "j".into(),
-            spec_hash: "h".into(),
             trigger: Trigger::Manual,
-            attempt: 1,
             scheduled_at: None,
-            started_at: Utc::now(),
-            ended_at: None,
-            status: RunStatus::Running,
-            reason: None,
-            host: "h".into(),
-            phases: Vec::new(),
-            collectors: Vec::new(),
-            bundle: None,
-            redaction: None,
-            analysis: None,
-            limits: None,
-            uploads: Vec::new(),
-            missed: None,
-            notifications: Vec::new(),
-            changes: None,
+            ..RunRecord::for_test("j", run_id, RunStatus::Running)
         }
     }
 

@@ -98,14 +98,16 @@ impl Meta {
     /// unparsable `exclude` is an error (troubleshoot drops the analyzer), an unparsable `strict`
     /// is false.
     pub fn of(body: &Value) -> Result<Meta, AnalyzerError> {
-        let flag = |name: &str| -> Result<bool, String> {
+        let flag = |name: &str| -> Result<bool, AnalyzerError> {
+            let not_bool = |v: &dyn std::fmt::Display| {
+                AnalyzerError::spec(format!("`{name}: {v}` is not true or false"))
+            };
             match body.get(name) {
                 None | Some(Value::Null) => Ok(false),
                 Some(Value::Bool(b)) => Ok(*b),
                 Some(Value::String(s)) if s.is_empty() => Ok(false),
-                Some(Value::String(s)) => outcome::parse_bool(s)
-                    .ok_or_else(|| format!("`{name}: {s}` is not true or false")),
-                Some(other) => Err(format!("`{name}: {other}` is not true or false")),
+                Some(Value::String(s)) => outcome::parse_bool(s).ok_or_else(|| not_bool(s)),
+                Some(other) => Err(not_bool(other)),
             }
         };
         Ok(Meta {
@@ -113,7 +115,7 @@ impl Meta {
                 .get("checkName")
                 .and_then(outcome::scalar_text)
                 .unwrap_or_default(),
-            exclude: flag("exclude").map_err(AnalyzerError::Spec)?,
+            exclude: flag("exclude")?,
             strict: flag("strict").unwrap_or(false),
         })
     }

@@ -9,11 +9,21 @@ pub struct Quantity(i128);
 
 const NANO: i128 = 1_000_000_000;
 
+/// A text that is not a Kubernetes quantity (the wording analyzers' results show).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a Kubernetes quantity (e.g. 4, 500m, 8Gi, 1.5G)")]
+pub struct QuantityError {
+    /// The text as given.
+    pub text: String,
+}
+
 impl Quantity {
     /// Parses a quantity; the error says what is wrong.
-    pub fn parse(text: &str) -> Result<Quantity, String> {
+    pub fn parse(text: &str) -> Result<Quantity, QuantityError> {
         let s = text.trim();
-        let bad = || format!("{text:?} is not a Kubernetes quantity (e.g. 4, 500m, 8Gi, 1.5G)");
+        let bad = || QuantityError {
+            text: text.to_string(),
+        };
         let (sign, s) = match s.as_bytes().first() {
             Some(b'-') => (-1, &s[1..]),
             Some(b'+') => (1, &s[1..]),

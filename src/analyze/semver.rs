@@ -20,20 +20,89 @@ enum Pre {
     Text(String),
 }
 
-fn number(part: &str, what: &str) -> Result<u64, String> {
+/// Why a version or range does not parse (the wording analyzers' results show).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SemverError {
+    /// A number part is not digits.
+    #[error("invalid {what} {part:?}")]
+    NotANumber {
+        /// Which number (`major version`, ...).
+        what: &'static str,
+        /// The part.
+        part: String,
+    },
+    /// A number part starts with 0.
+    #[error("{what} {part:?} has a leading zero")]
+    LeadingZero {
+        /// Which number.
+        what: &'static str,
+        /// The part.
+        part: String,
+    },
+    /// A number part does not fit 64 bits.
+    #[error("{what} {part:?} is too large")]
+    TooLarge {
+        /// Which number.
+        what: &'static str,
+        /// The part.
+        part: String,
+    },
+    /// Not three dot-separated numbers.
+    #[error("{0:?} is not MAJOR.MINOR.PATCH")]
+    NotTriple(String),
+    /// `1.2.3-` or `1.2.3-a..b`.
+    #[error("empty pre-release identifier in {0:?}")]
+    EmptyPreRelease(String),
+    /// `|| 1.2.3`.
+    #[error("the range starts with `||`")]
+    LeadingOr,
+    /// `1.2.3 ||` or nothing.
+    #[error("the range ends with `||` or is empty")]
+    TrailingOr,
+    /// `~1.2.3`.
+    #[error("unknown comparator {op:?} in {part:?}")]
+    Comparator {
+        /// The comparator.
+        op: String,
+        /// The range part.
+        part: String,
+    },
+    /// A range part whose version does not parse.
+    #[error("in {part:?}: {source}")]
+    InPart {
+        /// The range part.
+        part: String,
+        /// Why its version does not parse.
+        source: Box<SemverError>,
+    },
+    /// A range part without a version.
+    #[error("no version in {0:?}")]
+    NoVersion(String),
+}
+
+fn number(part: &str, what: &'static str) -> Result<u64, SemverError> {
+    let part_text = || part.to_string();
     if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("invalid {what} {part:?}"));
+        return Err(SemverError::NotANumber {
+            what,
+            part: part_text(),
+        });
     }
     if part.len() > 1 && part.starts_with('0') {
-        return Err(format!("{what} {part:?} has a leading zero"));
+        return Err(SemverError::LeadingZero {
+            what,
+            part: part_text(),
+        });
     }
-    part.parse()
-        .map_err(|_| format!("{what} {part:?} is too large"))
+    part.parse().map_err(|_| SemverError::TooLarge {
+        what,
+        part: part_text(),
+    })
 }
 
 impl Version {
     /// Parses a strict semantic version (no `v`, exactly three numbers).
-    pub fn parse(text: &str) -> Result<Version, String> {
+    pub fn parse(text: &str) -> Result<Version, SemverError> {
         let text = text.split_once('+').map_or(text, |(v, _)| v);
         let (core, pre) = match text.split_once('-') {
             Some((core, pre)) => (core, Some(pre)),
@@ -41,7 +110,7 @@ impl Version {
         };
         let parts: Vec<&str> = core.split('.').collect();
         let [major, minor, patch] = parts.as_slice() else {
-            return Err(format!("{text:?} is not MAJOR.MINOR.PATCH"));
+            return Err(SemverError::NotTriple(text.to_string()));
         };
         let pre = match pre {
             None => Vec::new(),
@@ -49,7 +118,7 @@ impl Version {
                 .split('.')
                 .map(|id| {
                     if id.is_empty() {
-                        Err(format!("empty pre-release identifier in {text:?}"))
+                        Err(SemverError::EmptyPreRelease(text.to_string()))
                     } else if id.bytes().all(|b| b.is_ascii_digit()) {
                         number(id, "pre-release number").map(Pre::Num)
                     } else {
@@ -117,13 +186,13 @@ pub struct Range(Vec<Vec<(Cmp, Version)>>);
 
 impl Range {
     /// Parses a blang range; the error says which part is wrong.
-    pub fn parse(text: &str) -> Result<Range, String> {
+    pub fn parse(text: &str) -> Result<Range, SemverError> {
         let parts = split_and_trim(text);
         let mut ors: Vec<Vec<String>> = vec![Vec::new()];
         for (i, part) in parts.iter().enumerate() {
             if part == "||" {
                 if i == 0 {
-                    return Err("the range starts with `||`".into());
+                    return Err(SemverError::LeadingOr);
                 }
                 ors.push(Vec::new());
             } else if let Some(last) = ors.last_mut() {
@@ -131,7 +200,7 @@ impl Range {
             }
         }
         if ors.last().is_some_and(Vec::is_empty) {
-            return Err("the range ends with `||` or is empty".into());
+            return Err(SemverError::TrailingOr);
         }
         let mut out = Vec::new();
         for and in ors {
@@ -145,9 +214,17 @@ impl Range {
                     ">=" => Cmp::Ge,
                     "<" => Cmp::Lt,
                     "<=" => Cmp::Le,
-                    other => return Err(format!("unknown comparator {other:?} in {part:?}")),
+                    other => {
+                        return Err(SemverError::Comparator {
+                            op: other.to_string(),
+                            part: part.clone(),
+                        });
+                    }
                 };
-                let version = Version::parse(version).map_err(|e| format!("in {part:?}: {e}"))?;
+                let version = Version::parse(version).map_err(|e| SemverError::InPart {
+                    part: part.clone(),
+                    source: Box::new(e),
+                })?;
                 comparisons.push((cmp, version));
             }
             out.push(comparisons);
@@ -194,10 +271,10 @@ fn split_and_trim(text: &str) -> Vec<String> {
     parts
 }
 
-fn split_op(part: &str) -> Result<(&str, &str), String> {
+fn split_op(part: &str) -> Result<(&str, &str), SemverError> {
     let i = part
         .find(|c: char| c.is_ascii_digit())
-        .ok_or_else(|| format!("no version in {part:?}"))?;
+        .ok_or_else(|| SemverError::NoVersion(part.to_string()))?;
     Ok((part[..i].trim(), &part[i..]))
 }
 
@@ -211,7 +288,7 @@ fn bump(version: &str, index: usize) -> String {
 
 /// Rewrites wildcard parts as blang does: `1.2.x` → `>=1.2.0 <1.3.0`, `>1.x` → `>=2.0.0`,
 /// `<=1.2.x` → `<1.3.0`, `!=1.x` → `<1.0.0 >=2.0.0` (an AND: it matches nothing, as in blang).
-fn expand_wildcards(parts: &[String]) -> Result<Vec<String>, String> {
+fn expand_wildcards(parts: &[String]) -> Result<Vec<String>, SemverError> {
     let mut out = Vec::new();
     for part in parts {
         if !part.contains('x') {

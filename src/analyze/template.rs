@@ -27,7 +27,33 @@ pub struct TemplateError {
     /// The template text.
     pub template: String,
     /// What is wrong.
-    pub message: String,
+    pub message: ActionError,
+}
+
+/// What is wrong with one action of a template.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    /// `{{` without `}}`.
+    #[error("unclosed action (no `}}}}`)")]
+    Unclosed,
+    /// `{{ }}`.
+    #[error("empty action")]
+    Empty,
+    /// `index .X k` with an unquoted key.
+    #[error("index takes quoted keys, got {0}")]
+    UnquotedKey(String),
+    /// A function or keyword this subset does not have.
+    #[error("`{0}` is not supported here (supported: field paths such as .Name, `.`, index)")]
+    Unsupported(String),
+    /// `"...` without its closing quote.
+    #[error("unterminated string")]
+    UnterminatedString,
+    /// `|` or `(`.
+    #[error("pipelines and parentheses are not supported")]
+    Pipeline,
+    /// A word where a field path belongs.
+    #[error("`{0}` is not a field path")]
+    NotAFieldPath(String),
 }
 
 /// Renders `template` over `data`.
@@ -35,7 +61,7 @@ pub fn render(template: &str, data: &Value, missing: Missing) -> Result<String, 
     if !template.contains("{{") {
         return Ok(template.to_string());
     }
-    let err = |message: String| TemplateError {
+    let err = |message: ActionError| TemplateError {
         template: template.to_string(),
         message,
     };
@@ -50,7 +76,7 @@ pub fn render(template: &str, data: &Value, missing: Missing) -> Result<String, 
         }
         let end = action
             .find("}}")
-            .ok_or_else(|| err("unclosed action (no `}}`)".into()))?;
+            .ok_or_else(|| err(ActionError::Unclosed))?;
         out.push_str(text);
         let mut inner = &action[..end];
         rest = &action[end + 2..];
@@ -70,10 +96,10 @@ pub fn render(template: &str, data: &Value, missing: Missing) -> Result<String, 
 }
 
 /// Evaluates one action's pipeline (a field path, `.`, or `index X "k"...`).
-fn eval(action: &str, data: &Value, missing: Missing) -> Result<String, String> {
+fn eval(action: &str, data: &Value, missing: Missing) -> Result<String, ActionError> {
     let words = split_words(action)?;
     match words.as_slice() {
-        [] => Err("empty action".into()),
+        [] => Err(ActionError::Empty),
         [path] if path.starts_with('.') => Ok(show(lookup(data, path)?, missing)),
         [func, target, keys @ ..] if func == "index" && !keys.is_empty() => {
             let mut value = lookup(data, target)?;
@@ -81,19 +107,17 @@ fn eval(action: &str, data: &Value, missing: Missing) -> Result<String, String> 
                 let key = key
                     .strip_prefix('"')
                     .and_then(|k| k.strip_suffix('"'))
-                    .ok_or_else(|| format!("index takes quoted keys, got {key}"))?;
+                    .ok_or_else(|| ActionError::UnquotedKey(key.clone()))?;
                 value = value.and_then(|v| v.get(key));
             }
             // `index` on a map returns the zero value for a missing key.
             Ok(value.map_or(String::new(), |v| show(Some(v), missing)))
         }
-        [first, ..] => Err(format!(
-            "`{first}` is not supported here (supported: field paths such as .Name, `.`, index)"
-        )),
+        [first, ..] => Err(ActionError::Unsupported(first.clone())),
     }
 }
 
-fn split_words(action: &str) -> Result<Vec<String>, String> {
+fn split_words(action: &str) -> Result<Vec<String>, ActionError> {
     let mut words = Vec::new();
     let mut chars = action.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -106,13 +130,13 @@ fn split_words(action: &str) -> Result<Vec<String>, String> {
                 match chars.next() {
                     Some('"') => break,
                     Some(ch) => word.push(ch),
-                    None => return Err("unterminated string".into()),
+                    None => return Err(ActionError::UnterminatedString),
                 }
             }
             word.push('"');
             words.push(word);
         } else if c == '|' || c == '(' {
-            return Err("pipelines and parentheses are not supported".into());
+            return Err(ActionError::Pipeline);
         } else {
             let mut word = String::new();
             while let Some(&ch) = chars.peek() {
@@ -129,17 +153,17 @@ fn split_words(action: &str) -> Result<Vec<String>, String> {
 }
 
 /// Follows a `.A.B` path; `Ok(None)` when a field is missing.
-fn lookup<'a>(data: &'a Value, path: &str) -> Result<Option<&'a Value>, String> {
+fn lookup<'a>(data: &'a Value, path: &str) -> Result<Option<&'a Value>, ActionError> {
     if path == "." {
         return Ok(Some(data));
     }
     let Some(fields) = path.strip_prefix('.') else {
-        return Err(format!("`{path}` is not a field path"));
+        return Err(ActionError::NotAFieldPath(path.to_string()));
     };
     let mut value = data;
     for (i, field) in fields.split('.').enumerate() {
         if field.is_empty() || !field.chars().all(|c| c.is_alphanumeric() || c == '_') {
-            return Err(format!("`{path}` is not a field path"));
+            return Err(ActionError::NotAFieldPath(path.to_string()));
         }
         let found = field_of(value, field).or_else(|| {
             // Go's embedded ObjectMeta: `.Name` of a Kubernetes object.
@@ -242,8 +266,13 @@ mod tests {
     fn unsupported_actions_name_the_template() {
         let err = render("{{ if .X }}y{{ end }}", &json!({}), Missing::Empty).expect_err("if");
         assert_eq!(err.template, "{{ if .X }}y{{ end }}");
-        assert!(err.message.contains("`if` is not supported"), "{err}");
-        assert!(render("{{ .X", &json!({}), Missing::Empty).is_err());
+        assert_eq!(err.message, ActionError::Unsupported("if".into()));
+        assert!(err.to_string().contains("`if` is not supported"), "{err}");
+        let unclosed = render("{{ .X", &json!({}), Missing::Empty).expect_err("unclosed");
+        assert_eq!(
+            unclosed.to_string(),
+            "template \"{{ .X\": unclosed action (no `}}`)"
+        );
         assert!(render("{{ .X | lower }}", &json!({}), Missing::Empty).is_err());
     }
 }

@@ -111,7 +111,7 @@ const MAX_LINKS: usize = 40;
 #[derive(Debug)]
 pub struct DirView {
     root: PathBuf,
-    paths: OnceLock<Result<Vec<String>, String>>,
+    paths: OnceLock<Result<Vec<String>, WalkError>>,
 }
 
 impl DirView {
@@ -184,13 +184,17 @@ impl DirView {
         }
     }
 
-    fn walk(&self) -> Result<Vec<String>, String> {
+    fn walk(&self) -> Result<Vec<String>, WalkError> {
         let mut out = Vec::new();
         let mut stack = vec![(self.root.clone(), String::new())];
         while let Some((dir, rel)) = stack.pop() {
-            let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let failed = |e: io::Error| WalkError {
+                dir: dir.clone(),
+                source: std::sync::Arc::new(e),
+            };
+            let entries = std::fs::read_dir(&dir).map_err(failed)?;
             for entry in entries {
-                let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+                let entry = entry.map_err(failed)?;
                 let Some(name) = entry.file_name().to_str().map(str::to_string) else {
                     continue;
                 };
@@ -216,6 +220,15 @@ impl DirView {
     }
 }
 
+/// A directory of an unpacked bundle that could not be listed (kept for every later ask, so
+/// shared and cloned).
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{}: {source}", dir.display())]
+struct WalkError {
+    dir: PathBuf,
+    source: std::sync::Arc<io::Error>,
+}
+
 impl BundleView for DirView {
     fn read(&self, path: &str) -> Result<Vec<u8>, ViewError> {
         let full = self.locate(path)?;
@@ -228,9 +241,9 @@ impl BundleView for DirView {
     fn paths(&self) -> Result<&[String], ViewError> {
         match self.paths.get_or_init(|| self.walk()) {
             Ok(paths) => Ok(paths),
-            Err(message) => Err(ViewError::Io {
+            Err(e) => Err(ViewError::Io {
                 path: self.root.display().to_string(),
-                source: io::Error::other(message.clone()),
+                source: io::Error::new(e.source.kind(), e.clone()),
             }),
         }
     }

@@ -63,10 +63,7 @@ pub(super) fn limits(job: &Job, ctx: &super::RunContext) -> RunLimits {
             }
             Err(e) => {
                 tracing::warn!(job = %job.name, run = %ctx.run_id, "resources: {e}; per-process limits apply instead");
-                plan = limits::plan(
-                    requested,
-                    limits::HostSupport::with(host.systemd, Err(e.to_string())),
-                );
+                plan = limits::plan(requested, limits::HostSupport::with(host.systemd, Err(e)));
             }
         }
     }

@@ -24,7 +24,7 @@ use super::upload::{self, Planned};
 use super::{PARTIAL_MARK, TOOL_VERSION, bundles_dir};
 use crate::jobs::Job;
 use crate::state::records::{self, BundleRecord, RunRecord, RunStatus};
-use crate::state::{self, StateError};
+use crate::state::{self, RunId, StateError};
 use crate::upload::queue;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
@@ -35,7 +35,7 @@ pub struct Staged {
     /// Job name.
     pub job: String,
     /// Run id.
-    pub run_id: String,
+    pub run_id: RunId,
     /// `<state>/jobs/<job>/staging/<run-id>`.
     pub dir: PathBuf,
 }
@@ -55,12 +55,21 @@ pub fn staged_runs(state_dir: &Path) -> Vec<Staged> {
             continue;
         };
         for run in runs.filter_map(Result::ok) {
-            if let Some(run_id) = run.file_name().to_str() {
-                out.push(Staged {
+            let file_name = run.file_name();
+            // The agent names staging directories by run id only: anything else is not a
+            // run's, and is left alone (nothing could name it in a record).
+            match file_name.to_str().map(str::parse::<RunId>) {
+                Some(Ok(run_id)) => out.push(Staged {
                     job: name.clone(),
-                    run_id: run_id.to_string(),
+                    run_id,
                     dir: run.path(),
-                });
+                }),
+                Some(Err(e)) => {
+                    tracing::warn!(job = %name, "staging entry skipped by crash recovery: {e}")
+                }
+                None => {
+                    tracing::warn!(job = %name, entry = ?file_name, "staging entry skipped by crash recovery: its name is not UTF-8")
+                }
             }
         }
     }
@@ -90,7 +99,7 @@ pub fn recover_all(recovery: &Recovery<'_>, staged: &[Staged], now: impl Fn() ->
     for run in staged {
         let keys = TokenKeys {
             state_dir: state_dir.to_path_buf(),
-            run_id: run.run_id.as_str().into(),
+            run_id: run.run_id.clone(),
             token_key_file: recovery.token_key_file.clone(),
             token_map_key_file: recovery.token_map_key_file.clone(),
         };
@@ -353,33 +362,15 @@ fn is_redaction_temp(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::records::{RECORD_VERSION, Trigger};
+    use crate::state::records::Trigger;
 
     /// An interrupted run of job `j` with `data.txt` staged under the bundle name `j-1`.
     fn crashed_run(state: &Path, run_id: &str) -> Staged {
         let record = RunRecord {
-            version: RECORD_VERSION,
-            run_id: run_id.into(),
-            job: "j".into(),
-            spec_hash: "h".into(),
             trigger: Trigger::Manual,
-            attempt: 1,
             scheduled_at: None,
-            started_at: Utc::now(),
             ended_at: Some(Utc::now()),
-            status: RunStatus::Interrupted,
-            reason: None,
-            host: "h".into(),
-            phases: Vec::new(),
-            collectors: Vec::new(),
-            bundle: None,
-            redaction: None,
-            analysis: None,
-            uploads: Vec::new(),
-            missed: None,
-            notifications: Vec::new(),
-            changes: None,
-            limits: None,
+            ..RunRecord::for_test("j", run_id, RunStatus::Interrupted)
         };
         records::create(state, &record).expect("record");
         let dir = super::super::staging_dir(state, "j", run_id);
@@ -404,6 +395,21 @@ mod tests {
     fn record_of(state: &Path, run_id: &str) -> RunRecord {
         records::read_record(&records::runs_dir(state, "j").join(format!("{run_id}.json")))
             .expect("record")
+    }
+
+    #[test]
+    fn staging_entries_not_named_by_a_run_id_are_not_listed_as_runs() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let staged = crashed_run(state.path(), "20250309T070000Z-retry2");
+        let stray = records::job_dir(state.path(), "j").join("staging/not a run id");
+        std::fs::create_dir_all(&stray).expect("stray dir");
+        let listed = staged_runs(state.path());
+        assert_eq!(listed, vec![staged]);
+        assert_eq!(listed[0].run_id.retry_number(), 2);
+        assert!(
+            stray.is_dir(),
+            "an entry recovery does not own is left alone"
+        );
     }
 
     #[test]

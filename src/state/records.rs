@@ -696,6 +696,38 @@ pub fn last_fire(state_dir: &Path, job: &str) -> Result<Option<DateTime<Utc>>, S
         .max())
 }
 
+/// The unit tests' record: a scheduled run of `job` on host `h`, started now, nothing
+/// collected; a test sets what it needs over it (`RunRecord { .., ..RunRecord::for_test(..) }`).
+#[cfg(test)]
+impl RunRecord {
+    pub(crate) fn for_test(job: &str, run_id: &str, status: RunStatus) -> RunRecord {
+        RunRecord {
+            version: RECORD_VERSION,
+            run_id: run_id.into(),
+            job: job.into(),
+            spec_hash: "h".into(),
+            trigger: Trigger::Schedule,
+            attempt: 1,
+            scheduled_at: RunId::from(run_id).instant(),
+            started_at: Utc::now(),
+            ended_at: None,
+            status,
+            reason: None,
+            host: "h".into(),
+            phases: Vec::new(),
+            collectors: Vec::new(),
+            bundle: None,
+            redaction: None,
+            analysis: None,
+            limits: None,
+            uploads: Vec::new(),
+            missed: None,
+            notifications: Vec::new(),
+            changes: None,
+        }
+    }
+}
+
 #[cfg(test)]
 #[path = "records_tests.rs"]
 mod tests;

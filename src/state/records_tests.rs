@@ -1,30 +1,7 @@
 use super::*;
 
 fn record(job: &str, run_id: &str, status: RunStatus) -> RunRecord {
-    RunRecord {
-        version: RECORD_VERSION,
-        run_id: run_id.into(),
-        job: job.into(),
-        spec_hash: "h".into(),
-        trigger: Trigger::Schedule,
-        attempt: 1,
-        scheduled_at: RunId::from(run_id).instant(),
-        started_at: Utc::now(),
-        ended_at: None,
-        status,
-        reason: None,
-        host: "h".into(),
-        phases: Vec::new(),
-        collectors: Vec::new(),
-        bundle: None,
-        redaction: None,
-        analysis: None,
-        limits: None,
-        uploads: Vec::new(),
-        missed: None,
-        notifications: Vec::new(),
-        changes: None,
-    }
+    RunRecord::for_test(job, run_id, status)
 }
 
 #[test]

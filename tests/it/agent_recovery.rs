@@ -6,7 +6,7 @@ use crate::support;
 use chrono::Utc;
 use std::io::Write;
 use support::daemon::{Daemon, dirs, wait_until};
-use troubleshoot_agent::state::records::{self, RECORD_VERSION, RunRecord, RunStatus, Trigger};
+use troubleshoot_agent::state::records::{self, RunStatus};
 use troubleshoot_agent::state::{self, RunId};
 
 const JOB: &str = "big";
@@ -17,30 +17,7 @@ fn interrupted_run(state_dir: &std::path::Path, mib: usize) -> RunId {
     state::prepare(state_dir).expect("state dir");
     let started = Utc::now() - chrono::Duration::minutes(5);
     let run_id = RunId::scheduled(started);
-    let record = RunRecord {
-        version: RECORD_VERSION,
-        run_id: run_id.clone(),
-        job: JOB.into(),
-        spec_hash: "h".into(),
-        trigger: Trigger::Schedule,
-        attempt: 1,
-        scheduled_at: Some(started),
-        started_at: started,
-        ended_at: None,
-        status: RunStatus::Running,
-        reason: None,
-        host: "h".into(),
-        phases: Vec::new(),
-        collectors: Vec::new(),
-        bundle: None,
-        redaction: None,
-        analysis: None,
-        limits: None,
-        uploads: Vec::new(),
-        missed: None,
-        notifications: Vec::new(),
-        changes: None,
-    };
+    let record = support::run_record(JOB, run_id.clone(), started, RunStatus::Running);
     records::create(state_dir, &record).expect("record");
     let top = format!("{JOB}-{}", started.format("%Y-%m-%dT%H_%M_%S"));
     let logs = records::job_dir(state_dir, JOB)

@@ -5,9 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use std::path::Path;
-use troubleshoot_agent::state::records::{
-    self, BundleRecord, RECORD_VERSION, RunRecord, RunStatus, Trigger, UploadRecord,
-};
+use troubleshoot_agent::state::records::{self, BundleRecord, RunRecord, RunStatus, UploadRecord};
 use troubleshoot_agent::state::{self, retention};
 use troubleshoot_agent::upload::queue;
 
@@ -23,20 +21,6 @@ fn run_with_bundle(state: &Path, run_id: &str, started: DateTime<Utc>, status: R
     ));
     std::fs::write(&path, b"bundle").expect("bundle");
     let record = RunRecord {
-        version: RECORD_VERSION,
-        run_id: run_id.into(),
-        job: JOB.into(),
-        spec_hash: "h".into(),
-        trigger: Trigger::Schedule,
-        attempt: 1,
-        scheduled_at: Some(started),
-        started_at: started,
-        ended_at: None,
-        status,
-        reason: None,
-        host: "h".into(),
-        phases: Vec::new(),
-        collectors: Vec::new(),
         bundle: Some(BundleRecord {
             path,
             size: 6,
@@ -45,13 +29,7 @@ fn run_with_bundle(state: &Path, run_id: &str, started: DateTime<Utc>, status: R
             pruned_at: None,
             pruned_by: None,
         }),
-        redaction: None,
-        analysis: None,
-        limits: None,
-        uploads: Vec::new(),
-        missed: None,
-        notifications: Vec::new(),
-        changes: None,
+        ..crate::support::run_record(JOB, run_id.into(), started, status)
     };
     records::create(state, &record).expect("record");
 }

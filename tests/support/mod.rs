@@ -214,3 +214,38 @@ pub fn fake_support_bundle(dir: &Path, env: &[(&str, &str)]) -> PathBuf {
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     wrapper
 }
+
+/// A scheduled run's record of `job` (`run_id`, started and scheduled at `started`, on host
+/// `h`, nothing collected yet): tests set what they need over it (`RunRecord { .., ..this }`).
+pub fn run_record(
+    job: &str,
+    run_id: troubleshoot_agent::state::RunId,
+    started: chrono::DateTime<chrono::Utc>,
+    status: troubleshoot_agent::state::records::RunStatus,
+) -> troubleshoot_agent::state::records::RunRecord {
+    use troubleshoot_agent::state::records::{RECORD_VERSION, RunRecord, Trigger};
+    RunRecord {
+        version: RECORD_VERSION,
+        run_id,
+        job: job.into(),
+        spec_hash: "h".into(),
+        trigger: Trigger::Schedule,
+        attempt: 1,
+        scheduled_at: Some(started),
+        started_at: started,
+        ended_at: None,
+        status,
+        reason: None,
+        host: "h".into(),
+        phases: Vec::new(),
+        collectors: Vec::new(),
+        bundle: None,
+        redaction: None,
+        analysis: None,
+        limits: None,
+        uploads: Vec::new(),
+        missed: None,
+        notifications: Vec::new(),
+        changes: None,
+    }
+}

@@ -135,6 +135,17 @@ fn equal_unordered(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A file or `value` that is not the document the analyzer compares.
+#[derive(Debug, thiserror::Error)]
+enum NotParsed {
+    #[error("{0} is not JSON: {1}")]
+    Json(&'static str, serde_json::Error),
+    #[error("{0} is not UTF-8: {1}")]
+    Utf8(&'static str, std::str::Utf8Error),
+    #[error("{0} is not YAML: {1}")]
+    Yaml(&'static str, Box<serde_saphyr::Error>),
+}
+
 pub(in crate::analyze) fn compare(
     ctx: &Ctx<'_>,
     body: &Value,
@@ -145,13 +156,12 @@ pub(in crate::analyze) fn compare(
     let collector = text(body, "collectorName");
     let file = super::text::clean_join(&[&collector, &text(body, "fileName")]);
     let bytes = ctx.read(&file)?;
-    let parse = |bytes: &[u8], what: &str| -> Result<Value, String> {
+    let parse = |bytes: &[u8], what: &'static str| -> Result<Value, NotParsed> {
         if json {
-            serde_json::from_slice(bytes).map_err(|e| format!("{what} is not JSON: {e}"))
+            serde_json::from_slice(bytes).map_err(|e| NotParsed::Json(what, e))
         } else {
-            let text =
-                std::str::from_utf8(bytes).map_err(|e| format!("{what} is not UTF-8: {e}"))?;
-            serde_saphyr::from_str(text).map_err(|e| format!("{what} is not YAML: {e}"))
+            let text = std::str::from_utf8(bytes).map_err(|e| NotParsed::Utf8(what, e))?;
+            serde_saphyr::from_str(text).map_err(|e| NotParsed::Yaml(what, Box::new(e)))
         }
     };
     let document = parse(&bytes, "the file").map_err(|e| AnalyzerError::data(&file, e))?;
@@ -164,7 +174,8 @@ pub(in crate::analyze) fn compare(
     } else {
         document.clone()
     };
-    let expected = parse(text(body, "value").as_bytes(), "`value`").map_err(AnalyzerError::Spec)?;
+    let expected = parse(text(body, "value").as_bytes(), "`value`")
+        .map_err(|e| AnalyzerError::spec(e.to_string()))?;
     let equal = if json {
         equal_unordered(&actual, &expected)
     } else {

@@ -4,7 +4,7 @@
 //! `>= 10.0.0`). The result is titled by `checkName`, else the collector name.
 
 use super::super::outcome::{self, Op, Outcome};
-use super::super::semver::{Range, Version};
+use super::super::semver::{Range, SemverError, Version};
 use super::super::{AnalyzeResult, AnalyzerError, Ctx, Icon, Meta};
 use super::text;
 use serde_json::Value;
@@ -108,14 +108,31 @@ fn connection(file: &Value, path: &str) -> Result<Connection, AnalyzerError> {
     })
 }
 
+/// A database version (collected or in a `when`) that does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+enum VersionError {
+    #[error("{0:?}: a short version cannot have pre-release or build data")]
+    ShortWithSuffix(String),
+    #[error(transparent)]
+    Semver(#[from] SemverError),
+    #[error("{0:?} is not a version")]
+    NotLoose(String),
+    #[error("expected version: {0}")]
+    Expected(Box<VersionError>),
+    #[error("the collected version cannot be compared: {0}")]
+    Collected(Box<VersionError>),
+    #[error("unknown operator {0:?}")]
+    Operator(String),
+}
+
 /// blang's `ParseTolerant`: surrounding space and a leading `v` dropped, leading zeros trimmed,
 /// a missing minor or patch read as 0.
-fn tolerant_version(text: &str) -> Result<Version, String> {
-    Version::parse(&tolerant_text(text)?)
+fn tolerant_version(text: &str) -> Result<Version, VersionError> {
+    Ok(Version::parse(&tolerant_text(text)?)?)
 }
 
 /// The strict version text [`tolerant_version`] parses.
-fn tolerant_text(text: &str) -> Result<String, String> {
+fn tolerant_text(text: &str) -> Result<String, VersionError> {
     let text = text.trim();
     let text = text.strip_prefix('v').unwrap_or(text);
     let mut parts: Vec<String> = text
@@ -135,9 +152,7 @@ fn tolerant_text(text: &str) -> Result<String, String> {
         .collect();
     if parts.len() < 3 {
         if parts.last().is_some_and(|p| p.contains(['+', '-'])) {
-            return Err(format!(
-                "{text:?}: a short version cannot have pre-release or build data"
-            ));
+            return Err(VersionError::ShortWithSuffix(text.to_string()));
         }
         parts.resize(3, "0".to_string());
     }
@@ -168,7 +183,9 @@ fn holds(when: &str, db: Db, conn: &Connection) -> Result<bool, AnalyzerError> {
                 ))),
             }
         }
-        "version" if db.loose_versions() => loose::holds(op, value, &conn.version).map_err(bad),
+        "version" if db.loose_versions() => {
+            loose::holds(op, value, &conn.version).map_err(|e| bad(e.to_string()))
+        }
         "version" => {
             let expected = tolerant_text(&value.replace('x', "0"))
                 .map_err(|e| bad(format!("expected version: {e}")))?;
@@ -178,7 +195,8 @@ fn holds(when: &str, db: Db, conn: &Connection) -> Result<bool, AnalyzerError> {
                     conn.version
                 ))
             })?;
-            let range = Range::parse(&format!("{op} {expected}")).map_err(bad)?;
+            let range =
+                Range::parse(&format!("{op} {expected}")).map_err(|e| bad(e.to_string()))?;
             Ok(range.contains(&actual))
         }
         _ => Ok(false),
@@ -231,7 +249,7 @@ mod loose {
         pre: String,
     }
 
-    pub(super) fn parse(text: &str) -> Result<Loose, String> {
+    pub(super) fn parse(text: &str) -> Result<Loose, VersionError> {
         let t = text.trim();
         let t = t.strip_prefix('v').unwrap_or(t);
         let t = t.split_once('+').map_or(t, |(v, _)| v);
@@ -251,7 +269,7 @@ mod loose {
                     pre: pre.to_string(),
                 })
             }
-            _ => Err(format!("{text:?} is not a version")),
+            _ => Err(VersionError::NotLoose(text.to_string())),
         }
     }
 
@@ -293,12 +311,12 @@ mod loose {
     /// `actual <op> expected`. Ordering operators follow go-version's pre-release rule: a
     /// pre-release version only satisfies a constraint that names a pre-release of the same
     /// release.
-    pub(super) fn holds(op: &str, expected: &str, actual: &str) -> Result<bool, String> {
+    pub(super) fn holds(op: &str, expected: &str, actual: &str) -> Result<bool, VersionError> {
         let expected =
-            parse(&expected.replace('x', "0")).map_err(|e| format!("expected version: {e}"))?;
-        let actual = parse(&actual.replace('x', "0"))
-            .map_err(|e| format!("the collected version cannot be compared: {e}"))?;
-        let op = Op::parse(op).ok_or_else(|| format!("unknown operator {op:?}"))?;
+            parse(&expected.replace('x', "0")).map_err(|e| VersionError::Expected(Box::new(e)))?;
+        let actual =
+            parse(&actual.replace('x', "0")).map_err(|e| VersionError::Collected(Box::new(e)))?;
+        let op = Op::parse(op).ok_or_else(|| VersionError::Operator(op.to_string()))?;
         let order = actual.cmp_to(&expected);
         let pre_ok = match (actual.pre.is_empty(), expected.pre.is_empty()) {
             (false, false) => actual.same_core(&expected),

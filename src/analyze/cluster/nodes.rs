@@ -3,7 +3,7 @@
 //! `nodeCondition(Ready) == True`; a bare `< 3` means `count()`.
 
 use super::super::outcome::{self, Op};
-use super::super::quantity::Quantity;
+use super::super::quantity::{Quantity, QuantityError};
 use super::super::template::{self, Missing};
 use super::super::{AnalyzeResult, AnalyzerError, Ctx, Icon, Meta};
 use super::items;
@@ -87,13 +87,36 @@ enum Actual {
     Quantity(Option<Quantity>),
 }
 
-fn evaluate(when: &str, nodes: &[&Value], resource_name: &str) -> Result<bool, String> {
+/// Why a `nodeResources` `when` cannot be evaluated.
+#[derive(Debug, thiserror::Error)]
+enum WhenError {
+    #[error("expected `<function>(<property>) <op> <value>`, e.g. `count() < 3`")]
+    Shape,
+    #[error("nodeCondition can only be compared with `==`")]
+    ConditionOperator,
+    #[error("nodeCondition needs a condition type, e.g. nodeCondition(Ready)")]
+    ConditionType,
+    #[error("unknown function `{0}`")]
+    Function(String),
+    #[error("unknown operator `{0}`")]
+    Operator(String),
+    #[error("a count is compared with a whole number, not `{0}`")]
+    NotWhole(String),
+    #[error("no matching node has `{property}`, so {function}() has no value")]
+    NoValue { property: String, function: String },
+    #[error("unknown property `{0}`")]
+    Property(String),
+    #[error(transparent)]
+    Quantity(#[from] QuantityError),
+}
+
+fn evaluate(when: &str, nodes: &[&Value], resource_name: &str) -> Result<bool, WhenError> {
     let mut parts: Vec<&str> = when.split_whitespace().collect();
     if parts.len() == 2 {
         parts.insert(0, "count()");
     }
     let [call, op_text, expected] = parts.as_slice() else {
-        return Err("expected `<function>(<property>) <op> <value>`, e.g. `count() < 3`".into());
+        return Err(WhenError::Shape);
     };
     let (function, property) = call
         .strip_suffix(')')
@@ -102,10 +125,10 @@ fn evaluate(when: &str, nodes: &[&Value], resource_name: &str) -> Result<bool, S
     if function == "nodeCondition" {
         // Only an equality is meaningful; the condition's status is compared as text.
         if !op_text.contains('=') {
-            return Err("nodeCondition can only be compared with `==`".into());
+            return Err(WhenError::ConditionOperator);
         }
         if property.is_empty() {
-            return Err("nodeCondition needs a condition type, e.g. nodeCondition(Ready)".into());
+            return Err(WhenError::ConditionType);
         }
         if expected.parse::<i64>().is_ok() {
             return Ok(false);
@@ -145,20 +168,19 @@ fn evaluate(when: &str, nodes: &[&Value], resource_name: &str) -> Result<bool, S
                 _ => Some(values.fold(Quantity::default(), Quantity::saturating_add)),
             })
         }
-        other => return Err(format!("unknown function `{other}`")),
+        other => return Err(WhenError::Function(other.to_string())),
     };
-    let op = Op::parse(op_text).ok_or_else(|| format!("unknown operator `{op_text}`"))?;
+    let op = Op::parse(op_text).ok_or_else(|| WhenError::Operator(op_text.to_string()))?;
     if op == Op::Ne {
-        return Err(format!("unknown operator `{op_text}`"));
+        return Err(WhenError::Operator(op_text.to_string()));
     }
     match (actual, expected.parse::<i64>()) {
         (Actual::Count(n), Ok(want)) => Ok(op.holds(n, want)),
-        (Actual::Count(_), Err(_)) => Err(format!(
-            "a count is compared with a whole number, not `{expected}`"
-        )),
-        (Actual::Quantity(None), _) => Err(format!(
-            "no matching node has `{property}`, so {function}() has no value"
-        )),
+        (Actual::Count(_), Err(_)) => Err(WhenError::NotWhole(expected.to_string())),
+        (Actual::Quantity(None), _) => Err(WhenError::NoValue {
+            property: property.to_string(),
+            function: function.to_string(),
+        }),
         (Actual::Quantity(Some(q)), _) => Ok(op.holds(q, Quantity::parse(expected)?)),
     }
 }
@@ -168,7 +190,7 @@ fn quantity_of(
     node: &Value,
     property: &str,
     resource_name: &str,
-) -> Result<Option<Quantity>, String> {
+) -> Result<Option<Quantity>, WhenError> {
     let (section, resource) = match property {
         "cpuCapacity" => ("capacity", "cpu"),
         "cpuAllocatable" => ("allocatable", "cpu"),
@@ -180,14 +202,14 @@ fn quantity_of(
         "ephemeralStorageAllocatable" => ("allocatable", "ephemeral-storage"),
         "resourceCapacity" => ("capacity", resource_name),
         "resourceAllocatable" => ("allocatable", resource_name),
-        other => return Err(format!("unknown property `{other}`")),
+        other => return Err(WhenError::Property(other.to_string())),
     };
     let value = node
         .get("status")
         .and_then(|s| s.get(section))
         .and_then(|s| s.get(resource));
     match value.and_then(Value::as_str) {
-        Some(text) => Quantity::parse(text).map(Some),
+        Some(text) => Ok(Some(Quantity::parse(text)?)),
         // Kubernetes reports a missing standard resource as zero, a missing extended one as absent.
         None if property.starts_with("resource") => Ok(None),
         None => Ok(Some(Quantity::default())),

@@ -1,7 +1,7 @@
 //! `clusterVersion`: the Kubernetes version against blang semver ranges.
 
 use super::super::outcome;
-use super::super::semver::{Range, Version};
+use super::super::semver::{Range, SemverError, Version};
 use super::super::{AnalyzeResult, AnalyzerError, Ctx, Icon, Meta};
 use serde_json::Value;
 
@@ -13,7 +13,7 @@ const FILE: &str = "cluster-info/cluster_version.json";
 
 /// The version of `gitVersion`: the leading `v` trimmed and, for EKS (whose gitVersion is a
 /// pre-release such as `v1.27.4-eks-2d98532`), the suffix cut so ranges compare the release.
-pub(crate) fn kubernetes_version(git_version: &str) -> Result<Version, String> {
+pub(crate) fn kubernetes_version(git_version: &str) -> Result<Version, SemverError> {
     let text = if git_version.contains("-eks-") {
         git_version.split('-').next().unwrap_or(git_version)
     } else {

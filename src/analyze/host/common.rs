@@ -125,6 +125,26 @@ pub(crate) fn first_matches(
     Ok(out)
 }
 
+/// For each collected file: `judge` reads it and picks the outcome that holds, if any, with
+/// what its message is rendered over; `message` renders that message. Results are titled per
+/// node. (For analyzers whose messages are templates over the file's data.)
+pub(crate) fn judged_per_file<'o, T>(
+    files: &[Collected],
+    title: &str,
+    mut judge: impl FnMut(&Collected) -> Result<Option<(&'o Outcome, T)>, AnalyzerError>,
+    mut message: impl FnMut(&'o Outcome, &T) -> String,
+) -> Result<Vec<AnalyzeResult>, AnalyzerError> {
+    let mut out = Vec::new();
+    for f in files {
+        if let Some((o, data)) = judge(f)? {
+            let mut r = result_of(&f.title(title), NO_ICON, o);
+            r.message = message(o, &data);
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
 /// `failed to compare <when>: <why>`, keeping a data error's file.
 pub(crate) fn compare_error(when: &str, e: AnalyzerError) -> AnalyzerError {
     match e {

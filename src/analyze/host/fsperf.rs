@@ -74,9 +74,20 @@ fn latencies(ns: &FioNs) -> Vec<(&'static str, &'static str, i64)> {
     out
 }
 
+/// Why a duration does not parse, in Go's words.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+enum DurationError {
+    #[error("time: invalid duration {0:?}")]
+    Invalid(String),
+    #[error("time: missing unit in duration {0:?}")]
+    MissingUnit(String),
+    #[error("time: unknown unit {unit:?} in duration {text:?}")]
+    UnknownUnit { unit: String, text: String },
+}
+
 /// Go's `time.ParseDuration`: `300ms`, `1.5h`, `2h45m`, `-1.5us`, `0`.
-fn parse_duration(text: &str) -> Result<i64, String> {
-    let bad = || format!("time: invalid duration {text:?}");
+fn parse_duration(text: &str) -> Result<i64, DurationError> {
+    let bad = || DurationError::Invalid(text.to_string());
     let (negative, mut rest) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
@@ -92,7 +103,7 @@ fn parse_duration(text: &str) -> Result<i64, String> {
     while !rest.is_empty() {
         let end = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("time: missing unit in duration {text:?}"))?;
+            .ok_or_else(|| DurationError::MissingUnit(text.to_string()))?;
         let (number, after) = rest.split_at(end);
         if number.is_empty() || number == "." {
             return Err(bad());
@@ -109,8 +120,13 @@ fn parse_duration(text: &str) -> Result<i64, String> {
             "s" => 1e9,
             "m" => 60e9,
             "h" => 3600e9,
-            "" => return Err(format!("time: missing unit in duration {text:?}")),
-            other => return Err(format!("time: unknown unit {other:?} in duration {text:?}")),
+            "" => return Err(DurationError::MissingUnit(text.to_string())),
+            other => {
+                return Err(DurationError::UnknownUnit {
+                    unit: other.to_string(),
+                    text: text.to_string(),
+                });
+            }
         };
         total += value * scale;
         rest = after;

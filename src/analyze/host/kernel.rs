@@ -108,24 +108,24 @@ pub(super) fn kernel_configs(
         SYSTEM_DIR,
         "kernel-configs.json",
     )?;
-    let mut out = Vec::new();
-    for f in &files {
-        let configs: Option<HashMap<String, String>> = f.decode("kernel configs")?;
-        let missing = configs_not_found(&selected, &configs.unwrap_or_default())?;
-        let hit = outcomes.iter().find(|o| match o.severity {
-            Some(Severity::Pass) => missing.is_empty(),
-            Some(Severity::Fail) => !missing.is_empty(),
-            _ => false,
-        });
-        if let Some(o) = hit {
-            let mut r = common::result_of(&f.title(&title), NO_ICON, o);
-            if o.severity == Some(Severity::Fail) {
-                r.message = r
-                    .message
-                    .replace("{{ .ConfigsNotFound }}", &missing.join(", "));
-            }
-            out.push(r);
-        }
-    }
-    Ok(out)
+    common::judged_per_file(
+        &files,
+        &title,
+        |f| {
+            let configs: Option<HashMap<String, String>> = f.decode("kernel configs")?;
+            let missing = configs_not_found(&selected, &configs.unwrap_or_default())?;
+            let hit = outcomes.iter().find(|o| match o.severity {
+                Some(Severity::Pass) => missing.is_empty(),
+                Some(Severity::Fail) => !missing.is_empty(),
+                _ => false,
+            });
+            Ok(hit.map(|o| (o, missing)))
+        },
+        |o, missing| match o.severity {
+            Some(Severity::Fail) => o
+                .message
+                .replace("{{ .ConfigsNotFound }}", &missing.join(", ")),
+            _ => o.message.clone(),
+        },
+    )
 }

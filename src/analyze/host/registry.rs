@@ -4,7 +4,7 @@
 use super::super::outcome::{self, Op};
 use super::super::template::{self, Missing};
 use super::super::{AnalyzeResult, AnalyzerError, Ctx, Meta};
-use super::common::{self, NO_ICON};
+use super::common;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -104,19 +104,18 @@ pub(super) fn registry_images(
     let title = meta.title("Registry Images");
     let outcomes = outcome::parse(body)?;
     let files = common::collected(ctx, &format!("{BASE}/{file}"), BASE, &file)?;
-    let mut out = Vec::new();
-    for f in &files {
-        let summary = Summary::of(f.decode("registry info")?);
-        let hit = outcome::first_match(&outcomes, |when| {
-            summary
-                .holds(when)
-                .map_err(|e| common::compare_error(when, e))
-        })?;
-        if let Some(o) = hit {
-            let mut r = common::result_of(&f.title(&title), NO_ICON, o);
-            r.message = summary.render(&o.message);
-            out.push(r);
-        }
-    }
-    Ok(out)
+    common::judged_per_file(
+        &files,
+        &title,
+        |f| {
+            let summary = Summary::of(f.decode("registry info")?);
+            let hit = outcome::first_match(&outcomes, |when| {
+                summary
+                    .holds(when)
+                    .map_err(|e| common::compare_error(when, e))
+            })?;
+            Ok(hit.map(|o| (o, summary)))
+        },
+        |o, summary| summary.render(&o.message),
+    )
 }

@@ -1,7 +1,7 @@
 //! `cpu`, `time` and `hostOS`: facts about the host itself, from `host-collectors/system/`.
 
 use super::super::outcome::Op;
-use super::super::semver::{Range, Version};
+use super::super::semver::{Range, SemverError, Version};
 use super::super::{AnalyzeResult, AnalyzerError, Ctx, Meta};
 use super::common::{self, NO_ICON, SYSTEM_DIR};
 use serde::Deserialize;
@@ -220,9 +220,23 @@ fn fix_version(text: &str) -> String {
     out.trim_end_matches('.').to_string()
 }
 
+/// A `hostOS` version that does not parse even tolerantly.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("failed to parse version {text:?}: {source}")]
+struct BadVersion {
+    text: String,
+    source: SemverError,
+}
+
+impl From<BadVersion> for AnalyzerError {
+    fn from(e: BadVersion) -> AnalyzerError {
+        AnalyzerError::spec(e.to_string())
+    }
+}
+
 /// blang's tolerant parse of an already fixed version: missing parts are zero, leading zeros go;
 /// the canonical `MAJOR.MINOR.PATCH` text and the version.
-fn tolerant(text: &str) -> Result<(String, Version), String> {
+fn tolerant(text: &str) -> Result<(String, Version), BadVersion> {
     let mut parts: Vec<String> = text
         .split('.')
         .map(|p| {
@@ -242,17 +256,16 @@ fn tolerant(text: &str) -> Result<(String, Version), String> {
     let canonical = parts.join(".");
     Version::parse(&canonical)
         .map(|v| (canonical, v))
-        .map_err(|e| format!("failed to parse version {text:?}: {e}"))
+        .map_err(|source| BadVersion {
+            text: text.to_string(),
+            source,
+        })
 }
 
 /// The range of a `hostOS` `when` (after its first word): `<op> <ver> [&&|\|\| <op> <ver>]...`.
 fn os_range(parts: &[&str]) -> Result<Range, AnalyzerError> {
     let spec = |e: String| AnalyzerError::spec(e);
-    let ver = |p: &str| {
-        tolerant(&fix_version(p))
-            .map(|(text, _)| text)
-            .map_err(spec)
-    };
+    let ver = |p: &str| -> Result<String, AnalyzerError> { Ok(tolerant(&fix_version(p))?.0) };
     let mut range = format!("{} {}", parts[1], ver(parts[2])?);
     for triple in parts[3..].chunks(3) {
         let v = ver(triple[2])?;
@@ -284,7 +297,7 @@ fn os_holds(when: &str, os: &HostOsInfo) -> Result<bool, AnalyzerError> {
     }
     let range = os_range(&parts)?;
     let in_range = |text: &str| -> Result<bool, AnalyzerError> {
-        let (_, v) = tolerant(&fix_version(text)).map_err(AnalyzerError::spec)?;
+        let (_, v) = tolerant(&fix_version(text))?;
         Ok(range.contains(&v))
     };
     let subject = parts[0];

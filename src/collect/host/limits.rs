@@ -371,7 +371,7 @@ mod tests {
                 io_weight: Some(20),
                 nice: Some(5),
             },
-            HostSupport::with(false, Ok::<_, String>(usable)),
+            HostSupport::with(false, Ok::<_, super::super::cgroup::Unusable>(usable)),
         )
         .unwrap();
         assert_eq!(p.applied, Mechanism::CgroupV2);

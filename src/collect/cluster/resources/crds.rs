@@ -1,7 +1,7 @@
 //! CustomResourceDefinitions and the objects of each (`custom-resources/`).
 
 use super::kinds::CRDS;
-use super::sink::{Failure, RawFile, cluster_scoped, stream};
+use super::sink::{Failure, RawFile, blocking, cluster_scoped, stream};
 use super::splitter::{Shape, Splitter};
 use super::{write_errors_array, write_errors_object};
 use crate::collect::cluster::{Ctx, Task, run_bounded};
@@ -166,7 +166,7 @@ async fn custom_resources(ctx: &Ctx, crds: &[Crd], all: bool, names: &[String]) 
                     errors.insert(crd.name.clone(), e.to_string());
                 }
                 if let Some(f) = sink.file.take() {
-                    match f.finish() {
+                    match blocking(|| f.finish()) {
                         Ok(()) => {
                             ctx.record(&rel);
                             link_yaml(ctx, &rel);

@@ -1,7 +1,7 @@
 //! `namespaces.json`, `auth-cani-list/`, and API discovery (`groups.json`, `resources.json`).
 
 use super::kinds::base_path;
-use super::sink::{OneFile, Sink, stream};
+use super::sink::{OneFile, Sink, blocking, stream};
 use super::{write_errors_array, write_errors_object};
 use crate::collect::cluster::api::{ApiError, Page};
 use crate::collect::cluster::jsonout::pretty;
@@ -45,7 +45,7 @@ pub(super) async fn namespaces_file(ctx: &Ctx, selection: &Selection) -> Vec<Str
             };
             let result = stream(ctx, "/api/v1/namespaces", &mut sink).await;
             if let Some(f) = sink.inner.file.take()
-                && let Err(e) = f.finish()
+                && let Err(e) = blocking(|| f.finish())
             {
                 errors.push(e.to_string());
             }

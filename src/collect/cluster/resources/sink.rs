@@ -22,6 +22,22 @@ pub(super) enum Failure {
     Cancelled,
 }
 
+/// Runs a sink's file work (creating, writing, pausing and finishing its files) without holding
+/// an async worker: on the multi-threaded runtime the agent and `trigger` run on, the worker
+/// hands its other tasks to the rest of the pool first (`block_in_place`), so a slow disk delays
+/// only this list. The sinks borrow the collection's context and keep their open files between
+/// pages, which `spawn_blocking` (owned, `'static` work) cannot hold; a current-thread runtime
+/// (some unit tests) runs the work in place.
+pub(super) fn blocking<R>(work: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
 /// Where list items go.
 pub(super) trait Sink {
     /// A list (or the next list of a per-namespace walk) starts with this page.
@@ -47,14 +63,19 @@ pub(super) async fn stream<S: Sink>(
             .list_page(path, ctx.opts.page_size, cont.as_deref())
             .await
             .map_err(|e| (Failure::Api(e), count))?;
-        if cont.is_none() {
-            sink.start(&page);
-        }
         let next = page.next.clone();
-        for item in page.items {
-            sink.item(item).map_err(|e| (Failure::Io(e), count))?;
-            count += 1;
-        }
+        let first = cont.is_none();
+        // One page's files written in one go, off the async workers.
+        blocking(|| {
+            if first {
+                sink.start(&page);
+            }
+            for item in page.items {
+                sink.item(item).map_err(|e| (Failure::Io(e), count))?;
+                count += 1;
+            }
+            Ok(())
+        })?;
         match next {
             Some(n) => cont = Some(n),
             None => return Ok(count),
@@ -148,7 +169,7 @@ pub(super) async fn cluster_scoped(
     let result = stream_versions(ctx, kind, None, &mut sink).await;
     let mut error = result.err().map(|(e, _)| e.to_string());
     if let Some(f) = sink.file.take()
-        && let Err(e) = f.finish()
+        && let Err(e) = blocking(|| f.finish())
     {
         error.get_or_insert(e.to_string());
     }

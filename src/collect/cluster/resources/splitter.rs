@@ -1,7 +1,7 @@
 //! Per-namespace kinds: one list split into `<dir>/<ns>.json` files as items arrive.
 
 use super::kinds::Kind;
-use super::sink::{Failure, Sink, stream_versions};
+use super::sink::{Failure, Sink, blocking, stream_versions};
 use crate::collect::cluster::Ctx;
 use crate::collect::cluster::api::Page;
 use crate::collect::cluster::jsonout::{Paused, StreamFile, with_type_meta};
@@ -222,14 +222,16 @@ pub(super) async fn namespaced<'a>(
                     if shape == Shape::List && split.open.as_ref().is_none_or(|(o, _)| o != ns) {
                         let rel = split.rel(ns);
                         let path = ctx.path(&rel);
-                        match StreamFile::list(
-                            &path,
-                            &split.list_kind,
-                            &split.api_version,
-                            &split.meta,
-                        )
-                        .and_then(StreamFile::finish)
-                        {
+                        let written = blocking(|| {
+                            StreamFile::list(
+                                &path,
+                                &split.list_kind,
+                                &split.api_version,
+                                &split.meta,
+                            )
+                            .and_then(StreamFile::finish)
+                        });
+                        match written {
                             Ok(()) => ctx.record(&rel),
                             Err(e) => {
                                 errors.insert(ns.clone(), e.to_string());
@@ -255,7 +257,7 @@ pub(super) async fn namespaced<'a>(
     } else {
         names.to_vec()
     };
-    let unhealthy = match split.finish(&expect, &errors) {
+    let unhealthy = match blocking(|| split.finish(&expect, &errors)) {
         Ok(s) => s.unhealthy.unwrap_or_default(),
         Err(e) => {
             errors.insert(String::new(), format!("write {}: {e}", kind.dir));
