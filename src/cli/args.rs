@@ -132,12 +132,25 @@ pub enum Command {
         after_help = "Output: a table, or with -o json the changes.json shape (docs/changes.md).\n\nExit codes: 0 compared (whether or not anything changed), 1 a bundle could not be read."
     )]
     Diff(DiffArgs),
+    /// Give the state directory to the agent's user (owner UID:GID, mode 0700): for a root init container in Kubernetes
+    #[command(
+        after_help = "Creates the state directory if missing, then makes it owned by --owner with mode 0700, so an agent that runs as that user can use a volume the kubelet created owned by root with mode 0777. Runs as root and needs only CAP_CHOWN and CAP_FOWNER. Never follows a symlink at the state directory; refuses one that holds other users' files, or that lies below a directory others may write. Changes nothing when all is in order (safe at every start). See docs/state-directory.md, \"Volumes in Kubernetes\".\n\nExit codes: 0 prepared (or already), 1 refused or failed."
+    )]
+    PrepareState(PrepareStateArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell); for packagers
     #[command(hide = true)]
     Completions(CompletionsArgs),
     /// Write man pages (troubleshoot-agent.1 and one per command) into a directory; for packagers
     #[command(hide = true)]
     Man(ManArgs),
+}
+
+/// `prepare-state` flags.
+#[derive(Debug, Args)]
+pub struct PrepareStateArgs {
+    /// The agent's numeric user and group (the image's `troubleshoot` user is 65532:65532)
+    #[arg(long, value_name = "UID:GID")]
+    pub owner: crate::state::Owner,
 }
 
 /// `completions` arguments.

@@ -10,6 +10,7 @@ mod history;
 mod history_changes;
 mod human;
 mod plan;
+mod prepare_state;
 mod progress;
 mod reload;
 mod run;
@@ -51,6 +52,7 @@ pub fn main() -> ExitCode {
         Command::Tokens(args::TokensCommand::Decrypt(args)) => tokens::decrypt(&cli.global, args),
         Command::Analyze(args) => analyze::run(&cli.global, args),
         Command::Diff(args) => diff::run(&cli.global, args),
+        Command::PrepareState(args) => prepare_state::run(&cli.global, args),
         Command::Completions(args) => generate::completions(args),
         Command::Man(args) => generate::man(args),
     };

@@ -17,6 +17,7 @@
 mod applied;
 mod atomic;
 mod dir;
+mod hand_over;
 pub(crate) mod history;
 mod lock;
 pub mod records;
@@ -28,11 +29,12 @@ mod run_id;
 pub use applied::{APPLIED_FILE, read_applied_bytes, write_applied_bytes};
 pub use atomic::{write_atomic, write_atomic_all};
 pub use dir::{Create, DirEntry, EntryKind, StateDir};
+pub use hand_over::{BadOwner, Foreign, HandOverError, HandedOver, Owner, Ownership, hand_over};
 pub use lock::{LOCK_FILE, LockError, StateLock};
 pub use recovery::{Recovery, recover};
 pub use run_id::{BadRunId, RunId};
 
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// A state directory operation that failed.
@@ -62,6 +64,26 @@ pub enum StateError {
         /// The state directory.
         root: PathBuf,
     },
+    /// The agent runs as another user than root and the state directory's owner: it could
+    /// neither make the directory private nor keep its files there.
+    #[error(
+        "{path} is owned by uid {uid} (gid {gid}, mode {mode:04o}), and the agent runs as uid {agent_uid}: only the owner can make it private (mode 0700), and the agent keeps its state only in a directory of its own. Give it to the agent's user: `chown {agent_uid}:{agent_gid} {path} && chmod 0700 {path}`; in Kubernetes, where a volume starts out owned by root, run `troubleshoot-agent prepare-state --owner {agent_uid}:{agent_gid} --state-dir {path}` in an init container (see docs/kubernetes.md, and docs/state-directory.md, \"Volumes in Kubernetes\")",
+        path = .path.display()
+    )]
+    NotOwner {
+        /// The state directory.
+        path: PathBuf,
+        /// Its owner.
+        uid: u32,
+        /// Its group.
+        gid: u32,
+        /// Its permission bits.
+        mode: u32,
+        /// The agent's effective uid.
+        agent_uid: u32,
+        /// The agent's effective gid.
+        agent_gid: u32,
+    },
     /// Reading or writing failed.
     #[error("{path}: {source}")]
     Io {
@@ -88,15 +110,32 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), StateError> {
         })
 }
 
-/// Creates the state directory itself (0700), tightening its mode when it already exists.
+/// Creates the state directory itself (0700), tightening its mode when it already exists. An
+/// agent that is not root must own it ([`StateError::NotOwner`] says how to get there): only the
+/// owner may chmod it, and a directory of another user is not the agent's to keep state in.
 pub fn prepare(state_dir: &Path) -> Result<(), StateError> {
     ensure_private_dir(state_dir)?;
-    std::fs::set_permissions(state_dir, std::fs::Permissions::from_mode(0o700)).map_err(|source| {
-        StateError::Io {
+    let io = |source| StateError::Io {
+        path: state_dir.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(state_dir).map_err(io)?;
+    // SAFETY: geteuid(2) and getegid(2) cannot fail and touch no memory.
+    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    if euid != 0 && meta.uid() != euid {
+        return Err(StateError::NotOwner {
             path: state_dir.to_path_buf(),
-            source,
-        }
-    })
+            uid: meta.uid(),
+            gid: meta.gid(),
+            mode: meta.mode() & 0o7777,
+            agent_uid: euid,
+            agent_gid: egid,
+        });
+    }
+    if meta.mode() & 0o7777 == 0o700 {
+        return Ok(());
+    }
+    std::fs::set_permissions(state_dir, std::fs::Permissions::from_mode(0o700)).map_err(io)
 }
 
 /// Renames a file that cannot be read to `<name>.corrupt` so it stops failing every read, and

@@ -54,6 +54,7 @@ mod schedule_croniter;
 mod schedule_golden;
 mod schedule_props;
 mod secrets_leak;
+mod state_init;
 mod state_symlinks;
 mod tokenize;
 mod trigger_progress;
