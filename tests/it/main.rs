@@ -28,6 +28,7 @@ mod cluster_collect;
 mod cluster_exec;
 mod compat_jobs;
 mod compat_specs;
+mod deploy_manifests;
 mod external_engine;
 mod fuzz_corpus;
 mod host_analyze;
