@@ -312,6 +312,25 @@ fn the_chart_renders_the_same_objects_as_the_overlays() {
 }
 
 #[test]
+fn the_chart_passes_helm_lint() {
+    let chart = repo().join("deploy/helm/troubleshoot-agent");
+    for values in [
+        None,
+        Some("node-values.yaml"),
+        Some("cluster-exec-values.yaml"),
+    ] {
+        let mut cmd = Command::new(helm());
+        cmd.args(["lint", "--strict"])
+            .arg(&chart)
+            .env("HOME", std::env::temp_dir());
+        if let Some(v) = values {
+            cmd.arg("--values").arg(chart.join("ci").join(v));
+        }
+        run(&mut cmd);
+    }
+}
+
+#[test]
 fn the_chart_values_schema_refuses_bad_values() {
     for (set, word) in [
         ("mode=everywhere", "mode"),
