@@ -137,8 +137,11 @@ impl AnalyzeResult {
             m.insert("iconUri".into(), self.icon_uri.clone().into());
             Value::Object(m)
         };
+        // Go leaves an empty name out (`omitempty`): a result with an empty title has none.
         let mut insight = Map::new();
-        insight.insert("name".into(), name.clone().into());
+        if !name.is_empty() {
+            insight.insert("name".into(), name.clone().into());
+        }
         insight.insert("labels".into(), labels(false));
         insight.insert("primary".into(), self.title.clone().into());
         insight.insert("detail".into(), self.message.clone().into());
@@ -146,7 +149,9 @@ impl AnalyzeResult {
             insight.insert("severity".into(), severity.into());
         }
         let mut m = Map::new();
-        m.insert("name".into(), name.into());
+        if !name.is_empty() {
+            m.insert("name".into(), name.into());
+        }
         m.insert("labels".into(), labels(true));
         m.insert("insight".into(), Value::Object(insight));
         m.insert("severity".into(), severity.into());
@@ -298,6 +303,7 @@ mod tests {
     fn a_result_without_severity_has_an_empty_severity_and_no_insight_severity() {
         let r = AnalyzeResult::new("", Icon("", ""));
         let v = r.to_json();
+        assert!(v.get("name").is_none() && v["insight"].get("name").is_none());
         assert_eq!(v["severity"], "");
         assert!(v["insight"].get("severity").is_none());
         assert!(v.get("error").is_none());

@@ -35,6 +35,18 @@ pub(crate) fn run(files: &[(&str, &str)], analyzers_yaml: &str) -> Analysis {
     analyze(&DirView::new(dir.path()), &spec(analyzers_yaml), Utc::now())
 }
 
+/// [`run`] with one more analyzer, of a type this build does not know (every type `validate`
+/// accepts is implemented; a newer troubleshoot's type reaches the engine from a bundle's spec).
+fn run_with_unknown(files: &[(&str, &str)], analyzers_yaml: &str) -> Analysis {
+    let dir = bundle(files);
+    let mut spec = spec(analyzers_yaml);
+    let mut extra = spec.analyzers[0].clone();
+    extra.kind = "newerAnalyzer".into();
+    extra.body = serde_json::json!({});
+    spec.analyzers.push(extra);
+    analyze(&DirView::new(dir.path()), &spec, Utc::now())
+}
+
 /// `(severity, title, message)` of each result.
 pub(crate) fn summary(a: &Analysis) -> Vec<(Option<Severity>, String, String)> {
     a.results
@@ -93,7 +105,7 @@ fn cluster_version_without_a_match_gives_an_empty_result() {
     assert_eq!(a.results, [AnalyzeResult::default()]);
     assert_eq!(
         analysis_json(&a.results),
-        "[\n    {\n        \"name\": \"\",\n        \"labels\": {\n            \"desiredPosition\": \"1\",\n            \"iconKey\": \"\",\n            \"iconUri\": \"\"\n        },\n        \"insight\": {\n            \"name\": \"\",\n            \"labels\": {\n                \"iconKey\": \"\",\n                \"iconUri\": \"\"\n            },\n            \"primary\": \"\",\n            \"detail\": \"\"\n        },\n        \"severity\": \"\",\n        \"analyzerSpec\": \"\"\n    }\n]"
+        "[\n    {\n        \"labels\": {\n            \"desiredPosition\": \"1\",\n            \"iconKey\": \"\",\n            \"iconUri\": \"\"\n        },\n        \"insight\": {\n            \"labels\": {\n                \"iconKey\": \"\",\n                \"iconUri\": \"\"\n            },\n            \"primary\": \"\",\n            \"detail\": \"\"\n        },\n        \"severity\": \"\",\n        \"analyzerSpec\": \"\"\n    }\n]"
     );
 }
 
@@ -135,16 +147,16 @@ fn in_cluster_errors_are_dropped_and_listed() {
 #[test]
 fn exclude_strict_and_unsupported_kinds() {
     let files = [("cluster-info/cluster_version.json", VERSION_124)];
-    let a = run(
+    let a = run_with_unknown(
         &files,
         &format!(
-            "- clusterVersion:\n    exclude: \"true\"{VERSION_OUTCOMES}- clusterVersion:\n    strict: true{VERSION_OUTCOMES}- weaveReport: {{}}\n"
+            "- clusterVersion:\n    exclude: \"true\"{VERSION_OUTCOMES}- clusterVersion:\n    strict: true{VERSION_OUTCOMES}"
         ),
     );
     assert_eq!(a.excluded, 1);
     assert_eq!(a.results.len(), 1);
     assert!(a.results[0].strict);
-    assert_eq!(a.unsupported, ["analyzers.weaveReport"]);
+    assert_eq!(a.unsupported, ["analyzers.newerAnalyzer"]);
     // `validate` refuses `exclude: maybe`; a spec that reaches the engine anyway (a bundle's
     // own spec) drops the analyzer with an error.
     let mut bad = spec(&format!("- clusterVersion:{VERSION_OUTCOMES}"));
@@ -260,10 +272,10 @@ fn container_runtime_compares_the_url_scheme() {
 #[test]
 fn the_run_record_lists_fail_and_warn_titles_with_messages() {
     let files = [("cluster-info/cluster_version.json", VERSION_124)];
-    let a = run(
+    let a = run_with_unknown(
         &files,
         &format!(
-            "- clusterVersion:{VERSION_OUTCOMES}- clusterVersion:\n    checkName: Strict{VERSION_OUTCOMES}- weaveReport: {{}}\n"
+            "- clusterVersion:{VERSION_OUTCOMES}- clusterVersion:\n    checkName: Strict{VERSION_OUTCOMES}"
         ),
     );
     let record = a.record();
@@ -271,7 +283,7 @@ fn the_run_record_lists_fail_and_warn_titles_with_messages() {
     assert_eq!(record["pass"], 0);
     assert_eq!(record["warnings"][1]["title"], "Strict");
     assert_eq!(record["warnings"][1]["message"], "old");
-    assert_eq!(record["unsupported"][0], "analyzers.weaveReport");
+    assert_eq!(record["unsupported"][0], "analyzers.newerAnalyzer");
 }
 
 /// The legacy bundle, re-analyzed with the analyzers of the spec that made it, gives its

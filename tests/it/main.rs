@@ -34,6 +34,7 @@ mod fuzz_corpus;
 mod host_analyze;
 mod host_bundle;
 mod host_collectors;
+mod image;
 mod jobs_roundtrip;
 mod kube_test_server;
 mod notify_webhook;

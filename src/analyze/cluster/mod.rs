@@ -1,7 +1,9 @@
 //! In-cluster analyzers (`spec.analyzers`), one module per family.
 
+mod ceph;
 mod certificates;
 pub(super) mod compare;
+mod containers;
 mod database;
 mod distribution;
 mod event;
@@ -9,16 +11,24 @@ mod goldpinger;
 mod http;
 mod jobs;
 mod labels;
+mod longhorn;
+mod node_metrics;
 mod nodes;
 mod pods;
 mod presence;
 mod registry;
+mod resource;
+mod sysctl;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests2;
+#[cfg(test)]
 mod tests_vectors;
 pub(super) mod text;
+mod velero;
 mod version;
+mod weave;
 mod workload;
 
 use super::{AnalyzeResult, AnalyzerError, Ctx, Meta};
@@ -57,6 +67,14 @@ pub(super) const SUPPORTED: &[&str] = &[
     "registryImages",
     "goldpinger",
     "certificates",
+    "clusterContainerStatuses",
+    "clusterResource",
+    "sysctl",
+    "nodeMetrics",
+    "velero",
+    "cephStatus",
+    "longhorn",
+    "weaveReport",
 ];
 
 /// The results of the analyzer `kind` with `body`; `None` when this build does not implement
@@ -104,6 +122,14 @@ pub(super) fn run(
         "registryImages" => one(registry::registry_images(ctx, body, meta)),
         "goldpinger" => goldpinger::goldpinger(ctx, body, meta),
         "certificates" => certificates::certificates(ctx, body, meta),
+        "clusterContainerStatuses" => containers::container_statuses(ctx, body, meta),
+        "clusterResource" => one(resource::cluster_resource(ctx, body, meta)),
+        "sysctl" => sysctl::sysctl(ctx, body, meta),
+        "nodeMetrics" => node_metrics::node_metrics(ctx, body, meta),
+        "velero" => velero::velero(ctx, body, meta),
+        "cephStatus" => ceph::ceph_status(ctx, body, meta),
+        "longhorn" => longhorn::longhorn(ctx, body, meta),
+        "weaveReport" => weave::weave_report(ctx, body, meta),
         _ => return None,
     })
 }
@@ -135,4 +161,29 @@ pub(crate) fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
         .and_then(|m| m.get(field))
         .and_then(Value::as_str)
         .unwrap_or("")
+}
+
+/// Whether every field path in `template`'s actions is one of `fields` (`.PodName`,
+/// `.PVC.Names`): troubleshoot renders some messages over Go structs, where naming any other
+/// field is an error (and the analyzer then uses a fallback text), not an empty value.
+pub(crate) fn struct_template_ok(template: &str, fields: &[&str]) -> bool {
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            return true; // Unclosed: the renderer reports it.
+        };
+        let action = after[..end].trim_matches(|c: char| c == '-' || c.is_whitespace());
+        rest = &after[end + 2..];
+        if action.starts_with("/*") {
+            continue;
+        }
+        for word in action.split_whitespace() {
+            let word = word.trim_matches(|c| c == '(' || c == ')');
+            if word.starts_with('.') && word != "." && !fields.contains(&word) {
+                return false;
+            }
+        }
+    }
+    true
 }

@@ -60,3 +60,50 @@ fn goldpinger_agrees_with_troubleshoot() {
 fn certificates_agree_with_troubleshoot() {
     check("certificates");
 }
+
+#[test]
+fn container_statuses_agree_with_troubleshoot() {
+    check("containers");
+}
+
+#[test]
+fn cluster_resource_agrees_with_troubleshoot() {
+    check("resource");
+}
+
+#[test]
+fn sysctl_agrees_with_troubleshoot() {
+    check("sysctl");
+}
+
+#[test]
+fn node_metrics_agree_with_troubleshoot() {
+    check("nodemetrics");
+}
+
+#[test]
+fn ceph_status_agrees_with_troubleshoot() {
+    check("ceph");
+}
+
+#[test]
+fn weave_report_agrees_with_troubleshoot() {
+    check("weave");
+}
+
+#[test]
+fn velero_agrees_with_troubleshoot() {
+    check("velero");
+}
+
+/// troubleshoot reads the Longhorn objects in Go map order (random); ours in path order.
+#[test]
+fn longhorn_agrees_with_troubleshoot() {
+    check_as("longhorn", true);
+}
+
+/// clusterResource's `regex` runs over the value as yaml.v2 writes it: quoting, numbers, blocks.
+#[test]
+fn cluster_resource_writes_values_as_troubleshoot_does() {
+    check("resource-yaml");
+}

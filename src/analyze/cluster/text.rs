@@ -113,7 +113,7 @@ pub(in crate::analyze) fn text_analyze(
     Ok(results)
 }
 
-fn regex_result(
+pub(super) fn regex_result(
     title: &str,
     matched: bool,
     outcomes: &[Outcome],
@@ -144,7 +144,7 @@ fn regex_result(
     Ok(r)
 }
 
-fn groups_result(
+pub(super) fn groups_result(
     title: &str,
     re: &regex::bytes::Regex,
     bytes: &[u8],
