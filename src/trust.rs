@@ -5,7 +5,9 @@
 //! OpenSSH's StrictModes (and cron's and sudo's checks): the file and every directory on its
 //! path up to `/` (every hop of a symlink chain included) must be owned by root or the agent's
 //! own user and not be group- or world-writable. A root-owned sticky directory such as `/tmp`
-//! is fine: only a file's owner can replace it there, and the file's own owner is checked.
+//! is fine: only a file's owner can replace it there, and the file's own owner is checked. So
+//! is a group- or world-writable directory on a filesystem mounted only read-only (a Kubernetes
+//! ConfigMap volume: see `mounts`).
 //!
 //! Files are opened without blocking (a FIFO would otherwise stall the reader until a writer
 //! came) and judged on the opened descriptor (`fstat`, so what is checked is what is read):
@@ -356,7 +358,11 @@ pub fn dir_problems(path: &Path, meta: &Metadata, policy: &Policy) -> Vec<Proble
     let mode = meta.mode() & 0o7777;
     // A root-owned sticky directory (/tmp): only an entry's owner may rename or remove it.
     let sticky_root = mode & 0o1000 != 0 && meta.uid() == 0;
-    if !sticky_root && let Some(who) = writable_by(mode) {
+    // A read-only mount with no writable twin (a ConfigMap volume): nobody can write it.
+    if !sticky_root
+        && let Some(who) = writable_by(mode)
+        && !mounts::read_only_everywhere(path, meta)
+    {
         out.push(Problem::Writable {
             path: path.to_path_buf(),
             who,
@@ -378,7 +384,9 @@ pub fn file_problems(path: &Path, meta: &Metadata, policy: &Policy, cap: u64) ->
         .into_iter()
         .collect::<Vec<_>>();
     let mode = meta.mode() & 0o7777;
-    if let Some(who) = writable_by(mode) {
+    if let Some(who) = writable_by(mode)
+        && !mounts::read_only_everywhere(path, meta)
+    {
         out.push(Problem::Writable {
             path: path.to_path_buf(),
             who,
@@ -540,6 +548,8 @@ pub fn check_state_dir(dir: &Path, policy: &Policy) -> Result<(), StateDirError>
     }
     Ok(())
 }
+
+mod mounts;
 
 #[cfg(test)]
 mod tests;

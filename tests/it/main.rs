@@ -30,6 +30,7 @@ mod compat_jobs;
 mod compat_specs;
 mod deb_install;
 mod deploy_ansible;
+mod deploy_manifests;
 mod deploy_puppet;
 mod external_engine;
 mod fuzz_corpus;

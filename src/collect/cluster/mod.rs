@@ -13,6 +13,7 @@ pub mod jsonout;
 mod logs;
 pub mod namespaces;
 mod objects;
+pub mod permissions;
 pub mod podstatus;
 pub mod rbac;
 mod resources;

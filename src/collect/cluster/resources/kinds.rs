@@ -153,7 +153,7 @@ pub const CLUSTER_SCOPED: &[Kind] = &[
 ];
 
 /// CustomResourceDefinitions, listed apart: their objects are listed too.
-pub(super) const CRDS: Kind = k(
+pub(in crate::collect::cluster) const CRDS: Kind = k(
     "custom-resource-definitions",
     &["apiextensions.k8s.io/v1", "apiextensions.k8s.io/v1beta1"],
     "customresourcedefinitions",

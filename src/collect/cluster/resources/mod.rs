@@ -17,6 +17,10 @@ use super::podstatus::ContainerRef;
 use super::{Ctx, Error, Task, run_bounded};
 use crate::collect::host::sanitize_component;
 use kinds::{CLUSTER_SCOPED, NAMESPACED};
+// The kinds listed, for the permission table (`super::permissions`).
+pub(super) use kinds::{
+    CLUSTER_SCOPED as KINDS_CLUSTER_SCOPED, CRDS as KINDS_CRDS, NAMESPACED as KINDS_NAMESPACED,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
