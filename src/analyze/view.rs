@@ -70,6 +70,37 @@ pub trait BundleView: Send + Sync {
             .cloned()
             .collect())
     }
+
+    /// The directories (bundle-relative, the parents of [`BundleView::paths`]) matching
+    /// `pattern`, sorted. troubleshoot reads every path its glob matches, and a directory fails
+    /// that read: an analyzer whose pattern reaches a directory ends in an error there.
+    fn glob_dirs(&self, pattern: &str) -> Result<Vec<String>, ViewError> {
+        let pattern = pattern.trim_start_matches('/');
+        let compiled = glob::Pattern::new(pattern).map_err(|e| ViewError::Pattern {
+            pattern: pattern.to_string(),
+            message: e.msg.to_string(),
+        })?;
+        let options = glob::MatchOptions {
+            case_sensitive: true,
+            require_literal_separator: true,
+            require_literal_leading_dot: false,
+        };
+        let mut dirs = std::collections::BTreeSet::new();
+        for path in self.paths()? {
+            let mut end = path.len();
+            while let Some(slash) = path[..end].rfind('/') {
+                if !dirs.insert(&path[..slash]) {
+                    break;
+                }
+                end = slash;
+            }
+        }
+        Ok(dirs
+            .into_iter()
+            .filter(|d| compiled.matches_with(d, options))
+            .map(str::to_string)
+            .collect())
+    }
 }
 
 /// Joins `rel` onto the directory of `from` and normalises `.`/`..`; `None` when it leaves the
@@ -454,6 +485,16 @@ mod tests {
         );
         // `*` never crosses a `/`.
         assert!(view.glob("all-logs/*.log").expect("glob").is_empty());
+        // Directories, for the analyzers whose glob reaches one (troubleshoot's read fails there).
+        assert_eq!(
+            view.glob_dirs("*").expect("glob"),
+            vec!["all-logs".to_string(), "cluster-resources".to_string()]
+        );
+        assert_eq!(
+            view.glob_dirs("cluster-resources/pods/logs/*/*").expect("glob"),
+            vec!["cluster-resources/pods/logs/ns/p".to_string()]
+        );
+        assert!(view.glob_dirs("all-logs/*/*.log").expect("glob").is_empty());
         assert_eq!(
             view.paths().expect("paths"),
             [

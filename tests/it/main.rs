@@ -17,6 +17,7 @@ mod agent_recovery;
 mod agent_reload;
 mod agent_runs;
 mod analyze;
+mod analyze_baseline;
 mod bad_input;
 mod bundle_archive;
 mod bundle_runs;

@@ -10,6 +10,7 @@
 use super::super::outcome::{self, Op, Outcome, Severity};
 use super::super::template::{self, Missing};
 use super::super::{AnalyzeResult, AnalyzerError, Ctx, Icon, Meta};
+use super::super::ViewError;
 use super::text as field;
 use serde_json::{Map, Value};
 
@@ -74,6 +75,20 @@ pub(in crate::analyze) fn text_analyze(
         .into_iter()
         .filter(|f| !excluded.contains(f))
         .collect();
+    // troubleshoot reads every match, so a directory the pattern reaches (`fileName: "*"` at
+    // the bundle root, say) is an error: dropped for an in-cluster analyzer, a fail on a host.
+    if let Some(dir) = ctx
+        .view
+        .glob_dirs(&pattern)?
+        .into_iter()
+        .find(|d| !excluded.contains(d))
+    {
+        return Err(ViewError::Io {
+            path: dir,
+            source: std::io::Error::other("is a directory"),
+        }
+        .into());
+    }
     if files.is_empty() {
         if body.get("ignoreIfNoFiles").and_then(Value::as_bool) == Some(true) {
             return Ok(Vec::new());
