@@ -277,6 +277,17 @@ pub struct Metrics {
     pub analysis_results: Family<SeverityLabel, Gauge>,
     /// The worst result of each job's latest analyzed run: 0 pass, 1 warn, 2 fail.
     pub last_analysis_outcome: Family<JobLabel, Gauge>,
+    /// Cluster mode: 1 while this replica leads, else 0.
+    pub leader: Family<IdentityLabel, Gauge>,
+    /// Cluster mode: changes of leader this replica has seen.
+    pub leader_transitions: Counter,
+}
+
+/// `{identity}` label: a replica's holder identity.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IdentityLabel {
+    /// Holder identity.
+    pub identity: String,
 }
 
 impl Default for Metrics {
@@ -308,6 +319,8 @@ impl Metrics {
             last_run_outcome: Family::default(),
             analysis_results: Family::default(),
             last_analysis_outcome: Family::default(),
+            leader: Family::default(),
+            leader_transitions: Counter::default(),
         };
         // Gauges keep their names as given; counters get `_total` appended by the encoder.
         registry.register("jobs_total", "Jobs scheduled", m.jobs_total.clone());
@@ -379,7 +392,26 @@ impl Metrics {
             "Worst analyzer result of each job's latest analyzed run: 0 pass, 1 warn, 2 fail",
             m.last_analysis_outcome.clone(),
         );
+        registry.register(
+            "leader",
+            "Cluster mode: 1 while this replica leads (starts runs), else 0",
+            m.leader.clone(),
+        );
+        registry.register(
+            "leader_transitions",
+            "Cluster mode: changes of leader this replica has seen",
+            m.leader_transitions.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Cluster mode: whether `identity` (this replica) leads.
+    pub fn observe_leader(&self, identity: &str, leads: bool) {
+        self.leader
+            .get_or_create(&IdentityLabel {
+                identity: identity.to_string(),
+            })
+            .set(i64::from(leads));
     }
 
     /// Records the analysis of a job's latest finished run (the record's `analysis` object:
