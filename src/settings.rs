@@ -503,6 +503,29 @@ mod tests {
     }
 
     #[test]
+    fn cluster_mode_and_a_partial_leader_election_block_are_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("agent.yaml");
+        std::fs::write(
+            &file,
+            "mode: cluster\nleaderElection: {leaseDuration: 30s, identity: r1}\n",
+        )
+        .expect("write");
+        let s = load(Some(&file), &Overrides::default(), &no_env).expect("valid");
+        assert_eq!(s.mode, Mode::Cluster);
+        let le = &s.leader_election;
+        assert_eq!(le.lease_duration, HumanDuration(Duration::from_secs(30)));
+        assert_eq!(le.renew_deadline, HumanDuration(Duration::from_secs(10)));
+        assert_eq!(
+            (le.identity.as_deref(), le.lease_name.as_str()),
+            (Some("r1"), "troubleshoot-agent")
+        );
+        std::fs::write(&file, "leaderElection: {leaseDuratoin: 30s}\n").expect("write");
+        let err = load(Some(&file), &Overrides::default(), &no_env).expect_err("unknown key");
+        assert!(err.to_string().contains("leaseDuratoin"), "{err}");
+    }
+
+    #[test]
     fn token_key_files_are_read_from_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("agent.yaml");

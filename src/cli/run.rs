@@ -78,3 +78,84 @@ fn election(
         context: settings.context.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::{Cli, Command};
+    use clap::Parser;
+    use std::time::Duration;
+
+    fn run_args(flags: &[&str]) -> RunArgs {
+        let argv = ["troubleshoot-agent", "run"].iter().chain(flags);
+        match Cli::parse_from(argv).command {
+            Command::Run(args) => args,
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    fn pod_env(k: &str) -> Option<String> {
+        match k {
+            "POD_NAME" => Some("agent-7f9c".into()),
+            "POD_NAMESPACE" => Some("support".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn host_mode_has_no_election() {
+        let settings = Settings::defaults(&|_| None);
+        assert!(election(&settings, &run_args(&[]), "h", &pod_env).is_none());
+        let mut cluster = settings.clone();
+        cluster.mode = Mode::Cluster;
+        let flags = run_args(&["--mode", "host"]);
+        assert!(election(&cluster, &flags, "h", &pod_env).is_none());
+    }
+
+    #[test]
+    fn cluster_mode_takes_the_pod_then_settings_then_flags() {
+        let mut settings = Settings::defaults(&|_| None);
+        settings.mode = Mode::Cluster;
+        let e = election(&settings, &run_args(&[]), "node-1", &pod_env).expect("cluster");
+        assert_eq!(
+            (e.identity.as_str(), e.namespace.as_deref(), e.name.as_str()),
+            ("agent-7f9c", Some("support"), "troubleshoot-agent")
+        );
+        assert_eq!(e.timings, crate::lease::Timings::default());
+        // Outside a pod: the host name, and the kubeconfig's namespace (None here).
+        let e = election(&settings, &run_args(&[]), "node-1", &|_| None).expect("cluster");
+        assert_eq!((e.identity.as_str(), e.namespace), ("node-1", None));
+        settings.leader_election.identity = Some("from-settings".into());
+        let flags = run_args(&[
+            "--identity",
+            "from-flag",
+            "--lease-namespace",
+            "ops",
+            "--lease-name",
+            "l",
+            "--lease-duration",
+            "30s",
+            "--renew-deadline",
+            "20s",
+            "--retry-period",
+            "500ms",
+        ]);
+        let e = election(&settings, &flags, "node-1", &pod_env).expect("cluster");
+        assert_eq!(
+            (e.identity.as_str(), e.namespace.as_deref(), e.name.as_str()),
+            ("from-flag", Some("ops"), "l")
+        );
+        assert_eq!(
+            (
+                e.timings.lease_duration,
+                e.timings.renew_deadline,
+                e.timings.retry_period
+            ),
+            (
+                Duration::from_secs(30),
+                Duration::from_secs(20),
+                Duration::from_millis(500)
+            )
+        );
+    }
+}
