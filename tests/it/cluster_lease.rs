@@ -141,6 +141,14 @@ fn one_replica_runs_each_slot_and_the_other_takes_over_after_kill9() {
     assert!(job["nextRun"].is_string(), "{job}");
     let plan = standby.cli().arg("plan").output().expect("plan");
     assert_eq!(plan.status.code(), Some(0), "{}", support::stderr(&plan));
+    let status = standby.cli().arg("status").output().expect("status");
+    assert!(
+        support::stdout(&status).contains(&format!(
+            "cluster mode: replica {standby_name} standby: the leader is {leader_name}"
+        )),
+        "{}",
+        support::stdout(&status)
+    );
     let refused = standby.post(&format!("/api/v1/jobs/{JOB}/trigger"));
     assert_eq!(refused.status, 503, "{}", refused.body);
     assert!(
