@@ -185,23 +185,26 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
         spawn_recovery(staged, settings, clock, uploads.clone(), tx.clone());
     }
 
-    let (election, gate) = match options.election.clone() {
+    let (election, gate, claims) = match options.election.clone() {
         Some(election) => {
-            let (election, lease) = crate::lease::start(election).await?;
-            info!(lease = %lease, "cluster mode: only the replica holding the Lease starts runs");
+            let started = crate::lease::start(election).await?;
+            info!(lease = %started.lease, "cluster mode: only the replica holding the Lease starts runs");
+            let election = started.election;
             leader::forward(election.watch(), tx.clone());
             let gate = leader::Gate::cluster(election.watch());
-            (Some(election), gate)
+            (Some(election), gate, Some(started.claims))
         }
-        None => (None, leader::Gate::host()),
+        None => (None, leader::Gate::host(), None),
     };
-    let env = Arc::new(runs::AgentEnv::new(
+    let mut env = runs::AgentEnv::new(
         &options.settings,
         options.host.clone(),
         options.clock,
         uploads,
         metrics.notifications.clone(),
-    ));
+    );
+    env.claims = claims;
+    let env = Arc::new(env);
     let wiring = daemon::Wiring {
         status_tx,
         tx: tx.clone(),

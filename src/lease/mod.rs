@@ -4,10 +4,12 @@
 //! [`decide`] holds the rules as plain functions, [`client`] the Lease API calls, [`elector`]
 //! the loop that joins them. The agent asks [`Leadership::leads`] before it starts a run.
 
+pub mod claim;
 pub mod client;
 pub mod decide;
 pub mod elector;
 
+pub use claim::Claims;
 pub use client::LeaseClient;
 pub use decide::{Timings, TimingsError};
 pub use elector::{Election, Leadership};
@@ -50,8 +52,18 @@ pub enum StartError {
     Connect(String),
 }
 
+/// What cluster mode runs: the election, the Lease it is about, and the slot claims.
+pub struct Started {
+    /// The election loop.
+    pub election: Election,
+    /// `namespace/name` of the Lease.
+    pub lease: String,
+    /// Claims of scheduled slots (`<name>.<job>` Leases).
+    pub claims: Claims,
+}
+
 /// Connects to the cluster and starts campaigning.
-pub async fn start(options: Options) -> Result<(Election, String), StartError> {
+pub async fn start(options: Options) -> Result<Started, StartError> {
     options.timings.check()?;
     let source =
         access::discover_here(options.kubeconfig.as_deref()).ok_or(StartError::NoCluster)?;
@@ -61,10 +73,21 @@ pub async fn start(options: Options) -> Result<(Election, String), StartError> {
         .await
         .map_err(|e| StartError::Connect(e.to_string()))?;
     let namespace = options.namespace.unwrap_or(access.default_namespace);
-    let client = LeaseClient::new(access.client, &namespace, &options.name);
-    let described = client.describe();
-    Ok((
-        Election::spawn(client, options.identity, options.timings),
-        described,
-    ))
+    let client = LeaseClient::new(access.client.clone(), &namespace, &options.name);
+    let lease = client.describe();
+    let identity = options.identity.clone();
+    let election = Election::spawn(client, options.identity, options.timings.clone());
+    let claims = Claims::new(
+        access.client,
+        &namespace,
+        &options.name,
+        &identity,
+        election.watch(),
+        options.timings.renew_deadline,
+    );
+    Ok(Started {
+        election,
+        lease,
+        claims,
+    })
 }

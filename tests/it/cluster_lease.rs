@@ -199,6 +199,92 @@ fn one_replica_runs_each_slot_and_the_other_takes_over_after_kill9() {
     for slot in &taken_over {
         assert!(!ran.contains(slot), "slot {slot} ran on both replicas");
     }
+    // The survivor claimed its slot before it ran it.
+    let claim = server
+        .object(
+            "coordination.k8s.io",
+            "v1",
+            "leases",
+            "default",
+            &format!("troubleshoot-agent.{JOB}"),
+        )
+        .expect("the job's claim Lease");
+    assert_eq!(claim["spec"]["holderIdentity"], standby_name, "{claim}");
+    assert_eq!(
+        claim["metadata"]["annotations"]["troubleshoot.sh/claimed-slot"].as_str(),
+        taken_over.last().map(String::as_str),
+        "{claim}"
+    );
+}
+
+/// A slot claimed already (by an earlier leader, here up to the year 2999) is not run again:
+/// the leader records it skipped, naming who claimed it.
+#[test]
+fn a_claimed_slot_is_not_run_again() {
+    use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+    let (server, dir) = setup();
+    with_leases(&server, |api| async move {
+        let mut lease = Lease::default();
+        lease.metadata.name = Some(format!("troubleshoot-agent.{JOB}"));
+        lease.metadata.annotations = Some(
+            [
+                (
+                    "troubleshoot.sh/claimed-slot".to_string(),
+                    "2999-01-01T00:00:00Z".to_string(),
+                ),
+                (
+                    "troubleshoot.sh/claimed-run".to_string(),
+                    "r-earlier".to_string(),
+                ),
+            ]
+            .into(),
+        );
+        lease.spec = Some(LeaseSpec {
+            holder_identity: Some("earlier-leader".into()),
+            ..LeaseSpec::default()
+        });
+        api.create(&Default::default(), &lease)
+            .await
+            .expect("create the claim");
+    });
+    let d = replica(&server, &dir.path().join("jobs.d"), dir.path(), "replica-a");
+    let record = wait_until(SLOT_WAIT, "a scheduled run recorded", || {
+        let runs = d.runs(JOB);
+        match runs
+            .iter()
+            .find(|r| r["trigger"] == "schedule" && r["status"] != "running")
+        {
+            Some(r) => Ok(r.clone()),
+            None => Err(format!("{runs:?}")),
+        }
+    });
+    assert_eq!(record["status"], "skipped", "{record}");
+    let reason = record["reason"].as_str().unwrap_or("");
+    assert!(
+        reason.contains("already claimed by earlier-leader"),
+        "{reason}"
+    );
+}
+
+/// Runs `f` with a Lease API of the default namespace on `server`.
+fn with_leases<F, Fut>(server: &KubeApiServer, f: F)
+where
+    F: FnOnce(kube::Api<k8s_openapi::api::coordination::v1::Lease>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let kc =
+            kube::config::Kubeconfig::from_yaml(&server.kubeconfig("default")).expect("kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .expect("config");
+        let client = kube::Client::try_from(config).expect("client");
+        f(kube::Api::namespaced(client, "default")).await;
+    });
 }
 
 /// Partition: the leader's API calls are black-holed. It stops starting runs (the next slot is
