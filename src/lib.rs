@@ -12,6 +12,7 @@ pub mod digest;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod jobs;
+pub(crate) mod lease;
 pub(crate) mod pipeline;
 pub mod plan;
 pub mod redact;

@@ -92,6 +92,57 @@ pub struct Settings {
     /// instead of refusing them (`--insecure-allow-writable`; for test setups only).
     #[serde(default)]
     pub insecure_allow_writable: bool,
+    /// `host`: one agent runs the jobs; `cluster`: replicas elect a leader on a Lease and only
+    /// it starts runs (`run --mode`).
+    #[serde(default)]
+    pub mode: Mode,
+    /// The Lease of `mode: cluster`.
+    #[serde(default)]
+    pub leader_election: LeaderElectionSettings,
+}
+
+/// How the agent runs (the `mode` setting, `run --mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// One agent per state directory runs every job (the state lock is the only coordination).
+    #[default]
+    Host,
+    /// Replicas elect a leader on a `coordination.k8s.io/v1` Lease; standbys start nothing.
+    Cluster,
+}
+
+/// `leaderElection:` (cluster mode). client-go's timings by default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct LeaderElectionSettings {
+    /// The Lease's name.
+    pub lease_name: String,
+    /// The Lease's namespace (default: `POD_NAMESPACE`, else the kubeconfig's namespace).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_namespace: Option<String>,
+    /// This replica's holder identity (default: `POD_NAME`, else the host name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// How long a leader's claim lasts after its last renewal, for the others.
+    pub lease_duration: HumanDuration,
+    /// How long a leader keeps leading without a successful renewal.
+    pub renew_deadline: HumanDuration,
+    /// Time between attempts to acquire or renew.
+    pub retry_period: HumanDuration,
+}
+
+impl Default for LeaderElectionSettings {
+    fn default() -> Self {
+        LeaderElectionSettings {
+            lease_name: "troubleshoot-agent".to_string(),
+            lease_namespace: None,
+            identity: None,
+            lease_duration: HumanDuration(Duration::from_secs(15)),
+            renew_deadline: HumanDuration(Duration::from_secs(10)),
+            retry_period: HumanDuration(Duration::from_secs(2)),
+        }
+    }
 }
 
 fn is_unlimited(r: &Resources) -> bool {
@@ -128,6 +179,8 @@ impl Settings {
             kube_request_timeout: HumanDuration(Duration::from_secs(30)),
             default_resources: Resources::default(),
             insecure_allow_writable: false,
+            mode: Mode::Host,
+            leader_election: LeaderElectionSettings::default(),
         }
     }
 
@@ -447,6 +500,29 @@ mod tests {
             s.shutdown_grace_period,
             HumanDuration(Duration::from_secs(5))
         );
+    }
+
+    #[test]
+    fn cluster_mode_and_a_partial_leader_election_block_are_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("agent.yaml");
+        std::fs::write(
+            &file,
+            "mode: cluster\nleaderElection: {leaseDuration: 30s, identity: r1}\n",
+        )
+        .expect("write");
+        let s = load(Some(&file), &Overrides::default(), &no_env).expect("valid");
+        assert_eq!(s.mode, Mode::Cluster);
+        let le = &s.leader_election;
+        assert_eq!(le.lease_duration, HumanDuration(Duration::from_secs(30)));
+        assert_eq!(le.renew_deadline, HumanDuration(Duration::from_secs(10)));
+        assert_eq!(
+            (le.identity.as_deref(), le.lease_name.as_str()),
+            (Some("r1"), "troubleshoot-agent")
+        );
+        std::fs::write(&file, "leaderElection: {leaseDuratoin: 30s}\n").expect("write");
+        let err = load(Some(&file), &Overrides::default(), &no_env).expect_err("unknown key");
+        assert!(err.to_string().contains("leaseDuratoin"), "{err}");
     }
 
     #[test]

@@ -93,6 +93,12 @@ pub enum TriggerRefused {
         /// Seconds until the next trigger is accepted.
         retry_after_secs: u64,
     },
+    /// Cluster mode: another replica leads (or none does yet); only the leader starts runs.
+    #[error("not the leader; the leader is {}", .leader.as_deref().unwrap_or("not known yet (no replica holds the Lease)"))]
+    NotLeader {
+        /// The leader as this replica knows it.
+        leader: Option<String>,
+    },
 }
 
 /// Where a run is, as the control loop knows it (`GET /api/v1/jobs/{job}/runs/{runId}`).
@@ -148,6 +154,8 @@ pub enum Control {
     },
     /// Start-up recovery of interrupted runs' partial bundles is done.
     Recovered,
+    /// Cluster mode: who leads changed (or this replica's renew deadline passed).
+    Leadership,
     /// Stop firing, let runs finish within the grace period, then exit.
     Shutdown,
 }

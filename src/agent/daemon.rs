@@ -7,6 +7,7 @@
 
 use super::AgentOptions;
 use super::control::{Control, ReloadCause, ReloadOutcome};
+use super::leader::Gate;
 use super::metrics::{JobLabel, Metrics};
 use super::reloader::Reloader;
 use super::run_book::RunBook;
@@ -20,7 +21,7 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// The longest the loop sleeps: wall-clock jumps (suspend, NTP steps) are noticed within this.
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(60);
@@ -43,6 +44,8 @@ pub struct Daemon {
     watching: bool,
     /// Crash recovery of partial bundles is still running.
     recovering: bool,
+    /// Whether this agent may start runs (cluster mode: while it leads).
+    gate: Gate,
 }
 
 /// How the daemon talks to the rest of the agent.
@@ -57,6 +60,8 @@ pub struct Wiring {
     pub pending: watcher::Pending,
     /// Crash recovery of partial bundles runs (until [`Control::Recovered`]).
     pub recovering: bool,
+    /// Whether runs may start (cluster mode: the leader election).
+    pub gate: Gate,
 }
 
 impl Daemon {
@@ -87,6 +92,7 @@ impl Daemon {
             book,
             watching: wiring.watching,
             recovering: wiring.recovering,
+            gate: wiring.gate,
         }
     }
 
@@ -180,7 +186,11 @@ impl Daemon {
                 }
             }
             Control::Trigger { job, reply } => {
-                let answer = self.book.trigger(&job, &self.timetable.jobs).await;
+                let answer = if self.gate.leads() {
+                    self.book.trigger(&job, &self.timetable.jobs).await
+                } else {
+                    Err(self.gate.refusal())
+                };
                 let _ = reply.send(answer);
             }
             Control::RunState { job, run_id, reply } => {
@@ -195,6 +205,13 @@ impl Daemon {
                     .await
             }
             Control::Recovered => self.recovering = false,
+            Control::Leadership => {
+                self.gate.observe(&self.metrics);
+                if !self.gate.leads() && self.book.queued_count() > 0 {
+                    let reason = "this replica stopped leading before the run could start";
+                    self.book.skip_queued_because(reason).await;
+                }
+            }
             Control::Shutdown => {}
         }
     }
@@ -250,6 +267,8 @@ impl Daemon {
         // Every run due now is decided first and spawned after, so that the runs already
         // started do not compete for the CPU with the deciding of the later ones; records of
         // missed slots are written last, off the fires' critical path.
+        // Cluster mode: a standby passes its slots (the leader runs them) and records nothing.
+        let leads = self.gate.leads();
         self.book.begin_batch();
         let mut side_records = Vec::new();
         let mut fired = Vec::new();
@@ -257,6 +276,11 @@ impl Daemon {
             let Some(job) = self.timetable.jobs.get(&name).cloned() else {
                 continue;
             };
+            if !leads {
+                debug!(job = %name, "slot passed: this replica does not lead");
+                fired.push(name);
+                continue;
+            }
             if let Some(missed) = decision.missed {
                 self.metrics
                     .missed_runs
@@ -278,7 +302,11 @@ impl Daemon {
             runs::spawn_notify(job, record, Arc::clone(self.book.env()));
         }
         let jobs = &self.timetable.jobs;
-        self.book.start_due_retries(now, jobs).await;
+        if leads {
+            self.book.start_due_retries(now, jobs).await;
+        } else {
+            self.book.drop_due_retries(now);
+        }
     }
 
     /// Stops firing; lets runs finish within the grace period; then interrupts the rest.
@@ -326,6 +354,7 @@ impl Daemon {
                         }
                     }
                     Some(Control::Recovered) => self.recovering = false,
+                    Some(Control::Leadership) => self.gate.observe(&self.metrics),
                     Some(Control::Shutdown) => {}
                     None => break,
                 },
@@ -373,6 +402,7 @@ impl Daemon {
             rejected_files: self.reloader.rejected.clone(),
             queued_runs: self.book.queued_count(),
             watching: self.watching,
+            cluster: self.gate.status(),
         };
         self.status_tx
             .send_replace(Arc::new(Published { agent, jobs }));

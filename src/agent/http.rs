@@ -89,7 +89,11 @@ async fn healthz() -> &'static str {
 async fn readyz(State(s): State<Shared>) -> Response {
     let published = Arc::clone(&s.status.borrow());
     let agent = &published.agent;
-    let body = serde_json::json!({"ready": agent.ready, "problems": agent.problems});
+    let mut body = serde_json::json!({"ready": agent.ready, "problems": agent.problems});
+    // Cluster mode: a standby is ready (it serves status and plan); this says who leads.
+    if let Some(cluster) = &agent.cluster {
+        body["cluster"] = serde_json::json!(cluster);
+    }
     let code = if agent.ready {
         StatusCode::OK
     } else {

@@ -287,6 +287,17 @@ pub struct Metrics {
     pub state_dir_free: Gauge,
     /// The `minFreeDisk` setting: below it runs are skipped.
     pub state_dir_min_free: Gauge,
+    /// Cluster mode: 1 while this replica leads, else 0.
+    pub leader: Family<IdentityLabel, Gauge>,
+    /// Cluster mode: changes of leader this replica has seen.
+    pub leader_transitions: Counter,
+}
+
+/// `{identity}` label: a replica's holder identity.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IdentityLabel {
+    /// Holder identity.
+    pub identity: String,
 }
 
 impl Default for Metrics {
@@ -323,6 +334,8 @@ impl Metrics {
             upload_queue_oldest_age: Gauge::default(),
             state_dir_free: Gauge::default(),
             state_dir_min_free: Gauge::default(),
+            leader: Family::default(),
+            leader_transitions: Counter::default(),
         };
         // Gauges keep their names as given; counters get `_total` appended by the encoder.
         registry.register("jobs_total", "Jobs scheduled", m.jobs_total.clone());
@@ -419,7 +432,26 @@ impl Metrics {
             "The minFreeDisk setting: runs are skipped when less is free",
             m.state_dir_min_free.clone(),
         );
+        registry.register(
+            "leader",
+            "Cluster mode: 1 while this replica leads (starts runs), else 0",
+            m.leader.clone(),
+        );
+        registry.register(
+            "leader_transitions",
+            "Cluster mode: changes of leader this replica has seen",
+            m.leader_transitions.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Cluster mode: whether `identity` (this replica) leads.
+    pub fn observe_leader(&self, identity: &str, leads: bool) {
+        self.leader
+            .get_or_create(&IdentityLabel {
+                identity: identity.to_string(),
+            })
+            .set(i64::from(leads));
     }
 
     /// Records the analysis of a job's latest finished run (the record's `analysis` object:

@@ -8,6 +8,7 @@ pub mod control;
 mod daemon;
 mod exposition;
 pub mod http;
+pub mod leader;
 pub mod listeners;
 pub mod metrics;
 mod public_view;
@@ -60,6 +61,8 @@ pub struct AgentOptions {
     pub watch_mode: WatchMode,
     /// Wall clock (the system's; tests shift it).
     pub clock: clock::Clock,
+    /// Cluster mode: the Lease this replica campaigns for; `None` in host mode.
+    pub election: Option<crate::lease::Options>,
 }
 
 /// Why the daemon could not start.
@@ -108,6 +111,9 @@ pub enum AgentError {
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    /// Cluster mode could not start its leader election.
+    #[error(transparent)]
+    Election(#[from] crate::lease::StartError),
 }
 
 /// Runs the agent until SIGTERM/SIGINT (and the drain after it).
@@ -184,25 +190,43 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
         spawn_recovery(staged, settings, clock, uploads.clone(), tx.clone());
     }
 
-    let env = Arc::new(runs::AgentEnv::new(
+    let (election, gate, claims) = match options.election.clone() {
+        Some(election) => {
+            let started = crate::lease::start(election).await?;
+            info!(lease = %started.lease, "cluster mode: only the replica holding the Lease starts runs");
+            let election = started.election;
+            leader::forward(election.watch(), tx.clone());
+            let gate = leader::Gate::cluster(election.watch());
+            (Some(election), gate, Some(started.claims))
+        }
+        None => (None, leader::Gate::host(), None),
+    };
+    let mut env = runs::AgentEnv::new(
         &options.settings,
         options.host.clone(),
         options.clock,
         uploads,
         metrics.notifications.clone(),
-    ));
+    );
+    env.claims = claims;
+    let env = Arc::new(env);
     let wiring = daemon::Wiring {
         status_tx,
         tx: tx.clone(),
         watching,
         pending,
         recovering,
+        gate,
     };
     let mut daemon = daemon::Daemon::new(options, applied, metrics, env, wiring);
     daemon.reload(ReloadCause::Startup).await;
     daemon.publish();
     systemd::notify("READY=1");
     daemon.run(rx).await;
+    if let Some(election) = election {
+        // After the drain: no run of ours is in progress when a standby takes over.
+        election.stop().await;
+    }
     systemd::notify("STOPPING=1");
     servers.stop();
     info!("agent stopped");

@@ -520,11 +520,29 @@ impl RunBook {
 
     /// At shutdown: the queued runs never start (recorded skipped).
     pub(super) async fn skip_queued(&mut self) {
+        self.skip_queued_because("the agent shut down before the run could start")
+            .await;
+    }
+
+    /// The queued runs never start (recorded skipped, with `reason`).
+    pub(super) async fn skip_queued_because(&mut self, reason: &str) {
         for spec in std::mem::take(&mut self.queue) {
             let now = self.env.clock.now();
             let mut record = runs::new_record(&spec, self.env.host(), RunStatus::Skipped, now);
-            record.reason = Some("the agent shut down before the run could start".into());
+            record.reason = Some(reason.to_string());
             self.write_side_record(&record).await;
+        }
+    }
+
+    /// Cluster mode, on a replica that does not lead: retries that come due are dropped (the
+    /// failed run stays recorded; the leader runs the job's next slot).
+    pub(super) fn drop_due_retries(&mut self, now: DateTime<Utc>) {
+        while let Some(retry) = self.retries.first() {
+            if retry.at > now {
+                break;
+            }
+            info!(job = %retry.job, run = %retry.run_id, "retry not started: this replica no longer leads");
+            self.retries.pop_first();
         }
     }
 

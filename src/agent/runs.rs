@@ -145,6 +145,8 @@ pub struct AgentEnv {
     pub notifications: Family<StatusLabel, Counter>,
     /// Notifications this agent is sending.
     pub in_flight: Notifying,
+    /// Cluster mode: a scheduled run first claims its slot in the API (`None`: host mode).
+    pub claims: Option<crate::lease::Claims>,
 }
 
 impl AgentEnv {
@@ -177,6 +179,7 @@ impl AgentEnv {
             history: settings.history.clone(),
             notifications,
             in_flight: Notifying::default(),
+            claims: None,
         }
     }
 
@@ -238,6 +241,15 @@ async fn carry_out(
     mut record: RunRecord,
     mut persist_error: Option<String>,
 ) -> (RunRecord, Option<String>) {
+    if let Some(refused) = claim_slot(&spec, env).await {
+        record.status = RunStatus::Skipped;
+        record.reason = Some(refused);
+        record.ended_at = Some(env.clock.now());
+        if let Err(e) = persist_final(env.state_dir(), &record).await {
+            persist_error = Some(e.to_string());
+        }
+        return (record, persist_error);
+    }
     let timeout = spec.job.document.spec.timeout.0;
     let timer = {
         let cancel = cancel.clone();
@@ -274,6 +286,23 @@ async fn carry_out(
     }
     apply_retention(env.state_dir(), &spec.job, &env.history, env.clock.now()).await;
     (record, persist_error)
+}
+
+/// Cluster mode: a scheduled (or catch-up) run claims its slot before it collects anything;
+/// returns why it must not run. Retries and manual runs have no slot of their own to claim.
+async fn claim_slot(spec: &RunSpec, env: &AgentEnv) -> Option<String> {
+    let claims = env.claims.as_ref()?;
+    let slot = spec.scheduled_at?;
+    if !matches!(spec.trigger, Trigger::Schedule | Trigger::CatchUp) {
+        return None;
+    }
+    match claims.claim(&spec.job.name, slot, &spec.run_id).await {
+        Ok(()) => None,
+        Err(e) => {
+            tracing::warn!(job = %spec.job.name, run = %spec.run_id, "not run: {e}");
+            Some(format!("not run: {e}"))
+        }
+    }
 }
 
 /// The job's retention settings as the state module takes them.

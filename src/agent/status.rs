@@ -104,6 +104,29 @@ pub struct StatusSnapshot {
     pub queued_runs: usize,
     /// Whether the file watcher works (false: polling by periodic rescan).
     pub watching: bool,
+    /// Cluster mode: who leads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterStatus>,
+}
+
+/// Who leads, in cluster mode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterStatus {
+    /// This replica's holder identity.
+    pub identity: String,
+    /// The Lease, `namespace/name`.
+    pub lease: String,
+    /// Whether this replica leads (starts runs).
+    pub leading: bool,
+    /// The leader as this replica knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<String>,
+    /// Changes of leader this replica has seen.
+    pub transitions: u64,
+    /// The last failure to read or write the Lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One job as the daemon publishes it: the job itself (shared, not copied) and its live state.

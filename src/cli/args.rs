@@ -265,6 +265,37 @@ pub struct RunArgs {
     /// Shift the agent's clock by this many milliseconds (for tests: put "now" just before a slot)
     #[arg(long, hide = true, default_value_t = 0, allow_negative_numbers = true)]
     pub clock_offset_ms: i64,
+    /// `host`: this agent runs the jobs; `cluster`: replicas elect a leader on a Lease and
+    /// only the leader starts runs (the `mode` setting; default host)
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: Option<RunMode>,
+    /// Holder identity in the Lease [default: $POD_NAME, else the host name]
+    #[arg(long, value_name = "NAME")]
+    pub identity: Option<String>,
+    /// Namespace of the Lease [default: $POD_NAMESPACE, else the kubeconfig's namespace]
+    #[arg(long, value_name = "NS")]
+    pub lease_namespace: Option<String>,
+    /// Name of the Lease [default: troubleshoot-agent]
+    #[arg(long, value_name = "NAME")]
+    pub lease_name: Option<String>,
+    /// How long a leader's claim lasts for the others after its last renewal [default: 15s]
+    #[arg(long, value_name = "DURATION")]
+    pub lease_duration: Option<crate::units::HumanDuration>,
+    /// How long a leader keeps leading without renewing [default: 10s]
+    #[arg(long, value_name = "DURATION")]
+    pub renew_deadline: Option<crate::units::HumanDuration>,
+    /// Time between attempts to acquire or renew the Lease [default: 2s]
+    #[arg(long, value_name = "DURATION")]
+    pub retry_period: Option<crate::units::HumanDuration>,
+}
+
+/// `run --mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunMode {
+    /// One agent runs every job.
+    Host,
+    /// Replicas elect a leader on a coordination.k8s.io Lease.
+    Cluster,
 }
 
 /// `history` flags.

@@ -104,6 +104,24 @@ fn offline(settings: &crate::settings::Settings) -> anyhow::Result<StatusSnapsho
     })
 }
 
+/// Cluster mode: who leads, as this replica knows it.
+fn cluster_line(c: &crate::agent::status::ClusterStatus) -> String {
+    let role = match (c.leading, c.leader.as_deref()) {
+        (true, _) => "leads: it starts the runs".to_string(),
+        (false, Some(leader)) => format!("standby: the leader is {leader}"),
+        (false, None) => "standby: no replica leads yet".to_string(),
+    };
+    let error = c
+        .error
+        .as_deref()
+        .map(|e| format!(" ({e})"))
+        .unwrap_or_default();
+    format!(
+        "  cluster mode: replica {} {role}; lease {}{error}\n",
+        c.identity, c.lease
+    )
+}
+
 fn render(
     s: &StatusSnapshot,
     live: bool,
@@ -125,6 +143,9 @@ fn render(
                 "polling the jobs directory"
             }
         ));
+        if let Some(c) = &s.cluster {
+            out.push_str(&cluster_line(c));
+        }
         for p in &s.problems {
             out.push_str(&format!("  problem: {p}\n"));
         }

@@ -27,6 +27,7 @@ mod cli_misc;
 mod cli_plan;
 mod cluster_collect;
 mod cluster_exec;
+mod cluster_lease;
 mod compat_jobs;
 mod compat_specs;
 mod deb_install;

@@ -123,6 +123,10 @@ pub struct Shared {
     pub started: SystemTime,
     /// The cluster's resourceVersion counter.
     pub resource_version: AtomicU64,
+    /// Held by a create or update from its check to its write (see `writes`).
+    pub writes: Mutex<()>,
+    /// Bearer tokens whose requests are never answered (a client cut off by a partition).
+    pub black_holed: Mutex<std::collections::HashSet<String>>,
     created: Mutex<HashMap<(String, String), Created>>,
 }
 
@@ -143,12 +147,14 @@ impl Shared {
             missing_images: RwLock::new(std::collections::HashSet::new()),
             started: SystemTime::now(),
             resource_version: AtomicU64::new(rv.max(1)),
+            writes: Mutex::new(()),
+            black_holed: Mutex::new(std::collections::HashSet::new()),
             created: Mutex::new(HashMap::new()),
         }
     }
 }
 
-fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
+pub fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
     let mut resp = Response::new(body.into());
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -158,7 +164,7 @@ fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
     resp
 }
 
-fn value_response(status: StatusCode, v: &Value) -> Response {
+pub fn value_response(status: StatusCode, v: &Value) -> Response {
     json_response(status, serde_json::to_vec(v).expect("JSON value"))
 }
 
@@ -378,6 +384,19 @@ pub async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
         query: query_str.clone(),
     });
 
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    if let Some(token) = token
+        && s.black_holed.lock().expect("black holes").contains(&token)
+    {
+        // Partitioned: the request is never answered (the client's timeout ends it).
+        return std::future::pending().await;
+    }
+
     let fault = take_fault(&s, &method, &path);
     match fault {
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
@@ -587,6 +606,16 @@ async fn route(s: &Arc<Shared>, req: Request, method: &Method, path: &str, q: &s
                 Err(resp) => return *resp,
             };
             create_pod(s, &target, body)
+        }
+        ("POST", None, None) if super::writes::writable(&target.t) => match read_json(req).await {
+            Ok(body) => super::writes::create(s, &target, body),
+            Err(resp) => *resp,
+        },
+        ("PUT", Some(name), None) if super::writes::writable(&target.t) => {
+            match read_json(req).await {
+                Ok(body) => super::writes::update(s, &target, name, body),
+                Err(resp) => *resp,
+            }
         }
         ("DELETE", Some(name), None) if target.t.plural == "pods" && target.t.group.is_empty() => {
             delete_pod(s, &target, name)
@@ -820,7 +849,7 @@ impl Iterator for ListChunks {
 }
 
 /// The object with `kind` and `apiVersion` first, as a single GET returns it.
-fn full_object(t: &ResourceType, item: &Item) -> Vec<u8> {
+pub fn full_object(t: &ResourceType, item: &Item) -> Vec<u8> {
     if t.custom {
         return item.body.to_vec();
     }
@@ -838,7 +867,7 @@ fn full_object(t: &ResourceType, item: &Item) -> Vec<u8> {
     out
 }
 
-fn not_found_object(t: &ResourceType, name: &str) -> Response {
+pub fn not_found_object(t: &ResourceType, name: &str) -> Response {
     let mut details = json!({"name": name, "kind": t.plural});
     if !t.group.is_empty() {
         details["group"] = json!(t.group);

@@ -58,10 +58,17 @@
 //! per namespace a ServiceAccount, ConfigMaps and Events; objects are the baseline's coredns, kube-dns,
 //! ... objects with new names, uids, labels and owners, rendered from pre-serialized templates.
 //!
+//! - create (POST) and update (PUT) of `coordination.k8s.io/v1` leases and core configmaps with
+//!   the real optimistic concurrency (`writes.rs`): a new `resourceVersion` on every write, 409
+//!   `AlreadyExists` on a second create, 409 `Conflict` on an update with a stale
+//!   `resourceVersion`;
+//! - a partition of one client (`KubeApiServer::black_hole` by bearer token, see
+//!   `kubeconfig_with_token`): its requests are never answered until `heal`.
+//!
 //! Not served: protobuf responses (JSON is always answered), server-side `Table` output (kubectl falls back
 //! to its own printing), aggregated discovery, OpenAPI (`/openapi/v2`, `/openapi/v3` are 404: kubectl
-//! commands that validate against it need `--validate=false`), create/update/patch of anything but
-//! pods, `events.k8s.io` events (the same events are served through core v1), `resourceVersion`
+//! commands that validate against it need `--validate=false`), create/update of anything but
+//! pods, leases and configmaps, patch, `events.k8s.io` events (the same events are served through core v1), `resourceVersion`
 //! semantics on reads (every read sees the latest state), SPDY exec, port-forward, proxy.
 
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of this module
@@ -71,6 +78,7 @@ pub mod exec;
 pub mod http;
 pub mod selector;
 pub mod standalone;
+pub mod writes;
 
 pub use cluster::{Cluster, Denial, ExecOutput, GenSpec};
 pub use http::{Fault, Recorded};
@@ -255,6 +263,39 @@ impl KubeApiServer {
     /// A kubeconfig (YAML) whose current context points at this server with a bearer token.
     pub fn kubeconfig(&self, namespace: &str) -> String {
         kubeconfig_for(&self.url(), namespace)
+    }
+
+    /// A kubeconfig like [`KubeApiServer::kubeconfig`] with its own bearer `token`: the
+    /// server tells its client apart by it (see [`KubeApiServer::black_hole`]).
+    pub fn kubeconfig_with_token(&self, namespace: &str, token: &str) -> String {
+        kubeconfig_for(&self.url(), namespace)
+            .replace("token: test-token", &format!("token: {token}"))
+    }
+
+    /// Cuts off the client using `token` (a network partition): its requests are received but
+    /// never answered, from now until [`KubeApiServer::heal`].
+    pub fn black_hole(&self, token: &str) {
+        (self.shared.black_holed.lock().expect("black holes")).insert(token.to_string());
+    }
+
+    /// Answers the client using `token` again (requests already swallowed stay unanswered).
+    pub fn heal(&self, token: &str) {
+        (self.shared.black_holed.lock().expect("black holes")).remove(token);
+    }
+
+    /// A stored object as a single GET returns it (`None`: not found), e.g.
+    /// `object("coordination.k8s.io", "v1", "leases", "default", "troubleshoot-agent")`.
+    pub fn object(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<serde_json::Value> {
+        let t = self.shared.cluster.type_at(group, version, plural)?;
+        let item = self.shared.cluster.store(t).get(namespace, name)?;
+        serde_json::from_slice(&http::full_object(t, &item)).ok()
     }
 
     /// Writes `kubeconfig(namespace)` to `path`.
