@@ -24,6 +24,10 @@ use crate::bundle::{StepTiming, TimingStatus};
 use crate::spec::{Entry, TroubleshootSpec};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Instant;
 
 /// Why one analyzer could not give a result.
@@ -67,9 +71,36 @@ pub struct Ctx<'a> {
     pub view: &'a dyn BundleView,
     /// The instant certificate and age checks compare with.
     pub now: DateTime<Utc>,
+    /// Small facts derived from bundle files, kept for the rest of the analysis (see
+    /// [`Ctx::memo`]).
+    memo: RefCell<HashMap<String, Rc<dyn Any>>>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context of one analysis of `view`.
+    pub fn new(view: &'a dyn BundleView, now: DateTime<Utc>) -> Ctx<'a> {
+        Ctx {
+            view,
+            now,
+            memo: RefCell::default(),
+        }
+    }
+
+    /// The value `make` derives from the bundle, made once per analysis for each `key`: a spec
+    /// with an analyzer per deployment would otherwise parse a namespace's file once per
+    /// deployment in it. Keep memoised values small (an index, not a parsed file): they live
+    /// until the analysis ends. `key` must name everything `make` reads.
+    pub(crate) fn memo<T: Any>(&self, key: &str, make: impl FnOnce() -> T) -> Rc<T> {
+        let hit = self.memo.borrow().get(key).cloned();
+        if let Some(value) = hit.and_then(|hit| hit.downcast::<T>().ok()) {
+            return value;
+        }
+        let value = Rc::new(make());
+        self.memo
+            .borrow_mut()
+            .insert(key.to_string(), Rc::clone(&value) as Rc<dyn Any>);
+        value
+    }
     /// The file at `path`.
     pub fn read(&self, path: &str) -> Result<Vec<u8>, AnalyzerError> {
         Ok(self.view.read(path)?)
@@ -217,7 +248,7 @@ impl Analysis {
 
 /// Runs every analyzer of `spec` over `view`.
 pub fn analyze(view: &dyn BundleView, spec: &TroubleshootSpec, now: DateTime<Utc>) -> Analysis {
-    let ctx = Ctx { view, now };
+    let ctx = Ctx::new(view, now);
     let mut out = Analysis::default();
     for entry in &spec.analyzers {
         timed_entry(&ctx, entry, false, &mut out);

@@ -327,10 +327,7 @@ fn the_legacy_bundle_reproduces_its_analysis_json() {
 fn supported_types_are_exactly_the_dispatched_ones() {
     let dir = bundle(&[]);
     let view = DirView::new(dir.path());
-    let ctx = Ctx {
-        view: &view,
-        now: Utc::now(),
-    };
+    let ctx = Ctx::new(&view, Utc::now());
     let meta = Meta::of(&serde_json::json!({})).expect("meta");
     let body = serde_json::json!({});
     for (host, keys) in [

@@ -63,9 +63,15 @@ pub trait BundleView: Send + Sync {
             require_literal_separator: true,
             require_literal_leading_dot: false,
         };
-        Ok(self
-            .paths()?
+        // Only paths that start with the pattern's literal head can match, and the paths are
+        // sorted, so they form one run found by binary search: a spec with an analyzer per
+        // deployment globs thousands of times over a bundle of thousands of files.
+        let head = &pattern[..pattern.find(['*', '?', '[']).unwrap_or(pattern.len())];
+        let paths = self.paths()?;
+        let start = paths.partition_point(|p| p.as_str() < head);
+        Ok(paths[start..]
             .iter()
+            .take_while(|p| p.starts_with(head))
             .filter(|p| compiled.matches_with(p, options))
             .cloned()
             .collect())

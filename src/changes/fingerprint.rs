@@ -330,16 +330,8 @@ impl Fingerprint {
         } else {
             format!("{kind}/{namespace}/{name}")
         };
-        let mut stable = object.clone();
-        if let Some(map) = stable.as_object_mut() {
-            map.remove("status");
-            if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
-                for volatile in ["resourceVersion", "managedFields", "generation"] {
-                    meta.remove(volatile);
-                }
-            }
-        }
-        let bytes = serde_json::to_vec(&stable).unwrap_or_default();
+        let mut bytes = Vec::with_capacity(4096);
+        super::stable::write(object, &mut bytes);
         self.objects.insert(key, short_hash(&bytes));
         match kind {
             "Pod" => self.add_restarts(object, namespace, name),

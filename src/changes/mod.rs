@@ -6,6 +6,7 @@
 
 mod compare;
 mod fingerprint;
+mod stable;
 
 pub use crate::state::records::ChangesRecord as Summary;
 pub use compare::{Category, Changes, CountChange, Counts, ObjectChanges, ValueChange, compare};

@@ -154,6 +154,18 @@ pub(crate) fn items<'a>(list: &'a Value, path: &str) -> Result<&'a [Value], Anal
     }
 }
 
+/// The `items` of a List file that [`items`] accepted, taken out of it.
+pub(crate) fn into_items(list: Value) -> Vec<Value> {
+    match list {
+        Value::Array(items) => items,
+        Value::Object(mut m) => match m.remove("items") {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
 /// `metadata.<field>` of an object as text.
 pub(crate) fn meta_str<'a>(object: &'a Value, field: &str) -> &'a str {
     object

@@ -8,8 +8,10 @@
 use super::super::outcome::{self, Op};
 use super::super::template::{self, Missing};
 use super::super::{AnalyzeResult, AnalyzerError, Ctx, Icon, Meta, ObjectRef};
-use super::{items, meta_str};
+use super::{into_items, items, meta_str};
 use serde_json::Value;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 const NO_ICON: Icon = Icon("", "");
 
@@ -149,25 +151,39 @@ pub(crate) fn is_unhealthy(pod: &Value) -> bool {
 /// The Warning event messages about `pod`, joined with `. `.
 fn warning_messages(ctx: &Ctx<'_>, pod: &Value) -> String {
     let ns = meta_str(pod, "namespace");
+    let by_pod = warnings_by_pod(ctx, ns);
+    by_pod
+        .get(meta_str(pod, "name"))
+        .map(|messages| messages.join(". "))
+        .unwrap_or_default()
+}
+
+/// The messages of the Warning events about each pod of namespace `ns`, in event order; made
+/// once per namespace and analysis, not once per pod.
+fn warnings_by_pod(ctx: &Ctx<'_>, ns: &str) -> Rc<HashMap<String, Vec<String>>> {
     let path = format!("cluster-resources/events/{ns}.json");
-    let Ok(events) = ctx.json(&path) else {
-        return String::new();
-    };
-    let Ok(events) = items(&events, &path) else {
-        return String::new();
-    };
-    events
-        .iter()
-        .filter(|e| {
-            str_at(e, "/involvedObject/kind") == "Pod"
-                && str_at(e, "/involvedObject/name") == meta_str(pod, "name")
+    ctx.memo(&format!("pod warnings {path}"), || {
+        let mut by_pod: HashMap<String, Vec<String>> = HashMap::new();
+        let Ok(events) = ctx.json(&path) else {
+            return by_pod;
+        };
+        let Ok(events) = items(&events, &path) else {
+            return by_pod;
+        };
+        for e in events {
+            if str_at(e, "/involvedObject/kind") == "Pod"
                 && str_at(e, "/involvedObject/namespace") == ns
                 && str_at(e, "/type") == "Warning"
                 && !str_at(e, "/message").is_empty()
-        })
-        .map(|e| str_at(e, "/message"))
-        .collect::<Vec<_>>()
-        .join(". ")
+            {
+                by_pod
+                    .entry(str_at(e, "/involvedObject/name").to_string())
+                    .or_default()
+                    .push(str_at(e, "/message").to_string());
+            }
+        }
+        by_pod
+    })
 }
 
 pub(super) fn pod_statuses(
@@ -192,8 +208,11 @@ pub(super) fn pod_statuses(
             continue;
         }
         let file = ctx.json(&path)?;
-        for pod in items(&file, &path)? {
-            results.extend(judge_pod(ctx, pod.clone(), &outcomes, meta)?);
+        items(&file, &path)?;
+        // Each pod is judged on its own copy (its status is filled in); taking the file's pods
+        // saves a copy of every pod.
+        for pod in into_items(file) {
+            results.extend(judge_pod(ctx, pod, &outcomes, meta)?);
         }
     }
     Ok(results)

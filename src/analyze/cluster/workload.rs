@@ -9,6 +9,8 @@ use super::super::outcome::{self, Op, Outcome, Severity};
 use super::super::{AnalyzeResult, AnalyzerError, Ctx, Icon};
 use super::{items, labels, meta_str, text};
 use serde_json::Value;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 /// The three kinds and their differences.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +101,21 @@ pub(super) fn status(
     if ctx.view.glob(&path)?.is_empty() {
         return Ok(Vec::new());
     }
+    let needs_object =
+        kind == Kind::ReplicaSet || (outcomes.is_empty() && kind == Kind::StatefulSet);
+    if !needs_object {
+        let index = ready_replicas(ctx, &path);
+        if let Some(index) = index.as_ref() {
+            let ready = index.get(&name).copied();
+            return Ok(vec![common(
+                kind,
+                &name,
+                &outcomes,
+                ready.unwrap_or(0),
+                ready.is_some(),
+            )?]);
+        }
+    }
     let list = ctx.json(&path)?;
     let object = items(&list, &path)?
         .iter()
@@ -123,6 +140,28 @@ pub(super) fn status(
         ready,
         object.is_some(),
     )?])
+}
+
+/// `readyReplicas` by object name in the List file `path` (the last object of a name wins, as
+/// in the lookup above), made once per analysis: a spec names every deployment, and parsing the
+/// namespace's file for each would parse it once per deployment in it. `None` when the file
+/// does not read as a List, so that the lookup above reports the error.
+fn ready_replicas(ctx: &Ctx<'_>, path: &str) -> Rc<Option<HashMap<String, i64>>> {
+    ctx.memo(&format!("readyReplicas {path}"), || {
+        let list = ctx.json(path).ok()?;
+        let objects = items(&list, path).ok()?;
+        Some(
+            objects
+                .iter()
+                .map(|o| {
+                    (
+                        meta_str(o, "name").to_string(),
+                        int_at(o, "/status/readyReplicas"),
+                    )
+                })
+                .collect(),
+        )
+    })
 }
 
 fn not_found(kind: Kind, name: &str, uri: &str) -> AnalyzeResult {
