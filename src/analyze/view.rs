@@ -497,7 +497,8 @@ mod tests {
             vec!["all-logs".to_string(), "cluster-resources".to_string()]
         );
         assert_eq!(
-            view.glob_dirs("cluster-resources/pods/logs/*/*").expect("glob"),
+            view.glob_dirs("cluster-resources/pods/logs/*/*")
+                .expect("glob"),
             vec!["cluster-resources/pods/logs/ns/p".to_string()]
         );
         assert!(view.glob_dirs("all-logs/*/*.log").expect("glob").is_empty());

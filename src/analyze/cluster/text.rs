@@ -7,10 +7,10 @@
 //! `regexGroups`, `when` is `<group> <op> <value>` and the first match wins, messages being
 //! templates over the named groups.
 
+use super::super::ViewError;
 use super::super::outcome::{self, Op, Outcome, Severity};
 use super::super::template::{self, Missing};
 use super::super::{AnalyzeResult, AnalyzerError, Ctx, Icon, Meta};
-use super::super::ViewError;
 use super::text as field;
 use serde_json::{Map, Value};
 
