@@ -153,6 +153,7 @@ impl Side {
             debounce: Duration::from_millis(100),
             rescan_interval: Duration::from_secs(3600),
             clock: Clock::default(),
+            election: None,
         }
     }
 
