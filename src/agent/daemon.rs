@@ -237,6 +237,7 @@ impl Daemon {
             }
             (self.timetable).apply_plan(&pass, &self.reloader, &mut self.book);
             if pass.initial {
+                self.book.forget_history();
                 for job in pass.desired.jobs.values() {
                     let history = &self.options.settings.history;
                     runs::apply_retention(self.state_dir(), job, history, now).await;

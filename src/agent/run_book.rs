@@ -585,6 +585,12 @@ impl RunBook {
         self.history = read.unwrap_or_default();
     }
 
+    /// After the first pass: drops what start-up read and no job took (a removed map entry keeps
+    /// its table's memory; the table held every job).
+    pub(super) fn forget_history(&mut self) {
+        self.history = HashMap::new();
+    }
+
     /// At start-up: remembers the job's latest run and latest success (as read by
     /// [`RunBook::read_history`]); returns its latest recorded fire instant.
     pub(super) fn recall(&mut self, job: &str) -> Option<DateTime<Utc>> {
@@ -604,8 +610,9 @@ impl RunBook {
 struct History {
     /// The latest nominal fire instant recorded.
     last_fire: Option<DateTime<Utc>>,
-    /// The latest run.
-    latest: Option<RunRecord>,
+    /// The latest run, boxed: start-up holds one of these per job at once, and a record inline
+    /// would make each map slot hundreds of bytes (12.5 MB for 10,000 jobs).
+    latest: Option<Box<RunRecord>>,
     /// When the latest success ended, looked for further back only when the latest run did
     /// not succeed (a start reads one record per healthy job).
     last_success: Option<DateTime<Utc>>,
@@ -626,7 +633,7 @@ impl History {
             .and_then(|r| r.ended_at);
         History {
             last_fire,
-            latest,
+            latest: latest.map(Box::new),
             last_success,
         }
     }

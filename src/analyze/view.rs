@@ -53,26 +53,10 @@ pub trait BundleView: Send + Sync {
     /// The paths matching `pattern` (Go `filepath.Glob` rules: `*` and `?` never match `/`),
     /// sorted.
     fn glob(&self, pattern: &str) -> Result<Vec<String>, ViewError> {
-        let pattern = pattern.trim_start_matches('/');
-        let compiled = glob::Pattern::new(pattern).map_err(|e| ViewError::Pattern {
-            pattern: pattern.to_string(),
-            message: e.msg.to_string(),
-        })?;
-        let options = glob::MatchOptions {
-            case_sensitive: true,
-            require_literal_separator: true,
-            require_literal_leading_dot: false,
-        };
-        // Only paths that start with the pattern's literal head can match, and the paths are
-        // sorted, so they form one run found by binary search: a spec with an analyzer per
-        // deployment globs thousands of times over a bundle of thousands of files.
-        let head = &pattern[..pattern.find(['*', '?', '[']).unwrap_or(pattern.len())];
-        let paths = self.paths()?;
-        let start = paths.partition_point(|p| p.as_str() < head);
-        Ok(paths[start..]
+        let (compiled, head) = compile_glob(pattern)?;
+        Ok(starting_with(self.paths()?, head)
             .iter()
-            .take_while(|p| p.starts_with(head))
-            .filter(|p| compiled.matches_with(p, options))
+            .filter(|p| compiled.matches_with(p, GLOB_OPTIONS))
             .cloned()
             .collect())
     }
@@ -81,18 +65,10 @@ pub trait BundleView: Send + Sync {
     /// `pattern`, sorted. troubleshoot reads every path its glob matches, and a directory fails
     /// that read: an analyzer whose pattern reaches a directory ends in an error there.
     fn glob_dirs(&self, pattern: &str) -> Result<Vec<String>, ViewError> {
-        let pattern = pattern.trim_start_matches('/');
-        let compiled = glob::Pattern::new(pattern).map_err(|e| ViewError::Pattern {
-            pattern: pattern.to_string(),
-            message: e.msg.to_string(),
-        })?;
-        let options = glob::MatchOptions {
-            case_sensitive: true,
-            require_literal_separator: true,
-            require_literal_leading_dot: false,
-        };
+        let (compiled, head) = compile_glob(pattern)?;
+        // A matching directory starts with the head, and so do the paths below it.
         let mut dirs = std::collections::BTreeSet::new();
-        for path in self.paths()? {
+        for path in starting_with(self.paths()?, head) {
             let mut end = path.len();
             while let Some(slash) = path[..end].rfind('/') {
                 if !dirs.insert(&path[..slash]) {
@@ -103,10 +79,38 @@ pub trait BundleView: Send + Sync {
         }
         Ok(dirs
             .into_iter()
-            .filter(|d| compiled.matches_with(d, options))
+            .filter(|d| compiled.matches_with(d, GLOB_OPTIONS))
             .map(str::to_string)
             .collect())
     }
+}
+
+/// Go's `filepath.Glob` semantics: `*` and `?` never match `/`; a leading dot is not special.
+const GLOB_OPTIONS: glob::MatchOptions = glob::MatchOptions {
+    case_sensitive: true,
+    require_literal_separator: true,
+    require_literal_leading_dot: false,
+};
+
+/// `pattern` (a leading `/` ignored) compiled, with its literal head (the text before its first
+/// wildcard).
+fn compile_glob(pattern: &str) -> Result<(glob::Pattern, &str), ViewError> {
+    let pattern = pattern.trim_start_matches('/');
+    let compiled = glob::Pattern::new(pattern).map_err(|e| ViewError::Pattern {
+        pattern: pattern.to_string(),
+        message: e.msg.to_string(),
+    })?;
+    let head = &pattern[..pattern.find(['*', '?', '[']).unwrap_or(pattern.len())];
+    Ok((compiled, head))
+}
+
+/// The run of the sorted `paths` that start with `head`, found by binary search: only those can
+/// match a pattern with that literal head, and a spec with an analyzer per deployment globs
+/// thousands of times over a bundle of thousands of files.
+fn starting_with<'a>(paths: &'a [String], head: &str) -> &'a [String] {
+    let start = paths.partition_point(|p| p.as_str() < head);
+    let len = paths[start..].partition_point(|p| p.starts_with(head));
+    &paths[start..start + len]
 }
 
 /// Joins `rel` onto the directory of `from` and normalises `.`/`..`; `None` when it leaves the
