@@ -362,6 +362,14 @@ impl Metrics {
         );
         registry.register("config_reloads", "Reloads by result", m.reloads.clone());
         registry.register("config_files", "Job files by state", m.config_files.clone());
+        m.register_jobs(&mut registry);
+        m.register_queue_and_cluster(&mut registry);
+        Metrics { registry, ..m }
+    }
+
+    /// Per-job schedule, upload, notification and analysis metrics (part of [`Metrics::new`]).
+    fn register_jobs(&self, registry: &mut Registry) {
+        let m = self;
         registry.register(
             "next_run_timestamp_seconds",
             "Next fire of each job (Unix time)",
@@ -407,6 +415,12 @@ impl Metrics {
             "Worst analyzer result of each job's latest analyzed run: 0 pass, 1 warn, 2 fail",
             m.last_analysis_outcome.clone(),
         );
+    }
+
+    /// Scrape-time queue and disk gauges, schedule intervals and cluster mode (part of
+    /// [`Metrics::new`]).
+    fn register_queue_and_cluster(&self, registry: &mut Registry) {
+        let m = self;
         registry.register(
             "schedule_interval_seconds",
             "Longest gap between each job's next fires (suspended jobs have none)",
@@ -442,7 +456,6 @@ impl Metrics {
             "Cluster mode: changes of leader this replica has seen",
             m.leader_transitions.clone(),
         );
-        Metrics { registry, ..m }
     }
 
     /// Cluster mode: whether `identity` (this replica) leads.

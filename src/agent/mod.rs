@@ -119,43 +119,11 @@ pub enum AgentError {
 /// Runs the agent until SIGTERM/SIGINT (and the drain after it).
 pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     let state_dir = options.settings.state_dir.clone();
-    state::prepare(&state_dir)?;
-    crate::trust::check_state_dir(&state_dir, &options.settings.trust_policy())?;
-    let _lock = StateLock::acquire(&state_dir)?;
-    let recovery = state::recover(&state_dir, options.clock.now())?;
-    for (job, run) in &recovery.interrupted {
-        warn!(job = %job, run = %run, "run was in progress when the previous agent stopped; marked interrupted");
-    }
-    for problem in &recovery.problems {
-        error!(
-            "run records: {problem}; continuing, and runs of this job report it when their records cannot be written"
-        );
-    }
-    for path in &recovery.corrupt {
-        warn!(path = %path.display(), "unreadable run record set aside");
-    }
+    let _lock = open_state(&options.settings, options.clock.now())?;
     let uploads = UploadQueue::default();
     // Listed before any run of this agent starts: every staged run is one of an earlier agent.
     let staged = crate::pipeline::recover::staged_runs(&state_dir);
-    if recovery.temps_removed > 0 {
-        info!(
-            count = recovery.temps_removed,
-            "removed temp files left by an interrupted write"
-        );
-    }
-    let applied = match crate::plan::read_applied(&state_dir) {
-        Ok(a) => a,
-        Err(e @ StateError::Corrupt { .. }) => {
-            let path = state_dir.join(state::APPLIED_FILE);
-            let aside = state::set_aside(&path);
-            warn!(
-                "{e}; set aside as {} and starting from an empty applied state",
-                aside.map_or_else(|| "?".into(), |p| p.display().to_string())
-            );
-            Default::default()
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let applied = read_applied_or_empty(&state_dir)?;
 
     let listeners = listeners::bind(&options.settings).await?;
     let (tx, rx) = mpsc::channel(4096);
@@ -231,6 +199,56 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     servers.stop();
     info!("agent stopped");
     Ok(())
+}
+
+/// Prepares, checks and locks the state directory, and recovers (and logs) what an earlier agent
+/// left in it: runs interrupted, unreadable records, temp files. The lock lives as long as the
+/// returned value.
+fn open_state(
+    settings: &Settings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<StateLock, AgentError> {
+    let state_dir = &settings.state_dir;
+    state::prepare(state_dir)?;
+    crate::trust::check_state_dir(state_dir, &settings.trust_policy())?;
+    let lock = StateLock::acquire(state_dir)?;
+    let recovery = state::recover(state_dir, now)?;
+    for (job, run) in &recovery.interrupted {
+        warn!(job = %job, run = %run, "run was in progress when the previous agent stopped; marked interrupted");
+    }
+    for problem in &recovery.problems {
+        error!(
+            "run records: {problem}; continuing, and runs of this job report it when their records cannot be written"
+        );
+    }
+    for path in &recovery.corrupt {
+        warn!(path = %path.display(), "unreadable run record set aside");
+    }
+    if recovery.temps_removed > 0 {
+        info!(
+            count = recovery.temps_removed,
+            "removed temp files left by an interrupted write"
+        );
+    }
+    Ok(lock)
+}
+
+/// The applied state of the previous agent; an unreadable one is set aside (logged) and the
+/// agent starts from an empty one.
+fn read_applied_or_empty(state_dir: &std::path::Path) -> Result<crate::plan::Applied, AgentError> {
+    match crate::plan::read_applied(state_dir) {
+        Ok(a) => Ok(a),
+        Err(e @ StateError::Corrupt { .. }) => {
+            let path = state_dir.join(state::APPLIED_FILE);
+            let aside = state::set_aside(&path);
+            warn!(
+                "{e}; set aside as {} and starting from an empty applied state",
+                aside.map_or_else(|| "?".into(), |p| p.display().to_string())
+            );
+            Ok(Default::default())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Re-drives uploads left pending by earlier runs (and by this agent's runs) until they are

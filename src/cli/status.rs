@@ -122,6 +122,52 @@ fn cluster_line(c: &crate::agent::status::ClusterStatus) -> String {
     )
 }
 
+/// The running agent's lines above the table: pid, readiness, cluster role, problems, the last
+/// reload and each rejected file with the first line of each of its errors.
+fn agent_lines(s: &StatusSnapshot, now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "agent pid {} ({}), {} job(s), {}\n",
+        s.pid,
+        if s.ready { "ready" } else { "not ready" },
+        s.jobs.len(),
+        if s.watching {
+            "watching the jobs directory"
+        } else {
+            "polling the jobs directory"
+        }
+    ));
+    if let Some(c) = &s.cluster {
+        out.push_str(&cluster_line(c));
+    }
+    for p in &s.problems {
+        out.push_str(&format!("  problem: {p}\n"));
+    }
+    if let Some(r) = &s.last_reload {
+        out.push_str(&format!(
+            "  last reload {}: {}\n",
+            human::when(r.at, now),
+            r.summary
+        ));
+    }
+    for f in &s.rejected_files {
+        out.push_str(&format!(
+            "  rejected: {} ({} error(s))\n",
+            f.path.display(),
+            f.errors.len()
+        ));
+        // What to fix, not only how much: the first line of each error.
+        for e in &f.errors {
+            let text = e.to_string();
+            out.push_str(&format!(
+                "    {}\n",
+                text.lines().next().unwrap_or_default()
+            ));
+        }
+    }
+    out
+}
+
 fn render(
     s: &StatusSnapshot,
     live: bool,
@@ -132,45 +178,7 @@ fn render(
 ) -> String {
     let mut out = String::new();
     if live {
-        out.push_str(&format!(
-            "agent pid {} ({}), {} job(s), {}\n",
-            s.pid,
-            if s.ready { "ready" } else { "not ready" },
-            s.jobs.len(),
-            if s.watching {
-                "watching the jobs directory"
-            } else {
-                "polling the jobs directory"
-            }
-        ));
-        if let Some(c) = &s.cluster {
-            out.push_str(&cluster_line(c));
-        }
-        for p in &s.problems {
-            out.push_str(&format!("  problem: {p}\n"));
-        }
-        if let Some(r) = &s.last_reload {
-            out.push_str(&format!(
-                "  last reload {}: {}\n",
-                human::when(r.at, now),
-                r.summary
-            ));
-        }
-        for f in &s.rejected_files {
-            out.push_str(&format!(
-                "  rejected: {} ({} error(s))\n",
-                f.path.display(),
-                f.errors.len()
-            ));
-            // What to fix, not only how much: the first line of each error.
-            for e in &f.errors {
-                let text = e.to_string();
-                out.push_str(&format!(
-                    "    {}\n",
-                    text.lines().next().unwrap_or_default()
-                ));
-            }
-        }
+        out.push_str(&agent_lines(s, now));
     } else {
         out.push_str(&format!(
             "no agent is running; from the state directory {}\n",
