@@ -85,12 +85,14 @@ fn slots(d: &Daemon) -> Vec<String> {
     out
 }
 
-/// The slots `d` ran, waiting for `n` of them: a slot another replica had claimed (the old
-/// leader, killed between its claim and its record) is recorded `skipped` and does not count.
+/// The slots `d` ran, waiting for `n` of them to end: a slot another replica had claimed (the
+/// old leader, killed between its claim and its record) is recorded `skipped` and does not
+/// count, nor does a `running` record (written before the run claims its slot).
 fn wait_ran_slots(d: &Daemon, n: usize) -> Vec<String> {
     wait_until(SLOT_WAIT, &format!("{n} slot(s) run"), || {
         let mut s: Vec<String> = (d.runs(JOB).iter())
-            .filter(|r| r["trigger"] == "schedule" && r["status"] != "skipped")
+            .filter(|r| r["trigger"] == "schedule")
+            .filter(|r| r["status"] != "skipped" && r["status"] != "running")
             .map(|r| r["scheduledAt"].as_str().unwrap_or("").to_string())
             .collect();
         s.sort();
