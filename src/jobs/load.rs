@@ -159,41 +159,72 @@ pub fn load_text(path: &Path, text: &str, ctx: &Context, cache: &mut LoadCache) 
         return report;
     }
     for (index, node) in documents.iter().enumerate() {
-        let mut diagnostics = Vec::new();
         let source = super::Source {
             file: path.to_path_buf(),
             document: index,
             line: node.loc.line,
         };
-        match typed_document(path, text, node, &mut diagnostics) {
-            Typed::Read(doc) => {
-                report.job_names.push(doc.metadata.name.clone());
-                if let Some(job) =
-                    validate::check(doc, node, &source, text, ctx, cache, &mut diagnostics)
-                {
-                    report.jobs.push(Arc::new(job));
-                }
+        if super::set::is_set(node) {
+            let mut diagnostics = Vec::new();
+            let expansion = super::set::expand(path, text, node, &mut diagnostics);
+            if let Some(probe) = &expansion.probe {
+                let mut scratch = FileReport {
+                    path: path.to_path_buf(),
+                    jobs: Vec::new(),
+                    job_names: Vec::new(),
+                    diagnostics: Vec::new(),
+                };
+                let mut more = Vec::new();
+                load_document(
+                    path,
+                    text,
+                    probe,
+                    &source,
+                    ctx,
+                    cache,
+                    &mut scratch,
+                    &mut more,
+                );
+                diagnostics.extend(more);
             }
-            Typed::Rejected(repaired) => {
-                if let Some(name) = job_name_of_rejected(node) {
-                    // A job document with an error in it still defines its name: the file says
-                    // what it holds, and a clash with another file is still found.
-                    report.job_names.push(name.to_string());
+            for job in &expansion.jobs {
+                let name = job.locate(&["metadata", "name"]).scalar_text();
+                let elsewhere = (documents.iter())
+                    .filter(|d| !super::set::is_set(d))
+                    .any(|d| d.locate(&["metadata", "name"]).as_str() == Some(name.as_str()));
+                if elsewhere || report.job_names.contains(&name) {
+                    let at = node.locate(&["metadata", "name"]).loc;
+                    diagnostics.push(
+                        Diagnostic::error(path, at, format!("the set makes job `{name}`, which this file already defines"))
+                            .with_hint("rename the set or the job: job names are unique across the jobs directory")
+                            .with_source(text),
+                    );
+                    continue;
                 }
-                if let Some((doc, tree)) = repaired {
-                    // The rest of the document read once its bad entries were taken out: check
-                    // it like a good one, so its other mistakes show in this run too.
-                    let mut more = Vec::new();
-                    let _ = validate::check(doc, &tree, &source, text, ctx, cache, &mut more);
-                    for d in more {
-                        if !diagnostics.iter().any(|seen| same_finding(seen, &d)) {
-                            diagnostics.push(d);
-                        }
+                let mut more = Vec::new();
+                load_document(path, text, job, &source, ctx, cache, &mut report, &mut more);
+                // A mistake in the template shows once, not once per generated job.
+                for d in more {
+                    if !diagnostics.iter().any(|seen| same_finding(seen, &d)) {
+                        diagnostics.push(d);
                     }
                 }
-                diagnostics.sort_by_key(|d| (d.line, d.column));
             }
+            diagnostics.sort_by_key(|d| (d.line, d.column));
+            report.diagnostics.extend(diagnostics);
+            continue;
         }
+        let mut diagnostics = Vec::new();
+        load_document(
+            path,
+            text,
+            node,
+            &source,
+            ctx,
+            cache,
+            &mut report,
+            &mut diagnostics,
+        );
         report.diagnostics.extend(diagnostics);
     }
     duplicate_names(path, text, &documents, &mut report.diagnostics);
@@ -202,6 +233,53 @@ pub fn load_text(path: &Path, text: &str, ctx: &Context, cache: &mut LoadCache) 
     }
     cap_errors(&mut report.diagnostics, path);
     report
+}
+
+/// Reads and checks one job document into `report` (its findings into `diagnostics`).
+#[allow(clippy::too_many_arguments)]
+fn load_document(
+    path: &Path,
+    text: &SourceText<'_>,
+    node: &Node,
+    source: &super::Source,
+    ctx: &Context,
+    cache: &mut LoadCache,
+    report: &mut FileReport,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    {
+        {
+            match typed_document(path, text, node, diagnostics) {
+                Typed::Read(doc) => {
+                    report.job_names.push(doc.metadata.name.clone());
+                    if let Some(job) =
+                        validate::check(doc, node, source, text, ctx, cache, diagnostics)
+                    {
+                        report.jobs.push(Arc::new(job));
+                    }
+                }
+                Typed::Rejected(repaired) => {
+                    if let Some(name) = job_name_of_rejected(node) {
+                        // A job document with an error in it still defines its name: the file says
+                        // what it holds, and a clash with another file is still found.
+                        report.job_names.push(name.to_string());
+                    }
+                    if let Some((doc, tree)) = repaired {
+                        // The rest of the document read once its bad entries were taken out: check
+                        // it like a good one, so its other mistakes show in this run too.
+                        let mut more = Vec::new();
+                        let _ = validate::check(doc, &tree, source, text, ctx, cache, &mut more);
+                        for d in more {
+                            if !diagnostics.iter().any(|seen| same_finding(seen, &d)) {
+                                diagnostics.push(d);
+                            }
+                        }
+                    }
+                    diagnostics.sort_by_key(|d| (d.line, d.column));
+                }
+            }
+        }
+    }
 }
 
 /// An error for each job name defined twice in one file.

@@ -10,6 +10,7 @@ mod discover;
 mod load;
 pub mod model;
 mod salvage;
+pub mod set;
 mod validate;
 mod view;
 
@@ -448,7 +449,16 @@ fn assemble(mut files: Vec<FileReport>, ignored: Vec<Ignored>) -> Desired {
 
 /// The JSON Schema of a job file, as written to `schemas/support-bundle-schedule.schema.json`.
 pub fn schema_json() -> String {
-    let schema = schemars::schema_for!(JobDocument);
+    /// A job file document: a job, or a set of jobs.
+    #[derive(schemars::JsonSchema)]
+    #[serde(untagged)]
+    #[schemars(title = "troubleshoot-agent job file document")]
+    #[allow(dead_code)]
+    enum FileDocument {
+        Job(JobDocument),
+        Set(set::SetDocument),
+    }
+    let schema = schemars::schema_for!(FileDocument);
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');
     text

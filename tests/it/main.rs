@@ -56,6 +56,7 @@ mod resource_limits;
 mod schedule_croniter;
 mod schedule_golden;
 mod schedule_props;
+mod schedule_set;
 mod secrets_leak;
 mod state_init;
 mod state_symlinks;
