@@ -243,3 +243,47 @@ fn bundle_detail(b: &records::BundleRecord) -> String {
         None => format!("{} ({} bytes)", b.path.display(), b.size),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::records::{RunStatus, Trigger};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().expect("time")
+    }
+
+    #[test]
+    fn other_replicas_runs_interleave_by_time_and_say_their_status_is_unknown() {
+        let own = |id: &str, at: &str| RunRecord {
+            started_at: t(at),
+            ..RunRecord::for_test("j", id, RunStatus::Succeeded)
+        };
+        let runs = [
+            own("20250101T000300Z", "2025-01-01T00:03:01Z"),
+            own("20250101T000100Z", "2025-01-01T00:01:01Z"),
+        ];
+        let others = [ClaimedRun {
+            job: "j".into(),
+            scheduled_at: t("2025-01-01T00:02:00Z"),
+            run_id: "20250101T000200Z".into(),
+            trigger: Trigger::Schedule,
+            replica: "replica-b".into(),
+            claimed_at: Some(t("2025-01-01T00:02:01Z")),
+        }];
+        let entries = merged(&runs, &others, 10);
+        let json = serde_json::to_value(&entries).expect("json");
+        let ids: Vec<&str> = (json.as_array().expect("list").iter())
+            .map(|e| e["runId"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            ids,
+            ["20250101T000300Z", "20250101T000200Z", "20250101T000100Z"]
+        );
+        assert_eq!(json[1]["status"], "unknown");
+        assert_eq!(json[1]["knownFrom"], "claim");
+        assert_eq!(json[1]["replica"], "replica-b");
+        assert_eq!(json[0]["status"], "succeeded");
+        assert_eq!(merged(&runs, &others, 2).len(), 2, "the limit holds");
+    }
+}
