@@ -227,8 +227,8 @@ impl Daemon {
     /// Cluster mode, once per leadership term, before the timers of the first pass as leader
     /// fire: decides (off the loop, from the claims) what to catch up of the slots passed as
     /// a standby. Later slots fire from the timers as usual, so none is decided twice.
-    fn check_failover(&mut self) {
-        if !self.gate.leads() {
+    fn check_failover(&mut self, leads: bool) {
+        if !leads {
             self.term_checked = false;
             return;
         }
@@ -342,8 +342,10 @@ impl Daemon {
         // missed slots are written last, off the fires' critical path.
         // Cluster mode: a standby passes its slots (the leader runs them) and records nothing;
         // when it starts leading, it catches up what it passed (see `check_failover`).
-        self.check_failover();
+        // One reading for both: the slots passed below as a standby are exactly those the
+        // check of the next term covers.
         let leads = self.gate.leads();
+        self.check_failover(leads);
         self.book.begin_batch();
         let mut side_records = Vec::new();
         let mut fired = Vec::new();
