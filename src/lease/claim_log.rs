@@ -6,6 +6,7 @@
 //! rewritten by every claim and all of an object's annotations share a 256 KiB limit, so the
 //! list costs at most ~15 KiB whatever the schedule.
 
+use crate::state::RunId;
 use crate::state::records::Trigger;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,14 @@ pub fn slot_text(slot: DateTime<Utc>) -> String {
     slot.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// Whether a listed claim names a well-formed run id and a replica without control characters.
+fn plain(c: &ClaimedRun) -> bool {
+    c.run_id.parse::<RunId>().is_ok()
+        && !c.replica.is_empty()
+        && c.replica.len() <= 253
+        && !c.replica.chars().any(char::is_control)
+}
+
 impl ClaimLog {
     /// Reads the annotations of `job`'s claim Lease, held by `holder`. A list that does not
     /// parse is dropped (it is informative; the fence is the latest slot), and a Lease written
@@ -83,6 +92,9 @@ impl ClaimLog {
                 claimed_at: None,
             });
         }
+        // Anyone who may update leases in the namespace can write these: what `history`
+        // prints of them must be a run id and an identity, not terminal control sequences.
+        recent.retain(plain);
         ClaimLog {
             latest,
             latest_run,
@@ -122,7 +134,7 @@ mod tests {
         ClaimedRun {
             job: "j".into(),
             scheduled_at: t(slot),
-            run_id: format!("run-{slot}"),
+            run_id: RunId::scheduled(t(slot)).to_string(),
             trigger: Trigger::Schedule,
             replica: by.into(),
             claimed_at: Some(t(slot)),
@@ -182,6 +194,28 @@ mod tests {
         let log = ClaimLog::read("j", Some(&annotations), "a");
         assert!(!log.claimable(t("2025-01-01T02:00:00Z")));
         assert!(log.claimable(t("2025-01-01T02:01:00Z")));
+    }
+
+    #[test]
+    fn listed_claims_that_are_not_plain_are_dropped() {
+        let mut bad_id = claim("2025-01-01T00:01:00Z", "a");
+        bad_id.run_id = "\u{1b}[2Jgotcha".into();
+        let mut bad_replica = claim("2025-01-01T00:02:00Z", "a");
+        bad_replica.replica = "b\u{1b}]0;title\u{7}".into();
+        let good = ClaimedRun {
+            run_id: "20250101T000300Z".into(),
+            ..claim("2025-01-01T00:03:00Z", "a")
+        };
+        let list = serde_json::to_string(&[bad_id, bad_replica, good.clone()]).expect("json");
+        let annotations: BTreeMap<String, String> = [
+            (
+                SLOT_ANNOTATION.to_string(),
+                "2025-01-01T00:03:00Z".to_string(),
+            ),
+            (RECENT_ANNOTATION.to_string(), list),
+        ]
+        .into();
+        assert_eq!(ClaimLog::read("j", Some(&annotations), "a").recent, [good]);
     }
 
     #[test]
