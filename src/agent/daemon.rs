@@ -50,6 +50,9 @@ pub struct Daemon {
     /// Cluster mode: the slots passed as a standby were checked for catch-up in this
     /// leadership term (reset whenever the replica does not lead).
     term_checked: bool,
+    /// Cluster mode: per job, up to where an earlier term's check decided the passed slots
+    /// (they are not decided, nor recorded missed, twice).
+    failover_checked: HashMap<String, DateTime<Utc>>,
 }
 
 /// How the daemon talks to the rest of the agent.
@@ -100,6 +103,7 @@ impl Daemon {
             recovering: wiring.recovering,
             gate: wiring.gate,
             term_checked: false,
+            failover_checked: HashMap::new(),
         }
     }
 
@@ -244,13 +248,21 @@ impl Daemon {
             .filter_map(|job| {
                 let (timing, handled) = self.timetable.scheduler.handled_of(&job.name)?;
                 let job = job.name.clone();
+                let checked = self.failover_checked.get(&job).copied();
                 Some(super::failover::Passed {
                     job,
                     timing,
                     handled,
+                    checked,
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let jobs_now = &self.timetable.jobs;
+        self.failover_checked
+            .retain(|job, _| jobs_now.contains_key(job));
+        for p in &jobs {
+            self.failover_checked.insert(p.job.clone(), p.handled);
+        }
         let dir = self.state_dir().to_path_buf();
         super::failover::spawn(claims, jobs, dir, self.options.clock, self.tx.clone());
     }

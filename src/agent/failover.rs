@@ -25,6 +25,8 @@ pub(super) struct Passed {
     pub timing: Timing,
     /// Up to where this replica's timer passed its slots.
     pub handled: DateTime<Utc>,
+    /// Up to where an earlier leadership term of this replica decided them.
+    pub checked: Option<DateTime<Utc>>,
 }
 
 /// Reads each job's claim Lease and sends what to catch up to the control loop.
@@ -38,7 +40,8 @@ pub(super) fn spawn(
     tokio::spawn(async move {
         for p in jobs {
             let claimed = match claims.read(&p.job).await {
-                Ok(log) => log.latest,
+                // Slots an earlier term decided are fenced like claimed ones.
+                Ok(log) => log.latest.map(|c| p.checked.map_or(c, |d| c.max(d))),
                 Err(e) => {
                     // Fail closed: a slot whose claims cannot be read is not caught up.
                     warn!(job = %p.job, "no catch-up after taking the lead: {e}");
