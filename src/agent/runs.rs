@@ -315,12 +315,7 @@ async fn claim_slot(spec: &RunSpec, env: &AgentEnv) -> Option<String> {
 
 /// The job's retention settings as the state module takes them.
 pub fn retention_policy(job: &Job) -> retention::Policy {
-    let r = &job.document.spec.retention;
-    retention::Policy {
-        keep_last: r.keep_last,
-        max_age: r.max_age.map(|d| d.0),
-        max_total_size: r.max_total_size.map(|s| s.0),
-    }
+    job.retention_policy()
 }
 
 /// The job's history limits: its `spec.history`, each field defaulting to the agent's setting.

@@ -105,6 +105,11 @@ pub enum Command {
         after_help = "The run's phases are shown on stderr as they happen (a spinner on a terminal, one line per phase change otherwise), then its outcome on stdout.\n\nExit codes: 0 the run succeeded (or succeeded with errors), 1 it failed, was refused, or an upload failed for good (with --check-targets: a target is unreachable)."
     )]
     Trigger(TriggerArgs),
+    /// Preview which of a job's bundles the next prune removes, and what keeps the others
+    #[command(
+        after_help = "Only a preview (--dry-run): the agent applies retention after each run of the job.\n\nExit codes: 0 shown, 1 no such valid job, or the state directory could not be read."
+    )]
+    Retention(RetentionArgs),
     /// Ask the running agent to apply the jobs directory now (exit 1 when a file is rejected)
     #[command(after_help = "Exit codes: 0 applied, 1 a file was rejected or no agent runs.")]
     Reload,
@@ -296,6 +301,16 @@ pub enum RunMode {
     Host,
     /// Replicas elect a leader on a coordination.k8s.io Lease.
     Cluster,
+}
+
+/// `retention` flags.
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// Job name
+    pub job: String,
+    /// Only show what the next prune would do (required: the agent is what prunes)
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `history` flags.

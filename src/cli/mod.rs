@@ -13,6 +13,7 @@ mod plan;
 mod prepare_state;
 mod progress;
 mod reload;
+mod retention;
 mod run;
 mod schema;
 mod status;
@@ -49,6 +50,7 @@ pub fn main() -> ExitCode {
         Command::History(args) => history::run(&cli.global, args),
         Command::Trigger(args) => trigger::run(&cli.global, args),
         Command::Reload => reload::run(&cli.global),
+        Command::Retention(args) => retention::run(&cli.global, args),
         Command::Tokens(args::TokensCommand::Decrypt(args)) => tokens::decrypt(&cli.global, args),
         Command::Analyze(args) => analyze::run(&cli.global, args),
         Command::Diff(args) => diff::run(&cli.global, args),

@@ -65,11 +65,18 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         }
         Output::Text | Output::Wide => {
             eprint_diagnostics(desired.diagnostics().filter(|d| !d.is_error()));
+            let prunes = next_prunes(&desired, &settings.state_dir, now);
             let detail = |name: &str| {
-                redaction
-                    .get(name)
+                let mut lines: Vec<String> = (redaction.get(name))
                     .map(|r| vec![format!("redact: {}", r.summary())])
-                    .unwrap_or_default()
+                    .unwrap_or_default();
+                if let Some((n, bytes)) = prunes.get(name) {
+                    lines.push(format!(
+                        "retention: the next prune would remove {n} bundle(s) ({}); `retention --dry-run {name}` lists them",
+                        super::human::size(*bytes)
+                    ));
+                }
+                lines
             };
             print!(
                 "{}",
@@ -107,4 +114,23 @@ fn parse_instant(text: &str) -> anyhow::Result<DateTime<Utc>> {
     bail!(
         "--from `{text}` is not a time; use RFC 3339 such as 2025-03-08T12:00:00-05:00, or 2025-03-08T17:00 (UTC)"
     )
+}
+
+/// For each desired job whose bundles on disk its (new) retention would thin: how many bundles
+/// and bytes the next prune would remove. A state directory that cannot be read shows nothing
+/// here (a fresh host has none yet).
+fn next_prunes(
+    desired: &jobs::Desired,
+    state_dir: &std::path::Path,
+    now: DateTime<Utc>,
+) -> std::collections::BTreeMap<String, (usize, u64)> {
+    (desired.jobs.values())
+        .filter_map(|job| {
+            let policy = job.retention_policy();
+            let d = crate::state::retention::preview(state_dir, &job.name, &policy, now).ok()?;
+            let gone: Vec<_> = d.iter().filter(|d| d.removed.is_some()).collect();
+            let bytes = gone.iter().map(|d| d.bundle.size).sum();
+            (!gone.is_empty()).then(|| (job.name.clone(), (gone.len(), bytes)))
+        })
+        .collect()
 }

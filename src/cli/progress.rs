@@ -100,21 +100,6 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// `1.2 MiB`.
-fn size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 fn details(c: &Counts) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(n) = c.collectors {
@@ -124,7 +109,7 @@ fn details(c: &Counts) -> Vec<String> {
         out.push(plural(n, "replacement", "replacements"));
     }
     if let Some(n) = c.bytes {
-        out.push(size(n));
+        out.push(super::human::size(n));
     }
     if let Some(n) = c.uploads {
         out.push(plural(n, "target", "targets"));

@@ -91,6 +91,19 @@ pub struct Job {
 }
 
 impl Job {
+    /// The job's bundle retention as the state module applies it (periods in the schedule's
+    /// zone).
+    pub fn retention_policy(&self) -> crate::state::retention::Policy {
+        let r = &self.document.spec.retention;
+        crate::state::retention::Policy {
+            keep_last: r.keep_last,
+            keep_periods: r.keep_periods(),
+            max_age: r.max_age.map(|d| d.0),
+            max_total_size: r.max_total_size.map(|s| s.0),
+            zone: self.schedule.time_zone(),
+        }
+    }
+
     fn new(
         document: JobDocument,
         time_zone: String,

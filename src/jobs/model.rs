@@ -361,6 +361,35 @@ pub struct Retention {
     /// Keep the job's bundles under this total size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_total_size: Option<ByteSize>,
+    /// Keep the newest bundle of each of the last N hours that have one (restic's
+    /// `--keep-hourly`; periods in the job's time zone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_hourly: Option<u32>,
+    /// Keep the newest bundle of each of the last N days that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_daily: Option<u32>,
+    /// Keep the newest bundle of each of the last N ISO weeks that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_weekly: Option<u32>,
+    /// Keep the newest bundle of each of the last N months that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_monthly: Option<u32>,
+    /// Keep the newest bundle of each of the last N years that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_yearly: Option<u32>,
+}
+
+impl Retention {
+    /// The period rules, shortest period first (`keepHourly` ... `keepYearly`).
+    pub fn keep_periods(&self) -> [Option<u32>; 5] {
+        [
+            self.keep_hourly,
+            self.keep_daily,
+            self.keep_weekly,
+            self.keep_monthly,
+            self.keep_yearly,
+        ]
+    }
 }
 
 impl Default for Retention {
@@ -369,6 +398,11 @@ impl Default for Retention {
             keep_last: keep_last(),
             max_age: None,
             max_total_size: None,
+            keep_hourly: None,
+            keep_daily: None,
+            keep_weekly: None,
+            keep_monthly: None,
+            keep_yearly: None,
         }
     }
 }

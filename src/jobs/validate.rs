@@ -324,6 +324,21 @@ fn check_durations(c: &mut Checker<'_>, doc: &JobDocument, schedule: Option<&Sch
             None,
         );
     }
+    for (period, n) in crate::state::retention::Period::ALL
+        .iter()
+        .zip(spec.retention.keep_periods())
+    {
+        if n == Some(0) {
+            c.error(
+                &["spec", "retention", period.field()],
+                format!(
+                    "{} must be at least 1; leave it out to keep no bundle by that period",
+                    period.field()
+                ),
+                None,
+            );
+        }
+    }
     if spec.history.keep_last == Some(0) {
         c.error(
             &["spec", "history", "keepLast"],

@@ -119,3 +119,80 @@ fn a_run_with_a_failed_collector_succeeds_with_errors_and_its_summary_tells_the_
     );
     assert!(summary.contains("Replacements: "), "{summary}");
 }
+
+/// Period rules: `retention --dry-run` previews a tightened policy bundle by bundle (and `plan`
+/// counts it) without touching anything; the agent's next run applies exactly that preview.
+#[test]
+fn period_rules_are_previewed_by_dry_run_and_plan_then_applied_by_the_next_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir(&jobs).expect("jobs dir");
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(&config, "listen: 127.0.0.1:1\nminFreeDisk: 0\n").expect("config");
+    let state = dir.path().join("state");
+    JobFile::new("spread")
+        .spec_line("retention: {keepLast: 10}")
+        .write(&jobs);
+    let records: Vec<serde_json::Value> = (0..3)
+        .map(|_| trigger(&state, &jobs, &config, "spread"))
+        .collect();
+    let path = |r: &serde_json::Value| r["bundle"]["path"].as_str().expect("path").to_string();
+    // One year with bundles, five asked for: the newest of the year and the oldest stay.
+    JobFile::new("spread")
+        .spec_line("retention: {keepLast: 1, keepYearly: 5}")
+        .write(&jobs);
+    let cli = |args: &[&str]| {
+        agent(&state)
+            .arg("--config")
+            .arg(&config)
+            .arg("--jobs-dir")
+            .arg(&jobs)
+            .args(args)
+            .output()
+            .expect("cli runs")
+    };
+    let out = cli(&["--output", "json", "retention", "--dry-run", "spread"]);
+    assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
+    let preview: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let bundles = preview["bundles"].as_array().expect("bundles");
+    let removed: Vec<&str> = (bundles.iter())
+        .filter(|b| b["remove"] == true)
+        .map(|b| b["path"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(removed, [path(&records[1]).as_str()], "{preview:#}");
+    assert_eq!(bundles[0]["keptBy"][0], "newest", "{preview:#}");
+    assert_eq!(
+        bundles[2]["keptBy"],
+        serde_json::json!(["keepYearly oldest"])
+    );
+    let text = cli(&["retention", "--dry-run", "spread"]);
+    assert!(
+        stdout(&text).contains("the next prune would remove 1 of 3 bundle(s)"),
+        "{}",
+        stdout(&text)
+    );
+    let refused = cli(&["retention", "spread"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(support::stderr(&refused).contains("add --dry-run"));
+    let plan = cli(&["plan"]);
+    assert!(
+        stdout(&plan).contains("retention: the next prune would remove 1 bundle(s)"),
+        "{}",
+        stdout(&plan)
+    );
+    for r in &records {
+        assert!(Path::new(&path(r)).exists(), "a preview removed nothing");
+    }
+    // The next run applies the rules: its own bundle is now the newest of the year.
+    let fourth = trigger(&state, &jobs, &config, "spread");
+    let left: Vec<bool> = (records.iter().chain([&fourth]))
+        .map(|r| Path::new(&path(r)).exists())
+        .collect();
+    assert_eq!(left, [true, false, false, true]);
+    let run_id = records[1]["runId"].as_str().expect("run id");
+    let stored: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(state.join(format!("jobs/spread/runs/{run_id}.json"))).expect("record"),
+    )
+    .expect("json");
+    assert_eq!(stored["bundle"]["prunedBy"], "keepLast,keepYearly");
+}
