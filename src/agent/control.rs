@@ -156,6 +156,14 @@ pub enum Control {
     Recovered,
     /// Cluster mode: who leads changed (or this replica's renew deadline passed).
     Leadership,
+    /// Cluster mode: what a new leader catches up of the slots it passed as a standby
+    /// (decided from the job's claim Lease, see [`super::failover`]).
+    CatchUp {
+        /// Job name.
+        job: String,
+        /// The slot to run and the slots missed.
+        caught: super::timing::FailoverCatchUp,
+    },
     /// Stop firing, let runs finish within the grace period, then exit.
     Shutdown,
 }

@@ -17,6 +17,7 @@ use super::timetable::Timetable;
 use super::watcher;
 use crate::pipeline::CancelReason;
 use crate::plan::{self, Applied};
+use crate::state::records::Trigger;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,6 +47,12 @@ pub struct Daemon {
     recovering: bool,
     /// Whether this agent may start runs (cluster mode: while it leads).
     gate: Gate,
+    /// Cluster mode: the slots passed as a standby were checked for catch-up in this
+    /// leadership term (reset whenever the replica does not lead).
+    term_checked: bool,
+    /// Cluster mode: per job, up to where an earlier term's check decided the passed slots
+    /// (they are not decided, nor recorded missed, twice).
+    failover_checked: HashMap<String, DateTime<Utc>>,
 }
 
 /// How the daemon talks to the rest of the agent.
@@ -75,7 +82,9 @@ impl Daemon {
         wiring: Wiring,
     ) -> Self {
         let reloader = Reloader::new(&options, applied, metrics.clone(), wiring.pending);
-        let timetable = Timetable::new(options.host_identity.clone(), metrics.clone());
+        let mut timetable = Timetable::new(options.host_identity.clone(), metrics.clone());
+        // Cluster mode: the claims, not this replica's records, say which slots ran.
+        timetable.claims_hold_history = env.claims.is_some();
         let book = RunBook::new(
             env,
             wiring.tx.clone(),
@@ -93,6 +102,8 @@ impl Daemon {
             watching: wiring.watching,
             recovering: wiring.recovering,
             gate: wiring.gate,
+            term_checked: false,
+            failover_checked: HashMap::new(),
         }
     }
 
@@ -212,7 +223,80 @@ impl Daemon {
                     self.book.skip_queued_because(reason).await;
                 }
             }
+            Control::CatchUp { job, caught } => self.catch_up(&job, caught).await,
             Control::Shutdown => {}
+        }
+    }
+
+    /// Cluster mode, once per leadership term, before the timers of the first pass as leader
+    /// fire: decides (off the loop, from the claims) what to catch up of the slots passed as
+    /// a standby. Later slots fire from the timers as usual, so none is decided twice.
+    fn check_failover(&mut self, leads: bool) {
+        if !leads {
+            self.term_checked = false;
+            return;
+        }
+        if self.term_checked {
+            return;
+        }
+        self.term_checked = true;
+        let Some(claims) = self.book.env().claims.clone() else {
+            return;
+        };
+        let jobs = (self.timetable.jobs.values())
+            .filter(|job| !job.document.spec.suspend)
+            .filter_map(|job| {
+                let (timing, handled) = self.timetable.scheduler.handled_of(&job.name)?;
+                let job = job.name.clone();
+                let checked = self.failover_checked.get(&job).copied();
+                Some(super::failover::Passed {
+                    job,
+                    timing,
+                    handled,
+                    checked,
+                })
+            })
+            .collect::<Vec<_>>();
+        let jobs_now = &self.timetable.jobs;
+        self.failover_checked
+            .retain(|job, _| jobs_now.contains_key(job));
+        for p in &jobs {
+            self.failover_checked.insert(p.job.clone(), p.handled);
+        }
+        let dir = self.state_dir().to_path_buf();
+        super::failover::spawn(claims, jobs, dir, self.options.clock, self.tx.clone());
+    }
+
+    /// Runs a new leader's catch-up of `name` (unless it no longer leads, or the job is gone
+    /// or has that run in hand) and records the slots missed during the failover.
+    async fn catch_up(&mut self, name: &str, caught: super::timing::FailoverCatchUp) {
+        if !self.gate.leads() || self.book.shutting_down {
+            return;
+        }
+        let Some(job) = self.timetable.jobs.get(name).cloned() else {
+            return;
+        };
+        let now = self.options.clock.now();
+        if let Some(missed) = caught.missed {
+            let label = JobLabel {
+                job: name.to_string(),
+            };
+            self.metrics
+                .missed_runs
+                .get_or_create(&label)
+                .inc_by(missed.count);
+            let why = "passed while no replica of the cluster led (failover)";
+            let record = self.book.missed(job.clone(), missed, now, why);
+            self.book.write_side_record(&record).await;
+            runs::spawn_notify(job.clone(), record, Arc::clone(self.book.env()));
+        }
+        if let Some(slot) = caught.run {
+            let id = crate::state::RunId::scheduled(slot.nominal);
+            let in_hand = (self.book.running_ids().get(name))
+                .is_some_and(|ids| ids.iter().any(|r| r == id.as_str()));
+            if !in_hand {
+                self.book.fire(job, slot, Trigger::CatchUp).await;
+            }
         }
     }
 
@@ -268,8 +352,12 @@ impl Daemon {
         // Every run due now is decided first and spawned after, so that the runs already
         // started do not compete for the CPU with the deciding of the later ones; records of
         // missed slots are written last, off the fires' critical path.
-        // Cluster mode: a standby passes its slots (the leader runs them) and records nothing.
+        // Cluster mode: a standby passes its slots (the leader runs them) and records nothing;
+        // when it starts leading, it catches up what it passed (see `check_failover`).
+        // One reading for both: the slots passed below as a standby are exactly those the
+        // check of the next term covers.
         let leads = self.gate.leads();
+        self.check_failover(leads);
         self.book.begin_batch();
         let mut side_records = Vec::new();
         let mut fired = Vec::new();
@@ -287,7 +375,8 @@ impl Daemon {
                     .missed_runs
                     .get_or_create(&JobLabel { job: name.clone() })
                     .inc_by(missed.count);
-                let record = self.book.missed(job.clone(), missed, now);
+                let why = "passed while the agent was not running";
+                let record = self.book.missed(job.clone(), missed, now, why);
                 side_records.push((job.clone(), record));
             }
             if let Some((slot, trigger)) = decision.run {
@@ -356,6 +445,7 @@ impl Daemon {
                     }
                     Some(Control::Recovered) => self.recovering = false,
                     Some(Control::Leadership) => self.gate.observe(&self.metrics),
+                    Some(Control::CatchUp { .. }) => {}
                     Some(Control::Shutdown) => {}
                     None => break,
                 },

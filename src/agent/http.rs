@@ -34,6 +34,8 @@ pub struct Shared {
     pub public: bool,
     /// The agent's clock (the age of pending uploads in `/metrics`).
     pub clock: super::clock::Clock,
+    /// Cluster mode: the slot claims, whence the history of the runs other replicas ran.
+    pub claims: Option<crate::lease::Claims>,
 }
 
 /// The router of one surface: every read route, and the write routes behind its guard.
@@ -126,27 +128,40 @@ async fn runs(
     }
     let limit = q.limit.unwrap_or(20).min(10_000);
     let dir = s.state_dir.clone();
-    match tokio::task::spawn_blocking(move || records::history(&dir, &name, limit)).await {
-        Ok(Ok((mut runs, problems))) => Json(serde_json::json!({
-            "runs": if s.public {
-                runs.drain(..).map(public_record).collect()
-            } else {
-                runs
-            },
-            "problems": problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        }))
-        .into_response(),
-        Ok(Err(e)) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(serde_json::json!({"error": e.to_string()})),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(serde_json::json!({"error": e.to_string()})),
-        )
-            .into_response(),
+    let job = name.clone();
+    let (mut runs, mut problems) =
+        match tokio::task::spawn_blocking(move || records::history(&dir, &job, limit)).await {
+            Ok(Ok((runs, problems))) => (
+                runs,
+                problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ),
+            Ok(Err(e)) => return server_error(&e.to_string()),
+            Err(e) => return server_error(&e.to_string()),
+        };
+    let mut body = serde_json::json!({});
+    if let Some(claims) = &s.claims {
+        match super::cluster_history::other_replicas(claims, &name, limit).await {
+            Ok(others) => body["otherReplicas"] = serde_json::json!(others),
+            Err(e) => problems.push(format!(
+                "the runs of other replicas are not shown: their claims could not be read: {e}"
+            )),
+        }
     }
+    body["runs"] = if s.public {
+        serde_json::json!(runs.drain(..).map(public_record).collect::<Vec<_>>())
+    } else {
+        serde_json::json!(runs)
+    };
+    body["problems"] = serde_json::json!(problems);
+    Json(body).into_response()
+}
+
+fn server_error(e: &str) -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(serde_json::json!({"error": e})),
+    )
+        .into_response()
 }
 
 async fn trigger(State(s): State<Shared>, UrlPath(name): UrlPath<String>) -> Response {

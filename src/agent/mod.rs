@@ -4,9 +4,11 @@
 pub mod access;
 pub mod api_token;
 pub mod clock;
+mod cluster_history;
 pub mod control;
 mod daemon;
 mod exposition;
+mod failover;
 pub mod http;
 pub mod leader;
 pub mod listeners;
@@ -142,22 +144,7 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     );
     spawn_rescan(tx.clone(), options.rescan_interval);
     spawn_upload_queue(uploads.clone(), &state_dir, options.clock, metrics.clone());
-    let shared = http::Shared {
-        control: tx.clone(),
-        status: status_rx,
-        metrics: metrics.clone(),
-        state_dir: state_dir.clone(),
-        public: false,
-        clock: options.clock,
-    };
-    info!(listen = %options.settings.listen, jobs_dir = %options.settings.jobs_dir.display(), state_dir = %state_dir.display(), "agent starting");
-    let servers = listeners.serve(shared);
-    let recovering = !staged.is_empty();
-    if recovering {
-        let (settings, clock) = (&options.settings, options.clock);
-        spawn_recovery(staged, settings, clock, uploads.clone(), tx.clone());
-    }
-
+    // Before the API serves: its history answers with the cluster's claims.
     let (election, gate, claims) = match options.election.clone() {
         Some(election) => {
             let started = crate::lease::start(election).await?;
@@ -169,6 +156,23 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
         }
         None => (None, leader::Gate::host(), None),
     };
+    let shared = http::Shared {
+        control: tx.clone(),
+        status: status_rx,
+        metrics: metrics.clone(),
+        state_dir: state_dir.clone(),
+        public: false,
+        clock: options.clock,
+        claims: claims.clone(),
+    };
+    info!(listen = %options.settings.listen, jobs_dir = %options.settings.jobs_dir.display(), state_dir = %state_dir.display(), "agent starting");
+    let servers = listeners.serve(shared);
+    let recovering = !staged.is_empty();
+    if recovering {
+        let (settings, clock) = (&options.settings, options.clock);
+        spawn_recovery(staged, settings, clock, uploads.clone(), tx.clone());
+    }
+
     let mut env = runs::AgentEnv::new(
         &options.settings,
         options.host.clone(),

@@ -174,12 +174,14 @@ impl RunBook {
         self.dispatch(spec).await;
     }
 
-    /// The record of fires missed while the agent was down.
+    /// The record of fires missed, which passed `why` (while the agent was down, or during a
+    /// failover).
     pub(super) fn missed(
         &self,
         job: Arc<Job>,
         missed: MissedRecord,
         now: DateTime<Utc>,
+        why: &str,
     ) -> RunRecord {
         let spec = RunSpec {
             job,
@@ -190,7 +192,7 @@ impl RunBook {
         };
         let mut record = runs::new_record(&spec, self.env.host(), RunStatus::Missed, now);
         record.reason = Some(format!(
-            "{} fire(s) from {} to {} passed while the agent was not running{}",
+            "{} fire(s) from {} to {} {why}{}",
             missed.count,
             missed.first.format("%Y-%m-%dT%H:%M:%SZ"),
             missed.last.format("%Y-%m-%dT%H:%M:%SZ"),

@@ -296,7 +296,15 @@ async fn claim_slot(spec: &RunSpec, env: &AgentEnv) -> Option<String> {
     if !matches!(spec.trigger, Trigger::Schedule | Trigger::CatchUp) {
         return None;
     }
-    match claims.claim(&spec.job.name, slot, &spec.run_id).await {
+    match (claims)
+        .claim(
+            &spec.job.name,
+            (slot, env.clock.now()),
+            &spec.run_id,
+            spec.trigger,
+        )
+        .await
+    {
         Ok(()) => None,
         Err(e) => {
             tracing::warn!(job = %spec.job.name, run = %spec.run_id, "not run: {e}");

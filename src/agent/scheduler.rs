@@ -87,6 +87,12 @@ impl Scheduler {
         self.entries.get(name).and_then(|e| e.next)
     }
 
+    /// The timing of `name` and the instant up to which its slots were handled (fired,
+    /// recorded or passed over): what a new leader's catch-up starts from.
+    pub fn handled_of(&self, name: &str) -> Option<(Timing, DateTime<Utc>)> {
+        (self.entries.get(name)).map(|e| (e.timing.clone(), e.handled))
+    }
+
     /// Pops every timer due at `now` and decides each (run, catch-up, missed), re-arming the job
     /// for its next slot. Results are in timer order.
     pub fn due(&mut self, now: DateTime<Utc>) -> Vec<(String, Decision)> {

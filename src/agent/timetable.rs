@@ -22,6 +22,9 @@ pub(super) struct Timetable {
     pub(super) scheduler: Scheduler,
     host_identity: String,
     metrics: Arc<Metrics>,
+    /// Cluster mode: slots missed before this replica leads are decided from the claims (see
+    /// `failover`), never from its own records, which lack the other replicas' runs.
+    pub(super) claims_hold_history: bool,
 }
 
 impl Timetable {
@@ -31,6 +34,7 @@ impl Timetable {
             scheduler: Scheduler::default(),
             host_identity,
             metrics,
+            claims_hold_history: false,
         }
     }
 
@@ -38,7 +42,8 @@ impl Timetable {
     /// the slots missed while the agent was down are decided from the job's records and its
     /// last run is recalled; a job added later never fires a past slot.
     fn schedule_job(&mut self, job: Arc<Job>, now: DateTime<Utc>, history: Option<&mut RunBook>) {
-        let last = history.and_then(|book| book.recall(&job.name));
+        let last =
+            (history.and_then(|book| book.recall(&job.name))).filter(|_| !self.claims_hold_history);
         self.scheduler.add(
             &job.name,
             self.timing(&job),

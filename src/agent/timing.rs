@@ -125,6 +125,77 @@ impl Timing {
     }
 }
 
+/// What a replica that starts leading does about the slots it passed while it stood by.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FailoverCatchUp {
+    /// The slot to run now, as a catch-up.
+    pub run: Option<Slot>,
+    /// The slots no replica ran and none will.
+    pub missed: Option<MissedRecord>,
+}
+
+impl FailoverCatchUp {
+    /// Nothing to run or record.
+    pub fn is_empty(&self) -> bool {
+        self.run.is_none() && self.missed.is_none()
+    }
+}
+
+impl Timing {
+    /// Decides, for a replica that starts leading at `now`, the slots after `claimed` (the
+    /// latest slot the cluster claimed for the job, from its claim Lease) up to `passed` (the
+    /// latest instant its own timer passed over as a standby; later slots fire as usual): the
+    /// host agent's catch-up policy, with the claim in place of the local last fire. At most
+    /// one run, the latest slot, if within `startingDeadline`; the rest missed. A slot at or
+    /// before `claimed` ran (or runs) elsewhere and is never decided again; with no claim at
+    /// all the job never ran in the cluster and nothing is caught up (as a job added to a host
+    /// agent never fires a past slot).
+    pub fn after_failover(
+        &self,
+        claimed: Option<DateTime<Utc>>,
+        passed: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> FailoverCatchUp {
+        let Some(claimed) = claimed else {
+            return FailoverCatchUp::default();
+        };
+        // Only slots whose run time has come (clock steps aside).
+        let until = passed.min(now - self.offset);
+        let window = missed_between(&self.schedule, claimed, until);
+        let Some(latest) = window.latest else {
+            return FailoverCatchUp::default();
+        };
+        let slot = Slot {
+            nominal: latest.at,
+            at: latest.at + self.offset,
+        };
+        let first = (self.schedule.next_after(claimed)).map_or(slot.nominal, |f| f.at);
+        let missed = |count: u64, last: DateTime<Utc>| {
+            (count > 0).then_some(MissedRecord {
+                count,
+                first,
+                last,
+                capped: window.count_is_capped,
+            })
+        };
+        if now - slot.at <= self.starting_deadline {
+            let before_latest =
+                missed_between(&self.schedule, claimed, slot.nominal - Duration::seconds(1))
+                    .latest
+                    .map_or(slot.nominal, |f| f.at);
+            FailoverCatchUp {
+                run: Some(slot),
+                missed: missed(window.count - 1, before_latest),
+            }
+        } else {
+            FailoverCatchUp {
+                run: None,
+                missed: missed(window.count, slot.nominal),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +313,88 @@ mod tests {
             d.run.map(|(s, trig)| (s.at, trig)),
             Some((t("2025-01-01T02:05:00Z"), Trigger::Schedule))
         );
+    }
+
+    #[test]
+    fn a_new_leader_catches_up_the_latest_slot_after_the_claimed_one() {
+        // Per minute; the old leader claimed 10:00 and died; this replica passed 10:01 and
+        // 10:02 as a standby and leads at 10:02:20.
+        let tm = timing("* * * * *", 0, 60);
+        let c = tm.after_failover(
+            Some(t("2025-01-01T10:00:00Z")),
+            t("2025-01-01T10:02:00Z"),
+            t("2025-01-01T10:02:20Z"),
+        );
+        assert_eq!(c.run.map(|s| s.nominal), Some(t("2025-01-01T10:02:00Z")));
+        let missed = c.missed.expect("10:01 is missed");
+        assert_eq!(
+            (missed.count, missed.first, missed.last),
+            (1, t("2025-01-01T10:01:00Z"), t("2025-01-01T10:01:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_slot_the_old_leader_claimed_is_never_caught_up() {
+        let tm = timing("* * * * *", 0, 3600);
+        // It claimed the very slot this replica passed last: nothing is left.
+        let c = tm.after_failover(
+            Some(t("2025-01-01T10:02:00Z")),
+            t("2025-01-01T10:02:00Z"),
+            t("2025-01-01T10:02:05Z"),
+        );
+        assert!(c.is_empty(), "{c:?}");
+        // Nor when its claims are ahead of this replica's clock.
+        let c = tm.after_failover(
+            Some(t("2025-01-01T10:03:00Z")),
+            t("2025-01-01T10:02:00Z"),
+            t("2025-01-01T10:02:05Z"),
+        );
+        assert!(c.is_empty(), "{c:?}");
+    }
+
+    #[test]
+    fn beyond_the_deadline_the_passed_slots_are_only_missed() {
+        let tm = timing("0 * * * *", 0, 600);
+        let c = tm.after_failover(
+            Some(t("2025-01-01T07:00:00Z")),
+            t("2025-01-01T09:30:00Z"),
+            t("2025-01-01T09:30:00Z"),
+        );
+        assert_eq!(c.run, None);
+        let missed = c.missed.expect("missed");
+        assert_eq!(
+            (missed.count, missed.first, missed.last),
+            (2, t("2025-01-01T08:00:00Z"), t("2025-01-01T09:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_job_never_claimed_and_slots_not_yet_passed_are_left_alone() {
+        let tm = timing("* * * * *", 0, 3600);
+        let c = tm.after_failover(None, t("2025-01-01T10:02:00Z"), t("2025-01-01T10:02:05Z"));
+        assert!(c.is_empty());
+        // 10:03 is after what the standby passed: its own timer fires it, not the catch-up.
+        let c = tm.after_failover(
+            Some(t("2025-01-01T10:02:00Z")),
+            t("2025-01-01T10:02:30Z"),
+            t("2025-01-01T10:03:10Z"),
+        );
+        assert!(c.is_empty(), "{c:?}");
+    }
+
+    #[test]
+    fn a_caught_up_slot_keeps_its_jitter() {
+        let tm = timing("0 2 * * *", 300, 3600);
+        let c = tm.after_failover(
+            Some(t("2025-01-01T02:00:00Z")),
+            t("2025-01-02T02:00:00Z"),
+            t("2025-01-02T02:20:00Z"),
+        );
+        let slot = c.run.expect("a catch-up");
+        assert_eq!(
+            (slot.nominal, slot.at),
+            (t("2025-01-02T02:00:00Z"), t("2025-01-02T02:05:00Z"))
+        );
+        assert_eq!(c.missed, None);
     }
 }

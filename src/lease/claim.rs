@@ -8,18 +8,14 @@
 //! day, to be garbage-collected with list and delete rights), and the RBAC stays get, create and
 //! update on leases. Why a Lease: the agent already has exactly those rights on leases.
 
+use super::claim_log::{ClaimLog, ClaimedRun, slot_text};
 use super::elector::Leadership;
-use chrono::{DateTime, SecondsFormat, Utc};
+use crate::state::records::Trigger;
+use chrono::{DateTime, Utc};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use kube::api::{Api, PostParams};
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-
-/// The annotation holding the latest slot claimed (RFC 3339).
-pub const SLOT_ANNOTATION: &str = "troubleshoot.sh/claimed-slot";
-/// The annotation naming the run that claimed it.
-pub const RUN_ANNOTATION: &str = "troubleshoot.sh/claimed-run";
 
 /// Why a slot was not claimed.
 #[derive(Debug, thiserror::Error)]
@@ -63,10 +59,6 @@ impl std::fmt::Debug for Claims {
     }
 }
 
-fn slot_text(slot: DateTime<Utc>) -> String {
-    slot.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
 impl Claims {
     /// Claims in `namespace` as `identity`, with Leases named `<prefix>.<job>`.
     pub fn new(
@@ -86,56 +78,89 @@ impl Claims {
         }
     }
 
-    /// Claims `slot` of `job` for run `run`.
-    pub async fn claim(&self, job: &str, slot: DateTime<Utc>, run: &str) -> Result<(), ClaimError> {
-        match tokio::time::timeout(self.timeout, self.try_claim(job, slot, run)).await {
+    /// This replica's identity (the `replica` of its own claims).
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// Claims `slot` of `job` for run `run`, started by `trigger`, at `now` (the agent's clock).
+    pub async fn claim(
+        &self,
+        job: &str,
+        (slot, now): (DateTime<Utc>, DateTime<Utc>),
+        run: &str,
+        trigger: Trigger,
+    ) -> Result<(), ClaimError> {
+        let claim = ClaimedRun {
+            job: job.to_string(),
+            scheduled_at: slot,
+            run_id: run.to_string(),
+            trigger,
+            replica: self.identity.clone(),
+            claimed_at: Some(now),
+        };
+        match tokio::time::timeout(self.timeout, self.try_claim(claim)).await {
             Ok(r) => r,
-            Err(_) => Err(ClaimError::Api(format!(
-                "no answer within {:?}",
-                self.timeout
-            ))),
+            Err(_) => Err(self.no_answer()),
         }
     }
 
-    async fn try_claim(&self, job: &str, slot: DateTime<Utc>, run: &str) -> Result<(), ClaimError> {
-        let name = format!("{}.{job}", self.prefix);
+    fn no_answer(&self) -> ClaimError {
+        ClaimError::Api(format!("no answer within {:?}", self.timeout))
+    }
+
+    fn lease_name(&self, job: &str) -> String {
+        format!("{}.{job}", self.prefix)
+    }
+
+    /// What `job`'s claim Lease records (nothing when no slot of it was ever claimed).
+    pub async fn read(&self, job: &str) -> Result<ClaimLog, ClaimError> {
+        let read = async {
+            let name = self.lease_name(job);
+            let lease = (self.api.get_opt(&name).await)
+                .map_err(|e| ClaimError::Api(format!("lease {name}: {e}")))?;
+            Ok(lease.map_or_else(ClaimLog::default, |l| log_of(job, &l)))
+        };
+        match tokio::time::timeout(self.timeout, read).await {
+            Ok(r) => r,
+            Err(_) => Err(self.no_answer()),
+        }
+    }
+
+    async fn try_claim(&self, claim: ClaimedRun) -> Result<(), ClaimError> {
+        let (job, slot) = (claim.job.clone(), claim.scheduled_at);
+        let name = self.lease_name(&job);
         let api_error = |e: kube::Error| ClaimError::Api(format!("lease {name}: {e}"));
         let existing = self.api.get_opt(&name).await.map_err(api_error)?;
-        let mut annotations = BTreeMap::new();
-        annotations.insert(SLOT_ANNOTATION.to_string(), slot_text(slot));
-        annotations.insert(RUN_ANNOTATION.to_string(), run.to_string());
+        let log = existing
+            .as_ref()
+            .map(|l| log_of(&job, l))
+            .unwrap_or_default();
+        if !log.claimable(slot) {
+            let by = (existing.as_ref().and_then(|l| l.spec.as_ref()))
+                .and_then(|s| s.holder_identity.clone())
+                .unwrap_or_default();
+            return Err(ClaimError::Taken {
+                slot: slot_text(slot),
+                by,
+                run: log.latest_run.clone(),
+                latest: log.latest.map(slot_text).unwrap_or_default(),
+            });
+        }
         let spec = LeaseSpec {
             holder_identity: Some(self.identity.clone()),
             ..LeaseSpec::default()
         };
-        let mut lease = Lease {
+        let lease = Lease {
             metadata: kube::api::ObjectMeta {
                 name: Some(name.clone()),
-                annotations: Some(annotations),
+                annotations: Some(log.with_claim(claim)),
+                resource_version: (existing.as_ref())
+                    .and_then(|l| l.metadata.resource_version.clone()),
                 ..Default::default()
             },
             spec: Some(spec),
         };
-        if let Some(current) = &existing {
-            let noted = |key: &str| {
-                (current.metadata.annotations.as_ref())
-                    .and_then(|a| a.get(key).cloned())
-                    .unwrap_or_default()
-            };
-            let latest = noted(SLOT_ANNOTATION);
-            let claimed = DateTime::parse_from_rfc3339(&latest).map(|t| t.with_timezone(&Utc));
-            if claimed.is_ok_and(|c| c >= slot) {
-                return Err(ClaimError::Taken {
-                    slot: slot_text(slot),
-                    by: (current.spec.as_ref())
-                        .and_then(|s| s.holder_identity.clone())
-                        .unwrap_or_default(),
-                    run: noted(RUN_ANNOTATION),
-                    latest,
-                });
-            }
-            lease.metadata.resource_version = current.metadata.resource_version.clone();
-        }
         // The last moment to check: a leader whose renew deadline passed claims nothing.
         if !self.leadership.borrow().leads(Instant::now()) {
             return Err(ClaimError::NotLeader);
@@ -156,4 +181,12 @@ impl Claims {
             Err(e) => Err(api_error(e)),
         }
     }
+}
+
+/// What `lease` (the claim Lease of `job`) records.
+fn log_of(job: &str, lease: &Lease) -> ClaimLog {
+    let holder = (lease.spec.as_ref())
+        .and_then(|s| s.holder_identity.as_deref())
+        .unwrap_or_default();
+    ClaimLog::read(job, lease.metadata.annotations.as_ref(), holder)
 }

@@ -5,11 +5,13 @@
 //! the loop that joins them. The agent asks [`Leadership::leads`] before it starts a run.
 
 pub mod claim;
+pub mod claim_log;
 pub mod client;
 pub mod decide;
 pub mod elector;
 
-pub use claim::Claims;
+pub use claim::{ClaimError, Claims};
+pub use claim_log::ClaimedRun;
 pub use client::LeaseClient;
 pub use decide::{Timings, TimingsError};
 pub use elector::{Election, Leadership};

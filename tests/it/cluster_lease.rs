@@ -22,22 +22,34 @@ const SLOT_WAIT: Duration = Duration::from_secs(100);
 const ELECTION_WAIT: Duration = Duration::from_secs(30);
 
 fn replica(server: &KubeApiServer, jobs: &Path, dir: &Path, identity: &str) -> Daemon {
+    replica_with(server, jobs, dir, identity, |b| {
+        b.clock_offset_to_second(52)
+    })
+}
+
+/// A replica whose builder `clock` gives its clock.
+fn replica_with(
+    server: &KubeApiServer,
+    jobs: &Path,
+    dir: &Path,
+    identity: &str,
+    clock: impl FnOnce(support::daemon::DaemonBuilder) -> support::daemon::DaemonBuilder,
+) -> Daemon {
     let kubeconfig = dir.join(format!("{identity}.kubeconfig"));
     std::fs::write(
         &kubeconfig,
         server.kubeconfig_with_token("default", identity),
     )
     .expect("kubeconfig");
-    Daemon::builder()
+    let builder = Daemon::builder()
         .jobs(jobs)
         .setting("kubeconfig", kubeconfig.display())
         .setting("mode", "cluster")
         .setting(
             "leaderElection",
             format!("{ELECTION}, identity: {identity}}}"),
-        )
-        .clock_offset_to_second(52)
-        .start()
+        );
+    clock(builder).start()
 }
 
 fn cluster_status(d: &Daemon) -> Value {
@@ -233,6 +245,147 @@ fn one_replica_runs_each_slot_and_the_other_takes_over_after_kill9() {
         claim["metadata"]["annotations"]["troubleshoot.sh/claimed-slot"].as_str(),
         taken_over.last().map(String::as_str),
         "{claim}"
+    );
+}
+
+/// Failover with a slot in between: the leader runs a slot and is killed (-9) while the standby
+/// is cut off from the API, so the next slot passes while no replica leads. Back in touch, the
+/// standby takes the Lease over and catches that slot up once (a catch-up run that claims it);
+/// the slot the killed leader claimed is not run again; `history` on the survivor shows the
+/// killed leader's run, known from its claim, with its status unknown.
+#[test]
+fn a_new_leader_catches_up_the_slot_missed_during_the_failover() {
+    let (server, dir) = setup();
+    let jobs = dir.path().join("jobs.d");
+    let (a_name, b_name) = (NAMES[0], NAMES[1]);
+    let a = replica(&server, &jobs, dir.path(), a_name);
+    wait_until(ELECTION_WAIT, "replica-a to lead", || {
+        let c = cluster_status(&a);
+        if c["leading"] == true {
+            Ok(())
+        } else {
+            Err(c.to_string())
+        }
+    });
+    // b's clock runs 45 s ahead of a's (replicas' clocks differ; the claims fence the slots,
+    // not the clocks): the slot after a's comes for b within seconds, not a minute.
+    let b_offset = a.clock_offset_ms + 45_000;
+    let b = replica_with(&server, &jobs, dir.path(), b_name, |builder| {
+        builder.clock_offset_ms(b_offset)
+    });
+    let ran = wait_ran_slots(&a, 1);
+    let a_slot: chrono::DateTime<chrono::Utc> = ran[0].parse().expect("slot");
+    let missed_slot = a_slot + chrono::Duration::minutes(1);
+
+    server.black_hole(b_name);
+    a.kill9();
+    // b passes the next slot as a standby: nobody leads.
+    wait_until(SLOT_WAIT, "replica-b to pass the next slot", || {
+        let job = b.job(JOB).unwrap_or_default();
+        let next: Option<chrono::DateTime<chrono::Utc>> =
+            job["nextRun"].as_str().and_then(|t| t.parse().ok());
+        match next {
+            Some(next) if next > missed_slot => Ok(()),
+            _ => Err(job.to_string()),
+        }
+    });
+    server.heal(b_name);
+    wait_until(ELECTION_WAIT, "replica-b to take over", || {
+        let c = cluster_status(&b);
+        if c["leading"] == true {
+            Ok(())
+        } else {
+            Err(c.to_string())
+        }
+    });
+
+    let caught = wait_until(SLOT_WAIT, "the missed slot caught up", || {
+        let runs = b.runs(JOB);
+        let ended = (runs.iter())
+            .filter(|r| r["trigger"] == "catch-up" && r["status"] != "running")
+            .cloned()
+            .collect::<Vec<_>>();
+        if ended.is_empty() {
+            Err(format!("{runs:?}"))
+        } else {
+            Ok(ended)
+        }
+    });
+    let runs = b.runs(JOB);
+    assert_eq!(caught.len(), 1, "caught up once: {runs:?}");
+    let caught = &caught[0];
+    let missed_text = missed_slot.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(caught["scheduledAt"], missed_text.as_str(), "{caught}");
+    assert_ne!(caught["status"], "skipped", "{caught}");
+    for r in &runs {
+        assert_ne!(r["scheduledAt"], ran[0].as_str(), "a's slot ran again: {r}");
+        assert_ne!(r["status"], "missed", "only one slot passed: {r}");
+    }
+    let claim = server
+        .object(
+            "coordination.k8s.io",
+            "v1",
+            "leases",
+            "default",
+            &format!("troubleshoot-agent.{JOB}"),
+        )
+        .expect("the job's claim Lease");
+    let annotations = &claim["metadata"]["annotations"];
+    assert_eq!(
+        annotations["troubleshoot.sh/claimed-slot"],
+        missed_text.as_str(),
+        "{claim}"
+    );
+    let recent: Vec<Value> = serde_json::from_str(
+        annotations["troubleshoot.sh/recent-claims"]
+            .as_str()
+            .unwrap_or("[]"),
+    )
+    .expect("the recent claims are JSON");
+    let by: Vec<(&str, &str, &str)> = (recent.iter())
+        .map(|c| {
+            let text = |k: &str| c[k].as_str().unwrap_or("");
+            (text("scheduledAt"), text("replica"), text("trigger"))
+        })
+        .collect();
+    assert_eq!(
+        by,
+        [
+            (ran[0].as_str(), a_name, "schedule"),
+            (missed_text.as_str(), b_name, "catch-up")
+        ],
+        "{claim}"
+    );
+
+    // History on the survivor: its own catch-up, and a's run known from its claim.
+    let api = b.get(&format!("/api/v1/jobs/{JOB}/runs"));
+    let others = api.json()["otherReplicas"].clone();
+    assert_eq!(others[0]["replica"], a_name, "{}", api.body);
+    assert_eq!(others[0]["scheduledAt"], ran[0].as_str(), "{}", api.body);
+    let text = b.cli().args(["history", JOB]).output().expect("history");
+    assert_eq!(text.status.code(), Some(0), "{}", support::stderr(&text));
+    let out = support::stdout(&text);
+    let a_line = (out.lines())
+        .find(|l| l.contains(&format!("ran on replica {a_name}")))
+        .unwrap_or_else(|| panic!("a's run is not in the history:\n{out}"));
+    assert!(a_line.contains("unknown"), "{out}");
+    assert!(out.contains("catch-up") || out.contains("catchup"), "{out}");
+    let json = b
+        .cli()
+        .args(["--output", "json", "history", JOB])
+        .output()
+        .expect("history -o json");
+    assert_eq!(json.status.code(), Some(0), "{}", support::stderr(&json));
+    let entries: Vec<Value> = serde_json::from_slice(&json.stdout).expect("JSON");
+    let elsewhere: Vec<&Value> = (entries.iter())
+        .filter(|e| e["replica"] == a_name)
+        .collect();
+    assert_eq!(elsewhere.len(), 1, "{entries:?}");
+    assert_eq!(elsewhere[0]["status"], "unknown");
+    assert_eq!(elsewhere[0]["knownFrom"], "claim");
+    assert!(
+        (entries.iter()).any(|e| e["trigger"] == "catch-up" && e["runId"].is_string()),
+        "{entries:?}"
     );
 }
 
