@@ -142,12 +142,45 @@ pub enum Command {
         after_help = "Creates the state directory if missing, then makes it owned by --owner with mode 0700, so an agent that runs as that user can use a volume the kubelet created owned by root with mode 0777. Runs as root and needs only CAP_CHOWN and CAP_FOWNER. Never follows a symlink at the state directory; refuses one that holds other users' files, or that lies below a directory others may write. Changes nothing when all is in order (safe at every start). See docs/state-directory.md, \"Volumes in Kubernetes\".\n\nExit codes: 0 prepared (or already), 1 refused or failed."
     )]
     PrepareState(PrepareStateArgs),
+    /// Render the jobs as other tools' objects (`render cronjobs`: Kubernetes CronJobs)
+    #[command(subcommand)]
+    Render(RenderCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell); for packagers
     #[command(hide = true)]
     Completions(CompletionsArgs),
     /// Write man pages (troubleshoot-agent.1 and one per command) into a directory; for packagers
     #[command(hide = true)]
     Man(ManArgs),
+}
+
+/// `render` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RenderCommand {
+    /// One Kubernetes batch/v1 CronJob per job (YAML on stdout), for Kubernetes to own the schedule
+    #[command(
+        after_help = "Each CronJob's pod runs `troubleshoot-agent trigger JOB` once, with the jobs directory mounted from the ConfigMap (as deploy/kubernetes does) and the state in an emptyDir. schedule, timeZone, concurrencyPolicy, startingDeadlineSeconds and suspend are mapped; what Kubernetes does differently (jitter, DST, catch-up records, retries, run identity, state) is listed as comments on each CronJob. Nothing is rendered while a job file is invalid: its errors are printed as `validate` prints them.\n\nExit codes: 0 rendered, 1 a job file is invalid or a flag is not a valid Kubernetes value."
+    )]
+    Cronjobs(RenderCronJobsArgs),
+}
+
+/// `render cronjobs` flags.
+#[derive(Debug, Args)]
+pub struct RenderCronJobsArgs {
+    /// The jobs directory [default: the jobs directory setting]
+    #[arg(value_name = "JOBS_DIR")]
+    pub jobs_dir: Option<PathBuf>,
+    /// Container image of the agent
+    #[arg(long, value_name = "IMAGE", default_value = crate::plan::cronjobs::DEFAULT_IMAGE)]
+    pub image: String,
+    /// Namespace of the CronJobs
+    #[arg(long, value_name = "NS", default_value = crate::plan::cronjobs::DEFAULT_NAMESPACE)]
+    pub namespace: String,
+    /// Service account of their pods
+    #[arg(long, value_name = "NAME", default_value = crate::plan::cronjobs::DEFAULT_SERVICE_ACCOUNT)]
+    pub service_account: String,
+    /// ConfigMap holding the job files, mounted as the jobs directory
+    #[arg(long, value_name = "NAME", default_value = crate::plan::cronjobs::DEFAULT_CONFIG_MAP)]
+    pub configmap: String,
 }
 
 /// `prepare-state` flags.

@@ -13,6 +13,7 @@ mod plan;
 mod prepare_state;
 mod progress;
 mod reload;
+mod render;
 mod retention;
 mod run;
 mod schema;
@@ -55,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(&cli.global, args),
         Command::Diff(args) => diff::run(&cli.global, args),
         Command::PrepareState(args) => prepare_state::run(&cli.global, args),
+        Command::Render(args::RenderCommand::Cronjobs(args)) => render::cronjobs(&cli.global, args),
         Command::Completions(args) => generate::completions(args),
         Command::Man(args) => generate::man(args),
     };

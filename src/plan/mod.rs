@@ -3,6 +3,7 @@
 //! agent applies exactly this.
 
 mod applied_file;
+pub mod cronjobs;
 mod diff;
 mod render;
 

@@ -77,6 +77,31 @@ mod tests {
         assert_ne!(a, jitter_offset("host-2", "prod-daily", max, &daily));
     }
 
+    /// Node mode seeds jitter with each node's name: a fleet of alike names (a cloud's
+    /// `ip-10-0-x-y` pattern) must spread over the whole window like independent random offsets,
+    /// not bunch (bench/fleet.sh measures the request rates this gives).
+    #[test]
+    fn a_fleet_of_alike_node_names_spreads_over_the_window() {
+        let daily = Schedule::parse("0 2 * * *", "UTC").unwrap();
+        let max = Duration::from_secs(600);
+        let mut per_minute = [0u32; 10];
+        let mut per_second = [0u32; 600];
+        for i in 0..1000 {
+            let node = format!("ip-10-0-{}-{}.ec2.internal", i / 250, i % 250 + 1);
+            let offset = jitter_offset(&node, "node-daily", max, &daily);
+            per_minute[(offset.as_secs() / 60) as usize] += 1;
+            per_second[offset.as_secs() as usize] += 1;
+        }
+        // 100 expected per minute; independent uniform draws stay within about ±3 sigma (±30).
+        assert!(
+            per_minute.iter().all(|n| (70..=130).contains(n)),
+            "{per_minute:?}"
+        );
+        // 1.7 expected per second; independent uniform draws peak at 6 to 8 in 19 runs of 20.
+        let peak = per_second.iter().max().copied().unwrap_or(0);
+        assert!(peak <= 8, "{peak} nodes in one second");
+    }
+
     #[test]
     fn clamped_to_half_interval() {
         let every_minute = Schedule::parse("* * * * *", "UTC").unwrap();

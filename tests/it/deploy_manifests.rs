@@ -67,13 +67,13 @@ fn run(cmd: &mut Command) -> String {
     support::stdout(&out)
 }
 
-fn parse_docs(text: &str, what: &str) -> Vec<Value> {
+pub(crate) fn parse_docs(text: &str, what: &str) -> Vec<Value> {
     let docs: Vec<Value> =
         serde_saphyr::from_multiple(text).unwrap_or_else(|e| panic!("{what}: {e}\n{text}"));
     docs.into_iter().filter(|d| !d.is_null()).collect()
 }
 
-fn kustomize(overlay: &str) -> Vec<Value> {
+pub(crate) fn kustomize(overlay: &str) -> Vec<Value> {
     let dir = repo().join("deploy/kubernetes/overlays").join(overlay);
     let text = run(Command::new(kubectl()).arg("kustomize").arg(&dir));
     parse_docs(&text, &format!("kubectl kustomize {}", dir.display()))
@@ -142,7 +142,7 @@ fn typed<T: DeserializeOwned + Serialize>(obj: &Value) -> Vec<String> {
 }
 
 /// What is wrong with `obj` against the Kubernetes OpenAPI types (k8s-openapi).
-fn openapi_problems(obj: &Value) -> Vec<String> {
+pub(crate) fn openapi_problems(obj: &Value) -> Vec<String> {
     use k8s_openapi::api::{apps, core, rbac};
     let kind = (obj["apiVersion"].as_str(), obj["kind"].as_str());
     match kind {
@@ -155,6 +155,7 @@ fn openapi_problems(obj: &Value) -> Vec<String> {
         }
         (Some("apps/v1"), Some("Deployment")) => typed::<apps::v1::Deployment>(obj),
         (Some("apps/v1"), Some("DaemonSet")) => typed::<apps::v1::DaemonSet>(obj),
+        (Some("batch/v1"), Some("CronJob")) => typed::<k8s_openapi::api::batch::v1::CronJob>(obj),
         (Some("rbac.authorization.k8s.io/v1"), Some("ClusterRole")) => {
             typed::<rbac::v1::ClusterRole>(obj)
         }
@@ -182,7 +183,7 @@ fn assert_valid(objects: &[Value], what: &str) {
     );
 }
 
-fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
+pub(crate) fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
     objects
         .iter()
         .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)

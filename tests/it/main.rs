@@ -52,6 +52,7 @@ mod redact_defaults;
 mod redact_large;
 mod redact_pipeline;
 mod redact_tree;
+mod render_cronjobs;
 mod resource_limits;
 mod schedule_croniter;
 mod schedule_golden;
