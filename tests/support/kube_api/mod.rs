@@ -76,6 +76,7 @@
 pub mod cluster;
 pub mod exec;
 pub mod http;
+pub mod proxy;
 pub mod selector;
 pub mod standalone;
 pub mod writes;
@@ -238,6 +239,16 @@ impl KubeApiServer {
             .write()
             .expect("missing images")
             .insert(image.to_string());
+    }
+
+    /// Answers GETs of `path` (a node or service proxy path, or an aggregated API's such as
+    /// `/apis/custom.metrics.k8s.io/v1beta1/...`) with `status` and the JSON text `body`.
+    pub fn serve(&self, path: &str, status: u16, body: &str) {
+        self.shared
+            .raw
+            .write()
+            .expect("raw answers")
+            .insert(path.to_string(), (status, body.to_string()));
     }
 
     /// Every request so far, in order.
