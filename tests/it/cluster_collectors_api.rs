@@ -504,3 +504,160 @@ fn rbac_refusals_land_in_skipped_collectors() {
         "no proxy call after a refusal"
     );
 }
+
+/// A registry stand-in on 127.0.0.1 speaking the v2 API: `app/web:1.0` exists behind a Bearer
+/// token that its token endpoint gives for `bob:s3cret` only; other tags are MANIFEST_UNKNOWN,
+/// other repositories NAME_UNKNOWN.
+struct Registry {
+    addr: std::net::SocketAddr,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+fn start_registry() -> Registry {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("addr");
+    let realm = format!("http://{addr}/token");
+    let manifests = move |axum::extract::Path((repo, name, reference)): axum::extract::Path<(
+        String,
+        String,
+        String,
+    )>,
+                          headers: HeaderMap| {
+        let realm = realm.clone();
+        async move {
+            let authorized = headers.get("authorization").and_then(|h| h.to_str().ok())
+                == Some("Bearer pull-token");
+            if !authorized {
+                let challenge = format!(
+                    "Bearer realm=\"{realm}\",service=\"stand-in\",scope=\"repository:{repo}/{name}:pull\""
+                );
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    [("www-authenticate", challenge)],
+                    "{}".to_string(),
+                )
+                    .into_response();
+            }
+            let unknown = |code: &str| {
+                (
+                    StatusCode::NOT_FOUND,
+                    format!("{{\"errors\":[{{\"code\":\"{code}\"}}]}}"),
+                )
+                    .into_response()
+            };
+            match (repo.as_str(), name.as_str(), reference.as_str()) {
+                ("app", "web", "1.0") => (
+                    StatusCode::OK,
+                    [("content-type", "application/vnd.oci.image.manifest.v1+json")],
+                    "{\"schemaVersion\":2}".to_string(),
+                )
+                    .into_response(),
+                ("app", "web", _) => unknown("MANIFEST_UNKNOWN"),
+                _ => unknown("NAME_UNKNOWN"),
+            }
+        }
+    };
+    let token = |headers: HeaderMap| async move {
+        let basic = format!("Basic {}", b64(b"bob:s3cret"));
+        if headers.get("authorization").and_then(|h| h.to_str().ok()) == Some(basic.as_str()) {
+            (StatusCode::OK, "{\"token\":\"pull-token\"}").into_response()
+        } else {
+            (StatusCode::UNAUTHORIZED, "{}").into_response()
+        }
+    };
+    let app = axum::Router::new()
+        .route(
+            "/v2/{repo}/{name}/manifests/{reference}",
+            axum::routing::get(manifests),
+        )
+        .route("/token", axum::routing::get(token));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            tokio::select! {
+                _ = axum::serve(listener, app) => {}
+                _ = rx => {}
+            }
+        });
+    });
+    Registry {
+        addr,
+        _shutdown: tx,
+    }
+}
+
+#[test]
+fn registry_images_checks_manifests_with_the_pull_secret() {
+    let registry = start_registry();
+    let host = registry.addr.to_string();
+    let docker_config = json!({"auths": {host.clone(): {"auth": b64(b"bob:s3cret")}}}).to_string();
+    let mut cluster = Cluster::baseline();
+    cluster
+        .insert_value(
+            json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                   "metadata": {"name": "pull", "namespace": "default"},
+                   "data": {".dockerconfigjson": b64(docker_config.as_bytes())}}),
+            None,
+        )
+        .expect("secret");
+    let server = KubeApiServer::start(cluster);
+    let images = format!("[\"{host}/app/web:1.0\", \"{host}/app/web:2.0\", \"{host}/other/x:1\"]");
+    let run = run_job(
+        &server,
+        &format!(
+            "- registryImages: {{images: {images}, namespace: default, imagePullSecret: {{name: pull}}}}\n\
+             - registryImages: {{collectorName: anonymous, images: [\"{host}/app/web:1.0\"]}}"
+        ),
+        "- registryImages:\n    checkName: Images\n    outcomes:\n      - fail: {when: errors > 0, message: cannot check}\n      - fail: {when: missing > 0, message: missing}\n      - pass: {message: all there}",
+    );
+    let found = run.json("registry/images.json");
+    let got = &found["images"];
+    assert_eq!(
+        got[format!("{host}/app/web:1.0")],
+        json!({"exists": true}),
+        "{found:#}"
+    );
+    assert_eq!(
+        got[format!("{host}/app/web:2.0")],
+        json!({"exists": false}),
+        "{found:#}"
+    );
+    let other = &got[format!("{host}/other/x:1")];
+    assert_eq!(other["exists"], false);
+    assert!(
+        other["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("NAME_UNKNOWN"),
+        "{other}"
+    );
+    let text = run.text("registry/images.json");
+    assert!(
+        !text.contains("s3cret") && !text.contains("pull-token"),
+        "{text}"
+    );
+    // Without credentials the token endpoint refuses: an error, not "missing".
+    let anon = run.json("registry/anonymous.json");
+    assert!(
+        anon["images"][format!("{host}/app/web:1.0")]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("token"),
+        "{anon:#}"
+    );
+    let result = analysis(&run, "Images");
+    assert_eq!(result.len(), 1, "{:#}", run.json("analysis.json"));
+    assert!(
+        result[0].to_string().contains("cannot check"),
+        "{:#}",
+        result[0]
+    );
+}

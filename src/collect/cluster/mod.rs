@@ -22,6 +22,7 @@ mod objects;
 pub mod permissions;
 pub mod podstatus;
 pub mod rbac;
+pub mod registry;
 mod resources;
 mod run;
 pub mod runpod;
@@ -99,6 +100,7 @@ pub const SUPPORTED: &[&str] = &[
     "ceph",
     "longhorn",
     "sonobuoy",
+    "registryImages",
 ];
 
 /// The reason recorded for in-cluster types this build does not run yet.
@@ -579,6 +581,9 @@ async fn dispatch(ctx: &Ctx, item: &Planned) -> Result<(), Error> {
         "ceph" => ceph::collect(ctx, body, item.entry.collector_name.as_deref()).await,
         "longhorn" => longhorn::collect(ctx, body).await,
         "sonobuoy" => sonobuoy::collect(ctx, body).await,
+        "registryImages" => {
+            registry::collect(ctx, body, item.entry.collector_name.as_deref()).await
+        }
         other => Err(Error::Spec(format!("`{other}`: {NOT_YET}"))),
     }
 }

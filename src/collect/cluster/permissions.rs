@@ -225,6 +225,13 @@ pub const COLLECTORS: &[Collector] = &[
         permissions: &[p("", "pods", &[Get]), p("", "pods/exec", &[Get, Create])],
         urls: &[],
     },
+    Collector {
+        kind: "registryImages",
+        role: Role::Read,
+        // The image pull secret `imagePullSecret.name` names; the registries are not the API's.
+        permissions: &[p("", "secrets", &[Get])],
+        urls: &[],
+    },
 ];
 
 /// One granted (group, resource, verb).
