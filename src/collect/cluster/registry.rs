@@ -254,6 +254,23 @@ async fn exists(
     Err(failed(detail))
 }
 
+/// The realm is the registry's to choose: credentials go in clear text only where the registry
+/// itself would be spoken to in clear text (loopback, private addresses).
+fn realm_may_get_credentials(realm: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(realm).map_err(|e| format!("token realm {realm:?}: {e}"))?;
+    let host = match (parsed.host_str(), parsed.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        (None, _) => return Err(format!("token realm {realm:?} has no host")),
+    };
+    if parsed.scheme() != "https" && scheme(&host) != "http" {
+        return Err(format!(
+            "token realm {realm:?} is not HTTPS: the pull secret's credentials are not sent to it"
+        ));
+    }
+    Ok(())
+}
+
 /// A pull token from the challenge's realm (with Basic credentials when there are some).
 async fn token(
     http: &reqwest::Client,
@@ -272,6 +289,7 @@ async fn token(
     }
     let mut req = http.get(&url);
     if let Some(a) = auth {
+        realm_may_get_credentials(&realm)?;
         req = req.basic_auth(&a.user, Some(&a.password));
     }
     let resp = req.send().await.map_err(|e| format!("token: {e}"))?;
@@ -393,5 +411,8 @@ mod tests {
             challenge_param(r#"Bearer realm="http://h/token",service="reg""#, "service").as_deref(),
             Some("reg")
         );
+        assert!(realm_may_get_credentials("https://auth.example.com/token").is_ok());
+        assert!(realm_may_get_credentials("http://127.0.0.1:5000/token").is_ok());
+        assert!(realm_may_get_credentials("http://evil.example.com/token").is_err());
     }
 }
