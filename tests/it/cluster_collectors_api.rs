@@ -176,6 +176,7 @@ fn node_metrics_custom_metrics_and_metadata_through_the_api() {
     let run = run_job(
         &server,
         "- nodeMetrics: {}\n\
+         - nodeMetrics: {nodeNames: [ghost]}\n\
          - customMetrics: {metricRequests: [{resourceMetricName: pods/requests_per_second, namespace: default}, {resourceMetricName: bad}]}\n\
          - supportBundleMetadata: {namespace: default}",
         "- nodeMetrics:\n    checkName: PVC usage\n    outcomes:\n      - fail: {when: \"pvcUsedPercentage >= 90\", message: \"full: {{ .PVC.ConcatenatedNames }}\"}\n      - pass: {message: ok}",
@@ -184,6 +185,13 @@ fn node_metrics_custom_metrics_and_metadata_through_the_api() {
     assert_eq!(
         run.text(&format!("node-metrics/{NODE}.json")),
         summary.to_string()
+    );
+    // A node that does not exist: the proxy's 404, in the collector's error file.
+    let error = run.text("collector-errors/node-metrics-error.json");
+    assert!(
+        error.contains("could not query endpoint /api/v1/nodes/ghost/proxy/stats/summary")
+            && error.contains("not found"),
+        "{error}"
     );
     let pvc = analysis(&run, "PVC usage");
     assert_eq!(pvc.len(), 1, "{:#}", run.json("analysis.json"));
