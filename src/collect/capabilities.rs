@@ -63,23 +63,24 @@ mod tests {
             std::path::Path::new("spec.yaml"),
             &format!(
                 "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata:\n  name: t\nspec:\n{}",
-                "  hostCollectors:\n    - dns: {}\n    - subnetAvailable: {}\n    - dns: {}\n    - cpu: {}\n    - http: {exclude: true}\n  collectors:\n    - run: {}\n    - sonobuoy: {}\n",
+                "  hostCollectors:\n    - dns: {}\n    - subnetAvailable: {}\n    - dns: {}\n    - cpu: {}\n    - http: {exclude: true}\n  collectors:\n    - run: {}\n    - mssql: {}\n",
             ),
         );
         // Host `run`/`cpu` and in-cluster `run` are builtin now; host `dns`/`subnetAvailable` and
-        // in-cluster `sonobuoy` are not.
+        // in-cluster `mssql` (a database collector) are not.
         assert!(builtin_supports(Section::HostCollectors, "run"));
         assert!(builtin_supports(Section::HostCollectors, "cpu"));
         assert!(builtin_supports(Section::Collectors, "run"));
         assert!(builtin_supports(Section::Collectors, "runPod"));
-        assert!(!builtin_supports(Section::Collectors, "sonobuoy"));
+        assert!(builtin_supports(Section::Collectors, "sonobuoy"));
+        assert!(!builtin_supports(Section::Collectors, "mssql"));
         assert!(!builtin_supports(Section::HostCollectors, "dns"));
         let warnings = unsupported_warnings(&file.spec);
         let messages: Vec<_> = warnings.iter().map(|d| d.message.as_str()).collect();
         assert_eq!(
             messages,
             [
-                "collectors: `sonobuoy` (1 entry) is not run by the builtin engine in this build; it will be recorded as skipped",
+                "collectors: `mssql` (1 entry) is not run by the builtin engine in this build; it will be recorded as skipped",
                 "hostCollectors: `dns` (2 entries) is not run by the builtin engine in this build; it will be recorded as skipped",
                 "hostCollectors: `subnetAvailable` (1 entry) is not run by the builtin engine in this build; it will be recorded as skipped",
             ]

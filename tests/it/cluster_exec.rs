@@ -540,7 +540,7 @@ fn validate_accepts_exec_copy_and_run_pod_without_unsupported_warnings() {
     let job = dir.path().join("kube.yaml");
     std::fs::write(
         &job,
-        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: kube\nspec:\n  schedule: \"0 2 * * *\"\n  collect:\n    kubeconfig: kc\n    supportBundle:\n      collectors:\n        - exec: {name: e, selector: [a=b], command: [ls]}\n        - copy: {name: c, selector: [a=b], containerPath: /x}\n        - runPod: {name: r, podSpec: {containers: [{name: c, image: i}]}}\n        - run: {name: old, image: busybox}\n        - sonobuoy: {}\n",
+        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: kube\nspec:\n  schedule: \"0 2 * * *\"\n  collect:\n    kubeconfig: kc\n    supportBundle:\n      collectors:\n        - exec: {name: e, selector: [a=b], command: [ls]}\n        - copy: {name: c, selector: [a=b], containerPath: /x}\n        - runPod: {name: r, podSpec: {containers: [{name: c, image: i}]}}\n        - run: {name: old, image: busybox}\n        - mssql: {uri: \"sqlserver://x\"}\n",
     )
     .expect("job");
     let out = agent(&dir.path().join("state"))
@@ -558,7 +558,7 @@ fn validate_accepts_exec_copy_and_run_pod_without_unsupported_warnings() {
         );
     }
     // A type still missing is still named.
-    assert!(err.contains("`sonobuoy`"), "{err}");
+    assert!(err.contains("`mssql`"), "{err}");
 }
 
 /// Polls `cond` for up to 10 s.

@@ -471,7 +471,10 @@ fn every_api_call_of_the_read_only_collectors_is_granted_by_the_read_role() {
         "- configMap: {collectorName: one, name: coredns, namespace: kube-system}\n\
          - configMap: {collectorName: some, selector: [k8s-app=kube-dns], namespace: kube-system}\n\
          - secret: {collectorName: one, name: k3s-serving, namespace: kube-system}\n\
-         - secret: {collectorName: some, selector: [app=x], namespace: kube-system}",
+         - secret: {collectorName: some, selector: [app=x], namespace: kube-system}\n\
+         - helm: {}\n\
+         - supportBundleMetadata: {namespace: kube-system}\n\
+         - registryImages: {images: [], namespace: kube-system, imagePullSecret: {name: pull}}",
     );
     for kind in [
         "clusterInfo",
@@ -510,7 +513,11 @@ fn every_api_call_of_exec_and_run_pod_is_granted_by_the_two_roles() {
         &server,
         "- exec: {collectorName: uname, name: kots/exec, namespace: kube-system, selector: [k8s-app=kube-dns], command: [uname], timeout: 10s}\n\
          - copy: {collectorName: cfg, name: copied, namespace: kube-system, selector: [k8s-app=kube-dns], containerPath: /etc/coredns, containerName: coredns}\n\
-         - runPod: {collectorName: hello, name: hello, timeout: 30s, podSpec: {containers: [{name: hello, image: \"alpine:3\", command: [echo, hi]}]}}",
+         - runPod: {collectorName: hello, name: hello, timeout: 30s, podSpec: {containers: [{name: hello, image: \"alpine:3\", command: [echo, hi]}]}}\n\
+         - nodeMetrics: {}\n\
+         - goldpinger: {}\n\
+         - ceph: {}\n\
+         - sonobuoy: {}",
     );
     for kind in ["exec", "copy", "runPod"] {
         assert_eq!(

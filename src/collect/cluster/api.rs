@@ -118,6 +118,12 @@ impl Api {
         parse(path, &text)
     }
 
+    /// `GET path` as text, as the server sent it (proxied endpoints, raw metrics).
+    pub async fn get_text(&self, path: &str) -> Result<String, ApiError> {
+        let req = request("GET", path, Vec::new())?;
+        self.text(req).await
+    }
+
     /// `POST path` with a JSON body.
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ApiError> {
         let bytes = serde_json::to_vec(body).map_err(|e| ApiError::Decode {

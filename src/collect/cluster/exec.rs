@@ -23,14 +23,14 @@ const STDERR_CAP: usize = 1024 * 1024;
 const PIPE_BUF: usize = 64 * 1024;
 
 /// The parts of a pod `exec` and `copy` need.
-struct PodRef {
-    namespace: String,
-    name: String,
-    containers: Vec<String>,
-    phase: String,
+pub(super) struct PodRef {
+    pub(super) namespace: String,
+    pub(super) name: String,
+    pub(super) containers: Vec<String>,
+    pub(super) phase: String,
 }
 
-fn pod_refs(pods: Vec<Value>) -> Vec<PodRef> {
+pub(super) fn pod_refs(pods: Vec<Value>) -> Vec<PodRef> {
     pods.into_iter()
         .map(|p| PodRef {
             namespace: p["metadata"]["namespace"]
@@ -117,7 +117,7 @@ async fn select_pods(
 }
 
 /// Starts `command` in `container` of `pod` (stdout and stderr attached, no stdin).
-async fn start(
+pub(super) async fn start(
     ctx: &Ctx,
     pod: &PodRef,
     container: &str,
@@ -164,7 +164,7 @@ async fn start(
 }
 
 /// How a command ended, from the Status on the error channel.
-fn exit_error(
+pub(super) fn exit_error(
     status: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Status>,
 ) -> Option<String> {
     match status {
@@ -179,7 +179,7 @@ fn exit_error(
 }
 
 /// Reads all of `r` into memory, keeping at most `cap` bytes.
-async fn read_capped(mut r: impl tokio::io::AsyncRead + Unpin, cap: usize) -> Vec<u8> {
+pub(super) async fn read_capped(mut r: impl tokio::io::AsyncRead + Unpin, cap: usize) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
     loop {

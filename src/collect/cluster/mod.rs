@@ -7,18 +7,26 @@
 
 pub mod access;
 pub mod api;
+mod capture;
+pub mod ceph;
 pub mod exec;
+mod goldpinger;
+pub mod helm;
 mod info;
 pub mod jsonout;
 mod logs;
+pub mod longhorn;
+pub mod metrics;
 pub mod namespaces;
 mod objects;
 pub mod permissions;
 pub mod podstatus;
 pub mod rbac;
+pub mod registry;
 mod resources;
 mod run;
 pub mod runpod;
+mod sonobuoy;
 
 use crate::collect::{CollectorOutcome, CollectorStatus, Error};
 use crate::spec::Entry;
@@ -83,6 +91,16 @@ pub const SUPPORTED: &[&str] = &[
     "copy",
     "runPod",
     "run",
+    // Issue 20, through the API (src/collect/cluster/{helm,metrics,goldpinger,ceph,longhorn,sonobuoy}.rs).
+    "helm",
+    "nodeMetrics",
+    "customMetrics",
+    "supportBundleMetadata",
+    "goldpinger",
+    "ceph",
+    "longhorn",
+    "sonobuoy",
+    "registryImages",
 ];
 
 /// The reason recorded for in-cluster types this build does not run yet.
@@ -555,6 +573,17 @@ async fn dispatch(ctx: &Ctx, item: &Planned) -> Result<(), Error> {
             let converted = runpod::run_as_run_pod(body);
             runpod::collect(ctx, &converted, item.entry.collector_name.as_deref()).await
         }
+        "helm" => helm::collect(ctx, body).await,
+        "nodeMetrics" => metrics::node_metrics(ctx, body).await,
+        "customMetrics" => metrics::custom_metrics(ctx, body).await,
+        "supportBundleMetadata" => metrics::support_bundle_metadata(ctx, body).await,
+        "goldpinger" => goldpinger::collect(ctx, body).await,
+        "ceph" => ceph::collect(ctx, body, item.entry.collector_name.as_deref()).await,
+        "longhorn" => longhorn::collect(ctx, body).await,
+        "sonobuoy" => sonobuoy::collect(ctx, body).await,
+        "registryImages" => {
+            registry::collect(ctx, body, item.entry.collector_name.as_deref()).await
+        }
         other => Err(Error::Spec(format!("`{other}`: {NOT_YET}"))),
     }
 }
@@ -582,6 +611,16 @@ async fn rbac_check(ctx: &Ctx, item: &Planned) -> Option<Vec<String>> {
             .as_str()
             .filter(|n| !n.is_empty())
             .unwrap_or("default")
+            .to_string(),
+        // Collectors with their own default namespace check their rights there.
+        kind @ ("ceph" | "sonobuoy" | "goldpinger") => item.entry.body["namespace"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(match kind {
+                "ceph" => ceph::DEFAULT_NAMESPACE,
+                "sonobuoy" => "sonobuoy",
+                _ => "default",
+            })
             .to_string(),
         _ => namespace_of(ctx, &item.entry.body),
     };

@@ -167,6 +167,71 @@ pub const COLLECTORS: &[Collector] = &[
         ],
         urls: &[],
     },
+    // Issue 20's collectors through the API.
+    Collector {
+        kind: "helm",
+        role: Role::Read,
+        // Release Secrets (`owner=helm`), decoded; only chart, versions, dates and statuses leave.
+        permissions: &[p("", "secrets", &[List])],
+        urls: &[],
+    },
+    Collector {
+        kind: "supportBundleMetadata",
+        role: Role::Read,
+        permissions: &[p("", "secrets", &[Get])],
+        urls: &[],
+    },
+    Collector {
+        kind: "customMetrics",
+        role: Role::Read,
+        // The metrics API authorizes `get` on `<resource>/<metric>`: any metric, hence `*`.
+        permissions: &[p("custom.metrics.k8s.io", "*", &[Get])],
+        urls: &[],
+    },
+    Collector {
+        kind: "longhorn",
+        role: Role::Read,
+        permissions: &[
+            p("longhorn.io", "*", &[List]),
+            p("", "pods", &[List]),
+            p("", "pods/log", &[Get]),
+        ],
+        urls: &[],
+    },
+    Collector {
+        kind: "nodeMetrics",
+        // Not a read right: `nodes/proxy` GET reaches the whole kubelet API, its exec websocket
+        // included, so it is granted only with the opt-in role.
+        role: Role::Exec,
+        permissions: &[p("", "nodes", &[List]), p("", "nodes/proxy", &[Get])],
+        urls: &[],
+    },
+    Collector {
+        kind: "goldpinger",
+        // `services/proxy` GET reaches any Service's HTTP endpoints: opt-in, like nodes/proxy.
+        role: Role::Exec,
+        permissions: &[p("", "services", &[List]), p("", "services/proxy", &[Get])],
+        urls: &[],
+    },
+    Collector {
+        kind: "ceph",
+        role: Role::Exec,
+        permissions: &[p("", "pods", &[List]), p("", "pods/exec", &[Get, Create])],
+        urls: &[],
+    },
+    Collector {
+        kind: "sonobuoy",
+        role: Role::Exec,
+        permissions: &[p("", "pods", &[Get]), p("", "pods/exec", &[Get, Create])],
+        urls: &[],
+    },
+    Collector {
+        kind: "registryImages",
+        role: Role::Read,
+        // The image pull secret `imagePullSecret.name` names; the registries are not the API's.
+        permissions: &[p("", "secrets", &[Get])],
+        urls: &[],
+    },
 ];
 
 /// One granted (group, resource, verb).

@@ -83,6 +83,12 @@ pub fn needs(kind: &str, by_selector: bool) -> &'static [Need] {
             ("get", "", "pods/log"),
             ("delete", "", "pods"),
         ],
+        ("helm", _) => &[("list", "", "secrets")],
+        ("supportBundleMetadata", _) => &[("get", "", "secrets")],
+        ("nodeMetrics", _) => &[("get", "", "nodes/proxy")],
+        ("goldpinger", _) => &[("list", "", "services"), ("get", "", "services/proxy")],
+        ("ceph", _) => &[("list", "", "pods"), ("create", "", "pods/exec")],
+        ("sonobuoy", _) => &[("get", "", "pods"), ("create", "", "pods/exec")],
         _ => &[],
     }
 }

@@ -718,6 +718,48 @@ impl Cluster {
         Ok(())
     }
 
+    /// Serves a custom resource type (as if its CRD were installed): in discovery and listable.
+    pub fn add_custom_type(
+        &mut self,
+        group: &str,
+        version: &str,
+        plural: &str,
+        kind: &str,
+        namespaced: bool,
+    ) {
+        let gv = format!("{group}/{version}");
+        let entry = json!({"name": plural, "singularName": kind.to_lowercase(), "namespaced": namespaced,
+            "kind": kind, "verbs": ["get", "list", "watch"]});
+        match self
+            .resource_lists
+            .iter_mut()
+            .find(|l| l["groupVersion"] == gv.as_str())
+        {
+            Some(list) => list["resources"]
+                .as_array_mut()
+                .expect("resources")
+                .push(entry),
+            None => {
+                self.resource_lists
+                    .push(json!({"groupVersion": gv, "resources": [entry]}));
+                let gvd = json!({"groupVersion": gv, "version": version});
+                self.groups
+                    .push(json!({"name": group, "versions": [gvd], "preferredVersion": gvd}));
+            }
+        }
+        self.stores
+            .entry((group.to_string(), plural.to_string()))
+            .or_insert_with(|| Arc::new(Store::default()));
+        self.types.push(ResourceType {
+            group: group.to_string(),
+            version: version.to_string(),
+            plural: plural.to_string(),
+            kind: kind.to_string(),
+            namespaced,
+            custom: true,
+        });
+    }
+
     /// Adds a namespace object (Active) if it is not there yet.
     pub fn add_namespace(&mut self, name: &str) {
         let t = self

@@ -128,6 +128,8 @@ pub struct Shared {
     /// Bearer tokens whose requests are never answered (a client cut off by a partition).
     pub black_holed: Mutex<std::collections::HashSet<String>>,
     created: Mutex<HashMap<(String, String), Created>>,
+    /// Answers (status, JSON text) by exact path for proxies and aggregated APIs (see `proxy`).
+    pub raw: RwLock<HashMap<String, (u16, String)>>,
 }
 
 impl Shared {
@@ -150,6 +152,7 @@ impl Shared {
             writes: Mutex::new(()),
             black_holed: Mutex::new(std::collections::HashSet::new()),
             created: Mutex::new(HashMap::new()),
+            raw: RwLock::new(HashMap::new()),
         }
     }
 }
@@ -320,7 +323,12 @@ impl Target {
 }
 
 /// Resolves the segments after `/api/v1` or `/apis/<g>/<v>`.
-fn resolve(cluster: &Cluster, group: &str, version: &str, rest: &[&str]) -> Option<Target> {
+pub(super) fn resolve(
+    cluster: &Cluster,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+) -> Option<Target> {
     if rest.len() >= 3
         && rest[0] == "namespaces"
         && let Some(t) = cluster
@@ -363,7 +371,7 @@ fn split_api_path(path: &str) -> Option<(String, String, Vec<&str>)> {
     }
 }
 
-fn is_denied(denials: &[Denial], target: &Target) -> bool {
+pub(super) fn is_denied(denials: &[Denial], target: &Target) -> bool {
     denials.iter().any(|d| {
         d.group == target.t.group
             && d.resource == target.resource_string()
@@ -574,6 +582,9 @@ async fn route(s: &Arc<Shared>, req: Request, method: &Method, path: &str, q: &s
         return not_found_path();
     }
 
+    if let Some(resp) = super::proxy::answer(s, method, trimmed, &group, &version, &rest) {
+        return resp;
+    }
     let Some(target) = resolve(&s.cluster, &group, &version, &rest) else {
         return not_found_path();
     };

@@ -62,6 +62,11 @@
 //!   the real optimistic concurrency (`writes.rs`): a new `resourceVersion` on every write, 409
 //!   `AlreadyExists` on a second create, 409 `Conflict` on an update with a stale
 //!   `resourceVersion`;
+//! - node and service proxies (`nodes/N/proxy/...`, `services/NAME:PORT/proxy/...`) and aggregated
+//!   API paths (`/apis/custom.metrics.k8s.io/...`) answering what `KubeApiServer::serve` set
+//!   (`proxy.rs`: RBAC denials of `nodes/proxy`/`services/proxy` honoured, 404 for a missing
+//!   object, 503 for a backend not set); custom resource types added with
+//!   `Cluster::add_custom_type` (Longhorn's CRDs);
 //! - a partition of one client (`KubeApiServer::black_hole` by bearer token, see
 //!   `kubeconfig_with_token`): its requests are never answered until `heal`.
 //!
@@ -69,13 +74,15 @@
 //! to its own printing), aggregated discovery, OpenAPI (`/openapi/v2`, `/openapi/v3` are 404: kubectl
 //! commands that validate against it need `--validate=false`), create/update of anything but
 //! pods, leases and configmaps, patch, `events.k8s.io` events (the same events are served through core v1), `resourceVersion`
-//! semantics on reads (every read sees the latest state), SPDY exec, port-forward, proxy.
+//! semantics on reads (every read sees the latest state), SPDY exec, port-forward, and proxies or
+//! aggregated APIs beyond what `KubeApiServer::serve` sets.
 
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of this module
 
 pub mod cluster;
 pub mod exec;
 pub mod http;
+pub mod proxy;
 pub mod selector;
 pub mod standalone;
 pub mod writes;
@@ -238,6 +245,16 @@ impl KubeApiServer {
             .write()
             .expect("missing images")
             .insert(image.to_string());
+    }
+
+    /// Answers GETs of `path` (a node or service proxy path, or an aggregated API's such as
+    /// `/apis/custom.metrics.k8s.io/v1beta1/...`) with `status` and the JSON text `body`.
+    pub fn serve(&self, path: &str, status: u16, body: &str) {
+        self.shared
+            .raw
+            .write()
+            .expect("raw answers")
+            .insert(path.to_string(), (status, body.to_string()));
     }
 
     /// Every request so far, in order.
