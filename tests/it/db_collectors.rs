@@ -5,6 +5,7 @@
 //! wrote. The password never reaches the bundle or the run record.
 
 use crate::support;
+use crate::support::kube_api;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -336,6 +337,11 @@ fn redis() -> Server {
 /// Runs one job whose spec has `collectors` and `analyzers` (YAML list items, 4-space indent),
 /// with the default redaction.
 fn run_spec(collectors: &str, analyzers: &str) -> Triggered {
+    run_spec_in(collectors, analyzers, None)
+}
+
+/// [`run_spec`] with the cluster of `kubeconfig`.
+fn run_spec_in(collectors: &str, analyzers: &str, kubeconfig: Option<&str>) -> Triggered {
     let dir = tempfile::tempdir().expect("tempdir");
     let jobs = dir.path().join("jobs");
     std::fs::create_dir_all(&jobs).expect("jobs");
@@ -346,6 +352,14 @@ fn run_spec(collectors: &str, analyzers: &str) -> Triggered {
         job.push_str(&format!("        {line}\n"));
     }
     job.push_str("      analyzers:\n");
+    if let Some(kc) = kubeconfig {
+        let path = dir.path().join("kubeconfig");
+        std::fs::write(&path, kc).expect("kubeconfig");
+        job = job.replace(
+            "  collect:\n",
+            &format!("  collect:\n    kubeconfig: {}\n", path.display()),
+        );
+    }
     for line in analyzers.lines() {
         job.push_str(&format!("        {line}\n"));
     }
@@ -415,7 +429,8 @@ fn postgres_with_tls_required() {
          - postgres: {{collectorName: plain, uri: \"{base}?sslmode=disable\"}}\n\
          - postgres:\n    collectorName: verified\n    uri: \"{base}?sslmode=verify-full\"\n    tls:\n      cacert: |\n{}\
          - postgres:\n    collectorName: other-ca\n    uri: \"{base}?sslmode=verify-full\"\n    tls:\n      cacert: |\n{}\
-         - postgres: {{collectorName: closed, uri: \"postgresql://tsa:{PASSWORD}@127.0.0.1:{}/postgres\"}}\n",
+         - postgres: {{collectorName: closed, uri: \"postgresql://tsa:{PASSWORD}@127.0.0.1:{}/postgres\"}}\n\
+         - postgres:\n    collectorName: ca-from-secret\n    uri: \"{base}?sslmode=verify-full\"\n    tls: {{secret: {{name: pg-ca, namespace: default}}}}\n",
         indent(&certs.ca),
         indent(&certs.other_ca),
         ClosedPort::new().port,
@@ -423,7 +438,18 @@ fn postgres_with_tls_required() {
     let analyzers = ["prefer", "wrong-password", "verified", "closed"]
         .map(|n| analyzer("postgres", n))
         .concat();
-    let run = run_spec(&collectors, &analyzers);
+    // `tls.secret`: the CA from a Secret of the (test) cluster, keys as troubleshoot reads them.
+    let mut cluster = kube_api::Cluster::baseline();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&certs.ca);
+    cluster
+        .insert_value(
+            serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pg-ca", "namespace": "default"}, "data": {"cacert": b64}}),
+            None,
+        )
+        .expect("secret");
+    let api = kube_api::KubeApiServer::start(cluster);
+    let run = run_spec_in(&collectors, &analyzers, Some(&api.kubeconfig("default")));
     assert_eq!(
         run.collector("title", "postgres/prefer")["status"],
         "succeeded",
@@ -443,10 +469,13 @@ fn postgres_with_tls_required() {
         Some(2),
         "only isConnected and version: {ok}"
     );
-    assert_eq!(
-        connection(&run, "postgres", "verified"),
-        serde_json::json!({"isConnected": true, "version": version})
-    );
+    for name in ["verified", "ca-from-secret"] {
+        assert_eq!(
+            connection(&run, "postgres", name),
+            serde_json::json!({"isConnected": true, "version": version}),
+            "{name}"
+        );
+    }
 
     let bad = connection(&run, "postgres", "wrong-password");
     assert_eq!(bad["isConnected"], false);
