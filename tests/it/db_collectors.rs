@@ -682,3 +682,67 @@ fn mssql_and_clickhouse_without_a_server() {
     assert_eq!(verdict(&run, "http").0, "fail");
     assert_no_password(&run);
 }
+
+/// A server that accepts and never answers: each collector gives up at `kubeRequestTimeout` with
+/// a clear not-connected file, and the run goes on.
+#[test]
+fn a_silent_server_is_bounded_by_the_request_timeout() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let stop = Arc::new(AtomicBool::new(false));
+    let holder = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => held.push(s),
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+            held.len()
+        })
+    };
+    let collectors = format!(
+        "- postgres: {{collectorName: silent, uri: \"postgresql://tsa:{PASSWORD}@127.0.0.1:{port}/db\"}}\n\
+         - mysql: {{collectorName: silent, uri: \"tsa:{PASSWORD}@tcp(127.0.0.1:{port})/db\"}}\n\
+         - redis: {{collectorName: silent, uri: \"redis://:{PASSWORD}@127.0.0.1:{port}\"}}\n"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir_all(&jobs).expect("jobs");
+    let mut job = String::from(
+        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: kube\nspec:\n  schedule: \"0 2 * * *\"\n  collect:\n    supportBundle:\n      collectors:\n",
+    );
+    for line in collectors.lines() {
+        job.push_str(&format!("        {line}\n"));
+    }
+    std::fs::write(jobs.join("kube.yaml"), &job).expect("job");
+    let run = Triggered::run(
+        dir,
+        &[("TROUBLESHOOT_AGENT_KUBE_REQUEST_TIMEOUT", "1s")],
+        Duration::from_secs(300),
+    );
+    stop.store(true, Ordering::Relaxed);
+    assert!(
+        holder.join().expect("holder") >= 3,
+        "each collector connected"
+    );
+    for kind in ["postgres", "mysql", "redis"] {
+        let c = connection(&run, kind, "silent");
+        assert_eq!(c["isConnected"], false, "{kind}: {c}");
+        assert_eq!(
+            c["error"],
+            format!("no answer from the {kind} server within 1s"),
+            "{kind}"
+        );
+        assert_eq!(
+            run.collector("title", &format!("{kind}/silent"))["status"],
+            "succeeded"
+        );
+    }
+    assert_no_password(&run);
+}
