@@ -2,7 +2,9 @@
 //! required, MariaDB for the MySQL protocol, Redis with a password), each started by its test in
 //! a temporary directory on a loopback port as `nobody`: the version collected, a wrong password,
 //! a closed port, TLS required and verified, and the existing analyzers over the bundle the run
-//! wrote. The password never reaches the bundle or the run record.
+//! wrote. The password never reaches the bundle or the run record. ClickHouse and SQL Server have
+//! no Debian package: ClickHouse's HTTP interface is played by a stand-in, SQL Server is only
+//! tested unreachable.
 
 use crate::support;
 use crate::support::kube_api;
@@ -444,5 +446,121 @@ fn a_silent_server_is_bounded_by_the_request_timeout() {
             "succeeded"
         );
     }
+    assert_no_password(&run);
+}
+
+/// A stand-in for ClickHouse's HTTP interface (ClickHouse has no Debian package): `SELECT
+/// version()` for user `default` with [`PASSWORD`] answers a version, other credentials get
+/// ClickHouse's 403 and message. Returns the port, the stop flag and the requests' texts.
+fn fake_clickhouse() -> (
+    u16,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<Vec<String>>,
+) {
+    use base64::Engine;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("default:{PASSWORD}"))
+    );
+    let flag = stop.clone();
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        while !flag.load(Ordering::Relaxed) {
+            let Ok((stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            stream.set_nonblocking(false).expect("blocking");
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut head = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let authorized = head.lines().any(|l| {
+                l.split_once(':').is_some_and(|(k, v)| {
+                    k.eq_ignore_ascii_case("authorization") && v.trim() == auth
+                })
+            });
+            let ok = authorized && body == "SELECT version()";
+            let (status, text) = if ok {
+                ("200 OK", "24.8.4.13\n")
+            } else {
+                (
+                    "403 Forbidden",
+                    "Code: 516. DB::Exception: default: Authentication failed: password is incorrect, or there is no user with such name. (AUTHENTICATION_FAILED)\n",
+                )
+            };
+            let mut out = stream;
+            let _ = write!(
+                out,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                text.len()
+            );
+            seen.push(format!("{head}\n{body}"));
+        }
+        seen
+    });
+    (port, stop, handle)
+}
+
+#[test]
+fn clickhouse_over_its_http_interface() {
+    let (port, stop, handle) = fake_clickhouse();
+    let collectors = format!(
+        "- clickhouse: {{collectorName: ok, uri: \"http://default:{PASSWORD}@127.0.0.1:{port}/default\"}}\n\
+         - clickhouse: {{collectorName: wrong-password, uri: \"http://default:wrong-pw@127.0.0.1:{port}/default\"}}\n"
+    );
+    let analyzers = ["ok", "wrong-password"]
+        .map(|n| analyzer("clickhouse", n))
+        .concat()
+        + "- clickhouse:\n    checkName: recent\n    collectorName: ok\n    outcomes:\n      - fail: {when: version < 23.x, message: too old}\n      - pass: {message: recent}\n";
+    let run = run_spec(&collectors, &analyzers);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let requests = handle.join().expect("fake clickhouse");
+    assert_eq!(
+        connection(&run, "clickhouse", "ok"),
+        serde_json::json!({"isConnected": true, "version": "24.8.4.13"})
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.starts_with("POST /?database=default HTTP/1.1\r\n")),
+        "{requests:#?}"
+    );
+    let bad = connection(&run, "clickhouse", "wrong-password");
+    assert_eq!(bad["isConnected"], false);
+    assert!(
+        bad["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("AUTHENTICATION_FAILED"),
+        "{bad}"
+    );
+    assert_eq!(verdict(&run, "ok").0, "pass");
+    assert_eq!(verdict(&run, "recent"), ("pass".into(), "recent".into()));
+    // clickhouse appends the error to a fail's message, as troubleshoot does.
+    let (sev, msg) = verdict(&run, "wrong-password");
+    assert_eq!(sev, "fail");
+    assert!(
+        msg.starts_with("cannot connect clickhouse [HTTP 403]"),
+        "{msg}"
+    );
     assert_no_password(&run);
 }
