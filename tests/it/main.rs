@@ -31,6 +31,7 @@ mod cluster_exec;
 mod cluster_lease;
 mod compat_jobs;
 mod compat_specs;
+mod db_collectors;
 mod deb_install;
 mod deploy_ansible;
 mod deploy_manifests;

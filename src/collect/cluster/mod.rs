@@ -9,6 +9,7 @@ pub mod access;
 pub mod api;
 mod capture;
 pub mod ceph;
+pub mod db;
 pub mod exec;
 mod goldpinger;
 pub mod helm;
@@ -101,6 +102,11 @@ pub const SUPPORTED: &[&str] = &[
     "longhorn",
     "sonobuoy",
     "registryImages",
+    "postgres",
+    "mysql",
+    "mssql",
+    "redis",
+    "clickhouse",
 ];
 
 /// The reason recorded for in-cluster types this build does not run yet.
@@ -225,9 +231,7 @@ pub async fn collect(
     if runnable.is_empty() {
         return outcomes;
     }
-    let needs_cluster = runnable
-        .iter()
-        .any(|i| !matches!(i.entry.kind.as_str(), "data" | "http"));
+    let needs_cluster = runnable.iter().any(|i| !runs_locally(&i.entry));
     let access = if needs_cluster {
         match access::discover_here(opts.kubeconfig.as_deref()) {
             None => Connection::Failed(access::NO_CONFIG.to_string()),
@@ -297,7 +301,7 @@ pub async fn collect(
 enum Connection {
     /// Connected.
     Ready(access::Access),
-    /// Only local collectors (`data`, `http`) run: no connection was tried.
+    /// Only local collectors (`data`, `http`, databases) run: no connection was tried.
     NotNeeded,
     /// No connection: the message every collector that needs one fails with (it goes into each
     /// collector's error file and record, so it is kept as text).
@@ -479,7 +483,7 @@ async fn run_one(
     if cancel.is_cancelled() {
         return skipped(&item, "cancelled");
     }
-    let local = matches!(item.entry.kind.as_str(), "data" | "http");
+    let local = runs_locally(&item.entry);
     let api = match (&slot.api, access) {
         (Some(api), _) => api.clone(),
         (None, Connection::Failed(message)) if !local => {
@@ -549,6 +553,12 @@ async fn run_one(
     }
 }
 
+/// Whether a collector needs no Kubernetes API: `data`, `http`, and the database collectors
+/// without a `tls.secret`.
+fn runs_locally(entry: &Entry) -> bool {
+    matches!(entry.kind.as_str(), "data" | "http") || db::runs_locally(&entry.kind, &entry.body)
+}
+
 fn placeholder_api(timeout: Duration) -> Option<Api> {
     let config = kube::Config::new(http::Uri::from_static("http://127.0.0.1:9"));
     kube::Client::try_from(config)
@@ -584,7 +594,10 @@ async fn dispatch(ctx: &Ctx, item: &Planned) -> Result<(), Error> {
         "registryImages" => {
             registry::collect(ctx, body, item.entry.collector_name.as_deref()).await
         }
-        other => Err(Error::Spec(format!("`{other}`: {NOT_YET}"))),
+        other => match db::Db::from_kind(other) {
+            Some(kind) => db::collect(ctx, kind, body, item.entry.collector_name.as_deref()).await,
+            None => Err(Error::Spec(format!("`{other}`: {NOT_YET}"))),
+        },
     }
 }
 

@@ -232,7 +232,41 @@ pub const COLLECTORS: &[Collector] = &[
         permissions: &[p("", "secrets", &[Get])],
         urls: &[],
     },
+    // The database collectors connect from the agent; the API only for a `tls.secret`.
+    Collector {
+        kind: "postgres",
+        role: Role::Read,
+        permissions: DB_TLS_SECRET,
+        urls: &[],
+    },
+    Collector {
+        kind: "mysql",
+        role: Role::Read,
+        permissions: DB_TLS_SECRET,
+        urls: &[],
+    },
+    Collector {
+        kind: "mssql",
+        role: Role::Read,
+        permissions: DB_TLS_SECRET,
+        urls: &[],
+    },
+    Collector {
+        kind: "redis",
+        role: Role::Read,
+        permissions: DB_TLS_SECRET,
+        urls: &[],
+    },
+    Collector {
+        kind: "clickhouse",
+        role: Role::Read,
+        permissions: DB_TLS_SECRET,
+        urls: &[],
+    },
 ];
+
+/// A database collector's one call: its `tls.secret`.
+const DB_TLS_SECRET: &[Permission] = &[p("", "secrets", &[Get])];
 
 /// One granted (group, resource, verb).
 pub type Triple = (String, String, String);
