@@ -75,6 +75,12 @@ fn three_node_agents_upload_one_bundle_each_per_slot_keyed_by_node() {
         let record = agent.wait_run(HOST_JOB, &run_id, Duration::from_secs(120));
         assert_eq!(record["status"], "succeeded", "{node}: {record:#}");
         assert_eq!(record["host"], node, "{record:#}");
+        let bundle = Path::new(record["bundle"]["path"].as_str().expect("bundle path"));
+        let name = bundle.file_name().and_then(|n| n.to_str()).expect("name");
+        assert!(
+            name.starts_with(&format!("{HOST_JOB}-{node}-{day}T02_00_")),
+            "the bundle is named by node: {name}"
+        );
         let upload = &record["uploads"][0];
         assert_eq!(upload["status"], "succeeded", "{node}: {record:#}");
         let key = format!("fleet/{node}/{HOST_JOB}/{run_id}.tar.gz");
