@@ -96,33 +96,37 @@ pub fn shared_key_errors(
     node: &Node,
     text: &SourceText<'_>,
 ) -> Vec<Diagnostic> {
-    use crate::upload::target::UploadTarget;
+    use crate::upload::target::{HttpMethod, UploadTarget};
     let mut out = Vec::new();
     for (i, target) in job.document.spec.upload.iter().enumerate() {
-        let (kind, key) = match target {
-            UploadTarget::S3(t) => ("s3", t.key.as_deref()),
-            UploadTarget::Gcs(t) => ("gcs", t.key.as_deref()),
-            _ => continue,
+        // A PUT is create-only too, and its 412 counts as delivered: a shared URL would lose
+        // every node's bundle but the first, silently. A POST leaves naming to the server.
+        let (kind, field, key) = match target {
+            UploadTarget::S3(t) => ("s3", "key", t.key.as_deref()),
+            UploadTarget::Gcs(t) => ("gcs", "key", t.key.as_deref()),
+            UploadTarget::Http(t) if t.method == HttpMethod::Put => ("http", "url", Some(&*t.url)),
+            UploadTarget::Http(_) => continue,
         };
         let Some(key) = key else { continue };
-        let names_host = crate::upload::key::parse(key).is_ok_and(|t| t.names_host());
+        let names_host = crate::upload::key::parse_parts(key)
+            .is_ok_and(|parts| crate::upload::key::names_host(&parts));
         if names_host {
             continue;
         }
         let index = i.to_string();
-        let at = ["spec", "upload", index.as_str(), kind, "key"];
+        let at = ["spec", "upload", index.as_str(), kind, field];
         out.push(
             Diagnostic::error(
                 file,
                 node.locate(&at).loc,
                 format!(
-                    "key template `{key}` is the same on every node: in node mode every node's agent uploads job `{}` for the same slots, and uploads are create-only, so all but one node's bundle would be refused",
+                    "{field} template `{key}` is the same on every node: in node mode every node's agent uploads job `{}` for the same slots, and uploads are create-only, so all but one node's bundle would be refused",
                     job.name
                 ),
             )
-            .with_path(format!("spec.upload[{i}].{kind}.key"))
+            .with_path(format!("spec.upload[{i}].{kind}.{field}"))
             .with_source(text)
-            .with_hint(format!("put `{{node}}` in the key, e.g. `{{node}}/{key}`")),
+            .with_hint(format!("put `{{node}}` in the {field}, e.g. `{{node}}/{{job}}/{{runId}}.tar.gz`")),
         );
     }
     out
@@ -237,15 +241,23 @@ mod tests {
     #[test]
     fn node_mode_refuses_keys_that_are_the_same_on_every_node() {
         let shared = "  upload:\n    - s3: {bucket: bundles, key: \"{job}/{runId}.tar.gz\"}\n";
-        let per_node = "  upload:\n    - s3: {bucket: bundles, key: \"{node}/{runId}.tar.gz\"}\n    - gcs: {bucket: bundles}\n";
+        let per_node = "  upload:\n    - s3: {bucket: bundles, key: \"{node}/{runId}.tar.gz\"}\n    - gcs: {bucket: bundles}\n    - http: {url: \"https://x.example/{hostname}/{runId}\"}\n    - http: {url: \"https://x.example/in\", method: POST}\n";
+        let put = "  upload:\n    - http: {url: \"https://x.example/{job}/{runId}\"}\n";
         let files = vec![
             ("a.yaml", job("shared", None, HOST_ONLY, shared)),
             ("b.yaml", job("per-node", None, HOST_ONLY, per_node)),
+            ("c.yaml", job("put", None, HOST_ONLY, put)),
         ];
         let (names, findings) = load(Selection::Node, &files);
         assert_eq!(names, ["per-node"], "{findings:?}");
-        assert_eq!(findings.len(), 1, "{findings:?}");
-        assert!(findings[0].0);
+        assert_eq!(findings.len(), 2, "{findings:?}");
+        assert!(findings.iter().all(|(error, _)| *error));
+        assert!(
+            findings[1].1.starts_with(
+                "url template `https://x.example/{job}/{runId}` is the same on every node"
+            ),
+            "{findings:?}"
+        );
         assert!(
             findings[0]
                 .1
@@ -254,6 +266,6 @@ mod tests {
         );
         // Elsewhere the same key is fine (one agent writes it).
         let (names, _) = load(Selection::All, &files);
-        assert_eq!(names, ["per-node", "shared"]);
+        assert_eq!(names, ["per-node", "put", "shared"]);
     }
 }

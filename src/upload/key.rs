@@ -193,13 +193,18 @@ impl Template {
     /// Whether keys name the host (`{hostname}` or `{node}`): only then do agents on different
     /// hosts or nodes running the same job never write the same key.
     pub fn names_host(&self) -> bool {
-        self.parts.iter().any(|p| {
-            matches!(
-                p,
-                Part::Placeholder(Placeholder::Hostname | Placeholder::Node)
-            )
-        })
+        names_host(&self.parts)
     }
+}
+
+/// Whether `parts` name the host (`{hostname}` or `{node}`).
+pub fn names_host(parts: &[Part]) -> bool {
+    parts.iter().any(|p| {
+        matches!(
+            p,
+            Part::Placeholder(Placeholder::Hostname | Placeholder::Node)
+        )
+    })
 }
 
 /// Fills in `parts` with `vars`.

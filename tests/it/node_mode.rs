@@ -132,6 +132,23 @@ fn validate_in_node_mode_says_which_jobs_it_leaves_out_and_why() {
         "{text}"
     );
     assert!(text.contains("cluster-daily.yaml:"), "located: {text}");
+    // plan --mode node: the same warning, and only the host job to add.
+    let out = support::agent(&d.state)
+        .args(["--jobs-dir"])
+        .arg(&d.jobs)
+        .args(["plan", "--mode", "node"])
+        .output()
+        .expect("plan");
+    let text = support::stderr(&out) + &support::stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("job `cluster-daily` is not run in node mode"),
+        "{text}"
+    );
+    assert!(
+        text.contains(HOST_JOB) && text.contains("1 to add"),
+        "{text}"
+    );
     // Host mode runs both, and says nothing of modes.
     let out = support::agent(&d.state)
         .args(["validate", "-o", "json"])
