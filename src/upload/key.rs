@@ -189,15 +189,10 @@ impl Template {
     pub fn render(&self, vars: &Vars) -> String {
         render_parts(&self.parts, vars)
     }
-
-    /// Whether keys name the host (`{hostname}` or `{node}`): only then do agents on different
-    /// hosts or nodes running the same job never write the same key.
-    pub fn names_host(&self) -> bool {
-        names_host(&self.parts)
-    }
 }
 
-/// Whether `parts` name the host (`{hostname}` or `{node}`).
+/// Whether `parts` name the host (`{hostname}` or `{node}`): only then do agents on different
+/// hosts or nodes running the same job never write the same key.
 pub fn names_host(parts: &[Part]) -> bool {
     parts.iter().any(|p| {
         matches!(
@@ -324,8 +319,8 @@ mod tests {
             object_key(Some("fleet"), Some("{node}/{job}/{runId}.tar.gz"), &v).unwrap(),
             "fleet/worker-2/prod-daily/20250309T070000Z.tar.gz"
         );
-        assert!(parse("{node}/{runId}").unwrap().names_host());
-        assert!(parse(DEFAULT_TEMPLATE).unwrap().names_host());
-        assert!(!parse("{job}/{runId}").unwrap().names_host());
+        assert!(names_host(&parse_parts("{node}/{runId}").unwrap()));
+        assert!(names_host(&parse_parts(DEFAULT_TEMPLATE).unwrap()));
+        assert!(!names_host(&parse_parts("{job}/{runId}").unwrap()));
     }
 }
