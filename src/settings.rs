@@ -93,9 +93,13 @@ pub struct Settings {
     #[serde(default)]
     pub insecure_allow_writable: bool,
     /// `host`: one agent runs the jobs; `cluster`: replicas elect a leader on a Lease and only
-    /// it starts runs (`run --mode`).
+    /// it starts runs; `node`: one agent per node runs the host jobs (`run --mode`).
     #[serde(default)]
     pub mode: Mode,
+    /// Node mode: this node's name in records, bundle names and upload keys (default: the
+    /// `NODE_NAME` environment variable, else the host name; `run --node-name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
     /// The Lease of `mode: cluster`.
     #[serde(default)]
     pub leader_election: LeaderElectionSettings,
@@ -110,6 +114,20 @@ pub enum Mode {
     Host,
     /// Replicas elect a leader on a `coordination.k8s.io/v1` Lease; standbys start nothing.
     Cluster,
+    /// One agent per node (a DaemonSet) runs only the jobs that collect from the host, with no
+    /// leader election; the node name goes into records, bundle names and upload keys.
+    Node,
+}
+
+impl Mode {
+    /// Which jobs an agent in this mode runs (see [`crate::jobs::Selection`]).
+    pub fn selection(self) -> crate::jobs::Selection {
+        match self {
+            Mode::Host => crate::jobs::Selection::All,
+            Mode::Cluster => crate::jobs::Selection::Cluster,
+            Mode::Node => crate::jobs::Selection::Node,
+        }
+    }
 }
 
 /// `leaderElection:` (cluster mode). client-go's timings by default.
@@ -180,6 +198,7 @@ impl Settings {
             default_resources: Resources::default(),
             insecure_allow_writable: false,
             mode: Mode::Host,
+            node_name: None,
             leader_election: LeaderElectionSettings::default(),
         }
     }
@@ -198,7 +217,24 @@ impl Settings {
             cpu_weight_enforceable: crate::collect::host::limits::HostSupport::detect()
                 .cgroup_controllers
                 .contains(&"cpu"),
+            selection: self.mode.selection(),
         }
+    }
+
+    /// Node mode's node name: the setting, else a non-empty `NODE_NAME`, else `hostname`;
+    /// `None` in the other modes.
+    pub fn node_name_or(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+        hostname: &str,
+    ) -> Option<String> {
+        if self.mode != Mode::Node {
+            return None;
+        }
+        let name = (self.node_name.clone().filter(|n| !n.is_empty()))
+            .or_else(|| env("NODE_NAME").filter(|n| !n.is_empty()))
+            .unwrap_or_else(|| hostname.to_string());
+        Some(name)
     }
 
     /// The host identity for jitter: the setting, else the given hostname.
@@ -247,6 +283,12 @@ pub struct Overrides {
     /// `--insecure-allow-writable`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub insecure_allow_writable: Option<bool>,
+    /// `--mode` (`run`, `validate`, `plan`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    /// `run --node-name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
 }
 
 /// Why settings could not be loaded.
@@ -523,6 +565,39 @@ mod tests {
         std::fs::write(&file, "leaderElection: {leaseDuratoin: 30s}\n").expect("write");
         let err = load(Some(&file), &Overrides::default(), &no_env).expect_err("unknown key");
         assert!(err.to_string().contains("leaseDuratoin"), "{err}");
+    }
+
+    #[test]
+    fn node_mode_names_the_node_from_flag_setting_env_then_host() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("agent.yaml");
+        std::fs::write(&file, "mode: node\n").expect("write");
+        let node_env = |k: &str| (k == "NODE_NAME").then(|| "worker-3".to_string());
+        let s = load(Some(&file), &Overrides::default(), &no_env).expect("valid");
+        assert_eq!(s.mode, Mode::Node);
+        assert_eq!(s.mode.selection(), crate::jobs::Selection::Node);
+        assert_eq!(
+            s.node_name_or(&node_env, "pod-x").as_deref(),
+            Some("worker-3")
+        );
+        assert_eq!(s.node_name_or(&no_env, "pod-x").as_deref(), Some("pod-x"));
+        std::fs::write(&file, "mode: node\nnodeName: from-file\n").expect("write");
+        let s = load(Some(&file), &Overrides::default(), &no_env).expect("valid");
+        assert_eq!(s.node_name_or(&node_env, "h").as_deref(), Some("from-file"));
+        let flags = Overrides {
+            node_name: Some("from-flag".into()),
+            ..Overrides::default()
+        };
+        let s = load(Some(&file), &flags, &no_env).expect("valid");
+        assert_eq!(s.node_name_or(&node_env, "h").as_deref(), Some("from-flag"));
+        // The flag's mode wins over the file's; outside node mode there is no node name.
+        let host = Overrides {
+            mode: Some(Mode::Host),
+            ..Overrides::default()
+        };
+        let s = load(Some(&file), &host, &no_env).expect("valid");
+        assert_eq!(s.node_name_or(&node_env, "h"), None);
+        assert_eq!(s.jobs_context().selection, crate::jobs::Selection::All);
     }
 
     #[test]

@@ -173,6 +173,9 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
         spawn_recovery(staged, settings, clock, uploads.clone(), tx.clone());
     }
 
+    if options.settings.mode == crate::settings::Mode::Node {
+        info!(node = %options.host, "node mode: only the jobs that collect from the host run here (spec.target: host, or only host collectors); `validate --mode node` names the others and why");
+    }
     let mut env = runs::AgentEnv::new(
         &options.settings,
         options.host.clone(),

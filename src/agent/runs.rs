@@ -158,6 +158,8 @@ impl AgentEnv {
         uploads: UploadQueue,
         notifications: Family<StatusLabel, Counter>,
     ) -> Self {
+        // In node mode the agent's host name is its node's name (see `cli::agent_host`).
+        let node = (settings.mode == crate::settings::Mode::Node).then(|| host.clone());
         let pipeline = pipeline::RunEnv {
             state_dir: settings.state_dir.clone(),
             host,
@@ -172,6 +174,7 @@ impl AgentEnv {
             default_resources: settings.default_resources,
             uploads,
             bundle_names: pipeline::BundleNames::default(),
+            node,
         };
         AgentEnv {
             pipeline: Arc::new(pipeline),

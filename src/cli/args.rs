@@ -275,6 +275,10 @@ pub struct ValidateArgs {
     /// `validate_cmd` pass. Only that file's findings count.
     #[arg(long = "as", value_name = "TARGET")]
     pub as_path: Option<PathBuf>,
+    /// Check as an agent in this mode would load the files: say which jobs it leaves out, and
+    /// why (the `mode` setting; default host: every job)
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: Option<RunMode>,
 }
 
 /// `plan` flags.
@@ -292,6 +296,10 @@ pub struct PlanArgs {
     /// Reject the whole change when any file is invalid, as `run --strict` does
     #[arg(long)]
     pub strict: bool,
+    /// Plan as an agent in this mode: jobs the mode does not run are left out, with a warning
+    /// (the `mode` setting; default host)
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: Option<RunMode>,
 }
 
 /// `run` flags.
@@ -304,9 +312,14 @@ pub struct RunArgs {
     #[arg(long, hide = true, default_value_t = 0, allow_negative_numbers = true)]
     pub clock_offset_ms: i64,
     /// `host`: this agent runs the jobs; `cluster`: replicas elect a leader on a Lease and
-    /// only the leader starts runs (the `mode` setting; default host)
+    /// only the leader starts runs; `node`: one agent per node runs the host jobs (the `mode`
+    /// setting; default host)
     #[arg(long, value_enum, value_name = "MODE")]
     pub mode: Option<RunMode>,
+    /// Node mode: this node's name in records, bundle names and upload keys (the `nodeName`
+    /// setting) [default: $NODE_NAME, else the host name]
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
     /// Holder identity in the Lease [default: $POD_NAME, else the host name]
     #[arg(long, value_name = "NAME")]
     pub identity: Option<String>,
@@ -334,6 +347,18 @@ pub enum RunMode {
     Host,
     /// Replicas elect a leader on a coordination.k8s.io Lease.
     Cluster,
+    /// One agent per node (a DaemonSet) runs the jobs that collect from the host.
+    Node,
+}
+
+impl From<RunMode> for crate::settings::Mode {
+    fn from(m: RunMode) -> Self {
+        match m {
+            RunMode::Host => crate::settings::Mode::Host,
+            RunMode::Cluster => crate::settings::Mode::Cluster,
+            RunMode::Node => crate::settings::Mode::Node,
+        }
+    }
 }
 
 /// `retention` flags.

@@ -3,7 +3,7 @@
 //! uploaded and no run is recorded.
 
 use super::args::{GlobalArgs, Output};
-use super::{exit, hostname, print_json, settings};
+use super::{agent_host, exit, print_json, settings};
 use crate::jobs;
 use crate::upload::{self, UploadError, key, queue};
 use anyhow::bail;
@@ -29,7 +29,7 @@ pub fn run(global: &GlobalArgs, job_name: &str) -> anyhow::Result<u8> {
         job: job.name.clone(),
         run_id: "check-targets".into(),
         started_at: Utc::now(),
-        hostname: hostname(),
+        hostname: agent_host(&settings),
         cluster: job.document.metadata.labels.get("cluster").cloned(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -159,12 +159,21 @@ fn log_filter(user: Option<&str>, default: &str) -> String {
 
 /// Settings from `--config`, the environment and the flags.
 fn settings(global: &GlobalArgs) -> anyhow::Result<crate::settings::Settings> {
+    settings_with(global, crate::settings::Overrides::default())
+}
+
+/// Settings with a command's own flags (`--mode`, `--node-name`) over the global ones.
+fn settings_with(
+    global: &GlobalArgs,
+    command: crate::settings::Overrides,
+) -> anyhow::Result<crate::settings::Settings> {
     let overrides = crate::settings::Overrides {
         jobs_dir: global.jobs_dir.clone(),
         state_dir: global.state_dir.clone(),
         listen: global.listen.clone(),
         api_token_file: global.token_file.clone(),
         insecure_allow_writable: global.insecure_allow_writable.then_some(true),
+        ..command
     };
     crate::settings::load(global.config.as_deref(), &overrides, &|k| {
         std::env::var(k).ok()
@@ -191,6 +200,16 @@ fn agent_error(response: &client::Response) -> String {
         .and_then(|v| v["error"].as_str().map(str::to_string))
         .unwrap_or_else(|| response.body.trim().to_string());
     format!("the agent refused (HTTP {}): {message}", response.status)
+}
+
+/// The agent's host name for these settings: in node mode the node's name (`nodeName`, else
+/// `NODE_NAME`, else the host name), else the host name. It seeds jitter, names the host in run
+/// records and fills `{hostname}`/`{node}` in upload keys.
+fn agent_host(settings: &crate::settings::Settings) -> String {
+    let host = hostname();
+    settings
+        .node_name_or(&|k| std::env::var(k).ok(), &host)
+        .unwrap_or(host)
 }
 
 /// This host's name, for jitter (the kernel's, which is what `hostname` prints).

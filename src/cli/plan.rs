@@ -1,7 +1,7 @@
 //! `plan`: the jobs directory against what is applied.
 
 use super::args::{GlobalArgs, Output, PlanArgs};
-use super::{eprint_diagnostics, exit, hostname, print_json, settings};
+use super::{agent_host, eprint_diagnostics, exit, print_json, settings_with};
 use crate::jobs;
 use crate::pipeline::{RedactionPlan, redaction_plan};
 use crate::plan::{self, PlanOptions};
@@ -10,7 +10,13 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 /// Runs `plan`.
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
-    let settings = settings(global)?;
+    let settings = settings_with(
+        global,
+        crate::settings::Overrides {
+            mode: args.mode.map(Into::into),
+            ..Default::default()
+        },
+    )?;
     let now = match &args.from {
         Some(text) => parse_instant(text)?,
         None => Utc::now(),
@@ -31,7 +37,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
     let options = PlanOptions {
         strict: args.strict,
         now,
-        host_identity: settings.host_identity_or(&hostname()),
+        host_identity: settings.host_identity_or(&agent_host(&settings)),
         // Adds and changes always show their next fire; --show-next asks for more, and for all jobs.
         show_next: args.show_next.max(1),
     };

@@ -1,15 +1,22 @@
 //! `run`: the daemon in the foreground (systemd runs it the same way, Type=notify).
 
-use super::args::{GlobalArgs, RunArgs, RunMode};
-use super::{exit, hostname, settings};
+use super::args::{GlobalArgs, RunArgs};
+use super::{agent_host, exit, settings_with};
 use crate::agent::clock::Clock;
 use crate::agent::{self, AgentOptions};
 use crate::settings::{Mode, Settings};
 
 /// Runs the agent until SIGTERM/SIGINT.
 pub fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<u8> {
-    let settings = settings(global)?;
-    let host = hostname();
+    let settings = settings_with(
+        global,
+        crate::settings::Overrides {
+            mode: args.mode.map(Mode::from),
+            node_name: args.node_name.clone(),
+            ..Default::default()
+        },
+    )?;
+    let host = agent_host(&settings);
     let election = election(&settings, args, &host, &|k| std::env::var(k).ok());
     if let Some(e) = &election {
         // Before anything starts: timings that could let two replicas lead at once.
@@ -45,12 +52,8 @@ fn election(
     host: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Option<crate::lease::Options> {
-    let mode = match args.mode {
-        Some(RunMode::Host) => Mode::Host,
-        Some(RunMode::Cluster) => Mode::Cluster,
-        None => settings.mode,
-    };
-    if mode == Mode::Host {
+    // Node mode needs no election: every node's agent runs its own host jobs.
+    if args.mode.map_or(settings.mode, Mode::from) != Mode::Cluster {
         return None;
     }
     let le = &settings.leader_election;
@@ -110,6 +113,12 @@ mod tests {
         cluster.mode = Mode::Cluster;
         let flags = run_args(&["--mode", "host"]);
         assert!(election(&cluster, &flags, "h", &pod_env).is_none());
+        // Node mode: every node's agent runs its own host jobs, with no Lease.
+        let flags = run_args(&["--mode", "node", "--node-name", "n1"]);
+        assert!(election(&cluster, &flags, "h", &pod_env).is_none());
+        let mut node = settings.clone();
+        node.mode = Mode::Node;
+        assert!(election(&node, &run_args(&[]), "h", &pod_env).is_none());
     }
 
     #[test]

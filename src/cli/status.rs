@@ -1,7 +1,7 @@
 //! `status`: jobs, next runs and last results; from the running agent, else the state directory.
 
 use super::args::{GlobalArgs, Output};
-use super::{exit, find_agent, hostname, human, print_json, settings};
+use super::{agent_host, exit, find_agent, human, print_json, settings};
 use crate::agent::StatusSnapshot;
 use crate::agent::status::{JobStatus, LastRun};
 use crate::plan::{PlanOptions, upcoming};
@@ -52,7 +52,7 @@ fn offline(settings: &crate::settings::Settings) -> anyhow::Result<StatusSnapsho
     let options = PlanOptions {
         strict: false,
         now: Utc::now(),
-        host_identity: settings.host_identity_or(&hostname()),
+        host_identity: settings.host_identity_or(&agent_host(settings)),
         show_next: 1,
     };
     let mut jobs = Vec::new();

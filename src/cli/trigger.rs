@@ -5,7 +5,7 @@
 use super::args::{GlobalArgs, Output, TriggerArgs};
 use super::client::Agent;
 use super::progress::Watch;
-use super::{agent_error, exit, find_agent, hostname, print_json, settings};
+use super::{agent_error, agent_host, exit, find_agent, print_json, settings};
 use crate::agent::clock::Clock;
 use crate::agent::runs::{self, RunSpec};
 use crate::jobs;
@@ -239,7 +239,7 @@ fn foreground(
     // A foreground run has its own upload queue: what it leaves pending waits for the agent.
     let env = runs::AgentEnv::new(
         settings,
-        hostname(),
+        agent_host(settings),
         Clock::default(),
         UploadQueue::default(),
         Default::default(),

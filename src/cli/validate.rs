@@ -1,7 +1,7 @@
 //! `validate [PATH...]`: every error of every file, located, in one run.
 
 use super::args::{GlobalArgs, Output, ValidateArgs};
-use super::{eprint_diagnostics, exit, print_json, settings};
+use super::{eprint_diagnostics, exit, print_json, settings_with};
 use crate::diagnostic::Diagnostic;
 use crate::jobs;
 use crate::pipeline::{RedactionPlan, redaction_plan, tokenization_warnings};
@@ -23,7 +23,13 @@ struct Report<'a> {
 
 /// Runs `validate`.
 pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
-    let settings = settings(global)?;
+    let settings = settings_with(
+        global,
+        crate::settings::Overrides {
+            mode: args.mode.map(Into::into),
+            ..Default::default()
+        },
+    )?;
     let desired = load(&settings, args)?;
     // With --as, the directory's other files are context: only the new file's findings count.
     let counts = |d: &Diagnostic| args.as_path.as_ref().is_none_or(|at| &d.file == at);

@@ -2,6 +2,7 @@
 
 use super::model::JobDocument;
 use super::salvage;
+use super::selection;
 use super::validate::{self, Context, LoadCache};
 use super::{Definition, Job, defaults};
 use crate::diagnostic::{Diagnostic, SourceText};
@@ -255,7 +256,16 @@ fn load_document(
                     if let Some(job) =
                         validate::check(doc, node, source, text, ctx, cache, diagnostics)
                     {
-                        report.jobs.push(Arc::new(job));
+                        // Valid, but another mode's agent runs it: said, and left out.
+                        match ctx.selection.warning(&job, path, node, text) {
+                            Some(warning) => diagnostics.push(warning),
+                            None if ctx.selection == super::Selection::Node => {
+                                diagnostics
+                                    .extend(selection::shared_key_errors(&job, path, node, text));
+                                report.jobs.push(Arc::new(job));
+                            }
+                            None => report.jobs.push(Arc::new(job)),
+                        }
                     }
                 }
                 Typed::Rejected(repaired) => {

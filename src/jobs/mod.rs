@@ -11,6 +11,7 @@ mod load;
 pub mod model;
 mod salvage;
 pub mod set;
+mod selection;
 mod validate;
 mod view;
 
@@ -20,6 +21,7 @@ pub use definition::{CompactJson, Definition};
 pub use discover::{Ignored, ignore_reason};
 pub use load::{FileReport, MAX_FILE_BYTES, RebuildError, rebuild_applied};
 pub use model::JobDocument;
+pub use selection::Selection;
 use validate::LoadCache;
 pub use validate::{Context, name_problem};
 pub use view::{DirView, NeedsWholePass, Partial};

@@ -96,6 +96,31 @@ pub struct JobSpec {
     /// Limits of the processes the job runs (each field over the agent's `defaultResources`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
+    /// Which agents of a cluster run the job: `host` (every node's agent in node mode),
+    /// `cluster` (the cluster-mode leader), or `auto` (host when the job has only host
+    /// collectors). A single agent in host mode runs every job whatever it says.
+    #[serde(default, skip_serializing_if = "Target::is_auto")]
+    pub target: Target,
+}
+
+/// `spec.target`: where in a cluster a job runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// `host` when the job has host collectors and no cluster collection, else `cluster`.
+    #[default]
+    Auto,
+    /// The node: run by every node-mode agent (the DaemonSet), never by the cluster leader.
+    Host,
+    /// The cluster: run by the cluster-mode leader (or a host-mode agent), never in node mode.
+    Cluster,
+}
+
+impl Target {
+    /// Whether this is the default (left out of the definition, so old jobs keep their hash).
+    pub fn is_auto(&self) -> bool {
+        *self == Target::Auto
+    }
 }
 
 /// Limits applied to every process a run starts (`run`, `journald`, the troubleshoot CLI, ...).

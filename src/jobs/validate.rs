@@ -52,6 +52,8 @@ pub struct Context {
     pub trust: crate::trust::Policy,
     /// Whether runs here get a cgroup with the cpu controller (else `cpuWeight` is warned about).
     pub cpu_weight_enforceable: bool,
+    /// Which jobs this agent runs (its mode); the others are left out with a warning.
+    pub selection: super::Selection,
 }
 
 impl Default for Context {
@@ -60,6 +62,7 @@ impl Default for Context {
             default_time_zone: "UTC".to_string(),
             trust: crate::trust::Policy::default(),
             cpu_weight_enforceable: false,
+            selection: super::Selection::All,
         }
     }
 }

@@ -40,6 +40,41 @@ pub struct RunEnv {
     pub uploads: UploadQueue,
     /// Bundle names the agent's runs have reserved.
     pub bundle_names: BundleNames,
+    /// Node mode: the node's name, in bundle names (`<job>-<node>-<time>.tar.gz`), so bundles of
+    /// one slot from several nodes keep apart wherever they are gathered.
+    pub node: Option<String>,
+}
+
+impl RunEnv {
+    /// The archive's base name for a run of `job` started at `at` (before [`BundleNames::claim`]
+    /// makes it unique).
+    pub(crate) fn bundle_base(&self, job: &str, at: DateTime<Utc>) -> String {
+        let prefix = match &self.node {
+            // A node name is a DNS subdomain; anything else is reduced to a safe file name.
+            Some(node) => format!("{job}-{}", file_safe(node)),
+            None => job.to_string(),
+        };
+        crate::bundle::archive_name(&prefix, at.naive_utc())
+    }
+}
+
+/// `value` with anything but `[A-Za-z0-9._-]` as `_` (never empty, never `.` or `..`).
+fn file_safe(value: &str) -> String {
+    let s: String = value
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.chars().all(|c| c == '.') {
+        format!("_{s}")
+    } else {
+        s
+    }
 }
 
 /// One run: the agent's environment plus what is the run's own.

@@ -150,10 +150,10 @@ fn prepare(
     if let Err(e) = state.create_dir_all(&bundles) {
         return Err((e.to_string(), Vec::new()));
     }
-    let claim = ctx.env.bundle_names.claim(
-        &bundles,
-        &crate::bundle::archive_name(&job.name, ctx.started_at.naive_utc()),
-    );
+    let claim = ctx
+        .env
+        .bundle_names
+        .claim(&bundles, &ctx.env.bundle_base(&job.name, ctx.started_at));
     let mut specs: Vec<_> = job
         .spec_files
         .iter()

@@ -173,7 +173,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     }
     let claim = ctx.env.bundle_names.claim(
         &bundles_dir(&ctx.env.state_dir, &job.name),
-        &bundle::archive_name(&job.name, ctx.started_at.naive_utc()),
+        &ctx.env.bundle_base(&job.name, ctx.started_at),
     );
     let top = claim.top.clone();
     let staging = staging_dir(&ctx.env.state_dir, &job.name, &ctx.run_id);

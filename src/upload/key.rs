@@ -1,9 +1,11 @@
-//! Object names: the key template (`{job}`, `{runId}`, `{timestamp}`, `{hostname}`, `{cluster}`)
-//! and the prefix. One parser serves `validate` and the upload phase, so what validates renders.
+//! Object names: the key template (`{job}`, `{runId}`, `{timestamp}`, `{hostname}`, `{node}`,
+//! `{cluster}`) and the prefix. One parser serves `validate` and the upload phase, so what validates renders.
 //!
 //! The default template is [`DEFAULT_TEMPLATE`], `{hostname}/{job}/{runId}.tar.gz`: the host comes
 //! first because scheduled runs of the same job on two hosts share a run id (the nominal fire
 //! instant), and uploads are create-only, so a fleet writing to one bucket needs the host in the key.
+//! In node mode the agent's host name is its node name, so `{hostname}` and `{node}` both name
+//! the node: agents on different nodes never write the same key.
 
 use chrono::{DateTime, Utc};
 
@@ -11,7 +13,7 @@ use chrono::{DateTime, Utc};
 pub const DEFAULT_TEMPLATE: &str = "{hostname}/{job}/{runId}.tar.gz";
 
 /// The placeholder names a template may use.
-pub const PLACEHOLDERS: &[&str] = &["job", "runId", "timestamp", "hostname", "cluster"];
+pub const PLACEHOLDERS: &[&str] = &["job", "runId", "timestamp", "hostname", "node", "cluster"];
 
 /// What `{cluster}` renders to when the agent setting `clusterName` is not set.
 pub const UNKNOWN_CLUSTER: &str = "unknown-cluster";
@@ -27,6 +29,8 @@ pub enum Placeholder {
     Timestamp,
     /// This host's name.
     Hostname,
+    /// The node's name: in node mode `--node-name` (default `NODE_NAME`), else the host name.
+    Node,
     /// The agent's `clusterName` setting.
     Cluster,
 }
@@ -111,6 +115,7 @@ pub fn parse_parts(text: &str) -> Result<Vec<Part>, TemplateError> {
             "runId" => Placeholder::RunId,
             "timestamp" => Placeholder::Timestamp,
             "hostname" => Placeholder::Hostname,
+            "node" => Placeholder::Node,
             "cluster" => Placeholder::Cluster,
             _ => {
                 return Err(TemplateError::Unknown {
@@ -137,7 +142,7 @@ pub struct Vars {
     pub run_id: String,
     /// When the run started.
     pub started_at: DateTime<Utc>,
-    /// This host's name.
+    /// This host's name (in node mode, the node's name).
     pub hostname: String,
     /// The cluster name, when the agent knows one.
     pub cluster: Option<String>,
@@ -149,7 +154,7 @@ impl Vars {
             Placeholder::Job => self.job.clone(),
             Placeholder::RunId => self.run_id.clone(),
             Placeholder::Timestamp => self.started_at.format("%Y%m%dT%H%M%SZ").to_string(),
-            Placeholder::Hostname => self.hostname.clone(),
+            Placeholder::Hostname | Placeholder::Node => self.hostname.clone(),
             Placeholder::Cluster => self
                 .cluster
                 .clone()
@@ -184,6 +189,17 @@ impl Template {
     pub fn render(&self, vars: &Vars) -> String {
         render_parts(&self.parts, vars)
     }
+}
+
+/// Whether `parts` name the host (`{hostname}` or `{node}`): only then do agents on different
+/// hosts or nodes running the same job never write the same key.
+pub fn names_host(parts: &[Part]) -> bool {
+    parts.iter().any(|p| {
+        matches!(
+            p,
+            Part::Placeholder(Placeholder::Hostname | Placeholder::Node)
+        )
+    })
 }
 
 /// Fills in `parts` with `vars`.
@@ -293,5 +309,18 @@ mod tests {
             Err(TemplateError::SameEveryRun(_))
         ));
         assert!(parse(DEFAULT_TEMPLATE).is_ok());
+    }
+
+    #[test]
+    fn node_names_the_agents_host() {
+        let mut v = vars();
+        v.hostname = "worker-2".into();
+        assert_eq!(
+            object_key(Some("fleet"), Some("{node}/{job}/{runId}.tar.gz"), &v).unwrap(),
+            "fleet/worker-2/prod-daily/20250309T070000Z.tar.gz"
+        );
+        assert!(names_host(&parse_parts("{node}/{runId}").unwrap()));
+        assert!(names_host(&parse_parts(DEFAULT_TEMPLATE).unwrap()));
+        assert!(!names_host(&parse_parts("{job}/{runId}").unwrap()));
     }
 }

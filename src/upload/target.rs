@@ -31,7 +31,7 @@ pub struct S3Target {
     /// Key prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
-    /// Object key template (`{job}`, `{runId}`, `{timestamp}`, `{hostname}`, `{cluster}`).
+    /// Object key template (`{job}`, `{runId}`, `{timestamp}`, `{hostname}`, `{node}`, `{cluster}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// AWS region.
@@ -66,7 +66,7 @@ pub struct GcsTarget {
     /// Object name prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
-    /// Object name template (`{job}`, `{runId}`, `{timestamp}`, `{hostname}`, `{cluster}`).
+    /// Object name template (`{job}`, `{runId}`, `{timestamp}`, `{hostname}`, `{node}`, `{cluster}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// Endpoint of an emulator or private endpoint.

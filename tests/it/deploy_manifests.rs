@@ -162,6 +162,10 @@ pub(crate) fn openapi_problems(obj: &Value) -> Vec<String> {
         (Some("rbac.authorization.k8s.io/v1"), Some("ClusterRoleBinding")) => {
             typed::<rbac::v1::ClusterRoleBinding>(obj)
         }
+        (Some("rbac.authorization.k8s.io/v1"), Some("Role")) => typed::<rbac::v1::Role>(obj),
+        (Some("rbac.authorization.k8s.io/v1"), Some("RoleBinding")) => {
+            typed::<rbac::v1::RoleBinding>(obj)
+        }
         other => vec![format!(
             "{other:?} is not a kind this test knows: add it to openapi_problems"
         )],
@@ -278,6 +282,140 @@ fn the_cluster_roles_grant_exactly_what_the_collectors_call() {
         assert_eq!(b["roleRef"]["name"], name);
         assert_eq!(b["subjects"][0]["name"], "troubleshoot-agent");
         assert_eq!(b["subjects"][0]["namespace"], "troubleshoot-agent");
+    }
+}
+
+/// The agent container of the workload `kind` in `objects`.
+fn agent_container<'a>(objects: &'a [Value], kind: &str) -> &'a Value {
+    let workload = find(objects, kind, "troubleshoot-agent")
+        .unwrap_or_else(|| panic!("no {kind} troubleshoot-agent"));
+    let containers = workload["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .expect("containers");
+    containers
+        .iter()
+        .find(|c| c["name"] == "agent")
+        .expect("the agent container")
+}
+
+/// The container's environment: name to the literal value or the downward API field path.
+fn env_of(container: &Value) -> BTreeMap<String, String> {
+    (container["env"].as_array().into_iter().flatten())
+        .map(|e| {
+            let value = match e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
+                Some(field) => format!("fieldRef:{field}"),
+                None => e["value"].as_str().unwrap_or("?").to_string(),
+            };
+            (e["name"].as_str().unwrap_or("?").to_string(), value)
+        })
+        .collect()
+}
+
+fn args_of(container: &Value) -> Vec<&str> {
+    (container["args"].as_array().into_iter().flatten())
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+/// The cluster Deployment: two replicas in cluster mode, the Lease identity and namespace from the
+/// downward API, and a namespaced Role granting exactly get/create/update on Leases, bound to the
+/// agent's service account; the node DaemonSet: node mode, the node name from `spec.nodeName`, no
+/// Lease role. Checked on the overlays; the chart renders the same objects (the test above).
+#[test]
+fn the_cluster_deployment_elects_a_leader_and_the_daemonset_runs_node_mode() {
+    for overlay in ["cluster", "cluster-exec"] {
+        let objects = kustomize(overlay);
+        let deployment = find(&objects, "Deployment", "troubleshoot-agent").expect("deployment");
+        assert_eq!(deployment["spec"]["replicas"], 2, "overlays/{overlay}");
+        let agent = agent_container(&objects, "Deployment");
+        assert!(args_of(agent).contains(&"--mode=cluster"), "{agent}");
+        let env = env_of(agent);
+        assert_eq!(env["POD_NAME"], "fieldRef:metadata.name");
+        assert_eq!(env["POD_NAMESPACE"], "fieldRef:metadata.namespace");
+        assert_eq!(env["TROUBLESHOOT_AGENT_MODE"], "cluster");
+        let role = find(&objects, "Role", "troubleshoot-agent-lease").expect("lease role");
+        assert_eq!(role["metadata"]["namespace"], "troubleshoot-agent");
+        let (triples, urls) = rules_of(role);
+        let want: BTreeSet<Triple> = ["get", "create", "update"]
+            .iter()
+            .map(|v| ("coordination.k8s.io".into(), "leases".into(), v.to_string()))
+            .collect();
+        assert_eq!(triples, want, "the Lease role grants exactly these");
+        assert!(urls.is_empty());
+        let binding = find(&objects, "RoleBinding", "troubleshoot-agent-lease").expect("binding");
+        assert_eq!(binding["metadata"]["namespace"], "troubleshoot-agent");
+        assert_eq!(binding["roleRef"]["kind"], "Role");
+        assert_eq!(binding["roleRef"]["name"], "troubleshoot-agent-lease");
+        assert_eq!(binding["subjects"][0]["name"], "troubleshoot-agent");
+        assert_eq!(binding["subjects"][0]["namespace"], "troubleshoot-agent");
+        // Lease writes come from that Role only (the read role lists them for clusterResources).
+        for cr in objects.iter().filter(|o| o["kind"] == "ClusterRole") {
+            let (triples, _) = rules_of(cr);
+            assert!(
+                triples
+                    .iter()
+                    .all(|(g, r, v)| g != "coordination.k8s.io" || r != "leases" || v == "list"),
+                "{}: Leases are granted beyond list cluster-wide",
+                id(cr)
+            );
+        }
+    }
+    let objects = kustomize("node");
+    let agent = agent_container(&objects, "DaemonSet");
+    assert!(args_of(agent).contains(&"--mode=node"), "{agent}");
+    let env = env_of(agent);
+    assert_eq!(env["NODE_NAME"], "fieldRef:spec.nodeName");
+    assert_eq!(env["TROUBLESHOOT_AGENT_MODE"], "node");
+    assert!(find(&objects, "Role", "troubleshoot-agent-lease").is_none());
+    // One claim holds one agent's state: the chart keeps one replica with persistence.
+    let persistent = helm_template(None, &["--set", "state.persistence.enabled=true"])
+        .unwrap_or_else(|e| panic!("helm template with persistence: {e}"));
+    let deployment = find(&persistent, "Deployment", "troubleshoot-agent").expect("deployment");
+    assert_eq!(deployment["spec"]["replicas"], 1);
+}
+
+/// The node overlay's example job is one node mode runs, and the cluster overlay's one node mode
+/// leaves out: the agent's own `validate --mode` says so.
+#[test]
+fn the_example_jobs_are_for_their_mode() {
+    for (overlay, mode, job) in [
+        ("node", "node", "node-daily"),
+        ("cluster", "cluster", "cluster-daily"),
+    ] {
+        let objects = kustomize(overlay);
+        let cm = find(&objects, "ConfigMap", "troubleshoot-agent-jobs").expect("jobs");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let jobs = dir.path().join("jobs.d");
+        std::fs::create_dir(&jobs).expect("jobs.d");
+        for (name, text) in cm["data"].as_object().expect("data") {
+            std::fs::write(jobs.join(name), text.as_str().expect("text")).expect("write");
+        }
+        let out = support::agent(&dir.path().join("state"))
+            .args(["validate", "--mode", mode, "-o", "json"])
+            .arg(&jobs)
+            .output()
+            .expect("validate");
+        let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(report["valid"], true, "{report}");
+        assert_eq!(report["jobs"], serde_json::json!([job]), "{report}");
+        // Outside a pod the cluster job is warned about its missing kubeconfig; node mode has
+        // no other finding.
+        if mode == "node" {
+            assert_eq!(report["warnings"], serde_json::json!([]), "{report}");
+        }
+        let not_run = |w: &Value| {
+            w["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("is not run in"))
+        };
+        assert!(
+            !report["warnings"]
+                .as_array()
+                .expect("warnings")
+                .iter()
+                .any(not_run),
+            "{report}"
+        );
     }
 }
 

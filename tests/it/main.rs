@@ -45,6 +45,7 @@ mod image;
 mod jobs_roundtrip;
 mod kube_test_server;
 mod monitoring;
+mod node_mode;
 mod notify_webhook;
 mod packaging;
 mod plan_reload;

@@ -16,8 +16,8 @@ pub fn bundles_dir(state_dir: &Path, job: &str) -> PathBuf {
     records::job_dir(state_dir, job).join("bundles")
 }
 
-/// Whether `name` is one of `job`'s archive names: `<job>-<YYYY-MM-DDTHH_MM_SS>[-<n>].tar.gz`
-/// (the `-<n>` tells apart runs that started in the same second).
+/// Whether `name` is one of `job`'s archive names: `<job>-[<node>-]<YYYY-MM-DDTHH_MM_SS>[-<n>].tar.gz`
+/// (the `-<n>` tells apart runs that started in the same second; node mode adds the node's name).
 pub fn is_bundle_name(job: &str, name: &str) -> bool {
     let Some(rest) = name
         .strip_prefix(job)
@@ -26,6 +26,25 @@ pub fn is_bundle_name(job: &str, name: &str) -> bool {
     else {
         return false;
     };
+    if stamped(rest) {
+        return true;
+    }
+    // Node mode: `<node>-` first, a name of `[A-Za-z0-9._-]` (a node name has no `_`, but one
+    // reduced to a file name may).
+    rest.char_indices()
+        .filter(|(_, c)| *c == '-')
+        .any(|(i, _)| {
+            let node = &rest[..i];
+            !node.is_empty()
+                && node
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+                && stamped(&rest[i + 1..])
+        })
+}
+
+/// Whether `rest` is `<YYYY-MM-DDTHH_MM_SS>[-<n>]`.
+fn stamped(rest: &str) -> bool {
     let (stamp, counter) = match rest.get(..19) {
         Some(stamp) => (stamp, &rest[19..]),
         None => return false,
@@ -225,6 +244,21 @@ mod tests {
     #[test]
     fn bundle_names_follow_the_archive_pattern() {
         assert!(is_bundle_name("a", "a-2025-01-01T00_00_00.tar.gz"));
+        // Node mode's `<job>-<node>-<time>`.
+        assert!(is_bundle_name(
+            "a",
+            "a-worker-1.example-2025-01-01T00_00_00.tar.gz"
+        ));
+        assert!(is_bundle_name(
+            "a",
+            "a-worker-1-2025-01-01T00_00_00-2.tar.gz"
+        ));
+        assert!(!is_bundle_name(
+            "a",
+            "a-worker 1-2025-01-01T00_00_00.tar.gz"
+        ));
+        assert!(!is_bundle_name("a", "a--2025-01-01T00_00_00.tar.gz"));
+        assert!(!is_bundle_name("a", "a-worker-1.tar.gz"));
         assert!(is_bundle_name("a", "a-2025-01-01T00_00_00-2.tar.gz"));
         assert!(is_bundle_name("a-b", "a-b-2025-01-01T00_00_00.tar.gz"));
         for bad in [
