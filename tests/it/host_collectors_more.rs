@@ -901,3 +901,57 @@ async fn network_namespace_connectivity_rejects_bad_settings() {
         ]
     );
 }
+
+#[test]
+fn registry_images_without_username_uses_the_agents_own_docker_config() {
+    let name = "registry_images_without_username_uses_the_agents_own_docker_config";
+    // The child gets its own DOCKER_CONFIG (the tests share one process environment).
+    let config_dir = tempfile::tempdir().expect("tempdir");
+    let dir_text = config_dir.path().to_str().expect("utf-8").to_string();
+    if alone::rerun(module_path!(), name, &[("DOCKER_CONFIG", &dir_text)]) {
+        return;
+    }
+    let config_dir = PathBuf::from(std::env::var("DOCKER_CONFIG").expect("DOCKER_CONFIG"));
+    let rt = runtime();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let addr = rt.block_on(registry(log));
+    let config = config_dir.join("config.json");
+    // "user:secret"; a credential helper is named too, and must not be run.
+    std::fs::write(
+        &config,
+        format!(r#"{{"auths": {{"{addr}": {{"auth": "dXNlcjpzZWNyZXQ="}}}}, "credsStore": "no-such-helper"}}"#),
+    )
+    .expect("config.json");
+    let spec =
+        format!("  hostCollectors:\n    - registryImages: {{images: [\"{addr}/team/app:v1\"]}}\n");
+    let image = format!("{addr}/team/app:v1");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    rt.block_on(collect_and_analyze(&spec, dir.path()));
+    let doc = read_json(dir.path(), "host-collectors/registry-images/images.json");
+    assert_eq!(doc["images"][&image], json!({"exists": true}));
+
+    // Owned by another user: not trusted, so no credentials and the token is refused.
+    std::os::unix::fs::chown(&config, Some(65534), Some(65534)).expect("chown");
+    let dir = tempfile::tempdir().expect("tempdir");
+    rt.block_on(collect_and_analyze(&spec, dir.path()));
+    let doc = read_json(dir.path(), "host-collectors/registry-images/images.json");
+    assert_eq!(doc["images"][&image]["exists"], false);
+    assert!(
+        doc["images"][&image]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("401"),
+        "{doc}"
+    );
+
+    // Ours again but writable by others: not trusted either.
+    let me = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&config_dir).expect("dir"));
+    std::os::unix::fs::chown(&config, Some(me), None).expect("chown");
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .expect("chmod");
+    let dir = tempfile::tempdir().expect("tempdir");
+    rt.block_on(collect_and_analyze(&spec, dir.path()));
+    let doc = read_json(dir.path(), "host-collectors/registry-images/images.json");
+    assert_eq!(doc["images"][&image]["exists"], false);
+}

@@ -6,6 +6,7 @@ mod certs;
 pub mod cgroup;
 mod copy;
 mod dns;
+mod docker_config;
 pub(crate) mod env;
 mod fio;
 pub(crate) mod http;

@@ -8,8 +8,8 @@
 //! TLS: troubleshoot skips certificate verification for every registry. We verify it, except for
 //! the registries go-containerregistry would also speak plain HTTP to (loopback and private
 //! addresses, `localhost:`), where an unverified certificate is no weaker than no TLS at all.
-//! Credentials come only from the spec (`username`/`password`); the Docker keychain troubleshoot
-//! falls back to is not read.
+//! Credentials come from the spec (`username`/`password`), else from the agent's own Docker config
+//! ([`super::docker_config`]); credential helper programs are not run.
 
 use super::output::{file_name, go_json};
 use super::{Ctx, Error};
@@ -155,10 +155,10 @@ struct RegistryInfo {
     images: BTreeMap<String, RegistryImage>,
 }
 
-/// Inline credentials.
-struct Basic<'a> {
-    username: &'a str,
-    password: &'a str,
+/// Credentials: the spec's, or the Docker config's.
+struct Basic {
+    username: String,
+    password: String,
 }
 
 /// The two HTTP clients: verifying, and (for local registries only) not.
@@ -240,7 +240,7 @@ async fn authorize(
     client: &reqwest::Client,
     base: &str,
     image: &ImageRef,
-    creds: Option<&Basic<'_>>,
+    creds: Option<&Basic>,
 ) -> Result<Option<String>, String> {
     let ping = client
         .get(format!("{base}/v2/"))
@@ -300,7 +300,7 @@ async fn authorize(
 async fn manifest_exists(
     clients: &Clients,
     image: &ImageRef,
-    creds: Option<&Basic<'_>>,
+    creds: Option<&Basic>,
 ) -> Result<bool, String> {
     let local = is_local(&image.registry);
     let client = if local {
@@ -368,9 +368,9 @@ async fn manifest_exists(
 pub async fn registry_images(ctx: &Ctx<'_>) -> Result<(), Error> {
     let clients = clients()?;
     let username = ctx.str("username").unwrap_or("");
-    let creds = (!username.is_empty()).then(|| Basic {
-        username,
-        password: ctx.str("password").unwrap_or(""),
+    let inline = (!username.is_empty()).then(|| Basic {
+        username: username.to_string(),
+        password: ctx.str("password").unwrap_or("").to_string(),
     });
     let mut info = RegistryInfo {
         images: BTreeMap::new(),
@@ -382,8 +382,16 @@ pub async fn registry_images(ctx: &Ctx<'_>) -> Result<(), Error> {
                 error: e,
             },
             Ok(r) => {
-                let check =
-                    tokio::time::timeout(DEADLINE, manifest_exists(&clients, &r, creds.as_ref()));
+                // No inline credentials: the agent's own Docker config, as troubleshoot's
+                // ambient keychain.
+                let ambient = match &inline {
+                    Some(_) => None,
+                    None => super::docker_config::credentials(&r.registry)
+                        .await
+                        .map(|(username, password)| Basic { username, password }),
+                };
+                let creds = inline.as_ref().or(ambient.as_ref());
+                let check = tokio::time::timeout(DEADLINE, manifest_exists(&clients, &r, creds));
                 let result = tokio::select! {
                     r = check => r.unwrap_or_else(|_| Err("context deadline exceeded".into())),
                     () = ctx.cancel.cancelled() => return Err(Error::Cancelled),
