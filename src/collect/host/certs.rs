@@ -114,21 +114,19 @@ fn oid_string(body: &[u8]) -> String {
         .join(".")
 }
 
-/// The short names Go's `pkix` gives attribute types.
-fn attribute_name(oid: &str) -> Option<&'static str> {
-    Some(match oid {
-        "2.5.4.6" => "C",
-        "2.5.4.10" => "O",
-        "2.5.4.11" => "OU",
-        "2.5.4.3" => "CN",
-        "2.5.4.5" => "SERIALNUMBER",
-        "2.5.4.7" => "L",
-        "2.5.4.8" => "ST",
-        "2.5.4.9" => "STREET",
-        "2.5.4.17" => "POSTALCODE",
-        _ => return None,
-    })
-}
+/// The attributes Go's `pkix.Name` keeps, in the order `ToRDNSequence` rebuilds them, with their
+/// short names. Any other attribute (emailAddress, DC, UID...) is dropped by that round trip.
+const NAME_FIELDS: &[(&str, &str)] = &[
+    ("2.5.4.6", "C"),
+    ("2.5.4.8", "ST"),
+    ("2.5.4.7", "L"),
+    ("2.5.4.9", "STREET"),
+    ("2.5.4.17", "POSTALCODE"),
+    ("2.5.4.10", "O"),
+    ("2.5.4.11", "OU"),
+    ("2.5.4.3", "CN"),
+    ("2.5.4.5", "SERIALNUMBER"),
+];
 
 /// Go's RFC 2253 escaping of a value (`pkix.RDNSequence.String`).
 fn escape_value(v: &str) -> String {
@@ -149,41 +147,51 @@ fn escape_value(v: &str) -> String {
     out
 }
 
-/// A Name (RDNSequence) as Go prints it: RDNs last first, joined by `,`; multi-valued RDNs by `+`;
-/// types Go does not name as `OID=#<DER hex>`.
+/// A directory string's text (BMPString is UTF-16BE; the others are read as UTF-8).
+fn string_value(value: Tlv<'_>) -> String {
+    if value.tag == 0x1E {
+        let units: Vec<u16> = value
+            .body
+            .chunks(2)
+            .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+            .collect();
+        return String::from_utf16_lossy(&units);
+    }
+    String::from_utf8_lossy(value.body).into_owned()
+}
+
+/// A Name as troubleshoot prints it: Go parses it into a `pkix.Name` and prints
+/// `Name.ToRDNSequence().String()`, so the known attributes come in a fixed order (last first
+/// once printed), several values of one type form one multi-valued RDN (`OU=a+OU=b`), CN and
+/// SERIALNUMBER keep their last value, and other attributes are gone.
 fn name_string(name: &[u8]) -> Option<String> {
-    let mut rdns = Vec::new();
+    let mut values: Vec<Vec<String>> = vec![Vec::new(); NAME_FIELDS.len()];
     for set in children(name)? {
-        let mut parts = Vec::new();
         for atv in children(set.body)? {
             let f = children(atv.body)?;
-            let (oid, value) = (f.first()?, f.get(1)?);
-            let oid = oid_string(oid.body);
-            parts.push(match attribute_name(&oid) {
-                Some(short) => {
-                    let text = match value.tag {
-                        // BMPString: UTF-16BE.
-                        0x1E => {
-                            let units: Vec<u16> = value
-                                .body
-                                .chunks(2)
-                                .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))
-                                .collect();
-                            String::from_utf16_lossy(&units)
-                        }
-                        _ => String::from_utf8_lossy(value.body).into_owned(),
-                    };
-                    format!("{short}={}", escape_value(&text))
+            let (oid, value) = (oid_string(f.first()?.body), *f.get(1)?);
+            if let Some(i) = NAME_FIELDS.iter().position(|(o, _)| *o == oid) {
+                let text = string_value(value);
+                if matches!(NAME_FIELDS[i].1, "CN" | "SERIALNUMBER") {
+                    values[i] = vec![text];
+                } else {
+                    values[i].push(text);
                 }
-                None => {
-                    let hex: String = value.raw.iter().map(|b| format!("{b:02x}")).collect();
-                    format!("{oid}=#{hex}")
-                }
-            });
+            }
         }
-        rdns.push(parts.join("+"));
     }
-    rdns.reverse();
+    let rdns: Vec<String> = NAME_FIELDS
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| !v.is_empty())
+        .map(|((_, short), v)| {
+            v.iter()
+                .map(|x| format!("{short}={}", escape_value(x)))
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .rev()
+        .collect();
     Some(rdns.join(","))
 }
 
@@ -370,7 +378,9 @@ lt1vLN0SaQIhAOjYvfwcEDkZeexp0whYjRwbaQDw2XXGmbX7ljAZKWzw
             .expect("time")
             .to_utc();
         let c = parse_certificate(&ders[0], now).expect("parse");
-        let name = "1.2.840.113549.1.9.1=#16086140622e74657374,CN=\\#test ca,OU=Ops\\+Dev,O=Acme\\, Inc.,C=US";
+        // As troubleshoot v0.133's support-bundle wrote it for this certificate: the
+        // emailAddress attribute is dropped by Go's pkix.Name round trip.
+        let name = "CN=\\#test ca,OU=Ops\\+Dev,O=Acme\\, Inc.,C=US";
         assert_eq!(c.subject, name);
         assert_eq!(c.issuer, name);
         assert_eq!(
