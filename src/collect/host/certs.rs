@@ -38,12 +38,11 @@ struct FileResult {
     message: &'static str,
 }
 
-/// One DER element: tag, contents, and the whole encoding.
+/// One DER element: its tag and contents.
 #[derive(Clone, Copy)]
 struct Tlv<'a> {
     tag: u8,
     body: &'a [u8],
-    raw: &'a [u8],
 }
 
 /// Reads the element at the start of `input`; returns it and the rest.
@@ -65,14 +64,7 @@ fn tlv(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
     };
     let end = header.checked_add(len)?;
     let body = input.get(header..end)?;
-    Some((
-        Tlv {
-            tag,
-            body,
-            raw: &input[..end],
-        },
-        &input[end..],
-    ))
+    Some((Tlv { tag, body }, &input[end..]))
 }
 
 /// All elements of a constructed body.
