@@ -55,41 +55,58 @@ pub fn unsupported_warnings(spec: &TroubleshootSpec) -> Vec<Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnostic::Severity;
 
     #[test]
-    fn unsupported_warnings_group_per_section_and_type() {
+    fn every_troubleshoot_collector_type_is_builtin_and_warns_nothing() {
         let file = crate::spec::parse_spec_text(
             std::path::Path::new("spec.yaml"),
             &format!(
                 "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata:\n  name: t\nspec:\n{}",
-                "  hostCollectors:\n    - dns: {}\n    - subnetAvailable: {}\n    - dns: {}\n    - cpu: {}\n    - http: {exclude: true}\n  collectors:\n    - run: {}\n    - mssql: {}\n",
+                "  hostCollectors:\n    - dns: {}\n    - subnetAvailable: {}\n    - dns: {}\n    - cpu: {}\n    - http: {exclude: true}\n  collectors:\n    - run: {}\n    - mssql: {}\n    - sonobuoy: {}\n",
             ),
         );
-        // Host `run`/`cpu` and in-cluster `run` are builtin now; host `dns`/`subnetAvailable` and
-        // in-cluster `mssql` (a database collector) are not.
-        assert!(builtin_supports(Section::HostCollectors, "run"));
-        assert!(builtin_supports(Section::HostCollectors, "cpu"));
-        assert!(builtin_supports(Section::Collectors, "run"));
-        assert!(builtin_supports(Section::Collectors, "runPod"));
-        assert!(builtin_supports(Section::Collectors, "sonobuoy"));
-        assert!(!builtin_supports(Section::Collectors, "mssql"));
-        assert!(!builtin_supports(Section::HostCollectors, "dns"));
+        // Issue 20: no troubleshoot v0.133 collector type is "not available" any more.
+        for kind in [
+            "copyFromHost",
+            "runDaemonSet",
+            "ceph",
+            "longhorn",
+            "goldpinger",
+            "nodeMetrics",
+            "registryImages",
+            "helm",
+            "sysctl",
+            "certificates",
+            "dns",
+            "etcd",
+            "sonobuoy",
+            "customMetrics",
+            "supportBundleMetadata",
+            "collectd",
+            "postgres",
+            "mysql",
+            "mssql",
+            "redis",
+            "clickhouse",
+            "run",
+            "runPod",
+        ] {
+            assert!(builtin_supports(Section::Collectors, kind), "{kind}");
+        }
+        for kind in [
+            "kubernetes",
+            "subnetAvailable",
+            "certificatesCollection",
+            "dns",
+            "networkNamespaceConnectivity",
+            "registryImages",
+            "run",
+            "cpu",
+        ] {
+            assert!(builtin_supports(Section::HostCollectors, kind), "{kind}");
+        }
+        assert!(!builtin_supports(Section::Collectors, "noSuchCollector"));
         let warnings = unsupported_warnings(&file.spec);
-        let messages: Vec<_> = warnings.iter().map(|d| d.message.as_str()).collect();
-        assert_eq!(
-            messages,
-            [
-                "collectors: `mssql` (1 entry) is not run by the builtin engine in this build; it will be recorded as skipped",
-                "hostCollectors: `dns` (2 entries) is not run by the builtin engine in this build; it will be recorded as skipped",
-                "hostCollectors: `subnetAvailable` (1 entry) is not run by the builtin engine in this build; it will be recorded as skipped",
-            ]
-        );
-        assert_eq!((warnings[1].line, warnings[1].column), (7, 7));
-        assert!(
-            warnings
-                .iter()
-                .all(|d| d.severity == Severity::Warning && d.hint.is_some())
-        );
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 }

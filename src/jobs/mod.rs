@@ -10,8 +10,8 @@ mod discover;
 mod load;
 pub mod model;
 mod salvage;
-pub mod set;
 mod selection;
+pub mod set;
 mod validate;
 mod view;
 

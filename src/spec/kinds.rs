@@ -83,6 +83,8 @@ pub const HOST_COLLECTOR_KEYS: &[&str] = &[
     "dns",
     "networkNamespaceConnectivity",
     "registryImages",
+    // Accepted by troubleshoot v0.133's schema; it has no collector behind it.
+    "kubernetes",
 ];
 
 /// In-cluster analyzer keys.

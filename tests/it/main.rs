@@ -41,6 +41,7 @@ mod fuzz_corpus;
 mod host_analyze;
 mod host_bundle;
 mod host_collectors;
+mod host_collectors_more;
 mod image;
 mod jobs_roundtrip;
 mod kube_test_server;

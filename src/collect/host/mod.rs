@@ -2,19 +2,25 @@
 //! shapes (TROUBLESHOOT-FORMAT.md §1.8), written under `host-collectors/` of a bundle staging root.
 
 mod certificate;
+mod certs;
 pub mod cgroup;
 mod copy;
+mod dns;
+mod docker_config;
 pub(crate) mod env;
 mod fio;
 pub(crate) mod http;
 mod journald;
 mod kernel;
 pub mod limits;
+mod netns;
 mod network;
 pub mod output;
 mod packages;
 pub(crate) mod process;
+mod registry;
 mod run;
+mod subnet;
 mod system;
 
 use crate::collect::Error;
@@ -95,7 +101,22 @@ pub const SUPPORTED: &[(&str, &str)] = &[
     ("kernelConfigs", "Kernel Configs"),
     ("cgroups", "Cgroups"),
     ("filesystemPerformance", "Filesystem Performance"),
+    ("kubernetes", "Kubernetes"),
+    ("subnetAvailable", "Subnet Available"),
+    ("certificatesCollection", "Host Certificates Collection"),
+    ("dns", "dns"),
+    (
+        "networkNamespaceConnectivity",
+        "Host Network Namespace Connectivity",
+    ),
+    ("registryImages", "Registry Images"),
 ];
+
+/// Why `kubernetes` entries collect nothing: troubleshoot v0.133 accepts the type in specs but has
+/// no collector behind it (its host collector table has no case for it), so its bundles hold
+/// nothing for it either.
+pub const KUBERNETES_REASON: &str =
+    "troubleshoot v0.133 defines no host collector for `kubernetes`; nothing to collect";
 
 /// The title of `entry`: its `collectorName`, else the type's default title, else the type key.
 pub fn title_of(entry: &Entry) -> String {
@@ -237,6 +258,10 @@ pub async fn collect(
             outcomes[i] = Some(skip("excluded"));
             continue;
         }
+        if entry.kind == "kubernetes" {
+            outcomes[i] = Some(skip(KUBERNETES_REASON));
+            continue;
+        }
         if !SUPPORTED.iter().any(|(k, _)| *k == entry.kind) {
             outcomes[i] = Some(skip(UNSUPPORTED_REASON));
             continue;
@@ -357,6 +382,11 @@ async fn dispatch(kind: &str, ctx: &Ctx<'_>) -> Result<(), Error> {
         "tcpConnect" => network::tcp_connect(ctx).await,
         "tcpLoadBalancer" => network::tcp_load_balancer(ctx).await,
         "filesystemPerformance" => fio::filesystem_performance(ctx).await,
+        "subnetAvailable" => subnet::subnet_available_collector(ctx).await,
+        "certificatesCollection" => certs::certificates_collection(ctx).await,
+        "dns" => dns::dns(ctx).await,
+        "networkNamespaceConnectivity" => netns::connectivity(ctx).await,
+        "registryImages" => registry::registry_images(ctx).await,
         other => Err(Error::Other(format!("{other}: {UNSUPPORTED_REASON}"))),
     }
 }
