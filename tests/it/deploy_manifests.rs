@@ -509,9 +509,23 @@ fn every_api_call_of_exec_and_run_pod_is_granted_by_the_two_roles() {
         &server,
         "- exec: {collectorName: uname, name: kots/exec, namespace: kube-system, selector: [k8s-app=kube-dns], command: [uname], timeout: 10s}\n\
          - copy: {collectorName: cfg, name: copied, namespace: kube-system, selector: [k8s-app=kube-dns], containerPath: /etc/coredns, containerName: coredns}\n\
-         - runPod: {collectorName: hello, name: hello, timeout: 30s, podSpec: {containers: [{name: hello, image: \"alpine:3\", command: [echo, hi]}]}}",
+         - runPod: {collectorName: hello, name: hello, timeout: 30s, podSpec: {containers: [{name: hello, image: \"alpine:3\", command: [echo, hi]}]}}\n\
+         - copyFromHost: {collectorName: host, hostPath: /var/log/app, image: busybox}\n\
+         - collectd: {hostPath: /var/lib/collectd, image: busybox}\n\
+         - runDaemonSet: {collectorName: rd, name: rd, podSpec: {containers: [{name: c, image: busybox}]}}\n\
+         - sysctl: {image: busybox}\n\
+         - dns: {}",
     );
-    for kind in ["exec", "copy", "runPod"] {
+    for kind in [
+        "exec",
+        "copy",
+        "runPod",
+        "copyFromHost",
+        "collectd",
+        "runDaemonSet",
+        "sysctl",
+        "dns",
+    ] {
         assert_eq!(
             run.collector("kind", kind)["status"],
             "succeeded",

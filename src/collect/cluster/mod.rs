@@ -7,18 +7,25 @@
 
 pub mod access;
 pub mod api;
+mod daemonset;
+pub mod dns;
+pub mod etcd;
 pub mod exec;
+pub mod hostcopy;
 mod info;
 pub mod jsonout;
 mod logs;
 pub mod namespaces;
 mod objects;
 pub mod permissions;
+mod podrun;
 pub mod podstatus;
 pub mod rbac;
 mod resources;
 mod run;
+pub mod rundaemonset;
 pub mod runpod;
+pub mod sysctl;
 
 use crate::collect::{CollectorOutcome, CollectorStatus, Error};
 use crate::spec::Entry;
@@ -83,6 +90,23 @@ pub const SUPPORTED: &[&str] = &[
     "copy",
     "runPod",
     "run",
+    "copyFromHost",
+    "collectd",
+    "runDaemonSet",
+    "sysctl",
+    "dns",
+    "etcd",
+];
+
+/// Collectors that create objects and watch the cancellation themselves, so that what they
+/// created is deleted before they return.
+const CLEANS_UP: &[&str] = &[
+    "copyFromHost",
+    "collectd",
+    "runDaemonSet",
+    "sysctl",
+    "dns",
+    "etcd",
 ];
 
 /// The reason recorded for in-cluster types this build does not run yet.
@@ -500,7 +524,9 @@ async fn run_one(
         };
     }
     // runPod watches the cancellation itself, so that its pod is deleted before it returns.
-    let result = if matches!(item.entry.kind.as_str(), "runPod" | "run") {
+    let result = if matches!(item.entry.kind.as_str(), "runPod" | "run")
+        || CLEANS_UP.contains(&item.entry.kind.as_str())
+    {
         dispatch(&ctx, &item).await
     } else {
         tokio::select! {
@@ -555,6 +581,12 @@ async fn dispatch(ctx: &Ctx, item: &Planned) -> Result<(), Error> {
             let converted = runpod::run_as_run_pod(body);
             runpod::collect(ctx, &converted, item.entry.collector_name.as_deref()).await
         }
+        "copyFromHost" => hostcopy::collect(ctx, body, hostcopy::Flavor::CopyFromHost).await,
+        "collectd" => hostcopy::collect(ctx, body, hostcopy::Flavor::Collectd).await,
+        "runDaemonSet" => rundaemonset::collect(ctx, body).await,
+        "sysctl" => sysctl::collect(ctx, body).await,
+        "dns" => dns::collect(ctx, body).await,
+        "etcd" => etcd::collect(ctx, body).await,
         other => Err(Error::Spec(format!("`{other}`: {NOT_YET}"))),
     }
 }
@@ -578,11 +610,13 @@ async fn rbac_check(ctx: &Ctx, item: &Planned) -> Option<Vec<String>> {
     }
     let ns = match item.entry.kind.as_str() {
         // troubleshoot creates run pods in `default` unless told otherwise.
-        "runPod" | "run" => item.entry.body["namespace"]
+        "runPod" | "run" | "runDaemonSet" => item.entry.body["namespace"]
             .as_str()
             .filter(|n| !n.is_empty())
             .unwrap_or("default")
             .to_string(),
+        // Their helper pods always go to `default`.
+        "dns" | "etcd" => "default".to_string(),
         _ => namespace_of(ctx, &item.entry.body),
     };
     // A failed review proves nothing: run the collector and let its own calls report.

@@ -83,6 +83,24 @@ pub fn needs(kind: &str, by_selector: bool) -> &'static [Need] {
             ("get", "", "pods/log"),
             ("delete", "", "pods"),
         ],
+        ("copyFromHost" | "collectd", _) => &[
+            ("create", "apps", "daemonsets"),
+            ("delete", "apps", "daemonsets"),
+            ("list", "", "pods"),
+            ("create", "", "pods/exec"),
+        ],
+        ("runDaemonSet", _) => &[
+            ("create", "apps", "daemonsets"),
+            ("delete", "apps", "daemonsets"),
+            ("list", "", "pods"),
+            ("get", "", "pods/log"),
+        ],
+        ("sysctl" | "dns", _) => &[
+            ("create", "", "pods"),
+            ("delete", "", "pods"),
+            ("get", "", "pods/log"),
+        ],
+        ("etcd", _) => &[("list", "", "pods"), ("create", "", "pods/exec")],
         _ => &[],
     }
 }

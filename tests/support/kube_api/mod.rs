@@ -74,6 +74,7 @@
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of this module
 
 pub mod cluster;
+pub mod daemonsets;
 pub mod exec;
 pub mod http;
 pub mod selector;
@@ -238,6 +239,52 @@ impl KubeApiServer {
             .write()
             .expect("missing images")
             .insert(image.to_string());
+    }
+
+    /// The log pods created later on `node` have (DaemonSet pods, pods pinned by nodeSelector).
+    pub fn set_node_log(&self, node: &str, text: &str) {
+        (self.shared.daemons.node_logs.write().expect("node logs"))
+            .insert(node.to_string(), text.to_string());
+    }
+
+    /// How long the pods of DaemonSets created later whose name starts with `prefix` run
+    /// (`f64::INFINITY`: they never finish).
+    pub fn set_daemonset_secs(&self, prefix: &str, secs: f64) {
+        (self.shared.daemons.run_secs.write().expect("run secs")).insert(prefix.to_string(), secs);
+    }
+
+    /// Makes `path` missing on every node: pods mounting it never start (FailedMount).
+    pub fn set_host_path_missing(&self, path: &str) {
+        (self
+            .shared
+            .daemons
+            .missing_host_paths
+            .write()
+            .expect("missing"))
+        .insert(path.to_string());
+    }
+
+    /// Every DaemonSet created through the API, as (namespace, name).
+    pub fn created_daemonsets(&self) -> Vec<(String, String)> {
+        self.shared.daemons.created.read().expect("created").clone()
+    }
+
+    /// How many objects of `group`/`plural` (any version served) carry the label `key` now.
+    pub fn count_labelled(&self, group: &str, plural: &str, key: &str) -> usize {
+        let cluster = &self.shared.cluster;
+        let Some(t) = cluster
+            .types
+            .iter()
+            .find(|t| t.group == group && t.plural == plural)
+        else {
+            return 0;
+        };
+        cluster
+            .store(t)
+            .snapshot()
+            .iter()
+            .filter(|i| i.labels.contains_key(key))
+            .count()
     }
 
     /// Every request so far, in order.
