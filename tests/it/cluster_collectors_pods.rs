@@ -532,6 +532,92 @@ fn etcd_on_k0s_runs_a_client_pod_and_deletes_it() {
     );
 }
 
+/// `openssl req -x509 -newkey ec ... -subj "/C=US/O=Acme, Inc/CN=test.example.com"` with DNS
+/// and IP alternative names and `CA:TRUE`, valid 2026-12-07 to 2036-12-04.
+const TEST_PEM: &str = "-----BEGIN CERTIFICATE-----\nMIICAjCCAaegAwIBAgIUVbe1lhrk94z/rmacYudrkxDPegIwCgYIKoZIzj0EAwIw\nPDELMAkGA1UEBhMCVVMxEjAQBgNVBAoMCUFjbWUsIEluYzEZMBcGA1UEAwwQdGVz\ndC5leGFtcGxlLmNvbTAeFw0yNjEyMDcxNTA1NTVaFw0zNjEyMDQxNTA1NTVaMDwx\nCzAJBgNVBAYTAlVTMRIwEAYDVQQKDAlBY21lLCBJbmMxGTAXBgNVBAMMEHRlc3Qu\nZXhhbXBsZS5jb20wWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAARukf0t7f50zQSU\ng9NvrjgSMkv3ZM0jf7Gy4vt0kV0qHKpSOsCZyH9/nPW27JMZSkn5BjWt65n0Ozkw\nxKSAsGSko4GGMIGDMB0GA1UdDgQWBBRRyYubOy2VCacWmZqx8j2HOvBg2jAfBgNV\nHSMEGDAWgBRRyYubOy2VCacWmZqx8j2HOvBg2jAwBgNVHREEKTAnghB0ZXN0LmV4\nYW1wbGUuY29tgg0qLmV4YW1wbGUuY29thwQKAAABMA8GA1UdEwEB/wQFMAMBAf8w\nCgYIKoZIzj0EAwIDSQAwRgIhANq/+Mq7gxbNPjbiF8AqsLzaD33RRAfmIZWnGQK1\nP5sSAiEAwsloFn/cnu7cQbfssfAawctlkU2bGXeuS5gTdxLq9JY=\n-----END CERTIFICATE-----\n";
+
+#[test]
+fn certificates_describes_the_pem_certificates_of_secrets_and_configmaps() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut cluster = Cluster::baseline();
+    cluster
+        .insert_value(
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                "metadata": {"name": "web-tls", "namespace": "kube-system", "resourceVersion": "10"},
+                "data": {"tls.crt": b64(TEST_PEM), "tls.key": b64("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")}
+            }),
+            None,
+        )
+        .expect("secret");
+    cluster
+        .insert_value(
+            serde_json::json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "trust", "namespace": "default", "resourceVersion": "11"},
+                "data": {"ca.crt": format!("{TEST_PEM}{TEST_PEM}")}
+            }),
+            None,
+        )
+        .expect("configmap");
+    let server = KubeApiServer::start(cluster);
+    let run = run_job(
+        &server,
+        "",
+        "- certificates: {secrets: [{name: web-tls, namespaces: [kube-system, default]}], configMaps: [{name: trust, namespaces: [default]}]}",
+    );
+    assert_eq!(
+        run.collector("title", "certificates")["status"],
+        "succeeded"
+    );
+    let text = run.text("certificates/certificates.json");
+    assert!(
+        text.starts_with("[\n\t{\n\t\t\"source\": {"),
+        "tab-indented: {text}"
+    );
+    let cert = serde_json::json!({
+        "certificate": "tls.crt",
+        "subject": "CN=test.example.com,O=Acme\\, Inc,C=US",
+        "subjectAlternativeNames": ["test.example.com", "*.example.com"],
+        "issuer": "CN=test.example.com,O=Acme\\, Inc,C=US",
+        "notAfter": "2036-12-04T15:05:55Z",
+        "notBefore": "2026-12-07T15:05:55Z",
+        "isValid": chrono::Utc::now() > chrono::DateTime::parse_from_rfc3339("2026-12-07T15:05:55Z").expect("time"),
+        "isCA": true
+    });
+    let mut ca = cert.clone();
+    ca["certificate"] = "ca.crt".into();
+    let doc = run.json("certificates/certificates.json");
+    assert_eq!(
+        doc[0],
+        serde_json::json!({
+            "source": {"secret": "web-tls", "namespace": "kube-system"},
+            "errors": ["No certificates found in tls.key"],
+            "certificateChain": [cert]
+        })
+    );
+    assert_eq!(
+        doc[1]["source"],
+        serde_json::json!({"secret": "web-tls", "namespace": "default"})
+    );
+    assert!(
+        doc[1]["errors"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("not found"),
+        "{doc:#}"
+    );
+    assert!(doc[1].get("certificateChain").is_none());
+    assert_eq!(
+        doc[2],
+        serde_json::json!({
+            "source": {"configMap": "trust", "namespace": "default"},
+            "certificateChain": [ca.clone(), ca]
+        })
+    );
+}
+
 /// Polls `cond` for up to 10 s.
 async fn eventually(cond: impl Fn() -> bool) -> bool {
     for _ in 0..200 {

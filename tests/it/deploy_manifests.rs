@@ -470,7 +470,8 @@ fn every_api_call_of_the_read_only_collectors_is_granted_by_the_read_role() {
         "- configMap: {collectorName: one, name: coredns, namespace: kube-system}\n\
          - configMap: {collectorName: some, selector: [k8s-app=kube-dns], namespace: kube-system}\n\
          - secret: {collectorName: one, name: k3s-serving, namespace: kube-system}\n\
-         - secret: {collectorName: some, selector: [app=x], namespace: kube-system}",
+         - secret: {collectorName: some, selector: [app=x], namespace: kube-system}\n\
+         - certificates: {secrets: [{name: k3s-serving, namespaces: [kube-system]}], configMaps: [{name: kube-root-ca.crt, namespaces: [default]}]}",
     );
     for kind in [
         "clusterInfo",
@@ -478,6 +479,7 @@ fn every_api_call_of_the_read_only_collectors_is_granted_by_the_read_role() {
         "logs",
         "configMap",
         "secret",
+        "certificates",
     ] {
         assert_eq!(
             run.collector("kind", kind)["status"],

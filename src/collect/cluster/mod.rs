@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod api;
+pub mod certificates;
 mod daemonset;
 pub mod dns;
 pub mod etcd;
@@ -26,6 +27,7 @@ mod run;
 pub mod rundaemonset;
 pub mod runpod;
 pub mod sysctl;
+pub mod x509;
 
 use crate::collect::{CollectorOutcome, CollectorStatus, Error};
 use crate::spec::Entry;
@@ -96,6 +98,7 @@ pub const SUPPORTED: &[&str] = &[
     "sysctl",
     "dns",
     "etcd",
+    "certificates",
 ];
 
 /// Collectors that create objects and watch the cancellation themselves, so that what they
@@ -107,6 +110,7 @@ const CLEANS_UP: &[&str] = &[
     "sysctl",
     "dns",
     "etcd",
+    "certificates",
 ];
 
 /// The reason recorded for in-cluster types this build does not run yet.
@@ -587,6 +591,7 @@ async fn dispatch(ctx: &Ctx, item: &Planned) -> Result<(), Error> {
         "sysctl" => sysctl::collect(ctx, body).await,
         "dns" => dns::collect(ctx, body).await,
         "etcd" => etcd::collect(ctx, body).await,
+        "certificates" => certificates::collect(ctx, body).await,
         other => Err(Error::Spec(format!("`{other}`: {NOT_YET}"))),
     }
 }

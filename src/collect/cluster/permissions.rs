@@ -168,6 +168,13 @@ pub const COLLECTORS: &[Collector] = &[
         urls: &[],
     },
     Collector {
+        kind: "certificates",
+        role: Role::Read,
+        // The named secrets and ConfigMaps, read one by one.
+        permissions: &[p("", "secrets", &[Get]), p("", "configmaps", &[Get])],
+        urls: &[],
+    },
+    Collector {
         kind: "copyFromHost",
         role: Role::Exec,
         permissions: &[
