@@ -43,6 +43,12 @@
 //!   after `Cluster::pod_run_secs` or `KubeApiServer::set_run_pod_secs`, with logs from
 //!   `KubeApiServer::set_run_pod_log` and scheduler/kubelet events; Pending in ImagePullBackOff
 //!   for an image of `KubeApiServer::set_image_missing`) and `DELETE .../pods/P`;
+//! - `POST .../apis/apps/v1/namespaces/NS/daemonsets` (`generateName` too), `GET` and `DELETE` of one
+//!   (`daemonsets.rs`): one pod per node at once, run like created pods (for
+//!   `KubeApiServer::set_daemonset_secs` by name prefix), their status following the nodes and the
+//!   running pods, the pods deleted with the DaemonSet; pods created on a node (DaemonSet pods,
+//!   hostname nodeSelector) log `KubeApiServer::set_node_log`; a hostPath of
+//!   `KubeApiServer::set_host_path_missing` keeps pods ContainerCreating with a FailedMount event;
 //! - `watch=true` on any list, by polling the store (ADDED / MODIFIED / DELETED lines) until
 //!   `timeoutSeconds` (default 30 s); from a `resourceVersion`, only later changes; with
 //!   `sendInitialEvents=true` (client-go's streaming lists) the initial state ends with the
@@ -68,7 +74,7 @@
 //! Not served: protobuf responses (JSON is always answered), server-side `Table` output (kubectl falls back
 //! to its own printing), aggregated discovery, OpenAPI (`/openapi/v2`, `/openapi/v3` are 404: kubectl
 //! commands that validate against it need `--validate=false`), create/update of anything but
-//! pods, leases and configmaps, patch, `events.k8s.io` events (the same events are served through core v1), `resourceVersion`
+//! pods, daemonsets, leases and configmaps, patch, `events.k8s.io` events (the same events are served through core v1), `resourceVersion`
 //! semantics on reads (every read sees the latest state), SPDY exec, port-forward, proxy.
 
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of this module
