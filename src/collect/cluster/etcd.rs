@@ -3,7 +3,8 @@
 //! k0s and embedded-cluster (etcd is a host process there) in a host-network client pod created
 //! for the run, which is always deleted.
 
-use super::exec::{PodRef, pod_refs, run_captured};
+use super::capture::run_captured;
+use super::exec::{PodRef, pod_refs};
 use super::podrun::{bounded, create, wait_running, with_cleanup};
 use super::{Ctx, Error};
 use serde_json::{Value, json};

@@ -126,7 +126,7 @@ async fn select_pods(
 }
 
 /// Starts `command` in `container` of `pod` (stdout and stderr attached, no stdin).
-async fn start(
+pub(super) async fn start(
     ctx: &Ctx,
     pod: &PodRef,
     container: &str,
@@ -173,7 +173,7 @@ async fn start(
 }
 
 /// How a command ended, from the Status on the error channel.
-fn exit_error(
+pub(super) fn exit_error(
     status: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Status>,
 ) -> Option<String> {
     match status {
@@ -188,7 +188,7 @@ fn exit_error(
 }
 
 /// Reads all of `r` into memory, keeping at most `cap` bytes.
-async fn read_capped(mut r: impl tokio::io::AsyncRead + Unpin, cap: usize) -> Vec<u8> {
+pub(super) async fn read_capped(mut r: impl tokio::io::AsyncRead + Unpin, cap: usize) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -198,57 +198,6 @@ async fn read_capped(mut r: impl tokio::io::AsyncRead + Unpin, cap: usize) -> Ve
                 let take = n.min(cap.saturating_sub(out.len()));
                 out.extend_from_slice(&buf[..take]);
             }
-        }
-    }
-}
-
-/// A command's whole output, held in memory (small outputs only: each stream is capped).
-pub(super) struct Captured {
-    /// Standard output.
-    pub stdout: Vec<u8>,
-    /// Standard error.
-    pub stderr: Vec<u8>,
-    /// Why it failed (a non-zero exit, a lost stream); `None` when it succeeded.
-    pub failure: Option<String>,
-}
-
-/// Runs `command` in `container` of `pod`, keeping at most `cap` bytes of each stream; bounded by
-/// the per-call timeout.
-pub(super) async fn run_captured(
-    ctx: &Ctx,
-    pod: &PodRef,
-    container: &str,
-    command: &[String],
-    cap: usize,
-) -> Result<Captured, ApiError> {
-    let mut process = start(ctx, pod, container, command).await?;
-    let status = process.take_status();
-    let (Some(stdout), Some(stderr)) = (process.stdout(), process.stderr()) else {
-        return Err(ApiError::Status {
-            code: 500,
-            message: "the exec stream has no stdout or stderr".into(),
-        });
-    };
-    let outputs = async {
-        let (out, err) = tokio::join!(read_capped(stdout, cap), read_capped(stderr, cap));
-        let status = match status {
-            Some(s) => s.await,
-            None => None,
-        };
-        (out, err, status)
-    };
-    match tokio::time::timeout(ctx.api.timeout(), outputs).await {
-        Ok((stdout, stderr, status)) => Ok(Captured {
-            stdout,
-            stderr,
-            failure: exit_error(status),
-        }),
-        Err(_) => {
-            process.abort();
-            Err(ApiError::Timeout {
-                what: format!("exec {:?} in {}/{}", command, pod.namespace, pod.name),
-                after: ctx.api.timeout(),
-            })
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod api;
+mod capture;
 pub mod certificates;
 mod daemonset;
 pub mod dns;
