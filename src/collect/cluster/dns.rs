@@ -4,7 +4,7 @@
 //! `dns/debug.json` (troubleshoot's DNSTroubleshootResult). The pod is always deleted.
 
 use super::api::ApiError;
-use super::podrun::{bounded, create, log_bytes, wait_done, with_cleanup};
+use super::podrun::{create, log_bytes, wait_done, with_cleanup};
 use super::{Ctx, Error};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -95,16 +95,12 @@ pub fn parse_pod_log(log: &str, out: &mut DebugResult) {
 
 /// Runs one `dns` collector.
 pub(super) async fn collect(ctx: &Ctx, body: &Value) -> Result<(), Error> {
-    bounded(
-        ctx,
-        Some(TIMEOUT),
-        || "dns: did not finish within 60s".to_string(),
-        debug(ctx, body),
-    )
-    .await
+    debug(ctx, body, tokio::time::Instant::now() + TIMEOUT).await
 }
 
-async fn debug(ctx: &Ctx, body: &Value) -> Result<(), Error> {
+/// Everything but the pod is one call each, bounded by the per-call timeout; the pod's wait ends
+/// at `deadline` (troubleshoot's 60 s for the whole collector).
+async fn debug(ctx: &Ctx, body: &Value, deadline: tokio::time::Instant) -> Result<(), Error> {
     let mut text = String::new();
     let mut result = DebugResult::default();
     match ctx
@@ -130,7 +126,7 @@ async fn debug(ctx: &Ctx, body: &Value) -> Result<(), Error> {
         .as_str()
         .filter(|i| !i.is_empty())
         .unwrap_or(DEFAULT_IMAGE);
-    let log = match run_pod(ctx, image, domain).await {
+    let log = match run_pod(ctx, image, domain, deadline).await {
         Ok(log) => {
             let _ = writeln!(text, "=== Test DNS resolution in pod {image}: ");
             text.push_str(&log);
@@ -228,7 +224,12 @@ async fn running_dns_pods(ctx: &Ctx) -> String {
 }
 
 /// Runs the lookup pod in `default`; its log, once it succeeded. The pod is always deleted.
-async fn run_pod(ctx: &Ctx, image: &str, domain: &str) -> Result<String, Error> {
+async fn run_pod(
+    ctx: &Ctx,
+    image: &str,
+    domain: &str,
+    deadline: tokio::time::Instant,
+) -> Result<String, Error> {
     let pod = json!({
         "metadata": {"labels": {"troubleshoot-role": "dns-collector"}},
         "spec": {
@@ -249,8 +250,19 @@ async fn run_pod(ctx: &Ctx, image: &str, domain: &str) -> Result<String, Error> 
             .map_err(|e: ApiError| Error::Other(format!("failed to get pod logs: {e}")))?;
         Ok(String::from_utf8_lossy(&log).into_owned())
     };
+    // The guard is not part of `work`: on a timeout or a cancellation the pod is deleted here,
+    // before the collector returns.
+    let timed = async {
+        tokio::time::timeout_at(deadline, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Other(
+                    "the DNS pod did not complete within 60s".into(),
+                ))
+            })
+    };
     let result = tokio::select! {
-        r = work => r,
+        r = timed => r,
         () = ctx.cancel.cancelled() => Err(Error::Cancelled),
     };
     let deleted = created.guard.delete().await;
