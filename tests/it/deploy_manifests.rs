@@ -612,7 +612,8 @@ fn every_api_call_of_the_read_only_collectors_is_granted_by_the_read_role() {
          - secret: {collectorName: some, selector: [app=x], namespace: kube-system}\n\
          - helm: {}\n\
          - supportBundleMetadata: {namespace: kube-system}\n\
-         - registryImages: {images: [], namespace: kube-system, imagePullSecret: {name: pull}}",
+         - registryImages: {images: [], namespace: kube-system, imagePullSecret: {name: pull}}\n\
+         - certificates: {secrets: [{name: k3s-serving, namespaces: [kube-system]}], configMaps: [{name: kube-root-ca.crt, namespaces: [default]}]}",
     );
     for kind in [
         "clusterInfo",
@@ -620,6 +621,7 @@ fn every_api_call_of_the_read_only_collectors_is_granted_by_the_read_role() {
         "logs",
         "configMap",
         "secret",
+        "certificates",
     ] {
         assert_eq!(
             run.collector("kind", kind)["status"],
@@ -655,9 +657,23 @@ fn every_api_call_of_exec_and_run_pod_is_granted_by_the_two_roles() {
          - nodeMetrics: {}\n\
          - goldpinger: {}\n\
          - ceph: {}\n\
-         - sonobuoy: {}",
+         - sonobuoy: {}\n\
+         - copyFromHost: {collectorName: host, hostPath: /var/log/app, image: busybox}\n\
+         - collectd: {hostPath: /var/lib/collectd, image: busybox}\n\
+         - runDaemonSet: {collectorName: rd, name: rd, podSpec: {containers: [{name: c, image: busybox}]}}\n\
+         - sysctl: {image: busybox}\n\
+         - dns: {}",
     );
-    for kind in ["exec", "copy", "runPod"] {
+    for kind in [
+        "exec",
+        "copy",
+        "runPod",
+        "copyFromHost",
+        "collectd",
+        "runDaemonSet",
+        "sysctl",
+        "dns",
+    ] {
         assert_eq!(
             run.collector("kind", kind)["status"],
             "succeeded",

@@ -27,6 +27,7 @@ mod cli_misc;
 mod cli_plan;
 mod cluster_collect;
 mod cluster_collectors_api;
+mod cluster_collectors_pods;
 mod cluster_exec;
 mod cluster_lease;
 mod compat_jobs;

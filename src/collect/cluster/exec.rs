@@ -30,6 +30,15 @@ pub(super) struct PodRef {
     pub(super) phase: String,
 }
 
+/// Where a copy's tar stream goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Sink {
+    /// Unpacked under the destination folder.
+    Extract,
+    /// Kept as `archive.tar` in the destination folder (copyFromHost without `extractArchive`).
+    Archive,
+}
+
 pub(super) fn pod_refs(pods: Vec<Value>) -> Vec<PodRef> {
     pods.into_iter()
         .map(|p| PodRef {
@@ -386,7 +395,16 @@ pub(super) async fn copy(
             base_parts.push(sanitize_component(&pod.namespace));
             base_parts.push(sanitize_component(&pod.name));
             base_parts.extend(safe_relative(spec_container));
-            let errors = copy_one(ctx, pod, spec_container, command, &base_parts, dir).await;
+            let errors = copy_one(
+                ctx,
+                pod,
+                spec_container,
+                command,
+                &base_parts,
+                dir,
+                Sink::Extract,
+            )
+            .await;
             if !errors.is_empty() {
                 let mut obj = Map::new();
                 for (key, message) in errors {
@@ -423,13 +441,14 @@ fn split_container_path(p: &str) -> Option<(String, String)> {
 }
 
 /// Copies out of one pod; returns the errors keyed as troubleshoot does (`error`, `stderr`).
-async fn copy_one(
+pub(super) async fn copy_one(
     ctx: &Ctx,
     pod: &PodRef,
     spec_container: &str,
     command: &[String],
     base_parts: &[String],
     dir: &str,
+    sink: Sink,
 ) -> Vec<(String, String)> {
     let container = if spec_container.is_empty() {
         pod.containers.first().cloned().unwrap_or_default()
@@ -452,15 +471,15 @@ async fn copy_one(
     let cap = ctx.opts.copy_size_cap;
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     let extractor = tokio::task::spawn_blocking(move || {
-        extract(
-            ChannelReader {
-                rx,
-                buf: Vec::new(),
-                pos: 0,
-            },
-            &dest,
-            cap,
-        )
+        let reader = ChannelReader {
+            rx,
+            buf: Vec::new(),
+            pos: 0,
+        };
+        match sink {
+            Sink::Extract => extract(reader, &dest, cap),
+            Sink::Archive => keep_archive(reader, &dest, cap),
+        }
     });
     // No byte for this long: the archive stream is stuck (troubleshoot has no copy timeout; the
     // per-call timeout keeps one silent container from holding the run).
@@ -575,6 +594,37 @@ impl Read for ChannelReader {
         self.pos += n;
         Ok(n)
     }
+}
+
+/// Writes the tar stream as `archive.tar` under `dest` (a fresh file: an existing symlink there
+/// is replaced, never followed), at most `cap` bytes.
+fn keep_archive(mut reader: impl Read, dest: &Path, cap: u64) -> Extracted {
+    let mut out = Extracted::default();
+    let target = dest.join("archive.tar");
+    let written = std::fs::create_dir_all(dest)
+        .and_then(|()| match std::fs::remove_file(&target) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        })
+        .and_then(|()| {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&target)?;
+            std::io::copy(&mut (&mut reader).take(cap), &mut file)
+        });
+    match written {
+        Ok(n) => {
+            out.files.push("archive.tar".into());
+            if n >= cap && reader.read(&mut [0u8; 1]).is_ok_and(|m| m > 0) {
+                out.problems.push(format!(
+                    "archive.tar: stopped at the copy size cap of {cap} bytes"
+                ));
+            }
+        }
+        Err(e) => out.problems.push(format!("{}: {e}", target.display())),
+    }
+    out
 }
 
 /// What unpacking an archive gave.

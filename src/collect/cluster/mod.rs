@@ -9,10 +9,16 @@ pub mod access;
 pub mod api;
 mod capture;
 pub mod ceph;
+pub mod certificates;
+mod daemonset;
 pub mod db;
+pub mod dns;
+pub mod etcd;
 pub mod exec;
+mod exec_capture;
 mod goldpinger;
 pub mod helm;
+pub mod hostcopy;
 mod info;
 pub mod jsonout;
 mod logs;
@@ -21,13 +27,17 @@ pub mod metrics;
 pub mod namespaces;
 mod objects;
 pub mod permissions;
+mod podrun;
 pub mod podstatus;
 pub mod rbac;
 pub mod registry;
 mod resources;
 mod run;
+pub mod rundaemonset;
 pub mod runpod;
 mod sonobuoy;
+pub mod sysctl;
+pub mod x509;
 
 use crate::collect::{CollectorOutcome, CollectorStatus, Error};
 use crate::spec::Entry;
@@ -107,6 +117,25 @@ pub const SUPPORTED: &[&str] = &[
     "mssql",
     "redis",
     "clickhouse",
+    "copyFromHost",
+    "collectd",
+    "runDaemonSet",
+    "sysctl",
+    "dns",
+    "etcd",
+    "certificates",
+];
+
+/// Collectors that create objects and watch the cancellation themselves, so that what they
+/// created is deleted before they return.
+const CLEANS_UP: &[&str] = &[
+    "copyFromHost",
+    "collectd",
+    "runDaemonSet",
+    "sysctl",
+    "dns",
+    "etcd",
+    "certificates",
 ];
 
 /// The reason recorded for in-cluster types this build does not run yet.
@@ -522,7 +551,9 @@ async fn run_one(
         };
     }
     // runPod watches the cancellation itself, so that its pod is deleted before it returns.
-    let result = if matches!(item.entry.kind.as_str(), "runPod" | "run") {
+    let result = if matches!(item.entry.kind.as_str(), "runPod" | "run")
+        || CLEANS_UP.contains(&item.entry.kind.as_str())
+    {
         dispatch(&ctx, &item).await
     } else {
         tokio::select! {
@@ -594,6 +625,13 @@ async fn dispatch(ctx: &Ctx, item: &Planned) -> Result<(), Error> {
         "registryImages" => {
             registry::collect(ctx, body, item.entry.collector_name.as_deref()).await
         }
+        "copyFromHost" => hostcopy::collect(ctx, body, hostcopy::Flavor::CopyFromHost).await,
+        "collectd" => hostcopy::collect(ctx, body, hostcopy::Flavor::Collectd).await,
+        "runDaemonSet" => rundaemonset::collect(ctx, body).await,
+        "sysctl" => sysctl::collect(ctx, body).await,
+        "dns" => dns::collect(ctx, body).await,
+        "etcd" => etcd::collect(ctx, body).await,
+        "certificates" => certificates::collect(ctx, body).await,
         other => match db::Db::from_kind(other) {
             Some(kind) => db::collect(ctx, kind, body, item.entry.collector_name.as_deref()).await,
             None => Err(Error::Spec(format!("`{other}`: {NOT_YET}"))),
@@ -620,7 +658,7 @@ async fn rbac_check(ctx: &Ctx, item: &Planned) -> Option<Vec<String>> {
     }
     let ns = match item.entry.kind.as_str() {
         // troubleshoot creates run pods in `default` unless told otherwise.
-        "runPod" | "run" => item.entry.body["namespace"]
+        "runPod" | "run" | "runDaemonSet" => item.entry.body["namespace"]
             .as_str()
             .filter(|n| !n.is_empty())
             .unwrap_or("default")
@@ -635,6 +673,8 @@ async fn rbac_check(ctx: &Ctx, item: &Planned) -> Option<Vec<String>> {
                 _ => "default",
             })
             .to_string(),
+        // Their helper pods always go to `default`.
+        "dns" | "etcd" => "default".to_string(),
         _ => namespace_of(ctx, &item.entry.body),
     };
     // A failed review proves nothing: run the collector and let its own calls report.

@@ -263,6 +263,80 @@ pub const COLLECTORS: &[Collector] = &[
         permissions: DB_TLS_SECRET,
         urls: &[],
     },
+    // Issue 20's collectors that run pods and DaemonSets.
+    Collector {
+        kind: "certificates",
+        role: Role::Read,
+        // The named secrets and ConfigMaps, read one by one.
+        permissions: &[p("", "secrets", &[Get]), p("", "configmaps", &[Get])],
+        urls: &[],
+    },
+    Collector {
+        kind: "copyFromHost",
+        role: Role::Exec,
+        permissions: &[
+            p("apps", "daemonsets", &[Create, Get, List, Delete]),
+            p("", "pods", &[List, Delete]),
+            p("", "pods/exec", &[Get, Create]),
+        ],
+        urls: &[],
+    },
+    Collector {
+        kind: "collectd",
+        role: Role::Exec,
+        permissions: &[
+            p("apps", "daemonsets", &[Create, Get, List, Delete]),
+            p("", "pods", &[List, Delete]),
+            p("", "pods/exec", &[Get, Create]),
+            // A pod whose host path does not exist has a FailedMount event.
+            p("", "events", &[List]),
+        ],
+        urls: &[],
+    },
+    Collector {
+        kind: "runDaemonSet",
+        role: Role::Exec,
+        permissions: &[
+            p("apps", "daemonsets", &[Create, Get, List, Delete]),
+            p("", "pods", &[Get, List, Delete]),
+            p("", "pods/log", &[Get]),
+        ],
+        urls: &[],
+    },
+    Collector {
+        kind: "sysctl",
+        role: Role::Exec,
+        permissions: &[
+            p("", "nodes", &[List]),
+            p("", "pods", &[Create, Get, Delete]),
+            p("", "pods/log", &[Get]),
+        ],
+        urls: &[],
+    },
+    Collector {
+        kind: "dns",
+        role: Role::Exec,
+        permissions: &[
+            p("", "pods", &[Create, Get, List, Delete]),
+            p("", "pods/log", &[Get]),
+            // `default/kubernetes` and `kube-system/kube-dns`.
+            p("", "services", &[Get]),
+            p("", "endpoints", &[Get]),
+            // The CoreDNS and KubeDNS configuration.
+            p("", "configmaps", &[Get]),
+        ],
+        urls: &[],
+    },
+    Collector {
+        kind: "etcd",
+        role: Role::Exec,
+        permissions: &[
+            p("", "nodes", &[List]),
+            p("", "pods", &[Create, Get, List, Delete]),
+            p("", "pods/exec", &[Get, Create]),
+        ],
+        urls: &[],
+    },
 ];
 
 /// A database collector's one call: its `tls.secret`.

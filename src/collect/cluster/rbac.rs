@@ -89,6 +89,24 @@ pub fn needs(kind: &str, by_selector: bool) -> &'static [Need] {
         ("goldpinger", _) => &[("list", "", "services"), ("get", "", "services/proxy")],
         ("ceph", _) => &[("list", "", "pods"), ("create", "", "pods/exec")],
         ("sonobuoy", _) => &[("get", "", "pods"), ("create", "", "pods/exec")],
+        ("copyFromHost" | "collectd", _) => &[
+            ("create", "apps", "daemonsets"),
+            ("delete", "apps", "daemonsets"),
+            ("list", "", "pods"),
+            ("create", "", "pods/exec"),
+        ],
+        ("runDaemonSet", _) => &[
+            ("create", "apps", "daemonsets"),
+            ("delete", "apps", "daemonsets"),
+            ("list", "", "pods"),
+            ("get", "", "pods/log"),
+        ],
+        ("sysctl" | "dns", _) => &[
+            ("create", "", "pods"),
+            ("delete", "", "pods"),
+            ("get", "", "pods/log"),
+        ],
+        ("etcd", _) => &[("list", "", "pods"), ("create", "", "pods/exec")],
         _ => &[],
     }
 }

@@ -98,6 +98,8 @@ struct Created {
     run_secs: f64,
     /// Its image cannot be pulled: it never starts.
     pull_fails: bool,
+    /// It mounts a missing host path: it stays ContainerCreating.
+    mount_fails: bool,
 }
 
 /// The server's state, shared by every request.
@@ -119,6 +121,8 @@ pub struct Shared {
     pub run_pod_secs: RwLock<HashMap<String, f64>>,
     /// Images no node can pull: pods created later with one stay Pending in ImagePullBackOff.
     pub missing_images: RwLock<std::collections::HashSet<String>>,
+    /// DaemonSets and node-pinned pods (see `daemonsets`).
+    pub daemons: super::daemonsets::State,
     /// When the server started: log lines are dated relative to it.
     pub started: SystemTime,
     /// The cluster's resourceVersion counter.
@@ -147,6 +151,7 @@ impl Shared {
             run_pod_logs: RwLock::new(HashMap::new()),
             run_pod_secs: RwLock::new(HashMap::new()),
             missing_images: RwLock::new(std::collections::HashSet::new()),
+            daemons: super::daemonsets::State::default(),
             started: SystemTime::now(),
             resource_version: AtomicU64::new(rv.max(1)),
             writes: Mutex::new(()),
@@ -592,6 +597,17 @@ async fn route(s: &Arc<Shared>, req: Request, method: &Method, path: &str, q: &s
         return target.forbidden(method, query.flag("watch"));
     }
 
+    if super::daemonsets::handles(method, &target) {
+        let body = if method == Method::POST {
+            match read_json(req).await {
+                Ok(b) => b,
+                Err(resp) => return *resp,
+            }
+        } else {
+            Value::Null
+        };
+        return super::daemonsets::route(s, method, &target, body);
+    }
     match (method.as_str(), &target.name, target.sub.as_deref()) {
         ("GET", None, None) => {
             if query.flag("watch") {
@@ -1173,7 +1189,7 @@ fn now_rfc3339() -> String {
 
 /// Pods created through the API run for `pod_run_secs`, then succeed: their stored status is
 /// brought up to date whenever they are read.
-fn refresh_created(s: &Shared, t: &ResourceType, item: Item) -> Item {
+pub(super) fn refresh_created(s: &Shared, t: &ResourceType, item: Item) -> Item {
     if t.plural != "pods" || !t.group.is_empty() {
         return item;
     }
@@ -1201,7 +1217,9 @@ fn refresh_created(s: &Shared, t: &ResourceType, item: Item) -> Item {
         "Pending" if backoff => "PullBackOff",
         p => p,
     };
-    let want = if created.pull_fails {
+    let want = if created.mount_fails {
+        "Pending"
+    } else if created.pull_fails {
         if elapsed >= s.cluster.pod_run_secs / 2.0 {
             "PullBackOff"
         } else {
@@ -1275,7 +1293,7 @@ fn pod_status(pod: &Value, phase: &str) -> Value {
     })
 }
 
-fn create_pod(s: &Shared, target: &Target, mut pod: Value) -> Response {
+pub(super) fn create_pod(s: &Shared, target: &Target, mut pod: Value) -> Response {
     let ns = target
         .namespace
         .clone()
@@ -1283,6 +1301,7 @@ fn create_pod(s: &Shared, target: &Target, mut pod: Value) -> Response {
     if pod["kind"].as_str().is_some_and(|k| k != "Pod") {
         return status_response(400, "the body is not a Pod", None);
     }
+    let pod_in = pod.clone();
     let name = match (
         pod["metadata"]["name"].as_str(),
         pod["metadata"]["generateName"].as_str(),
@@ -1332,6 +1351,11 @@ fn create_pod(s: &Shared, target: &Target, mut pod: Value) -> Response {
         spec.entry("serviceAccountName").or_insert(json!("default"));
         spec.insert("nodeName".into(), json!("primary-node"));
     }
+    // Pinned to a node (DaemonSet pods, hostname nodeSelector): it runs there.
+    let node = super::daemonsets::node_for(&pod_in);
+    if let Some(n) = &node {
+        pod["spec"]["nodeName"] = json!(n);
+    }
     pod["status"] = pod_status(&pod, "Pending");
     let item = match cluster::make_item(&target.t, pod.clone()) {
         Ok(i) => i,
@@ -1349,6 +1373,7 @@ fn create_pod(s: &Shared, target: &Target, mut pod: Value) -> Response {
                 .get(&name)
                 .copied()
                 .unwrap_or(s.cluster.pod_run_secs),
+            mount_fails: super::daemonsets::mounts_missing(s, &pod),
             pull_fails: {
                 let missing = s.missing_images.read().expect("missing images");
                 pod["spec"]["containers"]
@@ -1365,6 +1390,7 @@ fn create_pod(s: &Shared, target: &Target, mut pod: Value) -> Response {
         .expect("run pod logs")
         .get(&name)
         .cloned()
+        .or_else(|| super::daemonsets::node_log(s, node.as_deref().unwrap_or("primary-node")))
         .unwrap_or_else(|| format!("pod {name} ran to completion"));
     {
         let mut logs = s.logs.write().expect("logs");
@@ -1450,7 +1476,7 @@ fn add_pod_events(s: &Shared, ns: &str, name: &str, pod: &Value) {
     }
 }
 
-fn delete_pod(s: &Shared, target: &Target, name: &str) -> Response {
+pub(super) fn delete_pod(s: &Shared, target: &Target, name: &str) -> Response {
     let ns = target.namespace.as_deref().unwrap_or("");
     let store = s.cluster.store(&target.t);
     match store.remove(ns, name) {

@@ -43,6 +43,12 @@
 //!   after `Cluster::pod_run_secs` or `KubeApiServer::set_run_pod_secs`, with logs from
 //!   `KubeApiServer::set_run_pod_log` and scheduler/kubelet events; Pending in ImagePullBackOff
 //!   for an image of `KubeApiServer::set_image_missing`) and `DELETE .../pods/P`;
+//! - `POST .../apis/apps/v1/namespaces/NS/daemonsets` (`generateName` too), `GET` and `DELETE` of one
+//!   (`daemonsets.rs`): one pod per node at once, run like created pods (for
+//!   `KubeApiServer::set_daemonset_secs` by name prefix), their status following the nodes and the
+//!   running pods, the pods deleted with the DaemonSet; pods created on a node (DaemonSet pods,
+//!   hostname nodeSelector) log `KubeApiServer::set_node_log`; a hostPath of
+//!   `KubeApiServer::set_host_path_missing` keeps pods ContainerCreating with a FailedMount event;
 //! - `watch=true` on any list, by polling the store (ADDED / MODIFIED / DELETED lines) until
 //!   `timeoutSeconds` (default 30 s); from a `resourceVersion`, only later changes; with
 //!   `sendInitialEvents=true` (client-go's streaming lists) the initial state ends with the
@@ -73,13 +79,14 @@
 //! Not served: protobuf responses (JSON is always answered), server-side `Table` output (kubectl falls back
 //! to its own printing), aggregated discovery, OpenAPI (`/openapi/v2`, `/openapi/v3` are 404: kubectl
 //! commands that validate against it need `--validate=false`), create/update of anything but
-//! pods, leases and configmaps, patch, `events.k8s.io` events (the same events are served through core v1), `resourceVersion`
+//! pods, daemonsets, leases and configmaps, patch, `events.k8s.io` events (the same events are served through core v1), `resourceVersion`
 //! semantics on reads (every read sees the latest state), SPDY exec, port-forward, and proxies or
 //! aggregated APIs beyond what `KubeApiServer::serve` sets.
 
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of this module
 
 pub mod cluster;
+pub mod daemonsets;
 pub mod exec;
 pub mod http;
 pub mod proxy;
@@ -255,6 +262,52 @@ impl KubeApiServer {
             .write()
             .expect("raw answers")
             .insert(path.to_string(), (status, body.to_string()));
+    }
+
+    /// The log pods created later on `node` have (DaemonSet pods, pods pinned by nodeSelector).
+    pub fn set_node_log(&self, node: &str, text: &str) {
+        (self.shared.daemons.node_logs.write().expect("node logs"))
+            .insert(node.to_string(), text.to_string());
+    }
+
+    /// How long the pods of DaemonSets created later whose name starts with `prefix` run
+    /// (`f64::INFINITY`: they never finish).
+    pub fn set_daemonset_secs(&self, prefix: &str, secs: f64) {
+        (self.shared.daemons.run_secs.write().expect("run secs")).insert(prefix.to_string(), secs);
+    }
+
+    /// Makes `path` missing on every node: pods mounting it never start (FailedMount).
+    pub fn set_host_path_missing(&self, path: &str) {
+        (self
+            .shared
+            .daemons
+            .missing_host_paths
+            .write()
+            .expect("missing"))
+        .insert(path.to_string());
+    }
+
+    /// Every DaemonSet created through the API, as (namespace, name).
+    pub fn created_daemonsets(&self) -> Vec<(String, String)> {
+        self.shared.daemons.created.read().expect("created").clone()
+    }
+
+    /// How many objects of `group`/`plural` (any version served) carry the label `key` now.
+    pub fn count_labelled(&self, group: &str, plural: &str, key: &str) -> usize {
+        let cluster = &self.shared.cluster;
+        let Some(t) = cluster
+            .types
+            .iter()
+            .find(|t| t.group == group && t.plural == plural)
+        else {
+            return 0;
+        };
+        cluster
+            .store(t)
+            .snapshot()
+            .iter()
+            .filter(|i| i.labels.contains_key(key))
+            .count()
     }
 
     /// Every request so far, in order.
