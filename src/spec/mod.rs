@@ -8,13 +8,17 @@ mod companion;
 mod context;
 mod document;
 mod entries;
+mod fields;
 mod kinds;
 mod load;
 mod redactor;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_lenient;
 
 pub use document::{API_VERSIONS, DocKind};
+pub use fields::{Field, Shape, fields_of, redactor_fields};
 pub use kinds::{ANALYZER_KEYS, COLLECTOR_KEYS, HOST_ANALYZER_KEYS, HOST_COLLECTOR_KEYS, Section};
 pub use load::{LoadError, MAX_SPEC_BYTES};
 pub use redactor::{FileSelector, RedactorRule, RegexRemoval, Removals};
