@@ -11,6 +11,7 @@ mod load;
 pub mod model;
 mod salvage;
 mod validate;
+pub mod validate_coverage;
 mod view;
 
 pub use crate::secret_ref::SecretRef;
