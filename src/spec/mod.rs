@@ -166,7 +166,8 @@ impl SpecFile {
     }
 }
 
-/// Parses a whole spec file's text (multi-document; Secret/ConfigMap wrapped specs are out of scope).
+/// Parses a whole spec file's text (multi-document; specs wrapped in a Secret or ConfigMap are read
+/// as troubleshoot's loader reads them).
 pub fn parse_spec_text(path: &Path, text: &str) -> SpecFile {
     parse_text(path, text, false)
 }

@@ -384,19 +384,53 @@ fn analyzer_documents_add_their_analyzers_and_host_analyzers() {
 }
 
 #[test]
-fn companion_secrets_warn_but_wrapped_specs_are_errors() {
+fn companion_secrets_warn_and_wrapped_specs_are_read_as_troubleshoot_reads_them() {
     let file = parse("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {uri: x}\n");
     assert!(
         only(&file, Severity::Warning)
             .message
             .contains("Secret `s` is not a troubleshoot spec")
     );
+    // A ConfigMap's `support-bundle-spec`: its entries load, findings at their line in this file.
     let file = parse(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  support-bundle-spec: |\n    kind: SupportBundle\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  support-bundle-spec: |\n    apiVersion: troubleshoot.sh/v1beta2\n    kind: SupportBundle\n    spec:\n      hostCollectors:\n        - cpu: {colectorName: x}\n        - memory: {}\n",
     );
+    let d = only(&file, Severity::Warning);
+    assert_eq!((d.line, d.column), (10, 17), "{d}");
+    assert_eq!(
+        d.snippet.as_deref(),
+        Some("        - cpu: {colectorName: x}")
+    );
+    assert_eq!(d.hint.as_deref(), Some("did you mean `collectorName`?"));
+    let kinds: Vec<_> = file
+        .spec
+        .host_collectors
+        .iter()
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["cpu", "memory"]);
+    assert_eq!(file.spec.host_collectors[1].loc, Loc::new(11, 11));
+    // A Secret's `data` is base64; an error inside is placed at the key.
+    let inner = "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nspec:\n  hostCollectors:\n    - cpu: 5\n    - memory: {}\n";
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(inner);
+    let file = parse(&format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\ndata:\n  support-bundle-spec: {b64}\n"
+    ));
     let d = only(&file, Severity::Error);
-    assert_eq!(d.line, 5);
-    assert!(d.message.contains("wraps a troubleshoot spec"));
+    assert_eq!((d.line, d.column), (5, 3));
+    assert_eq!(
+        d.message,
+        "in the spec wrapped in `data.support-bundle-spec` (its line 5): `cpu` must be a mapping, found an integer"
+    );
+    assert_eq!(file.spec.host_collectors.len(), 1);
+    let bad =
+        parse("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata:\n  redactor-spec: '%%%'\n");
+    assert!(
+        only(&bad, Severity::Error)
+            .message
+            .ends_with("`data.redactor-spec` is not base64")
+    );
 }
 
 #[test]
