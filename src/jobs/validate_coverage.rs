@@ -77,6 +77,8 @@ pub struct Row {
     pub reason: Option<Reason>,
     /// The reason as a sentence (for readers of the JSON).
     pub why: Option<&'static str>,
+    /// Added by `collect.autoDiscovery`, not written in a spec.
+    pub automatic: bool,
 }
 
 /// A job's rows, in spec order by section.
@@ -106,8 +108,9 @@ pub fn has_cluster(job: &Job, agent_kubeconfig: Option<&Path>) -> bool {
 
 /// What `job` will run, given whether a cluster is reachable by configuration (`cluster`).
 pub fn coverage(job: &Job, cluster: bool) -> Coverage {
-    let engine = job.document.spec.collect.engine;
-    let rows = Section::ALL
+    let collect = &job.document.spec.collect;
+    let engine = collect.engine;
+    let mut rows: Vec<Row> = Section::ALL
         .into_iter()
         .flat_map(|section| {
             job.collection
@@ -116,6 +119,17 @@ pub fn coverage(job: &Job, cluster: bool) -> Coverage {
                 .map(move |e| row(section, e, engine, cluster))
         })
         .collect();
+    if collect.auto_discovery && engine == Engine::Builtin {
+        // What the builtin engine adds (clusterInfo, clusterResources, logs), first.
+        let added = crate::collect::cluster::plan_entries(&job.collection.collectors, true)
+            .into_iter()
+            .filter(|p| p.entry.loc.line == 0)
+            .map(|p| Row {
+                automatic: true,
+                ..row(Section::Collectors, &p.entry, engine, cluster)
+            });
+        rows.splice(0..0, added);
+    }
     Coverage { engine, rows }
 }
 
@@ -147,6 +161,7 @@ fn row(section: Section, entry: &Entry, engine: Engine, cluster: bool) -> Row {
         state,
         reason,
         why: reason.map(Reason::text),
+        automatic: false,
     }
 }
 
@@ -173,7 +188,11 @@ pub fn render_text(coverage: &Coverage) -> String {
                     State::Fails => "fails",
                 }
                 .to_string(),
-                format!("{}:{}:{}", r.file.display(), r.line, r.column),
+                if r.automatic {
+                    "(autoDiscovery)".to_string()
+                } else {
+                    format!("{}:{}:{}", r.file.display(), r.line, r.column)
+                },
                 r.why.unwrap_or("").to_string(),
             ]
         })

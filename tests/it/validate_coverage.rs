@@ -247,3 +247,54 @@ fn daemon_logs_spec_warnings_once_per_load() {
     assert_eq!(log.matches(typo).count(), 1, "{log}");
     assert!(log.contains(&format!("{}:9:9", spec.display())), "{log}");
 }
+
+#[test]
+fn auto_discovery_rows_are_marked_automatic() {
+    let d = dirs();
+    let spec = write_spec(d.root.path());
+    std::fs::write(
+        d.jobs.join("auto.yaml"),
+        job("auto", &spec, "    autoDiscovery: true\n"),
+    )
+    .expect("job");
+    let out = validate(&d.jobs, &d.state, true);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let rows = report["coverage"]["auto"]["rows"].as_array().expect("rows");
+    let automatic: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["automatic"] == true)
+        .map(|r| r["kind"].as_str().unwrap_or_default())
+        .collect();
+    // The spec has `logs` already: only clusterResources and clusterInfo are added.
+    assert_eq!(automatic, ["clusterResources", "clusterInfo"]);
+    assert!(
+        rows[..2]
+            .iter()
+            .all(|r| r["state"] == "fails" && r["reason"] == "noCluster")
+    );
+    let text = stdout(&validate(&d.jobs, &d.state, false));
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()[..]
+                == [
+                    "collectors",
+                    "clusterInfo",
+                    "-",
+                    "fails",
+                    "(autoDiscovery)",
+                    "needs",
+                    "a",
+                    "cluster:",
+                    "no",
+                    "Kubernetes",
+                    "configuration",
+                    "for",
+                    "this",
+                    "job",
+                    "or",
+                    "agent"
+                ]),
+        "{text}"
+    );
+}
