@@ -168,10 +168,11 @@ fn print_coverage(coverages: &std::collections::BTreeMap<&str, Coverage>) {
             jobs::model::Engine::SupportBundle => "support-bundle",
         };
         println!(
-            "job {name} (engine {engine}): {} run, {} skipped, {} fail",
+            "job {name} (engine {engine}): {} run, {} skipped, {} fail, {} ignored",
             c.count(State::Runs),
             c.count(State::Skipped),
-            c.count(State::Fails)
+            c.count(State::Fails),
+            c.count(State::Ignored)
         );
         for line in render_text(c).lines() {
             println!("  {line}");

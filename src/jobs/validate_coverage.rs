@@ -20,6 +20,9 @@ pub enum State {
     Skipped,
     /// It is attempted and fails (recorded as failed), e.g. cluster collectors with no cluster.
     Fails,
+    /// troubleshoot would not run it (an empty item, an unknown type...), so it is dropped when
+    /// the spec loads and appears in no run record.
+    Ignored,
 }
 
 /// Why an entry does not run (or fails).
@@ -32,6 +35,8 @@ pub enum Reason {
     NotInThisBuild,
     /// An in-cluster collector, and neither the job nor the agent has a Kubernetes configuration.
     NoCluster,
+    /// Dropped as troubleshoot drops it; `why` says how.
+    IgnoredLikeTroubleshoot,
 }
 
 impl Reason {
@@ -45,6 +50,7 @@ impl Reason {
             Reason::NoCluster => {
                 "needs a cluster: no Kubernetes configuration for this job or agent"
             }
+            Reason::IgnoredLikeTroubleshoot => "ignored, as troubleshoot ignores it",
         }
     }
 }
@@ -130,6 +136,7 @@ pub fn coverage(job: &Job, cluster: bool) -> Coverage {
             });
         rows.splice(0..0, added);
     }
+    rows.extend(job.collection.dropped.iter().map(dropped));
     Coverage { engine, rows }
 }
 
@@ -165,6 +172,21 @@ fn row(section: Section, entry: &Entry, engine: Engine, cluster: bool) -> Row {
     }
 }
 
+fn dropped(d: &crate::spec::Dropped) -> Row {
+    Row {
+        section: d.section,
+        kind: d.kind.clone().unwrap_or_else(|| "-".into()),
+        name: None,
+        file: d.file.clone(),
+        line: d.loc.line,
+        column: d.loc.column,
+        state: State::Ignored,
+        reason: Some(Reason::IgnoredLikeTroubleshoot),
+        why: Some(d.why.text()),
+        automatic: false,
+    }
+}
+
 /// In-cluster collectors that talk to the Kubernetes API (`data` writes a file, `http` calls
 /// a URL from this host).
 fn needs_cluster(kind: &str) -> bool {
@@ -186,6 +208,7 @@ pub fn render_text(coverage: &Coverage) -> String {
                     State::Runs => "runs",
                     State::Skipped => "skipped",
                     State::Fails => "fails",
+                    State::Ignored => "ignored",
                 }
                 .to_string(),
                 if r.automatic {

@@ -124,6 +124,9 @@ fn read_wrapped(
     for rule in &mut wrapped.redactors {
         relocate(&mut rule.loc);
     }
+    for dropped in &mut wrapped.dropped {
+        relocate(&mut dropped.loc);
+    }
     spec.merge(wrapped);
 }
 

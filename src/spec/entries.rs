@@ -1,9 +1,9 @@
 //! One list of typed items (`collectors`, `hostCollectors`, `analyzers`, `hostAnalyzers`).
 
-use super::Entry;
 use super::context::{Ctx, join};
 use super::fields;
 use super::kinds::Section;
+use super::{DropReason, Entry};
 use crate::yaml::{Node, Value, suggest};
 
 /// Reads every item of `list` (found at field path `path`) as an entry of `section`.
@@ -66,6 +66,7 @@ fn parse_item(ctx: &mut Ctx, section: Section, item: &Node, path: &str) -> Optio
                     section.keys()[0]
                 ));
             ctx.push(d);
+            ctx.drop_item(section, None, item.loc, DropReason::Empty);
             return None;
         }
         many => chosen(ctx, section, item, many, path)?,
@@ -85,6 +86,7 @@ fn parse_item(ctx: &mut Ctx, section: Section, item: &Node, path: &str) -> Optio
                 )
                 .with_hint(format!("write `{kind}: {{}}` to run it with its defaults"));
             ctx.push(d);
+            ctx.drop_item(section, Some(kind.to_string()), key.loc, DropReason::NoBody);
             return None;
         }
         _ => {
@@ -178,6 +180,12 @@ fn recognise(
             )
             .with_hint(format!("move it under `{sibling}`"));
         ctx.push(d);
+        ctx.drop_item(
+            section,
+            Some(name.to_string()),
+            key.loc,
+            DropReason::OtherList,
+        );
         return None;
     }
     // troubleshoot's decoder drops unknown keys, so the item has no type and never runs.
@@ -199,6 +207,12 @@ fn recognise(
         )),
     };
     ctx.push(d);
+    ctx.drop_item(
+        section,
+        Some(name.to_string()),
+        key.loc,
+        DropReason::UnknownType,
+    );
     None
 }
 
@@ -245,6 +259,10 @@ fn chosen<'n>(
     };
     let d = ctx.warning(item.loc, path, message).with_hint(hint);
     ctx.push(d);
+    if first.is_none() {
+        let name = keys[0].0.scalar_text();
+        ctx.drop_item(section, Some(name), item.loc, DropReason::UnknownType);
+    }
     first
 }
 

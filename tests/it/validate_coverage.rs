@@ -105,11 +105,13 @@ fn table_says_what_runs_and_why_the_rest_does_not() {
         "{text}"
     );
     assert!(
-        text.contains("job vendor-app (engine builtin): 3 run, 2 skipped, 1 fail"),
+        text.contains("job vendor-app (engine builtin): 3 run, 2 skipped, 1 fail, 2 ignored"),
         "{text}"
     );
     assert!(
-        text.contains("job vendor-cli (engine support-bundle): 5 run, 1 skipped, 0 fail"),
+        text.contains(
+            "job vendor-cli (engine support-bundle): 5 run, 1 skipped, 0 fail, 2 ignored"
+        ),
         "{text}"
     );
     let app_lines: Vec<&str> = text
@@ -207,11 +209,28 @@ fn json_report_has_each_jobs_rows() {
             row("collectors", "secret", "skipped", "excluded".into()),
             row("hostCollectors", "cpu", "runs", Value::Null),
             row("analyzers", "clusterVersion", "runs", Value::Null),
+            row(
+                "collectors",
+                "goldpinger",
+                "ignored",
+                "ignoredLikeTroubleshoot".into()
+            ),
+            row(
+                "hostCollectors",
+                "-",
+                "ignored",
+                "ignoredLikeTroubleshoot".into()
+            ),
         ]
     );
     assert_eq!(rows[0]["line"], 7);
     assert_eq!(rows[0]["column"], 7);
     assert_eq!(rows[5]["name"], "k8s");
+    assert_eq!(rows[6]["why"], "no body: troubleshoot skips it");
+    assert_eq!(
+        (rows[7]["line"].as_u64(), rows[7]["column"].as_u64()),
+        (Some(16), Some(7))
+    );
     assert!(
         rows[1]["why"]
             .as_str()
@@ -222,7 +241,7 @@ fn json_report_has_each_jobs_rows() {
         .expect("rows");
     assert!(
         cli.iter()
-            .all(|r| r["state"] == "runs" || r["reason"] == "excluded")
+            .all(|r| r["state"] == "runs" || r["state"] == "ignored" || r["reason"] == "excluded")
     );
     let warnings = report["warnings"].as_array().expect("warnings");
     assert!(warnings.iter().any(|w| {
