@@ -8,6 +8,18 @@ use serde_json::Value;
 use std::path::Path;
 use support::daemon::Daemon;
 use support::{agent, dirs, stderr, stdout};
+use troubleshoot_agent::collect::capabilities::builtin_supports;
+use troubleshoot_agent::spec::Section;
+
+/// `sonobuoy`'s row (state, reason, start of why): not in this build today; once a collector
+/// is added for it, an in-cluster collector that fails here for want of a cluster.
+fn sonobuoy() -> (&'static str, &'static str, &'static str) {
+    if builtin_supports(Section::Collectors, "sonobuoy") {
+        ("fails", "noCluster", "needs a cluster")
+    } else {
+        ("skipped", "notInThisBuild", "not available in this build")
+    }
+}
 
 const VENDOR: &str = "apiVersion: troubleshoot.sh/v1beta2
 kind: SupportBundle
@@ -97,7 +109,7 @@ fn table_says_what_runs_and_why_the_rest_does_not() {
             "job vendor-app (engine builtin): 3".to_string(),
             "LIST TYPE NAME STATE AT".to_string(),
             format!("collectors logs - fails {}", at(7)),
-            format!("collectors sonobuoy - skipped {}", at(10)),
+            format!("collectors sonobuoy - {} {}", sonobuoy().0, at(10)),
             format!("collectors data - runs {}", at(11)),
             format!("collectors secret - skipped {}", at(12)),
             format!("hostCollectors cpu - runs {}", at(15)),
@@ -105,7 +117,11 @@ fn table_says_what_runs_and_why_the_rest_does_not() {
         "{text}"
     );
     assert!(
-        text.contains("job vendor-app (engine builtin): 3 run, 2 skipped, 1 fail, 2 ignored"),
+        text.contains(&format!(
+            "job vendor-app (engine builtin): 3 run, {} skipped, {} fail, 2 ignored",
+            if sonobuoy().0 == "skipped" { 2 } else { 1 },
+            if sonobuoy().0 == "fails" { 2 } else { 1 },
+        )),
         "{text}"
     );
     assert!(
@@ -126,10 +142,14 @@ fn table_says_what_runs_and_why_the_rest_does_not() {
             .find(|l| l.split_whitespace().nth(1) == Some(kind));
         row.map(|l| l.to_string()).unwrap_or_default()
     };
-    assert!(
-        why("sonobuoy")
-            .ends_with("not available in this build (`collect.engine: support-bundle` runs it)")
-    );
+    assert!(why("sonobuoy").contains(sonobuoy().2), "{text}");
+    if sonobuoy().0 == "skipped" {
+        assert!(
+            why("sonobuoy").ends_with(
+                "not available in this build (`collect.engine: support-bundle` runs it)"
+            )
+        );
+    }
     assert!(why("secret").ends_with("excluded by the spec (`exclude: true`)"));
     assert!(why("logs").contains("needs a cluster"));
     assert!(
@@ -204,7 +224,7 @@ fn json_report_has_each_jobs_rows() {
         brief,
         [
             row("collectors", "logs", "fails", "noCluster".into()),
-            row("collectors", "sonobuoy", "skipped", "notInThisBuild".into()),
+            row("collectors", "sonobuoy", sonobuoy().0, sonobuoy().1.into()),
             row("collectors", "data", "runs", Value::Null),
             row("collectors", "secret", "skipped", "excluded".into()),
             row("hostCollectors", "cpu", "runs", Value::Null),
@@ -234,7 +254,7 @@ fn json_report_has_each_jobs_rows() {
     assert!(
         rows[1]["why"]
             .as_str()
-            .is_some_and(|w| w.starts_with("not available in this build"))
+            .is_some_and(|w| w.starts_with(sonobuoy().2))
     );
     let cli = report["coverage"]["vendor-cli"]["rows"]
         .as_array()
