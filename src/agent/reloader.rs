@@ -331,6 +331,7 @@ impl Reloader {
             ..
         } = pass;
         self.view = view;
+        log_spec_warnings(&desired);
         if whole {
             // What the load built and nothing kept (reports, documents of unchanged files, the
             // parser's garbage) goes back to the system rather than staying in the allocator.
@@ -442,5 +443,24 @@ fn release_freed_memory() {
     // SAFETY: malloc_trim only walks and shrinks glibc's own arenas; it takes no pointers.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+/// Lines of warnings logged per load at most; the rest are counted (`validate` lists them all).
+const LOGGED_WARNINGS: usize = 50;
+
+/// The warnings of the files this load read (lenient spec loading: unknown fields, ignored
+/// entries...), once each: the journal says what troubleshoot would silently ignore.
+fn log_spec_warnings(desired: &jobs::Desired) {
+    let warnings: Vec<_> = desired.diagnostics().filter(|d| !d.is_error()).collect();
+    for d in warnings.iter().take(LOGGED_WARNINGS) {
+        let at = format!("{}:{}:{}", d.file.display(), d.line, d.column);
+        tracing::warn!(at = %at, hint = d.hint.as_deref().unwrap_or(""), "{}", d.message);
+    }
+    if warnings.len() > LOGGED_WARNINGS {
+        tracing::warn!(
+            more = warnings.len() - LOGGED_WARNINGS,
+            "more warnings not logged; `troubleshoot-agent validate` lists them all"
+        );
     }
 }

@@ -4,6 +4,7 @@ use super::args::{GlobalArgs, Output, ValidateArgs};
 use super::{eprint_diagnostics, exit, print_json, settings_with};
 use crate::diagnostic::Diagnostic;
 use crate::jobs;
+use crate::jobs::validate_coverage::{Coverage, State, coverage, has_cluster, render_text};
 use crate::pipeline::{RedactionPlan, redaction_plan, tokenization_warnings};
 use serde::Serialize;
 use std::path::Path;
@@ -19,6 +20,8 @@ struct Report<'a> {
     ignored: &'a [jobs::Ignored],
     /// The redactors each valid job applies.
     redaction: std::collections::BTreeMap<&'a str, RedactionPlan>,
+    /// Each valid job's collectors and analyzers: which run, which are skipped and why.
+    coverage: std::collections::BTreeMap<&'a str, Coverage>,
 }
 
 /// Runs `validate`.
@@ -55,6 +58,15 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
         .filter(|job| names.contains(&job.name.as_str()))
         .map(|job| (job.name.as_str(), redaction_plan(job)))
         .collect();
+    let coverages: std::collections::BTreeMap<&str, Coverage> = desired
+        .jobs
+        .values()
+        .filter(|job| names.contains(&job.name.as_str()))
+        .map(|job| {
+            let cluster = has_cluster(job, settings.kubeconfig.as_deref());
+            (job.name.as_str(), coverage(job, cluster))
+        })
+        .collect();
     match global.output {
         Output::Json => print_json(&Report {
             valid,
@@ -68,9 +80,11 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
                 &desired.ignored
             },
             redaction,
+            coverage: coverages,
         })?,
         Output::Text | Output::Wide => {
             eprint_diagnostics(errors.iter().chain(warnings.iter()).copied());
+            print_coverage(&coverages);
             if global.verbose > 0 {
                 for f in &counted_files {
                     let state = if f.is_rejected() { "invalid" } else { "ok" };
@@ -147,6 +161,29 @@ fn setting_warnings(
             warnings
         })
         .collect()
+}
+
+/// Per job: what runs, what is skipped and why (so "will this spec work here?" is one command).
+fn print_coverage(coverages: &std::collections::BTreeMap<&str, Coverage>) {
+    for (name, c) in coverages {
+        if c.rows.is_empty() {
+            continue;
+        }
+        let engine = match c.engine {
+            jobs::model::Engine::Builtin => "builtin",
+            jobs::model::Engine::SupportBundle => "support-bundle",
+        };
+        println!(
+            "job {name} (engine {engine}): {} run, {} skipped, {} fail, {} ignored",
+            c.count(State::Runs),
+            c.count(State::Skipped),
+            c.count(State::Fails),
+            c.count(State::Ignored)
+        );
+        for line in render_text(c).lines() {
+            println!("  {line}");
+        }
+    }
 }
 
 fn s(n: usize) -> &'static str {

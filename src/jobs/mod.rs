@@ -13,6 +13,7 @@ mod salvage;
 mod selection;
 pub mod set;
 mod validate;
+pub mod validate_coverage;
 mod view;
 
 pub use crate::secret_ref::SecretRef;

@@ -12,6 +12,8 @@ pub(super) struct Ctx<'a> {
     /// Reading specs for `analyze`: `Preflight` and `HostPreflight` documents give their
     /// analyzers instead of being ignored (`Analyzer` documents always do).
     pub analyzers: bool,
+    /// Items dropped as troubleshoot drops them (see [`super::Dropped`]).
+    pub dropped: Vec<super::Dropped>,
 }
 
 impl<'a> Ctx<'a> {
@@ -21,6 +23,7 @@ impl<'a> Ctx<'a> {
             text,
             diags: Vec::new(),
             analyzers: false,
+            dropped: Vec::new(),
         }
     }
 
@@ -36,6 +39,23 @@ impl<'a> Ctx<'a> {
         Diagnostic::warning(self.file, loc, message)
             .with_path(path)
             .with_source(self.text)
+    }
+
+    /// Records an item of `section` that will not run.
+    pub fn drop_item(
+        &mut self,
+        section: super::Section,
+        kind: Option<String>,
+        loc: Loc,
+        why: super::DropReason,
+    ) {
+        self.dropped.push(super::Dropped {
+            section,
+            kind,
+            file: self.file.to_path_buf(),
+            loc,
+            why,
+        });
     }
 
     pub fn push(&mut self, diagnostic: Diagnostic) {

@@ -89,7 +89,7 @@ pub(super) fn parse_document(ctx: &mut Ctx, doc: &Node, index: usize, spec: &mut
     if api == Some("v1")
         && let Some(kind) = kind_name.filter(|k| COMPANION_KINDS.contains(k))
     {
-        companion(ctx, doc, kind);
+        companion(ctx, doc, kind, spec);
         return;
     }
     let Some(kind) = header(ctx, doc, ordinal) else {

@@ -8,13 +8,17 @@ mod companion;
 mod context;
 mod document;
 mod entries;
+mod fields;
 mod kinds;
 mod load;
 mod redactor;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_lenient;
 
 pub use document::{API_VERSIONS, DocKind};
+pub use fields::{Field, Shape, fields_of, redactor_fields};
 pub use kinds::{ANALYZER_KEYS, COLLECTOR_KEYS, HOST_ANALYZER_KEYS, HOST_COLLECTOR_KEYS, Section};
 pub use load::{LoadError, MAX_SPEC_BYTES};
 pub use redactor::{FileSelector, RedactorRule, RegexRemoval, Removals};
@@ -46,6 +50,50 @@ pub struct TroubleshootSpec {
     pub run_host_collectors_in_pod: bool,
     /// The last `spec.uri` seen (never fetched by this build).
     pub uri: Option<String>,
+    /// Items troubleshoot would not run, dropped while loading (each with a warning).
+    pub dropped: Vec<Dropped>,
+}
+
+/// An item of a collector or analyzer list that troubleshoot would not run, so the agent does
+/// not either; kept so `validate` can list it with the rest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dropped {
+    /// The list it is in.
+    pub section: Section,
+    /// Its key, when it has one (`memroy`, `goldpinger`).
+    pub kind: Option<String>,
+    /// The spec file it came from.
+    pub file: PathBuf,
+    /// Where it is.
+    pub loc: Loc,
+    /// Why it does not run.
+    pub why: DropReason,
+}
+
+/// Why troubleshoot does not run an item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DropReason {
+    /// `- {}`.
+    Empty,
+    /// A key that is no type of this list.
+    UnknownType,
+    /// A type of the other list (`systemPackages` under `analyzers`).
+    OtherList,
+    /// A type with no body (`- goldpinger:`).
+    NoBody,
+}
+
+impl DropReason {
+    /// The sentence shown by `validate`.
+    pub fn text(self) -> &'static str {
+        match self {
+            DropReason::Empty => "empty item: troubleshoot ignores it",
+            DropReason::UnknownType => "unknown type: troubleshoot ignores it",
+            DropReason::OtherList => "a type of the other list: troubleshoot ignores it here",
+            DropReason::NoBody => "no body: troubleshoot skips it",
+        }
+    }
 }
 
 /// One collector or analyzer item.
@@ -107,6 +155,7 @@ impl TroubleshootSpec {
         self.redactors.extend(other.redactors);
         self.after_collection.extend(other.after_collection);
         self.run_host_collectors_in_pod |= other.run_host_collectors_in_pod;
+        self.dropped.extend(other.dropped);
         if other.uri.is_some() {
             self.uri = other.uri;
         }
@@ -152,6 +201,7 @@ impl TroubleshootSpec {
         }
         self.redactors.shrink_to_fit();
         self.after_collection.shrink_to_fit();
+        self.dropped.shrink_to_fit();
     }
 }
 
@@ -162,7 +212,8 @@ impl SpecFile {
     }
 }
 
-/// Parses a whole spec file's text (multi-document; Secret/ConfigMap wrapped specs are out of scope).
+/// Parses a whole spec file's text (multi-document; specs wrapped in a Secret or ConfigMap are read
+/// as troubleshoot's loader reads them).
 pub fn parse_spec_text(path: &Path, text: &str) -> SpecFile {
     parse_text(path, text, false)
 }
@@ -192,6 +243,7 @@ fn parse_text(path: &Path, text: &str, analyzers: bool) -> SpecFile {
         }
         Err(err) => ctx.push(syntax_error(&ctx, &err)),
     }
+    spec.dropped = std::mem::take(&mut ctx.dropped);
     SpecFile {
         path: path.to_path_buf(),
         spec,
@@ -223,6 +275,7 @@ pub fn parse_inline_bundle(
     let mut ctx = Ctx::new(path, text);
     let mut spec = TroubleshootSpec::default();
     body::parse_spec_body(&mut ctx, DocKind::SupportBundle, node, "", &mut spec);
+    spec.dropped = ctx.dropped;
     (spec, ctx.diags)
 }
 

@@ -1,4 +1,5 @@
-//! The `Redactor` spec: typed, with unknown fields refused so typos do not silently redact nothing.
+//! The `Redactor` spec, typed. Unknown fields are ignored, as troubleshoot ignores them, and
+//! each one is warned about: a typo there can silently redact nothing.
 
 use super::context::Ctx;
 use crate::yaml::{Loc, Node, Value, from_node};
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 
 /// One redactor from a `Redactor` document's `spec.redactors`.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct RedactorRule {
     /// Used in redaction report names.
     #[serde(default)]
@@ -28,7 +29,7 @@ pub struct RedactorRule {
 
 /// Bundle-relative globs (`*` does not cross `/`, `**` does).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct FileSelector {
     /// One glob.
     #[serde(default)]
@@ -40,7 +41,7 @@ pub struct FileSelector {
 
 /// The three kinds of removal.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct Removals {
     /// Literal substrings, replaced per line.
     #[serde(default)]
@@ -55,7 +56,7 @@ pub struct Removals {
 
 /// One regex removal.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct RegexRemoval {
     /// When set, a match on line N applies `redactor` to line N+1.
     #[serde(default)]
@@ -85,6 +86,13 @@ pub(super) fn parse_redactors(ctx: &mut Ctx, list: &Node, path: &str) -> Vec<Red
     let mut rules = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let item_path = format!("{path}[{i}]");
+        super::fields::warn_unknown(
+            ctx,
+            "redactor",
+            super::fields::redactor_fields(),
+            item,
+            &item_path,
+        );
         match from_node::<RedactorRule>(item) {
             Ok(mut rule) => {
                 check_regexes(ctx, item, &rule, &item_path);

@@ -57,10 +57,13 @@ fn entries_keep_type_body_name_exclude_and_location() {
 }
 
 #[test]
-fn unknown_type_is_a_located_error_with_a_suggestion() {
+fn unknown_type_is_a_located_warning_with_a_suggestion() {
     let file = bundle("  collectors:\n    - clusterResorces: {}\n");
-    let d = only(&file, Severity::Error);
-    assert_eq!(d.message, "unknown collector type `clusterResorces`");
+    let d = only(&file, Severity::Warning);
+    assert_eq!(
+        d.message,
+        "unknown collector type `clusterResorces` is ignored, as troubleshoot ignores it"
+    );
     assert_eq!((d.line, d.column), (7, 7));
     assert_eq!(d.hint.as_deref(), Some("did you mean `clusterResources`?"));
     assert_eq!(d.path.as_deref(), Some("spec.collectors[0]"));
@@ -69,13 +72,17 @@ fn unknown_type_is_a_located_error_with_a_suggestion() {
 }
 
 #[test]
-fn unknown_analyzer_and_host_types_are_errors() {
+fn unknown_analyzer_and_host_types_are_warnings() {
     let file = bundle(
         "  analyzers:\n    - nodeResorces: {}\n    - notAThing: {}\n  hostCollectors:\n    - cpuu: {}\n",
     );
-    let errs = errors(&file);
+    assert!(errors(&file).is_empty(), "{:#?}", file.diagnostics);
+    let errs: Vec<_> = file.diagnostics.iter().collect();
     assert_eq!(errs.len(), 3, "{:#?}", file.diagnostics);
-    assert_eq!(errs[0].message, "unknown analyzer type `nodeResorces`");
+    assert_eq!(
+        errs[0].message,
+        "unknown analyzer type `nodeResorces` is skipped (troubleshoot reports it as a failed `nil analyzer`)"
+    );
     assert_eq!(
         errs[0].hint.as_deref(),
         Some("did you mean `nodeResources`?")
@@ -86,7 +93,12 @@ fn unknown_analyzer_and_host_types_are_errors() {
             .as_deref()
             .is_some_and(|h| h.starts_with("recognised analyzer types: clusterVersion"))
     );
-    assert_eq!(errs[2].message, "unknown host collector type `cpuu`");
+    assert!(
+        errs[2]
+            .message
+            .starts_with("unknown host collector type `cpuu`")
+    );
+    assert!(file.spec.analyzers.is_empty() && file.spec.host_collectors.is_empty());
 }
 
 #[test]
@@ -110,39 +122,75 @@ fn a_type_from_the_other_list_is_a_warning_and_is_dropped() {
 }
 
 #[test]
-fn two_keys_in_one_item_is_an_error_suggesting_indentation() {
+fn two_keys_in_one_item_warn_suggesting_indentation() {
     let file = bundle("  hostCollectors:\n    - cpu:\n      collectorName: x\n");
-    let d = only(&file, Severity::Error);
-    assert!(
-        d.message.contains("exactly one key") && d.message.contains("`cpu`, `collectorName`"),
-        "{}",
-        d.message
+    assert!(errors(&file).is_empty(), "{:#?}", file.diagnostics);
+    assert_eq!(file.diagnostics.len(), 2, "{:#?}", file.diagnostics);
+    let d = &file.diagnostics[0];
+    assert_eq!(
+        d.message,
+        "a host collector has 2 keys (`cpu`, `collectorName`); troubleshoot runs only `cpu` and ignores the rest"
     );
     assert_eq!((d.line, d.column), (7, 7));
     assert_eq!(
         d.hint.as_deref(),
         Some("indent the other fields under `cpu:`")
     );
+    // `cpu:` has no body, so nothing runs (troubleshoot skips a nil collector too): one more warning.
+    assert!(file.spec.host_collectors.is_empty());
 }
 
 #[test]
-fn empty_and_non_mapping_items_are_errors() {
+fn two_types_in_one_item_run_the_one_troubleshoot_checks_first() {
+    // support-bundle v0.133 ran `memory` and not `hostOS` for this item (tests/data/lenient).
+    let file = bundle("  hostCollectors:\n    - hostOS: {}\n      memory: {}\n");
+    let d = only(&file, Severity::Warning);
+    assert!(
+        d.message.contains("troubleshoot runs only `memory`"),
+        "{}",
+        d.message
+    );
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("start a new list item (`- `) for each host collector")
+    );
+    let kinds: Vec<_> = file
+        .spec
+        .host_collectors
+        .iter()
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["memory"]);
+}
+
+#[test]
+fn non_mapping_items_are_errors_and_empty_ones_warnings() {
     let file = bundle(
-        "  collectors:\n    - {}\n    - clusterInfo\n    - clusterInfo: [1]\n  hostCollectors: {cpu: {}}\n",
+        "  collectors:\n    - {}\n    - clusterInfo\n    - clusterInfo: [1]\n    -\n  hostCollectors: {cpu: {}}\n",
     );
     let errs = errors(&file);
     assert_eq!(errs.len(), 4, "{:#?}", file.diagnostics);
-    assert!(errs[0].message.starts_with("empty collector"));
-    assert!(errs[1].message.contains("found a string"));
+    assert!(errs[0].message.contains("found a string"));
+    assert_eq!(
+        errs[1].message,
+        "`clusterInfo` must be a mapping, found a list"
+    );
+    // A bare `-` crashes troubleshoot v0.133 (tests/data/lenient): it stays an error.
     assert_eq!(
         errs[2].message,
-        "`clusterInfo` must be a mapping, found a list"
+        "empty list entry where a collector belongs"
     );
     assert!(
         errs[3]
             .message
             .starts_with("`hostCollectors` must be a list")
     );
+    let d = only(&file, Severity::Warning);
+    assert_eq!(
+        d.message,
+        "empty collector (no type key) is ignored, as troubleshoot ignores it"
+    );
+    assert_eq!((d.line, d.column), (7, 7));
 }
 
 #[test]
@@ -181,8 +229,23 @@ fn exclude_follows_go_parse_bool() {
 }
 
 #[test]
-fn bad_exclude_is_a_located_error() {
-    for bad in ["\"yes please\"", "\"tRuE\"", "1", "[true]"] {
+fn bad_exclude_string_warns_and_runs_but_other_values_are_errors() {
+    // troubleshoot ignores the ParseBool error of a string: the collector runs.
+    for bad in ["\"yes please\"", "\"tRuE\""] {
+        let file = bundle(&format!(
+            "  collectors:\n    - clusterInfo:\n        exclude: {bad}\n"
+        ));
+        let d = only(&file, Severity::Warning);
+        assert!(
+            d.message.contains("troubleshoot reads it as false"),
+            "{}",
+            d.message
+        );
+        assert_eq!((d.line, d.column), (8, 18), "{bad}");
+        assert!(!file.spec.collectors[0].exclude);
+    }
+    // A number or a list does not decode into troubleshoot's BoolOrString.
+    for bad in ["1", "[true]"] {
         let file = bundle(&format!(
             "  collectors:\n    - clusterInfo:\n        exclude: {bad}\n"
         ));
@@ -321,23 +384,57 @@ fn analyzer_documents_add_their_analyzers_and_host_analyzers() {
 }
 
 #[test]
-fn companion_secrets_warn_but_wrapped_specs_are_errors() {
+fn companion_secrets_warn_and_wrapped_specs_are_read_as_troubleshoot_reads_them() {
     let file = parse("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {uri: x}\n");
     assert!(
         only(&file, Severity::Warning)
             .message
             .contains("Secret `s` is not a troubleshoot spec")
     );
+    // A ConfigMap's `support-bundle-spec`: its entries load, findings at their line in this file.
     let file = parse(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  support-bundle-spec: |\n    kind: SupportBundle\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  support-bundle-spec: |\n    apiVersion: troubleshoot.sh/v1beta2\n    kind: SupportBundle\n    spec:\n      hostCollectors:\n        - cpu: {colectorName: x}\n        - memory: {}\n",
     );
+    let d = only(&file, Severity::Warning);
+    assert_eq!((d.line, d.column), (10, 17), "{d}");
+    assert_eq!(
+        d.snippet.as_deref(),
+        Some("        - cpu: {colectorName: x}")
+    );
+    assert_eq!(d.hint.as_deref(), Some("did you mean `collectorName`?"));
+    let kinds: Vec<_> = file
+        .spec
+        .host_collectors
+        .iter()
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["cpu", "memory"]);
+    assert_eq!(file.spec.host_collectors[1].loc, Loc::new(11, 11));
+    // A Secret's `data` is base64; an error inside is placed at the key.
+    let inner = "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nspec:\n  hostCollectors:\n    - cpu: 5\n    - memory: {}\n";
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(inner);
+    let file = parse(&format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\ndata:\n  support-bundle-spec: {b64}\n"
+    ));
     let d = only(&file, Severity::Error);
-    assert_eq!(d.line, 5);
-    assert!(d.message.contains("wraps a troubleshoot spec"));
+    assert_eq!((d.line, d.column), (5, 3));
+    assert_eq!(
+        d.message,
+        "in the spec wrapped in `data.support-bundle-spec` (its line 5): `cpu` must be a mapping, found an integer"
+    );
+    assert_eq!(file.spec.host_collectors.len(), 1);
+    let bad =
+        parse("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata:\n  redactor-spec: '%%%'\n");
+    assert!(
+        only(&bad, Severity::Error)
+            .message
+            .ends_with("`data.redactor-spec` is not base64")
+    );
 }
 
 #[test]
-fn redactors_are_typed_and_unknown_fields_are_errors() {
+fn redactors_are_typed_and_unknown_fields_are_warnings() {
     let good = parse(
         "apiVersion: troubleshoot.sh/v1beta2\nkind: Redactor\nspec:\n  redactors:\n    - name: r\n      fileSelector: {files: ['a/*.json']}\n      removals:\n        regex:\n          - selector: s\n            redactor: x\n        yamlPath: [a.b]\n",
     );
@@ -350,7 +447,11 @@ fn redactors_are_typed_and_unknown_fields_are_errors() {
     let bad = parse(
         "apiVersion: troubleshoot.sh/v1beta2\nkind: Redactor\nspec:\n  redactors:\n    - name: r\n      removals:\n        valuess: [x]\n    - name: ok\n",
     );
-    let d = only(&bad, Severity::Error);
+    let d = only(&bad, Severity::Warning);
+    assert_eq!(
+        d.message,
+        "unknown field `valuess` in `redactor` is ignored (as troubleshoot ignores it)"
+    );
     assert_eq!((d.line, d.column), (7, 9));
     assert_eq!(
         d.path.as_deref(),
@@ -359,8 +460,8 @@ fn redactors_are_typed_and_unknown_fields_are_errors() {
     assert_eq!(d.hint.as_deref(), Some("did you mean `values`?"));
     assert_eq!(
         bad.spec.redactors.len(),
-        1,
-        "the good redactor is still read"
+        2,
+        "both redactors are read, the first with nothing to remove"
     );
 
     let selector_only = parse(

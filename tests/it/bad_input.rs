@@ -567,7 +567,7 @@ fn referenced_spec_itself_invalid_is_located_in_the_spec_file() {
     std::fs::create_dir(d.jobs.join("specs")).expect("mkdir");
     let spec = write(
         &d.jobs.join("specs/app.yaml"),
-        "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata:\n  name: app\nspec:\n  hostCollectors:\n    - cpuu: {}\n",
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata:\n  name: app\nspec:\n  hostCollectors:\n    - cpu: 5\n",
     );
     let file = JobFile::new("app")
         .spec_file("specs/app.yaml")
@@ -579,11 +579,13 @@ fn referenced_spec_itself_invalid_is_located_in_the_spec_file() {
         &located(
             &spec,
             7,
-            7,
-            "unknown host collector type `cpuu` (at spec.hostCollectors[0])",
+            12,
+            "`cpu` must be a mapping, found an integer (at spec.hostCollectors[0].cpu)",
         ),
     );
-    assert_has_line(&err, "  hint: did you mean `cpu`?");
+    // An unknown type (`cpuu`) would only warn: troubleshoot ignores it; a body it cannot
+    // decode fails there too.
+    assert_has_line(&err, "  hint: write `cpu: {}` and put its fields under it");
     // The job file says why the job cannot run, at the reference.
     assert_has_line(
         &err,

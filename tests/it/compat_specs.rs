@@ -132,3 +132,36 @@ fn redactor_and_standalone_kinds_are_read() {
     let v1beta3 = load("examples/support-bundle/v1beta3/multiple-databases.yaml");
     assert_eq!(v1beta3.spec.collectors.len(), 5);
 }
+
+/// Unknown fields in the corpus warn with a location and the nearest field troubleshoot knows.
+/// The shipped specs write `operationSizeBytes`, which troubleshoot v0.133 ignores (its field
+/// is `operationSize`): found by the field table, and kept here as the recorded fact.
+#[test]
+fn corpus_unknown_fields_are_located_warnings_with_a_suggestion() {
+    let mut files = Vec::new();
+    yaml_files(&specs_dir(), &mut files);
+    let mut unknown = 0;
+    for path in &files {
+        for d in load_spec_file(path).diagnostics {
+            if d.message.starts_with("unknown field `") && d.message.contains("` in `") {
+                unknown += 1;
+                assert!(!d.is_error(), "{d}");
+                assert!(d.line > 0 && d.column > 0, "{d}");
+                assert!(d.hint.is_some(), "{d}");
+            }
+        }
+    }
+    assert!(unknown > 0, "the corpus has known unknown fields");
+    let all = load("examples/collect/host/all-collectors.yaml");
+    let d = all
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("`operationSizeBytes`"))
+        .expect("the operationSizeBytes warning");
+    assert_eq!(
+        d.message,
+        "unknown field `operationSizeBytes` in `filesystemPerformance` is ignored (as troubleshoot ignores it)"
+    );
+    assert_eq!(d.hint.as_deref(), Some("did you mean `operationSize`?"));
+    assert_eq!(d.line, 47);
+}

@@ -73,6 +73,7 @@ mod upload_gcs;
 mod upload_http;
 mod upload_large;
 mod upload_s3;
+mod validate_coverage;
 
 /// Every integration test is a module of this binary: a new `tests/NAME.rs` would be a binary of
 /// its own that links the whole stack again, and a file in `tests/it/` not declared here would
