@@ -237,11 +237,18 @@ impl Settings {
         Some(name)
     }
 
-    /// The host identity for jitter: the setting, else the given hostname.
+    /// The host identity for jitter: the setting, else in cluster mode one shared by every
+    /// replica (`cluster/<lease name>`: a job's fire time must not move when another replica
+    /// takes over, and `plan` on a standby must show the leader's times), else the given
+    /// hostname (in node mode the node's name, so the nodes spread).
     pub fn host_identity_or(&self, hostname: &str) -> String {
-        self.host_identity
-            .clone()
-            .unwrap_or_else(|| hostname.to_string())
+        match &self.host_identity {
+            Some(id) => id.clone(),
+            None if self.mode == Mode::Cluster => {
+                format!("cluster/{}", self.leader_election.lease_name)
+            }
+            None => hostname.to_string(),
+        }
     }
 }
 

@@ -202,8 +202,16 @@ impl Side {
                 .all(|n| n.starts_with(&format!("{}__{id}__", self.job))),
             "{queued:?}"
         );
-        // Its metrics count its own run and job only.
-        let metrics = self.get("/metrics");
+        // Its metrics count its own run and job only. The run book counts a run when the run's
+        // task returns, which is after its final record is written (and its retention applied).
+        let metrics = wait_until(Duration::from_secs(30), "the run counted", || {
+            let m = self.get("/metrics");
+            if m.contains("troubleshoot_scheduler_jobs_active 0") {
+                Ok(m)
+            } else {
+                Err(m)
+            }
+        });
         assert!(
             metrics.contains(&format!("job=\"{}\"", self.job)),
             "{metrics}"

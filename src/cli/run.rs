@@ -26,7 +26,11 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<u8> {
     }
     let options = AgentOptions {
         strict: args.strict,
-        host_identity: settings.host_identity_or(&host),
+        host_identity: match (&election, &settings.host_identity) {
+            // `--lease-name` may name another Lease than the setting: the replicas share it.
+            (Some(e), None) => format!("cluster/{}", e.name),
+            _ => settings.host_identity_or(&host),
+        },
         host,
         max_concurrent_runs: settings.max_concurrent_runs,
         shutdown_grace: settings.shutdown_grace_period.0,

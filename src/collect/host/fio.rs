@@ -34,7 +34,9 @@ pub fn subset(report: &serde_json::Value) -> serde_json::Value {
     serde_json::Value::Object(out)
 }
 
-/// fio's arguments for the collector's `fileSize`, `operationSizeBytes` and `datasync`: sequential
+/// fio's arguments for the collector's `fileSize`, `operationSize` (troubleshoot's JSON name of its
+/// `OperationSizeBytes` field; the `operationSizeBytes` some shipped specs write is ignored, as
+/// troubleshoot ignores it) and `datasync`: sequential
 /// synchronous writes of `file`, each followed by `fdatasync` (`fsync` with `datasync: false`).
 fn fio_args(ctx: &Ctx<'_>, file: &std::path::Path) -> Result<Vec<String>, Error> {
     let size = match ctx.str("fileSize") {
@@ -43,10 +45,7 @@ fn fio_args(ctx: &Ctx<'_>, file: &std::path::Path) -> Result<Vec<String>, Error>
         }
         None => 10 << 20,
     };
-    let bs = ctx
-        .int("operationSizeBytes")
-        .filter(|n| *n > 0)
-        .unwrap_or(1024);
+    let bs = ctx.int("operationSize").filter(|n| *n > 0).unwrap_or(1024);
     let mut args = vec![
         "--name=fsperf".to_string(),
         format!("--filename={}", file.display()),
