@@ -103,6 +103,17 @@ pub struct Settings {
     /// The Lease of `mode: cluster`.
     #[serde(default)]
     pub leader_election: LeaderElectionSettings,
+    /// The Alertmanager webhook receiver (`POST /api/v1/alerts/alertmanager`); off when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alertmanager: Option<AlertmanagerSettings>,
+}
+
+/// `alertmanager:` in the agent settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AlertmanagerSettings {
+    /// File holding the bearer token Alertmanager sends (root- or agent-owned, mode 0600).
+    pub token_file: PathBuf,
 }
 
 /// How the agent runs (the `mode` setting, `run --mode`).
@@ -200,6 +211,7 @@ impl Settings {
             mode: Mode::Host,
             node_name: None,
             leader_election: LeaderElectionSettings::default(),
+            alertmanager: None,
         }
     }
 

@@ -136,6 +136,13 @@ pub enum Control {
         /// Where to send the answer.
         reply: oneshot::Sender<Result<TriggerAccepted, TriggerRefused>>,
     },
+    /// Firing alerts from Alertmanager: start the jobs whose `spec.triggers` match them.
+    Alerts {
+        /// The firing alerts of one notification.
+        alerts: Vec<crate::state::records::AlertCause>,
+        /// What was started.
+        reply: oneshot::Sender<Vec<super::alert_triggers::AlertStart>>,
+    },
     /// Where a run is.
     RunState {
         /// Job name.

@@ -198,9 +198,18 @@ impl Daemon {
             }
             Control::Trigger { job, reply } => {
                 let answer = if self.gate.leads() {
-                    self.book.trigger(&job, &self.timetable.jobs).await
+                    self.book.trigger(&job, &self.timetable.jobs, None).await
                 } else {
                     Err(self.gate.refusal())
+                };
+                let _ = reply.send(answer);
+            }
+            Control::Alerts { alerts, reply } => {
+                let answer = if self.gate.leads() {
+                    super::alert_triggers::start(&mut self.book, &alerts, &self.timetable.jobs)
+                        .await
+                } else {
+                    Vec::new()
                 };
                 let _ = reply.send(answer);
             }
@@ -437,6 +446,7 @@ impl Daemon {
                 message = rx.recv() => match message {
                     Some(Control::RunFinished { record, persist_error }) => self.book.finished(*record, persist_error, &self.timetable.jobs).await,
                     Some(Control::Trigger { reply, .. }) => { let _ = reply.send(Err(super::control::TriggerRefused::ShuttingDown)); }
+                    Some(Control::Alerts { reply, .. }) => { let _ = reply.send(Vec::new()); }
                     Some(Control::RunState { job, run_id, reply }) => { let _ = reply.send(self.book.run_state(&job, &run_id)); }
                     Some(Control::Reload { reply, .. }) => {
                         if let Some(reply) = reply {

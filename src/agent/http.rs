@@ -36,6 +36,8 @@ pub struct Shared {
     pub clock: super::clock::Clock,
     /// Cluster mode: the slot claims, whence the history of the runs other replicas ran.
     pub claims: Option<crate::lease::Claims>,
+    /// The Alertmanager receiver's bearer token (`alertmanager.tokenFile`); `None`: off (404).
+    pub alert_token: Option<Arc<super::api_token::ApiToken>>,
 }
 
 /// The router of one surface: every read route, and the write routes behind its guard.
@@ -59,6 +61,10 @@ pub fn router(mut shared: Shared, surface: Surface) -> Router {
         .route("/api/v1/status", get(status))
         .route("/api/v1/jobs/{name}/runs", get(runs))
         .route("/api/v1/jobs/{name}/runs/{run_id}", get(run))
+        .route(
+            "/api/v1/alerts/alertmanager",
+            post(super::alert_receiver::receive),
+        )
         .merge(writes)
         .with_state(shared)
 }

@@ -2,6 +2,8 @@
 //! time. See DESIGN.md "The shape" and SCHEDULING.md.
 
 pub mod access;
+pub mod alert_receiver;
+pub mod alert_triggers;
 pub mod api_token;
 pub mod clock;
 mod cluster_history;
@@ -128,6 +130,14 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     let applied = read_applied_or_empty(&state_dir)?;
 
     let listeners = listeners::bind(&options.settings).await?;
+    // Same trust checks as `apiTokenFile`: whoever reads this token can start runs.
+    let alert_token = match &options.settings.alertmanager {
+        Some(am) => Some(Arc::new(api_token::ApiToken::load(
+            &am.token_file,
+            listeners::effective_uid(),
+        )?)),
+        None => None,
+    };
     let (tx, rx) = mpsc::channel(4096);
     let metrics = Arc::new(metrics::Metrics::new());
     (metrics.state_dir_min_free)
@@ -164,6 +174,7 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
         public: false,
         clock: options.clock,
         claims: claims.clone(),
+        alert_token,
     };
     info!(listen = %options.settings.listen, jobs_dir = %options.settings.jobs_dir.display(), state_dir = %state_dir.display(), "agent starting");
     let servers = listeners.serve(shared);

@@ -12,7 +12,7 @@ use crate::jobs::Job;
 use crate::pipeline::progress::Phases;
 use crate::pipeline::{Cancel, CancelReason, Progress};
 use crate::state::RunId;
-use crate::state::records::{self, MissedRecord, RunRecord, RunStatus, Trigger};
+use crate::state::records::{self, AlertCause, MissedRecord, RunRecord, RunStatus, Trigger};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -70,6 +70,8 @@ pub(super) struct RunBook {
     manual_counter: u64,
     /// Manual triggers per job (a burst of API calls must not write a record each).
     trigger_limit: TriggerLimit,
+    /// When each job's alert cooldown ends (`spec.triggers[].alertmanager.cooldown`).
+    pub(super) alert_cooldowns: HashMap<String, std::time::Instant>,
     /// No run starts any more.
     pub(super) shutting_down: bool,
     /// Why run records cannot be written, until one can.
@@ -99,6 +101,7 @@ impl RunBook {
             unrecorded: VecDeque::new(),
             manual_counter: 0,
             trigger_limit: TriggerLimit::default(),
+            alert_cooldowns: HashMap::new(),
             shutting_down: false,
             problem: None,
             history: HashMap::new(),
@@ -170,6 +173,7 @@ impl RunBook {
             trigger,
             attempt: 1,
             scheduled_at: Some(slot.nominal),
+            alert: None,
         };
         self.dispatch(spec).await;
     }
@@ -189,6 +193,7 @@ impl RunBook {
             trigger: Trigger::Schedule,
             attempt: 1,
             scheduled_at: Some(missed.last),
+            alert: None,
         };
         let mut record = runs::new_record(&spec, self.env.host(), RunStatus::Missed, now);
         record.reason = Some(format!(
@@ -226,6 +231,7 @@ impl RunBook {
                 trigger: Trigger::Retry,
                 attempt: retry.attempt,
                 scheduled_at: retry.scheduled_at,
+                alert: None,
             };
             self.dispatch(spec).await;
         }
@@ -329,6 +335,7 @@ impl RunBook {
         &mut self,
         name: &str,
         jobs: &BTreeMap<String, Arc<Job>>,
+        alert: Option<AlertCause>,
     ) -> Result<TriggerAccepted, TriggerRefused> {
         if self.shutting_down {
             return Err(TriggerRefused::ShuttingDown);
@@ -360,9 +367,14 @@ impl RunBook {
         let spec = RunSpec {
             job,
             run_id: run_id.clone(),
-            trigger: Trigger::Manual,
+            trigger: if alert.is_some() {
+                Trigger::Alert
+            } else {
+                Trigger::Manual
+            },
             attempt: 1,
             scheduled_at: None,
+            alert,
         };
         let state = self.dispatch(spec).await;
         Ok(TriggerAccepted {

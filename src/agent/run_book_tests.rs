@@ -68,9 +68,12 @@ async fn a_trigger_after_the_final_record_is_written_is_not_skipped_as_overlappi
     let mut book = RunBook::new(Arc::new(env), tx, Arc::new(Metrics::new()), 4);
 
     // While the first run collects, Forbid skips a second one.
-    let first = book.trigger("j", &jobs).await.expect("first trigger");
+    let first = book.trigger("j", &jobs, None).await.expect("first trigger");
     assert_eq!(first.state, "started");
-    let overlapping = book.trigger("j", &jobs).await.expect("second trigger");
+    let overlapping = book
+        .trigger("j", &jobs, None)
+        .await
+        .expect("second trigger");
     assert_eq!(overlapping.state, "skipped");
 
     // The first run ends: its final record is on disk, and its end waits in the channel.
@@ -88,7 +91,7 @@ async fn a_trigger_after_the_final_record_is_written_is_not_skipped_as_overlappi
     );
 
     // In that gap a trigger starts a run: the record says the first run is over.
-    let after = book.trigger("j", &jobs).await.expect("third trigger");
+    let after = book.trigger("j", &jobs, None).await.expect("third trigger");
     assert_eq!(after.state, "started", "a trigger after the final record");
     book.finished(ended, None, &jobs).await;
     release(&fifo).await;

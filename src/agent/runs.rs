@@ -33,6 +33,8 @@ pub struct RunSpec {
     pub attempt: u32,
     /// The slot, for scheduled, catch-up and retry runs.
     pub scheduled_at: Option<DateTime<Utc>>,
+    /// The alert that started it (`Trigger::Alert`).
+    pub alert: Option<crate::state::records::AlertCause>,
 }
 
 /// A record for a run that never starts (skipped, missed), or the first record of one that does.
@@ -43,6 +45,7 @@ pub fn new_record(spec: &RunSpec, host: &str, status: RunStatus, now: DateTime<U
         job: spec.job.name.clone(),
         spec_hash: spec.job.spec_hash.clone(),
         trigger: spec.trigger,
+        alert: spec.alert.clone(),
         attempt: spec.attempt,
         scheduled_at: spec.scheduled_at,
         started_at: now,

@@ -15,6 +15,7 @@ fn record(status: RunStatus) -> RunRecord {
         job: "prod-daily".into(),
         spec_hash: "h".into(),
         trigger: Trigger::Schedule,
+        alert: None,
         attempt: 1,
         scheduled_at: Some(at("2025-03-09T07:00:00Z")),
         started_at: at("2025-03-09T07:00:02Z"),

@@ -12,6 +12,7 @@ pub mod model;
 mod salvage;
 mod selection;
 pub mod set;
+pub mod triggers;
 mod validate;
 pub mod validate_coverage;
 mod view;

@@ -101,6 +101,9 @@ pub struct JobSpec {
     /// collectors). A single agent in host mode runs every job whatever it says.
     #[serde(default, skip_serializing_if = "Target::is_auto")]
     pub target: Target,
+    /// Events besides the schedule that start a run (Alertmanager alerts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<super::triggers::JobTrigger>,
 }
 
 /// `spec.target`: where in a cluster a job runs.

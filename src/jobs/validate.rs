@@ -149,6 +149,7 @@ pub fn check(
     check_namespaces(&mut c, &doc);
     check_delivery(&mut c, &doc);
     check_resources(&mut c, &doc, ctx.cpu_weight_enforceable);
+    check_triggers(&mut c, &doc);
     let has_errors = c.out.iter().filter(|d| d.is_error()).count() > errors_before;
     let schedule = schedule?;
     if has_errors {
@@ -586,6 +587,31 @@ fn check_namespaces(c: &mut Checker<'_>, doc: &JobDocument) {
                 format!("invalid namespace: {problem}"),
                 None,
             );
+        }
+    }
+}
+
+/// `spec.triggers`: every Alertmanager matcher parses, and there is at least one.
+fn check_triggers(c: &mut Checker<'_>, doc: &JobDocument) {
+    for (i, trigger) in doc.spec.triggers.iter().enumerate() {
+        let index = i.to_string();
+        let am = &trigger.alertmanager;
+        if am.matchers.is_empty() {
+            c.error(
+                &["spec", "triggers", &index, "alertmanager", "matchers"],
+                "an alertmanager trigger needs at least one matcher",
+                Some("e.g. `matchers: ['alertname=~\"KubePod.*\"', 'namespace=\"prod\"']`".into()),
+            );
+        }
+        for (j, text) in am.matchers.iter().enumerate() {
+            if let Err(e) = super::triggers::Matcher::parse(text) {
+                let at = j.to_string();
+                c.error(
+                    &["spec", "triggers", &index, "alertmanager", "matchers", &at],
+                    e.to_string(),
+                    Some("write `label=\"value\"`, `label!=\"value\"`, `label=~\"regex\"` or `label!~\"regex\"`".into()),
+                );
+            }
         }
     }
 }

@@ -27,6 +27,23 @@ pub enum Trigger {
     Manual,
     /// A retry of a failed run.
     Retry,
+    /// An Alertmanager alert matched one of the job's `spec.triggers` (the record's `alert`
+    /// says which).
+    Alert,
+}
+
+/// The alert that started a run (`trigger: alert`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertCause {
+    /// The alert's labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// When the alert started firing, as Alertmanager said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    /// Alertmanager's fingerprint of the alert.
+    #[serde(default)]
+    pub fingerprint: String,
 }
 
 /// How a run ended (or that it has not).
@@ -221,6 +238,9 @@ pub struct RunRecord {
     pub spec_hash: String,
     /// Why it ran.
     pub trigger: Trigger,
+    /// The alert that started it (`trigger: alert`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertCause>,
     /// 1 for the first attempt, 2 for the first retry, ...
     pub attempt: u32,
     /// The schedule slot (nominal fire instant), for scheduled, catch-up and retry runs.
@@ -707,6 +727,7 @@ impl RunRecord {
             job: job.into(),
             spec_hash: "h".into(),
             trigger: Trigger::Schedule,
+            alert: None,
             attempt: 1,
             scheduled_at: RunId::from(run_id).instant(),
             started_at: Utc::now(),

@@ -16,6 +16,7 @@ mod agent_lifecycle;
 mod agent_recovery;
 mod agent_reload;
 mod agent_runs;
+mod alert_triggers;
 mod analyze;
 mod analyze_baseline;
 mod bad_input;

@@ -230,6 +230,7 @@ pub fn run_record(
         job: job.into(),
         spec_hash: "h".into(),
         trigger: Trigger::Schedule,
+        alert: None,
         attempt: 1,
         scheduled_at: Some(started),
         started_at: started,
