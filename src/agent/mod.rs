@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod api_token;
+mod chain;
 pub mod clock;
 mod cluster_history;
 pub mod control;

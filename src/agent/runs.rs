@@ -33,6 +33,8 @@ pub struct RunSpec {
     pub attempt: u32,
     /// The slot, for scheduled, catch-up and retry runs.
     pub scheduled_at: Option<DateTime<Utc>>,
+    /// The run whose end started this one (`spec.after`).
+    pub parent: Option<records::ParentRun>,
 }
 
 /// A record for a run that never starts (skipped, missed), or the first record of one that does.
@@ -60,6 +62,7 @@ pub fn new_record(spec: &RunSpec, host: &str, status: RunStatus, now: DateTime<U
         missed: None,
         notifications: Vec::new(),
         changes: None,
+        parent: spec.parent.clone(),
     }
 }
 

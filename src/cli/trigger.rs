@@ -228,6 +228,7 @@ fn foreground(
         trigger: Trigger::Manual,
         attempt: 1,
         scheduled_at: None,
+        parent: None,
     };
     eprintln!(
         "no agent is running for {}; running `{name}` in the foreground",

@@ -247,5 +247,6 @@ pub fn run_record(
         missed: None,
         notifications: Vec::new(),
         changes: None,
+        parent: None,
     }
 }
