@@ -5,6 +5,7 @@ pub mod access;
 pub mod alert_receiver;
 pub mod alert_triggers;
 pub mod api_token;
+mod chain;
 pub mod clock;
 mod cluster_history;
 pub mod control;

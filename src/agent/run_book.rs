@@ -17,7 +17,7 @@ use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, error, info};
+use tracing::{debug, error, info, warn};
 
 /// How many runs without a written record the agent remembers for `GET .../runs/{runId}`.
 const UNRECORDED_KEPT: usize = 64;
@@ -174,6 +174,7 @@ impl RunBook {
             attempt: 1,
             scheduled_at: Some(slot.nominal),
             alert: None,
+            parent: None,
         };
         self.dispatch(spec).await;
     }
@@ -194,6 +195,7 @@ impl RunBook {
             attempt: 1,
             scheduled_at: Some(missed.last),
             alert: None,
+            parent: None,
         };
         let mut record = runs::new_record(&spec, self.env.host(), RunStatus::Missed, now);
         record.reason = Some(format!(
@@ -232,6 +234,7 @@ impl RunBook {
                 attempt: retry.attempt,
                 scheduled_at: retry.scheduled_at,
                 alert: None,
+                parent: None,
             };
             self.dispatch(spec).await;
         }
@@ -375,6 +378,7 @@ impl RunBook {
             attempt: 1,
             scheduled_at: None,
             alert,
+            parent: None,
         };
         let state = self.dispatch(spec).await;
         Ok(TriggerAccepted {
@@ -416,6 +420,7 @@ impl RunBook {
         if let Some(job) = jobs.get(&record.job) {
             self.schedule_retry(&record, job);
         }
+        self.start_chained(&record, jobs).await;
         if !self.shutting_down {
             while self.running.len() < self.max_concurrent_runs {
                 let Some(next) = self.queue.pop_front() else {
@@ -423,6 +428,55 @@ impl RunBook {
                 };
                 self.start(next);
             }
+        }
+    }
+
+    /// Starts the jobs whose `spec.after` matches how `record`'s run ended, through the same
+    /// concurrency policy and limit as any run.
+    async fn start_chained(&mut self, record: &RunRecord, jobs: &BTreeMap<String, Arc<Job>>) {
+        if self.shutting_down {
+            return;
+        }
+        let children = super::chain::children(record, jobs);
+        if children.is_empty() {
+            return;
+        }
+        if !jobs.contains_key(&record.job) {
+            // Removed while it ran: what follows it belongs to a definition that is gone.
+            warn!(
+                job = %record.job,
+                run = %record.run_id,
+                "job was removed while it ran; the jobs that run after it are not started"
+            );
+            return;
+        }
+        for child in children {
+            let now = self.env.clock.now();
+            let run_id = RunId::new_manual(
+                self.env.state_dir(),
+                &child.name,
+                now,
+                &mut self.manual_counter,
+            );
+            info!(
+                job = %child.name,
+                run = %run_id,
+                parent = %record.job,
+                parent_run = %record.run_id,
+                "starting run after {} ended {}",
+                record.job,
+                record.status.as_str()
+            );
+            let spec = RunSpec {
+                job: child,
+                run_id,
+                trigger: Trigger::After,
+                attempt: 1,
+                scheduled_at: None,
+                alert: None,
+                parent: Some(super::chain::parent_of(record)),
+            };
+            self.dispatch(spec).await;
         }
     }
 

@@ -35,6 +35,8 @@ pub struct RunSpec {
     pub scheduled_at: Option<DateTime<Utc>>,
     /// The alert that started it (`Trigger::Alert`).
     pub alert: Option<crate::state::records::AlertCause>,
+    /// The run whose end started this one (`spec.after`).
+    pub parent: Option<records::ParentRun>,
 }
 
 /// A record for a run that never starts (skipped, missed), or the first record of one that does.
@@ -63,6 +65,7 @@ pub fn new_record(spec: &RunSpec, host: &str, status: RunStatus, now: DateTime<U
         missed: None,
         notifications: Vec::new(),
         changes: None,
+        parent: spec.parent.clone(),
     }
 }
 

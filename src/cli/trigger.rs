@@ -229,6 +229,7 @@ fn foreground(
         attempt: 1,
         scheduled_at: None,
         alert: None,
+        parent: None,
     };
     eprintln!(
         "no agent is running for {}; running `{name}` in the foreground",

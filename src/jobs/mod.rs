@@ -4,6 +4,7 @@
 //! (rejected files included), which `plan` compares with what is applied.
 
 mod cache;
+mod chain;
 pub(crate) mod defaults;
 mod definition;
 mod discover;
@@ -93,6 +94,8 @@ pub struct Job {
     pub definition: Arc<Definition>,
     /// Hex sha256 of `definition`.
     pub spec_hash: String,
+    /// Where each `spec.after` entry is written (for errors found across files).
+    pub after_locs: Vec<Loc>,
 }
 
 impl Job {
@@ -129,6 +132,7 @@ impl Job {
             collection,
             definition: Arc::new(definition),
             spec_hash,
+            after_locs: Vec::new(),
         }
     }
 }
@@ -435,6 +439,7 @@ fn assemble(mut files: Vec<FileReport>, ignored: Vec<Ignored>) -> Desired {
             files[i].jobs.clear();
         }
     }
+    chain::check(&mut files);
     let mut jobs = BTreeMap::new();
     for f in &mut files {
         if !f.is_rejected() {

@@ -104,6 +104,55 @@ pub struct JobSpec {
     /// Events besides the schedule that start a run (Alertmanager alerts).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub triggers: Vec<super::triggers::JobTrigger>,
+    /// Also run when another job's run ends with one of the listed outcomes
+    /// (`[{job: collect-db, on: [succeeded]}]`). The schedule still applies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<After>,
+}
+
+/// One `spec.after` entry: the job runs when a run of `job` ends with an outcome in `on`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct After {
+    /// The parent job's name.
+    pub job: String,
+    /// The parent outcomes that start this job (default: `[succeeded]`).
+    #[serde(default = "after_on")]
+    pub on: Vec<ChainOutcome>,
+}
+
+fn after_on() -> Vec<ChainOutcome> {
+    vec![ChainOutcome::Succeeded]
+}
+
+/// A parent run's outcome that starts a chained job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ChainOutcome {
+    /// `succeeded` or `succeeded-with-errors`.
+    Succeeded,
+    /// `failed` or `timed-out`.
+    Failed,
+    /// `analysisFailed`.
+    AnalysisFailed,
+    /// Any of the above. Runs that never ran or were cut off (skipped, missed, interrupted)
+    /// start no chained job.
+    Any,
+}
+
+impl ChainOutcome {
+    /// Whether a parent run that ended with `status` matches this outcome.
+    pub fn matches(self, status: crate::state::records::RunStatus) -> bool {
+        use crate::state::records::RunStatus as S;
+        let failed = matches!(status, S::Failed | S::TimedOut);
+        let analysis_failed = status == S::AnalysisFailed;
+        match self {
+            ChainOutcome::Succeeded => status.is_success(),
+            ChainOutcome::Failed => failed,
+            ChainOutcome::AnalysisFailed => analysis_failed,
+            ChainOutcome::Any => status.is_success() || failed || analysis_failed,
+        }
+    }
 }
 
 /// `spec.target`: where in a cluster a job runs.

@@ -160,14 +160,19 @@ pub fn check(
         .time_zone
         .clone()
         .unwrap_or_else(|| ctx.default_time_zone.clone());
-    Some(Job::new(
+    let after_locs = (0..doc.spec.after.len())
+        .map(|k| c.loc(&["spec", "after", &k.to_string()]))
+        .collect();
+    let mut job = Job::new(
         doc,
         time_zone,
         schedule,
         source.clone(),
         spec_files,
         collection,
-    ))
+    );
+    job.after_locs = after_locs;
+    Some(job)
 }
 
 /// `spec.resources`: values in range (errors), and a warning for what this host cannot enforce.

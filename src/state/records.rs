@@ -27,6 +27,8 @@ pub enum Trigger {
     Manual,
     /// A retry of a failed run.
     Retry,
+    /// A run of a job it names in `spec.after` ended (the record's `parent` says which).
+    After,
     /// An Alertmanager alert matched one of the job's `spec.triggers` (the record's `alert`
     /// says which).
     Alert,
@@ -288,6 +290,21 @@ pub struct RunRecord {
     /// What changed since the job's previous completed run (`<run-id>.changes.json` has it all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<ChangesRecord>,
+    /// The run whose end started this one (trigger `after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentRun>,
+}
+
+/// The identity of the run that started a chained run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentRun {
+    /// The parent job.
+    pub job: String,
+    /// Its run.
+    pub run_id: RunId,
+    /// How it ended.
+    pub status: RunStatus,
 }
 
 /// The summary of what changed since the previous completed run (`changes` of a record).
@@ -745,6 +762,7 @@ impl RunRecord {
             missed: None,
             notifications: Vec::new(),
             changes: None,
+            parent: None,
         }
     }
 }

@@ -45,6 +45,7 @@ mod host_bundle;
 mod host_collectors;
 mod host_collectors_more;
 mod image;
+mod job_chain;
 mod jobs_roundtrip;
 mod kube_test_server;
 mod monitoring;

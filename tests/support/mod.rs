@@ -248,5 +248,6 @@ pub fn run_record(
         missed: None,
         notifications: Vec::new(),
         changes: None,
+        parent: None,
     }
 }
