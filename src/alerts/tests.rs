@@ -43,6 +43,7 @@ fn record(status: RunStatus) -> RunRecord {
         uploads: Vec::new(),
         missed: None,
         notifications: Vec::new(),
+        cluster_specs: Vec::new(),
         changes: None,
     }
 }

@@ -268,6 +268,25 @@ pub struct RunRecord {
     /// What changed since the job's previous completed run (`<run-id>.changes.json` has it all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<ChangesRecord>,
+    /// Specs loaded from the cluster (`collect.clusterSpecs`), in the order they were read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cluster_specs: Vec<ClusterSpecRecord>,
+}
+
+/// One spec read from a Secret or ConfigMap for `collect.clusterSpecs`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSpecRecord {
+    /// `namespace/Kind/name/key` (a failed listing: `namespace/Kind`, or `*/Kind` for all).
+    pub name: String,
+    /// Hex sha256 of the spec's text (absent when it could not be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// `loaded`, or `failed` (the spec was left out; the run went on with the others).
+    pub status: String,
+    /// Why it failed, or what was ignored in it (a `uri:` that was not followed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The summary of what changed since the previous completed run (`changes` of a record).
@@ -723,6 +742,7 @@ impl RunRecord {
             uploads: Vec::new(),
             missed: None,
             notifications: Vec::new(),
+            cluster_specs: Vec::new(),
             changes: None,
         }
     }

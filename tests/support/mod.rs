@@ -246,6 +246,7 @@ pub fn run_record(
         uploads: Vec::new(),
         missed: None,
         notifications: Vec::new(),
+        cluster_specs: Vec::new(),
         changes: None,
     }
 }
