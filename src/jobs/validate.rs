@@ -359,6 +359,15 @@ fn check_collect(
     let collect = &doc.spec.collect;
     let mut merged = TroubleshootSpec::default();
     let mut sources = Vec::new();
+    if collect.cluster_specs.is_some()
+        && collect.engine == crate::jobs::model::Engine::SupportBundle
+    {
+        c.error(
+            &["spec", "collect", "clusterSpecs"],
+            "`clusterSpecs` is not supported with `engine: support-bundle` yet",
+            Some("use `engine: builtin`, or pass the specs to the job as files".into()),
+        );
+    }
     if collect.follow_spec_uri {
         c.error(
             &["spec", "collect", "followSpecURI"],

@@ -198,12 +198,12 @@ fn stored_specs_are_collected_recorded_and_their_uri_is_not_fetched() {
 }
 
 #[test]
-fn follow_spec_uri_is_refused_until_supported() {
+fn follow_spec_uri_and_the_cli_engine_are_refused_until_supported() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("job.yaml");
     std::fs::write(
         &file,
-        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: u\nspec:\n  schedule: \"0 2 * * *\"\n  collect:\n    clusterSpecs: {}\n    followSpecURI: true\n",
+        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: u\nspec:\n  schedule: \"0 2 * * *\"\n  collect:\n    clusterSpecs: {}\n    followSpecURI: true\n    engine: support-bundle\n",
     )
     .expect("job");
     let out = support::agent(dir.path())
@@ -215,6 +215,11 @@ fn follow_spec_uri_is_refused_until_supported() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("job.yaml:9:20") && err.contains("`followSpecURI: true` is not supported yet"),
+        "{err}"
+    );
+    assert!(
+        err.contains("job.yaml:8:19")
+            && err.contains("`clusterSpecs` is not supported with `engine: support-bundle` yet"),
         "{err}"
     );
 }
