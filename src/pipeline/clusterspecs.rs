@@ -132,11 +132,23 @@ fn read_object(loaded: &mut Loaded, kind: &str, item: &Value) {
                 .push(failed(name, Some(sha), errors.join("; ")));
             continue;
         }
-        let note =
-            file.spec.uri.as_ref().map(|uri| {
-                format!("`uri: {uri}` was not fetched (`followSpecURI` is not supported)")
-            });
-        loaded.spec.merge(file.spec);
+        let mut spec = file.spec;
+        let mut notes = Vec::new();
+        if let Some(uri) = &spec.uri {
+            notes.push(format!(
+                "`uri: {uri}` was not fetched (`followSpecURI` is not supported)"
+            ));
+        }
+        // Whoever may write this object must not gain commands run as root on the agent's host.
+        if !spec.host_collectors.is_empty() {
+            notes.push(format!(
+                "its {} hostCollectors were not run: specs stored in the cluster may only ask for in-cluster collection",
+                spec.host_collectors.len()
+            ));
+            spec.host_collectors.clear();
+        }
+        let note = (!notes.is_empty()).then(|| notes.join("; "));
+        loaded.spec.merge(spec);
         loaded.records.push(ClusterSpecRecord {
             name,
             sha256: Some(sha),

@@ -31,7 +31,7 @@ fn object(kind: &str, ns: &str, name: &str, labelled: bool, data: Value) -> Valu
 fn bundle_spec(file: &str, text: &str, uri: Option<&str>) -> String {
     let uri = uri.map(|u| format!("  uri: {u}\n")).unwrap_or_default();
     format!(
-        "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata:\n  name: stored\nspec:\n{uri}  collectors:\n    - data:\n        name: {file}\n        data: \"{text}\"\n"
+        "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata:\n  name: stored\nspec:\n{uri}  collectors:\n    - data:\n        name: {file}\n        data: \"{text}\"\n  hostCollectors:\n    - run: {{collectorName: as-root, command: touch, args: [/tmp/tsa-cluster-spec-ran-as-root]}}\n"
     )
 }
 
@@ -164,6 +164,15 @@ fn stored_specs_are_collected_recorded_and_their_uri_is_not_fetched() {
             .contains("was not fetched"),
         "{bundle:#}"
     );
+    // Host collectors from the cluster are never run on the agent's host.
+    assert!(
+        bundle["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("hostCollectors were not run"),
+        "{bundle:#}"
+    );
+    assert!(!std::path::Path::new("/tmp/tsa-cluster-spec-ran-as-root").exists());
     let broken = specs[0]["error"].as_str().unwrap_or_default();
     assert!(broken.contains("not valid YAML"), "{broken}");
     assert!(
