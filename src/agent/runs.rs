@@ -64,6 +64,7 @@ pub fn new_record(spec: &RunSpec, host: &str, status: RunStatus, now: DateTime<U
         uploads: Vec::new(),
         missed: None,
         notifications: Vec::new(),
+        cluster_specs: Vec::new(),
         changes: None,
         parent: spec.parent.clone(),
     }
@@ -287,6 +288,7 @@ async fn carry_out(
     record.limits = outcome.limits;
     record.uploads = outcome.uploads;
     record.changes = outcome.changes;
+    record.cluster_specs = outcome.cluster_specs;
     record.ended_at = Some(env.clock.now());
     // Marked before the write, so whoever reads the final record finds the run ended.
     ended.mark();

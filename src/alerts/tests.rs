@@ -44,6 +44,7 @@ fn record(status: RunStatus) -> RunRecord {
         uploads: Vec::new(),
         missed: None,
         notifications: Vec::new(),
+        cluster_specs: Vec::new(),
         changes: None,
         parent: None,
     }

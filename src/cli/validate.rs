@@ -201,6 +201,7 @@ fn missing_config_warning(
         return None;
     }
     let cluster = collect.auto_discovery
+        || collect.cluster_specs.is_some()
         || job
             .collection
             .collectors

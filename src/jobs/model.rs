@@ -323,7 +323,38 @@ pub struct Collect {
     /// kubeconfig context to use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
+    /// Specs stored in the cluster: at each run, the labelled Secrets and ConfigMaps are read
+    /// as troubleshoot's `--load-cluster-specs` reads them and their specs join the job's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_specs: Option<ClusterSpecs>,
+    /// Follow a loaded spec's `uri:` (troubleshoot's self-update from a URL). Not supported
+    /// yet: `true` is a validation error; `uri:` is never fetched, so air-gapped sites stay so.
+    #[serde(
+        default,
+        rename = "followSpecURI",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub follow_spec_uri: bool,
 }
+
+/// `collect.clusterSpecs`: where the specs stored in the cluster are.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterSpecs {
+    /// Namespaces to read Secrets and ConfigMaps from (empty: all namespaces).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Label selector of the Secrets and ConfigMaps holding specs (troubleshoot's default).
+    #[serde(default = "default_spec_selector")]
+    pub label_selector: String,
+}
+
+fn default_spec_selector() -> String {
+    DEFAULT_SPEC_SELECTOR.to_string()
+}
+
+/// The label troubleshoot's `--load-cluster-specs` selects by default.
+pub const DEFAULT_SPEC_SELECTOR: &str = "troubleshoot.sh/kind=support-bundle";
 
 /// Who collects.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

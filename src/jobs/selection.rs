@@ -151,6 +151,9 @@ fn cluster_collection(job: &Job) -> Option<String> {
     if job.document.spec.collect.auto_discovery {
         return Some("`collect.autoDiscovery` collects from the cluster".into());
     }
+    if job.document.spec.collect.cluster_specs.is_some() {
+        return Some("`collect.clusterSpecs` reads specs from the cluster".into());
+    }
     if !spec.host_collectors.iter().any(|e| !e.exclude) {
         return Some("it has no host collectors".into());
     }

@@ -365,11 +365,31 @@ fn check_collect(
     let collect = &doc.spec.collect;
     let mut merged = TroubleshootSpec::default();
     let mut sources = Vec::new();
-    if collect.specs.is_empty() && collect.support_bundle.is_none() && !collect.auto_discovery {
+    if collect.cluster_specs.is_some()
+        && collect.engine == crate::jobs::model::Engine::SupportBundle
+    {
+        c.error(
+            &["spec", "collect", "clusterSpecs"],
+            "`clusterSpecs` is not supported with `engine: support-bundle` yet",
+            Some("use `engine: builtin`, or pass the specs to the job as files".into()),
+        );
+    }
+    if collect.follow_spec_uri {
+        c.error(
+            &["spec", "collect", "followSpecURI"],
+            "`followSpecURI: true` is not supported yet: this build never fetches a spec's `uri:`",
+            Some("remove `followSpecURI`; specs are used as stored".into()),
+        );
+    }
+    if collect.specs.is_empty()
+        && collect.support_bundle.is_none()
+        && !collect.auto_discovery
+        && collect.cluster_specs.is_none()
+    {
         c.error(
             &["spec", "collect"],
             "nothing to collect",
-            Some("set `collect.specs` (troubleshoot spec files), an inline `collect.supportBundle`, or `collect.autoDiscovery: true`".into()),
+            Some("set `collect.specs` (troubleshoot spec files), an inline `collect.supportBundle`, `collect.clusterSpecs`, or `collect.autoDiscovery: true`".into()),
         );
     }
     for (i, reference) in collect.specs.iter().enumerate() {

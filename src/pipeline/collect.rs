@@ -188,6 +188,32 @@ fn record(o: &CollectorOutcome) -> CollectorRecord {
     }
 }
 
+/// `job` with the specs `collect.clusterSpecs` finds in the cluster merged into its collection
+/// (`None` without `clusterSpecs`), and what was loaded for the record.
+pub(super) async fn with_cluster_specs(
+    job: &Job,
+    ctx: &super::RunContext,
+) -> (Option<Job>, Vec<crate::state::records::ClusterSpecRecord>) {
+    let c = &job.document.spec.collect;
+    let Some(want) = &c.cluster_specs else {
+        return (None, Vec::new());
+    };
+    let reach = super::clusterspecs::Reach {
+        kubeconfig: c
+            .kubeconfig
+            .as_ref()
+            .map(|k| job_relative(job, k))
+            .or_else(|| ctx.env.kubeconfig.clone()),
+        context: c.context.clone().or_else(|| ctx.env.kube_context.clone()),
+        timeout: ctx.env.kube_request_timeout,
+    };
+    let loaded = super::clusterspecs::load(want, &reach).await;
+    let mut job = job.clone();
+    job.collection.merge(loaded.spec);
+    job.collection.dedup();
+    (Some(job), loaded.records)
+}
+
 /// A job's `collect.kubeconfig`, relative to its job file like its spec paths (`~/` expanded).
 fn job_relative(job: &Job, path: &str) -> std::path::PathBuf {
     if let Some(rest) = path.strip_prefix("~/")

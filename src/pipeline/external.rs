@@ -29,6 +29,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         limits: limits_record.clone(),
         uploads: Vec::new(),
         changes: None,
+        cluster_specs: Vec::new(),
     };
     let prepared = prepare(job, ctx, limits.child());
     // The name stays reserved until the CLI has written its archive (the end of the run).
@@ -102,6 +103,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         limits: limits_record.clone(),
         uploads: Vec::new(),
         changes,
+        cluster_specs: Vec::new(),
     };
     // The CLI did everything up to the archive in one go: those phases end together.
     settle(ctx, &outcome);
@@ -244,6 +246,7 @@ fn cancelled(
         limits,
         uploads: Vec::new(),
         changes: None,
+        cluster_specs: Vec::new(),
     }
 }
 

@@ -10,6 +10,7 @@
 mod analyze;
 mod cancel;
 mod changes;
+mod clusterspecs;
 mod collect;
 mod context;
 mod disk;
@@ -66,6 +67,8 @@ pub struct Outcome {
     pub uploads: Vec<crate::state::records::UploadRecord>,
     /// What changed since the job's previous completed run (also in the record on disk).
     pub changes: Option<crate::state::records::ChangesRecord>,
+    /// Specs loaded from the cluster for this run (`collect.clusterSpecs`).
+    pub cluster_specs: Vec<crate::state::records::ClusterSpecRecord>,
 }
 
 /// The version written to `version.yaml` of the bundles this agent makes.
@@ -179,6 +182,8 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     let staging = staging_dir(&ctx.env.state_dir, &job.name, &ctx.run_id);
     let root = staging.join(&top);
 
+    let (loaded_job, cluster_specs) = collect::with_cluster_specs(job, ctx).await;
+    let job = loaded_job.as_ref().unwrap_or(job);
     let collected = collect_phase(job, &root, cancel, ctx, &mut phases).await;
     let redacted = redact_phase(job, &root, ctx, &mut phases).await;
     if let Some(error) = redacted
@@ -252,6 +257,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         limits: collected.limits,
         uploads,
         changes,
+        cluster_specs,
     }
 }
 
@@ -320,6 +326,7 @@ impl Outcome {
             limits,
             uploads: Vec::new(),
             changes: None,
+            cluster_specs: Vec::new(),
         }
     }
 }

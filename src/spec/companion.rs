@@ -10,7 +10,7 @@ pub(super) const COMPANION_KINDS: &[&str] = &["Secret", "ConfigMap"];
 
 /// Data keys under which troubleshoot's loader finds specs wrapped in a Secret or ConfigMap, in
 /// the order it reads them.
-const WRAPPED_SPEC_KEYS: &[&str] = &[
+pub const WRAPPED_SPEC_KEYS: &[&str] = &[
     "support-bundle-spec",
     "redactor-spec",
     "preflight.yaml",

@@ -17,6 +17,7 @@ mod tests;
 #[cfg(test)]
 mod tests_lenient;
 
+pub use companion::WRAPPED_SPEC_KEYS;
 pub use document::{API_VERSIONS, DocKind};
 pub use fields::{Field, Shape, fields_of, redactor_fields};
 pub use kinds::{ANALYZER_KEYS, COLLECTOR_KEYS, HOST_ANALYZER_KEYS, HOST_COLLECTOR_KEYS, Section};

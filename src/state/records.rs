@@ -293,6 +293,9 @@ pub struct RunRecord {
     /// The run whose end started this one (trigger `after`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentRun>,
+    /// Specs loaded from the cluster (`collect.clusterSpecs`), in the order they were read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cluster_specs: Vec<ClusterSpecRecord>,
 }
 
 /// The identity of the run that started a chained run.
@@ -305,6 +308,22 @@ pub struct ParentRun {
     pub run_id: RunId,
     /// How it ended.
     pub status: RunStatus,
+}
+
+/// One spec read from a Secret or ConfigMap for `collect.clusterSpecs`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSpecRecord {
+    /// `namespace/Kind/name/key` (a failed listing: `namespace/Kind`, or `*/Kind` for all).
+    pub name: String,
+    /// Hex sha256 of the spec's text (absent when it could not be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// `loaded`, or `failed` (the spec was left out; the run went on with the others).
+    pub status: String,
+    /// Why it failed, or what was ignored in it (a `uri:` that was not followed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The summary of what changed since the previous completed run (`changes` of a record).
@@ -761,6 +780,7 @@ impl RunRecord {
             uploads: Vec::new(),
             missed: None,
             notifications: Vec::new(),
+            cluster_specs: Vec::new(),
             changes: None,
             parent: None,
         }

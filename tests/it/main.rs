@@ -31,6 +31,7 @@ mod cluster_collectors_api;
 mod cluster_collectors_pods;
 mod cluster_exec;
 mod cluster_lease;
+mod cluster_specs;
 mod compat_jobs;
 mod compat_specs;
 mod db_collectors;

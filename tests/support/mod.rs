@@ -247,6 +247,7 @@ pub fn run_record(
         uploads: Vec::new(),
         missed: None,
         notifications: Vec::new(),
+        cluster_specs: Vec::new(),
         changes: None,
         parent: None,
     }
