@@ -71,7 +71,10 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         }
         Output::Text | Output::Wide => {
             eprint_diagnostics(desired.diagnostics().filter(|d| !d.is_error()));
-            let prunes = next_prunes(&desired, &settings.state_dir, now);
+            // Only the jobs the plan adds or changes get detail lines: only theirs are read.
+            let shown = (plan.add.iter().map(|a| a.name.as_str()))
+                .chain(plan.change.iter().map(|c| c.name.as_str()));
+            let prunes = next_prunes(&desired, shown, &settings.state_dir, now);
             let detail = |name: &str| {
                 let mut lines: Vec<String> = (redaction.get(name))
                     .map(|r| vec![format!("redact: {}", r.summary())])
@@ -122,15 +125,17 @@ fn parse_instant(text: &str) -> anyhow::Result<DateTime<Utc>> {
     )
 }
 
-/// For each desired job whose bundles on disk its (new) retention would thin: how many bundles
-/// and bytes the next prune would remove. A state directory that cannot be read shows nothing
-/// here (a fresh host has none yet).
-fn next_prunes(
+/// For each of the `names`d desired jobs whose bundles on disk its (new) retention would thin:
+/// how many bundles and bytes the next prune would remove. A state directory that cannot be
+/// read shows nothing here (a fresh host has none yet).
+fn next_prunes<'a>(
     desired: &jobs::Desired,
+    names: impl Iterator<Item = &'a str>,
     state_dir: &std::path::Path,
     now: DateTime<Utc>,
 ) -> std::collections::BTreeMap<String, (usize, u64)> {
-    (desired.jobs.values())
+    names
+        .filter_map(|name| desired.jobs.get(name))
         .filter_map(|job| {
             let policy = job.retention_policy();
             let d = crate::state::retention::preview(state_dir, &job.name, &policy, now).ok()?;

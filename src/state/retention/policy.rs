@@ -13,8 +13,6 @@
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 use std::fmt;
-#[cfg(test)]
-use std::path::Path;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -312,7 +310,7 @@ fn keep_phase(out: &mut [Decision], policy: &Policy) {
 
 /// Which bundles `policy` removes at `now`, oldest first.
 pub fn select(bundles: Vec<Candidate>, policy: &Policy, now: DateTime<Utc>) -> Vec<Prune> {
-    let mut out: Vec<Prune> = (decide(bundles, policy, now).into_iter().rev())
+    (decide(bundles, policy, now).into_iter().rev())
         .filter_map(|d| {
             let rule = match d.removed? {
                 Removed::NotKept => policy.keep_rule_names(),
@@ -324,9 +322,7 @@ pub fn select(bundles: Vec<Candidate>, policy: &Policy, now: DateTime<Utc>) -> V
                 rule,
             })
         })
-        .collect();
-    out.shrink_to_fit();
-    out
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 use super::*;
+use std::path::Path;
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().expect("time")
