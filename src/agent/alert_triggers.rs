@@ -118,6 +118,39 @@ async fn recall(book: &mut RunBook, names: Vec<String>, now: DateTime<Utc>, long
     }
 }
 
+/// Each job of `jobs` one of `alerts` matches: its name, the first matching alert and the
+/// matching trigger's cooldown, in name order.
+fn matches<'a>(
+    alerts: &'a [AlertCause],
+    jobs: &'a BTreeMap<String, Arc<Job>>,
+) -> Vec<(&'a String, &'a AlertCause, Duration)> {
+    (jobs.iter())
+        .filter_map(|(name, job)| {
+            let triggers: Vec<AlertmanagerTrigger> = (job.document.spec.triggers.iter())
+                .map(|t| t.alertmanager.clone())
+                .collect();
+            first_match(&triggers, alerts).map(|(alert, cooldown)| (name, alert, cooldown))
+        })
+        .collect()
+}
+
+/// Cluster mode, on a replica that does not lead: each job `alerts` match, refused with `why`
+/// (the leader, which Alertmanager notifies too, starts it), so the answer says why no run.
+pub(super) fn refuse_all(
+    alerts: &[AlertCause],
+    jobs: &BTreeMap<String, Arc<Job>>,
+    why: &super::control::TriggerRefused,
+) -> Vec<AlertStart> {
+    (matches(alerts, jobs).into_iter())
+        .map(|(name, alert, _)| AlertStart {
+            job: name.clone(),
+            fingerprint: alert.fingerprint.clone(),
+            accepted: None,
+            refused: Some(why.to_string()),
+        })
+        .collect()
+}
+
 /// Starts every job of `jobs` that `alerts` (all firing) match, once per cooldown.
 pub(super) async fn start(
     book: &mut RunBook,
@@ -126,14 +159,7 @@ pub(super) async fn start(
 ) -> Vec<AlertStart> {
     // A job removed from the jobs directory drops its entry (one added again reads its records).
     book.alert_cooldowns.retain(|job, _| jobs.contains_key(job));
-    let matched: Vec<(&String, &AlertCause, Duration)> = (jobs.iter())
-        .filter_map(|(name, job)| {
-            let triggers: Vec<AlertmanagerTrigger> = (job.document.spec.triggers.iter())
-                .map(|t| t.alertmanager.clone())
-                .collect();
-            first_match(&triggers, alerts).map(|(alert, cooldown)| (name, alert, cooldown))
-        })
-        .collect();
+    let matched = matches(alerts, jobs);
     let now = book.env().clock.now();
     let longest = matched.iter().map(|m| m.2).max().unwrap_or_default();
     let names = matched.iter().map(|m| m.0.clone()).collect();
@@ -194,6 +220,43 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().expect("time")
+    }
+
+    #[test]
+    fn a_standby_refuses_each_matched_job_naming_the_leader() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, matcher) in [("a", "alertname=\"A\""), ("b", "alertname=\"B\"")] {
+            std::fs::write(
+                dir.path().join(format!("{name}.yaml")),
+                format!(
+                    "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {{name: {name}}}\nspec:\n  schedule: \"0 2 * * *\"\n  triggers: [{{alertmanager: {{matchers: ['{matcher}']}}}}]\n  collect:\n    supportBundle:\n      hostCollectors: [{{cpu: {{}}}}]\n"
+                ),
+            )
+            .expect("job file");
+        }
+        let settings = crate::settings::Settings::defaults(&|_| None);
+        let jobs = (crate::jobs::load_dir(dir.path(), &settings.jobs_context()))
+            .expect("jobs")
+            .jobs;
+        let alert = |name: &str| AlertCause {
+            labels: BTreeMap::from([("alertname".to_string(), name.to_string())]),
+            starts_at: None,
+            fingerprint: format!("fp-{name}"),
+        };
+        let why = super::super::control::TriggerRefused::NotLeader {
+            leader: Some("replica-0".into()),
+        };
+        let answer = refuse_all(&[alert("B"), alert("C")], &jobs, &why);
+        assert_eq!(answer.len(), 1, "{answer:?}");
+        assert_eq!(
+            (answer[0].job.as_str(), answer[0].fingerprint.as_str()),
+            ("b", "fp-B")
+        );
+        assert!(answer[0].accepted.is_none());
+        assert_eq!(
+            answer[0].refused.as_deref(),
+            Some("not the leader; the leader is replica-0")
+        );
     }
 
     #[test]
