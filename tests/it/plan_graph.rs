@@ -288,6 +288,18 @@ fn editing_after_is_a_change_with_the_relation_line() {
         &out,
         "Plan: 0 to add, 1 to change, 0 to remove, 0 files rejected.",
     );
+    let (_, out, _) = run_plan(&d, &["-o", "json"]);
+    let v: Value = serde_json::from_str(&out).expect("json");
+    let change = &v["plan"]["change"][0];
+    assert_eq!(
+        change["relationsBefore"],
+        serde_json::json!({"after": [{"job": "collect-db", "on": ["failed"]}]}),
+        "{change}"
+    );
+    assert_eq!(
+        change["relations"]["after"],
+        serde_json::json!([{"job": "collect-db", "on": ["failed", "analysisFailed"]}])
+    );
 }
 
 #[test]
