@@ -315,6 +315,83 @@ pub(super) mod tests {
         );
     }
 
+    /// Applied jobs `a`, `b` after `a`, `c` after `b` (on failed).
+    fn applied_chain() -> Applied {
+        let job = |after: serde_json::Value| super::super::AppliedJob {
+            source: "jobs/x.yaml".into(),
+            spec_hash: "h".into(),
+            definition: std::sync::Arc::new(crate::jobs::Definition::from_value(
+                &serde_json::json!({"spec": {"schedule": "@daily", "after": after}}),
+            )),
+        };
+        let mut applied = Applied::default();
+        applied.jobs.insert("a".into(), job(serde_json::json!([])));
+        let on_b = serde_json::json!([{"job": "a", "on": ["succeeded"]}]);
+        applied.jobs.insert("b".into(), job(on_b));
+        let on_c = serde_json::json!([{"job": "b", "on": ["failed"]}]);
+        applied.jobs.insert("c".into(), job(on_c));
+        applied
+    }
+
+    #[test]
+    fn removed_and_kept_jobs_keep_their_applied_edges() {
+        let applied = applied_chain();
+        let remove = |name: &str| super::super::Remove {
+            name: name.into(),
+            source: "jobs/x.yaml".into(),
+            kept_until: None,
+        };
+        let plan = Plan {
+            remove: vec![remove("a"), remove("b")],
+            rejected: vec![super::super::Rejected {
+                path: "jobs/x.yaml".into(),
+                errors: Vec::new(),
+                kept: vec!["c".into()],
+            }],
+            ..Plan::default()
+        };
+        let g = build(&planned_jobs(&Desired::default(), &applied, &plan));
+        let changes: Vec<(&str, NodeChange)> = g
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.change))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                ("a", NodeChange::Removed),
+                ("b", NodeChange::Removed),
+                ("c", NodeChange::Kept)
+            ]
+        );
+        let edges: Vec<(&str, EdgeChange)> = g
+            .edges
+            .iter()
+            .map(|e| (e.child.as_str(), e.change))
+            .collect();
+        assert_eq!(
+            edges,
+            [("b", EdgeChange::Removed), ("c", EdgeChange::Unchanged)]
+        );
+        assert_eq!(g.edges[1].on, [ChainOutcome::Failed]);
+    }
+
+    #[test]
+    fn a_blocked_plan_draws_the_applied_chains_unchanged() {
+        let applied = applied_chain();
+        let plan = Plan {
+            blocked: true,
+            ..Plan::default()
+        };
+        let g = build(&planned_jobs(&Desired::default(), &applied, &plan));
+        assert!(
+            (g.nodes.iter()).all(|n| n.change == NodeChange::Unchanged),
+            "{g:?}"
+        );
+        assert_eq!(g.edges.len(), 2);
+        assert!(g.edges.iter().all(|e| e.change == EdgeChange::Unchanged));
+    }
+
     #[test]
     fn a_parent_named_twice_is_one_edge_with_both_outcomes() {
         let mut j = job("c", NodeChange::Unchanged, &[("p", ChainOutcome::Failed)]);
