@@ -53,6 +53,7 @@ mod monitoring;
 mod node_mode;
 mod notify_webhook;
 mod packaging;
+mod plan_graph;
 mod plan_reload;
 mod records_writers;
 mod redact_canary;
