@@ -27,6 +27,9 @@ pub enum Error {
     /// A Kubernetes API call failed.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// The registry client could not be made.
+    #[error(transparent)]
+    Registry(#[from] crate::collect::registry::RegistryError),
     /// Anything else, already worded for the error file.
     #[error("{0}")]
     Other(String),

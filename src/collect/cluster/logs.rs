@@ -353,25 +353,19 @@ pub async fn list_pods(ctx: &Ctx, ns: &str, selector: &str) -> Result<Vec<Value>
         path.push_str(&format!("?labelSelector={}", encode(selector)));
     }
     let mut out = Vec::new();
-    let mut cont: Option<String> = None;
-    loop {
-        let page = ctx
-            .api
-            .list_page(&path, ctx.opts.page_size, cont.as_deref())
-            .await?;
-        // Only what log collection needs is kept, so a large selection stays small in memory.
-        out.extend(page.items.into_iter().map(|p| {
-            serde_json::json!({
-                "metadata": {"name": p["metadata"]["name"], "namespace": p["metadata"]["namespace"]},
-                "spec": {"initContainers": p["spec"]["initContainers"], "containers": p["spec"]["containers"]},
-                "status": {"phase": p["status"]["phase"], "initContainerStatuses": p["status"]["initContainerStatuses"], "containerStatuses": p["status"]["containerStatuses"]},
-            })
-        }));
-        match page.next {
-            Some(n) => cont = Some(n),
-            None => return Ok(out),
-        }
-    }
+    ctx.api
+        .list_each(&path, ctx.opts.page_size, |items| {
+            // Only what log collection needs is kept, so a large selection stays small in memory.
+            out.extend(items.into_iter().map(|p| {
+                serde_json::json!({
+                    "metadata": {"name": p["metadata"]["name"], "namespace": p["metadata"]["namespace"]},
+                    "spec": {"initContainers": p["spec"]["initContainers"], "containers": p["spec"]["containers"]},
+                    "status": {"phase": p["status"]["phase"], "initContainerStatuses": p["status"]["initContainerStatuses"], "containerStatuses": p["status"]["containerStatuses"]},
+                })
+            }));
+        })
+        .await?;
+    Ok(out)
 }
 
 #[cfg(test)]
