@@ -61,11 +61,25 @@ pub enum RegistryError {
         /// The realm the registry named.
         realm: String,
         /// Why the credentials are not sent there.
-        reason: String,
+        reason: RealmProblem,
     },
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Client(reqwest::Error),
+}
+
+/// Why a token realm does not get the credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum RealmProblem {
+    /// Not a URL.
+    #[error("{0}")]
+    Url(String),
+    /// A URL without a host.
+    #[error("it has no host")]
+    NoHost,
+    /// Plain HTTP to a registry that is not local.
+    #[error("not HTTPS: the registry credentials are not sent to it")]
+    NotHttps,
 }
 
 /// A parsed image reference.
@@ -262,20 +276,20 @@ fn challenge_of(resp: &reqwest::Response) -> Option<Option<Challenge>> {
 
 /// A realm may get the credentials when it is HTTPS or a local registry's address.
 fn realm_may_get_credentials(realm: &str) -> Result<(), RegistryError> {
-    let refuse = |reason: String| RegistryError::Realm {
+    let refuse = |reason: RealmProblem| RegistryError::Realm {
         realm: realm.to_string(),
         reason,
     };
-    let parsed = reqwest::Url::parse(realm).map_err(|e| refuse(e.to_string()))?;
+    // The URL crate's error type is not re-exported by reqwest: its text is kept.
+    let parsed =
+        reqwest::Url::parse(realm).map_err(|e| refuse(RealmProblem::Url(e.to_string())))?;
     let host = match (parsed.host_str(), parsed.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_string(),
-        (None, _) => return Err(refuse("it has no host".into())),
+        (None, _) => return Err(refuse(RealmProblem::NoHost)),
     };
     if parsed.scheme() != "https" && !is_local(&host) {
-        return Err(refuse(
-            "not HTTPS: the registry credentials are not sent to it".into(),
-        ));
+        return Err(refuse(RealmProblem::NotHttps));
     }
     Ok(())
 }

@@ -202,8 +202,7 @@ async fn run_commands(ctx: &Ctx, pod: &PodRef, distro: Distribution) -> Result<(
         }
         if !out.stderr.is_empty() {
             let doc = json!({"stderr": String::from_utf8_lossy(&out.stderr)});
-            let text = crate::collect::host::output::go_json(&doc, None)
-                .map_err(|e| Error::Other(e.to_string()))?;
+            let text = crate::collect::host::output::go_json(&doc, None)?;
             ctx.write(&format!("etcd/{stem}-stderr.json"), &text)?;
         }
     }

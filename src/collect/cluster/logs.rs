@@ -230,7 +230,7 @@ pub(super) async fn collect(
     body: &Value,
     collector_name: Option<&str>,
 ) -> Result<(), Error> {
-    let limits = limits_for(body, ctx.opts.since).map_err(|e| Error::Spec(e.to_string()))?;
+    let limits = limits_for(body, ctx.opts.since)?;
     let name_parts = safe_relative(body["name"].as_str().unwrap_or(""));
     let errors_dir: Vec<String> = if !name_parts.is_empty() {
         name_parts.clone()

@@ -23,7 +23,7 @@ pub mod helm;
 pub mod hostcopy;
 mod info;
 pub mod jsonout;
-mod logs;
+pub(crate) mod logs;
 pub mod longhorn;
 pub mod metrics;
 pub mod namespaces;
