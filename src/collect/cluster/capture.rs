@@ -1,5 +1,5 @@
 //! One command in one container, its output kept in memory: for collectors that run fixed,
-//! small commands (`ceph`) or unpack what one command prints (`sonobuoy`).
+//! small commands (`ceph`, `etcd`) or unpack what one command prints (`sonobuoy`).
 
 use super::Ctx;
 use super::api::ApiError;

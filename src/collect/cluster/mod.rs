@@ -17,7 +17,6 @@ pub mod dns;
 mod entries;
 pub mod etcd;
 pub mod exec;
-mod exec_capture;
 mod goldpinger;
 pub mod helm;
 pub mod hostcopy;
