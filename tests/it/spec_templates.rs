@@ -268,3 +268,28 @@ fn a_values_file_another_user_could_write_is_refused_like_a_spec_file() {
     assert!(err.contains("values file `specs/values.yaml`"), "{err}");
     assert!(err.contains("owned by"), "{err}");
 }
+
+#[test]
+fn values_for_a_v1beta2_spec_warn_and_the_cli_engine_is_refused() {
+    let d = dirs();
+    let v1beta2 = "apiVersion: troubleshoot.sh/v1beta2\nkind: SupportBundle\nmetadata: {name: a}\nspec:\n  hostCollectors:\n    - cpu: {}\n";
+    let (job, _) = setup(&d, v1beta2, "");
+    let (code, out, err) = validate(&d);
+    assert_eq!(code, 0, "a warning only:\nstdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        err.contains("warning: `specs/spec.yaml` is not a v1beta3 spec: the job's values are not applied to it"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&job).expect("read job");
+    std::fs::write(
+        &job,
+        text.replace("  collect:\n", "  collect:\n    engine: support-bundle\n"),
+    )
+    .expect("write job");
+    let (code, out, err) = validate(&d);
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(
+        err.contains("error: `collect.values` and `collect.set` are not supported with `engine: support-bundle` yet"),
+        "{err}"
+    );
+}
