@@ -293,3 +293,37 @@ fn values_for_a_v1beta2_spec_warn_and_the_cli_engine_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn the_watcher_reloads_on_an_edited_values_file_in_the_jobs_directory() {
+    let d = dirs();
+    let (job, _) = setup(&d, SPEC, "");
+    // JSON is YAML, and the agent does not read `*.json` entries as job files: a values file
+    // inside the jobs directory, whose edits the watcher sees.
+    let values = d.jobs.join("values.json");
+    std::fs::write(&values, "{\"greeting\": \"hello\"}\n").expect("write values");
+    let text = std::fs::read_to_string(&job).expect("read job");
+    std::fs::write(&job, text.replace("specs/values.yaml", "values.json")).expect("write job");
+    let _agent = Daemon::builder()
+        .jobs(&d.jobs)
+        .state(&d.state)
+        .setting("rescanInterval", "1h")
+        .start_serving();
+    let before = wait_until(Duration::from_secs(30), "job applied", || {
+        let h = applied_hash(&d.state);
+        if h.is_empty() {
+            Err("no job yet".to_string())
+        } else {
+            Ok(h)
+        }
+    });
+    std::fs::write(&values, "{\"greeting\": \"bonjour\"}\n").expect("edit values");
+    wait_until(
+        Duration::from_secs(30),
+        "the edit applied by the watcher",
+        || {
+            let h = applied_hash(&d.state);
+            if h != before { Ok(h) } else { Err(h) }
+        },
+    );
+}
