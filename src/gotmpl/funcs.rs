@@ -382,6 +382,16 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, ErrorKind> {
             arity(name, a, 2)?;
             two_strings(name, s(0)?, s(1)?)
         }
+        _ => return more(name, args),
+    };
+    Ok(v)
+}
+
+/// The rest of [`call`]: strings with counts, lists, dicts, choices and arithmetic.
+fn more(name: &str, args: Vec<Value>) -> Result<Value, ErrorKind> {
+    let a = &args;
+    let s = |i: usize| string_arg(name, &a[i]);
+    let v = match name {
         "replace" => {
             arity(name, a, 3)?;
             Value::Str(s(2)?.replace(s(0)?, s(1)?))
