@@ -7,6 +7,10 @@ use super::{Error, ErrorKind, Pos, Template, Value, funcs};
 /// How deep `template`/`include`/`tpl` may nest (Helm stops recursion at 1000).
 const MAX_DEPTH: usize = 1000;
 
+/// The most a template may print: a spec is at most 16 MiB, and a runaway loop must end in an
+/// error, not in the agent running out of memory.
+pub(super) const MAX_OUTPUT: usize = 16 * 1024 * 1024;
+
 pub(super) fn run(tree: &Tree, data: &Value) -> Result<String, Error> {
     let mut state = State {
         tree,
@@ -50,6 +54,12 @@ impl State<'_> {
                     let v = self.eval_pipe(dot, pipe)?;
                     if pipe.decl.is_empty() {
                         self.out.push_str(&v.print());
+                        if self.out.len() > MAX_OUTPUT {
+                            return Err(exec_err(
+                                pipe.pos,
+                                format!("the template prints more than {MAX_OUTPUT} bytes"),
+                            ));
+                        }
                     }
                     Flow::Normal
                 }
@@ -108,9 +118,7 @@ impl State<'_> {
                 .map(|(i, v)| (Value::Int(i as i64), v))
                 .collect(),
             Value::Map(m) => m.into_iter().map(|(k, v)| (Value::Str(k), v)).collect(),
-            Value::Int(n) => (0..n.max(0))
-                .map(|i| (Value::Int(i), Value::Int(i)))
-                .collect(),
+            Value::Int(n) => return self.range_int(dot, pipe, n, body, else_body),
             Value::Nil => Vec::new(),
             other => {
                 return Err(exec_err(
@@ -134,6 +142,38 @@ impl State<'_> {
             }
             let flow = self.walk(&elem, body)?;
             self.vars.truncate(scope);
+            if matches!(flow, Flow::Break) {
+                break;
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    /// `range` over an integer (Go 1.22): 0, 1, ... n-1, one at a time.
+    fn range_int(
+        &mut self,
+        dot: &Value,
+        pipe: &Pipe,
+        n: i64,
+        body: &[Node],
+        else_body: &[Node],
+    ) -> Result<Flow, Error> {
+        if n <= 0 {
+            return self.walk(dot, else_body);
+        }
+        let scope = self.vars.len();
+        for i in 0..n {
+            for name in &pipe.decl {
+                self.vars.push((name.clone(), Value::Int(i)));
+            }
+            let flow = self.walk(&Value::Int(i), body)?;
+            self.vars.truncate(scope);
+            if self.out.len() > MAX_OUTPUT {
+                return Err(exec_err(
+                    pipe.pos,
+                    format!("the template prints more than {MAX_OUTPUT} bytes"),
+                ));
+            }
             if matches!(flow, Flow::Break) {
                 break;
             }

@@ -398,7 +398,16 @@ fn more(name: &str, args: Vec<Value>) -> Result<Value, ErrorKind> {
         }
         "repeat" => {
             arity(name, a, 2)?;
-            Value::Str(s(1)?.repeat(int_arg(name, &a[0])?.max(0) as usize))
+            {
+                let (text, count) = (s(1)?, int_arg(name, &a[0])?.max(0) as usize);
+                if text.len().saturating_mul(count) > super::exec::MAX_OUTPUT {
+                    return Err(err(format!(
+                        "error calling repeat: more than {} bytes",
+                        super::exec::MAX_OUTPUT
+                    )));
+                }
+                Value::Str(text.repeat(count))
+            }
         }
         "join" => {
             arity(name, a, 2)?;

@@ -265,3 +265,24 @@ fn break_outside_range_is_a_parse_error() {
     let e = Template::parse("{{ range .X }}{{ end }}{{ break }}").expect_err("break");
     assert_eq!(e.to_string(), "1:24: {{break}} outside {{range}}");
 }
+
+#[test]
+fn runaway_output_is_an_error_not_an_out_of_memory() {
+    assert_eq!(
+        ok(
+            "{{ range $i := 3 }}{{ $i }}{{ end }}{{ range 0 }}x{{ else }}none{{ end }}",
+            ""
+        ),
+        "012none"
+    );
+    let e = fails("{{ range 100000000000 }}{{ \"0123456789\" }}{{ end }}", "");
+    assert_eq!(
+        e.kind,
+        ErrorKind::Exec("the template prints more than 16777216 bytes".into())
+    );
+    assert!(
+        fails("{{ repeat 100000000000 \"ab\" }}", "")
+            .to_string()
+            .contains("error calling repeat")
+    );
+}
