@@ -270,7 +270,7 @@ fn syntax_error(ctx: &Ctx, err: &yaml::SyntaxError) -> Diagnostic {
     );
     // Unrendered v1beta3 templates (`{{ if }}` blocks, unquoted `{{ .Values.x }}`) are the usual cause.
     if ctx.text.contains("{{") {
-        d.with_hint("v1beta3 templated specs need rendering with their values first; point the job at the rendered file")
+        d.with_hint("v1beta3 templated specs need rendering: a job renders spec files whose apiVersion is troubleshoot.sh/v1beta3, with its `collect.values` and `collect.set`")
     } else {
         d.with_hint("check indentation and quoting around this line")
     }
