@@ -308,3 +308,53 @@ fn failed_fetches_fall_back_to_the_spec_as_written_with_a_warning() {
         run.record
     );
 }
+
+/// A spec stored in the cluster (`collect.clusterSpecs`) names a `uri:` too: with the opt-in it
+/// is followed like a file's, and its record no longer says it was not fetched.
+#[test]
+fn a_cluster_stored_spec_uri_is_followed_with_the_opt_in() {
+    use crate::support::kube_api::{Cluster, KubeApiServer};
+    let marker_dir = tempfile::tempdir().expect("tempdir");
+    let marker = marker_dir.path().join("ran-as-root");
+    let served = upstream("http://127.0.0.1:1/next.yaml", &marker);
+    let server = SpecServer::start(served);
+    let mut cluster = Cluster::baseline();
+    cluster.add_namespace("apps");
+    cluster
+        .insert_value(
+            serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "bundle", "namespace": "apps",
+                             "labels": {"troubleshoot.sh/kind": "support-bundle"}},
+                "data": {"support-bundle-spec": document("stored", &server.url("/spec.yaml"))}}),
+            None,
+        )
+        .expect("insert");
+    let api = KubeApiServer::start(cluster);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir_all(&jobs).expect("jobs");
+    let kubeconfig = dir.path().join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig, "default")
+        .expect("kubeconfig");
+    let job = format!(
+        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: kube\nspec:\n  schedule: \"0 2 * * *\"\n  collect:\n    kubeconfig: {}\n    followSpecURI: true\n    clusterSpecs: {{namespaces: [apps]}}\n",
+        kubeconfig.display()
+    );
+    std::fs::write(jobs.join("kube.yaml"), job).expect("job");
+    let run = Triggered::run(dir, &[], Duration::from_secs(60));
+
+    assert_eq!(run.text("upstream/used.txt"), "from upstream");
+    assert!(!run.exists("stored/used.txt"));
+    assert!(!marker.exists(), "a host collector of a fetched spec ran");
+    let stored = &run.record["clusterSpecs"][0];
+    assert_eq!(stored["status"], "loaded", "{stored:#}");
+    assert!(stored["error"].is_null(), "{stored:#}");
+    let uris = spec_uris(&run.record);
+    assert_eq!(uris.len(), 1, "{:#}", run.record);
+    assert_eq!(uris[0]["status"], "fetched");
+    assert_eq!(
+        uris[0]["document"],
+        "cluster:apps/ConfigMap/bundle/support-bundle-spec:1"
+    );
+    assert_eq!(server.requests().len(), 1);
+}
