@@ -118,9 +118,17 @@ async fn follow_one(
     }
 }
 
-/// The URI without its query and fragment, which may carry a token.
+/// The URI without its user information, query and fragment, which may carry a credential.
 fn shown(uri: &str) -> String {
-    uri.split(['?', '#']).next().unwrap_or(uri).to_string()
+    let bare = uri.split(['?', '#']).next().unwrap_or(uri);
+    match reqwest::Url::parse(bare) {
+        Ok(mut url) if url.has_authority() => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        _ => bare.to_string(),
+    }
 }
 
 /// `uri` as an http(s) URL; other schemes (troubleshoot also pulls `oci://`) are not fetched.
@@ -371,5 +379,7 @@ mod tests {
             .to_string();
         assert!(why.starts_with("`secret/ns/name` is not a URL"), "{why}");
         assert_eq!(shown("https://h/p?token=x#f"), "https://h/p");
+        assert_eq!(shown("https://u:pw@h/p.yaml"), "https://h/p.yaml");
+        assert_eq!(shown("secret/ns/name"), "secret/ns/name");
     }
 }

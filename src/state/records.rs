@@ -333,7 +333,7 @@ pub struct ClusterSpecRecord {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SpecUriRecord {
-    /// The `uri` (without its query or fragment, which may carry a token).
+    /// The `uri` (without user information, query or fragment, which may carry a credential).
     pub uri: String,
     /// The document that names it: `file:line`.
     pub document: String,
