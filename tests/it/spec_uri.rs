@@ -358,3 +358,67 @@ fn a_cluster_stored_spec_uri_is_followed_with_the_opt_in() {
     );
     assert_eq!(server.requests().len(), 1);
 }
+
+/// The proxy environment is honoured: the cluster client and the spec fetch each go to
+/// `HTTPS_PROXY`/`HTTP_PROXY` (a closed port here) unless `NO_PROXY` names the host. Before kube's
+/// `http-proxy` feature, any `HTTPS_PROXY` failed every cluster connection.
+#[test]
+fn proxy_variables_are_honoured_by_the_cluster_client_and_the_spec_fetch() {
+    use crate::support::kube_api::{Cluster, KubeApiServer};
+    let server = SpecServer::start(upstream("http://127.0.0.1:1/x", Path::new("/nonexistent")));
+    let mut cluster = Cluster::baseline();
+    cluster.add_namespace("apps");
+    // Through `localhost`, which NO_PROXY does not name: the fetch goes to the closed proxy.
+    let uri = format!("http://localhost:{}/spec.yaml", server.addr.port());
+    cluster
+        .insert_value(
+            serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "bundle", "namespace": "apps",
+                             "labels": {"troubleshoot.sh/kind": "support-bundle"}},
+                "data": {"support-bundle-spec": document("stored", &uri)}}),
+            None,
+        )
+        .expect("insert");
+    let api = KubeApiServer::start(cluster);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir_all(&jobs).expect("jobs");
+    let kubeconfig = dir.path().join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig, "default")
+        .expect("kubeconfig");
+    let job = format!(
+        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: kube\nspec:\n  schedule: \"0 2 * * *\"\n  collect:\n    kubeconfig: {}\n    followSpecURI: true\n    clusterSpecs: {{namespaces: [apps]}}\n",
+        kubeconfig.display()
+    );
+    std::fs::write(jobs.join("kube.yaml"), job).expect("job");
+    let closed = support::ports::ClosedPort::new();
+    let proxy = format!("http://{}", closed.addr());
+    let run = Triggered::run(
+        dir,
+        &[
+            ("HTTPS_PROXY", &proxy),
+            ("HTTP_PROXY", &proxy),
+            ("NO_PROXY", "127.0.0.1"),
+        ],
+        Duration::from_secs(60),
+    );
+    // The API server (127.0.0.1, in NO_PROXY) was reached directly.
+    assert_eq!(
+        run.record["clusterSpecs"][0]["status"], "loaded",
+        "{:#}",
+        run.record["clusterSpecs"]
+    );
+    // The spec's uri went to the proxy, which refused: the stored spec was used as written.
+    assert_eq!(run.text("stored/used.txt"), "from stored");
+    let uris = spec_uris(&run.record);
+    assert_eq!(uris[0]["status"], "fallback", "{:#}", run.record);
+    assert!(
+        uris[0]["warning"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("cannot fetch it:"),
+        "{:#}",
+        uris[0]
+    );
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+}
