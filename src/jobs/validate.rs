@@ -12,6 +12,9 @@ use crate::yaml::{Loc, Node};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+#[path = "values.rs"]
+mod values;
+
 /// What one load of job files has already worked out, shared by all its jobs: spec files
 /// (see [`SpecCache`]) and schedules, which are pure functions of `(expression, zone)`.
 /// Lives for one load, so nothing in it can go stale.
@@ -75,6 +78,8 @@ struct Checker<'a> {
     text: &'a SourceText<'a>,
     node: &'a Node,
     out: &'a mut Vec<Diagnostic>,
+    /// What the job's v1beta3 spec files are rendered with (`collect.values`, `collect.set`).
+    values: spec::Values,
 }
 
 impl Checker<'_> {
@@ -140,6 +145,7 @@ pub fn check(
         text,
         node,
         out,
+        values: spec::Values::default(),
     };
     check_name(&mut c, &doc.metadata.name);
     let schedule = check_schedule(&mut c, &doc, ctx);
@@ -393,6 +399,7 @@ fn check_collect(
             Some("set `collect.specs` (troubleshoot spec files), an inline `collect.supportBundle`, `collect.clusterSpecs`, or `collect.autoDiscovery: true`".into()),
         );
     }
+    c.values = values::check_values(c, doc, base, &mut sources);
     for (i, reference) in collect.specs.iter().enumerate() {
         let index = i.to_string();
         if let Some(spec) = load_reference(
@@ -561,7 +568,10 @@ fn load_reference(
         return None;
     }
     let path: PathBuf = base.join(reference);
-    let loaded = c.cache.specs.load(&path, &c.policy);
+    let loaded = c.cache.specs.load_with_values(&path, &c.policy, &c.values);
+    if c.values.given && !loaded.v1beta3 && role != SpecRole::Redact {
+        values::not_v1beta3(c, at, reference);
+    }
     let mut whole_file_errors = 0;
     let mut located_errors = 0;
     for d in &loaded.diagnostics {
@@ -600,6 +610,7 @@ fn load_reference(
         path,
         sha256: hex(&loaded.sha256),
         role,
+        rendered_sha256: loaded.rendered_sha256.as_ref().map(|h| hex(h)),
     });
     Some(loaded.spec.clone())
 }

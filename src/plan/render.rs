@@ -53,6 +53,9 @@ pub fn render_text_with(
             a.time_zone,
             if a.suspended { " (suspended)" } else { "" }
         );
+        for line in super::relations::lines(&a.relations, None) {
+            let _ = writeln!(out, "      {line}");
+        }
         for line in detail(&a.name) {
             let _ = writeln!(out, "      {line}");
         }
@@ -62,6 +65,9 @@ pub fn render_text_with(
         let _ = writeln!(out, "~ change   {} ({})", c.name, c.source.display());
         for f in &c.fields {
             write_field(&mut out, f);
+        }
+        for line in super::relations::lines(&c.relations, Some(&c.relations_before)) {
+            let _ = writeln!(out, "      {line}");
         }
         for line in detail(&c.name) {
             let _ = writeln!(out, "      {line}");
