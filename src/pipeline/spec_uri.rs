@@ -93,7 +93,8 @@ async fn follow_one(
         let url = http_url(&at.uri)?;
         let client = match client {
             Ok(c) => c,
-            Err(e) => return Err(NotUsed::Client(e.to_string())),
+            Err(NotUsed::Client(why)) => return Err(NotUsed::Client(why.clone())),
+            Err(other) => return Err(NotUsed::Client(other.to_string())),
         };
         let bytes = fetch(client, url, &shown, timeout).await?;
         sha256 = Some(sha256_hex(&bytes));
