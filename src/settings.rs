@@ -85,6 +85,10 @@ pub struct Settings {
     /// Timeout of each Kubernetes API call; a slower call is recorded as an error and the run
     /// goes on.
     pub kube_request_timeout: HumanDuration,
+    /// How long fetching a spec's `uri:` may take (`collect.followSpecURI`); a slower fetch
+    /// falls back to the spec as written.
+    #[serde(default = "default_spec_uri_timeout")]
+    pub spec_uri_timeout: HumanDuration,
     /// Limits of the processes runs start, for each field a job's `spec.resources` leaves out.
     #[serde(default, skip_serializing_if = "is_unlimited")]
     pub default_resources: Resources,
@@ -178,6 +182,10 @@ fn is_unlimited(r: &Resources) -> bool {
     *r == Resources::default()
 }
 
+fn default_spec_uri_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+
 impl Settings {
     /// The built-in defaults; under systemd, `$STATE_DIRECTORY` is the default state dir.
     pub fn defaults(env: &dyn Fn(&str) -> Option<String>) -> Self {
@@ -206,6 +214,7 @@ impl Settings {
             kubeconfig: None,
             context: None,
             kube_request_timeout: HumanDuration(Duration::from_secs(30)),
+            spec_uri_timeout: default_spec_uri_timeout(),
             default_resources: Resources::default(),
             insecure_allow_writable: false,
             mode: Mode::Host,
@@ -492,6 +501,11 @@ fn validate(s: &Settings) -> Result<(), SettingsError> {
     if s.history.keep_last == 0 {
         return Err(SettingsError::Invalid(
             "`history.keepLast` must be at least 1".into(),
+        ));
+    }
+    if s.spec_uri_timeout.0 < Duration::from_millis(100) {
+        return Err(SettingsError::Invalid(
+            "`specUriTimeout` must be at least 100ms".into(),
         ));
     }
     if s.kube_request_timeout.0 < Duration::from_millis(100) {

@@ -68,6 +68,7 @@ pub fn new_record(spec: &RunSpec, host: &str, status: RunStatus, now: DateTime<U
         missed: None,
         notifications: Vec::new(),
         cluster_specs: Vec::new(),
+        spec_uris: Vec::new(),
         changes: None,
         parent: spec.parent.clone(),
     }
@@ -181,6 +182,7 @@ impl AgentEnv {
             kubeconfig: settings.kubeconfig.clone(),
             kube_context: settings.context.clone(),
             kube_request_timeout: settings.kube_request_timeout.0,
+            spec_uri_timeout: settings.spec_uri_timeout.0,
             default_resources: settings.default_resources,
             uploads,
             bundle_names: pipeline::BundleNames::default(),
@@ -292,6 +294,7 @@ async fn carry_out(
     record.uploads = outcome.uploads;
     record.changes = outcome.changes;
     record.cluster_specs = outcome.cluster_specs;
+    record.spec_uris = outcome.spec_uris;
     record.ended_at = Some(env.clock.now());
     // Marked before the write, so whoever reads the final record finds the run ended.
     ended.mark();

@@ -46,6 +46,7 @@ fn record(status: RunStatus) -> RunRecord {
         missed: None,
         notifications: Vec::new(),
         cluster_specs: Vec::new(),
+        spec_uris: Vec::new(),
         changes: None,
         parent: None,
     }

@@ -90,6 +90,9 @@ pub fn arguments(req: &Request) -> Vec<String> {
     let mut args = vec![
         "--interactive=false".to_string(),
         "--auto-update=false".to_string(),
+        // A spec's `uri:` would make the CLI fetch and run whatever the URL serves, host
+        // collectors included: jobs with this engine never follow it (see `followSpecURI`).
+        "--no-uri".to_string(),
         "-o".to_string(),
         req.output.display().to_string(),
     ];
@@ -206,6 +209,7 @@ mod tests {
             [
                 "--interactive=false",
                 "--auto-update=false",
+                "--no-uri",
                 "-o",
                 "/state/jobs/x/bundles/x-2025",
                 "--namespace=prod",

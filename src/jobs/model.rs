@@ -335,8 +335,9 @@ pub struct Collect {
     /// as troubleshoot's `--load-cluster-specs` reads them and their specs join the job's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_specs: Option<ClusterSpecs>,
-    /// Follow a loaded spec's `uri:` (troubleshoot's self-update from a URL). Not supported
-    /// yet: `true` is a validation error; `uri:` is never fetched, so air-gapped sites stay so.
+    /// Follow a spec's `uri:` (troubleshoot's self-update from a URL) at each run: the fetched
+    /// SupportBundle replaces the document that names it, minus its host collectors; a failed
+    /// fetch keeps the spec as written. Off by default, so air-gapped sites never phone out.
     #[serde(
         default,
         rename = "followSpecURI",

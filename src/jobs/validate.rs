@@ -380,11 +380,12 @@ fn check_collect(
             Some("use `engine: builtin`, or pass the specs to the job as files".into()),
         );
     }
-    if collect.follow_spec_uri {
+    if collect.follow_spec_uri && collect.engine == crate::jobs::model::Engine::SupportBundle {
+        // The CLI would run a fetched spec's host collectors as root; the builtin engine drops them.
         c.error(
             &["spec", "collect", "followSpecURI"],
-            "`followSpecURI: true` is not supported yet: this build never fetches a spec's `uri:`",
-            Some("remove `followSpecURI`; specs are used as stored".into()),
+            "`followSpecURI: true` is not supported with `engine: support-bundle`: the CLI would run the host collectors of a spec fetched from a URL as root",
+            Some("use `engine: builtin`, or remove `followSpecURI` (the CLI then runs with `--no-uri`)".into()),
         );
     }
     if collect.specs.is_empty()

@@ -1,7 +1,7 @@
 //! `collect.clusterSpecs`: specs stored in the cluster's Secrets and ConfigMaps, read at the start
 //! of each run as troubleshoot's `--load-cluster-specs` reads them. A spec that cannot be read or
 //! parsed is recorded as failed and left out; the run goes on with the others. A spec's `uri:` is
-//! never fetched (`followSpecURI` is refused by validation), so air-gapped sites stay offline.
+//! fetched only with `collect.followSpecURI: true` (`spec_uri.rs`), so air-gapped sites stay offline.
 
 use crate::collect::cluster::access;
 use crate::collect::cluster::api::{Api, encode};
@@ -21,6 +21,8 @@ pub(super) struct Reach {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub timeout: Duration,
+    /// `collect.followSpecURI`: a stored spec's `uri:` is followed later (`spec_uri.rs`).
+    pub follow_uri: bool,
 }
 
 /// What was loaded: the merged specs and one record per spec (or failed listing).
@@ -55,7 +57,7 @@ pub(super) async fn load(want: &ClusterSpecs, reach: &Reach) -> Loaded {
             match list(&api, &path).await {
                 Ok(items) => {
                     for item in &items {
-                        read_object(&mut loaded, kind, item);
+                        read_object(&mut loaded, kind, item, reach.follow_uri);
                     }
                 }
                 Err(e) => {
@@ -95,7 +97,7 @@ async fn list(api: &Api, path: &str) -> Result<Vec<Value>, String> {
 }
 
 /// The specs of one Secret or ConfigMap, under the keys troubleshoot reads, in its order.
-fn read_object(loaded: &mut Loaded, kind: &str, item: &Value) {
+fn read_object(loaded: &mut Loaded, kind: &str, item: &Value, follow_uri: bool) {
     let meta = &item["metadata"];
     let ns = meta["namespace"].as_str().unwrap_or_default();
     let obj = meta["name"].as_str().unwrap_or_default();
@@ -134,9 +136,9 @@ fn read_object(loaded: &mut Loaded, kind: &str, item: &Value) {
         }
         let mut spec = file.spec;
         let mut notes = Vec::new();
-        if let Some(uri) = &spec.uri {
+        if let Some(uri) = spec.uri.as_ref().filter(|_| !follow_uri) {
             notes.push(format!(
-                "`uri: {uri}` was not fetched (`followSpecURI` is not supported)"
+                "`uri: {uri}` was not fetched (`followSpecURI` is off)"
             ));
         }
         // Whoever may write this object must not gain commands run as root on the agent's host.

@@ -206,6 +206,7 @@ pub(super) async fn with_cluster_specs(
             .or_else(|| ctx.env.kubeconfig.clone()),
         context: c.context.clone().or_else(|| ctx.env.kube_context.clone()),
         timeout: ctx.env.kube_request_timeout,
+        follow_uri: c.follow_spec_uri,
     };
     let loaded = super::clusterspecs::load(want, &reach).await;
     let mut job = job.clone();

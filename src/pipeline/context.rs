@@ -34,6 +34,8 @@ pub struct RunEnv {
     pub kube_context: Option<String>,
     /// Timeout of each Kubernetes API call.
     pub kube_request_timeout: Duration,
+    /// How long fetching a spec's `uri:` may take (`collect.followSpecURI`).
+    pub spec_uri_timeout: Duration,
     /// The agent's `defaultResources` (a job's `spec.resources` wins field by field).
     pub default_resources: crate::jobs::model::Resources,
     /// The agent's upload queue: runs claim the entries they attempt and wake its driver.

@@ -30,6 +30,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         uploads: Vec::new(),
         changes: None,
         cluster_specs: Vec::new(),
+        spec_uris: Vec::new(),
     };
     let prepared = prepare(job, ctx, limits.child());
     // The name stays reserved until the CLI has written its archive (the end of the run).
@@ -104,6 +105,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         uploads: Vec::new(),
         changes,
         cluster_specs: Vec::new(),
+        spec_uris: Vec::new(),
     };
     // The CLI did everything up to the archive in one go: those phases end together.
     settle(ctx, &outcome);
@@ -247,6 +249,7 @@ fn cancelled(
         uploads: Vec::new(),
         changes: None,
         cluster_specs: Vec::new(),
+        spec_uris: Vec::new(),
     }
 }
 

@@ -20,6 +20,7 @@ pub mod progress;
 pub mod recover;
 mod redact;
 mod secrets;
+mod spec_uri;
 mod upload;
 
 pub use redact::{RedactionPlan, plan as redaction_plan, tokenization_warnings};
@@ -69,6 +70,8 @@ pub struct Outcome {
     pub changes: Option<crate::state::records::ChangesRecord>,
     /// Specs loaded from the cluster for this run (`collect.clusterSpecs`).
     pub cluster_specs: Vec<crate::state::records::ClusterSpecRecord>,
+    /// Spec `uri:`s followed for this run (`collect.followSpecURI`).
+    pub spec_uris: Vec<crate::state::records::SpecUriRecord>,
 }
 
 /// The version written to `version.yaml` of the bundles this agent makes.
@@ -184,6 +187,8 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
 
     let (loaded_job, cluster_specs) = collect::with_cluster_specs(job, ctx).await;
     let job = loaded_job.as_ref().unwrap_or(job);
+    let (followed_job, spec_uris) = spec_uri::follow(job, ctx.env.spec_uri_timeout).await;
+    let job = followed_job.as_ref().unwrap_or(job);
     let collected = collect_phase(job, &root, cancel, ctx, &mut phases).await;
     let redacted = redact_phase(job, &root, ctx, &mut phases).await;
     if let Some(error) = redacted
@@ -258,6 +263,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         uploads,
         changes,
         cluster_specs,
+        spec_uris,
     }
 }
 
@@ -327,6 +333,7 @@ impl Outcome {
             uploads: Vec::new(),
             changes: None,
             cluster_specs: Vec::new(),
+            spec_uris: Vec::new(),
         }
     }
 }

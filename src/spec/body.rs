@@ -137,7 +137,8 @@ fn after_collection(ctx: &mut Ctx, value: &Node, field: &str, spec: &mut Trouble
     }
 }
 
-/// `uri` asks troubleshoot to replace the spec with a fetched one; this build never fetches.
+/// `uri` asks troubleshoot to replace the spec with a fetched one; the agent does so only for
+/// jobs that opt in (`collect.followSpecURI`, see `pipeline/spec_uri.rs`).
 fn uri(ctx: &mut Ctx, value: &Node, field: &str, spec: &mut TroubleshootSpec) {
     match &value.value {
         Value::Str(s) => {
@@ -146,9 +147,9 @@ fn uri(ctx: &mut Ctx, value: &Node, field: &str, spec: &mut TroubleshootSpec) {
                 .warning(
                     value.loc,
                     field,
-                    "`spec.uri` is not fetched; the spec is used as written (like `--no-uri`)",
+                    "`spec.uri` is fetched only by jobs with `collect.followSpecURI: true`; otherwise the spec is used as written (like `--no-uri`)",
                 )
-                .with_hint("to use the newer spec, download it and point the job at the file");
+                .with_hint("with `followSpecURI: true` each run fetches it and falls back to this spec when the fetch fails");
             ctx.push(d);
         }
         Value::Null => {}

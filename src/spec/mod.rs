@@ -51,10 +51,25 @@ pub struct TroubleshootSpec {
     pub after_collection: Vec<serde_json::Value>,
     /// Whether any SupportBundle asked for host collectors to run in a DaemonSet.
     pub run_host_collectors_in_pod: bool,
-    /// The last `spec.uri` seen (never fetched by this build).
+    /// The last `spec.uri` seen.
     pub uri: Option<String>,
+    /// Every SupportBundle document's `spec.uri`, with where that document is (what
+    /// `collect.followSpecURI` replaces when the fetch succeeds).
+    pub uris: Vec<SpecUri>,
     /// Items troubleshoot would not run, dropped while loading (each with a warning).
     pub dropped: Vec<Dropped>,
+}
+
+/// A SupportBundle document's `spec.uri` and the lines its document spans: the entries of
+/// `file` whose type key is on one of `lines` came from that document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpecUri {
+    /// The `uri` as written.
+    pub uri: String,
+    /// The spec file (or job file, for an inline bundle) the document is in.
+    pub file: PathBuf,
+    /// The document's first line up to the next document's first line (`u32::MAX`: to the end).
+    pub lines: std::ops::Range<u32>,
 }
 
 /// An item of a collector or analyzer list that troubleshoot would not run, so the agent does
@@ -167,6 +182,7 @@ impl TroubleshootSpec {
         if other.uri.is_some() {
             self.uri = other.uri;
         }
+        self.uris.extend(other.uris);
     }
 
     /// Drops collectors and analyzers identical (same type and body) to an earlier one, as
@@ -246,7 +262,19 @@ fn parse_text(path: &Path, text: &str, analyzers: bool) -> SpecFile {
         }
         Ok(docs) => {
             for (i, doc) in docs.iter().enumerate() {
+                let before = spec.uri.take();
                 document::parse_document(&mut ctx, doc, i, &mut spec);
+                match spec.uri.clone() {
+                    Some(uri) => {
+                        let end = docs.get(i + 1).map_or(u32::MAX, |next| next.loc.line);
+                        spec.uris.push(SpecUri {
+                            uri,
+                            file: path.to_path_buf(),
+                            lines: doc.loc.line..end,
+                        });
+                    }
+                    None => spec.uri = before,
+                }
             }
         }
         Err(err) => ctx.push(syntax_error(&ctx, &err)),
@@ -285,6 +313,14 @@ pub fn parse_inline_bundle(
     let mut ctx = Ctx::new(path, text);
     let mut spec = TroubleshootSpec::default();
     body::parse_spec_body(&mut ctx, DocKind::SupportBundle, node, "", &mut spec);
+    if let Some(uri) = spec.uri.clone() {
+        // Only the inline bundle's entries come from the job file.
+        spec.uris.push(SpecUri {
+            uri,
+            file: path.to_path_buf(),
+            lines: 0..u32::MAX,
+        });
+    }
     spec.dropped = ctx.dropped;
     (spec, ctx.diags)
 }

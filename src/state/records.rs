@@ -300,6 +300,9 @@ pub struct RunRecord {
     /// Specs loaded from the cluster (`collect.clusterSpecs`), in the order they were read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cluster_specs: Vec<ClusterSpecRecord>,
+    /// Each spec `uri:` followed for this run (`collect.followSpecURI`).
+    #[serde(default, rename = "specURIs", skip_serializing_if = "Vec::is_empty")]
+    pub spec_uris: Vec<SpecUriRecord>,
 }
 
 /// The identity of the run that started a chained run.
@@ -328,6 +331,25 @@ pub struct ClusterSpecRecord {
     /// Why it failed, or what was ignored in it (a `uri:` that was not followed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// One spec `uri:` followed for `collect.followSpecURI`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpecUriRecord {
+    /// The `uri` (without user information, query or fragment, which may carry a credential).
+    pub uri: String,
+    /// The document that names it: `file:line`.
+    pub document: String,
+    /// `fetched` (the fetched spec replaced the document) or `fallback` (the document was used
+    /// as written, see `warning`).
+    pub status: String,
+    /// Hex sha256 of the fetched text (absent when nothing was received).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Why the fetched spec was not used, or what was left out of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// The summary of what changed since the previous completed run (`changes` of a record).
@@ -786,6 +808,7 @@ impl RunRecord {
             missed: None,
             notifications: Vec::new(),
             cluster_specs: Vec::new(),
+            spec_uris: Vec::new(),
             changes: None,
             parent: None,
         }

@@ -1,7 +1,7 @@
 //! `collect.clusterSpecs`: the agent (`trigger`, the real binary) reads specs stored in labelled
 //! Secrets and ConfigMaps of the test API server at run time, collects what they ask for, applies
 //! their redactors, names each loaded spec in the run record, records a malformed one as failed
-//! while the run goes on, and never fetches a spec's `uri:`.
+//! while the run goes on, and (without `followSpecURI`) never fetches a spec's `uri:`.
 
 use crate::support;
 use crate::support::kube_api::{Cluster, KubeApiServer};
@@ -207,7 +207,7 @@ fn stored_specs_are_collected_recorded_and_their_uri_is_not_fetched() {
 }
 
 #[test]
-fn follow_spec_uri_and_the_cli_engine_are_refused_until_supported() {
+fn follow_spec_uri_and_cluster_specs_are_refused_with_the_cli_engine() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("job.yaml");
     std::fs::write(
@@ -223,7 +223,8 @@ fn follow_spec_uri_and_the_cli_engine_are_refused_until_supported() {
     let err = support::stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("job.yaml:9:20") && err.contains("`followSpecURI: true` is not supported yet"),
+        err.contains("job.yaml:9:20")
+            && err.contains("`followSpecURI: true` is not supported with `engine: support-bundle`"),
         "{err}"
     );
     assert!(

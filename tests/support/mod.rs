@@ -249,6 +249,7 @@ pub fn run_record(
         missed: None,
         notifications: Vec::new(),
         cluster_specs: Vec::new(),
+        spec_uris: Vec::new(),
         changes: None,
         parent: None,
     }

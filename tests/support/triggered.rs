@@ -15,6 +15,8 @@ pub struct Triggered {
     pub bundle: PathBuf,
     /// Holds the jobs, state and unpacked bundle.
     pub dir: tempfile::TempDir,
+    /// What the agent logged.
+    pub stderr: String,
 }
 
 impl Triggered {
@@ -60,6 +62,7 @@ impl Triggered {
             record,
             bundle,
             dir,
+            stderr: stderr(&out),
         }
     }
 

@@ -67,9 +67,86 @@ impl Db {
     }
 }
 
-/// Whether a database collector entry needs no Kubernetes API: only a `tls.secret` does.
+/// Whether a database collector entry needs no Kubernetes API: a `tls.secret` or a v1beta3
+/// `valueFrom` does.
 pub fn runs_locally(kind: &str, body: &Value) -> bool {
-    Db::from_kind(kind).is_some() && !body["tls"]["secret"].is_object()
+    let from_cluster = |v: &Value| v.get("valueFrom").is_some();
+    Db::from_kind(kind).is_some()
+        && !body["tls"]["secret"].is_object()
+        && !from_cluster(&body["uri"])
+        && !["cacert", "clientCert", "clientKey"]
+            .iter()
+            .any(|k| from_cluster(&body["tls"][*k]))
+}
+
+/// A v1beta3 `StringOrValueFrom` as troubleshoot resolves it: a string; `{value: ...}`; or
+/// `{valueFrom: {secretKeyRef | configMapKeyRef: {name, key, namespace, optional}}}` read from
+/// the cluster (the namespace defaults to the collector's). An absent object or key is `""` when
+/// `optional`, else an error, worded as troubleshoot's.
+async fn resolve(ctx: &Ctx, body: &Value, field: &str, v: &Value) -> Result<String, Error> {
+    let (from, kind) = match v {
+        Value::String(s) => return Ok(s.clone()),
+        Value::Null => return Ok(String::new()),
+        Value::Object(o) if o.get("value").is_some_and(Value::is_string) => {
+            return Ok(o["value"].as_str().unwrap_or_default().to_string());
+        }
+        Value::Object(o) => {
+            let from = o.get("valueFrom").unwrap_or(&Value::Null);
+            if from["secretKeyRef"].is_object() {
+                (&from["secretKeyRef"], "secret")
+            } else if from["configMapKeyRef"].is_object() {
+                (&from["configMapKeyRef"], "configmap")
+            } else {
+                return Ok(String::new());
+            }
+        }
+        _ => {
+            return Err(Error::Spec(format!(
+                "`{field}` must be a string or a `valueFrom`"
+            )));
+        }
+    };
+    let name = from["name"].as_str().unwrap_or_default();
+    let key = from["key"].as_str().unwrap_or_default();
+    let optional = from["optional"].as_bool().unwrap_or(false);
+    let ns = from["namespace"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .map_or_else(|| namespace_of(ctx, body), str::to_string);
+    let plural = if kind == "secret" {
+        "secrets"
+    } else {
+        "configmaps"
+    };
+    let path = format!(
+        "/api/v1/namespaces/{}/{plural}/{}",
+        super::api::encode(&ns),
+        super::api::encode(name)
+    );
+    let object = match ctx.api.get(&path).await {
+        Ok(o) => o,
+        Err(_) if optional => return Ok(String::new()),
+        Err(e) => {
+            return Err(Error::Other(format!(
+                "failed to get {kind} {ns}/{name}: {e}"
+            )));
+        }
+    };
+    let value = object["data"][key].as_str().and_then(|raw| {
+        if kind == "configmap" {
+            return Some(raw.to_string());
+        }
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(raw).ok()?;
+        String::from_utf8(bytes).ok()
+    });
+    match value {
+        Some(v) => Ok(v),
+        None if optional => Ok(String::new()),
+        None => Err(Error::Other(format!(
+            "key \"{key}\" not found in {kind} {ns}/{name}"
+        ))),
+    }
 }
 
 /// troubleshoot's `DatabaseConnection`, field for field (Go `omitempty` where it has it).
@@ -140,11 +217,8 @@ pub(super) async fn collect(
     body: &Value,
     collector_name: Option<&str>,
 ) -> Result<(), Error> {
-    let uri = match &body["uri"] {
-        Value::String(s) => s.as_str(),
-        Value::Null => "",
-        _ => return Err(Error::Spec("`uri` must be a string".into())),
-    };
+    let uri = resolve(ctx, body, "uri", &body["uri"]).await?;
+    let uri = uri.as_str();
     let secrets = Secrets::of(uri);
     let parameters: Vec<String> = body["parameters"]
         .as_array()
@@ -204,6 +278,9 @@ enum TlsSecretError {
     /// It has no `cacert`.
     #[error("failed to find 'cacert' key for CA cert data in secret")]
     NoCa,
+    /// A v1beta3 `valueFrom` of a TLS field could not be read.
+    #[error(transparent)]
+    ValueFrom(Box<Error>),
 }
 
 /// The collector's `tls`, with a `secret` read from the cluster (keys `cacert`, `clientCert`,
@@ -214,12 +291,20 @@ async fn tls_params(ctx: &Ctx, body: &Value) -> Result<Option<TlsParams>, TlsSec
     if !tls.is_object() {
         return Ok(None);
     }
-    let text = |v: &Value, key: &str| v[key].as_str().unwrap_or("").to_string();
+    let mut text = Vec::new();
+    for key in ["cacert", "clientCert", "clientKey"] {
+        text.push(
+            resolve(ctx, body, &format!("tls.{key}"), &tls[key])
+                .await
+                .map_err(|e| TlsSecretError::ValueFrom(Box::new(e)))?,
+        );
+    }
+    let mut text = text.into_iter();
     let mut params = TlsParams {
         skip_verify: tls["skipVerify"].as_bool().unwrap_or(false),
-        ca_cert: text(tls, "cacert"),
-        client_cert: text(tls, "clientCert"),
-        client_key: text(tls, "clientKey"),
+        ca_cert: text.next().unwrap_or_default(),
+        client_cert: text.next().unwrap_or_default(),
+        client_key: text.next().unwrap_or_default(),
     };
     let secret = &tls["secret"];
     if secret.is_object() && !params.skip_verify {
