@@ -20,9 +20,11 @@
 //! every host type — and files without collectors. The one host collector of the in-cluster specs
 //! (`hostOS` in `sample-supportbundle.yaml`, read-only) runs with its spec.
 //!
-//! Nothing leaves loopback but name lookups of the hosts the specs name: the database URIs the
-//! specs keep in Secrets and ConfigMaps point at a closed loopback port in the test cluster, and
-//! `ALL_PROXY` sends the agent's HTTP clients (`http`, `registryImages`) to a closed loopback port.
+//! Nothing leaves loopback: each spec's test reruns itself in a new network namespace with only
+//! loopback (`support::alone::offline`), where a lookup of a host a spec names fails at once; the
+//! database URIs the specs keep in Secrets and ConfigMaps point at a closed loopback port in the
+//! test cluster, and `ALL_PROXY` sends the agent's HTTP clients (`http`, `registryImages`) to a
+//! closed loopback port.
 
 use crate::support;
 use crate::support::kube_api::{Cluster, KubeApiServer};

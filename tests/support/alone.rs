@@ -94,3 +94,26 @@ pub fn rerun(module: &str, name: &str, env: &[(&str, &str)]) -> bool {
     print!("{stdout}");
     true
 }
+
+/// In the parent: reruns test `name` of `module` alone in a new network namespace (`unshare
+/// --net`, root only) and returns `true` once it passed there. In that child: brings loopback up
+/// and returns `false` (run the body). For tests whose specs name outside hosts: in the namespace
+/// nothing but loopback exists, so a name lookup or a connection fails at once and nothing leaves
+/// the machine.
+pub fn offline(module: &str, name: &str) -> bool {
+    if is_child(module, name) {
+        let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).is_file())
+            .expect("iproute2's ip (scripts/test installs it)");
+        let status = Command::new(ip)
+            .args(["link", "set", "lo", "up"])
+            .status()
+            .expect("run ip");
+        assert!(status.success(), "ip link set lo up: {status}");
+        return false;
+    }
+    let stdout = run(&mut command(module, name, &["unshare", "--net"]));
+    print!("{stdout}");
+    true
+}

@@ -10,6 +10,9 @@ const STATS: (&str, &str) = (
 
 #[test]
 fn all_kubernetes_collectors() {
+    if support::alone::offline(module_path!(), "all_kubernetes_collectors") {
+        return;
+    }
     let rel = "examples/collect/host/all-kubernetes-collectors.yaml";
     let extra = vec![
         object(
@@ -119,6 +122,9 @@ fn all_kubernetes_collectors() {
 
 #[test]
 fn db_collector() {
+    if support::alone::offline(module_path!(), "db_collector") {
+        return;
+    }
     let rel = "examples/support-bundle/db-collector.yaml";
     use Want::*;
     run_spec(rel, Cluster::baseline(), Vec::new()).check(
@@ -133,6 +139,9 @@ fn db_collector() {
 
 #[test]
 fn e2e() {
+    if support::alone::offline(module_path!(), "e2e") {
+        return;
+    }
     let rel = "examples/support-bundle/e2e.yaml";
     use Want::*;
     run_spec(rel, Cluster::baseline(), Vec::new()).check(
@@ -148,6 +157,9 @@ fn e2e() {
 
 #[test]
 fn sample_collect_entire_configmap() {
+    if support::alone::offline(module_path!(), "sample_collect_entire_configmap") {
+        return;
+    }
     let rel = "examples/support-bundle/sample-collect-entire-configmap.yaml";
     // kurl-current-config exists, kurl-last-config does not: both configmap entries share the
     // title `configmap`, and each writes its file (the absent one with an error beside it).
@@ -174,6 +186,9 @@ fn sample_collect_entire_configmap() {
 
 #[test]
 fn sample_supportbundle() {
+    if support::alone::offline(module_path!(), "sample_supportbundle") {
+        return;
+    }
     let rel = "examples/support-bundle/sample-supportbundle.yaml";
     use Want::*;
     run_spec(rel, Cluster::baseline(), Vec::new()).check(
@@ -193,6 +208,9 @@ fn sample_supportbundle() {
 
 #[test]
 fn secret_collectors() {
+    if support::alone::offline(module_path!(), "secret_collectors") {
+        return;
+    }
     let rel = "examples/support-bundle/secret-collectors.yaml";
     let extra = vec![object(
         "Secret",
@@ -217,6 +235,9 @@ fn secret_collectors() {
 
 #[test]
 fn v1beta3_configmap_example() {
+    if support::alone::offline(module_path!(), "v1beta3_configmap_example") {
+        return;
+    }
     let rel = "examples/support-bundle/v1beta3/configmap-example.yaml";
     use Want::*;
     run_spec(rel, Cluster::baseline(), Vec::new()).check(
@@ -242,6 +263,9 @@ fn v1beta3_configmap_example() {
 
 #[test]
 fn v1beta3_cross_namespace_secrets() {
+    if support::alone::offline(module_path!(), "v1beta3_cross_namespace_secrets") {
+        return;
+    }
     let rel = "examples/support-bundle/v1beta3/cross-namespace-secrets.yaml";
     use Want::*;
     run_spec(rel, Cluster::baseline(), Vec::new()).check(
@@ -261,6 +285,9 @@ fn v1beta3_cross_namespace_secrets() {
 
 #[test]
 fn v1beta3_multiple_databases() {
+    if support::alone::offline(module_path!(), "v1beta3_multiple_databases") {
+        return;
+    }
     let rel = "examples/support-bundle/v1beta3/multiple-databases.yaml";
     use Want::*;
     run_spec(rel, Cluster::baseline(), Vec::new()).check(
@@ -286,6 +313,9 @@ fn v1beta3_multiple_databases() {
 
 #[test]
 fn v1beta3_optional_secrets() {
+    if support::alone::offline(module_path!(), "v1beta3_optional_secrets") {
+        return;
+    }
     let rel = "examples/support-bundle/v1beta3/optional-secrets.yaml";
     use Want::*;
     run_spec(rel, Cluster::baseline(), Vec::new()).check(
@@ -306,6 +336,9 @@ fn v1beta3_optional_secrets() {
 
 #[test]
 fn v1beta3_postgres_with_secret() {
+    if support::alone::offline(module_path!(), "v1beta3_postgres_with_secret") {
+        return;
+    }
     let rel = "examples/support-bundle/v1beta3/postgres-with-secret.yaml";
     run_spec(rel, Cluster::baseline(), Vec::new()).check(
         rel,
@@ -318,6 +351,9 @@ fn v1beta3_postgres_with_secret() {
 
 #[test]
 fn v1beta3_postgres_with_tls() {
+    if support::alone::offline(module_path!(), "v1beta3_postgres_with_tls") {
+        return;
+    }
     let rel = "examples/support-bundle/v1beta3/postgres-with-tls.yaml";
     run_spec(rel, Cluster::baseline(), Vec::new()).check(
         rel,
@@ -334,6 +370,9 @@ fn v1beta3_postgres_with_tls() {
 
 #[test]
 fn weave_analyzer() {
+    if support::alone::offline(module_path!(), "weave_analyzer") {
+        return;
+    }
     let rel = "examples/support-bundle/weave-analyzer.yaml";
     // No weave-net pods (the baseline runs flannel): troubleshoot's exec error file.
     run_spec(rel, Cluster::baseline(), Vec::new()).check(
@@ -347,6 +386,9 @@ fn weave_analyzer() {
 
 #[test]
 fn in_cluster_default() {
+    if support::alone::offline(module_path!(), "in_cluster_default") {
+        return;
+    }
     let rel = "troubleshoot-specs/in-cluster/default.yaml";
     use Want::*;
     // A kURL/KOTS spec on a k3s cluster: most of what it looks for is not there.
