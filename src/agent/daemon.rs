@@ -327,6 +327,19 @@ impl Daemon {
                     .chain(plan.rejected.iter().flat_map(|r| r.kept.iter().cloned()))
                     .collect();
                 self.book.read_history(names).await;
+            } else {
+                // A one-shot a reload adds: its records say whether its instant already ran
+                // (its file was removed and put back), so it never runs twice.
+                let names: Vec<String> = (pass.plan.add.iter())
+                    .filter(|a| {
+                        (pass.desired.jobs.get(&a.name))
+                            .is_some_and(|j| j.timeline.once().is_some())
+                    })
+                    .map(|a| a.name.clone())
+                    .collect();
+                if !names.is_empty() {
+                    self.book.read_history(names).await;
+                }
             }
             (self.timetable).apply_plan(&pass, &self.reloader, &mut self.book);
             if pass.initial {
@@ -470,8 +483,11 @@ impl Daemon {
             .map(|r| r.path.as_path())
             .collect();
         let mut running: HashMap<&str, Vec<String>> = self.book.running_ids();
+        let now = self.options.clock.now();
+        let scheduler = &self.timetable.scheduler;
         let jobs = (self.timetable.jobs.values())
             .map(|job| LiveJob {
+                phase: scheduler.phase_of(&job.name, now).unwrap_or_default(),
                 next_run: self.timetable.scheduler.next_of(&job.name).map(|s| s.at),
                 running: running.remove(job.name.as_str()).unwrap_or_default(),
                 last_run: self.book.last_runs.get(&job.name).cloned(),

@@ -46,13 +46,20 @@ pub fn render_text_with(
     }
     for a in &plan.add {
         let _ = writeln!(out, "+ add      {} ({})", a.name, a.source.display());
+        let when = match (&a.schedule, a.at) {
+            (Some(expr), _) => format!("schedule \"{expr}\""),
+            (None, Some(at)) => format!("once at {}", at.format("%Y-%m-%dT%H:%M:%SZ")),
+            (None, None) => "no schedule: started by its triggers or `after` only".to_string(),
+        };
         let _ = writeln!(
             out,
-            "      schedule \"{}\" in {}{}",
-            a.schedule,
+            "      {when} in {}{}",
             a.time_zone,
             if a.suspended { " (suspended)" } else { "" }
         );
+        if let Some(line) = window_line(a.active_from, a.active_until) {
+            let _ = writeln!(out, "      {line}");
+        }
         for line in detail(&a.name) {
             let _ = writeln!(out, "      {line}");
         }
@@ -103,6 +110,20 @@ pub fn render_text_with(
     out.push_str(&plan.summary());
     out.push('\n');
     out
+}
+
+/// `active from … until …` for a job with an activeWindow.
+fn window_line(
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<String> {
+    let show = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    match (from, until) {
+        (None, None) => None,
+        (Some(f), None) => Some(format!("active from {}", show(f))),
+        (None, Some(u)) => Some(format!("active until {}", show(u))),
+        (Some(f), Some(u)) => Some(format!("active from {} until {}", show(f), show(u))),
+    }
 }
 
 fn plural(n: usize) -> &'static str {

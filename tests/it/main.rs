@@ -52,6 +52,7 @@ mod kube_test_server;
 mod monitoring;
 mod node_mode;
 mod notify_webhook;
+mod oneshot;
 mod packaging;
 mod plan_reload;
 mod records_writers;
