@@ -397,7 +397,11 @@ impl Daemon {
                     .missed_runs
                     .get_or_create(&JobLabel { job: name.clone() })
                     .inc_by(missed.count);
-                let why = "passed while the agent was not running";
+                let why = if job.timeline.once().is_some() {
+                    "passed while the agent was not running or before it loaded the one-shot"
+                } else {
+                    "passed while the agent was not running"
+                };
                 let record = self.book.missed(job.clone(), missed, now, why);
                 side_records.push((job.clone(), record));
             }

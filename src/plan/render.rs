@@ -47,14 +47,13 @@ pub fn render_text_with(
     for a in &plan.add {
         let _ = writeln!(out, "+ add      {} ({})", a.name, a.source.display());
         let when = match (&a.schedule, a.at) {
-            (Some(expr), _) => format!("schedule \"{expr}\""),
+            (Some(expr), _) => format!("schedule \"{expr}\" in {}", a.time_zone),
             (None, Some(at)) => format!("once at {}", at.format("%Y-%m-%dT%H:%M:%SZ")),
             (None, None) => "no schedule: started by its triggers or `after` only".to_string(),
         };
         let _ = writeln!(
             out,
-            "      {when} in {}{}",
-            a.time_zone,
+            "      {when}{}",
             if a.suspended { " (suspended)" } else { "" }
         );
         if let Some(line) = window_line(a.active_from, a.active_until) {

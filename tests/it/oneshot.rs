@@ -329,3 +329,33 @@ fn validate_locates_every_timing_error_with_a_hint() {
         std::fs::remove_file(&file).expect("rm");
     }
 }
+
+#[test]
+fn plan_shows_the_instant_and_the_window_of_added_jobs() {
+    let dd = dirs();
+    job(
+        &dd.jobs,
+        "tonight",
+        &[
+            "at: \"2030-01-01T02:00:00+01:00\"",
+            "activeWindow: {from: \"2029-12-31T00:00:00Z\", until: \"2030-01-02T00:00:00Z\"}",
+        ],
+    );
+    job(&dd.jobs, "follower", &["after: [{job: tonight}]"]);
+    let out = support::agent(&dd.state)
+        .arg("--jobs-dir")
+        .arg(&dd.jobs)
+        .arg("plan")
+        .output()
+        .expect("run plan");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for line in [
+        "      once at 2030-01-01T01:00:00Z",
+        "      active from 2029-12-31T00:00:00Z until 2030-01-02T00:00:00Z",
+        "      at 2030-01-01T01:00:00Z (2030-01-01 01:00:00 UTC)",
+        "      no schedule: started by its triggers or `after` only",
+    ] {
+        assert!(text.lines().any(|l| l == line), "want {line:?}:\n{text}");
+    }
+}
