@@ -307,6 +307,46 @@ mod tests {
         assert!(s.due(t("2025-01-01T03:30:00Z")).is_empty());
     }
 
+    fn once(at: &str) -> Timing {
+        use crate::schedule::{Rule, Window};
+        Timing {
+            timeline: Timeline::new(Rule::Once(t(at)), Window::default(), chrono_tz::UTC),
+            offset: Duration::zero(),
+            starting_deadline: Duration::hours(1),
+        }
+    }
+
+    #[test]
+    fn a_one_shot_is_done_once_fired_and_a_moved_instant_is_a_new_one() {
+        let mut s = Scheduler::default();
+        let now = t("2025-01-01T00:00:00Z");
+        s.add(
+            "o",
+            once("2025-01-01T01:00:00Z"),
+            false,
+            Recall::Records(None),
+            now,
+        );
+        assert_eq!(s.phase_of("o", now), Some(Phase::Scheduled));
+        let fired = s.due(t("2025-01-01T01:00:00Z"));
+        assert_eq!(fired.len(), 1);
+        let later = t("2025-01-01T01:05:00Z");
+        assert_eq!(s.phase_of("o", later), Some(Phase::Done));
+        assert_eq!(s.next_wake(), None);
+        // Another field changed: still done.
+        s.update("o", once("2025-01-01T01:00:00Z"), false, later);
+        assert!(s.due(later).is_empty());
+        assert_eq!(s.phase_of("o", later), Some(Phase::Done));
+        // Moved to an instant that passed 3 minutes ago: decided now, as a catch-up.
+        s.update("o", once("2025-01-01T01:02:00Z"), false, later);
+        let fired = s.due(later);
+        assert_eq!(
+            fired[0].1.run.map(|(slot, trig)| (slot.nominal, trig)),
+            Some((t("2025-01-01T01:02:00Z"), Trigger::CatchUp))
+        );
+        assert_eq!(s.phase_of("o", later), Some(Phase::Done));
+    }
+
     #[test]
     fn removed_jobs_stop_firing() {
         let mut s = Scheduler::default();
