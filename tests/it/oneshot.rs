@@ -350,6 +350,22 @@ fn plan_shows_the_instant_and_the_window_of_added_jobs() {
         .expect("run plan");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "{text}");
+    let out = support::agent(&dd.state)
+        .arg("--jobs-dir")
+        .arg(&dd.jobs)
+        .args(["-v", "validate"])
+        .output()
+        .expect("run validate");
+    let valid = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{valid}");
+    assert!(
+        valid.contains("next    tonight: 2030-01-01T01:00:00Z"),
+        "{valid}"
+    );
+    assert!(
+        valid.contains("next    follower: none (started by triggers or `after` only)"),
+        "{valid}"
+    );
     for line in [
         "      once at 2030-01-01T01:00:00Z",
         "      active from 2029-12-31T00:00:00Z until 2030-01-02T00:00:00Z",
