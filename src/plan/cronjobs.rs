@@ -408,11 +408,16 @@ mod tests {
     use crate::jobs::{Context, load_dir};
 
     fn job(schedule: &str) -> Job {
+        job_with(&format!("schedule: \"{schedule}\""))
+    }
+
+    /// A job with `line` under `spec:`.
+    fn job_with(line: &str) -> Job {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(
             dir.path().join("j.yaml"),
             format!(
-                "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {{name: j}}\nspec:\n  schedule: \"{schedule}\"\n  collect: {{supportBundle: {{hostCollectors: [{{memory: {{}}}}]}}}}\n"
+                "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {{name: j}}\nspec:\n  {line}\n  collect: {{supportBundle: {{hostCollectors: [{{memory: {{}}}}]}}}}\n"
             ),
         )
         .expect("write");
@@ -483,5 +488,33 @@ mod tests {
             ..ok
         };
         assert!(matches!(bad_image.check(), Err(CronJobError::BadImage(_))));
+    }
+
+    #[test]
+    fn what_a_cronjob_cannot_express_is_refused() {
+        let options = CronJobOptions::default();
+        for (line, why) in [
+            ("at: \"2030-01-01T00:00:00Z\"", "it runs once"),
+            ("after: [{job: other}]", "no schedule"),
+            (
+                "schedule: \"0 2 * * *\"\n  activeWindow: {until: \"2030-01-01T00:00:00Z\"}",
+                "activeWindow",
+            ),
+        ] {
+            let j = if line.starts_with("after") {
+                // `after` must name a job that exists: give it one.
+                let mut j = job("0 2 * * *");
+                j.timeline = crate::schedule::Timeline::new(
+                    crate::schedule::Rule::Never,
+                    crate::schedule::Window::default(),
+                    chrono_tz::UTC,
+                );
+                j
+            } else {
+                job_with(line)
+            };
+            let err = render([&j], &options).expect_err(line).to_string();
+            assert!(err.contains(why) && err.contains("not supported"), "{err}");
+        }
     }
 }
