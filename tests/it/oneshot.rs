@@ -148,6 +148,19 @@ fn an_at_that_passed_runs_within_starting_deadline_and_is_missed_beyond() {
         record_ids(&dd.state, "too-late"),
         ["20300101T010000Z-missed"]
     );
+    // Its file removed and put back (a reload adds it again): its records still say done.
+    let file = dd.jobs.join("late.yaml");
+    let text = std::fs::read(&file).expect("read");
+    let record = std::fs::read(d.record_path("late", "20300101T010000Z")).expect("record");
+    std::fs::remove_file(&file).expect("rm");
+    assert_eq!(d.reload().0, 200);
+    assert!(d.job("late").is_none());
+    std::fs::write(&file, text).expect("write back");
+    assert_eq!(d.reload().0, 200);
+    assert_eq!(d.job("late").expect("job")["phase"], "done");
+    assert_eq!(record_ids(&dd.state, "late"), ["20300101T010000Z"]);
+    let after = std::fs::read(d.record_path("late", "20300101T010000Z")).expect("record");
+    assert!(record == after, "the run was not run again");
 }
 
 #[test]
