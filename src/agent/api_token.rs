@@ -26,28 +26,52 @@ impl std::fmt::Debug for ApiToken {
     }
 }
 
+/// The setting that names a token file: each error names the one it is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenSetting {
+    /// `apiTokenFile` (or `--token-file`): the write endpoints over TCP.
+    ApiTokenFile,
+    /// `alertmanager.tokenFile`: the Alertmanager webhook receiver.
+    AlertmanagerTokenFile,
+}
+
+impl std::fmt::Display for TokenSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TokenSetting::ApiTokenFile => "apiTokenFile",
+            TokenSetting::AlertmanagerTokenFile => "alertmanager.tokenFile",
+        })
+    }
+}
+
 /// Why the token file is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     /// It cannot be opened or read.
-    #[error("apiTokenFile {path}: {source}")]
+    #[error("{setting} {path}: {source}")]
     Read {
+        /// The setting that names it.
+        setting: TokenSetting,
         /// The file.
         path: PathBuf,
         /// Why.
         source: std::io::Error,
     },
     /// Not a regular file.
-    #[error("apiTokenFile {path} is not a regular file")]
+    #[error("{setting} {path} is not a regular file")]
     NotAFile {
+        /// The setting that names it.
+        setting: TokenSetting,
         /// The file.
         path: PathBuf,
     },
     /// Owned by another user, who could change the token.
     #[error(
-        "apiTokenFile {path} is owned by uid {owner}; it must be owned by root (or the agent's user, uid {agent}): `chown root: {path}`"
+        "{setting} {path} is owned by uid {owner}; it must be owned by root (or the agent's user, uid {agent}): `chown root: {path}`"
     )]
     Owner {
+        /// The setting that names it.
+        setting: TokenSetting,
         /// The file.
         path: PathBuf,
         /// Its owner.
@@ -57,9 +81,11 @@ pub enum TokenError {
     },
     /// Group or others may read or write it.
     #[error(
-        "apiTokenFile {path} has mode {mode:04o}: group and others must not read or write it (anyone who reads it can trigger runs): `chmod 600 {path}`"
+        "{setting} {path} has mode {mode:04o}: group and others must not read or write it (anyone who reads it can start runs): `chmod 600 {path}`"
     )]
     Mode {
+        /// The setting that names it.
+        setting: TokenSetting,
         /// The file.
         path: PathBuf,
         /// Its permission bits.
@@ -67,9 +93,11 @@ pub enum TokenError {
     },
     /// Empty, too short, too long or with characters an HTTP header cannot carry.
     #[error(
-        "apiTokenFile {path}: {problem}; write one line of at least {MIN_TOKEN_LEN} printable characters, e.g. `openssl rand -hex 32 > {path}`"
+        "{setting} {path}: {problem}; write one line of at least {MIN_TOKEN_LEN} printable characters, e.g. `openssl rand -hex 32 > {path}`"
     )]
     Content {
+        /// The setting that names it.
+        setting: TokenSetting,
         /// The file.
         path: PathBuf,
         /// What is wrong.
@@ -85,9 +113,11 @@ impl ApiToken {
         }
     }
 
-    /// Reads and checks `path` (see the module comment). `agent_uid` is the agent's effective uid.
-    pub fn load(path: &Path, agent_uid: u32) -> Result<Self, TokenError> {
+    /// Reads and checks `path`, named by `setting` (see the module comment). `agent_uid` is the
+    /// agent's effective uid.
+    pub fn load(path: &Path, setting: TokenSetting, agent_uid: u32) -> Result<Self, TokenError> {
         let read = |source| TokenError::Read {
+            setting,
             path: path.to_path_buf(),
             source,
         };
@@ -100,11 +130,13 @@ impl ApiToken {
         let meta = file.metadata().map_err(read)?;
         if !meta.is_file() {
             return Err(TokenError::NotAFile {
+                setting,
                 path: path.to_path_buf(),
             });
         }
         if meta.uid() != 0 && meta.uid() != agent_uid {
             return Err(TokenError::Owner {
+                setting,
                 path: path.to_path_buf(),
                 owner: meta.uid(),
                 agent: agent_uid,
@@ -112,6 +144,7 @@ impl ApiToken {
         }
         if meta.mode() & 0o066 != 0 {
             return Err(TokenError::Mode {
+                setting,
                 path: path.to_path_buf(),
                 mode: meta.mode() & 0o7777,
             });
@@ -121,6 +154,7 @@ impl ApiToken {
             .read_to_end(&mut raw)
             .map_err(read)?;
         let content = |problem: &str| TokenError::Content {
+            setting,
             path: path.to_path_buf(),
             problem: problem.to_string(),
         };
@@ -169,6 +203,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     const TOKEN: &str = "0123456789abcdef0123";
+    const API: TokenSetting = TokenSetting::ApiTokenFile;
 
     fn file(dir: &Path, text: &str, mode: u32) -> PathBuf {
         let path = dir.join("token");
@@ -193,7 +228,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = file(dir.path(), &format!("{TOKEN}\n"), 0o600);
         let uid = std::fs::metadata(&path).expect("stat").uid();
-        let t = ApiToken::load(&path, uid).expect("valid");
+        let t = ApiToken::load(&path, API, uid).expect("valid");
         assert!(t.accepts(Some(format!("Bearer {TOKEN}").as_bytes())));
         assert!(format!("{t:?}").find(TOKEN).is_none(), "Debug hides it");
     }
@@ -203,13 +238,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = file(dir.path(), TOKEN, 0o640);
         let uid = std::fs::metadata(&path).expect("stat").uid();
-        let err = ApiToken::load(&path, uid).expect_err("group-readable");
+        let err = ApiToken::load(&path, API, uid).expect_err("group-readable");
         assert!(matches!(err, TokenError::Mode { mode: 0o640, .. }), "{err}");
         assert!(err.to_string().contains("chmod 600"), "{err}");
 
         let path = file(dir.path(), TOKEN, 0o600);
         std::os::unix::fs::chown(&path, Some(65534), Some(65534)).expect("chown to nobody");
-        let err = ApiToken::load(&path, 0).expect_err("owned by nobody");
+        let err = ApiToken::load(&path, API, 0).expect_err("owned by nobody");
         assert!(
             matches!(err, TokenError::Owner { owner: 65534, .. }),
             "{err}"
@@ -222,12 +257,38 @@ mod tests {
         ] {
             let path = file(dir.path(), text, 0o600);
             std::os::unix::fs::chown(&path, Some(0), Some(0)).expect("chown to root");
-            let err = ApiToken::load(&path, 0).expect_err(text).to_string();
+            let err = ApiToken::load(&path, API, 0).expect_err(text).to_string();
             assert!(err.contains(want), "{text:?}: {err}");
         }
-        let err = ApiToken::load(dir.path(), 0).expect_err("a directory");
+        let err = ApiToken::load(dir.path(), API, 0).expect_err("a directory");
         assert!(matches!(err, TokenError::NotAFile { .. }), "{err}");
-        let err = ApiToken::load(&dir.path().join("missing"), 0).expect_err("missing");
+        let err = ApiToken::load(&dir.path().join("missing"), API, 0).expect_err("missing");
         assert!(matches!(err, TokenError::Read { .. }), "{err}");
+    }
+
+    #[test]
+    fn each_error_names_the_setting_it_is_about() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = file(dir.path(), TOKEN, 0o644);
+        let uid = std::fs::metadata(&path).expect("stat").uid();
+        for (setting, name, other) in [
+            (API, "apiTokenFile", "alertmanager"),
+            (
+                TokenSetting::AlertmanagerTokenFile,
+                "alertmanager.tokenFile",
+                "apiTokenFile",
+            ),
+        ] {
+            let err = ApiToken::load(&path, setting, uid).expect_err("readable");
+            let text = err.to_string();
+            assert!(
+                text.starts_with(&format!("{name} {}", path.display())),
+                "{text}"
+            );
+            assert!(!text.contains(other), "{text}");
+            let missing = dir.path().join("missing");
+            let err = ApiToken::load(&missing, setting, uid).expect_err("missing");
+            assert!(err.to_string().starts_with(name), "{err}");
+        }
     }
 }

@@ -209,7 +209,8 @@ impl Daemon {
                     super::alert_triggers::start(&mut self.book, &alerts, &self.timetable.jobs)
                         .await
                 } else {
-                    Vec::new()
+                    let why = self.gate.refusal();
+                    super::alert_triggers::refuse_all(&alerts, &self.timetable.jobs, &why)
                 };
                 let _ = reply.send(answer);
             }

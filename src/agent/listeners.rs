@@ -44,7 +44,11 @@ pub fn effective_uid() -> u32 {
 pub async fn bind(settings: &Settings) -> Result<Bound, AgentError> {
     let agent_uid = effective_uid();
     let token = match &settings.api_token_file {
-        Some(path) => Some(Arc::new(ApiToken::load(path, agent_uid)?)),
+        Some(path) => Some(Arc::new(ApiToken::load(
+            path,
+            super::api_token::TokenSetting::ApiTokenFile,
+            agent_uid,
+        )?)),
         None => None,
     };
     let addr: SocketAddr = settings

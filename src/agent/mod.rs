@@ -135,6 +135,7 @@ pub async fn run(options: AgentOptions) -> Result<(), AgentError> {
     let alert_token = match &options.settings.alertmanager {
         Some(am) => Some(Arc::new(api_token::ApiToken::load(
             &am.token_file,
+            api_token::TokenSetting::AlertmanagerTokenFile,
             listeners::effective_uid(),
         )?)),
         None => None,

@@ -12,9 +12,11 @@ use crate::jobs::Job;
 use crate::pipeline::progress::Phases;
 use crate::pipeline::{Cancel, CancelReason, Progress};
 use crate::state::RunId;
-use crate::state::records::{self, AlertCause, MissedRecord, RunRecord, RunStatus, Trigger};
+use crate::state::records::{
+    self, AlertCause, MissedRecord, ParentRun, RunRecord, RunStatus, Trigger,
+};
 use chrono::{DateTime, Duration, Utc};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
@@ -46,6 +48,26 @@ struct RetryTimer {
     scheduled_at: Option<DateTime<Utc>>,
 }
 
+/// Why the run a retry repeats started: the retry's record carries it too, so a retry of an
+/// alert-triggered or chained run still names its alert or parent.
+#[derive(Clone, Debug)]
+struct RetryCause {
+    /// The first attempt's trigger.
+    first_trigger: Trigger,
+    alert: Option<AlertCause>,
+    parent: Option<ParentRun>,
+}
+
+impl RetryCause {
+    fn of(record: &RunRecord) -> Self {
+        RetryCause {
+            first_trigger: record.first_trigger.unwrap_or(record.trigger),
+            alert: record.alert.clone(),
+            parent: record.parent.clone(),
+        }
+    }
+}
+
 /// A run decided during a pass over the due timers: what spawning it takes.
 type Decided = (RunSpec, (Cancel, RunEnded), Progress);
 
@@ -59,7 +81,7 @@ pub(super) struct RunBook {
     /// How many entries of `running` each job has: a fire checks its own job without a scan.
     running_per_job: HashMap<String, usize>,
     queue: VecDeque<RunSpec>,
-    retries: BTreeSet<RetryTimer>,
+    retries: BTreeMap<RetryTimer, RetryCause>,
     /// Runs decided during one pass over the due timers, started together at its end; `None`
     /// outside such a pass (runs start at once).
     batch: Option<Vec<Decided>>,
@@ -70,8 +92,9 @@ pub(super) struct RunBook {
     manual_counter: u64,
     /// Manual triggers per job (a burst of API calls must not write a record each).
     trigger_limit: TriggerLimit,
-    /// When each job's alert cooldown ends (`spec.triggers[].alertmanager.cooldown`).
-    pub(super) alert_cooldowns: HashMap<String, std::time::Instant>,
+    /// The last alert-started run of each job an alert matched (`None`: none within the
+    /// look-back of its records), for `spec.triggers[].alertmanager.cooldown`.
+    pub(super) alert_cooldowns: HashMap<String, Option<super::alert_triggers::AlertStarted>>,
     /// No run starts any more.
     pub(super) shutting_down: bool,
     /// Why run records cannot be written, until one can.
@@ -95,7 +118,7 @@ impl RunBook {
             running: HashMap::new(),
             running_per_job: HashMap::new(),
             queue: VecDeque::new(),
-            retries: BTreeSet::new(),
+            retries: BTreeMap::new(),
             batch: None,
             last_runs: HashMap::new(),
             unrecorded: VecDeque::new(),
@@ -141,7 +164,7 @@ impl RunBook {
 
     /// When the next retry is due.
     pub(super) fn next_retry(&self) -> Option<DateTime<Utc>> {
-        self.retries.first().map(|r| r.at)
+        self.retries.first_key_value().map(|(r, _)| r.at)
     }
 
     /// Runs decided from now on start together at [`RunBook::end_batch`].
@@ -172,6 +195,7 @@ impl RunBook {
             job,
             trigger,
             attempt: 1,
+            first_trigger: None,
             scheduled_at: Some(slot.nominal),
             alert: None,
             parent: None,
@@ -193,6 +217,7 @@ impl RunBook {
             run_id: RunId::missed(missed.last),
             trigger: Trigger::Schedule,
             attempt: 1,
+            first_trigger: None,
             scheduled_at: Some(missed.last),
             alert: None,
             parent: None,
@@ -219,11 +244,13 @@ impl RunBook {
         now: DateTime<Utc>,
         jobs: &BTreeMap<String, Arc<Job>>,
     ) {
-        while let Some(retry) = self.retries.first().cloned() {
+        while let Some((retry, _)) = self.retries.first_key_value() {
             if retry.at > now {
                 break;
             }
-            self.retries.pop_first();
+            let Some((retry, cause)) = self.retries.pop_first() else {
+                break;
+            };
             let Some(job) = jobs.get(&retry.job).cloned() else {
                 continue;
             };
@@ -232,9 +259,10 @@ impl RunBook {
                 run_id: retry.run_id.retry(retry.attempt - 1),
                 trigger: Trigger::Retry,
                 attempt: retry.attempt,
+                first_trigger: Some(cause.first_trigger),
                 scheduled_at: retry.scheduled_at,
-                alert: None,
-                parent: None,
+                alert: cause.alert,
+                parent: cause.parent,
             };
             self.dispatch(spec).await;
         }
@@ -385,6 +413,7 @@ impl RunBook {
                 Trigger::Manual
             },
             attempt: 1,
+            first_trigger: None,
             scheduled_at: None,
             alert,
             parent: None,
@@ -426,10 +455,14 @@ impl RunBook {
         }
         self.observe_finished(&record);
         self.remember_last_run(&record);
-        if let Some(job) = jobs.get(&record.job) {
-            self.schedule_retry(&record, job);
+        let retried = (jobs.get(&record.job)).is_some_and(|job| self.schedule_retry(&record, job));
+        // What follows a run waits for its final attempt: a failure that is retried starts
+        // neither the jobs `on: [failed]` (the retry may succeed) nor the others yet.
+        if retried {
+            debug!(job = %record.job, run = %record.run_id, "the jobs after it wait for its retry");
+        } else {
+            self.start_chained(&record, jobs).await;
         }
-        self.start_chained(&record, jobs).await;
         if !self.shutting_down {
             while self.running.len() < self.max_concurrent_runs {
                 let Some(next) = self.queue.pop_front() else {
@@ -481,6 +514,7 @@ impl RunBook {
                 run_id,
                 trigger: Trigger::After,
                 attempt: 1,
+                first_trigger: None,
                 scheduled_at: None,
                 alert: None,
                 parent: Some(super::chain::parent_of(record)),
@@ -516,29 +550,32 @@ impl RunBook {
         }
     }
 
-    /// A failed or timed-out run of a schedule is retried as its job's `retry` says.
-    fn schedule_retry(&mut self, record: &RunRecord, job: &Job) {
+    /// A failed or timed-out run not started by hand is retried as its job's `retry` says;
+    /// whether a retry is now due.
+    fn schedule_retry(&mut self, record: &RunRecord, job: &Job) -> bool {
         if !matches!(record.status, RunStatus::Failed | RunStatus::TimedOut)
             || record.trigger == Trigger::Manual
             || self.shutting_down
         {
-            return;
+            return false;
         }
         let retry = &job.document.spec.retry;
         if record.attempt > retry.limit {
-            return;
+            return false;
         }
         let factor = 2u32.saturating_pow(record.attempt - 1);
         let delay = retry.backoff.0.saturating_mul(factor);
         let at = self.env.clock.now() + Duration::from_std(delay).unwrap_or_default();
         info!(job = %record.job, "retry {} of {} at {}", record.attempt, retry.limit, at);
-        self.retries.insert(RetryTimer {
+        let timer = RetryTimer {
             at,
             job: record.job.clone(),
             run_id: record.run_id.clone(),
             attempt: record.attempt + 1,
             scheduled_at: record.scheduled_at,
-        });
+        };
+        self.retries.insert(timer, RetryCause::of(record));
+        true
     }
 
     fn count_execution(&self, status: RunStatus) {
@@ -614,7 +651,7 @@ impl RunBook {
     /// Cluster mode, on a replica that does not lead: retries that come due are dropped (the
     /// failed run stays recorded; the leader runs the job's next slot).
     pub(super) fn drop_due_retries(&mut self, now: DateTime<Utc>) {
-        while let Some(retry) = self.retries.first() {
+        while let Some((retry, _)) = self.retries.first_key_value() {
             if retry.at > now {
                 break;
             }

@@ -31,6 +31,8 @@ pub struct RunSpec {
     pub trigger: Trigger,
     /// 1, or the retry number + 1.
     pub attempt: u32,
+    /// A retry's first attempt's trigger.
+    pub first_trigger: Option<Trigger>,
     /// The slot, for scheduled, catch-up and retry runs.
     pub scheduled_at: Option<DateTime<Utc>>,
     /// The alert that started it (`Trigger::Alert`).
@@ -49,6 +51,7 @@ pub fn new_record(spec: &RunSpec, host: &str, status: RunStatus, now: DateTime<U
         trigger: spec.trigger,
         alert: spec.alert.clone(),
         attempt: spec.attempt,
+        first_trigger: spec.first_trigger,
         scheduled_at: spec.scheduled_at,
         started_at: now,
         ended_at: (status != RunStatus::Running).then_some(now),

@@ -17,6 +17,7 @@ fn record(status: RunStatus) -> RunRecord {
         trigger: Trigger::Schedule,
         alert: None,
         attempt: 1,
+        first_trigger: None,
         scheduled_at: Some(at("2025-03-09T07:00:00Z")),
         started_at: at("2025-03-09T07:00:02Z"),
         ended_at: Some(at("2025-03-09T07:01:04.500Z")),

@@ -42,8 +42,11 @@ pub struct GlobalArgs {
     /// root on the agent's host the CLI uses the control socket <state-dir>/agent.sock instead
     #[arg(long, global = true, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
-    /// Output format
-    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Text)]
+    /// Output format (`dot`: `plan --graph` only)
+    #[arg(short = 'o', long = "output", global = true, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Text)]
+    pub output_format: OutputFormat,
+    /// The output format of every command (`-o dot` is checked and read by `plan --graph`).
+    #[arg(skip = Output::Text)]
     pub output: Output,
     /// Read job files, specs, settings and key files even when another user could have written
     /// them (or a directory above them), with a warning instead of an error: for test setups only
@@ -67,6 +70,38 @@ pub enum Output {
     Wide,
     /// For programs.
     Json,
+}
+
+/// `-o` as given: every command's formats, and `dot` for `plan --graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people: tables fit the terminal (long cells cut with …).
+    Text,
+    /// For people, every column in full.
+    Wide,
+    /// For programs.
+    Json,
+    /// A Graphviz digraph (`plan --graph` only).
+    Dot,
+}
+
+impl GlobalArgs {
+    /// Sets `output` from `-o`; `dot` only where the command draws a graph.
+    pub fn settle_output(&mut self, graph: bool) -> Result<(), String> {
+        self.output = match self.output_format {
+            OutputFormat::Text => Output::Text,
+            OutputFormat::Wide => Output::Wide,
+            OutputFormat::Json => Output::Json,
+            OutputFormat::Dot if graph => Output::Text,
+            OutputFormat::Dot => {
+                return Err(
+                    "`-o dot` draws the job chains as a Graphviz graph: use it with `plan --graph`"
+                        .into(),
+                );
+            }
+        };
+        Ok(())
+    }
 }
 
 /// The environment every command reads (shown under `--help`).
@@ -300,6 +335,10 @@ pub struct PlanArgs {
     /// (the `mode` setting; default host)
     #[arg(long, value_enum, value_name = "MODE")]
     pub mode: Option<RunMode>,
+    /// Print the job chains (`spec.after`) as a tree, with what the plan does to each job and
+    /// edge; `-o dot` as a Graphviz digraph, `-o json` as nodes and edges
+    #[arg(long)]
+    pub graph: bool,
 }
 
 /// `run` flags.

@@ -40,8 +40,13 @@ pub mod exit {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     init_logging(&cli.global, matches!(cli.command, Command::Run(_)));
+    let graph = matches!(&cli.command, Command::Plan(args) if args.graph);
+    if let Err(message) = cli.global.settle_output(graph) {
+        eprintln!("{}: {message}", style::error_label(style::stderr_colour()));
+        return ExitCode::from(exit::FAILURE);
+    }
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Plan(args) => plan::run(&cli.global, args),

@@ -1,6 +1,6 @@
 //! `plan`: the jobs directory against what is applied.
 
-use super::args::{GlobalArgs, Output, PlanArgs};
+use super::args::{GlobalArgs, Output, OutputFormat, PlanArgs};
 use super::{agent_host, eprint_diagnostics, exit, print_json, settings_with};
 use crate::jobs;
 use crate::pipeline::{RedactionPlan, redaction_plan};
@@ -48,6 +48,64 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
             settings.removed_job_grace_period.0,
         ));
     }
+    if args.graph {
+        print_graph(global, &desired, &applied, &plan, now)?;
+    } else {
+        print_plan(global, args, &settings, &desired, &plan, now)?;
+    }
+    let code = if !plan.rejected.is_empty() {
+        exit::FAILURE
+    } else if args.detailed_exitcode && plan.has_changes() {
+        exit::CHANGES
+    } else {
+        exit::OK
+    };
+    // The process is about to exit: freeing every job one by one would only cost time.
+    super::leak_at_exit((desired, applied, plan));
+    Ok(code)
+}
+
+/// `plan --graph`: the job chains with what the plan does to them (the findings on stderr, the
+/// summary last), as DOT with `-o dot`, as nodes and edges with `-o json`.
+fn print_graph(
+    global: &GlobalArgs,
+    desired: &jobs::Desired,
+    applied: &plan::Applied,
+    plan: &plan::Plan,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let graph = plan::graph::build(&plan::graph::planned_jobs(desired, applied, plan));
+    if global.output_format == OutputFormat::Dot {
+        eprint_diagnostics(desired.diagnostics());
+        print!("{}", plan::render_dot(&graph));
+    } else if global.output == Output::Json {
+        let (errors, warnings): (Vec<_>, Vec<_>) =
+            desired.diagnostics().partition(|d| d.is_error());
+        print_json(&serde_json::json!({
+            "summary": plan.summary(),
+            "from": now,
+            "graph": graph,
+            "rejected": plan.rejected,
+            "errors": errors,
+            "warnings": warnings,
+        }))?;
+    } else {
+        eprint_diagnostics(desired.diagnostics());
+        print!("{}", plan::render_tree(&graph));
+        println!("{}", plan.summary());
+    }
+    Ok(())
+}
+
+/// The plan itself, as text (with the detail lines) or JSON.
+fn print_plan(
+    global: &GlobalArgs,
+    args: &PlanArgs,
+    settings: &crate::settings::Settings,
+    desired: &jobs::Desired,
+    plan: &plan::Plan,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     // What each desired job will redact: the same summary `validate` shows.
     let redaction: std::collections::BTreeMap<&str, RedactionPlan> = desired
         .jobs
@@ -74,7 +132,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
             // Only the jobs the plan adds or changes get detail lines: only theirs are read.
             let shown = (plan.add.iter().map(|a| a.name.as_str()))
                 .chain(plan.change.iter().map(|c| c.name.as_str()));
-            let prunes = next_prunes(&desired, shown, &settings.state_dir, now);
+            let prunes = next_prunes(desired, shown, &settings.state_dir, now);
             let detail = |name: &str| {
                 let mut lines: Vec<String> = (redaction.get(name))
                     .map(|r| vec![format!("redact: {}", r.summary())])
@@ -89,20 +147,11 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
             };
             print!(
                 "{}",
-                plan::render_text_with(&plan, args.show_next > 0, &detail)
+                plan::render_text_with(plan, args.show_next > 0, &detail)
             );
         }
     }
-    let code = if !plan.rejected.is_empty() {
-        exit::FAILURE
-    } else if args.detailed_exitcode && plan.has_changes() {
-        exit::CHANGES
-    } else {
-        exit::OK
-    };
-    // The process is about to exit: freeing every job one by one would only cost time.
-    super::leak_at_exit((desired, applied, plan));
-    Ok(code)
+    Ok(())
 }
 
 /// RFC 3339, or a naive `YYYY-MM-DDTHH:MM[:SS]` taken as UTC.

@@ -227,6 +227,7 @@ fn foreground(
         run_id,
         trigger: Trigger::Manual,
         attempt: 1,
+        first_trigger: None,
         scheduled_at: None,
         alert: None,
         parent: None,

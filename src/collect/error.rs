@@ -27,6 +27,15 @@ pub enum Error {
     /// A Kubernetes API call failed.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// A `runPod` (or `run`) spec the pod cannot be made from, or a pod that cannot start.
+    #[error("invalid spec: {0}")]
+    RunPod(#[from] crate::collect::cluster::runpod::RunPodError),
+    /// A `logs` spec with limits that do not parse.
+    #[error("invalid spec: {0}")]
+    LogLimits(#[from] crate::collect::cluster::logs::LimitsError),
+    /// The registry client could not be made.
+    #[error(transparent)]
+    Registry(#[from] crate::collect::registry::RegistryError),
     /// Anything else, already worded for the error file.
     #[error("{0}")]
     Other(String),

@@ -7,6 +7,8 @@ mod error;
 pub(crate) mod external;
 pub mod host;
 mod outcome;
+pub mod registry;
+pub mod x509;
 
 pub use error::Error;
 pub use outcome::{CollectorOutcome, CollectorStatus};

@@ -40,6 +40,29 @@ pub enum ClaimError {
     Api(String),
 }
 
+/// How a holder identity or run id read from a Lease is shown in a skip reason: anyone who may
+/// write the Lease writes these, and the reason reaches run records, `status` and terminals, so
+/// control characters and anything outside a replica name's alphabet become `?` and the text is
+/// capped.
+fn shown(raw: &str) -> String {
+    const MAX: usize = 128;
+    let mut out: String = raw
+        .chars()
+        .take(MAX)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-._:+/@".contains(c) {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if raw.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}
+
 /// Claims slots for this replica.
 #[derive(Clone)]
 pub struct Claims {
@@ -142,8 +165,8 @@ impl Claims {
                 .unwrap_or_default();
             return Err(ClaimError::Taken {
                 slot: slot_text(slot),
-                by,
-                run: log.latest_run.clone(),
+                by: shown(&by),
+                run: shown(&log.latest_run),
                 latest: log.latest.map(slot_text).unwrap_or_default(),
             });
         }
@@ -189,4 +212,18 @@ fn log_of(job: &str, lease: &Lease) -> ClaimLog {
         .and_then(|s| s.holder_identity.as_deref())
         .unwrap_or_default();
     ClaimLog::read(job, lease.metadata.annotations.as_ref(), holder)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn lease_text_in_a_reason_is_printable_and_capped() {
+        assert_eq!(shown("agent-7f9c.node-a"), "agent-7f9c.node-a");
+        assert_eq!(shown("evil\u{1b}[2J\nname"), "evil??2J?name");
+        let long = "a".repeat(300);
+        assert_eq!(shown(&long).chars().count(), 129);
+        assert!(shown(&long).ends_with('…'));
+    }
 }

@@ -5,10 +5,15 @@
 mod applied_file;
 pub mod cronjobs;
 mod diff;
+pub mod graph;
+mod graph_render;
+pub mod relations;
 mod render;
 
 pub use applied_file::{applied_bytes, read_applied, read_applied_reusing, write_applied};
 pub use diff::{FieldChange, diff};
+pub use graph_render::{render_dot, render_tree};
+pub use relations::{Relations, RelationsBefore};
 pub use render::{render_text, render_text_with};
 
 use crate::diagnostic::Diagnostic;
@@ -162,6 +167,9 @@ pub struct Add {
     pub suspended: bool,
     /// Upcoming fires.
     pub next: Vec<PlannedFire>,
+    /// Chains, alert triggers and set membership.
+    #[serde(skip_serializing_if = "Relations::is_empty")]
+    pub relations: Relations,
 }
 
 /// A job whose definition changes.
@@ -184,6 +192,12 @@ pub struct Change {
     pub new_next: Option<PlannedFire>,
     /// Upcoming fires under the new definition.
     pub next: Vec<PlannedFire>,
+    /// Chains, alert triggers and set membership under the new definition.
+    #[serde(skip_serializing_if = "Relations::is_empty")]
+    pub relations: Relations,
+    /// The relations that change, as they were.
+    #[serde(skip_serializing_if = "RelationsBefore::is_empty")]
+    pub relations_before: RelationsBefore,
 }
 
 /// A job that stops.
@@ -345,6 +359,7 @@ pub fn plan(desired: &Desired, applied: &Applied, options: &PlanOptions) -> Plan
         return plan;
     }
     let kept: Vec<&String> = plan.rejected.iter().flat_map(|r| r.kept.iter()).collect();
+    let children = relations::children_index(desired.jobs.values().map(|j| &**j));
     for (name, job) in &desired.jobs {
         let next = upcoming(
             &job.timeline,
@@ -365,6 +380,7 @@ pub fn plan(desired: &Desired, applied: &Applied, options: &PlanOptions) -> Plan
                 time_zone: job.time_zone.clone(),
                 suspended: job.document.spec.suspend,
                 next,
+                relations: relations::of_job(job, &children),
             }),
             // The hash is of the definition: equal hashes are equal definitions.
             Some(old) if old.spec_hash == job.spec_hash => plan.unchanged.push(Unchanged {
@@ -372,7 +388,11 @@ pub fn plan(desired: &Desired, applied: &Applied, options: &PlanOptions) -> Plan
                 source: job.source.file.clone(),
                 next,
             }),
-            Some(old) => plan.change.push(change(name, old, job, options, next)),
+            Some(old) => {
+                let relations = relations::of_job(job, &children);
+                plan.change
+                    .push(change(name, old, job, options, next, relations));
+            }
         }
     }
     let removed = (applied.jobs.iter())
@@ -412,8 +432,11 @@ fn change(
     job: &Job,
     options: &PlanOptions,
     next: Vec<PlannedFire>,
+    relations: Relations,
 ) -> Change {
-    let fields = diff(&old.definition.value(), &job.definition.value());
+    let old_definition = old.definition.value();
+    let fields = diff(&old_definition, &job.definition.value());
+    let relations_before = relations::before(name, &old_definition, &relations);
     let timing_changed = fields.iter().any(|f| {
         [
             "spec.schedule",
@@ -447,6 +470,8 @@ fn change(
         old_next,
         new_next,
         next,
+        relations,
+        relations_before,
     }
 }
 

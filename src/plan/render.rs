@@ -59,6 +59,9 @@ pub fn render_text_with(
         if let Some(line) = window_line(a.active_from, a.active_until) {
             let _ = writeln!(out, "      {line}");
         }
+        for line in super::relations::lines(&a.relations, None) {
+            let _ = writeln!(out, "      {line}");
+        }
         for line in detail(&a.name) {
             let _ = writeln!(out, "      {line}");
         }
@@ -68,6 +71,9 @@ pub fn render_text_with(
         let _ = writeln!(out, "~ change   {} ({})", c.name, c.source.display());
         for f in &c.fields {
             write_field(&mut out, f);
+        }
+        for line in super::relations::lines(&c.relations, Some(&c.relations_before)) {
+            let _ = writeln!(out, "      {line}");
         }
         for line in detail(&c.name) {
             let _ = writeln!(out, "      {line}");

@@ -245,6 +245,10 @@ pub struct RunRecord {
     pub alert: Option<AlertCause>,
     /// 1 for the first attempt, 2 for the first retry, ...
     pub attempt: u32,
+    /// A retry's first attempt's trigger (`schedule`, `catch-up`, `alert`, `after`): a retry
+    /// keeps its cause (`alert`, `parent`) and says what it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_trigger: Option<Trigger>,
     /// The schedule slot (nominal fire instant), for scheduled, catch-up and retry runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_at: Option<DateTime<Utc>>,
@@ -765,6 +769,7 @@ impl RunRecord {
             trigger: Trigger::Schedule,
             alert: None,
             attempt: 1,
+            first_trigger: None,
             scheduled_at: RunId::from(run_id).instant(),
             started_at: Utc::now(),
             ended_at: None,

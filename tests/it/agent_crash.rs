@@ -3,8 +3,9 @@
 //! wire), restarted, killed again; then it runs until idle and stops cleanly, and the state
 //! directory and the upload server must agree (see [`check_invariants`]).
 //!
-//! 20 kills by default; `TSA_SOAK=1` (`scripts/test --soak`) makes it 200. The random choices
-//! come from a seed printed at the start and in every failure; `TSA_CRASH_SEED=<n>` replays one.
+//! 12 kills by default (a fresh seed each run); `TSA_SOAK=1` (`scripts/test --soak`) makes it
+//! 200. The random choices come from a seed printed at the start and in every failure;
+//! `TSA_CRASH_SEED=<n>` replays one.
 
 use crate::support;
 
@@ -469,7 +470,7 @@ fn kill_9_at_random_points_loses_nothing_collected() {
     let kills = if std::env::var_os("TSA_SOAK").is_some_and(|v| v != "0") {
         200
     } else {
-        20
+        12
     };
     eprintln!("agent_crash: TSA_CRASH_SEED={seed} ({kills} kills)");
     let mut dice = Dice(seed);

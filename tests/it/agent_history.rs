@@ -378,3 +378,63 @@ fn status_and_history_fit_the_terminal_with_relative_times_and_wide_shows_everyt
         "{history}"
     );
 }
+
+/// `status` (text and `-o json`) counts what the next prune would remove under the applied
+/// retention, from the running agent, and removes nothing.
+#[test]
+fn status_shows_what_the_next_prune_would_remove() {
+    let dd = dirs();
+    let keep = |n: u32| {
+        JobFile::new("thin")
+            .spec_line(&format!("retention: {{keepLast: {n}}}"))
+            .write(&dd.jobs);
+    };
+    keep(10);
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    let runs: Vec<Value> = (0..3)
+        .map(|_| {
+            let run = d.trigger("thin");
+            d.wait_run(
+                "thin",
+                run["runId"].as_str().expect("id"),
+                Duration::from_secs(60),
+            )
+        })
+        .collect();
+    let run = |args: &[&str]| {
+        let out = d.cli().args(args).output().expect("cli");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        !run(&["status"]).contains("prune:"),
+        "keepLast 10 keeps all three"
+    );
+    keep(1);
+    let (code, body) = d.reload();
+    assert!(code < 300, "reload: {code} {body}");
+    let text = run(&["status"]);
+    assert!(
+        text.contains("prune: `thin`'s next prune would remove 2 bundle(s)"),
+        "{text}"
+    );
+    let json: Value = serde_json::from_str(&run(&["-o", "json", "status"])).expect("json");
+    let job = (json["status"]["jobs"].as_array().expect("jobs").iter())
+        .find(|j| j["name"] == "thin")
+        .unwrap_or_else(|| panic!("{json}"));
+    let bytes = runs[0]["bundle"]["size"].as_u64().expect("size")
+        + runs[1]["bundle"]["size"].as_u64().expect("size");
+    assert_eq!(
+        job["nextPrune"],
+        json!({"bundles": 2, "bytes": bytes}),
+        "{json}"
+    );
+    for r in &runs {
+        let path = r["bundle"]["path"].as_str().expect("bundle path");
+        assert!(Path::new(path).is_file(), "status removed {path}");
+    }
+}

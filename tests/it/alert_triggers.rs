@@ -1,7 +1,8 @@
 //! Alert-triggered runs through the real agent: Alertmanager posts its webhook notification to
 //! `POST /api/v1/alerts/alertmanager` with the `alertmanager.tokenFile` bearer token; a firing
-//! alert matching a job's `spec.triggers` starts it once per cooldown; resolved alerts start
-//! nothing; the receiver is off (404) without the setting; bodies are bounded (413).
+//! alert matching a job's `spec.triggers` starts it once per cooldown (across restarts and
+//! crashes, and for each job of a grouped notification); resolved alerts start nothing; a retry
+//! keeps its alert; the receiver is off (404) without the setting; bodies are bounded (413).
 
 use crate::support;
 
@@ -12,7 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use support::JobFile;
-use support::daemon::{Daemon, dirs, record_ids};
+use support::daemon::{Daemon, DaemonBuilder, dirs, read_json, record_ids, wait_until};
 
 const TOKEN: &str = "4b7d1e9a2c6f8e0b3d5a7c9e1f3b5d7a";
 const PATH: &str = "/api/v1/alerts/alertmanager";
@@ -219,4 +220,137 @@ fn the_receiver_is_off_without_the_setting_and_refuses_a_readable_token() {
         .start_expecting_exit(Duration::from_secs(30));
     assert_eq!(stopped.status.code(), Some(1), "{}", stopped.stderr);
     assert!(stopped.stderr.contains("chmod 600"), "{}", stopped.stderr);
+    // The error names the setting it is about, not the API token's.
+    assert!(
+        stopped.stderr.contains(&format!(
+            "alertmanager.tokenFile {} has mode 0644",
+            readable.display()
+        )),
+        "{}",
+        stopped.stderr
+    );
+    assert!(
+        !stopped.stderr.contains("apiTokenFile"),
+        "{}",
+        stopped.stderr
+    );
+}
+
+fn receiver(d: DaemonBuilder, token: &Path) -> DaemonBuilder {
+    d.setting(
+        "alertmanager",
+        format!("{{tokenFile: {}}}", token.display()),
+    )
+}
+
+/// The runs of `job` each `started` entry accepted.
+fn accepted(answer: &Value, job: &str) -> Vec<String> {
+    (answer["started"].as_array().expect("started").iter())
+        .filter(|s| s["job"] == job)
+        .map(|s| {
+            s["accepted"]["runId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{job} refused: {answer}"))
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn a_grouped_notification_starts_each_matched_job_once() {
+    let dd = dirs();
+    jobs(&dd.jobs);
+    JobFile::new("nodes")
+        .spec_line(r#"triggers: [{alertmanager: {matchers: ['alertname="KubeNodeNotReady"']}}]"#)
+        .write(&dd.jobs);
+    let secrets = tempfile::tempdir().expect("tempdir");
+    let token = token_file(secrets.path(), 0o600);
+    let d = receiver(Daemon::builder().jobs(&dd.jobs).state(&dd.state), &token).start();
+    // `pods` is matched by two alerts, `nodes` by one, `quiet` by none; a resolved alert that
+    // would match `nodes` changes nothing.
+    let answer = send(
+        &d,
+        json!([
+            alert("resolved", "KubeNodeNotReady", "", "r0"),
+            alert("firing", "KubePodCrashLooping", "prod", "p1"),
+            alert("firing", "KubeNodeNotReady", "", "n1"),
+            alert("firing", "KubePodNotReady", "prod", "p2"),
+        ]),
+    );
+    assert_eq!(
+        answer["started"].as_array().map(Vec::len),
+        Some(2),
+        "{answer}"
+    );
+    let (pods, nodes) = (accepted(&answer, "pods"), accepted(&answer, "nodes"));
+    assert_eq!((pods.len(), nodes.len()), (1, 1), "{answer}");
+    let pods = d.wait_run("pods", &pods[0], Duration::from_secs(60));
+    let nodes = d.wait_run("nodes", &nodes[0], Duration::from_secs(60));
+    assert_eq!(pods["alert"]["fingerprint"], "p1", "{pods}");
+    assert_eq!(nodes["alert"]["fingerprint"], "n1", "{nodes}");
+    assert_eq!(record_ids(&dd.state, "pods").len(), 1);
+    assert_eq!(record_ids(&dd.state, "nodes").len(), 1);
+    assert!(record_ids(&dd.state, "quiet").is_empty());
+}
+
+#[test]
+fn a_retry_keeps_its_alert_and_the_cooldown_outlives_a_crash() {
+    let dd = dirs();
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let mark = scratch.path().join("mark");
+    // The first run times out (5s), its retry (after 1s) succeeds.
+    std::fs::write(
+        dd.jobs.join("pods.yaml"),
+        format!(
+            "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: pods\nspec:\n  schedule: \"0 2 * * *\"\n  triggers: [{{alertmanager: {{matchers: ['alertname=~\"KubePod.*\"'], cooldown: 30m}}}}]\n  timeout: 5s\n  retry: {{limit: 1, backoff: 1s}}\n  collect:\n    supportBundle:\n      hostCollectors:\n        - run: {{collectorName: once, command: sh, args: [\"-c\", \"test -e {m} || {{ touch {m}; exec sleep 60; }}\"]}}\n",
+            m = mark.display()
+        ),
+    )
+    .expect("job file");
+    let secrets = tempfile::tempdir().expect("tempdir");
+    let token = token_file(secrets.path(), 0o600);
+    let d = receiver(Daemon::builder().jobs(&dd.jobs).state(&dd.state), &token).start();
+    let answer = send(
+        &d,
+        json!([alert("firing", "KubePodCrashLooping", "prod", "f1")]),
+    );
+    let first = accepted(&answer, "pods");
+    let first = d.wait_run("pods", &first[0], Duration::from_secs(60));
+    assert_eq!(first["status"], "timed-out", "{first}");
+    let retry_id = format!("{}-retry1", first["runId"].as_str().expect("runId"));
+    let retry = wait_until(Duration::from_secs(60), "the retry to finish", || {
+        let r = read_json(&d.record_path("pods", &retry_id))?;
+        if r["status"] == "running" {
+            Err(r.to_string())
+        } else {
+            Ok(r)
+        }
+    });
+    assert_eq!(retry["status"], "succeeded", "{retry}");
+    assert_eq!(retry["trigger"], "retry", "{retry}");
+    assert_eq!(retry["firstTrigger"], "alert", "{retry}");
+    assert_eq!(retry["alert"], first["alert"], "{retry}");
+    assert_eq!(retry["alert"]["fingerprint"], "f1", "{retry}");
+
+    // A crash (SIGKILL), then Alertmanager's repeat of the still-firing alert: the records
+    // say the job is in its cooldown.
+    drop(d);
+    let d = receiver(Daemon::builder().jobs(&dd.jobs).state(&dd.state), &token).start();
+    let answer = send(
+        &d,
+        json!([alert("firing", "KubePodCrashLooping", "prod", "f1")]),
+    );
+    let started = answer["started"].as_array().expect("started");
+    assert_eq!(started.len(), 1, "{answer}");
+    assert!(started[0]["accepted"].is_null(), "{answer}");
+    let refused = started[0]["refused"].as_str().unwrap_or_default();
+    assert!(
+        refused.contains("cooldown") && refused.contains("alert f1"),
+        "{answer}"
+    );
+    assert_eq!(
+        record_ids(&dd.state, "pods").len(),
+        2,
+        "the run and its retry only"
+    );
 }

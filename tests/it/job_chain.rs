@@ -127,6 +127,71 @@ fn a_parent_removed_while_it_runs_starts_nothing_and_says_so() {
     assert!(d.status().is_object(), "the daemon still answers");
 }
 
+/// A job whose first run times out (its command waits past `timeout: 5s`) and whose later runs
+/// succeed at once (the first left `mark` behind), retried once after 1s; `extra` goes under `spec:`.
+fn fails_once(dir: &Path, name: &str, mark: &Path, extra: &str) {
+    let text = format!(
+        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: {name}\nspec:\n  schedule: \"0 2 * * *\"\n  {extra}\n  timeout: 5s\n  retry: {{limit: 1, backoff: 1s}}\n  collect:\n    supportBundle:\n      hostCollectors:\n        - run: {{collectorName: once, command: sh, args: [\"-c\", \"test -e {m} || {{ touch {m}; exec sleep 60; }}\"]}}\n",
+        m = mark.display()
+    );
+    std::fs::write(dir.join(format!("{name}.yaml")), text).expect("job file");
+}
+
+#[test]
+fn a_retried_parent_starts_its_children_once_after_its_final_attempt() {
+    let dd = dirs();
+    let scratch = tempfile::tempdir().expect("tempdir");
+    JobFile::new("origin").write(&dd.jobs);
+    fails_once(
+        &dd.jobs,
+        "flaky",
+        &scratch.path().join("mark"),
+        &after("origin", "succeeded"),
+    );
+    // Named to sort first: started after the first attempt, they would be there first.
+    (JobFile::new("a-on-failure").spec_line(&after("flaky", "failed"))).write(&dd.jobs);
+    (JobFile::new("a-on-any").spec_line(&after("flaky", "any"))).write(&dd.jobs);
+    (JobFile::new("on-success").spec_line(&after("flaky", "succeeded"))).write(&dd.jobs);
+    let d = Daemon::builder().jobs(&dd.jobs).state(&dd.state).start();
+    let origin = d.trigger("origin")["runId"]
+        .as_str()
+        .expect("runId")
+        .to_string();
+    d.wait_run("origin", &origin, RUN_WAIT);
+    let ok = only_record(&d, "on-success");
+    let ids = record_ids(&d.state_dir, "flaky");
+    let [first, retry] = ids.as_slice() else {
+        panic!("one run of flaky and its retry: {ids:?}");
+    };
+    let first = d.wait_run("flaky", first, RUN_WAIT);
+    let retry = d.wait_run("flaky", retry, RUN_WAIT);
+    assert_eq!(first["status"], "timed-out", "{first}");
+    assert_eq!(first["trigger"], "after", "{first}");
+    // The retry keeps the first attempt's cause: its parent, and what started it.
+    assert_eq!(retry["status"], "succeeded", "{retry}");
+    assert_eq!(retry["trigger"], "retry", "{retry}");
+    assert_eq!(retry["attempt"], 2, "{retry}");
+    assert_eq!(retry["firstTrigger"], "after", "{retry}");
+    assert_eq!(retry["parent"], first["parent"], "{retry}");
+    assert_eq!(retry["parent"]["runId"], origin.as_str(), "{retry}");
+    // Children start once, after the final attempt, and see how it ended.
+    for child in [&ok, &only_record(&d, "a-on-any")] {
+        assert_eq!(child["parent"]["job"], "flaky", "{child}");
+        assert_eq!(child["parent"]["runId"], retry["runId"], "{child}");
+        assert_eq!(child["parent"]["status"], "succeeded", "{child}");
+    }
+    assert!(
+        record_ids(&d.state_dir, "a-on-failure").is_empty(),
+        "a failure that was retried into a success starts no child on [failed]"
+    );
+    let starts = chain_starts(&d);
+    assert_eq!(
+        starts.len(),
+        3,
+        "flaky, then on-success and a-on-any: {starts:?}"
+    );
+}
+
 /// `validate DIR`: (exit code, stdout + stderr).
 fn validate(dir: &Path, state: &Path) -> (i32, String) {
     let out = support::agent(state)

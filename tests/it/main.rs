@@ -54,6 +54,7 @@ mod node_mode;
 mod notify_webhook;
 mod oneshot;
 mod packaging;
+mod plan_graph;
 mod plan_reload;
 mod records_writers;
 mod redact_canary;

@@ -232,6 +232,7 @@ pub fn run_record(
         trigger: Trigger::Schedule,
         alert: None,
         attempt: 1,
+        first_trigger: None,
         scheduled_at: Some(started),
         started_at: started,
         ended_at: None,

@@ -195,6 +195,25 @@ impl Api {
         })
     }
 
+    /// Every item of the list at `path`, read `limit` at a time and handed to `each` page by
+    /// page, so that a caller keeps only what it needs of a large list.
+    pub async fn list_each(
+        &self,
+        path: &str,
+        limit: u32,
+        mut each: impl FnMut(Vec<Value>),
+    ) -> Result<(), ApiError> {
+        let mut cont: Option<String> = None;
+        loop {
+            let page = self.list_page(path, limit, cont.as_deref()).await?;
+            each(page.items);
+            match page.next {
+                Some(n) => cont = Some(n),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// Streams the body of `GET path` (pod logs); the timeout covers getting the response.
     pub async fn stream(&self, path: &str) -> Result<impl AsyncBufRead + Unpin + use<>, ApiError> {
         let req = request("GET", path, Vec::new())?;

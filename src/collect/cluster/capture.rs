@@ -1,7 +1,8 @@
 //! One command in one container, its output kept in memory: for collectors that run fixed,
-//! small commands (`ceph`) or unpack what one command prints (`sonobuoy`).
+//! small commands (`ceph`, `etcd`) or unpack what one command prints (`sonobuoy`).
 
 use super::Ctx;
+use super::api::ApiError;
 use super::exec::{PodRef, exit_error, read_capped, start};
 use std::time::Duration;
 
@@ -25,10 +26,8 @@ pub(super) async fn run(
     command: &[String],
     cap: usize,
     timeout: Duration,
-) -> Result<Captured, String> {
-    let mut process = start(ctx, pod, container, command)
-        .await
-        .map_err(|e| e.to_string())?;
+) -> Result<Captured, ApiError> {
+    let mut process = start(ctx, pod, container, command).await?;
     let status = process.take_status();
     let (stdout, stderr) = (process.stdout(), process.stderr());
     let work = async {

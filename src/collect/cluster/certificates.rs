@@ -4,8 +4,8 @@
 //! without a certificate, becomes an entry of that source's `errors`.
 
 use super::api::encode;
-use super::x509::{self, pem_certificates};
 use super::{Ctx, Error};
+use crate::collect::x509::{self, pem_certificates};
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -67,16 +67,31 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// Why a data entry gives no certificates (an entry of the source's `errors`).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EntryError {
+    /// No CERTIFICATE PEM block under the key.
+    #[error("No certificates found in {0}")]
+    NoCertificates(String),
+    /// A block that is no certificate.
+    #[error(transparent)]
+    X509(#[from] x509::X509Error),
+}
+
 /// The certificates of one data entry (troubleshoot's CertParser): all of them, or an error and
 /// none when one does not parse or there is no CERTIFICATE block.
-pub fn parse_entry(key: &str, data: &[u8], now: DateTime<Utc>) -> Result<Vec<Certificate>, String> {
+pub fn parse_entry(
+    key: &str,
+    data: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Vec<Certificate>, EntryError> {
     let ders = pem_certificates(data);
     if ders.is_empty() {
-        return Err(format!("No certificates found in {key}"));
+        return Err(EntryError::NoCertificates(key.to_string()));
     }
     let mut out = Vec::new();
     for der in ders {
-        let c = x509::parse(&der).map_err(|e| e.to_string())?;
+        let c = x509::parse(&der)?;
         out.push(Certificate {
             name: key.to_string(),
             subject: c.subject,
@@ -161,7 +176,7 @@ async fn one(ctx: &Ctx, kind: Kind, name: &str, ns: &str, now: DateTime<Utc>) ->
         };
         match parse_entry(key, &data, now) {
             Ok(certs) => chain.extend(certs),
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     Collection {
@@ -199,14 +214,13 @@ mod tests {
     #[test]
     fn entries_without_certificates_are_errors() {
         let now = Utc::now();
-        assert_eq!(
-            parse_entry(
-                "tls.key",
-                b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-                now
-            ),
-            Err("No certificates found in tls.key".to_string())
-        );
+        let err = parse_entry(
+            "tls.key",
+            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            now,
+        )
+        .expect_err("no certificate");
+        assert_eq!(err.to_string(), "No certificates found in tls.key");
         let c = Collection {
             source: Source {
                 secret: "s".into(),

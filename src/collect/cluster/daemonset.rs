@@ -162,24 +162,18 @@ impl Created {
             encode(&self.selector)
         );
         let mut out = Vec::new();
-        let mut cont: Option<String> = None;
-        loop {
-            let page = ctx
-                .api
-                .list_page(&path, ctx.opts.page_size, cont.as_deref())
-                .await?;
-            out.extend(page.items.into_iter().map(|p| {
-                serde_json::json!({
-                    "metadata": {"name": p["metadata"]["name"], "namespace": p["metadata"]["namespace"], "uid": p["metadata"]["uid"]},
-                    "spec": {"nodeName": p["spec"]["nodeName"], "containers": p["spec"]["containers"]},
-                    "status": {"phase": p["status"]["phase"]},
-                })
-            }));
-            match page.next {
-                Some(n) => cont = Some(n),
-                None => return Ok(out),
-            }
-        }
+        ctx.api
+            .list_each(&path, ctx.opts.page_size, |items| {
+                out.extend(items.into_iter().map(|p| {
+                    serde_json::json!({
+                        "metadata": {"name": p["metadata"]["name"], "namespace": p["metadata"]["namespace"], "uid": p["metadata"]["uid"]},
+                        "spec": {"nodeName": p["spec"]["nodeName"], "containers": p["spec"]["containers"]},
+                        "status": {"phase": p["status"]["phase"]},
+                    })
+                }));
+            })
+            .await?;
+        Ok(out)
     }
 
     /// Polls until `ready(status)` holds for the DaemonSet's status. With `fail_on_mount`, a pod
@@ -225,6 +219,20 @@ async fn failed_mount(ctx: &Ctx, pod: &Value) -> bool {
 /// The node a pod runs on.
 pub(super) fn node_of(pod: &Value) -> String {
     pod["spec"]["nodeName"].as_str().unwrap_or("").to_string()
+}
+
+/// The existing secret a helper pod pulls its image with (the collector's
+/// `imagePullSecret.name`). A secret given inline (`data`) would have to be created for the run,
+/// which this build does not do yet: a spec error.
+pub(super) fn pull_secret_name(body: &Value) -> Result<Option<&str>, Error> {
+    let secret = &body["imagePullSecret"];
+    if !secret["data"].is_null() {
+        return Err(Error::Spec(format!(
+            "`imagePullSecret.data` (a secret created for the run): {}; reference an existing secret by `name` instead",
+            super::NOT_YET
+        )));
+    }
+    Ok(secret["name"].as_str().filter(|n| !n.is_empty()))
 }
 
 /// The tolerations troubleshoot gives its helper pods: control-plane nodes too.

@@ -3,8 +3,8 @@
 //! k0s and embedded-cluster (etcd is a host process there) in a host-network client pod created
 //! for the run, which is always deleted.
 
+use super::capture;
 use super::exec::{PodRef, pod_refs};
-use super::exec_capture::run_captured;
 use super::podrun::{bounded, create, wait_running, with_cleanup};
 use super::{Ctx, Error};
 use serde_json::{Value, json};
@@ -182,10 +182,11 @@ async fn run_commands(ctx: &Ctx, pod: &PodRef, distro: Distribution) -> Result<(
     for command in COMMANDS {
         let mut argv: Vec<String> = command.split_whitespace().map(str::to_string).collect();
         argv.extend(distro.args());
-        let out = match run_captured(ctx, pod, &container, &argv, OUTPUT_CAP).await {
-            Ok(out) if out.failure.is_none() => out,
+        let run = capture::run(ctx, pod, &container, &argv, OUTPUT_CAP, ctx.api.timeout());
+        let out = match run.await {
+            Ok(out) if out.error.is_none() => out,
             Ok(out) => {
-                tracing::debug!("etcd: {command}: {}", out.failure.unwrap_or_default());
+                tracing::debug!("etcd: {command}: {}", out.error.unwrap_or_default());
                 continue;
             }
             Err(e) => {
@@ -202,8 +203,7 @@ async fn run_commands(ctx: &Ctx, pod: &PodRef, distro: Distribution) -> Result<(
         }
         if !out.stderr.is_empty() {
             let doc = json!({"stderr": String::from_utf8_lossy(&out.stderr)});
-            let text = crate::collect::host::output::go_json(&doc, None)
-                .map_err(|e| Error::Other(e.to_string()))?;
+            let text = crate::collect::host::output::go_json(&doc, None)?;
             ctx.write(&format!("etcd/{stem}-stderr.json"), &text)?;
         }
     }

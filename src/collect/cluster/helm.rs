@@ -37,28 +37,44 @@ pub struct Release {
     pub values: Option<Value>,
 }
 
+/// Why a release Secret's `release` key cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    /// The API's base64 layer.
+    #[error("not base64: {0}")]
+    ApiBase64(base64::DecodeError),
+    /// Helm's own base64 layer.
+    #[error("the release is not base64: {0}")]
+    Base64(base64::DecodeError),
+    /// The gzip layer.
+    #[error("the release is not gzip: {0}")]
+    Gzip(std::io::Error),
+    /// The JSON inside.
+    #[error("the release is not JSON: {0}")]
+    Json(serde_json::Error),
+}
+
 /// Decodes the `release` key of a release Secret as the API returns it (base64 of Helm's own
 /// base64 of gzipped JSON); `keep_values` keeps the merged values.
-pub fn decode(api_value: &str, keep_values: bool) -> Result<Release, String> {
+pub fn decode(api_value: &str, keep_values: bool) -> Result<Release, ReleaseError> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let inner = b64
         .decode(api_value.trim())
-        .map_err(|e| format!("not base64: {e}"))?;
+        .map_err(ReleaseError::ApiBase64)?;
     let raw = b64
         .decode(inner.trim_ascii())
-        .map_err(|e| format!("the release is not base64: {e}"))?;
+        .map_err(ReleaseError::Base64)?;
     let json_bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&raw[..])
             .take(MAX_RELEASE)
             .read_to_end(&mut out)
-            .map_err(|e| format!("the release is not gzip: {e}"))?;
+            .map_err(ReleaseError::Gzip)?;
         out
     } else {
         raw
     };
-    let rel: Value =
-        serde_json::from_slice(&json_bytes).map_err(|e| format!("the release is not JSON: {e}"))?;
+    let rel: Value = serde_json::from_slice(&json_bytes).map_err(ReleaseError::Json)?;
     let s = |p: &str| {
         rel.pointer(p)
             .and_then(Value::as_str)
@@ -221,13 +237,8 @@ async fn load(
     };
     let path = format!("{base}?labelSelector={}", encode(&selector));
     let mut out: BTreeMap<(String, String), Vec<Release>> = BTreeMap::new();
-    let mut cont: Option<String> = None;
-    loop {
-        let page = ctx
-            .api
-            .list_page(&path, ctx.opts.page_size, cont.as_deref())
-            .await?;
-        for secret in &page.items {
+    let each = |items: Vec<Value>| {
+        for secret in &items {
             if secret["type"] != "helm.sh/release.v1" {
                 continue;
             }
@@ -248,11 +259,9 @@ async fn load(
                 Err(e) => errors.push(format!("secret {secret_ns}/{secret_name}: {e}")),
             }
         }
-        match page.next {
-            Some(n) => cont = Some(n),
-            None => return Ok(out),
-        }
-    }
+    };
+    ctx.api.list_each(&path, ctx.opts.page_size, each).await?;
+    Ok(out)
 }
 
 /// Runs `helm`: with `releaseName`, that release's history; else every release whose latest

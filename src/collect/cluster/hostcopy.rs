@@ -3,8 +3,9 @@
 //! `tar` to `<name or hostPath>/<node>/` (`archive.tar`, or unpacked with `extractArchive`), and
 //! the DaemonSet is always deleted.
 
-use super::daemonset::{self, control_plane_tolerations, node_of};
-use super::exec::{Sink, copy_one, pod_refs};
+use super::copy::{Sink, copy_one};
+use super::daemonset::{self, control_plane_tolerations, node_of, pull_secret_name};
+use super::exec::pod_refs;
 use super::podrun::{bounded, timeout_of, with_cleanup};
 use super::{Ctx, Error, namespace_of};
 use crate::collect::host::safe_relative;
@@ -96,14 +97,7 @@ fn daemonset_object(body: &Value, host_dir: &str) -> Result<Value, Error> {
         "tolerations": control_plane_tolerations(),
         "volumes": [{"name": "host", "hostPath": {"path": host_dir, "type": "Directory"}}],
     });
-    let secret = &body["imagePullSecret"];
-    if !secret["data"].is_null() {
-        return Err(Error::Spec(format!(
-            "`imagePullSecret.data` (a secret created for the run): {}; reference an existing secret by `name` instead",
-            super::NOT_YET
-        )));
-    }
-    if let Some(n) = secret["name"].as_str().filter(|n| !n.is_empty()) {
+    if let Some(n) = pull_secret_name(body)? {
         spec["imagePullSecrets"] = json!([{"name": n}]);
     }
     Ok(json!({

@@ -230,7 +230,7 @@ pub(super) async fn collect(
     body: &Value,
     collector_name: Option<&str>,
 ) -> Result<(), Error> {
-    let limits = limits_for(body, ctx.opts.since).map_err(|e| Error::Spec(e.to_string()))?;
+    let limits = limits_for(body, ctx.opts.since)?;
     let name_parts = safe_relative(body["name"].as_str().unwrap_or(""));
     let errors_dir: Vec<String> = if !name_parts.is_empty() {
         name_parts.clone()
@@ -353,25 +353,19 @@ pub async fn list_pods(ctx: &Ctx, ns: &str, selector: &str) -> Result<Vec<Value>
         path.push_str(&format!("?labelSelector={}", encode(selector)));
     }
     let mut out = Vec::new();
-    let mut cont: Option<String> = None;
-    loop {
-        let page = ctx
-            .api
-            .list_page(&path, ctx.opts.page_size, cont.as_deref())
-            .await?;
-        // Only what log collection needs is kept, so a large selection stays small in memory.
-        out.extend(page.items.into_iter().map(|p| {
-            serde_json::json!({
-                "metadata": {"name": p["metadata"]["name"], "namespace": p["metadata"]["namespace"]},
-                "spec": {"initContainers": p["spec"]["initContainers"], "containers": p["spec"]["containers"]},
-                "status": {"phase": p["status"]["phase"], "initContainerStatuses": p["status"]["initContainerStatuses"], "containerStatuses": p["status"]["containerStatuses"]},
-            })
-        }));
-        match page.next {
-            Some(n) => cont = Some(n),
-            None => return Ok(out),
-        }
-    }
+    ctx.api
+        .list_each(&path, ctx.opts.page_size, |items| {
+            // Only what log collection needs is kept, so a large selection stays small in memory.
+            out.extend(items.into_iter().map(|p| {
+                serde_json::json!({
+                    "metadata": {"name": p["metadata"]["name"], "namespace": p["metadata"]["namespace"]},
+                    "spec": {"initContainers": p["spec"]["initContainers"], "containers": p["spec"]["containers"]},
+                    "status": {"phase": p["status"]["phase"], "initContainerStatuses": p["status"]["initContainerStatuses"], "containerStatuses": p["status"]["containerStatuses"]},
+                })
+            }));
+        })
+        .await?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -154,18 +154,10 @@ async fn list(ctx: &Ctx, version: &str, ns: &str, plural: &str) -> Result<Vec<Va
         encode(ns)
     );
     let mut items = Vec::new();
-    let mut cont: Option<String> = None;
-    loop {
-        let page = ctx
-            .api
-            .list_page(&path, ctx.opts.page_size, cont.as_deref())
-            .await?;
-        items.extend(page.items);
-        match page.next {
-            Some(n) => cont = Some(n),
-            None => return Ok(items),
-        }
-    }
+    ctx.api
+        .list_each(&path, ctx.opts.page_size, |page| items.extend(page))
+        .await?;
+    Ok(items)
 }
 
 fn to_yaml(v: &Value) -> Result<String, Error> {

@@ -25,22 +25,16 @@ async fn node_names(ctx: &Ctx, selector: Option<&str>) -> Result<Vec<String>, Ap
         None => "/api/v1/nodes".to_string(),
     };
     let mut names = Vec::new();
-    let mut cont: Option<String> = None;
-    loop {
-        let page = ctx
-            .api
-            .list_page(&path, ctx.opts.page_size, cont.as_deref())
-            .await?;
-        names.extend(
-            page.items
-                .iter()
-                .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_string)),
-        );
-        match page.next {
-            Some(n) => cont = Some(n),
-            None => return Ok(names),
-        }
-    }
+    ctx.api
+        .list_each(&path, ctx.opts.page_size, |items| {
+            names.extend(
+                items
+                    .iter()
+                    .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_string)),
+            );
+        })
+        .await?;
+    Ok(names)
 }
 
 /// Runs `nodeMetrics`: `nodeNames` and nodes matching `selector`; every node without either.
@@ -81,13 +75,18 @@ pub(super) async fn node_metrics(ctx: &Ctx, body: &Value) -> Result<(), Error> {
     }
 }
 
+/// A `resourceMetricName` that is not `<resource>/<metric>`.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "could not construct endpoint for {0}: wrong metric name format (want <resource>/<metric>)"
+)]
+pub struct MetricNameError(String);
+
 /// The endpoint and metric name of one `metricRequests` entry.
-pub fn metric_endpoint(request: &Value) -> Result<(String, String), String> {
+pub fn metric_endpoint(request: &Value) -> Result<(String, String), MetricNameError> {
     let full = request["resourceMetricName"].as_str().unwrap_or("");
     let Some((object_type, metric)) = full.split_once('/').filter(|(_, m)| !m.contains('/')) else {
-        return Err(format!(
-            "could not construct endpoint for {full}: wrong metric name format (want <resource>/<metric>)"
-        ));
+        return Err(MetricNameError(full.to_string()));
     };
     // Namespace metrics are served under the singular `namespace/`.
     let object_type = if object_type == "namespaces" {
@@ -128,7 +127,7 @@ pub(super) async fn custom_metrics(ctx: &Ctx, body: &Value) -> Result<(), Error>
         let (endpoint, metric) = match metric_endpoint(request) {
             Ok(x) => x,
             Err(e) => {
-                errors.push(e);
+                errors.push(e.to_string());
                 continue;
             }
         };

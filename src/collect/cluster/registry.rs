@@ -2,107 +2,61 @@
 //! registry v2 API, with the credentials of an image pull secret) →
 //! `registry/<collectorName|images>.json` (`{"images": {"<image>": {"exists": ..., "error": ...}}}`).
 //!
-//! As troubleshoot (go-containerregistry): plain HTTP for loopback and private-network registries,
-//! HTTPS otherwise; Bearer tokens from the registry's `WWW-Authenticate` realm, else Basic. Unlike
-//! troubleshoot, TLS certificates are verified: pull-secret credentials are never sent to a server
-//! that did not prove who it is. Credentials never reach the output.
+//! The registry client is [`crate::collect::registry`] (shared with the host collector, as
+//! troubleshoot shares go-containerregistry's): this module reads the pull secret and writes the
+//! file. Credentials never reach the output.
 
-use super::api::encode;
+use super::api::{ApiError, encode};
 use super::jsonout::pretty;
 use super::{Ctx, Error, namespace_of};
 use crate::collect::host::sanitize_component;
+use crate::collect::registry::{Basic, Client, DOCKER_HUB, RegistryError, parse_image_ref};
 use base64::Engine;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::net::IpAddr;
-use std::time::Duration;
 
-/// Docker Hub as go-containerregistry names it.
-const DOCKER_HUB: &str = "index.docker.io";
-
-/// One image reference, split as go-containerregistry does.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ImageRef {
-    /// `index.docker.io`, `registry.example.com:5000`.
-    pub registry: String,
-    /// `library/nginx`.
-    pub repository: String,
-    /// Tag or digest.
-    pub reference: String,
+/// Why the pull secret gives no credentials (troubleshoot's texts).
+#[derive(Debug, thiserror::Error)]
+pub enum PullSecretError {
+    /// The `.dockerconfigjson` is not JSON.
+    #[error("failed to unmarshal config json: {0}")]
+    Json(serde_json::Error),
+    /// An `auth` that is not `user:password`.
+    #[error("expected 2 parts in the auth string, but found {0}")]
+    AuthParts(usize),
+    /// The named Secret could not be read.
+    #[error("failed to get auth from secret: failed to get secret: {0}")]
+    Secret(ApiError),
+    /// Neither inline `data` nor a `name`.
+    #[error("image pull secret spec is not valid")]
+    Spec,
+    /// Not a `kubernetes.io/dockerconfigjson` secret.
+    #[error("secret type is not supported: {0}")]
+    Type(String),
+    /// The `.dockerconfigjson` value is not base64.
+    #[error("failed to decode docker config string: {0}")]
+    Base64(base64::DecodeError),
 }
 
-/// Parses `[registry/]repo[:tag][@digest]` (default registry Docker Hub, tag `latest`).
-pub fn parse_image(image: &str) -> Result<ImageRef, String> {
-    let bad = || format!("failed to parse image name {image}");
-    if image.is_empty() || image.contains(char::is_whitespace) {
-        return Err(bad());
-    }
-    let (rest, digest) = match image.split_once('@') {
-        Some((r, d)) if !d.is_empty() => (r, Some(d.to_string())),
-        Some(_) => return Err(bad()),
-        None => (image, None),
-    };
-    let (first, remainder) = match rest.split_once('/') {
-        Some((f, r)) if f.contains('.') || f.contains(':') || f == "localhost" => {
-            (Some(f.to_string()), r)
-        }
-        _ => (None, rest),
-    };
-    let (repo, tag) = match remainder.rsplit_once(':') {
-        Some((r, t)) if !t.contains('/') => (r, Some(t.to_string())),
-        _ => (remainder, None),
-    };
-    if repo.is_empty()
-        || repo
-            .chars()
-            .any(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c)))
-    {
-        return Err(bad());
-    }
-    let registry = match first.as_deref() {
-        None | Some("docker.io") => DOCKER_HUB.to_string(),
-        Some(r) => r.to_string(),
-    };
-    let repository = if registry == DOCKER_HUB && !repo.contains('/') {
-        format!("library/{repo}")
-    } else {
-        repo.to_string()
-    };
-    let reference = digest.or(tag).unwrap_or_else(|| "latest".to_string());
-    Ok(ImageRef {
-        registry,
-        repository,
-        reference,
-    })
-}
-
-/// go-containerregistry's scheme: HTTP for localhost, loopback and RFC 1918 addresses.
-fn scheme(registry: &str) -> &'static str {
-    let host = registry
-        .rsplit_once(':')
-        .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
-        .map_or(registry, |(h, _)| h);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let plain = host == "localhost"
-        || match host.parse::<IpAddr>() {
-            Ok(IpAddr::V4(ip)) => ip.is_loopback() || ip.is_private(),
-            Ok(IpAddr::V6(ip)) => ip.is_loopback(),
-            Err(_) => false,
-        };
-    if plain { "http" } else { "https" }
-}
-
-/// Registry credentials (never written anywhere).
-#[derive(Clone)]
-struct Auth {
-    user: String,
-    password: String,
+/// Why one image has no answer (the text of its `error`).
+#[derive(Debug, thiserror::Error)]
+enum ImageError<'a> {
+    #[error(transparent)]
+    Reference(RegistryError),
+    #[error("failed to get auth config: {0}")]
+    Config(&'a PullSecretError),
+    #[error("failed to get auth config: failed to get auth from data: {0}")]
+    Auth(PullSecretError),
+    #[error("failed to get image manifest: {0}")]
+    Manifest(RegistryError),
 }
 
 /// The credentials for `registry` in a `.dockerconfigjson` document.
-fn auth_from_docker_config(config: &[u8], registry: &str) -> Result<Option<Auth>, String> {
-    let doc: Value = serde_json::from_slice(config)
-        .map_err(|e| format!("failed to unmarshal config json: {e}"))?;
+fn auth_from_docker_config(
+    config: &[u8],
+    registry: &str,
+) -> Result<Option<Basic>, PullSecretError> {
+    let doc: Value = serde_json::from_slice(config).map_err(PullSecretError::Json)?;
     let auths = &doc["auths"];
     let entry = match (&auths[registry], registry) {
         (Value::Null, DOCKER_HUB) => &auths["docker.io"],
@@ -114,8 +68,8 @@ fn auth_from_docker_config(config: &[u8], registry: &str) -> Result<Option<Auth>
     let user = entry["username"].as_str().unwrap_or("");
     let password = entry["password"].as_str().unwrap_or("");
     if !user.is_empty() && !password.is_empty() {
-        return Ok(Some(Auth {
-            user: user.into(),
+        return Ok(Some(Basic {
+            username: user.into(),
             password: password.into(),
         }));
     }
@@ -126,20 +80,17 @@ fn auth_from_docker_config(config: &[u8], registry: &str) -> Result<Option<Auth>
         .unwrap_or_else(|_| raw.to_string());
     let parts: Vec<&str> = decoded.split(':').collect();
     match parts.as_slice() {
-        [u, p] => Ok(Some(Auth {
-            user: u.to_string(),
+        [u, p] => Ok(Some(Basic {
+            username: u.to_string(),
             password: p.trim_matches('\0').to_string(),
         })),
-        _ => Err(format!(
-            "expected 2 parts in the auth string, but found {}",
-            parts.len()
-        )),
+        _ => Err(PullSecretError::AuthParts(parts.len())),
     }
 }
 
 /// The `.dockerconfigjson` of the collector's `imagePullSecret` (inline `data`, else the Secret
 /// `name`), decoded; `None` without one.
-async fn docker_config(ctx: &Ctx, body: &Value) -> Result<Option<Vec<u8>>, String> {
+async fn docker_config(ctx: &Ctx, body: &Value) -> Result<Option<Vec<u8>>, PullSecretError> {
     let spec = &body["imagePullSecret"];
     if spec.is_null() {
         return Ok(None);
@@ -157,153 +108,20 @@ async fn docker_config(ctx: &Ctx, body: &Value) -> Result<Option<Vec<u8>>, Strin
             encode(&ns),
             encode(name)
         );
-        let secret =
-            ctx.api.get(&path).await.map_err(|e| {
-                format!("failed to get auth from secret: failed to get secret: {e}")
-            })?;
+        let secret = ctx.api.get(&path).await.map_err(PullSecretError::Secret)?;
         (
             secret["type"].as_str().unwrap_or("").to_string(),
             secret["data"][".dockerconfigjson"].clone(),
         )
     } else {
-        return Err("image pull secret spec is not valid".into());
+        return Err(PullSecretError::Spec);
     };
     if kind != "kubernetes.io/dockerconfigjson" {
-        return Err(format!("secret type is not supported: {kind}"));
+        return Err(PullSecretError::Type(kind));
     }
     b64.decode(data.as_str().unwrap_or(""))
         .map(Some)
-        .map_err(|e| format!("failed to decode docker config string: {e}"))
-}
-
-/// The value of `key` in a `WWW-Authenticate: Bearer k="v",...` header.
-fn challenge_param(header: &str, key: &str) -> Option<String> {
-    let rest = header.split_once(' ')?.1;
-    rest.split(',').find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k.eq_ignore_ascii_case(key)).then(|| v.trim_matches('"').to_string())
-    })
-}
-
-const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json,\
-application/vnd.docker.distribution.manifest.list.v2+json,\
-application/vnd.oci.image.manifest.v1+json,application/vnd.oci.image.index.v1+json";
-
-/// Whether the manifest of `image` exists: `Ok(false)` only for the registry's MANIFEST_UNKNOWN.
-async fn exists(
-    http: &reqwest::Client,
-    image: &ImageRef,
-    auth: Option<&Auth>,
-) -> Result<bool, String> {
-    let url = format!(
-        "{}://{}/v2/{}/manifests/{}",
-        scheme(&image.registry),
-        image.registry,
-        image.repository,
-        image.reference
-    );
-    let failed = |e: String| format!("failed to get image manifest: GET {url}: {e}");
-    let send = |bearer: Option<&str>, basic: bool| {
-        let mut req = http.get(&url).header("Accept", ACCEPT);
-        if let Some(t) = bearer {
-            req = req.bearer_auth(t);
-        } else if let (true, Some(a)) = (basic, auth) {
-            req = req.basic_auth(&a.user, Some(&a.password));
-        }
-        req.send()
-    };
-    let mut resp = send(None, false).await.map_err(|e| failed(e.to_string()))?;
-    if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
-        let challenge = resp
-            .headers()
-            .get("www-authenticate")
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        resp = if challenge.to_ascii_lowercase().starts_with("bearer") {
-            let token = token(http, &challenge, image, auth).await.map_err(failed)?;
-            send(Some(&token), false).await
-        } else {
-            send(None, true).await
-        }
-        .map_err(|e| failed(e.to_string()))?;
-    }
-    let status = resp.status();
-    if status.is_success() {
-        return Ok(true);
-    }
-    let body = resp.bytes().await.unwrap_or_default();
-    let codes: Vec<String> = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v["errors"].as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|e| e["code"].as_str().map(str::to_string))
-        .collect();
-    if status == reqwest::StatusCode::NOT_FOUND
-        && codes.iter().any(|c| c == "MANIFEST_UNKNOWN")
-        && !codes.iter().any(|c| c == "NAME_UNKNOWN")
-    {
-        return Ok(false);
-    }
-    let detail = if codes.is_empty() {
-        format!("unexpected status code {status}")
-    } else {
-        format!("{status}: {}", codes.join("; "))
-    };
-    Err(failed(detail))
-}
-
-/// The realm is the registry's to choose: credentials go in clear text only where the registry
-/// itself would be spoken to in clear text (loopback, private addresses).
-fn realm_may_get_credentials(realm: &str) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(realm).map_err(|e| format!("token realm {realm:?}: {e}"))?;
-    let host = match (parsed.host_str(), parsed.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_string(),
-        (None, _) => return Err(format!("token realm {realm:?} has no host")),
-    };
-    if parsed.scheme() != "https" && scheme(&host) != "http" {
-        return Err(format!(
-            "token realm {realm:?} is not HTTPS: the pull secret's credentials are not sent to it"
-        ));
-    }
-    Ok(())
-}
-
-/// A pull token from the challenge's realm (with Basic credentials when there are some).
-async fn token(
-    http: &reqwest::Client,
-    challenge: &str,
-    image: &ImageRef,
-    auth: Option<&Auth>,
-) -> Result<String, String> {
-    let realm =
-        challenge_param(challenge, "realm").ok_or("the registry's challenge has no realm")?;
-    let mut url = format!(
-        "{realm}?scope={}",
-        encode(&format!("repository:{}:pull", image.repository))
-    );
-    if let Some(service) = challenge_param(challenge, "service") {
-        url.push_str(&format!("&service={}", encode(&service)));
-    }
-    let mut req = http.get(&url);
-    if let Some(a) = auth {
-        realm_may_get_credentials(&realm)?;
-        req = req.basic_auth(&a.user, Some(&a.password));
-    }
-    let resp = req.send().await.map_err(|e| format!("token: {e}"))?;
-    let status = resp.status();
-    let body = resp.bytes().await.map_err(|e| format!("token: {e}"))?;
-    if !status.is_success() {
-        return Err(format!("token: unexpected status code {status}"));
-    }
-    let v: Value = serde_json::from_slice(&body).map_err(|e| format!("token: not JSON: {e}"))?;
-    v["token"]
-        .as_str()
-        .or(v["access_token"].as_str())
-        .map(str::to_string)
-        .ok_or_else(|| "token: the answer has no token".to_string())
+        .map_err(PullSecretError::Base64)
 }
 
 /// Runs in-cluster `registryImages`.
@@ -312,10 +130,7 @@ pub(super) async fn collect(
     body: &Value,
     collector_name: Option<&str>,
 ) -> Result<(), Error> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| Error::Other(format!("HTTP client: {e}")))?;
+    let client = Client::new()?;
     let config = docker_config(ctx, body).await;
     let mut images: BTreeMap<String, Value> = BTreeMap::new();
     for image in body["images"]
@@ -325,20 +140,23 @@ pub(super) async fn collect(
         .filter_map(Value::as_str)
     {
         let result = async {
-            let parsed = parse_image(image)?;
+            let parsed = parse_image_ref(image).map_err(ImageError::Reference)?;
             let auth = match &config {
-                Ok(Some(c)) => auth_from_docker_config(c, &parsed.registry).map_err(|e| {
-                    format!("failed to get auth config: failed to get auth from data: {e}")
-                })?,
+                Ok(Some(c)) => {
+                    auth_from_docker_config(c, &parsed.registry).map_err(ImageError::Auth)?
+                }
                 Ok(None) => None,
-                Err(e) => return Err(format!("failed to get auth config: {e}")),
+                Err(e) => return Err(ImageError::Config(e)),
             };
-            exists(&http, &parsed, auth.as_ref()).await
+            client
+                .manifest_exists(&parsed, auth.as_ref())
+                .await
+                .map_err(ImageError::Manifest)
         }
         .await;
         let entry = match result {
             Ok(found) => json!({"exists": found}),
-            Err(e) => json!({"exists": false, "error": e}),
+            Err(e) => json!({"exists": false, "error": e.to_string()}),
         };
         images.insert(image.to_string(), entry);
     }
@@ -354,65 +172,35 @@ pub(super) async fn collect(
 mod tests {
     use super::*;
 
-    fn r(registry: &str, repository: &str, reference: &str) -> ImageRef {
-        ImageRef {
-            registry: registry.into(),
-            repository: repository.into(),
-            reference: reference.into(),
-        }
-    }
-
     #[test]
-    fn image_references_parse_as_go_containerregistry() {
-        assert_eq!(
-            parse_image("nginx").unwrap(),
-            r(DOCKER_HUB, "library/nginx", "latest")
-        );
-        assert_eq!(
-            parse_image("docker.io/bitnami/redis:7").unwrap(),
-            r(DOCKER_HUB, "bitnami/redis", "7")
-        );
-        assert_eq!(
-            parse_image("127.0.0.1:5000/app/web:1.0").unwrap(),
-            r("127.0.0.1:5000", "app/web", "1.0")
-        );
-        assert_eq!(
-            parse_image("quay.io/x/y@sha256:abc").unwrap(),
-            r("quay.io", "x/y", "sha256:abc")
-        );
-        assert!(parse_image("UPPER/case").is_err());
-        assert!(parse_image("").is_err());
-    }
-
-    #[test]
-    fn schemes_and_credentials() {
-        assert_eq!(scheme("127.0.0.1:5000"), "http");
-        assert_eq!(scheme("10.1.2.3"), "http");
-        assert_eq!(scheme("localhost:5000"), "http");
-        assert_eq!(scheme("quay.io"), "https");
+    fn pull_secret_credentials() {
         let b64 = base64::engine::general_purpose::STANDARD;
         let cfg = json!({"auths": {"docker.io": {"auth": b64.encode("bob:pw")},
-                                   "r.io": {"username": "u", "password": "p"}}})
+                                   "r.io": {"username": "u", "password": "p"},
+                                   "bad.io": {"auth": b64.encode("a:b:c")}}})
         .to_string();
         let hub = auth_from_docker_config(cfg.as_bytes(), DOCKER_HUB)
             .unwrap()
             .unwrap();
-        assert_eq!((hub.user.as_str(), hub.password.as_str()), ("bob", "pw"));
+        assert_eq!(
+            (hub.username.as_str(), hub.password.as_str()),
+            ("bob", "pw")
+        );
         let r = auth_from_docker_config(cfg.as_bytes(), "r.io")
             .unwrap()
             .unwrap();
-        assert_eq!(r.user, "u");
+        assert_eq!(r.username, "u");
         assert!(
             auth_from_docker_config(cfg.as_bytes(), "other.io")
                 .unwrap()
                 .is_none()
         );
+        let bad = auth_from_docker_config(cfg.as_bytes(), "bad.io")
+            .err()
+            .expect("3 parts");
         assert_eq!(
-            challenge_param(r#"Bearer realm="http://h/token",service="reg""#, "service").as_deref(),
-            Some("reg")
+            ImageError::Auth(bad).to_string(),
+            "failed to get auth config: failed to get auth from data: expected 2 parts in the auth string, but found 3"
         );
-        assert!(realm_may_get_credentials("https://auth.example.com/token").is_ok());
-        assert!(realm_may_get_credentials("http://127.0.0.1:5000/token").is_ok());
-        assert!(realm_may_get_credentials("http://evil.example.com/token").is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! `runDaemonSet`: the spec's pod runs on every node as a DaemonSet; each pod's log (its first
 //! container, once it completed) lands in `<name>/<node>.log`, and the DaemonSet is always deleted.
 
-use super::daemonset::{self, node_of};
+use super::daemonset::{self, node_of, pull_secret_name};
 use super::podrun::{WaitError, bounded, log_bytes, timeout_of, wait_done, with_cleanup};
 use super::{Ctx, Error};
 use crate::collect::host::{safe_relative, sanitize_component};
@@ -35,14 +35,7 @@ pub fn daemonset_object(body: &Value) -> Result<(String, Value), Error> {
         ));
     }
     let mut spec = spec;
-    let secret = &body["imagePullSecret"];
-    if !secret["data"].is_null() {
-        return Err(Error::Spec(format!(
-            "`imagePullSecret.data` (a secret created for the run): {}; reference an existing secret by `name` instead",
-            super::NOT_YET
-        )));
-    }
-    if let Some(n) = secret["name"].as_str().filter(|n| !n.is_empty()) {
+    if let Some(n) = pull_secret_name(body)? {
         let mut list = spec["imagePullSecrets"]
             .as_array()
             .cloned()

@@ -212,8 +212,7 @@ pub(super) async fn collect(
         })?),
         None => None,
     };
-    let (namespace, pod) =
-        pod_object(body, collector_name).map_err(|e| Error::Spec(e.to_string()))?;
+    let (namespace, pod) = pod_object(body, collector_name)?;
     let pods_path = format!("/api/v1/namespaces/{}/pods", encode(&namespace));
     let pod_name = pod["metadata"]["name"]
         .as_str()
@@ -240,7 +239,7 @@ pub(super) async fn collect(
     let work = async {
         loop {
             let current = ctx.api.get(&pod_path).await?;
-            if finished(&current, allow_retries).map_err(|e| Error::Spec(e.to_string()))? {
+            if finished(&current, allow_retries)? {
                 break;
             }
             tokio::time::sleep(POLL).await;

@@ -3,7 +3,8 @@
 
 use super::api::encode;
 use super::capture;
-use super::exec::{extract, pod_refs};
+use super::exec::pod_refs;
+use super::untar::extract;
 use super::{Ctx, Error};
 use serde_json::Value;
 

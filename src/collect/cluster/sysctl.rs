@@ -2,7 +2,7 @@
 //! `/proc/sys/net/ipv4`, `/proc/sys/net/bridge` and `/proc/sys/vm`; each node's output lands in
 //! `sysctl/<node>`. Every pod is deleted, whatever happens.
 
-use super::daemonset::control_plane_tolerations;
+use super::daemonset::{control_plane_tolerations, pull_secret_name};
 use super::podrun::{bounded, create, log_bytes, timeout_of, wait_done};
 use super::{Ctx, Error, namespace_of};
 use crate::collect::host::sanitize_component;
@@ -42,14 +42,7 @@ pub fn pod_object(body: &Value, node: &str) -> Result<Value, Error> {
         "containers": [container],
         "tolerations": control_plane_tolerations(),
     });
-    let secret = &body["imagePullSecret"];
-    if !secret["data"].is_null() {
-        return Err(Error::Spec(format!(
-            "`imagePullSecret.data` (a secret created for the run): {}; reference an existing secret by `name` instead",
-            super::NOT_YET
-        )));
-    }
-    if let Some(n) = secret["name"].as_str().filter(|n| !n.is_empty()) {
+    if let Some(n) = pull_secret_name(body)? {
         spec["imagePullSecrets"] = json!([{"name": n}]);
     }
     Ok(json!({"metadata": {}, "spec": spec}))

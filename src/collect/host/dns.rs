@@ -198,11 +198,28 @@ fn type_name(t: u16) -> String {
     }
 }
 
+/// Why a DNS exchange gave no answer to read (logged, and then no answer, as troubleshoot).
+#[derive(Debug, thiserror::Error)]
+pub enum DnsError {
+    /// A reply to another query.
+    #[error("DNS response does not match the query id")]
+    Id,
+    /// A reply that does not parse.
+    #[error("malformed DNS response")]
+    Malformed,
+    /// No reply in time.
+    #[error("i/o timeout")]
+    Timeout,
+    /// The socket failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 /// Parses a response to the query with `id`: `Ok(None)` when it answers nothing.
-pub fn first_answer(msg: &[u8], id: u16, qtype: u16) -> Result<Option<FirstAnswer>, String> {
-    let bad = || "malformed DNS response".to_string();
+pub fn first_answer(msg: &[u8], id: u16, qtype: u16) -> Result<Option<FirstAnswer>, DnsError> {
+    let bad = || DnsError::Malformed;
     if msg.len() < 12 || u16_at(msg, 0) != Some(id) {
-        return Err("DNS response does not match the query id".into());
+        return Err(DnsError::Id);
     }
     let qd = u16_at(msg, 4).ok_or_else(bad)?;
     let an = u16_at(msg, 6).ok_or_else(bad)?;
@@ -264,25 +281,20 @@ fn query_id() -> u16 {
 }
 
 /// One UDP exchange with `server`; errors are logged and count as no answer, as troubleshoot.
-async fn exchange(server: SocketAddr, name: &str, qtype: u16) -> Result<(u16, Vec<u8>), String> {
+async fn exchange(server: SocketAddr, name: &str, qtype: u16) -> Result<(u16, Vec<u8>), DnsError> {
     let bind: SocketAddr = if server.is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
         (Ipv6Addr::UNSPECIFIED, 0).into()
     };
-    let sock = tokio::net::UdpSocket::bind(bind)
-        .await
-        .map_err(|e| e.to_string())?;
-    sock.connect(server).await.map_err(|e| e.to_string())?;
+    let sock = tokio::net::UdpSocket::bind(bind).await?;
+    sock.connect(server).await?;
     let id = query_id();
-    sock.send(&encode_query(id, name, qtype))
-        .await
-        .map_err(|e| e.to_string())?;
+    sock.send(&encode_query(id, name, qtype)).await?;
     let mut buf = vec![0u8; 4096];
     let n = tokio::time::timeout(QUERY_TIMEOUT, sock.recv(&mut buf))
         .await
-        .map_err(|_| "i/o timeout".to_string())?
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| DnsError::Timeout)??;
     buf.truncate(n);
     Ok((id, buf))
 }
@@ -416,7 +428,7 @@ mod tests {
             .expect("answer");
         assert_eq!(c.record.as_deref(), Some("web.test."));
         assert!(first_answer(&r, 0x9999, A).is_err());
-        assert_eq!(first_answer(&q, 0x1234, A), Ok(None));
+        assert!(matches!(first_answer(&q, 0x1234, A), Ok(None)));
         assert!(first_answer(&r[..40], 0x1234, A).is_err());
     }
 }

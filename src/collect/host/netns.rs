@@ -159,22 +159,76 @@ impl Drop for Created {
     }
 }
 
+/// A step of the probe that failed; the text lands in the output's errors (troubleshoot's words
+/// where it has them).
+#[derive(Debug, thiserror::Error)]
+enum ProbeError {
+    /// `ip` could not be started.
+    #[error("run {}: {source}", path.display())]
+    RunIp {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `ip` failed; its stderr.
+    #[error("ip {args}: {stderr}")]
+    Ip { args: String, stderr: String },
+    /// The namespace file could not be opened.
+    #[error("error joining namespace: open {}: {source}", path.display())]
+    OpenNamespace {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `setns` failed.
+    #[error("error joining namespace: {0}")]
+    JoinNamespace(std::io::Error),
+    /// A socket step (`what`: troubleshoot's "error reading from udp socket" and the like).
+    #[error("{what}: {source}")]
+    Socket {
+        what: &'static str,
+        source: IoFailure,
+    },
+    /// A probe thread panicked.
+    #[error("probe thread panicked")]
+    Panicked,
+}
+
+/// Why a socket step ended without its data.
+#[derive(Debug, thiserror::Error)]
+enum IoFailure {
+    #[error("cancelled")]
+    Cancelled,
+    #[error("i/o timeout")]
+    Timeout,
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// A socket step's error, for `map_err`.
+fn socket<E: Into<IoFailure>>(what: &'static str) -> impl FnOnce(E) -> ProbeError {
+    move |e| ProbeError::Socket {
+        what,
+        source: e.into(),
+    }
+}
+
 /// Runs `ip args` with an empty environment; its stderr is the error.
-fn run_ip(ip: &Path, args: &[&str]) -> Result<(), String> {
+fn run_ip(ip: &Path, args: &[&str]) -> Result<(), ProbeError> {
     let out = Command::new(ip)
         .args(args)
         .env_clear()
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("run {}: {e}", ip.display()))?;
+        .map_err(|source| ProbeError::RunIp {
+            path: ip.to_path_buf(),
+            source,
+        })?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        Err(ProbeError::Ip {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
     }
 }
 
@@ -200,7 +254,7 @@ fn create_side(
     names: (&str, &str, &str),
     p: Plan,
     info: &mut Info,
-) -> Result<(), String> {
+) -> Result<(), ProbeError> {
     let (ns, inner, outer) = names;
     let (int, ext) = (
         format!("{}/{}", p.internal, p.bits),
@@ -247,33 +301,32 @@ fn create_side(
 /// Runs `f` on a new thread that has entered network namespace `ns` (and dies with it there).
 fn in_namespace<T: Send + 'static>(
     ns: &str,
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> std::thread::JoinHandle<Result<T, String>> {
+    f: impl FnOnce() -> Result<T, ProbeError> + Send + 'static,
+) -> std::thread::JoinHandle<Result<T, ProbeError>> {
     let path = Path::new("/run/netns").join(ns);
     std::thread::spawn(move || {
-        let file = std::fs::File::open(&path)
-            .map_err(|e| format!("error joining namespace: open {}: {e}", path.display()))?;
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(source) => return Err(ProbeError::OpenNamespace { path, source }),
+        };
         // SAFETY: setns on a namespace file we hold open; it changes only this thread, which
         // exits when `f` returns.
         if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(format!(
-                "error joining namespace: {}",
-                std::io::Error::last_os_error()
-            ));
+            return Err(ProbeError::JoinNamespace(std::io::Error::last_os_error()));
         }
         f()
     })
 }
 
 /// Waits until `fd` is readable, the deadline passes or the run is cancelled.
-fn wait_readable(fd: i32, deadline: Instant, cancel: &CancellationToken) -> Result<(), String> {
+fn wait_readable(fd: i32, deadline: Instant, cancel: &CancellationToken) -> Result<(), IoFailure> {
     loop {
         if cancel.is_cancelled() {
-            return Err("cancelled".into());
+            return Err(IoFailure::Cancelled);
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err("i/o timeout".into());
+            return Err(IoFailure::Timeout);
         }
         let mut pfd = libc::pollfd {
             fd,
@@ -289,7 +342,7 @@ fn wait_readable(fd: i32, deadline: Instant, cancel: &CancellationToken) -> Resu
         if n < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(e.to_string());
+                return Err(IoFailure::Io(e));
             }
         }
     }
@@ -298,8 +351,8 @@ fn wait_readable(fd: i32, deadline: Instant, cancel: &CancellationToken) -> Resu
 /// The echo servers of the `to` namespace, listening once `ready` says so; each result says
 /// whether it answered one client.
 struct Servers {
-    udp: std::thread::JoinHandle<Result<(), String>>,
-    tcp: std::thread::JoinHandle<Result<(), String>>,
+    udp: std::thread::JoinHandle<Result<(), ProbeError>>,
+    tcp: std::thread::JoinHandle<Result<(), ProbeError>>,
 }
 
 fn start_servers(
@@ -312,35 +365,34 @@ fn start_servers(
     let (c1, c2) = (cancel.clone(), cancel.clone());
     let tx2 = ready_tx.clone();
     let udp = in_namespace(ns, move || {
-        let sock = UdpSocket::bind(addr).map_err(|e| format!("error starting udp server: {e}"));
+        let sock = UdpSocket::bind(addr).map_err(socket("error starting udp server"));
         let _ = ready_tx.send(());
         drop(ready_tx);
         let sock = sock?;
         let deadline = Instant::now() + timeout;
         wait_readable(sock.as_raw_fd(), deadline, &c1)
-            .map_err(|e| format!("error reading from udp socket: {e}"))?;
+            .map_err(socket("error reading from udp socket"))?;
         let mut buf = [0u8; 1024];
         let (_, source) = sock
             .recv_from(&mut buf)
-            .map_err(|e| format!("error reading from udp socket: {e}"))?;
+            .map_err(socket("error reading from udp socket"))?;
         sock.send_to(b"echo", source)
-            .map_err(|e| format!("error writing to udp socket: {e}"))?;
+            .map_err(socket("error writing to udp socket"))?;
         Ok(())
     });
     let tcp = in_namespace(ns, move || {
-        let listener =
-            TcpListener::bind(addr).map_err(|e| format!("error starting tcp server: {e}"));
+        let listener = TcpListener::bind(addr).map_err(socket("error starting tcp server"));
         let _ = tx2.send(());
         drop(tx2);
         let listener = listener?;
         let deadline = Instant::now() + timeout;
         wait_readable(listener.as_raw_fd(), deadline, &c2)
-            .map_err(|e| format!("error accepting connection: {e}"))?;
+            .map_err(socket("error accepting connection"))?;
         let (mut conn, _) = listener
             .accept()
-            .map_err(|e| format!("error accepting connection: {e}"))?;
+            .map_err(socket("error accepting connection"))?;
         conn.write_all(b"echo\n")
-            .map_err(|e| format!("error writing to tcp socket: {e}"))?;
+            .map_err(socket("error writing to tcp socket"))?;
         Ok(())
     });
     // Both have bound (or failed to) before any client sends; a thread that could not even
@@ -356,19 +408,19 @@ fn ping_udp(
     dst: SocketAddr,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), String> {
+) -> Result<(), ProbeError> {
     let cancel = cancel.clone();
     join(in_namespace(ns, move || {
         let sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
             .and_then(|s| s.connect(dst).map(|()| s))
-            .map_err(|e| format!("error dialing udp: {e}"))?;
+            .map_err(socket("error dialing udp"))?;
         sock.send(b"echo")
-            .map_err(|e| format!("error writing to udp socket: {e}"))?;
+            .map_err(socket("error writing to udp socket"))?;
         wait_readable(sock.as_raw_fd(), Instant::now() + timeout, &cancel)
-            .map_err(|e| format!("error reading from udp socket: {e}"))?;
+            .map_err(socket("error reading from udp socket"))?;
         let mut buf = [0u8; 6];
         sock.recv(&mut buf)
-            .map_err(|e| format!("error reading from udp socket: {e}"))?;
+            .map_err(socket("error reading from udp socket"))?;
         Ok(())
     }))
 }
@@ -378,25 +430,24 @@ fn ping_tcp(
     dst: SocketAddr,
     timeout: Duration,
     cancel: &CancellationToken,
-) -> Result<(), String> {
+) -> Result<(), ProbeError> {
     let cancel = cancel.clone();
     join(in_namespace(ns, move || {
-        let mut conn = TcpStream::connect_timeout(&dst, timeout)
-            .map_err(|e| format!("error dialing tcp: {e}"))?;
+        let mut conn =
+            TcpStream::connect_timeout(&dst, timeout).map_err(socket("error dialing tcp"))?;
         conn.write_all(b"echo")
-            .map_err(|e| format!("error writing to tcp socket: {e}"))?;
+            .map_err(socket("error writing to tcp socket"))?;
         wait_readable(conn.as_raw_fd(), Instant::now() + timeout, &cancel)
-            .map_err(|e| format!("error reading from tcp socket: {e}"))?;
+            .map_err(socket("error reading from tcp socket"))?;
         let mut buf = [0u8; 6];
         conn.read(&mut buf)
-            .map_err(|e| format!("error reading from tcp socket: {e}"))?;
+            .map_err(socket("error reading from tcp socket"))?;
         Ok(())
     }))
 }
 
-fn join(h: std::thread::JoinHandle<Result<(), String>>) -> Result<(), String> {
-    h.join()
-        .unwrap_or_else(|_| Err("probe thread panicked".into()))
+fn join(h: std::thread::JoinHandle<Result<(), ProbeError>>) -> Result<(), ProbeError> {
+    h.join().unwrap_or(Err(ProbeError::Panicked))
 }
 
 /// The whole probe (blocking): create, probe, and (through [`Created`]) remove.
@@ -458,13 +509,13 @@ fn exchange(
     let mut success = true;
     info.log(format!("reaching to {to_ip:?} from {from_ip:?} with udp"));
     if let Err(e) = ping_udp(from_ns, dst, s.timeout, cancel) {
-        info.errors.udp_client = e;
+        info.errors.udp_client = e.to_string();
         success = false;
     }
     match join(servers.udp) {
         Ok(()) => info.log(format!("received udp packet on {to_ip:?}")),
         Err(e) => {
-            info.errors.udp_server = e;
+            info.errors.udp_server = e.to_string();
             success = false;
         }
     }
@@ -476,13 +527,13 @@ fn exchange(
     }
     info.log(format!("reaching to {to_ip:?} from {from_ip:?} with tcp"));
     if let Err(e) = ping_tcp(from_ns, dst, s.timeout, cancel) {
-        info.errors.tcp_client = e;
+        info.errors.tcp_client = e.to_string();
         success = false;
     }
     match join(servers.tcp) {
         Ok(()) => info.log(format!("received tcp packet on {to_ip:?}")),
         Err(e) => {
-            info.errors.tcp_server = e;
+            info.errors.tcp_server = e.to_string();
             success = false;
         }
     }

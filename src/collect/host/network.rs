@@ -115,13 +115,7 @@ pub async fn tcp_connect(ctx: &Ctx<'_>) -> Result<(), Error> {
 
 /// The `tcpPortStatus` host collector: listens on the port, then connects to it.
 pub async fn tcp_port_status(ctx: &Ctx<'_>) -> Result<(), Error> {
-    let port = port(ctx)?;
-    let ip = ctx
-        .str("interface")
-        .filter(|s| !s.is_empty())
-        .map(interface_ip)
-        .transpose()?;
-    let bind_ip = ip.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let (port, ip, bind_ip) = bind_target(ctx)?;
     let status = match TcpListener::bind((bind_ip, port)).await {
         Err(e) => bind_status(&e),
         Ok(listener) => {
@@ -135,6 +129,18 @@ pub async fn tcp_port_status(ctx: &Ctx<'_>) -> Result<(), Error> {
     write(ctx, "tcpPortStatus", "tcpPortStatus", &status).await
 }
 
+/// The port of a port-status collector, its `interface`'s address if it names one, and the
+/// address to bind (that one, else every address).
+fn bind_target(ctx: &Ctx<'_>) -> Result<(u16, Option<std::net::IpAddr>, std::net::IpAddr), Error> {
+    let port = port(ctx)?;
+    let ip = ctx
+        .str("interface")
+        .filter(|s| !s.is_empty())
+        .map(interface_ip)
+        .transpose()?;
+    Ok((port, ip, ip.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))))
+}
+
 /// The first IPv4 address of a named interface.
 fn interface_ip(name: &str) -> Result<std::net::IpAddr, Error> {
     super::system::interface_ipv4(name)
@@ -144,13 +150,7 @@ fn interface_ip(name: &str) -> Result<std::net::IpAddr, Error> {
 
 /// The `udpPortStatus` host collector: whether the port can be bound.
 pub async fn udp_port_status(ctx: &Ctx<'_>) -> Result<(), Error> {
-    let port = port(ctx)?;
-    let ip = ctx
-        .str("interface")
-        .filter(|s| !s.is_empty())
-        .map(interface_ip)
-        .transpose()?;
-    let bind_ip = ip.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let (port, _, bind_ip) = bind_target(ctx)?;
     let status = match UdpSocket::bind((bind_ip, port)).await {
         Ok(_) => NetworkStatus::new("connected", ""),
         Err(e) => bind_status(&e),

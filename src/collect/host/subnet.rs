@@ -47,10 +47,50 @@ fn mask(bits: u8) -> u32 {
     }
 }
 
+/// Why `/proc/net/route` or a subnet check cannot be read (kURL's and troubleshoot's words).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SubnetError {
+    /// A route line without its 11 columns.
+    #[error("invalid /proc/net/route line '{line}', expected 11 columns got {columns}")]
+    Columns {
+        /// The line.
+        line: String,
+        /// Its column count.
+        columns: usize,
+    },
+    /// A destination or mask column that is not hex.
+    #[error(
+        "cannot parse {what} column (index {index}) for /proc/net/route line '{line}': {source}"
+    )]
+    Hex {
+        /// `dest` or `mask`.
+        what: &'static str,
+        /// The column.
+        index: usize,
+        /// The line.
+        line: String,
+        /// The parse error.
+        source: std::num::ParseIntError,
+    },
+    /// A desired size outside 1..=32.
+    #[error("CIDR range size {0} invalid, must be between 1 and 32")]
+    Size(u8),
+    /// A range smaller than the subnet wanted inside it.
+    #[error(
+        "subnetRange size ({range}) must be larger than or equal to cidrRange size ({desired}), can't check if a range larger than itself is available"
+    )]
+    RangeTooSmall {
+        /// The range's prefix length.
+        range: u8,
+        /// The wanted prefix length.
+        desired: u8,
+    },
+}
+
 /// The destinations of the host's IPv4 routes, parsed from `/proc/net/route` text.
 ///
 /// Columns are tab-separated; destination (1) and mask (7) are little-endian hex.
-pub fn parse_routes(text: &str) -> Result<Vec<Net4>, String> {
+pub fn parse_routes(text: &str) -> Result<Vec<Net4>, SubnetError> {
     let mut routes = Vec::new();
     for line in text.lines() {
         if line.len() < 4 || line.starts_with("Iface") {
@@ -58,16 +98,19 @@ pub fn parse_routes(text: &str) -> Result<Vec<Net4>, String> {
         }
         let cols: Vec<&str> = line.trim().split('\t').collect();
         if cols.len() != 11 {
-            return Err(format!(
-                "invalid /proc/net/route line '{line}', expected 11 columns got {}",
-                cols.len()
-            ));
+            return Err(SubnetError::Columns {
+                line: line.to_string(),
+                columns: cols.len(),
+            });
         }
-        let hex = |i: usize, what: &str| {
-            u32::from_str_radix(cols[i].trim(), 16)
+        let hex = |index: usize, what: &'static str| {
+            u32::from_str_radix(cols[index].trim(), 16)
                 .map(u32::swap_bytes)
-                .map_err(|e| {
-                    format!("cannot parse {what} column (index {i}) for /proc/net/route line '{line}': {e}")
+                .map_err(|source| SubnetError::Hex {
+                    what,
+                    index,
+                    line: line.to_string(),
+                    source,
                 })
         };
         let dest = hex(1, "dest")?;
@@ -101,17 +144,15 @@ fn parse_range(raw: &str) -> Result<Net4, Error> {
 
 /// Whether a `/desired` subnet inside `range` overlaps none of `routes` (default routes, 0/0,
 /// are ignored): candidates are tried in address order from the start of the range.
-pub fn subnet_available(desired: u8, range: Net4, routes: &[Net4]) -> Result<bool, String> {
+pub fn subnet_available(desired: u8, range: Net4, routes: &[Net4]) -> Result<bool, SubnetError> {
     if !(1..=32).contains(&desired) {
-        return Err(format!(
-            "CIDR range size {desired} invalid, must be between 1 and 32"
-        ));
+        return Err(SubnetError::Size(desired));
     }
     if range.bits > desired {
-        return Err(format!(
-            "subnetRange size ({}) must be larger than or equal to cidrRange size ({desired}), can't check if a range larger than itself is available",
-            range.bits
-        ));
+        return Err(SubnetError::RangeTooSmall {
+            range: range.bits,
+            desired,
+        });
     }
     let routes: Vec<Net4> = routes
         .iter()
@@ -206,9 +247,18 @@ cni0\t0000000A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
             [net("0.0.0.0/0"), net("192.0.2.0/24"), net("10.0.0.0/16")]
         );
         let err = parse_routes("eth0\t0000\t1\n").expect_err("short line");
-        assert!(err.contains("expected 11 columns got 3"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "invalid /proc/net/route line 'eth0\t0000\t1', expected 11 columns got 3"
+        );
         let bad = "eth0\tZZ\t0\t0\t0\t0\t0\t0\t0\t0\t0\n";
-        assert!(parse_routes(bad).expect_err("hex").contains("dest column"));
+        let err = parse_routes(bad).expect_err("hex").to_string();
+        assert!(
+            err.starts_with(
+                "cannot parse dest column (index 1) for /proc/net/route line 'eth0\tZZ"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

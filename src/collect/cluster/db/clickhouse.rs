@@ -3,8 +3,37 @@
 //! `clickhouse://` and `tcp://` mean ClickHouse's native protocol (port 9000), which this build
 //! does not speak: the collector fails with [`Unsupported`], and no connection file is written.
 
-use super::tls::{self, Roots, TlsParams, Verify};
-use super::{Probe, Report, Unsupported, host_port, percent_decode};
+use super::tls::{self, Roots, TlsError, TlsParams, Verify};
+use super::{AddressError, Probe, Report, Unsupported, host_port, percent_decode};
+
+/// Why a DSN does not parse (clickhouse-go's words).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+enum DsnError {
+    #[error("parse dsn address failed")]
+    Address,
+    #[error(transparent)]
+    HostPort(#[from] AddressError),
+    #[error("clickhouse [dsn parse]:{key}: {value:?} is not a boolean")]
+    Bool { key: String, value: String },
+    #[error("clickhouse [dsn parse]: http with TLS specify")]
+    HttpWithTls,
+    #[error("clickhouse [dsn parse]: https without TLS")]
+    HttpsWithoutTls,
+}
+
+/// Why the server gave no version.
+#[derive(Debug, thiserror::Error)]
+enum AskError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("HTTP client: {0}")]
+    Client(reqwest::Error),
+    /// The request, with the causes reqwest keeps apart (the URL carries no credentials).
+    #[error("{}", describe(.0))]
+    Http(reqwest::Error),
+    #[error("clickhouse [HTTP {status}]: {text}")]
+    Status { status: u16, text: String },
+}
 
 /// What the DSN says.
 #[derive(Debug, PartialEq, Eq)]
@@ -16,9 +45,9 @@ struct Dsn {
     skip_verify: bool,
 }
 
-fn parse(uri: &str) -> Result<Result<Dsn, String>, Unsupported> {
+fn parse(uri: &str) -> Result<Result<Dsn, DsnError>, Unsupported> {
     let Some((scheme, rest)) = uri.split_once("://") else {
-        return Ok(Err("parse dsn address failed".into()));
+        return Ok(Err(DsnError::Address));
     };
     let https = match scheme {
         "http" => false,
@@ -37,7 +66,7 @@ fn parse(uri: &str) -> Result<Result<Dsn, String>, Unsupported> {
     Ok(parse_http(https, rest))
 }
 
-fn parse_http(https: bool, rest: &str) -> Result<Dsn, String> {
+fn parse_http(https: bool, rest: &str) -> Result<Dsn, DsnError> {
     let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
     let (userinfo, addr) = match authority.rsplit_once('@') {
@@ -45,7 +74,7 @@ fn parse_http(https: bool, rest: &str) -> Result<Dsn, String> {
         None => ("", authority),
     };
     if addr.is_empty() {
-        return Err("parse dsn address failed".into());
+        return Err(DsnError::Address);
     }
     let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
     let (host, port) = host_port(addr, if https { 8443 } else { 8123 })?;
@@ -57,9 +86,10 @@ fn parse_http(https: bool, rest: &str) -> Result<Dsn, String> {
         let flag = |v: &str| match v {
             "" | "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
             "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-            other => Err(format!(
-                "clickhouse [dsn parse]:{k}: {other:?} is not a boolean"
-            )),
+            other => Err(DsnError::Bool {
+                key: k.to_string(),
+                value: other.to_string(),
+            }),
         };
         match k {
             "secure" => secure = flag(v)?,
@@ -76,8 +106,8 @@ fn parse_http(https: bool, rest: &str) -> Result<Dsn, String> {
         }
     }
     match (https, secure) {
-        (false, true) => return Err("clickhouse [dsn parse]: http with TLS specify".into()),
-        (true, false) => return Err("clickhouse [dsn parse]: https without TLS".into()),
+        (false, true) => return Err(DsnError::HttpWithTls),
+        (true, false) => return Err(DsnError::HttpsWithoutTls),
         _ => {}
     }
     let host = if host.contains(':') {
@@ -118,11 +148,11 @@ pub(super) async fn probe(p: &Probe<'_>) -> Result<Report, Unsupported> {
             version,
             ..Report::default()
         },
-        Err(e) => Report::failed(e),
+        Err(e) => Report::failed(e.to_string()),
     })
 }
 
-async fn ask(dsn: &Dsn, params: Option<&TlsParams>) -> Result<String, String> {
+async fn ask(dsn: &Dsn, params: Option<&TlsParams>) -> Result<String, AskError> {
     let config = match params {
         Some(params) => tls::go_config(params),
         None if dsn.skip_verify => tls::config(
@@ -137,13 +167,12 @@ async fn ask(dsn: &Dsn, params: Option<&TlsParams>) -> Result<String, String> {
             Roots::SystemAndCa,
             false,
         ),
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     let client = reqwest::Client::builder()
         .no_proxy()
         .tls_backend_preconfigured((*config).clone())
         .build()
-        .map_err(|e| format!("HTTP client: {e}"))?;
+        .map_err(AskError::Client)?;
     let mut req = client
         .post(&dsn.base)
         .basic_auth(&dsn.user, Some(&dsn.password))
@@ -151,15 +180,14 @@ async fn ask(dsn: &Dsn, params: Option<&TlsParams>) -> Result<String, String> {
     if !dsn.database.is_empty() {
         req = req.query(&[("database", dsn.database.as_str())]);
     }
-    let answer = req.send().await.map_err(|e| describe(&e))?;
+    let answer = req.send().await.map_err(AskError::Http)?;
     let status = answer.status();
-    let text = answer.text().await.map_err(|e| describe(&e))?;
+    let text = answer.text().await.map_err(AskError::Http)?;
     if !status.is_success() {
-        return Err(format!(
-            "clickhouse [HTTP {}]: {}",
-            status.as_u16(),
-            text.trim()
-        ));
+        return Err(AskError::Status {
+            status: status.as_u16(),
+            text: text.trim().to_string(),
+        });
     }
     Ok(text.trim().to_string())
 }
@@ -201,11 +229,9 @@ mod tests {
             (d.base.as_str(), d.user.as_str(), d.skip_verify),
             ("https://ch:8443/", "default", true)
         );
-        assert!(
-            parse("https://ch")
-                .expect("https")
-                .unwrap_err()
-                .contains("without TLS")
+        assert_eq!(
+            parse("https://ch").expect("https").unwrap_err().to_string(),
+            "clickhouse [dsn parse]: https without TLS"
         );
         let native = parse("clickhouse://u:p@ch:9000/db").expect_err("native");
         assert!(

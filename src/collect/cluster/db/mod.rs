@@ -90,6 +90,24 @@ fn variables_empty(v: &Option<BTreeMap<String, String>>) -> bool {
 }
 
 impl Report {
+    /// Connected, with the version read from the server's `text` (`None`: it did not match
+    /// the driver's pattern, reported as troubleshoot does).
+    pub fn connected(db: &str, text: &str, version: Option<String>) -> Report {
+        match version {
+            Some(v) => Report {
+                is_connected: true,
+                version: v,
+                ..Report::default()
+            },
+            None => Report {
+                is_connected: true,
+                version: "Unknown".into(),
+                error: format!("{db} version did not match regex: {text:?}"),
+                ..Report::default()
+            },
+        }
+    }
+
     /// Not connected, for `error`.
     pub fn failed(error: impl Into<String>) -> Report {
         Report {
@@ -136,7 +154,7 @@ pub(super) async fn collect(
         .collect();
     let timeout = ctx.opts.call_timeout;
     let report = match tls_params(ctx, body).await {
-        Err(message) => Ok(Report::failed(message)),
+        Err(e) => Ok(Report::failed(e.to_string())),
         Ok(tls) => {
             let probe = Probe {
                 uri,
@@ -177,10 +195,21 @@ fn secs(d: Duration) -> String {
     format!("{}s", d.as_secs_f64())
 }
 
+/// Why the `tls.secret` gives no TLS parameters (troubleshoot's texts).
+#[derive(Debug, thiserror::Error)]
+enum TlsSecretError {
+    /// The Secret could not be read.
+    #[error("failed to get secret: {0}")]
+    Get(super::api::ApiError),
+    /// It has no `cacert`.
+    #[error("failed to find 'cacert' key for CA cert data in secret")]
+    NoCa,
+}
+
 /// The collector's `tls`, with a `secret` read from the cluster (keys `cacert`, `clientCert`,
 /// `clientKey`, as troubleshoot reads them). An error is the connection file's error, as in
 /// troubleshoot.
-async fn tls_params(ctx: &Ctx, body: &Value) -> Result<Option<TlsParams>, String> {
+async fn tls_params(ctx: &Ctx, body: &Value) -> Result<Option<TlsParams>, TlsSecretError> {
     let tls = &body["tls"];
     if !tls.is_object() {
         return Ok(None);
@@ -201,19 +230,14 @@ async fn tls_params(ctx: &Ctx, body: &Value) -> Result<Option<TlsParams>, String
             super::api::encode(&ns),
             super::api::encode(name)
         );
-        let found = ctx
-            .api
-            .get(&path)
-            .await
-            .map_err(|e| format!("failed to get secret: {e}"))?;
+        let found = ctx.api.get(&path).await.map_err(TlsSecretError::Get)?;
         let data = |key: &str| -> Option<String> {
             use base64::Engine;
             let b64 = found["data"][key].as_str()?;
             let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
             String::from_utf8(bytes).ok()
         };
-        params.ca_cert = data("cacert")
-            .ok_or("failed to find 'cacert' key for CA cert data in secret".to_string())?;
+        params.ca_cert = data("cacert").ok_or(TlsSecretError::NoCa)?;
         params.client_cert = data("clientCert").unwrap_or_default();
         params.client_key = data("clientKey").unwrap_or_default();
     }
@@ -293,12 +317,23 @@ pub(crate) fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A `host:port` that does not parse.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum AddressError {
+    /// `[` without `]`.
+    #[error("{0:?}: unclosed '['")]
+    Unclosed(String),
+    /// A port that is no number.
+    #[error("{0:?} is not a port number")]
+    Port(String),
+}
+
 /// `host:port` split, with `default` when no port is given; IPv6 literals in brackets.
-pub(crate) fn host_port(addr: &str, default: u16) -> Result<(String, u16), String> {
+pub(crate) fn host_port(addr: &str, default: u16) -> Result<(String, u16), AddressError> {
     let (host, port) = if let Some(rest) = addr.strip_prefix('[') {
         let (h, after) = rest
             .split_once(']')
-            .ok_or_else(|| format!("{addr:?}: unclosed '['"))?;
+            .ok_or_else(|| AddressError::Unclosed(addr.to_string()))?;
         (h.to_string(), after.strip_prefix(':'))
     } else {
         match addr.rsplit_once(':') {
@@ -308,9 +343,7 @@ pub(crate) fn host_port(addr: &str, default: u16) -> Result<(String, u16), Strin
     };
     let port = match port {
         None | Some("") => default,
-        Some(p) => p
-            .parse()
-            .map_err(|_| format!("{p:?} is not a port number"))?,
+        Some(p) => p.parse().map_err(|_| AddressError::Port(p.to_string()))?,
     };
     if host.is_empty() {
         return Ok(("localhost".into(), port));

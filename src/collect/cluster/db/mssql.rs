@@ -4,15 +4,42 @@
 //! troubleshoot): the URL's `encrypt`, `TrustServerCertificate` and `certificate` decide, with
 //! go-mssqldb's defaults (no `encrypt`: the login encrypted, the certificate trusted).
 
-use super::{Probe, Report, host_port, percent_decode};
+use super::{AddressError, Probe, Report, host_port, percent_decode};
 use tiberius::{AuthMethod, Client, Config, EncryptionLevel};
 use tokio::net::TcpStream;
 use tokio_util::compat::TokioAsyncWriteCompatExt;
 
+/// Why SQL Server gave no version (go-mssqldb's words where it has them).
+#[derive(Debug, thiserror::Error)]
+enum MssqlError {
+    #[error("invalid connection string: {0}")]
+    Ado(tiberius::error::Error),
+    #[error(transparent)]
+    Address(#[from] AddressError),
+    #[error(
+        "named instance {0:?}: this build does not ask the SQL Server Browser for its port: give host:port in the URI"
+    )]
+    NamedInstance(String),
+    #[error("invalid trust server certificate '{0}': not a boolean")]
+    Trust(String),
+    #[error("invalid encrypt '{0}'")]
+    Encrypt(String),
+    #[error("unable to open tcp connection with host '{addr}': {source}")]
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
+    /// The driver's error (a login refusal is the server's own words).
+    #[error(transparent)]
+    Driver(#[from] tiberius::error::Error),
+    #[error("sql: no rows in result set")]
+    NoRows,
+}
+
 /// go-mssqldb's URL, as a tiberius configuration.
-fn config(uri: &str) -> Result<Config, String> {
+fn config(uri: &str) -> Result<Config, MssqlError> {
     let Some(rest) = uri.strip_prefix("sqlserver://") else {
-        return Config::from_ado_string(uri).map_err(|e| format!("invalid connection string: {e}"));
+        return Config::from_ado_string(uri).map_err(MssqlError::Ado);
     };
     let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
     let (authority, instance) = authority.split_once('/').unwrap_or((authority, ""));
@@ -23,10 +50,7 @@ fn config(uri: &str) -> Result<Config, String> {
     let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
     let (host, port) = host_port(addr, 1433)?;
     if !instance.trim_matches('/').is_empty() && !addr.contains(':') {
-        return Err(format!(
-            "named instance {:?}: this build does not ask the SQL Server Browser for its port: give host:port in the URI",
-            percent_decode(instance)
-        ));
+        return Err(MssqlError::NamedInstance(percent_decode(instance)));
     }
     let mut c = Config::new();
     c.host(host);
@@ -45,9 +69,7 @@ fn config(uri: &str) -> Result<Config, String> {
             "app name" => c.application_name(v),
             "encrypt" => encrypt = Some(v.to_ascii_lowercase()),
             "trustservercertificate" => {
-                trust = Some(parse_bool(&v).ok_or_else(|| {
-                    format!("invalid trust server certificate '{v}': not a boolean")
-                })?);
+                trust = Some(parse_bool(&v).ok_or_else(|| MssqlError::Trust(v.clone()))?);
             }
             "certificate" => c.trust_cert_ca(v),
             "hostnameincertificate" => c.hostname_in_certificate(v),
@@ -60,7 +82,7 @@ fn config(uri: &str) -> Result<Config, String> {
         Some("disable") => EncryptionLevel::NotSupported,
         Some("strict") => EncryptionLevel::Strict,
         Some("optional" | "no" | "0" | "f" | "false") => EncryptionLevel::Off,
-        Some(other) => return Err(format!("invalid encrypt '{other}'")),
+        Some(other) => return Err(MssqlError::Encrypt(other.to_string())),
     };
     c.encryption(level);
     // go-mssqldb trusts the server's certificate when `encrypt` is not given, and never in
@@ -83,44 +105,28 @@ fn parse_bool(v: &str) -> Option<bool> {
 pub(super) async fn probe(p: &Probe<'_>) -> Report {
     let version = match ask(p.uri).await {
         Ok(v) => v,
-        Err(e) => return Report::failed(e),
+        Err(e) => return Report::failed(e.to_string()),
     };
-    match version_of(&version) {
-        Some(v) => Report {
-            is_connected: true,
-            version: v,
-            ..Report::default()
-        },
-        None => Report {
-            is_connected: true,
-            version: "Unknown".into(),
-            error: format!("mssql version did not match regex: {version:?}"),
-            ..Report::default()
-        },
-    }
+    Report::connected("mssql", &version, version_of(&version))
 }
 
-async fn ask(uri: &str) -> Result<String, String> {
+async fn ask(uri: &str) -> Result<String, MssqlError> {
     let config = config(uri)?;
-    let tcp = TcpStream::connect(config.get_addr()).await.map_err(|e| {
-        format!(
-            "unable to open tcp connection with host '{}': {e}",
-            config.get_addr()
-        )
-    })?;
-    let _ = tcp.set_nodelay(true);
-    let mut client = Client::connect(config, tcp.compat_write())
+    let tcp = TcpStream::connect(config.get_addr())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|source| MssqlError::Connect {
+            addr: config.get_addr().to_string(),
+            source,
+        })?;
+    let _ = tcp.set_nodelay(true);
+    let mut client = Client::connect(config, tcp.compat_write()).await?;
     let row = client
         .simple_query("select @@VERSION as version")
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .into_row()
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("sql: no rows in result set")?;
-    let version: Option<&str> = row.try_get(0).map_err(|e| e.to_string())?;
+        .await?
+        .ok_or(MssqlError::NoRows)?;
+    let version: Option<&str> = row.try_get(0)?;
     let version = version.unwrap_or_default().to_string();
     let _ = client.close().await;
     Ok(version)
@@ -162,11 +168,13 @@ mod tests {
         assert!(
             config("sqlserver://sa:x@db?encrypt=sometimes")
                 .unwrap_err()
+                .to_string()
                 .contains("sometimes")
         );
         assert!(
             config("sqlserver://sa:x@db/SQLEXPRESS")
                 .unwrap_err()
+                .to_string()
                 .contains("named instance")
         );
         assert!(config("sqlserver://sa:x@db:1433?TrustServerCertificate=maybe").is_err());

@@ -1,8 +1,8 @@
 //! `mysql`: go-sql-driver's DSN (`user:password@tcp(host:port)/db?tls=...`) over mysql_async,
 //! then `select version()` and, when `parameters` are listed, those of `SHOW VARIABLES`.
 
-use super::tls::TlsParams;
-use super::{Probe, Report, host_port, percent_decode};
+use super::tls::{TlsError, TlsParams};
+use super::{AddressError, Probe, Report, host_port, percent_decode};
 use mysql_async::prelude::Queryable;
 use mysql_async::{ClientIdentity, Conn, OptsBuilder, SslOpts};
 use rustls::pki_types::CertificateDer;
@@ -21,11 +21,30 @@ struct Dsn {
     tls: String,
 }
 
+/// Why a DSN cannot be used (go-sql-driver's words where it has them).
+#[derive(Debug, thiserror::Error)]
+enum DsnError {
+    #[error("invalid DSN: missing the slash separating the database name")]
+    NoSlash,
+    #[error("invalid DSN: network address not terminated (missing closing brace)")]
+    Unterminated,
+    #[error("this build connects to MySQL over TCP only, not a unix socket")]
+    Unix,
+    #[error("unknown network {0}")]
+    Network(String),
+    #[error(transparent)]
+    Address(#[from] AddressError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(
+        "invalid value / unknown config name: {0} (custom TLS configurations are registered in Go code; use the collector's `tls`)"
+    )]
+    TlsName(String),
+}
+
 /// go-sql-driver's `ParseDSN`: `[user[:password]@][net[(addr)]]/dbname[?params]`.
-fn parse(dsn: &str) -> Result<Dsn, String> {
-    let slash = dsn
-        .rfind('/')
-        .ok_or("invalid DSN: missing the slash separating the database name")?;
+fn parse(dsn: &str) -> Result<Dsn, DsnError> {
+    let slash = dsn.rfind('/').ok_or(DsnError::NoSlash)?;
     let (head, tail) = (&dsn[..slash], &dsn[slash + 1..]);
     let (userinfo, net_addr) = match head.rfind('@') {
         Some(at) => (&head[..at], &head[at + 1..]),
@@ -33,19 +52,13 @@ fn parse(dsn: &str) -> Result<Dsn, String> {
     };
     let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
     let (net, addr) = match net_addr.split_once('(') {
-        Some((net, rest)) => (
-            net,
-            rest.strip_suffix(')')
-                .ok_or("invalid DSN: network address not terminated (missing closing brace)")?,
-        ),
+        Some((net, rest)) => (net, rest.strip_suffix(')').ok_or(DsnError::Unterminated)?),
         None => (net_addr, ""),
     };
     match net {
         "" | "tcp" | "tcp4" | "tcp6" => {}
-        "unix" => {
-            return Err("this build connects to MySQL over TCP only, not a unix socket".into());
-        }
-        other => return Err(format!("unknown network {other}")),
+        "unix" => return Err(DsnError::Unix),
+        other => return Err(DsnError::Network(other.to_string())),
     }
     let (host, port) = host_port(if addr.is_empty() { "127.0.0.1" } else { addr }, 3306)?;
     let (db, query) = tail.split_once('?').unwrap_or((tail, ""));
@@ -67,7 +80,7 @@ fn parse(dsn: &str) -> Result<Dsn, String> {
 }
 
 /// TLS as go-sql-driver's `tls` parameter, or troubleshoot's `tls` when the collector has one.
-fn ssl_opts(dsn: &Dsn, tls: Option<&TlsParams>) -> Result<Option<SslOpts>, String> {
+fn ssl_opts(dsn: &Dsn, tls: Option<&TlsParams>) -> Result<Option<SslOpts>, DsnError> {
     if let Some(t) = tls {
         if t.skip_verify {
             return Ok(Some(
@@ -80,7 +93,7 @@ fn ssl_opts(dsn: &Dsn, tls: Option<&TlsParams>) -> Result<Option<SslOpts>, Strin
             .count()
             == 0
         {
-            return Err(super::tls::TlsError::NoCa.to_string());
+            return Err(TlsError::NoCa.into());
         }
         let mut opts = SslOpts::default().with_root_certs(vec![ca.into()]);
         if !(t.client_cert.is_empty() && t.client_key.is_empty()) {
@@ -97,11 +110,7 @@ fn ssl_opts(dsn: &Dsn, tls: Option<&TlsParams>) -> Result<Option<SslOpts>, Strin
         "skip-verify" | "preferred" => {
             Some(SslOpts::default().with_danger_accept_invalid_certs(true))
         }
-        other => {
-            return Err(format!(
-                "invalid value / unknown config name: {other} (custom TLS configurations are registered in Go code; use the collector's `tls`)"
-            ));
-        }
+        other => return Err(DsnError::TlsName(other.to_string())),
     })
 }
 
@@ -119,7 +128,7 @@ pub(super) async fn probe(p: &Probe<'_>) -> Report {
             // Never swap the TCP connection for a local socket the server names.
             .prefer_socket(false)
             .ssl_opts(ssl),
-        Err(e) => return Report::failed(e),
+        Err(e) => return Report::failed(e.to_string()),
     };
     let mut conn = match Conn::new(opts).await {
         Ok(c) => c,
@@ -183,18 +192,16 @@ mod tests {
             (d.host.as_str(), d.port, d.db.as_str()),
             ("127.0.0.1", 3306, "")
         );
-        assert!(
-            parse("localhost:3306")
-                .unwrap_err()
-                .contains("missing the slash")
-        );
-        assert!(parse("u@tcp(h:1/db").unwrap_err().contains("closing brace"));
-        assert!(
-            parse("u@unix(/run/mysqld.sock)/db")
-                .unwrap_err()
-                .contains("TCP only")
-        );
+        let err = |r: Result<_, DsnError>| r.map(|_: Dsn| ()).unwrap_err().to_string();
+        assert!(err(parse("localhost:3306")).contains("missing the slash"));
+        assert!(err(parse("u@tcp(h:1/db")).contains("closing brace"));
+        assert!(err(parse("u@unix(/run/mysqld.sock)/db")).contains("TCP only"));
         let d = parse("u:p@tcp(h)/db?tls=custom").expect("parses");
-        assert!(ssl_opts(&d, None).unwrap_err().contains("custom"));
+        assert!(
+            ssl_opts(&d, None)
+                .unwrap_err()
+                .to_string()
+                .contains("custom")
+        );
     }
 }

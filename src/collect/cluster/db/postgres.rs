@@ -7,7 +7,7 @@
 //! without a CA check nothing, `require` with one and `verify-ca` check the chain, `verify-full`
 //! the name too.
 
-use super::tls::{self, Roots, TlsParams, Verify};
+use super::tls::{self, Roots, TlsError, TlsParams, Verify};
 use super::{Probe, Report, percent_decode};
 use rustls::ClientConfig;
 use std::future::Future;
@@ -39,7 +39,31 @@ struct Split {
     key: Option<String>,
 }
 
-fn split(uri: &str) -> Result<Split, String> {
+/// Why PostgreSQL gave no version (pgx's words where it has them).
+#[derive(Debug, thiserror::Error)]
+enum PgError {
+    #[error("sslmode is invalid: {0:?}")]
+    SslMode(String),
+    #[error("failed to parse postgres config: {0}")]
+    Config(tokio_postgres::Error),
+    #[error("unable to read {what} {path:?}: {source}")]
+    ReadFile {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("both \"sslcert\" and \"sslkey\" are required")]
+    CertWithoutKey,
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The connection or the server's refusal.
+    #[error("{}", describe(.0))]
+    Server(tokio_postgres::Error),
+    #[error("no sslmode to try")]
+    NoMode,
+}
+
+fn split(uri: &str) -> Result<Split, PgError> {
     let mut out = Split {
         rest: String::new(),
         mode: Mode::Prefer,
@@ -47,7 +71,7 @@ fn split(uri: &str) -> Result<Split, String> {
         cert: None,
         key: None,
     };
-    let mut take = |k: &str, v: String| -> Result<bool, String> {
+    let mut take = |k: &str, v: String| -> Result<bool, PgError> {
         match k {
             "sslmode" => {
                 out.mode = match v.as_str() {
@@ -57,7 +81,7 @@ fn split(uri: &str) -> Result<Split, String> {
                     "require" => Mode::Require,
                     "verify-ca" => Mode::VerifyCa,
                     "verify-full" => Mode::VerifyFull,
-                    other => return Err(format!("sslmode is invalid: {other:?}")),
+                    other => return Err(PgError::SslMode(other.to_string())),
                 }
             }
             "sslrootcert" => out.root_cert = Some(v),
@@ -102,29 +126,14 @@ pub(super) async fn probe(p: &Probe<'_>) -> Report {
     }
     let version = match connect_and_ask(p).await {
         Ok(v) => v,
-        Err(e) => return Report::failed(e),
+        Err(e) => return Report::failed(e.to_string()),
     };
-    match version_of(&version) {
-        Some(v) => Report {
-            is_connected: true,
-            version: v,
-            ..Report::default()
-        },
-        None => Report {
-            is_connected: true,
-            version: "Unknown".into(),
-            error: format!("postgres version did not match regex: {version:?}"),
-            ..Report::default()
-        },
-    }
+    Report::connected("postgres", &version, version_of(&version))
 }
 
-async fn connect_and_ask(p: &Probe<'_>) -> Result<String, String> {
+async fn connect_and_ask(p: &Probe<'_>) -> Result<String, PgError> {
     let s = split(p.uri)?;
-    let mut config: tokio_postgres::Config = s
-        .rest
-        .parse()
-        .map_err(|e| format!("failed to parse postgres config: {e}"))?;
+    let mut config: tokio_postgres::Config = s.rest.parse().map_err(PgError::Config)?;
     let params = certs(&s, p.tls)?;
     let (modes, verify) = match s.mode {
         Mode::Disable => (vec![SslMode::Disable], Verify::Nothing),
@@ -134,27 +143,30 @@ async fn connect_and_ask(p: &Probe<'_>) -> Result<String, String> {
         Mode::Require | Mode::VerifyCa => (vec![SslMode::Require], Verify::Chain),
         Mode::VerifyFull => (vec![SslMode::Require], Verify::Full),
     };
-    let tls =
-        tls::config(&params, verify, Roots::CaElseSystem, false).map_err(|e| e.to_string())?;
+    let tls = tls::config(&params, verify, Roots::CaElseSystem, false)?;
     let mut first_error = None;
     for mode in modes {
         config.ssl_mode(mode);
         match ask(&config, &tls).await {
             Ok(v) => return Ok(v),
             // A refusal from the server itself (a password, pg_hba) is final, as in pgx.
-            Err(e) if e.as_db_error().is_some() => return Err(describe(&e)),
+            Err(e) if e.as_db_error().is_some() => return Err(PgError::Server(e)),
             Err(e) => {
-                first_error.get_or_insert(describe(&e));
+                first_error.get_or_insert(e);
             }
         }
     }
-    Err(first_error.unwrap_or_default())
+    Err(first_error.map_or(PgError::NoMode, PgError::Server))
 }
 
 /// The CA and client certificate: URI files first, then the collector's `tls`.
-fn certs(s: &Split, tls: Option<&TlsParams>) -> Result<TlsParams, String> {
-    let read = |what: &str, path: &str| {
-        std::fs::read_to_string(path).map_err(|e| format!("unable to read {what} {path:?}: {e}"))
+fn certs(s: &Split, tls: Option<&TlsParams>) -> Result<TlsParams, PgError> {
+    let read = |what: &'static str, path: &str| {
+        std::fs::read_to_string(path).map_err(|source| PgError::ReadFile {
+            what,
+            path: path.to_string(),
+            source,
+        })
     };
     let base = tls.cloned().unwrap_or_default();
     let params = TlsParams {
@@ -173,7 +185,7 @@ fn certs(s: &Split, tls: Option<&TlsParams>) -> Result<TlsParams, String> {
         },
     };
     if params.client_cert.is_empty() != params.client_key.is_empty() {
-        return Err(r#"both "sslcert" and "sslkey" are required"#.into());
+        return Err(PgError::CertWithoutKey);
     }
     Ok(params)
 }
@@ -323,6 +335,7 @@ mod tests {
         assert!(
             split("postgres://h/d?sslmode=always")
                 .unwrap_err()
+                .to_string()
                 .contains("always")
         );
     }

@@ -71,5 +71,12 @@ fn host_ports() {
     assert_eq!(host_port("db", 1), Ok(("db".into(), 1)));
     assert_eq!(host_port("[::1]:5", 1), Ok(("::1".into(), 5)));
     assert_eq!(host_port(":5", 1), Ok(("localhost".into(), 5)));
-    assert!(host_port("db:x", 1).is_err());
+    assert_eq!(
+        host_port("db:x", 1).unwrap_err().to_string(),
+        "\"x\" is not a port number"
+    );
+    assert_eq!(
+        host_port("[::1", 1).unwrap_err().to_string(),
+        "\"[::1\": unclosed '['"
+    );
 }

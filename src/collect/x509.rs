@@ -1,7 +1,8 @@
-//! The few X.509 fields the `certificates` collector reports, read from DER without a crypto
-//! crate: subject and issuer (as Go's `pkix.Name.ToRDNSequence().String()` prints them), DNS
-//! subject alternative names, validity and the CA flag. Signatures are not checked: the collector
-//! describes certificates, it does not trust them.
+//! The few X.509 fields troubleshoot reports of a certificate (the in-cluster `certificates` and
+//! the host `certificatesCollection` collectors), read from DER without a crypto crate: subject
+//! and issuer (as Go's `pkix.Name.ToRDNSequence().String()` prints them), DNS subject alternative
+//! names, validity and the CA flag. Signatures are not checked: the collectors describe
+//! certificates, they do not trust them (troubleshoot checks none either).
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -22,6 +23,9 @@ pub enum X509Error {
     /// A time that is not UTCTime/GeneralizedTime `...Z`.
     #[error("x509: malformed validity")]
     Time,
+    /// Bytes follow the certificate (Go's `x509.ParseCertificate` refuses them too).
+    #[error("x509: trailing data")]
+    TrailingData,
 }
 
 /// The reported fields of one certificate.
@@ -258,6 +262,9 @@ fn parse_time(t: &Tlv<'_>) -> Result<DateTime<Utc>, X509Error> {
 pub fn parse(der: &[u8]) -> Result<Parsed, X509Error> {
     let mut input = der;
     let mut cert = expect(&mut input, SEQUENCE)?;
+    if !input.is_empty() {
+        return Err(X509Error::TrailingData);
+    }
     let mut tbs = expect(&mut cert, SEQUENCE)?;
     let mut t = next(&mut tbs)?;
     if t.tag == 0xa0 {
@@ -399,5 +406,12 @@ mod tests {
         assert!(parse(&[0x30, 0x82, 0xff]).is_err());
         assert!(parse(&[0x30, 0x03, 0x02, 0x01, 0x00]).is_err());
         assert!(pem_certificates(b"no pem here").is_empty());
+    }
+
+    #[test]
+    fn escapes_like_go() {
+        assert_eq!(escape(" a,b+c "), "\\ a\\,b\\+c\\ ");
+        assert_eq!(escape("#a#"), "\\#a#");
+        assert_eq!(escape("x<y>;\"z\""), "x\\<y\\>\\;\\\"z\\\"");
     }
 }
