@@ -97,14 +97,7 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
                 for i in &desired.ignored {
                     println!("ignored {} ({})", i.path.display(), i.reason);
                 }
-                for (name, r) in &redaction {
-                    println!("redact  {name}: {}", r.summary());
-                }
-                for job in desired.jobs.values() {
-                    if names.contains(&job.name.as_str()) {
-                        println!("next    {}: {}", job.name, next_fire(job, &settings));
-                    }
-                }
+                print_jobs(&desired, &redaction, &settings);
             }
             println!(
                 "{}: {} file{}, {} job{}, {} error{}, {} warning{}{}",
@@ -129,6 +122,22 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
     // The process is about to exit: freeing every job one by one would only cost time.
     super::leak_at_exit(desired);
     Ok(code)
+}
+
+/// `-v`: the redactors of each valid job, then when each runs next.
+fn print_jobs(
+    desired: &jobs::Desired,
+    redaction: &std::collections::BTreeMap<&str, RedactionPlan>,
+    settings: &crate::settings::Settings,
+) {
+    for (name, r) in redaction {
+        println!("redact  {name}: {}", r.summary());
+    }
+    for (name, job) in &desired.jobs {
+        if redaction.contains_key(name.as_str()) {
+            println!("next    {name}: {}", next_fire(job, settings));
+        }
+    }
 }
 
 /// When `job` runs next by the clock, from now, or why it does not.

@@ -46,20 +46,12 @@ pub fn render_text_with(
     }
     for a in &plan.add {
         let _ = writeln!(out, "+ add      {} ({})", a.name, a.source.display());
-        let when = match (&a.schedule, a.at) {
-            (Some(expr), _) => format!("schedule \"{expr}\" in {}", a.time_zone),
-            (None, Some(at)) => format!("once at {}", at.format("%Y-%m-%dT%H:%M:%SZ")),
-            (None, None) => "no schedule: started by its triggers or `after` only".to_string(),
-        };
-        let _ = writeln!(
-            out,
-            "      {when}{}",
-            if a.suspended { " (suspended)" } else { "" }
-        );
-        if let Some(line) = window_line(a.active_from, a.active_until) {
-            let _ = writeln!(out, "      {line}");
-        }
-        for line in super::relations::lines(&a.relations, None) {
+        let _ = writeln!(out, "      {}", when_line(a));
+        let window = window_line(a.active_from, a.active_until);
+        for line in window
+            .into_iter()
+            .chain(super::relations::lines(&a.relations, None))
+        {
             let _ = writeln!(out, "      {line}");
         }
         for line in detail(&a.name) {
@@ -115,6 +107,16 @@ pub fn render_text_with(
     out.push_str(&plan.summary());
     out.push('\n');
     out
+}
+
+/// What fires an added job by the clock: its schedule, its one-shot instant, or nothing.
+fn when_line(a: &super::Add) -> String {
+    let when = match (&a.schedule, a.at) {
+        (Some(expr), _) => format!("schedule \"{expr}\" in {}", a.time_zone),
+        (None, Some(at)) => format!("once at {}", at.format("%Y-%m-%dT%H:%M:%SZ")),
+        (None, None) => "no schedule: started by its triggers or `after` only".to_string(),
+    };
+    format!("{when}{}", if a.suspended { " (suspended)" } else { "" })
 }
 
 /// `active from … until …` for a job with an activeWindow.
