@@ -11,6 +11,7 @@ pub(crate) mod diagnostic;
 pub mod digest;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod gotmpl;
 pub mod jobs;
 pub(crate) mod lease;
 pub(crate) mod pipeline;

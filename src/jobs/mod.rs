@@ -59,6 +59,8 @@ pub enum SpecRole {
     Redact,
     /// `analyze.specs`.
     Analyze,
+    /// `collect.values`: values for the v1beta3 templated specs.
+    Values,
 }
 
 /// A troubleshoot spec file a job references, with the hash of its content at load time.
@@ -70,6 +72,10 @@ pub struct SpecSource {
     pub sha256: String,
     /// Why the job reads it.
     pub role: SpecRole,
+    /// For a v1beta3 spec rendered with the job's values: hex sha256 of the rendered text
+    /// (what the job's definition holds for it, so a change of values is a change of the job).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendered_sha256: Option<String>,
 }
 
 /// A valid job, ready to schedule.
@@ -152,12 +158,14 @@ fn definition(
             serde_json::Value::String(time_zone.to_string()),
         );
     }
+    hash_set_values(&mut spec);
     let files: serde_json::Map<String, serde_json::Value> = spec_files
         .iter()
         .map(|f| {
+            let hash = f.rendered_sha256.as_ref().unwrap_or(&f.sha256);
             (
                 f.path.display().to_string(),
-                serde_json::Value::String(f.sha256.clone()),
+                serde_json::Value::String(hash.clone()),
             )
         })
         .collect();
@@ -166,6 +174,21 @@ fn definition(
         "spec": spec,
         "specFiles": files,
     })
+}
+
+/// `collect.set` values may be secrets: the definition (shown by `plan`, kept in the state
+/// directory) holds their hashes only, so a change is still a change of the job.
+fn hash_set_values(spec: &mut serde_json::Value) {
+    let Some(set) = spec
+        .pointer_mut("/collect/set")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    for value in set.values_mut() {
+        let hash = crate::digest::sha256_hex(value.to_string().as_bytes());
+        *value = serde_json::Value::String(format!("sha256:{hash}"));
+    }
 }
 
 /// What the job files ask for.

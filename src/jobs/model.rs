@@ -328,6 +328,14 @@ pub struct Collect {
     /// relative to this job file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub specs: Vec<String>,
+    /// Values files for the job's v1beta3 templated spec files (`{{ .Values.x }}`), relative to
+    /// this job file, merged in order (troubleshoot's `--values`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// Values by dotted key (`db.host: x`, Helm `--set` semantics; YAML scalars as written),
+    /// applied after `values` files.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub set: serde_json::Map<String, serde_json::Value>,
     /// An inline troubleshoot SupportBundle `spec:` body (collectors, hostCollectors, analyzers, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub support_bundle: Option<CompactJson>,

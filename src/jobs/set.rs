@@ -77,7 +77,65 @@ pub fn expand(
         text,
         list: Vec::new(),
     };
-    let api_ok = match set.get("apiVersion").and_then(Node::as_str) {
+    let api_ok = check_api_version(set, &mut found);
+    let name = read_set_name(set, &mut found);
+    let spec = set.get("spec");
+    let (template, matrix) = read_spec(set, spec, &mut found);
+    let template = check_template(set, spec, template, &mut found);
+    let axes = matrix
+        .map(|m| read_matrix(m, &mut |l, m, h| found.error(l, m, h)))
+        .unwrap_or_default();
+    if matrix.is_none() && spec.is_some_and(|s| s.as_map().is_some()) {
+        found.error(
+            spec.map_or(set.loc, |s| s.loc),
+            "missing `spec.matrix` (keys with lists of values)".into(),
+            None,
+        );
+    }
+    if let Some(t) = template {
+        check_references(t, &axes, &mut |l, m, h| found.error(l, m, h));
+    }
+    let combinations: usize = axes.iter().map(|a| a.values.len()).product();
+    if !axes.is_empty() && combinations > MAX_JOBS {
+        let at = matrix.map_or(set.loc, |m| m.loc);
+        found.error(
+            at,
+            format!("the matrix makes {combinations} jobs; a set makes at most {MAX_JOBS}"),
+            None,
+        );
+    }
+    let Some(template) = template else {
+        out.append(&mut found.list);
+        return Expansion::default();
+    };
+    let Some(name) = name else {
+        out.append(&mut found.list);
+        return Expansion {
+            jobs: Vec::new(),
+            probe: Some(probe(set, "set", template, &axes)),
+        };
+    };
+    let rendered = api_ok && !axes.is_empty() && found.list.is_empty();
+    let jobs = if rendered {
+        render_jobs(set, &name, template, &axes, &mut found)
+    } else {
+        Vec::new()
+    };
+    let failed = !found.list.is_empty();
+    out.append(&mut found.list);
+    if !rendered || failed {
+        Expansion {
+            jobs: Vec::new(),
+            probe: Some(probe(set, &name, template, &axes)),
+        }
+    } else {
+        Expansion { jobs, probe: None }
+    }
+}
+
+/// `apiVersion` is ours.
+fn check_api_version(set: &Node, found: &mut Findings<'_, '_>) -> bool {
+    match set.get("apiVersion").and_then(Node::as_str) {
         Some(defaults::API_VERSION) => true,
         _ => {
             let at = set.get("apiVersion").map_or(set.loc, |n| n.loc);
@@ -88,8 +146,12 @@ pub fn expand(
             );
             false
         }
-    };
-    let name = match set.get("metadata").and_then(|m| m.get("name")) {
+    }
+}
+
+/// `metadata.name`, when it is a valid name.
+fn read_set_name(set: &Node, found: &mut Findings<'_, '_>) -> Option<String> {
+    match set.get("metadata").and_then(|m| m.get("name")) {
         Some(n) => match n.as_str() {
             Some(s) => match name_problem(s) {
                 None => Some(s.to_string()),
@@ -107,9 +169,16 @@ pub fn expand(
             found.error(set.loc, format!("a {KIND} needs `metadata.name`"), None);
             None
         }
-    };
-    let spec = set.get("spec");
-    let (template, matrix) = match spec.map(|s| (s, s.as_map())) {
+    }
+}
+
+/// `spec.template` and `spec.matrix` as written (unknown `spec` fields are errors).
+fn read_spec<'n>(
+    set: &Node,
+    spec: Option<&'n Node>,
+    found: &mut Findings<'_, '_>,
+) -> (Option<&'n Node>, Option<&'n Node>) {
+    match spec.map(|s| (s, s.as_map())) {
         Some((s, Some(entries))) => {
             for (k, _) in entries {
                 let key = k.as_str().unwrap_or("");
@@ -146,8 +215,17 @@ pub fn expand(
             );
             (None, None)
         }
-    };
-    let template = match template {
+    }
+}
+
+/// The template when it is a mapping.
+fn check_template<'n>(
+    set: &Node,
+    spec: Option<&Node>,
+    template: Option<&'n Node>,
+    found: &mut Findings<'_, '_>,
+) -> Option<&'n Node> {
+    match template {
         Some(t) if t.as_map().is_some() => Some(t),
         Some(t) => {
             found.error(
@@ -169,66 +247,39 @@ pub fn expand(
             None
         }
         None => None,
-    };
-    let axes = matrix
-        .map(|m| read_matrix(m, &mut |l, m, h| found.error(l, m, h)))
-        .unwrap_or_default();
-    if matrix.is_none() && spec.is_some_and(|s| s.as_map().is_some()) {
-        found.error(
-            spec.map_or(set.loc, |s| s.loc),
-            "missing `spec.matrix` (keys with lists of values)".into(),
-            None,
-        );
     }
-    if let Some(t) = template {
-        check_references(t, &axes, &mut |l, m, h| found.error(l, m, h));
-    }
-    let combinations: usize = axes.iter().map(|a| a.values.len()).product();
-    if !axes.is_empty() && combinations > MAX_JOBS {
-        let at = matrix.map_or(set.loc, |m| m.loc);
-        found.error(
-            at,
-            format!("the matrix makes {combinations} jobs; a set makes at most {MAX_JOBS}"),
-            None,
-        );
-    }
-    let probe = |name: &str, template: &Node| {
-        let values: Vec<(&str, &str)> = (axes.iter())
-            .map(|a| {
-                (
-                    a.key.as_str(),
-                    a.values.first().map_or("x", |v| v.text.as_str()),
-                )
-            })
-            .collect();
-        Some(job_document(
-            set,
-            name,
-            &format!("{name}-probe"),
-            &substitute(template, &values),
-        ))
-    };
-    let Some(template) = template else {
-        out.append(&mut found.list);
-        return Expansion::default();
-    };
-    let Some(name) = name else {
-        out.append(&mut found.list);
-        return Expansion {
-            jobs: Vec::new(),
-            probe: probe("set", template),
-        };
-    };
-    if !api_ok || axes.is_empty() || !found.list.is_empty() {
-        out.append(&mut found.list);
-        return Expansion {
-            jobs: Vec::new(),
-            probe: probe(&name, template),
-        };
-    }
+}
+
+/// The template rendered once with the first value of each key, only to be checked when the set
+/// has an error, so its own mistakes show in the same pass. Never a job.
+fn probe(set: &Node, name: &str, template: &Node, axes: &[Axis]) -> Node {
+    let values: Vec<(&str, &str)> = (axes.iter())
+        .map(|a| {
+            (
+                a.key.as_str(),
+                a.values.first().map_or("x", |v| v.text.as_str()),
+            )
+        })
+        .collect();
+    job_document(
+        set,
+        name,
+        &format!("{name}-probe"),
+        &substitute(template, &values),
+    )
+}
+
+/// One job document per combination of the matrix (invalid generated names are findings).
+fn render_jobs(
+    set: &Node,
+    name: &str,
+    template: &Node,
+    axes: &[Axis],
+    found: &mut Findings<'_, '_>,
+) -> Vec<Node> {
     let mut jobs = Vec::new();
-    for combo in product(&axes) {
-        let job_name = std::iter::once(name.as_str())
+    for combo in product(axes) {
+        let job_name = std::iter::once(name)
             .chain(combo.iter().map(|(_, v)| v.text.as_str()))
             .collect::<Vec<_>>()
             .join("-");
@@ -243,21 +294,12 @@ pub fn expand(
             .collect();
         jobs.push(job_document(
             set,
-            &name,
+            name,
             &job_name,
             &substitute(template, &values),
         ));
     }
-    let failed = !found.list.is_empty();
-    out.append(&mut found.list);
-    if failed {
-        Expansion {
-            jobs: Vec::new(),
-            probe: probe(&name, template),
-        }
-    } else {
-        Expansion { jobs, probe: None }
-    }
+    jobs
 }
 
 /// The set's errors, located in its file.

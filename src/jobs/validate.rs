@@ -12,6 +12,8 @@ use crate::yaml::{Loc, Node};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+#[path = "values.rs"]
+mod values;
 #[path = "validate_when.rs"]
 mod when;
 
@@ -78,6 +80,8 @@ struct Checker<'a> {
     text: &'a SourceText<'a>,
     node: &'a Node,
     out: &'a mut Vec<Diagnostic>,
+    /// What the job's v1beta3 spec files are rendered with (`collect.values`, `collect.set`).
+    values: spec::Values,
 }
 
 impl Checker<'_> {
@@ -143,6 +147,7 @@ pub fn check(
         text,
         node,
         out,
+        values: spec::Values::default(),
     };
     check_name(&mut c, &doc.metadata.name);
     let timeline = when::check_timeline(&mut c, &doc, ctx);
@@ -400,6 +405,7 @@ fn check_collect(
             Some("set `collect.specs` (troubleshoot spec files), an inline `collect.supportBundle`, `collect.clusterSpecs`, or `collect.autoDiscovery: true`".into()),
         );
     }
+    c.values = values::check_values(c, doc, base, &mut sources);
     for (i, reference) in collect.specs.iter().enumerate() {
         let index = i.to_string();
         if let Some(spec) = load_reference(
@@ -568,7 +574,10 @@ fn load_reference(
         return None;
     }
     let path: PathBuf = base.join(reference);
-    let loaded = c.cache.specs.load(&path, &c.policy);
+    let loaded = c.cache.specs.load_with_values(&path, &c.policy, &c.values);
+    if c.values.given && !loaded.v1beta3 && role != SpecRole::Redact {
+        values::not_v1beta3(c, at, reference);
+    }
     let mut whole_file_errors = 0;
     let mut located_errors = 0;
     for d in &loaded.diagnostics {
@@ -607,6 +616,7 @@ fn load_reference(
         path,
         sha256: hex(&loaded.sha256),
         role,
+        rendered_sha256: loaded.rendered_sha256.as_ref().map(|h| hex(h)),
     });
     Some(loaded.spec.clone())
 }

@@ -178,7 +178,7 @@ pub(super) fn template_warning(ctx: &mut Ctx, body: &Node) {
                 "this v1beta3 spec contains `{{ ... }}` templates; they are used as literal text",
             )
             .with_hint(
-                "render the spec with its values first and point the job at the rendered file",
+                "a job renders v1beta3 spec files with its `collect.values`/`collect.set`; text still holding `{{` after that is kept as written",
             );
         ctx.push(d);
     }

@@ -12,6 +12,7 @@ mod fields;
 mod kinds;
 mod load;
 mod redactor;
+mod render;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -23,6 +24,7 @@ pub use fields::{Field, Shape, fields_of, redactor_fields};
 pub use kinds::{ANALYZER_KEYS, COLLECTOR_KEYS, HOST_ANALYZER_KEYS, HOST_COLLECTOR_KEYS, Section};
 pub use load::{LoadError, MAX_SPEC_BYTES};
 pub use redactor::{FileSelector, RedactorRule, RegexRemoval, Removals};
+pub use render::{SetError, Values, ValuesError, ValuesFile, is_v1beta3, read_values_file};
 
 use crate::diagnostic::{Diagnostic, SourceText};
 use crate::trust::{Policy, Problem, Walk};
@@ -125,6 +127,11 @@ pub struct SpecFile {
     pub diagnostics: Vec<Diagnostic>,
     /// SHA-256 of the raw bytes (all zero when the file could not be read).
     pub sha256: [u8; 32],
+    /// For a v1beta3 spec rendered with values: SHA-256 of the rendered text (which may hold
+    /// secrets from the values, so only its hash is kept).
+    pub rendered_sha256: Option<[u8; 32]>,
+    /// Whether the file is a v1beta3 spec (rendered as a template before parsing).
+    pub v1beta3: bool,
 }
 
 impl TroubleshootSpec {
@@ -250,6 +257,8 @@ fn parse_text(path: &Path, text: &str, analyzers: bool) -> SpecFile {
         spec,
         diagnostics: ctx.diags,
         sha256: Sha256::digest(text.as_bytes()).into(),
+        rendered_sha256: None,
+        v1beta3: false,
     }
 }
 
@@ -261,7 +270,7 @@ fn syntax_error(ctx: &Ctx, err: &yaml::SyntaxError) -> Diagnostic {
     );
     // Unrendered v1beta3 templates (`{{ if }}` blocks, unquoted `{{ .Values.x }}`) are the usual cause.
     if ctx.text.contains("{{") {
-        d.with_hint("v1beta3 templated specs need rendering with their values first; point the job at the rendered file")
+        d.with_hint("v1beta3 templated specs need rendering: a job renders spec files whose apiVersion is troubleshoot.sh/v1beta3, with its `collect.values` and `collect.set`")
     } else {
         d.with_hint("check indentation and quoting around this line")
     }
@@ -316,6 +325,8 @@ fn unreadable(path: &Path, (bytes, err): load::Unreadable, policy: &Policy) -> S
         spec: TroubleshootSpec::default(),
         diagnostics: err.to_diagnostics(path, policy),
         sha256: bytes.map_or([0; 32], |b| Sha256::digest(&b).into()),
+        rendered_sha256: None,
+        v1beta3: false,
     }
 }
 
@@ -330,6 +341,8 @@ fn unreadable(path: &Path, (bytes, err): load::Unreadable, policy: &Policy) -> S
 #[derive(Debug, Default)]
 pub struct SpecCache {
     files: std::collections::HashMap<PathBuf, Arc<SpecFile>>,
+    /// v1beta3 specs as rendered, by path and the hash of the values they were rendered with.
+    rendered: std::collections::HashMap<(PathBuf, [u8; 32]), Arc<SpecFile>>,
     walk: Walk,
 }
 
@@ -337,13 +350,23 @@ impl SpecCache {
     /// The parsed spec file at `path`, as [`load_spec_file`] returns it (shared: every job that
     /// references the file reads the same parse).
     pub fn load(&mut self, path: &Path, policy: &Policy) -> Arc<SpecFile> {
-        let text = match load::read(path, policy, &mut self.walk) {
-            Ok((text, allowed)) if allowed.is_empty() => text,
-            Ok((text, allowed)) => {
-                return Arc::new(with_allowed(parse_spec_text(path, &text), &allowed, policy));
-            }
-            Err(failure) => return Arc::new(unreadable(path, failure, policy)),
-        };
+        match load::read(path, policy, &mut self.walk) {
+            Ok((text, allowed)) => self.parsed(path, text, &allowed, policy),
+            Err(failure) => Arc::new(unreadable(path, failure, policy)),
+        }
+    }
+
+    /// The parse of `text` read from `path`, shared when the file was trusted outright.
+    fn parsed(
+        &mut self,
+        path: &Path,
+        text: String,
+        allowed: &[Problem],
+        policy: &Policy,
+    ) -> Arc<SpecFile> {
+        if !allowed.is_empty() {
+            return Arc::new(with_allowed(parse_spec_text(path, &text), allowed, policy));
+        }
         let sha256: [u8; 32] = Sha256::digest(text.as_bytes()).into();
         let fresh = self
             .files
@@ -354,5 +377,60 @@ impl SpecCache {
                 .insert(path.to_path_buf(), Arc::new(parse_spec_text(path, &text)));
         }
         Arc::clone(&self.files[path])
+    }
+
+    /// [`SpecCache::load`] for a job with `values`: a v1beta3 spec is rendered with them
+    /// before it is parsed (see [`render`]); its diagnostics then point into the rendered text,
+    /// except a template error, which points into the file.
+    pub fn load_with_values(
+        &mut self,
+        path: &Path,
+        policy: &Policy,
+        values: &Values,
+    ) -> Arc<SpecFile> {
+        let (text, allowed) = match load::read(path, policy, &mut self.walk) {
+            Ok(read) => read,
+            Err(failure) => return Arc::new(unreadable(path, failure, policy)),
+        };
+        if !render::is_v1beta3(&text) {
+            return self.parsed(path, text, &allowed, policy);
+        }
+        let sha256: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+        let key = (path.to_path_buf(), values.sha256());
+        if let Some(cached) =
+            (self.rendered.get(&key)).filter(|f| allowed.is_empty() && f.sha256 == sha256)
+        {
+            return Arc::clone(cached);
+        }
+        let mut file = match render::render(path, &text, values) {
+            Ok(rendered) => {
+                let mut file = parse_spec_text(path, &rendered);
+                if rendered != text {
+                    file.rendered_sha256 = Some(Sha256::digest(rendered.as_bytes()).into());
+                    // The rendered lines may hold secrets from the values: never shown.
+                    for d in file.diagnostics.iter_mut().filter(|d| d.line > 0) {
+                        d.message
+                            .push_str(" (line and column of the rendered spec)");
+                        d.snippet = None;
+                    }
+                }
+                file
+            }
+            Err(diagnostic) => SpecFile {
+                path: path.to_path_buf(),
+                spec: TroubleshootSpec::default(),
+                diagnostics: vec![*diagnostic],
+                sha256,
+                rendered_sha256: None,
+                v1beta3: true,
+            },
+        };
+        file.sha256 = sha256;
+        file.v1beta3 = true;
+        let file = Arc::new(with_allowed(file, &allowed, policy));
+        if allowed.is_empty() {
+            self.rendered.insert(key, Arc::clone(&file));
+        }
+        file
     }
 }

@@ -69,6 +69,7 @@ mod schedule_golden;
 mod schedule_props;
 mod schedule_set;
 mod secrets_leak;
+mod spec_templates;
 mod state_init;
 mod state_symlinks;
 mod tokenize;
