@@ -148,7 +148,7 @@ fn fleet(model: &Model, jitter: &str, shift: fn(usize) -> i64) -> Result<Traffic
             show_next: 1,
         };
         let fire = plan::upcoming(
-            &job.schedule,
+            &job.timeline,
             job.document.spec.jitter,
             job.document.spec.suspend,
             &job.name,

@@ -328,6 +328,19 @@ impl Daemon {
                     .chain(plan.rejected.iter().flat_map(|r| r.kept.iter().cloned()))
                     .collect();
                 self.book.read_history(names).await;
+            } else {
+                // A one-shot a reload adds: its records say whether its instant already ran
+                // (its file was removed and put back), so it never runs twice.
+                let names: Vec<String> = (pass.plan.add.iter())
+                    .filter(|a| {
+                        (pass.desired.jobs.get(&a.name))
+                            .is_some_and(|j| j.timeline.once().is_some())
+                    })
+                    .map(|a| a.name.clone())
+                    .collect();
+                if !names.is_empty() {
+                    self.book.read_history(names).await;
+                }
             }
             (self.timetable).apply_plan(&pass, &self.reloader, &mut self.book);
             if pass.initial {
@@ -385,7 +398,11 @@ impl Daemon {
                     .missed_runs
                     .get_or_create(&JobLabel { job: name.clone() })
                     .inc_by(missed.count);
-                let why = "passed while the agent was not running";
+                let why = if job.timeline.once().is_some() {
+                    "passed while the agent was not running or before it loaded the one-shot"
+                } else {
+                    "passed while the agent was not running"
+                };
                 let record = self.book.missed(job.clone(), missed, now, why);
                 side_records.push((job.clone(), record));
             }
@@ -471,8 +488,11 @@ impl Daemon {
             .map(|r| r.path.as_path())
             .collect();
         let mut running: HashMap<&str, Vec<String>> = self.book.running_ids();
+        let now = self.options.clock.now();
+        let scheduler = &self.timetable.scheduler;
         let jobs = (self.timetable.jobs.values())
             .map(|job| LiveJob {
+                phase: scheduler.phase_of(&job.name, now).unwrap_or_default(),
                 next_run: self.timetable.scheduler.next_of(&job.name).map(|s| s.at),
                 running: running.remove(job.name.as_str()).unwrap_or_default(),
                 last_run: self.book.last_runs.get(&job.name).cloned(),

@@ -424,7 +424,7 @@ fn fill_next(plan: &mut plan::Plan, desired: &jobs::Desired, options: &PlanOptio
     {
         if let Some(job) = desired.jobs.get(name) {
             *next = plan::upcoming(
-                &job.schedule,
+                &job.timeline,
                 job.document.spec.jitter,
                 job.document.spec.suspend,
                 name,

@@ -292,6 +292,15 @@ impl RunBook {
     pub(super) async fn dispatch(&mut self, spec: RunSpec) -> &'static str {
         use crate::jobs::model::ConcurrencyPolicy;
         let job = spec.job.name.clone();
+        let now = self.env.clock.now();
+        if let Some(why) = super::timing::outside_window(&spec.job.timeline, spec.trigger, now) {
+            info!(job = %job, run = %spec.run_id, "skipped: {why}");
+            let mut record = runs::new_record(&spec, self.env.host(), RunStatus::Skipped, now);
+            record.reason = Some(why);
+            self.count_execution(RunStatus::Skipped);
+            self.write_side_record(&record).await;
+            return "skipped";
+        }
         let active = self.active(&job);
         if !active.is_empty() {
             match spec.job.document.spec.concurrency_policy {

@@ -1,7 +1,8 @@
 //! The scheduler's state: one timer per job, ordered by when it runs. No I/O and no clock: the
 //! control loop passes `now`, sleeps until [`Scheduler::next_wake`] and calls [`Scheduler::due`].
 
-use super::timing::{Decision, Slot, Timing};
+use super::timing::{Decision, Recall, Slot, Timing};
+use crate::schedule::Phase;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeSet, HashMap};
 
@@ -22,27 +23,40 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// Starts scheduling `name`. `last` is the latest slot recorded for it (after a restart), so
-    /// slots that passed meanwhile are decided (catch-up or missed) at the first wake; without
-    /// it, only slots that start after `now` fire.
+    /// Starts scheduling `name`. `recall` holds the latest slot recorded for it (after a
+    /// restart), so slots that passed meanwhile are decided (catch-up or missed) at the first
+    /// wake; without it, only slots that start after `now` fire (see [`Timing::start_from`]).
     pub fn add(
         &mut self,
         name: &str,
         timing: Timing,
         suspended: bool,
-        last: Option<DateTime<Utc>>,
+        recall: Recall,
         now: DateTime<Utc>,
     ) {
-        let handled = last.unwrap_or(now - timing.offset);
+        let handled = timing.start_from(recall, now);
         self.set(name, timing, suspended, handled);
     }
 
     /// Replaces the timing of `name` after an edit: keeps what was handled, never fires a slot
-    /// that is already past.
+    /// that is already past. A one-shot whose instant changed is a new one-shot: its instant
+    /// is decided as when it is added.
     pub fn update(&mut self, name: &str, timing: Timing, suspended: bool, now: DateTime<Utc>) {
-        let previous = self.entries.get(name).map(|e| e.handled);
-        let handled = previous.map_or(now - timing.offset, |h| h.max(now - timing.offset));
+        let previous = self.entries.get(name);
+        let fresh = now - timing.offset;
+        let same_once = previous.and_then(|e| e.timing.timeline.once()) == timing.timeline.once();
+        let handled = match previous {
+            Some(e) if same_once => e.handled.max(fresh),
+            _ if timing.timeline.once().is_some() => timing.start_from(Recall::Records(None), now),
+            Some(e) => e.handled.max(fresh),
+            None => fresh,
+        };
         self.set(name, timing, suspended, handled);
+    }
+
+    /// Where `name` stands at `now` (done, expired, ...).
+    pub fn phase_of(&self, name: &str, now: DateTime<Utc>) -> Option<Phase> {
+        (self.entries.get(name)).map(|e| e.timing.timeline.phase(e.handled, now))
     }
 
     fn set(&mut self, name: &str, timing: Timing, suspended: bool, handled: DateTime<Utc>) {
@@ -109,8 +123,7 @@ impl Scheduler {
             // Jobs that share a schedule (a burst of them is the usual case: `0 2 * * *` on a
             // fleet) and were last handled at the same slot get the same decision: decided once.
             let key = (
-                entry.timing.schedule.expression().to_string(),
-                entry.timing.schedule.time_zone(),
+                entry.timing.timeline.key(),
                 entry.timing.offset,
                 entry.timing.starting_deadline,
                 entry.handled,
@@ -149,7 +162,7 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::Schedule;
+    use crate::schedule::{Schedule, Timeline};
     use crate::state::records::Trigger;
     use chrono::Duration;
 
@@ -159,7 +172,7 @@ mod tests {
 
     fn timing(expr: &str, offset: i64) -> Timing {
         Timing {
-            schedule: Schedule::parse(expr, "UTC").expect("schedule"),
+            timeline: Timeline::cron(Schedule::parse(expr, "UTC").expect("schedule")),
             offset: Duration::seconds(offset),
             starting_deadline: Duration::hours(1),
         }
@@ -170,15 +183,15 @@ mod tests {
         let mut s = Scheduler::default();
         let now = t("2025-01-01T00:00:30Z");
         // Same schedule; b last fired three minutes ago (a restart), a and c never.
-        s.add("a", timing("* * * * *", 0), false, None, now);
+        s.add("a", timing("* * * * *", 0), false, Recall::Unknown, now);
         s.add(
             "b",
             timing("* * * * *", 0),
             false,
-            Some(t("2024-12-31T23:57:00Z")),
+            Recall::Records(Some(t("2024-12-31T23:57:00Z"))),
             now,
         );
-        s.add("c", timing("* * * * *", 0), false, None, now);
+        s.add("c", timing("* * * * *", 0), false, Recall::Unknown, now);
         let mut fired = s.due(t("2025-01-01T00:01:00Z"));
         fired.sort_by(|x, y| x.0.cmp(&y.0));
         let summary: Vec<(&str, Option<Trigger>, Option<u64>)> = fired
@@ -206,8 +219,8 @@ mod tests {
     fn fires_each_job_at_its_slot_in_order() {
         let mut s = Scheduler::default();
         let now = t("2025-01-01T00:00:30Z");
-        s.add("a", timing("*/5 * * * *", 0), false, None, now);
-        s.add("b", timing("*/2 * * * *", 10), false, None, now);
+        s.add("a", timing("*/5 * * * *", 0), false, Recall::Unknown, now);
+        s.add("b", timing("*/2 * * * *", 10), false, Recall::Unknown, now);
         assert_eq!(s.next_wake(), Some(t("2025-01-01T00:02:10Z")));
         assert!(s.due(t("2025-01-01T00:02:00Z")).is_empty());
         let fired = s.due(t("2025-01-01T00:05:00Z"));
@@ -241,7 +254,7 @@ mod tests {
             "a",
             timing("0 * * * *", 0),
             false,
-            Some(t("2025-01-01T00:00:00Z")),
+            Recall::Records(Some(t("2025-01-01T00:00:00Z"))),
             now,
         );
         let fired = s.due(now);
@@ -263,7 +276,7 @@ mod tests {
             "a",
             timing("0 * * * *", 0),
             false,
-            None,
+            Recall::Unknown,
             t("2025-01-01T00:30:00Z"),
         );
         assert_eq!(s.due(t("2025-01-01T01:00:00Z")).len(), 1);
@@ -279,7 +292,7 @@ mod tests {
             "a",
             timing("0 * * * *", 0),
             false,
-            None,
+            Recall::Unknown,
             t("2025-01-01T00:30:00Z"),
         );
         s.update("a", timing("0 * * * *", 0), true, t("2025-01-01T00:40:00Z"));
@@ -294,6 +307,46 @@ mod tests {
         assert!(s.due(t("2025-01-01T03:30:00Z")).is_empty());
     }
 
+    fn once(at: &str) -> Timing {
+        use crate::schedule::{Rule, Window};
+        Timing {
+            timeline: Timeline::new(Rule::Once(t(at)), Window::default(), chrono_tz::UTC),
+            offset: Duration::zero(),
+            starting_deadline: Duration::hours(1),
+        }
+    }
+
+    #[test]
+    fn a_one_shot_is_done_once_fired_and_a_moved_instant_is_a_new_one() {
+        let mut s = Scheduler::default();
+        let now = t("2025-01-01T00:00:00Z");
+        s.add(
+            "o",
+            once("2025-01-01T01:00:00Z"),
+            false,
+            Recall::Records(None),
+            now,
+        );
+        assert_eq!(s.phase_of("o", now), Some(Phase::Scheduled));
+        let fired = s.due(t("2025-01-01T01:00:00Z"));
+        assert_eq!(fired.len(), 1);
+        let later = t("2025-01-01T01:05:00Z");
+        assert_eq!(s.phase_of("o", later), Some(Phase::Done));
+        assert_eq!(s.next_wake(), None);
+        // Another field changed: still done.
+        s.update("o", once("2025-01-01T01:00:00Z"), false, later);
+        assert!(s.due(later).is_empty());
+        assert_eq!(s.phase_of("o", later), Some(Phase::Done));
+        // Moved to an instant that passed 3 minutes ago: decided now, as a catch-up.
+        s.update("o", once("2025-01-01T01:02:00Z"), false, later);
+        let fired = s.due(later);
+        assert_eq!(
+            fired[0].1.run.map(|(slot, trig)| (slot.nominal, trig)),
+            Some((t("2025-01-01T01:02:00Z"), Trigger::CatchUp))
+        );
+        assert_eq!(s.phase_of("o", later), Some(Phase::Done));
+    }
+
     #[test]
     fn removed_jobs_stop_firing() {
         let mut s = Scheduler::default();
@@ -301,7 +354,7 @@ mod tests {
             "a",
             timing("* * * * *", 0),
             false,
-            None,
+            Recall::Unknown,
             t("2025-01-01T00:00:30Z"),
         );
         s.remove("a");

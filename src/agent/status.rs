@@ -1,6 +1,7 @@
 //! The agent's state as clients see it (`/api/v1/status`, `status`), republished after every change.
 
 use crate::jobs::Job;
+use crate::schedule::Phase;
 use crate::state::records::RunStatus;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -31,8 +32,16 @@ pub struct LastRun {
 pub struct JobStatus {
     /// Name.
     pub name: String,
-    /// Cron expression.
-    pub schedule: String,
+    /// Cron expression (none for a one-shot or a job started only by triggers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// The one-shot instant (`spec.at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    /// Where the job stands: scheduled, triggerOnly, done (a one-shot that ran or was
+    /// recorded missed) or expired (its activeWindow ended).
+    #[serde(default)]
+    pub phase: Phase,
     /// Zone.
     pub time_zone: String,
     /// Suspended jobs do not fire.
@@ -146,6 +155,8 @@ pub struct LiveJob {
     pub last_run: Option<LastRun>,
     /// Whether its file is currently rejected and this is the last good version.
     pub stale: bool,
+    /// Where it stands (done, expired, ...) when published.
+    pub phase: Phase,
 }
 
 impl LiveJob {
@@ -154,7 +165,9 @@ impl LiveJob {
         let job = &self.job;
         JobStatus {
             name: job.name.clone(),
-            schedule: job.schedule.expression().to_string(),
+            schedule: (job.timeline.schedule()).map(|s| s.expression().to_string()),
+            at: job.timeline.once(),
+            phase: self.phase,
             time_zone: job.time_zone.clone(),
             suspended: job.document.spec.suspend,
             next_run: self.next_run,
@@ -218,6 +231,7 @@ mod tests {
             running: vec!["r2".into()],
             last_run: Some(last.clone()),
             stale: true,
+            phase: Phase::Scheduled,
         };
         let published = Published {
             agent: StatusSnapshot {
@@ -234,7 +248,9 @@ mod tests {
             snapshot.jobs,
             [JobStatus {
                 name: "a".into(),
-                schedule: "0 2 * * *".into(),
+                schedule: Some("0 2 * * *".into()),
+                at: None,
+                phase: Phase::Scheduled,
                 time_zone: "Europe/Berlin".into(),
                 suspended: true,
                 next_run: Some(at),

@@ -5,10 +5,10 @@ use super::metrics::{JobLabel, Metrics};
 use super::reloader::{Pass, Reloader};
 use super::run_book::RunBook;
 use super::scheduler::Scheduler;
-use super::timing::Timing;
+use super::timing::{Recall, Timing};
 use crate::jobs::{self, Context, Job};
 use crate::plan::Applied;
-use crate::schedule::jitter_offset;
+use crate::schedule::Timeline;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -42,13 +42,16 @@ impl Timetable {
     /// the slots missed while the agent was down are decided from the job's records and its
     /// last run is recalled; a job added later never fires a past slot.
     fn schedule_job(&mut self, job: Arc<Job>, now: DateTime<Utc>, history: Option<&mut RunBook>) {
-        let last =
-            (history.and_then(|book| book.recall(&job.name))).filter(|_| !self.claims_hold_history);
+        let last = history.map(|book| book.recall(&job.name));
+        let recall = match last {
+            Some(last) if !self.claims_hold_history => Recall::Records(last),
+            _ => Recall::Unknown,
+        };
         self.scheduler.add(
             &job.name,
             self.timing(&job),
             job.document.spec.suspend,
-            last,
+            recall,
             now,
         );
         self.jobs.insert(job.name.clone(), job);
@@ -66,7 +69,10 @@ impl Timetable {
         for add in &plan.add {
             if let Some(job) = desired.jobs.get(&add.name) {
                 debug!(job = %add.name, "add");
-                self.schedule_job(Arc::clone(job), now, initial.then_some(&mut *book));
+                // A one-shot's records (read for it by the daemon) say whether its instant
+                // already ran, even when a reload adds it (its file was removed and put back).
+                let history = initial || job.timeline.once().is_some();
+                self.schedule_job(Arc::clone(job), now, history.then_some(&mut *book));
             }
         }
         for change in &plan.change {
@@ -146,14 +152,13 @@ impl Timetable {
     }
 
     fn timing(&self, job: &Job) -> Timing {
-        let offset = jitter_offset(
+        let offset = (job.timeline).jitter_offset(
             &self.host_identity,
             &job.name,
             job.document.spec.jitter.0,
-            &job.schedule,
         );
         Timing {
-            schedule: job.schedule.clone(),
+            timeline: job.timeline.clone(),
             offset: Duration::from_std(offset).unwrap_or_default(),
             starting_deadline: Duration::from_std(job.document.spec.starting_deadline.0)
                 .unwrap_or_default(),
@@ -171,7 +176,7 @@ impl Timetable {
             let _ = self.metrics.missed_runs.get_or_create(&label);
             let gap = (self.scheduler.next_of(name))
                 .zip(self.jobs.get(name))
-                .and_then(|(slot, job)| longest_gap(&job.schedule, slot.nominal));
+                .and_then(|(slot, job)| longest_gap(&job.timeline, slot.nominal));
             match gap {
                 Some(gap) => {
                     let seconds = gap.num_milliseconds() as f64 / 1000.0;
@@ -211,9 +216,9 @@ const INTERVAL_FIRES: usize = 8;
 
 /// The longest gap between consecutive fires from `from` on (a fire itself), over the next
 /// [`INTERVAL_FIRES`] fires; `None` for a schedule that never fires again.
-fn longest_gap(schedule: &crate::schedule::Schedule, from: DateTime<Utc>) -> Option<Duration> {
+fn longest_gap(timeline: &Timeline, from: DateTime<Utc>) -> Option<Duration> {
     let mut previous = from;
-    schedule
+    timeline
         .fires_after(from)
         .take(INTERVAL_FIRES)
         .map(|fire| {
@@ -230,7 +235,7 @@ mod tests {
 
     fn gap(expr: &str, from: &str) -> Option<Duration> {
         let schedule = crate::schedule::Schedule::parse(expr, "UTC").expect("schedule");
-        longest_gap(&schedule, from.parse().expect("instant"))
+        longest_gap(&Timeline::cron(schedule), from.parse().expect("instant"))
     }
 
     #[test]

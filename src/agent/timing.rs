@@ -1,7 +1,7 @@
 //! When a job fires: the next slot, and what to do about slots that passed (catch-up, missed).
 //! Pure functions of (schedule, jitter, deadline, last fire, now).
 
-use crate::schedule::{Schedule, missed_between};
+use crate::schedule::Timeline;
 use crate::state::records::{MissedRecord, Trigger};
 use chrono::{DateTime, Duration, Utc};
 
@@ -20,8 +20,8 @@ pub struct Slot {
 /// What the schedule of one job needs, with its jitter already computed.
 #[derive(Clone, Debug)]
 pub struct Timing {
-    /// The parsed schedule.
-    pub schedule: Schedule,
+    /// What fires the job: its schedule or one-shot instant, within its active window.
+    pub timeline: Timeline,
     /// Stable jitter offset of this job on this host.
     pub offset: Duration,
     /// Catch-up window.
@@ -39,10 +39,36 @@ pub struct Decision {
     pub next: Option<Slot>,
 }
 
+/// What the agent knows of a job's past fires when it puts the job on its timetable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recall {
+    /// Nothing: the job is new to this agent, or (cluster mode) the claims hold its history.
+    Unknown,
+    /// Its records were read: the latest slot they name, if any.
+    Records(Option<DateTime<Utc>>),
+}
+
 impl Timing {
+    /// Up to where the job's slots count as handled when it is put on the timetable at `now`.
+    /// A cron job decides the slots after its latest recorded one (catch-up or missed), and
+    /// without records fires only slots from now on. A one-shot is done when its instant is
+    /// recorded; otherwise that instant is still to decide, even when it passed (run within
+    /// `startingDeadline`, else recorded missed): the user asked for that one instant. In
+    /// cluster mode (`Unknown`) a passed instant is decided from the claims instead (see
+    /// [`Timing::after_failover`]).
+    pub fn start_from(&self, recall: Recall, now: DateTime<Utc>) -> DateTime<Utc> {
+        let fresh = now - self.offset;
+        match (self.timeline.once(), recall) {
+            (Some(at), Recall::Records(last)) if last == Some(at) => at,
+            (Some(at), Recall::Records(_)) => at - Duration::seconds(1),
+            (None, Recall::Records(Some(last))) => last,
+            (_, Recall::Records(None) | Recall::Unknown) => fresh,
+        }
+    }
+
     /// The first slot whose nominal instant is strictly after `after`.
     pub fn next_slot(&self, after: DateTime<Utc>) -> Option<Slot> {
-        self.schedule.next_after(after).map(|fire| Slot {
+        self.timeline.next_after(after).map(|fire| Slot {
             nominal: fire.at,
             at: fire.at + self.offset,
         })
@@ -71,7 +97,7 @@ impl Timing {
 
     /// [`Timing::decide`] by counting every slot in the window (catch-up after downtime).
     fn decide_counting(&self, last: DateTime<Utc>, now: DateTime<Utc>) -> Decision {
-        let passed = missed_between(&self.schedule, last, now - self.offset);
+        let passed = self.timeline.missed_between(last, now - self.offset);
         let Some(latest) = passed.latest else {
             return Decision {
                 run: None,
@@ -86,7 +112,7 @@ impl Timing {
         let lateness = now - slot.at;
         let next = self.next_slot(slot.nominal);
         let first = self
-            .schedule
+            .timeline
             .next_after(last)
             .map_or(slot.nominal, |f| f.at);
         let missed = |count: u64, last_missed: DateTime<Utc>| {
@@ -106,10 +132,11 @@ impl Timing {
         } else if lateness <= self.starting_deadline {
             // Every slot but the latest is missed; the latest runs late, once.
             // Bounded like the count: no walk over every passed slot.
-            let before_latest =
-                missed_between(&self.schedule, last, slot.nominal - Duration::seconds(1))
-                    .latest
-                    .map_or(slot.nominal, |f| f.at);
+            let before_latest = self
+                .timeline
+                .missed_between(last, slot.nominal - Duration::seconds(1))
+                .latest
+                .map_or(slot.nominal, |f| f.at);
             Decision {
                 run: Some((slot, Trigger::CatchUp)),
                 missed: missed(passed.count - 1, before_latest),
@@ -122,6 +149,30 @@ impl Timing {
                 next,
             }
         }
+    }
+}
+
+/// Why a run started by `trigger` at `now` does not run: alert- and `after`-started runs
+/// outside the job's activeWindow are skipped. Scheduled fires never fall outside it (the
+/// timeline has none there); manual runs, an operator's explicit request, and retries of a
+/// run that started inside it are not limited.
+pub fn outside_window(timeline: &Timeline, trigger: Trigger, now: DateTime<Utc>) -> Option<String> {
+    use crate::schedule::WindowPosition;
+    if !matches!(trigger, Trigger::Alert | Trigger::After) {
+        return None;
+    }
+    let window = timeline.window();
+    let show = |t: Option<DateTime<Utc>>| t.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    match window.position(now) {
+        WindowPosition::Inside => None,
+        WindowPosition::Before => Some(format!(
+            "outside the job's activeWindow: it opens at {}",
+            show(window.from).unwrap_or_default()
+        )),
+        WindowPosition::After => Some(format!(
+            "outside the job's activeWindow: it ended at {}",
+            show(window.until).unwrap_or_default()
+        )),
     }
 }
 
@@ -156,12 +207,15 @@ impl Timing {
         passed: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> FailoverCatchUp {
-        let Some(claimed) = claimed else {
+        // A one-shot never claimed in the cluster has its one slot still to decide, like a
+        // one-shot a host agent has no record of.
+        let once_unclaimed = self.timeline.once().map(|at| at - Duration::seconds(1));
+        let Some(claimed) = claimed.or(once_unclaimed) else {
             return FailoverCatchUp::default();
         };
         // Only slots whose run time has come (clock steps aside).
         let until = passed.min(now - self.offset);
-        let window = missed_between(&self.schedule, claimed, until);
+        let window = self.timeline.missed_between(claimed, until);
         let Some(latest) = window.latest else {
             return FailoverCatchUp::default();
         };
@@ -169,7 +223,7 @@ impl Timing {
             nominal: latest.at,
             at: latest.at + self.offset,
         };
-        let first = (self.schedule.next_after(claimed)).map_or(slot.nominal, |f| f.at);
+        let first = (self.timeline.next_after(claimed)).map_or(slot.nominal, |f| f.at);
         let missed = |count: u64, last: DateTime<Utc>| {
             (count > 0).then_some(MissedRecord {
                 count,
@@ -179,10 +233,11 @@ impl Timing {
             })
         };
         if now - slot.at <= self.starting_deadline {
-            let before_latest =
-                missed_between(&self.schedule, claimed, slot.nominal - Duration::seconds(1))
-                    .latest
-                    .map_or(slot.nominal, |f| f.at);
+            let before_latest = self
+                .timeline
+                .missed_between(claimed, slot.nominal - Duration::seconds(1))
+                .latest
+                .map_or(slot.nominal, |f| f.at);
             FailoverCatchUp {
                 run: Some(slot),
                 missed: missed(window.count - 1, before_latest),
@@ -199,6 +254,7 @@ impl Timing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schedule::Schedule;
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().expect("time")
@@ -206,10 +262,98 @@ mod tests {
 
     fn timing(expr: &str, offset_s: i64, deadline_s: i64) -> Timing {
         Timing {
-            schedule: Schedule::parse(expr, "UTC").expect("schedule"),
+            timeline: Timeline::cron(Schedule::parse(expr, "UTC").expect("schedule")),
             offset: Duration::seconds(offset_s),
             starting_deadline: Duration::seconds(deadline_s),
         }
+    }
+
+    fn once(at: &str, deadline_s: i64) -> Timing {
+        use crate::schedule::{Rule, Window};
+        Timing {
+            timeline: Timeline::new(Rule::Once(t(at)), Window::default(), chrono_tz::UTC),
+            offset: Duration::zero(),
+            starting_deadline: Duration::seconds(deadline_s),
+        }
+    }
+
+    #[test]
+    fn a_one_shot_runs_once_on_time() {
+        let tm = once("2026-12-24T02:00:00Z", 3600);
+        let now = t("2026-12-20T00:00:00Z");
+        let handled = tm.start_from(Recall::Records(None), now);
+        assert_eq!(
+            tm.next_slot(handled).map(|s| s.at),
+            Some(t("2026-12-24T02:00:00Z"))
+        );
+        let d = tm.decide(handled, t("2026-12-24T02:00:00.010Z"));
+        assert_eq!(
+            d.run.map(|(s, trig)| (s.nominal, trig)),
+            Some((t("2026-12-24T02:00:00Z"), Trigger::Schedule))
+        );
+        assert_eq!((d.missed, d.next), (None, None));
+        // Recorded: done, whatever the time.
+        let done = tm.start_from(Recall::Records(Some(t("2026-12-24T02:00:00Z"))), now);
+        assert_eq!(tm.next_slot(done), None);
+        let later = t("2026-12-30T00:00:00Z");
+        let done = tm.start_from(Recall::Records(Some(t("2026-12-24T02:00:00Z"))), later);
+        assert_eq!(
+            tm.decide(done, later),
+            Decision {
+                run: None,
+                missed: None,
+                next: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_passed_one_shot_catches_up_within_the_deadline_else_is_missed() {
+        let tm = once("2026-12-24T02:00:00Z", 3600);
+        let now = t("2026-12-24T02:30:00Z");
+        // No record of it (an older instant's record does not count).
+        let handled = tm.start_from(Recall::Records(Some(t("2026-12-01T00:00:00Z"))), now);
+        let d = tm.decide(handled, now);
+        assert_eq!(
+            d.run.map(|(s, trig)| (s.nominal, trig)),
+            Some((t("2026-12-24T02:00:00Z"), Trigger::CatchUp))
+        );
+        assert_eq!(d.missed, None);
+        let now = t("2026-12-24T03:00:01Z");
+        let d = tm.decide(tm.start_from(Recall::Records(None), now), now);
+        assert_eq!(d.run, None);
+        let missed = d.missed.expect("one missed fire");
+        assert_eq!((missed.count, missed.last), (1, t("2026-12-24T02:00:00Z")));
+        assert_eq!(d.next, None);
+        // Cluster mode leaves a passed instant to the claims.
+        let handled = tm.start_from(Recall::Unknown, now);
+        assert_eq!(tm.decide(handled, now).run, None);
+        let c = tm.after_failover(None, handled, now + Duration::seconds(1));
+        assert_eq!(c.missed.map(|m| m.count), Some(1));
+        let c = tm.after_failover(Some(t("2026-12-24T02:00:00Z")), handled, now);
+        assert!(c.is_empty(), "claimed: it ran");
+    }
+
+    #[test]
+    fn only_alert_and_after_runs_are_held_to_the_window() {
+        use crate::schedule::{Rule, Window};
+        let window = Window {
+            from: Some(t("2026-12-24T00:00:00Z")),
+            until: Some(t("2026-12-27T00:00:00Z")),
+        };
+        let tl = Timeline::new(Rule::Never, window, chrono_tz::UTC);
+        let before = t("2026-12-23T00:00:00Z");
+        let reason = outside_window(&tl, Trigger::Alert, before).expect("skipped");
+        assert!(reason.contains("opens at 2026-12-24T00:00:00Z"), "{reason}");
+        let after = t("2026-12-27T00:00:00Z");
+        let reason = outside_window(&tl, Trigger::After, after).expect("skipped");
+        assert!(reason.contains("ended at 2026-12-27T00:00:00Z"), "{reason}");
+        assert_eq!(outside_window(&tl, Trigger::Manual, after), None);
+        assert_eq!(outside_window(&tl, Trigger::Retry, after), None);
+        assert_eq!(
+            outside_window(&tl, Trigger::Alert, t("2026-12-25T00:00:00Z")),
+            None
+        );
     }
 
     #[test]
@@ -274,7 +418,7 @@ mod tests {
             for zone in zones {
                 for offset in [0, 7, 300] {
                     let tm = Timing {
-                        schedule: Schedule::parse(expr, zone).expect("schedule"),
+                        timeline: Timeline::cron(Schedule::parse(expr, zone).expect("schedule")),
                         offset: Duration::seconds(offset),
                         starting_deadline: Duration::seconds(3600),
                     };

@@ -138,9 +138,31 @@ pub fn run(global: &GlobalArgs, args: &HistoryArgs) -> anyhow::Result<u8> {
             }
             human::fit(&mut table, human::terminal_width(), wide);
             println!("{table}");
+            if let Some(line) = one_shot_line(&settings.state_dir, &args.job, &runs) {
+                println!("{line}");
+            }
         }
     }
     Ok(exit::OK)
+}
+
+/// For a one-shot job (`spec.at`, as applied): whether its instant is done, from its records.
+fn one_shot_line(state_dir: &std::path::Path, job: &str, runs: &[RunRecord]) -> Option<String> {
+    let applied = crate::plan::read_applied(state_dir).ok()?;
+    let (timeline, ..) = applied.jobs.get(job)?.timing()?;
+    let at = timeline.once()?;
+    let when = at.format("%Y-%m-%d %H:%M:%S UTC");
+    let own = runs.iter().find(|r| r.run_id.instant() == Some(at));
+    Some(match own {
+        Some(r) if r.status == records::RunStatus::Missed => {
+            format!("one-shot at {when}: done (missed)")
+        }
+        Some(r) => format!(
+            "one-shot at {when}: done (ran {})",
+            r.started_at.format("%Y-%m-%d %H:%M")
+        ),
+        None => format!("one-shot at {when}: not run yet"),
+    })
 }
 
 fn slot_cell(at: Option<DateTime<Utc>>) -> String {

@@ -5,7 +5,9 @@ use super::{agent_host, exit, find_agent, human, print_json, settings};
 use crate::agent::StatusSnapshot;
 use crate::agent::status::{JobStatus, LastRun};
 use crate::plan::{PlanOptions, upcoming};
-use crate::state::{records, retention};
+use crate::schedule::Phase;
+use crate::state::records::{self, RunStatus};
+use crate::state::retention;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -170,8 +172,8 @@ fn offline(settings: &crate::settings::Settings) -> anyhow::Result<StatusSnapsho
         let timing = job.timing();
         let next_run = timing
             .as_ref()
-            .and_then(|(schedule, jitter, suspended)| {
-                upcoming(schedule, *jitter, *suspended, name, &options, 1)
+            .and_then(|(timeline, jitter, suspended)| {
+                upcoming(timeline, *jitter, *suspended, name, &options, 1)
                     .into_iter()
                     .next()
             })
@@ -186,9 +188,18 @@ fn offline(settings: &crate::settings::Settings) -> anyhow::Result<StatusSnapsho
                 ended_at: r.ended_at,
                 analysis: r.analysis,
             });
+        // Without the agent, its last recorded slot stands for what it handled.
+        let handled = records::last_fire(&settings.state_dir, name).ok().flatten();
+        let phase = (timing.as_ref())
+            .map(|(timeline, ..)| {
+                timeline.phase(handled.unwrap_or(DateTime::<Utc>::MIN_UTC), options.now)
+            })
+            .unwrap_or_default();
         jobs.push(JobStatus {
             name: name.clone(),
-            schedule: text("schedule"),
+            schedule: Some(text("schedule")).filter(|s| !s.is_empty()),
+            at: timing.as_ref().and_then(|(timeline, ..)| timeline.once()),
+            phase,
             time_zone: text("timeZone"),
             suspended: timing.as_ref().is_some_and(|t| t.2),
             next_run,
@@ -294,12 +305,7 @@ fn render(
         colour,
     );
     for j in &s.jobs {
-        let next = if j.suspended {
-            "suspended".to_string()
-        } else {
-            j.next_run
-                .map_or_else(|| "-".into(), |t| human::when(t, now))
-        };
+        let next = next_cell(j, now);
         let analysis = human::analysis_cell(j.last_run.as_ref().and_then(|r| r.analysis.as_ref()));
         let (last, result) = match (&j.last_run, j.running.is_empty()) {
             (_, false) => (
@@ -320,7 +326,7 @@ fn render(
         table.add_row(human::row(
             vec![
                 name.into(),
-                j.schedule.clone().into(),
+                schedule_cell(j).into(),
                 j.time_zone.clone().into(),
                 next.into(),
                 last.into(),
@@ -334,6 +340,39 @@ fn render(
     out.push_str(&table.to_string());
     out.push('\n');
     out
+}
+
+/// The SCHEDULE column: the cron expression, the one-shot instant, or `triggers only`.
+fn schedule_cell(j: &JobStatus) -> String {
+    match (&j.schedule, j.at) {
+        (Some(expr), _) => expr.clone(),
+        (None, Some(at)) => format!("at {}", at.format("%Y-%m-%d %H:%M:%SZ")),
+        (None, None) => "triggers only".to_string(),
+    }
+}
+
+/// The NEXT RUN column: when, or why never (suspended, done, expired, started by triggers).
+fn next_cell(j: &JobStatus, now: DateTime<Utc>) -> String {
+    if j.suspended {
+        return "suspended".to_string();
+    }
+    match j.phase {
+        Phase::Done => {
+            // The one-shot's own record, when it is the last run.
+            let own = (j.last_run.as_ref())
+                .filter(|r| r.run_id.instant().is_some() && r.run_id.instant() == j.at);
+            match own {
+                Some(r) if r.status == RunStatus::Missed => "done (missed)".to_string(),
+                Some(r) => format!("done (ran {})", r.started_at.format("%Y-%m-%d %H:%M")),
+                None => "done".to_string(),
+            }
+        }
+        Phase::Expired => "expired (activeWindow ended)".to_string(),
+        Phase::TriggerOnly if j.next_run.is_none() => "on trigger".to_string(),
+        _ => j
+            .next_run
+            .map_or_else(|| "-".into(), |t| human::when(t, now)),
+    }
 }
 
 #[cfg(test)]

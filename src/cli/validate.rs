@@ -97,9 +97,7 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
                 for i in &desired.ignored {
                     println!("ignored {} ({})", i.path.display(), i.reason);
                 }
-                for (name, r) in &redaction {
-                    println!("redact  {name}: {}", r.summary());
-                }
+                print_jobs(&desired, &redaction, &settings);
             }
             println!(
                 "{}: {} file{}, {} job{}, {} error{}, {} warning{}{}",
@@ -124,6 +122,50 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> anyhow::Result<u8> {
     // The process is about to exit: freeing every job one by one would only cost time.
     super::leak_at_exit(desired);
     Ok(code)
+}
+
+/// `-v`: the redactors of each valid job, then when each runs next.
+fn print_jobs(
+    desired: &jobs::Desired,
+    redaction: &std::collections::BTreeMap<&str, RedactionPlan>,
+    settings: &crate::settings::Settings,
+) {
+    for (name, r) in redaction {
+        println!("redact  {name}: {}", r.summary());
+    }
+    for (name, job) in &desired.jobs {
+        if redaction.contains_key(name.as_str()) {
+            println!("next    {name}: {}", next_fire(job, settings));
+        }
+    }
+}
+
+/// When `job` runs next by the clock, from now, or why it does not.
+fn next_fire(job: &jobs::Job, settings: &crate::settings::Settings) -> String {
+    let options = crate::plan::PlanOptions {
+        strict: false,
+        now: chrono::Utc::now(),
+        host_identity: settings.host_identity_or(&super::agent_host(settings)),
+        show_next: 1,
+    };
+    let spec = &job.document.spec;
+    let next = crate::plan::upcoming(
+        &job.timeline,
+        spec.jitter,
+        spec.suspend,
+        &job.name,
+        &options,
+        1,
+    );
+    match (next.first(), job.timeline.rule()) {
+        (Some(fire), _) => fire.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        (None, _) if spec.suspend => "none (suspended)".to_string(),
+        (None, crate::schedule::Rule::Never) => "none (started by triggers or `after` only)".into(),
+        (None, crate::schedule::Rule::Once(_)) => {
+            "none by the clock: `at` has passed (an agent decides it by startingDeadline)".into()
+        }
+        (None, crate::schedule::Rule::Cron(_)) => "none (outside activeWindow)".to_string(),
+    }
 }
 
 /// The files `validate` reads: the one `--as` names (with the directory as context), the

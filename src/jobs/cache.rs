@@ -210,7 +210,11 @@ pub(crate) mod tests {
             .load_all(std::slice::from_ref(&path), &ctx())
             .remove(0);
         assert_eq!(
-            edited.jobs[0].schedule.expression(),
+            edited.jobs[0]
+                .timeline
+                .schedule()
+                .map(|s| s.expression())
+                .unwrap_or_default(),
             "5 3 * * *",
             "cached before: {ready}"
         );

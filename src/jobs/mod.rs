@@ -30,7 +30,7 @@ pub use validate::{Context, name_problem};
 pub use view::{DirView, NeedsWholePass, Partial};
 
 use crate::diagnostic::Diagnostic;
-use crate::schedule::Schedule;
+use crate::schedule::Timeline;
 use crate::spec::TroubleshootSpec;
 use crate::yaml::Loc;
 use serde::Serialize;
@@ -87,8 +87,9 @@ pub struct Job {
     pub document: JobDocument,
     /// The zone the schedule is read in (the job's, else the agent default).
     pub time_zone: String,
-    /// The parsed schedule.
-    pub schedule: Schedule,
+    /// What fires it by the clock: its cron schedule, its one-shot instant or nothing, within
+    /// its active window.
+    pub timeline: Timeline,
     /// Where it was defined.
     pub source: Source,
     /// Referenced spec files.
@@ -114,14 +115,14 @@ impl Job {
             keep_periods: r.keep_periods(),
             max_age: r.max_age.map(|d| d.0),
             max_total_size: r.max_total_size.map(|s| s.0),
-            zone: self.schedule.time_zone(),
+            zone: self.timeline.time_zone(),
         }
     }
 
     fn new(
         document: JobDocument,
         time_zone: String,
-        schedule: Schedule,
+        timeline: Timeline,
         source: Source,
         spec_files: Vec<SpecSource>,
         collection: TroubleshootSpec,
@@ -132,7 +133,7 @@ impl Job {
             name: document.metadata.name.clone(),
             document,
             time_zone,
-            schedule,
+            timeline,
             source,
             spec_files,
             collection,

@@ -49,8 +49,20 @@ pub struct Metadata {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobSpec {
     /// 5-field cron (minute hour day-of-month month day-of-week; names, ranges, steps, lists) or
-    /// `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`.
-    pub schedule: String,
+    /// `@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`. A job needs at least one of
+    /// `schedule`, `at`, `triggers` and `after`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// One run at this RFC 3339 instant (`2026-12-24T02:00:00Z`), instead of a `schedule`;
+    /// afterwards the job stays, marked done, until its file is removed. No jitter;
+    /// `startingDeadline` applies to an agent that was down at that instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
+    pub at: Option<String>,
+    /// The period the job is active in: no scheduled fire outside it (nor counted missed), and
+    /// alert- and `after`-started runs outside it are skipped. Manual runs are not limited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_window: Option<ActiveWindow>,
     /// IANA time zone the schedule is read in; defaults to the agent's `defaultTimeZone` (UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
@@ -105,9 +117,23 @@ pub struct JobSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub triggers: Vec<super::triggers::JobTrigger>,
     /// Also run when another job's run ends with one of the listed outcomes
-    /// (`[{job: collect-db, on: [succeeded]}]`). The schedule still applies.
+    /// (`[{job: collect-db, on: [succeeded]}]`). The schedule, if any, still applies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<After>,
+}
+
+/// `spec.activeWindow`: RFC 3339 instants; at least one, and `from` before `until`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ActiveWindow {
+    /// The first instant the job is active (inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
+    pub from: Option<String>,
+    /// The instant the job stops being active (exclusive); afterwards `status` shows it expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
+    pub until: Option<String>,
 }
 
 /// One `spec.after` entry: the job runs when a run of `job` ends with an outcome in `on`.

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 #[path = "values.rs"]
 mod values;
+#[path = "validate_when.rs"]
+mod when;
 
 /// What one load of job files has already worked out, shared by all its jobs: spec files
 /// (see [`SpecCache`]) and schedules, which are pure functions of `(expression, zone)`.
@@ -148,8 +150,8 @@ pub fn check(
         values: spec::Values::default(),
     };
     check_name(&mut c, &doc.metadata.name);
-    let schedule = check_schedule(&mut c, &doc, ctx);
-    check_durations(&mut c, &doc, schedule.as_ref());
+    let timeline = when::check_timeline(&mut c, &doc, ctx);
+    check_durations(&mut c, &doc, timeline.as_ref().and_then(|t| t.schedule()));
     let base = source.file.parent().unwrap_or(Path::new("."));
     let (collection, spec_files) = check_collect(&mut c, &doc, base);
     check_namespaces(&mut c, &doc);
@@ -157,7 +159,7 @@ pub fn check(
     check_resources(&mut c, &doc, ctx.cpu_weight_enforceable);
     check_triggers(&mut c, &doc);
     let has_errors = c.out.iter().filter(|d| d.is_error()).count() > errors_before;
-    let schedule = schedule?;
+    let timeline = timeline?;
     if has_errors {
         return None;
     }
@@ -172,7 +174,7 @@ pub fn check(
     let mut job = Job::new(
         doc,
         time_zone,
-        schedule,
+        timeline,
         source.clone(),
         spec_files,
         collection,
@@ -243,13 +245,18 @@ fn check_name(c: &mut Checker<'_>, name: &str) {
     }
 }
 
-fn check_schedule(c: &mut Checker<'_>, doc: &JobDocument, ctx: &Context) -> Option<Schedule> {
+fn check_schedule(
+    c: &mut Checker<'_>,
+    doc: &JobDocument,
+    expr: &str,
+    ctx: &Context,
+) -> Option<Schedule> {
     let zone = doc
         .spec
         .time_zone
         .as_deref()
         .unwrap_or(&ctx.default_time_zone);
-    match c.cache.schedule(&doc.spec.schedule, zone) {
+    match c.cache.schedule(expr, zone) {
         Ok(schedule) => {
             for warning in schedule.warnings() {
                 c.warning(&["spec", "schedule"], warning, None);

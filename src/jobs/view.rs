@@ -532,7 +532,11 @@ mod tests {
         );
         assert_eq!(partial.paths, changed);
         assert_eq!(
-            partial.desired.jobs["j150"].schedule.expression(),
+            partial.desired.jobs["j150"]
+                .timeline
+                .schedule()
+                .map(|s| s.expression())
+                .unwrap_or_default(),
             "5 3 * * *"
         );
         assert_eq!(partial.old_names, BTreeSet::from(["j150".to_string()]));
@@ -552,7 +556,14 @@ mod tests {
         std::fs::write(dir.path(".a.yaml.tmp"), job("a", "9 1 * * *")).expect("write");
         std::fs::rename(dir.path(".a.yaml.tmp"), dir.path("a.yaml")).expect("rename");
         let p = dir.pass(&[".a.yaml.tmp", "a.yaml"]);
-        assert_eq!(p.desired.jobs["a"].schedule.expression(), "9 1 * * *");
+        assert_eq!(
+            p.desired.jobs["a"]
+                .timeline
+                .schedule()
+                .map(|s| s.expression())
+                .unwrap_or_default(),
+            "9 1 * * *"
+        );
         // A rename to another name: the job moves.
         std::fs::rename(dir.path("b.yaml"), dir.path("b2.yaml")).expect("rename");
         let p = dir.pass(&["b.yaml", "b2.yaml"]);

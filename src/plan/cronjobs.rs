@@ -58,6 +58,17 @@ pub enum CronJobError {
         /// What is wrong.
         problem: String,
     },
+    /// A job a CronJob cannot express: a one-shot (`at`), a job without a schedule, or one
+    /// limited to an `activeWindow`.
+    #[error(
+        "job `{job}` cannot be rendered as a CronJob: {why} (not supported yet); leave it to the agent, or give it a plain `schedule`"
+    )]
+    NotCron {
+        /// The job.
+        job: String,
+        /// What it has instead.
+        why: &'static str,
+    },
     /// An empty image or one with white space.
     #[error(
         "--image `{0}` is not an image reference: give e.g. registry.example.com/troubleshoot-agent:0.1.0"
@@ -114,6 +125,20 @@ pub fn render<'a>(
     options.check()?;
     let mut out = String::new();
     for job in jobs {
+        let why = match (job.timeline.rule(), job.timeline.window().is_unbounded()) {
+            (crate::schedule::Rule::Once(_), _) => Some("it runs once (`at`)"),
+            (crate::schedule::Rule::Never, _) => {
+                Some("it has no schedule (triggers or `after` only)")
+            }
+            (_, false) => Some("Kubernetes has no `activeWindow`"),
+            _ => None,
+        };
+        if let Some(why) = why {
+            return Err(CronJobError::NotCron {
+                job: job.name.clone(),
+                why,
+            });
+        }
         out.push_str("---\n");
         let _ = writeln!(
             out,
@@ -151,7 +176,10 @@ pub fn cronjob_name(job: &str) -> String {
 /// The schedule as Kubernetes' cron parser reads it: the job's, except a day-of-week 7 (Sunday in
 /// cron, refused by Kubernetes, which knows 0-6) becomes 0.
 pub fn kubernetes_schedule(job: &Job) -> String {
-    let expr = job.schedule.expression().trim();
+    let Some(schedule) = job.timeline.schedule() else {
+        return String::new();
+    };
+    let expr = schedule.expression().trim();
     let fields: Vec<&str> = expr.split_whitespace().collect();
     let [minute, hour, dom, month, dow] = fields.as_slice() else {
         return expr.to_string();
@@ -159,7 +187,7 @@ pub fn kubernetes_schedule(job: &Job) -> String {
     if dow.starts_with('*') || !names_day_seven(dow) {
         return fields.join(" ");
     }
-    let weekdays = job.schedule.fields().weekdays;
+    let weekdays = schedule.fields().weekdays;
     let days: Vec<String> = (0..7)
         .filter(|d| weekdays & (1 << d) != 0)
         .map(|d| d.to_string())
@@ -180,7 +208,9 @@ fn names_day_seven(field: &str) -> bool {
 /// `*`; Kubernetes' parser (robfig/cron) ORs them unless one is `*` (or `*/1`), so `*/2` counts
 /// as restricted there.
 fn day_rule_differs(job: &Job) -> Option<bool> {
-    let fields: Vec<&str> = job.schedule.expression().split_whitespace().collect();
+    let fields: Vec<&str> = (job.timeline.schedule()?.expression())
+        .split_whitespace()
+        .collect();
     let [_, _, dom, _, dow] = fields.as_slice() else {
         return None;
     };
@@ -194,7 +224,7 @@ fn day_rule_differs(job: &Job) -> Option<bool> {
 /// Whether the zone changes its offset over the year (DST). 2026 stands for "these days": the
 /// function stays pure, and a zone that dropped or adopted DST since is rare.
 fn observes_dst(job: &Job) -> bool {
-    let tz = job.schedule.time_zone();
+    let tz = job.timeline.time_zone();
     let offset = |month| {
         tz.with_ymd_and_hms(2026, month, 1, 12, 0, 0)
             .single()
@@ -219,7 +249,7 @@ pub fn unmapped(job: &Job) -> Vec<String> {
             spec.jitter
         ));
     }
-    if observes_dst(job) && job.schedule.is_fixed_time() {
+    if observes_dst(job) && job.timeline.schedule().is_some_and(|s| s.is_fixed_time()) {
         notes.push(format!(
             "DST in {}: the agent runs a slot that spring-forward skips at the first instant\nafter the gap, and a slot in the repeated hour once; Kubernetes' cron library may skip\nthe first and applies its own rule to the second.",
             job.time_zone
@@ -238,7 +268,7 @@ pub fn unmapped(job: &Job) -> Vec<String> {
         };
         notes.push(format!(
             "WARNING day rule: cron {cron}s the day-of-month and day-of-week fields of `{}`,\nKubernetes {k8s}s them: the CronJob fires on other days. Rewrite the schedule.",
-            job.schedule.expression()
+            job.timeline.schedule().map_or("", |s| s.expression())
         ));
     }
     notes.push(format!(
@@ -378,11 +408,16 @@ mod tests {
     use crate::jobs::{Context, load_dir};
 
     fn job(schedule: &str) -> Job {
+        job_with(&format!("schedule: \"{schedule}\""))
+    }
+
+    /// A job with `line` under `spec:`.
+    fn job_with(line: &str) -> Job {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(
             dir.path().join("j.yaml"),
             format!(
-                "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {{name: j}}\nspec:\n  schedule: \"{schedule}\"\n  collect: {{supportBundle: {{hostCollectors: [{{memory: {{}}}}]}}}}\n"
+                "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata: {{name: j}}\nspec:\n  {line}\n  collect: {{supportBundle: {{hostCollectors: [{{memory: {{}}}}]}}}}\n"
             ),
         )
         .expect("write");
@@ -453,5 +488,33 @@ mod tests {
             ..ok
         };
         assert!(matches!(bad_image.check(), Err(CronJobError::BadImage(_))));
+    }
+
+    #[test]
+    fn what_a_cronjob_cannot_express_is_refused() {
+        let options = CronJobOptions::default();
+        for (line, why) in [
+            ("at: \"2030-01-01T00:00:00Z\"", "it runs once"),
+            ("after: [{job: other}]", "no schedule"),
+            (
+                "schedule: \"0 2 * * *\"\n  activeWindow: {until: \"2030-01-01T00:00:00Z\"}",
+                "activeWindow",
+            ),
+        ] {
+            let j = if line.starts_with("after") {
+                // `after` must name a job that exists: give it one.
+                let mut j = job("0 2 * * *");
+                j.timeline = crate::schedule::Timeline::new(
+                    crate::schedule::Rule::Never,
+                    crate::schedule::Window::default(),
+                    chrono_tz::UTC,
+                );
+                j
+            } else {
+                job_with(line)
+            };
+            let err = render([&j], &options).expect_err(line).to_string();
+            assert!(err.contains(why) && err.contains("not supported"), "{err}");
+        }
     }
 }

@@ -18,7 +18,7 @@ pub use render::{render_text, render_text_with};
 
 use crate::diagnostic::Diagnostic;
 use crate::jobs::{Definition, Desired, Job};
-use crate::schedule::{DstNote, Schedule, jitter_offset};
+use crate::schedule::{DstNote, Rule, Schedule, Timeline, Window, parse_instant, parse_zone};
 use crate::units::HumanDuration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -73,15 +73,31 @@ impl AppliedJob {
         }
     }
 
-    /// The schedule, jitter and suspension recorded in the definition, if they still parse.
-    pub fn timing(&self) -> Option<(Schedule, HumanDuration, bool)> {
+    /// The timeline (schedule or one-shot instant, window, zone), jitter and suspension
+    /// recorded in the definition, if they still parse.
+    pub fn timing(&self) -> Option<(Timeline, HumanDuration, bool)> {
         let definition = self.definition.value();
         let spec = definition.get("spec")?;
-        let schedule = Schedule::parse(
-            spec.get("schedule")?.as_str()?,
-            spec.get("timeZone")?.as_str()?,
-        )
-        .ok()?;
+        let zone = spec.get("timeZone")?.as_str()?;
+        fn text(v: Option<&Value>) -> Option<&str> {
+            v.and_then(Value::as_str)
+        }
+        let rule = match (text(spec.get("schedule")), text(spec.get("at"))) {
+            (Some(expr), _) => Rule::Cron(Schedule::parse(expr, zone).ok()?),
+            (None, Some(at)) => Rule::Once(parse_instant(at).ok()?),
+            (None, None) => Rule::Never,
+        };
+        let bound = |key: &str| {
+            text(spec.get("activeWindow").and_then(|w| w.get(key)))
+                .map(parse_instant)
+                .transpose()
+                .ok()
+        };
+        let window = Window {
+            from: bound("from")?,
+            until: bound("until")?,
+        };
+        let timeline = Timeline::new(rule, window, parse_zone(zone).ok()?);
         let jitter = spec
             .get("jitter")
             .and_then(Value::as_str)
@@ -91,7 +107,7 @@ impl AppliedJob {
             .get("suspend")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        Some((schedule, jitter, suspended))
+        Some((timeline, jitter, suspended))
     }
 }
 
@@ -133,8 +149,18 @@ pub struct Add {
     pub name: String,
     /// Defining file.
     pub source: PathBuf,
-    /// Cron expression.
-    pub schedule: String,
+    /// Cron expression (none for a one-shot or a job started only by triggers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// The one-shot instant (`spec.at`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    /// `spec.activeWindow`'s start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_from: Option<DateTime<Utc>>,
+    /// `spec.activeWindow`'s end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_until: Option<DateTime<Utc>>,
     /// Zone.
     pub time_zone: String,
     /// Whether it is suspended (no fires listed).
@@ -336,7 +362,7 @@ pub fn plan(desired: &Desired, applied: &Applied, options: &PlanOptions) -> Plan
     let children = relations::children_index(desired.jobs.values().map(|j| &**j));
     for (name, job) in &desired.jobs {
         let next = upcoming(
-            &job.schedule,
+            &job.timeline,
             job.document.spec.jitter,
             job.document.spec.suspend,
             name,
@@ -347,7 +373,10 @@ pub fn plan(desired: &Desired, applied: &Applied, options: &PlanOptions) -> Plan
             None => plan.add.push(Add {
                 name: name.clone(),
                 source: job.source.file.clone(),
-                schedule: job.schedule.expression().to_string(),
+                schedule: (job.timeline.schedule()).map(|s| s.expression().to_string()),
+                at: job.timeline.once(),
+                active_from: job.timeline.window().from,
+                active_until: job.timeline.window().until,
                 time_zone: job.time_zone.clone(),
                 suspended: job.document.spec.suspend,
                 next,
@@ -411,20 +440,22 @@ fn change(
     let timing_changed = fields.iter().any(|f| {
         [
             "spec.schedule",
+            "spec.at",
             "spec.timeZone",
             "spec.jitter",
             "spec.suspend",
         ]
         .contains(&f.path.as_str())
+            || f.path.starts_with("spec.activeWindow")
     });
     let (old_next, new_next) = if timing_changed {
-        let old_next = old.timing().and_then(|(schedule, jitter, suspended)| {
-            upcoming(&schedule, jitter, suspended, name, options, 1)
+        let old_next = old.timing().and_then(|(timeline, jitter, suspended)| {
+            upcoming(&timeline, jitter, suspended, name, options, 1)
                 .into_iter()
                 .next()
         });
         let spec = &job.document.spec;
-        let new_next = upcoming(&job.schedule, spec.jitter, spec.suspend, name, options, 1)
+        let new_next = upcoming(&job.timeline, spec.jitter, spec.suspend, name, options, 1)
             .into_iter()
             .next();
         (old_next, new_next)
@@ -444,9 +475,9 @@ fn change(
     }
 }
 
-/// The next `count` fires of a schedule after `options.now`, with the job's stable jitter.
+/// The next `count` fires of a timeline after `options.now`, with the job's stable jitter.
 pub fn upcoming(
-    schedule: &Schedule,
+    timeline: &Timeline,
     jitter: HumanDuration,
     suspended: bool,
     job_name: &str,
@@ -456,12 +487,12 @@ pub fn upcoming(
     if suspended || count == 0 {
         return Vec::new();
     }
-    let offset = jitter_offset(&options.host_identity, job_name, jitter.0, schedule);
+    let offset = timeline.jitter_offset(&options.host_identity, job_name, jitter.0);
     let offset_chrono = chrono::Duration::from_std(offset).unwrap_or_default();
-    let tz = schedule.time_zone();
+    let tz = timeline.time_zone();
     // A jittered fire can land after `now` even when its slot is before it; start one slot early.
     let start = options.now - offset_chrono;
-    schedule
+    timeline
         .fires_after(start)
         .map(|fire| {
             let at = fire.at + offset_chrono;

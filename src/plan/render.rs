@@ -46,14 +46,12 @@ pub fn render_text_with(
     }
     for a in &plan.add {
         let _ = writeln!(out, "+ add      {} ({})", a.name, a.source.display());
-        let _ = writeln!(
-            out,
-            "      schedule \"{}\" in {}{}",
-            a.schedule,
-            a.time_zone,
-            if a.suspended { " (suspended)" } else { "" }
-        );
-        for line in super::relations::lines(&a.relations, None) {
+        let _ = writeln!(out, "      {}", when_line(a));
+        let window = window_line(a.active_from, a.active_until);
+        for line in window
+            .into_iter()
+            .chain(super::relations::lines(&a.relations, None))
+        {
             let _ = writeln!(out, "      {line}");
         }
         for line in detail(&a.name) {
@@ -109,6 +107,30 @@ pub fn render_text_with(
     out.push_str(&plan.summary());
     out.push('\n');
     out
+}
+
+/// What fires an added job by the clock: its schedule, its one-shot instant, or nothing.
+fn when_line(a: &super::Add) -> String {
+    let when = match (&a.schedule, a.at) {
+        (Some(expr), _) => format!("schedule \"{expr}\" in {}", a.time_zone),
+        (None, Some(at)) => format!("once at {}", at.format("%Y-%m-%dT%H:%M:%SZ")),
+        (None, None) => "no schedule: started by its triggers or `after` only".to_string(),
+    };
+    format!("{when}{}", if a.suspended { " (suspended)" } else { "" })
+}
+
+/// `active from … until …` for a job with an activeWindow.
+fn window_line(
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<String> {
+    let show = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    match (from, until) {
+        (None, None) => None,
+        (Some(f), None) => Some(format!("active from {}", show(f))),
+        (None, Some(u)) => Some(format!("active until {}", show(u))),
+        (Some(f), Some(u)) => Some(format!("active from {} until {}", show(f), show(u))),
+    }
 }
 
 fn plural(n: usize) -> &'static str {

@@ -11,6 +11,7 @@ mod expr;
 mod interval;
 mod jitter;
 mod missed;
+mod timeline;
 mod zone;
 
 use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
@@ -21,6 +22,9 @@ use std::sync::Arc;
 pub use error::ScheduleError;
 pub use jitter::jitter_offset;
 pub use missed::{MissedFires, missed_between};
+pub use timeline::{
+    InstantError, Phase, Rule, Timeline, Window, WindowPosition, parse_instant, parse_zone,
+};
 
 use dst::Landing;
 use expr::ParsedExpr;

@@ -356,7 +356,7 @@ fn unknown_field_is_located_at_the_key_with_a_suggestion() {
             &file,
             6,
             3,
-            "unknown field `schedul`; expected one of `schedule`, `timeZone`, `suspend`, `jitter`, `concurrencyPolicy`, `startingDeadline`, `timeout`, `retry`, `collect`, `redact`, `analyze`, `retention`, `history`, `upload`, `notify`, `resources`, `target`, `triggers`, `after` (at spec.schedul)",
+            "unknown field `schedul`; expected one of `schedule`, `at`, `activeWindow`, `timeZone`, `suspend`, `jitter`, `concurrencyPolicy`, `startingDeadline`, `timeout`, `retry`, `collect`, `redact`, `analyze`, `retention`, `history`, `upload`, `notify`, `resources`, `target`, `triggers`, `after` (at spec.schedul)",
         ),
     );
     assert_has_line(&err, "  hint: did you mean `schedule`?");

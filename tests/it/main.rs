@@ -53,6 +53,7 @@ mod kube_test_server;
 mod monitoring;
 mod node_mode;
 mod notify_webhook;
+mod oneshot;
 mod packaging;
 mod plan_graph;
 mod plan_reload;
