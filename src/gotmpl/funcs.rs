@@ -387,7 +387,7 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> Result<Value, ErrorKind> {
     Ok(v)
 }
 
-/// The rest of [`call`]: strings with counts, lists, dicts, choices and arithmetic.
+/// The rest of [`call`]: strings with counts, then [`collections`].
 fn more(name: &str, args: Vec<Value>) -> Result<Value, ErrorKind> {
     let a = &args;
     let s = |i: usize| string_arg(name, &a[i]);
@@ -430,6 +430,16 @@ fn more(name: &str, args: Vec<Value>) -> Result<Value, ErrorKind> {
                 .collect::<Vec<_>>()
                 .join(" "),
         ),
+        _ => return collections(name, args),
+    };
+    Ok(v)
+}
+
+/// The rest of [`more`]: lists, dicts, choices, kinds and arithmetic.
+fn collections(name: &str, args: Vec<Value>) -> Result<Value, ErrorKind> {
+    let a = &args;
+    let s = |i: usize| string_arg(name, &a[i]);
+    let v = match name {
         "list" => Value::List(args.clone()),
         "dict" => {
             let mut m = BTreeMap::new();

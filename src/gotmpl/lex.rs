@@ -136,20 +136,7 @@ fn action(text: &str, mut at: usize, lines: &Lines<'_>) -> Result<Lexed, Error> 
     };
     // A comment comes right after the delimiter (and its trim marker).
     if text[at..].starts_with("/*") {
-        let Some(end) = text[at + 2..].find("*/").map(|i| at + 2 + i + 2) else {
-            return Err(parse_err(lines.pos(at), "unclosed comment"));
-        };
-        let rest = &text[end..];
-        if rest.starts_with("}}") {
-            return Ok((None, end + 2, false));
-        }
-        if rest.starts_with(" -}}") {
-            return Ok((None, end + 4, true));
-        }
-        return Err(parse_err(
-            lines.pos(end),
-            "comment ends before closing delimiter",
-        ));
+        return comment(text, at, lines);
     }
     let mut tokens: Vec<(Pos, Tok)> = Vec::new();
     loop {
@@ -225,6 +212,25 @@ fn action(text: &str, mut at: usize, lines: &Lines<'_>) -> Result<Lexed, Error> 
         tokens.push((pos, tok));
         at += len;
     }
+}
+
+/// The comment action whose `/*` is at `at`: no tokens, the offset after its `}}`, and whether it
+/// trims the text after it.
+fn comment(text: &str, at: usize, lines: &Lines<'_>) -> Result<Lexed, Error> {
+    let Some(end) = text[at + 2..].find("*/").map(|i| at + 2 + i + 2) else {
+        return Err(parse_err(lines.pos(at), "unclosed comment"));
+    };
+    let rest = &text[end..];
+    if rest.starts_with("}}") {
+        return Ok((None, end + 2, false));
+    }
+    if rest.starts_with(" -}}") {
+        return Ok((None, end + 4, true));
+    }
+    Err(parse_err(
+        lines.pos(end),
+        "comment ends before closing delimiter",
+    ))
 }
 
 fn word_len(s: &str) -> usize {

@@ -166,53 +166,16 @@ pub fn load_text(path: &Path, text: &str, ctx: &Context, cache: &mut LoadCache) 
             line: node.loc.line,
         };
         if super::set::is_set(node) {
-            let mut diagnostics = Vec::new();
-            let expansion = super::set::expand(path, text, node, &mut diagnostics);
-            if let Some(probe) = &expansion.probe {
-                let mut scratch = FileReport {
-                    path: path.to_path_buf(),
-                    jobs: Vec::new(),
-                    job_names: Vec::new(),
-                    diagnostics: Vec::new(),
-                };
-                let mut more = Vec::new();
-                load_document(
-                    path,
-                    text,
-                    probe,
-                    &source,
-                    ctx,
-                    cache,
-                    &mut scratch,
-                    &mut more,
-                );
-                diagnostics.extend(more);
-            }
-            for job in &expansion.jobs {
-                let name = job.locate(&["metadata", "name"]).scalar_text();
-                let elsewhere = (documents.iter())
-                    .filter(|d| !super::set::is_set(d))
-                    .any(|d| d.locate(&["metadata", "name"]).as_str() == Some(name.as_str()));
-                if elsewhere || report.job_names.contains(&name) {
-                    let at = node.locate(&["metadata", "name"]).loc;
-                    diagnostics.push(
-                        Diagnostic::error(path, at, format!("the set makes job `{name}`, which this file already defines"))
-                            .with_hint("rename the set or the job: job names are unique across the jobs directory")
-                            .with_source(text),
-                    );
-                    continue;
-                }
-                let mut more = Vec::new();
-                load_document(path, text, job, &source, ctx, cache, &mut report, &mut more);
-                // A mistake in the template shows once, not once per generated job.
-                for d in more {
-                    if !diagnostics.iter().any(|seen| same_finding(seen, &d)) {
-                        diagnostics.push(d);
-                    }
-                }
-            }
-            diagnostics.sort_by_key(|d| (d.line, d.column));
-            report.diagnostics.extend(diagnostics);
+            load_set(
+                path,
+                text,
+                node,
+                &source,
+                &documents,
+                ctx,
+                cache,
+                &mut report,
+            );
             continue;
         }
         let mut diagnostics = Vec::new();
@@ -234,6 +197,74 @@ pub fn load_text(path: &Path, text: &str, ctx: &Context, cache: &mut LoadCache) 
     }
     cap_errors(&mut report.diagnostics, path);
     report
+}
+
+/// Expands the `SupportBundleScheduleSet` `node` and reads each job it makes into `report` (the
+/// set's findings, and each mistake of its template once).
+#[allow(clippy::too_many_arguments)]
+fn load_set(
+    path: &Path,
+    text: &SourceText<'_>,
+    node: &Node,
+    source: &super::Source,
+    documents: &[Node],
+    ctx: &Context,
+    cache: &mut LoadCache,
+    report: &mut FileReport,
+) {
+    let mut diagnostics = Vec::new();
+    let expansion = super::set::expand(path, text, node, &mut diagnostics);
+    if let Some(probe) = &expansion.probe {
+        let mut scratch = FileReport {
+            path: path.to_path_buf(),
+            jobs: Vec::new(),
+            job_names: Vec::new(),
+            diagnostics: Vec::new(),
+        };
+        let mut more = Vec::new();
+        load_document(
+            path,
+            text,
+            probe,
+            source,
+            ctx,
+            cache,
+            &mut scratch,
+            &mut more,
+        );
+        diagnostics.extend(more);
+    }
+    for job in &expansion.jobs {
+        let name = job.locate(&["metadata", "name"]).scalar_text();
+        let elsewhere = (documents.iter())
+            .filter(|d| !super::set::is_set(d))
+            .any(|d| d.locate(&["metadata", "name"]).as_str() == Some(name.as_str()));
+        if elsewhere || report.job_names.contains(&name) {
+            let at = node.locate(&["metadata", "name"]).loc;
+            diagnostics.push(
+                Diagnostic::error(
+                    path,
+                    at,
+                    format!("the set makes job `{name}`, which this file already defines"),
+                )
+                .with_hint(
+                    "rename the set or the job: job names are unique across the jobs directory",
+                )
+                .with_source(text),
+            );
+            continue;
+        }
+        let mut more = Vec::new();
+        load_document(path, text, job, source, ctx, cache, report, &mut more);
+        // A mistake in the template shows once, not once per generated job.
+        for d in more {
+            if !diagnostics.iter().any(|seen| same_finding(seen, &d)) {
+                diagnostics.push(d);
+            }
+        }
+    }
+    diagnostics.sort_by_key(|d| (d.line, d.column));
+    report.diagnostics.extend(diagnostics);
 }
 
 /// Reads and checks one job document into `report` (its findings into `diagnostics`).
@@ -738,49 +769,5 @@ fn rebuild_once(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_applied_definition_rebuilds_to_the_same_job() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("a.yaml");
-        std::fs::write(
-            &path,
-            "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: a\n  labels: {team: x}\nspec:\n  schedule: \"0 2 * * *\"\n  timeout: 10m\n  jitter: 5m\n  retry: {limit: 2}\n  collect:\n    supportBundle:\n      hostCollectors:\n        - cpu: {}\n        - run: {collectorName: s, command: sleep, args: [\"1\"]}\n      analyzers:\n        - hostOS: {outcomes: [{pass: {message: ok}}]}\n",
-        )
-        .expect("write");
-        let ctx = Context {
-            default_time_zone: "UTC".into(),
-            ..Context::default()
-        };
-        let report = load_file(&path, &ctx, &mut LoadCache::default());
-        assert!(!report.is_rejected(), "{:?}", report.diagnostics);
-        let job = &report.jobs[0];
-        // The agent's default zone has changed since: the job still rebuilds as applied.
-        let other_ctx = Context {
-            default_time_zone: "Asia/Tokyo".into(),
-            ..Context::default()
-        };
-        let again = rebuild_applied("a", &path, &job.definition, &job.spec_hash, &other_ctx)
-            .expect("rebuilds");
-        assert_eq!(again.spec_hash, job.spec_hash);
-        assert_eq!(again.time_zone, "UTC");
-        assert_eq!(again.document.spec.retry.limit, 2);
-
-        let explicit = std::fs::read_to_string(&path).expect("read").replace(
-            "  timeout: 10m\n",
-            "  timeout: 10m\n  timeZone: Europe/Berlin\n",
-        );
-        std::fs::write(&path, explicit).expect("write");
-        let report = load_file(&path, &ctx, &mut LoadCache::default());
-        let job = &report.jobs[0];
-        let again = rebuild_applied("a", &path, &job.definition, &job.spec_hash, &other_ctx)
-            .expect("rebuilds");
-        assert_eq!(again.time_zone, "Europe/Berlin");
-        assert!(matches!(
-            rebuild_applied("a", &path, &job.definition, "0000", &ctx),
-            Err(RebuildError::Changed { .. })
-        ));
-    }
-}
+#[path = "load_tests.rs"]
+mod tests;

@@ -203,12 +203,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         let (collectors, limits) = (collected.records, collected.limits);
         return Outcome::without_bundle(RunStatus::Failed, reason, phases, collectors, limits);
     }
-    if job.document.spec.analyze.enabled
-        && !(job.collection.analyzers.is_empty() && job.collection.host_analyzers.is_empty())
-    {
-        // Without analyzers the phase only writes an empty analysis.json: reported skipped.
-        ctx.progress.started(progress::Phase::Analyze);
-    }
+    announce_analysis(job, ctx);
     let analyzed = analyze::analyze(job, &root, ctx).await;
     phases.push(analyzed.phase.clone());
     report(ctx, &phases, Counts::default());
@@ -226,16 +221,7 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
     );
     let (bundle, archive_error) =
         archive_phase(ctx, &job.name, &staging, &root, claim, summary, partial).await;
-    let archive_status = match archive_error {
-        Some(_) => PhaseStatus::Failed,
-        None => PhaseStatus::Succeeded,
-    };
-    phases.push(phase(
-        "archive",
-        archive_status,
-        t.elapsed(),
-        archive_error.clone(),
-    ));
+    phases.push(archive_record(t, &archive_error));
     report(ctx, &phases, Counts::archive(bundle.as_ref()));
     // The record names the archive and its uploads are queued before the staged files go and
     // before anything is sent (see `upload::commit`).
@@ -265,6 +251,25 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         cluster_specs,
         spec_uris,
     }
+}
+
+/// Tells the progress stream that analysis starts, when the job has analyzers (without them the
+/// phase only writes an empty analysis.json and is reported skipped).
+fn announce_analysis(job: &Job, ctx: &RunContext) {
+    if job.document.spec.analyze.enabled
+        && !(job.collection.analyzers.is_empty() && job.collection.host_analyzers.is_empty())
+    {
+        ctx.progress.started(progress::Phase::Analyze);
+    }
+}
+
+/// The archive phase's record: failed with its error, or succeeded.
+fn archive_record(t: Instant, archive_error: &Option<String>) -> PhaseRecord {
+    let status = match archive_error {
+        Some(_) => PhaseStatus::Failed,
+        None => PhaseStatus::Succeeded,
+    };
+    phase("archive", status, t.elapsed(), archive_error.clone())
 }
 
 /// The collect phase: the job's collectors into the staged tree at `root`.

@@ -25,6 +25,7 @@ mod recovery;
 pub(crate) mod removed;
 pub mod retention;
 mod run_id;
+mod run_record;
 
 pub use applied::{APPLIED_FILE, read_applied_bytes, write_applied_bytes};
 pub use atomic::{write_atomic, write_atomic_all};
