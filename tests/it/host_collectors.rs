@@ -327,7 +327,7 @@ async fn all_collectors_example_shapes() {
     // Tests reach only loopback and leave the machine's network alone: `dns` would ask the real
     // nameservers and `networkNamespaceConnectivity` routes 10.0.0.0/8 through the host. Both
     // are tested in a sandbox in host_collectors_more.rs. `http` fetches https://www.google.com:
-    // host_http_tls.rs tests it against a loopback server.
+    // http_tls.rs tests it against a loopback server.
     let entries: Vec<Entry> = file
         .spec
         .host_collectors

@@ -1,6 +1,9 @@
-//! The host `http` collector over https: a loopback TLS server with a CA made here by openssl;
-//! `tls.cacert`, the unknown-authority error, `insecureSkipVerify`, and a client certificate.
+//! The `http` collector over https, on the host and in-cluster: a loopback TLS server with a CA
+//! made here by openssl; `tls.cacert`, the unknown-authority error, `insecureSkipVerify`, a client
+//! certificate, and in-cluster the CA and client certificate from a `tls.secret`.
 
+use crate::support;
+use crate::support::kube_api;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -272,4 +275,100 @@ async fn https_client_certificate_required_by_the_server() {
         "{}",
         docs[1]
     );
+}
+
+/// The test cluster with Secret `default/http-tls` holding the CA and the client's certificate
+/// and key under troubleshoot's keys.
+fn cluster_with_tls_secret(dir: &Path) -> kube_api::KubeApiServer {
+    use base64::Engine;
+    let b64 = |name: &str| base64::engine::general_purpose::STANDARD.encode(read(dir, name));
+    let mut cluster = kube_api::Cluster::baseline();
+    let secret = json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "http-tls", "namespace": "default"},
+        "data": {
+            "cacert": b64("ca.pem"),
+            "clientCert": b64("client.pem"),
+            "clientKey": b64("client.key"),
+        },
+    });
+    cluster.insert_value(secret, None).expect("secret");
+    kube_api::KubeApiServer::start(cluster)
+}
+
+#[test]
+fn in_cluster_https_with_a_tls_secret_and_inline_pem() {
+    let dir = tempfile::tempdir().unwrap();
+    pki(dir.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // The server's tasks run on the runtime's threads while the agent runs.
+    let port = rt.block_on(serve(dir.path(), true));
+    let url = format!("https://127.0.0.1:{port}/healthz");
+    let api = cluster_with_tls_secret(dir.path());
+    let q = |name: &str| serde_json::to_string(&read(dir.path(), name)).unwrap();
+    let collectors = [
+        format!(
+            "- http:\n    collectorName: from-secret\n    get:\n      url: {url}\n      tls: {{secret: {{name: http-tls, namespace: default}}}}\n"
+        ),
+        format!(
+            "- http:\n    collectorName: inline\n    get:\n      url: {url}\n      tls: {{cacert: {}, clientCert: {}, clientKey: {}}}\n",
+            q("ca.pem"),
+            q("client.pem"),
+            q("client.key")
+        ),
+        format!(
+            "- http:\n    collectorName: no-client-cert\n    get:\n      url: {url}\n      tls: {{cacert: {}}}\n",
+            q("ca.pem")
+        ),
+        format!("- http:\n    collectorName: system-roots\n    get:\n      url: {url}\n"),
+        format!(
+            "- http:\n    collectorName: no-secret\n    get:\n      url: {url}\n      tls: {{secret: {{name: nope, namespace: default}}}}\n"
+        ),
+    ]
+    .concat();
+    let run = run_job(&collectors, &api.kubeconfig("default"));
+    for name in ["from-secret", "inline"] {
+        let doc = run.json(&format!("{name}.json"));
+        assert_eq!(doc["response"]["status"], 200, "{name}: {doc}");
+        assert_eq!(doc["response"]["raw_json"]["clientCert"], true, "{name}");
+    }
+    let error = |name: &str| {
+        let doc = run.json(&format!("{name}.json"));
+        doc["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        error("no-client-cert"),
+        format!("Get \"{url}\": remote error: tls: certificate required")
+    );
+    assert_eq!(
+        error("system-roots"),
+        format!(
+            "Get \"{url}\": tls: failed to verify certificate: x509: certificate signed by unknown authority"
+        )
+    );
+    let missing = error("no-secret");
+    assert!(missing.starts_with("failed to get secret"), "{missing}");
+    drop(rt);
+}
+
+/// Runs one job whose spec has `collectors` (YAML list items) against the cluster of `kubeconfig`.
+fn run_job(collectors: &str, kubeconfig: &str) -> support::triggered::Triggered {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir_all(&jobs).expect("jobs");
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, kubeconfig).expect("kubeconfig");
+    let mut job = format!(
+        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundleSchedule\nmetadata:\n  name: kube\nspec:\n  schedule: \"0 2 * * *\"\n  collect:\n    kubeconfig: {}\n    supportBundle:\n      collectors:\n",
+        path.display()
+    );
+    for line in collectors.lines() {
+        job.push_str(&format!("        {line}\n"));
+    }
+    std::fs::write(jobs.join("kube.yaml"), &job).expect("job");
+    support::triggered::Triggered::run(dir, &[], Duration::from_secs(300))
 }
