@@ -9,9 +9,8 @@
 //! (object absent, nothing listens, RBAC refusal), so a regression shows as a changed line.
 //!
 //! Found and fixed by it: the v1beta3 examples' `valueFrom` database URIs and TLS fields were
-//! refused ("`uri` must be a string"); they are read from the cluster now. Still a gap, listed as
-//! `Want::Gap`: `http` collectors to `https://` URLs ("https is not supported by the builtin
-//! engine").
+//! refused ("`uri` must be a string"); they are read from the cluster now, and `http`
+//! collectors to `https://` URLs, which were reported as unsupported (they run over TLS now).
 //!
 //! Not run here, each by name in [`NOT_RUN`]: the `Preflight` and `HostPreflight` files
 //! (`support-bundle` refuses them too; `analyze` reads them, see `analyze_baseline`), the
@@ -132,9 +131,8 @@ enum Want {
     DbError(&'static str, &'static str),
     /// Failed with this in its error: a real condition of the cluster.
     Failed(&'static str),
-    /// A gap of the builtin engine, reported as such: its record or output carries this text.
-    /// Listed so that the gap stays visible here until it is closed.
-    Gap(&'static str),
+    /// An `http` collector's result file (at this path) with an `error.message` holding this text.
+    HttpError(&'static str, &'static str),
 }
 
 /// Words that mean "this build cannot", wherever they appear.
@@ -343,19 +341,10 @@ impl CorpusRun {
             "{rel}: the run ended {status}: {record:#}"
         );
         let collectors = record["collectors"].as_array().cloned().unwrap_or_default();
-        let gaps: Vec<&str> = want
-            .iter()
-            .filter_map(|(_, w)| match w {
-                Want::Gap(text) => Some(*text),
-                _ => None,
-            })
-            .collect();
         let mut problems = Vec::new();
-        // Nothing is "not available" or unsupported, anywhere, but the gaps listed.
+        // Nothing is "not available" or unsupported, anywhere.
         let mut flag = |place: String, text: &str| {
-            if UNSUPPORTED.iter().any(|w| text.contains(w))
-                && !gaps.iter().any(|g| text.contains(g))
-            {
+            if UNSUPPORTED.iter().any(|w| text.contains(w)) {
                 problems.push(format!("reported as unsupported in {place}: {text}"));
             }
         };
@@ -436,15 +425,11 @@ impl CorpusRun {
             Want::Absent(path) => ok(status == "succeeded" && has(path), "no error file"),
             Want::Nothing => ok(status == "succeeded" && files == 0, "not empty"),
             Want::Failed(why) => ok(status == "failed" && error.contains(why), "other error"),
-            Want::Gap(text) => {
-                let out = paths
-                    .iter()
-                    .filter_map(|p| std::fs::read_to_string(self.run.bundle.join(p)).ok())
-                    .any(|t| t.contains(text));
-                ok(
-                    error.contains(text) || out,
-                    "the gap is closed: update the table",
-                )
+            Want::HttpError(path, text) => {
+                ok(status == "succeeded" && has(path), "no result file")?;
+                let result = self.run.json(path);
+                let message = result["error"]["message"].as_str().unwrap_or_default();
+                ok(message.contains(text), &format!("another result: {result}"))
             }
             Want::DbError(path, text) => {
                 ok(status == "succeeded" && has(path), "no result file")?;

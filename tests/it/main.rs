@@ -46,6 +46,7 @@ mod host_analyze;
 mod host_bundle;
 mod host_collectors;
 mod host_collectors_more;
+mod http_tls;
 mod image;
 mod job_chain;
 mod jobs_roundtrip;

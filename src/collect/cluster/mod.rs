@@ -446,7 +446,18 @@ async fn run_one(
 /// Whether a collector needs no Kubernetes API: `data`, `http`, and the database collectors
 /// without a `tls.secret`.
 fn runs_locally(entry: &Entry) -> bool {
-    matches!(entry.kind.as_str(), "data" | "http") || db::runs_locally(&entry.kind, &entry.body)
+    match entry.kind.as_str() {
+        "data" => true,
+        // An `http` request's `tls` naming a Secret or a `valueFrom` is read from the cluster.
+        "http" => ["get", "post", "put"].iter().all(|m| {
+            let tls = &entry.body[*m]["tls"];
+            !tls["secret"].is_object()
+                && !["cacert", "clientCert", "clientKey"]
+                    .iter()
+                    .any(|k| tls[*k].get("valueFrom").is_some())
+        }),
+        kind => db::runs_locally(kind, &entry.body),
+    }
 }
 
 fn placeholder_api(timeout: Duration) -> Option<Api> {

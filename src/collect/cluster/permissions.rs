@@ -119,7 +119,7 @@ pub const COLLECTORS: &[Collector] = &[
         permissions: &[p("", "secrets", &[Get, List])],
         urls: &[],
     },
-    // `data` and `http` never call the API.
+    // `data` never calls the API; `http` only to read a `tls.secret`.
     Collector {
         kind: "data",
         role: Role::Read,
@@ -129,7 +129,7 @@ pub const COLLECTORS: &[Collector] = &[
     Collector {
         kind: "http",
         role: Role::Read,
-        permissions: &[],
+        permissions: DB_TLS_SECRET,
         urls: &[],
     },
     Collector {

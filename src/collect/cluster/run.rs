@@ -2,7 +2,7 @@
 
 use super::jsonout::pretty;
 use super::{Ctx, Error};
-use crate::collect::host::http::{request, result_json};
+use crate::collect::host::http::{HttpError, Request, request, result_json};
 use crate::collect::host::{parse_go_duration, safe_relative};
 use serde_json::Value;
 use std::time::Duration;
@@ -59,7 +59,23 @@ pub(super) async fn http(
         None => Duration::from_secs(30),
     };
     let payload = spec["body"].as_str().unwrap_or("");
-    let result = request(&method, url, &headers, payload.as_bytes(), timeout).await;
+    let result = match super::db::tls_params(ctx, spec).await {
+        Ok(tls) => {
+            // Only `insecureSkipVerify` skips verification, as in troubleshoot (not `tls.skipVerify`).
+            let mut tls = tls.unwrap_or_default();
+            tls.skip_verify = spec["insecureSkipVerify"].as_bool().unwrap_or(false);
+            request(&Request {
+                method: &method,
+                url,
+                headers: &headers,
+                body: payload.as_bytes(),
+                timeout,
+                tls: &tls,
+            })
+            .await
+        }
+        Err(e) => Err(HttpError::TlsOptions(e.to_string())),
+    };
     let mut parts = safe_relative(body["name"].as_str().unwrap_or(""));
     let file = collector_name.filter(|n| !n.is_empty()).unwrap_or("result");
     parts.push(crate::collect::host::output::file_name(file, ".json"));

@@ -1,16 +1,16 @@
-//! `http` (host) and `httpLoadBalancer`, over a small HTTP/1.1 client on tokio's TcpStream.
-//! Only `http://` URLs: this build has no TLS stack, and `https://` is reported as such.
+//! `http` (host) and `httpLoadBalancer`, over a small HTTP/1.1 client on tokio's TcpStream;
+//! `https://` runs the same exchange over tokio-rustls (see `http_tls` for the trust options).
 
+use super::http_tls::{TlsParams, client_config, handshake_message, is_tls_error};
 use super::network::{NetworkStatus, connect, token};
 use super::output::file_name;
 use super::{Ctx, Error};
+use crate::collect::cluster::db::tls::{TlsError, server_name};
 use serde::Serialize;
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// The message recorded for `https://` URLs.
-pub const HTTPS_UNSUPPORTED: &str = "https is not supported by the builtin engine in this build";
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Responses larger than this are cut (the body is evidence, not a download).
@@ -19,11 +19,8 @@ const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
 /// Why an HTTP request got no response; its message is the `error.message` of the result file.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    /// `https://`: this build has no TLS stack.
-    #[error("{HTTPS_UNSUPPORTED}")]
-    Https,
-    /// Another scheme than `http://`.
-    #[error("unsupported URL {0:?}: only http:// is supported")]
+    /// Another scheme than `http://` or `https://`.
+    #[error("unsupported URL {0:?}: only http:// and https:// are supported")]
     Scheme(String),
     /// The port is not a number.
     #[error("invalid port in {0:?}")]
@@ -55,6 +52,27 @@ pub enum HttpError {
         /// Its detail.
         message: String,
     },
+    /// The TLS options cannot be used (bad PEM, a CA that does not parse).
+    #[error("{url}: {source}")]
+    TlsConfig {
+        /// The URL.
+        url: String,
+        /// Why.
+        source: TlsError,
+    },
+    /// The TLS options could not be read (an in-cluster `tls.secret`, a `valueFrom`).
+    #[error("{0}")]
+    TlsOptions(String),
+    /// The TLS handshake failed; worded as Go's client (`Get "url": tls: failed to verify ...`).
+    #[error("{op} {url:?}: {message}")]
+    Handshake {
+        /// Go's operation name (`Get`, `Post`).
+        op: String,
+        /// The URL.
+        url: String,
+        /// The Go-style reason.
+        message: String,
+    },
     /// Sending or receiving failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -70,26 +88,29 @@ pub enum HttpError {
     },
 }
 
-/// A parsed `http://host[:port]/path` URL.
+/// A parsed `http(s)://host[:port]/path` URL.
 #[derive(Debug, PartialEq)]
 pub struct Url {
+    /// `https://`.
+    pub tls: bool,
     /// Host name or IP (IPv6 keeps its brackets).
     pub host: String,
-    /// Port (80 by default).
+    /// Port (80, or 443 for https, by default).
     pub port: u16,
     /// Path and query, at least `/`.
     pub path: String,
 }
 
-/// Parses an `http://` URL; `https://` and other schemes are errors with a clear message.
+/// Parses an `http://` or `https://` URL; other schemes are errors with a clear message.
 pub fn parse_url(url: &str) -> Result<Url, HttpError> {
-    let rest = if let Some(r) = url.strip_prefix("http://") {
-        r
-    } else if url.starts_with("https://") {
-        return Err(HttpError::Https);
+    let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
+        (false, r)
+    } else if let Some(r) = url.strip_prefix("https://") {
+        (true, r)
     } else {
         return Err(HttpError::Scheme(url.to_string()));
     };
+    let default_port = if tls { 443 } else { 80 };
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], rest[i..].to_string()),
         None => (rest, "/".to_string()),
@@ -107,12 +128,13 @@ pub fn parse_url(url: &str) -> Result<Url, HttpError> {
                 .map_err(|_| HttpError::Port(url.to_string()))?;
             (&authority[..i], p)
         }
-        _ => (authority, 80),
+        _ => (authority, default_port),
     };
     if host.is_empty() {
         return Err(HttpError::NoHost(url.to_string()));
     }
     Ok(Url {
+        tls,
         host: host.to_string(),
         port,
         path,
@@ -212,55 +234,140 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, HttpError> {
     }
 }
 
+/// One request to send.
+pub struct Request<'a> {
+    /// `GET`, `POST`, `PUT`.
+    pub method: &'a str,
+    /// The URL (`http://` or `https://`).
+    pub url: &'a str,
+    /// Extra headers.
+    pub headers: &'a [(String, String)],
+    /// The body.
+    pub body: &'a [u8],
+    /// The whole exchange's limit.
+    pub timeout: Duration,
+    /// TLS options for `https://` (`skip_verify` is `insecureSkipVerify`).
+    pub tls: &'a TlsParams,
+}
+
 /// Sends one request and reads the whole response (up to the cap).
-pub async fn request(
-    method: &str,
-    url: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-    timeout: Duration,
-) -> Result<Response, HttpError> {
-    let u = parse_url(url)?;
+pub async fn request(r: &Request<'_>) -> Result<Response, HttpError> {
+    let u = parse_url(r.url)?;
+    let tls = match u.tls {
+        true => Some(client_config(r.tls).map_err(|source| HttpError::TlsConfig {
+            url: r.url.to_string(),
+            source,
+        })?),
+        false => None,
+    };
     let fut = async {
-        let (status, stream) = connect(&format!("{}:{}", u.host, u.port), timeout).await;
-        let mut s = stream.ok_or_else(|| HttpError::Connect {
-            method: method.to_string(),
-            url: url.to_string(),
+        let (status, stream) = connect(&format!("{}:{}", u.host, u.port), r.timeout).await;
+        let s = stream.ok_or_else(|| HttpError::Connect {
+            method: r.method.to_string(),
+            url: r.url.to_string(),
             status: status.status,
             message: status.message.clone(),
         })?;
-        let mut req = format!(
-            "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: troubleshoot-agent\r\nConnection: close\r\n",
-            u.path,
-            if u.port == 80 {
-                u.host.clone()
-            } else {
-                format!("{}:{}", u.host, u.port)
-            }
-        );
-        for (k, v) in headers {
-            if k.contains(['\r', '\n']) || v.contains(['\r', '\n']) {
-                return Err(HttpError::HeaderLineBreak(k.clone()));
-            }
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        if !body.is_empty() || method != "GET" {
-            req.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        req.push_str("\r\n");
-        s.write_all(req.as_bytes()).await?;
-        s.write_all(body).await?;
-        let mut raw = Vec::new();
-        s.take(MAX_RESPONSE).read_to_end(&mut raw).await?;
-        parse_response(&raw)
+        let Some(config) = tls else {
+            return exchange(s, &u, r).await;
+        };
+        let host = u.host.trim_start_matches('[').trim_end_matches(']');
+        let name = server_name(host).map_err(|source| HttpError::TlsConfig {
+            url: r.url.to_string(),
+            source,
+        })?;
+        let s = tokio_rustls::TlsConnector::from(config)
+            .connect(name, s)
+            .await
+            .map_err(|e| handshake(r, &e, host))?;
+        // TLS 1.3: a server's refusal of the client certificate arrives after the handshake.
+        exchange(s, &u, r).await.map_err(|e| match e {
+            HttpError::Io(io) if is_tls_error(&io) => handshake(r, &io, host),
+            other => other,
+        })
     };
-    tokio::time::timeout(timeout, fut)
+    tokio::time::timeout(r.timeout, fut)
         .await
         .map_err(|_| HttpError::Timeout {
-            method: method.to_string(),
-            url: url.to_string(),
-            timeout,
+            method: r.method.to_string(),
+            url: r.url.to_string(),
+            timeout: r.timeout,
         })?
+}
+
+fn handshake(r: &Request<'_>, e: &std::io::Error, host: &str) -> HttpError {
+    HttpError::Handshake {
+        op: go_op(r.method),
+        url: r.url.to_string(),
+        message: handshake_message(e, host),
+    }
+}
+
+/// Go's `url.Error` operation: `GET` → `Get`.
+fn go_op(method: &str) -> String {
+    let lower = method.to_ascii_lowercase();
+    let mut chars = lower.chars();
+    chars.next().map_or_else(String::new, |c| {
+        c.to_ascii_uppercase().to_string() + chars.as_str()
+    })
+}
+
+/// The HTTP/1.1 exchange on a plain or TLS stream: the request, then the response to EOF.
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    u: &Url,
+    r: &Request<'_>,
+) -> Result<Response, HttpError> {
+    let default_port = if u.tls { 443 } else { 80 };
+    let mut req = format!(
+        "{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: troubleshoot-agent\r\nConnection: close\r\n",
+        r.method,
+        u.path,
+        if u.port == default_port {
+            u.host.clone()
+        } else {
+            format!("{}:{}", u.host, u.port)
+        }
+    );
+    for (k, v) in r.headers {
+        if k.contains(['\r', '\n']) || v.contains(['\r', '\n']) {
+            return Err(HttpError::HeaderLineBreak(k.clone()));
+        }
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !r.body.is_empty() || r.method != "GET" {
+        req.push_str(&format!("Content-Length: {}\r\n", r.body.len()));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).await?;
+    s.write_all(r.body).await?;
+    s.flush().await?;
+    let mut raw = Vec::new();
+    match (&mut s).take(MAX_RESPONSE).read_to_end(&mut raw).await {
+        Ok(_) => {}
+        // Many TLS servers close without close_notify; the response has arrived by then.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+        Err(e) => return Err(e.into()),
+    }
+    parse_response(&raw)
+}
+
+/// The TLS options of a `get`/`post`/`put` body on the host: `insecureSkipVerify` and
+/// `tls.{cacert,clientCert,clientKey}` (PEM text). A `tls.secret` needs the cluster.
+pub fn host_tls(spec: &Value) -> Result<TlsParams, String> {
+    let tls = &spec["tls"];
+    if tls.get("secret").is_some_and(|s| !s.is_null()) {
+        return Err(
+            "`tls.secret` is not supported by the host http collector: give `tls.cacert` (and `clientCert`/`clientKey`) as PEM text".into(),
+        );
+    }
+    let text = |k: &str| tls[k].as_str().unwrap_or("").to_string();
+    Ok(TlsParams {
+        skip_verify: spec["insecureSkipVerify"].as_bool().unwrap_or(false),
+        ca_cert: text("cacert"),
+        client_cert: text("clientCert"),
+        client_key: text("clientKey"),
+    })
 }
 
 #[derive(Serialize)]
@@ -324,15 +431,28 @@ pub async fn http(ctx: &Ctx<'_>) -> Result<(), Error> {
             .ok_or_else(|| Error::Spec(format!("`timeout`: {t:?} is not a duration")))?,
         _ => DEFAULT_TIMEOUT,
     };
-    let result = request(&method, url, &headers, body.as_bytes(), timeout).await;
     let file = file_name(ctx.name.unwrap_or("result"), ".json");
-    ctx.out
-        .write_json(&["host-collectors", "http", &file], &result_json(&result))
-        .await?;
-    match result {
-        Err(HttpError::Https) => Err(Error::Other(format!("{url}: {HTTPS_UNSUPPORTED}"))),
-        _ => Ok(()),
-    }
+    let dest = ["host-collectors", "http", file.as_str()];
+    let tls = match host_tls(spec) {
+        Ok(t) => t,
+        Err(message) => {
+            // Not a fact about the host: written in upstream's error shape, and the collector fails.
+            let doc = serde_json::json!({ "error": { "message": message } });
+            ctx.out.write_json(&dest, &doc).await?;
+            return Err(Error::Spec(message));
+        }
+    };
+    let result = request(&Request {
+        method: &method,
+        url,
+        headers: &headers,
+        body: body.as_bytes(),
+        timeout,
+        tls: &tls,
+    })
+    .await;
+    ctx.out.write_json(&dest, &result_json(&result)).await?;
+    Ok(())
 }
 
 /// The `httpLoadBalancer` host collector: serves a token on `port` and fetches `address` + `path`
@@ -380,7 +500,15 @@ pub async fn http_load_balancer(ctx: &Ctx<'_>) -> Result<(), Error> {
         base.trim_end_matches('/'),
         path.trim_start_matches('/')
     );
-    let status = match request("GET", &url, &[], b"", timeout).await {
+    let req = Request {
+        method: "GET",
+        url: &url,
+        headers: &[],
+        body: b"",
+        timeout,
+        tls: &TlsParams::default(),
+    };
+    let status = match request(&req).await {
         Ok(r) if r.body == token.as_bytes() => NetworkStatus::new("connected", ""),
         Ok(r) => NetworkStatus::new(
             "error",
@@ -419,6 +547,7 @@ mod tests {
         assert_eq!(
             parse_url("http://example.com:8080/a?b=1").unwrap(),
             Url {
+                tls: false,
                 host: "example.com".into(),
                 port: 8080,
                 path: "/a?b=1".into()
@@ -426,10 +555,24 @@ mod tests {
         );
         assert_eq!(parse_url("http://h").unwrap().path, "/");
         assert_eq!(parse_url("http://h?x").unwrap().path, "/?x");
-        let https = parse_url("https://h/").unwrap_err();
-        assert!(matches!(https, HttpError::Https));
-        assert_eq!(https.to_string(), HTTPS_UNSUPPORTED);
+        let https = parse_url("https://h/x").unwrap();
+        assert!(https.tls);
+        assert_eq!((https.port, https.path.as_str()), (443, "/x"));
+        assert_eq!(parse_url("https://[::1]:8443").unwrap().port, 8443);
+        assert_eq!(go_op("POST"), "Post");
         assert!(parse_url("ftp://h").is_err());
+    }
+
+    #[test]
+    fn host_tls_options() {
+        let spec = serde_json::json!({"url": "https://h", "insecureSkipVerify": true,
+            "tls": {"cacert": "C", "clientCert": "A", "clientKey": "K"}});
+        let t = host_tls(&spec).unwrap();
+        assert!(t.skip_verify);
+        assert_eq!((t.ca_cert.as_str(), t.client_cert.as_str()), ("C", "A"));
+        assert_eq!(t.client_key, "K");
+        let secret = serde_json::json!({"tls": {"secret": {"name": "s", "namespace": "n"}}});
+        assert!(host_tls(&secret).unwrap_err().contains("not supported"));
     }
 
     #[test]

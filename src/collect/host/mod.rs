@@ -10,6 +10,7 @@ mod docker_config;
 pub(crate) mod env;
 mod fio;
 pub(crate) mod http;
+pub(crate) mod http_tls;
 mod journald;
 mod kernel;
 pub mod limits;

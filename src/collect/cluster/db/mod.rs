@@ -271,7 +271,7 @@ fn secs(d: Duration) -> String {
 
 /// Why the `tls.secret` gives no TLS parameters (troubleshoot's texts).
 #[derive(Debug, thiserror::Error)]
-enum TlsSecretError {
+pub(crate) enum TlsSecretError {
     /// The Secret could not be read.
     #[error("failed to get secret: {0}")]
     Get(super::api::ApiError),
@@ -286,7 +286,10 @@ enum TlsSecretError {
 /// The collector's `tls`, with a `secret` read from the cluster (keys `cacert`, `clientCert`,
 /// `clientKey`, as troubleshoot reads them). An error is the connection file's error, as in
 /// troubleshoot.
-async fn tls_params(ctx: &Ctx, body: &Value) -> Result<Option<TlsParams>, TlsSecretError> {
+pub(crate) async fn tls_params(
+    ctx: &Ctx,
+    body: &Value,
+) -> Result<Option<TlsParams>, TlsSecretError> {
     let tls = &body["tls"];
     if !tls.is_object() {
         return Ok(None);
