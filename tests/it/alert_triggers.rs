@@ -52,6 +52,56 @@ fn post(addr: SocketAddr, auth: Option<&str>, body: &[u8], length: usize) -> (u1
     (status, body)
 }
 
+/// POSTs `size` bytes of a JSON-looking body in 64 KiB chunks (`Transfer-Encoding: chunked`, no
+/// length up front), stopping early if the server answers and closes.
+fn post_chunked(addr: SocketAddr, auth: &str, size: usize) -> (u16, String) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    write!(
+        stream,
+        "POST {PATH} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write head");
+    // Read while writing: the answer arrives before the rest of the body, and a reset caused by
+    // the unread rest must not discard it.
+    let mut reader = stream.try_clone().expect("clone");
+    let answer = std::thread::spawn(move || {
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+        }
+        raw
+    });
+    let chunk = vec![b' '; 64 << 10];
+    let mut sent = 0;
+    while sent < size {
+        let head = format!("{:x}\r\n", chunk.len());
+        let ok = stream.write_all(head.as_bytes()).is_ok()
+            && stream.write_all(&chunk).is_ok()
+            && stream.write_all(b"\r\n").is_ok();
+        if !ok {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let _ = stream.write_all(b"0\r\n\r\n");
+    let raw = answer.join().expect("reader");
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line after {sent} bytes: {text}"));
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
 fn send(d: &Daemon, alerts: Value) -> Value {
     let body = json!({
         "version": "4",
@@ -188,6 +238,9 @@ fn the_receiver_wants_the_token_and_a_bounded_body() {
     // Oversized: refused from its length before it is read.
     let right = format!("Bearer {TOKEN}");
     let (status, answer) = post(d.addr(), Some(&right), b"", 2 << 20);
+    assert_eq!(status, 413, "{answer}");
+    // Oversized without a declared length (chunked): cut off at the limit while read.
+    let (status, answer) = post_chunked(d.addr(), &right, 3 << 19);
     assert_eq!(status, 413, "{answer}");
     let (status, answer) = post(d.addr(), Some(&right), b"{\"version\": \"3\"}", 16);
     assert_eq!(status, 400, "{answer}");
