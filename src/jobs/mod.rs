@@ -76,6 +76,10 @@ pub struct SpecSource {
     /// (what the job's definition holds for it, so a change of values is a change of the job).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rendered_sha256: Option<String>,
+    /// The rendered text (it may hold secrets from the values: never serialised), which the
+    /// troubleshoot CLI engine is given in place of the file.
+    #[serde(skip)]
+    pub rendered: Option<crate::spec::RenderedText>,
 }
 
 /// A valid job, ready to schedule.

@@ -200,6 +200,7 @@ fn load_reference(
         sha256: hex(&loaded.sha256),
         role,
         rendered_sha256: loaded.rendered_sha256.as_ref().map(|h| hex(h)),
+        rendered: loaded.rendered.clone(),
     });
     Some(loaded.spec.clone())
 }

@@ -8,7 +8,7 @@ use super::{Checker, SpecRole, SpecSource};
 use crate::diagnostic::Diagnostic;
 use crate::digest::hex;
 use crate::gotmpl::Value;
-use crate::jobs::model::{Engine, JobDocument};
+use crate::jobs::model::JobDocument;
 use crate::spec::{self, ValuesError};
 use std::path::Path;
 
@@ -72,6 +72,7 @@ pub(super) fn check_values(
             sha256: hex(&file.sha256),
             role: SpecRole::Values,
             rendered_sha256: None,
+            rendered: None,
         });
     }
     for (key, value) in &collect.set {
@@ -91,13 +92,6 @@ pub(super) fn check_values(
                 Some("write a dotted key such as `db.host` or `hosts[0]`".into()),
             );
         }
-    }
-    if values.given && collect.engine == Engine::SupportBundle {
-        c.error(
-            &["spec", "collect", "engine"],
-            "`collect.values` and `collect.set` are not supported with `engine: support-bundle` yet: the CLI would read the templates unrendered",
-            Some("use `engine: builtin` for templated v1beta3 specs".into()),
-        );
     }
     values
 }

@@ -158,12 +158,14 @@ fn prepare(
         .env
         .bundle_names
         .claim(&bundles, &ctx.env.bundle_base(&job.name, ctx.started_at));
-    let mut specs: Vec<_> = job
-        .spec_files
-        .iter()
-        .filter(|f| f.role == SpecRole::Collect)
-        .map(|f| f.path.clone())
-        .collect();
+    let specs = match collect_specs(job, ctx, &state) {
+        Ok(specs) => specs,
+        Err(e) => {
+            let error = format!("cannot write the rendered spec for the CLI: {e}");
+            return Err((error, Vec::new()));
+        }
+    };
+    let mut specs = specs;
     // An inline spec is handed to the CLI as a file of its own (JSON is YAML).
     if job.document.spec.collect.support_bundle.is_some() {
         match write_inline_spec(job, ctx, &state) {
@@ -191,6 +193,39 @@ fn prepare(
         limits,
     };
     Ok((request, claim))
+}
+
+/// The CLI's spec files: each `collect.specs` file, or for a v1beta3 spec rendered with the
+/// job's values, that rendering (the CLI would read the templates unrendered), written into the
+/// run's staging directory, which goes when the CLI ends.
+fn collect_specs(
+    job: &Job,
+    ctx: &RunContext,
+    state: &StateDir,
+) -> Result<Vec<std::path::PathBuf>, crate::state::StateError> {
+    let dir = staging_dir(&ctx.env.state_dir, &job.name, &ctx.run_id);
+    let mut specs = Vec::new();
+    for (i, f) in (job.spec_files.iter())
+        .filter(|f| f.role == SpecRole::Collect)
+        .enumerate()
+    {
+        let Some(text) = &f.rendered else {
+            specs.push(f.path.clone());
+            continue;
+        };
+        let name = f.path.file_name().unwrap_or_default().to_string_lossy();
+        let path = dir.join(format!("rendered-{i}-{name}"));
+        state.create_dir_all(&dir)?;
+        let mut file = state.create(&path, Create::Truncate)?;
+        file.write_all(text.as_str().as_bytes()).map_err(|source| {
+            crate::state::StateError::Io {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        specs.push(path);
+    }
+    Ok(specs)
 }
 
 /// Writes the job's inline `supportBundle` spec into the run's staging, for the CLI.

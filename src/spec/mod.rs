@@ -24,7 +24,9 @@ pub use fields::{Field, Shape, fields_of, redactor_fields};
 pub use kinds::{ANALYZER_KEYS, COLLECTOR_KEYS, HOST_ANALYZER_KEYS, HOST_COLLECTOR_KEYS, Section};
 pub use load::{LoadError, MAX_SPEC_BYTES};
 pub use redactor::{FileSelector, RedactorRule, RegexRemoval, Removals};
-pub use render::{SetError, Values, ValuesError, ValuesFile, is_v1beta3, read_values_file};
+pub use render::{
+    RenderedText, SetError, Values, ValuesError, ValuesFile, is_v1beta3, read_values_file,
+};
 
 use crate::diagnostic::{Diagnostic, SourceText};
 use crate::trust::{Policy, Problem, Walk};
@@ -142,9 +144,10 @@ pub struct SpecFile {
     pub diagnostics: Vec<Diagnostic>,
     /// SHA-256 of the raw bytes (all zero when the file could not be read).
     pub sha256: [u8; 32],
-    /// For a v1beta3 spec rendered with values: SHA-256 of the rendered text (which may hold
-    /// secrets from the values, so only its hash is kept).
+    /// For a v1beta3 spec rendered with values: SHA-256 of the rendered text.
     pub rendered_sha256: Option<[u8; 32]>,
+    /// The rendered text itself, for the troubleshoot CLI engine (which reads specs from files).
+    pub rendered: Option<RenderedText>,
     /// Whether the file is a v1beta3 spec (rendered as a template before parsing).
     pub v1beta3: bool,
 }
@@ -286,6 +289,7 @@ fn parse_text(path: &Path, text: &str, analyzers: bool) -> SpecFile {
         diagnostics: ctx.diags,
         sha256: Sha256::digest(text.as_bytes()).into(),
         rendered_sha256: None,
+        rendered: None,
         v1beta3: false,
     }
 }
@@ -362,6 +366,7 @@ fn unreadable(path: &Path, (bytes, err): load::Unreadable, policy: &Policy) -> S
         diagnostics: err.to_diagnostics(path, policy),
         sha256: bytes.map_or([0; 32], |b| Sha256::digest(&b).into()),
         rendered_sha256: None,
+        rendered: None,
         v1beta3: false,
     }
 }
@@ -446,6 +451,7 @@ impl SpecCache {
                 let mut file = parse_spec_text(path, &rendered);
                 if rendered != text {
                     file.rendered_sha256 = Some(Sha256::digest(rendered.as_bytes()).into());
+                    file.rendered = Some(RenderedText::from(rendered));
                     // The rendered lines may hold secrets from the values: never shown.
                     for d in file.diagnostics.iter_mut().filter(|d| d.line > 0) {
                         d.message
@@ -461,6 +467,7 @@ impl SpecCache {
                 diagnostics: vec![*diagnostic],
                 sha256,
                 rendered_sha256: None,
+                rendered: None,
                 v1beta3: true,
             },
         };

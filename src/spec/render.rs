@@ -4,8 +4,10 @@
 //! `.Release`, `.Chart`; the values seeded first by `SeedDefaultBooleans` and
 //! `SeedParentMapsForValueRefs`). Older specs are never rendered.
 //!
-//! The rendered text may hold secrets from the values: it lives in memory only (parsed here,
-//! hashed for the job's definition) and is never written or logged.
+//! The rendered text may hold secrets from the values: it lives in memory (parsed here, hashed
+//! for the job's definition; [`RenderedText`] never prints it) and is never logged. It is written
+//! in one place only: the run's staging directory (root-only), for `engine: support-bundle`, whose
+//! CLI reads specs from files; the staging directory goes when the CLI ends.
 
 use super::load::{self, LoadError};
 use crate::diagnostic::Diagnostic;
@@ -23,6 +25,30 @@ pub struct Values {
     map: BTreeMap<String, Value>,
     /// Whether the job gave any (values files or `set`).
     pub given: bool,
+}
+
+/// A spec's text rendered with a job's values. It may hold secrets from the values, so its
+/// `Debug` shows only its length.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RenderedText(std::sync::Arc<str>);
+
+impl RenderedText {
+    /// The rendered spec.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for RenderedText {
+    fn from(text: String) -> Self {
+        RenderedText(text.into())
+    }
+}
+
+impl std::fmt::Debug for RenderedText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RenderedText({} bytes)", self.0.len())
+    }
 }
 
 /// Why a `set` entry cannot be applied.

@@ -43,7 +43,8 @@ fn kubectl() -> PathBuf {
     );
 }
 
-/// helm: `$TSA_HELM`, else where scripts/test builds it.
+/// helm: `$TSA_HELM`, else where scripts/test builds it. Tests that run helm are named `helm_…`:
+/// scripts/test runs them last, once its background helm build is done.
 fn helm() -> PathBuf {
     let path = std::env::var_os("TSA_HELM")
         .map(PathBuf::from)
@@ -243,7 +244,7 @@ fn compare_role(role: &Value, want: Role, what: &str) {
 }
 
 #[test]
-fn every_rendered_object_is_a_valid_kubernetes_object() {
+fn helm_and_kustomize_render_only_valid_kubernetes_objects() {
     for overlay in OVERLAYS {
         assert_valid(&kustomize(overlay), &format!("overlays/{overlay}"));
     }
@@ -322,7 +323,7 @@ fn args_of(container: &Value) -> Vec<&str> {
 /// agent's service account; the node DaemonSet: node mode, the node name from `spec.nodeName`, no
 /// Lease role. Checked on the overlays; the chart renders the same objects (the test above).
 #[test]
-fn the_cluster_deployment_elects_a_leader_and_the_daemonset_runs_node_mode() {
+fn helm_and_kustomize_cluster_deployment_elects_a_leader_and_daemonset_runs_node_mode() {
     for overlay in ["cluster", "cluster-exec"] {
         let objects = kustomize(overlay);
         let deployment = find(&objects, "Deployment", "troubleshoot-agent").expect("deployment");
@@ -420,7 +421,7 @@ fn the_example_jobs_are_for_their_mode() {
 }
 
 #[test]
-fn the_chart_renders_the_same_objects_as_the_overlays() {
+fn helm_chart_renders_the_same_objects_as_the_overlays() {
     for (overlay, values) in [
         ("cluster", None),
         ("node", Some("node-values.yaml")),
@@ -451,7 +452,7 @@ fn the_chart_renders_the_same_objects_as_the_overlays() {
 }
 
 #[test]
-fn the_chart_passes_helm_lint() {
+fn helm_chart_passes_helm_lint() {
     let chart = repo().join("deploy/helm/troubleshoot-agent");
     for values in [
         None,
@@ -470,7 +471,7 @@ fn the_chart_passes_helm_lint() {
 }
 
 #[test]
-fn the_chart_values_schema_refuses_bad_values() {
+fn helm_chart_values_schema_refuses_bad_values() {
     for (set, word) in [
         ("mode=everywhere", "mode"),
         ("jobs.bad\\.txt=x", "bad.txt"),

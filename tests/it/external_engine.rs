@@ -131,6 +131,59 @@ fn a_successful_cli_run_records_its_archive() {
 }
 
 #[test]
+fn a_templated_v1beta3_spec_reaches_the_cli_rendered_with_the_jobs_values() {
+    let s = setup(&fake_cli());
+    std::fs::write(
+        s.jobs.join("spec.yaml.txt"),
+        "apiVersion: troubleshoot.sh/v1beta3\nkind: SupportBundle\nmetadata: {name: x}\nspec:\n  collectors:\n    - logs:\n        namespace: {{ .Values.ns }}\n        name: {{ .Values.name | quote }}\n",
+    )
+    .expect("spec");
+    let job = std::fs::read_to_string(s.jobs.join("ext.yaml")).expect("job");
+    std::fs::write(
+        s.jobs.join("ext.yaml"),
+        job.replace(
+            "    specs: [spec.yaml.txt]\n",
+            "    specs: [spec.yaml.txt]\n    set: {ns: payments, name: api-logs}\n",
+        ),
+    )
+    .expect("job");
+    let log = s.state.with_extension("args");
+    let (out, record) = trigger(&s, "ok", &log);
+    assert_eq!(out.status.code(), Some(0), "{record}");
+    assert_eq!(record["status"], "succeeded", "{record}");
+    // The CLI got a rendered copy from the run's staging directory, not the template.
+    let args = std::fs::read_to_string(&log).expect("args log");
+    let given = (args.lines())
+        .find(|l| l.ends_with("spec.yaml.txt"))
+        .unwrap_or_else(|| panic!("no spec in {args}"));
+    assert!(
+        given.starts_with(s.state.join("jobs/ext").to_str().expect("utf-8"))
+            && given.contains("rendered-0-spec.yaml.txt"),
+        "{given}"
+    );
+    assert!(
+        !Path::new(given).exists(),
+        "the rendered copy goes with the staging directory"
+    );
+    // The stand-in copies the specs it was given into the bundle.
+    let bundle = record["bundle"]["path"].as_str().expect("bundle path");
+    let top = Path::new(bundle)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".tar.gz"))
+        .expect("name");
+    let text = std::process::Command::new("tar")
+        .args(["xzOf", bundle, &format!("{top}/rendered-0-spec.yaml.txt")])
+        .output()
+        .expect("tar");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("namespace: payments\n") && text.contains("name: \"api-logs\"\n"),
+        "{text}"
+    );
+}
+
+#[test]
 fn exit_1_keeps_the_archive_and_fails_the_run() {
     let s = setup(&fake_cli());
     let (out, record) = trigger(&s, "partial", &s.state.with_extension("args"));
