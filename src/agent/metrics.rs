@@ -1,6 +1,7 @@
 //! Prometheus metrics of the agent (`/metrics`), with the names operators alert on.
 
 use crate::state::records::RunStatus;
+pub use crate::state::records::{NotificationStatus, UploadStatus};
 use chrono::{DateTime, Utc};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
@@ -41,32 +42,9 @@ pub struct StatusLabel {
     pub status: NotificationStatus,
 }
 
-/// How a notification went, rendered as in run records.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub enum NotificationStatus {
-    /// `delivered`.
-    Delivered,
-    /// `failed`: every attempt failed.
-    Failed,
-}
-
-impl NotificationStatus {
-    /// The label of a notification record's `status`: `delivered` is the only success.
-    pub fn of_record(status: &str) -> NotificationStatus {
-        if status == "delivered" {
-            NotificationStatus::Delivered
-        } else {
-            NotificationStatus::Failed
-        }
-    }
-}
-
 impl EncodeLabelValue for NotificationStatus {
     fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
-        encoder.write_str(match self {
-            NotificationStatus::Delivered => "delivered",
-            NotificationStatus::Failed => "failed",
-        })
+        encoder.write_str(self.as_str())
     }
 }
 
@@ -139,36 +117,9 @@ pub struct UploadLabel {
     pub status: UploadStatus,
 }
 
-/// An upload's outcome, rendered as in run records.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub enum UploadStatus {
-    /// `succeeded`.
-    Succeeded,
-    /// `failed`: for good.
-    Failed,
-    /// `pending`: an attempt failed and the queue retries it.
-    Pending,
-}
-
-impl UploadStatus {
-    /// The label of an upload record's `status`; `None` for a status this agent does not write.
-    pub fn of_record(status: &str) -> Option<UploadStatus> {
-        match status {
-            "succeeded" => Some(UploadStatus::Succeeded),
-            "failed" => Some(UploadStatus::Failed),
-            "pending" => Some(UploadStatus::Pending),
-            _ => None,
-        }
-    }
-}
-
 impl EncodeLabelValue for UploadStatus {
     fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
-        encoder.write_str(match self {
-            UploadStatus::Succeeded => "succeeded",
-            UploadStatus::Failed => "failed",
-            UploadStatus::Pending => "pending",
-        })
+        encoder.write_str(self.as_str())
     }
 }
 
@@ -559,11 +510,11 @@ impl Metrics {
 
     /// Counts one upload outcome and its duration (the outcome of a record status this agent
     /// does not write, from a newer agent's record say, is not counted).
-    pub fn observe_upload(&self, target: &str, status: &str, took: std::time::Duration) {
+    pub fn observe_upload(&self, target: &str, status: UploadStatus, took: std::time::Duration) {
         self.upload_duration.observe(took.as_secs_f64());
-        let Some(status) = UploadStatus::of_record(status) else {
+        if status == UploadStatus::Unknown {
             return;
-        };
+        }
         self.uploads
             .get_or_create(&UploadLabel {
                 target: target.to_string(),
@@ -608,7 +559,11 @@ mod tests {
                 state: FileState::Valid,
             })
             .set(2);
-        m.observe_upload("s3:b", "succeeded", std::time::Duration::from_millis(20));
+        m.observe_upload(
+            "s3:b",
+            UploadStatus::Succeeded,
+            std::time::Duration::from_millis(20),
+        );
         let end = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
             .expect("time")
             .with_timezone(&Utc);
@@ -671,14 +626,11 @@ mod tests {
         let m = Metrics::new();
         let took = std::time::Duration::from_millis(1);
         for status in ["succeeded", "failed", "pending", "exploded"] {
+            let status: UploadStatus = serde_json::from_value(status.into()).expect("status");
             m.observe_upload("http:h", status, took);
         }
-        for status in ["delivered", "failed"] {
-            m.notifications
-                .get_or_create(&StatusLabel {
-                    status: NotificationStatus::of_record(status),
-                })
-                .inc();
+        for status in [NotificationStatus::Delivered, NotificationStatus::Failed] {
+            m.notifications.get_or_create(&StatusLabel { status }).inc();
         }
         let text = m.encode();
         for status in ["succeeded", "failed", "pending"] {

@@ -280,7 +280,7 @@ fn spawn_upload_queue(
     metrics: Arc<metrics::Metrics>,
 ) {
     let observe: crate::upload::queue::Observer =
-        Arc::new(move |target: &str, status: &str, took: Duration| {
+        Arc::new(move |target: &str, status, took: Duration| {
             metrics.observe_upload(target, status, took);
         });
     tokio::spawn(crate::upload::queue::drive(

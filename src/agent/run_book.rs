@@ -546,7 +546,7 @@ impl RunBook {
         }
         for u in &record.uploads {
             let took = std::time::Duration::from_millis(u.duration_ms.unwrap_or(0));
-            self.metrics.observe_upload(&u.target, &u.status, took);
+            self.metrics.observe_upload(&u.target, u.status, took);
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::clock::Clock;
 use super::control::Control;
-use super::metrics::{NotificationStatus, StatusLabel};
+use super::metrics::StatusLabel;
 use crate::jobs::Job;
 use crate::pipeline::{self, Cancel, CancelReason, Progress, RunContext};
 use crate::settings::{HistorySettings, Settings};
@@ -543,9 +543,7 @@ pub async fn notify(job: &Job, record: &RunRecord, env: &AgentEnv) -> Vec<Notifi
     }
     for n in &sent {
         env.notifications
-            .get_or_create(&StatusLabel {
-                status: NotificationStatus::of_record(&n.status),
-            })
+            .get_or_create(&StatusLabel { status: n.status })
             .inc();
     }
     // Added to the record as it is on disk: others may have changed it meanwhile (retention, the
@@ -576,7 +574,7 @@ pub async fn notify(job: &Job, record: &RunRecord, env: &AgentEnv) -> Vec<Notifi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::records::{BundleRecord, UploadRecord};
+    use crate::state::records::{BundleRecord, NotificationStatus, UploadRecord, UploadStatus};
 
     fn running(run_id: &str) -> RunRecord {
         RunRecord {
@@ -597,13 +595,13 @@ mod tests {
         }
     }
 
-    fn upload(status: &str) -> UploadRecord {
+    fn upload(status: UploadStatus) -> UploadRecord {
         UploadRecord {
             target: "s3:b".into(),
             url: "s3://b/k".into(),
             size: 1,
             attempts: 1,
-            status: status.into(),
+            status,
             error: None,
             duration_ms: None,
         }
@@ -615,7 +613,7 @@ mod tests {
         let state = dir.path();
         let mut on_disk = running("r");
         on_disk.bundle = Some(bundle());
-        on_disk.uploads = vec![upload("pending")];
+        on_disk.uploads = vec![upload(UploadStatus::Pending)];
         records::create(state, &on_disk).expect("running record");
         let pruned_at = Utc::now();
         records::update(state, "j", "r", |r| {
@@ -626,7 +624,7 @@ mod tests {
                 url: "https://hooks.example/x".into(),
                 events: vec!["failed".into()],
                 attempts: 1,
-                status: "delivered".into(),
+                status: NotificationStatus::Delivered,
                 http_status: Some(200),
                 error: None,
             });
@@ -636,7 +634,7 @@ mod tests {
         fin.status = RunStatus::Succeeded;
         fin.ended_at = Some(Utc::now());
         fin.bundle = Some(bundle());
-        fin.uploads = vec![upload("succeeded")];
+        fin.uploads = vec![upload(UploadStatus::Succeeded)];
         persist_final(state, &fin).await.expect("final record");
         let path = records::record_path(state, "j", "r");
         let r = records::read_record(&path).expect("read");

@@ -6,6 +6,7 @@ pub mod target;
 pub mod webhook;
 
 use crate::state::records::{NotificationRecord, PhaseStatus, RunRecord, RunStatus};
+use crate::state::records::{NotificationStatus, UploadStatus};
 use serde_json::{Value, json};
 use target::{NotifyEvent, NotifyTarget};
 
@@ -88,7 +89,10 @@ pub fn events(record: &RunRecord) -> Vec<NotifyEvent> {
         // Its analysis events below say what failed.
         RunStatus::AnalysisFailed => {}
     }
-    let upload_failed = record.uploads.iter().any(|u| u.status == "failed")
+    let upload_failed = record
+        .uploads
+        .iter()
+        .any(|u| u.status == UploadStatus::Failed)
         || record
             .phases
             .iter()
@@ -258,9 +262,9 @@ pub async fn deliver(
             events: names,
             attempts: result.attempts,
             status: if result.error.is_none() {
-                "delivered".into()
+                NotificationStatus::Delivered
             } else {
-                "failed".into()
+                NotificationStatus::Failed
             },
             http_status: result.http_status,
             error: result.error,

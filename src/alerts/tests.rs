@@ -1,4 +1,5 @@
 use super::*;
+use crate::state::records::UploadStatus;
 use crate::state::records::{
     BundleRecord, MissedRecord, PhaseRecord, RECORD_VERSION, Trigger, UploadRecord,
 };
@@ -52,14 +53,14 @@ fn record(status: RunStatus) -> RunRecord {
     }
 }
 
-fn upload(status: &str) -> UploadRecord {
+fn upload(status: UploadStatus) -> UploadRecord {
     UploadRecord {
         target: "gcs:acme".into(),
         url: "gs://acme/prod/x.tar.gz".into(),
         size: 1234,
         attempts: 5,
-        status: status.into(),
-        error: (status == "failed").then(|| "HTTP 503".to_string()),
+        status,
+        error: (status == UploadStatus::Failed).then(|| "HTTP 503".to_string()),
         duration_ms: None,
     }
 }
@@ -92,9 +93,12 @@ fn statuses_map_to_their_event_and_quiet_ones_to_none() {
 fn failed_uploads_and_analysis_outcomes_add_events() {
     use NotifyEvent::*;
     let mut r = record(RunStatus::Succeeded);
-    r.uploads = vec![upload("succeeded"), upload("pending")];
+    r.uploads = vec![
+        upload(UploadStatus::Succeeded),
+        upload(UploadStatus::Pending),
+    ];
     assert_eq!(events(&r), [Succeeded], "pending is not failed (yet)");
-    r.uploads.push(upload("failed"));
+    r.uploads.push(upload(UploadStatus::Failed));
     r.analysis = Some(json!({"pass": 3, "warn": 1, "fail": 2}));
     assert_eq!(
         events(&r),
@@ -161,7 +165,7 @@ fn on_filters_and_keeps_the_raised_order() {
 fn payload_describes_the_run_where_its_bundle_is_and_who_ran_it() {
     let mut r = record(RunStatus::Failed);
     r.reason = Some("collector `run/x` failed".into());
-    r.uploads = vec![upload("failed")];
+    r.uploads = vec![upload(UploadStatus::Failed)];
     r.analysis = Some(json!([{"severity": "error"}, {"severity": "debug"}]));
     let body = payload(
         &r,

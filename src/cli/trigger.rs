@@ -11,6 +11,7 @@ use crate::agent::runs::{self, RunSpec};
 use crate::jobs;
 use crate::pipeline::progress::{self, LivePhase};
 use crate::pipeline::{Cancel, Progress};
+use crate::state::records::{NotificationStatus, UploadStatus};
 use crate::state::records::{RunRecord, Trigger};
 use crate::state::{self, RunId, StateLock};
 use crate::upload::queue::UploadQueue;
@@ -107,7 +108,10 @@ pub fn run(global: &GlobalArgs, args: &TriggerArgs) -> anyhow::Result<u8> {
         );
     }
     // A pending upload is queued (the agent delivers it); one that failed for good fails the command.
-    let upload_failed = record.uploads.iter().any(|u| u.status == "failed");
+    let upload_failed = record
+        .uploads
+        .iter()
+        .any(|u| u.status == UploadStatus::Failed);
     Ok(
         if record.status.is_success() && !upload_failed && record_error.is_none() {
             exit::OK
@@ -269,7 +273,7 @@ fn foreground(
     for n in record
         .notifications
         .iter()
-        .filter(|n| n.status != "delivered")
+        .filter(|n| n.status != NotificationStatus::Delivered)
     {
         eprintln!(
             "warning: notification to {} failed after {} attempt(s): {}",

@@ -9,6 +9,7 @@ use crate::digest::sha256_hex;
 use crate::jobs::model::ClusterSpecs;
 use crate::spec::{self, TroubleshootSpec, WRAPPED_SPEC_KEYS};
 use crate::state::records::ClusterSpecRecord;
+use crate::state::records::ClusterSpecStatus;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -154,7 +155,7 @@ fn read_object(loaded: &mut Loaded, kind: &str, item: &Value, follow_uri: bool) 
         loaded.records.push(ClusterSpecRecord {
             name,
             sha256: Some(sha),
-            status: "loaded".into(),
+            status: ClusterSpecStatus::Loaded,
             error: note,
         });
     }
@@ -177,7 +178,7 @@ fn failed(name: String, sha256: Option<String>, error: String) -> ClusterSpecRec
     ClusterSpecRecord {
         name,
         sha256,
-        status: "failed".into(),
+        status: ClusterSpecStatus::Failed,
         error: Some(error),
     }
 }

@@ -7,6 +7,7 @@ use crate::collect::host::cgroup::RunCgroup;
 use crate::collect::host::{self, CollectorOutcome, CollectorStatus, HostOptions, limits};
 use crate::jobs::Job;
 use crate::state::records::CollectorRecord;
+use crate::state::records::CollectorRunStatus;
 use std::path::Path;
 
 /// What collection produced.
@@ -175,9 +176,9 @@ fn record(o: &CollectorOutcome) -> CollectorRecord {
         kind: o.kind.clone(),
         title: o.title.clone(),
         status: match &o.status {
-            CollectorStatus::Succeeded => "succeeded".into(),
-            CollectorStatus::Failed => "failed".into(),
-            CollectorStatus::Skipped { .. } => "skipped".into(),
+            CollectorStatus::Succeeded => CollectorRunStatus::Succeeded,
+            CollectorStatus::Failed => CollectorRunStatus::Failed,
+            CollectorStatus::Skipped { .. } => CollectorRunStatus::Skipped,
         },
         files: o.files.len() as u64,
         duration_ms: u64::try_from(o.duration.as_millis()).unwrap_or(u64::MAX),

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::collect::external::{self, Request};
 use crate::jobs::{Job, SpecRole};
+use crate::state::records::CollectorRunStatus;
 use crate::state::records::{BundleRecord, CollectorRecord, PhaseStatus, RunStatus};
 use crate::state::{Create, StateDir};
 use std::io::Write;
@@ -83,9 +84,9 @@ pub async fn run(job: &Job, ctx: &RunContext, cancel: &Cancel) -> Outcome {
         kind: "support-bundle".into(),
         title: request.binary.display().to_string(),
         status: if cli_error.is_some() {
-            "failed".into()
+            CollectorRunStatus::Failed
         } else {
-            "succeeded".into()
+            CollectorRunStatus::Succeeded
         },
         files: u64::from(bundle.is_some()),
         duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),

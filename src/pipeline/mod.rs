@@ -34,6 +34,7 @@ pub use progress::Progress;
 use crate::bundle::{self, BundleOptions, StepTiming, TimingStatus};
 use crate::jobs::Job;
 use crate::jobs::model::Engine;
+use crate::state::records::CollectorRunStatus;
 use crate::state::records::{
     self, BundleRecord, CollectorRecord, PhaseRecord, PhaseStatus, RunStatus,
 };
@@ -439,7 +440,7 @@ fn redaction_lines(job: &Job, report: Option<&serde_json::Value>) -> Vec<String>
 fn collectors_outcome(collectors: &[CollectorRecord]) -> (RunStatus, String) {
     let failed: Vec<&str> = collectors
         .iter()
-        .filter(|c| c.status == "failed")
+        .filter(|c| c.status == CollectorRunStatus::Failed)
         .map(|c| c.title.as_str())
         .collect();
     if failed.is_empty() {
@@ -556,11 +557,11 @@ impl From<&crate::collect::host::CollectorOutcome> for StepTiming {
 mod tests {
     use super::*;
 
-    fn collector(title: &str, status: &str) -> CollectorRecord {
+    fn collector(title: &str, status: CollectorRunStatus) -> CollectorRecord {
         CollectorRecord {
             kind: "run".into(),
             title: title.into(),
-            status: status.into(),
+            status,
             files: 1,
             duration_ms: 0,
             error: None,
@@ -569,12 +570,15 @@ mod tests {
 
     #[test]
     fn failed_collectors_make_the_run_succeed_with_errors_and_are_named() {
-        let ok = [collector("a", "succeeded"), collector("b", "skipped")];
+        let ok = [
+            collector("a", CollectorRunStatus::Succeeded),
+            collector("b", CollectorRunStatus::Skipped),
+        ];
         assert_eq!(collectors_outcome(&ok).0, RunStatus::Succeeded);
         let some = [
-            collector("a", "failed"),
-            collector("b", "succeeded"),
-            collector("c", "failed"),
+            collector("a", CollectorRunStatus::Failed),
+            collector("b", CollectorRunStatus::Succeeded),
+            collector("c", CollectorRunStatus::Failed),
         ];
         assert_eq!(
             collectors_outcome(&some),
@@ -584,7 +588,7 @@ mod tests {
             )
         );
         let many: Vec<CollectorRecord> = (0..12)
-            .map(|i| collector(&format!("c{i}"), "failed"))
+            .map(|i| collector(&format!("c{i}"), CollectorRunStatus::Failed))
             .collect();
         let (_, reason) = collectors_outcome(&many);
         assert!(reason.ends_with("c9 and 2 more"), "{reason}");

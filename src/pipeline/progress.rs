@@ -9,6 +9,7 @@
 use crate::state::records::{
     BundleRecord, CollectorRecord, PhaseRecord, PhaseStatus, RunRecord, UploadRecord,
 };
+use crate::state::records::{CollectorRunStatus, UploadStatus};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -91,7 +92,10 @@ impl Counts {
         Counts {
             collectors: Some(count(collectors.len())),
             failed: Some(count(
-                collectors.iter().filter(|c| c.status == "failed").count(),
+                collectors
+                    .iter()
+                    .filter(|c| c.status == CollectorRunStatus::Failed)
+                    .count(),
             )),
             ..Counts::default()
         }
@@ -119,11 +123,12 @@ impl Counts {
 
     /// The upload phase's counts.
     pub fn uploads(uploads: &[UploadRecord]) -> Counts {
-        let with = |status: &str| count(uploads.iter().filter(|u| u.status == status).count());
+        let with =
+            |status: UploadStatus| count(uploads.iter().filter(|u| u.status == status).count());
         Counts {
             uploads: Some(count(uploads.len())),
-            failed: Some(with("failed")),
-            pending: Some(with("pending")),
+            failed: Some(with(UploadStatus::Failed)),
+            pending: Some(with(UploadStatus::Pending)),
             ..Counts::default()
         }
     }

@@ -23,6 +23,7 @@ use super::redact::{TokenKeys, redact_partial};
 use super::upload::{self, Planned};
 use super::{PARTIAL_MARK, TOOL_VERSION, bundles_dir};
 use crate::jobs::Job;
+use crate::state::records::UploadStatus;
 use crate::state::records::{self, BundleRecord, RunRecord, RunStatus};
 use crate::state::{self, RunId, StateError};
 use crate::upload::queue;
@@ -254,7 +255,7 @@ fn ensure_queued(
         let pending = record
             .uploads
             .get(entry.index)
-            .is_some_and(|u| u.status == "pending" && u.target == entry.label);
+            .is_some_and(|u| u.status == UploadStatus::Pending && u.target == entry.label);
         if pending && !entry.path(state_dir).exists() {
             queue::write(state_dir, entry)?;
         }

@@ -16,6 +16,7 @@ use crate::digest::sha256_hex;
 use crate::jobs::Job;
 use crate::spec::{self, Entry, MAX_SPEC_BYTES, SpecUri, TroubleshootSpec};
 use crate::state::records::SpecUriRecord;
+use crate::state::records::SpecUriStatus;
 use crate::units::HumanDuration;
 use std::ops::Range;
 use std::path::Path;
@@ -84,7 +85,7 @@ async fn follow_one(
     let mut record = SpecUriRecord {
         uri: shown.clone(),
         document: format!("{}:{}", at.file.display(), at.lines.start),
-        status: "fallback".into(),
+        status: SpecUriStatus::Fallback,
         sha256: None,
         warning: None,
     };
@@ -106,7 +107,7 @@ async fn follow_one(
     match result {
         Ok((spec, notes)) => {
             tracing::info!(uri = %shown, "spec uri followed");
-            record.status = "fetched".into();
+            record.status = SpecUriStatus::Fetched;
             record.warning = (!notes.is_empty()).then(|| notes.join("; "));
             (record, Some(spec))
         }

@@ -8,6 +8,7 @@
 use super::{Cancel, RunContext, phase};
 use crate::jobs::Job;
 use crate::jobs::model::UploadTarget;
+use crate::state::records::UploadStatus;
 use crate::state::records::{self, BundleRecord, PhaseRecord, PhaseStatus, UploadRecord};
 use crate::state::{RunId, StateError};
 use crate::upload::queue::{self, Callback, Entry};
@@ -173,7 +174,7 @@ pub(crate) fn plan(
                         url: String::new(),
                         size: bundle.size,
                         attempts: 0,
-                        status: "failed".into(),
+                        status: UploadStatus::Failed,
                         error: Some(e.to_string()),
                         duration_ms: None,
                     });
@@ -298,10 +299,13 @@ pub(crate) async fn upload(
     }
     let failed: Vec<String> = records
         .iter()
-        .filter(|r| r.status == "failed")
+        .filter(|r| r.status == UploadStatus::Failed)
         .map(|r| format!("{}: {}", r.target, r.error.as_deref().unwrap_or("failed")))
         .collect();
-    let pending = records.iter().filter(|r| r.status == "pending").count();
+    let pending = records
+        .iter()
+        .filter(|r| r.status == UploadStatus::Pending)
+        .count();
     let (status, error) = if !failed.is_empty() {
         (PhaseStatus::Failed, Some(failed.join("; ")))
     } else if pending > 0 {
@@ -344,7 +348,7 @@ async fn deliver(
             &policy.queued
         };
         let (record, done) = queue::settle(entry, result, backoff, now(), t.elapsed());
-        if record.status == "succeeded" {
+        if record.status == UploadStatus::Succeeded {
             ctx.env.uploads.target_works(&entry.label);
         }
         if done {

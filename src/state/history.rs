@@ -8,6 +8,7 @@
 
 use super::records::{self, RunRecord, RunStatus};
 use super::{StateDir, StateError};
+use crate::state::records::UploadStatus;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -143,7 +144,11 @@ fn pinned(dir: &StateDir, record: &RunRecord) -> bool {
         .bundle
         .as_ref()
         .is_some_and(|b| b.pruned_at.is_none() && !matches!(dir.kind(&b.path), Ok(None) | Err(_)));
-    bundle_on_disk || record.uploads.iter().any(|u| u.status == "pending")
+    bundle_on_disk
+        || record
+            .uploads
+            .iter()
+            .any(|u| u.status == UploadStatus::Pending)
 }
 
 #[cfg(test)]

@@ -60,17 +60,17 @@ fn committed(job: &str, run_id: &str) -> RunRecord {
         pruned_at: None,
         pruned_by: None,
     });
-    r.uploads = vec![upload("pending")];
+    r.uploads = vec![upload(UploadStatus::Pending)];
     r
 }
 
-fn upload(status: &str) -> UploadRecord {
+fn upload(status: UploadStatus) -> UploadRecord {
     UploadRecord {
         target: "s3:b".into(),
         url: "s3://b/k".into(),
         size: 1,
         attempts: 1,
-        status: status.into(),
+        status,
         error: None,
         duration_ms: None,
     }
@@ -81,7 +81,7 @@ fn notification(url: &str) -> NotificationRecord {
         url: url.into(),
         events: vec!["failed".into()],
         attempts: 1,
-        status: "delivered".into(),
+        status: NotificationStatus::Delivered,
         http_status: Some(200),
         error: None,
     }
@@ -109,7 +109,10 @@ const WRITERS: [(&str, Writer); 5] = [
         .expect("executor");
     }),
     ("upload queue", |state, run| {
-        update(state, "j", run, |r| r.uploads[0] = upload("succeeded")).expect("upload");
+        update(state, "j", run, |r| {
+            r.uploads[0] = upload(UploadStatus::Succeeded)
+        })
+        .expect("upload");
     }),
     ("retention", |state, run| {
         update(state, "j", run, |r| {
@@ -140,7 +143,10 @@ fn assert_every_writer_landed(r: &RunRecord, round: usize) {
             "executor",
             r.status == RunStatus::Succeeded && r.phases.len() == 1,
         ),
-        ("upload queue", r.uploads[0].status == "succeeded"),
+        (
+            "upload queue",
+            r.uploads[0].status == UploadStatus::Succeeded,
+        ),
         (
             "retention",
             r.bundle.as_ref().is_some_and(|b| b.pruned_at.is_some()),

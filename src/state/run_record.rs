@@ -106,6 +106,92 @@ pub enum PhaseStatus {
     Pending,
 }
 
+/// The status enums of a record's parts. Each serialises as the word records have always held;
+/// a word this build does not know (a record written by a later version) reads as `Unknown`
+/// rather than making the whole record unreadable.
+macro_rules! record_status {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $word:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $word)] $variant,)+
+            /// A word this build does not know.
+            #[serde(other, rename = "unknown")]
+            Unknown,
+        }
+
+        impl $name {
+            /// The word records hold.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word,)+
+                    $name::Unknown => "unknown",
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+record_status! {
+    /// How one collector of a run ended.
+    CollectorRunStatus {
+        /// It ran and wrote its output.
+        Succeeded => "succeeded",
+        /// It failed (see `error`).
+        Failed => "failed",
+        /// It did not run (see `error` for why).
+        Skipped => "skipped",
+    }
+}
+
+record_status! {
+    /// Where an upload of a run stands.
+    UploadStatus {
+        /// The target has the bundle.
+        Succeeded => "succeeded",
+        /// Given up (see `error`).
+        Failed => "failed",
+        /// Waiting in the upload queue.
+        Pending => "pending",
+    }
+}
+
+record_status! {
+    /// How a webhook call series ended.
+    NotificationStatus {
+        /// A 2xx answer.
+        Delivered => "delivered",
+        /// Given up (see `error`).
+        Failed => "failed",
+    }
+}
+
+record_status! {
+    /// What became of a spec read for `collect.clusterSpecs`.
+    ClusterSpecStatus {
+        /// Merged into the run's collection.
+        Loaded => "loaded",
+        /// Left out; the run went on with the others.
+        Failed => "failed",
+    }
+}
+
+record_status! {
+    /// What became of a spec `uri:` followed for `collect.followSpecURI`.
+    SpecUriStatus {
+        /// The fetched spec replaced the document.
+        Fetched => "fetched",
+        /// The document was used as written (see `warning`).
+        Fallback => "fallback",
+    }
+}
+
 /// One phase of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -129,8 +215,8 @@ pub struct CollectorRecord {
     pub kind: String,
     /// Its title (`collectorName` or the default).
     pub title: String,
-    /// `succeeded`, `failed` or `skipped`.
-    pub status: String,
+    /// How it ended.
+    pub status: CollectorRunStatus,
     /// Files it wrote.
     pub files: u64,
     /// Wall time in milliseconds.
@@ -188,8 +274,8 @@ pub struct UploadRecord {
     pub size: u64,
     /// Attempts made.
     pub attempts: u32,
-    /// `succeeded`, `failed` or `pending`.
-    pub status: String,
+    /// Where it stands.
+    pub status: UploadStatus,
     /// Last error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -208,8 +294,8 @@ pub struct NotificationRecord {
     pub events: Vec<String>,
     /// Requests made.
     pub attempts: u32,
-    /// `delivered` or `failed`.
-    pub status: String,
+    /// How it ended.
+    pub status: NotificationStatus,
     /// HTTP status of the last answer, when there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
@@ -318,8 +404,8 @@ pub struct ClusterSpecRecord {
     /// Hex sha256 of the spec's text (absent when it could not be read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
-    /// `loaded`, or `failed` (the spec was left out; the run went on with the others).
-    pub status: String,
+    /// Whether it was merged.
+    pub status: ClusterSpecStatus,
     /// Why it failed, or what was ignored in it (a `uri:` that was not followed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -333,9 +419,8 @@ pub struct SpecUriRecord {
     pub uri: String,
     /// The document that names it: `file:line`.
     pub document: String,
-    /// `fetched` (the fetched spec replaced the document) or `fallback` (the document was used
-    /// as written, see `warning`).
-    pub status: String,
+    /// Whether the fetched spec was used.
+    pub status: SpecUriStatus,
     /// Hex sha256 of the fetched text (absent when nothing was received).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,

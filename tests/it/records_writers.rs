@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use std::path::Path;
-use troubleshoot_agent::state::records::{self, BundleRecord, RunRecord, RunStatus, UploadRecord};
+use troubleshoot_agent::state::records::{
+    self, BundleRecord, RunRecord, RunStatus, UploadRecord, UploadStatus,
+};
 use troubleshoot_agent::state::{self, retention};
 use troubleshoot_agent::upload::queue;
 
@@ -42,7 +44,7 @@ fn recovery_retention_and_the_upload_queue_at_once_each_keep_their_change() {
         url: "s3://bucket/key".into(),
         size: 6,
         attempts: 1,
-        status: "succeeded".into(),
+        status: UploadStatus::Succeeded,
         error: None,
         duration_ms: Some(1),
     };

@@ -8,6 +8,7 @@ pub use policy::{Candidate, Decision, Kept, Period, Policy, Prune, Removed, deci
 
 use super::records::{self, RunRecord};
 use super::{EntryKind, StateDir, StateError};
+use crate::state::records::UploadStatus;
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 
@@ -160,7 +161,7 @@ fn candidate(r: &RunRecord) -> Option<Candidate> {
         path: b.path.clone(),
         size: b.size,
         created: r.started_at,
-        upload_pending: r.uploads.iter().any(|u| u.status == "pending"),
+        upload_pending: r.uploads.iter().any(|u| u.status == UploadStatus::Pending),
         good: !b.partial
             && matches!(
                 r.status,

@@ -2,6 +2,7 @@
 //! and removing its file under `<stateDir>/uploads/`.
 
 use crate::state::records::UploadRecord;
+use crate::state::records::UploadStatus;
 use crate::state::{RunId, StateDir, StateError};
 use crate::upload::Object;
 use crate::upload::target::UploadTarget;
@@ -90,7 +91,7 @@ impl Entry {
             url: self.display_url(),
             size: self.size,
             attempts: self.attempts,
-            status: "pending".into(),
+            status: UploadStatus::Pending,
             error: self.last_error.clone(),
             duration_ms: None,
         }

@@ -10,6 +10,7 @@
 use super::retry::Backoff;
 use super::{Delivered, UploadError};
 use crate::state::StateError;
+use crate::state::records::UploadStatus;
 use crate::state::records::{self, UploadRecord};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
@@ -98,7 +99,7 @@ pub fn update_record(
                 url: String::new(),
                 size: 0,
                 attempts: 0,
-                status: "unknown".into(),
+                status: UploadStatus::Unknown,
                 error: None,
                 duration_ms: None,
             });
@@ -149,7 +150,7 @@ pub fn already_settled(state_dir: &Path, entry: &Entry) -> bool {
     records::read_record(&path).is_ok_and(|r| {
         r.uploads
             .get(entry.index)
-            .is_some_and(|u| u.status == "succeeded" || u.status == "failed")
+            .is_some_and(|u| matches!(u.status, UploadStatus::Succeeded | UploadStatus::Failed))
     })
 }
 
@@ -249,7 +250,7 @@ pub fn seed(entry: &Entry) -> u64 {
 }
 
 /// What a finished upload reports to metrics: target label, status, how long it took.
-pub type Observer = std::sync::Arc<dyn Fn(&str, &str, Duration) + Send + Sync>;
+pub type Observer = std::sync::Arc<dyn Fn(&str, UploadStatus, Duration) + Send + Sync>;
 
 /// Re-drives the queue until the process ends: due entries are attempted one at a time (oldest
 /// first); a delivery or failure for good updates the run record and removes the entry; a
@@ -355,10 +356,10 @@ async fn drive_one(
     entry.attempts += 1;
     let took = started.elapsed();
     let (record, done) = settle(entry, result, backoff, now(), took);
-    if record.status == "succeeded" {
+    if record.status == UploadStatus::Succeeded {
         queue.target_works(&entry.label);
     }
-    observe(&entry.label, &record.status, took);
+    observe(&entry.label, record.status, took);
     if let Err(e) = record_upload(state_dir, entry, &record).await {
         tracing::warn!(job = %entry.job, run = %entry.run_id, "cannot update the run record: {e}");
     }
@@ -395,7 +396,7 @@ pub fn settle(
     record.duration_ms = Some(u64::try_from(took.as_millis()).unwrap_or(u64::MAX));
     match result {
         Attempt::Delivered { delivered, already } => {
-            record.status = "succeeded".into();
+            record.status = UploadStatus::Succeeded;
             record.url = delivered.url;
             record.attempts = entry.attempts;
             record.error = already.then(|| {
@@ -405,7 +406,7 @@ pub fn settle(
             (record, true)
         }
         Attempt::Failed(message) => {
-            record.status = "failed".into();
+            record.status = UploadStatus::Failed;
             record.attempts = entry.attempts;
             record.error = Some(message.clone());
             tracing::error!(job = %entry.job, run = %entry.run_id, target = %entry.label, attempts = entry.attempts, "upload failed: {message}");
@@ -427,7 +428,7 @@ pub fn settle(
                     (record, false)
                 }
                 None => {
-                    record.status = "failed".into();
+                    record.status = UploadStatus::Failed;
                     record.error = Some(format!(
                         "gave up after {} attempts since {}: {message}",
                         entry.attempts,
@@ -506,7 +507,7 @@ mod tests {
             Duration::ZERO,
         );
         assert!(!done);
-        assert_eq!(rec.status, "pending");
+        assert_eq!(rec.status, UploadStatus::Pending);
         assert!(e.next_attempt_at >= now + chrono::Duration::seconds(5));
         e.attempts = 2;
         let (rec, done) = settle(
@@ -517,7 +518,7 @@ mod tests {
             Duration::ZERO,
         );
         assert!(done);
-        assert_eq!(rec.status, "failed");
+        assert_eq!(rec.status, UploadStatus::Failed);
         assert!(rec.error.unwrap().contains("gave up after 2 attempts"));
     }
 
