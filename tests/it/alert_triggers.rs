@@ -42,7 +42,12 @@ fn post(addr: SocketAddr, auth: Option<&str>, body: &[u8], length: usize) -> (u1
     stream.write_all(body).expect("write body");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).expect("read answer");
-    let text = String::from_utf8_lossy(&raw).to_string();
+    answer(&raw)
+}
+
+/// An HTTP/1.1 answer's status and body.
+fn answer(raw: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(raw).to_string();
     let status = text
         .split_whitespace()
         .nth(1)
@@ -66,11 +71,11 @@ fn post_chunked(addr: SocketAddr, auth: &str, size: usize) -> (u16, String) {
     .expect("write head");
     // Read while writing: the answer arrives before the rest of the body, and a reset caused by
     // the unread rest must not discard it.
-    let mut reader = stream.try_clone().expect("clone");
-    let answer = std::thread::spawn(move || {
+    let mut clone = stream.try_clone().expect("clone");
+    let reader = std::thread::spawn(move || {
         let mut raw = Vec::new();
         let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
+        while let Ok(n) = clone.read(&mut buf) {
             if n == 0 {
                 break;
             }
@@ -91,15 +96,9 @@ fn post_chunked(addr: SocketAddr, auth: &str, size: usize) -> (u16, String) {
         sent += chunk.len();
     }
     let _ = stream.write_all(b"0\r\n\r\n");
-    let raw = answer.join().expect("reader");
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line after {sent} bytes: {text}"));
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    (status, body)
+    let raw = reader.join().expect("reader");
+    assert!(!raw.is_empty(), "no answer after {sent} bytes");
+    answer(&raw)
 }
 
 fn send(d: &Daemon, alerts: Value) -> Value {

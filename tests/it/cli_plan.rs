@@ -3,63 +3,11 @@
 
 use crate::support;
 
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use support::{Dirs, JobFile, agent, dirs, stderr, stdout};
+use support::plan::{FROM, apply, assert_has_line, run_plan};
+use support::{Dirs, JobFile, agent, dirs, stderr};
 use troubleshoot_agent::digest::sha256_hex;
-use troubleshoot_agent::jobs::{self, Context};
-use troubleshoot_agent::plan::{PlanOptions, plan};
-use troubleshoot_agent::plan::{read_applied, write_applied};
-
-const FROM: &str = "2025-03-08T12:00:00Z";
-
-fn instant(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .expect("RFC 3339")
-        .with_timezone(&Utc)
-}
-
-/// What the agent does on reload: plan the jobs dir against applied.json, write the result.
-fn apply(d: &Dirs) {
-    let desired = jobs::load_dir(&d.jobs, &Context::default()).expect("load jobs dir");
-    assert!(
-        !desired.has_errors(),
-        "the state to apply must be valid: {:?}",
-        desired.diagnostics().collect::<Vec<_>>()
-    );
-    let previous = read_applied(&d.state).expect("read applied.json");
-    let options = PlanOptions {
-        strict: false,
-        now: instant(FROM),
-        host_identity: "test-host".into(),
-        show_next: 1,
-    };
-    let p = plan(&desired, &previous, &options);
-    let next = p.next_applied(&desired, &previous);
-    write_applied(&d.state, &next, instant(FROM)).expect("write applied.json");
-}
-
-/// `plan ARGS...` against the jobs dir: (exit code, stdout, stderr).
-fn run_plan(d: &Dirs, args: &[&str]) -> (i32, String, String) {
-    let out = agent(&d.state)
-        .arg("--jobs-dir")
-        .arg(&d.jobs)
-        .arg("plan")
-        .args(args)
-        .output()
-        .expect("run plan");
-    let code = out.status.code().expect("exit code");
-    (code, stdout(&out), stderr(&out))
-}
-
-#[track_caller]
-fn assert_has_line(text: &str, expected: &str) {
-    assert!(
-        text.lines().any(|l| l == expected),
-        "expected the line\n  {expected}\nin:\n{text}"
-    );
-}
 
 fn two_jobs(d: &Dirs) -> (PathBuf, PathBuf) {
     (

@@ -9,6 +9,7 @@ pub mod config_mgmt;
 pub mod daemon;
 pub mod gcs;
 pub mod kube_api;
+pub mod plan;
 pub mod ports;
 pub mod servers;
 pub mod triggered;
