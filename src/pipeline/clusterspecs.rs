@@ -142,14 +142,7 @@ fn read_object(loaded: &mut Loaded, kind: &str, item: &Value, follow_uri: bool) 
                 "`uri: {uri}` was not fetched (`followSpecURI` is off)"
             ));
         }
-        // Whoever may write this object must not gain commands run as root on the agent's host.
-        if !spec.host_collectors.is_empty() {
-            notes.push(format!(
-                "its {} hostCollectors were not run: specs stored in the cluster may only ask for in-cluster collection",
-                spec.host_collectors.len()
-            ));
-            spec.host_collectors.clear();
-        }
+        notes.extend(spec.confine_to_cluster("specs stored in the cluster"));
         let note = (!notes.is_empty()).then(|| notes.join("; "));
         loaded.spec.merge(spec);
         loaded.records.push(ClusterSpecRecord {

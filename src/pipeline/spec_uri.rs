@@ -243,15 +243,7 @@ fn use_fetched(shown: &str, text: &str) -> Result<(TroubleshootSpec, Vec<String>
             "{others} item(s) of its other documents were not used (only SupportBundle documents are, as troubleshoot does)"
         ));
     }
-    // Whoever serves the URL must not gain commands run as root on the agent's host.
-    if !spec.host_collectors.is_empty() {
-        notes.push(format!(
-            "its {} hostCollectors were not run: a spec fetched from a URL may only ask for in-cluster collection",
-            spec.host_collectors.len()
-        ));
-        spec.host_collectors.clear();
-    }
-    spec.run_host_collectors_in_pod = false;
+    notes.extend(spec.confine_to_cluster("a spec fetched from a URL"));
     if !spec.after_collection.is_empty() {
         notes.push(
             "its afterCollection steps were not used: a spec fetched from a URL does not choose where bundles go"

@@ -172,6 +172,21 @@ impl TroubleshootSpec {
         }
     }
 
+    /// Drops the host collection of a spec from a source that must not gain commands run as root
+    /// on the agent's host (a URL, an object in the cluster); returns a note for the record when
+    /// there was any. `from` names the source: "a spec fetched from a URL".
+    pub fn confine_to_cluster(&mut self, from: &str) -> Option<String> {
+        self.run_host_collectors_in_pod = false;
+        if self.host_collectors.is_empty() {
+            return None;
+        }
+        let n = self.host_collectors.len();
+        self.host_collectors.clear();
+        Some(format!(
+            "its {n} hostCollectors were not run: {from} may only ask for in-cluster collection"
+        ))
+    }
+
     /// Appends `other` after this spec's entries (later files come later).
     pub fn merge(&mut self, other: TroubleshootSpec) {
         self.collectors.extend(other.collectors);
