@@ -495,7 +495,7 @@ impl Daemon {
                 phase: scheduler.phase_of(&job.name, now).unwrap_or_default(),
                 next_run: self.timetable.scheduler.next_of(&job.name).map(|s| s.at),
                 running: running.remove(job.name.as_str()).unwrap_or_default(),
-                last_run: self.book.last_runs.get(&job.name).cloned(),
+                last_run: self.book.last_runs.get(&job.name).map(Arc::clone),
                 stale: rejected.contains(job.source.file.as_path()),
                 job: Arc::clone(job),
             })

@@ -12,6 +12,7 @@ pub mod control;
 mod daemon;
 mod exposition;
 mod failover;
+pub mod heap;
 pub mod http;
 pub mod leader;
 pub mod listeners;

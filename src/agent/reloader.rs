@@ -336,7 +336,7 @@ impl Reloader {
             // What the load built and nothing kept (reports, documents of unchanged files, the
             // parser's garbage) goes back to the system rather than staying in the allocator.
             drop(desired);
-            tokio::task::spawn_blocking(release_freed_memory);
+            tokio::task::spawn_blocking(super::heap::release_freed);
         }
         self.loaded_once = true;
         let successful = plan.rejected.is_empty();
@@ -432,17 +432,6 @@ fn fill_next(plan: &mut plan::Plan, desired: &jobs::Desired, options: &PlanOptio
                 1,
             );
         }
-    }
-}
-
-/// Returns freed heap memory to the system: glibc keeps what a reload freed in its arenas (one
-/// per thread that allocated, and the loader runs on several), which idle RSS would otherwise
-/// carry until the next reload reuses it.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks and shrinks glibc's own arenas; it takes no pointers.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

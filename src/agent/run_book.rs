@@ -85,7 +85,7 @@ pub(super) struct RunBook {
     /// Runs decided during one pass over the due timers, started together at its end; `None`
     /// outside such a pass (runs start at once).
     batch: Option<Vec<Decided>>,
-    pub(super) last_runs: HashMap<String, LastRun>,
+    pub(super) last_runs: HashMap<String, Arc<LastRun>>,
     /// The last runs whose records could not be written, so `trigger` can still learn how they
     /// ended (newest last, at most [`UNRECORDED_KEPT`]).
     unrecorded: VecDeque<(RunRecord, String)>,
@@ -675,7 +675,7 @@ impl RunBook {
         self.metrics
             .observe_analysis(&record.job, record.analysis.as_ref());
         self.last_runs
-            .insert(record.job.clone(), last_run_of(record));
+            .insert(record.job.clone(), Arc::new(last_run_of(record)));
     }
 
     /// A job left the agent: its last run is forgotten.

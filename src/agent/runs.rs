@@ -47,7 +47,7 @@ pub fn new_record(spec: &RunSpec, host: &str, status: RunStatus, now: DateTime<U
         version: RECORD_VERSION,
         run_id: spec.run_id.clone(),
         job: spec.job.name.clone(),
-        spec_hash: spec.job.spec_hash.clone(),
+        spec_hash: spec.job.spec_hash.to_string(),
         trigger: spec.trigger,
         alert: spec.alert.clone(),
         attempt: spec.attempt,

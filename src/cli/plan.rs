@@ -29,7 +29,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> anyhow::Result<u8> {
         desired
             .jobs
             .get(name)
-            .filter(|job| job.spec_hash == stored_hash)
+            .filter(|job| job.spec_hash == *stored_hash)
             .map(|job| std::sync::Arc::clone(&job.definition))
     };
     let applied = plan::read_applied_reusing(&settings.state_dir, &known)

@@ -41,6 +41,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<u8> {
         election,
         settings,
     };
+    agent::heap::tune_for_daemon();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

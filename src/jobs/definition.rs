@@ -43,8 +43,66 @@ impl CompactJson {
     }
 
     /// Hex sha256 of the compact text (of a definition: the job's spec hash).
-    pub fn hash(&self) -> String {
-        sha256_hex(self.as_str().as_bytes())
+    pub fn hash(&self) -> SpecHash {
+        SpecHash::from(sha256_hex(self.as_str().as_bytes()))
+    }
+}
+
+/// A job's spec hash: hex sha256 of its definition, as `applied.json` and the run records hold
+/// it. Cloning shares the text: the loaded job and the applied state each keep one for every
+/// job the agent runs.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SpecHash(std::sync::Arc<str>);
+
+impl SpecHash {
+    /// The hex text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Reads as the hex text where a `&str` is wanted.
+impl std::ops::Deref for SpecHash {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SpecHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for SpecHash {
+    fn from(text: String) -> Self {
+        SpecHash(text.into())
+    }
+}
+
+impl From<&str> for SpecHash {
+    fn from(text: &str) -> Self {
+        SpecHash(text.into())
+    }
+}
+
+impl PartialEq<str> for SpecHash {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl Serialize for SpecHash {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SpecHash {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(SpecHash::from)
     }
 }
 
@@ -122,7 +180,10 @@ mod tests {
             "specFiles": {},
         });
         let def = Definition::from_value(&value);
-        assert_eq!(def.hash(), sha256_hex(value.to_string().as_bytes()));
+        assert_eq!(
+            def.hash().as_str(),
+            sha256_hex(value.to_string().as_bytes())
+        );
     }
 
     #[test]

@@ -759,10 +759,10 @@ fn rebuild_once(
         &mut diagnostics,
     )
     .ok_or_else(|| RebuildError::Invalid(errors(&diagnostics)))?;
-    if job.spec_hash != spec_hash {
+    if job.spec_hash != *spec_hash {
         return Err(RebuildError::Changed {
             expected: spec_hash.to_string(),
-            found: job.spec_hash,
+            found: job.spec_hash.to_string(),
         });
     }
     Ok(job)

@@ -24,7 +24,7 @@ fn an_applied_definition_rebuilds_to_the_same_job() {
     let again =
         rebuild_applied("a", &path, &job.definition, &job.spec_hash, &other_ctx).expect("rebuilds");
     assert_eq!(again.spec_hash, job.spec_hash);
-    assert_eq!(again.time_zone, "UTC");
+    assert_eq!(again.time_zone(), "UTC");
     assert_eq!(again.document.spec.retry.limit, 2);
 
     let explicit = std::fs::read_to_string(&path).expect("read").replace(
@@ -36,7 +36,7 @@ fn an_applied_definition_rebuilds_to_the_same_job() {
     let job = &report.jobs[0];
     let again =
         rebuild_applied("a", &path, &job.definition, &job.spec_hash, &other_ctx).expect("rebuilds");
-    assert_eq!(again.time_zone, "Europe/Berlin");
+    assert_eq!(again.time_zone(), "Europe/Berlin");
     assert!(matches!(
         rebuild_applied("a", &path, &job.definition, "0000", &ctx),
         Err(RebuildError::Changed { .. })

@@ -20,7 +20,7 @@ mod view;
 
 pub use crate::secret_ref::SecretRef;
 pub use cache::FileCache;
-pub use definition::{CompactJson, Definition};
+pub use definition::{CompactJson, Definition, SpecHash};
 pub use discover::{Ignored, ignore_reason};
 pub use load::{FileReport, MAX_FILE_BYTES, RebuildError, rebuild_applied};
 pub use model::JobDocument;
@@ -89,8 +89,6 @@ pub struct Job {
     pub name: String,
     /// The document as written, with defaults filled in.
     pub document: JobDocument,
-    /// The zone the schedule is read in (the job's, else the agent default).
-    pub time_zone: String,
     /// What fires it by the clock: its cron schedule, its one-shot instant or nothing, within
     /// its active window.
     pub timeline: Timeline,
@@ -104,12 +102,18 @@ pub struct Job {
     /// stores (shared with the applied state, not copied).
     pub definition: Arc<Definition>,
     /// Hex sha256 of `definition`.
-    pub spec_hash: String,
+    pub spec_hash: SpecHash,
     /// Where each `spec.after` entry is written (for errors found across files).
     pub after_locs: Vec<Loc>,
 }
 
 impl Job {
+    /// The zone the schedule is read in (the job's, else the agent default), as chrono-tz
+    /// names it. Read from the timeline rather than kept as text: the agent holds every job.
+    pub fn time_zone(&self) -> &'static str {
+        self.timeline.time_zone().name()
+    }
+
     /// The job's bundle retention as the state module applies it (periods in the schedule's
     /// zone).
     pub fn retention_policy(&self) -> crate::state::retention::Policy {
@@ -136,7 +140,6 @@ impl Job {
         Job {
             name: document.metadata.name.clone(),
             document,
-            time_zone,
             timeline,
             source,
             spec_files,

@@ -75,7 +75,7 @@ pub(super) fn check_values(
             rendered: None,
         });
     }
-    for (key, value) in &collect.set {
+    for (key, value) in collect.set.iter() {
         let at = ["spec", "collect", "set", key.as_str()];
         let Some(value) = scalar(value) else {
             c.error(

@@ -476,13 +476,13 @@ mod tests {
                 contents(&DirView::from_desired(&whole)),
                 "the view after a partial pass is the whole pass's"
             );
-            let expected: BTreeMap<&String, &String> = whole
+            let expected: BTreeMap<&String, &crate::jobs::SpecHash> = whole
                 .jobs
                 .values()
                 .filter(|j| partial.paths.contains(&j.source.file))
                 .map(|j| (&j.name, &j.spec_hash))
                 .collect();
-            let got: BTreeMap<&String, &String> = partial
+            let got: BTreeMap<&String, &crate::jobs::SpecHash> = partial
                 .desired
                 .jobs
                 .values()

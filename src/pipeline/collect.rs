@@ -39,6 +39,8 @@ pub(super) fn limits(job: &Job, ctx: &super::RunContext) -> RunLimits {
         .document
         .spec
         .resources
+        .as_deref()
+        .copied()
         .unwrap_or_default()
         .over(&ctx.env.default_resources);
     let requested = limits::Requested {

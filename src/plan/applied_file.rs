@@ -3,7 +3,7 @@
 //! [`crate::state::write_applied_bytes`]), which knows nothing of jobs.
 
 use super::{Applied, AppliedJob};
-use crate::jobs::Definition;
+use crate::jobs::{Definition, SpecHash};
 use crate::state::{APPLIED_FILE, StateError, read_applied_bytes, write_applied_bytes};
 use chrono::{DateTime, Utc};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
@@ -223,7 +223,8 @@ impl<'de> Visitor<'de> for JobSeed<'_> {
         }
         Ok(AppliedJob {
             source: source.ok_or_else(|| de::Error::missing_field("source"))?,
-            spec_hash: spec_hash.ok_or_else(|| de::Error::missing_field("specHash"))?,
+            spec_hash: (spec_hash.map(SpecHash::from))
+                .ok_or_else(|| de::Error::missing_field("specHash"))?,
             definition: definition.ok_or_else(|| de::Error::missing_field("definition"))?,
         })
     }

@@ -252,7 +252,7 @@ pub fn unmapped(job: &Job) -> Vec<String> {
     if observes_dst(job) && job.timeline.schedule().is_some_and(|s| s.is_fixed_time()) {
         notes.push(format!(
             "DST in {}: the agent runs a slot that spring-forward skips at the first instant\nafter the gap, and a slot in the repeated hour once; Kubernetes' cron library may skip\nthe first and applies its own rule to the second.",
-            job.time_zone
+            job.time_zone()
         ));
     }
     if job.collection.host_collectors.iter().any(|e| !e.exclude) {
@@ -318,7 +318,7 @@ fn cronjob(out: &mut String, job: &Job, o: &CronJobOptions) {
         q(&o.namespace),
         labels("  "),
         q(&kubernetes_schedule(job)),
-        q(&job.time_zone),
+        q(job.time_zone()),
         spec.starting_deadline.0.as_secs(),
         spec.suspend,
         labels("      "),

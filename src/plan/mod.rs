@@ -17,7 +17,7 @@ pub use relations::{Relations, RelationsBefore};
 pub use render::{render_text, render_text_with};
 
 use crate::diagnostic::Diagnostic;
-use crate::jobs::{Definition, Desired, Job};
+use crate::jobs::{Definition, Desired, Job, SpecHash};
 use crate::schedule::{DstNote, Rule, Schedule, Timeline, Window, parse_instant, parse_zone};
 use crate::units::HumanDuration;
 use chrono::{DateTime, Utc};
@@ -34,7 +34,7 @@ pub struct AppliedJob {
     /// The file that defined it.
     pub source: PathBuf,
     /// Hex sha256 of `definition`.
-    pub spec_hash: String,
+    pub spec_hash: SpecHash,
     /// The job's definition (see [`Job::definition`]), shared with the loaded job.
     #[serde(with = "shared_definition")]
     pub definition: Arc<Definition>,
@@ -377,7 +377,7 @@ pub fn plan(desired: &Desired, applied: &Applied, options: &PlanOptions) -> Plan
                 at: job.timeline.once(),
                 active_from: job.timeline.window().from,
                 active_until: job.timeline.window().until,
-                time_zone: job.time_zone.clone(),
+                time_zone: job.time_zone().to_string(),
                 suspended: job.document.spec.suspend,
                 next,
                 relations: relations::of_job(job, &children),

@@ -116,7 +116,7 @@ fn load_one(text: &str) -> (Arc<Job>, tempfile::TempDir) {
 fn assert_same(a: &Job, b: &Job) {
     assert_eq!(a.name, b.name);
     assert_eq!(a.document, b.document);
-    assert_eq!(a.time_zone, b.time_zone);
+    assert_eq!(a.time_zone(), b.time_zone());
     assert_eq!(a.definition, b.definition);
     assert_eq!(a.spec_hash, b.spec_hash);
     // `collection` is left out: its entries point at the file and line they were read from.

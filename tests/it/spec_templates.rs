@@ -214,7 +214,7 @@ fn applied_hash(state: &Path) -> String {
     applied
         .jobs
         .get("tmpl")
-        .map(|j| j.spec_hash.clone())
+        .map(|j| j.spec_hash.to_string())
         .unwrap_or_default()
 }
 
