@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use support::daemon::{Daemon, wait_until};
+use support::plan::{apply, run_plan};
 use support::{Dirs, agent, dirs, stderr, stdout};
 use troubleshoot_agent::digest::sha256_hex;
 use troubleshoot_agent::plan::read_applied;
@@ -54,20 +55,6 @@ fn validate(d: &Dirs) -> (i32, String, String) {
         .arg("validate")
         .output()
         .expect("run validate");
-    (
-        out.status.code().expect("exit code"),
-        stdout(&out),
-        stderr(&out),
-    )
-}
-
-fn plan(d: &Dirs) -> (i32, String, String) {
-    let out = agent(&d.state)
-        .arg("--jobs-dir")
-        .arg(&d.jobs)
-        .args(["plan", "--detailed-exitcode"])
-        .output()
-        .expect("run plan");
     (
         out.status.code().expect("exit code"),
         stdout(&out),
@@ -137,7 +124,7 @@ fn editing_the_values_file_or_a_set_value_makes_plan_show_a_change_without_the_v
     let d = dirs();
     let (job, values) = setup(&d, SPEC, "    set: {password: s3cret-one}\n");
     apply(&d);
-    let (code, out, err) = plan(&d);
+    let (code, out, err) = run_plan(&d, &["--detailed-exitcode"]);
     assert_eq!(
         code, 0,
         "nothing changed yet:\nstdout:\n{out}\nstderr:\n{err}"
@@ -145,7 +132,7 @@ fn editing_the_values_file_or_a_set_value_makes_plan_show_a_change_without_the_v
 
     let after = "cpu: {enabled: true}\ngreeting: bonjour\n";
     std::fs::write(&values, after).expect("edit values");
-    let (code, out, err) = plan(&d);
+    let (code, out, err) = run_plan(&d, &["--detailed-exitcode"]);
     assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");
     assert!(
         out.contains(&format!("~ change   tmpl ({})", job.display())),
@@ -171,7 +158,7 @@ fn editing_the_values_file_or_a_set_value_makes_plan_show_a_change_without_the_v
     std::fs::write(&values, VALUES).expect("restore values");
     let text = std::fs::read_to_string(&job).expect("read job");
     std::fs::write(&job, text.replace("s3cret-one", "s3cret-two")).expect("edit set");
-    let (code, out, err) = plan(&d);
+    let (code, out, err) = run_plan(&d, &["--detailed-exitcode"]);
     assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");
     assert!(
         out.contains("spec.collect.set.password: \"sha256:"),
@@ -181,32 +168,6 @@ fn editing_the_values_file_or_a_set_value_makes_plan_show_a_change_without_the_v
         !out.contains("s3cret") && !err.contains("s3cret"),
         "a value is never shown:\n{out}\n{err}"
     );
-}
-
-/// What the agent does on reload (see cli_plan.rs): plan the jobs dir and write applied.json.
-fn apply(d: &Dirs) {
-    use troubleshoot_agent::jobs::{self, Context};
-    use troubleshoot_agent::plan::{PlanOptions, plan, write_applied};
-    let desired = jobs::load_dir(&d.jobs, &Context::default()).expect("load jobs dir");
-    assert!(
-        !desired.has_errors(),
-        "{:?}",
-        desired.diagnostics().collect::<Vec<_>>()
-    );
-    let previous = read_applied(&d.state).expect("read applied.json");
-    let options = PlanOptions {
-        strict: false,
-        now: chrono::Utc::now(),
-        host_identity: "test-host".into(),
-        show_next: 1,
-    };
-    let p = plan(&desired, &previous, &options);
-    write_applied(
-        &d.state,
-        &p.next_applied(&desired, &previous),
-        chrono::Utc::now(),
-    )
-    .expect("write applied.json");
 }
 
 fn applied_hash(state: &Path) -> String {
