@@ -72,6 +72,16 @@ pub(super) fn check_collect(
         c.out
             .extend(crate::collect::capabilities::unsupported_warnings(&merged));
     }
+    // Only the troubleshoot CLI reads a rendered spec's text (from a file each run writes); the
+    // builtin engine runs the parsed spec. The text may hold secrets from the values and the
+    // agent keeps every job, so a job keeps none it will not use.
+    let cli = collect.engine == crate::jobs::model::Engine::SupportBundle;
+    for source in sources
+        .iter_mut()
+        .filter(|s| !cli || s.role != SpecRole::Collect)
+    {
+        source.rendered = None;
+    }
     (merged, sources)
 }
 

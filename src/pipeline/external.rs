@@ -159,14 +159,13 @@ fn prepare(
         .env
         .bundle_names
         .claim(&bundles, &ctx.env.bundle_base(&job.name, ctx.started_at));
-    let specs = match collect_specs(job, ctx, &state) {
+    let mut specs = match collect_specs(job, ctx, &state) {
         Ok(specs) => specs,
         Err(e) => {
             let error = format!("cannot write the rendered spec for the CLI: {e}");
             return Err((error, Vec::new()));
         }
     };
-    let mut specs = specs;
     // An inline spec is handed to the CLI as a file of its own (JSON is YAML).
     if job.document.spec.collect.support_bundle.is_some() {
         match write_inline_spec(job, ctx, &state) {
